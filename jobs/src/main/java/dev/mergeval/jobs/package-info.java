@@ -1,0 +1,2 @@
+/** Spark jobs and the {@code mergeval} command line. */
+package dev.mergeval.jobs;

@@ -1,0 +1,2 @@
+/** What every part of Mergeval shares: error kinds, version, hashing. */
+package dev.mergeval.common;
