@@ -31,6 +31,9 @@ final class CheckpointResolver {
     static final long MAX_JSON_BYTES = 64L << 20;
 
     private static final Pattern URI_SCHEME = Pattern.compile("^[A-Za-z][A-Za-z0-9+.-]*:");
+    private static final Pattern SHARD_SET = Pattern.compile("(.*)-(\\d{1,9})-of-(\\d{1,9})\\.safetensors");
+    /** Shard sets claiming more members than this are not expanded (the index is then trusted). */
+    private static final long MAX_SHARDS = 100_000;
     private static final List<String> PICKLE_SUFFIXES =
             List.of(".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle");
 
@@ -126,15 +129,40 @@ final class CheckpointResolver {
             weightMap.put(e.getKey(), shard);
             shardNames.add(shard);
         }
+        for (String s : shardNames) {
+            if (!isFile(fs, new Path(dir, s))) {
+                throw new BadInputException(index + ": shard '" + s + "' does not exist in " + dir);
+            }
+        }
+        addSiblingShards(shardNames);
         List<Path> shards = new ArrayList<>();
         for (String s : shardNames) {
             Path p = new Path(dir, s);
             if (!isFile(fs, p)) {
-                throw new BadInputException(index + ": shard '" + s + "' does not exist in " + dir);
+                throw new BadInputException(index + ": shard set is incomplete: '" + s
+                        + "' does not exist in " + dir);
             }
             shards.add(p);
         }
         return SafetensorsCheckpoint.open(uri, fs, dir, shards, weightMap, readConfig(fs, dir));
+    }
+
+    /**
+     * Adds every member of each {@code NAME-0000i-of-0000N.safetensors} set the index names, so
+     * that a shard whose tensors the index forgot is opened and reported, not silently skipped.
+     */
+    private static void addSiblingShards(TreeSet<String> shardNames) {
+        for (String s : List.copyOf(shardNames)) {
+            java.util.regex.Matcher m = SHARD_SET.matcher(s);
+            if (m.matches()) {
+                int width = m.group(2).length();
+                long n = Long.parseLong(m.group(3));
+                for (long i = 1; i <= n && n <= MAX_SHARDS; i++) {
+                    shardNames.add(String.format("%s-%0" + width + "d-of-%s.safetensors",
+                            m.group(1), i, m.group(3)));
+                }
+            }
+        }
     }
 
     /**
