@@ -1,0 +1,2 @@
+/** Runtime internals not meant for other packages. */
+package dev.mergeval.runtime.internal;
