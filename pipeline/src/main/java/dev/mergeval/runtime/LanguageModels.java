@@ -4,9 +4,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.runtime.chat.ChatTemplate;
-import dev.mergeval.runtime.internal.InterimSafetensorsSource;
 import dev.mergeval.runtime.llama.LlamaConfig;
 import dev.mergeval.runtime.llama.LlamaForward;
 import dev.mergeval.runtime.llama.LlamaWeights;
@@ -33,7 +33,7 @@ public final class LanguageModels {
     public static DjlLanguageModel loadDirectory(String uri, Configuration conf, RuntimeOptions options) {
         ModelDirectory dir = new ModelDirectory(uri, conf);
         LlamaConfig config = LlamaConfig.parse(dir.readText("config.json"), dir.resolve("config.json"));
-        try (TensorSource tensors = new InterimSafetensorsSource(dir)) {
+        try (TensorSource tensors = new CheckpointTensorSource(Checkpoint.open(dir.uri(), conf))) {
             LlamaWeights.validate(config, tensors);
             ModelTokenizer tokenizer = ModelTokenizer.load(
                     dir, config.bosTokenId(), config.eosTokenIds().isEmpty() ? -1 : config.eosTokenIds().get(0));

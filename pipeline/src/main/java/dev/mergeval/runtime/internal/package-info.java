@@ -1,2 +1,0 @@
-/** Runtime internals not meant for other packages. */
-package dev.mergeval.runtime.internal;
