@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
         subcommands = {
             CommandLine.HelpCommand.class,
             JudgeCommand.class,
+            EvalCommand.class,
         })
 public final class MergevalCli {
 
