@@ -5,9 +5,9 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * The models loaded in this JVM, keyed by source: an executor loads each model once and reuses it
- * for every unit of that model (and every task slice). Loading is serialised so that two tasks
- * running at once in one executor never load the same model twice.
+ * The models loaded in this JVM, keyed by source and device: an executor loads each model once
+ * per device (one per GPU Spark assigned, or one on the CPU) and reuses it for every unit of that
+ * model. Loading is serialised so that two tasks running at once never load the same model twice.
  */
 public final class ExecutorModels {
 
@@ -20,15 +20,16 @@ public final class ExecutorModels {
     private ExecutorModels() {
     }
 
-    public static synchronized Lease get(String source, ModelFactory factory) {
-        LanguageModel m = MODELS.get(source);
+    public static synchronized Lease get(String source, String device, ModelFactory factory) {
+        String key = source + "@" + device;
+        LanguageModel m = MODELS.get(key);
         if (m != null) {
             return new Lease(m, false, 0L);
         }
         long start = System.nanoTime();
-        m = factory.load(source);
+        m = factory.load(source, device);
         long nanos = System.nanoTime() - start;
-        MODELS.put(source, m);
+        MODELS.put(key, m);
         return new Lease(m, true, nanos);
     }
 

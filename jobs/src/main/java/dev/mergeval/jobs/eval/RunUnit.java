@@ -71,7 +71,7 @@ public final class RunUnit implements FlatMapFunction<EvalUnit, Row> {
     }
 
     private ExecutorModels.Lease lease(String source) {
-        ExecutorModels.Lease l = ExecutorModels.get(source, factory);
+        ExecutorModels.Lease l = ExecutorModels.get(source, TaskDevice.current(), factory);
         if (l.loadedNow()) {
             loads.add(1);
             loadNanos.add(l.loadNanos());

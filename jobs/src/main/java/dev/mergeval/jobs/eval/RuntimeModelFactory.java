@@ -7,7 +7,7 @@ public final class RuntimeModelFactory implements ModelFactory {
     private static final long serialVersionUID = 1L;
 
     @Override
-    public LanguageModel load(String source) {
-        return EvalModels.load(source);
+    public LanguageModel load(String source, String device) {
+        return EvalModels.load(source, device);
     }
 }

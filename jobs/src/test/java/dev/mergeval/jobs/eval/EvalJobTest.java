@@ -89,7 +89,7 @@ class EvalJobTest {
         EvalSuite parsed = EvalSuite.read(suite.toString());
         List<PromptRecord> expected = new ArrayList<>();
         for (String m : config.models()) {
-            expected.addAll(LocalEvaluator.run(new RuleModelFactory().load(m), parsed, x -> null, -1));
+            expected.addAll(LocalEvaluator.run(new RuleModelFactory().load(m, "cpu"), parsed, x -> null, -1));
         }
         List<String> lines = Files.readAllLines(dir.resolve("out").resolve(EvalOutputs.RECORDS));
         assertEquals(expected.size(), lines.size());

@@ -20,7 +20,7 @@ public final class RuleModelFactory implements ModelFactory {
     static final java.util.concurrent.atomic.AtomicInteger LOADS = new java.util.concurrent.atomic.AtomicInteger();
 
     @Override
-    public LanguageModel load(String source) {
+    public LanguageModel load(String source, String device) {
         LOADS.incrementAndGet();
         return new LanguageModel() {
             @Override
