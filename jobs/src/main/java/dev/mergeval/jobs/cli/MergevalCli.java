@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
             CommandLine.HelpCommand.class,
             GenerateCommand.class,
             ScoreCommand.class,
+            JudgeCommand.class,
         })
 public final class MergevalCli {
 
