@@ -109,12 +109,20 @@ public final class OutputPublisher {
      * parent if needed).
      */
     public Path stage(String outUri) {
+        return stage(outUri, UUID.randomUUID().toString());
+    }
+
+    /**
+     * Creates, or finds from an interrupted earlier run, the staging directory of job {@code jobId}
+     * next to {@code outUri}: a job whose id is derived from its content resumes where it stopped.
+     */
+    public Path stage(String outUri, String jobId) {
         Path out = outputPath(outUri);
         Path parent = out.getParent();
         if (parent == null) {
             throw new BadInputException(outUri + ": the output cannot be a filesystem root");
         }
-        Path staging = new Path(parent, "." + out.getName() + ".mergeval-staging-" + UUID.randomUUID());
+        Path staging = new Path(parent, "." + out.getName() + ".mergeval-staging-" + jobId);
         try {
             if (!fs.mkdirs(staging)) {
                 throw new IOException("mkdirs returned false");

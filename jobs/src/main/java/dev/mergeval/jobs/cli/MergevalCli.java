@@ -19,6 +19,9 @@ import picocli.CommandLine.Command;
             GenerateCommand.class,
             ScoreCommand.class,
             JudgeCommand.class,
+            MergeCommand.class,
+            InspectCommand.class,
+            BenchCommand.class,
         })
 public final class MergevalCli {
 
