@@ -212,6 +212,16 @@ public final class GeneralizedTaskArithmeticMerge implements MergeMethod {
                 }
                 return;
             }
+            long[] bits = mask.bits;
+            double scaled = wk * mask.scale;
+            if (mask.elementScale == null) {
+                for (int j = 0; j < len; j++) {
+                    int i = from + j;
+                    // Branch-free keep bit: DARE masks are random, so a branch would mispredict.
+                    ek[j] = scaled * (x[i] - base[i]) * ((bits[i >>> 6] >>> i) & 1L);
+                }
+                return;
+            }
             for (int j = 0; j < len; j++) {
                 ek[j] = wk * ((x[from + j] - base[from + j]) * mask.factor(from + j));
             }
