@@ -6,6 +6,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.apache.spark.SparkConf;
 
@@ -36,12 +38,11 @@ public final class LocalSparkCluster implements AutoCloseable {
                 "--master-port", Integer.toString(FreePort.next()),
                 "--webui-port", Integer.toString(FreePort.next()),
                 "--work-dir", work.toString()));
-        String[] lines = out.strip().split("\n");
-        String url = lines[lines.length - 1].strip();
-        if (!url.startsWith("spark://")) {
+        Matcher url = Pattern.compile("spark://127\\.0\\.0\\.1:\\d+").matcher(out);
+        if (!url.find()) {
             throw new IllegalStateException("bin/local-cluster start printed no master URL:\n" + out);
         }
-        return new LocalSparkCluster(root, work, url);
+        return new LocalSparkCluster(root, work, url.group());
     }
 
     public String masterUrl() {
