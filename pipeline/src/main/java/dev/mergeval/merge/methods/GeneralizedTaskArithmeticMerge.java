@@ -1,0 +1,233 @@
+package dev.mergeval.merge.methods;
+
+import dev.mergeval.common.BadInputException;
+import dev.mergeval.merge.CounterRandom;
+import dev.mergeval.merge.MergeConfig;
+import dev.mergeval.merge.MergeMethod;
+import dev.mergeval.merge.MergeRequest;
+import dev.mergeval.merge.ParamDef;
+import dev.mergeval.merge.Params;
+import dev.mergeval.merge.TensorParams;
+import dev.mergeval.merge.methods.Sparsifier.RescaleMode;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Generalized task arithmetic, as mergekit's {@code GeneralizedTaskArithmeticMerge}: task
+ * arithmetic, TIES, DARE, Model Breadcrumbs and DELLA are this one class with a consensus method,
+ * a sparsification method and default {@code normalize}/{@code rescale}.
+ *
+ * <p>For each non-base model k with weight {@code w_k}: {@code d_k = sparsify(x_k - base)} (see
+ * {@link Sparsifier}), {@code e_k = w_k d_k}. Without consensus, {@code D = sum_k e_k} and
+ * {@code S = sum_k w_k} ({@code S = 1} if {@code |S| < 1e-8}). With sign consensus ("sum", TIES),
+ * per element the elected sign is {@code +1} if {@code sum_k e_k >= 0} else {@code -1}; only
+ * {@code e_k} whose sign equals it contribute: {@code D = sum_k m_k e_k}, {@code S = sum_k m_k w_k}
+ * ({@code S = 1} if {@code S == 0}); zero entries have sign 0 and never contribute. Then
+ * {@code y = base + lambda * (normalize ? D / S : D)}.
+ *
+ * <p>Task arithmetic: Ilharco et al., https://arxiv.org/abs/2212.04089; TIES: Yadav et al.,
+ * https://arxiv.org/abs/2306.01708; DARE: Yu et al., https://arxiv.org/abs/2311.03099; Breadcrumbs:
+ * Davari and Belilovsky, https://arxiv.org/abs/2312.06795; DELLA: Deep et al.,
+ * https://arxiv.org/abs/2406.11617.
+ */
+public final class GeneralizedTaskArithmeticMerge implements MergeMethod {
+
+    /** How the per-element sign is elected: by the sum of weighted deltas, or by a count of signs. */
+    public enum Consensus { SUM, COUNT }
+
+    /** Which task-vector sparsification runs before the sum. */
+    public enum Sparsification { MAGNITUDE, RANDOM, MAGNITUDE_OUTLIERS, DELLA_MAGPRUNE }
+
+    private final String name;
+    private final String url;
+    private final Consensus consensus;
+    private final Sparsification sparsification;
+    private final boolean defaultNormalize;
+    private final boolean defaultRescale;
+
+    public GeneralizedTaskArithmeticMerge(String name, String url, Consensus consensus,
+            Sparsification sparsification, boolean defaultNormalize, boolean defaultRescale) {
+        this.name = name;
+        this.url = url;
+        this.consensus = consensus;
+        this.sparsification = sparsification;
+        this.defaultNormalize = defaultNormalize;
+        this.defaultRescale = defaultRescale;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public String referenceUrl() {
+        return url;
+    }
+
+    @Override
+    public List<ParamDef> parameters() {
+        List<ParamDef> defs = new ArrayList<>(List.of(
+                ParamDef.bool("int8_mask", false),
+                ParamDef.bool("normalize", defaultNormalize),
+                ParamDef.bool("rescale", defaultRescale),
+                ParamDef.number("lambda", 1.0)));
+        if (sparsification != null) {
+            defs.add(ParamDef.string("rescale_mode", "l1"));
+        }
+        return defs;
+    }
+
+    @Override
+    public List<ParamDef> tensorParameters() {
+        List<ParamDef> defs = new ArrayList<>(List.of(ParamDef.requiredNumber("weight"),
+                ParamDef.number("density", 1.0)));
+        if (sparsification == Sparsification.MAGNITUDE_OUTLIERS) {
+            defs.add(ParamDef.number("gamma", 0.01));
+        }
+        if (sparsification == Sparsification.DELLA_MAGPRUNE) {
+            defs.add(ParamDef.number("epsilon", 0.15));
+        }
+        return defs;
+    }
+
+    @Override
+    public void validate(MergeConfig config) {
+        Rules.requireBase(config, name);
+        Object mode = config.parameters().get("rescale_mode");
+        if (mode instanceof String s && !s.equals("l1") && !s.equals("inverse_density")) {
+            throw config.error("parameters.rescale_mode", "must be l1 or inverse_density (got '" + s + "')");
+        }
+    }
+
+    @Override
+    public boolean elementwise(TensorParams params) {
+        if (sparsification == null) {
+            return true;
+        }
+        RescaleMode rescale = rescaleMode(params.global(), params.tensorName());
+        for (int k = 0; k < params.perModel().size(); k++) {
+            if (k == params.baseIndex()) {
+                continue;
+            }
+            double density = params.perModel().get(k).number("density");
+            boolean trivial = density >= 1 || density <= 0;
+            boolean pointwise = sparsification == Sparsification.RANDOM && rescale != RescaleMode.L1;
+            if (!trivial && !pointwise) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Override
+    public float[] merge(MergeRequest r) {
+        float[] base = r.inputs()[r.baseIndex()];
+        int n = base.length;
+        int m = r.inputs().length - 1;
+        float[][] xs = new float[m][];
+        double[] w = new double[m];
+        KeepMask[] masks = new KeepMask[m];
+        Params global = r.params().global();
+        RescaleMode rescale = rescaleMode(global, r.tensorName());
+        int[] scratch = null;
+        double weightSum = 0;
+        for (int k = 0, j = 0; k < r.inputs().length; k++) {
+            if (k == r.baseIndex()) {
+                continue;
+            }
+            Params p = r.params().perModel().get(k);
+            xs[j] = r.inputs()[k];
+            w[j] = p.number("weight");
+            weightSum += w[j];
+            double density = p.number("density");
+            boolean needsScratch = (sparsification == Sparsification.MAGNITUDE
+                    || sparsification == Sparsification.MAGNITUDE_OUTLIERS) && density < 1 && density > 0;
+            if (needsScratch && scratch == null) {
+                scratch = new int[n];
+            }
+            masks[j] = sparsify(r, k, xs[j], base, p, density, rescale, scratch);
+            j++;
+        }
+        boolean normalize = global.bool("normalize");
+        double lambda = global.number("lambda");
+        double plainDivisor = Math.abs(weightSum) < 1e-8 ? 1.0 : weightSum;
+        double[] e = new double[m];
+        float[] out = new float[n];
+        for (int i = 0; i < n; i++) {
+            float b = base[i];
+            double mixed = 0;
+            double divisor;
+            if (consensus == null) {
+                for (int k = 0; k < m; k++) {
+                    mixed += w[k] * ((xs[k][i] - b) * masks[k].factor(i));
+                }
+                divisor = plainDivisor;
+            } else {
+                double vote = 0;
+                for (int k = 0; k < m; k++) {
+                    e[k] = w[k] * ((xs[k][i] - b) * masks[k].factor(i));
+                    vote += consensus == Consensus.SUM ? e[k] : Math.signum(e[k]);
+                }
+                double elected = vote >= 0 ? 1.0 : -1.0;
+                divisor = 0;
+                for (int k = 0; k < m; k++) {
+                    if (Math.signum(e[k]) == elected) {
+                        mixed += e[k];
+                        divisor += w[k];
+                    }
+                }
+                if (divisor == 0) {
+                    divisor = 1.0;
+                }
+            }
+            if (normalize) {
+                mixed /= divisor;
+            }
+            out[i] = (float) (b + lambda * mixed);
+        }
+        return out;
+    }
+
+    private KeepMask sparsify(MergeRequest r, int k, float[] x, float[] base, Params p, double density,
+            RescaleMode rescale, int[] scratch) {
+        if (sparsification == null) {
+            return KeepMask.ALL;
+        }
+        switch (sparsification) {
+            case MAGNITUDE:
+                return Sparsifier.magnitude(x, base, density, rescale, scratch);
+            case MAGNITUDE_OUTLIERS:
+                return Sparsifier.magnitudeOutliers(x, base, density, p.number("gamma"), rescale, scratch);
+            case RANDOM:
+                return Sparsifier.random(x, base, density, rescale,
+                        CounterRandom.streamKey(r.seed(), r.tensorName(), r.models().get(k)), r.elementOffset());
+            case DELLA_MAGPRUNE:
+                double epsilon = p.number("epsilon");
+                if (density < 1 && density > 0 && (density + epsilon >= 1 || density - epsilon <= 0)) {
+                    throw new BadInputException(r.tensorName() + ": model " + r.models().get(k) + ": epsilon "
+                            + epsilon + " with density " + density + " must keep density +/- epsilon inside (0, 1)");
+                }
+                return Sparsifier.dellaMagprune(x, base, r.shape(), density, epsilon, rescale,
+                        CounterRandom.streamKey(r.seed(), r.tensorName(), r.models().get(k)));
+            default:
+                throw new IllegalStateException("unknown sparsification " + sparsification);
+        }
+    }
+
+    /** null when {@code rescale} is off. */
+    private RescaleMode rescaleMode(Params global, String tensor) {
+        if (sparsification == null || !global.bool("rescale")) {
+            return null;
+        }
+        String mode = global.string("rescale_mode");
+        if ("l1".equals(mode)) {
+            return RescaleMode.L1;
+        }
+        if ("inverse_density".equals(mode)) {
+            return RescaleMode.INVERSE_DENSITY;
+        }
+        throw new BadInputException(tensor + ": parameters.rescale_mode must be l1 or inverse_density (got '"
+                + mode + "')");
+    }
+}
