@@ -24,10 +24,12 @@ class HdfsPositionalReadTest {
     }
 
     @AfterAll
-    static void stop() {
+    static void stop() throws java.io.IOException {
         if (sc != null) {
             sc.stop();
         }
+        // Cached clients close while their server still runs (else they stall JVM exit).
+        org.apache.hadoop.fs.FileSystem.closeAll();
         if (hdfs != null) {
             hdfs.close();
         }

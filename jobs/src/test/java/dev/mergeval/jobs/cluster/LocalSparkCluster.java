@@ -76,6 +76,26 @@ public final class LocalSparkCluster implements AutoCloseable {
         return pids;
     }
 
+    /**
+     * The pid of the JVM running executor {@code executorId}: a Worker keeps each executor's logs in
+     * {@code worker/N/APP/EXECUTOR_ID/}, and Worker N's child process is that JVM.
+     */
+    public long executorPid(String executorId) {
+        try (Stream<Path> dirs = Files.find(workDir.resolve("worker"), 3,
+                (p, a) -> a.isDirectory() && p.getFileName().toString().equals(executorId)
+                        && p.getParent().getFileName().toString().startsWith("app-"))) {
+            Path dir = dirs.findFirst().orElseThrow(() -> new IllegalStateException("no executor " + executorId));
+            String worker = dir.getParent().getParent().getFileName().toString();
+            long workerPid = Long.parseLong(Files.readString(workDir.resolve("worker-" + worker + ".pid")).strip());
+            // One core per Worker: at most one executor of the application runs there at a time.
+            return ProcessHandle.of(workerPid).orElseThrow().children()
+                    .findFirst().orElseThrow(() -> new IllegalStateException("executor " + executorId + " not running"))
+                    .pid();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     public Path workDir() {
         return workDir;
     }

@@ -26,10 +26,12 @@ class S3aRangedReadTest {
     }
 
     @AfterAll
-    static void stop() {
+    static void stop() throws java.io.IOException {
         if (sc != null) {
             sc.stop();
         }
+        // Cached clients close while their server still runs (else they stall JVM exit).
+        org.apache.hadoop.fs.FileSystem.closeAll();
         if (s3 != null) {
             s3.close();
         }
