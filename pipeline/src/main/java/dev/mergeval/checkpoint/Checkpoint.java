@@ -20,6 +20,10 @@ public interface Checkpoint extends AutoCloseable {
      *   <li>a directory with {@code model.safetensors.index.json} (sharded) or
      *       {@code model.safetensors};</li>
      *   <li>a {@code .safetensors} file, or a {@code model.safetensors.index.json} file;</li>
+     *   <li>mergekit's {@code BASE+ADAPTER}: the LoRA-merged view of {@link LoraCheckpoint}. The
+     *       string is split at a {@code '+'} only when it does not name an existing path itself
+     *       and the part after that {@code '+'} is a directory holding {@code adapter_config.json};
+     *       the rightmost such {@code '+'} wins, so a base path may contain {@code '+'}.</li>
      * </ul>
      * PyTorch pickles ({@code .bin}, {@code .pt}, {@code .pth}, {@code .ckpt}, {@code .pkl}) are
      * refused: unpickling runs arbitrary code.

@@ -48,10 +48,31 @@ final class CheckpointResolver {
         FileSystem fs = HadoopFs.get(path, conf);
         FileStatus st = statOrNull(fs, path);
         if (st == null) {
+            int plus = uri.lastIndexOf('+');
+            while (plus > 0) {
+                String adapter = uri.substring(plus + 1);
+                if (!adapter.isEmpty() && isAdapterDir(adapter, conf)) {
+                    Checkpoint base = open(uri.substring(0, plus), conf);
+                    try {
+                        return LoraCheckpoint.open(uri, base, adapter, conf);
+                    } catch (RuntimeException e) {
+                        base.close();
+                        throw e;
+                    }
+                }
+                plus = uri.lastIndexOf('+', plus - 1);
+            }
             throw new BadInputException(uri + ": not found");
         }
         Path qualified = fs.makeQualified(path);
         return st.isDirectory() ? openDirectory(uri, fs, qualified) : openFile(uri, fs, qualified);
+    }
+
+    private static boolean isAdapterDir(String dir, Configuration conf) {
+        Path p = new Path(dir);
+        FileSystem fs = HadoopFs.get(p, conf);
+        FileStatus st = statOrNull(fs, new Path(p, ADAPTER_CONFIG));
+        return st != null && st.isFile();
     }
 
     private static Checkpoint openFile(String uri, FileSystem fs, Path file) {

@@ -45,6 +45,8 @@ public final class SafetensorsWriter implements AutoCloseable {
 
     private final FileSystem fs;
     private final Path dir;
+    /** Non-null: the one shard is written to this file instead of {@code dir/model.safetensors}. */
+    private final Path singleFile;
     private final ShardLayout layout;
     private final List<TensorInfo> order = new ArrayList<>();
     private final ByteBuffer encodeBuf = ByteBuffer.allocate(CHUNK_BYTES);
@@ -54,9 +56,10 @@ public final class SafetensorsWriter implements AutoCloseable {
     private FSDataOutputStream out;
     private boolean closed;
 
-    private SafetensorsWriter(FileSystem fs, Path dir, ShardLayout layout) {
+    private SafetensorsWriter(FileSystem fs, Path dir, ShardLayout layout, Path singleFile) {
         this.fs = fs;
         this.dir = dir;
+        this.singleFile = singleFile;
         this.layout = layout;
         for (ShardLayout.Shard s : layout.shards()) {
             order.addAll(s.tensors());
@@ -70,7 +73,16 @@ public final class SafetensorsWriter implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create " + dir, e);
         }
-        return new SafetensorsWriter(fs, dir, layout);
+        return new SafetensorsWriter(fs, dir, layout, null);
+    }
+
+    /** Writes {@code tensors} as one safetensors file at {@code file}, whatever its size. */
+    public static void writeFile(FileSystem fs, Path file, List<TensorData> tensors,
+                                 Map<String, String> metadata) {
+        ShardLayout layout = ShardLayout.plan(specs(tensors), Long.MAX_VALUE, metadata);
+        try (SafetensorsWriter w = new SafetensorsWriter(fs, file.getParent(), layout, file)) {
+            w.writeAll(tensors);
+        }
     }
 
     /**
@@ -78,21 +90,29 @@ public final class SafetensorsWriter implements AutoCloseable {
      */
     public static ShardLayout write(FileSystem fs, Path dir, List<TensorData> tensors,
                                     long maxShardBytes, Map<String, String> metadata) {
+        ShardLayout layout = ShardLayout.plan(specs(tensors), maxShardBytes, metadata);
+        try (SafetensorsWriter w = create(fs, dir, layout)) {
+            w.writeAll(tensors);
+        }
+        return layout;
+    }
+
+    private static List<ShardLayout.TensorSpec> specs(List<TensorData> tensors) {
         List<ShardLayout.TensorSpec> specs = new ArrayList<>();
         for (TensorData t : tensors) {
             specs.add(t.spec());
         }
-        ShardLayout layout = ShardLayout.plan(specs, maxShardBytes, metadata);
-        try (SafetensorsWriter w = create(fs, dir, layout)) {
-            for (TensorData t : tensors) {
-                if (t.floats() != null) {
-                    w.writeFloats(t.spec().name(), t.floats(), 0, t.floats().length);
-                } else {
-                    w.writeRaw(t.spec().name(), t.raw(), 0, t.raw().length);
-                }
+        return specs;
+    }
+
+    private void writeAll(List<TensorData> tensors) {
+        for (TensorData t : tensors) {
+            if (t.floats() != null) {
+                writeFloats(t.spec().name(), t.floats(), 0, t.floats().length);
+            } else {
+                writeRaw(t.spec().name(), t.raw(), 0, t.raw().length);
             }
         }
-        return layout;
     }
 
     /** Appends {@code count} floats of {@code name}, encoded to its dtype, at its current end. */
@@ -161,7 +181,7 @@ public final class SafetensorsWriter implements AutoCloseable {
             return;
         }
         closeShard();
-        Path file = new Path(dir, shard.fileName());
+        Path file = singleFile != null ? singleFile : new Path(dir, shard.fileName());
         try {
             out = fs.create(file, true);
             out.write(shard.headerBytes());

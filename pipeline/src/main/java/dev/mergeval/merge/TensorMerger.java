@@ -130,7 +130,7 @@ public final class TensorMerger {
         double t = gradientPosition(name);
         Map<String, Object> global = new HashMap<>();
         for (ParamDef def : method.parameters()) {
-            Object v = ParameterSettings.evaluate(name, config.parameters().get(def.name()), t);
+            Object v = ParameterSettings.evaluate(name, config.parameters().get(def.name()), t, def.kind());
             global.put(def.name(), orDefault(v, def, name, "parameters." + def.name()));
         }
         List<Params> perModel = new ArrayList<>();
@@ -139,9 +139,9 @@ public final class TensorMerger {
             Map<String, Object> own = config.modelParameters(model);
             Map<String, Object> values = new HashMap<>();
             for (ParamDef def : method.tensorParameters()) {
-                Object v = ParameterSettings.evaluate(name, own.get(def.name()), t);
+                Object v = ParameterSettings.evaluate(name, own.get(def.name()), t, def.kind());
                 if (v == null) {
-                    v = ParameterSettings.evaluate(name, config.parameters().get(def.name()), t);
+                    v = ParameterSettings.evaluate(name, config.parameters().get(def.name()), t, def.kind());
                 }
                 if (v == null && def.required() && !exempt) {
                     throw config.error("parameter " + def.name(), "no value for model '" + model
