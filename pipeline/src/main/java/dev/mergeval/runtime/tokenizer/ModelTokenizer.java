@@ -1,0 +1,186 @@
+package dev.mergeval.runtime.tokenizer;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.mergeval.common.BadInputException;
+import dev.mergeval.runtime.ModelDirectory;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
+
+/**
+ * A model's tokenizer: {@code tokenizer.json} run by DJL's HuggingFace tokenizers (never a hub
+ * download, never truncated or padded), plus the special tokens of {@code tokenizer_config.json}.
+ *
+ * <p>BOS: prepended to every encoded text when {@code add_bos_token} says so, or, where the key is
+ * absent, when the tokenizer's own post-processor adds it (Llama 3). Text that already starts with
+ * the BOS token (a rendered chat template) does not get a second one. EOS is never appended.
+ */
+public final class ModelTokenizer implements AutoCloseable {
+
+    private final HuggingFaceTokenizer tokenizer;
+    private final Map<String, Integer> tokenIds;
+    private final String bosToken;
+    private final String eosToken;
+    private final int bosId;
+    private final int eosId;
+    private final boolean addBos;
+
+    private ModelTokenizer(HuggingFaceTokenizer tokenizer, Map<String, Integer> tokenIds, String bosToken,
+            String eosToken, Boolean addBosSetting) {
+        this.tokenizer = tokenizer;
+        this.tokenIds = tokenIds;
+        this.bosToken = bosToken;
+        this.eosToken = eosToken;
+        this.bosId = bosToken == null ? -1 : tokenIds.getOrDefault(bosToken, -1);
+        this.eosId = eosToken == null ? -1 : tokenIds.getOrDefault(eosToken, -1);
+        this.addBos = addBosSetting != null ? addBosSetting && bosId >= 0 : postProcessorAddsBos();
+    }
+
+    /**
+     * Loads {@code tokenizer.json} (required) and {@code tokenizer_config.json} (optional) from a
+     * model directory; {@code fallbackBosId}/{@code fallbackEosId} (from {@code config.json}, -1
+     * if none) name the special tokens when the tokenizer config does not.
+     */
+    public static ModelTokenizer load(ModelDirectory dir, int fallbackBosId, int fallbackEosId) {
+        if (!dir.exists("tokenizer.json")) {
+            throw new BadInputException("missing tokenizer: " + dir.resolve("tokenizer.json"));
+        }
+        byte[] json = dir.readBytes("tokenizer.json");
+        ObjectMapper mapper = new ObjectMapper();
+        Map<String, Integer> ids;
+        try {
+            ids = vocabulary(mapper.readTree(json));
+        } catch (IOException e) {
+            throw new BadInputException(dir.resolve("tokenizer.json") + ": not valid JSON", e);
+        }
+        JsonNode config = mapper.createObjectNode();
+        if (dir.exists("tokenizer_config.json")) {
+            try {
+                config = mapper.readTree(dir.readBytes("tokenizer_config.json"));
+            } catch (IOException e) {
+                throw new BadInputException(dir.resolve("tokenizer_config.json") + ": not valid JSON", e);
+            }
+        }
+        Map<Integer, String> byId = new HashMap<>();
+        ids.forEach((token, id) -> byId.putIfAbsent(id, token));
+        String bos = specialToken(config.get("bos_token"));
+        if (bos == null && fallbackBosId >= 0) {
+            bos = byId.get(fallbackBosId);
+        }
+        String eos = specialToken(config.get("eos_token"));
+        if (eos == null && fallbackEosId >= 0) {
+            eos = byId.get(fallbackEosId);
+        }
+        Boolean addBos = config.has("add_bos_token") ? config.get("add_bos_token").asBoolean() : null;
+        Map<String, String> options = Map.of("truncation", "false", "padding", "false");
+        try {
+            HuggingFaceTokenizer hf = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(json), options);
+            return new ModelTokenizer(hf, ids, bos, eos, addBos);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot load " + dir.resolve("tokenizer.json"), e);
+        } catch (RuntimeException e) {
+            throw new BadInputException(dir.resolve("tokenizer.json") + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** token string -> id, from {@code model.vocab} (BPE/WordPiece map or Unigram list) and {@code added_tokens}. */
+    private static Map<String, Integer> vocabulary(JsonNode root) {
+        Map<String, Integer> ids = new HashMap<>();
+        JsonNode vocab = root.path("model").path("vocab");
+        if (vocab.isObject()) {
+            for (Iterator<Map.Entry<String, JsonNode>> it = vocab.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                ids.put(e.getKey(), e.getValue().asInt());
+            }
+        } else if (vocab.isArray()) {
+            for (int i = 0; i < vocab.size(); i++) {
+                ids.put(vocab.get(i).get(0).asText(), i);
+            }
+        }
+        for (JsonNode added : root.path("added_tokens")) {
+            ids.put(added.path("content").asText(), added.path("id").asInt());
+        }
+        return ids;
+    }
+
+    /** A special token given as a string or as {@code {"content": ...}}; null if absent. */
+    private static String specialToken(JsonNode n) {
+        if (n == null || n.isNull()) {
+            return null;
+        }
+        return n.isObject() ? n.path("content").asText(null) : n.asText();
+    }
+
+    private boolean postProcessorAddsBos() {
+        if (bosId < 0) {
+            return false;
+        }
+        long[] with = tokenizer.encode("a", true, false).getIds();
+        long[] without = tokenizer.encode("a", false, false).getIds();
+        return with.length > without.length && with[0] == bosId;
+    }
+
+    /** Token ids of {@code text}, with BOS prepended as configured. */
+    public int[] encode(String text) {
+        boolean bos = addBos && !(bosToken != null && text.startsWith(bosToken));
+        return encode(text, bos);
+    }
+
+    /** Token ids of {@code text}, with BOS prepended only if {@code withBos}; no other special tokens added. */
+    public int[] encode(String text, boolean withBos) {
+        long[] ids = tokenizer.encode(text, false, false).getIds();
+        int offset = withBos && bosId >= 0 ? 1 : 0;
+        int[] out = new int[ids.length + offset];
+        if (offset == 1) {
+            out[0] = bosId;
+        }
+        for (int i = 0; i < ids.length; i++) {
+            out[i + offset] = Math.toIntExact(ids[i]);
+        }
+        return out;
+    }
+
+    /** Text of {@code ids}, special tokens skipped. */
+    public String decode(int[] ids) {
+        long[] l = new long[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            l[i] = ids[i];
+        }
+        return tokenizer.decode(l, true);
+    }
+
+    /** The id of a token string, or -1. */
+    public int tokenId(String token) {
+        return tokenIds.getOrDefault(token, -1);
+    }
+
+    public String bosToken() {
+        return bosToken;
+    }
+
+    public String eosToken() {
+        return eosToken;
+    }
+
+    public int bosId() {
+        return bosId;
+    }
+
+    public int eosId() {
+        return eosId;
+    }
+
+    public boolean addsBos() {
+        return addBos;
+    }
+
+    @Override
+    public void close() {
+        tokenizer.close();
+    }
+}

@@ -1,0 +1,63 @@
+package dev.mergeval.runtime.chat;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.mergeval.common.BadInputException;
+import dev.mergeval.runtime.ChatMessage;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+/** Renders the public Llama-3, Qwen2/ChatML, Mistral and Gemma templates to their known strings. */
+class ChatTemplateTest {
+
+    private static JsonNode cases() throws Exception {
+        try (InputStream in = ChatTemplateTest.class.getResourceAsStream("/chat/known-renderings.json")) {
+            return new ObjectMapper().readTree(in);
+        }
+    }
+
+    @TestFactory
+    Stream<DynamicTest> knownRenderings() throws Exception {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (JsonNode c : cases()) {
+            tests.add(DynamicTest.dynamicTest(c.get("name").asText(), () -> {
+                ChatTemplate template = ChatTemplate.fromTokenizerConfig(c.get("tokenizer_config"));
+                assertNotNull(template);
+                List<ChatMessage> messages = new ArrayList<>();
+                c.get("messages").forEach(m -> messages.add(new ChatMessage(m.get("role").asText(), m.get("content").asText())));
+                boolean gen = c.get("add_generation_prompt").asBoolean();
+                if (c.has("expected_error")) {
+                    BadInputException e = assertThrows(BadInputException.class, () -> template.render(messages, gen));
+                    assertTrue(e.getMessage().contains(c.get("expected_error").asText()), e.getMessage());
+                } else {
+                    assertEquals(c.get("expected").asText(), template.render(messages, gen));
+                }
+            }));
+        }
+        return tests.stream();
+    }
+
+    @Test
+    void configWithoutTemplateHasNone() throws Exception {
+        assertNull(ChatTemplate.fromTokenizerConfig(new ObjectMapper().readTree("{\"bos_token\": \"<s>\"}")));
+    }
+
+    @Test
+    void namedTemplateListPicksDefault() throws Exception {
+        JsonNode config = new ObjectMapper().readTree(
+                "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"T\"},"
+                        + " {\"name\": \"default\", \"template\": \"{{ messages[0].content }}!\"}]}");
+        assertEquals("hi!", ChatTemplate.fromTokenizerConfig(config).render(List.of(ChatMessage.user("hi")), true));
+    }
+}
