@@ -37,7 +37,8 @@ public final class LocalSparkCluster implements AutoCloseable {
                 "--webui-port", Integer.toString(FreePort.next()),
                 "--work-dir", work.toString()));
         String[] lines = out.strip().split("\n");
-        String url = lines[lines.length - 1].strip();
+        // Maven may leave ANSI colour resets on the line when the script rebuilt the classpath.
+        String url = lines[lines.length - 1].replaceAll("\u001B\\[[0-9;]*m", "").strip();
         if (!url.startsWith("spark://")) {
             throw new IllegalStateException("bin/local-cluster start printed no master URL:\n" + out);
         }
