@@ -24,6 +24,7 @@ import picocli.CommandLine.Command;
             InspectCommand.class,
             BenchCommand.class,
             SweepCommand.class,
+            DemoCommand.class,
         })
 public final class MergevalCli {
 
