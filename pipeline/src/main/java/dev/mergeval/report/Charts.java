@@ -197,7 +197,10 @@ final class Charts {
             addRatioSeries(data, colours, e.getKey(), PALETTE[k++ % PALETTE.length], metric, e.getValue(), aligned,
                     finetunedBySeries.get(e.getKey()));
         }
-        XYPlot plot = plot(ratioAxis(), rateAxis("over-refusal rate (" + metric + ")"));
+        // Over-refusal rates are usually small: scale to the data (from 0) rather than to [0, 1].
+        NumberAxis y = axis("over-refusal rate (" + metric + ")");
+        y.setAutoRangeIncludesZero(true);
+        XYPlot plot = plot(ratioAxis(), y);
         plot.setDataset(data);
         plot.setRenderer(lineRenderer(colours));
         return svg("chart-over-refusal", "Over-refusal against the ratio", chart("Over-refusal against the ratio",

@@ -1,5 +1,6 @@
 package dev.mergeval.sweep;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -80,6 +81,7 @@ public record SweepPoint(@JsonProperty("id") String id,
         return new SweepPoint(null, Role.MERGE, method, aligned, finetuned, ratio, parameters, seed, suiteIdentity);
     }
 
+    @JsonIgnore
     public boolean isMerge() {
         return role == Role.MERGE;
     }

@@ -58,7 +58,7 @@ final class SweepFixture {
             };
             double fall = sigmoid((l - knee) * 12);
             double refusal = 0.93 - 0.58 * fall;
-            double over = 0.16 - 0.10 * l;
+            double over = 0.16 - 0.10 * l + 0.08 * (knee - 0.55) * Math.sin(Math.PI * l);
             double task = 0.18 + 0.52 * sigmoid((l - knee + 0.18) * 9);
             Map<String, Metric> m = new TreeMap<>();
             m.put(SAFETY, Metric.rate(Math.round(refusal * N_HARMFUL), N_HARMFUL, 0));

@@ -243,6 +243,19 @@ class SweepSpecTest {
         assertNotEquals(a.hash(), SweepSpec.parse(SPEC + "seed: 1\n", "c").hash());
     }
 
+    @Test
+    void pointsAndResultsRoundTripThroughJson() throws Exception {
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        for (SweepPoint p : SweepSpec.parse(SPEC, "s").points()) {
+            PointResult r = new PointResult(p, Map.of("a/x", Metric.rate(3, 10, 1), "b/y", Metric.rate(0, 0, 2)));
+            PointResult back = json.readValue(json.writeValueAsString(r), PointResult.class);
+            assertEquals(p, back.point());
+            assertEquals(r.metrics().get("a/x"), back.metrics().get("a/x"));
+            assertTrue(Double.isNaN(back.value("b/y")));
+            assertEquals(2, back.metrics().get("b/y").unparseable());
+        }
+    }
+
     private static List<String> ids(List<SweepPoint> points) {
         return points.stream().map(SweepPoint::id).collect(Collectors.toList());
     }
