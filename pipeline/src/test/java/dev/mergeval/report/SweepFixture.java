@@ -33,7 +33,11 @@ final class SweepFixture {
     }
 
     static SweepSpec spec(String name, String aligned) {
-        return new SweepSpec(name, aligned, List.of("models/finetuned"), List.of(
+        return spec(name, aligned, List.of("models/finetuned"));
+    }
+
+    static SweepSpec spec(String name, String aligned, List<String> finetuned) {
+        return new SweepSpec(name, aligned, finetuned, List.of(
                 new MethodGrid("linear", Ratios.range(0, 1, 0.1)),
                 new MethodGrid("slerp", Ratios.range(0, 1, 0.1)),
                 new MethodGrid("ties", Ratios.range(0.1, 0.9, 0.2), Map.of("density", List.of(0.3, 0.7))),

@@ -219,6 +219,11 @@ class SweepSpecTest {
         assertTrue(error(SPEC + "select: {rule: best}\n").startsWith("spec.yaml: select.rule: unknown rule 'best'"));
         assertEquals("spec.yaml: materialize: must be none, chosen or all (got 'some')",
                 error(SPEC + "materialize: some\n"));
+        assertEquals("spec.yaml: grid[2].parameters: {density=0.3, lambda=1.0, rescale_mode=l2} is refused by the"
+                + " merge engine: ties: parameters.rescale_mode: must be l1 or inverse_density (got 'l2')",
+                error(with("lambda: 1", "lambda: 1, rescale_mode: l2")));
+        assertTrue(error(with("density: [0.3, 0.7]", "density: [0.5, x]"))
+                .startsWith("spec.yaml: grid[2].parameters: {density=x, lambda=1.0} is refused by the merge engine:"));
         assertEquals("spec.yaml: suite: must be a path (string) or the suite inline (mapping)",
                 error(with("suite: suites/toy.yaml", "suite: 3")));
         assertEquals("spec.yaml: grid[5]: point linear @ 0.5 repeats one of grid[0]",
