@@ -25,7 +25,7 @@ import org.apache.hadoop.fs.RemoteIterator;
  *
  * <p>Invariant: whatever is at the output path is either absent, the previous complete output,
  * or the new complete output; a crash at any point leaves at worst a hidden staging or
- * set-aside directory next to it (named in the error, for recovery), never a partial directory
+ * set-aside directory next to it (recoverable by hand), never a partial directory
  * under the output name that carries the completeness marker. How:
  * <ul>
  *   <li>On filesystems with atomic directory rename ({@code file}, {@code hdfs}, {@code viewfs},
@@ -109,12 +109,20 @@ public final class OutputPublisher {
      * parent if needed).
      */
     public Path stage(String outUri) {
+        return stage(outUri, UUID.randomUUID().toString());
+    }
+
+    /**
+     * Creates, or finds from an interrupted earlier run, the staging directory of job {@code jobId}
+     * next to {@code outUri}: a job whose id is derived from its content resumes where it stopped.
+     */
+    public Path stage(String outUri, String jobId) {
         Path out = outputPath(outUri);
         Path parent = out.getParent();
         if (parent == null) {
             throw new BadInputException(outUri + ": the output cannot be a filesystem root");
         }
-        Path staging = new Path(parent, "." + out.getName() + ".mergeval-staging-" + UUID.randomUUID());
+        Path staging = new Path(parent, "." + out.getName() + ".mergeval-staging-" + jobId);
         try {
             if (!fs.mkdirs(staging)) {
                 throw new IOException("mkdirs returned false");

@@ -19,6 +19,10 @@ import picocli.CommandLine.Command;
             GenerateCommand.class,
             ScoreCommand.class,
             JudgeCommand.class,
+            EvalCommand.class,
+            MergeCommand.class,
+            InspectCommand.class,
+            BenchCommand.class,
         })
 public final class MergevalCli {
 
