@@ -241,6 +241,29 @@ class SweepSpecTest {
     }
 
     @Test
+    void materializePicksTheMergesToWrite() {
+        List<SweepPoint> points = SweepSpec.parse(SPEC, "s").points();
+        SweepPoint merge = points.get(5);
+        assertEquals(List.of(), Materialize.NONE.pick(points, merge));
+        assertEquals(List.of(merge), Materialize.CHOSEN.pick(points, merge));
+        assertEquals(List.of(), Materialize.CHOSEN.pick(points, points.get(0)));
+        assertEquals(points.size() - 2, Materialize.ALL.pick(points, merge).size());
+    }
+
+    @Test
+    void loadReadsAFileAndNamesItInErrors(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path file = dir.resolve("sweep.yaml");
+        java.nio.file.Files.writeString(file, SPEC);
+        assertEquals(SweepSpec.parse(SPEC, "x"), SweepSpec.load(file));
+        java.nio.file.Files.writeString(file, with("step: 0.1", "step: -1"));
+        assertEquals(file + ": grid[0].ratios.step: must be > 0 (got -1.0)",
+                assertThrows(BadInputException.class, () -> SweepSpec.load(file)).getMessage());
+        assertTrue(assertThrows(BadInputException.class, () -> SweepSpec.load(dir.resolve("missing.yaml")))
+                .getMessage().contains("missing.yaml: cannot read"));
+    }
+
+    @Test
     void hashIgnoresFormattingButNotContent() {
         SweepSpec a = SweepSpec.parse(SPEC, "a");
         assertEquals(a.hash(), SweepSpec.parse(SPEC.replace("{from: 0, to: 1, step: 0.1}",
