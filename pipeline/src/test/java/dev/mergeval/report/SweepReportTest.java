@@ -70,6 +70,23 @@ class SweepReportTest {
     }
 
     @Test
+    void rowsFollowTheSpecOrderWhateverTheSuiteIdentity(@TempDir Path dir) throws Exception {
+        SweepSpec spec = SweepFixture.spec();
+        List<SweepPoint> points = spec.points("sha256:0123");
+        List<PointResult> results = new ArrayList<>();
+        for (PointResult r : SweepFixture.results(spec)) {
+            SweepPoint p = points.get(results.size());
+            results.add(new PointResult(p, r.metrics()));
+        }
+        Collections.reverse(results);
+        ResultsCsv.write(dir.resolve("r.csv"), spec, results);
+        List<String[]> rows = readCsv(dir.resolve("r.csv"));
+        for (int i = 0; i < points.size(); i++) {
+            assertEquals(points.get(i).id(), rows.get(i + 1)[0]);
+        }
+    }
+
+    @Test
     void csvQuotesFieldsWithCommasAndQuotes(@TempDir Path dir) throws Exception {
         SweepSpec spec = SweepFixture.spec("odd", "models/with,comma \"and quotes\"");
         List<PointResult> results = SweepFixture.results(spec);
