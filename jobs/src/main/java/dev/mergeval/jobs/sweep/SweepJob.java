@@ -167,16 +167,9 @@ public final class SweepJob {
 
     private static List<Path> materialize(SweepSpec spec, Selection selection, List<SweepPoint> points, Path outDir,
             Function<String, MergeExecutor> mergeExecutors) {
-        List<SweepPoint> chosen = switch (spec.materialize()) {
-            case NONE -> List.of();
-            case CHOSEN -> List.of(selection.chosenPoint());
-            case ALL -> points;
-        };
+        List<SweepPoint> chosen = spec.materialize().pick(points, selection.chosenPoint());
         List<Path> written = new ArrayList<>();
         for (SweepPoint p : chosen) {
-            if (!p.isMerge()) {
-                continue;
-            }
             Path target = outDir.resolve(MODELS_DIR).resolve(p.id());
             if (Files.exists(target.resolve(dev.mergeval.checkpoint.OutputPublisher.PROVENANCE_FILE))) {
                 written.add(target);
