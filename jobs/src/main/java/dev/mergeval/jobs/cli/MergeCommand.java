@@ -1,6 +1,7 @@
 package dev.mergeval.jobs.cli;
 
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.jobs.merge.SparkMergeRunner;
 import dev.mergeval.merge.plan.LocalMergeExecutor;
 import dev.mergeval.merge.plan.MergeCommitter;
 import dev.mergeval.merge.plan.MergeJob;
@@ -54,8 +55,13 @@ public final class MergeCommand implements Callable<Integer> {
         }
         MergeJob.Request request = new MergeJob.Request(config.toString(), yaml, outDir, seed, overwrite,
                 PlanOptions.defaults().withMaxShardBytes(maxShardSize));
-        MergeExecutor executor = new LocalMergeExecutor(threads, new Configuration(), new ConsoleProgress());
-        MergeJob.Outcome outcome = MergeJob.run(request, executor, new Configuration());
+        MergeJob.Outcome outcome;
+        if (master != null || SparkMergeRunner.underSparkSubmit()) {
+            outcome = SparkMergeRunner.run(request, master, new ConsoleProgress());
+        } else {
+            MergeExecutor executor = new LocalMergeExecutor(threads, new Configuration(), new ConsoleProgress());
+            outcome = MergeJob.run(request, executor, new Configuration());
+        }
         print(outcome);
         return MergevalCli.EXIT_OK;
     }
@@ -64,6 +70,7 @@ public final class MergeCommand implements Callable<Integer> {
         System.out.printf("merged %d tensors in %d units with %s into %s (%.1f s)%n",
                 outcome.plan().tensors().size(), outcome.plan().units().size(),
                 outcome.plan().inputs().size() + " input(s)", outcome.outDir(), outcome.wallMillis() / 1000.0);
+        System.out.println("  phases (ms): " + outcome.phaseMillis());
         for (MergeCommitter.WrittenShard s : outcome.shards()) {
             System.out.printf("  %s  %,d bytes  sha256 %s%n", s.fileName(), s.bytes(), s.sha256());
         }

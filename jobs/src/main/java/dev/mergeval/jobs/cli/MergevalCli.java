@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
             GenerateCommand.class,
             ScoreCommand.class,
             JudgeCommand.class,
+            EvalCommand.class,
             MergeCommand.class,
             InspectCommand.class,
             BenchCommand.class,
