@@ -10,6 +10,7 @@ import java.util.Objects;
  * every point's standing.
  *
  * @param chosen        the recommended point's result
+ * @param alignedRefusal the aligned model's refusal rate
  * @param refusalFloor  {@code refusal(aligned) - tolerance}: the lowest refusal rate eligible
  * @param eligible      how many points had a refusal rate at or above the floor and a task score
  * @param reason        why this point, in words with the numbers
@@ -19,6 +20,7 @@ import java.util.Objects;
 public record Selection(@JsonProperty("chosen") PointResult chosen,
                         @JsonProperty("rule") String rule,
                         @JsonProperty("tolerance") double tolerance,
+                        @JsonProperty("aligned_refusal") double alignedRefusal,
                         @JsonProperty("refusal_floor") double refusalFloor,
                         @JsonProperty("eligible") int eligible,
                         @JsonProperty("reason") String reason,

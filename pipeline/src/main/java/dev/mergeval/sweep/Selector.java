@@ -97,7 +97,7 @@ public final class Selector {
         PointResult chosen = eligible.get(0);
         String reason = reason(chosen, eligible, aligned, roles, tolerance, floor, order);
         GoalStatus status = goalStatus(spec, results, chosen, meeting, assessments, rA, gains, order);
-        return new Selection(chosen, spec.select().rule(), tolerance, floor, eligible.size(), reason, status,
+        return new Selection(chosen, spec.select().rule(), tolerance, rA, floor, eligible.size(), reason, status,
                 assessments, frontierIds);
     }
 

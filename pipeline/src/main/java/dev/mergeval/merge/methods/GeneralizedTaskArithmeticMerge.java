@@ -10,7 +10,6 @@ import dev.mergeval.merge.Params;
 import dev.mergeval.merge.TensorParams;
 import dev.mergeval.merge.methods.Sparsifier.RescaleMode;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -124,7 +123,6 @@ public final class GeneralizedTaskArithmeticMerge implements MergeMethod {
     @Override
     public float[] merge(MergeRequest r) {
         float[] base = r.inputs()[r.baseIndex()];
-        int n = base.length;
         int m = r.inputs().length - 1;
         float[][] xs = new float[m][];
         double[] w = new double[m];
@@ -142,131 +140,9 @@ public final class GeneralizedTaskArithmeticMerge implements MergeMethod {
             masks[j] = sparsify(r, k, xs[j], base, p, p.number("density"), rescale);
             j++;
         }
-        Combiner combiner = new Combiner(xs, base, w, masks, weightSum, r.params().global());
-        float[] out = new float[n];
-        for (int from = 0; from < n; from += Combiner.BLOCK) {
-            combiner.block(from, Math.min(n, from + Combiner.BLOCK), out);
-        }
-        return out;
-    }
-
-    /**
-     * Combines sparsified task vectors block by block: each pass is a plain loop over a block, so
-     * the JIT can vectorise it, and scratch stays O(block * models).
-     */
-    private final class Combiner {
-        static final int BLOCK = 1024;
-        private final float[][] xs;
-        private final float[] base;
-        private final double[] w;
-        private final KeepMask[] masks;
-        private final double plainDivisor;
-        private final boolean normalize;
-        private final double lambda;
-        private final double[][] e;
-        private final double[] mixed = new double[BLOCK];
-        private final double[] divisor = new double[BLOCK];
-        private final double[] elected = new double[BLOCK];
-
-        Combiner(float[][] xs, float[] base, double[] w, KeepMask[] masks, double weightSum, Params global) {
-            this.xs = xs;
-            this.base = base;
-            this.w = w;
-            this.masks = masks;
-            this.plainDivisor = Math.abs(weightSum) < 1e-8 ? 1.0 : weightSum;
-            this.normalize = global.bool("normalize");
-            this.lambda = global.number("lambda");
-            this.e = new double[xs.length][BLOCK];
-        }
-
-        void block(int from, int to, float[] out) {
-            int len = to - from;
-            for (int k = 0; k < xs.length; k++) {
-                weightedDeltas(k, from, len, e[k]);
-            }
-            if (consensus == null) {
-                Arrays.fill(mixed, 0, len, 0.0);
-                for (double[] ek : e) {
-                    for (int j = 0; j < len; j++) {
-                        mixed[j] += ek[j];
-                    }
-                }
-                Arrays.fill(divisor, 0, len, plainDivisor);
-            } else {
-                elect(len);
-            }
-            for (int j = 0; j < len; j++) {
-                double delta = normalize ? mixed[j] / divisor[j] : mixed[j];
-                out[from + j] = (float) (base[from + j] + lambda * delta);
-            }
-        }
-
-        /** e_k = w_k * sparsified(x_k - base) over one block; the delta is formed in float. */
-        private void weightedDeltas(int k, int from, int len, double[] ek) {
-            float[] x = xs[k];
-            double wk = w[k];
-            KeepMask mask = masks[k];
-            if (mask.bits == null) {
-                for (int j = 0; j < len; j++) {
-                    ek[j] = wk * (x[from + j] - base[from + j]);
-                }
-                return;
-            }
-            long[] bits = mask.bits;
-            double scaled = wk * mask.scale;
-            if (mask.elementScale == null) {
-                for (int j = 0; j < len; j++) {
-                    int i = from + j;
-                    // Branch-free keep bit: DARE masks are random, so a branch would mispredict.
-                    ek[j] = scaled * (x[i] - base[i]) * ((bits[i >>> 6] >>> i) & 1L);
-                }
-                return;
-            }
-            for (int j = 0; j < len; j++) {
-                ek[j] = wk * ((x[from + j] - base[from + j]) * mask.factor(from + j));
-            }
-        }
-
-        /**
-         * Sign consensus: the elected sign is that of the sum of {@code e_k} (or of the count of
-         * signs), +1 on a tie; {@code e_k} agrees when {@code e_k * sign > 0}, so zeros never do.
-         */
-        private void elect(int len) {
-            Arrays.fill(elected, 0, len, 0.0);
-            boolean bySum = consensus == Consensus.SUM;
-            for (double[] ek : e) {
-                if (bySum) {
-                    for (int j = 0; j < len; j++) {
-                        elected[j] += ek[j];
-                    }
-                } else {
-                    for (int j = 0; j < len; j++) {
-                        elected[j] += Math.signum(ek[j]);
-                    }
-                }
-            }
-            // Branch-free from here on (the signs are data-dependent, so branches mispredict):
-            // vote + 0.0 turns -0.0 into +0.0, so a zero vote elects +1 as in mergekit.
-            for (int j = 0; j < len; j++) {
-                elected[j] = Math.copySign(1.0, elected[j] + 0.0);
-            }
-            Arrays.fill(mixed, 0, len, 0.0);
-            Arrays.fill(divisor, 0, len, 0.0);
-            for (int k = 0; k < e.length; k++) {
-                double[] ek = e[k];
-                double wk = w[k];
-                for (int j = 0; j < len; j++) {
-                    // q = |e| when e agrees with the elected sign (e * sign > 0), else +0.0.
-                    double q = Math.max(ek[j] * elected[j], 0.0);
-                    mixed[j] += q * elected[j];
-                    // (bits(q) + Long.MAX_VALUE) >>> 63 is 1 for q > 0 and 0 for q == +0.0.
-                    divisor[j] += wk * ((Double.doubleToRawLongBits(q) + Long.MAX_VALUE) >>> 63);
-                }
-            }
-            for (int j = 0; j < len; j++) {
-                divisor[j] = divisor[j] == 0 ? 1.0 : divisor[j];
-            }
-        }
+        Params global = r.params().global();
+        return new TaskVectorCombiner(consensus, xs, base, w, masks, weightSum, global.bool("normalize"),
+                global.number("lambda")).combine();
     }
 
     private KeepMask sparsify(MergeRequest r, int k, float[] x, float[] base, Params p, double density,

@@ -43,11 +43,18 @@ final class Sparsifier {
         int threshold = kth.bits();
         int greater = n - kth.below() - kth.equal();
         int equalAllowed = k - greater;
-        for (int i = 0; i < n; i++) {
-            int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
-            if (m > threshold || (m == threshold && equalAllowed-- > 0)) {
-                KeepMask.set(bits, i);
+        // Mask words are built in a register, branch-free except for the rare threshold ties.
+        for (int word = 0; word < bits.length; word++) {
+            long keep = 0;
+            for (int i = word << 6, end = Math.min(n, i + 64); i < end; i++) {
+                int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
+                keep |= (((long) threshold - m) >>> 63) << i;
+                if (m == threshold && equalAllowed > 0) {
+                    keep |= 1L << i;
+                    equalAllowed--;
+                }
             }
+            bits[word] = keep;
         }
         return rescaled(x, base, bits, rescale, density);
     }
@@ -85,19 +92,23 @@ final class Sparsifier {
         int belowHigh = highRank.below();
         int seenLow = 0;
         int seenHigh = 0;
-        for (int i = 0; i < n; i++) {
-            int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
-            boolean aboveFloor = m > low || (m == low && belowLow + seenLow >= lo);
-            boolean belowCeiling = m < high || (m == high && belowHigh + seenHigh < hi);
-            if (m == low) {
-                seenLow++;
+        for (int word = 0; word < bits.length; word++) {
+            long keep = 0;
+            for (int i = word << 6, end = Math.min(n, i + 64); i < end; i++) {
+                int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
+                // low < m < high, branch-free; the boundary values (rare) go by rank.
+                keep |= ((((long) low - m) & ((long) m - high)) >>> 63) << i;
+                if (m == low || m == high) {
+                    boolean aboveFloor = m > low || belowLow + seenLow >= lo;
+                    boolean belowCeiling = m < high || belowHigh + seenHigh < hi;
+                    seenLow += m == low ? 1 : 0;
+                    seenHigh += m == high ? 1 : 0;
+                    if (aboveFloor && belowCeiling) {
+                        keep |= 1L << i;
+                    }
+                }
             }
-            if (m == high) {
-                seenHigh++;
-            }
-            if (aboveFloor && belowCeiling) {
-                KeepMask.set(bits, i);
-            }
+            bits[word] = keep;
         }
         return rescaled(x, base, bits, rescale, density);
     }
@@ -116,10 +127,14 @@ final class Sparsifier {
         if (density <= 0) {
             return new KeepMask(bits, 1.0, null);
         }
-        for (int i = 0; i < n; i++) {
-            if (CounterRandom.uniform(key, elementOffset + i) < density) {
-                KeepMask.set(bits, i);
+        for (int word = 0; word < bits.length; word++) {
+            long keep = 0;
+            for (int i = word << 6, end = Math.min(n, i + 64); i < end; i++) {
+                // Sign bit of u - density: 1 exactly when u < density (random, so no branch).
+                double u = CounterRandom.uniform(key, elementOffset + i);
+                keep |= (Double.doubleToRawLongBits(u - density) >>> 63) << i;
             }
+            bits[word] = keep;
         }
         return rescaled(x, base, bits, rescale, density);
     }
