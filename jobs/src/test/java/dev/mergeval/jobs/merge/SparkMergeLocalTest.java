@@ -16,7 +16,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Function;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -27,13 +26,6 @@ import org.junit.jupiter.api.Test;
 class SparkMergeLocalTest {
 
     private static final Configuration CONF = new Configuration();
-    private static final Map<String, Function<MergeFixtures.Pair, String>> METHODS = new LinkedHashMap<>();
-
-    static {
-        METHODS.put("linear", MergeFixtures::linear);
-        METHODS.put("dare_ties", MergeFixtures::dareTies);
-    }
-
     private static Path work;
     private static MergeFixtures.Pair pair;
 
@@ -46,22 +38,24 @@ class SparkMergeLocalTest {
     @Test
     void local1AndLocal2WriteTheSameShardsAsTheSingleJvmPath() {
         Map<String, Map<String, String>> reference = new LinkedHashMap<>();
-        METHODS.forEach((method, yaml) -> {
+        for (String method : MergeFixtures.METHODS) {
             String out = work.resolve("single-" + method).toString();
-            MergeJob.run(MergeFixtures.request(yaml.apply(pair), out), new LocalMergeExecutor(2, CONF, Progress.NONE), CONF);
+            MergeJob.run(MergeFixtures.request(MergeFixtures.yaml(method, pair), out),
+                    new LocalMergeExecutor(2, CONF, Progress.NONE), CONF);
             reference.put(method, MergeFixtures.shardHashes(out, CONF));
             assertTrue(reference.get(method).size() >= 2, "several output shards: " + reference.get(method));
-        });
+        }
         for (String master : List.of("local[1]", "local[2]")) {
             JavaSparkContext sc = new JavaSparkContext(SparkTestConf.base("merge " + master).setMaster(master));
             try {
                 SparkMergeExecutor spark = new SparkMergeExecutor(sc, Progress.NONE);
-                METHODS.forEach((method, yaml) -> {
+                for (String method : MergeFixtures.METHODS) {
                     String out = work.resolve(master.replaceAll("\\W", "") + "-" + method).toString();
-                    MergeJob.Outcome outcome = MergeJob.run(MergeFixtures.request(yaml.apply(pair), out), spark, CONF);
+                    MergeJob.Outcome outcome = MergeJob.run(MergeFixtures.request(MergeFixtures.yaml(method, pair), out),
+                            spark, CONF);
                     assertTrue(outcome.plan().units().size() >= 10, "enough units to spread");
                     assertEquals(reference.get(method), MergeFixtures.shardHashes(out, CONF), method + " on " + master);
-                });
+                }
             } finally {
                 sc.stop();
             }
