@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Progress;
+import dev.mergeval.jobs.cli.MergevalCli;
 import dev.mergeval.jobs.cluster.ProjectLayout;
 import dev.mergeval.jobs.cluster.SparkTestConf;
 import dev.mergeval.merge.plan.LocalMergeExecutor;
@@ -60,6 +62,20 @@ class SparkMergeLocalTest {
                 sc.stop();
             }
         }
+    }
+
+    @Test
+    void mergeCommandWithMasterRunsOnSpark() throws Exception {
+        Path config = work.resolve("cli-linear.yaml");
+        Files.writeString(config, MergeFixtures.linear(pair));
+        String single = work.resolve("cli-single").toString();
+        String spark = work.resolve("cli-spark").toString();
+        String shard = Long.toString(MergeFixtures.OPTIONS.maxShardBytes());
+        assertEquals(0, MergevalCli.run("merge", config.toString(), single, "--threads", "1", "--max-shard-size", shard));
+        assertEquals(0, MergevalCli.run("merge", config.toString(), spark, "--master", "local[2]", "--max-shard-size", shard));
+        assertEquals(MergeFixtures.shardHashes(single, CONF), MergeFixtures.shardHashes(spark, CONF));
+        String provenance = Files.readString(Path.of(spark, OutputPublisher.PROVENANCE_FILE));
+        assertTrue(provenance.contains("spark(local[2])"), provenance);
     }
 
     @Test
