@@ -136,18 +136,24 @@ class SparkMergeClusterTest {
     void s3aInputsAndOutputs() {
         MergeFixtures.Pair pair = MergeFixtures.write("s3a://models/pair", MergeFixtures.SHAPE, conf);
         // Coarser units than on local disk: fewer requests to S3Mock, and the bytes must not change.
-        MergeJob.Request request = new MergeJob.Request("test.yaml", MergeFixtures.yaml("dare_ties", pair),
+        MergeJob.Request request = new MergeJob.Request("test.yaml", MergeFixtures.yaml("linear", pair),
                 "s3a://models/merged", 42, false, MergeFixtures.OPTIONS.withMaxUnitBytes(256 << 10));
-        assertEquals(reference("dare_ties"), onCluster(request));
+        assertEquals(reference("linear"), onCluster(request));
         assertTrue(MergeFixtures.exists("s3a://models/merged/config.json", conf));
     }
 
+    /**
+     * DARE's masks are keyed by the model references (here hdfs:// URIs), so the reference is the
+     * single-JVM path on the same inputs, with the finer units of the local runs.
+     */
     @Test
     void hdfsInputsAndOutputs() {
         MergeFixtures.Pair pair = MergeFixtures.write(hdfs.uri() + "/models/pair", MergeFixtures.SHAPE, conf);
-        MergeJob.Request request = new MergeJob.Request("test.yaml", MergeFixtures.yaml("linear", pair),
-                hdfs.uri() + "/merged", 42, false, MergeFixtures.OPTIONS.withMaxUnitBytes(256 << 10));
-        assertEquals(reference("linear"), onCluster(request));
+        String yaml = MergeFixtures.yaml("dare_ties", pair);
+        Map<String, String> expected = singleJvm(yaml, hdfs.uri() + "/merged/single");
+        MergeJob.Request request = new MergeJob.Request("test.yaml", yaml, hdfs.uri() + "/merged/cluster", 42, false,
+                MergeFixtures.OPTIONS.withMaxUnitBytes(256 << 10));
+        assertEquals(expected, onCluster(request));
     }
 
     @Test
