@@ -63,9 +63,11 @@ public final class MergeBenchmark {
             String yaml = yamlFor(method, base, tune);
             MergeExecutor executor = executorFor.apply(method);
             String out = workDir + "/out-" + method;
-            rows.add(time(method + " " + executor.describe(), inputBytes, () -> MergeJob.run(
+            MergeJob.Outcome[] outcome = new MergeJob.Outcome[1];
+            rows.add(time(method + " " + executor.describe(), inputBytes, () -> outcome[0] = MergeJob.run(
                     new MergeJob.Request("bench", yaml, out, 0, true, PlanOptions.defaults().withMaxShardBytes(shard)),
                     executor, conf)));
+            log.printf("%s phases (ms): %s%n", method, outcome[0].phaseMillis());
         }
         return rows;
     }

@@ -44,9 +44,16 @@ final class CheckpointResolver {
         if (uri == null || uri.isBlank()) {
             throw new BadInputException("empty checkpoint location");
         }
-        Path path = new Path(uri);
-        FileSystem fs = HadoopFs.get(path, conf);
-        FileStatus st = statOrNull(fs, path);
+        Path path = null;
+        FileSystem fs = null;
+        FileStatus st = null;
+        try {
+            path = new Path(uri);
+            fs = HadoopFs.get(path, conf);
+            st = statOrNull(fs, path);
+        } catch (IllegalArgumentException e) {
+            // Not a path as a whole (e.g. "BASE+s3a://b/adapter"); it may still split at a '+'.
+        }
         if (st == null) {
             int plus = uri.lastIndexOf('+');
             while (plus > 0) {
@@ -69,10 +76,12 @@ final class CheckpointResolver {
     }
 
     private static boolean isAdapterDir(String dir, Configuration conf) {
-        Path p = new Path(dir);
-        FileSystem fs = HadoopFs.get(p, conf);
-        FileStatus st = statOrNull(fs, new Path(p, ADAPTER_CONFIG));
-        return st != null && st.isFile();
+        try {
+            Path p = new Path(dir);
+            return isFile(HadoopFs.get(p, conf), new Path(p, ADAPTER_CONFIG));
+        } catch (IllegalArgumentException | BadInputException e) {
+            return false;
+        }
     }
 
     private static Checkpoint openFile(String uri, FileSystem fs, Path file) {

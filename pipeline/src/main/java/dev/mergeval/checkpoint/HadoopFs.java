@@ -1,11 +1,13 @@
 package dev.mergeval.checkpoint;
 
+import dev.mergeval.common.BadInputException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.UnsupportedFileSystemException;
 
 /** Resolves the Hadoop FileSystem for a path. */
 public final class HadoopFs {
@@ -23,6 +25,9 @@ public final class HadoopFs {
         try {
             FileSystem fs = path.getFileSystem(conf);
             return fs instanceof LocalFileSystem local ? local.getRawFileSystem() : fs;
+        } catch (UnsupportedFileSystemException e) {
+            throw new BadInputException(path + ": no filesystem for scheme '"
+                    + path.toUri().getScheme() + "' (is its connector on the classpath?)");
         } catch (IOException e) {
             throw new UncheckedIOException("no filesystem for " + path, e);
         }

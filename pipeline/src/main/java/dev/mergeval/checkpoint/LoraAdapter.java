@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.common.BadInputException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -155,14 +156,14 @@ public final class LoraAdapter {
         TensorInfo b = w.info(ab[1]);
         if (a.rank() != 2 || b.rank() != 2) {
             throw new BadInputException(file + ": module '" + module + "' has lora_A "
-                    + java.util.Arrays.toString(a.shape()) + " and lora_B "
-                    + java.util.Arrays.toString(b.shape())
+                    + Arrays.toString(a.shape()) + " and lora_B "
+                    + Arrays.toString(b.shape())
                     + "; only 2-D (linear) LoRA is supported");
         }
         if (a.dim(0) != r || b.dim(1) != r) {
             throw new BadInputException(file + ": module '" + module + "' lora_A "
-                    + java.util.Arrays.toString(a.shape()) + " / lora_B "
-                    + java.util.Arrays.toString(b.shape()) + " do not have the configured rank " + r);
+                    + Arrays.toString(a.shape()) + " / lora_B "
+                    + Arrays.toString(b.shape()) + " do not have the configured rank " + r);
         }
         int in = Math.toIntExact(a.dim(1));
         int out = Math.toIntExact(b.dim(0));

@@ -126,9 +126,9 @@ public final class LoraCheckpoint implements Checkpoint {
             Arrays.fill(delta, 0, n, 0f);
             for (int k = 0; k < r; k++) {
                 float l = left[row * r + k];
-                int base = k * cols + c0;
+                int rk = k * cols + c0;
                 for (int j = 0; j < n; j++) {
-                    delta[j] += l * right[base + j];
+                    delta[j] += l * right[rk + j];
                 }
             }
             int out = dstOff + (int) (e - elementOffset);

@@ -25,7 +25,7 @@ import org.apache.hadoop.fs.RemoteIterator;
  *
  * <p>Invariant: whatever is at the output path is either absent, the previous complete output,
  * or the new complete output; a crash at any point leaves at worst a hidden staging or
- * set-aside directory next to it (named in the error, for recovery), never a partial directory
+ * set-aside directory next to it (recoverable by hand), never a partial directory
  * under the output name that carries the completeness marker. How:
  * <ul>
  *   <li>On filesystems with atomic directory rename ({@code file}, {@code hdfs}, {@code viewfs},

@@ -81,7 +81,7 @@ final class SafetensorsCheckpoint implements Checkpoint {
                 }
             }
             if (weightMap != null) {
-                checkWeightMap(shards, shardPaths, weightMap);
+                checkWeightMap(shards, relativeNames(rootDir, shardPaths), weightMap);
             }
             return new SafetensorsCheckpoint(location, rootDir.toString(), shards, config);
         } catch (IOException e) {
@@ -93,18 +93,29 @@ final class SafetensorsCheckpoint implements Checkpoint {
         }
     }
 
-    private static void checkWeightMap(List<Shard> shards, List<Path> shardPaths,
+    /** Shard paths relative to the model directory, as an index names them. */
+    private static List<String> relativeNames(Path rootDir, List<Path> shardPaths) {
+        String root = rootDir.toUri().getPath();
+        List<String> names = new ArrayList<>();
+        for (Path p : shardPaths) {
+            String full = p.toUri().getPath();
+            names.add(full.startsWith(root + "/") ? full.substring(root.length() + 1) : p.getName());
+        }
+        return names;
+    }
+
+    private static void checkWeightMap(List<Shard> shards, List<String> shardNames,
                                        Map<String, String> weightMap) {
         Map<String, String> actual = new HashMap<>();
         for (int i = 0; i < shards.size(); i++) {
-            String shardName = shardPaths.get(i).getName();
+            String shardName = shardNames.get(i);
             for (TensorInfo t : shards.get(i).header().tensors()) {
                 String mapped = weightMap.get(t.name());
                 if (mapped == null) {
                     throw new BadInputException(shards.get(i).file().path() + ": tensor '"
                             + t.name() + "' is not listed in the index weight_map");
                 }
-                if (!new Path(mapped).getName().equals(shardName)) {
+                if (!mapped.equals(shardName)) {
                     throw new BadInputException(shards.get(i).file().path() + ": tensor '"
                             + t.name() + "' is here but the index weight_map puts it in " + mapped);
                 }

@@ -9,6 +9,7 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.Iterator;
@@ -208,11 +209,11 @@ public final class SafetensorsHeader {
             }
             bytes = Math.multiplyExact(n, (long) dtype.byteSize());
         } catch (ArithmeticException e) {
-            throw new BadInputException(where + ": shape " + java.util.Arrays.toString(shape)
+            throw new BadInputException(where + ": shape " + Arrays.toString(shape)
                     + " overflows a 64-bit byte count");
         }
         if (bytes != end - begin) {
-            throw new BadInputException(where + ": shape " + java.util.Arrays.toString(shape)
+            throw new BadInputException(where + ": shape " + Arrays.toString(shape)
                     + " of " + dtype + " needs " + bytes + " bytes but data_offsets span "
                     + (end - begin));
         }

@@ -152,5 +152,8 @@ class MalformedInputTest {
         put("adapter/adapter_config.json", "{}".getBytes(StandardCharsets.UTF_8));
         rejected(tmp.resolve("adapter"), "adapter", "PEFT adapter");
         rejected(put("notes.txt", new byte[4]), "notes.txt", "safetensors");
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> Checkpoint.open("nosuchfs://host/model", conf));
+        assertTrue(e.getMessage().contains("nosuchfs"), e.getMessage());
     }
 }

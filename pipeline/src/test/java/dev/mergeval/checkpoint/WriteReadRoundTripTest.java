@@ -133,6 +133,53 @@ class WriteReadRoundTripTest {
     }
 
     @Test
+    void concurrentRangedReadsAgreeWithSerialReads() throws Exception {
+        SplittableRandom rnd = new SplittableRandom(12);
+        List<SafetensorsWriter.TensorData> data = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            float[] v = new float[4096];
+            for (int j = 0; j < v.length; j++) {
+                v[j] = (float) rnd.nextGaussian();
+            }
+            data.add(SafetensorsWriter.TensorData.ofFloats("t" + i, i % 2 == 0 ? DType.BF16 : DType.F32,
+                    new long[] {64, 64}, v));
+        }
+        Path dir = new Path(tmp.resolve("concurrent").toUri());
+        SafetensorsWriter.write(HadoopFs.get(dir, conf), dir, data, 20_000, Map.of());
+        try (Checkpoint ck = Checkpoint.open(dir.toString(), conf)) {
+            Map<String, float[]> whole = new LinkedHashMap<>();
+            for (String n : ck.tensorNames()) {
+                whole.put(n, ck.readFloats(n));
+            }
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+            try {
+                List<java.util.concurrent.Future<Boolean>> results = new ArrayList<>();
+                for (int task = 0; task < 64; task++) {
+                    SplittableRandom tr = new SplittableRandom(100 + task);
+                    results.add(pool.submit(() -> {
+                        for (int k = 0; k < 50; k++) {
+                            String n = "t" + tr.nextInt(6);
+                            int off = tr.nextInt(4096);
+                            int len = tr.nextInt(4096 - off) + 1;
+                            float[] got = ck.readFloats(n, off, len);
+                            if (!java.util.Arrays.equals(got,
+                                    java.util.Arrays.copyOfRange(whole.get(n), off, off + len))) {
+                                return false;
+                            }
+                        }
+                        return true;
+                    }));
+                }
+                for (java.util.concurrent.Future<Boolean> f : results) {
+                    assertTrue(f.get(), "a concurrent ranged read differed from the serial read");
+                }
+            } finally {
+                pool.shutdown();
+            }
+        }
+    }
+
+    @Test
     void layoutIsDeterministicAndMatchesWrittenBytes() throws Exception {
         List<ShardLayout.TensorSpec> specs = new ArrayList<>();
         for (SafetensorsWriter.TensorData t : everyDtype(3)) {

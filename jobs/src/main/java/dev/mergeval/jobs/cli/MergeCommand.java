@@ -70,6 +70,7 @@ public final class MergeCommand implements Callable<Integer> {
         System.out.printf("merged %d tensors in %d units with %s into %s (%.1f s)%n",
                 outcome.plan().tensors().size(), outcome.plan().units().size(),
                 outcome.plan().inputs().size() + " input(s)", outcome.outDir(), outcome.wallMillis() / 1000.0);
+        System.out.println("  phases (ms): " + outcome.phaseMillis());
         for (MergeCommitter.WrittenShard s : outcome.shards()) {
             System.out.printf("  %s  %,d bytes  sha256 %s%n", s.fileName(), s.bytes(), s.sha256());
         }

@@ -19,9 +19,12 @@ import picocli.CommandLine.Command;
             GenerateCommand.class,
             ScoreCommand.class,
             JudgeCommand.class,
+            EvalCommand.class,
             MergeCommand.class,
             InspectCommand.class,
             BenchCommand.class,
+            SweepCommand.class,
+            DemoCommand.class,
         })
 public final class MergevalCli {
 

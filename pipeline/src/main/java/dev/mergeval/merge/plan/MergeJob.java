@@ -42,8 +42,12 @@ public final class MergeJob {
             PlanOptions options) {
     }
 
-    /** What was published. */
-    public record Outcome(MergePlan plan, String outDir, List<MergeCommitter.WrittenShard> shards, long wallMillis) {
+    /**
+     * What was published, and where the time went: planning, the units, hashing the inputs for
+     * provenance, assembling the shards and publishing.
+     */
+    public record Outcome(MergePlan plan, String outDir, List<MergeCommitter.WrittenShard> shards, long wallMillis,
+            Map<String, Long> phaseMillis) {
     }
 
     private MergeJob() {
@@ -58,16 +62,21 @@ public final class MergeJob {
 
     public static Outcome run(Request request, MergeExecutor executor, Configuration conf) {
         long start = System.nanoTime();
+        Map<String, Long> phases = new LinkedHashMap<>();
         MergeConfig config = MergeConfig.parse(request.configYaml(), request.configSource());
         MergePlan plan = plan(request, conf);
+        long mark = lap(phases, "plan", start);
         OutputPublisher publisher = OutputPublisher.forPath(request.outDir(), conf);
         String staging = publisher.stage(request.outDir(), plan.planId().substring(0, 16)).toString();
         String parts = new Path(staging, "_parts").toString();
 
         List<UnitResult> results = executor.execute(plan, parts);
+        mark = lap(phases, "execute", mark);
         Map<String, List<MergeProvenance.FileHash>> inputHashes = hashInputs(plan, executor, conf);
+        mark = lap(phases, "hash_inputs", mark);
         List<MergeCommitter.WrittenShard> shards = MergeCommitter.assemble(plan, results, staging, conf,
                 Runtime.getRuntime().availableProcessors());
+        mark = lap(phases, "assemble", mark);
         try {
             FileSystem fs = new Path(staging).getFileSystem(conf);
             fs.delete(new Path(parts), true);
@@ -83,10 +92,17 @@ public final class MergeJob {
             // Written last: its presence marks the staged output complete.
             write(fs, new Path(staging, OutputPublisher.PROVENANCE_FILE), provenance.toJson());
             publisher.publish(new Path(staging), publisher.outputPath(request.outDir()), request.overwrite());
-            return new Outcome(plan, request.outDir(), shards, wallMillis);
+            lap(phases, "publish", mark);
+            return new Outcome(plan, request.outDir(), shards, (System.nanoTime() - start) / 1_000_000, phases);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    private static long lap(Map<String, Long> phases, String phase, long since) {
+        long now = System.nanoTime();
+        phases.put(phase, (now - since) / 1_000_000);
+        return now;
     }
 
     /** The dtype recorded as {@code torch_dtype}: that of the merged tensors. */

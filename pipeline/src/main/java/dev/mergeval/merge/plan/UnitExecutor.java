@@ -1,7 +1,6 @@
 package dev.mergeval.merge.plan;
 
 import dev.mergeval.checkpoint.Checkpoint;
-import dev.mergeval.checkpoint.Sha256;
 import dev.mergeval.checkpoint.TensorCodec;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.TensorMerger;
@@ -10,10 +9,8 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.UUID;
@@ -42,10 +39,10 @@ public final class UnitExecutor {
             FileSystem fs = part.getFileSystem(conf);
             long expected = plan.unitBytes(unit);
             if (fs.exists(part) && fs.getFileStatus(part).getLen() == expected) {
-                return new UnitResult(unit.id(), part.toString(), expected, Sha256.of(fs, part), true);
+                return new UnitResult(unit.id(), part.toString(), expected, true);
             }
             Path tmp = new Path(partsDir, "_attempts/" + unit.partName() + "." + UUID.randomUUID());
-            String sha = write(plan, unit, fs, tmp, conf);
+            write(plan, unit, fs, tmp, conf);
             if (!fs.rename(tmp, part)) {
                 // Another attempt of the same unit won the race; its bytes are the same by construction.
                 fs.delete(tmp, false);
@@ -53,19 +50,18 @@ public final class UnitExecutor {
                     throw new IOException("could not move " + tmp + " to " + part);
                 }
             }
-            return new UnitResult(unit.id(), part.toString(), expected, sha, false);
+            return new UnitResult(unit.id(), part.toString(), expected, false);
         } catch (IOException e) {
             throw new UncheckedIOException("unit " + unit.id() + " (" + unit.group() + "): " + e.getMessage(), e);
         }
     }
 
-    private static String write(MergePlan plan, WorkUnit unit, FileSystem fs, Path tmp, Configuration conf)
+    private static void write(MergePlan plan, WorkUnit unit, FileSystem fs, Path tmp, Configuration conf)
             throws IOException {
         MergeConfig config = MergeConfig.parse(plan.configYaml(), "plan " + plan.planId());
         TensorMerger merger = TensorMerger.create(config, plan.numLayers());
         Map<String, Checkpoint> inputs = new LinkedHashMap<>();
-        MessageDigest sha = sha256();
-        try (OutputStream out = new DigestOutputStream(fs.create(tmp, true), sha)) {
+        try (OutputStream out = fs.create(tmp, true)) {
             for (PlanInput in : plan.inputs()) {
                 inputs.put(in.ref(), Checkpoint.open(in.uri(), conf));
             }
@@ -93,7 +89,6 @@ public final class UnitExecutor {
                 c.close();
             }
         }
-        return HexFormat.of().formatHex(sha.digest());
     }
 
     private static void copyRaw(Checkpoint source, OutputTensor tensor, TensorSlice slice, OutputStream out)
