@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
         description = "Merge fine-tuned LLM checkpoints with their aligned base and evaluate safety and skill.",
         subcommands = {
             CommandLine.HelpCommand.class,
+            ToyModelsCommand.class,
         })
 public final class MergevalCli {
 
