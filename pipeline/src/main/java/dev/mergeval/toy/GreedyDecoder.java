@@ -2,10 +2,11 @@ package dev.mergeval.toy;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import dev.mergeval.runtime.llama.KvCache;
 import dev.mergeval.runtime.llama.LlamaForward;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -13,8 +14,7 @@ import java.util.Map;
  * Greedy decoding over {@link LlamaForward} for checking the toy models while training them (the
  * runtime's {@code LanguageModel.generate} needs a model directory; this works on the parameters in
  * memory). Prompts are left-padded with an attention mask, so each row sees exactly its own tokens
- * and positions; every step recomputes the whole (short) sequence, which keeps the loop trivially
- * correct at this model size.
+ * and positions; after the prompt, each step feeds one token per row through the KV cache.
  */
 final class GreedyDecoder {
 
@@ -29,51 +29,43 @@ final class GreedyDecoder {
     /** New token ids for each prompt (EOS excluded), at most {@code maxNewTokens} each. */
     List<int[]> generate(NDManager manager, Map<String, NDArray> params, List<int[]> prompts, int maxNewTokens) {
         int rows = prompts.size();
-        List<List<Integer>> seqs = new ArrayList<>(rows);
-        List<List<Integer>> outs = new ArrayList<>(rows);
-        boolean[] done = new boolean[rows];
-        for (int[] p : prompts) {
-            List<Integer> s = new ArrayList<>();
-            for (int id : p) {
-                s.add(id);
+        int width = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
+        long[] ids = new long[rows * width];
+        for (int r = 0; r < rows; r++) {
+            int[] p = prompts.get(r);
+            int pad = width - p.length;
+            for (int t = 0; t < p.length; t++) {
+                ids[r * width + pad + t] = p[t];
             }
-            seqs.add(s);
+        }
+        List<List<Integer>> outs = new ArrayList<>(rows);
+        for (int r = 0; r < rows; r++) {
             outs.add(new ArrayList<>());
         }
-        for (int step = 0; step < maxNewTokens; step++) {
-            int width = seqs.stream().mapToInt(List::size).max().orElse(0);
-            long[] ids = new long[rows * width];
-            long[] mask = new long[rows * width];
-            for (int r = 0; r < rows; r++) {
-                List<Integer> s = seqs.get(r);
-                int pad = width - s.size();
-                for (int t = 0; t < s.size(); t++) {
-                    ids[r * width + pad + t] = s.get(t);
-                    mask[r * width + pad + t] = 1;
+        boolean[] done = new boolean[rows];
+        try (NDManager scope = manager.newSubManager()) {
+            NDArray fullMask = maskOf(scope, prompts, width, maxNewTokens);
+            NDArray input = scope.create(ids, new Shape(rows, width));
+            KvCache cache = null;
+            for (int step = 0; step < maxNewTokens; step++) {
+                long seen = width + step;
+                NDArray stepMask = fullMask.get(new NDIndex(":, :{}", seen));
+                LlamaForward.Output out = forward.forward(params, input, stepMask, cache, false);
+                cache = out.cache();
+                long[] next = out.logits().argMax(-1).toLongArray();
+                boolean all = true;
+                for (int r = 0; r < rows; r++) {
+                    if (!done[r] && next[r] == eosId) {
+                        done[r] = true;
+                    } else if (!done[r]) {
+                        outs.get(r).add(Math.toIntExact(next[r]));
+                    }
+                    all &= done[r];
                 }
-            }
-            int[] next;
-            try (NDManager scope = manager.newSubManager()) {
-                NDArray input = scope.create(ids, new Shape(rows, width));
-                NDArray attention = scope.create(mask, new Shape(rows, width));
-                NDArray logits = forward.forward(params, input, attention, null, false).logits();
-                next = Arrays.stream(logits.argMax(-1).toLongArray()).mapToInt(Math::toIntExact).toArray();
-            }
-            boolean all = true;
-            for (int r = 0; r < rows; r++) {
-                if (done[r]) {
-                    continue;
+                if (all) {
+                    break;
                 }
-                if (next[r] == eosId) {
-                    done[r] = true;
-                } else {
-                    seqs.get(r).add(next[r]);
-                    outs.get(r).add(next[r]);
-                    all = false;
-                }
-            }
-            if (all) {
-                break;
+                input = scope.create(next, new Shape(rows, 1));
             }
         }
         List<int[]> result = new ArrayList<>(rows);
@@ -81,5 +73,17 @@ final class GreedyDecoder {
             result.add(o.stream().mapToInt(Integer::intValue).toArray());
         }
         return result;
+    }
+
+    /** {@code [rows, width + maxNew]}: 0 for each row's left padding, 1 for its prompt and every new position. */
+    private static NDArray maskOf(NDManager scope, List<int[]> prompts, int width, int maxNew) {
+        int cols = width + maxNew;
+        long[] mask = new long[prompts.size() * cols];
+        for (int r = 0; r < prompts.size(); r++) {
+            for (int c = width - prompts.get(r).length; c < cols; c++) {
+                mask[r * cols + c] = 1;
+            }
+        }
+        return scope.create(mask, new Shape(prompts.size(), cols));
     }
 }

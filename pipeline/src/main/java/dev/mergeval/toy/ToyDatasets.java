@@ -1,13 +1,16 @@
 package dev.mergeval.toy;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.common.BadInputException;
 import java.io.IOException;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -71,5 +74,42 @@ public record ToyDatasets(
             written.put(e.getKey(), file);
         }
         return written;
+    }
+
+    /** Reads one split written by {@link #writeJsonl}; a malformed line is an error naming file and line. */
+    public static List<ChatExample> readJsonl(Path file) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        List<ChatExample> out = new ArrayList<>();
+        int lineNo = 0;
+        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+            lineNo++;
+            if (line.isBlank()) {
+                continue;
+            }
+            JsonNode row = json.readTree(line);
+            JsonNode messages = row.path("messages");
+            if (messages.size() != 2 || !messages.get(0).path("content").isTextual()
+                    || !messages.get(1).path("content").isTextual()) {
+                throw new BadInputException(file + ":" + lineNo + ": expected a user and an assistant message");
+            }
+            out.add(new ChatExample(row.path("kind").asText(), row.path("intent").asText(),
+                    messages.get(0).get("content").asText(), messages.get(1).get("content").asText()));
+        }
+        return out;
+    }
+
+    /** Reads every split written by {@link #writeJsonl} from {@code dir}. */
+    public static ToyDatasets readJsonlDir(Path dir) throws IOException {
+        Map<String, List<ChatExample>> m = new LinkedHashMap<>();
+        for (String split : List.of("alignment-train", "finetune-train", "heldout-harmful", "heldout-borderline",
+                "heldout-benign", "heldout-task")) {
+            Path file = dir.resolve(split + ".jsonl");
+            if (!Files.isRegularFile(file)) {
+                throw new BadInputException("missing dataset split " + file);
+            }
+            m.put(split, readJsonl(file));
+        }
+        return new ToyDatasets(m.get("alignment-train"), m.get("finetune-train"), m.get("heldout-harmful"),
+                m.get("heldout-borderline"), m.get("heldout-benign"), m.get("heldout-task"));
     }
 }

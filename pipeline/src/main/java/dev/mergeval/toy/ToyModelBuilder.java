@@ -75,7 +75,7 @@ public final class ToyModelBuilder {
         try (ModelTokenizer tokenizer = ModelTokenizer.load(dir, config.bosTokenId(), eosOf(config));
                 NDManager manager = NDManager.newBaseManager()) {
             Map<String, NDArray> params = load(manager, baseModel.resolve("model.safetensors"));
-            ToyTrainer trainer = new ToyTrainer(forward);
+            ToyTrainer trainer = new ToyTrainer(forward, log);
             ToyEvaluator evaluator = new ToyEvaluator(new GreedyDecoder(forward, tokenizer.eosId()), tokenizer, chat);
 
             long t0 = System.nanoTime();
@@ -139,6 +139,8 @@ public final class ToyModelBuilder {
         p.set("data_sha256", json.valueToTree(dataHashes));
         p.put("train_seconds", Math.round(seconds * 10) / 10.0);
         p.put("threads", recipe.threads());
+        // Bit-reproducible only with MKL's strict mode (the variable must be set before start-up).
+        p.put("MKL_CBWR", System.getenv("MKL_CBWR"));
         p.set("heldout_scores", json.valueToTree(scores));
         p.put("java", System.getProperty("java.version"));
         p.put("os_arch", System.getProperty("os.arch"));

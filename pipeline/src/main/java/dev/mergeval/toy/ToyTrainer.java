@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 
 /**
  * Trains a Llama through {@link LlamaForward} with DJL autograd and DJL's AdamW.
@@ -30,10 +31,15 @@ import java.util.TreeMap;
  */
 public final class ToyTrainer {
 
-    private final LlamaForward forward;
+    /** Steps between progress lines. */
+    private static final int LOG_EVERY = 50;
 
-    public ToyTrainer(LlamaForward forward) {
+    private final LlamaForward forward;
+    private final Consumer<String> log;
+
+    public ToyTrainer(LlamaForward forward, Consumer<String> log) {
         this.forward = forward;
+        this.log = log;
     }
 
     /**
@@ -77,6 +83,11 @@ public final class ToyTrainer {
                     collector.backward(loss);
                     losses.add((double) loss.getFloat());
                     update(scope, adamW, trained, config.gradClip());
+                }
+                if ((step + 1) % LOG_EVERY == 0) {
+                    double mean = losses.subList(step + 1 - LOG_EVERY, step + 1).stream()
+                            .mapToDouble(Double::doubleValue).average().orElseThrow();
+                    log.accept(String.format("%s step %d/%d: mean loss %.4f", config.name(), step + 1, config.steps(), mean));
                 }
             }
         } finally {

@@ -35,6 +35,9 @@ public final class ToyModelsCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Path baseModel = base != null ? base : findBase();
         ToyRecipe recipe = ToyRecipe.defaults(seed);
+        if (!"AUTO,STRICT".equals(System.getenv("MKL_CBWR"))) {
+            System.err.println("toy-models: MKL_CBWR=AUTO,STRICT is not set; the weights will not be bit-reproducible");
+        }
         // Fixed intra-op threads: set before the PyTorch engine starts on this thread.
         System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(recipe.threads()));
         System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
