@@ -16,6 +16,13 @@ import picocli.CommandLine.Command;
         description = "Merge fine-tuned LLM checkpoints with their aligned base and evaluate safety and skill.",
         subcommands = {
             CommandLine.HelpCommand.class,
+            GenerateCommand.class,
+            ScoreCommand.class,
+            JudgeCommand.class,
+            EvalCommand.class,
+            MergeCommand.class,
+            InspectCommand.class,
+            BenchCommand.class,
             ToyModelsCommand.class,
         })
 public final class MergevalCli {

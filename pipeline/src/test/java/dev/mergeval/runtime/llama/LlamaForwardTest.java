@@ -34,7 +34,7 @@ class LlamaForwardTest {
     static void load() throws Exception {
         Path dir = TestModels.stories260K();
         config = LlamaConfig.parse(Files.readString(dir.resolve("config.json")), "config.json");
-        tensors = TestModels.readF32(dir.resolve("model.safetensors"));
+        tensors = TestModels.readAll(dir);
         manager = NDManager.newBaseManager();
         params = new HashMap<>();
         tensors.forEach((name, t) -> params.put(name, manager.create(t.data(), new Shape(t.shape()))));

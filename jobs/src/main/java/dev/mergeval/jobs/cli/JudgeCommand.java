@@ -1,0 +1,72 @@
+package dev.mergeval.jobs.cli;
+
+import dev.mergeval.eval.JudgeRun;
+import dev.mergeval.eval.MetricRow;
+import dev.mergeval.eval.datasets.DatasetFiles;
+import dev.mergeval.eval.judges.Judge;
+import dev.mergeval.eval.judges.JudgeSpec;
+import dev.mergeval.jobs.eval.EvalModels;
+import dev.mergeval.runtime.LanguageModel;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code mergeval judge}: judges completions produced elsewhere and writes {@code verdicts.jsonl},
+ * {@code metrics.json} and {@code metrics.csv}.
+ */
+@Command(name = "judge", mixinStandardHelpOptions = true,
+        description = "Judge completions (JSONL or CSV with prompt and completion; optional id, category).")
+public final class JudgeCommand implements Callable<Integer> {
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--input", required = true, paramLabel = "FILE", description = "JSONL or CSV of completions.")
+    String input;
+
+    @Option(names = "--judge", required = true, paramLabel = "JUDGE",
+            description = "keyword (GCG list), keyword-extended, refusal (Mergeval's detector), "
+                    + "llamaguard3:MODEL or wildguard:MODEL.")
+    String judge;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output directory.")
+    Path out;
+
+    @Option(names = "--model-name", paramLabel = "NAME",
+            description = "Name of the model that produced the completions, for metrics (default: input file name).")
+    String modelName;
+
+    @Option(names = "--task", paramLabel = "NAME", defaultValue = "judge", description = "Task name for metrics.")
+    String task;
+
+    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "cpu",
+            description = "Device of a model judge: cpu or cuda:N (default ${DEFAULT-VALUE}).")
+    String device;
+
+    @Override
+    public Integer call() {
+        JudgeSpec js = JudgeSpec.parse(judge);
+        String model = modelName != null ? modelName : DatasetFiles.stem(input);
+        JudgeRun.Result result;
+        if (js.needsModel()) {
+            try (LanguageModel judgeModel = EvalModels.load(js.modelSource(), device)) {
+                result = JudgeRun.run(input, js.modelJudge(judgeModel), out, model, task);
+            }
+        } else {
+            Judge j = js.ruleJudge();
+            result = JudgeRun.run(input, j, out, model, task);
+        }
+        var w = spec.commandLine().getOut();
+        w.printf("judged %d rows from %s with %s -> %s%n", result.rows(), input, js, out);
+        for (MetricRow r : result.metrics()) {
+            if (r.category().equals(MetricRow.ALL)) {
+                w.printf("  %s: %.4f [%.4f, %.4f] n=%d unparseable=%d%n", r.metric(), r.rate(),
+                        r.interval().low(), r.interval().high(), r.n(), r.unparseable());
+            }
+        }
+        return MergevalCli.EXIT_OK;
+    }
+}

@@ -1,0 +1,78 @@
+package dev.mergeval.jobs.cli;
+
+import dev.mergeval.common.BadInputException;
+import dev.mergeval.jobs.merge.SparkMergeRunner;
+import dev.mergeval.merge.plan.LocalMergeExecutor;
+import dev.mergeval.merge.plan.MergeCommitter;
+import dev.mergeval.merge.plan.MergeJob;
+import dev.mergeval.merge.plan.MergeExecutor;
+import dev.mergeval.merge.plan.PlanOptions;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import org.apache.hadoop.conf.Configuration;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code mergeval merge CONFIG.yaml OUT_DIR}: a mergekit-compatible merge. */
+@Command(name = "merge", mixinStandardHelpOptions = true,
+        description = "Merge checkpoints as a mergekit YAML config says, into an HF-layout OUT_DIR.")
+public final class MergeCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", paramLabel = "CONFIG.yaml", description = "mergekit merge config")
+    Path config;
+
+    @Parameters(index = "1", paramLabel = "OUT_DIR", description = "output directory (file://, hdfs://, s3a://)")
+    String outDir;
+
+    @Option(names = "--random-seed", description = "seed for DARE/DELLA (default: ${DEFAULT-VALUE})")
+    long seed = 0;
+
+    @Option(names = "--overwrite", description = "replace an existing complete output")
+    boolean overwrite;
+
+    @Option(names = "--max-shard-size", converter = SizeConverter.class,
+            description = "largest output shard, e.g. 5GB, 2GiB, bytes (default 5GB)")
+    long maxShardSize = PlanOptions.DEFAULT_MAX_SHARD_BYTES;
+
+    @Option(names = "--master", description = "Spark master URL (e.g. local[2], spark://host:7077); "
+            + "without it (and outside spark-submit) units run on threads in this JVM")
+    String master;
+
+    @Option(names = "--threads", description = "threads of the single-JVM path (default: cores)")
+    int threads = Runtime.getRuntime().availableProcessors();
+
+    @Override
+    public Integer call() {
+        String yaml;
+        try {
+            yaml = Files.readString(config, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new BadInputException(config + ": cannot read merge config (" + e.getMessage() + ")");
+        }
+        MergeJob.Request request = new MergeJob.Request(config.toString(), yaml, outDir, seed, overwrite,
+                PlanOptions.defaults().withMaxShardBytes(maxShardSize));
+        MergeJob.Outcome outcome;
+        if (master != null || SparkMergeRunner.underSparkSubmit()) {
+            outcome = SparkMergeRunner.run(request, master, new ConsoleProgress());
+        } else {
+            MergeExecutor executor = new LocalMergeExecutor(threads, new Configuration(), new ConsoleProgress());
+            outcome = MergeJob.run(request, executor, new Configuration());
+        }
+        print(outcome);
+        return MergevalCli.EXIT_OK;
+    }
+
+    static void print(MergeJob.Outcome outcome) {
+        System.out.printf("merged %d tensors in %d units with %s into %s (%.1f s)%n",
+                outcome.plan().tensors().size(), outcome.plan().units().size(),
+                outcome.plan().inputs().size() + " input(s)", outcome.outDir(), outcome.wallMillis() / 1000.0);
+        System.out.println("  phases (ms): " + outcome.phaseMillis());
+        for (MergeCommitter.WrittenShard s : outcome.shards()) {
+            System.out.printf("  %s  %,d bytes  sha256 %s%n", s.fileName(), s.bytes(), s.sha256());
+        }
+    }
+}

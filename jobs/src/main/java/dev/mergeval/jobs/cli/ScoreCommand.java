@@ -1,0 +1,70 @@
+package dev.mergeval.jobs.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.runtime.LanguageModel;
+import dev.mergeval.runtime.LanguageModels;
+import dev.mergeval.runtime.LogLikelihood;
+import dev.mergeval.runtime.LogLikelihoodRequest;
+import dev.mergeval.runtime.RuntimeOptions;
+import java.io.PrintWriter;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.apache.hadoop.conf.Configuration;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code mergeval score}: total log-likelihood (natural log) of a continuation given a context,
+ * its token count and character length, and whether greedy decoding would produce it.
+ */
+@Command(name = "score", mixinStandardHelpOptions = true,
+        description = "Log-likelihood of a continuation given a context.")
+public final class ScoreCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--model", required = true, paramLabel = "SOURCE",
+            description = "Model directory (any Hadoop path) or merge:CONFIG.yaml for a merge evaluated at load.")
+    String model;
+
+    @Option(names = "--context", required = true, paramLabel = "TEXT")
+    String context;
+
+    @Option(names = "--continuation", required = true, paramLabel = "TEXT")
+    String continuation;
+
+    @Option(names = "--json", description = "Print one JSON object.")
+    boolean json;
+
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda:N.")
+    String device;
+
+    @Option(names = "--threads", defaultValue = "0", description = "PyTorch threads (0 = default).")
+    int threads;
+
+    @Override
+    public Integer call() throws Exception {
+        try (LanguageModel lm = LanguageModels.load(model, new Configuration(), new RuntimeOptions(device, threads, 1))) {
+            LogLikelihood ll = lm.logLikelihood(List.of(new LogLikelihoodRequest(context, continuation))).get(0);
+            PrintWriter out = spec.commandLine().getOut();
+            if (json) {
+                ObjectMapper mapper = new ObjectMapper();
+                ObjectNode o = mapper.createObjectNode();
+                o.put("log_likelihood", ll.logProb());
+                o.put("token_count", ll.tokenCount());
+                o.put("char_length", ll.charLength());
+                o.put("greedy", ll.greedy());
+                out.println(mapper.writeValueAsString(o));
+            } else {
+                out.printf("log_likelihood=%.6f tokens=%d chars=%d greedy=%s%n",
+                        ll.logProb(), ll.tokenCount(), ll.charLength(), ll.greedy());
+            }
+            out.flush();
+        }
+        return MergevalCli.EXIT_OK;
+    }
+}

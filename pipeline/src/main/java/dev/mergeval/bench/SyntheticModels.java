@@ -1,0 +1,152 @@
+package dev.mergeval.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.checkpoint.DType;
+import dev.mergeval.checkpoint.SafetensorsWriter;
+import dev.mergeval.checkpoint.ShardLayout;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * Writes Llama-shaped checkpoints with random weights in the Hugging Face layout: the fixtures of
+ * merge tests and the inputs of merge benchmarks. A "fine-tune" of a base is the base plus small
+ * seeded noise, so task vectors are small and dense, as real ones are.
+ */
+public final class SyntheticModels {
+
+    /**
+     * The shape of a synthetic model.
+     *
+     * @param layers decoder layers
+     * @param hidden hidden size
+     * @param intermediate MLP width
+     * @param heads attention heads (head_dim = hidden / heads)
+     * @param kvHeads key/value heads
+     * @param vocab vocabulary size
+     */
+    public record Shape(int layers, int hidden, int intermediate, int heads, int kvHeads, int vocab) {
+
+        public static Shape tiny() {
+            return new Shape(2, 16, 32, 4, 2, 64);
+        }
+
+        /** Parameters of one copy of the model (untied embeddings). */
+        public long parameters() {
+            long headDim = hidden / heads;
+            long attn = (long) hidden * hidden * 2 + 2L * hidden * kvHeads * headDim;
+            long mlp = 3L * hidden * intermediate;
+            return (long) layers * (attn + mlp + 2L * hidden) + 2L * vocab * hidden + hidden;
+        }
+    }
+
+    private SyntheticModels() {
+    }
+
+    /** Tensor names and shapes in the order HF writes them. */
+    public static List<ShardLayout.TensorSpec> specs(Shape s, DType dtype) {
+        int headDim = s.hidden() / s.heads();
+        List<ShardLayout.TensorSpec> specs = new ArrayList<>();
+        specs.add(new ShardLayout.TensorSpec("model.embed_tokens.weight", dtype, new long[] {s.vocab(), s.hidden()}));
+        for (int i = 0; i < s.layers(); i++) {
+            String p = "model.layers." + i + ".";
+            specs.add(new ShardLayout.TensorSpec(p + "input_layernorm.weight", dtype, new long[] {s.hidden()}));
+            specs.add(new ShardLayout.TensorSpec(p + "self_attn.q_proj.weight", dtype, new long[] {s.hidden(), s.hidden()}));
+            specs.add(new ShardLayout.TensorSpec(p + "self_attn.k_proj.weight", dtype, new long[] {(long) s.kvHeads() * headDim, s.hidden()}));
+            specs.add(new ShardLayout.TensorSpec(p + "self_attn.v_proj.weight", dtype, new long[] {(long) s.kvHeads() * headDim, s.hidden()}));
+            specs.add(new ShardLayout.TensorSpec(p + "self_attn.o_proj.weight", dtype, new long[] {s.hidden(), s.hidden()}));
+            specs.add(new ShardLayout.TensorSpec(p + "post_attention_layernorm.weight", dtype, new long[] {s.hidden()}));
+            specs.add(new ShardLayout.TensorSpec(p + "mlp.gate_proj.weight", dtype, new long[] {s.intermediate(), s.hidden()}));
+            specs.add(new ShardLayout.TensorSpec(p + "mlp.up_proj.weight", dtype, new long[] {s.intermediate(), s.hidden()}));
+            specs.add(new ShardLayout.TensorSpec(p + "mlp.down_proj.weight", dtype, new long[] {s.hidden(), s.intermediate()}));
+        }
+        specs.add(new ShardLayout.TensorSpec("model.norm.weight", dtype, new long[] {s.hidden()}));
+        specs.add(new ShardLayout.TensorSpec("lm_head.weight", dtype, new long[] {s.vocab(), s.hidden()}));
+        return specs;
+    }
+
+    /**
+     * Writes a base model: weights ~ N(0, 0.02), norms 1. Tensors are generated one at a time, so
+     * memory is bounded by the largest tensor, not the model.
+     */
+    public static void writeBase(String dir, Shape shape, DType dtype, long seed, long maxShardBytes,
+            Configuration conf) {
+        write(dir, shape, dtype, seed, null, 0, maxShardBytes, conf);
+    }
+
+    /** Writes a fine-tune of the base with the same seed: base + N(0, noise) per element. */
+    public static void writeFineTune(String dir, Shape shape, DType dtype, long baseSeed, long tuneSeed,
+            double noise, long maxShardBytes, Configuration conf) {
+        write(dir, shape, dtype, baseSeed, tuneSeed, noise, maxShardBytes, conf);
+    }
+
+    private static void write(String dir, Shape shape, DType dtype, long baseSeed, Long tuneSeed, double noise,
+            long maxShardBytes, Configuration conf) {
+        List<ShardLayout.TensorSpec> specs = specs(shape, dtype);
+        ShardLayout layout = ShardLayout.plan(specs, maxShardBytes, Map.of("format", "pt"));
+        try {
+            Path root = new Path(dir);
+            FileSystem fs = root.getFileSystem(conf);
+            try (SafetensorsWriter w = SafetensorsWriter.create(fs, root, layout)) {
+                long index = 0;
+                for (ShardLayout.TensorSpec spec : specs) {
+                    float[] values = new float[Math.toIntExact(spec.numElements())];
+                    boolean norm = spec.name().endsWith("norm.weight");
+                    SplittableRandom base = new SplittableRandom(baseSeed * 1_000_003L + index);
+                    SplittableRandom tune = tuneSeed == null ? null : new SplittableRandom(tuneSeed * 1_000_003L + index);
+                    for (int i = 0; i < values.length; i++) {
+                        double v = norm ? 1.0 : gaussian(base) * 0.02;
+                        if (tune != null) {
+                            v += gaussian(tune) * noise;
+                        }
+                        values[i] = (float) v;
+                    }
+                    w.writeFloats(spec.name(), values, 0, values.length);
+                    index++;
+                }
+            }
+            writeConfig(fs, new Path(root, "config.json"), shape, dtype);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static double gaussian(SplittableRandom r) {
+        // Box-Muller on the generator's own doubles: SplittableRandom has no nextGaussian on Java 17.
+        double u1 = 1.0 - r.nextDouble();
+        double u2 = r.nextDouble();
+        return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+    }
+
+    private static void writeConfig(FileSystem fs, Path path, Shape s, DType dtype) throws IOException {
+        ObjectMapper mapper = new ObjectMapper();
+        ObjectNode c = mapper.createObjectNode();
+        c.putArray("architectures").add("LlamaForCausalLM");
+        c.put("model_type", "llama");
+        c.put("hidden_size", s.hidden());
+        c.put("intermediate_size", s.intermediate());
+        c.put("num_hidden_layers", s.layers());
+        c.put("num_attention_heads", s.heads());
+        c.put("num_key_value_heads", s.kvHeads());
+        c.put("vocab_size", s.vocab());
+        c.put("rms_norm_eps", 1e-5);
+        c.put("rope_theta", 10000.0);
+        c.put("max_position_embeddings", 256);
+        c.put("tie_word_embeddings", false);
+        c.put("bos_token_id", 1);
+        c.put("eos_token_id", 2);
+        c.put("torch_dtype", dtype.torchName());
+        try (OutputStream out = fs.create(path, true)) {
+            out.write(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(c).getBytes(StandardCharsets.UTF_8));
+        }
+    }
+}

@@ -1,0 +1,106 @@
+package dev.mergeval.checkpoint;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.common.BadInputException;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+
+/**
+ * A model checkpoint read tensor by tensor through the Hadoop FileSystem API. Reads are ranged:
+ * only the bytes of the requested elements are read. Implementations are thread-safe for reads
+ * (positional reads on one stream per shard) and must be closed.
+ */
+public interface Checkpoint extends AutoCloseable {
+
+    /**
+     * Opens a checkpoint. {@code uri} is a Hadoop path ({@code /x}, {@code file:///x},
+     * {@code hdfs://nn/x}, {@code s3a://bucket/x}) naming one of:
+     * <ul>
+     *   <li>a directory with {@code model.safetensors.index.json} (sharded) or
+     *       {@code model.safetensors};</li>
+     *   <li>a {@code .safetensors} file, or a {@code model.safetensors.index.json} file;</li>
+     *   <li>mergekit's {@code BASE+ADAPTER}: the LoRA-merged view of {@link LoraCheckpoint}. The
+     *       string is split at a {@code '+'} only when it does not name an existing path itself
+     *       and the part after that {@code '+'} is a directory holding {@code adapter_config.json};
+     *       the rightmost such {@code '+'} wins, so a base path may contain {@code '+'}.</li>
+     * </ul>
+     * PyTorch pickles ({@code .bin}, {@code .pt}, {@code .pth}, {@code .ckpt}, {@code .pkl}) are
+     * refused: unpickling runs arbitrary code.
+     *
+     * @throws BadInputException if the path is missing, malformed or of a refused kind
+     */
+    static Checkpoint open(String uri, Configuration conf) {
+        return CheckpointResolver.open(uri, conf);
+    }
+
+    /** The location as given to {@link #open}. */
+    String location();
+
+    /** The model directory (fully qualified URI); for a single file, its parent. */
+    String root();
+
+    /** Tensor names: shard order (by file name), then data-section offset within a shard. */
+    List<String> tensorNames();
+
+    /** True if the checkpoint has a tensor called {@code name}. */
+    boolean contains(String name);
+
+    /**
+     * The tensor's dtype, shape and span in its shard.
+     *
+     * @throws BadInputException if there is no such tensor
+     */
+    TensorInfo info(String name);
+
+    /** The shard file holding {@code name}. */
+    ShardFile shardOf(String name);
+
+    /**
+     * Reads elements {@code [elementOffset, elementOffset+count)} (row-major) of {@code name},
+     * converted to float32, into {@code dst[dstOff..]}.
+     *
+     * @throws BadInputException for an unknown tensor or a dtype without a float32 conversion
+     * @throws IndexOutOfBoundsException if the range is not inside the tensor
+     */
+    void readFloats(String name, long elementOffset, float[] dst, int dstOff, int count);
+
+    /** Like {@link #readFloats(String, long, float[], int, int)}, into a new array. */
+    default float[] readFloats(String name, long elementOffset, int count) {
+        float[] out = new float[count];
+        readFloats(name, elementOffset, out, 0, count);
+        return out;
+    }
+
+    /**
+     * The whole tensor as float32.
+     *
+     * @throws BadInputException if it has more than {@code Integer.MAX_VALUE - 8} elements
+     */
+    default float[] readFloats(String name) {
+        long n = info(name).numElements();
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new BadInputException("tensor '" + name + "' has " + n
+                    + " elements, too many for one array; read it in ranges");
+        }
+        return readFloats(name, 0, (int) n);
+    }
+
+    /**
+     * Bytes {@code [byteOffset, byteOffset+length)} of the tensor's stored data, as stored
+     * (little-endian); for dtypes carried through unchanged.
+     */
+    byte[] readRaw(String name, long byteOffset, int length);
+
+    /** The files this checkpoint reads, in shard order. */
+    List<ShardFile> shardFiles();
+
+    /** {@code config.json} of the model directory, or null if there is none (a copy). */
+    ObjectNode config();
+
+    /** The {@code __metadata__} of the first shard (empty if none). */
+    Map<String, String> metadata();
+
+    @Override
+    void close();
+}

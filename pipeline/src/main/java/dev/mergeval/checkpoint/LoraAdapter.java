@@ -1,0 +1,335 @@
+package dev.mergeval.checkpoint;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.common.BadInputException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * A PEFT LoRA adapter: {@code adapter_config.json} plus {@code adapter_model.safetensors}, loaded
+ * into memory (A and B are small: rank x dimension).
+ *
+ * <p>For a linear module with weight {@code W [out, in]} PEFT stores
+ * {@code base_model.model.<module>.lora_A.weight [r, in]} and {@code ...lora_B.weight [out, r]};
+ * the merged weight is {@code W + scale * (B @ A)}, transposed when {@code fan_in_fan_out} is set
+ * (GPT-2 style Conv1D weights stored as {@code [in, out]}). The scale is
+ * {@code lora_alpha / r}, or {@code lora_alpha / sqrt(r)} with {@code use_rslora}; {@code r} and
+ * {@code lora_alpha} come from {@code rank_pattern}/{@code alpha_pattern} where a key matches the
+ * module as PEFT's {@code get_pattern_key} does (first key, in file order, such that the module
+ * name matches {@code (.*\.)?(KEY)$}), else from {@code r}/{@code lora_alpha}.
+ *
+ * <p>Supported: linear LoRA only. Refused with a message: other PEFT types, DoRA
+ * ({@code use_dora}), trained biases ({@code bias} other than {@code none}), embedding and
+ * convolution LoRA, and full-weight tensors ({@code modules_to_save}).
+ */
+public final class LoraAdapter {
+
+    static final String ADAPTER_WEIGHTS = "adapter_model.safetensors";
+    static final String PEFT_PREFIX = "base_model.model.";
+    private static final String A_SUFFIX = ".lora_A.weight";
+    private static final String B_SUFFIX = ".lora_B.weight";
+
+    /**
+     * One adapted linear module. {@code left [rows, rank]} and {@code right [rank, cols]} are laid
+     * out so that the weight's delta is {@code scale * left @ right} in the base tensor's own
+     * {@code [rows, cols]} layout: {@code left = B, right = A} normally, and {@code left = A^T,
+     * right = B^T} for fan_in_fan_out.
+     */
+    public record Module(String module, String baseTensor, int rank, double alpha, float scale,
+                         int rows, int cols, float[] left, float[] right) {
+    }
+
+    private final String dir;
+    private final Map<String, Module> byBaseTensor;
+    private final ShardFile weightsFile;
+
+    private LoraAdapter(String dir, Map<String, Module> byBaseTensor, ShardFile weightsFile) {
+        this.dir = dir;
+        this.byBaseTensor = Collections.unmodifiableMap(byBaseTensor);
+        this.weightsFile = weightsFile;
+    }
+
+    /** Loads and validates the adapter in directory {@code dirUri}. */
+    public static LoraAdapter load(String dirUri, Configuration conf) {
+        Path dir = new Path(dirUri);
+        FileSystem fs = HadoopFs.get(dir, conf);
+        dir = fs.makeQualified(dir);
+        Path cfgPath = new Path(dir, CheckpointResolver.ADAPTER_CONFIG);
+        ObjectNode cfg = Json.readObject(fs, cfgPath, CheckpointResolver.MAX_JSON_BYTES);
+        String where = cfgPath.toString();
+        String peftType = text(cfg, "peft_type", "LORA", where);
+        if (!peftType.equals("LORA")) {
+            throw new BadInputException(where + ": peft_type " + peftType
+                    + " is not supported (only LORA)");
+        }
+        if (bool(cfg, "use_dora", where)) {
+            throw new BadInputException(where + ": use_dora (DoRA) is not supported");
+        }
+        String bias = text(cfg, "bias", "none", where);
+        if (!bias.equals("none")) {
+            throw new BadInputException(where + ": bias '" + bias
+                    + "' is not supported (only 'none': trained biases are not merged)");
+        }
+        int r = positiveInt(cfg, "r", where);
+        double alpha = number(cfg, "lora_alpha", where);
+        boolean rslora = bool(cfg, "use_rslora", where);
+        boolean fanInFanOut = bool(cfg, "fan_in_fan_out", where);
+        Map<String, Double> rankPattern = patternMap(cfg, "rank_pattern", where);
+        Map<String, Double> alphaPattern = patternMap(cfg, "alpha_pattern", where);
+        TargetModules targets = TargetModules.parse(cfg.get("target_modules"), where);
+
+        Path weights = new Path(dir, ADAPTER_WEIGHTS);
+        if (!CheckpointResolver.isFile(fs, weights)) {
+            if (CheckpointResolver.isFile(fs, new Path(dir, "adapter_model.bin"))) {
+                throw CheckpointResolver.pickleRefusal(new Path(dir, "adapter_model.bin").toString());
+            }
+            throw new BadInputException(dir + ": no " + ADAPTER_WEIGHTS);
+        }
+        Map<String, Module> modules = new LinkedHashMap<>();
+        try (Checkpoint w = SafetensorsCheckpoint.open(weights.toString(), fs, dir, List.of(weights),
+                null, null)) {
+            Map<String, String[]> pairs = pairTensors(w, weights.toString());
+            for (Map.Entry<String, String[]> e : pairs.entrySet()) {
+                String module = e.getKey();
+                if (!targets.matches(module)) {
+                    throw new BadInputException(weights + ": module '" + module
+                            + "' has LoRA weights but is not in target_modules " + targets);
+                }
+                int rr = (int) lookup(rankPattern, module, r);
+                double aa = lookup(alphaPattern, module, alpha);
+                modules.put(module + ".weight",
+                        loadModule(w, module, e.getValue(), rr, aa, rslora, fanInFanOut, weights));
+            }
+            return new LoraAdapter(dir.toString(), modules, w.shardFiles().get(0));
+        }
+    }
+
+    /** Groups tensors into (A, B) per module and refuses everything that is not linear LoRA. */
+    private static Map<String, String[]> pairTensors(Checkpoint w, String file) {
+        Map<String, String[]> pairs = new LinkedHashMap<>();
+        for (String name : w.tensorNames()) {
+            if (name.contains("lora_embedding_A") || name.contains("lora_embedding_B")) {
+                throw new BadInputException(file + ": tensor '" + name
+                        + "' is an embedding LoRA; only linear modules are supported");
+            }
+            if (name.contains("lora_magnitude_vector")) {
+                throw new BadInputException(file + ": tensor '" + name
+                        + "' is a DoRA magnitude; DoRA is not supported");
+            }
+            if (!name.startsWith(PEFT_PREFIX)) {
+                throw new BadInputException(file + ": tensor '" + name
+                        + "' does not start with the PEFT prefix '" + PEFT_PREFIX + "'");
+            }
+            boolean isA = name.endsWith(A_SUFFIX);
+            boolean isB = name.endsWith(B_SUFFIX);
+            if (!isA && !isB) {
+                throw new BadInputException(file + ": tensor '" + name + "' is not a lora_A/lora_B"
+                        + " weight (full-weight modules_to_save and LoRA biases are not supported)");
+            }
+            String module = name.substring(PEFT_PREFIX.length(),
+                    name.length() - (isA ? A_SUFFIX : B_SUFFIX).length());
+            pairs.computeIfAbsent(module, k -> new String[2])[isA ? 0 : 1] = name;
+        }
+        for (Map.Entry<String, String[]> e : pairs.entrySet()) {
+            if (e.getValue()[0] == null || e.getValue()[1] == null) {
+                throw new BadInputException(file + ": module '" + e.getKey() + "' has lora_"
+                        + (e.getValue()[0] == null ? "B but no lora_A" : "A but no lora_B"));
+            }
+        }
+        return pairs;
+    }
+
+    private static Module loadModule(Checkpoint w, String module, String[] ab, int r, double alpha,
+                                     boolean rslora, boolean fanInFanOut, Path file) {
+        TensorInfo a = w.info(ab[0]);
+        TensorInfo b = w.info(ab[1]);
+        if (a.rank() != 2 || b.rank() != 2) {
+            throw new BadInputException(file + ": module '" + module + "' has lora_A "
+                    + Arrays.toString(a.shape()) + " and lora_B "
+                    + Arrays.toString(b.shape())
+                    + "; only 2-D (linear) LoRA is supported");
+        }
+        if (a.dim(0) != r || b.dim(1) != r) {
+            throw new BadInputException(file + ": module '" + module + "' lora_A "
+                    + Arrays.toString(a.shape()) + " / lora_B "
+                    + Arrays.toString(b.shape()) + " do not have the configured rank " + r);
+        }
+        int in = Math.toIntExact(a.dim(1));
+        int out = Math.toIntExact(b.dim(0));
+        float[] av = w.readFloats(ab[0]);
+        float[] bv = w.readFloats(ab[1]);
+        float scale = (float) (rslora ? alpha / Math.sqrt(r) : alpha / r);
+        if (!fanInFanOut) {
+            return new Module(module, module + ".weight", r, alpha, scale, out, in, bv, av);
+        }
+        return new Module(module, module + ".weight", r, alpha, scale, in, out,
+                transpose(av, r, in), transpose(bv, out, r));
+    }
+
+    private static float[] transpose(float[] m, int rows, int cols) {
+        float[] t = new float[m.length];
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                t[j * rows + i] = m[i * cols + j];
+            }
+        }
+        return t;
+    }
+
+    /** PEFT's {@code get_pattern_key}: the first key whose regex matches the module's tail. */
+    private static double lookup(Map<String, Double> pattern, String module, double dflt) {
+        for (Map.Entry<String, Double> e : pattern.entrySet()) {
+            Pattern p;
+            try {
+                p = Pattern.compile("(.*\\.)?(" + e.getKey() + ")");
+            } catch (PatternSyntaxException ex) {
+                throw new BadInputException("adapter pattern key '" + e.getKey()
+                        + "' is not a valid regular expression");
+            }
+            if (p.matcher(module).matches()) {
+                return e.getValue();
+            }
+        }
+        return dflt;
+    }
+
+    /** Which modules the adapter declares: a list (exact or dotted suffix) or a full-match regex. */
+    private record TargetModules(List<String> names, Pattern regex) {
+        static TargetModules parse(JsonNode node, String where) {
+            if (node == null || node.isNull()) {
+                throw new BadInputException(where + ": missing target_modules");
+            }
+            if (node.isTextual()) {
+                if (node.textValue().equals("all-linear")) {
+                    return new TargetModules(null, null);
+                }
+                try {
+                    return new TargetModules(null, Pattern.compile(node.textValue()));
+                } catch (PatternSyntaxException e) {
+                    throw new BadInputException(where + ": target_modules '" + node.textValue()
+                            + "' is not a valid regular expression");
+                }
+            }
+            if (node.isArray()) {
+                List<String> names = new ArrayList<>();
+                for (JsonNode n : node) {
+                    if (!n.isTextual()) {
+                        throw new BadInputException(where + ": target_modules entry " + n
+                                + " is not a string");
+                    }
+                    names.add(n.textValue());
+                }
+                return new TargetModules(names, null);
+            }
+            throw new BadInputException(where + ": target_modules must be a list or a string");
+        }
+
+        boolean matches(String module) {
+            if (regex != null) {
+                return regex.matcher(module).matches();
+            }
+            if (names == null) {
+                return true;
+            }
+            for (String t : names) {
+                if (module.equals(t) || module.endsWith("." + t)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        @Override
+        public String toString() {
+            return regex != null ? "'" + regex.pattern() + "'" : names == null ? "all-linear"
+                    : names.toString();
+        }
+    }
+
+    private static String text(ObjectNode cfg, String key, String dflt, String where) {
+        JsonNode n = cfg.get(key);
+        if (n == null || n.isNull()) {
+            return dflt;
+        }
+        if (!n.isTextual()) {
+            throw new BadInputException(where + ": '" + key + "' must be a string");
+        }
+        return n.textValue();
+    }
+
+    private static boolean bool(ObjectNode cfg, String key, String where) {
+        JsonNode n = cfg.get(key);
+        if (n == null || n.isNull()) {
+            return false;
+        }
+        if (!n.isBoolean()) {
+            throw new BadInputException(where + ": '" + key + "' must be true or false");
+        }
+        return n.booleanValue();
+    }
+
+    private static int positiveInt(ObjectNode cfg, String key, String where) {
+        JsonNode n = cfg.get(key);
+        if (n == null || !n.isIntegralNumber() || !n.canConvertToInt() || n.intValue() <= 0) {
+            throw new BadInputException(where + ": '" + key + "' must be a positive integer");
+        }
+        return n.intValue();
+    }
+
+    private static double number(ObjectNode cfg, String key, String where) {
+        JsonNode n = cfg.get(key);
+        if (n == null || !n.isNumber()) {
+            throw new BadInputException(where + ": '" + key + "' must be a number");
+        }
+        return n.doubleValue();
+    }
+
+    private static Map<String, Double> patternMap(ObjectNode cfg, String key, String where) {
+        JsonNode n = cfg.get(key);
+        Map<String, Double> out = new LinkedHashMap<>();
+        if (n == null || n.isNull()) {
+            return out;
+        }
+        if (!n.isObject()) {
+            throw new BadInputException(where + ": '" + key + "' must be an object");
+        }
+        Iterator<Map.Entry<String, JsonNode>> it = n.fields();
+        while (it.hasNext()) {
+            Map.Entry<String, JsonNode> e = it.next();
+            JsonNode v = e.getValue();
+            boolean rank = key.equals("rank_pattern");
+            if (!v.isNumber() || (rank && (!v.isIntegralNumber() || v.intValue() <= 0))) {
+                throw new BadInputException(where + ": " + key + " entry '" + e.getKey()
+                        + "' must be a " + (rank ? "positive integer" : "number"));
+            }
+            out.put(e.getKey(), v.doubleValue());
+        }
+        return out;
+    }
+
+    /** The adapter directory. */
+    public String dir() {
+        return dir;
+    }
+
+    /** Adapted modules keyed by the base tensor they change ({@code <module>.weight}). */
+    public Map<String, Module> modules() {
+        return byBaseTensor;
+    }
+
+    /** The adapter's weights file. */
+    public ShardFile weightsFile() {
+        return weightsFile;
+    }
+}

@@ -1,0 +1,196 @@
+package dev.mergeval.checkpoint;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.common.BadInputException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.apache.hadoop.conf.Configuration;
+
+/**
+ * A base checkpoint seen through a LoRA adapter: every adapted weight reads as
+ * {@code W + scale * (B @ A)} (see {@link LoraAdapter}), computed on read for just the requested
+ * elements; all other tensors read from the base unchanged.
+ *
+ * <p>Rounding follows PEFT's {@code merge_and_unload} on CPU, which is what mergekit runs for
+ * {@code base+adapter}: the delta is computed in float32 (dot products, then times the scale);
+ * for an F16/BF16 base it is rounded to that dtype, added in float32 and the sum rounded to the
+ * dtype again, as a half-precision tensor addition does. For F32/F64 bases the float32 sum is
+ * returned. Only the order of the float32 dot-product accumulation (ascending rank index here) can
+ * differ from PyTorch's matmul.
+ */
+public final class LoraCheckpoint implements Checkpoint {
+
+    private final String location;
+    private final Checkpoint base;
+    private final LoraAdapter adapter;
+
+    private LoraCheckpoint(String location, Checkpoint base, LoraAdapter adapter) {
+        this.location = location;
+        this.base = base;
+        this.adapter = adapter;
+    }
+
+    /**
+     * Applies the adapter in {@code adapterDir} to {@code base} (which the result then owns and
+     * closes), after checking that every adapted module exists in the base with a matching shape.
+     */
+    public static LoraCheckpoint open(String location, Checkpoint base, String adapterDir,
+                                      Configuration conf) {
+        LoraAdapter adapter = LoraAdapter.load(adapterDir, conf);
+        for (LoraAdapter.Module m : adapter.modules().values()) {
+            if (!base.contains(m.baseTensor())) {
+                throw new BadInputException(adapter.weightsFile().path() + ": module '" + m.module()
+                        + "' needs base tensor '" + m.baseTensor() + "', which " + base.location()
+                        + " does not have");
+            }
+            TensorInfo w = base.info(m.baseTensor());
+            long[] want = {m.rows(), m.cols()};
+            if (!Arrays.equals(w.shape(), want)) {
+                throw new BadInputException(adapter.weightsFile().path() + ": module '" + m.module()
+                        + "' makes a delta of shape " + Arrays.toString(want) + " but base tensor '"
+                        + m.baseTensor() + "' is " + Arrays.toString(w.shape())
+                        + " (check fan_in_fan_out and that the adapter belongs to this base)");
+            }
+            if (!w.dtype().isCodecSupported()) {
+                throw new BadInputException(base.location() + ": base tensor '" + m.baseTensor()
+                        + "' is " + w.dtype() + ", which LoRA cannot be applied to");
+            }
+        }
+        return new LoraCheckpoint(location, base, adapter);
+    }
+
+    /** The adapter applied on read. */
+    public LoraAdapter adapter() {
+        return adapter;
+    }
+
+    /** The underlying base checkpoint. */
+    public Checkpoint base() {
+        return base;
+    }
+
+    @Override
+    public String location() {
+        return location;
+    }
+
+    @Override
+    public String root() {
+        return base.root();
+    }
+
+    @Override
+    public List<String> tensorNames() {
+        return base.tensorNames();
+    }
+
+    @Override
+    public boolean contains(String name) {
+        return base.contains(name);
+    }
+
+    @Override
+    public TensorInfo info(String name) {
+        return base.info(name);
+    }
+
+    @Override
+    public ShardFile shardOf(String name) {
+        return base.shardOf(name);
+    }
+
+    @Override
+    public void readFloats(String name, long elementOffset, float[] dst, int dstOff, int count) {
+        base.readFloats(name, elementOffset, dst, dstOff, count);
+        LoraAdapter.Module m = adapter.modules().get(name);
+        if (m == null || count == 0) {
+            return;
+        }
+        DType dt = base.info(name).dtype();
+        boolean half = dt == DType.F16 || dt == DType.BF16;
+        int cols = m.cols();
+        int r = m.rank();
+        float[] left = m.left();
+        float[] right = m.right();
+        float[] delta = new float[Math.min(cols, count)];
+        long end = elementOffset + count;
+        for (long e = elementOffset; e < end; ) {
+            int row = (int) (e / cols);
+            int c0 = (int) (e % cols);
+            int c1 = (int) Math.min(cols, c0 + (end - e));
+            int n = c1 - c0;
+            Arrays.fill(delta, 0, n, 0f);
+            for (int k = 0; k < r; k++) {
+                float l = left[row * r + k];
+                int rk = k * cols + c0;
+                for (int j = 0; j < n; j++) {
+                    delta[j] += l * right[rk + j];
+                }
+            }
+            int out = dstOff + (int) (e - elementOffset);
+            for (int j = 0; j < n; j++) {
+                float d = delta[j] * m.scale();
+                if (half) {
+                    d = round(dt, d);
+                    dst[out + j] = round(dt, dst[out + j] + d);
+                } else {
+                    dst[out + j] += d;
+                }
+            }
+            e += n;
+        }
+    }
+
+    private static float round(DType dt, float v) {
+        return dt == DType.BF16 ? TensorCodec.bf16ToFloat(TensorCodec.floatToBf16(v))
+                : TensorCodec.f16ToFloat(TensorCodec.floatToF16(v));
+    }
+
+    /**
+     * Raw bytes; for an adapted tensor the effective weight is encoded in the base dtype, so the
+     * range must cover whole elements.
+     */
+    @Override
+    public byte[] readRaw(String name, long byteOffset, int length) {
+        if (!adapter.modules().containsKey(name)) {
+            return base.readRaw(name, byteOffset, length);
+        }
+        TensorInfo t = base.info(name);
+        Objects.checkFromIndexSize(byteOffset, length, t.byteLength());
+        int es = t.dtype().byteSize();
+        if (byteOffset % es != 0 || length % es != 0) {
+            throw new IllegalArgumentException("tensor '" + name + "' has the LoRA delta applied;"
+                    + " raw reads must cover whole " + es + "-byte elements");
+        }
+        float[] v = readFloats(name, byteOffset / es, length / es);
+        ByteBuffer out = ByteBuffer.allocate(length);
+        TensorCodec.encode(t.dtype(), v, 0, v.length, out);
+        return out.array();
+    }
+
+    @Override
+    public List<ShardFile> shardFiles() {
+        List<ShardFile> files = new ArrayList<>(base.shardFiles());
+        files.add(adapter.weightsFile());
+        return files;
+    }
+
+    @Override
+    public ObjectNode config() {
+        return base.config();
+    }
+
+    @Override
+    public Map<String, String> metadata() {
+        return base.metadata();
+    }
+
+    @Override
+    public void close() {
+        base.close();
+    }
+}

@@ -1,0 +1,113 @@
+package dev.mergeval.checkpoint;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.util.DefaultIndenter;
+import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/** The non-weight files of a Hugging Face model directory that an output model needs. */
+public final class ModelFiles {
+
+    /** Copied unchanged when present: tokenizer files, chat template, generation config. */
+    public static final List<String> AUXILIARY_FILES = List.of(
+            "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+            "tokenizer.model", "added_tokens.json", "vocab.json", "merges.txt", "vocab.txt",
+            "chat_template.jinja", "chat_template.json", "generation_config.json");
+
+    private ModelFiles() {
+    }
+
+    /**
+     * Copies {@code config.json} from {@code srcDir} to {@code dstDir} with {@code torch_dtype}
+     * (and {@code dtype}, the key newer transformers write, where present) set to
+     * {@code outDtype}, keys kept in their order, and copies the {@link #AUXILIARY_FILES} present.
+     *
+     * @return the names of the files written, in the order written
+     */
+    public static List<String> copyAuxiliary(String srcDir, String dstDir, DType outDtype,
+                                             Configuration conf) {
+        Path src = new Path(srcDir);
+        Path dst = new Path(dstDir);
+        return copyAuxiliary(HadoopFs.get(src, conf), src, HadoopFs.get(dst, conf), dst, outDtype);
+    }
+
+    /** As {@link #copyAuxiliary(String, String, DType, Configuration)}, on given filesystems. */
+    public static List<String> copyAuxiliary(FileSystem srcFs, Path srcDir, FileSystem dstFs,
+                                             Path dstDir, DType outDtype) {
+        List<String> written = new ArrayList<>();
+        try {
+            dstFs.mkdirs(dstDir);
+            Path cfg = new Path(srcDir, CheckpointResolver.CONFIG_FILE);
+            if (CheckpointResolver.isFile(srcFs, cfg)) {
+                ObjectNode config = Json.readObject(srcFs, cfg, CheckpointResolver.MAX_JSON_BYTES);
+                writeConfig(dstFs, new Path(dstDir, CheckpointResolver.CONFIG_FILE),
+                        withDtype(config, outDtype));
+                written.add(CheckpointResolver.CONFIG_FILE);
+            }
+            for (String name : AUXILIARY_FILES) {
+                Path from = new Path(srcDir, name);
+                if (CheckpointResolver.isFile(srcFs, from)) {
+                    try (InputStream in = srcFs.open(from);
+                         OutputStream out = dstFs.create(new Path(dstDir, name), true)) {
+                        in.transferTo(out);
+                    }
+                    written.add(name);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot copy model files from " + srcDir + " to "
+                    + dstDir, e);
+        }
+        return written;
+    }
+
+    /** A copy of {@code config} with its dtype keys set to {@code dtype}; order is kept. */
+    public static ObjectNode withDtype(ObjectNode config, DType dtype) {
+        ObjectNode c = config.deepCopy();
+        c.put("torch_dtype", dtype.torchName());
+        if (c.has("dtype")) {
+            c.put("dtype", dtype.torchName());
+        }
+        return c;
+    }
+
+    /** Writes {@code config} as transformers does: 2-space indent, {@code "key": value}. */
+    public static void writeConfig(FileSystem fs, Path file, ObjectNode config) throws IOException {
+        String json = Json.MAPPER.writer(new HfPrettyPrinter()).writeValueAsString(config) + "\n";
+        try (OutputStream out = fs.create(file, true)) {
+            out.write(json.getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    /** Jackson's pretty printer with Python's {@code json.dumps(indent=2)} separators. */
+    private static final class HfPrettyPrinter extends DefaultPrettyPrinter {
+        HfPrettyPrinter() {
+            indentArraysWith(new DefaultIndenter("  ", "\n"));
+            indentObjectsWith(new DefaultIndenter("  ", "\n"));
+        }
+
+        HfPrettyPrinter(HfPrettyPrinter base) {
+            super(base);
+        }
+
+        @Override
+        public DefaultPrettyPrinter createInstance() {
+            return new HfPrettyPrinter(this);
+        }
+
+        @Override
+        public void writeObjectFieldValueSeparator(JsonGenerator g) throws IOException {
+            g.writeRaw(": ");
+        }
+    }
+}

@@ -1,0 +1,53 @@
+package dev.mergeval.checkpoint;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/** SHA-256 of files on any Hadoop filesystem, streamed (constant memory). */
+public final class Sha256 {
+
+    private static final int BUFFER = 1 << 20;
+
+    private Sha256() {
+    }
+
+    /** Lower-case hex SHA-256 of {@code file}. */
+    public static String of(FileSystem fs, Path file) {
+        MessageDigest md = newDigest();
+        byte[] buf = new byte[BUFFER];
+        try (InputStream in = fs.open(file)) {
+            for (int n; (n = in.read(buf)) > 0; ) {
+                md.update(buf, 0, n);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file + " for sha256", e);
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
+
+    /** Lower-case hex SHA-256 of the file at {@code uri}. */
+    public static String of(String uri, Configuration conf) {
+        Path p = new Path(uri);
+        return of(HadoopFs.get(p, conf), p);
+    }
+
+    /** Lower-case hex SHA-256 of {@code bytes}. */
+    public static String of(byte[] bytes) {
+        return HexFormat.of().formatHex(newDigest().digest(bytes));
+    }
+
+    private static MessageDigest newDigest() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java platform has SHA-256", e);
+        }
+    }
+}

@@ -1,0 +1,67 @@
+package dev.mergeval.checkpoint;
+
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * One tensor of a safetensors file: name, element type, shape and its byte span
+ * {@code [begin, end)} relative to the start of the data section (as in the header's
+ * {@code data_offsets}). The shape is copied on the way in and out.
+ */
+public record TensorInfo(String name, DType dtype, long[] shape, long begin, long end) {
+
+    public TensorInfo {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(dtype, "dtype");
+        shape = shape.clone();
+    }
+
+    @Override
+    public long[] shape() {
+        return shape.clone();
+    }
+
+    /** Number of dimensions. */
+    public int rank() {
+        return shape.length;
+    }
+
+    /** One dimension of the shape. */
+    public long dim(int i) {
+        return shape[i];
+    }
+
+    /** Product of the shape (1 for a scalar); the caller's header validation rules out overflow. */
+    public long numElements() {
+        long n = 1;
+        for (long d : shape) {
+            n = Math.multiplyExact(n, d);
+        }
+        return n;
+    }
+
+    /** {@code end - begin}. */
+    public long byteLength() {
+        return end - begin;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof TensorInfo t
+                && name.equals(t.name)
+                && dtype == t.dtype
+                && Arrays.equals(shape, t.shape)
+                && begin == t.begin
+                && end == t.end;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(name, dtype, Arrays.hashCode(shape), begin, end);
+    }
+
+    @Override
+    public String toString() {
+        return name + " " + dtype + Arrays.toString(shape) + " @[" + begin + ", " + end + ")";
+    }
+}

@@ -1,0 +1,100 @@
+package dev.mergeval.eval;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.common.MergevalVersion;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Writes evaluation outputs: per-prompt records as JSON Lines (snake_case field names), and
+ * metrics as {@code metrics.json} and {@code metrics.csv}, one row per model, task, metric and
+ * category with rate, Wilson interval, n and unparseable count.
+ */
+public final class EvalOutputs {
+
+    public static final String RECORDS = "records.jsonl";
+    public static final String METRICS_JSON = "metrics.json";
+    public static final String METRICS_CSV = "metrics.csv";
+    static final String CSV_HEADER = "model,task,metric,category,n,unparseable,successes,rate,ci_low,ci_high";
+
+    /** The mapper for records and metrics (also used to read them back in tests). */
+    public static final ObjectMapper JSON = new ObjectMapper()
+            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
+
+    private EvalOutputs() {
+    }
+
+    public static void writeRecords(Path file, List<PromptRecord> records) {
+        writeJsonLines(file, records);
+    }
+
+    /** Writes any objects as one JSON document per line. */
+    public static void writeJsonLines(Path file, List<?> objects) {
+        try (BufferedWriter w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
+            for (Object o : objects) {
+                w.write(JSON.writeValueAsString(o));
+                w.write('\n');
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file, e);
+        }
+    }
+
+    /** Writes {@code metrics.json} and {@code metrics.csv} into {@code dir}; {@code info} goes into the JSON header. */
+    public static void writeMetrics(Path dir, List<MetricRow> rows, Map<String, String> info) {
+        try {
+            Files.createDirectories(dir);
+            ObjectNode root = JSON.createObjectNode();
+            root.put("mergeval_version", MergevalVersion.VERSION);
+            info.forEach(root::put);
+            ArrayNode arr = root.putArray("metrics");
+            StringBuilder csv = new StringBuilder(CSV_HEADER).append('\n');
+            for (MetricRow r : rows) {
+                RateInterval iv = r.interval();
+                ObjectNode o = arr.addObject();
+                o.put("model", r.model()).put("task", r.task()).put("metric", r.metric()).put("category", r.category())
+                        .put("n", r.n()).put("unparseable", r.unparseable()).put("successes", iv.successes());
+                putNumber(o, "rate", iv.rate());
+                o.put("ci_low", iv.low()).put("ci_high", iv.high());
+                csv.append(String.join(",", csvField(r.model()), csvField(r.task()), csvField(r.metric()),
+                        csvField(r.category()), Long.toString(r.n()), Long.toString(r.unparseable()),
+                        Long.toString(iv.successes()), number(iv.rate()), number(iv.low()), number(iv.high())))
+                        .append('\n');
+            }
+            JSON.writer(SerializationFeature.INDENT_OUTPUT).writeValue(dir.resolve(METRICS_JSON).toFile(), root);
+            Files.writeString(dir.resolve(METRICS_CSV), csv, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write metrics to " + dir, e);
+        }
+    }
+
+    private static void putNumber(ObjectNode o, String field, double v) {
+        if (Double.isNaN(v)) {
+            o.putNull(field);
+        } else {
+            o.put(field, v);
+        }
+    }
+
+    private static String number(double v) {
+        return Double.isNaN(v) ? "" : String.format(Locale.ROOT, "%.6f", v);
+    }
+
+    static String csvField(String s) {
+        if (s.contains(",") || s.contains("\"") || s.contains("\n") || s.contains("\r")) {
+            return '"' + s.replace("\"", "\"\"") + '"';
+        }
+        return s;
+    }
+}

@@ -1,0 +1,159 @@
+package dev.mergeval.eval;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.MapperFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.mergeval.common.BadInputException;
+import dev.mergeval.eval.datasets.DatasetKind;
+import dev.mergeval.eval.datasets.DatasetSpec;
+import dev.mergeval.eval.judges.JudgeSpec;
+import java.io.IOException;
+import java.io.Reader;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * An evaluation suite read from YAML:
+ * <pre>
+ * name: safety-and-skill
+ * seed: 1234                      # shots and limit sampling
+ * defaults:                       # any task key; tasks override
+ *   chat_template: true
+ *   generation: {max_new_tokens: 64}
+ * tasks:
+ *   - name: advbench
+ *     dataset: {kind: advbench, path: data/harmful_behaviors.csv}
+ *     judge: refusal              # or keyword, llamaguard3:MODEL, wildguard:MODEL
+ *     limit: 100
+ *   - name: gsm8k
+ *     dataset: {kind: gsm8k, path: test.jsonl, few_shot_path: train.jsonl, n_shot: 5}
+ *     scorer: gsm8k
+ *     chat_template: false
+ *     system_prompt: null
+ *     generation: {max_new_tokens: 256, temperature: 0, repetition_penalty: 1.0, stop: ["Question:"]}
+ * </pre>
+ * Relative dataset paths are resolved against the suite file's directory. Unknown keys are errors.
+ */
+public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
+
+    /** The YAML shape of a task (and of {@code defaults}); every key optional here. */
+    public record TaskYaml(String name, DatasetYaml dataset, String judge, String scorer, Boolean chatTemplate,
+                           String systemPrompt, GenerationSettings generation, Integer limit) {
+    }
+
+    /** The YAML shape of a dataset reference. */
+    public record DatasetYaml(String kind, String path, String fewShotPath, Integer nShot) {
+    }
+
+    /** The YAML shape of a suite. */
+    public record SuiteYaml(String name, Long seed, TaskYaml defaults, List<TaskYaml> tasks) {
+    }
+
+    private static final ObjectMapper YAML = JsonMapper.builder(new YAMLFactory())
+            .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
+            .build();
+
+    public EvalSuite {
+        tasks = List.copyOf(tasks);
+        if (tasks.isEmpty()) {
+            throw new BadInputException("suite '" + name + "' has no tasks");
+        }
+        Set<String> names = new HashSet<>();
+        for (EvalTask t : tasks) {
+            if (!names.add(t.name())) {
+                throw new BadInputException("suite '" + name + "': duplicate task name '" + t.name() + "'");
+            }
+        }
+    }
+
+    /** Reads and validates a suite file (any Hadoop FileSystem path). */
+    public static EvalSuite read(String path) {
+        SuiteYaml y;
+        try (Reader in = dev.mergeval.eval.datasets.DatasetFiles.open(path)) {
+            y = YAML.readValue(in, SuiteYaml.class);
+        } catch (JsonMappingException e) {
+            BadInputException cause = badCause(e);
+            String where = e.getPathReference() == null ? "" : " at " + e.getPathReference()
+                    .replace("dev.mergeval.eval.EvalSuite$", "");
+            throw new BadInputException(path + ": " + (cause != null ? cause.getMessage()
+                    : e.getOriginalMessage().split("\n")[0] + where), e);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new BadInputException(path + ": invalid YAML: " + e.getOriginalMessage(), e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        if (y == null) {
+            throw new BadInputException(path + ": empty suite");
+        }
+        try {
+            return resolve(y, parentOf(path));
+        } catch (BadInputException e) {
+            throw new BadInputException(path + ": " + e.getMessage(), e);
+        }
+    }
+
+    static EvalSuite resolve(SuiteYaml y, String baseDir) {
+        long seed = y.seed() == null ? KeyedRandom.DEFAULT_SEED : y.seed();
+        TaskYaml d = y.defaults() == null ? new TaskYaml(null, null, null, null, null, null, null, null) : y.defaults();
+        if (y.tasks() == null) {
+            throw new BadInputException("missing key 'tasks'");
+        }
+        List<EvalTask> tasks = new ArrayList<>();
+        for (TaskYaml t : y.tasks()) {
+            String name = t.name();
+            DatasetYaml ds = t.dataset() != null ? t.dataset() : d.dataset();
+            if (ds == null || ds.kind() == null || ds.path() == null) {
+                throw new BadInputException("task '" + name + "': dataset needs kind and path");
+            }
+            DatasetKind kind = DatasetKind.parse(ds.kind());
+            DatasetSpec spec = new DatasetSpec(kind, resolvePath(baseDir, ds.path()),
+                    ds.fewShotPath() == null ? null : resolvePath(baseDir, ds.fewShotPath()),
+                    ds.nShot() == null ? 0 : ds.nShot(), seed);
+            String judge = t.judge() != null ? t.judge() : (t.scorer() == null ? d.judge() : null);
+            String scorer = t.scorer() != null ? t.scorer() : (t.judge() == null ? d.scorer() : null);
+            if (scorer == null && judge == null && kind.multipleChoice()) {
+                scorer = EvalTask.MULTIPLE_CHOICE;
+            }
+            GenerationSettings gen = t.generation() != null ? t.generation()
+                    : d.generation() != null ? d.generation() : GenerationSettings.DEFAULT;
+            Boolean chat = t.chatTemplate() != null ? t.chatTemplate() : d.chatTemplate();
+            Integer limit = t.limit() != null ? t.limit() : d.limit();
+            tasks.add(new EvalTask(name, spec, judge == null ? null : JudgeSpec.parse(judge), scorer,
+                    chat == null || chat, t.systemPrompt() != null ? t.systemPrompt() : d.systemPrompt(),
+                    gen.toParams(seed), limit == null ? -1 : limit));
+        }
+        return new EvalSuite(y.name() == null ? "suite" : y.name(), seed, tasks);
+    }
+
+    private static String parentOf(String path) {
+        org.apache.hadoop.fs.Path parent = new org.apache.hadoop.fs.Path(path).getParent();
+        return parent == null ? "." : parent.toString();
+    }
+
+    private static String resolvePath(String baseDir, String p) {
+        URI u = URI.create(p.replace(" ", "%20"));
+        if (u.getScheme() != null || p.startsWith("/")) {
+            return p;
+        }
+        return new org.apache.hadoop.fs.Path(baseDir, p).toString();
+    }
+
+    private static BadInputException badCause(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof BadInputException b) {
+                return b;
+            }
+        }
+        return null;
+    }
+}

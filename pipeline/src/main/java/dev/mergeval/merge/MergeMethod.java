@@ -1,0 +1,42 @@
+package dev.mergeval.merge;
+
+import java.util.List;
+
+/**
+ * One merge method, as mergekit's {@code MergeMethod}: its registry name, paper, the parameters it
+ * takes globally and per model, the model-count rules it checks on the config, and the tensor math.
+ */
+public interface MergeMethod {
+
+    /** The mergekit name used in {@code merge_method:}. */
+    String name();
+
+    /** Paper or reference URL. */
+    String referenceUrl();
+
+    /** Parameters read from the global {@code parameters:} block only. */
+    List<ParamDef> parameters();
+
+    /** Parameters resolved per model (model block first, then the global block, then the default). */
+    List<ParamDef> tensorParameters();
+
+    /**
+     * Whether the base model is exempt from required per-model parameters (true in mergekit for
+     * every method; false where the method merges the base like any other model).
+     */
+    default boolean baseExemptFromRequired() {
+        return true;
+    }
+
+    /** Model-count and base-model rules; throws {@code BadInputException} naming the key. */
+    void validate(MergeConfig config);
+
+    /**
+     * True when the output element {@code i} depends only on the inputs' element {@code i} for this
+     * tensor's resolved parameters, so the tensor may be merged in independent chunks.
+     */
+    boolean elementwise(TensorParams params);
+
+    /** Merges one tensor, or one chunk of it when {@link #elementwise} holds. */
+    float[] merge(MergeRequest request);
+}

@@ -1,0 +1,166 @@
+package dev.mergeval.merge;
+
+import dev.mergeval.common.BadInputException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Merges tensors for one config: resolves each tensor's parameters (gradients by layer position,
+ * name filters, model then global then default, as mergekit's {@code ConfigReader.parameter}) and
+ * runs the method on {@code float[]} inputs. Thread-safe; resolved parameters are cached per
+ * tensor name.
+ *
+ * <p>Gradient position {@code t}, as mergekit's planner: layer {@code i} of {@code L} gets
+ * {@code i / (L - 1)} ({@code 1} when {@code L == 1}); tensors before the layers (embeddings) get
+ * 0 and tensors after them (final norm, LM head) get 1.
+ */
+public final class TensorMerger {
+    private static final Pattern LAYER = Pattern.compile("(?:^|\\.)(?:layers|layer|h|blocks)\\.(\\d+)\\.");
+    private static final Pattern PRE_WEIGHT = Pattern.compile("embed|(?:^|\\.)(?:wte|wpe)\\.");
+
+    private final MergeConfig config;
+    private final MergeMethod method;
+    private final int numLayers;
+    private final List<String> models;
+    private final int baseIndex;
+    private final Map<String, TensorParams> resolved = new ConcurrentHashMap<>();
+
+    private TensorMerger(MergeConfig config, int numLayers) {
+        this.config = config;
+        this.method = config.method();
+        this.numLayers = numLayers;
+        this.models = config.inputModels();
+        this.baseIndex = config.baseModel().map(models::indexOf).orElse(-1);
+    }
+
+    /** A merger for {@code config} over a model with {@code numLayers} decoder layers. */
+    public static TensorMerger create(MergeConfig config, int numLayers) {
+        if (numLayers < 0) {
+            throw new IllegalArgumentException("numLayers must be >= 0, got " + numLayers);
+        }
+        return new TensorMerger(config, numLayers);
+    }
+
+    /** The layer index parsed from names like {@code model.layers.12.mlp.up_proj.weight}, or -1. */
+    public static int layerIndex(String tensorName) {
+        Matcher m = LAYER.matcher(tensorName);
+        if (!m.find()) {
+            return -1;
+        }
+        try {
+            return Integer.parseInt(m.group(1));
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /** The gradient position {@code t} in [0, 1] of a tensor (see the class comment). */
+    public double gradientPosition(String tensorName) {
+        int layer = layerIndex(tensorName);
+        if (layer < 0) {
+            return PRE_WEIGHT.matcher(tensorName).find() ? 0.0 : 1.0;
+        }
+        if (layer >= numLayers) {
+            throw new BadInputException(tensorName + ": layer index " + layer
+                    + " is not below the model's layer count " + numLayers);
+        }
+        return numLayers > 1 ? layer / (double) (numLayers - 1) : 1.0;
+    }
+
+    /** True when this tensor may be merged in independent element chunks. */
+    public boolean chunkable(String tensorName) {
+        return method.elementwise(params(tensorName));
+    }
+
+    /**
+     * Merges elements {@code [elementOffset, elementOffset + len)} of {@code tensorName}.
+     *
+     * @param shape the full tensor shape
+     * @param inputs for each model of {@link MergeConfig#inputModels()}, the same slice of its tensor
+     *     (the whole tensor when {@link #chunkable} is false)
+     * @param seed the random seed (DARE, DELLA)
+     * @return the merged slice, a new array
+     */
+    public float[] merge(String tensorName, long[] shape, long elementOffset, Map<String, float[]> inputs,
+            long seed) {
+        TensorParams params = params(tensorName);
+        float[][] xs = new float[models.size()][];
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = inputs.get(models.get(i));
+            if (xs[i] == null) {
+                throw new IllegalArgumentException(tensorName + ": no input for model " + models.get(i));
+            }
+            if (xs[i].length != xs[0].length) {
+                throw new BadInputException(tensorName + ": model " + models.get(i) + " gives "
+                        + xs[i].length + " elements, model " + models.get(0) + " gives " + xs[0].length);
+            }
+        }
+        if (inputs.size() != xs.length) {
+            throw new IllegalArgumentException(tensorName + ": inputs " + inputs.keySet()
+                    + " are not exactly the config's models " + models);
+        }
+        long numel = 1;
+        for (long d : shape) {
+            numel *= d;
+        }
+        int len = xs[0].length;
+        if (elementOffset < 0 || elementOffset + len > numel) {
+            throw new IllegalArgumentException(tensorName + ": slice [" + elementOffset + ", "
+                    + (elementOffset + len) + ") outside " + numel + " elements");
+        }
+        if ((elementOffset != 0 || len != numel) && !method.elementwise(params)) {
+            throw new IllegalArgumentException(tensorName + ": " + method.name()
+                    + " needs the whole tensor here, got a chunk");
+        }
+        return method.merge(new MergeRequest(tensorName, shape.clone(), elementOffset, seed, params, models,
+                baseIndex, xs));
+    }
+
+    /** The parameters resolved for {@code tensorName}. */
+    public TensorParams params(String tensorName) {
+        return resolved.computeIfAbsent(tensorName, this::resolve);
+    }
+
+    private TensorParams resolve(String name) {
+        double t = gradientPosition(name);
+        Map<String, Object> global = new HashMap<>();
+        for (ParamDef def : method.parameters()) {
+            Object v = ParameterSettings.evaluate(name, config.parameters().get(def.name()), t, def.kind());
+            global.put(def.name(), orDefault(v, def, name, "parameters." + def.name()));
+        }
+        List<Params> perModel = new ArrayList<>();
+        for (String model : models) {
+            boolean exempt = method.baseExemptFromRequired() && config.baseModel().map(model::equals).orElse(false);
+            Map<String, Object> own = config.modelParameters(model);
+            Map<String, Object> values = new HashMap<>();
+            for (ParamDef def : method.tensorParameters()) {
+                Object v = ParameterSettings.evaluate(name, own.get(def.name()), t, def.kind());
+                if (v == null) {
+                    v = ParameterSettings.evaluate(name, config.parameters().get(def.name()), t, def.kind());
+                }
+                if (v == null && def.required() && !exempt) {
+                    throw config.error("parameter " + def.name(), "no value for model '" + model
+                            + "' on tensor " + name + " (no filter matches and no default)");
+                }
+                values.put(def.name(), v == null ? def.defaultValue() : v);
+            }
+            perModel.add(new Params(values));
+        }
+        return new TensorParams(name, new Params(global), perModel, baseIndex);
+    }
+
+    private Object orDefault(Object v, ParamDef def, String tensor, String key) {
+        if (v != null) {
+            return v;
+        }
+        if (def.required()) {
+            throw config.error(key, "no value on tensor " + tensor + " (no filter matches)");
+        }
+        return def.defaultValue();
+    }
+}

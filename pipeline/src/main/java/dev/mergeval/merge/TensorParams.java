@@ -1,0 +1,14 @@
+package dev.mergeval.merge;
+
+import java.util.List;
+
+/**
+ * Parameters resolved for one tensor: the global ones and, per input model (in
+ * {@link MergeConfig#inputModels()} order), the per-model ones; {@code baseIndex} is the base
+ * model's position in that order, or -1.
+ */
+public record TensorParams(String tensorName, Params global, List<Params> perModel, int baseIndex) {
+    public TensorParams {
+        perModel = List.copyOf(perModel);
+    }
+}

@@ -1,0 +1,313 @@
+package dev.mergeval.merge.methods;
+
+import dev.mergeval.common.BadInputException;
+import dev.mergeval.merge.CounterRandom;
+import dev.mergeval.merge.MergeConfig;
+import dev.mergeval.merge.MergeMethod;
+import dev.mergeval.merge.MergeRequest;
+import dev.mergeval.merge.ParamDef;
+import dev.mergeval.merge.Params;
+import dev.mergeval.merge.TensorParams;
+import dev.mergeval.merge.methods.Sparsifier.RescaleMode;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Generalized task arithmetic, as mergekit's {@code GeneralizedTaskArithmeticMerge}: task
+ * arithmetic, TIES, DARE, Model Breadcrumbs and DELLA are this one class with a consensus method,
+ * a sparsification method and default {@code normalize}/{@code rescale}.
+ *
+ * <p>For each non-base model k with weight {@code w_k}: {@code d_k = sparsify(x_k - base)} (see
+ * {@link Sparsifier}), {@code e_k = w_k d_k}. Without consensus, {@code D = sum_k e_k} and
+ * {@code S = sum_k w_k} ({@code S = 1} if {@code |S| < 1e-8}). With sign consensus ("sum", TIES),
+ * per element the elected sign is {@code +1} if {@code sum_k e_k >= 0} else {@code -1}; only
+ * {@code e_k} whose sign equals it contribute: {@code D = sum_k m_k e_k}, {@code S = sum_k m_k w_k}
+ * ({@code S = 1} if {@code S == 0}); zero entries have sign 0 and never contribute. Then
+ * {@code y = base + lambda * (normalize ? D / S : D)}.
+ *
+ * <p>Task arithmetic: Ilharco et al., https://arxiv.org/abs/2212.04089; TIES: Yadav et al.,
+ * https://arxiv.org/abs/2306.01708; DARE: Yu et al., https://arxiv.org/abs/2311.03099; Breadcrumbs:
+ * Davari and Belilovsky, https://arxiv.org/abs/2312.06795; DELLA: Deep et al.,
+ * https://arxiv.org/abs/2406.11617.
+ */
+public final class GeneralizedTaskArithmeticMerge implements MergeMethod {
+
+    /** How the per-element sign is elected: by the sum of weighted deltas, or by a count of signs. */
+    public enum Consensus { SUM, COUNT }
+
+    /** Which task-vector sparsification runs before the sum. */
+    public enum Sparsification { MAGNITUDE, RANDOM, MAGNITUDE_OUTLIERS, DELLA_MAGPRUNE }
+
+    private final String name;
+    private final String url;
+    private final Consensus consensus;
+    private final Sparsification sparsification;
+    private final boolean defaultNormalize;
+    private final boolean defaultRescale;
+
+    public GeneralizedTaskArithmeticMerge(String name, String url, Consensus consensus,
+            Sparsification sparsification, boolean defaultNormalize, boolean defaultRescale) {
+        this.name = name;
+        this.url = url;
+        this.consensus = consensus;
+        this.sparsification = sparsification;
+        this.defaultNormalize = defaultNormalize;
+        this.defaultRescale = defaultRescale;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public String referenceUrl() {
+        return url;
+    }
+
+    @Override
+    public List<ParamDef> parameters() {
+        List<ParamDef> defs = new ArrayList<>(List.of(
+                ParamDef.bool("int8_mask", false),
+                ParamDef.bool("normalize", defaultNormalize),
+                ParamDef.bool("rescale", defaultRescale),
+                ParamDef.number("lambda", 1.0)));
+        if (sparsification != null) {
+            defs.add(ParamDef.string("rescale_mode", "l1"));
+        }
+        return defs;
+    }
+
+    @Override
+    public List<ParamDef> tensorParameters() {
+        List<ParamDef> defs = new ArrayList<>(List.of(ParamDef.requiredNumber("weight"),
+                ParamDef.number("density", 1.0)));
+        if (sparsification == Sparsification.MAGNITUDE_OUTLIERS) {
+            defs.add(ParamDef.number("gamma", 0.01));
+        }
+        if (sparsification == Sparsification.DELLA_MAGPRUNE) {
+            defs.add(ParamDef.number("epsilon", 0.15));
+        }
+        return defs;
+    }
+
+    @Override
+    public void validate(MergeConfig config) {
+        Rules.requireBase(config, name);
+        Object mode = config.parameters().get("rescale_mode");
+        if (mode instanceof String s && !s.equals("l1") && !s.equals("inverse_density")) {
+            throw config.error("parameters.rescale_mode", "must be l1 or inverse_density (got '" + s + "')");
+        }
+    }
+
+    @Override
+    public boolean elementwise(TensorParams params) {
+        if (sparsification == null) {
+            return true;
+        }
+        RescaleMode rescale = rescaleMode(params.global(), params.tensorName());
+        for (int k = 0; k < params.perModel().size(); k++) {
+            if (k == params.baseIndex()) {
+                continue;
+            }
+            double density = params.perModel().get(k).number("density");
+            boolean trivial = density >= 1 || density <= 0;
+            boolean pointwise = sparsification == Sparsification.RANDOM && rescale != RescaleMode.L1;
+            if (!trivial && !pointwise) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Override
+    public float[] merge(MergeRequest r) {
+        float[] base = r.inputs()[r.baseIndex()];
+        int n = base.length;
+        int m = r.inputs().length - 1;
+        float[][] xs = new float[m][];
+        double[] w = new double[m];
+        KeepMask[] masks = new KeepMask[m];
+        RescaleMode rescale = rescaleMode(r.params().global(), r.tensorName());
+        double weightSum = 0;
+        for (int k = 0, j = 0; k < r.inputs().length; k++) {
+            if (k == r.baseIndex()) {
+                continue;
+            }
+            Params p = r.params().perModel().get(k);
+            xs[j] = r.inputs()[k];
+            w[j] = p.number("weight");
+            weightSum += w[j];
+            masks[j] = sparsify(r, k, xs[j], base, p, p.number("density"), rescale);
+            j++;
+        }
+        Combiner combiner = new Combiner(xs, base, w, masks, weightSum, r.params().global());
+        float[] out = new float[n];
+        for (int from = 0; from < n; from += Combiner.BLOCK) {
+            combiner.block(from, Math.min(n, from + Combiner.BLOCK), out);
+        }
+        return out;
+    }
+
+    /**
+     * Combines sparsified task vectors block by block: each pass is a plain loop over a block, so
+     * the JIT can vectorise it, and scratch stays O(block * models).
+     */
+    private final class Combiner {
+        static final int BLOCK = 1024;
+        private final float[][] xs;
+        private final float[] base;
+        private final double[] w;
+        private final KeepMask[] masks;
+        private final double plainDivisor;
+        private final boolean normalize;
+        private final double lambda;
+        private final double[][] e;
+        private final double[] mixed = new double[BLOCK];
+        private final double[] divisor = new double[BLOCK];
+        private final double[] elected = new double[BLOCK];
+
+        Combiner(float[][] xs, float[] base, double[] w, KeepMask[] masks, double weightSum, Params global) {
+            this.xs = xs;
+            this.base = base;
+            this.w = w;
+            this.masks = masks;
+            this.plainDivisor = Math.abs(weightSum) < 1e-8 ? 1.0 : weightSum;
+            this.normalize = global.bool("normalize");
+            this.lambda = global.number("lambda");
+            this.e = new double[xs.length][BLOCK];
+        }
+
+        void block(int from, int to, float[] out) {
+            int len = to - from;
+            for (int k = 0; k < xs.length; k++) {
+                weightedDeltas(k, from, len, e[k]);
+            }
+            if (consensus == null) {
+                Arrays.fill(mixed, 0, len, 0.0);
+                for (double[] ek : e) {
+                    for (int j = 0; j < len; j++) {
+                        mixed[j] += ek[j];
+                    }
+                }
+                Arrays.fill(divisor, 0, len, plainDivisor);
+            } else {
+                elect(len);
+            }
+            for (int j = 0; j < len; j++) {
+                double delta = normalize ? mixed[j] / divisor[j] : mixed[j];
+                out[from + j] = (float) (base[from + j] + lambda * delta);
+            }
+        }
+
+        /** e_k = w_k * sparsified(x_k - base) over one block; the delta is formed in float. */
+        private void weightedDeltas(int k, int from, int len, double[] ek) {
+            float[] x = xs[k];
+            double wk = w[k];
+            KeepMask mask = masks[k];
+            if (mask.bits == null) {
+                for (int j = 0; j < len; j++) {
+                    ek[j] = wk * (x[from + j] - base[from + j]);
+                }
+                return;
+            }
+            long[] bits = mask.bits;
+            double scaled = wk * mask.scale;
+            if (mask.elementScale == null) {
+                for (int j = 0; j < len; j++) {
+                    int i = from + j;
+                    // Branch-free keep bit: DARE masks are random, so a branch would mispredict.
+                    ek[j] = scaled * (x[i] - base[i]) * ((bits[i >>> 6] >>> i) & 1L);
+                }
+                return;
+            }
+            for (int j = 0; j < len; j++) {
+                ek[j] = wk * ((x[from + j] - base[from + j]) * mask.factor(from + j));
+            }
+        }
+
+        /**
+         * Sign consensus: the elected sign is that of the sum of {@code e_k} (or of the count of
+         * signs), +1 on a tie; {@code e_k} agrees when {@code e_k * sign > 0}, so zeros never do.
+         */
+        private void elect(int len) {
+            Arrays.fill(elected, 0, len, 0.0);
+            boolean bySum = consensus == Consensus.SUM;
+            for (double[] ek : e) {
+                if (bySum) {
+                    for (int j = 0; j < len; j++) {
+                        elected[j] += ek[j];
+                    }
+                } else {
+                    for (int j = 0; j < len; j++) {
+                        elected[j] += Math.signum(ek[j]);
+                    }
+                }
+            }
+            // Branch-free from here on (the signs are data-dependent, so branches mispredict):
+            // vote + 0.0 turns -0.0 into +0.0, so a zero vote elects +1 as in mergekit.
+            for (int j = 0; j < len; j++) {
+                elected[j] = Math.copySign(1.0, elected[j] + 0.0);
+            }
+            Arrays.fill(mixed, 0, len, 0.0);
+            Arrays.fill(divisor, 0, len, 0.0);
+            for (int k = 0; k < e.length; k++) {
+                double[] ek = e[k];
+                double wk = w[k];
+                for (int j = 0; j < len; j++) {
+                    // q = |e| when e agrees with the elected sign (e * sign > 0), else +0.0.
+                    double q = Math.max(ek[j] * elected[j], 0.0);
+                    mixed[j] += q * elected[j];
+                    // (bits(q) + Long.MAX_VALUE) >>> 63 is 1 for q > 0 and 0 for q == +0.0.
+                    divisor[j] += wk * ((Double.doubleToRawLongBits(q) + Long.MAX_VALUE) >>> 63);
+                }
+            }
+            for (int j = 0; j < len; j++) {
+                divisor[j] = divisor[j] == 0 ? 1.0 : divisor[j];
+            }
+        }
+    }
+
+    private KeepMask sparsify(MergeRequest r, int k, float[] x, float[] base, Params p, double density,
+            RescaleMode rescale) {
+        if (sparsification == null) {
+            return KeepMask.ALL;
+        }
+        switch (sparsification) {
+            case MAGNITUDE:
+                return Sparsifier.magnitude(x, base, density, rescale);
+            case MAGNITUDE_OUTLIERS:
+                return Sparsifier.magnitudeOutliers(x, base, density, p.number("gamma"), rescale);
+            case RANDOM:
+                return Sparsifier.random(x, base, density, rescale,
+                        CounterRandom.streamKey(r.seed(), r.tensorName(), r.models().get(k)), r.elementOffset());
+            case DELLA_MAGPRUNE:
+                double epsilon = p.number("epsilon");
+                if (density < 1 && density > 0 && (density + epsilon >= 1 || density - epsilon <= 0)) {
+                    throw new BadInputException(r.tensorName() + ": model " + r.models().get(k) + ": epsilon "
+                            + epsilon + " with density " + density + " must keep density +/- epsilon inside (0, 1)");
+                }
+                return Sparsifier.dellaMagprune(x, base, r.shape(), density, epsilon, rescale,
+                        CounterRandom.streamKey(r.seed(), r.tensorName(), r.models().get(k)));
+            default:
+                throw new IllegalStateException("unknown sparsification " + sparsification);
+        }
+    }
+
+    /** null when {@code rescale} is off. */
+    private RescaleMode rescaleMode(Params global, String tensor) {
+        if (sparsification == null || !global.bool("rescale")) {
+            return null;
+        }
+        String mode = global.string("rescale_mode");
+        if ("l1".equals(mode)) {
+            return RescaleMode.L1;
+        }
+        if ("inverse_density".equals(mode)) {
+            return RescaleMode.INVERSE_DENSITY;
+        }
+        throw new BadInputException(tensor + ": parameters.rescale_mode must be l1 or inverse_density (got '"
+                + mode + "')");
+    }
+}

@@ -1,0 +1,96 @@
+package dev.mergeval.merge.methods;
+
+import dev.mergeval.merge.MergeConfig;
+import dev.mergeval.merge.MergeMethod;
+import dev.mergeval.merge.MergeRequest;
+import dev.mergeval.merge.ParamDef;
+import dev.mergeval.merge.TensorParams;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Linear merge (model soups): {@code y = sum_i w_i x_i}, divided by {@code sum_i w_i} when
+ * {@code normalize} (default true). A weight sum with {@code |sum| < 1e-8} divides by 1 instead
+ * (mergekit divides by zero). The base model, if named, must be one of {@code models} and is
+ * merged like any other. Wortsman et al., https://arxiv.org/abs/2203.05482
+ */
+public final class LinearMerge implements MergeMethod {
+    private static final int BLOCK = 1024;
+
+    @Override
+    public String name() {
+        return "linear";
+    }
+
+    @Override
+    public String referenceUrl() {
+        return "https://arxiv.org/abs/2203.05482";
+    }
+
+    @Override
+    public List<ParamDef> parameters() {
+        return List.of(ParamDef.bool("normalize", true));
+    }
+
+    @Override
+    public List<ParamDef> tensorParameters() {
+        return List.of(ParamDef.requiredNumber("weight"));
+    }
+
+    @Override
+    public boolean baseExemptFromRequired() {
+        return false;
+    }
+
+    @Override
+    public void validate(MergeConfig config) {
+        config.baseModel().ifPresent(base -> {
+            if (config.models().stream().noneMatch(m -> m.model().equals(base))) {
+                throw config.error("base_model", "linear merges only the listed models; list '" + base
+                        + "' under models with a weight, or drop base_model");
+            }
+        });
+    }
+
+    @Override
+    public boolean elementwise(TensorParams params) {
+        return true;
+    }
+
+    @Override
+    public float[] merge(MergeRequest r) {
+        float[][] x = r.inputs();
+        int m = x.length;
+        double[] w = new double[m];
+        double sum = 0;
+        for (int k = 0; k < m; k++) {
+            w[k] = r.params().perModel().get(k).number("weight");
+            sum += w[k];
+        }
+        if (r.params().global().bool("normalize")) {
+            double divisor = Math.abs(sum) < 1e-8 ? 1.0 : sum;
+            for (int k = 0; k < m; k++) {
+                w[k] /= divisor;
+            }
+        }
+        int n = r.length();
+        float[] out = new float[n];
+        // Blocks keep the accumulator small and the per-model loop vectorisable.
+        double[] acc = new double[Math.min(n, BLOCK)];
+        for (int from = 0; from < n; from += BLOCK) {
+            int len = Math.min(BLOCK, n - from);
+            Arrays.fill(acc, 0, len, 0.0);
+            for (int k = 0; k < m; k++) {
+                float[] xk = x[k];
+                double wk = w[k];
+                for (int j = 0; j < len; j++) {
+                    acc[j] += wk * xk[from + j];
+                }
+            }
+            for (int j = 0; j < len; j++) {
+                out[from + j] = (float) acc[j];
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,189 @@
+package dev.mergeval.merge.methods;
+
+import dev.mergeval.merge.CounterRandom;
+import dev.mergeval.merge.MagnitudeSelection;
+import java.util.Arrays;
+
+/**
+ * Task-vector sparsification as mergekit's {@code sparsify.py}, on {@code d = x - base} formed in
+ * float. Magnitudes are compared as float bit patterns, so ties are float32 ties, as in mergekit;
+ * thresholds are exact order statistics found by {@link MagnitudeSelection}, not by sorting.
+ * mergekit breaks ties at a threshold with an unstable sort; here the lower flat index wins, i.e.
+ * the result equals that of a stable sort, which is one of the outcomes mergekit can produce.
+ */
+final class Sparsifier {
+    /** How survivors are rescaled when {@code rescale} is on. */
+    enum RescaleMode {
+        /** mergekit: {@code masked * (|d|_1 / |masked|_1)}, skipped if either norm is below 1e-7. */
+        L1,
+        /** DARE/DELLA papers: {@code masked / p} (p = density, or DELLA's per-element probability). */
+        INVERSE_DENSITY
+    }
+
+    private static final double L1_EPS = 1e-7;
+
+    private Sparsifier() {
+    }
+
+    /**
+     * TIES trimming: keeps the {@code k = int(density * n)} largest magnitudes; among elements equal
+     * to the k-th largest, the lowest indices.
+     */
+    static KeepMask magnitude(float[] x, float[] base, double density, RescaleMode rescale) {
+        int n = x.length;
+        if (density >= 1) {
+            return KeepMask.ALL;
+        }
+        int k = (int) (density * n);
+        long[] bits = KeepMask.none(n);
+        if (k <= 0) {
+            return new KeepMask(bits, 1.0, null);
+        }
+        MagnitudeSelection.Rank kth = MagnitudeSelection.select(x, base, n - k);
+        int threshold = kth.bits();
+        int greater = n - kth.below() - kth.equal();
+        int equalAllowed = k - greater;
+        for (int i = 0; i < n; i++) {
+            int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
+            if (m > threshold || (m == threshold && equalAllowed-- > 0)) {
+                KeepMask.set(bits, i);
+            }
+        }
+        return rescaled(x, base, bits, rescale, density);
+    }
+
+    /**
+     * Breadcrumbs: in ascending magnitude order, drops the {@code n_bot} smallest and the
+     * {@code n_top} largest, {@code n_top = int(gamma * n)}, {@code n_bot = n - int(density * n) - n_top}
+     * (if negative, {@code n_top} shrinks by it and {@code n_bot = 0}). Keeps ranks
+     * {@code [n_bot, n - n_top)}; ties ranked by index.
+     */
+    static KeepMask magnitudeOutliers(float[] x, float[] base, double density, double gamma,
+            RescaleMode rescale) {
+        int n = x.length;
+        if (density >= 1) {
+            return KeepMask.ALL;
+        }
+        int target = (int) (density * n);
+        int nTop = Math.max(0, (int) (gamma * n));
+        int nBot = n - target - nTop;
+        if (nBot < 0) {
+            nTop += nBot;
+            nBot = 0;
+        }
+        int lo = nBot;
+        int hi = n - nTop;
+        long[] bits = KeepMask.none(n);
+        if (hi <= lo) {
+            return new KeepMask(bits, 1.0, null);
+        }
+        MagnitudeSelection.Rank lowRank = MagnitudeSelection.select(x, base, lo);
+        MagnitudeSelection.Rank highRank = MagnitudeSelection.select(x, base, hi - 1);
+        int low = lowRank.bits();
+        int high = highRank.bits();
+        int belowLow = lowRank.below();
+        int belowHigh = highRank.below();
+        int seenLow = 0;
+        int seenHigh = 0;
+        for (int i = 0; i < n; i++) {
+            int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
+            boolean aboveFloor = m > low || (m == low && belowLow + seenLow >= lo);
+            boolean belowCeiling = m < high || (m == high && belowHigh + seenHigh < hi);
+            if (m == low) {
+                seenLow++;
+            }
+            if (m == high) {
+                seenHigh++;
+            }
+            if (aboveFloor && belowCeiling) {
+                KeepMask.set(bits, i);
+            }
+        }
+        return rescaled(x, base, bits, rescale, density);
+    }
+
+    /**
+     * DARE: keeps each element with probability {@code density}, drawing
+     * {@code u = CounterRandom.uniform(key, elementOffset + i)} and keeping when {@code u < density}.
+     */
+    static KeepMask random(float[] x, float[] base, double density, RescaleMode rescale, long key,
+            long elementOffset) {
+        int n = x.length;
+        if (density >= 1) {
+            return KeepMask.ALL;
+        }
+        long[] bits = KeepMask.none(n);
+        if (density <= 0) {
+            return new KeepMask(bits, 1.0, null);
+        }
+        for (int i = 0; i < n; i++) {
+            if (CounterRandom.uniform(key, elementOffset + i) < density) {
+                KeepMask.set(bits, i);
+            }
+        }
+        return rescaled(x, base, bits, rescale, density);
+    }
+
+    /**
+     * DELLA MagPrune: per row (the last dimension; a 1-D tensor is one row) of length {@code c}, the
+     * element of ascending magnitude rank {@code r} (0-based, ties by index) is kept with probability
+     * {@code p = density - epsilon + 2 epsilon r / (c - 1)} ({@code p = density} when {@code c == 1}).
+     */
+    static KeepMask dellaMagprune(float[] x, float[] base, long[] shape, double density, double epsilon,
+            RescaleMode rescale, long key) {
+        int n = x.length;
+        if (density >= 1) {
+            return KeepMask.ALL;
+        }
+        long[] bits = KeepMask.none(n);
+        if (density <= 0) {
+            return new KeepMask(bits, 1.0, null);
+        }
+        int cols = shape.length >= 2 ? (int) shape[shape.length - 1] : n;
+        float[] inverse = rescale == RescaleMode.INVERSE_DENSITY ? new float[n] : null;
+        long[] order = new long[cols];
+        for (int from = 0; from < n; from += cols) {
+            for (int c = 0; c < cols; c++) {
+                long m = MagnitudeSelection.magnitudeBits(x[from + c], base[from + c]);
+                order[c] = (m << 32) | c;
+            }
+            Arrays.sort(order);
+            for (int r = 0; r < cols; r++) {
+                int c = (int) order[r];
+                double p = cols == 1 ? density : (density - epsilon) + 2 * epsilon * r / (cols - 1);
+                if (CounterRandom.uniform(key, from + c) < p) {
+                    KeepMask.set(bits, from + c);
+                    if (inverse != null) {
+                        inverse[from + c] = (float) (1.0 / p);
+                    }
+                }
+            }
+        }
+        if (inverse != null) {
+            return new KeepMask(bits, 1.0, inverse);
+        }
+        return rescaled(x, base, bits, rescale, density);
+    }
+
+    private static KeepMask rescaled(float[] x, float[] base, long[] bits, RescaleMode rescale, double density) {
+        if (rescale == null) {
+            return new KeepMask(bits, 1.0, null);
+        }
+        if (rescale == RescaleMode.INVERSE_DENSITY) {
+            return new KeepMask(bits, 1.0 / density, null);
+        }
+        double before = 0;
+        double after = 0;
+        for (int i = 0; i < x.length; i++) {
+            double a = Math.abs(x[i] - base[i]);
+            before += a;
+            if ((bits[i >>> 6] & (1L << i)) != 0) {
+                after += a;
+            }
+        }
+        if (before < L1_EPS || after < L1_EPS) {
+            return new KeepMask(bits, 1.0, null);
+        }
+        return new KeepMask(bits, before / after, null);
+    }
+}

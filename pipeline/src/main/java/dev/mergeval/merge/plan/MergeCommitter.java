@@ -1,0 +1,165 @@
+package dev.mergeval.merge.plan;
+
+import dev.mergeval.checkpoint.ShardLayout;
+import dev.mergeval.checkpoint.TensorInfo;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSDataInputStream;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * Assembles the output shards from the units' parts: each shard is its planned header followed by
+ * its tensors' bytes, copied from the parts in output order. Shards are assembled in parallel.
+ */
+public final class MergeCommitter {
+
+    private static final int COPY_BUFFER_BYTES = 1 << 20;
+    private static final String INDEX_FILE = "model.safetensors.index.json";
+
+    private MergeCommitter() {
+    }
+
+    /** One assembled shard: its file name, length and SHA-256. */
+    public record WrittenShard(String fileName, long bytes, String sha256) {
+    }
+
+    /** Where a piece of a tensor's bytes lies in a part file. */
+    private record Piece(String partPath, long partOffset, long tensorByteOffset, long length) {
+    }
+
+    public static ShardLayout layout(MergePlan plan) {
+        List<ShardLayout.TensorSpec> specs = new ArrayList<>();
+        for (OutputTensor t : plan.tensors()) {
+            specs.add(new ShardLayout.TensorSpec(t.name(), t.dtype(), t.shape()));
+        }
+        return ShardLayout.plan(specs, plan.maxShardBytes(), Map.of("format", "pt"));
+    }
+
+    /**
+     * Writes every shard of the plan's layout (and the index when there are several) into
+     * {@code stagingDir}, checking each part's length against the plan first.
+     */
+    public static List<WrittenShard> assemble(MergePlan plan, List<UnitResult> results, String stagingDir,
+            Configuration conf, int threads) {
+        Map<String, List<Piece>> pieces = pieces(plan, results);
+        ShardLayout layout = layout(plan);
+        ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, Math.min(threads, layout.shards().size())));
+        try {
+            List<Future<WrittenShard>> futures = new ArrayList<>();
+            for (ShardLayout.Shard shard : layout.shards()) {
+                futures.add(pool.submit(() -> writeShard(shard, pieces, stagingDir, conf)));
+            }
+            List<WrittenShard> written = new ArrayList<>();
+            for (Future<WrittenShard> f : futures) {
+                written.add(f.get());
+            }
+            if (layout.shards().size() > 1) {
+                Path index = new Path(stagingDir, INDEX_FILE);
+                FileSystem fs = index.getFileSystem(conf);
+                try (OutputStream out = fs.create(index, true)) {
+                    out.write(layout.indexJson().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                }
+            }
+            return written;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while assembling shards", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IllegalStateException(e.getCause());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private static Map<String, List<Piece>> pieces(MergePlan plan, List<UnitResult> results) {
+        Map<Integer, UnitResult> byUnit = new HashMap<>();
+        for (UnitResult r : results) {
+            byUnit.put(r.unitId(), r);
+        }
+        Map<String, OutputTensor> tensors = plan.tensorIndex();
+        Map<String, List<Piece>> pieces = new LinkedHashMap<>();
+        for (WorkUnit unit : plan.units()) {
+            UnitResult r = byUnit.get(unit.id());
+            if (r == null) {
+                throw new IllegalStateException("unit " + unit.id() + " produced no part");
+            }
+            if (r.bytes() != plan.unitBytes(unit)) {
+                throw new IllegalStateException("part of unit " + unit.id() + " has " + r.bytes()
+                        + " bytes, plan says " + plan.unitBytes(unit));
+            }
+            long offset = 0;
+            for (TensorSlice s : unit.slices()) {
+                int size = tensors.get(s.tensor()).dtype().byteSize();
+                long length = s.elementCount() * size;
+                pieces.computeIfAbsent(s.tensor(), k -> new ArrayList<>())
+                        .add(new Piece(r.partPath(), offset, s.elementOffset() * size, length));
+                offset += length;
+            }
+        }
+        return pieces;
+    }
+
+    private static WrittenShard writeShard(ShardLayout.Shard shard, Map<String, List<Piece>> pieces,
+            String stagingDir, Configuration conf) throws IOException {
+        Path path = new Path(stagingDir, shard.fileName());
+        FileSystem fs = path.getFileSystem(conf);
+        MessageDigest sha = UnitExecutor.sha256();
+        Map<String, FSDataInputStream> open = new HashMap<>();
+        byte[] buf = new byte[COPY_BUFFER_BYTES];
+        long bytes;
+        try (DigestOutputStream out = new DigestOutputStream(fs.create(path, true), sha)) {
+            out.write(shard.headerBytes());
+            bytes = shard.headerBytes().length;
+            for (TensorInfo t : shard.tensors()) {
+                long expectedOffset = 0;
+                for (Piece p : pieces.getOrDefault(t.name(), List.of())) {
+                    if (p.tensorByteOffset() != expectedOffset) {
+                        throw new IllegalStateException("tensor " + t.name() + " has a gap at byte " + expectedOffset);
+                    }
+                    FSDataInputStream in = open.get(p.partPath());
+                    if (in == null) {
+                        Path partPath = new Path(p.partPath());
+                        in = partPath.getFileSystem(conf).open(partPath);
+                        open.put(p.partPath(), in);
+                    }
+                    for (long done = 0; done < p.length(); done += buf.length) {
+                        int n = (int) Math.min(buf.length, p.length() - done);
+                        in.readFully(p.partOffset() + done, buf, 0, n);
+                        out.write(buf, 0, n);
+                    }
+                    expectedOffset += p.length();
+                }
+                if (expectedOffset != t.byteLength()) {
+                    throw new IllegalStateException("tensor " + t.name() + " assembled " + expectedOffset
+                            + " of " + t.byteLength() + " bytes");
+                }
+                bytes += t.byteLength();
+            }
+        } finally {
+            for (FSDataInputStream in : open.values()) {
+                in.close();
+            }
+        }
+        return new WrittenShard(shard.fileName(), bytes, HexFormat.of().formatHex(sha.digest()));
+    }
+}

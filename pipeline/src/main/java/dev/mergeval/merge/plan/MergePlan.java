@@ -1,0 +1,87 @@
+package dev.mergeval.merge.plan;
+
+import java.io.Serializable;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Everything needed to produce the output, fixed on the driver before any tensor is read. The plan
+ * is small (no tensor data) and serializable, so it ships to executors as is.
+ *
+ * @param planId content hash of everything below and of the inputs' headers; names the staging
+ *     area so that a re-run of the same plan resumes
+ * @param configYaml the normalized merge config
+ * @param seed the seed of the counter-based randomness (DARE, DELLA)
+ * @param inputs the input models, in the config's order (base first)
+ * @param copySource reference of the model whose non-float tensors, config and tokenizer are copied
+ * @param numLayers the layer count that per-layer parameter gradients are interpolated over
+ * @param tensors the output tensors, in output order
+ * @param maxShardBytes the output shard size limit
+ * @param units the work, each unit within one layer
+ * @param chunkElements elements per input held at once by element-wise methods (memory only: the
+ *     output does not depend on it)
+ */
+public record MergePlan(
+        String planId,
+        String configYaml,
+        long seed,
+        List<PlanInput> inputs,
+        String copySource,
+        int numLayers,
+        List<OutputTensor> tensors,
+        long maxShardBytes,
+        List<WorkUnit> units,
+        int chunkElements) implements Serializable {
+
+    public MergePlan {
+        inputs = List.copyOf(inputs);
+        tensors = List.copyOf(tensors);
+        units = List.copyOf(units);
+    }
+
+    public String uriOf(String ref) {
+        for (PlanInput in : inputs) {
+            if (in.ref().equals(ref)) {
+                return in.uri();
+            }
+        }
+        throw new IllegalArgumentException("no input " + ref + " in plan " + planId);
+    }
+
+    public OutputTensor tensor(String name) {
+        for (OutputTensor t : tensors) {
+            if (t.name().equals(name)) {
+                return t;
+            }
+        }
+        throw new IllegalArgumentException("no tensor " + name + " in plan " + planId);
+    }
+
+    /** Output bytes a unit writes (the length of its part file). */
+    public long unitBytes(WorkUnit unit) {
+        Map<String, OutputTensor> index = tensorIndex();
+        long bytes = 0;
+        for (TensorSlice s : unit.slices()) {
+            bytes += s.elementCount() * index.get(s.tensor()).dtype().byteSize();
+        }
+        return bytes;
+    }
+
+    public long totalBytes() {
+        long bytes = 0;
+        for (OutputTensor t : tensors) {
+            bytes += t.byteLength();
+        }
+        return bytes;
+    }
+
+    /** Output tensors by name, in output order. */
+    public Map<String, OutputTensor> tensorIndex() {
+        Map<String, OutputTensor> index = new LinkedHashMap<>();
+        for (OutputTensor t : tensors) {
+            index.put(t.name(), t);
+        }
+        return index;
+    }
+}

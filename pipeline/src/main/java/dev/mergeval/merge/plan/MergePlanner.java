@@ -1,0 +1,230 @@
+package dev.mergeval.merge.plan;
+
+import dev.mergeval.checkpoint.Checkpoint;
+import dev.mergeval.checkpoint.DType;
+import dev.mergeval.checkpoint.TensorInfo;
+import dev.mergeval.common.BadInputException;
+import dev.mergeval.merge.MergeConfig;
+import dev.mergeval.merge.TensorMerger;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.apache.hadoop.conf.Configuration;
+
+/**
+ * Builds a {@link MergePlan} on the driver from the inputs' headers only: no tensor data is read.
+ * Checks that the inputs agree (every mismatch is listed in one error), fixes the output dtypes and
+ * order, and cuts the work into units that never mix layers.
+ */
+public final class MergePlanner {
+
+    private MergePlanner() {
+    }
+
+    public static MergePlan plan(MergeConfig config, long seed, PlanOptions options, Configuration conf) {
+        List<PlanInput> inputs = new ArrayList<>();
+        for (String ref : config.inputModels()) {
+            inputs.add(new PlanInput(ref, resolve(ref)));
+        }
+        String copySource = config.baseModel().orElse(config.inputModels().get(0));
+        Map<String, List<TensorInfo>> headers = new LinkedHashMap<>();
+        int numLayers;
+        for (PlanInput in : inputs) {
+            try (Checkpoint ckpt = Checkpoint.open(in.uri(), conf)) {
+                List<TensorInfo> infos = new ArrayList<>();
+                for (String name : ckpt.tensorNames()) {
+                    infos.add(ckpt.info(name));
+                }
+                headers.put(in.ref(), infos);
+            }
+        }
+        checkCompatible(headers, copySource);
+        List<TensorInfo> reference = headers.get(copySource);
+        try (Checkpoint ckpt = Checkpoint.open(uriOf(inputs, copySource), conf)) {
+            numLayers = layerCount(ckpt, reference);
+        }
+
+        Optional<DType> outDtype = config.outDtype().or(config::dtype).map(DType::fromTorchName);
+        TensorMerger merger = TensorMerger.create(config, numLayers);
+        List<OutputTensor> tensors = new ArrayList<>();
+        for (TensorInfo info : reference) {
+            boolean merged = isMergeable(info.dtype());
+            DType dtype = merged ? outDtype.orElse(info.dtype()) : info.dtype();
+            tensors.add(new OutputTensor(info.name(), dtype, info.shape(), merged));
+        }
+        List<WorkUnit> units = cutUnits(tensors, merger, options);
+        String planId = planId(config, seed, options, inputs, headers, tensors, units);
+        return new MergePlan(planId, config.normalizedYaml(), seed, inputs, copySource, numLayers,
+                tensors, options.maxShardBytes(), units, options.chunkElements());
+    }
+
+    /**
+     * FP8 and integer tensors are carried through from the copy source: averaging quantized codes
+     * or integer buffers has no meaning.
+     */
+    static boolean isMergeable(DType dtype) {
+        return dtype == DType.F32 || dtype == DType.F16 || dtype == DType.BF16 || dtype == DType.F64;
+    }
+
+    /** Relative local paths become absolute file URIs, so executors elsewhere read the same files. */
+    static String resolve(String ref) {
+        if (ref.contains("+") && !ref.contains("://")) {
+            String[] parts = ref.split("\\+", -1);
+            List<String> resolved = new ArrayList<>();
+            for (String part : parts) {
+                resolved.add(resolve(part));
+            }
+            return String.join("+", resolved);
+        }
+        if (ref.matches("^[A-Za-z][A-Za-z0-9+.-]*:.*")) {
+            return ref;
+        }
+        return Path.of(ref).toAbsolutePath().normalize().toUri().toString();
+    }
+
+    private static String uriOf(List<PlanInput> inputs, String ref) {
+        return inputs.stream().filter(i -> i.ref().equals(ref)).findFirst().orElseThrow().uri();
+    }
+
+    /** Lists every disagreement between the inputs, not just the first. */
+    static void checkCompatible(Map<String, List<TensorInfo>> headers, String referenceRef) {
+        Map<String, TensorInfo> reference = byName(headers.get(referenceRef));
+        List<String> problems = new ArrayList<>();
+        for (Map.Entry<String, List<TensorInfo>> e : headers.entrySet()) {
+            if (e.getKey().equals(referenceRef)) {
+                continue;
+            }
+            Map<String, TensorInfo> other = byName(e.getValue());
+            Set<String> missing = new LinkedHashSet<>(reference.keySet());
+            missing.removeAll(other.keySet());
+            Set<String> extra = new LinkedHashSet<>(other.keySet());
+            extra.removeAll(reference.keySet());
+            for (String name : missing) {
+                problems.add(e.getKey() + " lacks tensor " + name);
+            }
+            for (String name : extra) {
+                problems.add(e.getKey() + " has extra tensor " + name);
+            }
+            for (TensorInfo ref : reference.values()) {
+                TensorInfo t = other.get(ref.name());
+                if (t == null) {
+                    continue;
+                }
+                if (!Arrays.equals(ref.shape(), t.shape())) {
+                    String what = isVocabTensor(ref.name()) ? "vocabulary size differs: " : "shape differs: ";
+                    problems.add(e.getKey() + " tensor " + ref.name() + " " + what
+                            + Arrays.toString(t.shape()) + " vs " + Arrays.toString(ref.shape()) + " in " + referenceRef);
+                }
+                if (ref.dtype() != t.dtype()) {
+                    problems.add(e.getKey() + " tensor " + ref.name() + " dtype differs: "
+                            + t.dtype() + " vs " + ref.dtype() + " in " + referenceRef);
+                }
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new BadInputException("inputs are not compatible (" + problems.size() + " problem"
+                    + (problems.size() == 1 ? "" : "s") + "): " + String.join("; ", problems));
+        }
+    }
+
+    private static boolean isVocabTensor(String name) {
+        return name.contains("embed_tokens") || name.contains("lm_head") || name.contains("wte");
+    }
+
+    private static Map<String, TensorInfo> byName(List<TensorInfo> infos) {
+        Map<String, TensorInfo> map = new LinkedHashMap<>();
+        for (TensorInfo t : infos) {
+            map.put(t.name(), t);
+        }
+        return map;
+    }
+
+    /** {@code num_hidden_layers} from config.json, else one more than the highest layer index seen. */
+    static int layerCount(Checkpoint ckpt, List<TensorInfo> tensors) {
+        if (ckpt.config() != null && ckpt.config().hasNonNull("num_hidden_layers")) {
+            return ckpt.config().get("num_hidden_layers").asInt();
+        }
+        int max = -1;
+        for (TensorInfo t : tensors) {
+            max = Math.max(max, TensorMerger.layerIndex(t.name()));
+        }
+        return max + 1;
+    }
+
+    /**
+     * Consecutive tensors of one group (layer, or a lone non-layer tensor) share a unit up to
+     * {@code maxUnitBytes}; an element-wise tensor larger than that is split into row ranges.
+     */
+    static List<WorkUnit> cutUnits(List<OutputTensor> tensors, TensorMerger merger, PlanOptions options) {
+        List<WorkUnit> units = new ArrayList<>();
+        List<TensorSlice> current = new ArrayList<>();
+        String currentGroup = null;
+        long currentBytes = 0;
+        for (OutputTensor t : tensors) {
+            String group = groupOf(t.name());
+            boolean splittable = !t.merged() || merger.chunkable(t.name());
+            boolean fits = currentBytes + t.byteLength() <= options.maxUnitBytes();
+            if (currentGroup != null && (!group.equals(currentGroup) || !fits)) {
+                units.add(new WorkUnit(units.size(), currentGroup, current));
+                current = new ArrayList<>();
+                currentBytes = 0;
+            }
+            currentGroup = group;
+            if (splittable && t.byteLength() > options.maxUnitBytes()) {
+                long rowElements = t.rowElements();
+                long rows = t.numElements() / rowElements;
+                long rowsPerUnit = Math.max(1, options.maxUnitBytes() / (rowElements * t.dtype().byteSize()));
+                for (long r = 0; r < rows; r += rowsPerUnit) {
+                    long n = Math.min(rowsPerUnit, rows - r);
+                    units.add(new WorkUnit(units.size(), group,
+                            List.of(new TensorSlice(t.name(), r * rowElements, n * rowElements))));
+                }
+                currentGroup = null;
+                continue;
+            }
+            current.add(new TensorSlice(t.name(), 0, t.numElements()));
+            currentBytes += t.byteLength();
+        }
+        if (currentGroup != null && !current.isEmpty()) {
+            units.add(new WorkUnit(units.size(), currentGroup, current));
+        }
+        return units;
+    }
+
+    static String groupOf(String tensorName) {
+        int layer = TensorMerger.layerIndex(tensorName);
+        return layer >= 0 ? "layers." + layer : tensorName;
+    }
+
+    private static String planId(MergeConfig config, long seed, PlanOptions options, List<PlanInput> inputs,
+            Map<String, List<TensorInfo>> headers, List<OutputTensor> tensors, List<WorkUnit> units) {
+        try {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            StringBuilder sb = new StringBuilder();
+            sb.append(config.normalizedYaml()).append('\n').append(seed).append('\n')
+                    .append(options.maxShardBytes()).append('\n');
+            for (PlanInput in : inputs) {
+                sb.append(in.ref()).append('=').append(in.uri()).append('\n');
+                for (TensorInfo t : headers.get(in.ref())) {
+                    sb.append(t.name()).append(' ').append(t.dtype()).append(Arrays.toString(t.shape()))
+                            .append(' ').append(t.begin()).append('-').append(t.end()).append('\n');
+                }
+            }
+            tensors.forEach(t -> sb.append(t).append('\n'));
+            units.forEach(u -> sb.append(u).append('\n'));
+            return HexFormat.of().formatHex(md.digest(sb.toString().getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,37 @@
+package dev.mergeval.merge.plan;
+
+/**
+ * How the planner cuts the work.
+ *
+ * @param maxShardBytes output shard size limit (HF's {@code max_shard_size})
+ * @param maxUnitBytes output bytes above which an element-wise tensor is split into row ranges of
+ *     its own units; bounds a unit's run time, not its memory
+ * @param chunkElements elements read per input at a time by element-wise methods; bounds memory
+ */
+public record PlanOptions(long maxShardBytes, long maxUnitBytes, int chunkElements) {
+
+    public static final long DEFAULT_MAX_SHARD_BYTES = 5_000_000_000L;
+    public static final long DEFAULT_MAX_UNIT_BYTES = 256L << 20;
+    public static final int DEFAULT_CHUNK_ELEMENTS = 1 << 22;
+
+    public PlanOptions {
+        if (maxShardBytes <= 0) {
+            throw new IllegalArgumentException("max shard size must be > 0, got " + maxShardBytes);
+        }
+        if (maxUnitBytes <= 0 || chunkElements <= 0) {
+            throw new IllegalArgumentException("unit size and chunk size must be > 0");
+        }
+    }
+
+    public static PlanOptions defaults() {
+        return new PlanOptions(DEFAULT_MAX_SHARD_BYTES, DEFAULT_MAX_UNIT_BYTES, DEFAULT_CHUNK_ELEMENTS);
+    }
+
+    public PlanOptions withMaxShardBytes(long bytes) {
+        return new PlanOptions(bytes, maxUnitBytes, chunkElements);
+    }
+
+    public PlanOptions withMaxUnitBytes(long bytes) {
+        return new PlanOptions(maxShardBytes, bytes, chunkElements);
+    }
+}

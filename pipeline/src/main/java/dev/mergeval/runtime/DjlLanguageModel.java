@@ -1,0 +1,218 @@
+package dev.mergeval.runtime;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.jni.JniUtils;
+import dev.mergeval.common.BadInputException;
+import dev.mergeval.runtime.chat.ChatTemplate;
+import dev.mergeval.runtime.generation.BatchGenerator;
+import dev.mergeval.runtime.generation.BatchScorer;
+import dev.mergeval.runtime.llama.LlamaForward;
+import dev.mergeval.runtime.tokenizer.ModelTokenizer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/**
+ * A Llama-family model on DJL/PyTorch: parameters owned by one manager, each call in its own
+ * sub-manager. Requests are sorted by token length and cut into batches of at most
+ * {@link RuntimeOptions#maxBatchSize()} (less padding); results come back in request order.
+ */
+public final class DjlLanguageModel implements LanguageModel {
+
+    private final String id;
+    private final RuntimeOptions options;
+    private final NDManager manager;
+    private final Map<String, NDArray> params;
+    private final LlamaForward forward;
+    private final ModelTokenizer tokenizer;
+    private final ChatTemplate chatTemplate;
+    private final GenerationDefaults defaults;
+
+    DjlLanguageModel(String id, RuntimeOptions options, NDManager manager, Map<String, NDArray> params,
+            LlamaForward forward, ModelTokenizer tokenizer, ChatTemplate chatTemplate, GenerationDefaults defaults) {
+        this.id = id;
+        this.options = options;
+        this.manager = manager;
+        this.params = params;
+        this.forward = forward;
+        this.tokenizer = tokenizer;
+        this.chatTemplate = chatTemplate;
+        this.defaults = defaults;
+    }
+
+    @Override
+    public String id() {
+        return id;
+    }
+
+    public ModelTokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public LlamaForward forward() {
+        return forward;
+    }
+
+    /** The loaded parameters by Hugging Face name (owned by this model: do not close). */
+    public Map<String, NDArray> parameters() {
+        return params;
+    }
+
+    /** Token ids that end a generation. */
+    public java.util.Set<Integer> eosIds() {
+        return defaults.eosIds();
+    }
+
+    /**
+     * The model's chat template applied to {@code messages}; without a template, the message
+     * contents joined by blank lines (a plain prompt).
+     */
+    @Override
+    public String renderChat(List<ChatMessage> messages, boolean addGenerationPrompt) {
+        if (chatTemplate == null) {
+            return messages.stream().map(ChatMessage::content).collect(Collectors.joining("\n\n"));
+        }
+        return chatTemplate.render(messages, addGenerationPrompt);
+    }
+
+    public boolean hasChatTemplate() {
+        return chatTemplate != null;
+    }
+
+    @Override
+    public List<Completion> generate(List<String> prompts, GenerationParams params) {
+        List<int[]> ids = prompts.stream().map(tokenizer::encode).toList();
+        long[] keys = prompts.stream().mapToLong(DjlLanguageModel::streamKey).toArray();
+        return generateIds(ids, keys, params);
+    }
+
+    /** Generation from token ids; {@code streamKeys} seed each prompt's sampler. */
+    public List<Completion> generateIds(List<int[]> prompts, long[] streamKeys, GenerationParams params) {
+        applyThreads();
+        BatchGenerator generator = new BatchGenerator(forward, this.params, defaults.eosIds(), tokenizer::decode);
+        Completion[] out = new Completion[prompts.size()];
+        for (int[] chunk : chunks(prompts)) {
+            List<int[]> batch = new ArrayList<>();
+            long[] keys = new long[chunk.length];
+            for (int i = 0; i < chunk.length; i++) {
+                batch.add(prompts.get(chunk[i]));
+                keys[i] = streamKeys[chunk[i]];
+            }
+            List<Completion> done = generator.generate(manager, batch, keys, params);
+            for (int i = 0; i < chunk.length; i++) {
+                out[chunk[i]] = done.get(i);
+            }
+        }
+        return Arrays.asList(out);
+    }
+
+    @Override
+    public List<LogLikelihood> logLikelihood(List<LogLikelihoodRequest> requests) {
+        applyThreads();
+        List<BatchScorer.Tokens> tokens = requests.stream().map(this::encodePair).toList();
+        List<int[]> lengths = tokens.stream()
+                .map(t -> new int[t.context().length + t.continuation().length]).toList();
+        BatchScorer scorer = new BatchScorer(forward, params);
+        LogLikelihood[] out = new LogLikelihood[requests.size()];
+        for (int[] chunk : chunks(lengths)) {
+            List<BatchScorer.Tokens> batch = Arrays.stream(chunk).mapToObj(tokens::get).toList();
+            List<BatchScorer.Score> scores = scorer.score(manager, batch);
+            for (int i = 0; i < chunk.length; i++) {
+                LogLikelihoodRequest r = requests.get(chunk[i]);
+                BatchScorer.Score s = scores.get(i);
+                out[chunk[i]] = new LogLikelihood(s.logProb(), batch.get(i).continuation().length,
+                        r.continuation().codePointCount(0, r.continuation().length()), s.greedy());
+            }
+        }
+        return Arrays.asList(out);
+    }
+
+    /**
+     * Context and continuation tokens as lm-evaluation-harness splits them: trailing whitespace
+     * of the context moves to the continuation, the pair is encoded whole, and the continuation is
+     * what follows the context's own encoding (so merges across the boundary count once). A
+     * context longer than the model's window loses tokens from the left.
+     */
+    BatchScorer.Tokens encodePair(LogLikelihoodRequest r) {
+        String context = r.context();
+        String continuation = r.continuation();
+        if (continuation.isEmpty()) {
+            throw new BadInputException("log-likelihood request has an empty continuation");
+        }
+        int trailing = context.length() - context.stripTrailing().length();
+        if (trailing > 0) {
+            continuation = context.substring(context.length() - trailing) + continuation;
+            context = context.substring(0, context.length() - trailing);
+        }
+        int[] whole = tokenizer.encode(context + continuation);
+        int[] ctx = tokenizer.encode(context);
+        int[] cont;
+        if (ctx.length > 0 && ctx.length < whole.length
+                && Arrays.equals(ctx, Arrays.copyOf(whole, ctx.length))) {
+            cont = Arrays.copyOfRange(whole, ctx.length, whole.length);
+        } else {
+            cont = tokenizer.encode(continuation, false);
+        }
+        if (ctx.length == 0) {
+            int start = tokenizer.bosId() >= 0 ? tokenizer.bosId() : tokenizer.eosId();
+            if (start < 0) {
+                throw new BadInputException("empty context and the tokenizer has no BOS or EOS token to start from");
+            }
+            ctx = new int[] {start};
+        }
+        if (cont.length == 0) {
+            throw new BadInputException("continuation '" + r.continuation() + "' encodes to no tokens");
+        }
+        int window = forward.config().maxPositionEmbeddings() + 1;
+        if (cont.length >= window) {
+            throw new BadInputException("continuation of " + cont.length + " tokens does not fit the model's "
+                    + (window - 1) + " positions");
+        }
+        if (ctx.length + cont.length > window) {
+            ctx = Arrays.copyOfRange(ctx, ctx.length + cont.length - window, ctx.length);
+        }
+        return new BatchScorer.Tokens(ctx, cont);
+    }
+
+    /** Request indices sorted by length, cut into batches. */
+    private List<int[]> chunks(List<int[]> sequences) {
+        Integer[] order = new Integer[sequences.size()];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        Arrays.sort(order, Comparator.comparingInt(i -> sequences.get(i).length));
+        List<int[]> out = new ArrayList<>();
+        for (int from = 0; from < order.length; from += options.maxBatchSize()) {
+            int to = Math.min(order.length, from + options.maxBatchSize());
+            out.add(Arrays.stream(order, from, to).mapToInt(Integer::intValue).toArray());
+        }
+        return out;
+    }
+
+    private void applyThreads() {
+        if (options.threads() > 0) {
+            // per calling thread: OpenMP's thread count is thread-local
+            JniUtils.setNumThreads(options.threads());
+        }
+    }
+
+    /** FNV-1a over the prompt's UTF-16 units: its sampler stream, independent of batch position. */
+    static long streamKey(String prompt) {
+        long h = 0xcbf29ce484222325L;
+        for (int i = 0; i < prompt.length(); i++) {
+            h ^= prompt.charAt(i);
+            h *= 0x100000001b3L;
+        }
+        return h;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+        tokenizer.close();
+    }
+}

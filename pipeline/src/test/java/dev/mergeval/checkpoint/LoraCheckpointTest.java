@@ -1,0 +1,244 @@
+package dev.mergeval.checkpoint;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.mergeval.common.BadInputException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The LoRA view against an explicit matrix product computed here in double precision. */
+class LoraCheckpointTest {
+
+    private static final String Q = "model.layers.0.self_attn.q_proj.weight";
+    private static final String V = "model.layers.0.self_attn.v_proj.weight";
+    private static final String FC = "transformer.h.0.mlp.c_fc.weight";
+    private static final String NORM = "model.norm.weight";
+
+    @TempDir
+    java.nio.file.Path tmp;
+
+    private final Configuration conf = new Configuration();
+
+    private static float[] random(SplittableRandom rnd, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) rnd.nextGaussian();
+        }
+        return v;
+    }
+
+    /** Base: q [6,5], v [4,5], a Conv1D-style c_fc stored [in=5, out=7], and a norm. */
+    private java.nio.file.Path base(String name, DType dt) {
+        SplittableRandom rnd = new SplittableRandom(11);
+        java.nio.file.Path dir = tmp.resolve(name);
+        Path p = new Path(dir.toUri());
+        SafetensorsWriter.write(HadoopFs.get(p, conf), p, List.of(
+                SafetensorsWriter.TensorData.ofFloats(Q, dt, new long[] {6, 5}, random(rnd, 30)),
+                SafetensorsWriter.TensorData.ofFloats(V, dt, new long[] {4, 5}, random(rnd, 20)),
+                SafetensorsWriter.TensorData.ofFloats(FC, dt, new long[] {5, 7}, random(rnd, 35)),
+                SafetensorsWriter.TensorData.ofFloats(NORM, dt, new long[] {5}, random(rnd, 5))),
+                1 << 20, Map.of());
+        return dir;
+    }
+
+    private record Lora(String module, int out, int in, float[] a, float[] b) {
+    }
+
+    private java.nio.file.Path adapter(String name, String configJson, List<Lora> loras,
+                                       List<SafetensorsWriter.TensorData> extra) throws IOException {
+        java.nio.file.Path dir = tmp.resolve(name);
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("adapter_config.json"), configJson);
+        List<SafetensorsWriter.TensorData> t = new ArrayList<>();
+        for (Lora l : loras) {
+            int r = l.a().length / l.in();
+            t.add(SafetensorsWriter.TensorData.ofFloats("base_model.model." + l.module() + ".lora_A.weight",
+                    DType.F32, new long[] {r, l.in()}, l.a()));
+            t.add(SafetensorsWriter.TensorData.ofFloats("base_model.model." + l.module() + ".lora_B.weight",
+                    DType.F32, new long[] {l.out(), r}, l.b()));
+        }
+        t.addAll(extra);
+        Path f = new Path(dir.resolve("adapter_model.safetensors").toUri());
+        SafetensorsWriter.writeFile(HadoopFs.get(f, conf), f, t, Map.of("format", "pt"));
+        return dir;
+    }
+
+    /** W + scale * (B @ A), transposed for fan_in_fan_out, in double. */
+    private static double[] expected(float[] w, Lora l, int r, double scale, boolean fanInFanOut) {
+        double[] out = new double[w.length];
+        for (int o = 0; o < l.out(); o++) {
+            for (int i = 0; i < l.in(); i++) {
+                double d = 0;
+                for (int k = 0; k < r; k++) {
+                    d += (double) l.b()[o * r + k] * l.a()[k * l.in() + i];
+                }
+                int idx = fanInFanOut ? i * l.out() + o : o * l.in() + i;
+                out[idx] = w[idx] + scale * d;
+            }
+        }
+        return out;
+    }
+
+    private static void assertClose(double[] want, float[] got, double tol, String what) {
+        assertEquals(want.length, got.length);
+        for (int i = 0; i < want.length; i++) {
+            assertEquals(want[i], got[i], tol * Math.max(1, Math.abs(want[i])), what + " [" + i + "]");
+        }
+    }
+
+    private static String config(int r, double alpha, String extra) {
+        return "{\"peft_type\":\"LORA\",\"r\":" + r + ",\"lora_alpha\":" + alpha
+                + ",\"target_modules\":[\"q_proj\",\"v_proj\",\"c_fc\"],\"bias\":\"none\"" + extra + "}";
+    }
+
+    @Test
+    void effectiveWeightIsBasePlusScaledProduct() throws IOException {
+        SplittableRandom rnd = new SplittableRandom(5);
+        int r = 3;
+        Lora q = new Lora("model.layers.0.self_attn.q_proj", 6, 5, random(rnd, r * 5), random(rnd, 6 * r));
+        java.nio.file.Path base = base("base", DType.F32);
+        java.nio.file.Path ad = adapter("plain", config(r, 6, ""), List.of(q), List.of());
+        try (Checkpoint b = Checkpoint.open(base.toString(), conf);
+             Checkpoint ck = Checkpoint.open(base + "+" + ad, conf)) {
+            assertTrue(ck instanceof LoraCheckpoint);
+            double[] want = expected(b.readFloats(Q), q, r, 6.0 / 3, false);
+            float[] got = ck.readFloats(Q);
+            assertClose(want, got, 1e-6, "q");
+            assertArrayEquals(b.readFloats(V), ck.readFloats(V), "untouched tensor");
+            assertArrayEquals(b.readFloats(NORM), ck.readFloats(NORM));
+            for (int off = 0; off < 30; off += 7) {
+                for (int len : new int[] {1, 4, 5, 11, 30 - off}) {
+                    if (off + len <= 30) {
+                        assertArrayEquals(java.util.Arrays.copyOfRange(got, off, off + len),
+                                ck.readFloats(Q, off, len), "range " + off + "+" + len);
+                    }
+                }
+            }
+            float[] raw = new float[30];
+            TensorCodec.decode(DType.F32, java.nio.ByteBuffer.wrap(ck.readRaw(Q, 0, 120)), raw, 0, 30);
+            assertArrayEquals(got, raw, "raw read carries the delta too");
+            assertEquals(b.shardFiles().size() + 1, ck.shardFiles().size());
+        }
+    }
+
+    @Test
+    void rsloraFanInFanOutAndPatterns() throws IOException {
+        SplittableRandom rnd = new SplittableRandom(6);
+        int r = 4;
+        Lora fc = new Lora("transformer.h.0.mlp.c_fc", 7, 5, random(rnd, r * 5), random(rnd, 7 * r));
+        Lora q = new Lora("model.layers.0.self_attn.q_proj", 6, 5, random(rnd, 2 * 5), random(rnd, 6 * 2));
+        java.nio.file.Path base = base("base2", DType.F32);
+        String cfg = config(r, 8, ",\"use_rslora\":true,\"fan_in_fan_out\":true"
+                + ",\"rank_pattern\":{\"self_attn\\\\.q_proj\":2},\"alpha_pattern\":{\"q_.*\":5}");
+        // The patterns name q_proj only, so c_fc keeps r and lora_alpha.
+        java.nio.file.Path ad = adapter("fif", cfg, List.of(fc), List.of());
+        try (Checkpoint b = Checkpoint.open(base.toString(), conf);
+             Checkpoint ck = Checkpoint.open(base + "+" + ad, conf)) {
+            double[] want = expected(b.readFloats(FC), fc, r, 8 / Math.sqrt(r), true);
+            assertClose(want, ck.readFloats(FC), 1e-6, "c_fc");
+            assertArrayEquals(java.util.Arrays.copyOfRange(ck.readFloats(FC), 9, 23),
+                    ck.readFloats(FC, 9, 14), "partial rows");
+        }
+        java.nio.file.Path ad2 = adapter("patterns", config(r, 8, ",\"use_rslora\":true"
+                + ",\"rank_pattern\":{\"self_attn\\\\.q_proj\":2},\"alpha_pattern\":{\"q_.*\":5}"),
+                List.of(q), List.of());
+        try (Checkpoint b = Checkpoint.open(base.toString(), conf);
+             Checkpoint ck = Checkpoint.open(base + "+" + ad2, conf)) {
+            LoraAdapter.Module m = ((LoraCheckpoint) ck).adapter().modules().get(Q);
+            assertEquals(2, m.rank());
+            assertEquals(5.0, m.alpha());
+            double[] want = expected(b.readFloats(Q), q, 2, 5 / Math.sqrt(2), false);
+            assertClose(want, ck.readFloats(Q), 1e-6, "q with patterns");
+        }
+    }
+
+    @Test
+    void bf16BaseRoundsLikePeftMerge() throws IOException {
+        SplittableRandom rnd = new SplittableRandom(8);
+        int r = 2;
+        Lora v = new Lora("model.layers.0.self_attn.v_proj", 4, 5, random(rnd, r * 5), random(rnd, 4 * r));
+        java.nio.file.Path base = base("bf16", DType.BF16);
+        java.nio.file.Path ad = adapter("bf16ad", config(r, 16, ""), List.of(v), List.of());
+        try (Checkpoint b = Checkpoint.open(base.toString(), conf);
+             Checkpoint ck = Checkpoint.open(base + "+" + ad, conf)) {
+            float[] w = b.readFloats(V);
+            float[] got = ck.readFloats(V);
+            double[] exact = expected(w, v, r, 8, false);
+            for (int i = 0; i < got.length; i++) {
+                assertEquals(got[i], TensorCodec.bf16ToFloat(TensorCodec.floatToBf16(got[i])),
+                        "result is a bf16 value");
+                // Two bf16 roundings (the delta, then the sum): each within half a bf16 ulp of
+                // the larger of |W| and |delta|.
+                double mag = Math.max(Math.abs(w[i]), Math.abs(exact[i] - w[i]));
+                double ulp = Math.ulp((float) mag) * 65536;
+                assertEquals(exact[i], got[i], ulp, "element " + i);
+            }
+        }
+    }
+
+    @Test
+    void plusSplitsOnlyAtAnAdapterDirectory() throws IOException {
+        java.nio.file.Path base = base("with+plus", DType.F32);
+        try (Checkpoint ck = Checkpoint.open(base.toString(), conf)) {
+            assertTrue(ck instanceof SafetensorsCheckpoint, "an existing path with '+' is a path");
+        }
+        SplittableRandom rnd = new SplittableRandom(9);
+        Lora q = new Lora("model.layers.0.self_attn.q_proj", 6, 5, random(rnd, 5), random(rnd, 6));
+        java.nio.file.Path ad = adapter("ad1", config(1, 1, ""), List.of(q), List.of());
+        try (Checkpoint ck = Checkpoint.open(base + "+" + ad, conf)) {
+            assertTrue(ck instanceof LoraCheckpoint);
+            assertEquals(base + "+" + ad, ck.location());
+        }
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> Checkpoint.open(base + "+" + tmp.resolve("nothere"), conf));
+        assertTrue(e.getMessage().contains("not found"));
+    }
+
+    private void rejected(java.nio.file.Path base, java.nio.file.Path ad, String... mentions) {
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> Checkpoint.open(base + "+" + ad, conf).close());
+        for (String m : mentions) {
+            assertTrue(e.getMessage().contains(m), "'" + e.getMessage() + "' names " + m);
+        }
+    }
+
+    @Test
+    void mismatchesAndUnsupportedAdaptersAreRefused() throws IOException {
+        SplittableRandom rnd = new SplittableRandom(10);
+        java.nio.file.Path base = base("base3", DType.F32);
+        Lora wrongShape = new Lora("model.layers.0.self_attn.q_proj", 8, 5, random(rnd, 10), random(rnd, 16));
+        rejected(base, adapter("shape", config(2, 2, ""), List.of(wrongShape), List.of()),
+                "q_proj", "[8, 5]", "[6, 5]");
+        Lora absent = new Lora("model.layers.9.self_attn.q_proj", 6, 5, random(rnd, 10), random(rnd, 12));
+        rejected(base, adapter("absent", config(2, 2, ""), List.of(absent), List.of()),
+                "model.layers.9.self_attn.q_proj.weight");
+        Lora untargeted = new Lora("model.layers.0.self_attn.k_proj", 6, 5, random(rnd, 10), random(rnd, 12));
+        rejected(base, adapter("untargeted", config(2, 2, ""), List.of(untargeted), List.of()),
+                "k_proj", "target_modules");
+        Lora q = new Lora("model.layers.0.self_attn.q_proj", 6, 5, random(rnd, 10), random(rnd, 12));
+        rejected(base, adapter("rank", config(3, 2, ""), List.of(q), List.of()), "rank 3");
+        rejected(base, adapter("dora", config(2, 2, ",\"use_dora\":true"), List.of(q), List.of()), "DoRA");
+        rejected(base, adapter("embed", config(2, 2, ""), List.of(q), List.of(
+                SafetensorsWriter.TensorData.ofFloats("base_model.model.model.embed_tokens.lora_embedding_A",
+                        DType.F32, new long[] {2, 8}, new float[16]))), "embedding");
+        rejected(base, adapter("onlyA", config(2, 2, ""), List.of(), List.of(
+                SafetensorsWriter.TensorData.ofFloats("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight",
+                        DType.F32, new long[] {2, 5}, new float[10]))), "q_proj", "no lora_B");
+        rejected(base, adapter("full", config(2, 2, ""), List.of(q), List.of(
+                SafetensorsWriter.TensorData.ofFloats("base_model.model.lm_head.weight",
+                        DType.F32, new long[] {2}, new float[2]))), "lm_head", "modules_to_save");
+        rejected(base, adapter("regex", "{\"r\":2,\"lora_alpha\":2,\"target_modules\":\".*\\\\.v_proj\"}",
+                List.of(q), List.of()), "q_proj", "target_modules");
+    }
+}

@@ -1,0 +1,99 @@
+package dev.mergeval.eval;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.mergeval.common.BadInputException;
+import dev.mergeval.eval.datasets.DatasetKind;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class EvalSuiteTest {
+
+    @TempDir
+    Path dir;
+
+    private String write(String yaml) throws IOException {
+        Path p = dir.resolve("suite.yaml");
+        Files.writeString(p, yaml);
+        return p.toString();
+    }
+
+    @Test
+    void readsTasksWithDefaultsAndRelativePaths() throws IOException {
+        EvalSuite s = EvalSuite.read(write(String.join("\n",
+                "name: safety",
+                "seed: 7",
+                "defaults:",
+                "  chat_template: false",
+                "  generation: {max_new_tokens: 32}",
+                "tasks:",
+                "  - name: adv",
+                "    dataset: {kind: advbench, path: data/adv.csv}",
+                "    judge: keyword",
+                "    limit: 10",
+                "  - name: math",
+                "    dataset: {kind: gsm8k, path: /abs/test.jsonl, few_shot_path: train.jsonl, n_shot: 5}",
+                "    scorer: gsm8k",
+                "    chat_template: true",
+                "    system_prompt: Be brief.",
+                "    generation: {max_new_tokens: 256, temperature: 0.7, repetition_penalty: 1.1, stop: [\"Question:\"]}",
+                "  - name: arc",
+                "    dataset: {kind: arc, path: arc.jsonl}",
+                "")));
+        assertEquals("safety", s.name());
+        assertEquals(7, s.seed());
+        EvalTask adv = s.tasks().get(0);
+        assertEquals(DatasetKind.ADVBENCH, adv.dataset().kind());
+        assertTrue(adv.dataset().path().endsWith(dir.resolve("data/adv.csv").toString()), adv.dataset().path());
+        assertEquals("keyword", adv.judge().kind());
+        assertFalse(adv.chatTemplate());
+        assertEquals(32, adv.generation().maxNewTokens());
+        assertEquals(0.0, adv.generation().temperature());
+        assertEquals(10, adv.limit());
+        EvalTask math = s.tasks().get(1);
+        assertEquals("/abs/test.jsonl", math.dataset().path());
+        assertEquals(5, math.dataset().nShot());
+        assertTrue(math.chatTemplate());
+        assertEquals("Be brief.", math.systemPrompt());
+        assertEquals(1.1, math.generation().repetitionPenalty());
+        assertEquals(List.of("Question:"), math.generation().stopStrings());
+        assertEquals(7, math.generation().seed());
+        assertNull(math.judge());
+        EvalTask arc = s.tasks().get(2);
+        assertEquals(EvalTask.MULTIPLE_CHOICE, arc.scorer());
+        assertFalse(arc.generates());
+        assertEquals(-1, arc.limit());
+    }
+
+    @Test
+    void rejectsBadSuitesNamingTheProblem() throws IOException {
+        BadInputException unknownKey = assertThrows(BadInputException.class, () -> EvalSuite.read(write(
+                "tasks:\n  - name: a\n    dataset: {kind: advbench, path: x.csv}\n    judge: keyword\n    max_tokens: 3\n")));
+        assertTrue(unknownKey.getMessage().contains("max_tokens"), unknownKey.getMessage());
+        assertTrue(unknownKey.getMessage().contains("suite.yaml"), unknownKey.getMessage());
+        BadInputException both = assertThrows(BadInputException.class, () -> EvalSuite.read(write(
+                "tasks:\n  - name: a\n    dataset: {kind: gsm8k, path: x.jsonl}\n")));
+        assertTrue(both.getMessage().contains("give exactly one of judge or scorer"), both.getMessage());
+        BadInputException kind = assertThrows(BadInputException.class, () -> EvalSuite.read(write(
+                "tasks:\n  - name: a\n    dataset: {kind: squad, path: x.jsonl}\n    scorer: exact_match\n")));
+        assertTrue(kind.getMessage().contains("unknown dataset kind 'squad'"), kind.getMessage());
+        BadInputException dup = assertThrows(BadInputException.class, () -> EvalSuite.read(write(
+                "tasks:\n  - {name: a, dataset: {kind: advbench, path: x}, judge: keyword}\n"
+                        + "  - {name: a, dataset: {kind: advbench, path: x}, judge: refusal}\n")));
+        assertTrue(dup.getMessage().contains("duplicate task name 'a'"), dup.getMessage());
+        BadInputException mc = assertThrows(BadInputException.class, () -> EvalSuite.read(write(
+                "tasks:\n  - {name: a, dataset: {kind: mmlu, path: x.csv}, scorer: exact_match}\n")));
+        assertTrue(mc.getMessage().contains("needs scorer multiple_choice"), mc.getMessage());
+        BadInputException badTemp = assertThrows(BadInputException.class, () -> EvalSuite.read(write(
+                "tasks:\n  - {name: a, dataset: {kind: advbench, path: x}, judge: keyword, generation: {temperature: -1}}\n")));
+        assertTrue(badTemp.getMessage().contains("temperature must be >= 0"), badTemp.getMessage());
+    }
+}

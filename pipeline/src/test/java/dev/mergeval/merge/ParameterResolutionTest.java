@@ -1,0 +1,129 @@
+package dev.mergeval.merge;
+
+import static dev.mergeval.merge.Merges.f;
+import static dev.mergeval.merge.Merges.inputs;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.mergeval.common.BadInputException;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** Gradients over layers, name filters and scope precedence, as mergekit's ConfigReader. */
+class ParameterResolutionTest {
+
+    @Test
+    void layerIndexParsesCommonLayouts() {
+        assertEquals(12, TensorMerger.layerIndex("model.layers.12.mlp.up_proj.weight"));
+        assertEquals(0, TensorMerger.layerIndex("transformer.h.0.attn.c_attn.weight"));
+        assertEquals(3, TensorMerger.layerIndex("blocks.3.norm.weight"));
+        assertEquals(-1, TensorMerger.layerIndex("model.embed_tokens.weight"));
+        assertEquals(-1, TensorMerger.layerIndex("lm_head.weight"));
+        assertEquals(-1, TensorMerger.layerIndex("model.norm.weight"));
+    }
+
+    @Test
+    void gradientPositionFollowsMergekitPlanner() {
+        TensorMerger m = TensorMerger.create(Merges.config("merge_method: passthrough\nmodels: [{model: a}]"), 5);
+        assertEquals(0.0, m.gradientPosition("model.embed_tokens.weight"));
+        assertEquals(0.0, m.gradientPosition("model.layers.0.self_attn.q_proj.weight"));
+        assertEquals(0.25, m.gradientPosition("model.layers.1.self_attn.q_proj.weight"));
+        assertEquals(1.0, m.gradientPosition("model.layers.4.mlp.down_proj.weight"));
+        assertEquals(1.0, m.gradientPosition("model.norm.weight"));
+        assertEquals(1.0, m.gradientPosition("lm_head.weight"));
+        TensorMerger one = TensorMerger.create(Merges.config("merge_method: passthrough\nmodels: [{model: a}]"), 1);
+        assertEquals(1.0, one.gradientPosition("model.layers.0.mlp.down_proj.weight"));
+        assertThrows(BadInputException.class, () -> m.gradientPosition("model.layers.5.mlp.down_proj.weight"));
+    }
+
+    @Test
+    void evaluateSettingPortsMergekitCases() {
+        // mergekit tests/test_config_parameters.py: [1e-5, 1e-3] at t = 0.5 -> 0.000505 for a float
+        assertEquals(0.000505, (double) ParameterSettings.evaluate("w", List.of(1e-5, 1e-3), 0.5, ParamDef.Kind.NUMBER), 1e-12);
+        assertEquals(false, ParameterSettings.evaluate("w", List.of(false, true), 0.5, ParamDef.Kind.BOOLEAN));
+        assertEquals(0L, ParameterSettings.evaluate("w", List.of(0L, 1L), 0.5, ParamDef.Kind.BOOLEAN));
+        assertEquals("1e-5", ParameterSettings.evaluate("w", List.of("1e-5", "1e-3"), 0.5, ParamDef.Kind.STRING));
+        assertEquals(3.0, ParameterSettings.evaluate("w", List.of(2L, 4L), 0.5, ParamDef.Kind.NUMBER));
+        // gradient of 3 values at t = 0.75: s = 1.5 -> halfway between v[1] and v[2]
+        assertEquals(2.5, ParameterSettings.evaluate("w", List.of(0.0, 2.0, 3.0), 0.75, ParamDef.Kind.NUMBER));
+        assertEquals(3.0, ParameterSettings.evaluate("w", List.of(0.0, 2.0, 3.0), 1.0, ParamDef.Kind.NUMBER));
+        Object conds = List.of(Map.of("filter", "embed", "value", List.of(1e-5, 1e-3)));
+        assertEquals(0.000505, (double) ParameterSettings.evaluate("embed.weight", conds, 0.5, ParamDef.Kind.NUMBER), 1e-12);
+        assertEquals(null, ParameterSettings.evaluate("other", conds, 0.5, ParamDef.Kind.NUMBER));
+    }
+
+    @Test
+    void filtersFirstMatchThenGlobalThenDefault() {
+        String yaml = """
+                merge_method: ties
+                base_model: base
+                models:
+                  - model: a
+                    parameters:
+                      weight:
+                        - filter: self_attn
+                          value: 2
+                        - filter: mlp
+                          value: [0, 1]
+                      density: {filter: lm_head, value: 0.3}
+                  - model: b
+                    parameters: {weight: 1}
+                parameters:
+                  weight: 0.25
+                  density: [{filter: mlp, value: 0.6}]
+                  normalize: [{filter: embed, value: false}, {value: true}]
+                """;
+        TensorMerger m = TensorMerger.create(Merges.config(yaml), 3);
+        TensorParams attn = m.params("model.layers.0.self_attn.q_proj.weight");
+        assertEquals(2.0, attn.perModel().get(1).number("weight"));
+        assertEquals(1.0, attn.perModel().get(1).number("density")); // no filter matches anywhere: default
+        assertTrue(attn.global().bool("normalize"));
+        TensorParams mlp = m.params("model.layers.1.mlp.up_proj.weight");
+        assertEquals(0.5, mlp.perModel().get(1).number("weight"));
+        assertEquals(0.6, mlp.perModel().get(1).number("density")); // model filter misses: global
+        assertEquals(0.6, mlp.perModel().get(2).number("density"));
+        TensorParams norm = m.params("model.norm.weight");
+        assertEquals(0.25, norm.perModel().get(1).number("weight")); // model filters miss: global
+        assertEquals(1.0, norm.perModel().get(2).number("weight"));
+        TensorParams head = m.params("lm_head.weight");
+        assertEquals(0.3, head.perModel().get(1).number("density"));
+        assertEquals(false, m.params("model.embed_tokens.weight").global().bool("normalize"));
+    }
+
+    @Test
+    void weightGradientDrivesTheMerge() {
+        String yaml = """
+                merge_method: task_arithmetic
+                base_model: base
+                models: [{model: a, parameters: {weight: [0.0, 1.0]}}]
+                """;
+        TensorMerger m = TensorMerger.create(Merges.config(yaml), 3);
+        var in = inputs("base", f(1, 1), "a", f(3, 5));
+        assertArrayEquals(f(1, 1), m.merge("model.embed_tokens.weight", new long[] {2}, 0, in, 0), 0f);
+        assertArrayEquals(f(2, 3), m.merge("model.layers.1.mlp.up_proj.weight", new long[] {2}, 0, in, 0), 0f);
+        assertArrayEquals(f(3, 5), m.merge("lm_head.weight", new long[] {2}, 0, in, 0), 0f);
+    }
+
+    @Test
+    void requiredParameterWithNoMatchingFilterFailsOnThatTensor() {
+        String yaml = """
+                merge_method: linear
+                models: [{model: a, parameters: {weight: [{filter: mlp, value: 1}]}}]
+                """;
+        TensorMerger m = TensorMerger.create(Merges.config(yaml), 2);
+        assertEquals(1.0, m.params("model.layers.0.mlp.up_proj.weight").perModel().get(0).number("weight"));
+        BadInputException e = assertThrows(BadInputException.class, () -> m.params("model.layers.0.self_attn.q_proj.weight"));
+        assertTrue(e.getMessage().contains("weight") && e.getMessage().contains("self_attn"), e.getMessage());
+    }
+
+    @Test
+    void inputsMustMatchTheConfigModels() {
+        TensorMerger m = TensorMerger.create(Merges.config("merge_method: linear\nmodels: [{model: a, parameters: {weight: 1}}, {model: b, parameters: {weight: 1}}]"), 1);
+        assertThrows(IllegalArgumentException.class, () -> m.merge("w", new long[] {2}, 0, inputs("a", f(1, 2)), 0));
+        assertThrows(BadInputException.class, () -> m.merge("w", new long[] {2}, 0, inputs("a", f(1, 2), "b", f(1)), 0));
+        assertThrows(IllegalArgumentException.class, () -> m.merge("w", new long[] {1}, 0, inputs("a", f(1, 2), "b", f(1, 2)), 0));
+    }
+}
