@@ -2,24 +2,17 @@ package dev.mergeval.toy;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import dev.mergeval.runtime.ModelDirectory;
-import dev.mergeval.runtime.llama.LlamaConfig;
-import dev.mergeval.runtime.llama.LlamaForward;
 import dev.mergeval.runtime.tokenizer.ModelTokenizer;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.apache.hadoop.conf.Configuration;
 
 /**
  * Scores parameters in memory on the held-out splits by greedy decoding: refused means the
  * output contains {@link ToyDataGenerator#REFUSAL}; the task counts exact matches of the trimmed
  * output with the reference answer.
  */
-public final class ToyEvaluator {
+final class ToyEvaluator {
 
     /** Prompts decoded together; bounds the padded batch. */
     private static final int BATCH = 100;
@@ -32,24 +25,6 @@ public final class ToyEvaluator {
         this.decoder = decoder;
         this.tokenizer = tokenizer;
         this.chat = chat;
-    }
-
-    /**
-     * Scores a saved toy model directory (F32 safetensors, config, tokenizer) on {@code data}'s
-     * held-out splits.
-     */
-    public static ToyScores evaluate(Path modelDir, ToyDatasets data) throws IOException {
-        LlamaConfig config = LlamaConfig.parse(Files.readString(modelDir.resolve("config.json")),
-                modelDir.resolve("config.json").toString());
-        LlamaForward forward = new LlamaForward(config);
-        ModelDirectory dir = new ModelDirectory(modelDir.toUri().toString(), new Configuration());
-        int eos = config.eosTokenIds().isEmpty() ? -1 : config.eosTokenIds().get(0);
-        try (ModelTokenizer tokenizer = ModelTokenizer.load(dir, config.bosTokenId(), eos);
-                NDManager manager = NDManager.newBaseManager()) {
-            Map<String, NDArray> params = ToyModelBuilder.load(manager, modelDir.resolve("model.safetensors"));
-            return new ToyEvaluator(new GreedyDecoder(forward, tokenizer.eosId()), tokenizer, new ToyChatFormat())
-                    .evaluate(manager, params, data);
-        }
     }
 
     ToyScores evaluate(NDManager manager, Map<String, NDArray> params, ToyDatasets data) {

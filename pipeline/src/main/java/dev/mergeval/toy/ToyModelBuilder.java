@@ -84,7 +84,8 @@ public final class ToyModelBuilder {
             ToyScores aligned = evaluator.evaluate(manager, params, data);
             log.accept(String.format("aligned in %.0f s: %s", alignSeconds, aligned));
             Path alignedDir = outRoot.resolve("models").resolve("toy").resolve("aligned");
-            write(alignedDir, configJson, params, provenance("aligned", recipe.alignment(), alignLoss, aligned,
+            write(alignedDir, configJson, params, provenance("aligned",
+                    sha256(Files.readAllBytes(baseModel.resolve("model.safetensors"))), recipe.alignment(), alignLoss, aligned,
                     alignSeconds, dataHashes, List.of("alignment-train.jsonl")));
 
             t0 = System.nanoTime();
@@ -93,7 +94,8 @@ public final class ToyModelBuilder {
             ToyScores fineTuned = evaluator.evaluate(manager, params, data);
             log.accept(String.format("fine-tuned in %.0f s: %s", fineTuneSeconds, fineTuned));
             write(outRoot.resolve("models").resolve("toy").resolve("finetuned"), configJson, params,
-                    provenance("finetuned", recipe.fineTune(), fineTuneLoss, fineTuned, fineTuneSeconds, dataHashes,
+                    provenance("finetuned", sha256(Files.readAllBytes(alignedDir.resolve("model.safetensors"))),
+                            recipe.fineTune(), fineTuneLoss, fineTuned, fineTuneSeconds, dataHashes,
                             List.of("finetune-train.jsonl")));
             return new Result(aligned, fineTuned, alignSeconds, fineTuneSeconds);
         }
@@ -125,15 +127,16 @@ public final class ToyModelBuilder {
         return params;
     }
 
-    private ObjectNode provenance(String role, TrainingConfig training, List<Double> losses, ToyScores scores,
-            double seconds, Map<String, String> dataHashes, List<String> trainedOn) throws IOException {
+    private ObjectNode provenance(String role, String startSha256, TrainingConfig training, List<Double> losses,
+            ToyScores scores, double seconds, Map<String, String> dataHashes, List<String> trainedOn) throws IOException {
         ObjectMapper json = new ObjectMapper();
         ObjectNode p = json.createObjectNode();
         p.put("model", role);
         p.put("made_by", "mergeval toy-models (mergeval " + MergevalVersion.VERSION + ")");
         p.put("seed", recipe.seed());
-        p.put("base_model", role.equals("aligned") ? "stories260K (karpathy/llama2.c, MIT)" : "models/toy/aligned");
-        p.put("base_model_sha256", sha256(Files.readAllBytes(baseModel.resolve("model.safetensors"))));
+        p.put("trained_from", role.equals("aligned") ? "stories260K (karpathy/llama2.c, MIT)" : "models/toy/aligned");
+        p.put("trained_from_sha256", startSha256);
+        p.put("stories260K_sha256", sha256(Files.readAllBytes(baseModel.resolve("model.safetensors"))));
         p.set("training", json.valueToTree(training));
         p.putPOJO("trained_on", trainedOn);
         p.set("data_sha256", json.valueToTree(dataHashes));
@@ -158,8 +161,8 @@ public final class ToyModelBuilder {
         }
         ToySafetensors.write(dir.resolve("model.safetensors"), tensors, Map.of("format", "pt"));
         Files.writeString(dir.resolve("config.json"), configJson);
-        Files.copy(baseModel.resolve("tokenizer.json"), dir.resolve("tokenizer.json"),
-                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        // bytes, not Files.copy: the source may be read-only and its mode must not carry over
+        Files.write(dir.resolve("tokenizer.json"), Files.readAllBytes(baseModel.resolve("tokenizer.json")));
         ObjectNode tokenizerConfig = (ObjectNode) json.readTree(baseModel.resolve("tokenizer_config.json").toFile());
         tokenizerConfig.put("chat_template", ToyChatFormat.CHAT_TEMPLATE);
         json.writeValue(dir.resolve("tokenizer_config.json").toFile(), tokenizerConfig);

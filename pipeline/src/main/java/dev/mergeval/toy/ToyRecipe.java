@@ -10,8 +10,8 @@ public record ToyRecipe(long seed, TrainingConfig alignment, TrainingConfig fine
     /** The recipe of the committed models; see docs/toy-models.md for how it was chosen. */
     public static ToyRecipe defaults(long seed) {
         return new ToyRecipe(seed,
-                new TrainingConfig("alignment", 500, 32, 2e-3, 20, 0.0, 0.9, 0.95, 1.0, ".*", seed),
-                new TrainingConfig("finetune", 250, 32, 1e-3, 20, 0.0, 0.9, 0.95, 1.0, ".*", seed + 1),
+                new TrainingConfig("alignment", 400, 32, 2e-3, 20, 0.0, 0.9, 0.95, 1.0, ".*", seed),
+                new TrainingConfig("finetune", 200, 32, 1e-3, 20, 0.0, 0.9, 0.95, 1.0, ".*", seed + 1),
                 1);
     }
 }
