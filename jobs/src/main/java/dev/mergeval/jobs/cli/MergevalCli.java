@@ -25,6 +25,7 @@ import picocli.CommandLine.Command;
             BenchCommand.class,
             SweepCommand.class,
             DemoCommand.class,
+            ToyModelsCommand.class,
         })
 public final class MergevalCli {
 
