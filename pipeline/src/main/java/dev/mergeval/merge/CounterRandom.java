@@ -5,8 +5,9 @@ import java.nio.charset.StandardCharsets;
 /**
  * Counter-based uniform random numbers: the value for an element is a pure function of
  * (seed, tensor name, model, element index), so chunking, threading and executor placement cannot
- * change it. A stream key is derived by SplitMix64 mixing of the seed with 64-bit hashes of the
- * tensor name and model reference; element {@code i} of a stream is SplitMix64's output at counter
+ * change it. A stream key is derived by SplitMix64 mixing of the seed with a 64-bit hash of the
+ * tensor name and the model's position among the config's input models (base first), not its path:
+ * the same weights merge to the same bytes wherever they are stored. Element {@code i} of a stream is SplitMix64's output at counter
  * {@code i + 1}: {@code mix64(key + (i + 1) * 0x9E3779B97F4A7C15)}, whose top 53 bits give a double
  * in [0, 1). (Steele, Lea, Flood: "Fast splittable pseudorandom number generators", OOPSLA 2014.)
  */
@@ -33,9 +34,9 @@ public final class CounterRandom {
         return mix64(h);
     }
 
-    /** The stream key for one (seed, tensor, model). */
-    public static long streamKey(long seed, String tensorName, String model) {
-        return mix64(mix64(mix64(seed) ^ hash64(tensorName)) ^ hash64(model));
+    /** The stream key for one (seed, tensor, model position). */
+    public static long streamKey(long seed, String tensorName, int modelIndex) {
+        return mix64(mix64(mix64(seed) ^ hash64(tensorName)) ^ mix64(modelIndex + 1L));
     }
 
     /** Uniform double in [0, 1) for element {@code index} of the stream {@code key}. */

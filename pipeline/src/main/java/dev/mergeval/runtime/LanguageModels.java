@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mergeval.checkpoint.Checkpoint;
+import dev.mergeval.checkpoint.LoraCheckpoint;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.runtime.chat.ChatTemplate;
@@ -30,6 +31,8 @@ import org.apache.hadoop.fs.Path;
  *   <li>a Hugging Face model directory on any Hadoop FileSystem ({@code config.json},
  *       {@code model.safetensors} or a sharded index, {@code tokenizer.json}, optional
  *       {@code tokenizer_config.json} and {@code generation_config.json});
+ *   <li>{@code BASE+ADAPTER}: a base model directory with a PEFT LoRA adapter applied on load
+ *       (mergekit's syntax), config and tokenizer from the base;
  *   <li>{@code merge:CONFIG.yaml} or {@code merge:CONFIG.yaml#seed=N}: the mergekit YAML merge of
  *       {@code mergeval merge} evaluated tensor by tensor at load time, with random seed {@code N}
  *       (default {@link #DEFAULT_MERGE_SEED}), equal to the same merge written to disk. Model paths
@@ -56,6 +59,17 @@ public final class LanguageModels {
 
     /** A model directory; returns the concrete type for callers that need its internals. */
     public static DjlLanguageModel loadDirectory(String uri, Configuration conf, RuntimeOptions options) {
+        if (uri.contains("+")) {
+            Checkpoint weights = Checkpoint.open(uri, conf);
+            if (weights instanceof LoraCheckpoint) {
+                // BASE+ADAPTER: weights W + scale * B @ A, config and tokenizer from the base model.
+                try (TensorSource tensors = new CheckpointTensorSource(weights)) {
+                    ModelDirectory dir = new ModelDirectory(weights.root(), conf);
+                    return assemble(uri, dir, readConfig(dir), tensors, options);
+                }
+            }
+            weights.close();
+        }
         ModelDirectory dir = new ModelDirectory(uri, conf);
         LlamaConfig config = readConfig(dir);
         try (TensorSource tensors = new CheckpointTensorSource(Checkpoint.open(dir.uri(), conf))) {

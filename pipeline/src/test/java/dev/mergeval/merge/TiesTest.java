@@ -149,7 +149,7 @@ class TiesTest {
         long seed = 42;
         double[][] dropped = new double[2][n];
         for (int k = 0; k < 2; k++) {
-            long key = CounterRandom.streamKey(seed, "w", "x" + k);
+            long key = CounterRandom.streamKey(seed, "w", k + 1);
             for (int i = 0; i < n; i++) {
                 dropped[k][i] = CounterRandom.uniform(key, i) < 0.5 ? (xs[k][i] - base[i]) / 0.5 : 0.0;
             }

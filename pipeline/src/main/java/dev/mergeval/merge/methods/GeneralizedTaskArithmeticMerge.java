@@ -157,7 +157,7 @@ public final class GeneralizedTaskArithmeticMerge implements MergeMethod {
                 return Sparsifier.magnitudeOutliers(x, base, density, p.number("gamma"), rescale);
             case RANDOM:
                 return Sparsifier.random(x, base, density, rescale,
-                        CounterRandom.streamKey(r.seed(), r.tensorName(), r.models().get(k)), r.elementOffset());
+                        CounterRandom.streamKey(r.seed(), r.tensorName(), k), r.elementOffset());
             case DELLA_MAGPRUNE:
                 double epsilon = p.number("epsilon");
                 if (density < 1 && density > 0 && (density + epsilon >= 1 || density - epsilon <= 0)) {
@@ -165,7 +165,7 @@ public final class GeneralizedTaskArithmeticMerge implements MergeMethod {
                             + epsilon + " with density " + density + " must keep density +/- epsilon inside (0, 1)");
                 }
                 return Sparsifier.dellaMagprune(x, base, r.shape(), density, epsilon, rescale,
-                        CounterRandom.streamKey(r.seed(), r.tensorName(), r.models().get(k)));
+                        CounterRandom.streamKey(r.seed(), r.tensorName(), k));
             default:
                 throw new IllegalStateException("unknown sparsification " + sparsification);
         }
