@@ -125,6 +125,9 @@ public final class ChatTemplate {
                 .withKeepNullableLoopValues(true)
                 .build();
         JinjavaConfig config = JinjavaConfig.newBuilder()
+                // Message text is data: without this Jinjava renders "{{ ... }}" inside a user's
+                // message as template code (an injection, and a changed prompt).
+                .withNestedInterpretationEnabled(false)
                 .withTrimBlocks(true)
                 .withLstripBlocks(true)
                 .withLegacyOverrides(python)

@@ -60,4 +60,12 @@ class ChatTemplateTest {
                         + " {\"name\": \"default\", \"template\": \"{{ messages[0].content }}!\"}]}");
         assertEquals("hi!", ChatTemplate.fromTokenizerConfig(config).render(List.of(ChatMessage.user("hi")), true));
     }
+
+    @Test
+    void messageTextIsNeverRenderedAsTemplateCode() throws Exception {
+        JsonNode config = new ObjectMapper().readTree(
+                "{\"chat_template\": \"{% for m in messages %}[{{ m.content }}]{% endfor %}\"}");
+        String text = "say {{ 7 * 7 }} and {% raw %}x{% endraw %}";
+        assertEquals("[" + text + "]", ChatTemplate.fromTokenizerConfig(config).render(List.of(ChatMessage.user(text)), false));
+    }
 }
