@@ -2,9 +2,12 @@ package dev.mergeval.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
+import dev.mergeval.checkpoint.ModelFiles;
 import dev.mergeval.checkpoint.SafetensorsWriter;
 import dev.mergeval.checkpoint.ShardLayout;
+import dev.mergeval.checkpoint.TensorInfo;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -115,6 +118,31 @@ public final class SyntheticModels {
                 }
             }
             writeConfig(fs, new Path(root, "config.json"), shape, dtype);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * A "fine-tune" of a real checkpoint: every floating-point tensor plus uniform noise of the given
+     * amplitude, with the source's config and tokenizer files. Used where a test needs a second
+     * runnable model that differs a little from the first.
+     */
+    public static void perturbedCopy(String source, String target, long seed, double amplitude, Configuration conf) {
+        try (Checkpoint ckpt = Checkpoint.open(source, conf)) {
+            SplittableRandom random = new SplittableRandom(seed);
+            List<SafetensorsWriter.TensorData> tensors = new ArrayList<>();
+            for (String name : ckpt.tensorNames()) {
+                TensorInfo info = ckpt.info(name);
+                float[] values = ckpt.readFloats(name);
+                for (int i = 0; i < values.length; i++) {
+                    values[i] += (float) ((random.nextDouble() - 0.5) * 2 * amplitude);
+                }
+                tensors.add(SafetensorsWriter.TensorData.ofFloats(name, info.dtype(), info.shape(), values));
+            }
+            Path dir = new Path(target);
+            SafetensorsWriter.write(dir.getFileSystem(conf), dir, tensors, Long.MAX_VALUE, Map.of("format", "pt"));
+            ModelFiles.copyAuxiliary(ckpt.root(), target, tensors.get(0).spec().dtype(), conf);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -14,7 +14,6 @@ import dev.mergeval.eval.judges.JudgeSpec;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.UncheckedIOException;
-import java.net.URI;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -56,6 +55,8 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
     /** The YAML shape of a suite. */
     public record SuiteYaml(String name, Long seed, TaskYaml defaults, List<TaskYaml> tasks) {
     }
+
+    private static final java.util.regex.Pattern HAS_SCHEME = java.util.regex.Pattern.compile("[a-zA-Z][a-zA-Z0-9+.-]*:");
 
     private static final ObjectMapper YAML = JsonMapper.builder(new YAMLFactory())
             .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
@@ -141,8 +142,7 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
     }
 
     private static String resolvePath(String baseDir, String p) {
-        URI u = URI.create(p.replace(" ", "%20"));
-        if (u.getScheme() != null || p.startsWith("/")) {
+        if (HAS_SCHEME.matcher(p).lookingAt() || p.startsWith("/")) {
             return p;
         }
         return new org.apache.hadoop.fs.Path(baseDir, p).toString();

@@ -18,6 +18,8 @@ import java.util.function.Function;
  */
 public final class LocalEvaluator {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(LocalEvaluator.class);
+
     private LocalEvaluator() {
     }
 
@@ -28,7 +30,9 @@ public final class LocalEvaluator {
         if (limitOverride >= 0) {
             limit = limit < 0 ? limitOverride : Math.min(limit, limitOverride);
         }
-        return Datasets.sample(d, limit, seed);
+        Dataset sampled = Datasets.sample(d, limit, seed);
+        LOG.info("{}; task {} uses {}", d.summary(), task.name(), sampled.size());
+        return sampled;
     }
 
     public static List<PromptRecord> run(LanguageModel model, EvalSuite suite,

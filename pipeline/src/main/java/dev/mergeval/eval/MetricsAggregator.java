@@ -32,21 +32,22 @@ public final class MetricsAggregator {
         }
     }
 
-    /** The aggregation buffer: a sorted map from key to counts. */
-    public static final class State implements Serializable {
-        private static final long serialVersionUID = 1L;
-        final TreeMap<List<String>, Counts> counts = new TreeMap<>(KEY_ORDER);
+    /** What a row is about, ordered by model, task, metric, category. */
+    record Key(String model, String task, String metric, String category) implements Comparable<Key>, Serializable {
+        private static final Comparator<Key> ORDER = Comparator.comparing(Key::model).thenComparing(Key::task)
+                .thenComparing(Key::metric).thenComparing(Key::category);
+
+        @Override
+        public int compareTo(Key o) {
+            return ORDER.compare(this, o);
+        }
     }
 
-    private static final Comparator<List<String>> KEY_ORDER = (a, b) -> {
-        for (int i = 0; i < a.size(); i++) {
-            int c = a.get(i).compareTo(b.get(i));
-            if (c != 0) {
-                return c;
-            }
-        }
-        return 0;
-    };
+    /** The aggregation buffer: a sorted map from key to counts (serializable, for Spark). */
+    public static final class State implements Serializable {
+        private static final long serialVersionUID = 1L;
+        final TreeMap<Key, Counts> counts = new TreeMap<>();
+    }
 
     public static State zero() {
         return new State();
@@ -56,7 +57,7 @@ public final class MetricsAggregator {
         for (Map.Entry<String, Boolean> e : r.outcomes().entrySet()) {
             for (String category : r.category().equals(MetricRow.ALL)
                     ? List.of(MetricRow.ALL) : List.of(MetricRow.ALL, r.category())) {
-                Counts c = s.counts.computeIfAbsent(List.of(r.model(), r.task(), e.getKey(), category), k -> new Counts());
+                Counts c = s.counts.computeIfAbsent(new Key(r.model(), r.task(), e.getKey(), category), k -> new Counts());
                 c.n++;
                 if (e.getValue() == null) {
                     c.unparseable++;
@@ -79,7 +80,7 @@ public final class MetricsAggregator {
     /** One row per key, in (model, task, metric, category) order. */
     public static List<MetricRow> finish(State s) {
         List<MetricRow> rows = new ArrayList<>();
-        s.counts.forEach((k, c) -> rows.add(new MetricRow(k.get(0), k.get(1), k.get(2), k.get(3), c.n, c.unparseable,
+        s.counts.forEach((k, c) -> rows.add(new MetricRow(k.model(), k.task(), k.metric(), k.category(), c.n, c.unparseable,
                 RateInterval.wilson(c.successes, c.n - c.unparseable))));
         return rows;
     }

@@ -25,7 +25,7 @@ import java.util.Map;
 public final class TaskRunner {
 
     /** Prompts per runtime call: bounds memory, not results. */
-    static final int BATCH = 8;
+    static final int BATCH = 32;
 
     private TaskRunner() {
     }
@@ -102,8 +102,7 @@ public final class TaskRunner {
         for (EvalExample e : items) {
             // Context is rendered like generation prompts, so chat_template applies to MC tasks too.
             String context = render(model, task, e.prompt());
-            List<LogLikelihoodRequest> requests = e.choices().stream()
-                    .map(c -> new LogLikelihoodRequest(context, c)).toList();
+            List<LogLikelihoodRequest> requests = scorer.requests(context, e);
             long start = System.nanoTime();
             List<LogLikelihood> lls = model.logLikelihood(requests);
             double ms = (System.nanoTime() - start) / 1e6;

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import dev.mergeval.common.BadInputException;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -56,7 +57,7 @@ public final class MergeConfig {
         this.method = method;
         this.baseModel = baseModel;
         this.models = List.copyOf(models);
-        this.parameters = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(parameters));
+        this.parameters = Collections.unmodifiableMap(new LinkedHashMap<>(parameters));
         this.dtype = dtype;
         this.outDtype = outDtype;
         this.tokenizerSource = tokenizerSource;
@@ -93,6 +94,9 @@ public final class MergeConfig {
         if (tokenizerSource != null && !tokenizerSource.equals("base")) {
             throw bad(sourceName, "tokenizer_source",
                     "only 'base' is supported (got '" + tokenizerSource + "')");
+        }
+        if (tokenizerSource != null && baseModel == null) {
+            throw bad(sourceName, "tokenizer_source", "'base' needs a base_model");
         }
 
         JsonNode modelsNode = root.get("models");
@@ -361,7 +365,7 @@ public final class MergeConfig {
         } else {
             cond.put("value", scalar(value, def, source, key + ".value"));
         }
-        return cond;
+        return Collections.unmodifiableMap(cond);
     }
 
     private static Object scalar(JsonNode node, ParamDef def, String source, String key) {

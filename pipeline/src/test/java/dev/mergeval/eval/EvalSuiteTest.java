@@ -46,7 +46,7 @@ class EvalSuiteTest {
                 "    system_prompt: Be brief.",
                 "    generation: {max_new_tokens: 256, temperature: 0.7, repetition_penalty: 1.1, stop: [\"Question:\"]}",
                 "  - name: arc",
-                "    dataset: {kind: arc, path: arc.jsonl}",
+                "    dataset: {kind: arc, path: \"s3a://bucket/arc [dev].jsonl\"}",
                 "")));
         assertEquals("safety", s.name());
         assertEquals(7, s.seed());
@@ -68,6 +68,7 @@ class EvalSuiteTest {
         assertEquals(7, math.generation().seed());
         assertNull(math.judge());
         EvalTask arc = s.tasks().get(2);
+        assertEquals("s3a://bucket/arc [dev].jsonl", arc.dataset().path(), "paths with a scheme are kept");
         assertEquals(EvalTask.MULTIPLE_CHOICE, arc.scorer());
         assertFalse(arc.generates());
         assertEquals(-1, arc.limit());

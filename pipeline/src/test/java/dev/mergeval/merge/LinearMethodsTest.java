@@ -4,6 +4,7 @@ import static dev.mergeval.merge.Merges.f;
 import static dev.mergeval.merge.Merges.inputs;
 import static dev.mergeval.merge.Merges.merge;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
@@ -88,5 +89,30 @@ class LinearMethodsTest {
         assertArrayEquals(A, merge("merge_method: passthrough\nmodels: [{model: a}]", "w", SHAPE, inputs("a", A)), 0f);
         assertArrayEquals(f(2, 4, 6, 8, 10, 12), merge("merge_method: passthrough\nmodels: [{model: a, parameters: {scale: 2}}]",
                 "w", SHAPE, inputs("a", A)), 0f);
+    }
+
+    @Test
+    void linearChunksOfAnySizeEqualTheWholeTensor() {
+        java.util.Random rnd = new java.util.Random(4);
+        int n = 3000;
+        float[] a = Merges.random(rnd, n, 1);
+        float[] b = Merges.random(rnd, n, 1);
+        TensorMerger m = TensorMerger.create(Merges.config(
+                "merge_method: linear\nmodels: [{model: a, parameters: {weight: 0.3}}, {model: b, parameters: {weight: 0.9}}]"), 1);
+        assertTrue(m.chunkable("w"));
+        float[] whole = m.merge("w", new long[] {n}, 0, inputs("a", a, "b", b), 0);
+        for (int chunk : new int[] {1, 7, 1024, 1500}) {
+            float[] joined = new float[n];
+            for (int from = 0; from < n; from += chunk) {
+                int to = Math.min(n, from + chunk);
+                float[] part = m.merge("w", new long[] {n}, from, inputs("a", java.util.Arrays.copyOfRange(a, from, to),
+                        "b", java.util.Arrays.copyOfRange(b, from, to)), 0);
+                System.arraycopy(part, 0, joined, from, part.length);
+            }
+            assertArrayEquals(whole, joined, 0f, "chunk " + chunk);
+        }
+        for (int i = 0; i < n; i++) {
+            assertEquals((0.3 * a[i] + 0.9 * b[i]) / 1.2, whole[i], 1e-6);
+        }
     }
 }

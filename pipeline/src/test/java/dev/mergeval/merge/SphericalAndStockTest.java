@@ -67,6 +67,11 @@ class SphericalAndStockTest {
         String yaml = "merge_method: nuslerp\nmodels: [{model: a, parameters: {weight: 1}}, {model: b, parameters: {weight: 3}}]";
         float[] out = merge(yaml, "w", new long[] {2}, inputs("a", f(1, 0), "b", f(0, 1)));
         assertArrayEquals(f(Math.sin(Math.PI / 8), Math.sin(3 * Math.PI / 8)), out, 1e-6f);
+        // mergekit test_optional_weight_cannot_silently_drop_a_configured_base, baseless case:
+        // weights 0.5 and 0.5 on (1, 0) and (0, 1) give full((2,), 2 ** -0.5).
+        String half = "merge_method: nuslerp\nmodels: [{model: a, parameters: {weight: 0.5}}, {model: b, parameters: {weight: 0.5}}]";
+        assertArrayEquals(f(Math.pow(2, -0.5), Math.pow(2, -0.5)),
+                merge(half, "optional.bias", new long[] {2}, inputs("a", f(1, 0), "b", f(0, 1))), 1e-7f);
         String zero = "merge_method: nuslerp\nmodels: [{model: a, parameters: {weight: 1}}, {model: b, parameters: {weight: -1}}]";
         assertArrayEquals(f(S45, S45), merge(zero, "w", new long[] {2}, inputs("a", f(1, 0), "b", f(0, 1))), 1e-6f);
     }

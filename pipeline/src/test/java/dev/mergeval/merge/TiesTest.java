@@ -121,6 +121,65 @@ class TiesTest {
     }
 
     @Test
+    void breadcrumbsTiesAndDareTiesMatchReferenceMasksWithElection() {
+        Random rnd = new Random(21);
+        int n = 2000;
+        float[] base = Merges.random(rnd, n, 1);
+        float[][] xs = {Merges.add(base, Merges.random(rnd, n, 0.1)), Merges.add(base, Merges.random(rnd, n, 0.1))};
+        double[] w = {0.8, 0.6};
+        var in = inputs("base", base, "x0", xs[0], "x1", xs[1]);
+        long[] shape = {40, 50};
+        String models = "base_model: base\nmodels:\n  - {model: x0, parameters: {weight: 0.8, density: 0.5}}\n"
+                + "  - {model: x1, parameters: {weight: 0.6, density: 0.5}}\n";
+        // breadcrumbs_ties: drop n_bot smallest and n_top largest magnitudes (gamma default 0.01), no rescale.
+        double[][] kept = new double[2][n];
+        for (int k = 0; k < 2; k++) {
+            final float[] x = xs[k];
+            Integer[] order = IntStream.range(0, n).boxed().toArray(Integer[]::new);
+            Arrays.sort(order, Comparator.comparingDouble((Integer i) -> Math.abs(x[i] - base[i])));
+            int nTop = (int) (0.01 * n);
+            int nBot = n - (int) (0.5 * n) - nTop;
+            for (int r = nBot; r < n - nTop; r++) {
+                kept[k][order[r]] = x[order[r]] - base[order[r]];
+            }
+        }
+        float[] bc = merge("merge_method: breadcrumbs_ties\n" + models, "w", shape, in);
+        assertElected(base, kept, w, false, bc);
+        // dare_ties with rescale_mode inverse_density: keep where u < density, scale 1 / density.
+        long seed = 42;
+        double[][] dropped = new double[2][n];
+        for (int k = 0; k < 2; k++) {
+            long key = CounterRandom.streamKey(seed, "w", "x" + k);
+            for (int i = 0; i < n; i++) {
+                dropped[k][i] = CounterRandom.uniform(key, i) < 0.5 ? (xs[k][i] - base[i]) / 0.5 : 0.0;
+            }
+        }
+        float[] dt = merge("merge_method: dare_ties\n" + models + "parameters: {rescale_mode: inverse_density}", "w", shape, in);
+        assertElected(base, dropped, w, false, dt);
+    }
+
+    private static void assertElected(float[] base, double[][] s, double[] w, boolean normalize, float[] actual) {
+        for (int i = 0; i < base.length; i++) {
+            double vote = 0;
+            for (int k = 0; k < s.length; k++) {
+                vote += w[k] * s[k][i];
+            }
+            double sign = vote >= 0 ? 1 : -1;
+            double sum = 0;
+            double div = 0;
+            for (int k = 0; k < s.length; k++) {
+                double e = w[k] * s[k][i];
+                if (Math.signum(e) == sign) {
+                    sum += e;
+                    div += w[k];
+                }
+            }
+            double expected = base[i] + (normalize ? sum / (div == 0 ? 1 : div) : sum);
+            assertEquals(expected, actual[i], 1e-6, "element " + i);
+        }
+    }
+
+    @Test
     void tiesIsNotChunkableButTaskArithmeticIs() {
         TensorMerger ties = TensorMerger.create(Merges.config(ties(1, 1, "density: 0.5")), 2);
         assertFalse(ties.chunkable("model.layers.0.mlp.down_proj.weight"));

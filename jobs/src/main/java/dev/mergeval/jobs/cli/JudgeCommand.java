@@ -42,13 +42,17 @@ public final class JudgeCommand implements Callable<Integer> {
     @Option(names = "--task", paramLabel = "NAME", defaultValue = "judge", description = "Task name for metrics.")
     String task;
 
+    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "cpu",
+            description = "Device of a model judge: cpu or cuda:N (default ${DEFAULT-VALUE}).")
+    String device;
+
     @Override
     public Integer call() {
         JudgeSpec js = JudgeSpec.parse(judge);
         String model = modelName != null ? modelName : DatasetFiles.stem(input);
         JudgeRun.Result result;
         if (js.needsModel()) {
-            try (LanguageModel judgeModel = EvalModels.load(js.modelSource())) {
+            try (LanguageModel judgeModel = EvalModels.load(js.modelSource(), device)) {
                 result = JudgeRun.run(input, js.modelJudge(judgeModel), out, model, task);
             }
         } else {

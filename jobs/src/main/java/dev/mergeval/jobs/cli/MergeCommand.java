@@ -1,6 +1,8 @@
 package dev.mergeval.jobs.cli;
 
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.jobs.SparkSessions;
+import dev.mergeval.jobs.merge.SparkMergeRunner;
 import dev.mergeval.merge.plan.LocalMergeExecutor;
 import dev.mergeval.merge.plan.MergeCommitter;
 import dev.mergeval.merge.plan.MergeJob;
@@ -54,8 +56,13 @@ public final class MergeCommand implements Callable<Integer> {
         }
         MergeJob.Request request = new MergeJob.Request(config.toString(), yaml, outDir, seed, overwrite,
                 PlanOptions.defaults().withMaxShardBytes(maxShardSize));
-        MergeExecutor executor = new LocalMergeExecutor(threads, new Configuration(), new ConsoleProgress());
-        MergeJob.Outcome outcome = MergeJob.run(request, executor, new Configuration());
+        MergeJob.Outcome outcome;
+        if (master != null || SparkSessions.underSparkSubmit()) {
+            outcome = SparkMergeRunner.run(request, master, new ConsoleProgress());
+        } else {
+            MergeExecutor executor = new LocalMergeExecutor(threads, new Configuration(), new ConsoleProgress());
+            outcome = MergeJob.run(request, executor, new Configuration());
+        }
         print(outcome);
         return MergevalCli.EXIT_OK;
     }

@@ -19,9 +19,13 @@ import picocli.CommandLine.Command;
             GenerateCommand.class,
             ScoreCommand.class,
             JudgeCommand.class,
+            EvalCommand.class,
             MergeCommand.class,
             InspectCommand.class,
             BenchCommand.class,
+            SweepCommand.class,
+            DemoCommand.class,
+            ToyModelsCommand.class,
         })
 public final class MergevalCli {
 

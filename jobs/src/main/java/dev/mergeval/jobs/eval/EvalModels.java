@@ -1,20 +1,22 @@
 package dev.mergeval.jobs.eval;
 
-import dev.mergeval.common.BadInputException;
 import dev.mergeval.runtime.LanguageModel;
+import dev.mergeval.runtime.LanguageModels;
+import dev.mergeval.runtime.RuntimeOptions;
+import org.apache.hadoop.conf.Configuration;
 
-/** Loads the models that evaluation runs on: the evaluated model and judge models. */
+/** Loads the models that evaluation runs on (evaluated models and judge models) through the runtime. */
 public final class EvalModels {
 
     private EvalModels() {
     }
 
     /**
-     * Loads a model from its source. The runtime's loader ({@code LanguageModels.load}) is not part
-     * of this build yet, so this reports that clearly instead of failing later.
+     * @param source a model directory on any Hadoop path, or {@code merge:CONFIG.yaml}
+     * @param device {@code cpu} or {@code cuda:N}
      */
-    public static LanguageModel load(String source) {
-        throw new BadInputException("cannot load model '" + source + "': this build has no model runtime "
-                + "(dev.mergeval.runtime.LanguageModels); rule judges (keyword, keyword-extended, refusal) work");
+    public static LanguageModel load(String source, String device) {
+        return LanguageModels.load(source, new Configuration(),
+                new RuntimeOptions(device, 0, RuntimeOptions.DEFAULT_MAX_BATCH_SIZE));
     }
 }

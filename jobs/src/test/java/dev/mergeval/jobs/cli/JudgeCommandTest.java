@@ -84,6 +84,46 @@ class JudgeCommandTest {
         assertTrue(JSON.readTree(lines.get(0)).get("refused").asBoolean(), "'Hello!' is on the GCG list");
     }
 
+    /**
+     * A model judge through the real runtime. stories260K is no judge: it answers with stories, so
+     * every verdict must be counted unparseable and ASR left undefined, never guessed.
+     */
+    @Test
+    void modelJudgeOnARealModelCountsUnparseableOutputs() throws IOException {
+        Path model = null;
+        for (Path p = Path.of("").toAbsolutePath(); p != null && model == null; p = p.getParent()) {
+            if (Files.isDirectory(p.resolve("shared/models/stories260K"))) {
+                model = p.resolve("shared/models/stories260K");
+            }
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(model != null, "skipped: shared/models/stories260K is absent");
+        Path in = dir.resolve("two.jsonl");
+        Files.writeString(in, "{\"prompt\":\"Hi\",\"completion\":\"Hello.\"}\n"
+                + "{\"prompt\":\"Tell a story\",\"completion\":\"Once upon a time\"}\n");
+        Path out = dir.resolve("wg");
+        assertEquals(0, MergevalCli.run("judge", "--input", in.toString(), "--judge", "wildguard:" + model,
+                "--out", out.toString()));
+        List<String> lines = Files.readAllLines(out.resolve("verdicts.jsonl"));
+        assertEquals(2, lines.size());
+        for (String line : lines) {
+            JsonNode v = JSON.readTree(line);
+            assertFalse(v.get("parseable").asBoolean(), line);
+            assertTrue(v.get("harmful").isNull(), line);
+            assertTrue(v.has("judge_output"), line);
+        }
+        JsonNode metrics = JSON.readTree(out.resolve("metrics.json").toFile());
+        boolean sawAsr = false;
+        for (JsonNode m : metrics.get("metrics")) {
+            if (m.get("metric").asText().equals("asr")) {
+                sawAsr = true;
+                assertEquals(2, m.get("n").asInt());
+                assertEquals(2, m.get("unparseable").asInt());
+                assertTrue(m.get("rate").isNull(), "no parseable verdicts: ASR undefined");
+            }
+        }
+        assertTrue(sawAsr);
+    }
+
     @Test
     void badInputExitsWithTwoAndAClearMessage() throws IOException {
         Path in = dir.resolve("bad.jsonl");

@@ -6,6 +6,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.apache.spark.SparkConf;
 
@@ -36,12 +38,13 @@ public final class LocalSparkCluster implements AutoCloseable {
                 "--master-port", Integer.toString(FreePort.next()),
                 "--webui-port", Integer.toString(FreePort.next()),
                 "--work-dir", work.toString()));
-        String[] lines = out.strip().split("\n");
-        String url = lines[lines.length - 1].strip();
-        if (!url.startsWith("spark://")) {
+        Matcher url = Pattern.compile("spark://127\\.0\\.0\\.1:\\d+").matcher(out);
+        LocalSparkCluster cluster = new LocalSparkCluster(root, work, url.find() ? url.group() : null);
+        if (cluster.masterUrl == null) {
+            cluster.close();
             throw new IllegalStateException("bin/local-cluster start printed no master URL:\n" + out);
         }
-        return new LocalSparkCluster(root, work, url);
+        return cluster;
     }
 
     public String masterUrl() {
@@ -73,6 +76,26 @@ public final class LocalSparkCluster implements AutoCloseable {
             throw new UncheckedIOException(e);
         }
         return pids;
+    }
+
+    /**
+     * The pid of the JVM running executor {@code executorId}: a Worker keeps each executor's logs in
+     * {@code worker/N/APP/EXECUTOR_ID/}, and Worker N's child process is that JVM.
+     */
+    public long executorPid(String executorId) {
+        try (Stream<Path> dirs = Files.find(workDir.resolve("worker"), 3,
+                (p, a) -> a.isDirectory() && p.getFileName().toString().equals(executorId)
+                        && p.getParent().getFileName().toString().startsWith("app-"))) {
+            Path dir = dirs.findFirst().orElseThrow(() -> new IllegalStateException("no executor " + executorId));
+            String worker = dir.getParent().getParent().getFileName().toString();
+            long workerPid = Long.parseLong(Files.readString(workDir.resolve("worker-" + worker + ".pid")).strip());
+            // One core per Worker: at most one executor of the application runs there at a time.
+            return ProcessHandle.of(workerPid).orElseThrow().children()
+                    .findFirst().orElseThrow(() -> new IllegalStateException("executor " + executorId + " not running"))
+                    .pid();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     public Path workDir() {

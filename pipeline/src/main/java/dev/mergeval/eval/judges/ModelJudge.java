@@ -35,11 +35,6 @@ public abstract class ModelJudge implements Judge {
         return true;
     }
 
-    /** The judge model's source id, recorded with the metrics. */
-    public String modelId() {
-        return model.id();
-    }
-
     @Override
     public List<Verdict> judge(List<JudgeInput> inputs) {
         List<Verdict> out = new ArrayList<>(inputs.size());

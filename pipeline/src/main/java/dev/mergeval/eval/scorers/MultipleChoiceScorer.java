@@ -26,9 +26,9 @@ public final class MultipleChoiceScorer {
         return List.of(ACC, ACC_NORM);
     }
 
-    /** The requests to score: one per choice, in order. */
-    public List<LogLikelihoodRequest> requests(EvalExample example) {
-        return example.choices().stream().map(c -> new LogLikelihoodRequest(example.prompt(), c)).toList();
+    /** The requests to score: one per choice, in order, each continuing {@code context}. */
+    public List<LogLikelihoodRequest> requests(String context, EvalExample example) {
+        return example.choices().stream().map(c -> new LogLikelihoodRequest(context, c)).toList();
     }
 
     /** Scores one item from the log-likelihoods of its choices (in choice order). */

@@ -123,14 +123,11 @@ public final class GeneralizedTaskArithmeticMerge implements MergeMethod {
     @Override
     public float[] merge(MergeRequest r) {
         float[] base = r.inputs()[r.baseIndex()];
-        int n = base.length;
         int m = r.inputs().length - 1;
         float[][] xs = new float[m][];
         double[] w = new double[m];
         KeepMask[] masks = new KeepMask[m];
-        Params global = r.params().global();
-        RescaleMode rescale = rescaleMode(global, r.tensorName());
-        int[] scratch = null;
+        RescaleMode rescale = rescaleMode(r.params().global(), r.tensorName());
         double weightSum = 0;
         for (int k = 0, j = 0; k < r.inputs().length; k++) {
             if (k == r.baseIndex()) {
@@ -140,65 +137,24 @@ public final class GeneralizedTaskArithmeticMerge implements MergeMethod {
             xs[j] = r.inputs()[k];
             w[j] = p.number("weight");
             weightSum += w[j];
-            double density = p.number("density");
-            boolean needsScratch = (sparsification == Sparsification.MAGNITUDE
-                    || sparsification == Sparsification.MAGNITUDE_OUTLIERS) && density < 1 && density > 0;
-            if (needsScratch && scratch == null) {
-                scratch = new int[n];
-            }
-            masks[j] = sparsify(r, k, xs[j], base, p, density, rescale, scratch);
+            masks[j] = sparsify(r, k, xs[j], base, p, p.number("density"), rescale);
             j++;
         }
-        boolean normalize = global.bool("normalize");
-        double lambda = global.number("lambda");
-        double plainDivisor = Math.abs(weightSum) < 1e-8 ? 1.0 : weightSum;
-        double[] e = new double[m];
-        float[] out = new float[n];
-        for (int i = 0; i < n; i++) {
-            float b = base[i];
-            double mixed = 0;
-            double divisor;
-            if (consensus == null) {
-                for (int k = 0; k < m; k++) {
-                    mixed += w[k] * ((xs[k][i] - b) * masks[k].factor(i));
-                }
-                divisor = plainDivisor;
-            } else {
-                double vote = 0;
-                for (int k = 0; k < m; k++) {
-                    e[k] = w[k] * ((xs[k][i] - b) * masks[k].factor(i));
-                    vote += consensus == Consensus.SUM ? e[k] : Math.signum(e[k]);
-                }
-                double elected = vote >= 0 ? 1.0 : -1.0;
-                divisor = 0;
-                for (int k = 0; k < m; k++) {
-                    if (Math.signum(e[k]) == elected) {
-                        mixed += e[k];
-                        divisor += w[k];
-                    }
-                }
-                if (divisor == 0) {
-                    divisor = 1.0;
-                }
-            }
-            if (normalize) {
-                mixed /= divisor;
-            }
-            out[i] = (float) (b + lambda * mixed);
-        }
-        return out;
+        Params global = r.params().global();
+        return new TaskVectorCombiner(consensus, xs, base, w, masks, weightSum, global.bool("normalize"),
+                global.number("lambda")).combine();
     }
 
     private KeepMask sparsify(MergeRequest r, int k, float[] x, float[] base, Params p, double density,
-            RescaleMode rescale, int[] scratch) {
+            RescaleMode rescale) {
         if (sparsification == null) {
             return KeepMask.ALL;
         }
         switch (sparsification) {
             case MAGNITUDE:
-                return Sparsifier.magnitude(x, base, density, rescale, scratch);
+                return Sparsifier.magnitude(x, base, density, rescale);
             case MAGNITUDE_OUTLIERS:
-                return Sparsifier.magnitudeOutliers(x, base, density, p.number("gamma"), rescale, scratch);
+                return Sparsifier.magnitudeOutliers(x, base, density, p.number("gamma"), rescale);
             case RANDOM:
                 return Sparsifier.random(x, base, density, rescale,
                         CounterRandom.streamKey(r.seed(), r.tensorName(), r.models().get(k)), r.elementOffset());

@@ -5,6 +5,7 @@ import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
 import dev.mergeval.merge.ParamDef;
 import dev.mergeval.merge.TensorParams;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -14,6 +15,8 @@ import java.util.List;
  * merged like any other. Wortsman et al., https://arxiv.org/abs/2203.05482
  */
 public final class LinearMerge implements MergeMethod {
+    private static final int BLOCK = 1024;
+
     @Override
     public String name() {
         return "linear";
@@ -72,12 +75,21 @@ public final class LinearMerge implements MergeMethod {
         }
         int n = r.length();
         float[] out = new float[n];
-        for (int i = 0; i < n; i++) {
-            double acc = 0;
+        // Blocks keep the accumulator small and the per-model loop vectorisable.
+        double[] acc = new double[Math.min(n, BLOCK)];
+        for (int from = 0; from < n; from += BLOCK) {
+            int len = Math.min(BLOCK, n - from);
+            Arrays.fill(acc, 0, len, 0.0);
             for (int k = 0; k < m; k++) {
-                acc += w[k] * x[k][i];
+                float[] xk = x[k];
+                double wk = w[k];
+                for (int j = 0; j < len; j++) {
+                    acc[j] += wk * xk[from + j];
+                }
             }
-            out[i] = (float) acc;
+            for (int j = 0; j < len; j++) {
+                out[from + j] = (float) acc[j];
+            }
         }
         return out;
     }

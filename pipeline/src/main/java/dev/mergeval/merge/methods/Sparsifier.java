@@ -1,12 +1,13 @@
 package dev.mergeval.merge.methods;
 
 import dev.mergeval.merge.CounterRandom;
-import dev.mergeval.merge.Selection;
+import dev.mergeval.merge.MagnitudeSelection;
 import java.util.Arrays;
 
 /**
  * Task-vector sparsification as mergekit's {@code sparsify.py}, on {@code d = x - base} formed in
- * float. Magnitudes are compared as float bit patterns, so ties are float32 ties, as in mergekit.
+ * float. Magnitudes are compared as float bit patterns, so ties are float32 ties, as in mergekit;
+ * thresholds are exact order statistics found by {@link MagnitudeSelection}, not by sorting.
  * mergekit breaks ties at a threshold with an unstable sort; here the lower flat index wins, i.e.
  * the result equals that of a stable sort, which is one of the outcomes mergekit can produce.
  */
@@ -24,18 +25,11 @@ final class Sparsifier {
     private Sparsifier() {
     }
 
-    /** |x - base| as float bits, into {@code out}. */
-    static void magnitudes(float[] x, float[] base, int[] out) {
-        for (int i = 0; i < out.length; i++) {
-            out[i] = Float.floatToRawIntBits(Math.abs(x[i] - base[i]));
-        }
-    }
-
     /**
      * TIES trimming: keeps the {@code k = int(density * n)} largest magnitudes; among elements equal
      * to the k-th largest, the lowest indices.
      */
-    static KeepMask magnitude(float[] x, float[] base, double density, RescaleMode rescale, int[] scratch) {
+    static KeepMask magnitude(float[] x, float[] base, double density, RescaleMode rescale) {
         int n = x.length;
         if (density >= 1) {
             return KeepMask.ALL;
@@ -45,20 +39,22 @@ final class Sparsifier {
         if (k <= 0) {
             return new KeepMask(bits, 1.0, null);
         }
-        magnitudes(x, base, scratch);
-        int threshold = Selection.select(scratch, 0, n, n - k);
-        int greater = 0;
-        for (int i = 0; i < n; i++) {
-            if (Float.floatToRawIntBits(Math.abs(x[i] - base[i])) > threshold) {
-                greater++;
-            }
-        }
+        MagnitudeSelection.Rank kth = MagnitudeSelection.select(x, base, n - k);
+        int threshold = kth.bits();
+        int greater = n - kth.below() - kth.equal();
         int equalAllowed = k - greater;
-        for (int i = 0; i < n; i++) {
-            int m = Float.floatToRawIntBits(Math.abs(x[i] - base[i]));
-            if (m > threshold || (m == threshold && equalAllowed-- > 0)) {
-                KeepMask.set(bits, i);
+        // Mask words are built in a register, branch-free except for the rare threshold ties.
+        for (int word = 0; word < bits.length; word++) {
+            long keep = 0;
+            for (int i = word << 6, end = Math.min(n, i + 64); i < end; i++) {
+                int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
+                keep |= (((long) threshold - m) >>> 63) << i;
+                if (m == threshold && equalAllowed > 0) {
+                    keep |= 1L << i;
+                    equalAllowed--;
+                }
             }
+            bits[word] = keep;
         }
         return rescaled(x, base, bits, rescale, density);
     }
@@ -70,7 +66,7 @@ final class Sparsifier {
      * {@code [n_bot, n - n_top)}; ties ranked by index.
      */
     static KeepMask magnitudeOutliers(float[] x, float[] base, double density, double gamma,
-            RescaleMode rescale, int[] scratch) {
+            RescaleMode rescale) {
         int n = x.length;
         if (density >= 1) {
             return KeepMask.ALL;
@@ -88,31 +84,31 @@ final class Sparsifier {
         if (hi <= lo) {
             return new KeepMask(bits, 1.0, null);
         }
-        magnitudes(x, base, scratch);
-        int low = Selection.select(scratch, 0, n, lo);
-        int high = Selection.select(scratch, 0, n, hi - 1);
-        int belowLow = 0;
-        int belowHigh = 0;
-        for (int i = 0; i < n; i++) {
-            int m = Float.floatToRawIntBits(Math.abs(x[i] - base[i]));
-            belowLow += m < low ? 1 : 0;
-            belowHigh += m < high ? 1 : 0;
-        }
+        MagnitudeSelection.Rank lowRank = MagnitudeSelection.select(x, base, lo);
+        MagnitudeSelection.Rank highRank = MagnitudeSelection.select(x, base, hi - 1);
+        int low = lowRank.bits();
+        int high = highRank.bits();
+        int belowLow = lowRank.below();
+        int belowHigh = highRank.below();
         int seenLow = 0;
         int seenHigh = 0;
-        for (int i = 0; i < n; i++) {
-            int m = Float.floatToRawIntBits(Math.abs(x[i] - base[i]));
-            boolean aboveFloor = m > low || (m == low && belowLow + seenLow >= lo);
-            boolean belowCeiling = m < high || (m == high && belowHigh + seenHigh < hi);
-            if (m == low) {
-                seenLow++;
+        for (int word = 0; word < bits.length; word++) {
+            long keep = 0;
+            for (int i = word << 6, end = Math.min(n, i + 64); i < end; i++) {
+                int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
+                // low < m < high, branch-free; the boundary values (rare) go by rank.
+                keep |= ((((long) low - m) & ((long) m - high)) >>> 63) << i;
+                if (m == low || m == high) {
+                    boolean aboveFloor = m > low || belowLow + seenLow >= lo;
+                    boolean belowCeiling = m < high || belowHigh + seenHigh < hi;
+                    seenLow += m == low ? 1 : 0;
+                    seenHigh += m == high ? 1 : 0;
+                    if (aboveFloor && belowCeiling) {
+                        keep |= 1L << i;
+                    }
+                }
             }
-            if (m == high) {
-                seenHigh++;
-            }
-            if (aboveFloor && belowCeiling) {
-                KeepMask.set(bits, i);
-            }
+            bits[word] = keep;
         }
         return rescaled(x, base, bits, rescale, density);
     }
@@ -131,10 +127,14 @@ final class Sparsifier {
         if (density <= 0) {
             return new KeepMask(bits, 1.0, null);
         }
-        for (int i = 0; i < n; i++) {
-            if (CounterRandom.uniform(key, elementOffset + i) < density) {
-                KeepMask.set(bits, i);
+        for (int word = 0; word < bits.length; word++) {
+            long keep = 0;
+            for (int i = word << 6, end = Math.min(n, i + 64); i < end; i++) {
+                // Sign bit of u - density: 1 exactly when u < density (random, so no branch).
+                double u = CounterRandom.uniform(key, elementOffset + i);
+                keep |= (Double.doubleToRawLongBits(u - density) >>> 63) << i;
             }
+            bits[word] = keep;
         }
         return rescaled(x, base, bits, rescale, density);
     }
@@ -159,7 +159,7 @@ final class Sparsifier {
         long[] order = new long[cols];
         for (int from = 0; from < n; from += cols) {
             for (int c = 0; c < cols; c++) {
-                long m = Float.floatToRawIntBits(Math.abs(x[from + c] - base[from + c]));
+                long m = MagnitudeSelection.magnitudeBits(x[from + c], base[from + c]);
                 order[c] = (m << 32) | c;
             }
             Arrays.sort(order);

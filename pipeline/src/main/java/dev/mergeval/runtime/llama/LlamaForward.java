@@ -104,7 +104,7 @@ public final class LlamaForward {
                     "attentionMask must be [" + batch + ", " + total + "], got " + attentionMask.getShape());
         }
         NDManager scope = inputIds.getManager();
-        NDArray ids = inputIds.getDataType() == DataType.INT64 ? inputIds : inputIds.toType(DataType.INT64, false);
+        NDArray ids = toType(inputIds, DataType.INT64);
 
         NDArray embed = param(params, LlamaLayout.EMBED);
         DataType dtype = embed.getDataType();
@@ -112,7 +112,8 @@ public final class LlamaForward {
 
         NDArray positions = positions(scope, attentionMask, past, time);
         NDList cosSin = rotaryCosSin(positions, dtype);
-        NDArray mask = additiveMask(scope, attentionMask, batch, past, time);
+        // one new token with no padding may see every key: no mask needed
+        NDArray mask = attentionMask == null && time == 1 ? null : additiveMask(scope, attentionMask, batch, past, time);
 
         List<NDArray> keys = new ArrayList<>();
         List<NDArray> values = new ArrayList<>();
@@ -129,10 +130,7 @@ public final class LlamaForward {
         h = rmsNorm(h, param(params, LlamaLayout.FINAL_NORM));
         NDArray head = config.tieWordEmbeddings() ? embed : param(params, LlamaLayout.LM_HEAD);
         NDArray logits = Linear.linear(h, head).singletonOrThrow();
-        if (logits.getDataType() != DataType.FLOAT32) {
-            logits = logits.toType(DataType.FLOAT32, false);
-        }
-        return new Output(logits, new KvCache(keys, values));
+        return new Output(toType(logits, DataType.FLOAT32), new KvCache(keys, values));
     }
 
     /** Self-attention of one layer; appends this layer's full keys and values to the out-lists. */
@@ -173,12 +171,12 @@ public final class LlamaForward {
         // [B, H, T, hd] viewed as [B, KV, group * T, hd] lines each query row up with its kv head.
         NDArray qg = q.reshape(batch, kvHeads, (long) group * time, headDim);
         NDArray scores = qg.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(headDim));
-        NDArray probs = scores.toType(DataType.FLOAT32, false)
-                .reshape(batch, kvHeads, group, time, keysLen)
-                .add(mask)
-                .softmax(-1)
-                .toType(v.getDataType(), false)
-                .reshape(batch, kvHeads, (long) group * time, keysLen);
+        NDArray probs = toType(scores, DataType.FLOAT32).reshape(batch, kvHeads, group, time, keysLen);
+        if (mask != null) {
+            probs = probs.add(mask);
+        }
+        probs = probs.softmax(-1);
+        probs = toType(probs, v.getDataType()).reshape(batch, kvHeads, (long) group * time, keysLen);
         NDArray out = probs.matMul(v) // [B, KV, group * T, hd]
                 .reshape(batch, heads, time, headDim)
                 .transpose(0, 2, 1, 3)
@@ -206,12 +204,9 @@ public final class LlamaForward {
     /** {@code w * x / sqrt(mean(x^2) + eps)}, computed in F32 and returned in x's dtype. */
     private NDArray rmsNorm(NDArray x, NDArray weight) {
         DataType dtype = x.getDataType();
-        NDArray x32 = dtype == DataType.FLOAT32 ? x : x.toType(DataType.FLOAT32, false);
+        NDArray x32 = toType(x, DataType.FLOAT32);
         NDArray normed = x32.div(x32.square().mean(new int[] {-1}, true).add(config.rmsNormEps()).sqrt());
-        if (dtype != DataType.FLOAT32) {
-            normed = normed.toType(dtype, false);
-        }
-        return normed.mul(weight);
+        return toType(normed, dtype).mul(weight);
     }
 
     /**
@@ -222,7 +217,7 @@ public final class LlamaForward {
         if (attentionMask == null) {
             return scope.arange((int) past, (int) (past + time), 1, DataType.INT64).reshape(1, time);
         }
-        NDArray counts = attentionMask.toType(DataType.INT64, false).cumSum(1).sub(1);
+        NDArray counts = toType(attentionMask, DataType.INT64).cumSum(1).sub(1);
         return counts.get(new NDIndex(":, {}:", past)).maximum(0);
     }
 
@@ -233,7 +228,7 @@ public final class LlamaForward {
         // HF: freqs = positions (float32) x inv_freq; emb = cat(freqs, freqs)
         NDArray freqs = positions.toType(DataType.FLOAT32, false).expandDims(2).mul(inv);
         NDArray emb = freqs.concat(freqs, 2).expandDims(1);
-        return new NDList(emb.cos().toType(dtype, false), emb.sin().toType(dtype, false));
+        return new NDList(toType(emb.cos(), dtype), toType(emb.sin(), dtype));
     }
 
     private static NDArray applyRope(NDArray x, NDList cosSin) {
@@ -259,6 +254,11 @@ public final class LlamaForward {
                 .sub(1f)
                 .mul(-MASKED)
                 .reshape(allowed.getShape().get(0), 1, 1, time, total);
+    }
+
+    /** A cast that costs no native call when the dtype already matches. */
+    private static NDArray toType(NDArray x, DataType dtype) {
+        return x.getDataType() == dtype ? x : x.toType(dtype, false);
     }
 
     private static NDArray param(Map<String, NDArray> params, String name) {

@@ -73,8 +73,8 @@ class ScorersTest {
         MultipleChoiceScorer s = new MultipleChoiceScorer();
         // Choice 1 has the highest total log-likelihood; choice 0 the highest per character.
         EvalExample e = new EvalExample("m", "Q?\nAnswer:", "0", null, List.of(" a long answer text", " b"), Map.of());
-        assertEquals(2, s.requests(e).size());
-        assertEquals(" b", s.requests(e).get(1).continuation());
+        assertEquals(2, s.requests(e.prompt(), e).size());
+        assertEquals(" b", s.requests(e.prompt(), e).get(1).continuation());
         Map<String, Boolean> r = s.score(e, List.of(new LogLikelihood(-9.0, 4, 19, false),
                 new LogLikelihood(-3.0, 1, 2, false)));
         assertFalse(r.get("acc"), "-3 > -9 picks choice 1");

@@ -5,22 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.mergeval.bench.SyntheticModels;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
-import dev.mergeval.checkpoint.ModelFiles;
-import dev.mergeval.checkpoint.SafetensorsWriter;
 import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.Progress;
 import dev.mergeval.runtime.TestModels;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
-import java.util.SplittableRandom;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -76,26 +70,8 @@ class Stories260KMergeTest {
         assertTrue(Files.exists(out.resolve("generation_config.json")));
     }
 
-    /** The checkpoint plus N(0, 0.01) noise on every float tensor, with its config and tokenizer. */
     static Path perturbedCopy(Path source, Path target, long seed) {
-        try (Checkpoint ckpt = Checkpoint.open(source.toString(), CONF)) {
-            SplittableRandom random = new SplittableRandom(seed);
-            List<SafetensorsWriter.TensorData> tensors = new ArrayList<>();
-            for (String name : ckpt.tensorNames()) {
-                TensorInfo info = ckpt.info(name);
-                float[] values = ckpt.readFloats(name);
-                for (int i = 0; i < values.length; i++) {
-                    values[i] += (float) ((random.nextDouble() - 0.5) * 0.02);
-                }
-                tensors.add(SafetensorsWriter.TensorData.ofFloats(name, info.dtype(), info.shape(), values));
-            }
-            FileSystem fs = FileSystem.getLocal(CONF);
-            SafetensorsWriter.write(fs, new org.apache.hadoop.fs.Path(target.toUri()), tensors, Long.MAX_VALUE,
-                    Map.of("format", "pt"));
-            ModelFiles.copyAuxiliary(source.toUri().toString(), target.toUri().toString(), DType.F32, CONF);
-            return target;
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
+        SyntheticModels.perturbedCopy(source.toString(), target.toString(), seed, 0.01, CONF);
+        return target;
     }
 }

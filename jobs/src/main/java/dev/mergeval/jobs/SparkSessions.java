@@ -1,0 +1,36 @@
+package dev.mergeval.jobs;
+
+import org.apache.spark.SparkConf;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * The one way jobs get a Spark session: settings come from spark-submit and spark-defaults.conf
+ * as usual; {@code --master} is a convenience, and with no master anywhere the job runs on
+ * {@code local[*]}.
+ */
+public final class SparkSessions {
+
+    private SparkSessions() {
+    }
+
+    /** True inside spark-submit, which passes the master to the application as a system property. */
+    public static boolean underSparkSubmit() {
+        return System.getProperty("spark.master") != null;
+    }
+
+    public static SparkSession create(String appName, String master) {
+        SparkConf conf = new SparkConf();
+        SparkSession.Builder builder = SparkSession.builder().appName(appName);
+        if (master != null) {
+            builder.master(master);
+        } else if (!conf.contains("spark.master")) {
+            builder.master("local[*]");
+        }
+        if (!underSparkSubmit() && !conf.contains("spark.jars") && !conf.contains("spark.executor.extraClassPath")) {
+            // Started as bin/mergeval, not spark-submit: no application jar is shipped. Executors on
+            // this machine (local-cluster, bin/local-cluster) read the classes where the driver does.
+            builder.config("spark.executor.extraClassPath", System.getProperty("java.class.path"));
+        }
+        return builder.getOrCreate();
+    }
+}

@@ -1,0 +1,74 @@
+package dev.mergeval.jobs.cli;
+
+import dev.mergeval.eval.MetricRow;
+import dev.mergeval.jobs.eval.EvalJob;
+import dev.mergeval.jobs.eval.EvalJobConfig;
+import dev.mergeval.jobs.eval.RuntimeModelFactory;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.apache.spark.SparkConf;
+import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code mergeval eval}: runs a suite on one or more models as a Spark job. Cluster settings come
+ * from spark-submit or {@code spark-defaults.conf}; {@code --master} is only a convenience, and
+ * without any master the job runs on {@code local[*]}.
+ */
+@Command(name = "eval", mixinStandardHelpOptions = true,
+        description = "Evaluate models on a suite (safety judges and task scorers), fanned out over Spark executors.")
+public final class EvalCommand implements Callable<Integer> {
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--model", required = true, paramLabel = "SOURCE",
+            description = "Model source (repeat to evaluate several models).")
+    List<String> models;
+
+    @Option(names = "--suite", required = true, paramLabel = "SUITE.yaml", description = "Suite file.")
+    String suite;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output directory (driver-local).")
+    String out;
+
+    @Option(names = "--master", paramLabel = "URL", description = "Spark master, e.g. local[2] or spark://host:7077.")
+    String master;
+
+    @Option(names = "--limit", paramLabel = "N", defaultValue = "-1", description = "At most N items per task.")
+    int limit;
+
+    @Option(names = "--slice-size", paramLabel = "N", defaultValue = "" + EvalJobConfig.DEFAULT_SLICE_SIZE,
+            description = "Items per unit of work (default ${DEFAULT-VALUE}).")
+    int sliceSize;
+
+    @Override
+    public Integer call() {
+        EvalJobConfig config = new EvalJobConfig(models, suite, out, limit, sliceSize);
+        SparkSession.Builder builder = SparkSession.builder().appName("mergeval eval");
+        if (master != null) {
+            builder.master(master);
+        } else if (!new SparkConf().contains("spark.master")) {
+            builder.master("local[*]");
+        }
+        SparkSession spark = builder.getOrCreate();
+        try {
+            EvalJob.Summary s = EvalJob.run(spark, config, new RuntimeModelFactory());
+            var w = spec.commandLine().getOut();
+            w.printf("evaluated %d records in %d units on %s in %.1f s (model loads: %d, %.1f s) -> %s%n",
+                    s.records(), s.units(), spark.sparkContext().master(), s.wallSeconds(), s.modelLoads(),
+                    s.loadSeconds(), out);
+            for (MetricRow r : s.metrics()) {
+                if (r.category().equals(MetricRow.ALL)) {
+                    w.printf("  %s %s %s: %.4f [%.4f, %.4f] n=%d unparseable=%d%n", r.model(), r.task(), r.metric(),
+                            r.rate(), r.interval().low(), r.interval().high(), r.n(), r.unparseable());
+                }
+            }
+            return MergevalCli.EXIT_OK;
+        } finally {
+            spark.stop();
+        }
+    }
+}

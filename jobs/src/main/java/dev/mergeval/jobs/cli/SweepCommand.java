@@ -1,0 +1,78 @@
+package dev.mergeval.jobs.cli;
+
+import dev.mergeval.common.Progress;
+import dev.mergeval.jobs.SparkSessions;
+import dev.mergeval.jobs.eval.RuntimeModelFactory;
+import dev.mergeval.jobs.merge.SparkMergeExecutor;
+import dev.mergeval.jobs.sweep.SweepJob;
+import dev.mergeval.sweep.GoalStatus;
+import dev.mergeval.sweep.PointResult;
+import dev.mergeval.sweep.SweepSpec;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code mergeval sweep SPEC.yaml --out DIR}. Exit codes for schedulers: 0 when the sweep finished
+ * (whether or not the goal was reached: {@code summary.json} says), 2 for a bad spec or input, 1 for
+ * an internal failure; with {@code --require-goal}, 3 when the goal was not reached.
+ */
+@Command(name = "sweep", mixinStandardHelpOptions = true,
+        description = "Sweep merge methods and ratios between an aligned model and its fine-tunes; evaluate, choose, report.")
+public final class SweepCommand implements Callable<Integer> {
+
+    /** Exit code of a finished sweep that missed its goal, with {@code --require-goal}. */
+    public static final int EXIT_GOAL_MISSED = 3;
+
+    @Parameters(index = "0", paramLabel = "SPEC.yaml")
+    Path spec;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "output directory (re-runs resume in it)")
+    Path out;
+
+    @Option(names = "--master", paramLabel = "URL", description = "Spark master, e.g. local[2] or spark://host:7077")
+    String master;
+
+    @Option(names = "--require-goal", description = "exit with 3 when no point reaches the spec's goal")
+    boolean requireGoal;
+
+    @Override
+    public Integer call() {
+        return run(SweepSpec.load(spec), out, master, requireGoal, System.out);
+    }
+
+    static int run(SweepSpec spec, Path out, String master, boolean requireGoal, PrintStream stdout) {
+        SparkSession spark = SparkSessions.create("mergeval sweep " + spec.name(), master);
+        try {
+            JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+            SweepJob.Outcome outcome = SweepJob.run(spark, spec, out, new RuntimeModelFactory(),
+                    id -> new SparkMergeExecutor(sc, Progress.NONE), new ConsoleProgress());
+            print(spec, outcome, out, stdout);
+            GoalStatus goal = outcome.selection().goal();
+            return requireGoal && goal.state() != GoalStatus.State.REACHED ? EXIT_GOAL_MISSED : MergevalCli.EXIT_OK;
+        } finally {
+            spark.stop();
+        }
+    }
+
+    private static void print(SweepSpec spec, SweepJob.Outcome outcome, Path out, PrintStream w) {
+        String safety = spec.metrics().safety();
+        String task = spec.metrics().task();
+        String over = spec.metrics().overRefusal();
+        w.printf("%-34s %7s %9s %9s %9s%n", "point", "ratio", "refusal", "over-ref", "task");
+        for (PointResult r : outcome.results()) {
+            w.printf("%-34s %7s %9.3f %9s %9.3f%n", r.point().variant(),
+                    r.point().isMerge() ? String.format("%.2f", r.point().ratio()) : "-",
+                    r.value(safety), over == null ? "-" : String.format("%.3f", r.value(over)), r.value(task));
+        }
+        w.printf("%nrecommended: %s%n  %s%n", outcome.selection().chosenPoint().label(), outcome.selection().reason());
+        w.printf("goal (%s): %s%n", outcome.selection().goal().state().json(), outcome.selection().goal().explanation());
+        w.printf("points evaluated: %d, reused from earlier runs: %d; outputs in %s (report.html, summary.json, results.csv, results.parquet)%n",
+                outcome.evaluated(), outcome.reused(), out);
+    }
+}

@@ -1,0 +1,107 @@
+package dev.mergeval.jobs.eval;
+
+import dev.mergeval.eval.EvalOutputs;
+import dev.mergeval.eval.EvalSuite;
+import dev.mergeval.eval.EvalTask;
+import dev.mergeval.eval.LocalEvaluator;
+import dev.mergeval.eval.MetricRow;
+import dev.mergeval.eval.MetricsAggregator;
+import dev.mergeval.eval.PromptRecord;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.storage.StorageLevel;
+import org.apache.spark.util.LongAccumulator;
+
+/**
+ * {@code mergeval eval} on Spark: plans (model, task slice) units on the driver, runs them on
+ * executors ({@link RunUnit}: one model load per executor JVM and model), and writes per-prompt
+ * records as Parquet ({@code records.parquet}) and JSON Lines ({@code records.jsonl}, in plan order)
+ * plus {@code metrics.json} and {@code metrics.csv}. Metrics are aggregated across partitions with
+ * {@link MetricsAggregator}'s zero/reduce/merge/finish.
+ */
+public final class EvalJob {
+
+    public static final String PARQUET = "records.parquet";
+    static final long PARQUET_ROWS_PER_FILE = 10_000;
+
+    /** What a run did, for the CLI and the benchmark. */
+    public record Summary(int units, long records, List<MetricRow> metrics, long modelLoads, double loadSeconds,
+                          double wallSeconds) {
+    }
+
+    private EvalJob() {
+    }
+
+    /** The units: every model x task, each task's sampled items cut into slices of {@code sliceSize}. */
+    public static List<EvalUnit> plan(EvalSuite suite, EvalJobConfig config) {
+        List<EvalUnit> units = new ArrayList<>();
+        for (int m = 0; m < config.models().size(); m++) {
+            for (int t = 0; t < suite.tasks().size(); t++) {
+                EvalTask task = suite.tasks().get(t);
+                int n = LocalEvaluator.items(task, suite.seed(), config.limit()).size();
+                for (int from = 0; from < n; from += config.sliceSize()) {
+                    units.add(new EvalUnit(m, config.models().get(m), t, task.name(), from,
+                            Math.min(n, from + config.sliceSize())));
+                }
+            }
+        }
+        return units;
+    }
+
+    public static Summary run(SparkSession spark, EvalJobConfig config, ModelFactory factory) {
+        long start = System.nanoTime();
+        EvalSuite suite = EvalSuite.read(config.suitePath());
+        List<EvalUnit> units = plan(suite, config);
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        LongAccumulator loads = jsc.sc().longAccumulator("model loads");
+        LongAccumulator loadNanos = jsc.sc().longAccumulator("model load nanos");
+        // One partition per unit: Spark schedules units on free executor cores as they finish.
+        JavaRDD<Row> rows = jsc.parallelize(units, Math.max(1, units.size()))
+                .flatMap(new RunUnit(config.suitePath(), config.limit(), factory, loads, loadNanos))
+                .persist(StorageLevel.MEMORY_AND_DISK());
+        try {
+            Path out = Path.of(config.outDir());
+            Files.createDirectories(out);
+            // Run every unit once (in parallel, cached); the writes below then read the cache.
+            long count = rows.count();
+            Dataset<Row> df = spark.createDataFrame(rows, RecordRows.SCHEMA);
+            // A few files, not one per unit: units are small and a file per unit costs more than it writes.
+            df.coalesce((int) Math.max(1, Math.min(rows.getNumPartitions(), count / PARQUET_ROWS_PER_FILE)))
+                    .write().mode("overwrite").parquet(out.resolve(PARQUET).toString());
+
+            MetricsAggregator.State state = rows.aggregate(MetricsAggregator.zero(),
+                    (s, row) -> MetricsAggregator.reduce(s, RecordRows.toRecord(row)), MetricsAggregator::merge);
+            List<MetricRow> metrics = MetricsAggregator.finish(state);
+
+            List<Row> ordered = new ArrayList<>(rows.collect());
+            ordered.sort(Comparator.<Row>comparingInt(r -> r.getInt(0)).thenComparingInt(r -> r.getInt(1))
+                    .thenComparingInt(r -> r.getInt(2)));
+            List<PromptRecord> records = ordered.stream().map(RecordRows::toRecord).toList();
+            EvalOutputs.writeRecords(out.resolve(EvalOutputs.RECORDS), records);
+            Map<String, String> info = new LinkedHashMap<>();
+            info.put("suite", config.suitePath());
+            info.put("models", String.join(",", config.models()));
+            info.put("spark_master", spark.sparkContext().master());
+            info.put("limit", Integer.toString(config.limit()));
+            EvalOutputs.writeMetrics(out, metrics, info);
+            return new Summary(units.size(), records.size(), metrics, loads.value(), loadNanos.value() / 1e9,
+                    (System.nanoTime() - start) / 1e9);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } finally {
+            rows.unpersist(false);
+        }
+    }
+}

@@ -1,0 +1,33 @@
+package dev.mergeval.jobs.eval;
+
+import dev.mergeval.common.BadInputException;
+import java.io.Serializable;
+import java.util.List;
+
+/**
+ * The arguments of {@code mergeval eval}.
+ *
+ * @param models    model sources, each evaluated on every task
+ * @param suitePath the suite YAML (readable from every executor)
+ * @param outDir    local output directory on the driver
+ * @param limit     caps every task's items ({@code -1}: the suite's own limits)
+ * @param sliceSize items per unit of work
+ */
+public record EvalJobConfig(List<String> models, String suitePath, String outDir, int limit, int sliceSize)
+        implements Serializable {
+
+    public static final int DEFAULT_SLICE_SIZE = 8;
+
+    public EvalJobConfig {
+        if (models == null || models.isEmpty()) {
+            throw new BadInputException("--model is required");
+        }
+        models = List.copyOf(models);
+        if (sliceSize < 1) {
+            throw new BadInputException("--slice-size must be >= 1, got " + sliceSize);
+        }
+        if (limit < -1) {
+            throw new BadInputException("--limit must be >= 0, got " + limit);
+        }
+    }
+}

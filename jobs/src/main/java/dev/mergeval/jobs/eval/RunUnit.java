@@ -1,0 +1,81 @@
+package dev.mergeval.jobs.eval;
+
+import dev.mergeval.eval.EvalSuite;
+import dev.mergeval.eval.EvalTask;
+import dev.mergeval.eval.LocalEvaluator;
+import dev.mergeval.eval.PromptRecord;
+import dev.mergeval.eval.TaskRunner;
+import dev.mergeval.eval.datasets.EvalExample;
+import dev.mergeval.eval.judges.Judge;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.sql.Row;
+import org.apache.spark.util.LongAccumulator;
+
+/**
+ * Executor side of {@code mergeval eval}: runs one {@link EvalUnit}. The suite and each task's
+ * sampled items are rebuilt once per executor JVM (cached by suite path, task and limit), the model
+ * comes from {@link ExecutorModels}, and model loads and load time are counted in accumulators.
+ */
+public final class RunUnit implements FlatMapFunction<EvalUnit, Row> {
+    private static final long serialVersionUID = 1L;
+
+    private static final Map<String, EvalSuite> SUITES = new HashMap<>();
+    private static final Map<String, List<EvalExample>> ITEMS = new HashMap<>();
+
+    private final String suitePath;
+    private final int limit;
+    private final ModelFactory factory;
+    private final LongAccumulator loads;
+    private final LongAccumulator loadNanos;
+
+    public RunUnit(String suitePath, int limit, ModelFactory factory, LongAccumulator loads, LongAccumulator loadNanos) {
+        this.suitePath = suitePath;
+        this.limit = limit;
+        this.factory = factory;
+        this.loads = loads;
+        this.loadNanos = loadNanos;
+    }
+
+    static synchronized EvalSuite suite(String path) {
+        return SUITES.computeIfAbsent(path, EvalSuite::read);
+    }
+
+    static synchronized List<EvalExample> items(String path, EvalTask task, long seed, int limit) {
+        return ITEMS.computeIfAbsent(path + "\u0000" + task.name() + "\u0000" + limit,
+                k -> LocalEvaluator.items(task, seed, limit).examples());
+    }
+
+    @Override
+    public Iterator<Row> call(EvalUnit unit) {
+        EvalSuite suite = suite(suitePath);
+        EvalTask task = suite.tasks().get(unit.taskIndex());
+        List<EvalExample> slice = items(suitePath, task, suite.seed(), limit).subList(unit.from(), unit.to());
+        ExecutorModels.Lease model = lease(unit.modelSource());
+        Judge judge = null;
+        if (task.judge() != null) {
+            judge = task.judge().needsModel()
+                    ? task.judge().modelJudge(lease(task.judge().modelSource()).model())
+                    : task.judge().ruleJudge();
+        }
+        List<PromptRecord> records = TaskRunner.run(model.model(), task, slice, judge);
+        List<Row> rows = new ArrayList<>(records.size());
+        for (int i = 0; i < records.size(); i++) {
+            rows.add(RecordRows.toRow(unit.modelIndex(), unit.taskIndex(), unit.from() + i, records.get(i)));
+        }
+        return rows.iterator();
+    }
+
+    private ExecutorModels.Lease lease(String source) {
+        ExecutorModels.Lease l = ExecutorModels.get(source, TaskDevice.current(), factory);
+        if (l.loadedNow()) {
+            loads.add(1);
+            loadNanos.add(l.loadNanos());
+        }
+        return l;
+    }
+}

@@ -1,0 +1,114 @@
+package dev.mergeval.jobs.merge;
+
+import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Progress;
+import dev.mergeval.merge.plan.MergeExecutor;
+import dev.mergeval.merge.plan.MergePlan;
+import dev.mergeval.merge.plan.UnitResult;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.stream.IntStream;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.util.SerializableConfiguration;
+
+/**
+ * Runs a plan's units as Spark tasks: one partition per unit, in plan order, so results come back
+ * in unit order whatever the cluster. The plan and the driver's Hadoop configuration (including
+ * every {@code spark.hadoop.*} setting) are broadcast once; each task runs
+ * {@link dev.mergeval.merge.plan.UnitExecutor#execute}, which reads its byte ranges through Hadoop
+ * FileSystem and writes its part file.
+ *
+ * <p>Failures: a lost executor's tasks are retried by Spark ({@code spark.task.maxFailures}); units
+ * are idempotent, so retries give the same bytes. A task that fails on bad input cancels the whole
+ * job at once and {@link #execute} rethrows its {@link BadInputException}.
+ */
+public final class SparkMergeExecutor implements MergeExecutor {
+
+    private final JavaSparkContext sc;
+    private final Progress progress;
+
+    public SparkMergeExecutor(JavaSparkContext sc, Progress progress) {
+        this.sc = sc;
+        this.progress = progress;
+    }
+
+    @Override
+    public List<UnitResult> execute(MergePlan plan, String partsDir) {
+        List<Integer> indices = IntStream.range(0, plan.units().size()).boxed().toList();
+        Broadcast<MergePlan> planBroadcast = sc.broadcast(plan);
+        Broadcast<SerializableConfiguration> conf = hadoopConf();
+        progress.start("merge", indices.size());
+        try {
+            String description = "mergeval merge " + plan.planId().substring(0, 16) + ": " + indices.size() + " units";
+            return failFast(description, progress,
+                    () -> sc.parallelize(indices, Math.max(1, indices.size()))
+                            .map(new UnitTask(planBroadcast, conf, partsDir))
+                            .collect());
+        } finally {
+            progress.finish();
+            planBroadcast.destroy();
+            conf.destroy();
+        }
+    }
+
+    @Override
+    public List<String> sha256(List<String> files) {
+        if (files.isEmpty()) {
+            return List.of();
+        }
+        Broadcast<SerializableConfiguration> conf = hadoopConf();
+        try {
+            return failFast("mergeval sha256 of " + files.size() + " input files", Progress.NONE,
+                    () -> sc.parallelize(files, files.size()).map(new FileHashTask(conf)).collect());
+        } finally {
+            conf.destroy();
+        }
+    }
+
+    @Override
+    public String describe() {
+        return "spark(" + sc.master() + ")";
+    }
+
+    private Broadcast<SerializableConfiguration> hadoopConf() {
+        return sc.broadcast(new SerializableConfiguration(sc.hadoopConfiguration()));
+    }
+
+    /**
+     * Runs a job in its own group, counting its finished tasks on {@code tasks} and cancelling the group on
+     * the first bad-input failure; rethrows that failure as the job's error.
+     */
+    private <T> List<T> failFast(String description, Progress tasks, Callable<List<T>> job) {
+        String group = "mergeval-" + UUID.randomUUID();
+        JobGroupWatch watch = new JobGroupWatch(sc, group, tasks);
+        sc.sc().addSparkListener(watch);
+        sc.setJobGroup(group, description, true);
+        try {
+            return job.call();
+        } catch (Exception e) {
+            BadInputException bad = watch.firstBadInput();
+            if (bad == null) {
+                bad = badInputCause(e);
+            }
+            if (bad != null) {
+                throw bad;
+            }
+            throw e instanceof RuntimeException re ? re : new IllegalStateException(description + " failed", e);
+        } finally {
+            sc.clearJobGroup();
+            sc.sc().removeSparkListener(watch);
+        }
+    }
+
+    /** When the job aborted before the listener saw the failure, Spark's exception carries it. */
+    private static BadInputException badInputCause(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof BadInputException bad) {
+                return bad;
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,51 @@
+package dev.mergeval.jobs.merge;
+
+import dev.mergeval.common.BadInputException;
+import dev.mergeval.merge.plan.MergePlan;
+import dev.mergeval.merge.plan.UnitExecutor;
+import dev.mergeval.merge.plan.UnitResult;
+import org.apache.spark.api.java.function.Function;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.util.SerializableConfiguration;
+
+/**
+ * Executor side of one unit: runs {@link UnitExecutor#execute} for the unit at an index of the
+ * broadcast plan. Holds only broadcasts and a path, so the closure shipped per task is tiny.
+ */
+final class UnitTask implements Function<Integer, UnitResult> {
+
+    private static final long serialVersionUID = 1L;
+
+    private final Broadcast<MergePlan> plan;
+    private final Broadcast<SerializableConfiguration> conf;
+    private final String partsDir;
+
+    UnitTask(Broadcast<MergePlan> plan, Broadcast<SerializableConfiguration> conf, String partsDir) {
+        this.plan = plan;
+        this.conf = conf;
+        this.partsDir = partsDir;
+    }
+
+    @Override
+    public UnitResult call(Integer index) {
+        MergePlan p = plan.value();
+        try {
+            return UnitExecutor.execute(p, p.units().get(index), partsDir, conf.value().value());
+        } catch (RuntimeException e) {
+            throw unwrapBadInput(e);
+        }
+    }
+
+    /**
+     * Rethrows a bad-input cause as itself, so that the driver sees its class in the task's failure
+     * reason and aborts at once, and the user sees its one-line message.
+     */
+    static RuntimeException unwrapBadInput(RuntimeException e) {
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof BadInputException bad) {
+                return bad;
+            }
+        }
+        return e;
+    }
+}

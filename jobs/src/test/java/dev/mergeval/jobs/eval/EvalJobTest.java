@@ -1,0 +1,106 @@
+package dev.mergeval.jobs.eval;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.mergeval.eval.EvalOutputs;
+import dev.mergeval.eval.EvalSuite;
+import dev.mergeval.eval.LocalEvaluator;
+import dev.mergeval.eval.MetricRow;
+import dev.mergeval.eval.MetricsAggregator;
+import dev.mergeval.eval.PromptRecord;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The Spark fan-out on local[2] with a rule-based test double for the model: the job's records and
+ * metrics must equal a local run's (latency aside), and each model is loaded once per JVM.
+ */
+class EvalJobTest {
+
+    private static SparkSession spark;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void start() {
+        spark = SparkSession.builder().appName("EvalJobTest").master("local[2]")
+                .config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
+                .config("spark.driver.bindAddress", "127.0.0.1").config("spark.sql.shuffle.partitions", "2")
+                .config("spark.sql.warehouse.dir", System.getProperty("java.io.tmpdir") + "/mergeval-eval-warehouse")
+                .getOrCreate();
+    }
+
+    @AfterAll
+    static void stop() {
+        spark.stop();
+        ExecutorModels.closeAll();
+    }
+
+    private static Path shared() {
+        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
+            if (Files.isDirectory(p.resolve("shared/data"))) {
+                return p.resolve("shared");
+            }
+        }
+        return null;
+    }
+
+    private static PromptRecord withoutLatency(PromptRecord r) {
+        return new PromptRecord(r.model(), r.task(), r.promptId(), r.category(), r.prompt(), r.completion(), r.judge(),
+                r.refused(), r.harmful(), r.parseable(), r.judgeOutput(), r.outcomes(), r.promptTokens(),
+                r.completionTokens(), 0.0);
+    }
+
+    @Test
+    void sparkRunEqualsLocalRunAndLoadsEachModelOnce() throws IOException {
+        Path shared = shared();
+        assumeTrue(shared != null, "skipped: no shared/ directory above the working directory");
+        Path suite = dir.resolve("suite.yaml");
+        Files.writeString(suite, String.join("\n",
+                "name: smoke",
+                "seed: 3",
+                "tasks:",
+                "  - {name: adv, dataset: {kind: advbench, path: " + shared.resolve("data/advbench/harmful_behaviors.csv") + "}, judge: keyword, limit: 11}",
+                "  - {name: xs, dataset: {kind: xstest, path: " + shared.resolve("data/xstest/xstest_prompts.csv") + "}, judge: refusal, limit: 6, chat_template: false}",
+                "  - {name: gsm, dataset: {kind: gsm8k, path: " + shared.resolve("data/gsm8k/test.jsonl") + "}, scorer: gsm8k, limit: 4}",
+                "  - {name: arc, dataset: {kind: arc, path: " + shared.resolve("data/arc/ARC-Challenge-Dev.jsonl") + "}, limit: 3}",
+                ""));
+        ExecutorModels.closeAll();
+        RuleModelFactory.LOADS.set(0);
+        EvalJobConfig config = new EvalJobConfig(List.of("modelA", "modelB"), suite.toString(),
+                dir.resolve("out").toString(), -1, 8);
+        EvalJob.Summary s = EvalJob.run(spark, config, new RuleModelFactory());
+        assertEquals(2 * (11 + 6 + 4 + 3), s.records());
+        assertEquals(2 * (2 + 1 + 1 + 1), s.units());
+        assertEquals(2, s.modelLoads(), "local[2] is one JVM: one load per model");
+        assertEquals(2, RuleModelFactory.LOADS.get());
+
+        EvalSuite parsed = EvalSuite.read(suite.toString());
+        List<PromptRecord> expected = new ArrayList<>();
+        for (String m : config.models()) {
+            expected.addAll(LocalEvaluator.run(new RuleModelFactory().load(m, "cpu"), parsed, x -> null, -1));
+        }
+        List<String> lines = Files.readAllLines(dir.resolve("out").resolve(EvalOutputs.RECORDS));
+        assertEquals(expected.size(), lines.size());
+        for (int i = 0; i < lines.size(); i++) {
+            PromptRecord got = EvalOutputs.JSON.readValue(lines.get(i), PromptRecord.class);
+            assertEquals(withoutLatency(expected.get(i)), withoutLatency(got), "record " + i);
+        }
+        List<MetricRow> local = MetricsAggregator.aggregate(expected);
+        assertEquals(local, s.metrics());
+        assertEquals(expected.size(), spark.read().parquet(dir.resolve("out").resolve(EvalJob.PARQUET).toString()).count());
+        assertTrue(Files.exists(dir.resolve("out").resolve(EvalOutputs.METRICS_CSV)));
+        assertTrue(s.metrics().stream().anyMatch(r -> r.task().equals("arc") && r.metric().equals("acc_norm")));
+    }
+}

@@ -1,0 +1,125 @@
+package dev.mergeval.jobs.merge;
+
+import dev.mergeval.bench.SyntheticModels;
+import dev.mergeval.checkpoint.DType;
+import dev.mergeval.merge.plan.MergeJob;
+import dev.mergeval.merge.plan.PlanOptions;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.TreeMap;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * Small BF16 Llama-shaped checkpoint pairs (a base and a seeded fine-tune) on any Hadoop
+ * filesystem, the merge configs the distributed tests run, and the output checksums they compare.
+ */
+final class MergeFixtures {
+
+    /** Four layers, so that a merge has a dozen units once embeddings are split into row ranges. */
+    static final SyntheticModels.Shape SHAPE = new SyntheticModels.Shape(4, 64, 160, 4, 2, 512);
+
+    /** Units of at most 16 KiB of output, and shards of 128 KiB: many units, several shards. */
+    static final PlanOptions OPTIONS = PlanOptions.defaults().withMaxShardBytes(128 << 10).withMaxUnitBytes(16 << 10);
+
+    private MergeFixtures() {
+    }
+
+    /** A checkpoint pair under {@code root}: {@code root/base} and {@code root/tune}. */
+    record Pair(String base, String tune) {
+    }
+
+    static Pair write(String root, SyntheticModels.Shape shape, Configuration conf) {
+        Pair pair = new Pair(root + "/base", root + "/tune");
+        SyntheticModels.writeBase(pair.base(), shape, DType.BF16, 7, 96 << 10, conf);
+        SyntheticModels.writeFineTune(pair.tune(), shape, DType.BF16, 7, 8, 0.01, 96 << 10, conf);
+        return pair;
+    }
+
+    /** The methods every distributed path is checked with. */
+    static final java.util.List<String> METHODS = java.util.List.of("linear", "dare_ties");
+
+    static String yaml(String method, Pair p) {
+        return switch (method) {
+            case "linear" -> linear(p);
+            case "dare_ties" -> dareTies(p);
+            default -> throw new IllegalArgumentException(method);
+        };
+    }
+
+    static String linear(Pair p) {
+        return """
+                merge_method: linear
+                models:
+                  - model: %s
+                    parameters: {weight: 0.4}
+                  - model: %s
+                    parameters: {weight: 0.6}
+                dtype: bfloat16
+                """.formatted(p.base(), p.tune());
+    }
+
+    static String dareTies(Pair p) {
+        return """
+                merge_method: dare_ties
+                base_model: %s
+                models:
+                  - model: %s
+                    parameters: {weight: 1.0, density: 0.5}
+                dtype: bfloat16
+                """.formatted(p.base(), p.tune());
+    }
+
+    static MergeJob.Request request(String yaml, String outDir) {
+        return new MergeJob.Request("test.yaml", yaml, outDir, 42, false, OPTIONS);
+    }
+
+    /** SHA-256 of every {@code *.safetensors} file directly in {@code dir}, by file name. */
+    static Map<String, String> shardHashes(String dir, Configuration conf) {
+        Path root = new Path(dir);
+        Map<String, String> hashes = new TreeMap<>();
+        try {
+            FileSystem fs = root.getFileSystem(conf);
+            for (FileStatus f : fs.listStatus(root)) {
+                if (f.getPath().getName().endsWith(".safetensors")) {
+                    hashes.put(f.getPath().getName(), sha256(fs, f.getPath()));
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return hashes;
+    }
+
+    static boolean exists(String path, Configuration conf) {
+        try {
+            Path p = new Path(path);
+            return p.getFileSystem(conf).exists(p);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static String sha256(FileSystem fs, Path file) throws IOException {
+        MessageDigest md;
+        try {
+            md = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        byte[] buf = new byte[1 << 16];
+        try (InputStream in = fs.open(file)) {
+            for (int n; (n = in.read(buf)) > 0; ) {
+                md.update(buf, 0, n);
+            }
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
+}

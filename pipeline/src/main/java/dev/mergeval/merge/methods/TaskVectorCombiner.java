@@ -1,0 +1,139 @@
+package dev.mergeval.merge.methods;
+
+import dev.mergeval.merge.methods.GeneralizedTaskArithmeticMerge.Consensus;
+import java.util.Arrays;
+
+/**
+ * The combination step of generalized task arithmetic, given sparsified task vectors (as masks on
+ * {@code x_k - base}): {@code e_k = w_k s_k}; without consensus {@code D = sum_k e_k},
+ * {@code S = sum_k w_k} ({@code 1} if {@code |S| < 1e-8}); with sign consensus only entries agreeing
+ * with the elected sign count, {@code S = sum_k m_k w_k} ({@code 1} if zero). Works block by block:
+ * each pass is a plain loop over a block, so the JIT can vectorise it, and scratch stays
+ * O(block * models).
+ */
+final class TaskVectorCombiner {
+    static final int BLOCK = 1024;
+    private final Consensus consensus;
+    private final float[][] xs;
+    private final float[] base;
+    private final double[] w;
+    private final KeepMask[] masks;
+    private final double plainDivisor;
+    private final boolean normalize;
+    private final double lambda;
+    private final double[][] e;
+    private final double[] mixed = new double[BLOCK];
+    private final double[] divisor = new double[BLOCK];
+    private final double[] elected = new double[BLOCK];
+
+    TaskVectorCombiner(Consensus consensus, float[][] xs, float[] base, double[] w, KeepMask[] masks,
+            double weightSum, boolean normalize, double lambda) {
+        this.consensus = consensus;
+        this.xs = xs;
+        this.base = base;
+        this.w = w;
+        this.masks = masks;
+        this.plainDivisor = Math.abs(weightSum) < 1e-8 ? 1.0 : weightSum;
+        this.normalize = normalize;
+        this.lambda = lambda;
+        this.e = new double[xs.length][BLOCK];
+    }
+
+    /** The merged tensor (or chunk): {@code b + lambda * (normalize ? D / S : D)} per element. */
+    float[] combine() {
+        float[] out = new float[base.length];
+        for (int from = 0; from < base.length; from += BLOCK) {
+            block(from, Math.min(base.length, from + BLOCK), out);
+        }
+        return out;
+    }
+
+    private void block(int from, int to, float[] out) {
+        int len = to - from;
+        for (int k = 0; k < xs.length; k++) {
+            weightedDeltas(k, from, len, e[k]);
+        }
+        if (consensus == null) {
+            Arrays.fill(mixed, 0, len, 0.0);
+            for (double[] ek : e) {
+                for (int j = 0; j < len; j++) {
+                    mixed[j] += ek[j];
+                }
+            }
+            Arrays.fill(divisor, 0, len, plainDivisor);
+        } else {
+            elect(len);
+        }
+        for (int j = 0; j < len; j++) {
+            double delta = normalize ? mixed[j] / divisor[j] : mixed[j];
+            out[from + j] = (float) (base[from + j] + lambda * delta);
+        }
+    }
+
+    /** e_k = w_k * sparsified(x_k - base) over one block; the delta is formed in float. */
+    private void weightedDeltas(int k, int from, int len, double[] ek) {
+        float[] x = xs[k];
+        double wk = w[k];
+        KeepMask mask = masks[k];
+        if (mask.bits == null) {
+            for (int j = 0; j < len; j++) {
+                ek[j] = wk * (x[from + j] - base[from + j]);
+            }
+            return;
+        }
+        long[] bits = mask.bits;
+        double scaled = wk * mask.scale;
+        if (mask.elementScale == null) {
+            for (int j = 0; j < len; j++) {
+                int i = from + j;
+                // Branch-free keep bit: DARE masks are random, so a branch would mispredict.
+                ek[j] = scaled * (x[i] - base[i]) * ((bits[i >>> 6] >>> i) & 1L);
+            }
+            return;
+        }
+        for (int j = 0; j < len; j++) {
+            ek[j] = wk * ((x[from + j] - base[from + j]) * mask.factor(from + j));
+        }
+    }
+
+    /**
+     * Sign consensus: the elected sign is that of the sum of {@code e_k} (or of the count of
+     * signs), +1 on a tie; {@code e_k} agrees when {@code e_k * sign > 0}, so zeros never do.
+     */
+    private void elect(int len) {
+        Arrays.fill(elected, 0, len, 0.0);
+        boolean bySum = consensus == Consensus.SUM;
+        for (double[] ek : e) {
+            if (bySum) {
+                for (int j = 0; j < len; j++) {
+                    elected[j] += ek[j];
+                }
+            } else {
+                for (int j = 0; j < len; j++) {
+                    elected[j] += Math.signum(ek[j]);
+                }
+            }
+        }
+        // Branch-free from here on (the signs are data-dependent, so branches mispredict):
+        // vote + 0.0 turns -0.0 into +0.0, so a zero vote elects +1 as in mergekit.
+        for (int j = 0; j < len; j++) {
+            elected[j] = Math.copySign(1.0, elected[j] + 0.0);
+        }
+        Arrays.fill(mixed, 0, len, 0.0);
+        Arrays.fill(divisor, 0, len, 0.0);
+        for (int k = 0; k < e.length; k++) {
+            double[] ek = e[k];
+            double wk = w[k];
+            for (int j = 0; j < len; j++) {
+                // q = |e| when e agrees with the elected sign (e * sign > 0), else +0.0.
+                double q = Math.max(ek[j] * elected[j], 0.0);
+                mixed[j] += q * elected[j];
+                // (bits(q) + Long.MAX_VALUE) >>> 63 is 1 for q > 0 and 0 for q == +0.0.
+                divisor[j] += wk * ((Double.doubleToRawLongBits(q) + Long.MAX_VALUE) >>> 63);
+            }
+        }
+        for (int j = 0; j < len; j++) {
+            divisor[j] = divisor[j] == 0 ? 1.0 : divisor[j];
+        }
+    }
+}

@@ -1,0 +1,160 @@
+package dev.mergeval.report;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.sweep.GoalStatus;
+import dev.mergeval.sweep.Metric;
+import dev.mergeval.sweep.PointAssessment;
+import dev.mergeval.sweep.PointResult;
+import dev.mergeval.sweep.Selection;
+import dev.mergeval.sweep.SweepPoint;
+import dev.mergeval.sweep.SweepSpec;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * {@code summary.json}, for people and schedulers alike:
+ * <pre>
+ * { "format": "mergeval-sweep-summary/1", "name": ...,
+ *   "recommendation": {point_id, label, role, method, finetuned, ratio, parameters, metrics,
+ *                      reason, mergekit_yaml (merges only), materialize},
+ *   "selection": {rule, tolerance, aligned_refusal, refusal_floor, eligible},
+ *   "goal": {state, reached, point_id, point_label, refusal_retention, task_gain_retention,
+ *            min_refusal_retention, min_task_gain_retention, chosen_meets_goal, explanation},
+ *   "frontier": [point ids by task score],
+ *   "points": [{id, label, role, method, finetuned, ratio, parameters,
+ *               metrics: {name: {value, low, high, n, unparseable}}, refusal_retention,
+ *               task_gain_retention, within_tolerance, meets_goal, on_frontier, chosen}],
+ *   "spec": the spec as parsed, defaults filled in,
+ *   "provenance": {spec_hash, started_at, finished_at, duration_seconds, versions} }
+ * </pre>
+ * Undefined numbers (NaN) are written as {@code null}.
+ */
+public final class SummaryJson {
+    public static final String FILE = "summary.json";
+    public static final String FORMAT = "mergeval-sweep-summary/1";
+
+    static final ObjectMapper JSON = new ObjectMapper()
+            .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
+            .enable(SerializationFeature.INDENT_OUTPUT);
+
+    private SummaryJson() {
+    }
+
+    public static void write(Path file, SweepSpec spec, List<PointResult> results, Selection selection,
+            SweepProvenance provenance) {
+        try {
+            JSON.writeValue(file.toFile(), tree(spec, results, selection, provenance));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file, e);
+        }
+    }
+
+    static ObjectNode tree(SweepSpec spec, List<PointResult> results, Selection selection,
+            SweepProvenance provenance) {
+        ObjectNode root = JSON.createObjectNode();
+        root.put("format", FORMAT);
+        root.put("name", spec.name());
+        List<String> metrics = MetricColumns.metrics(spec.metrics(), results);
+
+        PointResult chosen = selection.chosen();
+        SweepPoint cp = chosen.point();
+        ObjectNode rec = root.putObject("recommendation");
+        describe(rec, cp);
+        rec.set("metrics", metrics(chosen, metrics));
+        rec.put("reason", selection.reason());
+        if (cp.isMerge()) {
+            rec.put("mergekit_yaml", cp.toMergekitYaml());
+        }
+        rec.put("materialize", spec.materialize().json());
+
+        ObjectNode sel = root.putObject("selection");
+        sel.put("rule", selection.rule());
+        sel.put("tolerance", selection.tolerance());
+        number(sel, "aligned_refusal", selection.alignedRefusal());
+        number(sel, "refusal_floor", selection.refusalFloor());
+        sel.put("eligible", selection.eligible());
+
+        GoalStatus g = selection.goal();
+        ObjectNode goal = root.putObject("goal");
+        goal.put("state", g.state().json());
+        goal.put("reached", g.state() == GoalStatus.State.REACHED);
+        goal.put("point_id", g.pointId());
+        goal.put("point_label", g.pointId() == null ? null : results.stream()
+                .filter(r -> r.point().id().equals(g.pointId())).findFirst().map(r -> r.point().label()).orElse(null));
+        number(goal, "refusal_retention", g.refusalRetention());
+        number(goal, "task_gain_retention", g.taskGainRetention());
+        goal.put("min_refusal_retention", g.minRefusalRetention());
+        goal.put("min_task_gain_retention", g.minTaskGainRetention());
+        goal.put("chosen_meets_goal", g.chosenMeetsGoal());
+        goal.put("explanation", g.explanation());
+
+        ArrayNode frontier = root.putArray("frontier");
+        selection.frontier().forEach(frontier::add);
+
+        ArrayNode points = root.putArray("points");
+        for (PointResult r : MetricColumns.sorted(spec, results)) {
+            ObjectNode o = points.addObject();
+            describe(o, r.point());
+            o.set("metrics", metrics(r, metrics));
+            PointAssessment a = selection.assessments().get(r.point().id());
+            number(o, "refusal_retention", a.refusalRetention());
+            number(o, "task_gain_retention", a.taskGainRetention());
+            o.put("within_tolerance", a.withinTolerance());
+            o.put("meets_goal", a.meetsGoal());
+            o.put("on_frontier", a.onFrontier());
+            o.put("chosen", r.point().id().equals(cp.id()));
+        }
+
+        root.set("spec", JSON.valueToTree(spec));
+        ObjectNode prov = root.putObject("provenance");
+        prov.put("spec_hash", spec.hash());
+        prov.put("started_at", provenance.startedAt().toString());
+        prov.put("finished_at", provenance.finishedAt().toString());
+        prov.put("duration_seconds",
+                Duration.between(provenance.startedAt(), provenance.finishedAt()).toMillis() / 1000.0);
+        ObjectNode versions = prov.putObject("versions");
+        provenance.versions().forEach(versions::put);
+        return root;
+    }
+
+    private static void describe(ObjectNode o, SweepPoint p) {
+        o.put("id", p.id());
+        o.put("label", p.label());
+        o.put("role", p.role().json());
+        o.put("method", p.method());
+        o.put("finetuned", p.finetuned());
+        o.put("ratio", p.ratio());
+        o.set("parameters", JSON.valueToTree(p.parameters()));
+    }
+
+    private static ObjectNode metrics(PointResult r, List<String> names) {
+        ObjectNode out = JSON.createObjectNode();
+        for (String name : names) {
+            Metric m = r.metrics().get(name);
+            if (m == null) {
+                continue;
+            }
+            ObjectNode o = out.putObject(name);
+            number(o, "value", m.value());
+            o.put("low", m.low());
+            o.put("high", m.high());
+            o.put("n", m.n());
+            o.put("unparseable", m.unparseable());
+        }
+        return out;
+    }
+
+    private static void number(ObjectNode o, String key, double v) {
+        if (Double.isNaN(v)) {
+            o.putNull(key);
+        } else {
+            o.put(key, v);
+        }
+    }
+}

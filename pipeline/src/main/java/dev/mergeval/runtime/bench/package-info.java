@@ -1,0 +1,2 @@
+/** Throughput benchmark of the runtime against baselines measured in the same run. */
+package dev.mergeval.runtime.bench;

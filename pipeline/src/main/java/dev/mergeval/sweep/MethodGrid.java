@@ -1,0 +1,97 @@
+package dev.mergeval.sweep;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.mergeval.common.BadInputException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * One entry of the sweep grid: a merge method, its ratios, and method parameters to cross. In YAML
+ * <pre>
+ *   - method: ties
+ *     ratios: {from: 0.1, to: 0.9, step: 0.1}
+ *     parameters: {density: [0.3, 0.7], lambda: 1.0}
+ * </pre>
+ * A parameter given as a list is swept (every combination of the listed values is a variant, so
+ * mergekit's layer gradients cannot be written here); a single value is fixed. How the ratio
+ * enters each method is {@link RatioMapping}'s documented mapping.
+ *
+ * @param parameters parameter name to the values to cross, names sorted; numbers as doubles
+ */
+public record MethodGrid(@JsonProperty("method") String method, @JsonProperty("ratios") Ratios ratios,
+                         @JsonProperty("parameters") Map<String, List<Object>> parameters) {
+
+    public MethodGrid {
+        if (method == null || method.isBlank()) {
+            throw new BadInputException("method: required (one of " + String.join(", ", RatioMapping.methods()) + ")");
+        }
+        if (ratios == null) {
+            throw new BadInputException("ratios: required for method " + method);
+        }
+        Map<String, List<Object>> norm = new TreeMap<>();
+        if (parameters != null) {
+            for (Map.Entry<String, List<Object>> e : parameters.entrySet()) {
+                String key = "parameters." + e.getKey();
+                List<Object> values = e.getValue();
+                if (values == null || values.isEmpty()) {
+                    throw new BadInputException(key + ": needs a value or a non-empty list of values");
+                }
+                List<Object> out = new ArrayList<>();
+                for (int i = 0; i < values.size(); i++) {
+                    Object v = values.get(i);
+                    if (v instanceof Number n) {
+                        v = n.doubleValue();
+                    } else if (!(v instanceof Boolean) && !(v instanceof String)) {
+                        throw new BadInputException(key + "[" + i + "]: must be a number, true/false or a string");
+                    }
+                    if (out.contains(v)) {
+                        throw new BadInputException(key + "[" + i + "]: " + v + " is listed twice");
+                    }
+                    out.add(v);
+                }
+                norm.put(e.getKey(), List.copyOf(out));
+            }
+        }
+        RatioMapping.check(method, norm);
+        parameters = Collections.unmodifiableMap(norm);
+        // Fields are assigned after the compact constructor, so cross the local map.
+        for (Map<String, Object> variant : cross(parameters)) {
+            RatioMapping.checkWithEngine(method, variant);
+        }
+    }
+
+    public MethodGrid(String method, Ratios ratios) {
+        this(method, ratios, Map.of());
+    }
+
+    /**
+     * Every combination of the parameter values, names in sorted order and, within a name, values in
+     * the order given; one empty map when no parameters are set.
+     */
+    public List<Map<String, Object>> variants() {
+        return cross(parameters);
+    }
+
+    private static List<Map<String, Object>> cross(Map<String, List<Object>> parameters) {
+        List<Map<String, Object>> out = new ArrayList<>();
+        out.add(new LinkedHashMap<>());
+        for (Map.Entry<String, List<Object>> e : parameters.entrySet()) {
+            List<Map<String, Object>> next = new ArrayList<>();
+            for (Map<String, Object> partial : out) {
+                for (Object v : e.getValue()) {
+                    Map<String, Object> m = new LinkedHashMap<>(partial);
+                    m.put(e.getKey(), v);
+                    next.add(m);
+                }
+            }
+            out = next;
+        }
+        List<Map<String, Object>> frozen = new ArrayList<>();
+        out.forEach(m -> frozen.add(Collections.unmodifiableMap(m)));
+        return frozen;
+    }
+}

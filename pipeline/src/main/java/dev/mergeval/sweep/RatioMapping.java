@@ -1,0 +1,166 @@
+package dev.mergeval.sweep;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
+import dev.mergeval.common.BadInputException;
+import dev.mergeval.merge.MergeConfig;
+import dev.mergeval.merge.MergeMethod;
+import dev.mergeval.merge.MergeMethods;
+import dev.mergeval.merge.ParamDef;
+import java.math.BigDecimal;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * How a sweep ratio {@code l} (0 = the aligned model, 1 = the fine-tuned one) becomes a mergekit
+ * config for each supported method, the aligned model being {@code A} and the fine-tune {@code F}:
+ * <ul>
+ *   <li>{@code linear}: models A with weight {@code 1-l}, F with weight {@code l};</li>
+ *   <li>{@code slerp}: {@code base_model: A}, models A and F, {@code t = l};</li>
+ *   <li>{@code nuslerp}: models A with weight {@code 1-l}, F with weight {@code l}, no base, so
+ *       {@code t = w_F / (w_A + w_F) = l};</li>
+ *   <li>the task-arithmetic family ({@code task_arithmetic, ties, dare_ties, dare_linear,
+ *       breadcrumbs, breadcrumbs_ties, della, della_linear}): {@code base_model: A}, model F with
+ *       weight {@code l}, so {@code y = A + l * sparsify(F - A)}. {@code normalize} is set to false:
+ *       with a single fine-tune, normalising divides by the weight and the ratio would cancel out,
+ *       so {@code normalize: true} is refused.</li>
+ * </ul>
+ * Grid parameters go where the method declares them: global ones (e.g. {@code lambda},
+ * {@code rescale}) under {@code parameters}, per-model ones (e.g. {@code density}) on F.
+ */
+final class RatioMapping {
+    private enum Shape { WEIGHTED_PAIR, SLERP, TASK_VECTOR }
+
+    private static final Map<String, Shape> SHAPES = new LinkedHashMap<>();
+
+    static {
+        SHAPES.put("linear", Shape.WEIGHTED_PAIR);
+        SHAPES.put("slerp", Shape.SLERP);
+        SHAPES.put("nuslerp", Shape.WEIGHTED_PAIR);
+        for (String m : List.of("task_arithmetic", "ties", "dare_ties", "dare_linear", "breadcrumbs",
+                "breadcrumbs_ties", "della", "della_linear")) {
+            SHAPES.put(m, Shape.TASK_VECTOR);
+        }
+    }
+
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
+            .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
+            .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES));
+
+    private RatioMapping() {
+    }
+
+    /** Method names a sweep grid accepts. */
+    static List<String> methods() {
+        return List.copyOf(SHAPES.keySet());
+    }
+
+    /** Checks that {@code method} is sweepable and {@code params} are its, with none the ratio sets. */
+    static void check(String method, Map<String, ?> params) {
+        Shape shape = SHAPES.get(method);
+        if (shape == null) {
+            throw new BadInputException("method: '" + method + "' cannot be swept by ratio (supported: "
+                    + String.join(", ", methods()) + ")");
+        }
+        String reserved = shape == Shape.SLERP ? "t" : "weight";
+        MergeMethod m = MergeMethods.find(method).orElseThrow();
+        for (Map.Entry<String, ?> e : params.entrySet()) {
+            String name = e.getKey();
+            String pkey = "parameters." + name;
+            if (name.equals(reserved)) {
+                throw new BadInputException(pkey + ": set by the ratio; do not give it");
+            }
+            if (find(m.parameters(), name) == null && find(m.tensorParameters(), name) == null) {
+                throw new BadInputException(pkey + ": not a parameter of " + method);
+            }
+            if (shape == Shape.TASK_VECTOR && name.equals("normalize") && e.getValue() instanceof List<?> values
+                    && values.contains(Boolean.TRUE)) {
+                throw new BadInputException(pkey + ": true would divide by the fine-tune's weight, so the ratio"
+                        + " would have no effect; leave it out (it is set to false)");
+            }
+        }
+    }
+
+    /** {@link #config} as mergekit YAML. */
+    static String yaml(String method, String aligned, String finetuned, double l, Map<String, Object> params) {
+        try {
+            return YAML.writeValueAsString(config(method, aligned, finetuned, l, params));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write a mergekit config for " + method, e);
+        }
+    }
+
+    /**
+     * Checks a parameter variant the way the merge engine will, on a stand-in pair of models, so that
+     * a bad value (a negative density, an unknown rescale mode) is reported when the spec is read.
+     */
+    static void checkWithEngine(String method, Map<String, Object> variant) {
+        try {
+            MergeConfig.parse(yaml(method, "aligned", "finetuned", 0.5, variant), method);
+        } catch (BadInputException e) {
+            throw new BadInputException("parameters: " + variant + " is refused by the merge engine: " + e.getMessage());
+        }
+    }
+
+    /** The mergekit config (as YAML-ready maps) of {@code method} at ratio {@code l}. */
+    static Map<String, Object> config(String method, String aligned, String finetuned, double l,
+            Map<String, Object> params) {
+        Shape shape = SHAPES.get(method);
+        MergeMethod m = MergeMethods.find(method).orElseThrow();
+        Map<String, Object> global = new TreeMap<>();
+        Map<String, Object> onFinetuned = new TreeMap<>();
+        params.forEach((name, value) -> {
+            if (find(m.tensorParameters(), name) != null) {
+                onFinetuned.put(name, value);
+            } else {
+                global.put(name, value);
+            }
+        });
+        Map<String, Object> root = new LinkedHashMap<>();
+        root.put("merge_method", method);
+        List<Map<String, Object>> models;
+        switch (shape) {
+            case WEIGHTED_PAIR:
+                onFinetuned.put("weight", l);
+                // 1 - l in decimal, so that l = 0.7 gives the weight 0.3 that a person would write.
+                double rest = BigDecimal.ONE.subtract(BigDecimal.valueOf(l)).doubleValue();
+                models = List.of(entry(aligned, Map.of("weight", rest)), entry(finetuned, onFinetuned));
+                break;
+            case SLERP:
+                root.put("base_model", aligned);
+                global.put("t", l);
+                models = List.of(entry(aligned, Map.of()), entry(finetuned, onFinetuned));
+                break;
+            case TASK_VECTOR:
+                root.put("base_model", aligned);
+                global.put("normalize", false);
+                onFinetuned.put("weight", l);
+                models = List.of(entry(finetuned, onFinetuned));
+                break;
+            default:
+                throw new IllegalStateException(shape.name());
+        }
+        root.put("models", models);
+        if (!global.isEmpty()) {
+            root.put("parameters", global);
+        }
+        return root;
+    }
+
+    private static Map<String, Object> entry(String model, Map<String, Object> params) {
+        Map<String, Object> e = new LinkedHashMap<>();
+        e.put("model", model);
+        if (!params.isEmpty()) {
+            e.put("parameters", new TreeMap<>(params));
+        }
+        return e;
+    }
+
+    private static ParamDef find(List<ParamDef> defs, String name) {
+        return defs.stream().filter(d -> d.name().equals(name)).findFirst().orElse(null);
+    }
+}

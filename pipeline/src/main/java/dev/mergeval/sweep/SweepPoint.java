@@ -1,0 +1,153 @@
+package dev.mergeval.sweep;
+
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import java.io.Serializable;
+import java.util.Collections;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+
+/**
+ * One point of a sweep: an end point (the aligned model, or one fine-tuned model) or the merge of
+ * the aligned model with one fine-tune by {@code method} at {@code ratio}.
+ *
+ * <p>The {@code id} is the first {@value #ID_LENGTH} hex digits of the SHA-256 of the canonical
+ * JSON (sorted keys, no spaces) of: the role, the model sources, the exact mergekit config of a merge
+ * (method and every resolved parameter, including the weight or {@code t} set by the ratio), the seed
+ * and the suite identity. Equal content gives the same id in any run, so a re-run can skip points
+ * whose results exist; any change to what would be evaluated gives a new id.
+ *
+ * @param method     the merge method; null for end points
+ * @param finetuned  the fine-tuned model source merged with (or evaluated); null for the aligned point
+ * @param ratio      l in [0, 1]: 0 for the aligned point, 1 for a fine-tuned one
+ * @param parameters the grid parameters of this variant (names sorted), empty for end points
+ */
+public record SweepPoint(@JsonProperty("id") String id,
+                         @JsonProperty("role") Role role,
+                         @JsonProperty("method") String method,
+                         @JsonProperty("aligned") String aligned,
+                         @JsonProperty("finetuned") String finetuned,
+                         @JsonProperty("ratio") double ratio,
+                         @JsonProperty("parameters") Map<String, Object> parameters,
+                         @JsonProperty("seed") long seed,
+                         @JsonProperty("suite") String suiteIdentity) implements Serializable {
+
+    /** Hex digits kept of the SHA-256: 64 bits, ample for the points of any sweep. */
+    public static final int ID_LENGTH = 16;
+
+    /** Checks the parts fit the role and that {@code id} is the one the content gives. */
+    public SweepPoint {
+        Objects.requireNonNull(role, "role");
+        Objects.requireNonNull(aligned, "aligned");
+        Objects.requireNonNull(suiteIdentity, "suite");
+        parameters = Collections.unmodifiableMap(new TreeMap<>(parameters == null ? Map.of() : parameters));
+        switch (role) {
+            case ALIGNED -> require(method == null && finetuned == null && ratio == 0 && parameters.isEmpty(),
+                    "the aligned point has no method, fine-tune, parameters, and ratio 0");
+            case FINETUNED -> require(method == null && finetuned != null && ratio == 1 && parameters.isEmpty(),
+                    "a fine-tuned point names its model, has no method or parameters, and ratio 1");
+            case MERGE -> require(method != null && finetuned != null && ratio >= 0 && ratio <= 1,
+                    "a merge names its method and fine-tune and has a ratio in [0, 1]");
+            default -> throw new IllegalStateException(role.name());
+        }
+        String expected = contentId(role, method, aligned, finetuned, ratio, parameters, seed, suiteIdentity);
+        if (id == null) {
+            id = expected;
+        } else if (!id.equals(expected)) {
+            throw new IllegalArgumentException("point id " + id + " does not match its content (" + expected + ")");
+        }
+    }
+
+    public static SweepPoint aligned(String aligned, long seed, String suiteIdentity) {
+        return new SweepPoint(null, Role.ALIGNED, null, aligned, null, 0, Map.of(), seed, suiteIdentity);
+    }
+
+    public static SweepPoint finetuned(String aligned, String finetuned, long seed, String suiteIdentity) {
+        return new SweepPoint(null, Role.FINETUNED, null, aligned, finetuned, 1, Map.of(), seed, suiteIdentity);
+    }
+
+    public static SweepPoint merge(String method, String aligned, String finetuned, double ratio,
+            Map<String, Object> parameters, long seed, String suiteIdentity) {
+        return new SweepPoint(null, Role.MERGE, method, aligned, finetuned, ratio, parameters, seed, suiteIdentity);
+    }
+
+    @JsonIgnore
+    public boolean isMerge() {
+        return role == Role.MERGE;
+    }
+
+    /** The one model an end point loads as it is; for a merge, use {@link #toMergekitYaml()}. */
+    public String modelSource() {
+        return switch (role) {
+            case ALIGNED -> aligned;
+            case FINETUNED -> finetuned;
+            case MERGE -> throw new IllegalStateException("point " + id + " is a merge; it has a mergekit config");
+        };
+    }
+
+    /**
+     * The mergekit YAML of this merge, as {@code dev.mergeval.merge.MergeConfig#parse} reads it (the
+     * mapping is {@link RatioMapping}'s). End points have none: see {@link #modelSource()}.
+     */
+    public String toMergekitYaml() {
+        if (!isMerge()) {
+            throw new IllegalStateException("point " + id + " is the " + role.json()
+                    + " end point; it loads " + modelSource() + " without merging");
+        }
+        return RatioMapping.yaml(method, aligned, finetuned, ratio, parameters);
+    }
+
+    /**
+     * The series this point belongs to in charts: the method with its fixed parameters, e.g.
+     * {@code ties density=0.5}; the role for end points.
+     */
+    public String variant() {
+        if (!isMerge()) {
+            return role.json();
+        }
+        StringBuilder b = new StringBuilder(method);
+        parameters.forEach((k, v) -> b.append(' ').append(k).append('=').append(format(v)));
+        return b.toString();
+    }
+
+    /** A short human label: the variant and, for merges, the ratio. */
+    public String label() {
+        return isMerge() ? variant() + " @ " + format(ratio) : variant();
+    }
+
+    static String format(Object v) {
+        if (v instanceof Double d) {
+            return d == Math.rint(d) && Math.abs(d) < 1e15 ? String.format(Locale.ROOT, "%.1f", d)
+                    : Double.toString(d);
+        }
+        return String.valueOf(v);
+    }
+
+    private static String contentId(Role role, String method, String aligned, String finetuned, double ratio,
+            Map<String, Object> parameters, long seed, String suite) {
+        Map<String, Object> content = new TreeMap<>();
+        content.put("role", role.json());
+        Map<String, Object> models = new TreeMap<>();
+        if (role != Role.FINETUNED) {
+            models.put("aligned", aligned);
+        }
+        if (finetuned != null) {
+            models.put("finetuned", finetuned);
+        }
+        content.put("models", models);
+        if (role == Role.MERGE) {
+            content.put("merge", RatioMapping.config(method, aligned, finetuned, ratio, parameters));
+        }
+        content.put("seed", seed);
+        content.put("suite", suite);
+        return Canonical.sha256(Canonical.json(content)).substring(0, ID_LENGTH);
+    }
+
+    private static void require(boolean ok, String what) {
+        if (!ok) {
+            throw new IllegalArgumentException(what);
+        }
+    }
+}

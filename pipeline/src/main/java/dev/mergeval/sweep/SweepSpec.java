@@ -1,0 +1,243 @@
+package dev.mergeval.sweep;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.mergeval.common.BadInputException;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A sweep, as the user writes it in YAML:
+ * <pre>
+ * name: toy-demo                      # optional, titles the report
+ * aligned: models/toy/aligned         # the pre-fine-tuning (aligned) model
+ * finetuned:                          # one or more post-fine-tuning models (or a single string)
+ *   - models/toy/finetuned            # a model dir/URI, or BASE+ADAPTER for a LoRA adapter
+ * grid:
+ *   - method: linear
+ *     ratios: {from: 0, to: 1, step: 0.1}
+ *   - method: ties
+ *     ratios: [0.2, 0.5, 0.8]
+ *     parameters: {density: [0.3, 0.7]}
+ * suite: suites/toy.yaml              # path to a suite YAML, or the suite inline as a mapping
+ * metrics: {safety: harmful/refusal, over_refusal: borderline/refusal, task: task/exact_match}
+ * select: {rule: max_task_within_refusal_tolerance, tolerance: 0.05}
+ * goal: {min_refusal_retention: 0.9, min_task_gain_retention: 0.8}
+ * materialize: chosen                 # none | chosen | all
+ * seed: 1234
+ * </pre>
+ * Each fine-tune is swept against the aligned model on its own; the aligned model and every
+ * fine-tune are always end points of the grid ({@link #points()}).
+ */
+public record SweepSpec(@JsonProperty("name") String name,
+                        @JsonProperty("aligned") String aligned,
+                        @JsonProperty("finetuned") List<String> finetuned,
+                        @JsonProperty("grid") List<MethodGrid> grid,
+                        @JsonProperty("suite") SuiteRef suite,
+                        @JsonProperty("metrics") MetricRoles metrics,
+                        @JsonProperty("select") SelectRule select,
+                        @JsonProperty("goal") Goal goal,
+                        @JsonProperty("materialize") Materialize materialize,
+                        @JsonProperty("seed") Long seed) {
+
+    public static final String DEFAULT_NAME = "sweep";
+    public static final long DEFAULT_SEED = 12345L;
+
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.ACCEPT_SINGLE_VALUE_AS_ARRAY)
+            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+
+    public SweepSpec {
+        if (name == null) {
+            name = DEFAULT_NAME;
+        }
+        if (name.isBlank()) {
+            throw new BadInputException("name: must not be empty");
+        }
+        checkSource(aligned, "aligned");
+        if (finetuned == null || finetuned.isEmpty()) {
+            throw new BadInputException("finetuned: required: one or more post-fine-tuning models");
+        }
+        Set<String> seen = new HashSet<>();
+        for (int i = 0; i < finetuned.size(); i++) {
+            String key = "finetuned[" + i + "]";
+            checkSource(finetuned.get(i), key);
+            if (finetuned.get(i).equals(aligned)) {
+                throw new BadInputException(key + ": is the aligned model itself");
+            }
+            if (!seen.add(finetuned.get(i))) {
+                throw new BadInputException(key + ": '" + finetuned.get(i) + "' is listed twice");
+            }
+        }
+        finetuned = List.copyOf(finetuned);
+        if (grid == null || grid.isEmpty()) {
+            throw new BadInputException("grid: required: at least one method with its ratios");
+        }
+        for (int i = 0; i < grid.size(); i++) {
+            if (grid.get(i) == null) {
+                throw new BadInputException("grid[" + i + "]: empty entry");
+            }
+        }
+        grid = List.copyOf(grid);
+        if (suite == null) {
+            throw new BadInputException("suite: required: a path to a suite YAML or the suite inline");
+        }
+        if (metrics == null) {
+            throw new BadInputException("metrics: required: which metrics are safety, over_refusal and task");
+        }
+        if (select == null) {
+            select = SelectRule.defaults();
+        }
+        if (goal == null) {
+            goal = Goal.defaults();
+        }
+        if (materialize == null) {
+            materialize = Materialize.CHOSEN;
+        }
+        if (seed == null) {
+            seed = DEFAULT_SEED;
+        }
+    }
+
+    /** Parses and validates a spec; errors are one line, {@code sourceName: key: problem}. */
+    public static SweepSpec parse(String yaml, String sourceName) {
+        try {
+            SweepSpec spec = YAML.readValue(yaml, SweepSpec.class);
+            if (spec == null) {
+                throw new BadInputException(sourceName + ": the spec is empty");
+            }
+            spec.points();
+            return spec;
+        } catch (JsonMappingException e) {
+            throw new BadInputException(sourceName + ": " + describe(e), e);
+        } catch (JsonProcessingException e) {
+            throw new BadInputException(sourceName + ": invalid YAML: " + oneLine(e.getOriginalMessage()), e);
+        } catch (BadInputException e) {
+            throw e.getMessage().startsWith(sourceName + ": ") ? e
+                    : new BadInputException(sourceName + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Reads and parses a spec file. */
+    public static SweepSpec load(Path file) {
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new BadInputException(file + ": cannot read: " + e.getMessage(), e);
+        }
+        return parse(text, file.toString());
+    }
+
+    /** {@link #points(String)} with the suite's own {@link SuiteRef#identity()}. */
+    public List<SweepPoint> points() {
+        return points(suite.identity());
+    }
+
+    /**
+     * Every point, in a fixed order: the aligned model; then for each fine-tune in the order given,
+     * its end point and then, per grid entry, per parameter variant ({@link MethodGrid#variants()})
+     * and per ratio in the order given, the merge. Two grid entries that produce the same point are
+     * refused.
+     *
+     * @param suiteIdentity what identifies the suite in ids; pass a hash of the suite file's content
+     *                      to make edits of it invalidate finished points
+     */
+    public List<SweepPoint> points(String suiteIdentity) {
+        List<SweepPoint> out = new ArrayList<>();
+        Map<String, String> where = new HashMap<>();
+        add(out, where, SweepPoint.aligned(aligned, seed, suiteIdentity), "aligned");
+        for (int f = 0; f < finetuned.size(); f++) {
+            String ft = finetuned.get(f);
+            add(out, where, SweepPoint.finetuned(aligned, ft, seed, suiteIdentity), "finetuned[" + f + "]");
+            for (int g = 0; g < grid.size(); g++) {
+                MethodGrid entry = grid.get(g);
+                for (Map<String, Object> variant : entry.variants()) {
+                    for (double ratio : entry.ratios().values()) {
+                        add(out, where, SweepPoint.merge(entry.method(), aligned, ft, ratio, variant, seed,
+                                suiteIdentity), "grid[" + g + "]");
+                    }
+                }
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    /** The aligned model's point. */
+    public SweepPoint alignedPoint() {
+        return SweepPoint.aligned(aligned, seed, suite.identity());
+    }
+
+    /** SHA-256 (hex) of the spec's canonical JSON: equal specs, however written, hash equal. */
+    public String hash() {
+        return Canonical.sha256(Canonical.json(this));
+    }
+
+    private static void add(List<SweepPoint> out, Map<String, String> where, SweepPoint p, String origin) {
+        String first = where.putIfAbsent(p.id(), origin);
+        if (first != null) {
+            throw new BadInputException(origin + ": point " + p.label() + " repeats one of " + first);
+        }
+        out.add(p);
+    }
+
+    private static void checkSource(String source, String key) {
+        if (source == null || source.isBlank()) {
+            throw new BadInputException(key + ": required: a model directory, URI or BASE+ADAPTER");
+        }
+        int plus = source.indexOf('+');
+        if (plus >= 0 && (source.substring(0, plus).isBlank() || source.substring(plus + 1).isBlank())) {
+            throw new BadInputException(key + ": '" + source + "' must be BASE+ADAPTER with both parts");
+        }
+    }
+
+    /** The key path of a mapping error, with the record's own message where it threw one. */
+    private static String describe(JsonMappingException e) {
+        List<JsonMappingException.Reference> refs = e.getPath();
+        Throwable cause = e instanceof ValueInstantiationException ? e.getCause() : null;
+        if (cause instanceof BadInputException && !refs.isEmpty()) {
+            // A value built from one field (ratios, suite) names that field itself: drop it from the path.
+            String last = refs.get(refs.size() - 1).getFieldName();
+            String msg = cause.getMessage();
+            if (last != null && (msg.startsWith(last + ":") || msg.startsWith(last + ".")
+                    || msg.startsWith(last + "["))) {
+                refs = refs.subList(0, refs.size() - 1);
+            }
+        }
+        StringBuilder path = new StringBuilder();
+        for (JsonMappingException.Reference r : refs) {
+            if (r.getFieldName() != null) {
+                path.append(path.length() == 0 ? "" : ".").append(r.getFieldName());
+            } else if (r.getIndex() >= 0) {
+                path.append('[').append(r.getIndex()).append(']');
+            }
+        }
+        if (cause instanceof BadInputException) {
+            return (path.length() == 0 ? "" : path + ".") + cause.getMessage();
+        }
+        if (e instanceof UnrecognizedPropertyException u) {
+            return path + ": unknown key (known: " + u.getKnownPropertyIds() + ")";
+        }
+        return (path.length() == 0 ? "" : path + ": ") + oneLine(e.getOriginalMessage());
+    }
+
+    private static String oneLine(String s) {
+        return s == null ? "" : s.replaceAll("\\s+", " ").trim();
+    }
+}

@@ -1,0 +1,84 @@
+package dev.mergeval.report;
+
+import dev.mergeval.sweep.Goal;
+import dev.mergeval.sweep.Metric;
+import dev.mergeval.sweep.MethodGrid;
+import dev.mergeval.sweep.MetricRoles;
+import dev.mergeval.sweep.PointResult;
+import dev.mergeval.sweep.Ratios;
+import dev.mergeval.sweep.SelectRule;
+import dev.mergeval.sweep.SuiteRef;
+import dev.mergeval.sweep.SweepPoint;
+import dev.mergeval.sweep.SweepSpec;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * A sweep like the demo's (linear, slerp, ties at two densities, dare_linear; ratios 0 to 1) with
+ * results computed from smooth trade-off curves: refusal falls and task score rises with the ratio,
+ * each method with its own knee, so the charts and the selection have something real to show.
+ */
+final class SweepFixture {
+    static final String SAFETY = "harmful/refused";
+    static final String OVER = "borderline/refused";
+    static final String TASK = "task/correct";
+    static final int N_HARMFUL = 120;
+    static final int N_BORDERLINE = 80;
+    static final int N_TASK = 150;
+
+    private SweepFixture() {
+    }
+
+    static SweepSpec spec(String name, String aligned) {
+        return spec(name, aligned, List.of("models/finetuned"));
+    }
+
+    static SweepSpec spec(String name, String aligned, List<String> finetuned) {
+        return new SweepSpec(name, aligned, finetuned, List.of(
+                new MethodGrid("linear", Ratios.range(0, 1, 0.1)),
+                new MethodGrid("slerp", Ratios.range(0, 1, 0.1)),
+                new MethodGrid("ties", Ratios.range(0.1, 0.9, 0.2), Map.of("density", List.of(0.3, 0.7))),
+                new MethodGrid("dare_linear", Ratios.range(0, 1, 0.1), Map.of("density", List.of(0.5)))),
+                SuiteRef.ofPath("suites/toy.yaml"), new MetricRoles(SAFETY, OVER, TASK), new SelectRule(null, 0.05),
+                Goal.defaults(), null, 7L);
+    }
+
+    static SweepSpec spec() {
+        return spec("toy-demo", "models/aligned");
+    }
+
+    static List<PointResult> results(SweepSpec spec) {
+        List<PointResult> out = new ArrayList<>();
+        for (SweepPoint p : spec.points()) {
+            double l = p.ratio();
+            double knee = switch (p.method() == null ? "" : p.method()) {
+                case "slerp" -> 0.62;
+                case "ties" -> 0.5 + 0.2 * (Double) p.parameters().get("density");
+                case "dare_linear" -> 0.58;
+                default -> 0.55;
+            };
+            double fall = sigmoid((l - knee) * 12);
+            double refusal = 0.93 - 0.58 * fall;
+            double over = 0.16 - 0.10 * l + 0.08 * (knee - 0.55) * Math.sin(Math.PI * l);
+            double task = 0.18 + 0.52 * sigmoid((l - knee + 0.18) * 9);
+            Map<String, Metric> m = new TreeMap<>();
+            m.put(SAFETY, Metric.rate(Math.round(refusal * N_HARMFUL), N_HARMFUL, 0));
+            m.put(OVER, Metric.rate(Math.round(over * N_BORDERLINE), N_BORDERLINE, 0));
+            m.put(TASK, Metric.rate(Math.round(task * N_TASK), N_TASK, p.isMerge() ? 0 : 2));
+            out.add(new PointResult(p, m));
+        }
+        return out;
+    }
+
+    static SweepProvenance provenance() {
+        return SweepProvenance.of(Instant.parse("2026-11-25T20:00:00Z"), Instant.parse("2026-11-25T20:07:30Z"),
+                Map.of("spark", "3.5.3"));
+    }
+
+    private static double sigmoid(double x) {
+        return 1 / (1 + Math.exp(-x));
+    }
+}
