@@ -17,6 +17,8 @@ import java.nio.file.Path;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -74,6 +76,25 @@ class MergeOnLoadTest {
             String name = "model.layers.0.mlp.up_proj.weight";
             assertFalse(java.util.Arrays.equals(onLoad.parameters().get(name).toFloatArray(),
                     otherSeed.parameters().get(name).toFloatArray()), "DARE with seed 7 and seed 0 dropped the same entries");
+        }
+    }
+
+    /** Every method of the demo grid, configured exactly as the sweep configures its points. */
+    @ParameterizedTest
+    @ValueSource(strings = {"linear", "slerp", "ties", "dare_linear"})
+    void everyDemoMethodMergedOnLoadEqualsTheMaterializedPoint(String method) throws Exception {
+        writeInputs();
+        java.util.Map<String, Object> params = method.equals("ties") || method.equals("dare_linear")
+                ? java.util.Map.of("density", 0.5) : java.util.Map.of();
+        dev.mergeval.sweep.SweepPoint point = dev.mergeval.sweep.SweepPoint.merge(method, base.toString(),
+                tuned.toString(), 0.3, params, 11, "test-suite");
+        Path conf = tmp.resolve(method + ".yaml");
+        Files.writeString(conf, point.toMergekitYaml());
+        Path written = writeToDisk(conf, 11);
+        try (DjlLanguageModel onDisk = LanguageModels.loadDirectory(written.toString(), new Configuration(), RuntimeOptions.cpu());
+                DjlLanguageModel onLoad = LanguageModels.loadMerge("merge:" + conf + "#seed=11", new Configuration(),
+                        RuntimeOptions.cpu())) {
+            assertSameModel(onDisk, onLoad);
         }
     }
 
