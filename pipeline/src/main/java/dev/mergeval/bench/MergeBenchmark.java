@@ -24,7 +24,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.function.Function;
+import java.util.function.Supplier;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -55,11 +55,22 @@ public final class MergeBenchmark {
     }
 
     /**
+     * Where merges run in a benchmark: opened before its rows are timed and closed after, so that
+     * backends which own a process-wide resource (a Spark context) can follow each other.
+     */
+    public interface Backend extends AutoCloseable {
+        MergeExecutor executor();
+
+        @Override
+        void close();
+    }
+
+    /**
      * Generates (or reuses) a BF16 base/fine-tune pair of about {@code targetBytes} each under
-     * {@code workDir}, then times the raw copy and each method with {@code executors}.
+     * {@code workDir}, then times the raw copy and each method on each backend.
      */
     public static List<Row> run(String workDir, long targetBytes, List<String> methods, int threads,
-            PlanOptions options, Function<String, MergeExecutor> executorFor, Configuration conf, PrintStream log)
+            PlanOptions options, List<Supplier<Backend>> backends, Configuration conf, PrintStream log)
             throws IOException {
         SyntheticModels.Shape shape = shapeFor(targetBytes);
         String base = workDir + "/base-" + shape.layers() + "L";
@@ -81,22 +92,36 @@ public final class MergeBenchmark {
             rows.add(time("raw copy " + threads + " threads", inputBytes,
                     () -> rawCopy(base, tune, workDir + "/copy", threads, conf)));
         }
-        for (String method : methods) {
-            String yaml = yamlFor(method, base, tune);
-            MergeExecutor executor = executorFor.apply(method);
-            String out = workDir + "/out-" + method;
-            MergeJob.Outcome[] outcome = new MergeJob.Outcome[1];
-            rows.add(time(method + " " + executor.describe(), inputBytes, () -> outcome[0] = MergeJob.run(
-                    new MergeJob.Request("bench", yaml, out, 0, true, options.withMaxShardBytes(shard)),
-                    executor, conf)));
-            log.printf("%s phases (ms): %s%n", method, outcome[0].phaseMillis());
+        for (Supplier<Backend> opener : backends) {
+            try (Backend backend = opener.get()) {
+                MergeExecutor executor = backend.executor();
+                for (String method : methods) {
+                    String yaml = yamlFor(method, base, tune);
+                    String out = workDir + "/out-" + method;
+                    MergeJob.Outcome[] outcome = new MergeJob.Outcome[1];
+                    rows.add(time(method + " " + executor.describe(), inputBytes, () -> outcome[0] = MergeJob.run(
+                            new MergeJob.Request("bench", yaml, out, 0, true, options.withMaxShardBytes(shard)),
+                            executor, conf)));
+                    log.printf("%s %s phases (ms): %s%n", method, executor.describe(), outcome[0].phaseMillis());
+                }
+            }
         }
         return rows;
     }
 
-    /** The executor the CLI benchmark uses by default: threads in this JVM. */
-    public static MergeExecutor threads(int threads, Configuration conf) {
-        return new LocalMergeExecutor(threads, conf, Progress.NONE);
+    /** The single-JVM path: threads in this JVM. */
+    public static Backend threads(int threads, Configuration conf) {
+        LocalMergeExecutor executor = new LocalMergeExecutor(threads, conf, Progress.NONE);
+        return new Backend() {
+            @Override
+            public MergeExecutor executor() {
+                return executor;
+            }
+
+            @Override
+            public void close() {
+            }
+        };
     }
 
     static SyntheticModels.Shape shapeFor(long targetBytes) {

@@ -3,7 +3,14 @@ package dev.mergeval.jobs.cli;
 import dev.mergeval.bench.MergeBenchmark;
 import dev.mergeval.merge.plan.PlanOptions;
 import java.io.IOException;
+import dev.mergeval.common.Progress;
+import dev.mergeval.jobs.SparkSessions;
+import dev.mergeval.jobs.merge.SparkMergeExecutor;
+import dev.mergeval.merge.plan.MergeExecutor;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
+import org.apache.spark.api.java.JavaSparkContext;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
 import picocli.CommandLine.Command;
@@ -30,12 +37,20 @@ public final class BenchCommand implements Callable<Integer> {
             + " (default: ${DEFAULT-VALUE})")
     int chunkElements = PlanOptions.DEFAULT_CHUNK_ELEMENTS;
 
+    @Option(names = "--spark-masters", split = ",", paramLabel = "URL",
+            description = "also run every method on Spark with each of these masters, e.g. local[1],local[2]")
+    List<String> sparkMasters = List.of();
+
     @Override
     public Integer call() throws IOException {
         Configuration conf = new Configuration();
+        List<Supplier<MergeBenchmark.Backend>> backends = new ArrayList<>();
+        backends.add(() -> MergeBenchmark.threads(threads, conf));
+        for (String master : sparkMasters) {
+            backends.add(() -> spark(master));
+        }
         List<MergeBenchmark.Row> rows = MergeBenchmark.run(work, size, methods, threads,
-                PlanOptions.defaults().withChunkElements(chunkElements),
-                m -> MergeBenchmark.threads(threads, conf), conf, System.err);
+                PlanOptions.defaults().withChunkElements(chunkElements), backends, conf, System.err);
         // The goal is against the faster copy: the merge is compared with a copy as parallel as it is.
         double baseline = rows.stream().filter(r -> r.name().startsWith("raw copy"))
                 .mapToDouble(MergeBenchmark.Row::seconds).min().orElseThrow();
@@ -46,5 +61,23 @@ public final class BenchCommand implements Callable<Integer> {
                     r.gbPerSecond(), baseline / r.seconds(), r.peakHeapBytes() >> 20, r.peakRssBytes() >> 20);
         }
         return MergevalCli.EXIT_OK;
+    }
+
+    /** A Spark context on {@code master} for the rows of one backend; stopped when they are done. */
+    private static MergeBenchmark.Backend spark(String master) {
+        JavaSparkContext sc = JavaSparkContext.fromSparkContext(
+                SparkSessions.create("mergeval bench-merge", master).sparkContext());
+        SparkMergeExecutor executor = new SparkMergeExecutor(sc, Progress.NONE);
+        return new MergeBenchmark.Backend() {
+            @Override
+            public MergeExecutor executor() {
+                return executor;
+            }
+
+            @Override
+            public void close() {
+                sc.stop();
+            }
+        };
     }
 }
