@@ -37,7 +37,7 @@ public final class ShardLayout {
     public static final long DEFAULT_MAX_SHARD_BYTES = 5_000_000_000L;
 
     /** One planned output tensor. The shape is copied on the way in and out. */
-    public record TensorSpec(String name, DType dtype, long[] shape) {
+    public record TensorSpec(String name, DType dtype, long[] shape) implements java.io.Serializable {
         public TensorSpec {
             Objects.requireNonNull(name, "name");
             Objects.requireNonNull(dtype, "dtype");

@@ -49,7 +49,7 @@ public final class MergeCommitter {
     public static ShardLayout layout(MergePlan plan) {
         List<ShardLayout.TensorSpec> specs = new ArrayList<>();
         for (OutputTensor t : plan.tensors()) {
-            specs.add(new ShardLayout.TensorSpec(t.name(), t.dtype(), t.shape()));
+            specs.add(t.spec());
         }
         return ShardLayout.plan(specs, plan.maxShardBytes(), Map.of("format", "pt"));
     }
