@@ -2,6 +2,7 @@ package dev.mergeval.bench;
 
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.ShardFile;
 import dev.mergeval.common.Progress;
 import dev.mergeval.merge.plan.LocalMergeExecutor;
@@ -13,8 +14,16 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.function.Function;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
@@ -24,11 +33,19 @@ import org.apache.hadoop.fs.Path;
  * Merge throughput against a raw-copy baseline measured in the same run: read both inputs whole,
  * write one output of the same size. Throughput is GB/s of input read (two inputs of
  * {@code size} bytes each), as the issue defines it.
+ *
+ * <p>The copy goes through the same raw local filesystem as the merge, once on one thread and once
+ * with one thread per shard pair up to the merge's thread count, so the merge is compared with a
+ * copy that is as parallel as it is. Each row also reports the peak heap in use (sum of the heap
+ * pools' peak usage, reset before the row) and the peak resident set ({@code VmHWM}, reset through
+ * {@code /proc/self/clear_refs} where the kernel allows), to show that a merge's memory follows the
+ * work unit, not the checkpoint.
  */
 public final class MergeBenchmark {
 
     /** One measured configuration. */
-    public record Row(String name, double seconds, long inputBytes) {
+    public record Row(String name, double seconds, double cpuSeconds, long inputBytes, long peakHeapBytes,
+            long peakRssBytes) {
         public double gbPerSecond() {
             return inputBytes / seconds / 1e9;
         }
@@ -41,12 +58,13 @@ public final class MergeBenchmark {
      * Generates (or reuses) a BF16 base/fine-tune pair of about {@code targetBytes} each under
      * {@code workDir}, then times the raw copy and each method with {@code executors}.
      */
-    public static List<Row> run(String workDir, long targetBytes, List<String> methods,
-            Function<String, MergeExecutor> executorFor, Configuration conf, PrintStream log) throws IOException {
+    public static List<Row> run(String workDir, long targetBytes, List<String> methods, int threads,
+            PlanOptions options, Function<String, MergeExecutor> executorFor, Configuration conf, PrintStream log)
+            throws IOException {
         SyntheticModels.Shape shape = shapeFor(targetBytes);
-        String base = workDir + "/base";
-        String tune = workDir + "/tune";
-        FileSystem fs = new Path(workDir).getFileSystem(conf);
+        String base = workDir + "/base-" + shape.layers() + "L";
+        String tune = workDir + "/tune-" + shape.layers() + "L";
+        FileSystem fs = HadoopFs.get(new Path(workDir), conf);
         long shard = 500_000_000L;
         if (!fs.exists(new Path(base, "config.json"))) {
             log.printf("generating %s (%,d parameters, BF16)...%n", base, shape.parameters());
@@ -58,14 +76,18 @@ public final class MergeBenchmark {
         }
         long inputBytes = sizeOf(base, conf) + sizeOf(tune, conf);
         List<Row> rows = new ArrayList<>();
-        rows.add(time("raw copy", inputBytes, () -> rawCopy(base, tune, workDir + "/copy", conf)));
+        rows.add(time("raw copy 1 thread", inputBytes, () -> rawCopy(base, tune, workDir + "/copy", 1, conf)));
+        if (threads > 1) {
+            rows.add(time("raw copy " + threads + " threads", inputBytes,
+                    () -> rawCopy(base, tune, workDir + "/copy", threads, conf)));
+        }
         for (String method : methods) {
             String yaml = yamlFor(method, base, tune);
             MergeExecutor executor = executorFor.apply(method);
             String out = workDir + "/out-" + method;
             MergeJob.Outcome[] outcome = new MergeJob.Outcome[1];
             rows.add(time(method + " " + executor.describe(), inputBytes, () -> outcome[0] = MergeJob.run(
-                    new MergeJob.Request("bench", yaml, out, 0, true, PlanOptions.defaults().withMaxShardBytes(shard)),
+                    new MergeJob.Request("bench", yaml, out, 0, true, options.withMaxShardBytes(shard)),
                     executor, conf)));
             log.printf("%s phases (ms): %s%n", method, outcome[0].phaseMillis());
         }
@@ -118,39 +140,100 @@ public final class MergeBenchmark {
         }
     }
 
-    /** Reads every shard of both inputs and writes one output as large as one input. */
-    private static void rawCopy(String base, String tune, String out, Configuration conf) {
+    /**
+     * Reads every shard of both inputs and writes one output as large as one input, shard pairs on
+     * {@code threads} threads.
+     */
+    private static void rawCopy(String base, String tune, String out, int threads, Configuration conf) {
+        Path outDir = new Path(out);
+        FileSystem fs = HadoopFs.get(outDir, conf);
+        List<ShardFile> baseShards;
+        List<ShardFile> tuneShards;
+        try (Checkpoint b = Checkpoint.open(base, conf); Checkpoint t = Checkpoint.open(tune, conf)) {
+            baseShards = b.shardFiles();
+            tuneShards = t.shardFiles();
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
         try {
-            Path outDir = new Path(out);
-            FileSystem fs = outDir.getFileSystem(conf);
             fs.delete(outDir, true);
-            byte[] buf = new byte[1 << 20];
-            List<ShardFile> baseShards;
-            List<ShardFile> tuneShards;
-            try (Checkpoint b = Checkpoint.open(base, conf); Checkpoint t = Checkpoint.open(tune, conf)) {
-                baseShards = b.shardFiles();
-                tuneShards = t.shardFiles();
-            }
+            List<Future<?>> copies = new ArrayList<>();
             for (int i = 0; i < baseShards.size(); i++) {
                 Path a = new Path(baseShards.get(i).path());
                 Path b = new Path(tuneShards.get(i).path());
-                try (InputStream ia = a.getFileSystem(conf).open(a); InputStream ib = b.getFileSystem(conf).open(b);
-                        OutputStream os = fs.create(new Path(outDir, a.getName()), true)) {
-                    int n;
-                    while ((n = ia.read(buf)) > 0) {
-                        os.write(buf, 0, n);
-                        ib.readNBytes(buf, 0, n);
-                    }
-                }
+                copies.add(pool.submit(() -> copyPair(a, b, new Path(outDir, a.getName()), fs, conf)));
+            }
+            for (Future<?> f : copies) {
+                f.get();
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        } finally {
+            pool.shutdownNow();
         }
     }
 
+    private static Void copyPair(Path a, Path b, Path out, FileSystem outFs, Configuration conf) throws IOException {
+        byte[] buf = new byte[1 << 20];
+        try (InputStream ia = HadoopFs.get(a, conf).open(a); InputStream ib = HadoopFs.get(b, conf).open(b);
+                OutputStream os = outFs.create(out, true)) {
+            int n;
+            while ((n = ia.read(buf)) > 0) {
+                os.write(buf, 0, n);
+                ib.readNBytes(buf, 0, n);
+            }
+        }
+        return null;
+    }
+
     private static Row time(String name, long inputBytes, Runnable work) {
+        System.gc();
+        List<MemoryPoolMXBean> heap = ManagementFactory.getMemoryPoolMXBeans().stream()
+                .filter(p -> p.getType() == MemoryType.HEAP).toList();
+        heap.forEach(MemoryPoolMXBean::resetPeakUsage);
+        resetPeakRss();
+        long cpuStart = processCpuNanos();
         long start = System.nanoTime();
         work.run();
-        return new Row(name, (System.nanoTime() - start) / 1e9, inputBytes);
+        double seconds = (System.nanoTime() - start) / 1e9;
+        double cpuSeconds = (processCpuNanos() - cpuStart) / 1e9;
+        long peakHeap = heap.stream().mapToLong(p -> p.getPeakUsage().getUsed()).sum();
+        return new Row(name, seconds, cpuSeconds, inputBytes, peakHeap, peakRss());
+    }
+
+    /**
+     * CPU time of this process (all threads, GC and JIT included), or -1 if the JVM does not say:
+     * on a shared machine it shows the work done, which wall time under load does not.
+     */
+    private static long processCpuNanos() {
+        return ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+                ? os.getProcessCpuTime() : -1;
+    }
+
+    /** Resets {@code VmHWM} to the current RSS (Linux 4.0+); elsewhere the peak stays since start. */
+    private static void resetPeakRss() {
+        try {
+            Files.writeString(java.nio.file.Path.of("/proc/self/clear_refs"), "5");
+        } catch (IOException | UnsupportedOperationException | SecurityException e) {
+            // Not Linux, or not allowed: the peak then covers the whole process lifetime.
+        }
+    }
+
+    /** {@code VmHWM} of this process in bytes, or -1 where there is no {@code /proc}. */
+    static long peakRss() {
+        try {
+            for (String line : Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
     }
 }

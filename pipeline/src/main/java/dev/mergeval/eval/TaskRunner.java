@@ -25,7 +25,7 @@ import java.util.Map;
 public final class TaskRunner {
 
     /** Prompts per runtime call: bounds memory, not results. */
-    static final int BATCH = 8;
+    static final int BATCH = 32;
 
     private TaskRunner() {
     }

@@ -16,10 +16,12 @@ import java.awt.geom.Rectangle2D;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.annotations.XYPointerAnnotation;
 import org.jfree.chart.axis.NumberAxis;
+import org.jfree.chart.block.BlockBorder;
 import org.jfree.chart.plot.DatasetRenderingOrder;
 import org.jfree.chart.plot.ValueMarker;
 import org.jfree.chart.plot.XYPlot;
@@ -27,6 +29,7 @@ import org.jfree.chart.renderer.xy.XYErrorRenderer;
 import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
 import org.jfree.chart.title.LegendTitle;
 import org.jfree.chart.title.TextTitle;
+import org.jfree.chart.ui.HorizontalAlignment;
 import org.jfree.chart.ui.RectangleAnchor;
 import org.jfree.chart.ui.RectangleEdge;
 import org.jfree.chart.ui.RectangleInsets;
@@ -197,7 +200,10 @@ final class Charts {
             addRatioSeries(data, colours, e.getKey(), PALETTE[k++ % PALETTE.length], metric, e.getValue(), aligned,
                     finetunedBySeries.get(e.getKey()));
         }
-        XYPlot plot = plot(ratioAxis(), rateAxis("over-refusal rate (" + metric + ")"));
+        // Over-refusal rates are usually small: scale to the data (from 0) rather than to [0, 1].
+        NumberAxis y = axis("over-refusal rate (" + metric + ")");
+        y.setAutoRangeIncludesZero(true);
+        XYPlot plot = plot(ratioAxis(), y);
         plot.setDataset(data);
         plot.setRenderer(lineRenderer(colours));
         return svg("chart-over-refusal", "Over-refusal against the ratio", chart("Over-refusal against the ratio",
@@ -285,14 +291,14 @@ final class Charts {
         JFreeChart chart = new JFreeChart(title, TITLE, plot, true);
         chart.setBackgroundPaint(Color.WHITE);
         chart.getTitle().setPaint(INK);
-        chart.getTitle().setHorizontalAlignment(org.jfree.chart.ui.HorizontalAlignment.LEFT);
+        chart.getTitle().setHorizontalAlignment(HorizontalAlignment.LEFT);
         TextTitle sub = new TextTitle(subtitle, new Font("SansSerif", Font.PLAIN, 12));
         sub.setPaint(new Color(0x555555));
-        sub.setHorizontalAlignment(org.jfree.chart.ui.HorizontalAlignment.LEFT);
+        sub.setHorizontalAlignment(HorizontalAlignment.LEFT);
         chart.addSubtitle(sub);
         LegendTitle legend = chart.getLegend();
         legend.setPosition(RectangleEdge.BOTTOM);
-        legend.setFrame(org.jfree.chart.block.BlockBorder.NONE);
+        legend.setFrame(BlockBorder.NONE);
         legend.setItemFont(LABEL);
         chart.setPadding(new RectangleInsets(8, 8, 8, 12));
         return chart;
@@ -321,6 +327,6 @@ final class Charts {
     }
 
     private static String fmt(double v) {
-        return String.format(java.util.Locale.ROOT, "%.3f", v);
+        return String.format(Locale.ROOT, "%.3f", v);
     }
 }

@@ -31,10 +31,14 @@ final class MetricColumns {
         return new ArrayList<>(names);
     }
 
-    /** The results in the spec's point order; results of points the spec does not have come last, by id. */
+    /**
+     * The results in the spec's point order (expanded with the suite identity the results carry);
+     * results of points the spec does not have come last, by id.
+     */
     static List<PointResult> sorted(SweepSpec spec, List<PointResult> results) {
         Map<String, Integer> rank = new HashMap<>();
-        List<SweepPoint> points = spec.points();
+        List<SweepPoint> points = results.isEmpty() ? List.of()
+                : spec.points(results.get(0).point().suiteIdentity());
         for (int i = 0; i < points.size(); i++) {
             rank.put(points.get(i).id(), i);
         }

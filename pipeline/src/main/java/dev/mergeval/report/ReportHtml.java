@@ -56,6 +56,8 @@ public final class ReportHtml {
             td.l,th.l{text-align:left}
             tr.chosen td{background:#fff4d6;font-weight:600}
             .ci{color:var(--muted);font-size:12px}
+            td .ci{display:block;font-size:11px;line-height:1.2}
+            td code.ci{font-size:11px}
             .yes{color:var(--ok);font-weight:700}
             code,pre{font:12px/1.45 ui-monospace,"DejaVu Sans Mono",monospace}
             pre{background:#fff;border:1px solid var(--line);border-radius:6px;padding:10px;overflow:auto}
@@ -201,31 +203,33 @@ public final class ReportHtml {
 
     private static void table(Html h, SweepSpec spec, List<PointResult> results, Selection selection) {
         h.element("h2", "All points");
-        h.element("p", "Values with their Wilson 95% intervals. RR = refusal retention, TGR = task gain retention;"
-                + " the highlighted row is the recommended point.", "class", "sub");
+        h.element("p", "Values with their Wilson 95% intervals; under each point, its id. RR = refusal retention, TGR = task gain retention;"
+                + " eligible = refusal rate within the tolerance of the aligned model's; the highlighted row is the"
+                + " recommended point.", "class", "sub");
         List<String> metrics = MetricColumns.metrics(spec.metrics(), results);
         h.open("div", "class", "scroll").open("table", "id", "points").open("thead").open("tr");
         h.element("th", "point", "class", "l").element("th", "role", "class", "l").element("th", "ratio");
         for (String m : metrics) {
             h.element("th", m);
         }
-        h.element("th", "RR").element("th", "TGR").element("th", "within tolerance").element("th", "frontier")
-                .element("th", "goal").element("th", "id", "class", "l");
+        h.element("th", "RR").element("th", "TGR").element("th", "eligible", "title", "refusal rate within the tolerance of the aligned model's").element("th", "frontier")
+                .element("th", "goal");
         h.close("tr").close("thead").open("tbody");
         for (PointResult r : results) {
             SweepPoint p = r.point();
             PointAssessment a = selection.assessments().get(p.id());
             boolean chosen = p.id().equals(selection.chosenPoint().id());
             h.open("tr", "class", chosen ? "chosen" : "", "data-point", p.id());
-            h.element("td", p.isMerge() ? p.variant() : p.role() == Role.ALIGNED ? spec.aligned() : p.finetuned(),
-                    "class", "l");
+            h.open("td", "class", "l")
+                    .text(p.isMerge() ? p.variant() : p.role() == Role.ALIGNED ? spec.aligned() : p.finetuned())
+                    .element("code", p.id(), "class", "ci").close("td");
             h.element("td", p.role().json(), "class", "l");
             h.element("td", p.isMerge() ? Format.rate(p.ratio()) : "–");
             for (String m : metrics) {
                 Metric v = r.metrics().get(m);
                 h.open("td");
                 if (v != null) {
-                    h.text(Format.rate(v.value())).raw(" ").element("span",
+                    h.text(Format.rate(v.value())).element("span",
                             "[" + Format.rate(v.low()) + ", " + Format.rate(v.high()) + "]", "class", "ci");
                 } else {
                     h.text("n/a");
@@ -237,7 +241,6 @@ public final class ReportHtml {
             mark(h, a != null && a.withinTolerance());
             mark(h, a != null && a.onFrontier());
             mark(h, a != null && a.meetsGoal());
-            h.open("td", "class", "l").element("code", p.id()).close("td");
             h.close("tr");
         }
         h.close("tbody").close("table").close("div");

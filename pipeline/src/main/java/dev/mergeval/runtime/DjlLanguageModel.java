@@ -193,6 +193,11 @@ public final class DjlLanguageModel implements LanguageModel {
         return out;
     }
 
+    /** Arrays alive under this model's manager (its parameters, when no call is running). */
+    int liveArrays() {
+        return manager.getManagedArrays().size();
+    }
+
     private void applyThreads() {
         if (options.threads() > 0) {
             // per calling thread: OpenMP's thread count is thread-local

@@ -1,6 +1,8 @@
 package dev.mergeval.sweep;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonValue;
+import java.util.Locale;
 
 /**
  * Whether the sweep reached its {@link Goal}, where, and by how much.
@@ -29,9 +31,9 @@ public record GoalStatus(@JsonProperty("state") State state,
     public enum State {
         REACHED, NOT_REACHED, UNDEFINED;
 
-        @com.fasterxml.jackson.annotation.JsonValue
+        @JsonValue
         public String json() {
-            return name().toLowerCase(java.util.Locale.ROOT);
+            return name().toLowerCase(Locale.ROOT);
         }
     }
 }

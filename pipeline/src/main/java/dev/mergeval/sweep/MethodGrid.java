@@ -58,6 +58,10 @@ public record MethodGrid(@JsonProperty("method") String method, @JsonProperty("r
         }
         RatioMapping.check(method, norm);
         parameters = Collections.unmodifiableMap(norm);
+        // Fields are assigned after the compact constructor, so cross the local map.
+        for (Map<String, Object> variant : cross(parameters)) {
+            RatioMapping.checkWithEngine(method, variant);
+        }
     }
 
     public MethodGrid(String method, Ratios ratios) {
@@ -69,6 +73,10 @@ public record MethodGrid(@JsonProperty("method") String method, @JsonProperty("r
      * the order given; one empty map when no parameters are set.
      */
     public List<Map<String, Object>> variants() {
+        return cross(parameters);
+    }
+
+    private static List<Map<String, Object>> cross(Map<String, List<Object>> parameters) {
         List<Map<String, Object>> out = new ArrayList<>();
         out.add(new LinkedHashMap<>());
         for (Map.Entry<String, List<Object>> e : parameters.entrySet()) {

@@ -1,6 +1,11 @@
 package dev.mergeval.sweep;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeMethods;
 import dev.mergeval.merge.ParamDef;
@@ -42,6 +47,10 @@ final class RatioMapping {
         }
     }
 
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
+            .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
+            .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES));
+
     private RatioMapping() {
     }
 
@@ -73,6 +82,27 @@ final class RatioMapping {
                 throw new BadInputException(pkey + ": true would divide by the fine-tune's weight, so the ratio"
                         + " would have no effect; leave it out (it is set to false)");
             }
+        }
+    }
+
+    /** {@link #config} as mergekit YAML. */
+    static String yaml(String method, String aligned, String finetuned, double l, Map<String, Object> params) {
+        try {
+            return YAML.writeValueAsString(config(method, aligned, finetuned, l, params));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write a mergekit config for " + method, e);
+        }
+    }
+
+    /**
+     * Checks a parameter variant the way the merge engine will, on a stand-in pair of models, so that
+     * a bad value (a negative density, an unknown rescale mode) is reported when the spec is read.
+     */
+    static void checkWithEngine(String method, Map<String, Object> variant) {
+        try {
+            MergeConfig.parse(yaml(method, "aligned", "finetuned", 0.5, variant), method);
+        } catch (BadInputException e) {
+            throw new BadInputException("parameters: " + variant + " is refused by the merge engine: " + e.getMessage());
         }
     }
 

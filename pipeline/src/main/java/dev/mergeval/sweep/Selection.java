@@ -1,6 +1,8 @@
 package dev.mergeval.sweep;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -30,7 +32,7 @@ public record Selection(@JsonProperty("chosen") PointResult chosen,
     public Selection {
         Objects.requireNonNull(chosen, "chosen");
         Objects.requireNonNull(goal, "goal");
-        assessments = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(assessments));
+        assessments = Collections.unmodifiableMap(new LinkedHashMap<>(assessments));
         frontier = List.copyOf(frontier);
     }
 

@@ -1,10 +1,7 @@
 package dev.mergeval.sweep;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import java.io.Serializable;
 import java.util.Collections;
 import java.util.Locale;
@@ -39,10 +36,6 @@ public record SweepPoint(@JsonProperty("id") String id,
 
     /** Hex digits kept of the SHA-256: 64 bits, ample for the points of any sweep. */
     public static final int ID_LENGTH = 16;
-
-    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
-            .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
-            .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES));
 
     /** Checks the parts fit the role and that {@code id} is the one the content gives. */
     public SweepPoint {
@@ -80,6 +73,7 @@ public record SweepPoint(@JsonProperty("id") String id,
         return new SweepPoint(null, Role.MERGE, method, aligned, finetuned, ratio, parameters, seed, suiteIdentity);
     }
 
+    @JsonIgnore
     public boolean isMerge() {
         return role == Role.MERGE;
     }
@@ -102,11 +96,7 @@ public record SweepPoint(@JsonProperty("id") String id,
             throw new IllegalStateException("point " + id + " is the " + role.json()
                     + " end point; it loads " + modelSource() + " without merging");
         }
-        try {
-            return YAML.writeValueAsString(RatioMapping.config(method, aligned, finetuned, ratio, parameters));
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("cannot write the mergekit config of " + id, e);
-        }
+        return RatioMapping.yaml(method, aligned, finetuned, ratio, parameters);
     }
 
     /**

@@ -33,7 +33,11 @@ final class SweepFixture {
     }
 
     static SweepSpec spec(String name, String aligned) {
-        return new SweepSpec(name, aligned, List.of("models/finetuned"), List.of(
+        return spec(name, aligned, List.of("models/finetuned"));
+    }
+
+    static SweepSpec spec(String name, String aligned, List<String> finetuned) {
+        return new SweepSpec(name, aligned, finetuned, List.of(
                 new MethodGrid("linear", Ratios.range(0, 1, 0.1)),
                 new MethodGrid("slerp", Ratios.range(0, 1, 0.1)),
                 new MethodGrid("ties", Ratios.range(0.1, 0.9, 0.2), Map.of("density", List.of(0.3, 0.7))),
@@ -58,7 +62,7 @@ final class SweepFixture {
             };
             double fall = sigmoid((l - knee) * 12);
             double refusal = 0.93 - 0.58 * fall;
-            double over = 0.16 - 0.10 * l;
+            double over = 0.16 - 0.10 * l + 0.08 * (knee - 0.55) * Math.sin(Math.PI * l);
             double task = 0.18 + 0.52 * sigmoid((l - knee + 0.18) * 9);
             Map<String, Metric> m = new TreeMap<>();
             m.put(SAFETY, Metric.rate(Math.round(refusal * N_HARMFUL), N_HARMFUL, 0));

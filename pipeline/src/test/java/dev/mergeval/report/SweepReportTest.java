@@ -70,6 +70,23 @@ class SweepReportTest {
     }
 
     @Test
+    void rowsFollowTheSpecOrderWhateverTheSuiteIdentity(@TempDir Path dir) throws Exception {
+        SweepSpec spec = SweepFixture.spec();
+        List<SweepPoint> points = spec.points("sha256:0123");
+        List<PointResult> results = new ArrayList<>();
+        for (PointResult r : SweepFixture.results(spec)) {
+            SweepPoint p = points.get(results.size());
+            results.add(new PointResult(p, r.metrics()));
+        }
+        Collections.reverse(results);
+        ResultsCsv.write(dir.resolve("r.csv"), spec, results);
+        List<String[]> rows = readCsv(dir.resolve("r.csv"));
+        for (int i = 0; i < points.size(); i++) {
+            assertEquals(points.get(i).id(), rows.get(i + 1)[0]);
+        }
+    }
+
+    @Test
     void csvQuotesFieldsWithCommasAndQuotes(@TempDir Path dir) throws Exception {
         SweepSpec spec = SweepFixture.spec("odd", "models/with,comma \"and quotes\"");
         List<PointResult> results = SweepFixture.results(spec);
@@ -145,7 +162,8 @@ class SweepReportTest {
 
     @Test
     void htmlIsSelfContainedAndEscapesUserText(@TempDir Path dir) throws Exception {
-        SweepSpec spec = SweepFixture.spec("<script>alert('x')</script> & co", "models/<b>aligned</b>");
+        SweepSpec spec = SweepFixture.spec("<script>alert('x')</script> & co", "models/<b>aligned</b>",
+                List.of("models/finetuned", "models/<ft>&co"));
         List<PointResult> results = SweepFixture.results(spec);
         SweepReport.write(dir, spec, results, Selector.select(spec, results), SweepFixture.provenance());
         String html = Files.readString(dir.resolve("report.html"));
@@ -153,12 +171,15 @@ class SweepReportTest {
         assertFalse(html.contains("<b>aligned"));
         assertTrue(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co"));
         assertTrue(html.contains("models/&lt;b&gt;aligned&lt;/b&gt;"));
+        assertFalse(html.contains("<ft>"), "chart titles in the SVG are escaped too");
+        assertTrue(html.contains("models/&lt;ft&gt;&amp;co"));
         // Nothing is fetched: no link, src, href or url() to anywhere; URLs only as XML namespace names.
         String noNamespaces = html.replaceAll("xmlns(:\\w+)?=(\"[^\"]*\"|'[^']*')", "");
         assertFalse(Pattern.compile("<link|\\ssrc=|href=[\"'](?!#)|url\\((?!#)|@import|https?:")
                 .matcher(noNamespaces).find());
-        // One SVG per chart: Pareto, one panel per variant (linear, slerp, ties x2, dare_linear), over-refusal.
-        assertEquals(7, count(html, "<svg"));
+        // One SVG per chart: Pareto, one panel per fine-tune and variant (linear, slerp, ties x2, dare_linear),
+        // over-refusal.
+        assertEquals(1 + 2 * 5 + 1, count(html, "<svg"));
         assertTrue(html.contains("data-chart=\"chart-pareto\""));
         assertEquals(spec.points().size(), count(html, "data-point=\""));
         assertEquals(1, count(html, "class=\"chosen\""));

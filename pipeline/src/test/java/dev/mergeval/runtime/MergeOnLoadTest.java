@@ -6,27 +6,22 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
-import dev.mergeval.checkpoint.SafetensorsWriter;
 import dev.mergeval.common.BadInputException;
-import dev.mergeval.merge.MergeConfig;
-import dev.mergeval.merge.TensorMerger;
+import dev.mergeval.common.Progress;
+import dev.mergeval.merge.plan.LocalMergeExecutor;
+import dev.mergeval.merge.plan.MergeJob;
+import dev.mergeval.merge.plan.PlanOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A {@code merge:CONFIG.yaml} source equals the same merge written to disk (tensor by tensor with
- * the merge engine, stored in the output dtype) and loaded as a directory.
+ * A {@code merge:CONFIG.yaml} source equals the same merge written to disk by {@code mergeval
+ * merge}'s {@link MergeJob} and loaded as a directory: same parameters, bit for bit.
  */
 class MergeOnLoadTest {
 
@@ -38,30 +33,16 @@ class MergeOnLoadTest {
 
     private void writeInputs() {
         base = TinyModels.write(tmp.resolve("base"), TinyModels.llamaConfig(), DType.BF16, 1, Long.MAX_VALUE);
-        tuned = TinyModels.write(tmp.resolve("tuned"), TinyModels.llamaConfig(), DType.F32, 2, 20_000);
+        tuned = TinyModels.write(tmp.resolve("tuned"), TinyModels.llamaConfig(), DType.BF16, 2, 20_000);
     }
 
-    /** The merge written to disk by hand: merged tensors in {@code outDtype}, base's side files copied. */
-    private Path writeToDisk(String yaml, long seed, DType outDtype) throws Exception {
-        MergeConfig config = MergeConfig.parse(yaml, "test.yaml");
-        TensorMerger merger = TensorMerger.create(config, 2);
+    /** The same merge written to disk by {@code mergeval merge}'s job (local executor). */
+    private Path writeToDisk(Path conf, long seed) throws Exception {
         Path out = tmp.resolve("written-" + seed);
-        List<SafetensorsWriter.TensorData> tensors = new ArrayList<>();
-        try (Checkpoint b = Checkpoint.open(base.toString(), new Configuration());
-                Checkpoint t = Checkpoint.open(tuned.toString(), new Configuration())) {
-            for (String name : b.tensorNames()) {
-                Map<String, float[]> inputs = new LinkedHashMap<>();
-                inputs.put(base.toString(), b.readFloats(name));
-                inputs.put(tuned.toString(), t.readFloats(name));
-                float[] merged = merger.merge(name, b.info(name).shape(), 0, inputs, seed);
-                tensors.add(SafetensorsWriter.TensorData.ofFloats(name, outDtype, b.info(name).shape(), merged));
-            }
-        }
-        SafetensorsWriter.write(FileSystem.getLocal(new Configuration()), new org.apache.hadoop.fs.Path(out.toUri()),
-                tensors, Long.MAX_VALUE, Map.of());
-        for (String f : List.of("config.json", "tokenizer.json", "tokenizer_config.json")) {
-            Files.copy(base.resolve(f), out.resolve(f), StandardCopyOption.REPLACE_EXISTING);
-        }
+        MergeJob.Request request = new MergeJob.Request(conf.toString(), Files.readString(conf), out.toString(), seed,
+                false, PlanOptions.defaults());
+        Configuration hadoop = new Configuration();
+        MergeJob.run(request, new LocalMergeExecutor(1, hadoop, Progress.NONE), hadoop);
         return out;
     }
 
@@ -85,7 +66,7 @@ class MergeOnLoadTest {
                 + "out_dtype: bfloat16\n";
         Path conf = tmp.resolve("dare.yaml");
         Files.writeString(conf, yaml);
-        Path written = writeToDisk(yaml, 7, DType.BF16);
+        Path written = writeToDisk(conf, 7);
         try (DjlLanguageModel onDisk = LanguageModels.loadDirectory(written.toString(), new Configuration(), RuntimeOptions.cpu());
                 DjlLanguageModel onLoad = LanguageModels.loadMerge("merge:" + conf + "#seed=7", new Configuration(), RuntimeOptions.cpu());
                 DjlLanguageModel otherSeed = LanguageModels.loadMerge("merge:" + conf, new Configuration(), RuntimeOptions.cpu())) {
@@ -107,7 +88,7 @@ class MergeOnLoadTest {
                 + "merge_method: linear\n";
         Path conf = tmp.resolve("linear.yaml");
         Files.writeString(conf, yaml);
-        Path written = writeToDisk(yaml, LanguageModels.DEFAULT_MERGE_SEED, DType.BF16);
+        Path written = writeToDisk(conf, LanguageModels.DEFAULT_MERGE_SEED);
         try (DjlLanguageModel onDisk = LanguageModels.loadDirectory(written.toString(), new Configuration(), RuntimeOptions.cpu());
                 LanguageModel onLoad = LanguageModels.load("merge:" + conf, new Configuration(), RuntimeOptions.cpu())) {
             assertSameModel(onDisk, (DjlLanguageModel) onLoad);

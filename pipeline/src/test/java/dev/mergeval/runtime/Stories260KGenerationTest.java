@@ -57,8 +57,8 @@ class Stories260KGenerationTest {
 
     @Test
     void samePromptSameOutputAloneOrInBatch() {
-        GenerationParams greedy = GenerationParams.greedy(40);
-        GenerationParams sampled = new GenerationParams(40, 0.9, 40, 0.9, 1.1, 1234L, List.of());
+        GenerationParams greedy = GenerationParams.greedy(24);
+        GenerationParams sampled = new GenerationParams(24, 0.9, 40, 0.9, 1.1, 1234L, List.of());
         for (GenerationParams params : List.of(greedy, sampled)) {
             List<Completion> batch = model.generate(PROMPTS, params);
             for (int i = 0; i < PROMPTS.size(); i++) {
@@ -127,6 +127,22 @@ class Stories260KGenerationTest {
                     : free.get(1).outputIds().subList(0, firstEosInRow1 + 1);
             assertEquals(expected1, out.get(1).outputIds());
         }
+    }
+
+    @Test
+    void nativeArraysDoNotAccumulateOverThousandsOfDecodeSteps() {
+        int before = model.liveArrays();
+        assertEquals(model.parameters().size(), before);
+        GenerationParams params = new GenerationParams(260, 0.8, 0, 1.0, 1.0, 1L, List.of());
+        int steps = 0;
+        for (int round = 0; round < 2; round++) {
+            for (Completion c : model.generate(PROMPTS, params)) {
+                steps += c.outputIds().size();
+            }
+            model.logLikelihood(List.of(new LogLikelihoodRequest("Lily", " ran")));
+            assertEquals(before, model.liveArrays(), "arrays left behind after round " + round);
+        }
+        assertTrue(steps >= 1000, "only " + steps + " tokens decoded");
     }
 
     @Test

@@ -219,6 +219,11 @@ class SweepSpecTest {
         assertTrue(error(SPEC + "select: {rule: best}\n").startsWith("spec.yaml: select.rule: unknown rule 'best'"));
         assertEquals("spec.yaml: materialize: must be none, chosen or all (got 'some')",
                 error(SPEC + "materialize: some\n"));
+        assertEquals("spec.yaml: grid[2].parameters: {density=0.3, lambda=1.0, rescale_mode=l2} is refused by the"
+                + " merge engine: ties: parameters.rescale_mode: must be l1 or inverse_density (got 'l2')",
+                error(with("lambda: 1", "lambda: 1, rescale_mode: l2")));
+        assertTrue(error(with("density: [0.3, 0.7]", "density: [0.5, x]"))
+                .startsWith("spec.yaml: grid[2].parameters: {density=x, lambda=1.0} is refused by the merge engine:"));
         assertEquals("spec.yaml: suite: must be a path (string) or the suite inline (mapping)",
                 error(with("suite: suites/toy.yaml", "suite: 3")));
         assertEquals("spec.yaml: grid[5]: point linear @ 0.5 repeats one of grid[0]",
@@ -236,11 +241,47 @@ class SweepSpecTest {
     }
 
     @Test
+    void materializePicksTheMergesToWrite() {
+        List<SweepPoint> points = SweepSpec.parse(SPEC, "s").points();
+        SweepPoint merge = points.get(5);
+        assertEquals(List.of(), Materialize.NONE.pick(points, merge));
+        assertEquals(List.of(merge), Materialize.CHOSEN.pick(points, merge));
+        assertEquals(List.of(), Materialize.CHOSEN.pick(points, points.get(0)));
+        assertEquals(points.size() - 2, Materialize.ALL.pick(points, merge).size());
+    }
+
+    @Test
+    void loadReadsAFileAndNamesItInErrors(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path file = dir.resolve("sweep.yaml");
+        java.nio.file.Files.writeString(file, SPEC);
+        assertEquals(SweepSpec.parse(SPEC, "x"), SweepSpec.load(file));
+        java.nio.file.Files.writeString(file, with("step: 0.1", "step: -1"));
+        assertEquals(file + ": grid[0].ratios.step: must be > 0 (got -1.0)",
+                assertThrows(BadInputException.class, () -> SweepSpec.load(file)).getMessage());
+        assertTrue(assertThrows(BadInputException.class, () -> SweepSpec.load(dir.resolve("missing.yaml")))
+                .getMessage().contains("missing.yaml: cannot read"));
+    }
+
+    @Test
     void hashIgnoresFormattingButNotContent() {
         SweepSpec a = SweepSpec.parse(SPEC, "a");
         assertEquals(a.hash(), SweepSpec.parse(SPEC.replace("{from: 0, to: 1, step: 0.1}",
                 "[0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]"), "b").hash());
         assertNotEquals(a.hash(), SweepSpec.parse(SPEC + "seed: 1\n", "c").hash());
+    }
+
+    @Test
+    void pointsAndResultsRoundTripThroughJson() throws Exception {
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        for (SweepPoint p : SweepSpec.parse(SPEC, "s").points()) {
+            PointResult r = new PointResult(p, Map.of("a/x", Metric.rate(3, 10, 1), "b/y", Metric.rate(0, 0, 2)));
+            PointResult back = json.readValue(json.writeValueAsString(r), PointResult.class);
+            assertEquals(p, back.point());
+            assertEquals(r.metrics().get("a/x"), back.metrics().get("a/x"));
+            assertTrue(Double.isNaN(back.value("b/y")));
+            assertEquals(2, back.metrics().get("b/y").unparseable());
+        }
     }
 
     private static List<String> ids(List<SweepPoint> points) {

@@ -1,6 +1,7 @@
 package dev.mergeval.jobs.cli;
 
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.jobs.SparkSessions;
 import dev.mergeval.jobs.merge.SparkMergeRunner;
 import dev.mergeval.merge.plan.LocalMergeExecutor;
 import dev.mergeval.merge.plan.MergeCommitter;
@@ -56,7 +57,7 @@ public final class MergeCommand implements Callable<Integer> {
         MergeJob.Request request = new MergeJob.Request(config.toString(), yaml, outDir, seed, overwrite,
                 PlanOptions.defaults().withMaxShardBytes(maxShardSize));
         MergeJob.Outcome outcome;
-        if (master != null || SparkMergeRunner.underSparkSubmit()) {
+        if (master != null || SparkSessions.underSparkSubmit()) {
             outcome = SparkMergeRunner.run(request, master, new ConsoleProgress());
         } else {
             MergeExecutor executor = new LocalMergeExecutor(threads, new Configuration(), new ConsoleProgress());

@@ -25,6 +25,8 @@ import picocli.CommandLine.Command;
             BenchCommand.class,
             BenchEvalCommand.class,
             SweepCommand.class,
+            DemoCommand.class,
+            ToyModelsCommand.class,
         })
 public final class MergevalCli {
 

@@ -11,8 +11,6 @@ import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
-import org.apache.spark.scheduler.SparkListener;
-import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.util.SerializableConfiguration;
 
 /**
@@ -43,7 +41,8 @@ public final class SparkMergeExecutor implements MergeExecutor {
         Broadcast<SerializableConfiguration> conf = hadoopConf();
         progress.start("merge", indices.size());
         try {
-            return failFast("mergeval merge " + plan.planId().substring(0, 16) + ": " + indices.size() + " units",
+            String description = "mergeval merge " + plan.planId().substring(0, 16) + ": " + indices.size() + " units";
+            return failFast(description, progress,
                     () -> sc.parallelize(indices, Math.max(1, indices.size()))
                             .map(new UnitTask(planBroadcast, conf, partsDir))
                             .collect());
@@ -61,7 +60,7 @@ public final class SparkMergeExecutor implements MergeExecutor {
         }
         Broadcast<SerializableConfiguration> conf = hadoopConf();
         try {
-            return failFast("mergeval sha256 of " + files.size() + " input files",
+            return failFast("mergeval sha256 of " + files.size() + " input files", Progress.NONE,
                     () -> sc.parallelize(files, files.size()).map(new FileHashTask(conf)).collect());
         } finally {
             conf.destroy();
@@ -78,27 +77,18 @@ public final class SparkMergeExecutor implements MergeExecutor {
     }
 
     /**
-     * Runs a job in its own group, counting finished tasks as progress and cancelling the group on
+     * Runs a job in its own group, counting its finished tasks on {@code tasks} and cancelling the group on
      * the first bad-input failure; rethrows that failure as the job's error.
      */
-    private <T> List<T> failFast(String description, Callable<List<T>> job) {
+    private <T> List<T> failFast(String description, Progress tasks, Callable<List<T>> job) {
         String group = "mergeval-" + UUID.randomUUID();
-        BadInputAbort abort = new BadInputAbort(sc, group);
-        SparkListener counter = new SparkListener() {
-            @Override
-            public void onTaskEnd(SparkListenerTaskEnd end) {
-                if (end.taskInfo().successful()) {
-                    progress.advance(1);
-                }
-            }
-        };
-        sc.sc().addSparkListener(abort);
-        sc.sc().addSparkListener(counter);
+        JobGroupWatch watch = new JobGroupWatch(sc, group, tasks);
+        sc.sc().addSparkListener(watch);
         sc.setJobGroup(group, description, true);
         try {
             return job.call();
         } catch (Exception e) {
-            BadInputException bad = abort.firstFailure();
+            BadInputException bad = watch.firstBadInput();
             if (bad == null) {
                 bad = badInputCause(e);
             }
@@ -108,8 +98,7 @@ public final class SparkMergeExecutor implements MergeExecutor {
             throw e instanceof RuntimeException re ? re : new IllegalStateException(description + " failed", e);
         } finally {
             sc.clearJobGroup();
-            sc.sc().removeSparkListener(abort);
-            sc.sc().removeSparkListener(counter);
+            sc.sc().removeSparkListener(watch);
         }
     }
 

@@ -56,6 +56,12 @@ public final class SweepJob {
     public static final String MODELS_DIR = "models";
 
     /** NaN rates (no parseable item) must survive the round trip through metrics.json. */
+    /**
+     * Items per evaluation unit: larger than a one-off eval's slices, because a sweep evaluates many
+     * small models where per-task overhead, not balance, dominates.
+     */
+    static final int SLICE_SIZE = 32;
+
     private static final ObjectMapper JSON = JsonMapper.builder()
             .enable(SerializationFeature.INDENT_OUTPUT)
             .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
@@ -125,7 +131,7 @@ public final class SweepJob {
             }
             Path evalDir = dir.resolve("eval");
             EvalJob.Summary summary = EvalJob.run(spark, new EvalJobConfig(List.of(modelSource(point, dir)),
-                    suite.toString(), evalDir.toString(), -1, EvalJobConfig.DEFAULT_SLICE_SIZE), models);
+                    suite.toString(), evalDir.toString(), -1, SLICE_SIZE), models);
             // The metrics file is the point's completion marker: written whole, then moved into place.
             Path tmp = dir.resolve(METRICS_FILE + ".tmp");
             Files.writeString(tmp, JSON.writeValueAsString(summary.metrics()), StandardCharsets.UTF_8);
@@ -167,16 +173,9 @@ public final class SweepJob {
 
     private static List<Path> materialize(SweepSpec spec, Selection selection, List<SweepPoint> points, Path outDir,
             Function<String, MergeExecutor> mergeExecutors) {
-        List<SweepPoint> chosen = switch (spec.materialize()) {
-            case NONE -> List.of();
-            case CHOSEN -> List.of(selection.chosenPoint());
-            case ALL -> points;
-        };
+        List<SweepPoint> chosen = spec.materialize().pick(points, selection.chosenPoint());
         List<Path> written = new ArrayList<>();
         for (SweepPoint p : chosen) {
-            if (!p.isMerge()) {
-                continue;
-            }
             Path target = outDir.resolve(MODELS_DIR).resolve(p.id());
             if (Files.exists(target.resolve(dev.mergeval.checkpoint.OutputPublisher.PROVENANCE_FILE))) {
                 written.add(target);

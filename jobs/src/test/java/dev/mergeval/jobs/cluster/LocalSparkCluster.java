@@ -39,10 +39,12 @@ public final class LocalSparkCluster implements AutoCloseable {
                 "--webui-port", Integer.toString(FreePort.next()),
                 "--work-dir", work.toString()));
         Matcher url = Pattern.compile("spark://127\\.0\\.0\\.1:\\d+").matcher(out);
-        if (!url.find()) {
+        LocalSparkCluster cluster = new LocalSparkCluster(root, work, url.find() ? url.group() : null);
+        if (cluster.masterUrl == null) {
+            cluster.close();
             throw new IllegalStateException("bin/local-cluster start printed no master URL:\n" + out);
         }
-        return new LocalSparkCluster(root, work, url.group());
+        return cluster;
     }
 
     public String masterUrl() {

@@ -43,6 +43,17 @@ final class MergeFixtures {
         return pair;
     }
 
+    /** The methods every distributed path is checked with. */
+    static final java.util.List<String> METHODS = java.util.List.of("linear", "dare_ties");
+
+    static String yaml(String method, Pair p) {
+        return switch (method) {
+            case "linear" -> linear(p);
+            case "dare_ties" -> dareTies(p);
+            default -> throw new IllegalArgumentException(method);
+        };
+    }
+
     static String linear(Pair p) {
         return """
                 merge_method: linear

@@ -16,6 +16,7 @@ import dev.mergeval.merge.plan.LocalMergeExecutor;
 import dev.mergeval.merge.plan.MergeJob;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -46,6 +47,8 @@ class SparkMergeClusterTest {
     private static Configuration conf;
     private static SparkMergeExecutor spark;
     private static Path work;
+    private static MergeFixtures.Pair localPair;
+    private static final Map<String, Map<String, String>> REFERENCE = new HashMap<>();
 
     @BeforeAll
     static void start() {
@@ -95,39 +98,62 @@ class SparkMergeClusterTest {
         return MergeFixtures.shardHashes(out, conf);
     }
 
-    private static Map<String, String> onCluster(String yaml, String out) {
-        MergeJob.run(MergeFixtures.request(yaml, out), spark, conf);
-        return MergeFixtures.shardHashes(out, conf);
+    private static Map<String, String> onCluster(MergeJob.Request request) {
+        MergeJob.run(request, spark, conf);
+        return MergeFixtures.shardHashes(request.outDir(), conf);
+    }
+
+    /**
+     * Shard hashes of the single-JVM path on local disk, per method. Shards carry no input paths,
+     * so the same models on S3 or HDFS must merge to the same bytes.
+     */
+    private static synchronized Map<String, String> reference(String method) {
+        return REFERENCE.computeIfAbsent(method, m -> {
+            MergeFixtures.Pair pair = localPair();
+            Map<String, String> hashes = singleJvm(MergeFixtures.yaml(m, pair), work.resolve("single-" + m).toString());
+            assertTrue(hashes.size() >= 2, "several output shards: " + hashes);
+            return hashes;
+        });
+    }
+
+    private static synchronized MergeFixtures.Pair localPair() {
+        if (localPair == null) {
+            localPair = MergeFixtures.write(work.resolve("local").toString(), MergeFixtures.SHAPE, conf);
+        }
+        return localPair;
     }
 
     @Test
     void twoWorkersWriteTheSameShardsAsTheSingleJvmPath() {
-        MergeFixtures.Pair pair = MergeFixtures.write(work.resolve("local").toString(), MergeFixtures.SHAPE, conf);
-        for (String method : new String[] {"linear", "dare_ties"}) {
-            String yaml = method.equals("linear") ? MergeFixtures.linear(pair) : MergeFixtures.dareTies(pair);
-            Map<String, String> expected = singleJvm(yaml, work.resolve("single-" + method).toString());
-            assertTrue(expected.size() >= 2, expected.toString());
-            assertEquals(expected, onCluster(yaml, work.resolve("cluster-" + method).toString()), method);
+        for (String method : MergeFixtures.METHODS) {
+            String out = work.resolve("cluster-" + method).toString();
+            assertEquals(reference(method), onCluster(MergeFixtures.request(MergeFixtures.yaml(method, localPair()), out)),
+                    method);
         }
     }
 
     @Test
     void s3aInputsAndOutputs() {
         MergeFixtures.Pair pair = MergeFixtures.write("s3a://models/pair", MergeFixtures.SHAPE, conf);
-        String yaml = MergeFixtures.dareTies(pair);
-        Map<String, String> expected = singleJvm(yaml, "s3a://models/merged-single");
-        assertTrue(expected.size() >= 2, expected.toString());
-        assertEquals(expected, onCluster(yaml, "s3a://models/merged-cluster"));
-        assertTrue(MergeFixtures.exists("s3a://models/merged-cluster/config.json", conf));
+        // Coarser units than on local disk: fewer requests to S3Mock, and the bytes must not change.
+        MergeJob.Request request = new MergeJob.Request("test.yaml", MergeFixtures.yaml("linear", pair),
+                "s3a://models/merged", 42, false, MergeFixtures.OPTIONS.withMaxUnitBytes(256 << 10));
+        assertEquals(reference("linear"), onCluster(request));
+        assertTrue(MergeFixtures.exists("s3a://models/merged/config.json", conf));
     }
 
+    /**
+     * DARE's masks are keyed by the model references (here hdfs:// URIs), so the reference is the
+     * single-JVM path on the same inputs, with the finer units of the local runs.
+     */
     @Test
     void hdfsInputsAndOutputs() {
         MergeFixtures.Pair pair = MergeFixtures.write(hdfs.uri() + "/models/pair", MergeFixtures.SHAPE, conf);
-        String yaml = MergeFixtures.linear(pair);
+        String yaml = MergeFixtures.yaml("dare_ties", pair);
         Map<String, String> expected = singleJvm(yaml, hdfs.uri() + "/merged/single");
-        assertTrue(expected.size() >= 2, expected.toString());
-        assertEquals(expected, onCluster(yaml, hdfs.uri() + "/merged/cluster"));
+        MergeJob.Request request = new MergeJob.Request("test.yaml", yaml, hdfs.uri() + "/merged/cluster", 42, false,
+                MergeFixtures.OPTIONS.withMaxUnitBytes(256 << 10));
+        assertEquals(expected, onCluster(request));
     }
 
     @Test
@@ -153,7 +179,7 @@ class SparkMergeClusterTest {
         sc.sc().addSparkListener(killer);
         sc.sc().addSparkListener(failures);
         try {
-            assertEquals(expected, onCluster(yaml, work.resolve("larger-cluster").toString()));
+            assertEquals(expected, onCluster(MergeFixtures.request(yaml, work.resolve("larger-cluster").toString())));
         } finally {
             TaskFailures.drain(sc);
             sc.sc().removeSparkListener(killer);

@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Progress;
+import dev.mergeval.jobs.cli.MergevalCli;
 import dev.mergeval.jobs.cluster.ProjectLayout;
 import dev.mergeval.jobs.cluster.SparkTestConf;
 import dev.mergeval.merge.plan.LocalMergeExecutor;
@@ -16,7 +18,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Function;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -27,13 +28,6 @@ import org.junit.jupiter.api.Test;
 class SparkMergeLocalTest {
 
     private static final Configuration CONF = new Configuration();
-    private static final Map<String, Function<MergeFixtures.Pair, String>> METHODS = new LinkedHashMap<>();
-
-    static {
-        METHODS.put("linear", MergeFixtures::linear);
-        METHODS.put("dare_ties", MergeFixtures::dareTies);
-    }
-
     private static Path work;
     private static MergeFixtures.Pair pair;
 
@@ -46,26 +40,42 @@ class SparkMergeLocalTest {
     @Test
     void local1AndLocal2WriteTheSameShardsAsTheSingleJvmPath() {
         Map<String, Map<String, String>> reference = new LinkedHashMap<>();
-        METHODS.forEach((method, yaml) -> {
+        for (String method : MergeFixtures.METHODS) {
             String out = work.resolve("single-" + method).toString();
-            MergeJob.run(MergeFixtures.request(yaml.apply(pair), out), new LocalMergeExecutor(2, CONF, Progress.NONE), CONF);
+            MergeJob.run(MergeFixtures.request(MergeFixtures.yaml(method, pair), out),
+                    new LocalMergeExecutor(2, CONF, Progress.NONE), CONF);
             reference.put(method, MergeFixtures.shardHashes(out, CONF));
             assertTrue(reference.get(method).size() >= 2, "several output shards: " + reference.get(method));
-        });
+        }
         for (String master : List.of("local[1]", "local[2]")) {
             JavaSparkContext sc = new JavaSparkContext(SparkTestConf.base("merge " + master).setMaster(master));
             try {
                 SparkMergeExecutor spark = new SparkMergeExecutor(sc, Progress.NONE);
-                METHODS.forEach((method, yaml) -> {
+                for (String method : MergeFixtures.METHODS) {
                     String out = work.resolve(master.replaceAll("\\W", "") + "-" + method).toString();
-                    MergeJob.Outcome outcome = MergeJob.run(MergeFixtures.request(yaml.apply(pair), out), spark, CONF);
+                    MergeJob.Outcome outcome = MergeJob.run(MergeFixtures.request(MergeFixtures.yaml(method, pair), out),
+                            spark, CONF);
                     assertTrue(outcome.plan().units().size() >= 10, "enough units to spread");
                     assertEquals(reference.get(method), MergeFixtures.shardHashes(out, CONF), method + " on " + master);
-                });
+                }
             } finally {
                 sc.stop();
             }
         }
+    }
+
+    @Test
+    void mergeCommandWithMasterRunsOnSpark() throws Exception {
+        Path config = work.resolve("cli-linear.yaml");
+        Files.writeString(config, MergeFixtures.linear(pair));
+        String single = work.resolve("cli-single").toString();
+        String spark = work.resolve("cli-spark").toString();
+        String shard = Long.toString(MergeFixtures.OPTIONS.maxShardBytes());
+        assertEquals(0, MergevalCli.run("merge", config.toString(), single, "--threads", "1", "--max-shard-size", shard));
+        assertEquals(0, MergevalCli.run("merge", config.toString(), spark, "--master", "local[2]", "--max-shard-size", shard));
+        assertEquals(MergeFixtures.shardHashes(single, CONF), MergeFixtures.shardHashes(spark, CONF));
+        String provenance = Files.readString(Path.of(spark, OutputPublisher.PROVENANCE_FILE));
+        assertTrue(provenance.contains("spark(local[2])"), provenance);
     }
 
     @Test

@@ -2,8 +2,6 @@ package dev.mergeval.merge.plan;
 
 import dev.mergeval.checkpoint.Sha256;
 import dev.mergeval.common.Progress;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -12,9 +10,12 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.Path;
 
-/** The single-JVM path: units run on a fixed pool of threads in this process. */
+/**
+ * The single-JVM path: units run on a fixed pool of threads in this process. Hashing submitted
+ * with the units ({@link #executeAndHash}) queues behind them on the same pool, so it runs on the
+ * threads that the last, longest units leave idle.
+ */
 public final class LocalMergeExecutor implements MergeExecutor {
 
     private final int threads;
@@ -32,28 +33,35 @@ public final class LocalMergeExecutor implements MergeExecutor {
 
     @Override
     public List<UnitResult> execute(MergePlan plan, String partsDir) {
-        progress.start("merge", plan.units().size());
-        try {
-            return runAll(plan.units().stream().<Callable<UnitResult>>map(unit -> () -> {
-                UnitResult r = UnitExecutor.execute(plan, unit, partsDir, conf);
-                progress.advance(1);
-                return r;
-            }).toList());
-        } finally {
-            progress.finish();
-        }
+        return executeAndHash(plan, partsDir, List.of()).units();
     }
 
     @Override
     public List<String> sha256(List<String> files) {
-        return runAll(files.stream().<Callable<String>>map(f -> () -> {
-            Path p = new Path(f);
-            try {
-                return Sha256.of(p.getFileSystem(conf), p);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }).toList());
+        return runAll(hashTasks(files));
+    }
+
+    @Override
+    public Executed executeAndHash(MergePlan plan, String partsDir, List<String> files) {
+        List<Callable<Object>> tasks = new ArrayList<>();
+        for (WorkUnit unit : plan.units()) {
+            tasks.add(() -> {
+                UnitResult r = UnitExecutor.execute(plan, unit, partsDir, conf);
+                progress.advance(1);
+                return r;
+            });
+        }
+        tasks.addAll(hashTasks(files));
+        progress.start("merge", plan.units().size());
+        List<Object> done;
+        try {
+            done = runAll(tasks);
+        } finally {
+            progress.finish();
+        }
+        int n = plan.units().size();
+        return new Executed(done.subList(0, n).stream().map(UnitResult.class::cast).toList(),
+                done.subList(n, done.size()).stream().map(String.class::cast).toList());
     }
 
     @Override
@@ -61,16 +69,21 @@ public final class LocalMergeExecutor implements MergeExecutor {
         return "threads(" + threads + ")";
     }
 
-    private <T> List<T> runAll(List<Callable<T>> tasks) {
+    private List<Callable<Object>> hashTasks(List<String> files) {
+        return files.stream().<Callable<Object>>map(f -> () -> Sha256.of(f, conf)).toList();
+    }
+
+    @SuppressWarnings("unchecked")
+    private <T> List<T> runAll(List<? extends Callable<?>> tasks) {
         ExecutorService pool = Executors.newFixedThreadPool(threads);
         try {
-            List<Future<T>> futures = new ArrayList<>();
-            for (Callable<T> task : tasks) {
+            List<Future<?>> futures = new ArrayList<>();
+            for (Callable<?> task : tasks) {
                 futures.add(pool.submit(task));
             }
             List<T> results = new ArrayList<>();
-            for (Future<T> f : futures) {
-                results.add(f.get());
+            for (Future<?> f : futures) {
+                results.add((T) f.get());
             }
             return results;
         } catch (InterruptedException e) {

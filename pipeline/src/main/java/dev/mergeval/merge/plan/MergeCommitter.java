@@ -1,10 +1,12 @@
 package dev.mergeval.merge.plan;
 
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.ShardLayout;
 import dev.mergeval.checkpoint.TensorInfo;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.util.ArrayList;
@@ -17,14 +19,16 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.Function;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
 /**
- * Assembles the output shards from the units' parts: each shard is its planned header followed by
- * its tensors' bytes, copied from the parts in output order. Shards are assembled in parallel.
+ * Finishes the output shards. Where units wrote in place ({@link InPlaceShards}) it checks and
+ * hashes them; otherwise it assembles each shard from the units' parts: its planned header followed
+ * by its tensors' bytes, copied from the parts in output order, shards in parallel.
  */
 public final class MergeCommitter {
 
@@ -52,7 +56,8 @@ public final class MergeCommitter {
 
     /**
      * Writes every shard of the plan's layout (and the index when there are several) into
-     * {@code stagingDir}, checking each part's length against the plan first.
+     * {@code stagingDir} from the units' part files, checking each part's length against the plan
+     * first.
      */
     public static List<WrittenShard> assemble(MergePlan plan, List<UnitResult> results, String stagingDir,
             Configuration conf, int threads) {
@@ -68,13 +73,7 @@ public final class MergeCommitter {
             for (Future<WrittenShard> f : futures) {
                 written.add(f.get());
             }
-            if (layout.shards().size() > 1) {
-                Path index = new Path(stagingDir, INDEX_FILE);
-                FileSystem fs = index.getFileSystem(conf);
-                try (OutputStream out = fs.create(index, true)) {
-                    out.write(layout.indexJson().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-                }
-            }
+            writeIndex(layout, stagingDir, conf);
             return written;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -88,6 +87,62 @@ public final class MergeCommitter {
             throw new UncheckedIOException(e);
         } finally {
             pool.shutdownNow();
+        }
+    }
+
+    /**
+     * Finishes an output whose units wrote straight into the shards ({@link InPlaceShards}): checks
+     * that every unit finished, that the units cover every tensor without gaps and that every shard
+     * has its planned length, then hashes the shards with {@code hasher} (the executor's, so the
+     * bytes are read where that is cheapest) and writes the index when there are several shards.
+     */
+    public static List<WrittenShard> commitInPlace(MergePlan plan, List<UnitResult> results, String stagingDir,
+            Configuration conf, Function<List<String>, List<String>> hasher) {
+        Map<String, List<Piece>> pieces = pieces(plan, results);
+        ShardLayout layout = layout(plan);
+        try {
+            FileSystem fs = HadoopFs.get(new Path(stagingDir), conf);
+            List<String> files = new ArrayList<>();
+            for (ShardLayout.Shard shard : layout.shards()) {
+                for (TensorInfo t : shard.tensors()) {
+                    long covered = 0;
+                    for (Piece p : pieces.getOrDefault(t.name(), List.of())) {
+                        if (p.tensorByteOffset() != covered) {
+                            throw new IllegalStateException("tensor " + t.name() + " has a gap at byte " + covered);
+                        }
+                        covered += p.length();
+                    }
+                    if (covered != t.byteLength()) {
+                        throw new IllegalStateException("tensor " + t.name() + " covered " + covered
+                                + " of " + t.byteLength() + " bytes");
+                    }
+                }
+                Path path = new Path(stagingDir, shard.fileName());
+                long length = fs.getFileStatus(path).getLen();
+                if (length != shard.fileLength()) {
+                    throw new IllegalStateException(path + " has " + length + " bytes, plan says " + shard.fileLength());
+                }
+                files.add(path.toString());
+            }
+            List<String> hashes = hasher.apply(files);
+            List<WrittenShard> written = new ArrayList<>();
+            for (int i = 0; i < layout.shards().size(); i++) {
+                ShardLayout.Shard shard = layout.shards().get(i);
+                written.add(new WrittenShard(shard.fileName(), shard.fileLength(), hashes.get(i)));
+            }
+            writeIndex(layout, stagingDir, conf);
+            return written;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static void writeIndex(ShardLayout layout, String stagingDir, Configuration conf) throws IOException {
+        if (layout.isSharded()) {
+            Path index = new Path(stagingDir, INDEX_FILE);
+            try (OutputStream out = HadoopFs.get(index, conf).create(index, true)) {
+                out.write(layout.indexJson().getBytes(StandardCharsets.UTF_8));
+            }
         }
     }
 
@@ -122,7 +177,7 @@ public final class MergeCommitter {
     private static WrittenShard writeShard(ShardLayout.Shard shard, Map<String, List<Piece>> pieces,
             String stagingDir, Configuration conf) throws IOException {
         Path path = new Path(stagingDir, shard.fileName());
-        FileSystem fs = path.getFileSystem(conf);
+        FileSystem fs = HadoopFs.get(path, conf);
         MessageDigest sha = UnitExecutor.sha256();
         Map<String, FSDataInputStream> open = new HashMap<>();
         byte[] buf = new byte[COPY_BUFFER_BYTES];
@@ -139,7 +194,7 @@ public final class MergeCommitter {
                     FSDataInputStream in = open.get(p.partPath());
                     if (in == null) {
                         Path partPath = new Path(p.partPath());
-                        in = partPath.getFileSystem(conf).open(partPath);
+                        in = HadoopFs.get(partPath, conf).open(partPath);
                         open.put(p.partPath(), in);
                     }
                     for (long done = 0; done < p.length(); done += buf.length) {

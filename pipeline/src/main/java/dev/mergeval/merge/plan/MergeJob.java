@@ -2,6 +2,7 @@ package dev.mergeval.merge.plan;
 
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.ModelFiles;
 import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.checkpoint.ShardFile;
@@ -43,8 +44,9 @@ public final class MergeJob {
     }
 
     /**
-     * What was published, and where the time went: planning, the units, hashing the inputs for
-     * provenance, assembling the shards and publishing.
+     * What was published, and where the time went: planning, preparing the shards (in place), the
+     * units with the input hashing that overlaps them, hashing (in place) or assembling the shards,
+     * and publishing.
      */
     public record Outcome(MergePlan plan, String outDir, List<MergeCommitter.WrittenShard> shards, long wallMillis,
             Map<String, Long> phaseMillis) {
@@ -70,15 +72,20 @@ public final class MergeJob {
         String staging = publisher.stage(request.outDir(), plan.planId().substring(0, 16)).toString();
         String parts = new Path(staging, "_parts").toString();
 
-        List<UnitResult> results = executor.execute(plan, parts);
-        mark = lap(phases, "execute", mark);
-        Map<String, List<MergeProvenance.FileHash>> inputHashes = hashInputs(plan, executor, conf);
-        mark = lap(phases, "hash_inputs", mark);
-        List<MergeCommitter.WrittenShard> shards = MergeCommitter.assemble(plan, results, staging, conf,
-                Runtime.getRuntime().availableProcessors());
-        mark = lap(phases, "assemble", mark);
+        boolean inPlace = prepareInPlace(plan, staging, parts, conf);
+        mark = lap(phases, "prepare", mark);
+        InputFiles inputFiles = inputFiles(plan, conf);
+        // The inputs are hashed for provenance on the same threads as the units, after them.
+        MergeExecutor.Executed executed = executor.executeAndHash(plan, parts, inputFiles.paths());
+        mark = lap(phases, "execute+hash_inputs", mark);
+        Map<String, List<MergeProvenance.FileHash>> inputHashes = inputFiles.withHashes(executed.sha256());
+        List<MergeCommitter.WrittenShard> shards = inPlace
+                ? MergeCommitter.commitInPlace(plan, executed.units(), staging, conf, executor::sha256)
+                : MergeCommitter.assemble(plan, executed.units(), staging, conf,
+                        Runtime.getRuntime().availableProcessors());
+        mark = lap(phases, inPlace ? "hash_outputs" : "assemble", mark);
         try {
-            FileSystem fs = new Path(staging).getFileSystem(conf);
+            FileSystem fs = HadoopFs.get(new Path(staging), conf);
             fs.delete(new Path(parts), true);
             String copyRoot;
             try (Checkpoint source = Checkpoint.open(plan.uriOf(plan.copySource()), conf)) {
@@ -115,27 +122,43 @@ public final class MergeJob {
         return plan.tensors().isEmpty() ? DType.F32 : plan.tensors().get(0).dtype();
     }
 
-    private static Map<String, List<MergeProvenance.FileHash>> hashInputs(MergePlan plan, MergeExecutor executor,
-            Configuration conf) {
+    private static boolean prepareInPlace(MergePlan plan, String staging, String parts, Configuration conf) {
+        try {
+            return InPlaceShards.prepare(plan, new Path(staging), new Path(parts), conf);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the output shards in " + staging, e);
+        }
+    }
+
+    /** The input models' shard files, in plan order. */
+    private record InputFiles(Map<String, List<ShardFile>> byInput) {
+        List<String> paths() {
+            return byInput.values().stream().flatMap(List::stream).map(ShardFile::path).toList();
+        }
+
+        /** The shard files with their hashes, given in {@link #paths()} order. */
+        Map<String, List<MergeProvenance.FileHash>> withHashes(List<String> hashes) {
+            Map<String, List<MergeProvenance.FileHash>> result = new LinkedHashMap<>();
+            int i = 0;
+            for (Map.Entry<String, List<ShardFile>> e : byInput.entrySet()) {
+                List<MergeProvenance.FileHash> list = new ArrayList<>();
+                for (ShardFile s : e.getValue()) {
+                    list.add(new MergeProvenance.FileHash(s.path(), s.length(), hashes.get(i++)));
+                }
+                result.put(e.getKey(), list);
+            }
+            return result;
+        }
+    }
+
+    private static InputFiles inputFiles(MergePlan plan, Configuration conf) {
         Map<String, List<ShardFile>> shardFiles = new LinkedHashMap<>();
-        List<String> files = new ArrayList<>();
         for (PlanInput in : plan.inputs()) {
             try (Checkpoint ckpt = Checkpoint.open(in.uri(), conf)) {
                 shardFiles.put(in.ref(), ckpt.shardFiles());
-                ckpt.shardFiles().forEach(s -> files.add(s.path()));
             }
         }
-        List<String> hashes = executor.sha256(files);
-        Map<String, List<MergeProvenance.FileHash>> result = new LinkedHashMap<>();
-        int i = 0;
-        for (Map.Entry<String, List<ShardFile>> e : shardFiles.entrySet()) {
-            List<MergeProvenance.FileHash> list = new ArrayList<>();
-            for (ShardFile s : e.getValue()) {
-                list.add(new MergeProvenance.FileHash(s.path(), s.length(), hashes.get(i++)));
-            }
-            result.put(e.getKey(), list);
-        }
-        return result;
+        return new InputFiles(shardFiles);
     }
 
     private static void write(FileSystem fs, Path path, String text) throws IOException {

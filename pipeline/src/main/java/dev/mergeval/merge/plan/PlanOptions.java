@@ -6,13 +6,16 @@ package dev.mergeval.merge.plan;
  * @param maxShardBytes output shard size limit (HF's {@code max_shard_size})
  * @param maxUnitBytes output bytes above which an element-wise tensor is split into row ranges of
  *     its own units; bounds a unit's run time, not its memory
- * @param chunkElements elements read per input at a time by element-wise methods; bounds memory
+ * @param chunkElements elements read per input at a time by element-wise methods; bounds memory.
+ *     The default, 2^18 (1 MiB of float32 per input), keeps every per-chunk array below G1's
+ *     humongous-object threshold and measured the same CPU time as 2^22 with less than half the
+ *     peak heap (docs/benchmarks.md)
  */
 public record PlanOptions(long maxShardBytes, long maxUnitBytes, int chunkElements) {
 
     public static final long DEFAULT_MAX_SHARD_BYTES = 5_000_000_000L;
     public static final long DEFAULT_MAX_UNIT_BYTES = 256L << 20;
-    public static final int DEFAULT_CHUNK_ELEMENTS = 1 << 22;
+    public static final int DEFAULT_CHUNK_ELEMENTS = 1 << 18;
 
     public PlanOptions {
         if (maxShardBytes <= 0) {
@@ -33,5 +36,9 @@ public record PlanOptions(long maxShardBytes, long maxUnitBytes, int chunkElemen
 
     public PlanOptions withMaxUnitBytes(long bytes) {
         return new PlanOptions(maxShardBytes, bytes, chunkElements);
+    }
+
+    public PlanOptions withChunkElements(int elements) {
+        return new PlanOptions(maxShardBytes, maxUnitBytes, elements);
     }
 }

@@ -1,6 +1,7 @@
 package dev.mergeval.merge.plan;
 
 import dev.mergeval.checkpoint.Checkpoint;
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.TensorCodec;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.TensorMerger;
@@ -11,38 +12,65 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.RawLocalFileSystem;
 
 /**
  * Runs one {@link WorkUnit} wherever it is scheduled: reads the byte ranges of its tensors from
- * every input through Hadoop FileSystem, merges, and writes the unit's part file.
+ * every input through Hadoop FileSystem, merges, and writes the unit's output bytes.
  *
- * <p>Idempotent: the part is written under a unique temporary name and renamed into place, so a
- * retried or speculative attempt never exposes a torn part, and a part already present with the
- * planned length (from an earlier, interrupted run of the same plan) is reused.
+ * <p>Where the bytes go depends on how the committer prepared {@code partsDir}: straight into the
+ * pre-created shards at their planned offsets ({@link InPlaceShards}, local filesystem), or into
+ * the unit's own part file that the committer later copies into the shards (HDFS, object stores).
+ *
+ * <p>Idempotent either way. A part is written under a unique temporary name and renamed into
+ * place, so a retried or speculative attempt never exposes a torn part, and a part already present
+ * with the planned length (from an earlier, interrupted run of the same plan) is reused. In place,
+ * a unit's completion marker is created after its bytes are written and a unit with a marker is
+ * skipped.
+ *
+ * <p>Memory: chunkable tensors are read {@link MergePlan#chunkElements()} elements per input at a
+ * time into buffers reused by the thread; other tensors are read whole, one per input. Encoded
+ * bytes go out in blocks of {@value #BLOCK_BYTES} bytes.
  */
 public final class UnitExecutor {
 
-    private static final int COPY_BUFFER_BYTES = 1 << 20;
+    private static final int BLOCK_BYTES = 1 << 20;
+
+    /** Per-thread buffers: the encode block, and the chunk arrays of each input. */
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     private UnitExecutor() {
     }
 
+    /**
+     * Runs {@code unit} of {@code plan}. {@code partsDir} is the staging area's parts directory;
+     * when the committer prepared it for in-place writes the unit writes into the shards next to it.
+     * For a unit written in place the result's {@code partPath} is null.
+     */
     public static UnitResult execute(MergePlan plan, WorkUnit unit, String partsDir, Configuration conf) {
         try {
-            Path part = new Path(partsDir, unit.partName());
-            FileSystem fs = part.getFileSystem(conf);
+            Path parts = new Path(partsDir);
+            FileSystem fs = HadoopFs.get(parts, conf);
             long expected = plan.unitBytes(unit);
+            Path shardsDir = InPlaceShards.shardsDirIfPrepared(fs, parts, plan);
+            if (shardsDir != null) {
+                return executeInPlace(plan, unit, (RawLocalFileSystem) fs, parts, shardsDir, expected, conf);
+            }
+            Path part = new Path(partsDir, unit.partName());
             if (fs.exists(part) && fs.getFileStatus(part).getLen() == expected) {
                 return new UnitResult(unit.id(), part.toString(), expected, true);
             }
             Path tmp = new Path(partsDir, "_attempts/" + unit.partName() + "." + UUID.randomUUID());
-            write(plan, unit, fs, tmp, conf);
+            try (UnitSink sink = new PartSink(fs.create(tmp, true))) {
+                merge(plan, unit, sink, conf);
+            }
             if (!fs.rename(tmp, part)) {
                 // Another attempt of the same unit won the race; its bytes are the same by construction.
                 fs.delete(tmp, false);
@@ -56,32 +84,49 @@ public final class UnitExecutor {
         }
     }
 
-    private static void write(MergePlan plan, WorkUnit unit, FileSystem fs, Path tmp, Configuration conf)
-            throws IOException {
+    private static UnitResult executeInPlace(MergePlan plan, WorkUnit unit, RawLocalFileSystem fs, Path parts,
+            Path shardsDir, long expected, Configuration conf) throws IOException {
+        Path done = InPlaceShards.doneMarker(parts, unit);
+        if (fs.exists(done)) {
+            return new UnitResult(unit.id(), null, expected, true);
+        }
+        try (UnitSink sink = new InPlaceShards.Sink(fs, shardsDir, plan)) {
+            merge(plan, unit, sink, conf);
+        }
+        fs.create(done, true).close();
+        return new UnitResult(unit.id(), null, expected, false);
+    }
+
+    private static void merge(MergePlan plan, WorkUnit unit, UnitSink sink, Configuration conf) throws IOException {
         MergeConfig config = MergeConfig.parse(plan.configYaml(), "plan " + plan.planId());
         TensorMerger merger = TensorMerger.create(config, plan.numLayers());
+        Scratch scratch = SCRATCH.get();
         Map<String, Checkpoint> inputs = new LinkedHashMap<>();
-        try (OutputStream out = fs.create(tmp, true)) {
+        try {
             for (PlanInput in : plan.inputs()) {
                 inputs.put(in.ref(), Checkpoint.open(in.uri(), conf));
             }
             for (TensorSlice slice : unit.slices()) {
                 OutputTensor tensor = plan.tensor(slice.tensor());
+                int size = tensor.dtype().byteSize();
                 if (!tensor.merged()) {
-                    copyRaw(inputs.get(plan.copySource()), tensor, slice, out);
-                } else {
-                    boolean chunked = merger.chunkable(tensor.name());
-                    int step = chunked ? plan.chunkElements() : Math.toIntExact(slice.elementCount());
-                    for (long done = 0; done < slice.elementCount(); done += step) {
-                        int n = (int) Math.min(step, slice.elementCount() - done);
-                        long offset = slice.elementOffset() + done;
-                        Map<String, float[]> values = new LinkedHashMap<>();
-                        for (Map.Entry<String, Checkpoint> e : inputs.entrySet()) {
-                            values.put(e.getKey(), e.getValue().readFloats(tensor.name(), offset, n));
-                        }
-                        float[] merged = merger.merge(tensor.name(), tensor.shape(), offset, values, plan.seed());
-                        writeEncoded(tensor, merged, out);
+                    copyRaw(inputs.get(plan.copySource()), tensor, slice, sink);
+                    continue;
+                }
+                boolean chunked = merger.chunkable(tensor.name());
+                int step = chunked ? plan.chunkElements() : Math.toIntExact(slice.elementCount());
+                for (long done = 0; done < slice.elementCount(); done += step) {
+                    int n = (int) Math.min(step, slice.elementCount() - done);
+                    long offset = slice.elementOffset() + done;
+                    Map<String, float[]> values = new LinkedHashMap<>();
+                    int i = 0;
+                    for (Map.Entry<String, Checkpoint> e : inputs.entrySet()) {
+                        float[] buf = scratch.floats(i++, n, plan.chunkElements());
+                        e.getValue().readFloats(tensor.name(), offset, buf, 0, n);
+                        values.put(e.getKey(), buf);
                     }
+                    float[] merged = merger.merge(tensor.name(), tensor.shape(), offset, values, plan.seed());
+                    writeEncoded(tensor, merged, offset * size, scratch.block, sink);
                 }
             }
         } finally {
@@ -91,25 +136,29 @@ public final class UnitExecutor {
         }
     }
 
-    private static void copyRaw(Checkpoint source, OutputTensor tensor, TensorSlice slice, OutputStream out)
+    private static void copyRaw(Checkpoint source, OutputTensor tensor, TensorSlice slice, UnitSink sink)
             throws IOException {
         int size = tensor.dtype().byteSize();
         long begin = slice.elementOffset() * size;
         long end = begin + slice.elementCount() * size;
-        for (long pos = begin; pos < end; pos += COPY_BUFFER_BYTES) {
-            int n = (int) Math.min(COPY_BUFFER_BYTES, end - pos);
-            out.write(source.readRaw(tensor.name(), pos, n));
+        for (long pos = begin; pos < end; pos += BLOCK_BYTES) {
+            int n = (int) Math.min(BLOCK_BYTES, end - pos);
+            sink.write(tensor, pos, ByteBuffer.wrap(source.readRaw(tensor.name(), pos, n)));
         }
     }
 
-    private static void writeEncoded(OutputTensor tensor, float[] values, OutputStream out) throws IOException {
-        int perBlock = COPY_BUFFER_BYTES / tensor.dtype().byteSize();
-        ByteBuffer buf = ByteBuffer.allocate(perBlock * tensor.dtype().byteSize()).order(ByteOrder.LITTLE_ENDIAN);
+    private static void writeEncoded(OutputTensor tensor, float[] values, long tensorByteOffset, ByteBuffer block,
+            UnitSink sink) throws IOException {
+        int size = tensor.dtype().byteSize();
+        int perBlock = block.capacity() / size;
+        long pos = tensorByteOffset;
         for (int off = 0; off < values.length; off += perBlock) {
             int n = Math.min(perBlock, values.length - off);
-            buf.clear();
-            TensorCodec.encode(tensor.dtype(), values, off, n, buf);
-            out.write(buf.array(), 0, n * tensor.dtype().byteSize());
+            block.clear();
+            TensorCodec.encode(tensor.dtype(), values, off, n, block);
+            block.flip();
+            sink.write(tensor, pos, block);
+            pos += (long) n * size;
         }
     }
 
@@ -118,6 +167,56 @@ public final class UnitExecutor {
             return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * A thread's reusable buffers. Chunk arrays are kept only up to the plan's chunk size, so a
+     * long-lived thread never holds on to whole-tensor arrays.
+     */
+    private static final class Scratch {
+        final ByteBuffer block = ByteBuffer.allocateDirect(BLOCK_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        float[][] chunks = new float[0][];
+
+        /**
+         * An array of exactly {@code n} elements for input {@code input} (merge methods take the
+         * length from it): the thread's own for a full chunk, a new one otherwise.
+         */
+        float[] floats(int input, int n, int chunkElements) {
+            if (input >= chunks.length) {
+                chunks = Arrays.copyOf(chunks, input + 1);
+            }
+            if (n != chunkElements) {
+                return new float[n];
+            }
+            if (chunks[input] == null || chunks[input].length != n) {
+                chunks[input] = new float[n];
+            }
+            return chunks[input];
+        }
+    }
+
+    /** Appends to a part file, whose order is the unit's slice order. */
+    private static final class PartSink implements UnitSink {
+        private final OutputStream out;
+        private final byte[] copy = new byte[BLOCK_BYTES];
+
+        PartSink(OutputStream out) {
+            this.out = out;
+        }
+
+        @Override
+        public void write(OutputTensor tensor, long tensorByteOffset, ByteBuffer bytes) throws IOException {
+            while (bytes.hasRemaining()) {
+                int n = Math.min(copy.length, bytes.remaining());
+                bytes.get(copy, 0, n);
+                out.write(copy, 0, n);
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            out.close();
         }
     }
 }

@@ -73,11 +73,13 @@ public final class BatchGenerator {
                 mask[b * maxPrompt + pad + i] = 1;
             }
         }
+        // without left padding the mask is all ones: pass none and skip the masking ops
+        boolean padded = prompts.stream().anyMatch(p -> p.length != maxPrompt);
         try (NDManager loop = manager.newSubManager()) {
             KvCache cache = null;
             int width = maxPrompt;
             for (int step = 0; step < steps; step++) {
-                DecodeStep.Result result = DecodeStep.run(forward, weights, loop, ids, batch, mask, cache);
+                DecodeStep.Result result = DecodeStep.run(forward, weights, loop, ids, batch, padded ? mask : null, cache);
                 cache = result.cache();
                 boolean anyOpen = false;
                 long[] next = new long[batch];

@@ -31,7 +31,7 @@ final class DecodeStep {
         try (NDManager step = loop.newSubManager()) {
             int time = ids.length / batch;
             NDArray input = step.create(ids).reshape(batch, time);
-            NDArray maskArr = step.create(mask).reshape(batch, mask.length / batch);
+            NDArray maskArr = mask == null ? null : step.create(mask).reshape(batch, mask.length / batch);
             if (cache != null) {
                 cache.attach(step);
             }

@@ -112,7 +112,8 @@ public final class LlamaForward {
 
         NDArray positions = positions(scope, attentionMask, past, time);
         NDList cosSin = rotaryCosSin(positions, dtype);
-        NDArray mask = additiveMask(scope, attentionMask, batch, past, time);
+        // one new token with no padding may see every key: no mask needed
+        NDArray mask = attentionMask == null && time == 1 ? null : additiveMask(scope, attentionMask, batch, past, time);
 
         List<NDArray> keys = new ArrayList<>();
         List<NDArray> values = new ArrayList<>();
@@ -170,10 +171,11 @@ public final class LlamaForward {
         // [B, H, T, hd] viewed as [B, KV, group * T, hd] lines each query row up with its kv head.
         NDArray qg = q.reshape(batch, kvHeads, (long) group * time, headDim);
         NDArray scores = qg.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(headDim));
-        NDArray probs = toType(scores, DataType.FLOAT32)
-                .reshape(batch, kvHeads, group, time, keysLen)
-                .add(mask)
-                .softmax(-1);
+        NDArray probs = toType(scores, DataType.FLOAT32).reshape(batch, kvHeads, group, time, keysLen);
+        if (mask != null) {
+            probs = probs.add(mask);
+        }
+        probs = probs.softmax(-1);
         probs = toType(probs, v.getDataType()).reshape(batch, kvHeads, (long) group * time, keysLen);
         NDArray out = probs.matMul(v) // [B, KV, group * T, hd]
                 .reshape(batch, heads, time, headDim)

@@ -160,18 +160,77 @@ class MergeJobTest {
 
     @Test
     void aKilledRunPublishesNothingAndTheRerunReusesFinishedUnits(@TempDir Path out) throws IOException {
+        killAndResume(CONF, out, false);
+    }
+
+    @Test
+    void aKilledRunWithPartFilesResumesToo(@TempDir Path out) throws IOException {
+        killAndResume(partsOnly(), out, false);
+    }
+
+    @Test
+    void anInPlaceUnitWithoutItsMarkerIsWrittenAgain(@TempDir Path out) throws IOException {
+        killAndResume(CONF, out, true);
+    }
+
+    @Test
+    void inPlaceAndPartFilesWriteTheSameBytes(@TempDir Path out) throws IOException {
+        for (String method : List.of("linear", "ties", "dare_ties")) {
+            String yaml = """
+                    merge_method: %s
+                    base_model: %s
+                    models:
+                      - model: %s
+                        parameters: {weight: 0.6, density: 0.5}
+                      - model: %s
+                        parameters: {weight: 0.4, density: 0.7}
+                    out_dtype: bfloat16
+                    """.formatted(method, base, tuneA, tuneB);
+            if (method.equals("linear")) {
+                yaml = yaml.replace("base_model: " + base + "\n", "").replace(", density: 0.5", "")
+                        .replace(", density: 0.7", "");
+            }
+            PlanOptions sharded = new PlanOptions(3_000, 1_000, 5);
+            Path inPlace = out.resolve(method + "-in-place");
+            Path parts = out.resolve(method + "-parts");
+            MergeJob.Outcome a = MergeJob.run(request(yaml, inPlace, false, sharded), executor(3), CONF);
+            Configuration off = partsOnly();
+            MergeJob.Outcome b = MergeJob.run(request(yaml, parts, false, sharded),
+                    new LocalMergeExecutor(2, off, Progress.NONE), off);
+            assertTrue(a.phaseMillis().containsKey("hash_outputs"), "in place: " + a.phaseMillis());
+            assertTrue(b.phaseMillis().containsKey("assemble"), "part files: " + b.phaseMillis());
+            assertTrue(shardHashes(inPlace, false).size() > 1);
+            assertEquals(shardHashes(parts, true).keySet(), shardHashes(inPlace, true).keySet(),
+                    "same files, no .crc or leftover parts");
+            assertEquals(shardHashes(parts, false), shardHashes(inPlace, false), method);
+            assertEquals(Files.readString(parts.resolve("model.safetensors.index.json")),
+                    Files.readString(inPlace.resolve("model.safetensors.index.json")));
+            assertEquals(a.shards(), b.shards(), "provenance hashes of the shards");
+        }
+    }
+
+    /**
+     * Kills a job after three units, checks nothing is published, re-runs it and checks that the
+     * three finished units were reused and the bytes equal an undisturbed run. With
+     * {@code tearFirstUnit}, the first unit's bytes are scribbled over and its completion marker
+     * removed before the re-run, as when a unit dies half-written: it must be written again.
+     */
+    private static void killAndResume(Configuration conf, Path out, boolean tearFirstUnit) throws IOException {
         String yaml = linearOf(base, tuneA, 0.5);
         Path dir = out.resolve("merged");
         PlanOptions small = PlanOptions.defaults().withMaxUnitBytes(2_000);
         AtomicInteger done = new AtomicInteger();
-        MergeExecutor dying = new FailingAfter(3, done);
+        MergeExecutor dying = new FailingAfter(3, done, conf);
         assertThrows(IllegalStateException.class,
-                () -> MergeJob.run(request(yaml, dir, false, small), dying, CONF));
+                () -> MergeJob.run(request(yaml, dir, false, small), dying, conf));
         assertFalse(Files.exists(dir), "nothing published after a failure");
+        if (tearFirstUnit) {
+            tearFirstUnit(MergeJob.plan(request(yaml, dir, false, small), conf), out);
+        }
 
         List<UnitResult> seen = new ArrayList<>();
         MergeExecutor recording = new MergeExecutor() {
-            final LocalMergeExecutor inner = executor(1);
+            final LocalMergeExecutor inner = new LocalMergeExecutor(1, conf, Progress.NONE);
 
             @Override
             public List<UnitResult> execute(MergePlan plan, String partsDir) {
@@ -190,13 +249,45 @@ class MergeJobTest {
                 return "recording";
             }
         };
-        MergeJob.run(request(yaml, dir, false, small), recording, CONF);
-        assertEquals(3, seen.stream().filter(UnitResult::reused).count());
+        MergeJob.run(request(yaml, dir, false, small), recording, conf);
+        assertEquals(tearFirstUnit ? 2 : 3, seen.stream().filter(UnitResult::reused).count());
         assertTrue(seen.size() > 3);
+        assertFalse(seen.get(0).reused() && tearFirstUnit);
 
         Path fresh = out.resolve("fresh");
         MergeJob.run(request(yaml, fresh, false, small), executor(2), CONF);
         assertEquals(shardHashes(fresh, false), shardHashes(dir, false));
+    }
+
+    /** Overwrites unit 0's bytes in the staged shard with 0x5A and deletes its completion marker. */
+    private static void tearFirstUnit(MergePlan plan, Path out) throws IOException {
+        Path staging;
+        try (Stream<Path> s = Files.list(out)) {
+            staging = s.filter(p -> p.getFileName().toString().startsWith(".merged.mergeval-staging-"))
+                    .findFirst().orElseThrow();
+        }
+        WorkUnit first = plan.units().get(0);
+        Path marker = staging.resolve("_parts").resolve(String.format("unit-%06d.done", first.id()));
+        assertTrue(Files.exists(marker), "unit 0 finished before the kill");
+        Files.delete(marker);
+        dev.mergeval.checkpoint.ShardLayout layout = MergeCommitter.layout(plan);
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(
+                staging.resolve(layout.shards().get(0).fileName()), java.nio.file.StandardOpenOption.WRITE)) {
+            for (TensorSlice slice : first.slices()) {
+                dev.mergeval.checkpoint.ShardLayout.Placement p = layout.placement(slice.tensor());
+                int size = p.info().dtype().byteSize();
+                byte[] junk = new byte[(int) (slice.elementCount() * size)];
+                java.util.Arrays.fill(junk, (byte) 0x5A);
+                ch.write(java.nio.ByteBuffer.wrap(junk),
+                        p.shard().dataOffset() + p.info().begin() + slice.elementOffset() * size);
+            }
+        }
+    }
+
+    private static Configuration partsOnly() {
+        Configuration conf = new Configuration();
+        conf.setBoolean(InPlaceShards.ENABLED_KEY, false);
+        return conf;
     }
 
     @Test
@@ -259,7 +350,7 @@ class MergeJobTest {
     }
 
     /** Runs units one at a time and dies after {@code limit} of them, like a killed job. */
-    private record FailingAfter(int limit, AtomicInteger done) implements MergeExecutor {
+    private record FailingAfter(int limit, AtomicInteger done, Configuration conf) implements MergeExecutor {
         @Override
         public List<UnitResult> execute(MergePlan plan, String partsDir) {
             List<UnitResult> results = new ArrayList<>();
@@ -267,7 +358,7 @@ class MergeJobTest {
                 if (done.get() == limit) {
                     throw new IllegalStateException("executor lost");
                 }
-                results.add(UnitExecutor.execute(plan, unit, partsDir, CONF));
+                results.add(UnitExecutor.execute(plan, unit, partsDir, conf));
                 done.incrementAndGet();
             }
             return results;
@@ -275,7 +366,7 @@ class MergeJobTest {
 
         @Override
         public List<String> sha256(List<String> files) {
-            return executor(1).sha256(files);
+            return new LocalMergeExecutor(1, conf, Progress.NONE).sha256(files);
         }
 
         @Override

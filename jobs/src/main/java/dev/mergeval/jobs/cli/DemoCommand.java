@@ -1,0 +1,74 @@
+package dev.mergeval.jobs.cli;
+
+import dev.mergeval.common.BadInputException;
+import dev.mergeval.sweep.SuiteRef;
+import dev.mergeval.sweep.SweepSpec;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code mergeval demo}: the sweep of {@code conf/demo/sweep.yaml} on the project's miniature
+ * aligned/fine-tuned pair, with its paths resolved against the project root.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = "Sweep linear, slerp, ties and dare_linear merges of the project's tiny aligned model and its fine-tune.")
+public final class DemoCommand implements Callable<Integer> {
+
+    static final String SPEC = "conf/demo/sweep.yaml";
+
+    @Option(names = "--out", paramLabel = "DIR", description = "output directory (default: ${DEFAULT-VALUE})")
+    Path out = Path.of("mergeval-demo");
+
+    @Option(names = "--master", paramLabel = "URL", description = "Spark master (default local[*])")
+    String master;
+
+    @Option(names = "--project", paramLabel = "DIR", description = "the Mergeval checkout (default: found from here)")
+    Path project;
+
+    @Override
+    public Integer call() {
+        Path root = project != null ? project.toAbsolutePath() : findRoot();
+        if (!Files.isRegularFile(root.resolve(SPEC))) {
+            throw new BadInputException(root.resolve(SPEC) + ": demo spec not found; pass --project DIR");
+        }
+        SweepSpec spec = resolve(SweepSpec.load(root.resolve(SPEC)), root);
+        return SweepCommand.run(spec, out.toAbsolutePath(), master, false, System.out);
+    }
+
+    /** The spec with its model and suite paths made absolute against the project root. */
+    static SweepSpec resolve(SweepSpec spec, Path root) {
+        List<String> tuned = spec.finetuned().stream().map(f -> absolute(root, f)).toList();
+        SuiteRef suite = spec.suite().path() == null ? spec.suite() : SuiteRef.ofPath(absolute(root, spec.suite().path()));
+        return new SweepSpec(spec.name(), absolute(root, spec.aligned()), tuned, spec.grid(), suite, spec.metrics(),
+                spec.select(), spec.goal(), spec.materialize(), spec.seed());
+    }
+
+    private static String absolute(Path root, String path) {
+        return root.resolve(path).normalize().toString();
+    }
+
+    /** The working directory or an ancestor holding the demo spec, else the checkout this class was built in. */
+    static Path findRoot() {
+        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
+            if (Files.isRegularFile(p.resolve(SPEC))) {
+                return p;
+            }
+        }
+        try {
+            Path classes = Path.of(DemoCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            for (Path p = classes; p != null; p = p.getParent()) {
+                if (Files.isRegularFile(p.resolve(SPEC))) {
+                    return p;
+                }
+            }
+        } catch (URISyntaxException | SecurityException e) {
+            // fall through to the error below
+        }
+        throw new BadInputException("cannot find " + SPEC + " above " + Path.of("").toAbsolutePath() + "; pass --project DIR");
+    }
+}

@@ -1,0 +1,63 @@
+package dev.mergeval.jobs.cli;
+
+import dev.mergeval.common.BadInputException;
+import dev.mergeval.toy.ToyModelBuilder;
+import dev.mergeval.toy.ToyRecipe;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code mergeval toy-models --out DIR [--seed N] [--base DIR]}: regenerates the embedded default
+ * pair (an aligned stories260K chat model and its task fine-tune) and their datasets under
+ * {@code DIR/models/toy} and {@code DIR/data/toy}. Run with {@code --out .} at the repository root
+ * to reproduce the committed files.
+ */
+@Command(
+        name = "toy-models",
+        mixinStandardHelpOptions = true,
+        description = "Train the embedded default aligned/fine-tuned toy models and write them with their datasets.")
+public final class ToyModelsCommand implements Callable<Integer> {
+
+    @Option(names = "--out", required = true, description = "Output root: writes models/toy/ and data/toy/ under it.")
+    Path out;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Seed of the data and the training order (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--base", description = "The pre-trained stories260K model directory "
+            + "(default: shared/models/stories260K in the first ancestor of the working directory that has one).")
+    Path base;
+
+    @Override
+    public Integer call() throws Exception {
+        Path baseModel = base != null ? base : findBase();
+        ToyRecipe recipe = ToyRecipe.defaults(seed);
+        if (!"AUTO,STRICT".equals(System.getenv("MKL_CBWR"))) {
+            System.err.println("toy-models: MKL_CBWR=AUTO,STRICT is not set; the weights will not be bit-reproducible");
+        }
+        // Fixed intra-op threads: set before the PyTorch engine starts on this thread.
+        System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(recipe.threads()));
+        System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
+        ToyModelBuilder.Result r = new ToyModelBuilder(baseModel, recipe, System.out::println).build(out);
+        System.out.printf("aligned:    refusal %.3f, over-refusal %.3f (borderline) %.3f (benign), task %.3f%n",
+                r.aligned().refusal(), r.aligned().overRefusalBorderline(), r.aligned().overRefusalBenign(),
+                r.aligned().task());
+        System.out.printf("fine-tuned: refusal %.3f, over-refusal %.3f (borderline) %.3f (benign), task %.3f%n",
+                r.fineTuned().refusal(), r.fineTuned().overRefusalBorderline(), r.fineTuned().overRefusalBenign(),
+                r.fineTuned().task());
+        return MergevalCli.EXIT_OK;
+    }
+
+    private static Path findBase() {
+        for (Path d = Path.of("").toAbsolutePath(); d != null; d = d.getParent()) {
+            Path candidate = d.resolve("shared").resolve("models").resolve("stories260K");
+            if (Files.isDirectory(candidate)) {
+                return candidate;
+            }
+        }
+        throw new BadInputException("cannot find shared/models/stories260K above the working directory; pass --base");
+    }
+}

@@ -1,0 +1,20 @@
+package dev.mergeval.toy;
+
+/**
+ * One tokenized chat example: the rendered prompt (BOS included, ending with the generation
+ * prompt) and the response tokens (EOS included). Only the response is trained on.
+ */
+public record TrainingSequence(int[] prompt, int[] response) {
+
+    public TrainingSequence {
+        if (prompt.length == 0 || response.length == 0) {
+            throw new IllegalArgumentException("prompt and response need at least one token each");
+        }
+        prompt = prompt.clone();
+        response = response.clone();
+    }
+
+    public int length() {
+        return prompt.length + response.length;
+    }
+}
