@@ -105,15 +105,16 @@ class RapidsGpuEligibilityTest {
     }
 
     /**
-     * In the job the records DataFrame is built from the executors' RDD of rows: nothing but that
-     * scan (row-based by nature) may fall back to the CPU; the aggregation above it is GPU-eligible.
+     * In the job the records DataFrame is built from the executors' RDD of rows: only that scan
+     * ({@code RDDScanExec}, row-based) falls back to the CPU; the aggregation above it is GPU-eligible.
      */
     @Test
-    void inTheJobNothingButTheScanOfTheRecordRddFallsBack() throws Exception {
+    void inTheJobOnlyTheScanOfTheRecordRddIsCpuOnly() throws Exception {
         Dataset<Row> fromRows = RecordMetricsTest.frame(spark, RecordMetricsTest.records());
         Dataset<Row> inJob = spark.createDataFrame(fromRows.javaRDD(), RecordRows.SCHEMA);
         String plan = explainGpu(RecordMetrics.counts(inJob));
         List<String> cannot = plan.lines().filter(l -> l.contains(CANNOT)).toList();
+        assertFalse(cannot.isEmpty(), "the scan of an RDD of rows is row-based:\n" + plan);
         assertTrue(cannot.stream().allMatch(l -> l.contains("RDDScanExec")),
                 "operators other than the RDD scan fall back to the CPU:\n" + plan);
     }
