@@ -73,16 +73,18 @@ public final class BenchEvalCommand implements Callable<Integer> {
             w.flush();
         }
         List<EvalBenchmark.Run> runs = new ArrayList<>();
-        w.printf("%-22s %5s %7s %5s %8s %9s %5s %7s %10s %6s %9s %8s%n", "master", "cores", "prompts", "units",
-                "wall s", "prompts/s", "loads", "load s", "generate s", "load%", "generate%", "speed-up");
+        w.printf("%-22s %5s %7s %5s %8s %9s %5s %7s %10s %6s %9s %8s %7s %12s%n", "master", "cores", "prompts",
+                "units", "wall s", "prompts/s", "loads", "load s", "generate s", "load%", "generate%", "speed-up",
+                "cpu s", "prompts/cpu-s");
         for (int i = 0; i < masters.size(); i++) {
             EvalBenchmark.Run r = EvalBenchmark.run(config, masters.get(i), "run-" + i, limit);
             runs.add(r);
             EvalJob.Summary s = r.summary();
-            w.printf("%-22s %5d %7d %5d %8.2f %9.3f %5d %7.2f %10.2f %5.1f%% %8.1f%% %7.2fx%n", r.master(), r.cores(),
-                    s.records(), s.units(), s.wallSeconds(), r.promptsPerSecond(), s.modelLoads(), s.loadSeconds(),
-                    s.generateSeconds(), 100 * r.loadShare(), 100 * r.generateShare(),
-                    r.promptsPerSecond() / runs.get(0).promptsPerSecond());
+            w.printf("%-22s %5d %7d %5d %8.2f %9.3f %5d %7.2f %10.2f %5.1f%% %8.1f%% %7.2fx %7.2f %12.3f%n",
+                    r.master(), r.cores(), s.records(), s.units(), s.wallSeconds(), r.promptsPerSecond(),
+                    s.modelLoads(), s.loadSeconds(), s.generateSeconds(), 100 * r.loadShare(),
+                    100 * r.generateShare(), r.promptsPerSecond() / runs.get(0).promptsPerSecond(),
+                    r.cpuSeconds(), r.promptsPerCpuSecond());
             w.flush();
         }
         return MergevalCli.EXIT_OK;

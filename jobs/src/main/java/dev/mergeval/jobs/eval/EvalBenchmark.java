@@ -2,6 +2,7 @@ package dev.mergeval.jobs.eval;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -29,11 +30,19 @@ public final class EvalBenchmark {
     public record Config(String model, String advbench, int limit, int sliceSize, int maxNewTokens, Path work) {
     }
 
-    /** One run: the master, its cores (Spark's default parallelism) and the job's summary. */
-    public record Run(String master, int cores, EvalJob.Summary summary) {
+    /**
+     * One run: the master, its cores (Spark's default parallelism), the job's summary and the CPU
+     * time of this JVM during the job (with a local master, all of the run's CPU time; on a shared
+     * machine the figure that does not count waiting for a core).
+     */
+    public record Run(String master, int cores, EvalJob.Summary summary, double cpuSeconds) {
 
         public double promptsPerSecond() {
             return summary.records() / summary.wallSeconds();
+        }
+
+        public double promptsPerCpuSecond() {
+            return summary.records() / cpuSeconds;
         }
 
         public double loadShare() {
@@ -61,13 +70,19 @@ public final class EvalBenchmark {
             }
             // Local masters keep models in this JVM: start each run without any.
             ExecutorModels.closeAll();
+            long cpu = processCpuNanos();
             EvalJob.Summary s = EvalJob.run(spark, new EvalJobConfig(List.of(config.model()), suite,
                     dir.resolve("out").toString(), -1, config.sliceSize()), new RuntimeModelFactory());
-            return new Run(master, spark.sparkContext().defaultParallelism(), s);
+            return new Run(master, spark.sparkContext().defaultParallelism(), s, (processCpuNanos() - cpu) / 1e9);
         } finally {
             spark.stop();
             ExecutorModels.closeAll();
         }
+    }
+
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
     }
 
     /** A one-task suite: AdvBench, keyword judge, {@code limit} prompts, greedy decoding. */
