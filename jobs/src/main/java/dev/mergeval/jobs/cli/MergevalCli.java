@@ -23,6 +23,7 @@ import picocli.CommandLine.Command;
             MergeCommand.class,
             InspectCommand.class,
             BenchCommand.class,
+            BenchEvalCommand.class,
             SweepCommand.class,
             DemoCommand.class,
             ToyModelsCommand.class,

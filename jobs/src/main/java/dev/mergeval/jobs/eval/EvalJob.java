@@ -28,17 +28,25 @@ import org.apache.spark.util.LongAccumulator;
  * {@code mergeval eval} on Spark: plans (model, task slice) units on the driver, runs them on
  * executors ({@link RunUnit}: one model load per executor JVM and model), and writes per-prompt
  * records as Parquet ({@code records.parquet}) and JSON Lines ({@code records.jsonl}, in plan order)
- * plus {@code metrics.json} and {@code metrics.csv}. Metrics are aggregated across partitions with
- * {@link MetricsAggregator}'s zero/reduce/merge/finish.
+ * plus {@code metrics.json} and {@code metrics.csv}. Metrics are aggregated from the records DataFrame
+ * with built-in operators only ({@link RecordMetrics}, the same counts as {@link MetricsAggregator}), so
+ * the aggregation stages can run on Spark RAPIDS GPU executors.
  */
 public final class EvalJob {
 
     public static final String PARQUET = "records.parquet";
     static final long PARQUET_ROWS_PER_FILE = 10_000;
 
-    /** What a run did, for the CLI and the benchmark. */
+    /**
+     * What a run did, for the CLI and the benchmark.
+     *
+     * @param loadSeconds     model load time, summed over executors
+     * @param generateSeconds time in units after their model was loaded (generating and judging),
+     *                        summed over executor cores
+     * @param wallSeconds     the whole run on the driver, from reading the suite to the last output
+     */
     public record Summary(int units, long records, List<MetricRow> metrics, long modelLoads, double loadSeconds,
-                          double wallSeconds) {
+                          double generateSeconds, double wallSeconds) {
     }
 
     private EvalJob() {
@@ -67,9 +75,10 @@ public final class EvalJob {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         LongAccumulator loads = jsc.sc().longAccumulator("model loads");
         LongAccumulator loadNanos = jsc.sc().longAccumulator("model load nanos");
+        LongAccumulator generateNanos = jsc.sc().longAccumulator("generate nanos");
         // One partition per unit: Spark schedules units on free executor cores as they finish.
         JavaRDD<Row> rows = jsc.parallelize(units, Math.max(1, units.size()))
-                .flatMap(new RunUnit(config.suitePath(), config.limit(), factory, loads, loadNanos))
+                .flatMap(new RunUnit(config.suitePath(), config.limit(), factory, loads, loadNanos, generateNanos))
                 .persist(StorageLevel.MEMORY_AND_DISK());
         try {
             Path out = Path.of(config.outDir());
@@ -81,9 +90,7 @@ public final class EvalJob {
             df.coalesce((int) Math.max(1, Math.min(rows.getNumPartitions(), count / PARQUET_ROWS_PER_FILE)))
                     .write().mode("overwrite").parquet(out.resolve(PARQUET).toString());
 
-            MetricsAggregator.State state = rows.aggregate(MetricsAggregator.zero(),
-                    (s, row) -> MetricsAggregator.reduce(s, RecordRows.toRecord(row)), MetricsAggregator::merge);
-            List<MetricRow> metrics = MetricsAggregator.finish(state);
+            List<MetricRow> metrics = RecordMetrics.metrics(df);
 
             List<Row> ordered = new ArrayList<>(rows.collect());
             ordered.sort(Comparator.<Row>comparingInt(r -> r.getInt(0)).thenComparingInt(r -> r.getInt(1))
@@ -97,6 +104,7 @@ public final class EvalJob {
             info.put("limit", Integer.toString(config.limit()));
             EvalOutputs.writeMetrics(out, metrics, info);
             return new Summary(units.size(), records.size(), metrics, loads.value(), loadNanos.value() / 1e9,
+                    generateNanos.value() / 1e9,
                     (System.nanoTime() - start) / 1e9);
         } catch (IOException e) {
             throw new UncheckedIOException(e);

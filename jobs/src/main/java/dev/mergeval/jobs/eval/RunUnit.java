@@ -19,7 +19,8 @@ import org.apache.spark.util.LongAccumulator;
 /**
  * Executor side of {@code mergeval eval}: runs one {@link EvalUnit}. The suite and each task's
  * sampled items are rebuilt once per executor JVM (cached by suite path, task and limit), the model
- * comes from {@link ExecutorModels}, and model loads and load time are counted in accumulators.
+ * comes from {@link ExecutorModels}, and model loads, load time and the time spent generating and
+ * judging are counted in accumulators.
  */
 public final class RunUnit implements FlatMapFunction<EvalUnit, Row> {
     private static final long serialVersionUID = 1L;
@@ -32,13 +33,16 @@ public final class RunUnit implements FlatMapFunction<EvalUnit, Row> {
     private final ModelFactory factory;
     private final LongAccumulator loads;
     private final LongAccumulator loadNanos;
+    private final LongAccumulator generateNanos;
 
-    public RunUnit(String suitePath, int limit, ModelFactory factory, LongAccumulator loads, LongAccumulator loadNanos) {
+    public RunUnit(String suitePath, int limit, ModelFactory factory, LongAccumulator loads, LongAccumulator loadNanos,
+                   LongAccumulator generateNanos) {
         this.suitePath = suitePath;
         this.limit = limit;
         this.factory = factory;
         this.loads = loads;
         this.loadNanos = loadNanos;
+        this.generateNanos = generateNanos;
     }
 
     static synchronized EvalSuite suite(String path) {
@@ -62,7 +66,9 @@ public final class RunUnit implements FlatMapFunction<EvalUnit, Row> {
                     ? task.judge().modelJudge(lease(task.judge().modelSource()).model())
                     : task.judge().ruleJudge();
         }
+        long start = System.nanoTime();
         List<PromptRecord> records = TaskRunner.run(model.model(), task, slice, judge);
+        generateNanos.add(System.nanoTime() - start);
         List<Row> rows = new ArrayList<>(records.size());
         for (int i = 0; i < records.size(); i++) {
             rows.add(RecordRows.toRow(unit.modelIndex(), unit.taskIndex(), unit.from() + i, records.get(i)));
