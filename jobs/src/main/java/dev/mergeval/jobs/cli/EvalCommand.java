@@ -1,12 +1,12 @@
 package dev.mergeval.jobs.cli;
 
 import dev.mergeval.eval.MetricRow;
+import dev.mergeval.jobs.SparkSessions;
 import dev.mergeval.jobs.eval.EvalJob;
 import dev.mergeval.jobs.eval.EvalJobConfig;
 import dev.mergeval.jobs.eval.RuntimeModelFactory;
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -47,13 +47,7 @@ public final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         EvalJobConfig config = new EvalJobConfig(models, suite, out, limit, sliceSize);
-        SparkSession.Builder builder = SparkSession.builder().appName("mergeval eval");
-        if (master != null) {
-            builder.master(master);
-        } else if (!new SparkConf().contains("spark.master")) {
-            builder.master("local[*]");
-        }
-        SparkSession spark = builder.getOrCreate();
+        SparkSession spark = SparkSessions.create("mergeval eval", master);
         try {
             EvalJob.Summary s = EvalJob.run(spark, config, new RuntimeModelFactory());
             var w = spec.commandLine().getOut();
