@@ -26,6 +26,7 @@ import picocli.CommandLine.Command;
             BenchEvalCommand.class,
             SweepCommand.class,
             DemoCommand.class,
+            BenchMergeOnLoadCommand.class,
             ToyModelsCommand.class,
         })
 public final class MergevalCli {
