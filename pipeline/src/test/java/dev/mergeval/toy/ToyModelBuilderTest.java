@@ -7,11 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.runtime.TestModels;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -47,10 +49,17 @@ class ToyModelBuilderTest {
         assertEquals(ToyChatFormat.CHAT_TEMPLATE,
                 json.readTree(aligned.resolve("tokenizer_config.json").toFile()).get("chat_template").asText());
 
-        // Same seed, same thread count: bit-identical weights.
+        // Same seed and data: the same weights up to float rounding. Bit-identity is usual but not
+        // guaranteed (a CI run saw last-bit differences between two builds in one JVM), so the
+        // check is numeric.
         for (String m : List.of("aligned", "finetuned")) {
-            assertArrayEquals(Files.readAllBytes(tmp.resolve("a/models/toy/" + m + "/model.safetensors")),
-                    Files.readAllBytes(tmp.resolve("b/models/toy/" + m + "/model.safetensors")), m);
+            try (Checkpoint x = Checkpoint.open(tmp.resolve("a/models/toy/" + m).toString(), new Configuration());
+                    Checkpoint y = Checkpoint.open(tmp.resolve("b/models/toy/" + m).toString(), new Configuration())) {
+                assertEquals(x.tensorNames(), y.tensorNames(), m);
+                for (String name : x.tensorNames()) {
+                    assertArrayEquals(x.readFloats(name), y.readFloats(name), 1e-4f, m + " " + name);
+                }
+            }
         }
 
         JsonNode prov = json.readTree(aligned.resolve("toy-provenance.json").toFile());
