@@ -38,7 +38,7 @@ public final class MergePlanner {
         }
         String copySource = config.baseModel().orElse(config.inputModels().get(0));
         Map<String, List<TensorInfo>> headers = new LinkedHashMap<>();
-        int numLayers;
+        int numLayers = 0;
         for (PlanInput in : inputs) {
             try (Checkpoint ckpt = Checkpoint.open(in.uri(), conf)) {
                 List<TensorInfo> infos = new ArrayList<>();
@@ -46,13 +46,13 @@ public final class MergePlanner {
                     infos.add(ckpt.info(name));
                 }
                 headers.put(in.ref(), infos);
+                if (in.ref().equals(copySource)) {
+                    numLayers = layerCount(ckpt, infos);
+                }
             }
         }
         checkCompatible(headers, copySource);
         List<TensorInfo> reference = headers.get(copySource);
-        try (Checkpoint ckpt = Checkpoint.open(uriOf(inputs, copySource), conf)) {
-            numLayers = layerCount(ckpt, reference);
-        }
 
         Optional<DType> outDtype = config.outDtype().or(config::dtype).map(DType::fromTorchName);
         TensorMerger merger = TensorMerger.create(config, numLayers);
@@ -90,10 +90,6 @@ public final class MergePlanner {
             return ref;
         }
         return Path.of(ref).toAbsolutePath().normalize().toUri().toString();
-    }
-
-    private static String uriOf(List<PlanInput> inputs, String ref) {
-        return inputs.stream().filter(i -> i.ref().equals(ref)).findFirst().orElseThrow().uri();
     }
 
     /** Lists every disagreement between the inputs, not just the first. */

@@ -93,20 +93,7 @@ class MergeJobTest {
                       - model: %s
                       - model: %s
                     parameters: {t: 0.4}
-                    """.formatted(base, base, tuneA) : """
-                    merge_method: %s
-                    base_model: %s
-                    models:
-                      - model: %s
-                        parameters: {weight: 0.6, density: 0.5}
-                      - model: %s
-                        parameters: {weight: 0.4, density: 0.7}
-                    out_dtype: bfloat16
-                    """.formatted(method, base, tuneA, tuneB);
-            if (method.equals("linear")) {
-                yaml = yaml.replace("merge_method: linear\nbase_model: " + base + "\n", "merge_method: linear\n")
-                        .replace(", density: 0.5", "").replace(", density: 0.7", "");
-            }
+                    """.formatted(base, base, tuneA) : twoTunesBf16(method);
             Path one = out.resolve(method + "-1");
             Path many = out.resolve(method + "-many");
             Path sharded = out.resolve(method + "-sharded");
@@ -176,20 +163,7 @@ class MergeJobTest {
     @Test
     void inPlaceAndPartFilesWriteTheSameBytes(@TempDir Path out) throws IOException {
         for (String method : List.of("linear", "ties", "dare_ties")) {
-            String yaml = """
-                    merge_method: %s
-                    base_model: %s
-                    models:
-                      - model: %s
-                        parameters: {weight: 0.6, density: 0.5}
-                      - model: %s
-                        parameters: {weight: 0.4, density: 0.7}
-                    out_dtype: bfloat16
-                    """.formatted(method, base, tuneA, tuneB);
-            if (method.equals("linear")) {
-                yaml = yaml.replace("base_model: " + base + "\n", "").replace(", density: 0.5", "")
-                        .replace(", density: 0.7", "");
-            }
+            String yaml = twoTunesBf16(method);
             PlanOptions sharded = new PlanOptions(3_000, 1_000, 5);
             Path inPlace = out.resolve(method + "-in-place");
             Path parts = out.resolve(method + "-parts");
@@ -314,6 +288,24 @@ class MergeJobTest {
         assertEquals(shardHashes(dir, false).get("model.safetensors"),
                 p.get("output").get("shards").get(0).get("sha256").asText());
         assertTrue(p.get("plan").get("units").size() > 0);
+    }
+
+    /**
+     * Both fine-tunes merged with BF16 output: task-arithmetic methods over the base with
+     * densities, linear over the two fine-tunes alone (it takes neither a base nor densities).
+     */
+    private static String twoTunesBf16(String method) {
+        boolean linear = method.equals("linear");
+        return """
+                merge_method: %s
+                %smodels:
+                  - model: %s
+                    parameters: {weight: 0.6%s}
+                  - model: %s
+                    parameters: {weight: 0.4%s}
+                out_dtype: bfloat16
+                """.formatted(method, linear ? "" : "base_model: " + base + "\n", tuneA, linear ? "" : ", density: 0.5",
+                tuneB, linear ? "" : ", density: 0.7");
     }
 
     private static String linearOf(String a, String b, double t) {
