@@ -6,14 +6,12 @@ import dev.mergeval.runtime.ChatMessage;
 import dev.mergeval.runtime.Completion;
 import dev.mergeval.runtime.GenerationParams;
 import dev.mergeval.runtime.LanguageModel;
-import dev.mergeval.runtime.LanguageModels;
-import dev.mergeval.runtime.RuntimeOptions;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.apache.hadoop.conf.Configuration;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -31,9 +29,8 @@ public final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "SOURCE",
-            description = "Model directory (any Hadoop path) or merge:CONFIG.yaml for a merge evaluated at load.")
-    String model;
+    @Mixin
+    ModelOptions model;
 
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "The prompt (or user message with --chat).")
     String prompt;
@@ -68,18 +65,11 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda:N.")
-    String device;
-
-    @Option(names = "--threads", defaultValue = "0", description = "PyTorch threads (0 = default).")
-    int threads;
-
     @Override
     public Integer call() throws Exception {
         GenerationParams params = new GenerationParams(
                 maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, stops);
-        RuntimeOptions options = new RuntimeOptions(device, threads, 1);
-        try (LanguageModel lm = LanguageModels.load(model, new Configuration(), options)) {
+        try (LanguageModel lm = model.load()) {
             String input = prompt;
             if (chat || system != null) {
                 List<ChatMessage> messages = new ArrayList<>();

@@ -3,15 +3,13 @@ package dev.mergeval.jobs.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.runtime.LanguageModel;
-import dev.mergeval.runtime.LanguageModels;
 import dev.mergeval.runtime.LogLikelihood;
 import dev.mergeval.runtime.LogLikelihoodRequest;
-import dev.mergeval.runtime.RuntimeOptions;
 import java.io.PrintWriter;
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.apache.hadoop.conf.Configuration;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -27,9 +25,8 @@ public final class ScoreCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "SOURCE",
-            description = "Model directory (any Hadoop path) or merge:CONFIG.yaml for a merge evaluated at load.")
-    String model;
+    @Mixin
+    ModelOptions model;
 
     @Option(names = "--context", required = true, paramLabel = "TEXT")
     String context;
@@ -40,15 +37,9 @@ public final class ScoreCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda:N.")
-    String device;
-
-    @Option(names = "--threads", defaultValue = "0", description = "PyTorch threads (0 = default).")
-    int threads;
-
     @Override
     public Integer call() throws Exception {
-        try (LanguageModel lm = LanguageModels.load(model, new Configuration(), new RuntimeOptions(device, threads, 1))) {
+        try (LanguageModel lm = model.load()) {
             LogLikelihood ll = lm.logLikelihood(List.of(new LogLikelihoodRequest(context, continuation))).get(0);
             PrintWriter out = spec.commandLine().getOut();
             if (json) {

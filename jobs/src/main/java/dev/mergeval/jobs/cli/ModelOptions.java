@@ -1,0 +1,26 @@
+package dev.mergeval.jobs.cli;
+
+import dev.mergeval.runtime.LanguageModel;
+import dev.mergeval.runtime.LanguageModels;
+import dev.mergeval.runtime.RuntimeOptions;
+import org.apache.hadoop.conf.Configuration;
+import picocli.CommandLine.Option;
+
+/** The model options every command that runs one model shares: the source and where it runs. */
+final class ModelOptions {
+
+    @Option(names = "--model", required = true, paramLabel = "SOURCE",
+            description = "Model directory (any Hadoop path), BASE+ADAPTER for a LoRA adapter, or"
+                    + " merge:CONFIG.yaml for a merge evaluated at load.")
+    String model;
+
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda:N.")
+    String device;
+
+    @Option(names = "--threads", defaultValue = "0", description = "PyTorch threads (0 = default).")
+    int threads;
+
+    LanguageModel load() {
+        return LanguageModels.load(model, new Configuration(), new RuntimeOptions(device, threads, 1));
+    }
+}
