@@ -56,7 +56,10 @@ public final class MergeJob {
     }
 
     public static MergePlan plan(Request request, Configuration conf) {
-        MergeConfig config = MergeConfig.parse(request.configYaml(), request.configSource());
+        return plan(request, MergeConfig.parse(request.configYaml(), request.configSource()), conf);
+    }
+
+    private static MergePlan plan(Request request, MergeConfig config, Configuration conf) {
         OutputPublisher publisher = OutputPublisher.forPath(request.outDir(), conf);
         publisher.checkDestination(publisher.outputPath(request.outDir()), request.overwrite());
         return MergePlanner.plan(config, request.seed(), request.options(), conf);
@@ -66,7 +69,7 @@ public final class MergeJob {
         long start = System.nanoTime();
         Map<String, Long> phases = new LinkedHashMap<>();
         MergeConfig config = MergeConfig.parse(request.configYaml(), request.configSource());
-        MergePlan plan = plan(request, conf);
+        MergePlan plan = plan(request, config, conf);
         long mark = lap(phases, "plan", start);
         OutputPublisher publisher = OutputPublisher.forPath(request.outDir(), conf);
         String staging = publisher.stage(request.outDir(), plan.planId().substring(0, 16)).toString();
