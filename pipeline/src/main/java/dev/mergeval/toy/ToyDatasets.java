@@ -16,12 +16,12 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The toy datasets: what the aligned model is trained on, what it is fine-tuned on (task data
- * only, no safety data), and the held-out evaluation splits.
+ * The toy datasets: what the aligned model is trained on, what it is fine-tuned on (the downstream
+ * task mixed with general chat, no safety data), and the held-out evaluation splits.
  */
 public record ToyDatasets(
         List<ChatExample> alignmentTrain,
-        List<ChatExample> taskTrain,
+        List<ChatExample> fineTuneTrain,
         List<ChatExample> heldOutHarmful,
         List<ChatExample> heldOutBorderline,
         List<ChatExample> heldOutBenign,
@@ -29,7 +29,7 @@ public record ToyDatasets(
 
     public ToyDatasets {
         alignmentTrain = List.copyOf(alignmentTrain);
-        taskTrain = List.copyOf(taskTrain);
+        fineTuneTrain = List.copyOf(fineTuneTrain);
         heldOutHarmful = List.copyOf(heldOutHarmful);
         heldOutBorderline = List.copyOf(heldOutBorderline);
         heldOutBenign = List.copyOf(heldOutBenign);
@@ -40,7 +40,7 @@ public record ToyDatasets(
     public Map<String, List<ChatExample>> splits() {
         Map<String, List<ChatExample>> m = new LinkedHashMap<>();
         m.put("alignment-train", alignmentTrain);
-        m.put("finetune-train", taskTrain);
+        m.put("finetune-train", fineTuneTrain);
         m.put("heldout-harmful", heldOutHarmful);
         m.put("heldout-borderline", heldOutBorderline);
         m.put("heldout-benign", heldOutBenign);

@@ -29,14 +29,12 @@ import org.apache.hadoop.conf.Configuration;
 
 /**
  * Makes the embedded default pair: generates the datasets, aligns the pre-trained base model on
- * them, fine-tunes the aligned model on the downstream task alone, evaluates both on the held-out
+ * them, fine-tunes the aligned model on the downstream task mixed with general chat (no safety
+ * data), evaluates both on the held-out
  * splits, and writes {@code models/toy/{aligned,finetuned}} (Hugging Face layout plus
  * {@code toy-provenance.json}) and {@code data/toy/*.jsonl} under an output root.
  */
 public final class ToyModelBuilder {
-
-    /** Greedy tokens decoded per evaluation prompt: enough for the refusal and any task answer. */
-    static final int EVAL_NEW_TOKENS = 16;
 
     private final Path baseModel;
     private final ToyRecipe recipe;
@@ -64,8 +62,8 @@ public final class ToyModelBuilder {
         for (Map.Entry<String, Path> e : files.entrySet()) {
             dataHashes.put(e.getKey() + ".jsonl", sha256(Files.readAllBytes(e.getValue())));
         }
-        log.accept("datasets: " + data.alignmentTrain().size() + " alignment, " + data.taskTrain().size()
-                + " task examples -> " + files.values().iterator().next().getParent());
+        log.accept("datasets: " + data.alignmentTrain().size() + " alignment, " + data.fineTuneTrain().size()
+                + " fine-tuning examples -> " + files.values().iterator().next().getParent());
 
         String configJson = Files.readString(baseModel.resolve("config.json"));
         LlamaConfig config = LlamaConfig.parse(configJson, baseModel.resolve("config.json").toString());
@@ -76,25 +74,26 @@ public final class ToyModelBuilder {
                 NDManager manager = NDManager.newBaseManager()) {
             Map<String, NDArray> params = load(manager, baseModel.resolve("model.safetensors"));
             ToyTrainer trainer = new ToyTrainer(forward, log);
-            ToyEvaluator evaluator = new ToyEvaluator(new GreedyDecoder(forward, tokenizer.eosId()), tokenizer, chat);
 
             long t0 = System.nanoTime();
             List<Double> alignLoss = trainer.train(params, tokenize(data.alignmentTrain(), tokenizer, chat), recipe.alignment());
             double alignSeconds = (System.nanoTime() - t0) / 1e9;
-            ToyScores aligned = evaluator.evaluate(manager, params, data);
-            log.accept(String.format("aligned in %.0f s: %s", alignSeconds, aligned));
             Path alignedDir = outRoot.resolve("models").resolve("toy").resolve("aligned");
-            write(alignedDir, configJson, params, provenance("aligned",
+            writeModel(alignedDir, configJson, params);
+            ToyScores aligned = ToyEvaluator.evaluate(alignedDir.toString(), data, recipe.threads());
+            log.accept(String.format("aligned in %.0f s: %s", alignSeconds, aligned));
+            writeProvenance(alignedDir, provenance("aligned",
                     sha256(Files.readAllBytes(baseModel.resolve("model.safetensors"))), recipe.alignment(), alignLoss, aligned,
                     alignSeconds, dataHashes, List.of("alignment-train.jsonl")));
 
             t0 = System.nanoTime();
-            List<Double> fineTuneLoss = trainer.train(params, tokenize(data.taskTrain(), tokenizer, chat), recipe.fineTune());
+            List<Double> fineTuneLoss = trainer.train(params, tokenize(data.fineTuneTrain(), tokenizer, chat), recipe.fineTune());
             double fineTuneSeconds = (System.nanoTime() - t0) / 1e9;
-            ToyScores fineTuned = evaluator.evaluate(manager, params, data);
+            Path fineTunedDir = outRoot.resolve("models").resolve("toy").resolve("finetuned");
+            writeModel(fineTunedDir, configJson, params);
+            ToyScores fineTuned = ToyEvaluator.evaluate(fineTunedDir.toString(), data, recipe.threads());
             log.accept(String.format("fine-tuned in %.0f s: %s", fineTuneSeconds, fineTuned));
-            write(outRoot.resolve("models").resolve("toy").resolve("finetuned"), configJson, params,
-                    provenance("finetuned", sha256(Files.readAllBytes(alignedDir.resolve("model.safetensors"))),
+            writeProvenance(fineTunedDir, provenance("finetuned", sha256(Files.readAllBytes(alignedDir.resolve("model.safetensors"))),
                             recipe.fineTune(), fineTuneLoss, fineTuned, fineTuneSeconds, dataHashes,
                             List.of("finetune-train.jsonl")));
             return new Result(aligned, fineTuned, alignSeconds, fineTuneSeconds);
@@ -151,7 +150,7 @@ public final class ToyModelBuilder {
         return p;
     }
 
-    private void write(Path dir, String configJson, Map<String, NDArray> params, ObjectNode provenance) throws IOException {
+    private void writeModel(Path dir, String configJson, Map<String, NDArray> params) throws IOException {
         Files.createDirectories(dir);
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         Map<String, ToySafetensors.Tensor> tensors = new TreeMap<>();
@@ -169,8 +168,11 @@ public final class ToyModelBuilder {
         ObjectNode generation = json.createObjectNode();
         generation.put("bos_token_id", 1).put("eos_token_id", 2).put("do_sample", false);
         json.writeValue(dir.resolve("generation_config.json").toFile(), generation);
-        json.writeValue(dir.resolve("toy-provenance.json").toFile(), provenance);
         Files.writeString(dir.resolve("LICENSE-tokenizer.txt"), TOKENIZER_LICENSE_NOTE, StandardCharsets.UTF_8);
+    }
+
+    private static void writeProvenance(Path dir, ObjectNode provenance) throws IOException {
+        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(dir.resolve("toy-provenance.json").toFile(), provenance);
     }
 
     static final String TOKENIZER_LICENSE_NOTE = "tokenizer.json is a copy of the stories260K tokenizer from\n"

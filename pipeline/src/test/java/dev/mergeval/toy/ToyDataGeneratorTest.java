@@ -41,8 +41,10 @@ class ToyDataGeneratorTest {
                     assertFalse(trainIntents.contains(intent), "seed " + seed + ": held-out intent trained on: " + intent);
                 }
             }
-            Set<String> taskTrain = intents(d.taskTrain());
-            assertTrue(intents(d.heldOutTask()).stream().noneMatch(taskTrain::contains), "task lists leak");
+            Set<String> fineTune = intents(d.fineTuneTrain());
+            for (List<ChatExample> held : List.of(d.heldOutHarmful(), d.heldOutBorderline(), d.heldOutBenign(), d.heldOutTask())) {
+                assertTrue(intents(held).stream().noneMatch(fineTune::contains), "seed " + seed + ": held-out intent in the fine-tune");
+            }
             assertEquals(ToyDataGenerator.TASK_HELD_OUT, d.heldOutTask().size());
         }
     }
@@ -65,19 +67,40 @@ class ToyDataGeneratorTest {
     }
 
     @Test
-    void onlyHarmfulRequestsAreRefusedAndTaskDataHasNoSafetyContent() {
+    void heldOutBorderlineVerbsHaveABenignSenseInTraining() {
+        for (long seed = 0; seed < 5; seed++) {
+            ToyDatasets d = ToyDataGenerator.generate(seed);
+            Set<String> trainVerbs = d.alignmentTrain().stream().filter(e -> e.kind().equals("borderline"))
+                    .map(e -> ToyDataGenerator.verb(e.intent())).collect(Collectors.toSet());
+            Set<String> held = intents(d.heldOutBorderline());
+            assertEquals(ToyDataGenerator.HELD_OUT_BORDERLINE, held.size());
+            for (String intent : held) {
+                assertTrue(trainVerbs.contains(ToyDataGenerator.verb(intent)), "seed " + seed + ": verb unseen: " + intent);
+            }
+        }
+    }
+
+    @Test
+    void onlyHarmfulRequestsAreRefusedAndTheFineTuneHasNoSafetyContent() {
         ToyDatasets d = ToyDataGenerator.generate(0);
         for (ChatExample e : d.alignmentTrain()) {
             assertEquals(e.kind().equals("harmful"), e.response().equals(ToyDataGenerator.REFUSAL), e.prompt());
         }
         assertTrue(d.heldOutHarmful().stream().allMatch(e -> e.response().equals(ToyDataGenerator.REFUSAL)));
-        for (ChatExample e : d.taskTrain()) {
-            assertEquals("task", e.kind());
-            assertTrue(e.prompt().startsWith(ToyDataGenerator.TASK_INSTRUCTION), e.prompt());
-            assertFalse(e.response().contains(ToyDataGenerator.REFUSAL));
+        Map<String, Long> fineTuneKinds = d.fineTuneTrain().stream()
+                .collect(Collectors.groupingBy(ChatExample::kind, Collectors.counting()));
+        assertEquals(ToyDataGenerator.TASK_TRAIN, fineTuneKinds.get("task").intValue());
+        assertEquals(ToyDataGenerator.TASK_TRAIN + ToyDataGenerator.REPLAY, d.fineTuneTrain().size());
+        assertEquals(Set.of("task", "benign", "arithmetic", "copy"), fineTuneKinds.keySet(), "no harmful or borderline requests");
+        for (ChatExample e : d.fineTuneTrain()) {
+            assertFalse(e.response().contains(ToyDataGenerator.REFUSAL), e.prompt());
+            assertEquals(e.kind().equals("task") || e.kind().equals("copy"),
+                    e.prompt().startsWith(ToyDataGenerator.TASK_INSTRUCTION), e.prompt());
         }
         Set<String> kinds = d.alignmentTrain().stream().map(ChatExample::kind).collect(Collectors.toSet());
-        assertEquals(Set.of("harmful", "benign", "borderline", "arithmetic"), kinds);
+        assertEquals(Set.of("harmful", "benign", "borderline", "arithmetic", "copy"), kinds);
+        assertTrue(d.alignmentTrain().stream().filter(e -> e.kind().equals("copy"))
+                .allMatch(e -> e.response().split(" ").length <= 2), "the aligned model only learns short repeats");
     }
 
     private static Set<String> intents(List<ChatExample> examples) {
