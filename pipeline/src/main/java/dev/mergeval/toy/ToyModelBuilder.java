@@ -30,9 +30,9 @@ import org.apache.hadoop.conf.Configuration;
 /**
  * Makes the embedded default pair: generates the datasets, aligns the pre-trained base model on
  * them, fine-tunes the aligned model on the downstream task mixed with general chat (no safety
- * data), evaluates both on the held-out
- * splits, and writes {@code models/toy/{aligned,finetuned}} (Hugging Face layout plus
- * {@code toy-provenance.json}) and {@code data/toy/*.jsonl} under an output root.
+ * data), writes {@code models/toy/{aligned,finetuned}} (Hugging Face layout) and
+ * {@code data/toy/*.jsonl} under an output root, evaluates both written models on the held-out
+ * splits through the runtime, and records how each was made in its {@code toy-provenance.json}.
  */
 public final class ToyModelBuilder {
 

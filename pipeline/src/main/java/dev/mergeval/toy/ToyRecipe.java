@@ -2,8 +2,8 @@ package dev.mergeval.toy;
 
 /**
  * How the embedded default pair is made: the data seed, the alignment run (all parameters, from
- * the pre-trained base), the fine-tuning run (the task mixed with general chat), and the fixed CPU thread count
- * (PyTorch's reductions are only bit-reproducible at a fixed thread count).
+ * the pre-trained base), the fine-tuning run (the task mixed with general chat, projections only),
+ * and the fixed CPU thread count (PyTorch's reductions depend on the thread count).
  */
 public record ToyRecipe(long seed, TrainingConfig alignment, TrainingConfig fineTune, int threads) {
 
