@@ -74,29 +74,54 @@ public final class ToyModelBuilder {
                 NDManager manager = NDManager.newBaseManager()) {
             Map<String, NDArray> params = load(manager, baseModel.resolve("model.safetensors"));
             ToyTrainer trainer = new ToyTrainer(forward, log);
+            Run run = new Run(trainer, params, configJson, data, dataHashes, outRoot.resolve("models").resolve("toy"));
+            Stage aligned = run.stage("aligned", baseModel.resolve("model.safetensors"),
+                    tokenize(data.alignmentTrain(), tokenizer, chat), recipe.alignment(), "alignment-train.jsonl");
+            Stage fineTuned = run.stage("finetuned", aligned.dir().resolve("model.safetensors"),
+                    tokenize(data.fineTuneTrain(), tokenizer, chat), recipe.fineTune(), "finetune-train.jsonl");
+            return new Result(aligned.scores(), fineTuned.scores(), aligned.seconds(), fineTuned.seconds());
+        }
+    }
 
+    private record Stage(Path dir, ToyScores scores, double seconds) {
+    }
+
+    /** The state one build threads through its two training stages. */
+    private final class Run {
+        private final ToyTrainer trainer;
+        private final Map<String, NDArray> params;
+        private final String configJson;
+        private final ToyDatasets data;
+        private final Map<String, String> dataHashes;
+        private final Path modelsDir;
+
+        Run(ToyTrainer trainer, Map<String, NDArray> params, String configJson, ToyDatasets data,
+                Map<String, String> dataHashes, Path modelsDir) {
+            this.trainer = trainer;
+            this.params = params;
+            this.configJson = configJson;
+            this.data = data;
+            this.dataHashes = dataHashes;
+            this.modelsDir = modelsDir;
+        }
+
+        /**
+         * Trains the parameters in place from {@code startWeights} (the file they were loaded or
+         * last written as), writes them as model {@code role}, scores it through the runtime and
+         * records its provenance.
+         */
+        Stage stage(String role, Path startWeights, List<TrainingSequence> sequences, TrainingConfig training,
+                String trainedOn) throws IOException {
             long t0 = System.nanoTime();
-            List<Double> alignLoss = trainer.train(params, tokenize(data.alignmentTrain(), tokenizer, chat), recipe.alignment());
-            double alignSeconds = (System.nanoTime() - t0) / 1e9;
-            Path alignedDir = outRoot.resolve("models").resolve("toy").resolve("aligned");
-            writeModel(alignedDir, configJson, params);
-            ToyScores aligned = ToyEvaluator.evaluate(alignedDir.toString(), data, recipe.threads());
-            log.accept(String.format("aligned in %.0f s: %s", alignSeconds, aligned));
-            writeProvenance(alignedDir, provenance("aligned",
-                    sha256(Files.readAllBytes(baseModel.resolve("model.safetensors"))), recipe.alignment(), alignLoss, aligned,
-                    alignSeconds, dataHashes, List.of("alignment-train.jsonl")));
-
-            t0 = System.nanoTime();
-            List<Double> fineTuneLoss = trainer.train(params, tokenize(data.fineTuneTrain(), tokenizer, chat), recipe.fineTune());
-            double fineTuneSeconds = (System.nanoTime() - t0) / 1e9;
-            Path fineTunedDir = outRoot.resolve("models").resolve("toy").resolve("finetuned");
-            writeModel(fineTunedDir, configJson, params);
-            ToyScores fineTuned = ToyEvaluator.evaluate(fineTunedDir.toString(), data, recipe.threads());
-            log.accept(String.format("fine-tuned in %.0f s: %s", fineTuneSeconds, fineTuned));
-            writeProvenance(fineTunedDir, provenance("finetuned", sha256(Files.readAllBytes(alignedDir.resolve("model.safetensors"))),
-                            recipe.fineTune(), fineTuneLoss, fineTuned, fineTuneSeconds, dataHashes,
-                            List.of("finetune-train.jsonl")));
-            return new Result(aligned, fineTuned, alignSeconds, fineTuneSeconds);
+            List<Double> losses = trainer.train(params, sequences, training);
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            Path dir = modelsDir.resolve(role);
+            writeModel(dir, configJson, params);
+            ToyScores scores = ToyEvaluator.evaluate(dir.toString(), data, recipe.threads());
+            log.accept(String.format("%s in %.0f s: %s", role, seconds, scores));
+            writeProvenance(dir, provenance(role, sha256(Files.readAllBytes(startWeights)), training, losses, scores,
+                    seconds, dataHashes, List.of(trainedOn)));
+            return new Stage(dir, scores, seconds);
         }
     }
 
