@@ -5,6 +5,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.function.BiPredicate;
 import java.util.stream.Collectors;
 
 /**
@@ -237,43 +238,40 @@ public final class ToyDataGenerator {
 
     /**
      * Draws {@link #HELD_OUT_HARMFUL} held-out pairs such that every held-out verb and target still
-     * occurs in training; retries with the next draw of the same named stream until that holds.
+     * occurs in training.
      */
     private static void splitHarmful(long seed, List<String[]> all, List<String[]> train, List<String[]> held) {
-        SplittableRandom rng = KeyedRandom.of(seed, "harmful-split");
-        while (true) {
-            List<String[]> order = new ArrayList<>(all);
-            KeyedRandom.shuffle(order, rng);
-            List<String[]> h = order.subList(0, HELD_OUT_HARMFUL);
-            List<String[]> t = order.subList(HELD_OUT_HARMFUL, order.size());
-            Set<String> trainVerbs = new LinkedHashSet<>();
-            Set<String> trainTargets = new LinkedHashSet<>();
-            for (String[] p : t) {
-                trainVerbs.add(p[0]);
-                trainTargets.add(p[1]);
-            }
-            boolean ok = h.stream().allMatch(p -> trainVerbs.contains(p[0]) && trainTargets.contains(p[1]));
-            if (ok) {
-                train.addAll(t);
-                held.addAll(h);
-                return;
-            }
-        }
+        splitUntil(KeyedRandom.of(seed, "harmful-split"), all, HELD_OUT_HARMFUL, train, held, (h, t) -> {
+            Set<String> trainVerbs = t.stream().map(p -> p[0]).collect(Collectors.toSet());
+            Set<String> trainTargets = t.stream().map(p -> p[1]).collect(Collectors.toSet());
+            return h.stream().allMatch(p -> trainVerbs.contains(p[0]) && trainTargets.contains(p[1]));
+        });
     }
 
     /**
      * Draws {@link #HELD_OUT_BORDERLINE} held-out borderline intents such that each one's verb (its
-     * first word) is also the verb of a training intent; retries with the next draw until it holds.
+     * first word) is also the verb of a training intent.
      */
     private static void splitBorderline(long seed, List<String[]> train, List<String[]> held) {
-        SplittableRandom rng = KeyedRandom.of(seed, "borderline-split");
-        while (true) {
-            List<String[]> order = new ArrayList<>(BORDERLINE);
-            KeyedRandom.shuffle(order, rng);
-            List<String[]> h = order.subList(0, HELD_OUT_BORDERLINE);
-            List<String[]> t = order.subList(HELD_OUT_BORDERLINE, order.size());
+        splitUntil(KeyedRandom.of(seed, "borderline-split"), BORDERLINE, HELD_OUT_BORDERLINE, train, held, (h, t) -> {
             Set<String> trainVerbs = t.stream().map(b -> verb(b[0])).collect(Collectors.toSet());
-            if (h.stream().allMatch(b -> trainVerbs.contains(verb(b[0])))) {
+            return h.stream().allMatch(b -> trainVerbs.contains(verb(b[0])));
+        });
+    }
+
+    /**
+     * Shuffles {@code all} and holds out its first {@code heldCount} items, retrying with the next
+     * draw of {@code rng} until {@code accept(held, train)} holds; then fills {@code train} and
+     * {@code held}.
+     */
+    private static <T> void splitUntil(SplittableRandom rng, List<T> all, int heldCount, List<T> train, List<T> held,
+            BiPredicate<List<T>, List<T>> accept) {
+        while (true) {
+            List<T> order = new ArrayList<>(all);
+            KeyedRandom.shuffle(order, rng);
+            List<T> h = order.subList(0, heldCount);
+            List<T> t = order.subList(heldCount, order.size());
+            if (accept.test(h, t)) {
                 train.addAll(t);
                 held.addAll(h);
                 return;

@@ -64,10 +64,9 @@ class CommittedToyModelsTest {
                 + " -> " + fineTuned.task());
 
         // Re-measured through the runtime, the committed files give what toy-models recorded
-        // (within one prompt: another CPU's kernels may flip a near-tie).
+        // (within 0.01: another CPU's kernels may flip a near-tie).
         for (String m : List.of("aligned", "finetuned")) {
-            JsonNode recorded = new ObjectMapper().readTree(root.resolve("models/toy/" + m + "/toy-provenance.json")
-                    .toFile()).get("heldout_scores");
+            JsonNode recorded = recordedScores(m);
             ToyScores measured = m.equals("aligned") ? aligned : fineTuned;
             assertEquals(recorded.get("refusal").asDouble(), measured.refusal(), 0.01, m + " refusal");
             assertEquals(recorded.get("overRefusalBorderline").asDouble(), measured.overRefusalBorderline(), 0.01,
