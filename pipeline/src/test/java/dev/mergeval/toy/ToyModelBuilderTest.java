@@ -49,15 +49,31 @@ class ToyModelBuilderTest {
         assertEquals(ToyChatFormat.CHAT_TEMPLATE,
                 json.readTree(aligned.resolve("tokenizer_config.json").toFile()).get("chat_template").asText());
 
-        // Same seed and data: the same weights up to float rounding. Bit-identity is usual but not
-        // guaranteed (a CI run saw last-bit differences between two builds in one JVM), so the
-        // check is numeric.
-        for (String m : List.of("aligned", "finetuned")) {
-            try (Checkpoint x = Checkpoint.open(tmp.resolve("a/models/toy/" + m).toString(), new Configuration());
-                    Checkpoint y = Checkpoint.open(tmp.resolve("b/models/toy/" + m).toString(), new Configuration())) {
-                assertEquals(x.tensorNames(), y.tensorNames(), m);
-                for (String name : x.tensorNames()) {
-                    assertArrayEquals(x.readFloats(name), y.readFloats(name), 1e-4f, m + " " + name);
+        // Same seed and data: the same training, up to float rounding. Bit-identity is usual but not
+        // guaranteed (libtorch's CPU kernels may pick other code paths between runs; a CI run saw
+        // last-bit differences), and Adam can amplify a last-bit difference of an element whose
+        // gradient is near zero, so an element-wise tolerance is either loose or flaky. What is
+        // stable: a tensor that was not trained is bit-identical, and a trained tensor's difference
+        // between the two builds is a tiny fraction of what training moved it. A reproducibility
+        // bug (data order, seeding, mask keyed by execution order) moves it by as much as training
+        // does (ratio ~1); rounding noise stays orders of magnitude under the 1% allowed here.
+        try (Checkpoint start = Checkpoint.open(base.toString(), new Configuration())) {
+            for (String m : List.of("aligned", "finetuned")) {
+                try (Checkpoint x = Checkpoint.open(tmp.resolve("a/models/toy/" + m).toString(), new Configuration());
+                        Checkpoint y = Checkpoint.open(tmp.resolve("b/models/toy/" + m).toString(), new Configuration())) {
+                    assertEquals(x.tensorNames(), y.tensorNames(), m);
+                    for (String name : x.tensorNames()) {
+                        float[] a = x.readFloats(name);
+                        float[] b = y.readFloats(name);
+                        double moved = distance(a, start.readFloats(name));
+                        if (moved == 0) {
+                            assertArrayEquals(a, b, m + " " + name + " was not trained, so must be bit-identical");
+                        } else {
+                            double ratio = distance(a, b) / moved;
+                            assertTrue(ratio < 0.01, m + " " + name + ": two builds differ by " + ratio
+                                    + " of the training update");
+                        }
+                    }
                 }
             }
         }
@@ -79,5 +95,15 @@ class ToyModelBuilderTest {
         }
         assertFalse(java.util.Arrays.equals(before.get("model.layers.4.mlp.up_proj.weight").values(),
                 ToySafetensors.read(base.resolve("model.safetensors")).get("model.layers.4.mlp.up_proj.weight").values()));
+    }
+
+    /** Euclidean distance between two tensors of the same shape. */
+    private static double distance(float[] a, float[] b) {
+        double sum = 0;
+        for (int i = 0; i < a.length; i++) {
+            double d = (double) a[i] - b[i];
+            sum += d * d;
+        }
+        return Math.sqrt(sum);
     }
 }

@@ -6,6 +6,7 @@ import java.net.HttpURLConnection;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -14,7 +15,8 @@ import org.apache.hadoop.conf.Configuration;
 /**
  * A real S3-protocol server on loopback: Adobe S3Mock 3.12.0 in a JVM of its own (its Spring Boot,
  * Jackson and logging cannot share Spark's JVM). Its classpath comes from the small pom in
- * {@code jobs/src/test/s3mock}, resolved once per build into {@code jobs/target}.
+ * {@code jobs/src/test/s3mock}, resolved (and on a fresh machine downloaded) once per build into
+ * {@code jobs/target} by the Maven and local repository that run the build.
  */
 public final class S3MockServer implements AutoCloseable {
 
@@ -61,8 +63,16 @@ public final class S3MockServer implements AutoCloseable {
         Path cpFile = root.resolve("jobs/target/s3mock-classpath.txt");
         try {
             if (!Files.exists(cpFile) || Files.getLastModifiedTime(cpFile).compareTo(Files.getLastModifiedTime(pom)) < 0) {
-                ProcessRunner.run(root, 300, List.of("mvn", "-B", "-q", "-ntp", "-o", "-f", pom.toString(),
-                        "dependency:build-classpath", "-Dmdep.outputFile=" + cpFile));
+                // Online, with the build's own Maven and local repository: on a fresh machine this is
+                // where S3Mock's artifacts are first downloaded.
+                List<String> mvn = new ArrayList<>(List.of(System.getProperty("mergeval.maven", "mvn"),
+                        "-B", "-q", "-ntp", "-f", pom.toString(), "dependency:build-classpath",
+                        "-Dmdep.outputFile=" + cpFile));
+                String repo = System.getProperty("maven.repo.local");
+                if (repo != null && !repo.isBlank()) {
+                    mvn.add("-Dmaven.repo.local=" + repo);
+                }
+                ProcessRunner.run(root, 600, mvn);
             }
             return Files.readString(cpFile).strip();
         } catch (IOException e) {
