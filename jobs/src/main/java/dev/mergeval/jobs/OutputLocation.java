@@ -35,8 +35,7 @@ public record OutputLocation(String given, FileSystem fs, Path path) {
     /** {@code location} as an absolute Hadoop path: scheme-less paths are local files. */
     public static Path qualify(String location) {
         Path p = new Path(location);
-        return p.toUri().getScheme() != null ? p
-                : new Path(java.nio.file.Path.of(location).toAbsolutePath().normalize().toUri());
+        return p.toUri().getScheme() != null ? p : HadoopFs.of(java.nio.file.Path.of(location));
     }
 
     /** How the runtime and messages should name {@code p}: a plain path on the local filesystem, else the URI. */

@@ -49,9 +49,9 @@ public final class HadoopFs {
         return get(new Path("file:///"), new Configuration());
     }
 
-    /** A {@code java.nio} path as an absolute {@code file:} Hadoop path. */
+    /** A {@code java.nio} path as an absolute, normalized {@code file:} Hadoop path (no trailing slash). */
     public static Path of(java.nio.file.Path path) {
-        return new Path(path.toAbsolutePath().toUri());
+        return new Path("file", null, path.toAbsolutePath().normalize().toString());
     }
 
     /** A UTF-8 writer that creates or replaces {@code file} (parent directories are created as needed). */
