@@ -50,23 +50,29 @@ public final class StagedOutput {
         Path staging = publisher.stage(out.path().toString());
         try {
             T result = body.apply(staging);
-            Map<String, Object> provenance = new LinkedHashMap<>();
-            provenance.put("format", "mergeval-output-provenance/1");
-            provenance.put("command", command);
-            provenance.put("mergeval_version", MergevalVersion.VERSION);
-            provenance.put("created_at", Instant.now().toString());
-            provenance.put("inputs", inputs);
-            provenance.put("parameters", parameters);
             HadoopFs.writeString(out.fs(), new Path(staging, OutputPublisher.PROVENANCE_FILE),
-                    JSON.writeValueAsString(provenance));
+                    provenance(command, inputs, parameters));
             publisher.publish(staging, out.path(), overwrite);
             return result;
+        } catch (Throwable t) {
+            // Throwable: Spark rethrows a failed job's SparkException, a checked exception, undeclared.
+            discard(publisher, staging, t);
+            throw t;
+        }
+    }
+
+    private static String provenance(String command, Map<String, ?> inputs, Map<String, ?> parameters) {
+        Map<String, Object> provenance = new LinkedHashMap<>();
+        provenance.put("format", "mergeval-output-provenance/1");
+        provenance.put("command", command);
+        provenance.put("mergeval_version", MergevalVersion.VERSION);
+        provenance.put("created_at", Instant.now().toString());
+        provenance.put("inputs", inputs);
+        provenance.put("parameters", parameters);
+        try {
+            return JSON.writeValueAsString(provenance);
         } catch (IOException e) {
-            discard(publisher, staging, e);
-            throw new UncheckedIOException("cannot write " + out.display(), e);
-        } catch (RuntimeException | Error e) {
-            discard(publisher, staging, e);
-            throw e;
+            throw new UncheckedIOException(e);
         }
     }
 

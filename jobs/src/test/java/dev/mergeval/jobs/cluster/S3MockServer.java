@@ -61,7 +61,7 @@ public final class S3MockServer implements AutoCloseable {
         Path cpFile = root.resolve("jobs/target/s3mock-classpath.txt");
         try {
             if (!Files.exists(cpFile) || Files.getLastModifiedTime(cpFile).compareTo(Files.getLastModifiedTime(pom)) < 0) {
-                ProcessRunner.run(root, 300, List.of("mvn", "-B", "-q", "-ntp", "-o", "-f", pom.toString(),
+                ProcessRunner.run(root, 300, List.of("mvn", "-B", "-q", "-ntp", "-f", pom.toString(),
                         "dependency:build-classpath", "-Dmdep.outputFile=" + cpFile));
             }
             return Files.readString(cpFile).strip();
