@@ -223,6 +223,12 @@ class HadoopOutputsTest {
     void aFailedSweepOnHdfsLeavesNothingThatLooksComplete() throws IOException {
         SweepSpec spec = spec("hdfs-sweep");
         String out = hdfs.uri() + "/sweeps/failing";
+        // Someone else's results there: refused untouched; --overwrite's preparation clears them.
+        HadoopFs.writeString(fs(out), new org.apache.hadoop.fs.Path(out + "/results.csv"), "theirs\n");
+        assertThrows(BadInputException.class, () -> sweep(spec, out, new RuleModelFactory()));
+        assertEquals(List.of("results.csv"), files(out));
+        SweepOutput.of(spec, out, spark.sparkContext().hadoopConfiguration()).prepare(true, List.of());
+        assertFalse(exists(out));
         SweepJob.Outcome first = sweep(spec, out, new RuleModelFactory());
         assertEquals(4, first.evaluated());
         assertTrue(exists(out + "/summary.json"));

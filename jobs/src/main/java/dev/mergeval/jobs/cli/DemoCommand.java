@@ -26,7 +26,7 @@ public final class DemoCommand implements Callable<Integer> {
     String out = "mergeval-demo";
 
     @Option(names = "--overwrite",
-            description = "delete an output directory that holds anything but this demo's sweep, and start afresh")
+            description = "delete a non-empty output directory first and start afresh")
     boolean overwrite;
 
     @Option(names = "--master", paramLabel = "URL", description = "Spark master (default local[*])")

@@ -39,7 +39,7 @@ public final class SweepCommand implements Callable<Integer> {
     String out;
 
     @Option(names = "--overwrite",
-            description = "delete an output directory that holds anything but a sweep of this spec, and start afresh")
+            description = "delete a non-empty output directory first and start afresh (never one holding the sweep's inputs)")
     boolean overwrite;
 
     @Option(names = "--master", paramLabel = "URL", description = "Spark master, e.g. local[2] or spark://host:7077")

@@ -34,9 +34,9 @@ import org.apache.hadoop.fs.Path;
  * {@code summary.json} present means the other three are complete and current.
  *
  * <p>Occupied directories: a directory that is absent, empty, or a sweep of the same spec (same
- * {@link SweepSpec#hash()}; a re-run resumes) is used; anything else is refused before any work,
- * unless {@code --overwrite}, which deletes it first, and never when it holds the sweep's own inputs
- * or the working directory.
+ * {@link SweepSpec#hash()}; a re-run resumes) is used; anything else is refused before any work.
+ * {@code --overwrite} deletes a non-empty directory first (a fresh start), but never one that holds
+ * the sweep's own inputs or the working directory.
  */
 public final class SweepOutput {
 
@@ -66,19 +66,23 @@ public final class SweepOutput {
     }
 
     /**
-     * The occupied-output rules, before any work and before Spark starts; with {@code overwrite} an
-     * occupied directory is deleted, once every check has passed. Nothing is written otherwise.
+     * The occupied-output rules, before any work and before Spark starts; with {@code overwrite} a
+     * non-empty directory (even a sweep of this spec) is deleted, once every check has passed, so the
+     * sweep starts afresh. Nothing is written otherwise.
      *
      * @param inputs the spec file and anything else the run reads, which {@code --overwrite} must not delete
      */
     public void prepare(boolean overwrite, List<String> inputs) {
         out.requireNotFile();
-        String occupied = occupiedBy();
-        if (occupied == null) {
+        if (!overwrite) {
+            String occupied = occupiedBy();
+            if (occupied != null) {
+                throw new BadInputException(out.display() + ": " + occupied + "; pass --overwrite to replace it");
+            }
             return;
         }
-        if (!overwrite) {
-            throw new BadInputException(out.display() + ": " + occupied + "; pass --overwrite to replace it");
+        if (out.list().isEmpty()) {
+            return;
         }
         List<String> keep = new ArrayList<>(inputs);
         keep.add(spec.aligned());
