@@ -17,11 +17,10 @@ import org.apache.hadoop.fs.Path;
  * local path, relative to the working directory, whatever {@code fs.defaultFS} says, so that
  * {@code --out results} means the same on a laptop and on a cluster gateway.
  *
- * @param given the argument as the user wrote it
- * @param fs    its filesystem
- * @param path  the fully qualified directory
+ * @param fs   its filesystem
+ * @param path the fully qualified directory
  */
-public record OutputLocation(String given, FileSystem fs, Path path) {
+public record OutputLocation(FileSystem fs, Path path) {
 
     public static OutputLocation resolve(String out, Configuration conf) {
         if (out == null || out.isBlank()) {
@@ -29,7 +28,7 @@ public record OutputLocation(String given, FileSystem fs, Path path) {
         }
         Path p = qualify(out);
         FileSystem fs = HadoopFs.get(p, conf);
-        return new OutputLocation(out, fs, fs.makeQualified(p));
+        return new OutputLocation(fs, fs.makeQualified(p));
     }
 
     /** {@code location} as an absolute Hadoop path: scheme-less paths are local files. */
