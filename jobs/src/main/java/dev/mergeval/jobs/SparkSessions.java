@@ -1,5 +1,6 @@
 package dev.mergeval.jobs;
 
+import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
 
@@ -32,5 +33,23 @@ public final class SparkSessions {
             builder.config("spark.executor.extraClassPath", System.getProperty("java.class.path"));
         }
         return builder.getOrCreate();
+    }
+
+    /**
+     * The Hadoop settings a session made from {@code conf} would have: Hadoop's defaults plus every
+     * {@code spark.hadoop.*} key. Commands check their outputs with it before any session starts,
+     * and executors load models with it, so {@code spark.hadoop.fs.s3a.*} settings apply everywhere.
+     */
+    public static Configuration hadoopConfiguration(SparkConf conf) {
+        Configuration hadoop = new Configuration();
+        for (scala.Tuple2<String, String> kv : conf.getAllWithPrefix("spark.hadoop.")) {
+            hadoop.set(kv._1(), kv._2());
+        }
+        return hadoop;
+    }
+
+    /** {@link #hadoopConfiguration(SparkConf)} of this JVM's Spark settings (spark-submit's, system properties). */
+    public static Configuration hadoopConfiguration() {
+        return hadoopConfiguration(new SparkConf());
     }
 }

@@ -1,15 +1,21 @@
 package dev.mergeval.checkpoint;
 
 import dev.mergeval.common.BadInputException;
+import java.io.BufferedWriter;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStreamWriter;
 import java.io.UncheckedIOException;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.UnsupportedFileSystemException;
 
-/** Resolves the Hadoop FileSystem for a path. */
+/** Resolves the Hadoop FileSystem for a path, and small whole-file reads and writes on it. */
 public final class HadoopFs {
 
     private HadoopFs() {
@@ -36,5 +42,59 @@ public final class HadoopFs {
     /** {@code path} made absolute and fully qualified against its filesystem. */
     public static Path qualify(FileSystem fs, Path path) {
         return fs.makeQualified(path);
+    }
+
+    /** The raw local filesystem, so that {@code java.nio} callers write through the same code as remote ones. */
+    public static FileSystem local() {
+        return get(new Path("file:///"), new Configuration());
+    }
+
+    /** A {@code java.nio} path as an absolute, normalized {@code file:} Hadoop path (no trailing slash). */
+    public static Path of(java.nio.file.Path path) {
+        return new Path("file", null, path.toAbsolutePath().normalize().toString());
+    }
+
+    /** A UTF-8 writer that creates or replaces {@code file} (parent directories are created as needed). */
+    public static Writer writer(FileSystem fs, Path file) throws IOException {
+        return new BufferedWriter(new OutputStreamWriter(fs.create(file, true), StandardCharsets.UTF_8));
+    }
+
+    /** Creates or replaces {@code file} with {@code text} in UTF-8. */
+    public static void writeString(FileSystem fs, Path file, String text) {
+        try (Writer w = writer(fs, file)) {
+            w.write(text);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file, e);
+        }
+    }
+
+    /**
+     * Writes {@code file} so that readers see all of it or nothing: the text goes to a hidden sibling
+     * that is then renamed (a rename of one file is atomic on local and HDFS filesystems, and on object
+     * stores a copy whose object appears whole). An existing {@code file} is replaced.
+     */
+    public static void writeAtomically(FileSystem fs, Path file, String text) {
+        Path tmp = new Path(file.getParent(), "." + file.getName() + ".tmp-" + UUID.randomUUID());
+        writeString(fs, tmp, text);
+        try {
+            fs.delete(file, false);
+            if (!fs.rename(tmp, file)) {
+                throw new IOException("rename " + tmp + " -> " + file + " failed");
+            }
+        } catch (IOException e) {
+            try {
+                fs.delete(tmp, false);
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw new UncheckedIOException("cannot write " + file, e);
+        }
+    }
+
+    /** The whole of {@code file} as UTF-8 text. */
+    public static String readString(FileSystem fs, Path file) throws IOException {
+        try (InputStream in = fs.open(file)) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
     }
 }

@@ -5,21 +5,23 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.MergevalVersion;
-import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
+import java.io.Writer;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.apache.hadoop.fs.FileSystem;
 
 /**
  * Writes evaluation outputs: per-prompt records as JSON Lines (snake_case field names), and
  * metrics as {@code metrics.json} and {@code metrics.csv}, one row per model, task, metric and
- * category with rate, Wilson interval, n and unparseable count.
+ * category with rate, Wilson interval, n and unparseable count. Everything is written through the
+ * Hadoop FileSystem API, so outputs may live on any Hadoop filesystem; the {@code java.nio} overloads
+ * write to the local one.
  */
 public final class EvalOutputs {
 
@@ -36,12 +38,12 @@ public final class EvalOutputs {
     }
 
     public static void writeRecords(Path file, List<PromptRecord> records) {
-        writeJsonLines(file, records);
+        writeJsonLines(HadoopFs.local(), HadoopFs.of(file), records);
     }
 
     /** Writes any objects as one JSON document per line. */
-    public static void writeJsonLines(Path file, List<?> objects) {
-        try (BufferedWriter w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
+    public static void writeJsonLines(FileSystem fs, org.apache.hadoop.fs.Path file, List<?> objects) {
+        try (Writer w = HadoopFs.writer(fs, file)) {
             for (Object o : objects) {
                 w.write(JSON.writeValueAsString(o));
                 w.write('\n');
@@ -53,8 +55,13 @@ public final class EvalOutputs {
 
     /** Writes {@code metrics.json} and {@code metrics.csv} into {@code dir}; {@code info} goes into the JSON header. */
     public static void writeMetrics(Path dir, List<MetricRow> rows, Map<String, String> info) {
+        writeMetrics(HadoopFs.local(), HadoopFs.of(dir), rows, info);
+    }
+
+    /** {@link #writeMetrics(Path, List, Map)} on any Hadoop filesystem. */
+    public static void writeMetrics(FileSystem fs, org.apache.hadoop.fs.Path dir, List<MetricRow> rows,
+            Map<String, String> info) {
         try {
-            Files.createDirectories(dir);
             ObjectNode root = JSON.createObjectNode();
             root.put("mergeval_version", MergevalVersion.VERSION);
             info.forEach(root::put);
@@ -72,8 +79,9 @@ public final class EvalOutputs {
                         Long.toString(iv.successes()), number(iv.rate()), number(iv.low()), number(iv.high())))
                         .append('\n');
             }
-            JSON.writer(SerializationFeature.INDENT_OUTPUT).writeValue(dir.resolve(METRICS_JSON).toFile(), root);
-            Files.writeString(dir.resolve(METRICS_CSV), csv, StandardCharsets.UTF_8);
+            HadoopFs.writeString(fs, new org.apache.hadoop.fs.Path(dir, METRICS_JSON),
+                    JSON.writer(SerializationFeature.INDENT_OUTPUT).writeValueAsString(root));
+            HadoopFs.writeString(fs, new org.apache.hadoop.fs.Path(dir, METRICS_CSV), csv.toString());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write metrics to " + dir, e);
         }

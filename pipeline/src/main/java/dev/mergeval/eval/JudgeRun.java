@@ -12,12 +12,13 @@ import dev.mergeval.eval.judges.Verdict;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.UncheckedIOException;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
 
 /**
  * Judges completions produced elsewhere (for example by vLLM): reads a JSONL or CSV file with
@@ -46,12 +47,12 @@ public final class JudgeRun {
     }
 
     /**
-     * Reads the input, judges every row, writes the outputs into {@code outDir}.
+     * Reads the input, judges every row, writes the outputs into {@code outDir} on {@code fs}.
      *
      * @param model the name under which metrics are reported (for example the generating model)
      * @param task  the task name under which metrics are reported
      */
-    public static Result run(String input, Judge judge, Path outDir, String model, String task) {
+    public static Result run(String input, Judge judge, FileSystem fs, Path outDir, String model, String task) {
         List<InputRow> rows = read(input);
         List<JudgeInput> inputs = rows.stream()
                 .map(r -> new JudgeInput(r.text("prompt"), r.text("completion"))).toList();
@@ -78,14 +79,9 @@ public final class JudgeRun {
                     inputs.get(i).completion(), judge.name(), v.refused(), v.harmful(), v.parseable(),
                     v.judgeOutput(), outcomes(judge, v), 0, 0, 0.0));
         }
-        try {
-            java.nio.file.Files.createDirectories(outDir);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create " + outDir, e);
-        }
-        EvalOutputs.writeJsonLines(outDir.resolve(VERDICTS), out);
+        EvalOutputs.writeJsonLines(fs, new Path(outDir, VERDICTS), out);
         List<MetricRow> metrics = MetricsAggregator.aggregate(records);
-        EvalOutputs.writeMetrics(outDir, metrics, Map.of("input", input, "judge", judge.name()));
+        EvalOutputs.writeMetrics(fs, outDir, metrics, Map.of("input", input, "judge", judge.name()));
         return new Result(rows.size(), metrics);
     }
 

@@ -1,5 +1,6 @@
 package dev.mergeval.report;
 
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.sweep.Format;
 import dev.mergeval.sweep.GoalStatus;
 import dev.mergeval.sweep.Metric;
@@ -9,10 +10,6 @@ import dev.mergeval.sweep.Role;
 import dev.mergeval.sweep.Selection;
 import dev.mergeval.sweep.SweepPoint;
 import dev.mergeval.sweep.SweepSpec;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -20,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.apache.hadoop.fs.FileSystem;
 
 /**
  * {@code report.html}: one self-contained page (inline CSS and SVG; no scripts, fonts or anything
@@ -71,11 +69,13 @@ public final class ReportHtml {
 
     public static void write(Path file, SweepSpec spec, List<PointResult> results, Selection selection,
             SweepProvenance provenance) {
-        try {
-            Files.writeString(file, render(spec, results, selection, provenance), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file, e);
-        }
+        write(HadoopFs.local(), HadoopFs.of(file), spec, results, selection, provenance);
+    }
+
+    /** Writes {@code file} on {@code fs}. */
+    public static void write(FileSystem fs, org.apache.hadoop.fs.Path file, SweepSpec spec, List<PointResult> results,
+            Selection selection, SweepProvenance provenance) {
+        HadoopFs.writeString(fs, file, render(spec, results, selection, provenance));
     }
 
     static String render(SweepSpec spec, List<PointResult> unsorted, Selection selection,

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.dataformat.csv.CsvMapper;
 import com.fasterxml.jackson.dataformat.csv.CsvSchema;
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.sweep.Metric;
 import dev.mergeval.sweep.PointResult;
 import dev.mergeval.sweep.SweepPoint;
@@ -12,12 +13,11 @@ import dev.mergeval.sweep.SweepSpec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.io.Writer;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeMap;
+import org.apache.hadoop.fs.FileSystem;
 
 /**
  * {@code results.csv}: one row per point, in the spec's point order, with columns
@@ -40,6 +40,12 @@ public final class ResultsCsv {
     }
 
     public static void write(Path file, SweepSpec spec, List<PointResult> results) {
+        write(HadoopFs.local(), HadoopFs.of(file), spec, results);
+    }
+
+    /** Writes {@code file} on {@code fs}. */
+    public static void write(FileSystem fs, org.apache.hadoop.fs.Path file, SweepSpec spec,
+            List<PointResult> results) {
         List<String> metrics = MetricColumns.metrics(spec.metrics(), results);
         List<String> header = new ArrayList<>(List.of("point_id", "role", "method", "finetuned", "ratio",
                 "parameters"));
@@ -47,7 +53,7 @@ public final class ResultsCsv {
             header.addAll(List.of(m, m + "_low", m + "_high", m + "_n", m + "_unparseable"));
         }
         CsvMapper csv = new CsvMapper();
-        try (Writer w = Files.newBufferedWriter(file, StandardCharsets.UTF_8);
+        try (Writer w = HadoopFs.writer(fs, file);
              var out = csv.writerFor(String[].class).with(CsvSchema.emptySchema().withLineSeparator("\n"))
                      .writeValues(w)) {
             out.write(header.toArray(new String[0]));

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.sweep.GoalStatus;
 import dev.mergeval.sweep.Metric;
 import dev.mergeval.sweep.PointAssessment;
@@ -16,6 +17,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import org.apache.hadoop.fs.FileSystem;
 
 /**
  * {@code summary.json}, for people and schedulers alike:
@@ -48,8 +50,14 @@ public final class SummaryJson {
 
     public static void write(Path file, SweepSpec spec, List<PointResult> results, Selection selection,
             SweepProvenance provenance) {
+        write(HadoopFs.local(), HadoopFs.of(file), spec, results, selection, provenance);
+    }
+
+    /** Writes {@code file} on {@code fs}. */
+    public static void write(FileSystem fs, org.apache.hadoop.fs.Path file, SweepSpec spec, List<PointResult> results,
+            Selection selection, SweepProvenance provenance) {
         try {
-            JSON.writeValue(file.toFile(), tree(spec, results, selection, provenance));
+            HadoopFs.writeString(fs, file, JSON.writeValueAsString(tree(spec, results, selection, provenance)));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file, e);
         }

@@ -21,8 +21,13 @@ public final class DemoCommand implements Callable<Integer> {
 
     static final String SPEC = "conf/demo/sweep.yaml";
 
-    @Option(names = "--out", paramLabel = "DIR", description = "output directory (default: ${DEFAULT-VALUE})")
-    Path out = Path.of("mergeval-demo");
+    @Option(names = "--out", paramLabel = "DIR",
+            description = "output directory: a local path, file:, hdfs:// or s3a:// (default: ${DEFAULT-VALUE})")
+    String out = "mergeval-demo";
+
+    @Option(names = "--overwrite",
+            description = "delete a non-empty output directory first and start afresh")
+    boolean overwrite;
 
     @Option(names = "--master", paramLabel = "URL", description = "Spark master (default local[*])")
     String master;
@@ -37,7 +42,7 @@ public final class DemoCommand implements Callable<Integer> {
             throw new BadInputException(root.resolve(SPEC) + ": demo spec not found; pass --project DIR");
         }
         SweepSpec spec = resolve(SweepSpec.load(root.resolve(SPEC)), root);
-        return SweepCommand.run(spec, out.toAbsolutePath(), master, false, System.out);
+        return SweepCommand.run(spec, root.resolve(SPEC), out, overwrite, master, false, System.out);
     }
 
     /** The spec with its model and suite paths made absolute against the project root. */

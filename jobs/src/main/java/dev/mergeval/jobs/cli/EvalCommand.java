@@ -1,7 +1,9 @@
 package dev.mergeval.jobs.cli;
 
 import dev.mergeval.eval.MetricRow;
+import dev.mergeval.jobs.OutputLocation;
 import dev.mergeval.jobs.SparkSessions;
+import dev.mergeval.jobs.StagedOutput;
 import dev.mergeval.jobs.eval.EvalJob;
 import dev.mergeval.jobs.eval.EvalJobConfig;
 import dev.mergeval.jobs.eval.RuntimeModelFactory;
@@ -31,8 +33,12 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--suite", required = true, paramLabel = "SUITE.yaml", description = "Suite file.")
     String suite;
 
-    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output directory (driver-local).")
+    @Option(names = "--out", required = true, paramLabel = "DIR",
+            description = "Output directory: a local path, file:, hdfs:// or s3a://; published whole when done.")
     String out;
+
+    @Option(names = "--overwrite", description = "Replace a non-empty output directory (atomically, when done).")
+    boolean overwrite;
 
     @Option(names = "--master", paramLabel = "URL", description = "Spark master, e.g. local[2] or spark://host:7077.")
     String master;
@@ -47,9 +53,10 @@ public final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         EvalJobConfig config = new EvalJobConfig(models, suite, out, limit, sliceSize);
+        StagedOutput.check(OutputLocation.resolve(out, SparkSessions.hadoopConfiguration()), overwrite);
         SparkSession spark = SparkSessions.create("mergeval eval", master);
         try {
-            EvalJob.Summary s = EvalJob.run(spark, config, new RuntimeModelFactory());
+            EvalJob.Summary s = EvalJob.run(spark, config, new RuntimeModelFactory(), overwrite);
             var w = spec.commandLine().getOut();
             w.printf("evaluated %d records in %d units on %s in %.1f s (model loads: %d, %.1f s) -> %s%n",
                     s.records(), s.units(), spark.sparkContext().master(), s.wallSeconds(), s.modelLoads(),

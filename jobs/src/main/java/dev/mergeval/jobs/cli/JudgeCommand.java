@@ -3,11 +3,14 @@ package dev.mergeval.jobs.cli;
 import dev.mergeval.eval.JudgeRun;
 import dev.mergeval.eval.MetricRow;
 import dev.mergeval.eval.datasets.DatasetFiles;
-import dev.mergeval.eval.judges.Judge;
 import dev.mergeval.eval.judges.JudgeSpec;
+import dev.mergeval.jobs.OutputLocation;
+import dev.mergeval.jobs.SparkSessions;
+import dev.mergeval.jobs.StagedOutput;
 import dev.mergeval.jobs.eval.EvalModels;
 import dev.mergeval.runtime.LanguageModel;
-import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -15,7 +18,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code mergeval judge}: judges completions produced elsewhere and writes {@code verdicts.jsonl},
- * {@code metrics.json} and {@code metrics.csv}.
+ * {@code metrics.json} and {@code metrics.csv}, published whole with {@code mergeval_provenance.json}.
  */
 @Command(name = "judge", mixinStandardHelpOptions = true,
         description = "Judge completions (JSONL or CSV with prompt and completion; optional id, category).")
@@ -32,8 +35,12 @@ public final class JudgeCommand implements Callable<Integer> {
                     + "llamaguard3:MODEL or wildguard:MODEL.")
     String judge;
 
-    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output directory.")
-    Path out;
+    @Option(names = "--out", required = true, paramLabel = "DIR",
+            description = "Output directory: a local path, file:, hdfs:// or s3a://; published whole when done.")
+    String out;
+
+    @Option(names = "--overwrite", description = "Replace a non-empty output directory (atomically, when done).")
+    boolean overwrite;
 
     @Option(names = "--model-name", paramLabel = "NAME",
             description = "Name of the model that produced the completions, for metrics (default: input file name).")
@@ -48,17 +55,25 @@ public final class JudgeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        OutputLocation location = OutputLocation.resolve(out, SparkSessions.hadoopConfiguration());
+        StagedOutput.check(location, overwrite);
         JudgeSpec js = JudgeSpec.parse(judge);
         String model = modelName != null ? modelName : DatasetFiles.stem(input);
-        JudgeRun.Result result;
-        if (js.needsModel()) {
-            try (LanguageModel judgeModel = EvalModels.load(js.modelSource(), device)) {
-                result = JudgeRun.run(input, js.modelJudge(judgeModel), out, model, task);
+        Map<String, Object> inputs = new LinkedHashMap<>();
+        inputs.put("input", input);
+        inputs.put("judge", judge);
+        Map<String, Object> parameters = new LinkedHashMap<>();
+        parameters.put("model_name", model);
+        parameters.put("task", task);
+        parameters.put("device", device);
+        JudgeRun.Result result = StagedOutput.write(location, overwrite, "judge", inputs, parameters, dir -> {
+            if (!js.needsModel()) {
+                return JudgeRun.run(input, js.ruleJudge(), location.fs(), dir, model, task);
             }
-        } else {
-            Judge j = js.ruleJudge();
-            result = JudgeRun.run(input, j, out, model, task);
-        }
+            try (LanguageModel judgeModel = EvalModels.load(js.modelSource(), device)) {
+                return JudgeRun.run(input, js.modelJudge(judgeModel), location.fs(), dir, model, task);
+            }
+        });
         var w = spec.commandLine().getOut();
         w.printf("judged %d rows from %s with %s -> %s%n", result.rows(), input, js, out);
         for (MetricRow r : result.metrics()) {

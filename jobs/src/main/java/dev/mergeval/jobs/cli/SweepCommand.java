@@ -5,11 +5,13 @@ import dev.mergeval.jobs.SparkSessions;
 import dev.mergeval.jobs.eval.RuntimeModelFactory;
 import dev.mergeval.jobs.merge.SparkMergeExecutor;
 import dev.mergeval.jobs.sweep.SweepJob;
+import dev.mergeval.jobs.sweep.SweepOutput;
 import dev.mergeval.sweep.GoalStatus;
 import dev.mergeval.sweep.PointResult;
 import dev.mergeval.sweep.SweepSpec;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
@@ -32,8 +34,13 @@ public final class SweepCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "SPEC.yaml")
     Path spec;
 
-    @Option(names = "--out", required = true, paramLabel = "DIR", description = "output directory (re-runs resume in it)")
-    Path out;
+    @Option(names = "--out", required = true, paramLabel = "DIR",
+            description = "output directory: a local path, file:, hdfs:// or s3a:// (re-runs of the same spec resume in it)")
+    String out;
+
+    @Option(names = "--overwrite",
+            description = "delete a non-empty output directory first and start afresh (never one holding the sweep's inputs)")
+    boolean overwrite;
 
     @Option(names = "--master", paramLabel = "URL", description = "Spark master, e.g. local[2] or spark://host:7077")
     String master;
@@ -43,10 +50,13 @@ public final class SweepCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        return run(SweepSpec.load(spec), out, master, requireGoal, System.out);
+        return run(SweepSpec.load(spec), spec, out, overwrite, master, requireGoal, System.out);
     }
 
-    static int run(SweepSpec spec, Path out, String master, boolean requireGoal, PrintStream stdout) {
+    /** Checks (and with {@code overwrite} clears) the output before Spark starts, then sweeps. */
+    static int run(SweepSpec spec, Path specFile, String out, boolean overwrite, String master, boolean requireGoal,
+            PrintStream stdout) {
+        SweepOutput.of(spec, out, SparkSessions.hadoopConfiguration()).prepare(overwrite, List.of(specFile.toString()));
         SparkSession spark = SparkSessions.create("mergeval sweep " + spec.name(), master);
         try {
             JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
@@ -60,7 +70,7 @@ public final class SweepCommand implements Callable<Integer> {
         }
     }
 
-    private static void print(SweepSpec spec, SweepJob.Outcome outcome, Path out, PrintStream w) {
+    private static void print(SweepSpec spec, SweepJob.Outcome outcome, String out, PrintStream w) {
         String safety = spec.metrics().safety();
         String task = spec.metrics().task();
         String over = spec.metrics().overRefusal();

@@ -72,7 +72,7 @@ public final class EvalBenchmark {
             ExecutorModels.closeAll();
             long cpu = processCpuNanos();
             EvalJob.Summary s = EvalJob.run(spark, new EvalJobConfig(List.of(config.model()), suite,
-                    dir.resolve("out").toString(), -1, config.sliceSize()), new RuntimeModelFactory());
+                    dir.resolve("out").toString(), -1, config.sliceSize()), new RuntimeModelFactory(), true);
             return new Run(master, spark.sparkContext().defaultParallelism(), s, (processCpuNanos() - cpu) / 1e9);
         } finally {
             spark.stop();

@@ -7,15 +7,14 @@ import dev.mergeval.eval.LocalEvaluator;
 import dev.mergeval.eval.MetricRow;
 import dev.mergeval.eval.MetricsAggregator;
 import dev.mergeval.eval.PromptRecord;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import dev.mergeval.jobs.OutputLocation;
+import dev.mergeval.jobs.StagedOutput;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.hadoop.fs.FileSystem;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
@@ -28,7 +27,8 @@ import org.apache.spark.util.LongAccumulator;
  * {@code mergeval eval} on Spark: plans (model, task slice) units on the driver, runs them on
  * executors ({@link RunUnit}: one model load per executor JVM and model), and writes per-prompt
  * records as Parquet ({@code records.parquet}) and JSON Lines ({@code records.jsonl}, in plan order)
- * plus {@code metrics.json} and {@code metrics.csv}. Metrics are aggregated from the records DataFrame
+ * plus {@code metrics.json} and {@code metrics.csv}, published whole on any Hadoop filesystem with
+ * {@code mergeval_provenance.json} as the completeness marker. Metrics are aggregated from the records DataFrame
  * with built-in operators only ({@link RecordMetrics}, the same counts as {@link MetricsAggregator}), so
  * the aggregation stages can run on Spark RAPIDS GPU executors.
  */
@@ -68,10 +68,31 @@ public final class EvalJob {
         return units;
     }
 
-    public static Summary run(SparkSession spark, EvalJobConfig config, ModelFactory factory) {
+    /**
+     * Runs the evaluation and publishes its outputs at {@code config.outDir()} (any Hadoop
+     * filesystem, through the session's Hadoop configuration) atomically: see {@link StagedOutput}.
+     *
+     * @param overwrite replace a non-empty output directory; without it one is refused before any work
+     */
+    public static Summary run(SparkSession spark, EvalJobConfig config, ModelFactory factory, boolean overwrite) {
         long start = System.nanoTime();
+        OutputLocation out = OutputLocation.resolve(config.outDir(), spark.sparkContext().hadoopConfiguration());
+        StagedOutput.check(out, overwrite);
         EvalSuite suite = EvalSuite.read(config.suitePath());
         List<EvalUnit> units = plan(suite, config);
+        Map<String, Object> inputs = new LinkedHashMap<>();
+        inputs.put("suite", config.suitePath());
+        inputs.put("models", config.models());
+        Map<String, Object> parameters = new LinkedHashMap<>();
+        parameters.put("limit", config.limit());
+        parameters.put("slice_size", config.sliceSize());
+        parameters.put("spark_master", spark.sparkContext().master());
+        return StagedOutput.write(out, overwrite, "eval", inputs, parameters,
+                dir -> evaluate(spark, config, factory, units, out.fs(), dir, start));
+    }
+
+    private static Summary evaluate(SparkSession spark, EvalJobConfig config, ModelFactory factory,
+            List<EvalUnit> units, FileSystem fs, org.apache.hadoop.fs.Path dir, long start) {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         LongAccumulator loads = jsc.sc().longAccumulator("model loads");
         LongAccumulator loadNanos = jsc.sc().longAccumulator("model load nanos");
@@ -81,14 +102,12 @@ public final class EvalJob {
                 .flatMap(new RunUnit(config.suitePath(), config.limit(), factory, loads, loadNanos, generateNanos))
                 .persist(StorageLevel.MEMORY_AND_DISK());
         try {
-            Path out = Path.of(config.outDir());
-            Files.createDirectories(out);
             // Run every unit once (in parallel, cached); the writes below then read the cache.
             long count = rows.count();
             Dataset<Row> df = spark.createDataFrame(rows, RecordRows.SCHEMA);
             // A few files, not one per unit: units are small and a file per unit costs more than it writes.
             df.coalesce((int) Math.max(1, Math.min(rows.getNumPartitions(), count / PARQUET_ROWS_PER_FILE)))
-                    .write().mode("overwrite").parquet(out.resolve(PARQUET).toString());
+                    .write().mode("overwrite").parquet(new org.apache.hadoop.fs.Path(dir, PARQUET).toString());
 
             List<MetricRow> metrics = RecordMetrics.metrics(df);
 
@@ -96,18 +115,16 @@ public final class EvalJob {
             ordered.sort(Comparator.<Row>comparingInt(r -> r.getInt(0)).thenComparingInt(r -> r.getInt(1))
                     .thenComparingInt(r -> r.getInt(2)));
             List<PromptRecord> records = ordered.stream().map(RecordRows::toRecord).toList();
-            EvalOutputs.writeRecords(out.resolve(EvalOutputs.RECORDS), records);
+            EvalOutputs.writeJsonLines(fs, new org.apache.hadoop.fs.Path(dir, EvalOutputs.RECORDS), records);
             Map<String, String> info = new LinkedHashMap<>();
             info.put("suite", config.suitePath());
             info.put("models", String.join(",", config.models()));
             info.put("spark_master", spark.sparkContext().master());
             info.put("limit", Integer.toString(config.limit()));
-            EvalOutputs.writeMetrics(out, metrics, info);
+            EvalOutputs.writeMetrics(fs, dir, metrics, info);
             return new Summary(units.size(), records.size(), metrics, loads.value(), loadNanos.value() / 1e9,
                     generateNanos.value() / 1e9,
                     (System.nanoTime() - start) / 1e9);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         } finally {
             rows.unpersist(false);
         }

@@ -9,7 +9,7 @@ import java.util.List;
  *
  * @param models    model sources, each evaluated on every task
  * @param suitePath the suite YAML (readable from every executor)
- * @param outDir    local output directory on the driver
+ * @param outDir    output directory: a local path, or a URI of any Hadoop filesystem
  * @param limit     caps every task's items ({@code -1}: the suite's own limits)
  * @param sliceSize items per unit of work
  */

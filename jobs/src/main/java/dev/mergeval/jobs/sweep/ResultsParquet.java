@@ -3,7 +3,6 @@ package dev.mergeval.jobs.sweep;
 import dev.mergeval.sweep.Metric;
 import dev.mergeval.sweep.PointResult;
 import dev.mergeval.sweep.SweepPoint;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -40,7 +39,7 @@ final class ResultsParquet {
     private ResultsParquet() {
     }
 
-    static void write(SparkSession spark, Path dir, List<PointResult> results) {
+    static void write(SparkSession spark, String dir, List<PointResult> results) {
         List<Row> rows = new ArrayList<>();
         for (PointResult r : results) {
             SweepPoint p = r.point();
@@ -51,6 +50,6 @@ final class ResultsParquet {
                         m.value(), m.low(), m.high(), m.n(), m.unparseable()));
             }
         }
-        spark.createDataFrame(rows, SCHEMA).coalesce(1).write().mode(SaveMode.Overwrite).parquet(dir.toString());
+        spark.createDataFrame(rows, SCHEMA).coalesce(1).write().mode(SaveMode.Overwrite).parquet(dir);
     }
 }

@@ -80,7 +80,7 @@ class EvalJobTest {
         RuleModelFactory.LOADS.set(0);
         EvalJobConfig config = new EvalJobConfig(List.of("modelA", "modelB"), suite.toString(),
                 dir.resolve("out").toString(), -1, 8);
-        EvalJob.Summary s = EvalJob.run(spark, config, new RuleModelFactory());
+        EvalJob.Summary s = EvalJob.run(spark, config, new RuleModelFactory(), false);
         assertEquals(2 * (11 + 6 + 4 + 3), s.records());
         assertEquals(2 * (2 + 1 + 1 + 1), s.units());
         assertEquals(2, s.modelLoads(), "local[2] is one JVM: one load per model");

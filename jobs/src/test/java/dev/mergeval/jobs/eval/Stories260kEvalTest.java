@@ -111,7 +111,7 @@ class Stories260kEvalTest {
             SparkSession spark = SparkSession.builder().config(cluster.driverConf("stories260k-eval")).getOrCreate();
             try {
                 EvalJob.Summary s = EvalJob.run(spark, new EvalJobConfig(List.of(model), suite.toString(),
-                        out.toString(), -1, 2), new RuntimeModelFactory());
+                        out.toString(), -1, 2), new RuntimeModelFactory(), false);
                 assertTrue(s.modelLoads() >= 1 && s.modelLoads() <= 2,
                         "one load per executor JVM, two executors: " + s.modelLoads());
                 assertEquals(7, s.units());

@@ -113,7 +113,7 @@ class SweepJobTest {
     }
 
     private static SweepJob.Outcome run(SparkSession spark, Path out) {
-        return SweepJob.run(spark, spec, out, new RuntimeModelFactory(),
+        return SweepJob.run(spark, spec, out.toString(), new RuntimeModelFactory(),
                 id -> new LocalMergeExecutor(1, new Configuration(), Progress.NONE), Progress.NONE);
     }
 
