@@ -1,5 +1,6 @@
 package dev.mergeval.jobs.eval;
 
+import dev.mergeval.common.Progress;
 import dev.mergeval.eval.EvalOutputs;
 import dev.mergeval.eval.EvalSuite;
 import dev.mergeval.eval.EvalTask;
@@ -7,6 +8,7 @@ import dev.mergeval.eval.LocalEvaluator;
 import dev.mergeval.eval.MetricRow;
 import dev.mergeval.eval.MetricsAggregator;
 import dev.mergeval.eval.PromptRecord;
+import dev.mergeval.jobs.FailFast;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -84,7 +86,7 @@ public final class EvalJob {
             Path out = Path.of(config.outDir());
             Files.createDirectories(out);
             // Run every unit once (in parallel, cached); the writes below then read the cache.
-            long count = rows.count();
+            long count = FailFast.run(jsc, "mergeval eval: " + units.size() + " units", Progress.NONE, rows::count);
             Dataset<Row> df = spark.createDataFrame(rows, RecordRows.SCHEMA);
             // A few files, not one per unit: units are small and a file per unit costs more than it writes.
             df.coalesce((int) Math.max(1, Math.min(rows.getNumPartitions(), count / PARQUET_ROWS_PER_FILE)))
