@@ -108,6 +108,9 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
                 throw new BadInputException(source + ": " + cause.getMessage(), e);
             }
             String line = e.getLocation() == null ? "" : ":" + e.getLocation().getLineNr();
+            if (e.getCause() instanceof com.fasterxml.jackson.core.JsonParseException syntax) {
+                throw new BadInputException(source + line + ": invalid YAML: " + oneLine(syntax.getOriginalMessage()), e);
+            }
             String key = keyPath(e);
             String what = e instanceof UnrecognizedPropertyException u
                     ? "unknown key (known: " + u.getKnownPropertyIds() + ")"
@@ -115,8 +118,7 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
             throw new BadInputException(source + line + ": " + (key.isEmpty() ? "" : key + ": ") + what, e);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             String line = e.getLocation() == null ? "" : ":" + e.getLocation().getLineNr();
-            throw new BadInputException(source + line + ": invalid YAML: "
-                    + e.getOriginalMessage().split("\n")[0], e);
+            throw new BadInputException(source + line + ": invalid YAML: " + oneLine(e.getOriginalMessage()), e);
         }
         if (y == null) {
             throw new BadInputException(source + ": empty suite");
@@ -206,6 +208,10 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
             }
         }
         return path.toString();
+    }
+
+    private static String oneLine(String s) {
+        return s == null ? "" : s.replaceAll("\\s+", " ").trim();
     }
 
     private static BadInputException badCause(Throwable t) {

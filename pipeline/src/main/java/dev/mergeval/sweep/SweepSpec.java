@@ -1,6 +1,7 @@
 package dev.mergeval.sweep;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -125,6 +126,10 @@ public record SweepSpec(@JsonProperty("name") String name,
             spec.points();
             return spec;
         } catch (JsonMappingException e) {
+            if (e.getCause() instanceof JsonParseException syntax) {
+                String line = syntax.getLocation() == null ? "" : ":" + syntax.getLocation().getLineNr();
+                throw new BadInputException(sourceName + line + ": invalid YAML: " + oneLine(syntax.getOriginalMessage()), e);
+            }
             throw new BadInputException(sourceName + ": " + describe(e), e);
         } catch (JsonProcessingException e) {
             throw new BadInputException(sourceName + ": invalid YAML: " + oneLine(e.getOriginalMessage()), e);
@@ -139,6 +144,8 @@ public record SweepSpec(@JsonProperty("name") String name,
         String text;
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new BadInputException(file + ": file not found", e);
         } catch (IOException e) {
             throw new BadInputException(file + ": cannot read: " + e.getMessage(), e);
         }

@@ -5,6 +5,7 @@ import dev.mergeval.jobs.SparkSessions;
 import dev.mergeval.jobs.eval.EvalJob;
 import dev.mergeval.jobs.eval.EvalJobConfig;
 import dev.mergeval.jobs.eval.RuntimeModelFactory;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.apache.spark.sql.SparkSession;
@@ -46,7 +47,7 @@ public final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        EvalJobConfig config = new EvalJobConfig(models, suite, out, limit, sliceSize);
+        EvalJobConfig config = validated();
         SparkSession spark = SparkSessions.create("mergeval eval", master);
         try {
             EvalJob.Summary s = EvalJob.run(spark, config, new RuntimeModelFactory());
@@ -64,5 +65,19 @@ public final class EvalCommand implements Callable<Integer> {
         } finally {
             spark.stop();
         }
+    }
+
+    /** The arguments checked, with paths made absolute; see {@link InputChecks}. */
+    private EvalJobConfig validated() {
+        if (spec.commandLine().getParseResult().hasMatchedOption("--limit")) {
+            InputChecks.atLeast("--limit", limit, 1);
+        }
+        InputChecks.atLeast("--slice-size", sliceSize, 1);
+        Path cwd = Path.of("").toAbsolutePath();
+        List<String> sources = models.stream().map(m -> InputChecks.modelSource(cwd, m)).toList();
+        String suitePath = InputChecks.path(suite);
+        InputChecks.suite(suitePath);
+        InputChecks.models(sources);
+        return new EvalJobConfig(sources, suitePath, out, limit, sliceSize);
     }
 }

@@ -8,6 +8,7 @@ import dev.mergeval.eval.judges.JudgeSpec;
 import dev.mergeval.jobs.eval.EvalModels;
 import dev.mergeval.runtime.LanguageModel;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -48,7 +49,12 @@ public final class JudgeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        JudgeSpec js = JudgeSpec.parse(judge);
+        JudgeSpec js = InputChecks.judge(judge);
+        InputChecks.judgeInput(input);
+        if (js.needsModel()) {
+            InputChecks.device(device);
+            InputChecks.models(List.of(js.modelSource()));
+        }
         String model = modelName != null ? modelName : DatasetFiles.stem(input);
         JudgeRun.Result result;
         if (js.needsModel()) {

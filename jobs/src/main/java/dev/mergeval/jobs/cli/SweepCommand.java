@@ -43,7 +43,7 @@ public final class SweepCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        return run(SweepSpec.load(spec), out, master, requireGoal, System.out);
+        return run(InputChecks.sweep(spec), out, master, requireGoal, System.out);
     }
 
     static int run(SweepSpec spec, Path out, String master, boolean requireGoal, PrintStream stdout) {
