@@ -42,8 +42,9 @@ import java.util.Set;
  * materialize: chosen                 # none | chosen | all
  * seed: 1234
  * </pre>
- * Each fine-tune is swept against the aligned model on its own; the aligned model and every
- * fine-tune are always end points of the grid ({@link #points()}).
+ * {@code mergeval sweep} resolves relative model and suite paths (and an inline suite's dataset
+ * paths) against the spec file's directory. Each fine-tune is swept against the aligned model on its
+ * own; the aligned model and every fine-tune are always end points of the grid ({@link #points()}).
  */
 public record SweepSpec(@JsonProperty("name") String name,
                         @JsonProperty("aligned") String aligned,
