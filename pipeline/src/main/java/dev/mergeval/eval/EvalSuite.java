@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.mergeval.common.BadInputException;
@@ -61,6 +62,7 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
     private static final ObjectMapper YAML = JsonMapper.builder(new YAMLFactory())
             .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
             .build();
 
@@ -79,27 +81,52 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
 
     /** Reads and validates a suite file (any Hadoop FileSystem path). */
     public static EvalSuite read(String path) {
-        SuiteYaml y;
+        String text;
         try (Reader in = dev.mergeval.eval.datasets.DatasetFiles.open(path)) {
-            y = YAML.readValue(in, SuiteYaml.class);
-        } catch (JsonMappingException e) {
-            BadInputException cause = badCause(e);
-            String where = e.getPathReference() == null ? "" : " at " + e.getPathReference()
-                    .replace("dev.mergeval.eval.EvalSuite$", "");
-            throw new BadInputException(path + ": " + (cause != null ? cause.getMessage()
-                    : e.getOriginalMessage().split("\n")[0] + where), e);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new BadInputException(path + ": invalid YAML: " + e.getOriginalMessage(), e);
+            java.io.StringWriter w = new java.io.StringWriter();
+            in.transferTo(w);
+            text = w.toString();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        return parse(text, path, parentOf(path));
+    }
+
+    /**
+     * Parses and validates a suite.
+     *
+     * @param source  names the suite in messages (its file)
+     * @param baseDir the directory relative dataset paths resolve against, or {@code null} to keep them
+     */
+    public static EvalSuite parse(String yaml, String source, String baseDir) {
+        SuiteYaml y;
+        try {
+            y = YAML.readValue(yaml, SuiteYaml.class);
+        } catch (JsonMappingException e) {
+            BadInputException cause = badCause(e);
+            if (cause != null) {
+                throw new BadInputException(source + ": " + cause.getMessage(), e);
+            }
+            String line = e.getLocation() == null ? "" : ":" + e.getLocation().getLineNr();
+            if (e.getCause() instanceof com.fasterxml.jackson.core.JsonParseException syntax) {
+                throw new BadInputException(source + line + ": invalid YAML: " + oneLine(syntax.getOriginalMessage()), e);
+            }
+            String key = keyPath(e);
+            String what = e instanceof UnrecognizedPropertyException u
+                    ? "unknown key (known: " + u.getKnownPropertyIds() + ")"
+                    : e.getOriginalMessage().split("\n")[0];
+            throw new BadInputException(source + line + ": " + (key.isEmpty() ? "" : key + ": ") + what, e);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            String line = e.getLocation() == null ? "" : ":" + e.getLocation().getLineNr();
+            throw new BadInputException(source + line + ": invalid YAML: " + oneLine(e.getOriginalMessage()), e);
+        }
         if (y == null) {
-            throw new BadInputException(path + ": empty suite");
+            throw new BadInputException(source + ": empty suite");
         }
         try {
-            return resolve(y, parentOf(path));
+            return resolve(y, baseDir);
         } catch (BadInputException e) {
-            throw new BadInputException(path + ": " + e.getMessage(), e);
+            throw new BadInputException(source + ": " + e.getMessage(), e);
         }
     }
 
@@ -110,42 +137,81 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
             throw new BadInputException("missing key 'tasks'");
         }
         List<EvalTask> tasks = new ArrayList<>();
-        for (TaskYaml t : y.tasks()) {
-            String name = t.name();
-            DatasetYaml ds = t.dataset() != null ? t.dataset() : d.dataset();
-            if (ds == null || ds.kind() == null || ds.path() == null) {
-                throw new BadInputException("task '" + name + "': dataset needs kind and path");
+        for (int i = 0; i < y.tasks().size(); i++) {
+            TaskYaml t = y.tasks().get(i);
+            if (t == null) {
+                throw new BadInputException("tasks[" + i + "]: empty entry");
             }
-            DatasetKind kind = DatasetKind.parse(ds.kind());
-            DatasetSpec spec = new DatasetSpec(kind, resolvePath(baseDir, ds.path()),
-                    ds.fewShotPath() == null ? null : resolvePath(baseDir, ds.fewShotPath()),
-                    ds.nShot() == null ? 0 : ds.nShot(), seed);
-            String judge = t.judge() != null ? t.judge() : (t.scorer() == null ? d.judge() : null);
-            String scorer = t.scorer() != null ? t.scorer() : (t.judge() == null ? d.scorer() : null);
-            if (scorer == null && judge == null && kind.multipleChoice()) {
-                scorer = EvalTask.MULTIPLE_CHOICE;
+            try {
+                tasks.add(task(t, d, baseDir, seed));
+            } catch (BadInputException e) {
+                throw e.getMessage().startsWith("task ") ? e
+                        : new BadInputException("task '" + t.name() + "': " + e.getMessage(), e);
             }
-            GenerationSettings gen = t.generation() != null ? t.generation()
-                    : d.generation() != null ? d.generation() : GenerationSettings.DEFAULT;
-            Boolean chat = t.chatTemplate() != null ? t.chatTemplate() : d.chatTemplate();
-            Integer limit = t.limit() != null ? t.limit() : d.limit();
-            tasks.add(new EvalTask(name, spec, judge == null ? null : JudgeSpec.parse(judge), scorer,
-                    chat == null || chat, t.systemPrompt() != null ? t.systemPrompt() : d.systemPrompt(),
-                    gen.toParams(seed), limit == null ? -1 : limit));
         }
         return new EvalSuite(y.name() == null ? "suite" : y.name(), seed, tasks);
     }
 
-    private static String parentOf(String path) {
-        org.apache.hadoop.fs.Path parent = new org.apache.hadoop.fs.Path(path).getParent();
-        return parent == null ? "." : parent.toString();
+    private static EvalTask task(TaskYaml t, TaskYaml d, String baseDir, long seed) {
+        String name = t.name();
+        DatasetYaml ds = t.dataset() != null ? t.dataset() : d.dataset();
+        if (ds == null || ds.kind() == null || ds.path() == null) {
+            throw new BadInputException("task '" + name + "': dataset needs kind and path");
+        }
+        DatasetKind kind = DatasetKind.parse(ds.kind());
+        DatasetSpec spec = new DatasetSpec(kind, resolvePath(baseDir, ds.path()),
+                ds.fewShotPath() == null ? null : resolvePath(baseDir, ds.fewShotPath()),
+                ds.nShot() == null ? 0 : ds.nShot(), seed);
+        String judge = t.judge() != null ? t.judge() : (t.scorer() == null ? d.judge() : null);
+        String scorer = t.scorer() != null ? t.scorer() : (t.judge() == null ? d.scorer() : null);
+        if (scorer == null && judge == null && kind.multipleChoice()) {
+            scorer = EvalTask.MULTIPLE_CHOICE;
+        }
+        GenerationSettings gen = t.generation() != null ? t.generation()
+                : d.generation() != null ? d.generation() : GenerationSettings.DEFAULT;
+        Boolean chat = t.chatTemplate() != null ? t.chatTemplate() : d.chatTemplate();
+        Integer limit = t.limit() != null ? t.limit() : d.limit();
+        if (limit != null && limit < 1) {
+            throw new BadInputException("task '" + name + "': limit must be >= 1, got " + limit);
+        }
+        return new EvalTask(name, spec, judge == null ? null : JudgeSpec.parse(judge), scorer,
+                chat == null || chat, t.systemPrompt() != null ? t.systemPrompt() : d.systemPrompt(),
+                gen.toParams(seed), limit == null ? -1 : limit);
     }
 
-    private static String resolvePath(String baseDir, String p) {
-        if (HAS_SCHEME.matcher(p).lookingAt() || p.startsWith("/")) {
+    /**
+     * The directory of a suite file, or {@code null} for a bare file name: Hadoop's parent of
+     * {@code suite.yaml} is {@code .}, which its {@code Path} normalises to an empty string it then
+     * refuses to resolve against.
+     */
+    static String parentOf(String path) {
+        org.apache.hadoop.fs.Path parent = new org.apache.hadoop.fs.Path(path).getParent();
+        return parent == null || parent.toString().isEmpty() ? null : parent.toString();
+    }
+
+    /** {@code p} against the suite's directory; absolute paths, URIs and paths of a bare-named suite as given. */
+    static String resolvePath(String baseDir, String p) {
+        if (baseDir == null || HAS_SCHEME.matcher(p).lookingAt() || p.startsWith("/")) {
             return p;
         }
         return new org.apache.hadoop.fs.Path(baseDir, p).toString();
+    }
+
+    /** The YAML key path of a mapping error, as {@code tasks[0].generation.max_tokens}. */
+    private static String keyPath(JsonMappingException e) {
+        StringBuilder path = new StringBuilder();
+        for (JsonMappingException.Reference r : e.getPath()) {
+            if (r.getFieldName() != null) {
+                path.append(path.length() == 0 ? "" : ".").append(r.getFieldName());
+            } else if (r.getIndex() >= 0) {
+                path.append('[').append(r.getIndex()).append(']');
+            }
+        }
+        return path.toString();
+    }
+
+    private static String oneLine(String s) {
+        return s == null ? "" : s.replaceAll("\\s+", " ").trim();
     }
 
     private static BadInputException badCause(Throwable t) {

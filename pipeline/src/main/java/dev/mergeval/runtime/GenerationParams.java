@@ -24,6 +24,9 @@ public record GenerationParams(
         if (temperature < 0) {
             throw new IllegalArgumentException("temperature must be >= 0, got " + temperature);
         }
+        if (topK < 0) {
+            throw new IllegalArgumentException("top_k must be >= 0, got " + topK);
+        }
         if (topP <= 0 || topP > 1) {
             throw new IllegalArgumentException("top_p must be in (0, 1], got " + topP);
         }

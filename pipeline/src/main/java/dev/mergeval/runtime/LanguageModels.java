@@ -57,28 +57,74 @@ public final class LanguageModels {
         return source.startsWith(MERGE_PREFIX) ? loadMerge(source, conf, options) : loadDirectory(source, conf, options);
     }
 
+    /**
+     * Checks a source as {@link #load} would, without reading any weights: the directory (or merge
+     * config and its inputs) exists, {@code config.json} parses, every safetensors header loads, the
+     * tensors are the ones the config implies, and {@code tokenizer.json} is present. Commands run this
+     * on the driver before they start work, so that a bad source fails there, in one line, and not in
+     * every Spark task.
+     *
+     * @throws BadInputException naming the file and what is wrong
+     */
+    public static void check(String source, Configuration conf) {
+        try (Opened o = open(source, conf)) {
+            LlamaWeights.validate(o.config(), o.tensors());
+            if (!o.dir().exists("tokenizer.json")) {
+                throw new BadInputException("missing tokenizer: " + o.dir().resolve("tokenizer.json"));
+            }
+        }
+    }
+
     /** A model directory; returns the concrete type for callers that need its internals. */
     public static DjlLanguageModel loadDirectory(String uri, Configuration conf, RuntimeOptions options) {
+        try (Opened o = openDirectory(uri, conf)) {
+            return assemble(o, options);
+        }
+    }
+
+    /** A {@code merge:CONFIG.yaml[#seed=N]} source. */
+    public static DjlLanguageModel loadMerge(String source, Configuration conf, RuntimeOptions options) {
+        try (Opened o = openMerge(source, conf)) {
+            return assemble(o, options);
+        }
+    }
+
+    /** A source with its headers and config read, and its weights not yet. */
+    private record Opened(String id, ModelDirectory dir, LlamaConfig config, TensorSource tensors)
+            implements AutoCloseable {
+
+        @Override
+        public void close() {
+            tensors.close();
+        }
+    }
+
+    private static Opened open(String source, Configuration conf) {
+        return source.startsWith(MERGE_PREFIX) ? openMerge(source, conf) : openDirectory(source, conf);
+    }
+
+    private static Opened openDirectory(String uri, Configuration conf) {
         if (uri.contains("+")) {
             Checkpoint weights = Checkpoint.open(uri, conf);
             if (weights instanceof LoraCheckpoint) {
                 // BASE+ADAPTER: weights W + scale * B @ A, config and tokenizer from the base model.
-                try (TensorSource tensors = new CheckpointTensorSource(weights)) {
+                TensorSource tensors = new CheckpointTensorSource(weights);
+                try {
                     ModelDirectory dir = new ModelDirectory(weights.root(), conf);
-                    return assemble(uri, dir, readConfig(dir), tensors, options);
+                    return new Opened(uri, dir, readConfig(dir), tensors);
+                } catch (RuntimeException e) {
+                    tensors.close();
+                    throw e;
                 }
             }
             weights.close();
         }
         ModelDirectory dir = new ModelDirectory(uri, conf);
         LlamaConfig config = readConfig(dir);
-        try (TensorSource tensors = new CheckpointTensorSource(Checkpoint.open(dir.uri(), conf))) {
-            return assemble(dir.uri(), dir, config, tensors, options);
-        }
+        return new Opened(dir.uri(), dir, config, new CheckpointTensorSource(Checkpoint.open(dir.uri(), conf)));
     }
 
-    /** A {@code merge:CONFIG.yaml[#seed=N]} source. */
-    public static DjlLanguageModel loadMerge(String source, Configuration conf, RuntimeOptions options) {
+    private static Opened openMerge(String source, Configuration conf) {
         String spec = source.substring(MERGE_PREFIX.length());
         long seed = DEFAULT_MERGE_SEED;
         Matcher m = SEED_SUFFIX.matcher(spec);
@@ -92,26 +138,21 @@ public final class LanguageModels {
             for (String model : merge.inputModels()) {
                 inputs.put(model, Checkpoint.open(model, conf));
             }
+            Checkpoint base = inputs.get(merge.baseModel().orElse(merge.inputModels().get(0)));
+            ModelDirectory dir = new ModelDirectory(base.root(), conf);
+            LlamaConfig config = readConfig(dir);
+            return new Opened(source, dir, config, new MergedTensorSource(merge, inputs, config.numHiddenLayers(), seed));
         } catch (RuntimeException e) {
             inputs.values().forEach(Checkpoint::close);
             throw e;
-        }
-        Checkpoint base = inputs.get(merge.baseModel().orElse(merge.inputModels().get(0)));
-        ModelDirectory dir = new ModelDirectory(base.root(), conf);
-        LlamaConfig config;
-        try {
-            config = readConfig(dir);
-        } catch (RuntimeException e) {
-            inputs.values().forEach(Checkpoint::close);
-            throw e;
-        }
-        try (TensorSource tensors = new MergedTensorSource(merge, inputs, config.numHiddenLayers(), seed)) {
-            return assemble(source, dir, config, tensors, options);
         }
     }
 
-    private static DjlLanguageModel assemble(
-            String id, ModelDirectory dir, LlamaConfig config, TensorSource tensors, RuntimeOptions options) {
+    private static DjlLanguageModel assemble(Opened opened, RuntimeOptions options) {
+        String id = opened.id();
+        ModelDirectory dir = opened.dir();
+        LlamaConfig config = opened.config();
+        TensorSource tensors = opened.tensors();
         LlamaWeights.validate(config, tensors);
         ModelTokenizer tokenizer = ModelTokenizer.load(
                 dir, config.bosTokenId(), config.eosTokenIds().isEmpty() ? -1 : config.eosTokenIds().get(0));

@@ -1,6 +1,7 @@
 package dev.mergeval.sweep;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -41,8 +42,9 @@ import java.util.Set;
  * materialize: chosen                 # none | chosen | all
  * seed: 1234
  * </pre>
- * Each fine-tune is swept against the aligned model on its own; the aligned model and every
- * fine-tune are always end points of the grid ({@link #points()}).
+ * {@code mergeval sweep} resolves relative model and suite paths (and an inline suite's dataset
+ * paths) against the spec file's directory. Each fine-tune is swept against the aligned model on its
+ * own; the aligned model and every fine-tune are always end points of the grid ({@link #points()}).
  */
 public record SweepSpec(@JsonProperty("name") String name,
                         @JsonProperty("aligned") String aligned,
@@ -125,6 +127,10 @@ public record SweepSpec(@JsonProperty("name") String name,
             spec.points();
             return spec;
         } catch (JsonMappingException e) {
+            if (e.getCause() instanceof JsonParseException syntax) {
+                String line = syntax.getLocation() == null ? "" : ":" + syntax.getLocation().getLineNr();
+                throw new BadInputException(sourceName + line + ": invalid YAML: " + oneLine(syntax.getOriginalMessage()), e);
+            }
             throw new BadInputException(sourceName + ": " + describe(e), e);
         } catch (JsonProcessingException e) {
             throw new BadInputException(sourceName + ": invalid YAML: " + oneLine(e.getOriginalMessage()), e);
@@ -139,6 +145,8 @@ public record SweepSpec(@JsonProperty("name") String name,
         String text;
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new BadInputException(file + ": file not found", e);
         } catch (IOException e) {
             throw new BadInputException(file + ": cannot read: " + e.getMessage(), e);
         }

@@ -97,4 +97,44 @@ class EvalSuiteTest {
                 "tasks:\n  - {name: a, dataset: {kind: advbench, path: x}, judge: keyword, generation: {temperature: -1}}\n")));
         assertTrue(badTemp.getMessage().contains("temperature must be >= 0"), badTemp.getMessage());
     }
+
+    @Test
+    void aSuiteNamedWithoutAFolderKeepsRelativeDatasetPathsForTheWorkingDirectory() {
+        // "suite.yaml" in the working directory: its datasets resolve against the working directory too.
+        assertNull(EvalSuite.parentOf("suite.yaml"));
+        EvalSuite s = EvalSuite.parse("tasks:\n  - {name: a, dataset: {kind: jsonl, path: data/x.jsonl}, judge: keyword}\n",
+                "suite.yaml", EvalSuite.parentOf("suite.yaml"));
+        assertEquals("data/x.jsonl", s.tasks().get(0).dataset().path());
+        assertEquals("suites", EvalSuite.parentOf("suites/suite.yaml"));
+        assertEquals("data/x.jsonl", EvalSuite.resolvePath(EvalSuite.parentOf("suites/suite.yaml"), "../data/x.jsonl"));
+    }
+
+    @Test
+    void relativeDatasetPathsResolveAgainstTheSuiteFileNotTheWorkingDirectory() throws IOException {
+        Files.createDirectories(dir.resolve("suites"));
+        Files.createDirectories(dir.resolve("data"));
+        Files.writeString(dir.resolve("data/x.jsonl"), "{\"prompt\": \"hello\"}\n");
+        Path suite = dir.resolve("suites/suite.yaml");
+        Files.writeString(suite, "tasks:\n  - {name: a, dataset: {kind: jsonl, path: ../data/x.jsonl}, judge: keyword}\n");
+        EvalTask task = EvalSuite.read(suite.toString()).tasks().get(0);
+        assertEquals(dir.resolve("data/x.jsonl").toString(), task.dataset().path());
+        assertEquals(1, dev.mergeval.eval.datasets.Datasets.load(task.dataset()).size());
+    }
+
+    @Test
+    void namesTheLineAndKeyOfYamlErrors() throws IOException {
+        BadInputException syntax = assertThrows(BadInputException.class, () -> EvalSuite.read(write(
+                "tasks:\n  - name: a\n    dataset: {kind: jsonl, path: x.jsonl\n    judge: keyword\n")));
+        assertTrue(syntax.getMessage().matches(".*suite\\.yaml:\\d+: invalid YAML: .*"), syntax.getMessage());
+        BadInputException unknown = assertThrows(BadInputException.class, () -> EvalSuite.read(write(
+                "tasks:\n  - name: a\n    dataset: {kind: jsonl, path: x.jsonl}\n    judge: keyword\n    generation: {max_tokens: 3}\n")));
+        assertTrue(unknown.getMessage().contains("suite.yaml:5: tasks[0].generation.max_tokens: unknown key"),
+                unknown.getMessage());
+        BadInputException limit = assertThrows(BadInputException.class, () -> EvalSuite.read(write(
+                "tasks:\n  - {name: a, dataset: {kind: jsonl, path: x.jsonl}, judge: keyword, limit: 0}\n")));
+        assertTrue(limit.getMessage().endsWith("suite.yaml: task 'a': limit must be >= 1, got 0"), limit.getMessage());
+        BadInputException judge = assertThrows(BadInputException.class, () -> EvalSuite.read(write(
+                "tasks:\n  - {name: a, dataset: {kind: jsonl, path: x.jsonl}, judge: gpt4}\n")));
+        assertTrue(judge.getMessage().contains("suite.yaml: task 'a': unknown judge 'gpt4'"), judge.getMessage());
+    }
 }

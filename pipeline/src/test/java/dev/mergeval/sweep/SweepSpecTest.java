@@ -260,7 +260,7 @@ class SweepSpecTest {
         assertEquals(file + ": grid[0].ratios.step: must be > 0 (got -1.0)",
                 assertThrows(BadInputException.class, () -> SweepSpec.load(file)).getMessage());
         assertTrue(assertThrows(BadInputException.class, () -> SweepSpec.load(dir.resolve("missing.yaml")))
-                .getMessage().contains("missing.yaml: cannot read"));
+                .getMessage().contains("missing.yaml: file not found"));
     }
 
     @Test

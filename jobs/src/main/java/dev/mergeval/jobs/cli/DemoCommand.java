@@ -1,12 +1,10 @@
 package dev.mergeval.jobs.cli;
 
 import dev.mergeval.common.BadInputException;
-import dev.mergeval.sweep.SuiteRef;
 import dev.mergeval.sweep.SweepSpec;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -41,20 +39,9 @@ public final class DemoCommand implements Callable<Integer> {
         if (!Files.isRegularFile(root.resolve(SPEC))) {
             throw new BadInputException(root.resolve(SPEC) + ": demo spec not found; pass --project DIR");
         }
-        SweepSpec spec = resolve(SweepSpec.load(root.resolve(SPEC)), root);
+        SweepSpec spec = InputChecks.resolve(SweepSpec.load(root.resolve(SPEC)), root);
+        InputChecks.sweepInputs(spec, root.resolve(SPEC).toString());
         return SweepCommand.run(spec, root.resolve(SPEC), out, overwrite, master, false, System.out);
-    }
-
-    /** The spec with its model and suite paths made absolute against the project root. */
-    static SweepSpec resolve(SweepSpec spec, Path root) {
-        List<String> tuned = spec.finetuned().stream().map(f -> absolute(root, f)).toList();
-        SuiteRef suite = spec.suite().path() == null ? spec.suite() : SuiteRef.ofPath(absolute(root, spec.suite().path()));
-        return new SweepSpec(spec.name(), absolute(root, spec.aligned()), tuned, spec.grid(), suite, spec.metrics(),
-                spec.select(), spec.goal(), spec.materialize(), spec.seed());
-    }
-
-    private static String absolute(Path root, String path) {
-        return root.resolve(path).normalize().toString();
     }
 
     /** The working directory or an ancestor holding the demo spec, else the checkout this class was built in. */

@@ -7,6 +7,7 @@ import dev.mergeval.jobs.StagedOutput;
 import dev.mergeval.jobs.eval.EvalJob;
 import dev.mergeval.jobs.eval.EvalJobConfig;
 import dev.mergeval.jobs.eval.RuntimeModelFactory;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.apache.spark.sql.SparkSession;
@@ -52,7 +53,7 @@ public final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        EvalJobConfig config = new EvalJobConfig(models, suite, out, limit, sliceSize);
+        EvalJobConfig config = validated();
         StagedOutput.check(OutputLocation.resolve(out, SparkSessions.hadoopConfiguration()), overwrite);
         SparkSession spark = SparkSessions.create("mergeval eval", master);
         try {
@@ -71,5 +72,19 @@ public final class EvalCommand implements Callable<Integer> {
         } finally {
             spark.stop();
         }
+    }
+
+    /** The arguments checked, with paths made absolute; see {@link InputChecks}. */
+    private EvalJobConfig validated() {
+        if (spec.commandLine().getParseResult().hasMatchedOption("--limit")) {
+            InputChecks.atLeast("--limit", limit, 1);
+        }
+        InputChecks.atLeast("--slice-size", sliceSize, 1);
+        Path cwd = Path.of("").toAbsolutePath();
+        List<String> sources = models.stream().map(m -> InputChecks.modelSource(cwd, m)).toList();
+        String suitePath = InputChecks.path(suite);
+        InputChecks.suite(suitePath);
+        InputChecks.models(sources);
+        return new EvalJobConfig(sources, suitePath, out, limit, sliceSize);
     }
 }

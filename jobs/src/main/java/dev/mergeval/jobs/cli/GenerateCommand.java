@@ -2,6 +2,7 @@ package dev.mergeval.jobs.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.common.BadInputException;
 import dev.mergeval.runtime.ChatMessage;
 import dev.mergeval.runtime.Completion;
 import dev.mergeval.runtime.GenerationParams;
@@ -67,8 +68,8 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        GenerationParams params = new GenerationParams(
-                maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, stops);
+        GenerationParams params = checkedParams();
+        model.check();
         try (LanguageModel lm = model.load()) {
             String input = prompt;
             if (chat || system != null) {
@@ -95,5 +96,21 @@ public final class GenerateCommand implements Callable<Integer> {
             out.flush();
         }
         return MergevalCli.EXIT_OK;
+    }
+
+    /** The decoding options, each range checked under its option name. */
+    private GenerationParams checkedParams() {
+        InputChecks.atLeast("--max-new-tokens", maxNewTokens, 1);
+        InputChecks.atLeast("--top-k", topK, 0);
+        if (!(temperature >= 0)) {
+            throw new BadInputException("--temperature must be >= 0, got " + temperature);
+        }
+        if (!(topP > 0 && topP <= 1)) {
+            throw new BadInputException("--top-p must be in (0, 1], got " + topP);
+        }
+        if (!(repetitionPenalty > 0)) {
+            throw new BadInputException("--repetition-penalty must be > 0, got " + repetitionPenalty);
+        }
+        return new GenerationParams(maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, stops);
     }
 }

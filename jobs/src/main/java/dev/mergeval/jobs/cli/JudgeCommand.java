@@ -10,6 +10,7 @@ import dev.mergeval.jobs.StagedOutput;
 import dev.mergeval.jobs.eval.EvalModels;
 import dev.mergeval.runtime.LanguageModel;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -55,9 +56,14 @@ public final class JudgeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        JudgeSpec js = InputChecks.judge(judge);
+        InputChecks.judgeInput(input);
+        if (js.needsModel()) {
+            InputChecks.device(device);
+            InputChecks.models(List.of(js.modelSource()));
+        }
         OutputLocation location = OutputLocation.resolve(out, SparkSessions.hadoopConfiguration());
         StagedOutput.check(location, overwrite);
-        JudgeSpec js = JudgeSpec.parse(judge);
         String model = modelName != null ? modelName : DatasetFiles.stem(input);
         Map<String, Object> inputs = new LinkedHashMap<>();
         inputs.put("input", input);

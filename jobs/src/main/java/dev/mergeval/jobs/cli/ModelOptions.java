@@ -3,6 +3,8 @@ package dev.mergeval.jobs.cli;
 import dev.mergeval.runtime.LanguageModel;
 import dev.mergeval.runtime.LanguageModels;
 import dev.mergeval.runtime.RuntimeOptions;
+import java.nio.file.Path;
+import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import picocli.CommandLine.Option;
 
@@ -20,7 +22,19 @@ final class ModelOptions {
     @Option(names = "--threads", defaultValue = "0", description = "PyTorch threads (0 = default).")
     int threads;
 
+    /** Checks the options and the model's headers and config, before anything is loaded. */
+    void check() {
+        InputChecks.atLeast("--threads", threads, 0);
+        InputChecks.device(device);
+        InputChecks.models(List.of(source()));
+    }
+
     LanguageModel load() {
-        return LanguageModels.load(model, new Configuration(), new RuntimeOptions(device, threads, 1));
+        return LanguageModels.load(source(), new Configuration(), new RuntimeOptions(device, threads, 1));
+    }
+
+    /** The source with relative paths resolved against the working directory. */
+    private String source() {
+        return InputChecks.modelSource(Path.of("").toAbsolutePath(), model);
     }
 }

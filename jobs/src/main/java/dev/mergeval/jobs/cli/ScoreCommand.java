@@ -39,6 +39,7 @@ public final class ScoreCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        model.check();
         try (LanguageModel lm = model.load()) {
             LogLikelihood ll = lm.logLikelihood(List.of(new LogLikelihoodRequest(context, continuation))).get(0);
             PrintWriter out = spec.commandLine().getOut();

@@ -50,7 +50,7 @@ public final class SweepCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        return run(SweepSpec.load(spec), spec, out, overwrite, master, requireGoal, System.out);
+        return run(InputChecks.sweep(spec), spec, out, overwrite, master, requireGoal, System.out);
     }
 
     /** Checks (and with {@code overwrite} clears) the output before Spark starts, then sweeps. */

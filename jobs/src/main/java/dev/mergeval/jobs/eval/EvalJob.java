@@ -1,5 +1,6 @@
 package dev.mergeval.jobs.eval;
 
+import dev.mergeval.common.Progress;
 import dev.mergeval.eval.EvalOutputs;
 import dev.mergeval.eval.EvalSuite;
 import dev.mergeval.eval.EvalTask;
@@ -9,6 +10,7 @@ import dev.mergeval.eval.MetricsAggregator;
 import dev.mergeval.eval.PromptRecord;
 import dev.mergeval.jobs.OutputLocation;
 import dev.mergeval.jobs.StagedOutput;
+import dev.mergeval.jobs.FailFast;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -103,7 +105,7 @@ public final class EvalJob {
                 .persist(StorageLevel.MEMORY_AND_DISK());
         try {
             // Run every unit once (in parallel, cached); the writes below then read the cache.
-            long count = rows.count();
+            long count = FailFast.run(jsc, "mergeval eval: " + units.size() + " units", Progress.NONE, rows::count);
             Dataset<Row> df = spark.createDataFrame(rows, RecordRows.SCHEMA);
             // A few files, not one per unit: units are small and a file per unit costs more than it writes.
             df.coalesce((int) Math.max(1, Math.min(rows.getNumPartitions(), count / PARQUET_ROWS_PER_FILE)))

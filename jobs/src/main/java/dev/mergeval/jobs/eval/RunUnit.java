@@ -7,6 +7,7 @@ import dev.mergeval.eval.PromptRecord;
 import dev.mergeval.eval.TaskRunner;
 import dev.mergeval.eval.datasets.EvalExample;
 import dev.mergeval.eval.judges.Judge;
+import dev.mergeval.jobs.FailFast;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -56,6 +57,14 @@ public final class RunUnit implements FlatMapFunction<EvalUnit, Row> {
 
     @Override
     public Iterator<Row> call(EvalUnit unit) {
+        try {
+            return run(unit);
+        } catch (RuntimeException e) {
+            throw FailFast.unwrapBadInput(e);
+        }
+    }
+
+    private Iterator<Row> run(EvalUnit unit) {
         EvalSuite suite = suite(suitePath);
         EvalTask task = suite.tasks().get(unit.taskIndex());
         List<EvalExample> slice = items(suitePath, task, suite.seed(), limit).subList(unit.from(), unit.to());

@@ -1,6 +1,7 @@
 package dev.mergeval.jobs.merge;
 
 import dev.mergeval.checkpoint.Sha256;
+import dev.mergeval.jobs.FailFast;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import org.apache.hadoop.fs.Path;
@@ -27,7 +28,7 @@ final class FileHashTask implements Function<String, String> {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot hash " + file + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
-            throw UnitTask.unwrapBadInput(e);
+            throw FailFast.unwrapBadInput(e);
         }
     }
 }

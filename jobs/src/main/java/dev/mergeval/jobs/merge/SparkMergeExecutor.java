@@ -2,12 +2,11 @@ package dev.mergeval.jobs.merge;
 
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Progress;
+import dev.mergeval.jobs.FailFast;
 import dev.mergeval.merge.plan.MergeExecutor;
 import dev.mergeval.merge.plan.MergePlan;
 import dev.mergeval.merge.plan.UnitResult;
 import java.util.List;
-import java.util.UUID;
-import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -42,7 +41,7 @@ public final class SparkMergeExecutor implements MergeExecutor {
         progress.start("merge", indices.size());
         try {
             String description = "mergeval merge " + plan.planId().substring(0, 16) + ": " + indices.size() + " units";
-            return failFast(description, progress,
+            return FailFast.run(sc, description, progress,
                     () -> sc.parallelize(indices, Math.max(1, indices.size()))
                             .map(new UnitTask(planBroadcast, conf, partsDir))
                             .collect());
@@ -60,7 +59,7 @@ public final class SparkMergeExecutor implements MergeExecutor {
         }
         Broadcast<SerializableConfiguration> conf = hadoopConf();
         try {
-            return failFast("mergeval sha256 of " + files.size() + " input files", Progress.NONE,
+            return FailFast.run(sc, "mergeval sha256 of " + files.size() + " input files", Progress.NONE,
                     () -> sc.parallelize(files, files.size()).map(new FileHashTask(conf)).collect());
         } finally {
             conf.destroy();
@@ -74,41 +73,5 @@ public final class SparkMergeExecutor implements MergeExecutor {
 
     private Broadcast<SerializableConfiguration> hadoopConf() {
         return sc.broadcast(new SerializableConfiguration(sc.hadoopConfiguration()));
-    }
-
-    /**
-     * Runs a job in its own group, counting its finished tasks on {@code tasks} and cancelling the group on
-     * the first bad-input failure; rethrows that failure as the job's error.
-     */
-    private <T> List<T> failFast(String description, Progress tasks, Callable<List<T>> job) {
-        String group = "mergeval-" + UUID.randomUUID();
-        JobGroupWatch watch = new JobGroupWatch(sc, group, tasks);
-        sc.sc().addSparkListener(watch);
-        sc.setJobGroup(group, description, true);
-        try {
-            return job.call();
-        } catch (Exception e) {
-            BadInputException bad = watch.firstBadInput();
-            if (bad == null) {
-                bad = badInputCause(e);
-            }
-            if (bad != null) {
-                throw bad;
-            }
-            throw e instanceof RuntimeException re ? re : new IllegalStateException(description + " failed", e);
-        } finally {
-            sc.clearJobGroup();
-            sc.sc().removeSparkListener(watch);
-        }
-    }
-
-    /** When the job aborted before the listener saw the failure, Spark's exception carries it. */
-    private static BadInputException badInputCause(Throwable t) {
-        for (Throwable c = t; c != null; c = c.getCause()) {
-            if (c instanceof BadInputException bad) {
-                return bad;
-            }
-        }
-        return null;
     }
 }

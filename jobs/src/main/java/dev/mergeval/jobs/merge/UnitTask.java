@@ -1,6 +1,6 @@
 package dev.mergeval.jobs.merge;
 
-import dev.mergeval.common.BadInputException;
+import dev.mergeval.jobs.FailFast;
 import dev.mergeval.merge.plan.MergePlan;
 import dev.mergeval.merge.plan.UnitExecutor;
 import dev.mergeval.merge.plan.UnitResult;
@@ -32,20 +32,7 @@ final class UnitTask implements Function<Integer, UnitResult> {
         try {
             return UnitExecutor.execute(p, p.units().get(index), partsDir, conf.value().value());
         } catch (RuntimeException e) {
-            throw unwrapBadInput(e);
+            throw FailFast.unwrapBadInput(e);
         }
-    }
-
-    /**
-     * Rethrows a bad-input cause as itself, so that the driver sees its class in the task's failure
-     * reason and aborts at once, and the user sees its one-line message.
-     */
-    static RuntimeException unwrapBadInput(RuntimeException e) {
-        for (Throwable c = e; c != null; c = c.getCause()) {
-            if (c instanceof BadInputException bad) {
-                return bad;
-            }
-        }
-        return e;
     }
 }

@@ -1,4 +1,4 @@
-package dev.mergeval.jobs.merge;
+package dev.mergeval.jobs;
 
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Progress;
