@@ -26,7 +26,8 @@ import org.apache.spark.util.LongAccumulator;
 
 /**
  * {@code mergeval eval} on Spark: plans (model, task slice) units on the driver, runs them on
- * executors ({@link RunUnit}: one model load per executor JVM and model), and writes per-prompt
+ * executors ({@link RunUnit}: one model load per executor JVM and model while it stays in the executor's
+ * bounded {@link ExecutorModels} cache), and writes per-prompt
  * records as Parquet ({@code records.parquet}) and JSON Lines ({@code records.jsonl}, in plan order)
  * plus {@code metrics.json} and {@code metrics.csv}. Metrics are aggregated from the records DataFrame
  * with built-in operators only ({@link RecordMetrics}, the same counts as {@link MetricsAggregator}), so
@@ -78,7 +79,8 @@ public final class EvalJob {
         LongAccumulator generateNanos = jsc.sc().longAccumulator("generate nanos");
         // One partition per unit: Spark schedules units on free executor cores as they finish.
         JavaRDD<Row> rows = jsc.parallelize(units, Math.max(1, units.size()))
-                .flatMap(new RunUnit(config.suitePath(), config.limit(), factory, loads, loadNanos, generateNanos))
+                .flatMap(new RunUnit(config.suitePath(), config.limit(), factory, ExecutorModels.modelsPerDevice(spark),
+                        loads, loadNanos, generateNanos))
                 .persist(StorageLevel.MEMORY_AND_DISK());
         try {
             Path out = Path.of(config.outDir());
