@@ -27,7 +27,8 @@ import org.apache.spark.util.LongAccumulator;
 
 /**
  * {@code mergeval eval} on Spark: plans (model, task slice) units on the driver, runs them on
- * executors ({@link RunUnit}: one model load per executor JVM and model), and writes per-prompt
+ * executors ({@link RunUnit}: one model load per executor JVM and model while it stays in the executor's
+ * bounded {@link ExecutorModels} cache), and writes per-prompt
  * records as Parquet ({@code records.parquet}) and JSON Lines ({@code records.jsonl}, in plan order)
  * plus {@code metrics.json} and {@code metrics.csv}, published whole on any Hadoop filesystem with
  * {@code mergeval_provenance.json} as the completeness marker. Metrics are aggregated from the records DataFrame
@@ -101,7 +102,8 @@ public final class EvalJob {
         LongAccumulator generateNanos = jsc.sc().longAccumulator("generate nanos");
         // One partition per unit: Spark schedules units on free executor cores as they finish.
         JavaRDD<Row> rows = jsc.parallelize(units, Math.max(1, units.size()))
-                .flatMap(new RunUnit(config.suitePath(), config.limit(), factory, loads, loadNanos, generateNanos))
+                .flatMap(new RunUnit(config.suitePath(), config.limit(), factory, ExecutorModels.modelsPerDevice(spark),
+                        loads, loadNanos, generateNanos))
                 .persist(StorageLevel.MEMORY_AND_DISK());
         try {
             // Run every unit once (in parallel, cached); the writes below then read the cache.

@@ -1,41 +1,48 @@
 package dev.mergeval.jobs.eval;
 
-import dev.mergeval.runtime.LanguageModel;
-import java.util.HashMap;
-import java.util.Map;
+import dev.mergeval.common.BadInputException;
+import org.apache.spark.sql.SparkSession;
 
 /**
- * The models loaded in this JVM, keyed by source and device: an executor loads each model once
- * per device (one per GPU Spark assigned, or one on the CPU) and reuses it for every unit of that
- * model. Loading is serialised so that two tasks running at once never load the same model twice.
+ * The models loaded in this JVM: one {@link ModelCache} per executor (or local driver), keyed by
+ * source and device, holding at most {@value #CONF_MODELS_PER_DEVICE} models per device (one per GPU
+ * Spark assigned, or the CPU), least recently used closed first; see {@link ModelCache} for the exact
+ * guarantee, including a task's judge model held next to its evaluated model.
  */
 public final class ExecutorModels {
 
-    /** A model and whether this call loaded it, with the load time. */
-    public record Lease(LanguageModel model, boolean loadedNow, long loadNanos) {
-    }
+    /** Spark setting: models an executor keeps loaded per device (default 1). */
+    public static final String CONF_MODELS_PER_DEVICE = "spark.mergeval.executor.modelsPerDevice";
+    public static final int DEFAULT_MODELS_PER_DEVICE = 1;
 
-    private static final Map<String, LanguageModel> MODELS = new HashMap<>();
+    private static final ModelCache CACHE = new ModelCache();
 
     private ExecutorModels() {
     }
 
-    public static synchronized Lease get(String source, String device, ModelFactory factory) {
-        String key = source + "@" + device;
-        LanguageModel m = MODELS.get(key);
-        if (m != null) {
-            return new Lease(m, false, 0L);
+    /** Leases a model from this JVM's cache; close the lease when the unit is done with it. */
+    public static ModelCache.Lease lease(String source, String device, int perDevice, ModelFactory factory)
+            throws InterruptedException {
+        return CACHE.lease(source, device, perDevice, factory);
+    }
+
+    /** The bound, read on the driver (spark-defaults, {@code --conf}, or set on the session). */
+    public static int modelsPerDevice(SparkSession spark) {
+        String value = spark.conf().get(CONF_MODELS_PER_DEVICE, Integer.toString(DEFAULT_MODELS_PER_DEVICE));
+        int n;
+        try {
+            n = Integer.parseInt(value.trim());
+        } catch (NumberFormatException e) {
+            n = 0;
         }
-        long start = System.nanoTime();
-        m = factory.load(source, device);
-        long nanos = System.nanoTime() - start;
-        MODELS.put(key, m);
-        return new Lease(m, true, nanos);
+        if (n < 1) {
+            throw new BadInputException(CONF_MODELS_PER_DEVICE + " must be an integer >= 1, got '" + value + "'");
+        }
+        return n;
     }
 
     /** Closes and forgets every model (tests, and local runs that end before the JVM does). */
-    public static synchronized void closeAll() {
-        MODELS.values().forEach(LanguageModel::close);
-        MODELS.clear();
+    public static void closeAll() {
+        CACHE.closeAll();
     }
 }

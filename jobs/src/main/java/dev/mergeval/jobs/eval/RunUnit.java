@@ -20,8 +20,9 @@ import org.apache.spark.util.LongAccumulator;
 /**
  * Executor side of {@code mergeval eval}: runs one {@link EvalUnit}. The suite and each task's
  * sampled items are rebuilt once per executor JVM (cached by suite path, task and limit), the model
- * comes from {@link ExecutorModels}, and model loads, load time and the time spent generating and
- * judging are counted in accumulators.
+ * comes from {@link ExecutorModels} (leased for the unit and released when it ends, so the cache can
+ * close it for the next model), and model loads, load time and the time spent generating and judging
+ * are counted in accumulators.
  */
 public final class RunUnit implements FlatMapFunction<EvalUnit, Row> {
     private static final long serialVersionUID = 1L;
@@ -32,15 +33,17 @@ public final class RunUnit implements FlatMapFunction<EvalUnit, Row> {
     private final String suitePath;
     private final int limit;
     private final ModelFactory factory;
+    private final int modelsPerDevice;
     private final LongAccumulator loads;
     private final LongAccumulator loadNanos;
     private final LongAccumulator generateNanos;
 
-    public RunUnit(String suitePath, int limit, ModelFactory factory, LongAccumulator loads, LongAccumulator loadNanos,
-                   LongAccumulator generateNanos) {
+    public RunUnit(String suitePath, int limit, ModelFactory factory, int modelsPerDevice, LongAccumulator loads,
+                   LongAccumulator loadNanos, LongAccumulator generateNanos) {
         this.suitePath = suitePath;
         this.limit = limit;
         this.factory = factory;
+        this.modelsPerDevice = modelsPerDevice;
         this.loads = loads;
         this.loadNanos = loadNanos;
         this.generateNanos = generateNanos;
@@ -56,7 +59,7 @@ public final class RunUnit implements FlatMapFunction<EvalUnit, Row> {
     }
 
     @Override
-    public Iterator<Row> call(EvalUnit unit) {
+    public Iterator<Row> call(EvalUnit unit) throws InterruptedException {
         try {
             return run(unit);
         } catch (RuntimeException e) {
@@ -64,29 +67,30 @@ public final class RunUnit implements FlatMapFunction<EvalUnit, Row> {
         }
     }
 
-    private Iterator<Row> run(EvalUnit unit) {
+    private Iterator<Row> run(EvalUnit unit) throws InterruptedException {
         EvalSuite suite = suite(suitePath);
         EvalTask task = suite.tasks().get(unit.taskIndex());
         List<EvalExample> slice = items(suitePath, task, suite.seed(), limit).subList(unit.from(), unit.to());
-        ExecutorModels.Lease model = lease(unit.modelSource());
-        Judge judge = null;
-        if (task.judge() != null) {
-            judge = task.judge().needsModel()
-                    ? task.judge().modelJudge(lease(task.judge().modelSource()).model())
-                    : task.judge().ruleJudge();
+        try (ModelCache.Lease model = lease(unit.modelSource());
+             ModelCache.Lease judgeModel = task.judge() != null && task.judge().needsModel()
+                     ? lease(task.judge().modelSource()) : null) {
+            Judge judge = null;
+            if (task.judge() != null) {
+                judge = judgeModel != null ? task.judge().modelJudge(judgeModel.model()) : task.judge().ruleJudge();
+            }
+            long start = System.nanoTime();
+            List<PromptRecord> records = TaskRunner.run(model.model(), task, slice, judge);
+            generateNanos.add(System.nanoTime() - start);
+            List<Row> rows = new ArrayList<>(records.size());
+            for (int i = 0; i < records.size(); i++) {
+                rows.add(RecordRows.toRow(unit.modelIndex(), unit.taskIndex(), unit.from() + i, records.get(i)));
+            }
+            return rows.iterator();
         }
-        long start = System.nanoTime();
-        List<PromptRecord> records = TaskRunner.run(model.model(), task, slice, judge);
-        generateNanos.add(System.nanoTime() - start);
-        List<Row> rows = new ArrayList<>(records.size());
-        for (int i = 0; i < records.size(); i++) {
-            rows.add(RecordRows.toRow(unit.modelIndex(), unit.taskIndex(), unit.from() + i, records.get(i)));
-        }
-        return rows.iterator();
     }
 
-    private ExecutorModels.Lease lease(String source) {
-        ExecutorModels.Lease l = ExecutorModels.get(source, TaskDevice.current(), factory);
+    private ModelCache.Lease lease(String source) throws InterruptedException {
+        ModelCache.Lease l = ExecutorModels.lease(source, TaskDevice.current(), modelsPerDevice, factory);
         if (l.loadedNow()) {
             loads.add(1);
             loadNanos.add(l.loadNanos());

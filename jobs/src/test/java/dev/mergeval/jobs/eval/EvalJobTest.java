@@ -78,6 +78,8 @@ class EvalJobTest {
                 ""));
         ExecutorModels.closeAll();
         RuleModelFactory.LOADS.set(0);
+        // Room for both models: Spark may interleave their units on the two task threads.
+        spark.conf().set(ExecutorModels.CONF_MODELS_PER_DEVICE, "2");
         EvalJobConfig config = new EvalJobConfig(List.of("modelA", "modelB"), suite.toString(),
                 dir.resolve("out").toString(), -1, 8);
         EvalJob.Summary s = EvalJob.run(spark, config, new RuleModelFactory(), false);
