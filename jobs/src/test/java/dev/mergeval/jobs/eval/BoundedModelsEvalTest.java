@@ -66,7 +66,7 @@ class BoundedModelsEvalTest {
         List<String> models = IntStream.range(0, MODELS).mapToObj(i -> "model" + i).toList();
         return assertTimeoutPreemptively(Duration.ofMinutes(2), () -> EvalJob.run(spark,
                 new EvalJobConfig(models, suite.toString(), dir.resolve(out).toString(), -1, 4),
-                new CountingModelFactory()));
+                new CountingModelFactory(), false));
     }
 
     private static void assertAllClosedAtTheEnd(EvalJob.Summary s) {
