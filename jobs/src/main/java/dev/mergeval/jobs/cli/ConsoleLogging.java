@@ -3,7 +3,6 @@ package dev.mergeval.jobs.cli;
 import dev.mergeval.jobs.SparkSessions;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
@@ -48,6 +47,7 @@ public final class ConsoleLogging {
     private static final String HOSTNAME_WARNINGS = "(?s).*(resolves to a loopback address|Set SPARK_LOCAL_IP).*";
 
     private static Path current;
+    private static boolean active;
 
     private ConsoleLogging() {
     }
@@ -65,6 +65,7 @@ public final class ConsoleLogging {
         Path file = newFile(command);
         Configurator.reconfigure(configuration(file, verbose));
         current = file;
+        active = true;
         return file;
     }
 
@@ -75,7 +76,10 @@ public final class ConsoleLogging {
 
     /** Restores the configuration this JVM started with (tests run many commands in one JVM). */
     public static synchronized void stop() {
-        LoggerContext.getContext(false).reconfigure();
+        if (active) {
+            active = false;
+            LoggerContext.getContext(false).reconfigure();
+        }
     }
 
     /**
