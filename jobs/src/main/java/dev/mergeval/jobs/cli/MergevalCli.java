@@ -41,6 +41,7 @@ public final class MergevalCli {
     public static final int EXIT_INTERNAL = 1;
     public static final int EXIT_BAD_INPUT = 2;
 
+    /** Declares the option for every subcommand; {@link #execute} reads it from the parse result, wherever given. */
     @Option(names = "--verbose", scope = ScopeType.INHERIT,
             description = "Also show Spark's, Hadoop's and Mergeval's INFO log lines on the console (they always go to the log file).")
     boolean verbose;
