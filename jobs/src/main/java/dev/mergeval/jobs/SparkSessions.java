@@ -7,7 +7,8 @@ import org.apache.spark.sql.SparkSession;
 /**
  * The one way jobs get a Spark session: settings come from spark-submit and spark-defaults.conf
  * as usual; {@code --master} is a convenience, and with no master anywhere the job runs on
- * {@code local[*]}.
+ * {@code local[*]}. A local master ({@code local[...]}, {@code local-cluster[...]}) binds the driver to
+ * 127.0.0.1 unless {@code spark.driver.host} is set.
  */
 public final class SparkSessions {
 
@@ -26,6 +27,14 @@ public final class SparkSessions {
             builder.master(master);
         } else if (!conf.contains("spark.master")) {
             builder.master("local[*]");
+        }
+        String resolved = master != null ? master : conf.get("spark.master", "local[*]");
+        if (resolved.startsWith("local") && !conf.contains("spark.driver.host")) {
+            // Everything runs on this machine: bind to loopback, not whatever the hostname resolves to.
+            builder.config("spark.driver.host", "127.0.0.1");
+            if (!conf.contains("spark.driver.bindAddress")) {
+                builder.config("spark.driver.bindAddress", "127.0.0.1");
+            }
         }
         if (!underSparkSubmit() && !conf.contains("spark.jars") && !conf.contains("spark.executor.extraClassPath")) {
             // Started as bin/mergeval, not spark-submit: no application jar is shipped. Executors on

@@ -2,12 +2,18 @@ package dev.mergeval.jobs.cli;
 
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.MergevalVersion;
+import java.nio.file.Path;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
 
 /**
  * The {@code mergeval} command line. Each subcommand is its own class; exit codes are 0 on
- * success, 2 on bad input or configuration (one line, no stack trace), 1 on internal failure.
+ * success, 2 on bad input or configuration (one line, no stack trace), 1 on internal failure
+ * (the stack trace and the log file's path). Library log lines go to a log file while a command
+ * runs, not the console, unless {@code --verbose} ({@link ConsoleLogging}).
  */
 @Command(
         name = "mergeval",
@@ -35,6 +41,11 @@ public final class MergevalCli {
     public static final int EXIT_INTERNAL = 1;
     public static final int EXIT_BAD_INPUT = 2;
 
+    /** Declares the option for every subcommand; {@link #execute} reads it from the parse result, wherever given. */
+    @Option(names = "--verbose", scope = ScopeType.INHERIT,
+            description = "Also show Spark's, Hadoop's and Mergeval's INFO log lines on the console (they always go to the log file).")
+    boolean verbose;
+
     public static void main(String[] args) {
         System.exit(run(args));
     }
@@ -43,11 +54,39 @@ public final class MergevalCli {
     public static int run(String... args) {
         CommandLine cli = new CommandLine(new MergevalCli());
         cli.setExecutionExceptionHandler(MergevalCli::handle);
+        cli.setExecutionStrategy(MergevalCli::execute);
         cli.setParameterExceptionHandler((ex, a) -> {
             ex.getCommandLine().getErr().println("mergeval: " + ex.getMessage());
             return EXIT_BAD_INPUT;
         });
         return cli.execute(args);
+    }
+
+    /** Runs the subcommand with its log file (none for help and version requests). */
+    private static int execute(CommandLine.ParseResult parsed) {
+        Integer help = CommandLine.executeHelpRequest(parsed);
+        if (help != null) {
+            return help;
+        }
+        CommandLine.ParseResult last = parsed;
+        boolean verbose = parsed.hasMatchedOption("--verbose");
+        while (last.hasSubcommand()) {
+            last = last.subcommand();
+            verbose |= last.hasMatchedOption("--verbose");
+        }
+        if (last == parsed || last.commandSpec().userObject() instanceof CommandLine.HelpCommand) {
+            return new CommandLine.RunLast().execute(parsed);
+        }
+        ConsoleLogging.start(last.commandSpec().name(), verbose);
+        try {
+            return new CommandLine.RunLast().execute(parsed);
+        } catch (CommandLine.ExecutionException e) {
+            LoggerFactory.getLogger(ConsoleLogging.FAILURE_LOGGER).error("mergeval {} failed", last.commandSpec().name(),
+                    e.getCause());
+            throw e;
+        } finally {
+            ConsoleLogging.stop();
+        }
     }
 
     private static int handle(Exception ex, CommandLine cmd, CommandLine.ParseResult parsed) {
@@ -58,6 +97,10 @@ public final class MergevalCli {
         }
         cmd.getErr().println("mergeval: internal error: " + ex);
         ex.printStackTrace(cmd.getErr());
+        Path log = ConsoleLogging.file();
+        if (log != null) {
+            cmd.getErr().println("mergeval: log: " + log);
+        }
         return EXIT_INTERNAL;
     }
 

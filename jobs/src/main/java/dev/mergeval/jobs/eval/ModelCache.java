@@ -139,7 +139,7 @@ public final class ModelCache {
         LanguageModel model;
         try {
             model = factory.load(source, device);
-        } catch (RuntimeException | Error ex) {
+        } catch (Throwable ex) {
             lock.lock();
             try {
                 reserved.device.entries.remove(source, reserved);

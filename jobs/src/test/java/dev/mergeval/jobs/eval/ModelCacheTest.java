@@ -16,9 +16,9 @@ import dev.mergeval.runtime.LogLikelihoodRequest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.Callable;
 import java.util.concurrent.Future;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
@@ -101,11 +101,21 @@ class ModelCacheTest {
 
     private final ModelCache cache = new ModelCache();
     private final Recorder rec = new Recorder();
-    private final ExecutorService pool = Executors.newCachedThreadPool();
+    private final List<Thread> threads = new ArrayList<>();
 
     @AfterEach
     void stop() {
-        pool.shutdownNow();
+        threads.forEach(Thread::interrupt);
+    }
+
+    /** Runs {@code c} on a thread of its own: a thread holding a lease would make the next one nested. */
+    private <T> Future<T> async(Callable<T> c) {
+        FutureTask<T> f = new FutureTask<>(c);
+        Thread t = new Thread(f);
+        t.setDaemon(true);
+        threads.add(t);
+        t.start();
+        return f;
     }
 
     private ModelCache.Lease lease(String source, int n) throws InterruptedException {
@@ -136,13 +146,11 @@ class ModelCacheTest {
     @Test
     void aModelInUseIsSharedAndNeverClosedAndOthersWait() throws Exception {
         ModelCache.Lease a = lease("a", 1);
-        // Taken on this thread: a pool thread that kept a lease would count as holding one, and its
-        // next request would be a nested lease that never waits.
-        ModelCache.Lease shared = lease("a", 1);
+        ModelCache.Lease shared = async(() -> lease("a", 1)).get(5, TimeUnit.SECONDS);
         assertSame(a.model(), shared.model());
         assertFalse(shared.loadedNow());
 
-        Future<ModelCache.Lease> b = pool.submit(() -> lease("b", 1));
+        Future<ModelCache.Lease> b = async(() -> lease("b", 1));
         assertBlocked(b);
         a.close();
         assertBlocked(b);
@@ -156,7 +164,7 @@ class ModelCacheTest {
     @Test
     void aThreadHoldingALeaseMayExceedTheBoundWithoutDeadlock() throws Exception {
         ModelCache.Lease a = lease("a", 1);
-        Future<ModelCache.Lease> other = pool.submit(() -> lease("b", 1));
+        Future<ModelCache.Lease> other = async(() -> lease("b", 1));
         assertBlocked(other);
         // The nested lease is taken by the thread that holds "a" (this one): it must not wait.
         ModelCache.Lease judge = lease("judge", 1);
@@ -212,7 +220,7 @@ class ModelCacheTest {
         rec.gate = new CountDownLatch(1);
         List<Future<ModelCache.Lease>> leases = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
-            leases.add(pool.submit(() -> lease("a", 1)));
+            leases.add(async(() -> lease("a", 1)));
         }
         Thread.sleep(200);
         rec.gate.countDown();
@@ -223,7 +231,7 @@ class ModelCacheTest {
 
         rec.fail = "bad";
         assertThrows(IllegalStateException.class, () -> lease("bad", 1));
-        try (ModelCache.Lease b = pool.submit(() -> lease("b", 1)).get(5, TimeUnit.SECONDS)) {
+        try (ModelCache.Lease b = async(() -> lease("b", 1)).get(5, TimeUnit.SECONDS)) {
             assertTrue(b.loadedNow(), "the failed load holds no place");
         }
     }
