@@ -1,6 +1,7 @@
 package dev.mergeval.jobs.cli;
 
 import dev.mergeval.eval.MetricRow;
+import dev.mergeval.jobs.ConsoleLogging;
 import dev.mergeval.jobs.OutputLocation;
 import dev.mergeval.jobs.SparkSessions;
 import dev.mergeval.jobs.StagedOutput;
@@ -67,6 +68,11 @@ public final class EvalCommand implements Callable<Integer> {
                     w.printf("  %s %s %s: %.4f [%.4f, %.4f] n=%d unparseable=%d%n", r.model(), r.task(), r.metric(),
                             r.rate(), r.interval().low(), r.interval().high(), r.n(), r.unparseable());
                 }
+            }
+            // The log is not a result: it joins the output after publication.
+            String log = ConsoleLogging.copyTo(out, spark.sparkContext().hadoopConfiguration());
+            if (log != null) {
+                w.printf("log: %s%n", log);
             }
             return MergevalCli.EXIT_OK;
         } finally {

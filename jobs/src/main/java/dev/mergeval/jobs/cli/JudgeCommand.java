@@ -4,6 +4,7 @@ import dev.mergeval.eval.JudgeRun;
 import dev.mergeval.eval.MetricRow;
 import dev.mergeval.eval.datasets.DatasetFiles;
 import dev.mergeval.eval.judges.JudgeSpec;
+import dev.mergeval.jobs.ConsoleLogging;
 import dev.mergeval.jobs.OutputLocation;
 import dev.mergeval.jobs.SparkSessions;
 import dev.mergeval.jobs.StagedOutput;
@@ -87,6 +88,11 @@ public final class JudgeCommand implements Callable<Integer> {
                 w.printf("  %s: %.4f [%.4f, %.4f] n=%d unparseable=%d%n", r.metric(), r.rate(),
                         r.interval().low(), r.interval().high(), r.n(), r.unparseable());
             }
+        }
+        // The log is not a result: it joins the output after publication.
+        String log = ConsoleLogging.copyTo(out, location.fs().getConf());
+        if (log != null) {
+            w.printf("log: %s%n", log);
         }
         return MergevalCli.EXIT_OK;
     }

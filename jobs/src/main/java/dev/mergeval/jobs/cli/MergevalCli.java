@@ -2,6 +2,7 @@ package dev.mergeval.jobs.cli;
 
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.MergevalVersion;
+import dev.mergeval.jobs.ConsoleLogging;
 import java.nio.file.Path;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;

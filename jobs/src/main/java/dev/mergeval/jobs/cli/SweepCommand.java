@@ -1,6 +1,7 @@
 package dev.mergeval.jobs.cli;
 
 import dev.mergeval.common.Progress;
+import dev.mergeval.jobs.ConsoleLogging;
 import dev.mergeval.jobs.SparkSessions;
 import dev.mergeval.jobs.eval.RuntimeModelFactory;
 import dev.mergeval.jobs.merge.SparkMergeExecutor;
@@ -63,6 +64,10 @@ public final class SweepCommand implements Callable<Integer> {
             SweepJob.Outcome outcome = SweepJob.run(spark, spec, out, new RuntimeModelFactory(),
                     id -> new SparkMergeExecutor(sc, Progress.NONE), new ConsoleProgress());
             print(spec, outcome, out, stdout);
+            String log = ConsoleLogging.copyTo(out, spark.sparkContext().hadoopConfiguration());
+            if (log != null) {
+                stdout.printf("log: %s%n", log);
+            }
             GoalStatus goal = outcome.selection().goal();
             return requireGoal && goal.state() != GoalStatus.State.REACHED ? EXIT_GOAL_MISSED : MergevalCli.EXIT_OK;
         } finally {

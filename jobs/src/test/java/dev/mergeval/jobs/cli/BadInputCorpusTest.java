@@ -108,8 +108,8 @@ class BadInputCorpusTest {
     }
 
     /**
-     * The Spark module flags this JVM got from the pom, the logging bin/mergeval runs with (see
-     * {@code log4j2-override.properties} in the corpus), and settings for a fast start.
+     * The Spark module flags this JVM got from the pom, the logging bin/mergeval runs with, and
+     * settings for a fast start.
      */
     private static List<String> jvmFlags() {
         List<String> flags = new ArrayList<>();
@@ -120,8 +120,7 @@ class BadInputCorpusTest {
             }
         }
         Path root = ProjectLayout.root();
-        flags.add("-Dlog4j2.configurationFile=" + root.resolve("conf/log4j2.properties") + ","
-                + root.resolve("jobs/src/test/resources/bad-input/log4j2-override.properties"));
+        flags.add("-Dlog4j2.configurationFile=" + root.resolve("conf/log4j2.properties"));
         flags.addAll(List.of("-Dai.djl.offline=true", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx512m"));
         return flags;
     }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.mergeval.jobs.ConsoleLogging;
 import dev.mergeval.jobs.cluster.ProjectLayout;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

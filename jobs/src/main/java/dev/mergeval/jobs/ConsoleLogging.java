@@ -1,4 +1,4 @@
-package dev.mergeval.jobs.cli;
+package dev.mergeval.jobs;
 
 import dev.mergeval.jobs.SparkSessions;
 import java.io.IOException;
@@ -39,10 +39,10 @@ public final class ConsoleLogging {
     /** The log files' directory: {@code ${java.io.tmpdir}/mergeval-logs}. */
     public static final String DIR = "mergeval-logs";
 
-    static final String CONSOLE_PATTERN = "%d{HH:mm:ss.SSS} %p %c{1}: %m%n%ex";
+    public static final String CONSOLE_PATTERN = "%d{HH:mm:ss.SSS} %p %c{1}: %m%n%ex";
     private static final String FILE_PATTERN = "%d{yyyy-MM-dd HH:mm:ss.SSS} %p [%t] %c: %m%n%ex";
     /** Failures the CLI reports itself: into the file only, so the console shows them once. */
-    static final String FAILURE_LOGGER = "mergeval.failure";
+    public static final String FAILURE_LOGGER = "mergeval.failure";
     private static final String[] FILE_ONLY_LOGGERS = {"org.apache.hadoop.util.NativeCodeLoader", FAILURE_LOGGER};
     private static final String HOSTNAME_WARNINGS = "(?s).*(resolves to a loopback address|Set SPARK_LOCAL_IP).*";
 
