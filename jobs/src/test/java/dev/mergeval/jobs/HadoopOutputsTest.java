@@ -73,6 +73,10 @@ class HadoopOutputsTest {
         hdfs = MiniHdfs.start(1);
         SparkConf conf = SparkTestConf.local("hadoop-outputs", 2);
         s3.s3aSettings().forEach((k, v) -> conf.set("spark.hadoop." + k, v));
+        // Hadoop caches a FileSystem per scheme and bucket, whatever configuration made it: without
+        // this, a read with settings lacking the endpoint would pass on a cached instance here and
+        // fail on an executor whose first S3 access it is.
+        conf.set("spark.hadoop.fs.s3a.impl.disable.cache", "true");
         spark = SparkSession.builder().config(conf).getOrCreate();
     }
 
@@ -182,13 +186,13 @@ class HadoopOutputsTest {
 
     @Test
     void sweepOnS3ResumesAndMergesOnLoadFromThere() throws IOException {
-        SweepSpec spec = spec("s3-sweep");
+        SweepSpec spec = inlineSuiteSpec("s3-sweep");
         String out = "s3a://" + BUCKET + "/sweeps/toy";
         SweepJob.Outcome first = sweep(spec, out, new RuntimeModelFactory());
         assertEquals(4, first.evaluated(), "aligned, fine-tuned and two merges");
         List<String> top = names(out);
         for (String f : List.of("results.csv", "summary.json", "report.html", "results.parquet",
-                SweepOutput.SWEEP_FILE)) {
+                SweepOutput.SWEEP_FILE, "suite.yaml")) {
             assertTrue(top.contains(f), f + " in " + top);
         }
         assertTrue(top.stream().noneMatch(n -> n.contains("staging")), top.toString());
@@ -257,13 +261,29 @@ class HadoopOutputsTest {
     }
 
     private SweepSpec spec(String name) {
+        return spec(name, "suite: " + suite);
+    }
+
+    /**
+     * The same sweep with its suite written inline: the sweep stores it in its output directory,
+     * and the driver and the executors read it (and its datasets) from there with the job's
+     * {@code spark.hadoop.*} settings only.
+     */
+    private SweepSpec inlineSuiteSpec(String name) {
+        return spec(name, "suite: {name: tiny, defaults: {chat_template: true, generation: {max_new_tokens: 6}}, tasks: ["
+                + "{name: harmful, dataset: {kind: jsonl, path: " + root.resolve("data/toy/heldout-harmful.jsonl")
+                + "}, judge: keyword, limit: 2}, {name: task, dataset: {kind: jsonl, path: "
+                + root.resolve("data/toy/heldout-task.jsonl") + "}, scorer: exact_match, limit: 2}]}");
+    }
+
+    private SweepSpec spec(String name, String suiteLine) {
         return SweepSpec.parse(String.join("\n",
                 "name: " + name,
                 "aligned: " + root.resolve("models/toy/aligned"),
                 "finetuned: " + root.resolve("models/toy/finetuned"),
                 "grid:",
                 "  - {method: linear, ratios: [0.3, 0.7]}",
-                "suite: " + suite,
+                suiteLine,
                 "metrics: {safety: harmful/refusal_rate, task: task/exact_match}",
                 "select: {rule: max_task_within_refusal_tolerance, tolerance: 0.5}",
                 "materialize: none",

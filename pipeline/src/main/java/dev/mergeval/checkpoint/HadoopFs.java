@@ -21,6 +21,25 @@ public final class HadoopFs {
     private HadoopFs() {
     }
 
+    /** See {@link #defaults()}; null until a job layer sets it. */
+    private static volatile Configuration defaults;
+
+    /**
+     * The Hadoop settings for reads whose caller has no configuration of its own (suites and
+     * datasets): those a job installed with {@link #useDefaults} in this JVM, for instance Spark's
+     * {@code spark.hadoop.*} keys (an S3A endpoint and credentials), else the classpath's
+     * {@code core-site.xml}. A copy, so callers cannot change the installed settings.
+     */
+    public static Configuration defaults() {
+        Configuration c = defaults;
+        return c == null ? new Configuration() : new Configuration(c);
+    }
+
+    /** Installs the settings {@link #defaults()} returns in this JVM (driver or executor). */
+    public static void useDefaults(Configuration conf) {
+        defaults = new Configuration(conf);
+    }
+
     /**
      * The FileSystem of {@code path}. For {@code file://} this is the raw local filesystem:
      * the checksummed {@link LocalFileSystem} writes {@code .crc} sidecar files next to every output

@@ -3,6 +3,7 @@ package dev.mergeval.jobs.cli;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.eval.EvalSuite;
 import dev.mergeval.eval.EvalTask;
@@ -101,7 +102,7 @@ final class InputChecks {
 
     /** Every source loads as {@link LanguageModels#load} would, weights aside. */
     static void models(List<String> sources) {
-        Configuration conf = new Configuration();
+        Configuration conf = HadoopFs.defaults();
         for (String source : sources) {
             LanguageModels.check(source, conf);
         }

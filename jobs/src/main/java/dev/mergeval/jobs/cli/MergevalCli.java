@@ -1,8 +1,10 @@
 package dev.mergeval.jobs.cli;
 
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.MergevalVersion;
 import dev.mergeval.jobs.ConsoleLogging;
+import dev.mergeval.jobs.SparkSessions;
 import java.nio.file.Path;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -79,6 +81,9 @@ public final class MergevalCli {
             return new CommandLine.RunLast().execute(parsed);
         }
         ConsoleLogging.start(last.commandSpec().name(), verbose);
+        // Input checks run before any Spark session, yet must reach s3a:// or hdfs:// suites with
+        // the spark.hadoop.* settings the job will have.
+        HadoopFs.useDefaults(SparkSessions.hadoopConfiguration());
         try {
             return new CommandLine.RunLast().execute(parsed);
         } catch (CommandLine.ExecutionException e) {

@@ -1,11 +1,11 @@
 package dev.mergeval.jobs.cli;
 
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.runtime.LanguageModel;
 import dev.mergeval.runtime.LanguageModels;
 import dev.mergeval.runtime.RuntimeOptions;
 import java.nio.file.Path;
 import java.util.List;
-import org.apache.hadoop.conf.Configuration;
 import picocli.CommandLine.Option;
 
 /** The model options every command that runs one model shares: the source and where it runs. */
@@ -30,7 +30,7 @@ final class ModelOptions {
     }
 
     LanguageModel load() {
-        return LanguageModels.load(source(), new Configuration(), new RuntimeOptions(device, threads, 1));
+        return LanguageModels.load(source(), HadoopFs.defaults(), new RuntimeOptions(device, threads, 1));
     }
 
     /** The source with relative paths resolved against the working directory. */

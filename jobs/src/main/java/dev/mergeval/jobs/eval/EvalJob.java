@@ -1,5 +1,6 @@
 package dev.mergeval.jobs.eval;
 
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.Progress;
 import dev.mergeval.eval.EvalOutputs;
 import dev.mergeval.eval.EvalSuite;
@@ -79,6 +80,7 @@ public final class EvalJob {
      */
     public static Summary run(SparkSession spark, EvalJobConfig config, ModelFactory factory, boolean overwrite) {
         long start = System.nanoTime();
+        HadoopFs.useDefaults(spark.sparkContext().hadoopConfiguration());
         OutputLocation out = OutputLocation.resolve(config.outDir(), spark.sparkContext().hadoopConfiguration());
         StagedOutput.check(out, overwrite);
         EvalSuite suite = EvalSuite.read(config.suitePath());

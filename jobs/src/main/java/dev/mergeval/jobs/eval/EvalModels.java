@@ -1,10 +1,10 @@
 package dev.mergeval.jobs.eval;
 
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.jobs.SparkSessions;
 import dev.mergeval.runtime.LanguageModel;
 import dev.mergeval.runtime.LanguageModels;
 import dev.mergeval.runtime.RuntimeOptions;
-import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkEnv;
 
 /**
@@ -15,6 +15,9 @@ import org.apache.spark.SparkEnv;
  */
 public final class EvalModels {
 
+    /** The Spark environment whose settings were installed last (a test JVM starts several). */
+    private static SparkEnv settingsOf;
+
     private EvalModels() {
     }
 
@@ -23,12 +26,20 @@ public final class EvalModels {
      * @param device {@code cpu} or {@code cuda:N}
      */
     public static LanguageModel load(String source, String device) {
-        return LanguageModels.load(source, hadoopConfiguration(),
+        return LanguageModels.load(source, HadoopFs.defaults(),
                 new RuntimeOptions(device, 0, RuntimeOptions.DEFAULT_MAX_BATCH_SIZE));
     }
 
-    private static Configuration hadoopConfiguration() {
+    /**
+     * Makes the Spark job's Hadoop settings this JVM's defaults ({@link HadoopFs#defaults()}), for
+     * the models and for the suites and datasets the library reads; called by every unit, so an
+     * executor has them before it reads anything. A no-op outside Spark.
+     */
+    static synchronized void useJobHadoopSettings() {
         SparkEnv env = SparkEnv.get();
-        return env == null ? new Configuration() : SparkSessions.hadoopConfiguration(env.conf());
+        if (env != null && env != settingsOf) {
+            HadoopFs.useDefaults(SparkSessions.hadoopConfiguration(env.conf()));
+            settingsOf = env;
+        }
     }
 }

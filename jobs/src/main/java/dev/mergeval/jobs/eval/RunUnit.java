@@ -68,6 +68,7 @@ public final class RunUnit implements FlatMapFunction<EvalUnit, Row> {
     }
 
     private Iterator<Row> run(EvalUnit unit) throws InterruptedException {
+        EvalModels.useJobHadoopSettings();
         EvalSuite suite = suite(suitePath);
         EvalTask task = suite.tasks().get(unit.taskIndex());
         List<EvalExample> slice = items(suitePath, task, suite.seed(), limit).subList(unit.from(), unit.to());

@@ -1,5 +1,6 @@
 package dev.mergeval.eval.datasets;
 
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -8,14 +9,14 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
 /**
  * Opens dataset files through the Hadoop FileSystem API, so a suite may name local paths or any
- * scheme the cluster is configured for ({@code s3a://}, {@code hdfs://}).
+ * scheme the cluster is configured for ({@code s3a://}, {@code hdfs://}), with the job's Hadoop
+ * settings ({@link HadoopFs#defaults()}).
  */
 public final class DatasetFiles {
 
@@ -26,7 +27,7 @@ public final class DatasetFiles {
     public static BufferedReader open(String path) {
         Path p = new Path(path);
         try {
-            FileSystem fs = p.getFileSystem(new Configuration());
+            FileSystem fs = p.getFileSystem(HadoopFs.defaults());
             if (!fs.exists(p)) {
                 throw new BadInputException(path + ": file not found");
             }
@@ -48,7 +49,7 @@ public final class DatasetFiles {
     public static List<String> list(String dir, String suffix) {
         Path p = new Path(dir);
         try {
-            FileSystem fs = p.getFileSystem(new Configuration());
+            FileSystem fs = p.getFileSystem(HadoopFs.defaults());
             if (!fs.exists(p) || !fs.getFileStatus(p).isDirectory()) {
                 throw new BadInputException(dir + ": not a directory");
             }
