@@ -1,14 +1,11 @@
 package dev.mergeval.jobs;
 
-import dev.mergeval.jobs.SparkSessions;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
-import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.logging.log4j.Level;
 import org.apache.logging.log4j.core.Filter;
 import org.apache.logging.log4j.core.LoggerContext;
@@ -83,22 +80,20 @@ public final class ConsoleLogging {
     }
 
     /**
-     * Copies the current log file into {@code dir} (any Hadoop filesystem) as {@code logs/<file name>},
-     * so a resumed run keeps the earlier runs' logs next to its own; returns the copy's path, or
-     * {@code null} when there is no log file.
+     * Copies the current log file into the output {@code out} (any Hadoop filesystem) as
+     * {@code logs/<file name>}, so a resumed run keeps the earlier runs' logs next to its own;
+     * returns the copy's path, or {@code null} when there is no log file.
      */
-    public static synchronized String copyTo(String dir, Configuration conf) {
+    public static synchronized String copyTo(OutputLocation out) {
         if (current == null) {
             return null;
         }
+        org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(out.child("logs"), current.getFileName().toString());
         try {
-            org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(new org.apache.hadoop.fs.Path(dir, "logs"),
-                    current.getFileName().toString());
-            FileSystem fs = target.getFileSystem(conf);
-            fs.copyFromLocalFile(false, true, new org.apache.hadoop.fs.Path(current.toUri()), target);
-            return fs.makeQualified(target).toString();
+            out.fs().copyFromLocalFile(false, true, new org.apache.hadoop.fs.Path(current.toUri()), target);
+            return target.toString();
         } catch (IOException e) {
-            throw new UncheckedIOException("copying the log " + current + " to " + dir + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("copying the log " + current + " to " + out.display() + ": " + e.getMessage(), e);
         }
     }
 

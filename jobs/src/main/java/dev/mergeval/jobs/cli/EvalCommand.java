@@ -70,7 +70,7 @@ public final class EvalCommand implements Callable<Integer> {
                 }
             }
             // The log is not a result: it joins the output after publication.
-            String log = ConsoleLogging.copyTo(out, spark.sparkContext().hadoopConfiguration());
+            String log = ConsoleLogging.copyTo(OutputLocation.resolve(out, spark.sparkContext().hadoopConfiguration()));
             if (log != null) {
                 w.printf("log: %s%n", log);
             }

@@ -90,7 +90,7 @@ public final class JudgeCommand implements Callable<Integer> {
             }
         }
         // The log is not a result: it joins the output after publication.
-        String log = ConsoleLogging.copyTo(out, location.fs().getConf());
+        String log = ConsoleLogging.copyTo(location);
         if (log != null) {
             w.printf("log: %s%n", log);
         }

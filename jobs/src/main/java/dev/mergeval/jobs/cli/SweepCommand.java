@@ -2,6 +2,7 @@ package dev.mergeval.jobs.cli;
 
 import dev.mergeval.common.Progress;
 import dev.mergeval.jobs.ConsoleLogging;
+import dev.mergeval.jobs.OutputLocation;
 import dev.mergeval.jobs.SparkSessions;
 import dev.mergeval.jobs.eval.RuntimeModelFactory;
 import dev.mergeval.jobs.merge.SparkMergeExecutor;
@@ -64,7 +65,7 @@ public final class SweepCommand implements Callable<Integer> {
             SweepJob.Outcome outcome = SweepJob.run(spark, spec, out, new RuntimeModelFactory(),
                     id -> new SparkMergeExecutor(sc, Progress.NONE), new ConsoleProgress());
             print(spec, outcome, out, stdout);
-            String log = ConsoleLogging.copyTo(out, spark.sparkContext().hadoopConfiguration());
+            String log = ConsoleLogging.copyTo(OutputLocation.resolve(out, spark.sparkContext().hadoopConfiguration()));
             if (log != null) {
                 stdout.printf("log: %s%n", log);
             }
