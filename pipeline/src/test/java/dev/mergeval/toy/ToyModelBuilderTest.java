@@ -50,13 +50,14 @@ class ToyModelBuilderTest {
                 json.readTree(aligned.resolve("tokenizer_config.json").toFile()).get("chat_template").asText());
 
         // Same seed and data: the same training, up to float rounding. Bit-identity is usual but not
-        // guaranteed (libtorch's CPU kernels may pick other code paths between runs; a CI run saw
-        // last-bit differences), and Adam can amplify a last-bit difference of an element whose
-        // gradient is near zero, so an element-wise tolerance is either loose or flaky. What is
-        // stable: a tensor that was not trained is bit-identical, and a trained tensor's difference
-        // between the two builds is a tiny fraction of what training moved it. A reproducibility
-        // bug (data order, seeding, mask keyed by execution order) moves it by as much as training
-        // does (ratio ~1); rounding noise stays orders of magnitude under the 1% allowed here.
+        // guaranteed (libtorch's CPU kernels may take other code paths between runs), and Adam
+        // amplifies a last-bit difference in an element whose gradient is near zero, so an
+        // element-wise tolerance is either loose or flaky. What is stable: a tensor that was not
+        // trained is bit-identical, and a trained tensor's difference between the two builds is a
+        // small fraction of what training moved it. Measured: rounding noise reached 0.027 of a
+        // layer norm's update in one CI run (zero in most runs), while a seeding bug (the same build
+        // with other training seeds) differs by 0.65 to 1.0 of every tensor's update. The bound sits
+        // between the two.
         try (Checkpoint start = Checkpoint.open(base.toString(), new Configuration())) {
             for (String m : List.of("aligned", "finetuned")) {
                 try (Checkpoint x = Checkpoint.open(tmp.resolve("a/models/toy/" + m).toString(), new Configuration());
@@ -70,7 +71,7 @@ class ToyModelBuilderTest {
                             assertArrayEquals(a, b, m + " " + name + " was not trained, so must be bit-identical");
                         } else {
                             double ratio = distance(a, b) / moved;
-                            assertTrue(ratio < 0.01, m + " " + name + ": two builds differ by " + ratio
+                            assertTrue(ratio < 0.25, m + " " + name + ": two builds differ by " + ratio
                                     + " of the training update");
                         }
                     }
