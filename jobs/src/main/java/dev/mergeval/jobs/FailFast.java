@@ -32,7 +32,7 @@ public final class FailFast {
         } catch (Exception e) {
             BadInputException bad = watch.firstBadInput();
             if (bad == null) {
-                bad = badInputCause(e);
+                bad = BadInputException.in(e);
             }
             if (bad != null) {
                 throw bad;
@@ -49,17 +49,7 @@ public final class FailFast {
      * task's failure reason and aborts at once, and the user sees its one-line message.
      */
     public static RuntimeException unwrapBadInput(RuntimeException e) {
-        BadInputException bad = badInputCause(e);
+        BadInputException bad = BadInputException.in(e);
         return bad != null ? bad : e;
-    }
-
-    /** When the job aborted before the listener saw the failure, Spark's exception carries it. */
-    private static BadInputException badInputCause(Throwable t) {
-        for (Throwable c = t; c != null; c = c.getCause()) {
-            if (c instanceof BadInputException bad) {
-                return bad;
-            }
-        }
-        return null;
     }
 }

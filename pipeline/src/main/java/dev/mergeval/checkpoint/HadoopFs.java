@@ -21,6 +21,14 @@ public final class HadoopFs {
     private HadoopFs() {
     }
 
+    /** A URI scheme at the start of a location ({@code s3a:}, {@code hdfs:}, {@code file:}, {@code merge:}). */
+    private static final java.util.regex.Pattern SCHEME = java.util.regex.Pattern.compile("[a-zA-Z][a-zA-Z0-9+.-]*:");
+
+    /** True when {@code location} starts with a URI scheme, so it is not a path relative to anything. */
+    public static boolean hasScheme(String location) {
+        return SCHEME.matcher(location).lookingAt();
+    }
+
     /** See {@link #defaults()}; null until a job layer sets it. */
     private static volatile Configuration defaults;
 

@@ -13,4 +13,17 @@ public class BadInputException extends RuntimeException {
     public BadInputException(String message, Throwable cause) {
         super(message, cause);
     }
+
+    /**
+     * The first bad-input error in {@code t}'s cause chain, or null: Spark, thread pools and parsers
+     * wrap the user's error, whose one-line message is what the user must see.
+     */
+    public static BadInputException in(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof BadInputException bad) {
+                return bad;
+            }
+        }
+        return null;
+    }
 }

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.eval.datasets.DatasetKind;
 import dev.mergeval.eval.datasets.DatasetSpec;
@@ -57,8 +58,6 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
     public record SuiteYaml(String name, Long seed, TaskYaml defaults, List<TaskYaml> tasks) {
     }
 
-    private static final java.util.regex.Pattern HAS_SCHEME = java.util.regex.Pattern.compile("[a-zA-Z][a-zA-Z0-9+.-]*:");
-
     private static final ObjectMapper YAML = JsonMapper.builder(new YAMLFactory())
             .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
@@ -103,7 +102,7 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
         try {
             y = YAML.readValue(yaml, SuiteYaml.class);
         } catch (JsonMappingException e) {
-            BadInputException cause = badCause(e);
+            BadInputException cause = BadInputException.in(e);
             if (cause != null) {
                 throw new BadInputException(source + ": " + cause.getMessage(), e);
             }
@@ -191,7 +190,7 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
 
     /** {@code p} against the suite's directory; absolute paths, URIs and paths of a bare-named suite as given. */
     static String resolvePath(String baseDir, String p) {
-        if (baseDir == null || HAS_SCHEME.matcher(p).lookingAt() || p.startsWith("/")) {
+        if (baseDir == null || HadoopFs.hasScheme(p) || p.startsWith("/")) {
             return p;
         }
         return new org.apache.hadoop.fs.Path(baseDir, p).toString();
@@ -212,14 +211,5 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
 
     private static String oneLine(String s) {
         return s == null ? "" : s.replaceAll("\\s+", " ").trim();
-    }
-
-    private static BadInputException badCause(Throwable t) {
-        for (Throwable c = t; c != null; c = c.getCause()) {
-            if (c instanceof BadInputException b) {
-                return b;
-            }
-        }
-        return null;
     }
 }

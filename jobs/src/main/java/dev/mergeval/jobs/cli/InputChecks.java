@@ -26,7 +26,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
 
 /**
@@ -42,9 +41,6 @@ import org.apache.hadoop.conf.Configuration;
  */
 final class InputChecks {
 
-    /** A URI scheme ({@code s3a:}, {@code hdfs:}, {@code file:}) or a {@code merge:} source. */
-    private static final Pattern HAS_SCHEME = Pattern.compile("[a-zA-Z][a-zA-Z0-9+.-]*:");
-
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
     private InputChecks() {
@@ -57,7 +53,7 @@ final class InputChecks {
 
     /** {@code p} against {@code base}; absolute paths and URIs as given. */
     static String resolve(Path base, String p) {
-        if (p.isEmpty() || HAS_SCHEME.matcher(p).lookingAt() || p.startsWith("/")) {
+        if (p.isEmpty() || HadoopFs.hasScheme(p) || p.startsWith("/")) {
             return p;
         }
         return base.resolve(p).normalize().toString();
@@ -78,7 +74,7 @@ final class InputChecks {
         }
         String whole = resolve(base, source);
         int plus = source.lastIndexOf('+');
-        if (plus <= 0 || HAS_SCHEME.matcher(source).lookingAt() || Files.exists(Path.of(whole))) {
+        if (plus <= 0 || HadoopFs.hasScheme(source) || Files.exists(Path.of(whole))) {
             return whole;
         }
         return resolve(base, source.substring(0, plus)) + "+" + resolve(base, source.substring(plus + 1));

@@ -96,7 +96,7 @@ public final class MergevalCli {
     }
 
     private static int handle(Exception ex, CommandLine cmd, CommandLine.ParseResult parsed) {
-        BadInputException bad = badInputCause(ex);
+        BadInputException bad = BadInputException.in(ex);
         if (bad != null) {
             cmd.getErr().println("mergeval: error: " + bad.getMessage());
             return EXIT_BAD_INPUT;
@@ -108,15 +108,5 @@ public final class MergevalCli {
             cmd.getErr().println("mergeval: log: " + log);
         }
         return EXIT_INTERNAL;
-    }
-
-    /** Spark and thread pools wrap user errors; find the original one. */
-    static BadInputException badInputCause(Throwable t) {
-        for (Throwable c = t; c != null; c = c.getCause()) {
-            if (c instanceof BadInputException b) {
-                return b;
-            }
-        }
-        return null;
     }
 }

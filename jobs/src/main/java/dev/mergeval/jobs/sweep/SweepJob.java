@@ -95,7 +95,6 @@ public final class SweepJob {
             Function<String, MergeExecutor> mergeExecutors, Progress progress) {
         Instant started = Instant.now();
         Configuration conf = spark.sparkContext().hadoopConfiguration();
-        HadoopFs.useDefaults(conf);
         SweepOutput output = SweepOutput.of(spec, outDir, conf);
         output.claim();
         OutputLocation out = output.location();
