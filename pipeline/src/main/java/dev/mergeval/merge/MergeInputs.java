@@ -2,14 +2,19 @@ package dev.mergeval.merge;
 
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.BadInputException;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
 
 /**
  * The open checkpoints of one merge: its models, by reference as written in the config, and its
@@ -33,13 +38,14 @@ public final class MergeInputs implements AutoCloseable {
     }
 
     /**
-     * Opens every input.
+     * Opens every input, after checking that each {@link ParamDef.Kind#FILE} parameter names a file.
      *
      * @param modelLocations where each of {@link MergeConfig#inputModels()} is read, by reference
      * @param extraLocations where each of {@link MergeConfig#extraModels()} is read, by parameter
      */
     public static MergeInputs open(MergeConfig config, Map<String, String> modelLocations,
             Map<String, String> extraLocations, Configuration conf) {
+        checkFiles(config, conf);
         Map<String, Checkpoint> models = new LinkedHashMap<>();
         Map<String, Checkpoint> extras = new LinkedHashMap<>();
         try {
@@ -58,6 +64,24 @@ public final class MergeInputs implements AutoCloseable {
             models.values().forEach(Checkpoint::close);
             extras.values().forEach(Checkpoint::close);
             throw e;
+        }
+    }
+
+    private static void checkFiles(MergeConfig config, Configuration conf) {
+        for (ParamDef def : config.method().parameters()) {
+            if (def.kind() != ParamDef.Kind.FILE || !config.parameters().containsKey(def.name())) {
+                continue;
+            }
+            Path file = new Path(config.resolve(def.name()));
+            try {
+                if (!HadoopFs.get(file, conf).getFileStatus(file).isFile()) {
+                    throw config.error("parameters." + def.name(), file + " is not a file");
+                }
+            } catch (FileNotFoundException e) {
+                throw config.error("parameters." + def.name(), file + ": not found");
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot stat " + file, e);
+            }
         }
     }
 
@@ -120,13 +144,21 @@ public final class MergeInputs implements AutoCloseable {
     public PlanAnalysis analyze(int numLayers, List<String> tensors, Configuration conf, int threads) {
         PlanAnalysis analysis = config.method().analyze(new AnalysisContext(this,
                 TensorMerger.create(config, numLayers), tensors, conf, threads));
-        TensorMerger merger = TensorMerger.create(config, numLayers, analysis);
+        checkExtras(tensors, TensorMerger.create(config, numLayers, analysis));
+        return analysis;
+    }
+
+    /**
+     * Checks every extra input against the base model for each of {@code tensors} that
+     * {@code merger} reads it for (with a merger made without the analysis: for each tensor the
+     * method reads it for whatever the analysis decides), from the headers alone.
+     */
+    public void checkExtras(List<String> tensors, TensorMerger merger) {
         for (String tensor : tensors) {
             for (String parameter : merger.extrasFor(tensor)) {
                 checkExtra(parameter, tensor);
             }
         }
-        return analysis;
     }
 
     /** Checks that extra input {@code parameter} holds {@code tensor} in the reference model's shape. */

@@ -75,6 +75,9 @@ public final class LanguageModels {
     public static void check(String source, Configuration conf) {
         try (Opened o = open(source, conf)) {
             LlamaWeights.validate(o.config(), o.tensors());
+            if (o.tensors() instanceof MergedTensorSource merge) {
+                merge.checkInputs();
+            }
             if (!o.dir().exists("tokenizer.json")) {
                 throw new BadInputException("missing tokenizer: " + o.dir().resolve("tokenizer.json"));
             }

@@ -55,6 +55,14 @@ public final class MergedTensorSource implements TensorSource {
         this.names = Collections.unmodifiableSet(new LinkedHashSet<>(reference.tensorNames()));
     }
 
+    /**
+     * Checks, from the headers, that each extra model input holds the tensors the method reads from
+     * it before any analysis decides (for {@code resta}: every tensor), in the base model's shapes.
+     */
+    public void checkInputs() {
+        inputs.checkExtras(inputs.mergedTensors(), TensorMerger.create(config, numLayers));
+    }
+
     /** The checkpoint whose directory supplies config, tokenizer and tensor names (the base model). */
     public Checkpoint reference() {
         return reference;
