@@ -12,6 +12,7 @@ import dev.mergeval.runtime.ModelDirectory;
 import dev.mergeval.runtime.llama.LlamaConfig;
 import dev.mergeval.runtime.llama.LlamaForward;
 import dev.mergeval.runtime.tokenizer.ModelTokenizer;
+import dev.mergeval.train.TrainingSequence;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -3,12 +3,12 @@ package dev.mergeval.toy;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
 import dev.mergeval.runtime.llama.LlamaForward;
+import dev.mergeval.train.ResponseLoss;
+import dev.mergeval.train.TrainingSequence;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -100,33 +100,7 @@ public final class ToyTrainer {
 
     /** Mean cross-entropy of the response tokens of {@code batch}. */
     NDArray loss(NDManager scope, Map<String, NDArray> params, List<TrainingSequence> batch) {
-        int rows = batch.size();
-        int time = batch.stream().mapToInt(TrainingSequence::length).max().orElseThrow() - 1;
-        long[] inputs = new long[rows * time];
-        long[] targets = new long[rows * time];
-        float[] weights = new float[rows * time];
-        int scored = 0;
-        for (int r = 0; r < rows; r++) {
-            TrainingSequence s = batch.get(r);
-            int[] seq = new int[s.length()];
-            System.arraycopy(s.prompt(), 0, seq, 0, s.prompt().length);
-            System.arraycopy(s.response(), 0, seq, s.prompt().length, s.response().length);
-            for (int t = 0; t + 1 < seq.length; t++) {
-                inputs[r * time + t] = seq[t];
-                targets[r * time + t] = seq[t + 1];
-                // position t predicts token t + 1: score it when that token is part of the response
-                if (t + 1 >= s.prompt().length) {
-                    weights[r * time + t] = 1f;
-                    scored++;
-                }
-            }
-        }
-        NDArray ids = scope.create(inputs, new Shape(rows, time));
-        NDArray target = scope.create(targets, new Shape(rows, time, 1));
-        NDArray weight = scope.create(weights, new Shape(rows, time));
-        NDArray logProbs = forward.logits(params, ids).logSoftmax(-1);
-        NDArray picked = logProbs.gather(target, 2).reshape(rows, time);
-        return picked.mul(weight).sum().neg().div(scored);
+        return ResponseLoss.of(scope, forward, params, batch).mean();
     }
 
     /** Clips the global gradient norm to {@code clip}, applies AdamW, and zeroes the gradients. */

@@ -1,8 +1,8 @@
-package dev.mergeval.toy;
+package dev.mergeval.train;
 
 /**
- * One tokenized chat example: the rendered prompt (BOS included, ending with the generation
- * prompt) and the response tokens (EOS included). Only the response is trained on.
+ * One tokenized assistant turn: the rendered conversation before it (BOS included, ending with
+ * the generation prompt) and the turn's tokens (EOS included). Only the response is trained on.
  */
 public record TrainingSequence(int[] prompt, int[] response) {
 
