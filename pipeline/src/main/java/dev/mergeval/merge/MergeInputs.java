@@ -38,14 +38,13 @@ public final class MergeInputs implements AutoCloseable {
     }
 
     /**
-     * Opens every input, after checking that each {@link ParamDef.Kind#FILE} parameter names a file.
+     * Opens every input.
      *
      * @param modelLocations where each of {@link MergeConfig#inputModels()} is read, by reference
      * @param extraLocations where each of {@link MergeConfig#extraModels()} is read, by parameter
      */
     public static MergeInputs open(MergeConfig config, Map<String, String> modelLocations,
             Map<String, String> extraLocations, Configuration conf) {
-        checkFiles(config, conf);
         Map<String, Checkpoint> models = new LinkedHashMap<>();
         Map<String, Checkpoint> extras = new LinkedHashMap<>();
         try {
@@ -67,7 +66,11 @@ public final class MergeInputs implements AutoCloseable {
         }
     }
 
-    private static void checkFiles(MergeConfig config, Configuration conf) {
+    /**
+     * Checks that each {@link ParamDef.Kind#FILE} parameter names a file, where the config is read
+     * (the executors of a plan need none of them).
+     */
+    public static void checkFiles(MergeConfig config, Configuration conf) {
         for (ParamDef def : config.method().parameters()) {
             if (def.kind() != ParamDef.Kind.FILE || !config.parameters().containsKey(def.name())) {
                 continue;
@@ -85,8 +88,12 @@ public final class MergeInputs implements AutoCloseable {
         }
     }
 
-    /** Opens the inputs where the config names them: models as written, extras by {@link MergeConfig#resolve}. */
+    /**
+     * Opens the inputs where the config names them (models as written, extras by
+     * {@link MergeConfig#resolve}), after {@link #checkFiles}.
+     */
     public static MergeInputs open(MergeConfig config, Configuration conf) {
+        checkFiles(config, conf);
         Map<String, String> models = new LinkedHashMap<>();
         config.inputModels().forEach(ref -> models.put(ref, ref));
         Map<String, String> extras = new LinkedHashMap<>();

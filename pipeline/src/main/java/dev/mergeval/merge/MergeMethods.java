@@ -9,6 +9,7 @@ import dev.mergeval.merge.methods.NuSlerpMerge;
 import dev.mergeval.merge.methods.PassthroughMerge;
 import dev.mergeval.merge.methods.RestaMerge;
 import dev.mergeval.merge.methods.SafeLoraMerge;
+import dev.mergeval.merge.methods.SpfProjectMerge;
 import dev.mergeval.merge.methods.SlerpMerge;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -48,6 +49,7 @@ public final class MergeMethods {
                 null, Sparsification.DELLA_MAGPRUNE, false, true));
         register(new SafeLoraMerge());
         register(new RestaMerge());
+        register(new SpfProjectMerge());
     }
 
     private MergeMethods() {

@@ -45,6 +45,7 @@ public final class MergePlanner {
         Map<String, String> modelUris = new LinkedHashMap<>();
         Map<String, String> extraUris = new LinkedHashMap<>();
         inputs.forEach(in -> (in.isExtra() ? extraUris : modelUris).put(in.isExtra() ? in.parameter() : in.ref(), in.uri()));
+        MergeInputs.checkFiles(config, conf);
         try (MergeInputs open = MergeInputs.open(config, modelUris, extraUris, conf)) {
             Map<String, List<TensorInfo>> headers = new LinkedHashMap<>();
             for (PlanInput in : inputs) {
