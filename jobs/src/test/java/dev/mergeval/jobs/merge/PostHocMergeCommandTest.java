@@ -20,8 +20,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@code mergeval merge} with the post-hoc safety methods on the project's toy pair, with the
- * pre-alignment stories260K weights ({@code ../shared}) as the unaligned model, given relative to
- * the config file: the single-JVM path and Spark write the same bytes.
+ * pre-alignment stories260K weights ({@code ../shared}) as the unaligned model and a few training
+ * refusals as the safety data, both given relative to the config file: the single-JVM path and
+ * Spark write the same bytes.
  */
 class PostHocMergeCommandTest {
 
@@ -75,6 +76,30 @@ class PostHocMergeCommandTest {
             assertArrayEquals(expected, out.readFloats(q));
             assertFalse(Arrays.equals(pp, expected), "the safety vector is not zero");
         }
+    }
+
+    @Test
+    void spfProjectOnTheToyPairLocallyAndOnSpark() throws Exception {
+        Path root = ProjectLayout.root();
+        Path work = ProjectLayout.scratch("posthoc-spf-");
+        Path configs = Files.createDirectories(work.resolve("configs"));
+        try (var lines = Files.lines(root.resolve("data/toy/alignment-train.jsonl"))) {
+            Files.write(configs.resolve("refusals.jsonl"), lines.filter(l -> l.contains("\"kind\":\"harmful\"")).limit(8).toList());
+        }
+        JsonNode provenance = run(work, configs, "spf_project", root.resolve("models/toy/aligned"),
+                root.resolve("models/toy/finetuned"), "  safety_data: refusals.jsonl\n  rank: 8\n");
+        JsonNode analysis = provenance.get("analysis");
+        assertEquals(35, analysis.get("projection_matrices").asInt());
+        int conflicts = analysis.get("conflicting_matrices").asInt();
+        assertTrue(conflicts > 0, analysis.toString());
+        long conflicting = 0;
+        for (JsonNode d : analysis.get("tensors")) {
+            boolean conflict = d.get("conflict").asBoolean();
+            assertEquals(conflict, d.get("inner").asDouble() > 0);
+            assertEquals(conflict, d.get("removed_norm_share").asDouble() > 0);
+            conflicting += conflict ? 1 : 0;
+        }
+        assertEquals(conflicts, conflicting);
     }
 
     /** Merges with the CLI on threads and on local[2]; checks both agree; returns the provenance. */
