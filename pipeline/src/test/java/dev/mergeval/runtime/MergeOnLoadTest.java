@@ -165,6 +165,30 @@ class MergeOnLoadTest {
         }
     }
 
+    /** The analyses of every method survive the file's class filter; other classes are refused. */
+    @Test
+    void keptAnalysisFileRoundTripsTheMethodsDecisionsOnly() throws Exception {
+        Configuration conf = new Configuration();
+        dev.mergeval.safety.SafetySubspace subspace = dev.mergeval.safety.SafetySubspace.of("t",
+                new float[] {3, 0, 0, 1, 2, 5}, 2, 3, 1);
+        java.util.Map<String, dev.mergeval.merge.TensorDecision> decisions = new java.util.LinkedHashMap<>();
+        decisions.put("a", new dev.mergeval.merge.methods.SafeLoraMerge.Decision(0.5, true, null));
+        decisions.put("b", new dev.mergeval.merge.methods.SafeLoraMerge.Decision(null, false, "no change"));
+        decisions.put("c", new dev.mergeval.merge.methods.SpfProjectMerge.Decision(1.5, 0.9, 0.2, subspace));
+        dev.mergeval.merge.PlanAnalysis analysis = new dev.mergeval.merge.PlanAnalysis(decisions,
+                java.util.Map.of("threshold", 0.5, "targets", java.util.List.of("q_proj"), "count", 3));
+        org.apache.hadoop.fs.Path file = MergeAnalysisFile.of(tmp.resolve("x.yaml").toString());
+        MergeAnalysisFile.write(file, "key-1", analysis, conf);
+        dev.mergeval.merge.PlanAnalysis read = MergeAnalysisFile.read(file, "key-1", conf);
+        assertEquals(analysis.digest(), read.digest());
+        assertEquals(null, MergeAnalysisFile.read(file, "key-2", conf), "another key: not this analysis");
+        try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(Files.newOutputStream(tmp.resolve("x.yaml.analysis")))) {
+            out.writeUTF("key-1");
+            out.writeObject(new java.text.SimpleDateFormat());
+        }
+        assertEquals(null, MergeAnalysisFile.read(file, "key-1", conf), "a class outside the filter is refused");
+    }
+
     @Test
     void linearMergeWithoutOutDtypeKeepsBaseDtype() throws Exception {
         writeInputs();
