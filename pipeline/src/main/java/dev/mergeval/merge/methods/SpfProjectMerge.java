@@ -34,7 +34,8 @@ import java.util.Set;
  *   y       = W_post                                     elsewhere
  * </pre>
  * for each projection matrix ({@code *_proj.weight} of a decoder layer); every other tensor is the
- * fine-tune's. The gradient is computed once, by the plan-time analysis ({@link SafetyGradient}:
+ * fine-tune's. {@code dW} is formed in float, the removed part is {@link SafetySubspace#component}'s
+ * float32 result, and the sum is rounded once. The gradient is computed once, by the plan-time analysis ({@link SafetyGradient}:
  * the model is loaded on the driver), with each matrix's subspace and decision; only conflicting
  * matrices carry their factors to the executors. The provenance records per matrix the inner
  * product, the conflict, the CER of the subspace and the share of {@code ||dW||_F} removed.
@@ -202,10 +203,10 @@ public final class SpfProjectMerge implements MergeMethod {
         for (int i = 0; i < dw.length; i++) {
             dw[i] = post[i] - aligned[i];
         }
-        float[] kept = d.subspace().removeFrom(dw);
+        float[] removed = d.subspace().component(dw);
         float[] out = new float[post.length];
         for (int i = 0; i < out.length; i++) {
-            out[i] = aligned[i] + kept[i];
+            out[i] = (float) ((double) aligned[i] + dw[i] - removed[i]);
         }
         return out;
     }
