@@ -22,6 +22,7 @@ import dev.mergeval.safety.SafetySubspace;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
@@ -142,6 +143,48 @@ class SpfProjectMergeTest {
             checked++;
         }
         assertEquals(conflicts, checked);
+    }
+
+    /** A LoRA fine-tune as {@code ALIGNED+ADAPTER} gives the bytes of the same merge of its merged full form. */
+    @Test
+    void loraInputEqualsItsMergedFullForm() throws IOException {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(4);
+        Map<String, PostHocFixtures.T[]> modules = new java.util.LinkedHashMap<>();
+        for (String m : List.of("model.layers.1.self_attn.q_proj", "model.layers.3.mlp.down_proj")) {
+            long[] shape;
+            try (Checkpoint c = Checkpoint.open(aligned.toString(), PostHocFixtures.CONF)) {
+                shape = c.info(m + ".weight").shape();
+            }
+            modules.put(m, new PostHocFixtures.T[] {gaussian(rnd, 2, shape[1]), gaussian(rnd, shape[0], 2)});
+        }
+        Path adapter = PostHocFixtures.adapter(dir.resolve("adapter"), 4, modules);
+        String lora = aligned + "+" + adapter;
+        Path full = dir.resolve("merged-adapter");
+        Files.createDirectories(full);
+        for (String aux : List.of("config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json")) {
+            Files.copy(aligned.resolve(aux), full.resolve(aux));
+        }
+        Map<String, PostHocFixtures.T> tensors = new java.util.LinkedHashMap<>();
+        try (Checkpoint c = Checkpoint.open(lora, PostHocFixtures.CONF)) {
+            for (String name : c.tensorNames()) {
+                tensors.put(name, new PostHocFixtures.T(c.info(name).shape(), c.readFloats(name)));
+            }
+        }
+        PostHocFixtures.model(full, tensors);
+        String viaAdapter = yaml("  rank: 2\n").replace("model: " + finetuned, "model: " + lora);
+        String viaFull = yaml("  rank: 2\n").replace("model: " + finetuned, "model: " + full);
+        Path a = PostHocFixtures.merge(dir, "spf-lora", viaAdapter);
+        Path b = PostHocFixtures.merge(dir, "spf-lora-full", viaFull);
+        assertArrayEquals(PostHocFixtures.shard(b), PostHocFixtures.shard(a));
+        assertEquals(PostHocFixtures.analysis(b).toString(), PostHocFixtures.analysis(a).toString());
+    }
+
+    private static PostHocFixtures.T gaussian(java.util.SplittableRandom rnd, long rows, long cols) {
+        float[] v = new float[(int) (rows * cols)];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) ((rnd.nextDouble() - 0.5) * 0.2);
+        }
+        return new PostHocFixtures.T(new long[] {rows, cols}, v);
     }
 
     /** Merged on load (gradient computed by the load, then kept by prepare) equals the merge on disk. */
