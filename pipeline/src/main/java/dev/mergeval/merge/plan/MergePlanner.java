@@ -36,20 +36,19 @@ public final class MergePlanner {
     }
 
     public static MergePlan plan(MergeConfig config, long seed, PlanOptions options, Configuration conf) {
-        List<PlanInput> inputs = new ArrayList<>();
-        for (String ref : config.inputModels()) {
-            inputs.add(new PlanInput(ref, resolve(ref)));
-        }
-        config.extraModels().forEach((parameter, ref) -> inputs.add(new PlanInput(ref, config.resolve(parameter), parameter)));
-        String copySource = config.baseModel().orElse(config.inputModels().get(0));
         Map<String, String> modelUris = new LinkedHashMap<>();
+        config.inputModels().forEach(ref -> modelUris.put(ref, resolve(ref)));
         Map<String, String> extraUris = new LinkedHashMap<>();
-        inputs.forEach(in -> (in.isExtra() ? extraUris : modelUris).put(in.isExtra() ? in.parameter() : in.ref(), in.uri()));
+        config.extraModels().keySet().forEach(parameter -> extraUris.put(parameter, config.resolve(parameter)));
+        List<PlanInput> inputs = new ArrayList<>();
+        modelUris.forEach((ref, uri) -> inputs.add(new PlanInput(ref, uri)));
+        config.extraModels().forEach((parameter, ref) -> inputs.add(new PlanInput(ref, extraUris.get(parameter), parameter)));
+        String copySource = config.baseModel().orElse(config.inputModels().get(0));
         MergeInputs.checkFiles(config, conf);
         try (MergeInputs open = MergeInputs.open(config, modelUris, extraUris, conf)) {
             Map<String, List<TensorInfo>> headers = new LinkedHashMap<>();
             for (PlanInput in : inputs) {
-                headers.put(in.key(), infos(open.input(in.isExtra() ? in.parameter() : in.ref())));
+                headers.put(in.key(), infos(in.isExtra() ? open.extras().get(in.parameter()) : open.models().get(in.ref())));
             }
             Map<String, List<TensorInfo>> modelHeaders = new LinkedHashMap<>(headers);
             modelHeaders.keySet().retainAll(modelUris.keySet());
@@ -60,7 +59,7 @@ public final class MergePlanner {
             Optional<DType> outDtype = config.outDtype().or(config::dtype).map(DType::fromTorchName);
             List<OutputTensor> tensors = new ArrayList<>();
             for (TensorInfo info : reference) {
-                boolean merged = isMergeable(info.dtype());
+                boolean merged = MergeInputs.isMergeable(info.dtype());
                 DType dtype = merged ? outDtype.orElse(info.dtype()) : info.dtype();
                 tensors.add(new OutputTensor(info.name(), dtype, info.shape(), merged));
             }
@@ -80,11 +79,6 @@ public final class MergePlanner {
             infos.add(ckpt.info(name));
         }
         return infos;
-    }
-
-    /** See {@link MergeInputs#isMergeable}. */
-    static boolean isMergeable(DType dtype) {
-        return MergeInputs.isMergeable(dtype);
     }
 
     /** Relative local paths become absolute file URIs, so executors elsewhere read the same files. */
