@@ -53,10 +53,6 @@ public final class TensorMerger {
         return new TensorMerger(config, numLayers, analysis);
     }
 
-    public PlanAnalysis analysis() {
-        return analysis;
-    }
-
     /** The extra model inputs ({@link MergeConfig#extraModels()}) that merging {@code tensorName} reads. */
     public List<String> extrasFor(String tensorName) {
         TensorParams params = params(tensorName);
