@@ -88,9 +88,11 @@ public final class SweepCommand implements Callable<Integer> {
                     r.point().isMerge() && !r.point().isPostHoc() ? String.format("%.2f", r.point().ratio()) : "-",
                     r.value(safety), over == null ? "-" : String.format("%.3f", r.value(over)), r.value(task));
         }
-        w.printf("%n%-14s %-34s %9s %9s %9s %s%n", "method", "best point", "refusal", "RR", "TGR", "goal");
+        w.printf("%n%-14s %-20s %-34s %9s %9s %9s %s%n", "method", "fine-tune", "best point", "refusal", "RR", "TGR",
+                "goal");
         for (MethodComparison m : MethodComparison.of(spec, outcome.results(), outcome.selection())) {
-            w.printf("%-14s %-34s %9.3f %9s %9s %s%n", m.method(), m.bestLabel(), m.refusal(),
+            String ft = m.finetuned() == null ? "-" : m.finetuned().substring(m.finetuned().lastIndexOf('/') + 1);
+            w.printf("%-14s %-20s %-34s %9.3f %9s %9s %s%n", m.method(), ft, m.bestLabel(), m.refusal(),
                     Format.percent(m.refusalRetention()), Format.percent(m.taskGainRetention()),
                     m.reachesGoal() ? "reached" : "not reached");
         }
