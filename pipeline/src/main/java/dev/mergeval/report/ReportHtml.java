@@ -81,7 +81,7 @@ public final class ReportHtml {
 
     static String render(SweepSpec spec, List<PointResult> unsorted, Selection selection,
             SweepProvenance provenance) {
-        List<PointResult> results = MetricColumns.sorted(spec, unsorted);
+        List<PointResult> results = spec.inPointOrder(unsorted);
         Html h = new Html();
         h.raw("<!DOCTYPE html>");
         h.open("html", "lang", "en").open("head");
@@ -91,17 +91,19 @@ public final class ReportHtml {
         h.open("style").raw(CSS).close("style");
         h.close("head").open("body").open("main");
 
-        h.element("h1", "Merge-ratio sweep: " + spec.name());
-        long merges = results.stream().filter(r -> r.point().isMerge()).count();
-        h.element("p", String.format(Locale.ROOT, "Aligned model %s, fine-tuned %s. %d points: %d merges by %s, plus the end points.",
-                spec.aligned(), String.join(", ", spec.finetuned()), results.size(), merges,
+        h.element("h1", "Sweep: " + spec.name());
+        long postHoc = results.stream().filter(r -> r.point().isPostHoc()).count();
+        long merges = results.stream().filter(r -> r.point().isMerge()).count() - postHoc;
+        h.element("p", String.format(Locale.ROOT, "Aligned model %s, fine-tuned %s. %d points: %d merges and %d"
+                        + " post-hoc points by %s, plus the end points.",
+                spec.aligned(), String.join(", ", spec.finetuned()), results.size(), merges, postHoc,
                 String.join(", ", spec.grid().stream().map(g -> g.method()).distinct().toList())), "class", "sub");
 
         recommendation(h, spec, results, selection);
 
         h.element("h2", "Safety against task score");
         figure(h, Charts.pareto(spec, results, selection));
-        methods(h, MethodComparison.of(spec, results, selection));
+        methods(h, spec, MethodComparison.of(spec, results, selection));
 
         h.element("h2", "Against the merge ratio");
         h.element("p", "Each panel is one method variant: refusal of harmful prompts (higher is safer), task score"
@@ -177,7 +179,8 @@ public final class ReportHtml {
                     + where + ".");
         }
         h.element("p", "Refusal retention = refusal(point) / refusal(aligned); task gain retention ="
-                + " (task(point) − task(aligned)) / (task(fine-tuned) − task(aligned)).", "class", "ci");
+                + " (task(point) − task(aligned)) / (task(F) − task(aligned)), F being " + gainReference(spec)
+                + ".", "class", "ci");
         h.close("section");
         h.close("div");
     }
@@ -186,13 +189,25 @@ public final class ReportHtml {
         h.open("div", "class", "num").element("b", value).element("span", what).close("div");
     }
 
+    /** Whose task gain the task-gain retention is a share of, in words. */
+    private static String gainReference(SweepSpec spec) {
+        if (spec.referenceFinetuned() != null) {
+            return "the reference fine-tune " + spec.referenceFinetuned() + " (reference_finetuned) for every point,"
+                    + " fine-tunes included";
+        }
+        return spec.finetuned().size() > 1 ? "the point's own fine-tune (so a fine-tune's own row is 100% by"
+                + " definition; set reference_finetuned in the spec to measure the fine-tunes against one of them)"
+                : "the fine-tune";
+    }
+
     /** One row per method (and per fine-tune): its best point under the spec's rule and the goal. */
-    private static void methods(Html h, List<MethodComparison> rows) {
+    private static void methods(Html h, SweepSpec spec, List<MethodComparison> rows) {
         h.element("h2", "Methods compared");
         h.element("p", "For each method, its best point under the selection rule (the highest task score among"
                 + " its points within the refusal floor; where none is, its highest-refusal point), the retention"
-                + " of the aligned model's refusal rate and of the fine-tune's task gain there, and whether any of"
-                + " its points reaches the goal.", "class", "sub");
+                + " of the aligned model's refusal rate and of the task gain there, and whether any of its points"
+                + " reaches the goal. The task gain retained is a share of the gain of " + gainReference(spec) + ".",
+                "class", "sub");
         h.open("table", "id", "methods").open("thead").open("tr");
         for (String c : List.of("method", "fine-tune", "points", "best point", "refusal", "task",
                 "refusal retention", "task-gain retention", "within floor", "goal")) {
@@ -200,7 +215,7 @@ public final class ReportHtml {
         }
         h.close("tr").close("thead").open("tbody");
         for (MethodComparison m : rows) {
-            h.open("tr");
+            h.open("tr", "data-method", m.name(), "data-best-point", m.bestPointId());
             h.element("td", m.method());
             h.element("td", m.finetuned() == null ? "–" : m.finetuned());
             h.element("td", Integer.toString(m.points()));

@@ -57,7 +57,7 @@ public final class ResultsCsv {
              var out = csv.writerFor(String[].class).with(CsvSchema.emptySchema().withLineSeparator("\n"))
                      .writeValues(w)) {
             out.write(header.toArray(new String[0]));
-            for (PointResult r : MetricColumns.sorted(spec, results)) {
+            for (PointResult r : spec.inPointOrder(results)) {
                 SweepPoint p = r.point();
                 List<String> row = new ArrayList<>(List.of(p.id(), p.role().json(), orEmpty(p.method()),
                         orEmpty(p.finetuned()), p.ratio() == null ? "" : Double.toString(p.ratio()), json(p)));

@@ -30,8 +30,9 @@ import org.apache.hadoop.fs.FileSystem;
  *   "goal": {state, reached, point_id, point_label, refusal_retention, task_gain_retention,
  *            min_refusal_retention, min_task_gain_retention, chosen_meets_goal, explanation},
  *   "frontier": [point ids by task score],
- *   "methods": [{method, finetuned, points, best_point_id, best_label, refusal, task,
- *                refusal_retention, task_gain_retention, within_tolerance, reaches_goal, goal_points}],
+ *   "methods": [{method, finetuned, task_gain_reference, points, best_point_id, best_label, refusal,
+ *                task, refusal_retention, task_gain_retention, within_tolerance, reaches_goal,
+ *                goal_points}],
  *   "methods_reaching_goal": ["method (fine-tune)", ...],
  *   "points": [{id, label, role, method, finetuned, ratio, parameters,
  *               metrics: {name: {value, low, high, n, unparseable}}, refusal_retention,
@@ -115,6 +116,7 @@ public final class SummaryJson {
             ObjectNode o = methods.addObject();
             o.put("method", m.method());
             o.put("finetuned", m.finetuned());
+            o.put("task_gain_reference", m.gainReference());
             o.put("points", m.points());
             o.put("best_point_id", m.bestPointId());
             o.put("best_label", m.bestLabel());
@@ -126,12 +128,12 @@ public final class SummaryJson {
             o.put("reaches_goal", m.reachesGoal());
             o.put("goal_points", m.goalPoints());
             if (m.reachesGoal()) {
-                reaching.add(m.finetuned() == null ? m.method() : m.method() + " (" + m.finetuned() + ")");
+                reaching.add(m.name());
             }
         }
 
         ArrayNode points = root.putArray("points");
-        for (PointResult r : MetricColumns.sorted(spec, results)) {
+        for (PointResult r : spec.inPointOrder(results)) {
             ObjectNode o = points.addObject();
             describe(o, r.point());
             o.set("metrics", metrics(r, metrics));

@@ -74,13 +74,28 @@ public final class LanguageModels {
      */
     public static void check(String source, Configuration conf) {
         try (Opened o = open(source, conf)) {
-            LlamaWeights.validate(o.config(), o.tensors());
-            if (o.tensors() instanceof MergedTensorSource merge) {
-                merge.checkInputs();
-            }
-            if (!o.dir().exists("tokenizer.json")) {
-                throw new BadInputException("missing tokenizer: " + o.dir().resolve("tokenizer.json"));
-            }
+            check(o);
+        }
+    }
+
+    /**
+     * {@link #check} of a merge given as a parsed config rather than a {@code merge:} source: its
+     * models and extra inputs (the files and models its parameters name), from their headers. A sweep
+     * checks its post-hoc points this way before it starts work.
+     */
+    public static void check(MergeConfig merge, Configuration conf) {
+        try (Opened o = openMerge(new MergeSource(null, merge, DEFAULT_MERGE_SEED), merge.sourceName(), conf)) {
+            check(o);
+        }
+    }
+
+    private static void check(Opened o) {
+        LlamaWeights.validate(o.config(), o.tensors());
+        if (o.tensors() instanceof MergedTensorSource merge) {
+            merge.checkInputs();
+        }
+        if (!o.dir().exists("tokenizer.json")) {
+            throw new BadInputException("missing tokenizer: " + o.dir().resolve("tokenizer.json"));
         }
     }
 
@@ -134,7 +149,10 @@ public final class LanguageModels {
     }
 
     private static Opened openMerge(String source, Configuration conf) {
-        MergeSource merge = MergeSource.parse(source, conf);
+        return openMerge(MergeSource.parse(source, conf), source, conf);
+    }
+
+    private static Opened openMerge(MergeSource merge, String source, Configuration conf) {
         MergeInputs inputs = MergeInputs.open(merge.config(), conf);
         try {
             ModelDirectory dir = new ModelDirectory(inputs.reference().root(), conf);

@@ -15,11 +15,15 @@ import java.util.Map;
  * <p>Best point: among the group's points whose refusal rate is within the rule's floor, the one
  * first in {@link Selector}'s order (highest task score, then higher refusal, ...); when none is
  * within the floor, the one with the highest refusal rate (then the selection order). A method
- * reaches the goal when any of its points meets it.
+ * reaches the goal when any of its points meets it. The rows come in the spec's point order
+ * ({@link SweepSpec#inPointOrder}), whatever the order of the results given.
  *
  * @param method           the method's name; {@code finetuned} for a fine-tune's own row,
  *                         {@code aligned} for the aligned model's
  * @param finetuned        the fine-tune the group derives from; null for the aligned model
+ * @param gainReference    the fine-tune whose task gain {@code taskGainRetention} is a share of
+ *                         ({@link SweepSpec#gainReference}): the row's own fine-tune unless the spec
+ *                         sets {@code reference_finetuned}; null for the aligned model
  * @param points           how many points the group has
  * @param bestPointId      the best point's id
  * @param bestLabel        the best point's label ({@link SweepPoint#label()})
@@ -29,6 +33,7 @@ import java.util.Map;
  */
 public record MethodComparison(@JsonProperty("method") String method,
                                @JsonProperty("finetuned") String finetuned,
+                               @JsonProperty("task_gain_reference") String gainReference,
                                @JsonProperty("points") int points,
                                @JsonProperty("best_point_id") String bestPointId,
                                @JsonProperty("best_label") String bestLabel,
@@ -43,7 +48,7 @@ public record MethodComparison(@JsonProperty("method") String method,
     /** The rows, in point order of first appearance: the aligned model, then per fine-tune its row and its methods'. */
     public static List<MethodComparison> of(SweepSpec spec, List<PointResult> results, Selection selection) {
         Map<List<String>, List<PointResult>> groups = new LinkedHashMap<>();
-        for (PointResult r : results) {
+        for (PointResult r : spec.inPointOrder(results)) {
             SweepPoint p = r.point();
             String method = switch (p.role()) {
                 case ALIGNED -> "aligned";
@@ -70,10 +75,16 @@ public record MethodComparison(@JsonProperty("method") String method,
             PointAssessment a = selection.assessments().get(best.point().id());
             int meeting = (int) members.stream()
                     .filter(r -> selection.assessments().get(r.point().id()).meetsGoal()).count();
-            rows.add(new MethodComparison(key.get(0), key.get(1), members.size(), best.point().id(),
+            String reference = key.get(1) == null ? null : spec.gainReference(key.get(1));
+            rows.add(new MethodComparison(key.get(0), key.get(1), reference, members.size(), best.point().id(),
                     best.point().label(), best.value(roles.safety()), best.value(roles.task()),
                     a.refusalRetention(), a.taskGainRetention(), a.withinTolerance(), meeting > 0, meeting));
         });
         return List.copyOf(rows);
+    }
+
+    /** The row's name: the method, with its fine-tune in parentheses, e.g. {@code resta (models/ft)}. */
+    public String name() {
+        return finetuned == null ? method : method + " (" + finetuned + ")";
     }
 }

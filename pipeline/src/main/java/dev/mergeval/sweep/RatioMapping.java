@@ -10,6 +10,7 @@ import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeMethods;
 import dev.mergeval.merge.ParamDef;
 import java.math.BigDecimal;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -53,11 +54,19 @@ final class RatioMapping {
         }
     }
 
-    /** The parameters that are each post-hoc method's trade-off knob, the ratio's counterpart. */
-    private static final Map<String, List<String>> KNOBS = Map.of(
-            "safe_lora", List.of("num_proj_layers", "threshold"),
-            "resta", List.of("scale"),
-            "spf_project", List.of("rank"));
+    /**
+     * A post-hoc method's trade-off knob, the ratio's counterpart: parameter {@code name}, which the
+     * method reads only when parameter {@code mode} is {@code modeValue} (no condition when null).
+     */
+    private record Knob(String name, String mode, String modeValue) {
+    }
+
+    /** Each post-hoc method's knobs: the one table of them. */
+    private static final Map<String, List<Knob>> KNOBS = Map.of(
+            "safe_lora", List.of(new Knob("num_proj_layers", "select_layers_type", "number"),
+                    new Knob("threshold", "select_layers_type", "threshold")),
+            "resta", List.of(new Knob("scale", null, null)),
+            "spf_project", List.of(new Knob("rank", null, null)));
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
@@ -78,7 +87,7 @@ final class RatioMapping {
 
     /** The post-hoc method's knob parameters; empty for ratio-swept methods. */
     static List<String> knobs(String method) {
-        return KNOBS.getOrDefault(method, List.of());
+        return KNOBS.getOrDefault(method, List.of()).stream().map(Knob::name).toList();
     }
 
     /** True when {@code param} of {@code method} is a list of module names, given whole rather than swept. */
@@ -116,6 +125,22 @@ final class RatioMapping {
                     && values.contains(Boolean.TRUE)) {
                 throw new BadInputException(pkey + ": true would divide by the fine-tune's weight, so the ratio"
                         + " would have no effect; leave it out (it is set to false)");
+            }
+        }
+        for (Knob k : KNOBS.getOrDefault(method, List.of())) {
+            if (k.mode() == null || !(params.get(k.name()) instanceof List<?> values) || values.size() < 2) {
+                continue;
+            }
+            boolean given = params.get(k.mode()) instanceof List<?>;
+            List<?> modes = given ? (List<?>) params.get(k.mode())
+                    : Collections.singletonList(find(m.parameters(), k.mode()).defaultValue());
+            for (Object mode : modes) {
+                if (!k.modeValue().equals(mode)) {
+                    throw new BadInputException("parameters." + k.name() + ": swept, but " + method + " reads it only"
+                            + " with " + k.mode() + ": " + k.modeValue() + " (this entry has " + mode
+                            + (given ? "" : ", the default") + "), so every value would give the same model; set "
+                            + k.mode() + ": " + k.modeValue() + ", or write one grid entry per " + k.mode());
+                }
             }
         }
     }

@@ -17,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -208,6 +209,24 @@ public record SweepSpec(@JsonProperty("name") String name,
             }
         }
         return List.copyOf(out);
+    }
+
+    /**
+     * The results in this spec's point order ({@link #points(String)}, expanded with the suite
+     * identity the results carry); results of points the spec does not have come last, by id. Every
+     * output lists points, and groups them by method, in this one order, whatever order the results
+     * arrived in.
+     */
+    public List<PointResult> inPointOrder(List<PointResult> results) {
+        Map<String, Integer> rank = new HashMap<>();
+        List<SweepPoint> points = results.isEmpty() ? List.of() : points(results.get(0).point().suiteIdentity());
+        for (int i = 0; i < points.size(); i++) {
+            rank.put(points.get(i).id(), i);
+        }
+        List<PointResult> out = new ArrayList<>(results);
+        out.sort(Comparator.<PointResult>comparingInt(r -> rank.getOrDefault(r.point().id(), Integer.MAX_VALUE))
+                .thenComparing(r -> r.point().id()));
+        return out;
     }
 
     /** The aligned model's point. */

@@ -50,17 +50,58 @@ final class SweepFixture {
         return spec("toy-demo", "models/aligned");
     }
 
+    /**
+     * A comparison like the demo's: a plain and an SPF fine-tune ({@code models/finetuned-spf},
+     * measured against the plain one's gain), linear merges, and the three post-hoc methods with
+     * their knobs, all on the plain fine-tune.
+     */
+    static SweepSpec comparison() {
+        return SweepSpec.parse("""
+                name: compare
+                aligned: models/aligned
+                finetuned: [models/finetuned, models/finetuned-spf]
+                reference_finetuned: models/finetuned
+                grid:
+                  - {method: linear, finetuned: [models/finetuned], ratios: {from: 0.1, to: 0.9, step: 0.2}}
+                  - {method: safe_lora, finetuned: [models/finetuned],
+                     parameters: {unaligned_model: models/base, num_proj_layers: [2, 4, 6, 8, 10]}}
+                  - {method: resta, finetuned: [models/finetuned],
+                     parameters: {unaligned_model: models/base, scale: [0.05, 0.1, 0.25]}}
+                  - {method: spf_project, finetuned: [models/finetuned],
+                     parameters: {safety_data: data/spf-safety.jsonl, rank: [4, 8, 16]}}
+                suite: suites/toy.yaml
+                metrics: {safety: harmful/refused, over_refusal: borderline/refused, task: task/correct}
+                seed: 7
+                """, "compare.yaml");
+    }
+
+    /**
+     * Where a point sits on the fixture's trade-off curve, as a ratio would: a post-hoc point by its
+     * knob (more projected layers, a larger RESTA scale or SPF rank: safer, less task).
+     */
+    private static double position(SweepPoint p) {
+        if (p.ratio() != null) {
+            return p.ratio();
+        }
+        Map<String, Object> k = p.parameters();
+        return switch (p.method()) {
+            case "safe_lora" -> 1 - (Double) k.get("num_proj_layers") / 20;
+            case "resta" -> 1 - 2 * (Double) k.get("scale");
+            default -> 0.9 - (Double) k.get("rank") / 50;
+        };
+    }
+
     static List<PointResult> results(SweepSpec spec) {
         List<PointResult> out = new ArrayList<>();
         for (SweepPoint p : spec.points()) {
-            double l = p.ratio();
+            double l = position(p);
             double knee = switch (p.method() == null ? "" : p.method()) {
                 case "slerp" -> 0.62;
                 case "ties" -> 0.5 + 0.2 * (Double) p.parameters().get("density");
                 case "dare_linear" -> 0.58;
                 default -> 0.55;
             };
-            double fall = sigmoid((l - knee) * 12);
+            double fall = sigmoid((l - safetyBonus(p) - knee) * 12);
             double refusal = 0.93 - 0.58 * fall;
             double over = 0.16 - 0.10 * l + 0.08 * (knee - 0.55) * Math.sin(Math.PI * l);
             double task = 0.18 + 0.52 * sigmoid((l - knee + 0.18) * 9);
@@ -71,6 +112,17 @@ final class SweepFixture {
             out.add(new PointResult(p, m));
         }
         return out;
+    }
+
+    /**
+     * How much further along the curve a point keeps its refusals: the SPF fine-tune and
+     * spf_project's points keep them well past the knee, so that they (and only they) reach the goal.
+     */
+    private static double safetyBonus(SweepPoint p) {
+        if (p.finetuned() != null && p.finetuned().endsWith("-spf")) {
+            return 0.6;
+        }
+        return "spf_project".equals(p.method()) ? 0.35 : 0;
     }
 
     static SweepProvenance provenance() {

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.MappingIterator;
 import com.fasterxml.jackson.dataformat.csv.CsvMapper;
 import com.fasterxml.jackson.dataformat.csv.CsvParser;
+import dev.mergeval.sweep.MethodComparison;
 import dev.mergeval.sweep.Metric;
 import dev.mergeval.sweep.PointResult;
 import dev.mergeval.sweep.Selection;
@@ -196,6 +197,162 @@ class SweepReportTest {
         while (ids.find()) {
             assertTrue(seen.add(ids.group(1)), "duplicate id " + ids.group(1));
         }
+    }
+
+    @Test
+    void postHocPointsAreMergeRowsWithTheirKnobInParametersAndNoRatio(@TempDir Path dir) throws Exception {
+        SweepSpec spec = SweepFixture.comparison();
+        ResultsCsv.write(dir.resolve("r.csv"), spec, SweepFixture.results(spec));
+        List<String[]> rows = readCsv(dir.resolve("r.csv"));
+        List<String> header = List.of(rows.get(0));
+        Map<String, Integer> perMethod = new java.util.TreeMap<>();
+        for (String[] row : rows.subList(1, rows.size())) {
+            String method = row[header.indexOf("method")];
+            String role = row[header.indexOf("role")];
+            String ratio = row[header.indexOf("ratio")];
+            JsonNode params = new ObjectMapper().readTree(row[header.indexOf("parameters")]);
+            perMethod.merge(method.isEmpty() ? role + " " + row[header.indexOf("finetuned")] : method, 1, Integer::sum);
+            switch (method) {
+                case "safe_lora", "resta", "spf_project" -> {
+                    assertEquals("merge", role, method);
+                    assertEquals("", ratio, method + ": the knob is in parameters, not in ratio");
+                    assertEquals("models/finetuned", row[header.indexOf("finetuned")]);
+                    String knob = switch (method) {
+                        case "safe_lora" -> "num_proj_layers";
+                        case "resta" -> "scale";
+                        default -> "rank";
+                    };
+                    assertTrue(params.get(knob).isNumber(), row[header.indexOf("parameters")]);
+                    assertTrue(params.has(method.equals("spf_project") ? "safety_data" : "unaligned_model"));
+                }
+                case "linear" -> assertTrue(Double.parseDouble(ratio) > 0 && Double.parseDouble(ratio) < 1);
+                default -> assertEquals(role.equals("aligned") ? "0.0" : "1.0", ratio, role);
+            }
+        }
+        assertEquals(Map.of("aligned ", 1, "finetuned models/finetuned", 1, "finetuned models/finetuned-spf", 1,
+                "linear", 5, "safe_lora", 5, "resta", 3, "spf_project", 3), perMethod);
+    }
+
+    @Test
+    void summaryComparesEveryMethodAtTheBestOfItsOwnPoints(@TempDir Path dir) throws Exception {
+        SweepSpec spec = SweepFixture.comparison();
+        List<PointResult> results = new ArrayList<>(SweepFixture.results(spec));
+        Collections.shuffle(results, new java.util.Random(5));
+        SweepReport.write(dir, spec, results, Selector.select(spec, results), SweepFixture.provenance());
+        JsonNode root = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
+
+        // One row per method and fine-tune, in point order however the results were ordered.
+        List<String> names = new ArrayList<>();
+        root.get("methods").forEach(m -> names.add(m.get("finetuned").isNull() ? m.get("method").asText()
+                : m.get("method").asText() + " (" + m.get("finetuned").asText() + ")"));
+        assertEquals(List.of("aligned", "finetuned (models/finetuned)", "linear (models/finetuned)",
+                "safe_lora (models/finetuned)", "resta (models/finetuned)", "spf_project (models/finetuned)",
+                "finetuned (models/finetuned-spf)"), names);
+
+        // Each row recomputed from the points of the same file.
+        JsonNode points = root.get("points");
+        String safety = "/metrics/harmful~1refused/value";
+        String task = "/metrics/task~1correct/value";
+        List<String> reaching = new ArrayList<>();
+        for (int i = 0; i < names.size(); i++) {
+            JsonNode m = root.get("methods").get(i);
+            List<JsonNode> own = new ArrayList<>();
+            points.forEach(p -> {
+                String group = p.get("role").asText().equals("merge") ? p.get("method").asText() : p.get("role").asText();
+                if (group.equals(m.get("method").asText()) && p.get("finetuned").equals(m.get("finetuned"))) {
+                    own.add(p);
+                }
+            });
+            String row = m.get("method").asText() + " " + m.get("finetuned").asText();
+            assertEquals(own.size(), m.get("points").asInt(), row);
+            JsonNode best = own.stream().filter(p -> p.get("id").asText().equals(m.get("best_point_id").asText()))
+                    .findFirst().orElseThrow(() -> new AssertionError(row + ": best point is not one of its own"));
+            List<JsonNode> within = own.stream().filter(p -> p.get("within_tolerance").asBoolean()).toList();
+            if (within.isEmpty()) {
+                assertFalse(m.get("within_tolerance").asBoolean(), row);
+                for (JsonNode p : own) {
+                    assertTrue(best.at(safety).asDouble() >= p.at(safety).asDouble(), row + ": the safest point");
+                }
+            } else {
+                assertTrue(m.get("within_tolerance").asBoolean(), row);
+                for (JsonNode p : within) {
+                    double dt = best.at(task).asDouble() - p.at(task).asDouble();
+                    assertTrue(dt > 0 || dt == 0 && best.at(safety).asDouble() >= p.at(safety).asDouble(),
+                            row + ": " + best.get("label") + " is beaten by " + p.get("label"));
+                }
+            }
+            assertEquals(best.get("label").asText(), m.get("best_label").asText());
+            assertEquals(best.at(safety).asDouble(), m.get("refusal").asDouble(), 0, row);
+            assertEquals(best.at(task).asDouble(), m.get("task").asDouble(), 0, row);
+            assertEquals(best.get("refusal_retention"), m.get("refusal_retention"), row);
+            assertEquals(best.get("task_gain_retention"), m.get("task_gain_retention"), row);
+            long meeting = own.stream().filter(p -> p.get("meets_goal").asBoolean()).count();
+            assertEquals(meeting, m.get("goal_points").asLong(), row);
+            assertEquals(meeting > 0, m.get("reaches_goal").asBoolean(), row);
+            if (meeting > 0) {
+                reaching.add(names.get(i));
+            }
+            assertEquals(m.get("finetuned").isNull() ? null : "models/finetuned",
+                    m.get("task_gain_reference").isNull() ? null : m.get("task_gain_reference").asText(), row);
+        }
+        List<String> said = new ArrayList<>();
+        root.get("methods_reaching_goal").forEach(n -> said.add(n.asText()));
+        assertEquals(reaching, said);
+        assertFalse(said.isEmpty(), "the fixture has methods that reach the goal");
+        assertTrue(said.size() < names.size(), "and methods that do not");
+
+        // The SPF fine-tune's gain is a share of the plain fine-tune's (reference_finetuned).
+        JsonNode aligned = points.get(0);
+        Map<String, JsonNode> finetunes = new HashMap<>();
+        points.forEach(p -> {
+            if (p.get("role").asText().equals("finetuned")) {
+                finetunes.put(p.get("finetuned").asText(), p);
+            }
+        });
+        double tA = aligned.at(task).asDouble();
+        assertEquals((finetunes.get("models/finetuned-spf").at(task).asDouble() - tA)
+                        / (finetunes.get("models/finetuned").at(task).asDouble() - tA),
+                root.get("methods").get(6).get("task_gain_retention").asDouble(), 1e-12);
+    }
+
+    @Test
+    void theMethodRowsDoNotDependOnTheOrderOfTheResults() {
+        SweepSpec spec = SweepFixture.comparison();
+        List<PointResult> results = SweepFixture.results(spec);
+        List<MethodComparison> rows = MethodComparison.of(spec, results, Selector.select(spec, results));
+        for (int seed = 0; seed < 3; seed++) {
+            List<PointResult> shuffled = new ArrayList<>(results);
+            Collections.shuffle(shuffled, new java.util.Random(seed));
+            assertEquals(rows, MethodComparison.of(spec, shuffled, Selector.select(spec, shuffled)));
+        }
+    }
+
+    @Test
+    void htmlComparesTheMethodsInATableAndOneParetoSeriesEach(@TempDir Path dir) throws Exception {
+        SweepSpec spec = SweepFixture.comparison();
+        List<PointResult> results = SweepFixture.results(spec);
+        Selection s = Selector.select(spec, results);
+        SweepReport.write(dir, spec, results, s, SweepFixture.provenance());
+        String html = Files.readString(dir.resolve("report.html"));
+
+        List<MethodComparison> rows = MethodComparison.of(spec, results, s);
+        Matcher tr = Pattern.compile("<tr data-method=\"([^\"]+)\" data-best-point=\"([0-9a-f]+)\">").matcher(html);
+        List<String> shown = new ArrayList<>();
+        while (tr.find()) {
+            shown.add(tr.group(1) + " " + tr.group(2));
+        }
+        assertEquals(rows.stream().map(m -> m.name() + " " + m.bestPointId()).toList(), shown);
+        assertTrue(html.contains("the reference fine-tune models/finetuned (reference_finetuned)"),
+                "the table says whose gain the retention is a share of");
+
+        int start = html.indexOf("data-chart=\"chart-pareto\"");
+        String pareto = html.substring(start, html.indexOf("</figure>", start));
+        for (String series : List.of("linear", "safe_lora", "resta", "spf_project", "aligned model",
+                "fine-tuned: models/finetuned<", "fine-tuned: models/finetuned-spf<")) {
+            assertTrue(pareto.contains(">" + series), "Pareto legend lacks " + series);
+        }
+        // Ratio panels for the merges only (one variant), plus the Pareto and over-refusal charts.
+        assertEquals(3, count(html, "<svg"));
     }
 
     private static int countTrue(JsonNode points, String field) {

@@ -85,6 +85,50 @@ class PostHocSweepTest {
     }
 
     @Test
+    void aKnobTheMethodIgnoresInItsModeIsNotSwept() {
+        String numberMode = SPEC.replace("num_proj_layers: [2, 6]", "threshold: [0.3, 0.5]");
+        assertEquals("spec.yaml: grid[1].parameters.threshold: swept, but safe_lora reads it only with"
+                + " select_layers_type: threshold (this entry has number, the default), so every value would give"
+                + " the same model; set select_layers_type: threshold, or write one grid entry per select_layers_type",
+                error(numberMode));
+        assertTrue(error(SPEC.replace("num_proj_layers: [2, 6]", "num_proj_layers: [2, 6], select_layers_type: threshold"))
+                .contains("grid[1].parameters.num_proj_layers: swept, but safe_lora reads it only with"
+                        + " select_layers_type: number (this entry has threshold)"));
+        assertTrue(error(SPEC.replace("num_proj_layers: [2, 6]",
+                "threshold: [0.3, 0.5], select_layers_type: [threshold, number]"))
+                .contains("grid[1].parameters.threshold: swept"));
+
+        List<SweepPoint> points = SweepSpec.parse(SPEC.replace("num_proj_layers: [2, 6]",
+                "threshold: [0.3, 0.5], select_layers_type: threshold"), "spec.yaml").points();
+        assertEquals(List.of("safe_lora select_layers_type=threshold target_modules=q_proj,v_proj @ threshold=0.3",
+                "safe_lora select_layers_type=threshold target_modules=q_proj,v_proj @ threshold=0.5"),
+                points.stream().filter(p -> "safe_lora".equals(p.method())).map(SweepPoint::label).toList());
+        // A fixed value the mode ignores is left alone: it changes nothing, and makes no extra points.
+        assertEquals(2, SweepSpec.parse(SPEC.replace("num_proj_layers: [2, 6]", "num_proj_layers: [2, 6], threshold: 0.3"),
+                "spec.yaml").points().stream().filter(p -> "safe_lora".equals(p.method())).count());
+    }
+
+    @Test
+    void withoutAReferenceEachRowIsMeasuredAgainstItsOwnFineTune() {
+        SweepSpec spec = SweepSpec.parse(SPEC.replace("reference_finetuned: /m/finetuned\n", ""), "spec.yaml");
+        List<PointResult> results = new ArrayList<>();
+        for (SweepPoint p : spec.points()) {
+            boolean spf = "/m/finetuned-spf".equals(p.finetuned());
+            double task = p.role() == Role.ALIGNED ? 0.1 : spf ? 0.5 : 0.9;
+            results.add(new PointResult(p, Map.of("harmful/refusal", Metric.rate(p.isMerge() ? 190 : 150, 200, 0),
+                    "task/exact", Metric.rate(Math.round(task * 200), 200, 0))));
+        }
+        List<MethodComparison> rows = MethodComparison.of(spec, results, Selector.select(spec, results));
+        assertNull(rows.get(0).gainReference());
+        for (MethodComparison m : rows.subList(1, rows.size())) {
+            assertEquals(m.finetuned(), m.gainReference(), m.name());
+        }
+        MethodComparison spf = rows.get(rows.size() - 1);
+        assertEquals("finetuned (/m/finetuned-spf)", spf.name());
+        assertEquals(1.0, spf.taskGainRetention(), 1e-12, "its own gain, by definition");
+    }
+
+    @Test
     void retentionIsAgainstTheReferenceFineTuneAndTheTableHasOneRowPerMethod() {
         SweepSpec spec = SweepSpec.parse(SPEC, "spec.yaml");
         // refusal, task per point label

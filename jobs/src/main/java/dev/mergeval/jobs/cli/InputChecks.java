@@ -15,18 +15,22 @@ import dev.mergeval.eval.judges.JudgeSpec;
 import dev.mergeval.eval.scorers.ExactMatchScorer;
 import dev.mergeval.eval.scorers.Gsm8kScorer;
 import dev.mergeval.eval.scorers.MultipleChoiceScorer;
+import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.runtime.LanguageModels;
 import dev.mergeval.runtime.RuntimeOptions;
 import dev.mergeval.sweep.MethodGrid;
 import dev.mergeval.sweep.MetricRoles;
 import dev.mergeval.sweep.SuiteRef;
+import dev.mergeval.sweep.SweepPoint;
 import dev.mergeval.sweep.SweepSpec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
 
@@ -193,6 +197,7 @@ final class InputChecks {
                         + e.getMessage(), e);
             }
         }
+        gridInputs(spec, source);
         EvalSuite suite;
         String suiteName;
         if (spec.suite().path() != null) {
@@ -212,6 +217,35 @@ final class InputChecks {
         metric(suite, source, "metrics.task", roles.task());
         if (roles.overRefusal() != null) {
             metric(suite, source, "metrics.over_refusal", roles.overRefusal());
+        }
+    }
+
+    /**
+     * The models and files that grid entries name in their parameters (a post-hoc method's
+     * {@code unaligned_model} or {@code safety_data}), checked as the merge of each fine-tune with them
+     * would check them, once per fine-tune and set of inputs, so that a bad one fails here and not at
+     * its first point, after the end points have been evaluated.
+     */
+    private static void gridInputs(SweepSpec spec, String source) {
+        Configuration conf = HadoopFs.defaults();
+        for (int i = 0; i < spec.grid().size(); i++) {
+            MethodGrid g = spec.grid().get(i);
+            Set<String> checked = new HashSet<>();
+            for (String ft : spec.finetuned()) {
+                if (g.pathParameters().isEmpty() || !g.appliesTo(ft)) {
+                    continue;
+                }
+                for (Map<String, Object> variant : g.variants()) {
+                    Map<String, Object> inputs = new TreeMap<>(variant);
+                    inputs.keySet().retainAll(g.pathParameters());
+                    if (checked.add(ft + " " + inputs)) {
+                        SweepPoint p = SweepPoint.merge(g.method(), spec.aligned(), ft, g.ratioValues().get(0),
+                                variant, spec.seed(), "inputs");
+                        LanguageModels.check(MergeConfig.parse(p.toMergekitYaml(), source + ": grid[" + i + "]"),
+                                conf);
+                    }
+                }
+            }
         }
     }
 
