@@ -95,6 +95,16 @@ class SafetyMethodsSweepTest {
         double tSpf = Double.parseDouble(byLabel.get("finetuned 1.0 {} finetuned-spf")[task]);
         JsonNode spfRow = summary.get("methods").get(6);
         assertEquals((tSpf - tA) / (tPlain - tA), spfRow.get("task_gain_retention").asDouble(), 1e-12);
+        assertEquals(toy + "/finetuned", spfRow.get("task_gain_reference").asText(), "and the summary says so");
+        List<String> reaching = new ArrayList<>();
+        summary.get("methods").forEach(m -> {
+            if (m.get("reaches_goal").asBoolean()) {
+                reaching.add(m.get("method").asText() + " (" + m.get("finetuned").asText() + ")");
+            }
+        });
+        List<String> said = new ArrayList<>();
+        summary.get("methods_reaching_goal").forEach(n -> said.add(n.asText()));
+        assertEquals(reaching, said);
         assertTrue(Files.readString(out.resolve("report.html")).contains("Methods compared"));
     }
 }
