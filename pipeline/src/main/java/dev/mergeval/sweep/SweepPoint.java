@@ -133,8 +133,14 @@ public record SweepPoint(@JsonProperty("id") String id,
         return b.toString();
     }
 
-    /** A short human label: the variant and, for merges, the ratio or the post-hoc knob's value. */
+    /**
+     * A short human label: the variant and, for merges, the ratio or the post-hoc knob's value; a
+     * fine-tune's end point names its model, as a sweep may have several.
+     */
     public String label() {
+        if (role == Role.FINETUNED) {
+            return variant() + " (" + finetuned + ")";
+        }
         if (isPostHoc()) {
             StringBuilder knob = new StringBuilder();
             for (String k : RatioMapping.knobs(method)) {

@@ -40,7 +40,7 @@ class PostHocSweepTest {
         List<String> labels = points.stream().map(p -> p.label() + " | " + p.finetuned()).toList();
         assertEquals(List.of(
                 "aligned | null",
-                "finetuned | /m/finetuned",
+                "finetuned (/m/finetuned) | /m/finetuned",
                 "linear @ 0.5 | /m/finetuned",
                 "linear @ 0.8 | /m/finetuned",
                 "safe_lora target_modules=q_proj,v_proj @ num_proj_layers=2.0 | /m/finetuned",
@@ -48,7 +48,7 @@ class PostHocSweepTest {
                 "resta @ scale=0.1 | /m/finetuned",
                 "resta @ scale=0.25 | /m/finetuned",
                 "spf_project @ rank=8.0 | /m/finetuned",
-                "finetuned | /m/finetuned-spf"), labels);
+                "finetuned (/m/finetuned-spf) | /m/finetuned-spf"), labels);
         SweepPoint resta = points.get(6);
         assertEquals(Role.MERGE, resta.role());
         assertTrue(resta.isPostHoc());
@@ -134,7 +134,7 @@ class PostHocSweepTest {
         // refusal, task per point label
         Map<String, double[]> values = new LinkedHashMap<>();
         values.put("aligned | null", new double[] {1.0, 0.0});
-        values.put("finetuned | /m/finetuned", new double[] {0.6, 1.0});
+        values.put("finetuned (/m/finetuned) | /m/finetuned", new double[] {0.6, 1.0});
         values.put("linear @ 0.5 | /m/finetuned", new double[] {1.0, 0.3});
         values.put("linear @ 0.8 | /m/finetuned", new double[] {0.9, 0.85});
         values.put("safe_lora target_modules=q_proj,v_proj @ num_proj_layers=2.0 | /m/finetuned", new double[] {0.8, 0.95});
@@ -142,7 +142,7 @@ class PostHocSweepTest {
         values.put("resta @ scale=0.1 | /m/finetuned", new double[] {0.7, 0.9});
         values.put("resta @ scale=0.25 | /m/finetuned", new double[] {0.5, 0.6});
         values.put("spf_project @ rank=8.0 | /m/finetuned", new double[] {0.97, 0.9});
-        values.put("finetuned | /m/finetuned-spf", new double[] {0.98, 0.9});
+        values.put("finetuned (/m/finetuned-spf) | /m/finetuned-spf", new double[] {0.98, 0.9});
         List<PointResult> results = new ArrayList<>();
         for (SweepPoint p : spec.points()) {
             double[] v = values.get(p.label() + " | " + p.finetuned());
@@ -155,12 +155,12 @@ class PostHocSweepTest {
                 + r.reachesGoal()).toList();
         assertEquals(List.of(
                 "aligned null aligned false",
-                "finetuned /m/finetuned finetuned false",
+                "finetuned /m/finetuned finetuned (/m/finetuned) false",
                 "linear /m/finetuned linear @ 0.5 true",
                 "safe_lora /m/finetuned safe_lora target_modules=q_proj,v_proj @ num_proj_layers=6.0 false",
                 "resta /m/finetuned resta @ scale=0.1 false",
                 "spf_project /m/finetuned spf_project @ rank=8.0 true",
-                "finetuned /m/finetuned-spf finetuned true"), got);
+                "finetuned /m/finetuned-spf finetuned (/m/finetuned-spf) true"), got);
         // linear's best point within the floor (0.95) is 0.5, though 0.8, below the floor, meets the goal
         MethodComparison linear = rows.get(2);
         assertEquals(0.3, linear.taskGainRetention(), 1e-12);

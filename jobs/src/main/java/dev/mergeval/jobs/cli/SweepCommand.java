@@ -84,7 +84,7 @@ public final class SweepCommand implements Callable<Integer> {
         String over = spec.metrics().overRefusal();
         w.printf("%-34s %7s %9s %9s %9s%n", "point", "ratio", "refusal", "over-ref", "task");
         for (PointResult r : outcome.results()) {
-            w.printf("%-34s %7s %9.3f %9s %9.3f%n", r.point().isPostHoc() ? r.point().label() : r.point().variant(),
+            w.printf("%-34s %7s %9.3f %9s %9.3f%n", r.point().isMerge() && !r.point().isPostHoc() ? r.point().variant() : r.point().label(),
                     r.point().isMerge() && !r.point().isPostHoc() ? String.format("%.2f", r.point().ratio()) : "-",
                     r.value(safety), over == null ? "-" : String.format("%.3f", r.value(over)), r.value(task));
         }
