@@ -94,9 +94,10 @@ public final class ReportHtml {
         h.element("h1", "Sweep: " + spec.name());
         long postHoc = results.stream().filter(r -> r.point().isPostHoc()).count();
         long merges = results.stream().filter(r -> r.point().isMerge()).count() - postHoc;
-        h.element("p", String.format(Locale.ROOT, "Aligned model %s, fine-tuned %s. %d points: %d merges and %d"
-                        + " post-hoc points by %s, plus the end points.",
-                spec.aligned(), String.join(", ", spec.finetuned()), results.size(), merges, postHoc,
+        h.element("p", String.format(Locale.ROOT, "Aligned model %s, fine-tuned %s. %d points: %d merge%s and %d"
+                        + " post-hoc point%s by %s, plus the end points.",
+                spec.aligned(), String.join(", ", spec.finetuned()), results.size(), merges, merges == 1 ? "" : "s",
+                postHoc, postHoc == 1 ? "" : "s",
                 String.join(", ", spec.grid().stream().map(g -> g.method()).distinct().toList())), "class", "sub");
 
         recommendation(h, spec, results, selection);
@@ -208,18 +209,20 @@ public final class ReportHtml {
                 + " of the aligned model's refusal rate and of the task gain there, and whether any of its points"
                 + " reaches the goal. The task gain retained is a share of the gain of " + gainReference(spec) + ".",
                 "class", "sub");
-        h.open("table", "id", "methods").open("thead").open("tr");
-        for (String c : List.of("method", "fine-tune", "points", "best point", "refusal", "task",
-                "refusal retention", "task-gain retention", "within floor", "goal")) {
+        h.open("div", "class", "scroll").open("table", "id", "methods").open("thead").open("tr");
+        h.element("th", "method", "class", "l").element("th", "fine-tune", "class", "l").element("th", "points")
+                .element("th", "best point", "class", "l");
+        for (String c : List.of("refusal", "task", "refusal retention", "task-gain retention", "within floor",
+                "goal")) {
             h.element("th", c);
         }
         h.close("tr").close("thead").open("tbody");
         for (MethodComparison m : rows) {
             h.open("tr", "data-method", m.name(), "data-best-point", m.bestPointId());
-            h.element("td", m.method());
-            h.element("td", m.finetuned() == null ? "–" : m.finetuned());
+            h.element("td", m.method(), "class", "l");
+            h.element("td", m.finetuned() == null ? "–" : m.finetuned(), "class", "l");
             h.element("td", Integer.toString(m.points()));
-            h.element("td", m.bestLabel());
+            h.element("td", m.bestLabel(), "class", "l");
             h.element("td", Format.rate(m.refusal()));
             h.element("td", Format.rate(m.task()));
             h.element("td", Format.percent(m.refusalRetention()));
@@ -228,7 +231,7 @@ public final class ReportHtml {
             h.element("td", m.reachesGoal() ? "reached (" + m.goalPoints() + ")" : "not reached");
             h.close("tr");
         }
-        h.close("tbody").close("table");
+        h.close("tbody").close("table").close("div");
     }
 
     private static void figure(Html h, Charts.Svg chart) {
