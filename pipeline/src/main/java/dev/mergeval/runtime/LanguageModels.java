@@ -84,6 +84,7 @@ public final class LanguageModels {
      * checks its post-hoc points this way before it starts work.
      */
     public static void check(MergeConfig merge, Configuration conf) {
+        // No location: nothing is kept beside a config that was never written, and a check runs no analysis.
         try (Opened o = openMerge(new MergeSource(null, merge, DEFAULT_MERGE_SEED), merge.sourceName(), conf)) {
             check(o);
         }
