@@ -37,6 +37,7 @@ import picocli.CommandLine.ScopeType;
             DemoCommand.class,
             BenchMergeOnLoadCommand.class,
             ToyModelsCommand.class,
+            FinetuneCommand.class,
         })
 public final class MergevalCli {
 
