@@ -154,7 +154,7 @@ public final class FineTuneJob {
     private static Map<String, NDArray> onDevice(Map<String, NDArray> params, NDManager manager, Device device) {
         Map<String, NDArray> out = new LinkedHashMap<>();
         params.forEach((name, p) -> {
-            NDArray copy = p.toDevice(device, true);
+            NDArray copy = device.equals(p.getDevice()) ? p.duplicate() : p.toDevice(device, true);
             copy.attach(manager);
             out.put(name, copy);
         });

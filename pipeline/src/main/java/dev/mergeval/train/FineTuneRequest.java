@@ -97,12 +97,8 @@ public record FineTuneRequest(
         return learningRate != null ? learningRate : full ? FULL_LEARNING_RATE : LORA_LEARNING_RATE;
     }
 
-    /** A regex of the target modules' weights, PEFT's list matching (the module, or a dotted suffix of it). */
+    /** A regex of the target modules' weights ({@link LoraConfig#weightPattern}). */
     public String targetPattern() {
-        StringBuilder alternatives = new StringBuilder();
-        for (String t : targetModules) {
-            alternatives.append(alternatives.length() == 0 ? "" : "|").append(Pattern.quote(t));
-        }
-        return "(?:.*\\.)?(?:" + alternatives + ")\\.weight";
+        return LoraConfig.weightPattern(targetModules);
     }
 }

@@ -68,8 +68,7 @@ public final class LoraAdaptation implements Adaptation {
             for (int i = 0; i < values.length; i++) {
                 values[i] = (float) ((2 * CounterRandom.uniform(key, i) - 1) * bound);
             }
-            NDArray aArr = manager.zeros(new Shape(config.r(), in), DataType.FLOAT32, e.getValue().getDevice());
-            aArr.set(values);
+            NDArray aArr = Owned.torchCopy(manager, values, new Shape(config.r(), in));
             NDArray bArr = manager.zeros(new Shape(out, config.r()), DataType.FLOAT32, e.getValue().getDevice());
             factors.put(name, new NDArray[] {aArr, bArr});
             optimized.put(a, aArr);

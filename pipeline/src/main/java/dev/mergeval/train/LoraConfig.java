@@ -2,6 +2,7 @@ package dev.mergeval.train;
 
 import dev.mergeval.common.BadInputException;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * LoRA hyperparameters as PEFT names them: rank {@code r}, {@code lora_alpha}, and
@@ -45,5 +46,17 @@ public record LoraConfig(int r, double alpha, List<String> targetModules) {
         }
         String module = tensorName.substring(0, tensorName.length() - ".weight".length());
         return modules.stream().anyMatch(t -> module.equals(t) || module.endsWith("." + t));
+    }
+
+    /**
+     * A regex matching the {@code .weight} of every module in {@code modules}, by PEFT's list
+     * matching (the module's name, or a dotted suffix of it).
+     */
+    public static String weightPattern(List<String> modules) {
+        StringBuilder alternatives = new StringBuilder();
+        for (String t : modules) {
+            alternatives.append(alternatives.length() == 0 ? "" : "|").append(Pattern.quote(t));
+        }
+        return "(?:.*\\.)?(?:" + alternatives + ")\\.weight";
     }
 }

@@ -2,6 +2,8 @@ package dev.mergeval.train;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
@@ -118,26 +120,39 @@ final class SpfProjector implements AutoCloseable {
         }
     }
 
-    /** Gates and projects the step just taken from {@code before}; records its shares. */
+    /**
+     * Gates and projects the step just taken from {@code before}; records its shares. The scalars
+     * of all matrices are read from the device in one transfer per phase, not one per matrix.
+     */
     void apply(Map<String, NDArray> before, NDManager scope) {
-        int conflicts = 0;
-        double total = 0;
-        double removed = 0;
+        NDList scalars = new NDList();
+        List<NDArray> updates = new ArrayList<>();
         for (String m : matrices) {
-            NDArray[] b = arrays.get(m);
             NDArray d = adaptation.matrixUpdate(m, before, scope);
-            double squared = d.square().sum().getFloat();
-            total += squared;
-            double inner = d.matMul(b[2]).mul(b[1]).sum().getFloat();
-            if (inner > 0) {
-                conflicts++;
+            updates.add(d);
+            scalars.add(d.square().sum());
+            scalars.add(d.matMul(arrays.get(m)[2]).mul(arrays.get(m)[1]).sum());
+        }
+        float[] values = Owned.by(scope, NDArrays.stack(scalars)).toFloatArray();
+        double total = 0;
+        NDList removed = new NDList();
+        for (int i = 0; i < matrices.size(); i++) {
+            total += values[2 * i];
+            if (values[2 * i + 1] > 0) {
+                String m = matrices.get(i);
+                NDArray[] b = arrays.get(m);
                 adaptation.project(m, before, b[0], b[2], scope);
-                NDArray applied = adaptation.matrixUpdate(m, before, scope);
-                removed += d.sub(applied).square().sum().getFloat();
+                removed.add(updates.get(i).sub(adaptation.matrixUpdate(m, before, scope)).square().sum());
             }
         }
-        conflictShare.add((double) conflicts / matrices.size());
-        removedNormShare.add(total == 0 ? 0 : Math.sqrt(removed / total));
+        double removedSquared = 0;
+        if (!removed.isEmpty()) {
+            for (float x : Owned.by(scope, NDArrays.stack(removed)).toFloatArray()) {
+                removedSquared += x;
+            }
+        }
+        conflictShare.add((double) removed.size() / matrices.size());
+        removedNormShare.add(total == 0 ? 0 : Math.sqrt(removedSquared / total));
     }
 
     /** The subspace of a guarded matrix as last estimated (for tests). */
@@ -152,9 +167,7 @@ final class SpfProjector implements AutoCloseable {
     }
 
     private NDArray array(float[] values, int rows, int cols) {
-        NDArray a = bases.zeros(new Shape(rows, cols));
-        a.set(values);
-        return a;
+        return Owned.torchCopy(bases, values, new Shape(rows, cols));
     }
 
     @Override

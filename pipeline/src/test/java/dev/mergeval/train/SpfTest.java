@@ -98,12 +98,14 @@ class SpfTest {
                 double norm = norm(d);
                 assertTrue(norm > 0, m + " did not move");
                 double component = norm(s.component(d));
+                // cosine of D with U S V^T; within rounding of 0 the run's float32 gate may go either way
+                double cosine = s.inner(d) / (norm * norm(s.s()));
                 if (component <= 1e-3 * norm) {
                     projected++;
-                    assertTrue(Math.abs(s.inner(d)) <= 1e-3 * norm * s.s()[0], m + ": projected, yet <D, USV^T> = " + s.inner(d));
+                    assertTrue(Math.abs(cosine) <= 1e-4, m + ": projected, yet cos(D, USV^T) = " + cosine);
                 } else {
-                    assertTrue(s.inner(d) <= 0, m + ": kept an update that raises the safety loss, <D, USV^T> = "
-                            + s.inner(d) + ", component " + component / norm + " of the update");
+                    assertTrue(cosine <= 1e-4, m + ": kept an update that raises the safety loss, cos(D, USV^T) = "
+                            + cosine + ", component " + component / norm + " of the update");
                 }
             }
             double share = run.spf().conflictShare().get(0);

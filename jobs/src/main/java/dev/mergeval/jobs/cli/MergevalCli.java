@@ -38,6 +38,7 @@ import picocli.CommandLine.ScopeType;
             BenchMergeOnLoadCommand.class,
             ToyModelsCommand.class,
             FinetuneCommand.class,
+            BenchFinetuneCommand.class,
         })
 public final class MergevalCli {
 
