@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -26,6 +27,11 @@ import java.util.TreeMap;
  * blocks, chat templates, unknown keys, parameters the method does not take, missing required
  * parameters, values of the wrong type) is rejected with a {@link BadInputException} whose one-line
  * message names the source and the key.
+ *
+ * <p>Path parameters ({@link ParamDef.Kind#MODEL}, {@link ParamDef.Kind#FILE}) resolve against the
+ * directory of the config's {@code location} when relative ({@link #resolve}); model references
+ * under {@code models} and {@code base_model} are used as written (relative to the working
+ * directory), as mergekit does.
  */
 public final class MergeConfig {
     private static final Set<String> TOP_LEVEL_KEYS = Set.of(
@@ -43,6 +49,7 @@ public final class MergeConfig {
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
     private final String sourceName;
+    private final String location;
     private final MergeMethod method;
     private final String baseModel;
     private final List<ModelEntry> models;
@@ -51,9 +58,11 @@ public final class MergeConfig {
     private final String outDtype;
     private final String tokenizerSource;
 
-    private MergeConfig(String sourceName, MergeMethod method, String baseModel, List<ModelEntry> models,
-            Map<String, Object> parameters, String dtype, String outDtype, String tokenizerSource) {
+    private MergeConfig(String sourceName, String location, MergeMethod method, String baseModel,
+            List<ModelEntry> models, Map<String, Object> parameters, String dtype, String outDtype,
+            String tokenizerSource) {
         this.sourceName = sourceName;
+        this.location = location;
         this.method = method;
         this.baseModel = baseModel;
         this.models = List.copyOf(models);
@@ -63,8 +72,19 @@ public final class MergeConfig {
         this.tokenizerSource = tokenizerSource;
     }
 
-    /** Parses and validates a mergekit YAML config; {@code sourceName} prefixes every error. */
+    /**
+     * Parses and validates a mergekit YAML config; {@code sourceName} prefixes every error. Relative
+     * path parameters resolve against the working directory.
+     */
     public static MergeConfig parse(String yaml, String sourceName) {
+        return parse(yaml, sourceName, null);
+    }
+
+    /**
+     * Like {@link #parse(String, String)}, for a config read from {@code location} (a local path or
+     * a Hadoop URI of the YAML file, or null): relative path parameters resolve against its directory.
+     */
+    public static MergeConfig parse(String yaml, String sourceName, String location) {
         JsonNode root;
         try {
             root = YAML.readTree(yaml);
@@ -130,8 +150,8 @@ public final class MergeConfig {
         Map<String, Object> global = parameterBlock(root.get("parameters"), sourceName, "parameters",
                 method.parameters(), method.tensorParameters(), method.name());
 
-        MergeConfig config = new MergeConfig(sourceName, method, baseModel, models, global, dtype, outDtype,
-                tokenizerSource);
+        MergeConfig config = new MergeConfig(sourceName, location, method, baseModel, models, global, dtype,
+                outDtype, tokenizerSource);
         config.checkRequired();
         method.validate(config);
         return config;
@@ -207,6 +227,56 @@ public final class MergeConfig {
             refs.add(entry.model());
         }
         return List.copyOf(refs);
+    }
+
+    /**
+     * The extra model inputs: each {@link ParamDef.Kind#MODEL} parameter that is set, by name, with
+     * its reference as written, in the method's parameter order.
+     */
+    public Map<String, String> extraModels() {
+        Map<String, String> extras = new LinkedHashMap<>();
+        for (ParamDef def : method.parameters()) {
+            if (def.kind() == ParamDef.Kind.MODEL && parameters.containsKey(def.name())) {
+                extras.put(def.name(), (String) parameters.get(def.name()));
+            }
+        }
+        return extras;
+    }
+
+    /**
+     * The absolute location of path parameter {@code parameter} ({@link ParamDef.Kind#MODEL} or
+     * {@link ParamDef.Kind#FILE}), resolved against the config file's directory.
+     */
+    public String resolve(String parameter) {
+        Object value = parameters.get(parameter);
+        if (!(value instanceof String ref)) {
+            throw new IllegalArgumentException("parameter " + parameter + " is not a set path: " + value);
+        }
+        return resolvePath(ref, location);
+    }
+
+    /**
+     * {@code ref} made absolute: a URI with a scheme as is; a relative path against the directory
+     * of {@code location} (a local path or Hadoop URI of a file), or against the working directory
+     * when {@code location} is null. Each part of {@code BASE+ADAPTER} resolves on its own.
+     */
+    public static String resolvePath(String ref, String location) {
+        if (ref.contains("+") && !ref.contains("://")) {
+            List<String> resolved = new ArrayList<>();
+            for (String part : ref.split("\\+", -1)) {
+                resolved.add(resolvePath(part, location));
+            }
+            return String.join("+", resolved);
+        }
+        if (HadoopFs.hasScheme(ref)) {
+            return ref;
+        }
+        if (location == null || !HadoopFs.hasScheme(location)) {
+            java.nio.file.Path dir = location == null ? java.nio.file.Path.of("")
+                    : java.nio.file.Path.of(location).toAbsolutePath().getParent();
+            return dir.resolve(ref).toAbsolutePath().normalize().toUri().toString();
+        }
+        return new org.apache.hadoop.fs.Path(new org.apache.hadoop.fs.Path(location).getParent(), ref).toString();
     }
 
     /** The per-model settings of {@code model}, empty if it is only the base model. */
@@ -287,7 +357,8 @@ public final class MergeConfig {
             if (field.getValue().isNull()) {
                 continue;
             }
-            out.put(field.getKey(), setting(field.getValue(), def, source, key));
+            out.put(field.getKey(), def.kind().wholeMerge() ? wholeMergeSetting(field.getValue(), def, source, key)
+                    : setting(field.getValue(), def, source, key));
         }
         return out;
     }
@@ -304,6 +375,35 @@ public final class MergeConfig {
             }
         }
         return null;
+    }
+
+    /** A path, or a list of names: one value for the whole merge, no gradient or filter. */
+    private static Object wholeMergeSetting(JsonNode node, ParamDef def, String source, String key) {
+        if (def.kind() != ParamDef.Kind.NAMES) {
+            if (!node.isTextual() || node.asText().isBlank()) {
+                throw bad(source, key, "must be a path (a non-empty string)");
+            }
+            return node.asText();
+        }
+        List<String> names = new ArrayList<>();
+        if (node.isTextual()) {
+            for (String part : node.asText().split(",")) {
+                names.add(part.trim());
+            }
+        } else if (node.isArray()) {
+            for (int i = 0; i < node.size(); i++) {
+                if (!node.get(i).isTextual()) {
+                    throw bad(source, key + "[" + i + "]", "must be a name (a string)");
+                }
+                names.add(node.get(i).asText().trim());
+            }
+        } else {
+            throw bad(source, key, "must be a list of names or one comma-separated string");
+        }
+        if (names.isEmpty() || names.stream().anyMatch(String::isEmpty)) {
+            throw bad(source, key, "must hold one or more non-empty names");
+        }
+        return List.copyOf(names);
     }
 
     /** Converts one setting (scalar, gradient list or filter list) to plain Java values, checking kinds. */
@@ -396,6 +496,8 @@ public final class MergeConfig {
                     return node.asText();
                 }
                 throw bad(source, key, "must be a string");
+            case MODEL, FILE, NAMES:
+                throw new IllegalStateException(def.kind() + " settings are read by wholeMergeSetting");
             default:
                 throw new IllegalStateException("unknown kind " + def.kind());
         }

@@ -37,6 +37,31 @@ public interface MergeMethod {
      */
     boolean elementwise(TensorParams params);
 
+    /**
+     * {@link #elementwise(TensorParams)} once the plan-time analysis decided {@code decision} for the
+     * tensor (null when it made none).
+     */
+    default boolean elementwise(TensorParams params, TensorDecision decision) {
+        return elementwise(params);
+    }
+
+    /**
+     * The plan-time analysis, for a method whose per-tensor work depends on more than the tensor
+     * (a threshold over all tensors, a gradient computed once): run once before any tensor is
+     * merged; its decisions reach {@link #merge} as {@link MergeRequest#decision()}. None by default.
+     */
+    default PlanAnalysis analyze(AnalysisContext context) {
+        return PlanAnalysis.NONE;
+    }
+
+    /**
+     * Whether merging this tensor reads the extra model input of {@link ParamDef.Kind#MODEL}
+     * parameter {@code parameter} (into {@link MergeRequest#extras()}); every tensor does by default.
+     */
+    default boolean readsExtraInput(String parameter, TensorParams params, TensorDecision decision) {
+        return true;
+    }
+
     /** Merges one tensor, or one chunk of it when {@link #elementwise} holds. */
     float[] merge(MergeRequest request);
 }

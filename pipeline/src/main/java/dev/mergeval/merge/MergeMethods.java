@@ -7,6 +7,9 @@ import dev.mergeval.merge.methods.LinearMerge;
 import dev.mergeval.merge.methods.ModelStockMerge;
 import dev.mergeval.merge.methods.NuSlerpMerge;
 import dev.mergeval.merge.methods.PassthroughMerge;
+import dev.mergeval.merge.methods.RestaMerge;
+import dev.mergeval.merge.methods.SafeLoraMerge;
+import dev.mergeval.merge.methods.SpfProjectMerge;
 import dev.mergeval.merge.methods.SlerpMerge;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -44,6 +47,9 @@ public final class MergeMethods {
                 Consensus.SUM, Sparsification.DELLA_MAGPRUNE, true, true));
         register(new GeneralizedTaskArithmeticMerge("della_linear", "https://arxiv.org/abs/2406.11617",
                 null, Sparsification.DELLA_MAGPRUNE, false, true));
+        register(new SafeLoraMerge());
+        register(new RestaMerge());
+        register(new SpfProjectMerge());
     }
 
     private MergeMethods() {

@@ -18,6 +18,7 @@ import java.util.Map;
  *       {@code "*"}, or a substring of the tensor name, evaluated recursively; none matching
  *       gives {@code null}, so the caller falls back to the next scope.</li>
  * </ul>
+ * Paths and name lists ({@link ParamDef.Kind#wholeMerge()}) are returned as they are.
  */
 public final class ParameterSettings {
     private ParameterSettings() {
@@ -25,6 +26,9 @@ public final class ParameterSettings {
 
     /** The value of {@code setting} for {@code tensorName} at gradient position {@code t}, or null. */
     public static Object evaluate(String tensorName, Object setting, double t, ParamDef.Kind kind) {
+        if (kind.wholeMerge()) {
+            return setting;
+        }
         if (setting instanceof Map<?, ?> single) {
             return evaluate(tensorName, List.of(single), t, kind);
         }

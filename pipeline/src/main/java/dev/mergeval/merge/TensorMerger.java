@@ -28,22 +28,42 @@ public final class TensorMerger {
     private final int numLayers;
     private final List<String> models;
     private final int baseIndex;
+    private final PlanAnalysis analysis;
     private final Map<String, TensorParams> resolved = new ConcurrentHashMap<>();
 
-    private TensorMerger(MergeConfig config, int numLayers) {
+    private TensorMerger(MergeConfig config, int numLayers, PlanAnalysis analysis) {
         this.config = config;
         this.method = config.method();
         this.numLayers = numLayers;
         this.models = config.inputModels();
         this.baseIndex = config.baseModel().map(models::indexOf).orElse(-1);
+        this.analysis = analysis;
     }
 
     /** A merger for {@code config} over a model with {@code numLayers} decoder layers. */
     public static TensorMerger create(MergeConfig config, int numLayers) {
+        return create(config, numLayers, PlanAnalysis.NONE);
+    }
+
+    /** A merger that hands the method the decisions of its plan-time {@code analysis}. */
+    public static TensorMerger create(MergeConfig config, int numLayers, PlanAnalysis analysis) {
         if (numLayers < 0) {
             throw new IllegalArgumentException("numLayers must be >= 0, got " + numLayers);
         }
-        return new TensorMerger(config, numLayers);
+        return new TensorMerger(config, numLayers, analysis);
+    }
+
+    /** The extra model inputs ({@link MergeConfig#extraModels()}) that merging {@code tensorName} reads. */
+    public List<String> extrasFor(String tensorName) {
+        TensorParams params = params(tensorName);
+        TensorDecision decision = analysis.decision(tensorName);
+        List<String> out = new ArrayList<>();
+        for (String parameter : config.extraModels().keySet()) {
+            if (method.readsExtraInput(parameter, params, decision)) {
+                out.add(parameter);
+            }
+        }
+        return out;
     }
 
     /** The layer index parsed from names like {@code model.layers.12.mlp.up_proj.weight}, or -1. */
@@ -74,7 +94,7 @@ public final class TensorMerger {
 
     /** True when this tensor may be merged in independent element chunks. */
     public boolean chunkable(String tensorName) {
-        return method.elementwise(params(tensorName));
+        return method.elementwise(params(tensorName), analysis.decision(tensorName));
     }
 
     /**
@@ -88,6 +108,15 @@ public final class TensorMerger {
      */
     public float[] merge(String tensorName, long[] shape, long elementOffset, Map<String, float[]> inputs,
             long seed) {
+        return merge(tensorName, shape, elementOffset, inputs, Map.of(), seed);
+    }
+
+    /**
+     * Like {@link #merge(String, long[], long, Map, long)}, with the same slice of each extra model
+     * input of {@link #extrasFor} by parameter name.
+     */
+    public float[] merge(String tensorName, long[] shape, long elementOffset, Map<String, float[]> inputs,
+            Map<String, float[]> extras, long seed) {
         TensorParams params = params(tensorName);
         float[][] xs = new float[models.size()][];
         for (int i = 0; i < xs.length; i++) {
@@ -113,12 +142,19 @@ public final class TensorMerger {
             throw new IllegalArgumentException(tensorName + ": slice [" + elementOffset + ", "
                     + (elementOffset + len) + ") outside " + numel + " elements");
         }
-        if ((elementOffset != 0 || len != numel) && !method.elementwise(params)) {
+        if ((elementOffset != 0 || len != numel) && !chunkable(tensorName)) {
             throw new IllegalArgumentException(tensorName + ": " + method.name()
                     + " needs the whole tensor here, got a chunk");
         }
+        for (String parameter : extrasFor(tensorName)) {
+            float[] x = extras.get(parameter);
+            if (x == null || x.length != len) {
+                throw new IllegalArgumentException(tensorName + ": extra input " + parameter + " gives "
+                        + (x == null ? "nothing" : x.length + " elements") + ", the models " + len);
+            }
+        }
         return method.merge(new MergeRequest(tensorName, shape.clone(), elementOffset, seed, params, models,
-                baseIndex, xs));
+                baseIndex, xs, extras, analysis.decision(tensorName)));
     }
 
     /** The parameters resolved for {@code tensorName}. */

@@ -76,7 +76,7 @@ final class Charts {
         String task = spec.metrics().task();
         Map<String, XYIntervalSeries> byMethod = new LinkedHashMap<>();
         XYIntervalSeries aligned = new XYIntervalSeries("aligned model");
-        XYIntervalSeries finetuned = new XYIntervalSeries("fine-tuned model");
+        Map<String, XYIntervalSeries> finetunes = new LinkedHashMap<>();
         for (PointResult r : results) {
             Metric s = r.metrics().get(safety);
             Metric t = r.metrics().get(task);
@@ -86,7 +86,8 @@ final class Charts {
             SweepPoint p = r.point();
             XYIntervalSeries series = switch (p.role()) {
                 case ALIGNED -> aligned;
-                case FINETUNED -> finetuned;
+                case FINETUNED -> finetunes.computeIfAbsent(p.finetuned(), f -> new XYIntervalSeries(
+                        spec.finetuned().size() > 1 ? "fine-tuned: " + f : "fine-tuned model"));
                 case MERGE -> byMethod.computeIfAbsent(p.method(), m -> new XYIntervalSeries(m));
             };
             series.add(t.value(), t.low(), t.high(), s.value(), s.low(), s.high());
@@ -94,7 +95,7 @@ final class Charts {
         XYIntervalSeriesCollection data = new XYIntervalSeriesCollection();
         byMethod.values().forEach(data::addSeries);
         data.addSeries(aligned);
-        data.addSeries(finetuned);
+        finetunes.values().forEach(data::addSeries);
 
         XYErrorRenderer points = new XYErrorRenderer();
         points.setDrawXError(true);
@@ -108,8 +109,11 @@ final class Charts {
         }
         points.setSeriesPaint(i, INK);
         points.setSeriesShape(i, new Rectangle2D.Double(-5, -5, 10, 10));
-        points.setSeriesPaint(i + 1, INK);
-        points.setSeriesShape(i + 1, diamond(6.5));
+        for (int f = 0; f < finetunes.size(); f++) {
+            // the first fine-tune in ink, the others in the palette's far end, all as diamonds
+            points.setSeriesPaint(i + 1 + f, f == 0 ? INK : PALETTE[(PALETTE.length - f) % PALETTE.length]);
+            points.setSeriesShape(i + 1 + f, diamond(6.5));
+        }
 
         XYSeries frontierLine = new XYSeries("Pareto frontier", false, true);
         for (String id : selection.frontier()) {

@@ -3,6 +3,7 @@ package dev.mergeval.report;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.sweep.Format;
 import dev.mergeval.sweep.GoalStatus;
+import dev.mergeval.sweep.MethodComparison;
 import dev.mergeval.sweep.Metric;
 import dev.mergeval.sweep.PointAssessment;
 import dev.mergeval.sweep.PointResult;
@@ -100,6 +101,7 @@ public final class ReportHtml {
 
         h.element("h2", "Safety against task score");
         figure(h, Charts.pareto(spec, results, selection));
+        methods(h, MethodComparison.of(spec, results, selection));
 
         h.element("h2", "Against the merge ratio");
         h.element("p", "Each panel is one method variant: refusal of harmful prompts (higher is safer), task score"
@@ -184,6 +186,36 @@ public final class ReportHtml {
         h.open("div", "class", "num").element("b", value).element("span", what).close("div");
     }
 
+    /** One row per method (and per fine-tune): its best point under the spec's rule and the goal. */
+    private static void methods(Html h, List<MethodComparison> rows) {
+        h.element("h2", "Methods compared");
+        h.element("p", "For each method, its best point under the selection rule (the highest task score among"
+                + " its points within the refusal floor; where none is, its highest-refusal point), the retention"
+                + " of the aligned model's refusal rate and of the fine-tune's task gain there, and whether any of"
+                + " its points reaches the goal.", "class", "sub");
+        h.open("table", "id", "methods").open("thead").open("tr");
+        for (String c : List.of("method", "fine-tune", "points", "best point", "refusal", "task",
+                "refusal retention", "task-gain retention", "within floor", "goal")) {
+            h.element("th", c);
+        }
+        h.close("tr").close("thead").open("tbody");
+        for (MethodComparison m : rows) {
+            h.open("tr");
+            h.element("td", m.method());
+            h.element("td", m.finetuned() == null ? "–" : m.finetuned());
+            h.element("td", Integer.toString(m.points()));
+            h.element("td", m.bestLabel());
+            h.element("td", Format.rate(m.refusal()));
+            h.element("td", Format.rate(m.task()));
+            h.element("td", Format.percent(m.refusalRetention()));
+            h.element("td", Format.percent(m.taskGainRetention()));
+            h.element("td", m.withinTolerance() ? "yes" : "no");
+            h.element("td", m.reachesGoal() ? "reached (" + m.goalPoints() + ")" : "not reached");
+            h.close("tr");
+        }
+        h.close("tbody").close("table");
+    }
+
     private static void figure(Html h, Charts.Svg chart) {
         h.open("figure", "data-chart", chart.id(), "aria-label", chart.title()).raw(chart.svg()).close("figure");
     }
@@ -193,7 +225,7 @@ public final class ReportHtml {
         Map<String, List<PointResult>> groups = new LinkedHashMap<>();
         for (PointResult r : results) {
             SweepPoint p = r.point();
-            if (p.isMerge()) {
+            if (p.isMerge() && !p.isPostHoc()) {
                 String key = spec.finetuned().size() > 1 ? p.variant() + " · " + p.finetuned() : p.variant();
                 groups.computeIfAbsent(key, x -> new ArrayList<>()).add(r);
             }
@@ -224,7 +256,7 @@ public final class ReportHtml {
                     .text(p.isMerge() ? p.variant() : p.role() == Role.ALIGNED ? spec.aligned() : p.finetuned())
                     .element("code", p.id(), "class", "ci").close("td");
             h.element("td", p.role().json(), "class", "l");
-            h.element("td", p.isMerge() ? Format.rate(p.ratio()) : "–");
+            h.element("td", p.isMerge() && !p.isPostHoc() ? Format.rate(p.ratio()) : "–");
             for (String m : metrics) {
                 Metric v = r.metrics().get(m);
                 h.open("td");

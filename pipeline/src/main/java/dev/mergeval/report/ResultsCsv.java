@@ -60,7 +60,7 @@ public final class ResultsCsv {
             for (PointResult r : MetricColumns.sorted(spec, results)) {
                 SweepPoint p = r.point();
                 List<String> row = new ArrayList<>(List.of(p.id(), p.role().json(), orEmpty(p.method()),
-                        orEmpty(p.finetuned()), Double.toString(p.ratio()), json(p)));
+                        orEmpty(p.finetuned()), p.ratio() == null ? "" : Double.toString(p.ratio()), json(p)));
                 for (String name : metrics) {
                     Metric m = r.metrics().get(name);
                     if (m == null) {

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.sweep.GoalStatus;
+import dev.mergeval.sweep.MethodComparison;
 import dev.mergeval.sweep.Metric;
 import dev.mergeval.sweep.PointAssessment;
 import dev.mergeval.sweep.PointResult;
@@ -29,6 +30,9 @@ import org.apache.hadoop.fs.FileSystem;
  *   "goal": {state, reached, point_id, point_label, refusal_retention, task_gain_retention,
  *            min_refusal_retention, min_task_gain_retention, chosen_meets_goal, explanation},
  *   "frontier": [point ids by task score],
+ *   "methods": [{method, finetuned, points, best_point_id, best_label, refusal, task,
+ *                refusal_retention, task_gain_retention, within_tolerance, reaches_goal, goal_points}],
+ *   "methods_reaching_goal": ["method (fine-tune)", ...],
  *   "points": [{id, label, role, method, finetuned, ratio, parameters,
  *               metrics: {name: {value, low, high, n, unparseable}}, refusal_retention,
  *               task_gain_retention, within_tolerance, meets_goal, on_frontier, chosen}],
@@ -104,6 +108,27 @@ public final class SummaryJson {
 
         ArrayNode frontier = root.putArray("frontier");
         selection.frontier().forEach(frontier::add);
+
+        ArrayNode methods = root.putArray("methods");
+        ArrayNode reaching = root.putArray("methods_reaching_goal");
+        for (MethodComparison m : MethodComparison.of(spec, results, selection)) {
+            ObjectNode o = methods.addObject();
+            o.put("method", m.method());
+            o.put("finetuned", m.finetuned());
+            o.put("points", m.points());
+            o.put("best_point_id", m.bestPointId());
+            o.put("best_label", m.bestLabel());
+            number(o, "refusal", m.refusal());
+            number(o, "task", m.task());
+            number(o, "refusal_retention", m.refusalRetention());
+            number(o, "task_gain_retention", m.taskGainRetention());
+            o.put("within_tolerance", m.withinTolerance());
+            o.put("reaches_goal", m.reachesGoal());
+            o.put("goal_points", m.goalPoints());
+            if (m.reachesGoal()) {
+                reaching.add(m.finetuned() == null ? m.method() : m.method() + " (" + m.finetuned() + ")");
+            }
+        }
 
         ArrayNode points = root.putArray("points");
         for (PointResult r : MetricColumns.sorted(spec, results)) {

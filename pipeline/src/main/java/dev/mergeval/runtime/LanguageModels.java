@@ -8,6 +8,8 @@ import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.LoraCheckpoint;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.merge.MergeConfig;
+import dev.mergeval.merge.MergeInputs;
+import dev.mergeval.merge.PlanAnalysis;
 import dev.mergeval.runtime.chat.ChatTemplate;
 import dev.mergeval.runtime.llama.LlamaConfig;
 import dev.mergeval.runtime.llama.LlamaForward;
@@ -17,7 +19,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -36,11 +37,16 @@ import org.apache.hadoop.fs.Path;
  *   <li>{@code merge:CONFIG.yaml} or {@code merge:CONFIG.yaml#seed=N}: the mergekit YAML merge of
  *       {@code mergeval merge} evaluated tensor by tensor at load time, with random seed {@code N}
  *       (default {@link #DEFAULT_MERGE_SEED}), equal to the same merge written to disk. Model paths
- *       in the YAML are used as written (Hadoop paths, or {@code base+adapter} for LoRA); config
- *       and tokenizer come from the base model (the first model without one).
+ *       in the YAML are used as written (Hadoop paths, or {@code base+adapter} for LoRA); path
+ *       parameters ({@code unaligned_model}, {@code safety_data}) resolve against the YAML's
+ *       directory; config and tokenizer come from the base model (the first model without one).
+ *       A method's plan-time analysis is read from beside the YAML when {@link #prepare} kept it
+ *       there for the same inputs, else computed before the first tensor is merged.
  * </ul>
  */
 public final class LanguageModels {
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(LanguageModels.class);
 
     /** Prefix of merge-on-load sources. */
     public static final String MERGE_PREFIX = "merge:";
@@ -69,6 +75,9 @@ public final class LanguageModels {
     public static void check(String source, Configuration conf) {
         try (Opened o = open(source, conf)) {
             LlamaWeights.validate(o.config(), o.tensors());
+            if (o.tensors() instanceof MergedTensorSource merge) {
+                merge.checkInputs();
+            }
             if (!o.dir().exists("tokenizer.json")) {
                 throw new BadInputException("missing tokenizer: " + o.dir().resolve("tokenizer.json"));
             }
@@ -125,26 +134,71 @@ public final class LanguageModels {
     }
 
     private static Opened openMerge(String source, Configuration conf) {
-        String spec = source.substring(MERGE_PREFIX.length());
-        long seed = DEFAULT_MERGE_SEED;
-        Matcher m = SEED_SUFFIX.matcher(spec);
-        if (m.find()) {
-            seed = Long.parseLong(m.group(1));
-            spec = spec.substring(0, m.start());
-        }
-        MergeConfig merge = MergeConfig.parse(readText(spec, conf), spec);
-        Map<String, Checkpoint> inputs = new LinkedHashMap<>();
+        MergeSource merge = MergeSource.parse(source, conf);
+        MergeInputs inputs = MergeInputs.open(merge.config(), conf);
         try {
-            for (String model : merge.inputModels()) {
-                inputs.put(model, Checkpoint.open(model, conf));
-            }
-            Checkpoint base = inputs.get(merge.baseModel().orElse(merge.inputModels().get(0)));
-            ModelDirectory dir = new ModelDirectory(base.root(), conf);
+            ModelDirectory dir = new ModelDirectory(inputs.reference().root(), conf);
             LlamaConfig config = readConfig(dir);
-            return new Opened(source, dir, config, new MergedTensorSource(merge, inputs, config.numHiddenLayers(), seed));
+            int layers = config.numHiddenLayers();
+            return new Opened(source, dir, config, new MergedTensorSource(inputs, layers, merge.seed(),
+                    () -> analysis(inputs, merge, layers, conf, false)));
         } catch (RuntimeException e) {
-            inputs.values().forEach(Checkpoint::close);
+            inputs.close();
             throw e;
+        }
+    }
+
+    /**
+     * Readies a source for loading on many executors: for a {@code merge:} source whose method has a
+     * plan-time analysis (Safe LoRA's cosines, SPF's safety gradient), runs it once here and keeps it
+     * beside the config ({@code CONFIG.analysis}), where every later load of the same merge of the
+     * same inputs reads it instead of repeating it. Nothing to do for other sources. Where the
+     * config's directory is not writable, each load computes the analysis itself.
+     */
+    public static void prepare(String source, Configuration conf) {
+        if (!source.startsWith(MERGE_PREFIX)) {
+            return;
+        }
+        MergeSource merge = MergeSource.parse(source, conf);
+        try (MergeInputs inputs = MergeInputs.open(merge.config(), conf)) {
+            int layers = readConfig(new ModelDirectory(inputs.reference().root(), conf)).numHiddenLayers();
+            analysis(inputs, merge, layers, conf, true);
+        }
+    }
+
+    /** The analysis kept beside the config for these very inputs, else a fresh one (kept when {@code keep}). */
+    private static PlanAnalysis analysis(MergeInputs inputs, MergeSource merge, int layers, Configuration conf,
+            boolean keep) {
+        String key = MergeAnalysisFile.key(inputs, merge.seed(), conf);
+        org.apache.hadoop.fs.Path file = MergeAnalysisFile.of(merge.location());
+        PlanAnalysis kept = MergeAnalysisFile.read(file, key, conf);
+        if (kept != null) {
+            return kept;
+        }
+        PlanAnalysis fresh = inputs.analyze(layers, inputs.mergedTensors(), conf,
+                Runtime.getRuntime().availableProcessors());
+        if (keep && !fresh.isEmpty()) {
+            try {
+                MergeAnalysisFile.write(file, key, fresh, conf);
+            } catch (UncheckedIOException e) {
+                LOG.warn("cannot keep the analysis of {} beside it ({}); each load will repeat it",
+                        merge.location(), e.getMessage());
+            }
+        }
+        return fresh;
+    }
+
+    /** A {@code merge:CONFIG.yaml[#seed=N]} source: the config, read from its location, and the seed. */
+    private record MergeSource(String location, MergeConfig config, long seed) {
+        static MergeSource parse(String source, Configuration conf) {
+            String spec = source.substring(MERGE_PREFIX.length());
+            long seed = DEFAULT_MERGE_SEED;
+            Matcher m = SEED_SUFFIX.matcher(spec);
+            if (m.find()) {
+                seed = Long.parseLong(m.group(1));
+                spec = spec.substring(0, m.start());
+            }
+            return new MergeSource(spec, MergeConfig.parse(readText(spec, conf), spec, spec), seed);
         }
     }
 

@@ -5,20 +5,24 @@ import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.TensorCodec;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.merge.MergeConfig;
+import dev.mergeval.merge.MergeInputs;
+import dev.mergeval.merge.PlanAnalysis;
 import dev.mergeval.merge.TensorMerger;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * A merge evaluated at load time, tensor by tensor: each {@link #readFloats} reads that tensor
- * from every input checkpoint, merges it with the merge engine ({@link TensorMerger}, same
- * parameters resolution and counter-based randomness as {@code mergeval merge}), and rounds it to
- * the output dtype, exactly as writing the merge to disk and reading it back would. Only one
- * tensor per input is in memory at a time.
+ * from every input checkpoint (and from the extra model inputs the method reads for it), merges it
+ * with the merge engine ({@link TensorMerger}, same parameters resolution, plan-time analysis and
+ * counter-based randomness as {@code mergeval merge}), and rounds it to the output dtype, exactly as
+ * writing the merge to disk and reading it back would. Only one tensor per input is in memory at a
+ * time. A method's plan-time analysis is obtained once, before the first tensor is merged.
  *
  * <p>Output dtype: {@code out_dtype}, else {@code dtype}, else the base model's stored dtype of
  * that tensor (the first model's when there is no base).
@@ -26,30 +30,37 @@ import java.util.Set;
 public final class MergedTensorSource implements TensorSource {
 
     private final MergeConfig config;
-    private final Map<String, Checkpoint> inputs;
+    private final MergeInputs inputs;
     private final Checkpoint reference;
-    private final TensorMerger merger;
+    private final int numLayers;
     private final long seed;
     private final DType outDtype;
     private final Set<String> names;
+    private final Supplier<PlanAnalysis> analysis;
+    private volatile TensorMerger merger;
 
     /**
-     * @param inputs one open checkpoint per {@link MergeConfig#inputModels()} entry (this source
-     *     closes them)
+     * @param inputs the merge's open inputs (this source closes them)
      * @param numLayers decoder layers (for per-layer parameter gradients)
+     * @param analysis the method's plan-time analysis, asked for once before the first merge
      */
-    public MergedTensorSource(MergeConfig config, Map<String, Checkpoint> inputs, int numLayers, long seed) {
-        this.config = config;
-        this.inputs = new LinkedHashMap<>(inputs);
-        List<String> models = config.inputModels();
-        if (!this.inputs.keySet().equals(new LinkedHashSet<>(models))) {
-            throw new IllegalArgumentException("inputs " + inputs.keySet() + " are not the config's models " + models);
-        }
-        this.reference = this.inputs.get(config.baseModel().orElse(models.get(0)));
-        this.merger = TensorMerger.create(config, numLayers);
+    public MergedTensorSource(MergeInputs inputs, int numLayers, long seed, Supplier<PlanAnalysis> analysis) {
+        this.config = inputs.config();
+        this.inputs = inputs;
+        this.reference = inputs.reference();
+        this.numLayers = numLayers;
         this.seed = seed;
+        this.analysis = analysis;
         this.outDtype = config.outDtype().or(config::dtype).map(DType::fromTorchName).orElse(null);
-        this.names = java.util.Collections.unmodifiableSet(new LinkedHashSet<>(reference.tensorNames()));
+        this.names = Collections.unmodifiableSet(new LinkedHashSet<>(reference.tensorNames()));
+    }
+
+    /**
+     * Checks, from the headers, that each extra model input holds the tensors the method reads from
+     * it before any analysis decides (for {@code resta}: every tensor), in the base model's shapes.
+     */
+    public void checkInputs() {
+        inputs.checkExtras(inputs.mergedTensors(), TensorMerger.create(config, numLayers));
     }
 
     /** The checkpoint whose directory supplies config, tokenizer and tensor names (the base model). */
@@ -75,8 +86,9 @@ public final class MergedTensorSource implements TensorSource {
     @Override
     public float[] readFloats(String name) {
         long[] shape = shape(name);
+        TensorMerger m = merger();
         Map<String, float[]> values = new LinkedHashMap<>();
-        for (Map.Entry<String, Checkpoint> e : inputs.entrySet()) {
+        for (Map.Entry<String, Checkpoint> e : inputs.models().entrySet()) {
             Checkpoint c = e.getValue();
             if (!c.contains(name)) {
                 throw new BadInputException(c.location() + ": missing tensor '" + name + "' needed by the merge");
@@ -87,14 +99,32 @@ public final class MergedTensorSource implements TensorSource {
             }
             values.put(e.getKey(), c.readFloats(name));
         }
-        float[] merged = merger.merge(name, shape, 0, values, seed);
+        Map<String, float[]> extras = new LinkedHashMap<>();
+        for (String parameter : m.extrasFor(name)) {
+            extras.put(parameter, inputs.read(parameter, name));
+        }
+        float[] merged = m.merge(name, shape, 0, values, extras, seed);
         DType dt = outDtype != null ? outDtype : reference.info(name).dtype();
         TensorCodec.roundTo(dt, merged, 0, merged.length);
         return merged;
     }
 
+    private TensorMerger merger() {
+        TensorMerger m = merger;
+        if (m == null) {
+            synchronized (this) {
+                m = merger;
+                if (m == null) {
+                    m = TensorMerger.create(config, numLayers, analysis.get());
+                    merger = m;
+                }
+            }
+        }
+        return m;
+    }
+
     @Override
     public void close() {
-        inputs.values().forEach(Checkpoint::close);
+        inputs.close();
     }
 }

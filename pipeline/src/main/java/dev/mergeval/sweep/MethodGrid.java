@@ -1,5 +1,6 @@
 package dev.mergeval.sweep;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.mergeval.common.BadInputException;
 import java.util.ArrayList;
@@ -17,26 +18,47 @@ import java.util.TreeMap;
  *     parameters: {density: [0.3, 0.7], lambda: 1.0}
  * </pre>
  * A parameter given as a list is swept (every combination of the listed values is a variant, so
- * mergekit's layer gradients cannot be written here); a single value is fixed. How the ratio
- * enters each method is {@link RatioMapping}'s documented mapping.
+ * mergekit's layer gradients cannot be written here); a single value is fixed, and a module-name
+ * list ({@code target_modules}) is one value. How the ratio enters each method is
+ * {@link RatioMapping}'s documented mapping. The post-hoc safety methods take no ratios; their knob
+ * is a listed parameter:
+ * <pre>
+ *   - method: safe_lora
+ *     finetuned: [models/toy/finetuned]
+ *     parameters: {unaligned_model: models/toy/base, num_proj_layers: [2, 4, 6]}
+ * </pre>
  *
  * @param parameters parameter name to the values to cross, names sorted; numbers as doubles
+ * @param finetuned  the fine-tunes (as listed in the spec's {@code finetuned}) this entry applies
+ *                   to; empty for all
  */
 public record MethodGrid(@JsonProperty("method") String method, @JsonProperty("ratios") Ratios ratios,
-                         @JsonProperty("parameters") Map<String, List<Object>> parameters) {
+                         @JsonProperty("parameters") Map<String, List<Object>> parameters,
+                         @JsonProperty("finetuned") @JsonInclude(JsonInclude.Include.NON_EMPTY)
+                         List<String> finetuned) {
 
     public MethodGrid {
         if (method == null || method.isBlank()) {
             throw new BadInputException("method: required (one of " + String.join(", ", RatioMapping.methods()) + ")");
         }
-        if (ratios == null) {
+        boolean postHoc = RatioMapping.postHoc(method);
+        if (ratios == null && !postHoc) {
             throw new BadInputException("ratios: required for method " + method);
         }
+        if (ratios != null && postHoc) {
+            throw new BadInputException("ratios: " + method + " is applied to the whole fine-tune and takes no"
+                    + " ratio; sweep its knob (" + String.join(" or ", RatioMapping.knobs(method))
+                    + ") by listing values under parameters");
+        }
+        finetuned = finetuned == null ? List.of() : List.copyOf(finetuned);
         Map<String, List<Object>> norm = new TreeMap<>();
         if (parameters != null) {
             for (Map.Entry<String, List<Object>> e : parameters.entrySet()) {
                 String key = "parameters." + e.getKey();
                 List<Object> values = e.getValue();
+                if (values != null && values.size() > 1 && RatioMapping.isNames(method, e.getKey())) {
+                    values = List.of(String.join(",", values.stream().map(String::valueOf).toList()));
+                }
                 if (values == null || values.isEmpty()) {
                     throw new BadInputException(key + ": needs a value or a non-empty list of values");
                 }
@@ -65,7 +87,29 @@ public record MethodGrid(@JsonProperty("method") String method, @JsonProperty("r
     }
 
     public MethodGrid(String method, Ratios ratios) {
-        this(method, ratios, Map.of());
+        this(method, ratios, Map.of(), List.of());
+    }
+
+    public MethodGrid(String method, Ratios ratios, Map<String, List<Object>> parameters) {
+        this(method, ratios, parameters, List.of());
+    }
+
+    /** The ratios to evaluate; one null "ratio" for a post-hoc method, which has none. */
+    public List<Double> ratioValues() {
+        if (ratios == null) {
+            return java.util.Collections.singletonList(null);
+        }
+        return ratios.values().stream().map(Double::valueOf).toList();
+    }
+
+    /** The method's parameters that name a model or a file, resolved against the spec's directory. */
+    public List<String> pathParameters() {
+        return RatioMapping.pathParameters(method);
+    }
+
+    /** Whether this entry applies to fine-tune {@code ft}. */
+    public boolean appliesTo(String ft) {
+        return finetuned.isEmpty() || finetuned.contains(ft);
     }
 
     /**

@@ -29,11 +29,14 @@ import java.util.TreeMap;
  *       with a single fine-tune, normalising divides by the weight and the ratio would cancel out,
  *       so {@code normalize: true} is refused.</li>
  * </ul>
+ * The post-hoc safety methods ({@code safe_lora}, {@code resta}, {@code spf_project}) take no ratio:
+ * {@code base_model: A}, model F, and the grid's parameters under {@code parameters}; their knob
+ * ({@link #knobs}) is swept by listing its values.
  * Grid parameters go where the method declares them: global ones (e.g. {@code lambda},
  * {@code rescale}) under {@code parameters}, per-model ones (e.g. {@code density}) on F.
  */
 final class RatioMapping {
-    private enum Shape { WEIGHTED_PAIR, SLERP, TASK_VECTOR }
+    private enum Shape { WEIGHTED_PAIR, SLERP, TASK_VECTOR, POST_HOC }
 
     private static final Map<String, Shape> SHAPES = new LinkedHashMap<>();
 
@@ -45,7 +48,16 @@ final class RatioMapping {
                 "breadcrumbs_ties", "della", "della_linear")) {
             SHAPES.put(m, Shape.TASK_VECTOR);
         }
+        for (String m : List.of("safe_lora", "resta", "spf_project")) {
+            SHAPES.put(m, Shape.POST_HOC);
+        }
     }
+
+    /** The parameters that are each post-hoc method's trade-off knob, the ratio's counterpart. */
+    private static final Map<String, List<String>> KNOBS = Map.of(
+            "safe_lora", List.of("num_proj_layers", "threshold"),
+            "resta", List.of("scale"),
+            "spf_project", List.of("rank"));
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
@@ -59,14 +71,37 @@ final class RatioMapping {
         return List.copyOf(SHAPES.keySet());
     }
 
+    /** True for a method applied to the fine-tune as a whole, with no ratio (a post-hoc safety method). */
+    static boolean postHoc(String method) {
+        return SHAPES.get(method) == Shape.POST_HOC;
+    }
+
+    /** The post-hoc method's knob parameters; empty for ratio-swept methods. */
+    static List<String> knobs(String method) {
+        return KNOBS.getOrDefault(method, List.of());
+    }
+
+    /** True when {@code param} of {@code method} is a list of module names, given whole rather than swept. */
+    static boolean isNames(String method, String param) {
+        ParamDef d = MergeMethods.find(method).map(m -> find(m.parameters(), param)).orElse(null);
+        return d != null && d.kind() == ParamDef.Kind.NAMES;
+    }
+
+    /** Parameters of {@code method} that name a model or a file (resolved against the spec's directory). */
+    static List<String> pathParameters(String method) {
+        return MergeMethods.find(method).map(m -> m.parameters().stream()
+                .filter(d -> d.kind() == ParamDef.Kind.MODEL || d.kind() == ParamDef.Kind.FILE)
+                .map(ParamDef::name).toList()).orElse(List.of());
+    }
+
     /** Checks that {@code method} is sweepable and {@code params} are its, with none the ratio sets. */
     static void check(String method, Map<String, ?> params) {
         Shape shape = SHAPES.get(method);
         if (shape == null) {
-            throw new BadInputException("method: '" + method + "' cannot be swept by ratio (supported: "
+            throw new BadInputException("method: '" + method + "' cannot be swept (supported: "
                     + String.join(", ", methods()) + ")");
         }
-        String reserved = shape == Shape.SLERP ? "t" : "weight";
+        String reserved = shape == Shape.SLERP ? "t" : shape == Shape.POST_HOC ? null : "weight";
         MergeMethod m = MergeMethods.find(method).orElseThrow();
         for (Map.Entry<String, ?> e : params.entrySet()) {
             String name = e.getKey();
@@ -86,7 +121,7 @@ final class RatioMapping {
     }
 
     /** {@link #config} as mergekit YAML. */
-    static String yaml(String method, String aligned, String finetuned, double l, Map<String, Object> params) {
+    static String yaml(String method, String aligned, String finetuned, Double l, Map<String, Object> params) {
         try {
             return YAML.writeValueAsString(config(method, aligned, finetuned, l, params));
         } catch (JsonProcessingException e) {
@@ -107,7 +142,7 @@ final class RatioMapping {
     }
 
     /** The mergekit config (as YAML-ready maps) of {@code method} at ratio {@code l}. */
-    static Map<String, Object> config(String method, String aligned, String finetuned, double l,
+    static Map<String, Object> config(String method, String aligned, String finetuned, Double l,
             Map<String, Object> params) {
         Shape shape = SHAPES.get(method);
         MergeMethod m = MergeMethods.find(method).orElseThrow();
@@ -139,6 +174,10 @@ final class RatioMapping {
                 root.put("base_model", aligned);
                 global.put("normalize", false);
                 onFinetuned.put("weight", l);
+                models = List.of(entry(finetuned, onFinetuned));
+                break;
+            case POST_HOC:
+                root.put("base_model", aligned);
                 models = List.of(entry(finetuned, onFinetuned));
                 break;
             default:

@@ -24,8 +24,10 @@ import java.util.Set;
  * <p><b>Retention</b>, for a point p merged with (or being) fine-tune F:
  * <pre>
  *   refusal retention    RR(p)  = R(p) / R(aligned)
- *   task gain retention  TGR(p) = (T(p) - T(aligned)) / (T(F) - T(aligned))
+ *   task gain retention  TGR(p) = (T(p) - T(aligned)) / (T(F') - T(aligned))
  * </pre>
+ * where F' is the spec's {@code reference_finetuned} when set (so an SPF fine-tune is measured
+ * against the plain fine-tune's gain), else F itself.
  * RR is undefined (NaN) when {@code R(aligned) = 0}; TGR is undefined when the fine-tune did not
  * raise the task score ({@code T(F) - T(aligned) <= 0}) or F was not measured; the aligned point's
  * TGR is 0 whenever some fine-tune has a gain. The goal is met at p when {@code RR >= min RR} and
@@ -79,7 +81,7 @@ public final class Selector {
             if (p.role() == Role.ALIGNED) {
                 tgr = anyGain ? 0 : Double.NaN;
             } else {
-                double gain = gains.getOrDefault(p.finetuned(), Double.NaN);
+                double gain = gains.getOrDefault(spec.gainReference(p.finetuned()), Double.NaN);
                 tgr = gain > 0 ? (tp - tA) / gain : Double.NaN;
             }
             boolean within = !Double.isNaN(tp) && rp >= floor - EPS;
@@ -109,7 +111,7 @@ public final class Selector {
             c = c.thenComparingDouble(r -> nanLast(r.value(roles.overRefusal())));
         }
         return c.thenComparingInt(r -> roleRank(r.point().role()))
-                .thenComparingDouble(r -> r.point().ratio())
+                .thenComparing(r -> r.point().ratio(), Comparator.nullsLast(Comparator.naturalOrder()))
                 .thenComparing(r -> r.point().id());
     }
 

@@ -3,15 +3,18 @@ package dev.mergeval.sweep;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.io.Serializable;
+import java.util.ArrayList;
 import java.util.Collections;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
 
 /**
- * One point of a sweep: an end point (the aligned model, or one fine-tuned model) or the merge of
- * the aligned model with one fine-tune by {@code method} at {@code ratio}.
+ * One point of a sweep: an end point (the aligned model, or one fine-tuned model), the merge of
+ * the aligned model with one fine-tune by {@code method} at {@code ratio}, or a post-hoc safety
+ * method applied to one fine-tune (role {@code merge}, no ratio).
  *
  * <p>The {@code id} is the first {@value #ID_LENGTH} hex digits of the SHA-256 of the canonical
  * JSON (sorted keys, no spaces) of: the role, the model sources, the exact mergekit config of a merge
@@ -21,7 +24,7 @@ import java.util.TreeMap;
  *
  * @param method     the merge method; null for end points
  * @param finetuned  the fine-tuned model source merged with (or evaluated); null for the aligned point
- * @param ratio      l in [0, 1]: 0 for the aligned point, 1 for a fine-tuned one
+ * @param ratio      l in [0, 1]: 0 for the aligned point, 1 for a fine-tuned one; null for a post-hoc method
  * @param parameters the grid parameters of this variant (names sorted), empty for end points
  */
 public record SweepPoint(@JsonProperty("id") String id,
@@ -29,7 +32,7 @@ public record SweepPoint(@JsonProperty("id") String id,
                          @JsonProperty("method") String method,
                          @JsonProperty("aligned") String aligned,
                          @JsonProperty("finetuned") String finetuned,
-                         @JsonProperty("ratio") double ratio,
+                         @JsonProperty("ratio") Double ratio,
                          @JsonProperty("parameters") Map<String, Object> parameters,
                          @JsonProperty("seed") long seed,
                          @JsonProperty("suite") String suiteIdentity) implements Serializable {
@@ -44,12 +47,15 @@ public record SweepPoint(@JsonProperty("id") String id,
         Objects.requireNonNull(suiteIdentity, "suite");
         parameters = Collections.unmodifiableMap(new TreeMap<>(parameters == null ? Map.of() : parameters));
         switch (role) {
-            case ALIGNED -> require(method == null && finetuned == null && ratio == 0 && parameters.isEmpty(),
+            case ALIGNED -> require(method == null && finetuned == null && ratio != null && ratio == 0
+                            && parameters.isEmpty(),
                     "the aligned point has no method, fine-tune, parameters, and ratio 0");
-            case FINETUNED -> require(method == null && finetuned != null && ratio == 1 && parameters.isEmpty(),
+            case FINETUNED -> require(method == null && finetuned != null && ratio != null && ratio == 1
+                            && parameters.isEmpty(),
                     "a fine-tuned point names its model, has no method or parameters, and ratio 1");
-            case MERGE -> require(method != null && finetuned != null && ratio >= 0 && ratio <= 1,
-                    "a merge names its method and fine-tune and has a ratio in [0, 1]");
+            case MERGE -> require(method != null && finetuned != null && (RatioMapping.postHoc(method)
+                            ? ratio == null : ratio != null && ratio >= 0 && ratio <= 1),
+                    "a merge names its method and fine-tune and has a ratio in [0, 1] (none for a post-hoc method)");
             default -> throw new IllegalStateException(role.name());
         }
         String expected = contentId(role, method, aligned, finetuned, ratio, parameters, seed, suiteIdentity);
@@ -61,14 +67,14 @@ public record SweepPoint(@JsonProperty("id") String id,
     }
 
     public static SweepPoint aligned(String aligned, long seed, String suiteIdentity) {
-        return new SweepPoint(null, Role.ALIGNED, null, aligned, null, 0, Map.of(), seed, suiteIdentity);
+        return new SweepPoint(null, Role.ALIGNED, null, aligned, null, 0.0, Map.of(), seed, suiteIdentity);
     }
 
     public static SweepPoint finetuned(String aligned, String finetuned, long seed, String suiteIdentity) {
-        return new SweepPoint(null, Role.FINETUNED, null, aligned, finetuned, 1, Map.of(), seed, suiteIdentity);
+        return new SweepPoint(null, Role.FINETUNED, null, aligned, finetuned, 1.0, Map.of(), seed, suiteIdentity);
     }
 
-    public static SweepPoint merge(String method, String aligned, String finetuned, double ratio,
+    public static SweepPoint merge(String method, String aligned, String finetuned, Double ratio,
             Map<String, Object> parameters, long seed, String suiteIdentity) {
         return new SweepPoint(null, Role.MERGE, method, aligned, finetuned, ratio, parameters, seed, suiteIdentity);
     }
@@ -76,6 +82,12 @@ public record SweepPoint(@JsonProperty("id") String id,
     @JsonIgnore
     public boolean isMerge() {
         return role == Role.MERGE;
+    }
+
+    /** A post-hoc safety method's point: a merge without a ratio. */
+    @JsonIgnore
+    public boolean isPostHoc() {
+        return isMerge() && ratio == null;
     }
 
     /** The one model an end point loads as it is; for a merge, use {@link #toMergekitYaml()}. */
@@ -101,19 +113,37 @@ public record SweepPoint(@JsonProperty("id") String id,
 
     /**
      * The series this point belongs to in charts: the method with its fixed parameters, e.g.
-     * {@code ties density=0.5}; the role for end points.
+     * {@code ties density=0.5}; the role for end points. A post-hoc method's knob and the models and
+     * files it reads are left out, as a ratio is.
      */
     public String variant() {
         if (!isMerge()) {
             return role.json();
         }
         StringBuilder b = new StringBuilder(method);
-        parameters.forEach((k, v) -> b.append(' ').append(k).append('=').append(format(v)));
+        List<String> hidden = new ArrayList<>(RatioMapping.pathParameters(method));
+        if (isPostHoc()) {
+            hidden.addAll(RatioMapping.knobs(method));
+        }
+        parameters.forEach((k, v) -> {
+            if (!hidden.contains(k)) {
+                b.append(' ').append(k).append('=').append(format(v));
+            }
+        });
         return b.toString();
     }
 
-    /** A short human label: the variant and, for merges, the ratio. */
+    /** A short human label: the variant and, for merges, the ratio or the post-hoc knob's value. */
     public String label() {
+        if (isPostHoc()) {
+            StringBuilder knob = new StringBuilder();
+            for (String k : RatioMapping.knobs(method)) {
+                if (parameters.containsKey(k)) {
+                    knob.append(knob.length() == 0 ? "" : ", ").append(k).append('=').append(format(parameters.get(k)));
+                }
+            }
+            return knob.length() == 0 ? variant() : variant() + " @ " + knob;
+        }
         return isMerge() ? variant() + " @ " + format(ratio) : variant();
     }
 
@@ -125,7 +155,7 @@ public record SweepPoint(@JsonProperty("id") String id,
         return String.valueOf(v);
     }
 
-    private static String contentId(Role role, String method, String aligned, String finetuned, double ratio,
+    private static String contentId(Role role, String method, String aligned, String finetuned, Double ratio,
             Map<String, Object> parameters, long seed, String suite) {
         Map<String, Object> content = new TreeMap<>();
         content.put("role", role.json());

@@ -1,5 +1,6 @@
 package dev.mergeval.sweep;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonParser;
@@ -41,7 +42,13 @@ import java.util.Set;
  * goal: {min_refusal_retention: 0.9, min_task_gain_retention: 0.8}
  * materialize: chosen                 # none | chosen | all
  * seed: 1234
+ * reference_finetuned: models/toy/finetuned   # optional, see below
  * </pre>
+ * A grid entry may name the fine-tunes it applies to ({@code finetuned:}, default all), and the
+ * post-hoc safety methods take no ratios ({@link MethodGrid}). {@code reference_finetuned}, when set,
+ * is the fine-tune whose task gain every point's task-gain retention is measured against (for
+ * fine-tunes that are variants of one, such as an SPF fine-tune beside the plain one); by default each
+ * point is measured against its own fine-tune.
  * {@code mergeval sweep} resolves relative model and suite paths (and an inline suite's dataset
  * paths) against the spec file's directory. Each fine-tune is swept against the aligned model on its
  * own; the aligned model and every fine-tune are always end points of the grid ({@link #points()}).
@@ -55,7 +62,9 @@ public record SweepSpec(@JsonProperty("name") String name,
                         @JsonProperty("select") SelectRule select,
                         @JsonProperty("goal") Goal goal,
                         @JsonProperty("materialize") Materialize materialize,
-                        @JsonProperty("seed") Long seed) {
+                        @JsonProperty("seed") Long seed,
+                        @JsonProperty("reference_finetuned") @JsonInclude(JsonInclude.Include.NON_NULL)
+                        String referenceFinetuned) {
 
     public static final String DEFAULT_NAME = "sweep";
     public static final long DEFAULT_SEED = 12345L;
@@ -95,6 +104,17 @@ public record SweepSpec(@JsonProperty("name") String name,
             if (grid.get(i) == null) {
                 throw new BadInputException("grid[" + i + "]: empty entry");
             }
+            List<String> only = grid.get(i).finetuned();
+            for (int j = 0; j < only.size(); j++) {
+                if (!finetuned.contains(only.get(j))) {
+                    throw new BadInputException("grid[" + i + "].finetuned[" + j + "]: '" + only.get(j)
+                            + "' is not one of the spec's finetuned models " + finetuned);
+                }
+            }
+        }
+        if (referenceFinetuned != null && !finetuned.contains(referenceFinetuned)) {
+            throw new BadInputException("reference_finetuned: '" + referenceFinetuned
+                    + "' is not one of the spec's finetuned models " + finetuned);
         }
         grid = List.copyOf(grid);
         if (suite == null) {
@@ -160,7 +180,7 @@ public record SweepSpec(@JsonProperty("name") String name,
 
     /**
      * Every point, in a fixed order: the aligned model; then for each fine-tune in the order given,
-     * its end point and then, per grid entry, per parameter variant ({@link MethodGrid#variants()})
+     * its end point and then, per grid entry that applies to it, per parameter variant ({@link MethodGrid#variants()})
      * and per ratio in the order given, the merge. Two grid entries that produce the same point are
      * refused.
      *
@@ -176,8 +196,11 @@ public record SweepSpec(@JsonProperty("name") String name,
             add(out, where, SweepPoint.finetuned(aligned, ft, seed, suiteIdentity), "finetuned[" + f + "]");
             for (int g = 0; g < grid.size(); g++) {
                 MethodGrid entry = grid.get(g);
+                if (!entry.appliesTo(ft)) {
+                    continue;
+                }
                 for (Map<String, Object> variant : entry.variants()) {
-                    for (double ratio : entry.ratios().values()) {
+                    for (Double ratio : entry.ratioValues()) {
                         add(out, where, SweepPoint.merge(entry.method(), aligned, ft, ratio, variant, seed,
                                 suiteIdentity), "grid[" + g + "]");
                     }
@@ -195,6 +218,11 @@ public record SweepSpec(@JsonProperty("name") String name,
     /** SHA-256 (hex) of the spec's canonical JSON: equal specs, however written, hash equal. */
     public String hash() {
         return Canonical.sha256(Canonical.json(this));
+    }
+
+    /** The fine-tune whose task gain a point derived from {@code finetuned} is measured against. */
+    public String gainReference(String finetuned) {
+        return referenceFinetuned != null ? referenceFinetuned : finetuned;
     }
 
     private static void add(List<SweepPoint> out, Map<String, String> where, SweepPoint p, String origin) {

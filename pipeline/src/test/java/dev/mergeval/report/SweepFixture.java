@@ -43,7 +43,7 @@ final class SweepFixture {
                 new MethodGrid("ties", Ratios.range(0.1, 0.9, 0.2), Map.of("density", List.of(0.3, 0.7))),
                 new MethodGrid("dare_linear", Ratios.range(0, 1, 0.1), Map.of("density", List.of(0.5)))),
                 SuiteRef.ofPath("suites/toy.yaml"), new MetricRoles(SAFETY, OVER, TASK), new SelectRule(null, 0.05),
-                Goal.defaults(), null, 7L);
+                Goal.defaults(), null, 7L, null);
     }
 
     static SweepSpec spec() {

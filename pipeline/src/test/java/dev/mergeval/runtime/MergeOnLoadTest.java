@@ -42,7 +42,7 @@ class MergeOnLoadTest {
     private Path writeToDisk(Path conf, long seed) throws Exception {
         Path out = tmp.resolve("written-" + seed);
         MergeJob.Request request = new MergeJob.Request(conf.toString(), Files.readString(conf), out.toString(), seed,
-                false, PlanOptions.defaults());
+                false, PlanOptions.defaults(), conf.toString());
         Configuration hadoop = new Configuration();
         MergeJob.run(request, new LocalMergeExecutor(1, hadoop, Progress.NONE), hadoop);
         return out;
@@ -96,6 +96,97 @@ class MergeOnLoadTest {
                         RuntimeOptions.cpu())) {
             assertSameModel(onDisk, onLoad);
         }
+    }
+
+    /**
+     * The post-hoc methods, with their extra input given relative to the config and Safe LoRA's
+     * plan-time analysis: merged on load equals written to disk, whether the load computes the
+     * analysis or reads the one {@link LanguageModels#prepare} kept beside the config.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"safe_lora", "resta"})
+    void postHocMethodMergedOnLoadEqualsMergeWrittenToDisk(String method) throws Exception {
+        writeInputs();
+        TinyModels.write(tmp.resolve("unaligned"), TinyModels.llamaConfig(), DType.BF16, 3, Long.MAX_VALUE);
+        String parameters = method.equals("safe_lora") ? "  num_proj_layers: 3\n" : "  scale: 0.3\n  density: 0.5\n";
+        Path conf = tmp.resolve(method + ".yaml");
+        Files.writeString(conf, "merge_method: " + method + "\nbase_model: " + base + "\nmodels:\n  - model: " + tuned
+                + "\nparameters:\n  unaligned_model: unaligned\n" + parameters);
+        Path written = writeToDisk(conf, 5);
+        String source = "merge:" + conf + "#seed=5";
+        try (DjlLanguageModel onDisk = LanguageModels.loadDirectory(written.toString(), new Configuration(), RuntimeOptions.cpu());
+                DjlLanguageModel computed = LanguageModels.loadMerge(source, new Configuration(), RuntimeOptions.cpu())) {
+            assertSameModel(onDisk, computed);
+        }
+        LanguageModels.prepare(source, new Configuration());
+        Path kept = Path.of(conf + ".analysis");
+        assertEquals(method.equals("safe_lora"), Files.exists(kept), "an analysis is kept only where there is one");
+        try (DjlLanguageModel onDisk = LanguageModels.loadDirectory(written.toString(), new Configuration(), RuntimeOptions.cpu());
+                DjlLanguageModel read = LanguageModels.loadMerge(source, new Configuration(), RuntimeOptions.cpu())) {
+            assertSameModel(onDisk, read);
+        }
+    }
+
+    /** A kept analysis is what loads use, and only while the inputs are the ones it was made from. */
+    @Test
+    void keptAnalysisIsReadOnlyForTheSameInputs() throws Exception {
+        writeInputs();
+        TinyModels.write(tmp.resolve("unaligned"), TinyModels.llamaConfig(), DType.BF16, 3, Long.MAX_VALUE);
+        Path conf = tmp.resolve("safe.yaml");
+        Files.writeString(conf, "merge_method: safe_lora\nbase_model: " + base + "\nmodels:\n  - model: " + tuned
+                + "\nparameters:\n  unaligned_model: unaligned\n  num_proj_layers: 20\n");
+        String source = "merge:" + conf;
+        LanguageModels.prepare(source, new Configuration());
+        String name = "model.layers.0.self_attn.q_proj.weight";
+        float[] projected;
+        try (DjlLanguageModel m = LanguageModels.loadMerge(source, new Configuration(), RuntimeOptions.cpu())) {
+            projected = m.parameters().get(name).toFloatArray();
+        }
+        // Replace the kept analysis by one that projects nothing, under the same key: loads obey it.
+        dev.mergeval.merge.MergeConfig config = dev.mergeval.merge.MergeConfig.parse(Files.readString(conf),
+                conf.toString(), conf.toString());
+        try (dev.mergeval.merge.MergeInputs inputs = dev.mergeval.merge.MergeInputs.open(config, new Configuration())) {
+            MergeAnalysisFile.write(MergeAnalysisFile.of(conf.toString()), MergeAnalysisFile.key(inputs, 0, new Configuration()),
+                    new dev.mergeval.merge.PlanAnalysis(java.util.Map.of(), java.util.Map.of("note", "nothing projected")),
+                    new Configuration());
+        }
+        float[] fineTune;
+        try (DjlLanguageModel tunedModel = LanguageModels.loadDirectory(tuned.toString(), new Configuration(), RuntimeOptions.cpu());
+                DjlLanguageModel m = LanguageModels.loadMerge(source, new Configuration(), RuntimeOptions.cpu())) {
+            fineTune = tunedModel.parameters().get(name).toFloatArray();
+            assertArrayEquals(fineTune, m.parameters().get(name).toFloatArray(), 0f, "the kept analysis was used");
+        }
+        assertFalse(java.util.Arrays.equals(fineTune, projected), "20 matrices projected, q of layer 0 among them");
+        // New inputs (a rewritten unaligned model): the kept analysis no longer applies.
+        Files.setLastModifiedTime(tmp.resolve("unaligned/model.safetensors"),
+                java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 60_000));
+        try (DjlLanguageModel m = LanguageModels.loadMerge(source, new Configuration(), RuntimeOptions.cpu())) {
+            assertArrayEquals(projected, m.parameters().get(name).toFloatArray(), 0f, "analysis made afresh");
+        }
+    }
+
+    /** The analyses of every method survive the file's class filter; other classes are refused. */
+    @Test
+    void keptAnalysisFileRoundTripsTheMethodsDecisionsOnly() throws Exception {
+        Configuration conf = new Configuration();
+        dev.mergeval.safety.SafetySubspace subspace = dev.mergeval.safety.SafetySubspace.of("t",
+                new float[] {3, 0, 0, 1, 2, 5}, 2, 3, 1);
+        java.util.Map<String, dev.mergeval.merge.TensorDecision> decisions = new java.util.LinkedHashMap<>();
+        decisions.put("a", new dev.mergeval.merge.methods.SafeLoraMerge.Decision(0.5, true, null));
+        decisions.put("b", new dev.mergeval.merge.methods.SafeLoraMerge.Decision(null, false, "no change"));
+        decisions.put("c", new dev.mergeval.merge.methods.SpfProjectMerge.Decision(1.5, 0.9, 0.2, subspace));
+        dev.mergeval.merge.PlanAnalysis analysis = new dev.mergeval.merge.PlanAnalysis(decisions,
+                java.util.Map.of("threshold", 0.5, "targets", java.util.List.of("q_proj"), "count", 3));
+        org.apache.hadoop.fs.Path file = MergeAnalysisFile.of(tmp.resolve("x.yaml").toString());
+        MergeAnalysisFile.write(file, "key-1", analysis, conf);
+        dev.mergeval.merge.PlanAnalysis read = MergeAnalysisFile.read(file, "key-1", conf);
+        assertEquals(analysis.digest(), read.digest());
+        assertEquals(null, MergeAnalysisFile.read(file, "key-2", conf), "another key: not this analysis");
+        try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(Files.newOutputStream(tmp.resolve("x.yaml.analysis")))) {
+            out.writeUTF("key-1");
+            out.writeObject(new java.text.SimpleDateFormat());
+        }
+        assertEquals(null, MergeAnalysisFile.read(file, "key-1", conf), "a class outside the filter is refused");
     }
 
     @Test

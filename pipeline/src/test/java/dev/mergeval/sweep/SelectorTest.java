@@ -21,7 +21,7 @@ class SelectorTest {
     static SweepSpec spec(double tolerance, double... ratios) {
         return new SweepSpec("t", "aligned", List.of("ft"), List.of(new MethodGrid("linear", Ratios.of(ratios))),
                 SuiteRef.ofInline(Map.of("tasks", List.of("x"))), new MetricRoles("harm/refused", "benign/refused",
-                "task/correct"), new SelectRule(null, tolerance), Goal.defaults(), null, null);
+                "task/correct"), new SelectRule(null, tolerance), Goal.defaults(), null, null, null);
     }
 
     /** Results from success counts out of N: refusals of harmful, refusals of benign, task successes. */

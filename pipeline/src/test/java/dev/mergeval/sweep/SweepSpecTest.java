@@ -197,7 +197,7 @@ class SweepSpecTest {
         assertEquals("spec.yaml: grid[0].ratios.step: must be > 0 (got 0.0)",
                 error(with("step: 0.1", "step: 0")));
         assertTrue(error(with("method: nuslerp", "method: passthrough"))
-                .startsWith("spec.yaml: grid[4].method: 'passthrough' cannot be swept by ratio"));
+                .startsWith("spec.yaml: grid[4].method: 'passthrough' cannot be swept (supported:"));
         assertEquals("spec.yaml: grid[2].parameters.weight: set by the ratio; do not give it",
                 error(with("lambda: 1", "weight: 1")));
         assertEquals("spec.yaml: grid[2].parameters.epsilon: not a parameter of ties",

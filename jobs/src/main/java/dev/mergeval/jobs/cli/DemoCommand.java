@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
  * aligned/fine-tuned pair, with its paths resolved against the project root.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Sweep linear, slerp, ties and dare_linear merges of the project's tiny aligned model and its fine-tune.")
+        description = "Compare every safety method on the project's tiny aligned model: linear, slerp, ties and dare_linear merges with its fine-tune, its SPF fine-tune, and safe_lora, resta and spf_project.")
 public final class DemoCommand implements Callable<Integer> {
 
     static final String SPEC = "conf/demo/sweep.yaml";

@@ -17,6 +17,7 @@ import dev.mergeval.eval.scorers.Gsm8kScorer;
 import dev.mergeval.eval.scorers.MultipleChoiceScorer;
 import dev.mergeval.runtime.LanguageModels;
 import dev.mergeval.runtime.RuntimeOptions;
+import dev.mergeval.sweep.MethodGrid;
 import dev.mergeval.sweep.MetricRoles;
 import dev.mergeval.sweep.SuiteRef;
 import dev.mergeval.sweep.SweepSpec;
@@ -26,6 +27,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
 
 /**
@@ -160,8 +162,22 @@ final class InputChecks {
         SuiteRef suite = spec.suite().path() != null
                 ? SuiteRef.ofPath(resolve(base, spec.suite().path()))
                 : SuiteRef.ofInline(resolveInline(spec.suite().inline(), base));
-        return new SweepSpec(spec.name(), modelSource(base, spec.aligned()), tuned, spec.grid(), suite,
-                spec.metrics(), spec.select(), spec.goal(), spec.materialize(), spec.seed());
+        List<MethodGrid> grid = new ArrayList<>();
+        for (MethodGrid g : spec.grid()) {
+            Map<String, List<Object>> params = new TreeMap<>(g.parameters());
+            for (String name : g.pathParameters()) {
+                List<Object> values = params.get(name);
+                if (values != null) {
+                    params.put(name, values.stream().map(v -> (Object) (v instanceof String path
+                            ? modelSource(base, path) : v)).toList());
+                }
+            }
+            grid.add(new MethodGrid(g.method(), g.ratios(), params,
+                    g.finetuned().stream().map(f -> modelSource(base, f)).toList()));
+        }
+        return new SweepSpec(spec.name(), modelSource(base, spec.aligned()), tuned, grid, suite,
+                spec.metrics(), spec.select(), spec.goal(), spec.materialize(), spec.seed(),
+                spec.referenceFinetuned() == null ? null : modelSource(base, spec.referenceFinetuned()));
     }
 
     /** The models, the suite, its datasets, and that the metric roles name metrics the suite measures. */

@@ -55,7 +55,7 @@ public final class MergeCommand implements Callable<Integer> {
             throw new BadInputException(config + ": cannot read merge config (" + e.getMessage() + ")");
         }
         MergeJob.Request request = new MergeJob.Request(config.toString(), yaml, outDir, seed, overwrite,
-                PlanOptions.defaults().withMaxShardBytes(maxShardSize));
+                PlanOptions.defaults().withMaxShardBytes(maxShardSize), config.toAbsolutePath().toString());
         MergeJob.Outcome outcome;
         if (master != null || SparkSessions.underSparkSubmit()) {
             outcome = SparkMergeRunner.run(request, master, new ConsoleProgress());

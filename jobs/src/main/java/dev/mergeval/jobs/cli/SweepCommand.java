@@ -9,6 +9,8 @@ import dev.mergeval.jobs.merge.SparkMergeExecutor;
 import dev.mergeval.jobs.sweep.SweepJob;
 import dev.mergeval.jobs.sweep.SweepOutput;
 import dev.mergeval.sweep.GoalStatus;
+import dev.mergeval.sweep.Format;
+import dev.mergeval.sweep.MethodComparison;
 import dev.mergeval.sweep.PointResult;
 import dev.mergeval.sweep.SweepSpec;
 import java.io.PrintStream;
@@ -82,9 +84,17 @@ public final class SweepCommand implements Callable<Integer> {
         String over = spec.metrics().overRefusal();
         w.printf("%-34s %7s %9s %9s %9s%n", "point", "ratio", "refusal", "over-ref", "task");
         for (PointResult r : outcome.results()) {
-            w.printf("%-34s %7s %9.3f %9s %9.3f%n", r.point().variant(),
-                    r.point().isMerge() ? String.format("%.2f", r.point().ratio()) : "-",
+            w.printf("%-34s %7s %9.3f %9s %9.3f%n", r.point().isPostHoc() ? r.point().label() : r.point().variant(),
+                    r.point().isMerge() && !r.point().isPostHoc() ? String.format("%.2f", r.point().ratio()) : "-",
                     r.value(safety), over == null ? "-" : String.format("%.3f", r.value(over)), r.value(task));
+        }
+        w.printf("%n%-14s %-20s %-34s %9s %9s %9s %s%n", "method", "fine-tune", "best point", "refusal", "RR", "TGR",
+                "goal");
+        for (MethodComparison m : MethodComparison.of(spec, outcome.results(), outcome.selection())) {
+            String ft = m.finetuned() == null ? "-" : m.finetuned().substring(m.finetuned().lastIndexOf('/') + 1);
+            w.printf("%-14s %-20s %-34s %9.3f %9s %9s %s%n", m.method(), ft, m.bestLabel(), m.refusal(),
+                    Format.percent(m.refusalRetention()), Format.percent(m.taskGainRetention()),
+                    m.reachesGoal() ? "reached" : "not reached");
         }
         w.printf("%nrecommended: %s%n  %s%n", outcome.selection().chosenPoint().label(), outcome.selection().reason());
         w.printf("goal (%s): %s%n", outcome.selection().goal().state().json(), outcome.selection().goal().explanation());

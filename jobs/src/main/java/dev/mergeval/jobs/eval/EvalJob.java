@@ -12,6 +12,7 @@ import dev.mergeval.eval.PromptRecord;
 import dev.mergeval.jobs.OutputLocation;
 import dev.mergeval.jobs.StagedOutput;
 import dev.mergeval.jobs.FailFast;
+import dev.mergeval.runtime.LanguageModels;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -85,6 +86,8 @@ public final class EvalJob {
         StagedOutput.check(out, overwrite);
         EvalSuite suite = EvalSuite.read(config.suitePath());
         List<EvalUnit> units = plan(suite, config);
+        // A merge's plan-time analysis runs here once, not on every executor that loads the merge.
+        config.models().forEach(m -> LanguageModels.prepare(m, HadoopFs.defaults()));
         Map<String, Object> inputs = new LinkedHashMap<>();
         inputs.put("suite", config.suitePath());
         inputs.put("models", config.models());

@@ -1,6 +1,7 @@
 package dev.mergeval.merge.methods;
 
 import dev.mergeval.merge.MergeConfig;
+import dev.mergeval.merge.MergeRequest;
 
 /** Config rules shared by several methods. */
 final class Rules {
@@ -9,6 +10,23 @@ final class Rules {
 
     static String requireBase(MergeConfig config, String method) {
         return config.baseModel().orElseThrow(() -> config.error("base_model", "required by " + method));
+    }
+
+    /**
+     * The post-hoc safety methods' shape: {@code base_model} the aligned model and exactly one other
+     * model, the fine-tune.
+     */
+    static void requireFineTune(MergeConfig config, String method) {
+        String base = requireBase(config, method);
+        if (others(config) != 1 || config.models().stream().anyMatch(m -> m.model().equals(base))) {
+            throw config.error("models", method + " takes exactly one model, the fine-tune of base_model"
+                    + " (the aligned model), and not base_model itself");
+        }
+    }
+
+    /** Position of the one model that is not the base in a {@link #requireFineTune} config. */
+    static int fineTuneIndex(MergeRequest r) {
+        return r.baseIndex() == 0 ? 1 : 0;
     }
 
     /** Models other than the base. */

@@ -38,9 +38,21 @@ public final class MergeJob {
      * @param seed seed of the counter-based randomness
      * @param overwrite replace a complete existing output
      * @param options how to cut the work
+     * @param configLocation the config file (local path or Hadoop URI) that relative path parameters
+     *     resolve against, or null for the working directory
      */
     public record Request(String configSource, String configYaml, String outDir, long seed, boolean overwrite,
-            PlanOptions options) {
+            PlanOptions options, String configLocation) {
+
+        /** A request for a config that is not read from a file. */
+        public Request(String configSource, String configYaml, String outDir, long seed, boolean overwrite,
+                PlanOptions options) {
+            this(configSource, configYaml, outDir, seed, overwrite, options, null);
+        }
+
+        MergeConfig config() {
+            return MergeConfig.parse(configYaml, configSource, configLocation);
+        }
     }
 
     /**
@@ -56,7 +68,7 @@ public final class MergeJob {
     }
 
     public static MergePlan plan(Request request, Configuration conf) {
-        return plan(request, MergeConfig.parse(request.configYaml(), request.configSource()), conf);
+        return plan(request, request.config(), conf);
     }
 
     private static MergePlan plan(Request request, MergeConfig config, Configuration conf) {
@@ -68,7 +80,7 @@ public final class MergeJob {
     public static Outcome run(Request request, MergeExecutor executor, Configuration conf) {
         long start = System.nanoTime();
         Map<String, Long> phases = new LinkedHashMap<>();
-        MergeConfig config = MergeConfig.parse(request.configYaml(), request.configSource());
+        MergeConfig config = request.config();
         MergePlan plan = plan(request, config, conf);
         long mark = lap(phases, "plan", start);
         OutputPublisher publisher = OutputPublisher.forPath(request.outDir(), conf);
@@ -133,7 +145,7 @@ public final class MergeJob {
         }
     }
 
-    /** The input models' shard files, in plan order. */
+    /** The input models' shard files by {@link PlanInput#key()}, in plan order. */
     private record InputFiles(Map<String, List<ShardFile>> byInput) {
         List<String> paths() {
             return byInput.values().stream().flatMap(List::stream).map(ShardFile::path).toList();
@@ -158,7 +170,7 @@ public final class MergeJob {
         Map<String, List<ShardFile>> shardFiles = new LinkedHashMap<>();
         for (PlanInput in : plan.inputs()) {
             try (Checkpoint ckpt = Checkpoint.open(in.uri(), conf)) {
-                shardFiles.put(in.ref(), ckpt.shardFiles());
+                shardFiles.put(in.key(), ckpt.shardFiles());
             }
         }
         return new InputFiles(shardFiles);

@@ -1,5 +1,6 @@
 package dev.mergeval.merge.plan;
 
+import dev.mergeval.merge.PlanAnalysis;
 import java.io.Serializable;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -13,7 +14,8 @@ import java.util.Map;
  *     area so that a re-run of the same plan resumes
  * @param configYaml the normalized merge config
  * @param seed the seed of the counter-based randomness (DARE, DELLA)
- * @param inputs the input models, in the config's order (base first)
+ * @param inputs the input models, in the config's order (base first), then the extra model inputs
+ *     named by parameters
  * @param copySource reference of the model whose non-float tensors, config and tokenizer are copied
  * @param numLayers the layer count that per-layer parameter gradients are interpolated over
  * @param tensors the output tensors, in output order
@@ -21,6 +23,7 @@ import java.util.Map;
  * @param units the work, each unit within one layer
  * @param chunkElements elements per input held at once by element-wise methods (memory only: the
  *     output does not depend on it)
+ * @param analysis the method's plan-time analysis ({@link PlanAnalysis#NONE} for most methods)
  */
 public record MergePlan(
         String planId,
@@ -32,7 +35,8 @@ public record MergePlan(
         List<OutputTensor> tensors,
         long maxShardBytes,
         List<WorkUnit> units,
-        int chunkElements) implements Serializable {
+        int chunkElements,
+        PlanAnalysis analysis) implements Serializable {
 
     public MergePlan {
         inputs = List.copyOf(inputs);
@@ -40,13 +44,28 @@ public record MergePlan(
         units = List.copyOf(units);
     }
 
+    /** The URI of the model {@code ref} of {@code models}/{@code base_model}. */
     public String uriOf(String ref) {
         for (PlanInput in : inputs) {
-            if (in.ref().equals(ref)) {
+            if (!in.isExtra() && in.ref().equals(ref)) {
                 return in.uri();
             }
         }
         throw new IllegalArgumentException("no input " + ref + " in plan " + planId);
+    }
+
+    /** Where each model is read, by reference. */
+    public Map<String, String> modelUris() {
+        Map<String, String> uris = new LinkedHashMap<>();
+        inputs.stream().filter(in -> !in.isExtra()).forEach(in -> uris.put(in.ref(), in.uri()));
+        return uris;
+    }
+
+    /** Where each extra model input is read, by parameter name. */
+    public Map<String, String> extraUris() {
+        Map<String, String> uris = new LinkedHashMap<>();
+        inputs.stream().filter(PlanInput::isExtra).forEach(in -> uris.put(in.parameter(), in.uri()));
+        return uris;
     }
 
     public OutputTensor tensor(String name) {

@@ -5,9 +5,11 @@ import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.merge.MergeConfig;
+import dev.mergeval.merge.MergeInputs;
+import dev.mergeval.merge.ParamDef;
+import dev.mergeval.merge.PlanAnalysis;
 import dev.mergeval.merge.TensorMerger;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -22,9 +24,11 @@ import java.util.Set;
 import org.apache.hadoop.conf.Configuration;
 
 /**
- * Builds a {@link MergePlan} on the driver from the inputs' headers only: no tensor data is read.
- * Checks that the inputs agree (every mismatch is listed in one error), fixes the output dtypes and
- * order, and cuts the work into units that never mix layers.
+ * Builds a {@link MergePlan} on the driver from the inputs' headers: no tensor data is read, except
+ * by a method's plan-time analysis ({@link dev.mergeval.merge.MergeMethod#analyze}). Checks that
+ * the inputs agree (every mismatch is listed in one error) and that each extra model input holds
+ * the tensors the method reads from it in the base model's shapes, runs the analysis, fixes the
+ * output dtypes and order, and cuts the work into units that never mix layers.
  */
 public final class MergePlanner {
 
@@ -32,64 +36,54 @@ public final class MergePlanner {
     }
 
     public static MergePlan plan(MergeConfig config, long seed, PlanOptions options, Configuration conf) {
+        Map<String, String> modelUris = new LinkedHashMap<>();
+        config.inputModels().forEach(ref -> modelUris.put(ref, resolve(ref)));
+        Map<String, String> extraUris = new LinkedHashMap<>();
+        config.extraModels().keySet().forEach(parameter -> extraUris.put(parameter, config.resolve(parameter)));
         List<PlanInput> inputs = new ArrayList<>();
-        for (String ref : config.inputModels()) {
-            inputs.add(new PlanInput(ref, resolve(ref)));
-        }
+        modelUris.forEach((ref, uri) -> inputs.add(new PlanInput(ref, uri)));
+        config.extraModels().forEach((parameter, ref) -> inputs.add(new PlanInput(ref, extraUris.get(parameter), parameter)));
         String copySource = config.baseModel().orElse(config.inputModels().get(0));
-        Map<String, List<TensorInfo>> headers = new LinkedHashMap<>();
-        int numLayers = 0;
-        for (PlanInput in : inputs) {
-            try (Checkpoint ckpt = Checkpoint.open(in.uri(), conf)) {
-                List<TensorInfo> infos = new ArrayList<>();
-                for (String name : ckpt.tensorNames()) {
-                    infos.add(ckpt.info(name));
-                }
-                headers.put(in.ref(), infos);
-                if (in.ref().equals(copySource)) {
-                    numLayers = layerCount(ckpt, infos);
-                }
+        MergeInputs.checkFiles(config, conf);
+        try (MergeInputs open = MergeInputs.open(config, modelUris, extraUris, conf)) {
+            Map<String, List<TensorInfo>> headers = new LinkedHashMap<>();
+            for (PlanInput in : inputs) {
+                headers.put(in.key(), infos(in.isExtra() ? open.extras().get(in.parameter()) : open.models().get(in.ref())));
             }
-        }
-        checkCompatible(headers, copySource);
-        List<TensorInfo> reference = headers.get(copySource);
+            Map<String, List<TensorInfo>> modelHeaders = new LinkedHashMap<>(headers);
+            modelHeaders.keySet().retainAll(modelUris.keySet());
+            checkCompatible(modelHeaders, copySource);
+            List<TensorInfo> reference = headers.get(copySource);
+            int numLayers = layerCount(open.models().get(copySource), reference);
 
-        Optional<DType> outDtype = config.outDtype().or(config::dtype).map(DType::fromTorchName);
-        TensorMerger merger = TensorMerger.create(config, numLayers);
-        List<OutputTensor> tensors = new ArrayList<>();
-        for (TensorInfo info : reference) {
-            boolean merged = isMergeable(info.dtype());
-            DType dtype = merged ? outDtype.orElse(info.dtype()) : info.dtype();
-            tensors.add(new OutputTensor(info.name(), dtype, info.shape(), merged));
+            Optional<DType> outDtype = config.outDtype().or(config::dtype).map(DType::fromTorchName);
+            List<OutputTensor> tensors = new ArrayList<>();
+            for (TensorInfo info : reference) {
+                boolean merged = MergeInputs.isMergeable(info.dtype());
+                DType dtype = merged ? outDtype.orElse(info.dtype()) : info.dtype();
+                tensors.add(new OutputTensor(info.name(), dtype, info.shape(), merged));
+            }
+            List<String> mergedNames = tensors.stream().filter(OutputTensor::merged).map(OutputTensor::name).toList();
+            PlanAnalysis analysis = open.analyze(numLayers, mergedNames, conf, Runtime.getRuntime().availableProcessors());
+            TensorMerger merger = TensorMerger.create(config, numLayers, analysis);
+            List<WorkUnit> units = cutUnits(tensors, merger, options);
+            String planId = planId(config, seed, options, inputs, headers, tensors, units, analysis);
+            return new MergePlan(planId, config.normalizedYaml(), seed, inputs, copySource, numLayers,
+                    tensors, options.maxShardBytes(), units, options.chunkElements(), analysis);
         }
-        List<WorkUnit> units = cutUnits(tensors, merger, options);
-        String planId = planId(config, seed, options, inputs, headers, tensors, units);
-        return new MergePlan(planId, config.normalizedYaml(), seed, inputs, copySource, numLayers,
-                tensors, options.maxShardBytes(), units, options.chunkElements());
     }
 
-    /**
-     * FP8 and integer tensors are carried through from the copy source: averaging quantized codes
-     * or integer buffers has no meaning.
-     */
-    static boolean isMergeable(DType dtype) {
-        return dtype == DType.F32 || dtype == DType.F16 || dtype == DType.BF16 || dtype == DType.F64;
+    private static List<TensorInfo> infos(Checkpoint ckpt) {
+        List<TensorInfo> infos = new ArrayList<>();
+        for (String name : ckpt.tensorNames()) {
+            infos.add(ckpt.info(name));
+        }
+        return infos;
     }
 
     /** Relative local paths become absolute file URIs, so executors elsewhere read the same files. */
     static String resolve(String ref) {
-        if (ref.contains("+") && !ref.contains("://")) {
-            String[] parts = ref.split("\\+", -1);
-            List<String> resolved = new ArrayList<>();
-            for (String part : parts) {
-                resolved.add(resolve(part));
-            }
-            return String.join("+", resolved);
-        }
-        if (ref.matches("^[A-Za-z][A-Za-z0-9+.-]*:.*")) {
-            return ref;
-        }
-        return Path.of(ref).toAbsolutePath().normalize().toUri().toString();
+        return MergeConfig.resolvePath(ref, null);
     }
 
     /** Lists every disagreement between the inputs, not just the first. */
@@ -203,21 +197,28 @@ public final class MergePlanner {
     }
 
     private static String planId(MergeConfig config, long seed, PlanOptions options, List<PlanInput> inputs,
-            Map<String, List<TensorInfo>> headers, List<OutputTensor> tensors, List<WorkUnit> units) {
+            Map<String, List<TensorInfo>> headers, List<OutputTensor> tensors, List<WorkUnit> units,
+            PlanAnalysis analysis) {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
             StringBuilder sb = new StringBuilder();
             sb.append(config.normalizedYaml()).append('\n').append(seed).append('\n')
                     .append(options.maxShardBytes()).append('\n');
             for (PlanInput in : inputs) {
-                sb.append(in.ref()).append('=').append(in.uri()).append('\n');
-                for (TensorInfo t : headers.get(in.ref())) {
+                sb.append(in.key()).append('=').append(in.uri()).append('\n');
+                for (TensorInfo t : headers.get(in.key())) {
                     sb.append(t.name()).append(' ').append(t.dtype()).append(Arrays.toString(t.shape()))
                             .append(' ').append(t.begin()).append('-').append(t.end()).append('\n');
                 }
             }
             tensors.forEach(t -> sb.append(t).append('\n'));
             units.forEach(u -> sb.append(u).append('\n'));
+            for (ParamDef def : config.method().parameters()) {
+                if (def.kind() == ParamDef.Kind.FILE && config.parameters().containsKey(def.name())) {
+                    sb.append(def.name()).append('=').append(config.resolve(def.name())).append('\n');
+                }
+            }
+            sb.append("analysis ").append(analysis.digest()).append('\n');
             return HexFormat.of().formatHex(md.digest(sb.toString().getBytes(StandardCharsets.UTF_8)));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);

@@ -11,11 +11,12 @@ import java.util.Map;
 /**
  * How an output checkpoint was made, written beside it as {@value #FILE}: the normalized config,
  * every input shard with its SHA-256, method, parameters, seed, the plan, the executor, the output
- * shards with their SHA-256, and the software versions. Written last, as
+ * shards with their SHA-256, the method's plan-time analysis (its summary and per-tensor decisions,
+ * for instance Safe LoRA's cosine per matrix), and the software versions. Written last, as
  * {@link dev.mergeval.checkpoint.OutputPublisher#PROVENANCE_FILE}: its presence marks the output
  * complete.
  *
- * @param inputShards per input reference, its shard files with their SHA-256
+ * @param inputShards per input ({@link PlanInput#key()}), its shard files with their SHA-256
  */
 public record MergeProvenance(
         MergePlan plan,
@@ -43,9 +44,12 @@ public record MergeProvenance(
         for (PlanInput in : plan.inputs()) {
             ObjectNode node = inputs.addObject();
             node.put("model", in.ref());
+            if (in.isExtra()) {
+                node.put("parameter", in.parameter());
+            }
             node.put("uri", in.uri());
             ArrayNode shards = node.putArray("shards");
-            for (FileHash h : inputShards.getOrDefault(in.ref(), List.of())) {
+            for (FileHash h : inputShards.getOrDefault(in.key(), List.of())) {
                 shards.addObject().put("path", h.path()).put("bytes", h.bytes()).put("sha256", h.sha256());
             }
         }
@@ -68,6 +72,12 @@ public record MergeProvenance(
                 slices.addObject().put("tensor", s.tensor()).put("element_offset", s.elementOffset())
                         .put("element_count", s.elementCount());
             }
+        }
+        if (!plan.analysis().isEmpty()) {
+            ObjectNode analysis = root.putObject("analysis");
+            analysis.setAll((ObjectNode) mapper.valueToTree(plan.analysis().summary()));
+            ObjectNode tensors = analysis.putObject("tensors");
+            plan.analysis().decisions().forEach((name, d) -> tensors.set(name, mapper.valueToTree(d.provenance())));
         }
         ObjectNode env = root.putObject("environment");
         env.put("executor", executor);

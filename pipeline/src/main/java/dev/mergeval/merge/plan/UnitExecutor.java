@@ -4,6 +4,7 @@ import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.TensorCodec;
 import dev.mergeval.merge.MergeConfig;
+import dev.mergeval.merge.MergeInputs;
 import dev.mergeval.merge.TensorMerger;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -14,6 +15,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
@@ -23,7 +25,8 @@ import org.apache.hadoop.fs.RawLocalFileSystem;
 
 /**
  * Runs one {@link WorkUnit} wherever it is scheduled: reads the byte ranges of its tensors from
- * every input through Hadoop FileSystem, merges, and writes the unit's output bytes.
+ * every input (and from the extra model inputs the method reads for that tensor) through Hadoop
+ * FileSystem, merges with the plan's analysis decisions, and writes the unit's output bytes.
  *
  * <p>Where the bytes go depends on how the committer prepared {@code partsDir}: straight into the
  * pre-created shards at their planned offsets ({@link InPlaceShards}, local filesystem), or into
@@ -99,39 +102,38 @@ public final class UnitExecutor {
 
     private static void merge(MergePlan plan, WorkUnit unit, UnitSink sink, Configuration conf) throws IOException {
         MergeConfig config = MergeConfig.parse(plan.configYaml(), "plan " + plan.planId());
-        TensorMerger merger = TensorMerger.create(config, plan.numLayers());
+        TensorMerger merger = TensorMerger.create(config, plan.numLayers(), plan.analysis());
         Scratch scratch = SCRATCH.get();
-        Map<String, Checkpoint> inputs = new LinkedHashMap<>();
-        try {
-            for (PlanInput in : plan.inputs()) {
-                inputs.put(in.ref(), Checkpoint.open(in.uri(), conf));
-            }
+        try (MergeInputs inputs = MergeInputs.open(config, plan.modelUris(), plan.extraUris(), conf)) {
             for (TensorSlice slice : unit.slices()) {
                 OutputTensor tensor = plan.tensor(slice.tensor());
                 int size = tensor.dtype().byteSize();
                 if (!tensor.merged()) {
-                    copyRaw(inputs.get(plan.copySource()), tensor, slice, sink);
+                    copyRaw(inputs.models().get(plan.copySource()), tensor, slice, sink);
                     continue;
                 }
                 boolean chunked = merger.chunkable(tensor.name());
+                List<String> extras = merger.extrasFor(tensor.name());
                 int step = chunked ? plan.chunkElements() : Math.toIntExact(slice.elementCount());
                 for (long done = 0; done < slice.elementCount(); done += step) {
                     int n = (int) Math.min(step, slice.elementCount() - done);
                     long offset = slice.elementOffset() + done;
                     Map<String, float[]> values = new LinkedHashMap<>();
                     int i = 0;
-                    for (Map.Entry<String, Checkpoint> e : inputs.entrySet()) {
+                    for (String ref : inputs.models().keySet()) {
                         float[] buf = scratch.floats(i++, n, plan.chunkElements());
-                        e.getValue().readFloats(tensor.name(), offset, buf, 0, n);
-                        values.put(e.getKey(), buf);
+                        inputs.read(ref, tensor.name(), offset, buf, n);
+                        values.put(ref, buf);
                     }
-                    float[] merged = merger.merge(tensor.name(), tensor.shape(), offset, values, plan.seed());
+                    Map<String, float[]> extraValues = new LinkedHashMap<>();
+                    for (String parameter : extras) {
+                        float[] buf = scratch.floats(i++, n, plan.chunkElements());
+                        inputs.read(parameter, tensor.name(), offset, buf, n);
+                        extraValues.put(parameter, buf);
+                    }
+                    float[] merged = merger.merge(tensor.name(), tensor.shape(), offset, values, extraValues, plan.seed());
                     writeEncoded(tensor, merged, offset * size, scratch.block, sink);
                 }
-            }
-        } finally {
-            for (Checkpoint c : inputs.values()) {
-                c.close();
             }
         }
     }

@@ -1,0 +1,111 @@
+package dev.mergeval.merge;
+
+import dev.mergeval.checkpoint.Checkpoint;
+import dev.mergeval.common.BadInputException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.Function;
+import org.apache.hadoop.conf.Configuration;
+
+/**
+ * What a plan-time analysis ({@link MergeMethod#analyze}) may see: the config, the parameters
+ * resolved per tensor, the tensors the merge computes, and the inputs, read whole. It runs once, on
+ * the driver of {@code mergeval merge} or before a merge is evaluated on load.
+ */
+public final class AnalysisContext {
+
+    private final MergeInputs inputs;
+    private final TensorMerger merger;
+    private final List<String> tensors;
+    private final Configuration conf;
+    private final int threads;
+
+    /**
+     * @param tensors the tensors the merge computes (float tensors of the reference model), in output order
+     * @param threads how many tensors {@link #map} works on at once
+     */
+    public AnalysisContext(MergeInputs inputs, TensorMerger merger, List<String> tensors, Configuration conf,
+            int threads) {
+        this.inputs = inputs;
+        this.merger = merger;
+        this.tensors = List.copyOf(tensors);
+        this.conf = conf;
+        this.threads = Math.max(1, threads);
+    }
+
+    public MergeConfig config() {
+        return inputs.config();
+    }
+
+    /** The tensors the merge computes, in output order. */
+    public List<String> tensors() {
+        return tensors;
+    }
+
+    public long[] shape(String tensor) {
+        return inputs.reference().info(tensor).shape();
+    }
+
+    public TensorParams params(String tensor) {
+        return merger.params(tensor);
+    }
+
+    /** A model by reference as written in the config, or an extra model input by parameter name. */
+    public Checkpoint input(String name) {
+        return inputs.input(name);
+    }
+
+    /** Where {@link #input} reads from: a location {@link Checkpoint#open} accepts. */
+    public String location(String name) {
+        return inputs.input(name).location();
+    }
+
+    /** The whole tensor from a model or an extra input (checked against the reference model's shape). */
+    public float[] read(String name, String tensor) {
+        return inputs.read(name, tensor);
+    }
+
+    public Configuration conf() {
+        return conf;
+    }
+
+    /**
+     * {@code fn} applied to each of {@code items} on the analysis threads; results in the items'
+     * order, so the outcome does not depend on the thread count. Bad input is rethrown as is.
+     */
+    public <T, R> List<R> map(List<T> items, Function<T, R> fn) {
+        if (threads == 1 || items.size() < 2) {
+            return items.stream().map(fn).toList();
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(Math.min(threads, items.size()));
+        try {
+            List<Future<R>> futures = new ArrayList<>();
+            for (T item : items) {
+                futures.add(pool.submit(() -> fn.apply(item)));
+            }
+            List<R> results = new ArrayList<>();
+            for (Future<R> f : futures) {
+                results.add(f.get());
+            }
+            return results;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        } catch (ExecutionException e) {
+            BadInputException bad = BadInputException.in(e);
+            if (bad != null) {
+                throw bad;
+            }
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IllegalStateException(e.getCause());
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+}

@@ -1,0 +1,209 @@
+package dev.mergeval.merge;
+
+import dev.mergeval.checkpoint.Checkpoint;
+import dev.mergeval.checkpoint.DType;
+import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.checkpoint.TensorInfo;
+import dev.mergeval.common.BadInputException;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * The open checkpoints of one merge: its models, by reference as written in the config, and its
+ * extra model inputs ({@link ParamDef.Kind#MODEL} parameters such as {@code unaligned_model}), by
+ * parameter name. An extra input is checked tensor by tensor against the reference model (the base
+ * model, else the first), and a tensor it lacks or holds in another shape is bad input naming
+ * {@code parameters.NAME} and the tensor.
+ */
+public final class MergeInputs implements AutoCloseable {
+
+    private final MergeConfig config;
+    private final Map<String, Checkpoint> models;
+    private final Map<String, Checkpoint> extras;
+    private final Checkpoint reference;
+
+    private MergeInputs(MergeConfig config, Map<String, Checkpoint> models, Map<String, Checkpoint> extras) {
+        this.config = config;
+        this.models = Collections.unmodifiableMap(models);
+        this.extras = Collections.unmodifiableMap(extras);
+        this.reference = models.get(config.baseModel().orElse(config.inputModels().get(0)));
+    }
+
+    /**
+     * Opens every input.
+     *
+     * @param modelLocations where each of {@link MergeConfig#inputModels()} is read, by reference
+     * @param extraLocations where each of {@link MergeConfig#extraModels()} is read, by parameter
+     */
+    public static MergeInputs open(MergeConfig config, Map<String, String> modelLocations,
+            Map<String, String> extraLocations, Configuration conf) {
+        Map<String, Checkpoint> models = new LinkedHashMap<>();
+        Map<String, Checkpoint> extras = new LinkedHashMap<>();
+        try {
+            for (String ref : config.inputModels()) {
+                models.put(ref, Checkpoint.open(modelLocations.get(ref), conf));
+            }
+            for (String parameter : config.extraModels().keySet()) {
+                try {
+                    extras.put(parameter, Checkpoint.open(extraLocations.get(parameter), conf));
+                } catch (BadInputException e) {
+                    throw config.error("parameters." + parameter, e.getMessage());
+                }
+            }
+            return new MergeInputs(config, models, extras);
+        } catch (RuntimeException e) {
+            models.values().forEach(Checkpoint::close);
+            extras.values().forEach(Checkpoint::close);
+            throw e;
+        }
+    }
+
+    /**
+     * Checks that each {@link ParamDef.Kind#FILE} parameter names a file, where the config is read
+     * (the executors of a plan need none of them).
+     */
+    public static void checkFiles(MergeConfig config, Configuration conf) {
+        for (ParamDef def : config.method().parameters()) {
+            if (def.kind() != ParamDef.Kind.FILE || !config.parameters().containsKey(def.name())) {
+                continue;
+            }
+            Path file = new Path(config.resolve(def.name()));
+            try {
+                if (!HadoopFs.get(file, conf).getFileStatus(file).isFile()) {
+                    throw config.error("parameters." + def.name(), file + " is not a file");
+                }
+            } catch (FileNotFoundException e) {
+                throw config.error("parameters." + def.name(), file + ": not found");
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot stat " + file, e);
+            }
+        }
+    }
+
+    /**
+     * Opens the inputs where the config names them (models as written, extras by
+     * {@link MergeConfig#resolve}), after {@link #checkFiles}.
+     */
+    public static MergeInputs open(MergeConfig config, Configuration conf) {
+        checkFiles(config, conf);
+        Map<String, String> models = new LinkedHashMap<>();
+        config.inputModels().forEach(ref -> models.put(ref, ref));
+        Map<String, String> extras = new LinkedHashMap<>();
+        config.extraModels().keySet().forEach(p -> extras.put(p, config.resolve(p)));
+        return open(config, models, extras, conf);
+    }
+
+    public MergeConfig config() {
+        return config;
+    }
+
+    /** The models, by reference, in {@link MergeConfig#inputModels()} order. */
+    public Map<String, Checkpoint> models() {
+        return models;
+    }
+
+    /** The extra model inputs, by parameter name. */
+    public Map<String, Checkpoint> extras() {
+        return extras;
+    }
+
+    /** The model whose tensor names, shapes, config and tokenizer the output takes. */
+    public Checkpoint reference() {
+        return reference;
+    }
+
+    /** A model by reference, or an extra input by parameter name. */
+    public Checkpoint input(String name) {
+        Checkpoint c = models.containsKey(name) ? models.get(name) : extras.get(name);
+        if (c == null) {
+            throw new IllegalArgumentException("no input " + name + " (models " + models.keySet() + ", parameters "
+                    + extras.keySet() + ")");
+        }
+        return c;
+    }
+
+    /**
+     * Whether a tensor of this dtype is merged. FP8 and integer tensors are carried through from
+     * the reference model: averaging quantized codes or integer buffers has no meaning.
+     */
+    public static boolean isMergeable(DType dtype) {
+        return dtype == DType.F32 || dtype == DType.F16 || dtype == DType.BF16 || dtype == DType.F64;
+    }
+
+    /** The tensors the merge computes: the reference model's mergeable tensors, in its order. */
+    public List<String> mergedTensors() {
+        return reference.tensorNames().stream().filter(t -> isMergeable(reference.info(t).dtype())).toList();
+    }
+
+    /**
+     * Runs the method's plan-time analysis ({@link MergeMethod#analyze}) over {@code tensors} on
+     * {@code threads} threads, then checks every extra input against the base model for each tensor
+     * the method will read from it, so that a mismatch fails here and not while merging.
+     */
+    public PlanAnalysis analyze(int numLayers, List<String> tensors, Configuration conf, int threads) {
+        PlanAnalysis analysis = config.method().analyze(new AnalysisContext(this,
+                TensorMerger.create(config, numLayers), tensors, conf, threads));
+        checkExtras(tensors, TensorMerger.create(config, numLayers, analysis));
+        return analysis;
+    }
+
+    /**
+     * Checks every extra input against the base model for each of {@code tensors} that
+     * {@code merger} reads it for (with a merger made without the analysis: for each tensor the
+     * method reads it for whatever the analysis decides), from the headers alone.
+     */
+    public void checkExtras(List<String> tensors, TensorMerger merger) {
+        for (String tensor : tensors) {
+            for (String parameter : merger.extrasFor(tensor)) {
+                checkExtra(parameter, tensor);
+            }
+        }
+    }
+
+    /** Checks that extra input {@code parameter} holds {@code tensor} in the reference model's shape. */
+    public void checkExtra(String parameter, String tensor) {
+        Checkpoint extra = extras.get(parameter);
+        String key = "parameters." + parameter;
+        if (!extra.contains(tensor)) {
+            throw config.error(key, extra.location() + " has no tensor '" + tensor + "', which the merge reads");
+        }
+        TensorInfo have = extra.info(tensor);
+        long[] want = reference.info(tensor).shape();
+        if (!Arrays.equals(have.shape(), want)) {
+            throw config.error(key, "tensor '" + tensor + "' of " + extra.location() + " has shape "
+                    + Arrays.toString(have.shape()) + ", the base model's has " + Arrays.toString(want));
+        }
+    }
+
+    /**
+     * Elements {@code [offset, offset + count)} of {@code tensor} from a model (by reference) or an
+     * extra input (by parameter, checked first), into {@code dst}.
+     */
+    public void read(String name, String tensor, long offset, float[] dst, int count) {
+        if (extras.containsKey(name)) {
+            checkExtra(name, tensor);
+        }
+        input(name).readFloats(tensor, offset, dst, 0, count);
+    }
+
+    /** The whole of {@code tensor} from a model or an extra input, as {@link #read}. */
+    public float[] read(String name, String tensor) {
+        float[] out = new float[Math.toIntExact(reference.info(tensor).numElements())];
+        read(name, tensor, 0, out, out.length);
+        return out;
+    }
+
+    @Override
+    public void close() {
+        models.values().forEach(Checkpoint::close);
+        extras.values().forEach(Checkpoint::close);
+    }
+}

@@ -1,0 +1,129 @@
+package dev.mergeval.runtime;
+
+import dev.mergeval.checkpoint.Checkpoint;
+import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.checkpoint.ShardFile;
+import dev.mergeval.merge.MergeInputs;
+import dev.mergeval.merge.ParamDef;
+import dev.mergeval.merge.PlanAnalysis;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InvalidClassException;
+import java.io.ObjectInputFilter;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.UUID;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * A merge-on-load source's plan-time analysis, kept beside its config as {@code CONFIG.analysis}
+ * so that the executors of an evaluation read it instead of each repeating it: the driver writes it
+ * ({@link LanguageModels#prepare}) before any executor loads the merge. The file holds a key, the
+ * SHA-256 of the normalized config, the seed and every input file's path, length and modification
+ * time; an analysis whose key does not match the inputs as they are now is ignored.
+ */
+final class MergeAnalysisFile {
+
+    private static final String SUFFIX = ".analysis";
+
+    /** Only the analysis' own value classes and the JDK's collections and boxes may be deserialized. */
+    private static final ObjectInputFilter CLASSES = ObjectInputFilter.Config.createFilter(
+            "maxdepth=20;dev.mergeval.**;java.lang.*;java.util.*;!*");
+
+    private MergeAnalysisFile() {
+    }
+
+    /** Where the analysis of the merge config at {@code configLocation} is kept. */
+    static Path of(String configLocation) {
+        return new Path(configLocation + SUFFIX);
+    }
+
+    /** Identifies what the analysis was computed from. */
+    static String key(MergeInputs inputs, long seed, Configuration conf) {
+        StringBuilder sb = new StringBuilder(inputs.config().normalizedYaml()).append("\nseed ").append(seed).append('\n');
+        try {
+            for (Checkpoint c : inputs.models().values()) {
+                files(sb, c, conf);
+            }
+            for (Checkpoint c : inputs.extras().values()) {
+                files(sb, c, conf);
+            }
+            for (ParamDef def : inputs.config().method().parameters()) {
+                if (def.kind() == ParamDef.Kind.FILE && inputs.config().parameters().containsKey(def.name())) {
+                    file(sb, new Path(inputs.config().resolve(def.name())), conf);
+                }
+            }
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+                    .digest(sb.toString().getBytes(StandardCharsets.UTF_8)));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot stat the inputs of " + inputs.config().sourceName(), e);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void files(StringBuilder sb, Checkpoint c, Configuration conf) throws IOException {
+        for (ShardFile f : c.shardFiles()) {
+            file(sb, new Path(f.path()), conf);
+        }
+    }
+
+    private static void file(StringBuilder sb, Path p, Configuration conf) throws IOException {
+        FileSystem fs = HadoopFs.get(p, conf);
+        var status = fs.getFileStatus(p);
+        sb.append(fs.makeQualified(p)).append(' ').append(status.getLen()).append(' ')
+                .append(status.getModificationTime()).append('\n');
+    }
+
+    /** The analysis kept for {@code key}, or null when there is none or it was made from other inputs. */
+    static PlanAnalysis read(Path file, String key, Configuration conf) {
+        try {
+            FileSystem fs = HadoopFs.get(file, conf);
+            if (!fs.exists(file)) {
+                return null;
+            }
+            try (InputStream raw = fs.open(file); ObjectInputStream in = new ObjectInputStream(raw)) {
+                in.setObjectInputFilter(CLASSES);
+                if (!key.equals(in.readUTF())) {
+                    return null;
+                }
+                return (PlanAnalysis) in.readObject();
+            }
+        } catch (InvalidClassException | ClassNotFoundException | ClassCastException e) {
+            return null;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file, e);
+        }
+    }
+
+    /** Writes {@code analysis} under {@code key}, whole or not at all (a sibling renamed into place). */
+    static void write(Path file, String key, PlanAnalysis analysis, Configuration conf) {
+        FileSystem fs = HadoopFs.get(file, conf);
+        Path tmp = new Path(file.getParent(), "." + file.getName() + ".tmp-" + UUID.randomUUID());
+        try {
+            try (OutputStream raw = fs.create(tmp, true); ObjectOutputStream out = new ObjectOutputStream(raw)) {
+                out.writeUTF(key);
+                out.writeObject(analysis);
+            }
+            fs.delete(file, false);
+            if (!fs.rename(tmp, file)) {
+                throw new IOException("rename " + tmp + " -> " + file + " failed");
+            }
+        } catch (IOException e) {
+            try {
+                fs.delete(tmp, false);
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw new UncheckedIOException("cannot write " + file, e);
+        }
+    }
+}

@@ -1,0 +1,212 @@
+package dev.mergeval.merge.methods;
+
+import static dev.mergeval.merge.methods.PostHocFixtures.f;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.mergeval.common.BadInputException;
+import dev.mergeval.merge.methods.PostHocFixtures.T;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Safe LoRA on hand-made 2x2 and 2x3 matrices whose projections and cosines are worked out by hand
+ * in the comments, through plan, execute and commit.
+ */
+class SafeLoraMergeTest {
+
+    static final String Q = "model.layers.0.self_attn.q_proj.weight";
+    static final String K = "model.layers.0.self_attn.k_proj.weight";
+    static final String V = "model.layers.0.self_attn.v_proj.weight";
+    static final String O = "model.layers.0.self_attn.o_proj.weight";
+    static final String DOWN = "model.layers.0.mlp.down_proj.weight";
+    static final String NORM = "model.norm.weight";
+    static final String EMBED = "model.embed_tokens.weight";
+
+    /*
+     * q:    V = [[1,0],[0,0]], |V| = 1, dW = [[.5,.5],[.5,.5]]: V^T dW = [[.5,.5],[0,0]],
+     *       P = [[.5,.5],[0,0]], <P,dW> = .5, |P| = sqrt(.5), |dW| = 1: cos = 0.70711.
+     * k:    V = [[2,0],[0,0]], |V| = 2, dW = [[1,0],[0,3]]: V^T dW = [[2,0],[0,0]],
+     *       P = V [[2,0],[0,0]] / 2 = [[2,0],[0,0]], <P,dW> = 2, |P| = 2, |dW| = sqrt(10): cos = 0.31623.
+     * down: V = [[1,1,0],[0,0,0]], |V| = sqrt(2), dW = [[1,0,0],[0,0,2]]: V^T dW = [[1,0,0],[1,0,0],[0,0,0]],
+     *       P = [[2,0,0],[0,0,0]] / sqrt(2) = [[sqrt(2),0,0],[0,0,0]], <P,dW> = sqrt(2), |P| = sqrt(2),
+     *       |dW| = sqrt(5): cos = 1/sqrt(5) = 0.44721.
+     * v:    dW = 0: no cosine, never projected.  o: V = 0: no cosine, never projected.
+     */
+    static final double COS_Q = 0.70711;
+    static final double COS_K = 0.31623;
+    static final double COS_DOWN = 0.44721;
+
+    @TempDir
+    static Path dir;
+    static Path aligned;
+    static Path unaligned;
+    static Path post;
+
+    @BeforeAll
+    static void writeModels() {
+        Map<String, T> u = new LinkedHashMap<>();
+        Map<String, T> a = new LinkedHashMap<>();
+        Map<String, T> p = new LinkedHashMap<>();
+        put(u, a, p, EMBED, T.of(2, 2, 0, 0, 0, 0), T.of(2, 2, 1, 1, 1, 1), T.of(2, 2, 7, 7, 7, 7));
+        put(u, a, p, Q, T.of(2, 2, 0, 0, 0, 0), T.of(2, 2, 1, 0, 0, 0), T.of(2, 2, 1.5, .5, .5, .5));
+        put(u, a, p, K, T.of(2, 2, 1, 1, 1, 1), T.of(2, 2, 3, 1, 1, 1), T.of(2, 2, 4, 1, 1, 4));
+        put(u, a, p, V, T.of(2, 2, 0, 0, 0, 0), T.of(2, 2, 1, 2, 3, 4), T.of(2, 2, 1, 2, 3, 4));
+        put(u, a, p, O, T.of(2, 2, 1, 2, 3, 4), T.of(2, 2, 1, 2, 3, 4), T.of(2, 2, 2, 2, 3, 4));
+        put(u, a, p, DOWN, T.of(2, 3, 0, 0, 0, 1, 1, 1), T.of(2, 3, 1, 1, 0, 1, 1, 1), T.of(2, 3, 2, 1, 0, 1, 1, 3));
+        put(u, a, p, NORM, T.vector(1, 1), T.vector(2, 2), T.vector(3, 3));
+        unaligned = PostHocFixtures.model(dir.resolve("unaligned"), u);
+        aligned = PostHocFixtures.model(dir.resolve("aligned"), a);
+        post = PostHocFixtures.model(dir.resolve("post"), p);
+    }
+
+    private static void put(Map<String, T> u, Map<String, T> a, Map<String, T> p, String name, T tu, T ta, T tp) {
+        u.put(name, tu);
+        a.put(name, ta);
+        p.put(name, tp);
+    }
+
+    /** The config, with paths relative to the config file in {@code dir}. */
+    static String yaml(String fineTune, String parameters) {
+        return "merge_method: safe_lora\nbase_model: " + aligned + "\nmodels:\n  - model: " + fineTune
+                + "\nparameters:\n  unaligned_model: unaligned\n" + parameters;
+    }
+
+    private static void assertProjected(Map<String, float[]> out, boolean q, boolean k, boolean down) {
+        Map<String, float[]> p = PostHocFixtures.read(post.toString());
+        assertArrayEquals(q ? f(1.5, .5, 0, 0) : p.get(Q), out.get(Q), 1e-6f, "q");
+        assertArrayEquals(k ? f(5, 1, 1, 1) : p.get(K), out.get(K), 1e-6f, "k");
+        assertArrayEquals(down ? f(1 + Math.sqrt(2), 1, 0, 1, 1, 1) : p.get(DOWN), out.get(DOWN), 1e-6f, "down");
+        for (String same : List.of(V, O, NORM, EMBED)) {
+            assertArrayEquals(p.get(same), out.get(same), same + " is the fine-tune's");
+        }
+    }
+
+    @Test
+    void numberModeProjectsTheMatricesWithTheSmallestCosines() {
+        Path out = PostHocFixtures.merge(dir, "number2", yaml(post.toString(), "  num_proj_layers: 2\n"));
+        assertProjected(PostHocFixtures.read(out.toString()), false, true, true);
+        JsonNode analysis = PostHocFixtures.analysis(out);
+        assertEquals("number", analysis.get("select_layers_type").asText());
+        assertEquals(COS_DOWN, analysis.get("threshold").asDouble(), 0);
+        assertEquals(5, analysis.get("target_matrices").asInt(), "q, k, v, o, down; not the embeddings or norm");
+        assertEquals(2, analysis.get("projected_matrices").asInt());
+        JsonNode tensors = analysis.get("tensors");
+        assertEquals(COS_Q, tensors.get(Q).get("cosine").asDouble(), 0);
+        assertEquals(COS_K, tensors.get(K).get("cosine").asDouble(), 0);
+        assertEquals(COS_DOWN, tensors.get(DOWN).get("cosine").asDouble(), 0);
+        assertFalse(tensors.get(Q).get("projected").asBoolean());
+        assertTrue(tensors.get(K).get("projected").asBoolean());
+        assertTrue(tensors.get(V).get("cosine").isNull(), "a zero dW has no cosine");
+        assertTrue(tensors.get(O).get("cosine").isNull(), "a zero V has no cosine");
+        assertFalse(tensors.get(V).get("projected").asBoolean() || tensors.get(O).get("projected").asBoolean());
+        assertFalse(tensors.has(NORM) || tensors.has(EMBED));
+    }
+
+    @Test
+    void numberModeCountsOnlyMatricesWithACosine() {
+        assertProjected(PostHocFixtures.read(PostHocFixtures.merge(dir, "number1",
+                yaml(post.toString(), "  num_proj_layers: 1\n")).toString()), false, true, false);
+        assertProjected(PostHocFixtures.read(PostHocFixtures.merge(dir, "number0",
+                yaml(post.toString(), "  num_proj_layers: 0\n")).toString()), false, false, false);
+        // The default, 10, is more than the three matrices with a cosine: all three are projected.
+        assertProjected(PostHocFixtures.read(PostHocFixtures.merge(dir, "default",
+                yaml(post.toString(), "")).toString()), true, true, true);
+    }
+
+    @Test
+    void thresholdModeProjectsCosinesAtOrBelowTheThreshold() {
+        assertProjected(PostHocFixtures.read(PostHocFixtures.merge(dir, "threshold-default",
+                yaml(post.toString(), "  select_layers_type: threshold\n")).toString()), false, true, true);
+        assertProjected(PostHocFixtures.read(PostHocFixtures.merge(dir, "threshold-at-k",
+                yaml(post.toString(), "  select_layers_type: threshold\n  threshold: " + COS_K + "\n")).toString()),
+                false, true, false);
+        assertProjected(PostHocFixtures.read(PostHocFixtures.merge(dir, "threshold-low",
+                yaml(post.toString(), "  select_layers_type: threshold\n  threshold: 0.2\n")).toString()),
+                false, false, false);
+    }
+
+    @Test
+    void targetModulesNarrowTheMatrices() {
+        Path out = PostHocFixtures.merge(dir, "targets",
+                yaml(post.toString(), "  target_modules: [q_proj, down_proj]\n  num_proj_layers: 1\n"));
+        assertProjected(PostHocFixtures.read(out.toString()), false, false, true);
+        assertEquals(2, PostHocFixtures.analysis(out).get("target_matrices").asInt());
+        BadInputException e = assertThrows(BadInputException.class, () -> PostHocFixtures.merge(dir, "no-targets",
+                yaml(post.toString(), "  target_modules: lm_head\n")));
+        assertTrue(e.getMessage().contains("parameters.target_modules"), e.getMessage());
+    }
+
+    /**
+     * The fine-tune as {@code ALIGNED+ADAPTER} (LoRA on q and k) gives the same bytes as its merged
+     * full form, and by default targets only the adapter's matrices.
+     */
+    @Test
+    void loraInputEqualsItsMergedFullForm() {
+        // r = 2, alpha = 4: scale 2. q: B A = [[.25,.25],[.25,.25]], so dW = [[.5,.5],[.5,.5]] as above;
+        // k: B A = [[.5,0],[0,1.5]], so dW = [[1,0],[0,3]] as above.
+        Map<String, T[]> modules = new LinkedHashMap<>();
+        modules.put(Q.replace(".weight", ""), new T[] {T.of(2, 2, .5, .5, 0, 0), T.of(2, 2, .5, 0, .5, 0)});
+        modules.put(K.replace(".weight", ""), new T[] {T.of(2, 2, 1, 0, 0, 1), T.of(2, 2, .5, 0, 0, 1.5)});
+        Path adapter = PostHocFixtures.adapter(dir.resolve("adapter"), 4, modules);
+        String lora = aligned + "+" + adapter;
+        Path full = PostHocFixtures.model(dir.resolve("merged-adapter"), fullForm(lora));
+        Path viaAdapter = PostHocFixtures.merge(dir, "lora", yaml(lora, "  num_proj_layers: 1\n"));
+        Path viaFull = PostHocFixtures.merge(dir, "lora-full",
+                yaml(full.toString(), "  target_modules: [q_proj, k_proj]\n  num_proj_layers: 1\n"));
+        assertArrayEquals(PostHocFixtures.shard(viaFull), PostHocFixtures.shard(viaAdapter));
+        JsonNode tensors = PostHocFixtures.analysis(viaAdapter).get("tensors");
+        assertEquals(List.of(Q, K), names(tensors), "by default the adapter's matrices only");
+        assertEquals(COS_Q, tensors.get(Q).get("cosine").asDouble(), 0);
+        assertEquals(COS_K, tensors.get(K).get("cosine").asDouble(), 0);
+        Map<String, float[]> out = PostHocFixtures.read(viaAdapter.toString());
+        assertArrayEquals(f(5, 1, 1, 1), out.get(K), 1e-6f, "k projected");
+        assertArrayEquals(f(1.5, .5, .5, .5), out.get(Q), 1e-6f, "q kept");
+        assertArrayEquals(PostHocFixtures.read(aligned.toString()).get(DOWN), out.get(DOWN), "down: not adapted");
+    }
+
+    private static Map<String, T> fullForm(String location) {
+        Map<String, T> out = new LinkedHashMap<>();
+        Map<String, float[]> a = PostHocFixtures.read(aligned.toString());
+        PostHocFixtures.read(location).forEach((name, v) -> out.put(name,
+                new T(name.equals(NORM) ? new long[] {2} : new long[] {2, v.length / 2}, v)));
+        assertEquals(a.keySet(), out.keySet());
+        return out;
+    }
+
+    private static List<String> names(JsonNode node) {
+        List<String> names = new java.util.ArrayList<>();
+        node.fieldNames().forEachRemaining(names::add);
+        return names;
+    }
+
+    @Test
+    void unalignedModelThatDoesNotFitIsBadInputNamingTheKeyAndTensor() {
+        Map<String, T> wrong = new LinkedHashMap<>();
+        wrong.put(Q, T.of(2, 2, 0, 0, 0, 0));
+        wrong.put(K, T.of(1, 4, 0, 0, 0, 0));
+        PostHocFixtures.model(dir.resolve("wrong-shape"), wrong);
+        BadInputException e = assertThrows(BadInputException.class, () -> PostHocFixtures.merge(dir, "bad-shape",
+                yaml(post.toString(), "").replace("unaligned_model: unaligned", "unaligned_model: wrong-shape")));
+        assertTrue(e.getMessage().contains("parameters.unaligned_model") && e.getMessage().contains(K), e.getMessage());
+        e = assertThrows(BadInputException.class, () -> PostHocFixtures.merge(dir, "missing",
+                yaml(post.toString(), "").replace("unaligned_model: unaligned", "unaligned_model: nowhere")));
+        assertTrue(e.getMessage().contains("parameters.unaligned_model") && e.getMessage().contains("nowhere"),
+                e.getMessage());
+        e = assertThrows(BadInputException.class, () -> PostHocFixtures.merge(dir, "absent",
+                yaml(post.toString(), "").replace("  unaligned_model: unaligned\n", "  threshold: 0.5\n")));
+        assertTrue(e.getMessage().contains("parameters.unaligned_model: required by safe_lora"), e.getMessage());
+        e = assertThrows(BadInputException.class, () -> PostHocFixtures.merge(dir, "mode",
+                yaml(post.toString(), "  select_layers_type: all\n")));
+        assertTrue(e.getMessage().contains("parameters.select_layers_type"), e.getMessage());
+    }
+}
