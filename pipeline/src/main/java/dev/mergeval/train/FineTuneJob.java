@@ -266,6 +266,7 @@ public final class FineTuneJob {
         v.put("djl", Engine.getDjlVersion());
         v.put("pytorch", Engine.getInstance().getVersion());
         v.put("MKL_CBWR", System.getenv("MKL_CBWR"));
+        v.put("MKL_DISABLE_FAST_MM", System.getenv("MKL_DISABLE_FAST_MM"));
         return p;
     }
 
