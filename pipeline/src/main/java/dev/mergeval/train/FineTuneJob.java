@@ -69,6 +69,7 @@ public final class FineTuneJob {
         List<ChatRecord> safetyRecords = request.spfSafetyData() == null ? null
                 : ChatJsonl.read(request.spfSafetyData(), conf);
         LanguageModels.check(request.model(), conf);
+        checkShapes(request, conf);
         OutputPublisher publisher = OutputPublisher.forPath(request.out(), conf);
         Path out = publisher.outputPath(request.out());
         publisher.checkDestination(out, request.overwrite());
@@ -98,7 +99,6 @@ public final class FineTuneJob {
                 Adaptation adaptation = request.full() ? new FullAdaptation(params, training::trains)
                         : new LoraAdaptation(params, new LoraConfig(request.loraR(), request.loraAlpha(),
                                 request.targetModules()), request.seed());
-                checkSpfRank(spf, adaptation, params);
                 log.accept(String.format("finetune: %d records, %d sequences, %d steps of %d, %s", records.size(),
                         sequences.size(), training.steps(), training.batchSize(), request.full() ? "full" : "LoRA"));
                 TrainingRun run = new Trainer(lm.forward(), log, progress).train(adaptation, sequences, training, spf);
@@ -137,16 +137,34 @@ public final class FineTuneJob {
                 BETA2, GRAD_CLIP, trainable, r.seed());
     }
 
-    private static void checkSpfRank(SpfConfig spf, Adaptation adaptation, Map<String, NDArray> params) {
-        if (spf == null || spf.rank() == 0) {
-            return;
-        }
-        for (String m : adaptation.matrices()) {
-            long[] shape = params.get(m).getShape().getShape();
-            if (spf.rank() > Math.min(shape[0], shape[1])) {
-                throw new BadInputException("--spf-rank " + spf.rank() + " exceeds the rank of '" + m + "' "
-                        + java.util.Arrays.toString(shape));
+    /**
+     * From the checkpoint's headers, before any weight is read: the target modules select at least
+     * one 2-D weight, and neither {@code --lora-r} nor {@code --spf-rank} exceeds the smaller side
+     * of a selected weight.
+     */
+    private static void checkShapes(FineTuneRequest r, Configuration conf) {
+        boolean any = false;
+        try (Checkpoint model = Checkpoint.open(r.model(), conf)) {
+            for (String name : model.tensorNames()) {
+                long[] shape = model.info(name).shape();
+                if (shape.length != 2 || !LoraConfig.targetsModules(r.targetModules(), name)) {
+                    continue;
+                }
+                any = true;
+                long side = Math.min(shape[0], shape[1]);
+                if (!r.full() && r.loraR() > side) {
+                    throw new BadInputException("--lora-r " + r.loraR() + " exceeds the smaller side of '" + name
+                            + "' " + java.util.Arrays.toString(shape));
+                }
+                if (r.spfSafetyData() != null && r.spfRank() != null && r.spfRank() > side) {
+                    throw new BadInputException("--spf-rank " + r.spfRank() + " exceeds the rank of '" + name + "' "
+                            + java.util.Arrays.toString(shape));
+                }
             }
+        }
+        if (!any) {
+            throw new BadInputException("--target-modules " + r.targetModules() + " matches no 2-D weight of "
+                    + r.model());
         }
     }
 
