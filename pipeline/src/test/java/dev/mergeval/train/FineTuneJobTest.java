@@ -3,12 +3,14 @@ package dev.mergeval.train;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mergeval.checkpoint.Checkpoint;
+import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Progress;
 import dev.mergeval.runtime.LanguageModel;
 import dev.mergeval.runtime.LanguageModels;
@@ -158,6 +160,28 @@ class FineTuneJobTest {
             }
         }
         LanguageModels.check(out.toString(), conf);
+    }
+
+    @Test
+    void stepsWarmUpAndLearningRateDefaultFromTheData() {
+        FineTuneRequest epochs = new FineTuneRequest("m", "d", "o", false, 8, 16, PROJECTIONS, null, 2.5, null, 8, null,
+                0, "cpu", false, null, null, null, 10);
+        TrainingConfig t = FineTuneJob.trainingConfig(epochs, 100);
+        assertEquals(32, t.steps(), "ceil(2.5 * 100 / 8)");
+        assertEquals(3, t.warmupSteps(), "10% of the steps");
+        assertEquals(FineTuneRequest.LORA_LEARNING_RATE, t.learningRate());
+        FineTuneRequest full = new FineTuneRequest("m", "d", "o", true, 8, 16, List.of("down_proj"), null, null, null, 8,
+                null, 0, "cpu", false, null, null, null, 10);
+        TrainingConfig f = FineTuneJob.trainingConfig(full, 20);
+        assertEquals(3, f.steps(), "one epoch");
+        assertEquals(FineTuneRequest.FULL_LEARNING_RATE, f.learningRate());
+        assertTrue(f.trains("model.layers.3.mlp.down_proj.weight"));
+        assertFalse(f.trains("model.layers.3.mlp.up_proj.weight") || f.trains("model.layers.3.mlp.down_proj.bias"));
+        FineTuneRequest warm = new FineTuneRequest("m", "d", "o", false, 8, 16, PROJECTIONS, 5, null, null, 8, 5, 0,
+                "cpu", false, null, null, null, 10);
+        BadInputException e = assertThrows(
+                BadInputException.class, () -> FineTuneJob.trainingConfig(warm, 100));
+        assertTrue(e.getMessage().startsWith("--warmup 5"), e.getMessage());
     }
 
     /** The first 8 harmful requests of the alignment training data, with their refusal. */
