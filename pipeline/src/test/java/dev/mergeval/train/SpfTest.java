@@ -66,7 +66,10 @@ class SpfTest {
             List<TrainingSequence> task = encoder.encode(ChatJsonl.read(
                     FineTuneJobTest.slice(tmp, "finetune-train", 8).toString(), conf));
             List<TrainingSequence> safety = encoder.encode(ChatJsonl.read(FineTuneJobTest.spfSamples(tmp).toString(), conf));
-            Map<String, NDArray> params = lm.parameters();
+            // trained copies in libtorch's memory, as FineTuneJob trains
+            NDManager owner = lm.parameters().values().iterator().next().getManager().newSubManager();
+            Map<String, NDArray> params = new LinkedHashMap<>();
+            lm.parameters().forEach((name, p) -> params.put(name, Owned.by(owner, p.duplicate())));
             Adaptation adaptation = make.apply(params, 5L);
             List<String> matrices = adaptation.matrices();
             assertEquals(35, matrices.size());
