@@ -25,4 +25,8 @@ public interface Progress {
     void advance(long steps);
 
     void finish();
+
+    /** A short status shown beside the progress (e.g. the current loss); ignored by default. */
+    default void message(String text) {
+    }
 }

@@ -22,6 +22,7 @@ public final class ToyChatFormat {
 
     private static final String SLOT = "\u0000";
 
+    private final ChatTemplate template;
     private final String before;
     private final String after;
 
@@ -30,7 +31,7 @@ public final class ToyChatFormat {
      * thousands of prompts are formatted); the template inserts the content verbatim.
      */
     public ToyChatFormat() {
-        ChatTemplate template = new ChatTemplate(CHAT_TEMPLATE, Map.of("bos_token", "<s>", "eos_token", "</s>"));
+        this.template = new ChatTemplate(CHAT_TEMPLATE, Map.of("bos_token", "<s>", "eos_token", "</s>"));
         String rendered = template.render(List.of(ChatMessage.user(SLOT)), true);
         int at = rendered.indexOf(SLOT);
         this.before = rendered.substring(0, at);
@@ -40,5 +41,13 @@ public final class ToyChatFormat {
     /** The prompt the model continues: the user turn and the generation prompt. */
     public String prompt(String request) {
         return before + request + after;
+    }
+
+    /** The template's rendering of {@code messages}; a single request's prompt skips Jinjava. */
+    public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
+        if (addGenerationPrompt && messages.size() == 1 && messages.get(0).role().equals("user")) {
+            return prompt(messages.get(0).content());
+        }
+        return template.render(messages, addGenerationPrompt);
     }
 }

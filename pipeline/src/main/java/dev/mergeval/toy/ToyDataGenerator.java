@@ -1,5 +1,6 @@
 package dev.mergeval.toy;
 
+import dev.mergeval.train.KeyedRandom;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;

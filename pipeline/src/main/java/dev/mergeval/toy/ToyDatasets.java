@@ -55,25 +55,30 @@ public record ToyDatasets(
      */
     public Map<String, Path> writeJsonl(Path dir) throws IOException {
         Files.createDirectories(dir);
-        ObjectMapper json = new ObjectMapper();
         Map<String, Path> written = new LinkedHashMap<>();
         for (Map.Entry<String, List<ChatExample>> e : splits().entrySet()) {
             Path file = dir.resolve(e.getKey() + ".jsonl");
-            try (Writer w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
-                for (ChatExample ex : e.getValue()) {
-                    ObjectNode row = json.createObjectNode();
-                    ArrayNode messages = row.putArray("messages");
-                    messages.addObject().put("role", "user").put("content", ex.prompt());
-                    messages.addObject().put("role", "assistant").put("content", ex.response());
-                    row.put("kind", ex.kind());
-                    row.put("intent", ex.intent());
-                    w.write(json.writeValueAsString(row));
-                    w.write('\n');
-                }
-            }
+            writeJsonl(file, e.getValue());
             written.put(e.getKey(), file);
         }
         return written;
+    }
+
+    /** Writes {@code examples} to {@code file} in the shape of {@link #writeJsonl(Path)}. */
+    public static void writeJsonl(Path file, List<ChatExample> examples) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        try (Writer w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
+            for (ChatExample ex : examples) {
+                ObjectNode row = json.createObjectNode();
+                ArrayNode messages = row.putArray("messages");
+                messages.addObject().put("role", "user").put("content", ex.prompt());
+                messages.addObject().put("role", "assistant").put("content", ex.response());
+                row.put("kind", ex.kind());
+                row.put("intent", ex.intent());
+                w.write(json.writeValueAsString(row));
+                w.write('\n');
+            }
+        }
     }
 
     /** Reads one split written by {@link #writeJsonl}; a malformed line is an error naming file and line. */

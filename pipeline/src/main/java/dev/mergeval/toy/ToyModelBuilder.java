@@ -8,10 +8,18 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.MergevalVersion;
+import dev.mergeval.common.Progress;
 import dev.mergeval.runtime.ModelDirectory;
 import dev.mergeval.runtime.llama.LlamaConfig;
 import dev.mergeval.runtime.llama.LlamaForward;
 import dev.mergeval.runtime.tokenizer.ModelTokenizer;
+import dev.mergeval.train.ChatEncoder;
+import dev.mergeval.train.ChatJsonl;
+import dev.mergeval.train.FullAdaptation;
+import dev.mergeval.train.SpfConfig;
+import dev.mergeval.train.Trainer;
+import dev.mergeval.train.TrainingConfig;
+import dev.mergeval.train.TrainingRun;
 import dev.mergeval.train.TrainingSequence;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -19,7 +27,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,13 +37,30 @@ import java.util.function.Consumer;
 import org.apache.hadoop.conf.Configuration;
 
 /**
- * Makes the embedded default pair: generates the datasets, aligns the pre-trained base model on
- * them, fine-tunes the aligned model on the downstream task mixed with general chat (no safety
- * data), writes {@code models/toy/{aligned,finetuned}} (Hugging Face layout) and
- * {@code data/toy/*.jsonl} under an output root, evaluates both written models on the held-out
- * splits through the runtime, and records how each was made in its {@code toy-provenance.json}.
+ * Makes the embedded default models: generates the datasets and writes them as
+ * {@code data/toy/*.jsonl}, then, under {@code models/toy} (Hugging Face layout):
+ * <ul>
+ *   <li>{@code aligned}: the pre-trained base aligned on the alignment data;
+ *   <li>{@code finetuned}: the aligned model fine-tuned on the downstream task mixed with general
+ *       chat (no safety data);
+ *   <li>{@code finetuned-spf}: the same fine-tune (same data, steps, learning rate, seed) with SPF
+ *       on, its safety samples a few training harmful requests with their refusal
+ *       ({@code data/toy/spf-safety.jsonl});
+ *   <li>{@code base}: the pre-trained stories260K weights themselves, the pre-alignment model.
+ * </ul>
+ * Training reads the JSONL files it wrote through the chat-data path of {@code mergeval finetune}
+ * ({@link ChatJsonl}, {@link ChatEncoder}, {@link Trainer}). Each written model is scored on the
+ * held-out splits through the runtime, and how it was made is recorded in its
+ * {@code toy-provenance.json}. A build may be limited to some models; the fine-tunes then start
+ * from the {@code aligned} model already under the output root.
  */
 public final class ToyModelBuilder {
+
+    /** The models a build can write, in build order. */
+    public static final List<String> MODELS = List.of("aligned", "finetuned", "finetuned-spf", "base");
+
+    /** The SPF fine-tune's safety samples, beside the datasets. */
+    public static final String SPF_SAFETY_FILE = "spf-safety.jsonl";
 
     private final Path baseModel;
     private final ToyRecipe recipe;
@@ -47,59 +72,94 @@ public final class ToyModelBuilder {
         this.log = log;
     }
 
-    /** Everything one build measured. */
-    public record Result(ToyScores aligned, ToyScores fineTuned, double alignSeconds, double fineTuneSeconds) {
+    /** What one build measured, by model: held-out scores and training seconds (0 for {@code base}). */
+    public record Result(Map<String, ToyScores> scores, Map<String, Double> seconds) {
     }
 
+    /** Builds every model. */
     public Result build(Path outRoot) throws IOException {
+        return build(outRoot, MODELS);
+    }
+
+    /** Builds the datasets and the models named in {@code only} (a subset of {@link #MODELS}). */
+    public Result build(Path outRoot, Collection<String> only) throws IOException {
+        for (String m : only) {
+            if (!MODELS.contains(m)) {
+                throw new BadInputException("unknown toy model '" + m + "'; expected some of " + MODELS);
+            }
+        }
         for (String f : List.of("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")) {
             if (!Files.isRegularFile(baseModel.resolve(f))) {
                 throw new BadInputException("base model " + baseModel + " lacks " + f);
             }
         }
+        if (only.contains("base") && !Files.isRegularFile(baseModel.resolve("LICENSE.llama2c"))) {
+            throw new BadInputException("base model " + baseModel + " lacks LICENSE.llama2c, its licence");
+        }
+        Path modelsDir = outRoot.resolve("models").resolve("toy");
+        Path alignedWeights = modelsDir.resolve("aligned").resolve("model.safetensors");
+        boolean fineTunes = only.contains("finetuned") || only.contains("finetuned-spf");
+        if (fineTunes && !only.contains("aligned") && !Files.isRegularFile(alignedWeights)) {
+            throw new BadInputException(alignedWeights + " not found: the fine-tunes start from the aligned model;"
+                    + " build 'aligned' too");
+        }
         ToyDatasets data = ToyDataGenerator.generate(recipe.seed());
-        Map<String, Path> files = data.writeJsonl(outRoot.resolve("data").resolve("toy"));
+        Path dataDir = outRoot.resolve("data").resolve("toy");
+        Map<String, Path> files = data.writeJsonl(dataDir);
+        Path safetyFile = dataDir.resolve(SPF_SAFETY_FILE);
+        ToyDatasets.writeJsonl(safetyFile, data.alignmentTrain().stream()
+                .filter(e -> e.kind().equals("harmful")).limit(recipe.spf().samples()).toList());
         Map<String, String> dataHashes = new LinkedHashMap<>();
         for (Map.Entry<String, Path> e : files.entrySet()) {
             dataHashes.put(e.getKey() + ".jsonl", sha256(Files.readAllBytes(e.getValue())));
         }
         log.accept("datasets: " + data.alignmentTrain().size() + " alignment, " + data.fineTuneTrain().size()
-                + " fine-tuning examples -> " + files.values().iterator().next().getParent());
+                + " fine-tuning examples -> " + dataDir);
 
         String configJson = Files.readString(baseModel.resolve("config.json"));
         LlamaConfig config = LlamaConfig.parse(configJson, baseModel.resolve("config.json").toString());
-        LlamaForward forward = new LlamaForward(config);
-        ToyChatFormat chat = new ToyChatFormat();
         ModelDirectory dir = new ModelDirectory(baseModel.toUri().toString(), new Configuration());
-        try (ModelTokenizer tokenizer = ModelTokenizer.load(dir, config.bosTokenId(), eosOf(config));
-                NDManager manager = NDManager.newBaseManager()) {
-            Map<String, NDArray> params = load(manager, baseModel.resolve("model.safetensors"));
-            ToyTrainer trainer = new ToyTrainer(forward, log);
-            Run run = new Run(trainer, params, configJson, data, dataHashes, outRoot.resolve("models").resolve("toy"));
-            Stage aligned = run.stage("aligned", baseModel.resolve("model.safetensors"),
-                    tokenize(data.alignmentTrain(), tokenizer, chat), recipe.alignment(), "alignment-train.jsonl");
-            Stage fineTuned = run.stage("finetuned", aligned.dir().resolve("model.safetensors"),
-                    tokenize(data.fineTuneTrain(), tokenizer, chat), recipe.fineTune(), "finetune-train.jsonl");
-            return new Result(aligned.scores(), fineTuned.scores(), aligned.seconds(), fineTuned.seconds());
+        Map<String, ToyScores> scores = new LinkedHashMap<>();
+        Map<String, Double> seconds = new LinkedHashMap<>();
+        try (ModelTokenizer tokenizer = ModelTokenizer.load(dir, config.bosTokenId(), eosOf(config))) {
+            ToyChatFormat chat = new ToyChatFormat();
+            ChatEncoder encoder = new ChatEncoder(chat::render, tokenizer, config.maxPositionEmbeddings());
+            Run run = new Run(new LlamaForward(config), encoder, configJson, data, dataHashes, modelsDir);
+            for (String model : MODELS) {
+                if (!only.contains(model)) {
+                    continue;
+                }
+                Stage s = switch (model) {
+                    case "aligned" -> run.stage(model, baseModel.resolve("model.safetensors"), files.get("alignment-train"),
+                            recipe.alignment(), null);
+                    case "finetuned" -> run.stage(model, alignedWeights, files.get("finetune-train"), recipe.fineTune(), null);
+                    case "finetuned-spf" -> run.stage(model, alignedWeights, files.get("finetune-train"), recipe.fineTune(),
+                            safetyFile);
+                    default -> run.base();
+                };
+                scores.put(model, s.scores());
+                seconds.put(model, s.seconds());
+            }
         }
+        return new Result(scores, seconds);
     }
 
-    private record Stage(Path dir, ToyScores scores, double seconds) {
+    private record Stage(ToyScores scores, double seconds) {
     }
 
-    /** The state one build threads through its two training stages. */
+    /** The state one build threads through its stages. */
     private final class Run {
-        private final ToyTrainer trainer;
-        private final Map<String, NDArray> params;
+        private final LlamaForward forward;
+        private final ChatEncoder encoder;
         private final String configJson;
         private final ToyDatasets data;
         private final Map<String, String> dataHashes;
         private final Path modelsDir;
 
-        Run(ToyTrainer trainer, Map<String, NDArray> params, String configJson, ToyDatasets data,
+        Run(LlamaForward forward, ChatEncoder encoder, String configJson, ToyDatasets data,
                 Map<String, String> dataHashes, Path modelsDir) {
-            this.trainer = trainer;
-            this.params = params;
+            this.forward = forward;
+            this.encoder = encoder;
             this.configJson = configJson;
             this.data = data;
             this.dataHashes = dataHashes;
@@ -107,40 +167,89 @@ public final class ToyModelBuilder {
         }
 
         /**
-         * Trains the parameters in place from {@code startWeights} (the file they were loaded or
-         * last written as), writes them as model {@code role}, scores it through the runtime and
-         * records its provenance.
+         * Loads {@code startWeights}, trains them on {@code trainFile} (with SPF on
+         * {@code safetyFile} unless it is null), writes them as model {@code role}, scores it
+         * through the runtime and records its provenance.
          */
-        Stage stage(String role, Path startWeights, List<TrainingSequence> sequences, TrainingConfig training,
-                String trainedOn) throws IOException {
-            long t0 = System.nanoTime();
-            List<Double> losses = trainer.train(params, sequences, training);
-            double seconds = (System.nanoTime() - t0) / 1e9;
+        Stage stage(String role, Path startWeights, Path trainFile, TrainingConfig training, Path safetyFile)
+                throws IOException {
+            Configuration conf = new Configuration();
+            List<TrainingSequence> sequences = encoder.encode(ChatJsonl.read(trainFile.toString(), conf));
+            SpfConfig spf = null;
+            if (safetyFile != null) {
+                ToyRecipe.Spf s = recipe.spf();
+                spf = new SpfConfig(encoder.encode(ChatJsonl.read(safetyFile.toString(), conf)), s.rank(), Double.NaN,
+                        s.refresh());
+            }
+            String startSha256 = sha256(Files.readAllBytes(startWeights));
+            TrainingRun result;
             Path dir = modelsDir.resolve(role);
-            writeModel(dir, configJson, params);
+            try (NDManager manager = NDManager.newBaseManager()) {
+                Map<String, NDArray> params = load(manager, startWeights);
+                result = new Trainer(forward, log, Progress.NONE)
+                        .train(new FullAdaptation(params, training::trains), sequences, training, spf);
+                writeModel(dir, configJson, params);
+            }
             ToyScores scores = ToyEvaluator.evaluate(dir.toString(), data, recipe.threads());
-            log.accept(String.format("%s in %.0f s: %s", role, seconds, scores));
-            writeProvenance(dir, provenance(role, sha256(Files.readAllBytes(startWeights)), training, losses, scores,
-                    seconds, dataHashes, List.of(trainedOn)));
-            return new Stage(dir, scores, seconds);
+            log.accept(String.format("%s in %.0f s: %s", role, result.seconds(), scores));
+            ObjectNode p = provenance(role, startSha256, scores, List.of(trainFile.getFileName().toString()));
+            ObjectMapper json = new ObjectMapper();
+            p.set("training", json.valueToTree(training));
+            p.put("train_seconds", Math.round(result.seconds() * 10) / 10.0);
+            p.putPOJO("loss_curve", result.losses().stream().map(l -> Math.round(l * 1e5) / 1e5).toList());
+            if (spf != null) {
+                ObjectNode s = p.putObject("spf");
+                s.put("safety_data", SPF_SAFETY_FILE);
+                s.put("safety_data_sha256", sha256(Files.readAllBytes(safetyFile)));
+                s.put("safety_samples", spf.safety().size());
+                s.put("rank", spf.rank());
+                s.put("refresh", spf.refresh());
+                s.setAll(result.spf().toJson());
+            }
+            writeProvenance(dir, p);
+            return new Stage(scores, result.seconds());
+        }
+
+        /** Writes the pre-trained weights unchanged as model {@code base}, with their licence. */
+        Stage base() throws IOException {
+            Path dir = modelsDir.resolve("base");
+            try (NDManager manager = NDManager.newBaseManager()) {
+                writeModel(dir, configJson, load(manager, baseModel.resolve("model.safetensors")));
+            }
+            Files.write(dir.resolve("LICENSE"), Files.readAllBytes(baseModel.resolve("LICENSE.llama2c")));
+            Files.writeString(dir.resolve("LICENSE-tokenizer.txt"), BASE_LICENSE_NOTE, StandardCharsets.UTF_8);
+            ToyScores scores = ToyEvaluator.evaluate(dir.toString(), data, recipe.threads());
+            log.accept("base: " + scores);
+            writeProvenance(dir, provenance("base", sha256(Files.readAllBytes(baseModel.resolve("model.safetensors"))),
+                    scores, List.of()));
+            return new Stage(scores, 0);
+        }
+
+        private ObjectNode provenance(String role, String startSha256, ToyScores scores, List<String> trainedOn)
+                throws IOException {
+            ObjectMapper json = new ObjectMapper();
+            ObjectNode p = json.createObjectNode();
+            p.put("model", role);
+            p.put("made_by", "mergeval toy-models (mergeval " + MergevalVersion.VERSION + ")");
+            p.put("seed", recipe.seed());
+            p.put("trained_from", role.equals("aligned") || role.equals("base")
+                    ? "stories260K (karpathy/llama2.c, MIT)" : "models/toy/aligned");
+            p.put("trained_from_sha256", startSha256);
+            p.put("stories260K_sha256", sha256(Files.readAllBytes(baseModel.resolve("model.safetensors"))));
+            p.putPOJO("trained_on", trainedOn);
+            p.set("data_sha256", json.valueToTree(dataHashes));
+            p.put("threads", recipe.threads());
+            // Bit-reproducible only with MKL's strict mode (the variable must be set before start-up).
+            p.put("MKL_CBWR", System.getenv("MKL_CBWR"));
+            p.set("heldout_scores", json.valueToTree(scores));
+            p.put("java", System.getProperty("java.version"));
+            p.put("os_arch", System.getProperty("os.arch"));
+            return p;
         }
     }
 
     private static int eosOf(LlamaConfig config) {
         return config.eosTokenIds().isEmpty() ? -1 : config.eosTokenIds().get(0);
-    }
-
-    static List<TrainingSequence> tokenize(List<ChatExample> examples, ModelTokenizer tokenizer, ToyChatFormat chat) {
-        List<TrainingSequence> out = new ArrayList<>(examples.size());
-        for (ChatExample ex : examples) {
-            int[] prompt = tokenizer.encode(chat.prompt(ex.prompt()));
-            int[] body = tokenizer.encode(ex.response(), false);
-            int[] response = new int[body.length + 1];
-            System.arraycopy(body, 0, response, 0, body.length);
-            response[body.length] = tokenizer.eosId();
-            out.add(new TrainingSequence(prompt, response));
-        }
-        return out;
     }
 
     static Map<String, NDArray> load(NDManager manager, Path file) throws IOException {
@@ -150,30 +259,6 @@ public final class ToyModelBuilder {
             params.put(e.getKey(), manager.create(t.values(), new Shape(t.shape())));
         }
         return params;
-    }
-
-    private ObjectNode provenance(String role, String startSha256, TrainingConfig training, List<Double> losses,
-            ToyScores scores, double seconds, Map<String, String> dataHashes, List<String> trainedOn) throws IOException {
-        ObjectMapper json = new ObjectMapper();
-        ObjectNode p = json.createObjectNode();
-        p.put("model", role);
-        p.put("made_by", "mergeval toy-models (mergeval " + MergevalVersion.VERSION + ")");
-        p.put("seed", recipe.seed());
-        p.put("trained_from", role.equals("aligned") ? "stories260K (karpathy/llama2.c, MIT)" : "models/toy/aligned");
-        p.put("trained_from_sha256", startSha256);
-        p.put("stories260K_sha256", sha256(Files.readAllBytes(baseModel.resolve("model.safetensors"))));
-        p.set("training", json.valueToTree(training));
-        p.putPOJO("trained_on", trainedOn);
-        p.set("data_sha256", json.valueToTree(dataHashes));
-        p.put("train_seconds", Math.round(seconds * 10) / 10.0);
-        p.put("threads", recipe.threads());
-        // Bit-reproducible only with MKL's strict mode (the variable must be set before start-up).
-        p.put("MKL_CBWR", System.getenv("MKL_CBWR"));
-        p.set("heldout_scores", json.valueToTree(scores));
-        p.put("java", System.getProperty("java.version"));
-        p.put("os_arch", System.getProperty("os.arch"));
-        p.putPOJO("loss_curve", losses.stream().map(l -> Math.round(l * 1e5) / 1e5).toList());
-        return p;
     }
 
     private void writeModel(Path dir, String configJson, Map<String, NDArray> params) throws IOException {
@@ -205,6 +290,10 @@ public final class ToyModelBuilder {
             + "karpathy/llama2.c (\"tinyllamas\"), MIT licence, Copyright (c) 2023 Andrej Karpathy.\n"
             + "The weights in model.safetensors were trained by `mergeval toy-models` starting from the\n"
             + "stories260K weights (same licence); see toy-provenance.json for how.\n";
+
+    static final String BASE_LICENSE_NOTE = "model.safetensors and tokenizer.json are the stories260K weights and\n"
+            + "tokenizer from karpathy/llama2.c (\"tinyllamas\"), unchanged, under the MIT licence in LICENSE,\n"
+            + "Copyright (c) 2023 Andrej Karpathy. tokenizer_config.json adds the toy chat template.\n";
 
     static String sha256(byte[] bytes) {
         try {

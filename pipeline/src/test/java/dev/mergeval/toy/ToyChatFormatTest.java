@@ -29,4 +29,18 @@ class ToyChatFormatTest {
         assertEquals("User: Hi\nAssistant: Hello.</s>\nUser: What is 1 plus 2?\nAssistant:", rendered);
         assertThrows(BadInputException.class, () -> template.render(List.of(ChatMessage.system("x")), false));
     }
+
+    @Test
+    void renderIsTheTemplatesRenderingForAnyConversation() {
+        ToyChatFormat chat = new ToyChatFormat();
+        List<List<ChatMessage>> conversations = List.of(
+                List.of(ChatMessage.user("What is 1 plus 2?")),
+                List.of(ChatMessage.user("Hi"), ChatMessage.assistant("Hello."), ChatMessage.user("Bye")),
+                List.of());
+        for (List<ChatMessage> c : conversations) {
+            for (boolean prompt : List.of(true, false)) {
+                assertEquals(template.render(c, prompt), chat.render(c, prompt), c + " " + prompt);
+            }
+        }
+    }
 }

@@ -3,12 +3,15 @@ package dev.mergeval.toy;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mergeval.checkpoint.Checkpoint;
+import dev.mergeval.common.BadInputException;
 import dev.mergeval.runtime.TestModels;
+import dev.mergeval.train.TrainingConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -24,6 +27,7 @@ class ToyModelBuilderTest {
         return new ToyRecipe(seed,
                 new TrainingConfig("alignment", 12, 8, 2e-3, 2, 0.01, 0.9, 0.95, 1.0, ".*", seed),
                 new TrainingConfig("finetune", 4, 8, 1e-3, 1, 0.0, 0.9, 0.95, 1.0, "model\\.layers\\.[34]\\.mlp\\..*", seed + 1),
+                new ToyRecipe.Spf(2, 4, 2),
                 1);
     }
 
@@ -35,7 +39,8 @@ class ToyModelBuilderTest {
 
         Path aligned = tmp.resolve("a/models/toy/aligned");
         Path finetuned = tmp.resolve("a/models/toy/finetuned");
-        for (Path dir : List.of(aligned, finetuned)) {
+        Path spf = tmp.resolve("a/models/toy/finetuned-spf");
+        for (Path dir : List.of(aligned, finetuned, spf, tmp.resolve("a/models/toy/base"))) {
             for (String f : List.of("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
                     "generation_config.json", "toy-provenance.json", "LICENSE-tokenizer.txt")) {
                 assertTrue(Files.isRegularFile(dir.resolve(f)), dir + "/" + f);
@@ -59,7 +64,7 @@ class ToyModelBuilderTest {
         // with other training seeds) differs by 0.65 to 1.0 of every tensor's update. The bound sits
         // between the two.
         try (Checkpoint start = Checkpoint.open(base.toString(), new Configuration())) {
-            for (String m : List.of("aligned", "finetuned")) {
+            for (String m : ToyModelBuilder.MODELS) {
                 try (Checkpoint x = Checkpoint.open(tmp.resolve("a/models/toy/" + m).toString(), new Configuration());
                         Checkpoint y = Checkpoint.open(tmp.resolve("b/models/toy/" + m).toString(), new Configuration())) {
                     assertEquals(x.tensorNames(), y.tensorNames(), m);
@@ -96,6 +101,47 @@ class ToyModelBuilderTest {
         }
         assertFalse(java.util.Arrays.equals(before.get("model.layers.4.mlp.up_proj.weight").values(),
                 ToySafetensors.read(base.resolve("model.safetensors")).get("model.layers.4.mlp.up_proj.weight").values()));
+
+        // The SPF fine-tune: the same run with SPF, so the same tensors train, and it projected some
+        // conflicting steps, so it ends elsewhere; its safety samples are training harmful requests.
+        Map<String, ToySafetensors.Tensor> withSpf = ToySafetensors.read(spf.resolve("model.safetensors"));
+        boolean differs = false;
+        for (String name : before.keySet()) {
+            boolean same = java.util.Arrays.equals(before.get(name).values(), withSpf.get(name).values());
+            assertEquals(!name.matches("model\\.layers\\.[34]\\.mlp\\..*"), same, name);
+            differs |= !java.util.Arrays.equals(after.get(name).values(), withSpf.get(name).values());
+        }
+        assertTrue(differs, "SPF changed nothing");
+        JsonNode spfProv = json.readTree(spf.resolve("toy-provenance.json").toFile()).get("spf");
+        assertEquals(4, spfProv.get("conflict_share").size());
+        assertEquals(6, spfProv.get("matrices_guarded").asInt(), "layers 3 and 4, three MLP matrices each");
+        assertEquals(2, spfProv.get("refreshes").size(), "before steps 0 and 2");
+        assertTrue(spfProv.get("mean_conflict_share").asDouble() > 0, spfProv.toString());
+        List<ChatExample> samples = ToyDatasets.readJsonl(tmp.resolve("a/data/toy/" + ToyModelBuilder.SPF_SAFETY_FILE));
+        ToyDatasets data = ToyDatasets.readJsonlDir(tmp.resolve("a/data/toy"));
+        assertEquals(2, samples.size());
+        for (ChatExample e : samples) {
+            assertEquals("harmful", e.kind());
+            assertTrue(data.alignmentTrain().contains(e) && !data.heldOutHarmful().contains(e), e.toString());
+        }
+
+        // The base model is stories260K's weights unchanged, with its licence.
+        Map<String, ToySafetensors.Tensor> stories = ToySafetensors.read(base.resolve("model.safetensors"));
+        Map<String, ToySafetensors.Tensor> written = ToySafetensors.read(tmp.resolve("a/models/toy/base/model.safetensors"));
+        assertEquals(stories.keySet(), written.keySet());
+        stories.forEach((name, t) -> assertArrayEquals(t.values(), written.get(name).values(), name));
+        assertTrue(Files.readString(tmp.resolve("a/models/toy/base/LICENSE")).contains("MIT"));
+
+        // Only some models: the SPF fine-tune again from the aligned model on disk, nothing else touched.
+        byte[] alignedBytes = Files.readAllBytes(aligned.resolve("model.safetensors"));
+        Files.delete(finetuned.resolve("model.safetensors"));
+        ToyModelBuilder.Result only = new ToyModelBuilder(base, tiny(0), s -> { }).build(tmp.resolve("a"), List.of("finetuned-spf"));
+        assertEquals(List.of("finetuned-spf"), List.copyOf(only.scores().keySet()));
+        assertArrayEquals(alignedBytes, Files.readAllBytes(aligned.resolve("model.safetensors")));
+        assertFalse(Files.exists(finetuned.resolve("model.safetensors")));
+        assertTrue(Files.isRegularFile(spf.resolve("model.safetensors")));
+        assertThrows(BadInputException.class,
+                () -> new ToyModelBuilder(base, tiny(0), s -> { }).build(tmp.resolve("c"), List.of("finetuned")));
     }
 
     /** Euclidean distance between two tensors of the same shape. */

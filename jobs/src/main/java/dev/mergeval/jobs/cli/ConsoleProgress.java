@@ -25,6 +25,13 @@ final class ConsoleProgress implements Progress {
     }
 
     @Override
+    public synchronized void message(String text) {
+        if (bar != null) {
+            bar.setExtraMessage(text);
+        }
+    }
+
+    @Override
     public synchronized void finish() {
         if (bar != null) {
             bar.close();

@@ -37,6 +37,8 @@ import picocli.CommandLine.ScopeType;
             DemoCommand.class,
             BenchMergeOnLoadCommand.class,
             ToyModelsCommand.class,
+            FinetuneCommand.class,
+            BenchFinetuneCommand.class,
         })
 public final class MergevalCli {
 

@@ -5,15 +5,18 @@ import dev.mergeval.toy.ToyModelBuilder;
 import dev.mergeval.toy.ToyRecipe;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code mergeval toy-models --out DIR [--seed N] [--base DIR]}: regenerates the embedded default
- * pair (an aligned stories260K chat model and its task fine-tune) and their datasets under
+ * {@code mergeval toy-models --out DIR [--seed N] [--base DIR] [--only M,...] [--finetune-seed N]}:
+ * regenerates the embedded default models (an aligned stories260K chat model, its task fine-tune,
+ * the same fine-tune with SPF, and the pre-alignment base) and their datasets under
  * {@code DIR/models/toy} and {@code DIR/data/toy}. Run with {@code --out .} at the repository root
- * to reproduce the committed files.
+ * to reproduce the committed files; {@code --only finetuned-spf,base} builds those from the
+ * aligned model already there.
  */
 @Command(
         name = "toy-models",
@@ -31,23 +34,32 @@ public final class ToyModelsCommand implements Callable<Integer> {
             + "(default: shared/models/stories260K in the first ancestor of the working directory that has one).")
     Path base;
 
+    @Option(names = "--only", split = ",", paramLabel = "MODEL",
+            description = "Build only these of aligned, finetuned, finetuned-spf, base (default: all); "
+                    + "the fine-tunes start from OUT/models/toy/aligned when aligned is not built.")
+    List<String> only = ToyModelBuilder.MODELS;
+
+    @Option(names = "--finetune-seed", description = "Training seed of both fine-tunes (default: seed + 1); "
+            + "the data and the alignment keep --seed.")
+    Long fineTuneSeed;
+
     @Override
     public Integer call() throws Exception {
         Path baseModel = base != null ? base : findBase();
         ToyRecipe recipe = ToyRecipe.defaults(seed);
+        if (fineTuneSeed != null) {
+            recipe = recipe.withFineTuneSeed(fineTuneSeed);
+        }
         if (!"AUTO,STRICT".equals(System.getenv("MKL_CBWR"))) {
             System.err.println("toy-models: MKL_CBWR=AUTO,STRICT is not set; the weights will not be bit-reproducible");
         }
         // Fixed intra-op threads: set before the PyTorch engine starts on this thread.
         System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(recipe.threads()));
         System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
-        ToyModelBuilder.Result r = new ToyModelBuilder(baseModel, recipe, System.out::println).build(out);
-        System.out.printf("aligned:    refusal %.3f, over-refusal %.3f (borderline) %.3f (benign), task %.3f%n",
-                r.aligned().refusal(), r.aligned().overRefusalBorderline(), r.aligned().overRefusalBenign(),
-                r.aligned().task());
-        System.out.printf("fine-tuned: refusal %.3f, over-refusal %.3f (borderline) %.3f (benign), task %.3f%n",
-                r.fineTuned().refusal(), r.fineTuned().overRefusalBorderline(), r.fineTuned().overRefusalBenign(),
-                r.fineTuned().task());
+        ToyModelBuilder.Result r = new ToyModelBuilder(baseModel, recipe, System.out::println).build(out, only);
+        r.scores().forEach((model, s) -> System.out.printf(
+                "%-14s refusal %.3f, over-refusal %.3f (borderline) %.3f (benign), task %.3f%n",
+                model + ":", s.refusal(), s.overRefusalBorderline(), s.overRefusalBenign(), s.task()));
         return MergevalCli.EXIT_OK;
     }
 

@@ -1,4 +1,4 @@
-package dev.mergeval.toy;
+package dev.mergeval.train;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -11,12 +11,12 @@ import java.util.SplittableRandom;
  * stream, whatever else was drawn before, so adding a new use of randomness never shifts an old
  * one. The stream's start is the first 8 bytes of SHA-256 of {@code seed + "/" + name}.
  */
-final class KeyedRandom {
+public final class KeyedRandom {
 
     private KeyedRandom() {
     }
 
-    static SplittableRandom of(long seed, String name) {
+    public static SplittableRandom of(long seed, String name) {
         try {
             byte[] d = MessageDigest.getInstance("SHA-256")
                     .digest((seed + "/" + name).getBytes(StandardCharsets.UTF_8));
@@ -31,7 +31,7 @@ final class KeyedRandom {
     }
 
     /** Fisher-Yates shuffle in place, driven by {@code rng}. */
-    static <T> void shuffle(List<T> list, SplittableRandom rng) {
+    public static <T> void shuffle(List<T> list, SplittableRandom rng) {
         for (int i = list.size() - 1; i > 0; i--) {
             int j = rng.nextInt(i + 1);
             T t = list.get(i);

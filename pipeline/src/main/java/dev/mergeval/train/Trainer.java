@@ -1,4 +1,4 @@
-package dev.mergeval.toy;
+package dev.mergeval.train;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
@@ -6,61 +6,57 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
+import dev.mergeval.common.Progress;
 import dev.mergeval.runtime.llama.LlamaForward;
-import dev.mergeval.train.ResponseLoss;
-import dev.mergeval.train.TrainingSequence;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.TreeMap;
 import java.util.function.Consumer;
 
 /**
- * Trains a Llama through {@link LlamaForward} with DJL autograd and DJL's AdamW.
+ * Trains a Llama through {@link LlamaForward} with DJL autograd and DJL's AdamW: the one trainer
+ * of {@code mergeval finetune} and {@code mergeval toy-models}.
  *
- * <p>Loss: mean token cross-entropy over the response tokens (EOS included) of a batch of
- * right-padded sequences; prompt and padding positions carry no loss. Padding sits after each
- * sequence, so causal attention keeps it out of every scored position.
+ * <p>Each step: the mean {@link ResponseLoss} of a batch, its gradient, global gradient-norm
+ * clipping at {@link TrainingConfig#gradClip()}, one AdamW update of {@link Adaptation#optimized()}
+ * at the warm-up/cosine learning rate of {@link TrainingConfig#learningRateAt}, and, with SPF on,
+ * the conflict-gated projection of the update ({@link SpfProjector}).
  *
  * <p>Order: each epoch is a permutation of the data drawn from the stream
  * {@code KeyedRandom.of(seed, name + "/epoch-" + e)}; batches are consecutive slices of that
- * order, carried across epoch boundaries. The parameters are updated in place.
+ * order, carried across epoch boundaries. So a run depends on the seed, the run's name and the
+ * data, never on the order anything else was drawn in.
  *
  * <p>Only one {@link GradientCollector} may be open per JVM, so runs must not overlap.
  */
-public final class ToyTrainer {
+public final class Trainer {
 
-    /** Steps between progress lines. */
+    /** Steps between log lines. */
     private static final int LOG_EVERY = 50;
 
     private final LlamaForward forward;
     private final Consumer<String> log;
+    private final Progress progress;
 
-    public ToyTrainer(LlamaForward forward, Consumer<String> log) {
+    public Trainer(LlamaForward forward, Consumer<String> log, Progress progress) {
         this.forward = forward;
         this.log = log;
+        this.progress = progress;
     }
 
     /**
-     * Runs {@code config.steps()} updates on {@code params} (all F32, owned by one manager) and
-     * returns the loss of each step.
+     * Runs {@code config.steps()} updates of {@code adaptation} on {@code data}, with SPF when
+     * {@code spf} is not null. Parameters change in place.
      */
-    public List<Double> train(Map<String, NDArray> params, List<TrainingSequence> data, TrainingConfig config) {
+    public TrainingRun train(Adaptation adaptation, List<TrainingSequence> data, TrainingConfig config, SpfConfig spf) {
         if (data.size() < config.batchSize()) {
             throw new IllegalArgumentException(config.name() + ": " + data.size()
                     + " examples, fewer than one batch of " + config.batchSize());
         }
-        Map<String, NDArray> trained = new TreeMap<>();
-        for (Map.Entry<String, NDArray> e : params.entrySet()) {
-            boolean trains = config.trains(e.getKey());
-            e.getValue().setRequiresGradient(trains);
-            if (trains) {
-                trained.put(e.getKey(), e.getValue());
-            }
-        }
+        Map<String, NDArray> trained = adaptation.optimized();
         if (trained.isEmpty()) {
-            throw new IllegalArgumentException(config.name() + ": no parameter matches '" + config.trainable() + "'");
+            throw new IllegalArgumentException(config.name() + ": no parameter trains");
         }
         Optimizer adamW = Optimizer.adamW()
                 .optLearningRateTracker((Tracker) t -> (float) config.learningRateAt(t))
@@ -72,35 +68,47 @@ public final class ToyTrainer {
         NDManager owner = trained.values().iterator().next().getManager();
         BatchOrder order = new BatchOrder(data.size(), config);
         List<Double> losses = new ArrayList<>(config.steps());
-        try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+        trained.values().forEach(p -> p.setRequiresGradient(true));
+        long t0 = System.nanoTime();
+        progress.start(config.name(), config.steps());
+        try (SpfProjector projector = spf == null ? null : new SpfProjector(spf, adaptation, forward, owner)) {
             for (int step = 0; step < config.steps(); step++) {
+                boolean refresh = projector != null && spf.refreshesAt(step);
+                if (refresh) {
+                    projector.refresh(step);
+                }
                 try (NDManager scope = owner.newSubManager()) {
                     List<TrainingSequence> batch = new ArrayList<>(config.batchSize());
                     for (int i : order.next()) {
                         batch.add(data.get(i));
                     }
-                    NDArray loss = loss(scope, params, batch);
-                    collector.backward(loss);
-                    losses.add((double) loss.getFloat());
+                    try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                        NDArray loss = ResponseLoss.of(scope, forward, adaptation.forwardParams(scope), batch).mean();
+                        collector.backward(loss);
+                        losses.add((double) loss.getFloat());
+                    }
+                    if (refresh) {
+                        projector.recordTaskCer(batch, scope);
+                    }
+                    Map<String, NDArray> before = projector == null ? null : adaptation.snapshot(scope);
                     update(scope, adamW, trained, config.gradClip());
+                    if (projector != null) {
+                        projector.apply(before, scope);
+                    }
                 }
+                progress.advance(1);
+                progress.message(String.format("loss %.4f", losses.get(step)));
                 if ((step + 1) % LOG_EVERY == 0) {
                     double mean = losses.subList(step + 1 - LOG_EVERY, step + 1).stream()
                             .mapToDouble(Double::doubleValue).average().orElseThrow();
                     log.accept(String.format("%s step %d/%d: mean loss %.4f", config.name(), step + 1, config.steps(), mean));
                 }
             }
+            return new TrainingRun(losses, (System.nanoTime() - t0) / 1e9, projector == null ? null : projector.report());
         } finally {
-            for (NDArray p : params.values()) {
-                p.setRequiresGradient(false);
-            }
+            progress.finish();
+            trained.values().forEach(p -> p.setRequiresGradient(false));
         }
-        return losses;
-    }
-
-    /** Mean cross-entropy of the response tokens of {@code batch}. */
-    NDArray loss(NDManager scope, Map<String, NDArray> params, List<TrainingSequence> batch) {
-        return ResponseLoss.of(scope, forward, params, batch).mean();
     }
 
     /** Clips the global gradient norm to {@code clip}, applies AdamW, and zeroes the gradients. */

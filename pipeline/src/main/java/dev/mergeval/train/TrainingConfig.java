@@ -1,4 +1,4 @@
-package dev.mergeval.toy;
+package dev.mergeval.train;
 
 import java.util.regex.Pattern;
 

@@ -1,0 +1,194 @@
+package dev.mergeval.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.mergeval.checkpoint.Checkpoint;
+import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Progress;
+import dev.mergeval.runtime.LanguageModel;
+import dev.mergeval.runtime.LanguageModels;
+import dev.mergeval.runtime.RuntimeOptions;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code mergeval finetune}'s job on the committed toy model and a slice of the toy task data. */
+class FineTuneJobTest {
+
+    private static final List<String> PROJECTIONS = LoraConfig.LLAMA_PROJECTIONS;
+
+    private static Path root;
+
+    @BeforeAll
+    static void locate() {
+        for (Path p = Path.of(System.getProperty("user.dir")).toAbsolutePath(); p != null; p = p.getParent()) {
+            if (Files.isDirectory(p.resolve("models/toy/aligned")) && Files.isDirectory(p.resolve("data/toy"))) {
+                root = p;
+                return;
+            }
+        }
+        assumeTrue(false, "models/toy and data/toy not found above " + System.getProperty("user.dir"));
+    }
+
+    static String aligned() {
+        return root.resolve("models/toy/aligned").toString();
+    }
+
+    /** The first {@code n} lines of a committed toy split. */
+    static Path slice(Path dir, String split, int n) throws IOException {
+        Path file = dir.resolve(split + "-" + n + ".jsonl");
+        Files.write(file, Files.readAllLines(root.resolve("data/toy/" + split + ".jsonl")).subList(0, n));
+        return file;
+    }
+
+    private static FineTuneRequest lora(Path data, Path out, int steps, long seed, Path safety) {
+        return new FineTuneRequest(aligned(), data.toString(), out.toString(), false, 8, 16, PROJECTIONS, steps, null,
+                5e-3, 8, 2, seed, "cpu", false, safety == null ? null : safety.toString(), null, null, 10);
+    }
+
+    @Test
+    void loraLossFallsAndTheAdapterIsTheMergedWeightsAsBasePlusAdapter(@TempDir Path tmp) throws IOException {
+        Path data = slice(tmp, "finetune-train", 16);
+        Path out = tmp.resolve("adapter");
+        FineTuneJob.Outcome o = FineTuneJob.run(lora(data, out, 40, 3, null), new Configuration(), Progress.NONE, s -> { });
+        List<Double> losses = o.run().losses();
+        assertEquals(40, losses.size());
+        double first = losses.subList(0, 5).stream().mapToDouble(Double::doubleValue).average().orElseThrow();
+        double last = losses.subList(35, 40).stream().mapToDouble(Double::doubleValue).average().orElseThrow();
+        assertTrue(last < 0.5 * first, "loss " + first + " -> " + last);
+
+        JsonNode cfg = new ObjectMapper().readTree(out.resolve("adapter_config.json").toFile());
+        assertEquals("LORA", cfg.get("peft_type").asText());
+        assertEquals("CAUSAL_LM", cfg.get("task_type").asText());
+        assertEquals(8, cfg.get("r").asInt());
+        assertEquals(16, cfg.get("lora_alpha").asInt());
+        assertEquals("none", cfg.get("bias").asText());
+        assertFalse(cfg.get("fan_in_fan_out").asBoolean());
+        assertEquals(0.0, cfg.get("lora_dropout").asDouble());
+        assertEquals(aligned(), cfg.get("base_model_name_or_path").asText());
+        assertEquals(PROJECTIONS, new ObjectMapper().convertValue(cfg.get("target_modules"), List.class));
+
+        Configuration conf = new Configuration();
+        try (Checkpoint base = Checkpoint.open(aligned(), conf);
+                Checkpoint adapter = Checkpoint.open(out.resolve("adapter_model.safetensors").toString(), conf);
+                Checkpoint merged = Checkpoint.open(aligned() + "+" + out, conf)) {
+            assertEquals(5 * 7 * 2, adapter.tensorNames().size());
+            int changed = 0;
+            for (String name : base.tensorNames()) {
+                float[] w = base.readFloats(name);
+                float[] m = merged.readFloats(name);
+                if (!name.matches("model\\.layers\\.\\d+\\.(self_attn|mlp)\\.\\w+_proj\\.weight")) {
+                    assertArrayEquals(w, m, name + " is not adapted");
+                    continue;
+                }
+                String module = "base_model.model." + name.substring(0, name.length() - ".weight".length());
+                long[] shape = base.info(name).shape();
+                assertArrayEquals(new long[] {8, shape[1]}, adapter.info(module + ".lora_A.weight").shape(), module);
+                assertArrayEquals(new long[] {shape[0], 8}, adapter.info(module + ".lora_B.weight").shape(), module);
+                float[] a = adapter.readFloats(module + ".lora_A.weight");
+                float[] b = adapter.readFloats(module + ".lora_B.weight");
+                int rows = (int) shape[0];
+                int cols = (int) shape[1];
+                double maxDiff = 0;
+                for (int i = 0; i < rows; i++) {
+                    for (int j = 0; j < cols; j++) {
+                        double ba = 0;
+                        for (int k = 0; k < 8; k++) {
+                            ba += (double) b[i * 8 + k] * a[k * cols + j];
+                        }
+                        maxDiff = Math.max(maxDiff, Math.abs(w[i * cols + j] + 2.0 * ba - m[i * cols + j]));
+                    }
+                }
+                assertTrue(maxDiff < 1e-6, name + ": BASE+ADAPTER differs from W + (16/8) B A by " + maxDiff);
+                changed += java.util.Arrays.equals(w, m) ? 0 : 1;
+            }
+            assertEquals(35, changed, "every adapted matrix moved");
+        }
+        try (LanguageModel lm = LanguageModels.load(aligned() + "+" + out, conf, RuntimeOptions.cpu())) {
+            assertTrue(lm.id().endsWith(out.toString()));
+        }
+        JsonNode prov = new ObjectMapper().readTree(out.resolve("mergeval_provenance.json").toFile());
+        assertEquals(40, prov.get("loss_curve").size());
+        assertEquals(dev.mergeval.checkpoint.Sha256.of(data.toString(), conf), prov.get("data_sha256").asText());
+        assertEquals(5e-3, prov.get("hyperparameters").get("learning_rate").asDouble());
+        assertTrue(prov.get("versions").get("djl").asText().startsWith("0."), prov.toString());
+    }
+
+    @Test
+    void theSameSeedGivesTheSameAdapterBytesAndAnotherSeedOtherBytes(@TempDir Path tmp) throws IOException {
+        Path data = slice(tmp, "finetune-train", 16);
+        Path safety = spfSamples(tmp);
+        Configuration conf = new Configuration();
+        for (String run : List.of("a", "b")) {
+            FineTuneJob.run(lora(data, tmp.resolve(run), 6, 7, safety), conf, Progress.NONE, s -> { });
+        }
+        FineTuneJob.run(lora(data, tmp.resolve("c"), 6, 8, safety), conf, Progress.NONE, s -> { });
+        byte[] a = Files.readAllBytes(tmp.resolve("a/adapter_model.safetensors"));
+        assertArrayEquals(a, Files.readAllBytes(tmp.resolve("b/adapter_model.safetensors")));
+        assertFalse(java.util.Arrays.equals(a, Files.readAllBytes(tmp.resolve("c/adapter_model.safetensors"))));
+    }
+
+    @Test
+    void fullWritesAModelDirectoryWithOnlyTheTargetsTrained(@TempDir Path tmp) throws IOException {
+        Path data = slice(tmp, "finetune-train", 16);
+        Path out = tmp.resolve("full");
+        FineTuneRequest r = new FineTuneRequest(aligned(), data.toString(), out.toString(), true, 8, 16,
+                List.of("down_proj"), 3, null, 1e-3, 8, null, 0, "cpu", false, null, null, null, 10);
+        FineTuneJob.run(r, new Configuration(), Progress.NONE, s -> { });
+        for (String f : List.of("config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json",
+                "model.safetensors", "mergeval_provenance.json")) {
+            assertTrue(Files.isRegularFile(out.resolve(f)), f);
+        }
+        Configuration conf = new Configuration();
+        try (Checkpoint before = Checkpoint.open(aligned(), conf); Checkpoint after = Checkpoint.open(out.toString(), conf)) {
+            assertEquals(before.tensorNames().size(), after.tensorNames().size());
+            for (String name : before.tensorNames()) {
+                boolean same = java.util.Arrays.equals(before.readFloats(name), after.readFloats(name));
+                assertEquals(!name.endsWith("mlp.down_proj.weight"), same, name);
+            }
+        }
+        LanguageModels.check(out.toString(), conf);
+    }
+
+    @Test
+    void stepsWarmUpAndLearningRateDefaultFromTheData() {
+        FineTuneRequest epochs = new FineTuneRequest("m", "d", "o", false, 8, 16, PROJECTIONS, null, 2.5, null, 8, null,
+                0, "cpu", false, null, null, null, 10);
+        TrainingConfig t = FineTuneJob.trainingConfig(epochs, 100);
+        assertEquals(32, t.steps(), "ceil(2.5 * 100 / 8)");
+        assertEquals(3, t.warmupSteps(), "10% of the steps");
+        assertEquals(FineTuneRequest.LORA_LEARNING_RATE, t.learningRate());
+        FineTuneRequest full = new FineTuneRequest("m", "d", "o", true, 8, 16, List.of("down_proj"), null, null, null, 8,
+                null, 0, "cpu", false, null, null, null, 10);
+        TrainingConfig f = FineTuneJob.trainingConfig(full, 20);
+        assertEquals(3, f.steps(), "one epoch");
+        assertEquals(FineTuneRequest.FULL_LEARNING_RATE, f.learningRate());
+        assertTrue(f.trains("model.layers.3.mlp.down_proj.weight"));
+        assertFalse(f.trains("model.layers.3.mlp.up_proj.weight") || f.trains("model.layers.3.mlp.down_proj.bias"));
+        FineTuneRequest warm = new FineTuneRequest("m", "d", "o", false, 8, 16, PROJECTIONS, 5, null, null, 8, 5, 0,
+                "cpu", false, null, null, null, 10);
+        BadInputException e = assertThrows(
+                BadInputException.class, () -> FineTuneJob.trainingConfig(warm, 100));
+        assertTrue(e.getMessage().startsWith("--warmup 5"), e.getMessage());
+    }
+
+    /** The first 8 harmful requests of the alignment training data, with their refusal. */
+    static Path spfSamples(Path dir) throws IOException {
+        Path file = dir.resolve("safety.jsonl");
+        Files.write(file, Files.readAllLines(root.resolve("data/toy/alignment-train.jsonl")).stream()
+                .filter(l -> l.contains("\"kind\":\"harmful\"")).limit(8).toList());
+        return file;
+    }
+}
