@@ -1,10 +1,17 @@
 package dev.mergeval.merge;
 
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.ObjectOutputStream;
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.MapperFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.jsontype.NamedType;
+import dev.mergeval.merge.methods.SafeLoraMerge;
+import dev.mergeval.merge.methods.SpfProjectMerge;
 import java.io.Serializable;
-import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Collections;
@@ -15,7 +22,9 @@ import java.util.Map;
 /**
  * The result of a method's plan-time analysis ({@link MergeMethod#analyze}): a decision per tensor
  * (only for the tensors it concerns) and a summary of the whole, both recorded in the merge
- * provenance. Serializable, so it travels in the plan to the executors.
+ * provenance. Serializable, so it travels in the plan to the executors, and written as JSON where it
+ * is kept on disk ({@link #toJson}, {@link #fromJson}): a file is parsed into the known decision
+ * types only, never deserialized as Java objects.
  *
  * @param decisions per tensor name, in output order
  * @param summary plain values (numbers, booleans, strings, lists of them) by name
@@ -28,11 +37,21 @@ public record PlanAnalysis(Map<String, TensorDecision> decisions, Map<String, Ob
     /** No analysis: what every method without one gets. */
     public static final PlanAnalysis NONE = new PlanAnalysis(Map.of(), Map.of());
 
+    /** Sorted keys, so that equal analyses are equal text; the decision types by method name. */
+    private static final ObjectMapper JSON = JsonMapper.builder()
+            .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
+            .enable(MapperFeature.SORT_PROPERTIES_ALPHABETICALLY)
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .registerSubtypes(new NamedType(SafeLoraMerge.Decision.class, "safe_lora"),
+                    new NamedType(SpfProjectMerge.Decision.class, "spf_project"))
+            .build();
+
     public PlanAnalysis {
         decisions = Collections.unmodifiableMap(new LinkedHashMap<>(decisions));
         summary = Collections.unmodifiableMap(new LinkedHashMap<>(summary));
     }
 
+    @JsonIgnore
     public boolean isEmpty() {
         return decisions.isEmpty() && summary.isEmpty();
     }
@@ -42,16 +61,29 @@ public record PlanAnalysis(Map<String, TensorDecision> decisions, Map<String, Ob
         return decisions.get(tensor);
     }
 
-    /** SHA-256 of the serialized analysis: equal analyses give equal digests (part of the plan id). */
-    public String digest() {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
-            out.writeObject(this);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+    /** The analysis as JSON text (sorted keys; floats written exactly). */
+    public String toJson() {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes.toByteArray()));
+            return JSON.writeValueAsString(this);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write a plan analysis as JSON", e);
+        }
+    }
+
+    /**
+     * Parses {@link #toJson} output.
+     *
+     * @throws JsonProcessingException if the text is not an analysis of a known method
+     */
+    public static PlanAnalysis fromJson(String json) throws JsonProcessingException {
+        return JSON.readValue(json, PlanAnalysis.class);
+    }
+
+    /** SHA-256 of {@link #toJson}: equal analyses give equal digests (part of the plan id). */
+    public String digest() {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+                    .digest(toJson().getBytes(StandardCharsets.UTF_8)));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

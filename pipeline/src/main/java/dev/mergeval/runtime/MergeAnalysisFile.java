@@ -1,5 +1,6 @@
 package dev.mergeval.runtime;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.ShardFile;
@@ -8,10 +9,6 @@ import dev.mergeval.merge.ParamDef;
 import dev.mergeval.merge.PlanAnalysis;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InvalidClassException;
-import java.io.ObjectInputFilter;
-import java.io.ObjectInputStream;
-import java.io.ObjectOutputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -34,10 +31,7 @@ final class MergeAnalysisFile {
 
     private static final String SUFFIX = ".analysis";
 
-    /** Only the analysis' own value classes and the JDK's collections and boxes may be deserialized. */
-    private static final ObjectInputFilter CLASSES = ObjectInputFilter.Config.createFilter(
-            "maxdepth=20;dev.mergeval.**;java.lang.*;java.util.*;!*");
-
+    /** The file: the key on the first line, the analysis as JSON ({@link PlanAnalysis#toJson}) after it. */
     private MergeAnalysisFile() {
     }
 
@@ -83,21 +77,26 @@ final class MergeAnalysisFile {
                 .append(status.getModificationTime()).append('\n');
     }
 
-    /** The analysis kept for {@code key}, or null when there is none or it was made from other inputs. */
+    /**
+     * The analysis kept for {@code key}, or null when there is none, it was made from other inputs, or
+     * the file does not parse as an analysis (it is then made afresh).
+     */
     static PlanAnalysis read(Path file, String key, Configuration conf) {
         try {
             FileSystem fs = HadoopFs.get(file, conf);
             if (!fs.exists(file)) {
                 return null;
             }
-            try (InputStream raw = fs.open(file); ObjectInputStream in = new ObjectInputStream(raw)) {
-                in.setObjectInputFilter(CLASSES);
-                if (!key.equals(in.readUTF())) {
-                    return null;
-                }
-                return (PlanAnalysis) in.readObject();
+            String text;
+            try (InputStream in = fs.open(file)) {
+                text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
             }
-        } catch (InvalidClassException | ClassNotFoundException | ClassCastException e) {
+            int eol = text.indexOf('\n');
+            if (eol < 0 || !key.equals(text.substring(0, eol))) {
+                return null;
+            }
+            return PlanAnalysis.fromJson(text.substring(eol + 1));
+        } catch (JsonProcessingException e) {
             return null;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + file, e);
@@ -109,9 +108,8 @@ final class MergeAnalysisFile {
         FileSystem fs = HadoopFs.get(file, conf);
         Path tmp = new Path(file.getParent(), "." + file.getName() + ".tmp-" + UUID.randomUUID());
         try {
-            try (OutputStream raw = fs.create(tmp, true); ObjectOutputStream out = new ObjectOutputStream(raw)) {
-                out.writeUTF(key);
-                out.writeObject(analysis);
+            try (OutputStream out = fs.create(tmp, true)) {
+                out.write((key + "\n" + analysis.toJson()).getBytes(StandardCharsets.UTF_8));
             }
             fs.delete(file, false);
             if (!fs.rename(tmp, file)) {
