@@ -9,13 +9,11 @@ import dev.mergeval.merge.ParamDef;
 import dev.mergeval.merge.PlanAnalysis;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
-import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -105,23 +103,6 @@ final class MergeAnalysisFile {
 
     /** Writes {@code analysis} under {@code key}, whole or not at all (a sibling renamed into place). */
     static void write(Path file, String key, PlanAnalysis analysis, Configuration conf) {
-        FileSystem fs = HadoopFs.get(file, conf);
-        Path tmp = new Path(file.getParent(), "." + file.getName() + ".tmp-" + UUID.randomUUID());
-        try {
-            try (OutputStream out = fs.create(tmp, true)) {
-                out.write((key + "\n" + analysis.toJson()).getBytes(StandardCharsets.UTF_8));
-            }
-            fs.delete(file, false);
-            if (!fs.rename(tmp, file)) {
-                throw new IOException("rename " + tmp + " -> " + file + " failed");
-            }
-        } catch (IOException e) {
-            try {
-                fs.delete(tmp, false);
-            } catch (IOException suppressed) {
-                e.addSuppressed(suppressed);
-            }
-            throw new UncheckedIOException("cannot write " + file, e);
-        }
+        HadoopFs.writeAtomically(HadoopFs.get(file, conf), file, key + "\n" + analysis.toJson());
     }
 }
