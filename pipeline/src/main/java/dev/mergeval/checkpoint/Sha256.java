@@ -3,6 +3,7 @@ package dev.mergeval.checkpoint;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -36,6 +37,11 @@ public final class Sha256 {
     public static String of(String uri, Configuration conf) {
         Path p = new Path(uri);
         return of(HadoopFs.get(p, conf), p);
+    }
+
+    /** Lower-case hex SHA-256 of the UTF-8 bytes of {@code text}. */
+    public static String ofText(String text) {
+        return of(text.getBytes(StandardCharsets.UTF_8));
     }
 
     /** Lower-case hex SHA-256 of {@code bytes}. */

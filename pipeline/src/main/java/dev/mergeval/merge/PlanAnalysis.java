@@ -8,14 +8,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.jsontype.NamedType;
+import dev.mergeval.checkpoint.Sha256;
 import dev.mergeval.merge.methods.SafeLoraMerge;
 import dev.mergeval.merge.methods.SpfProjectMerge;
 import java.io.Serializable;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Collections;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -81,11 +78,6 @@ public record PlanAnalysis(Map<String, TensorDecision> decisions, Map<String, Ob
 
     /** SHA-256 of {@link #toJson}: equal analyses give equal digests (part of the plan id). */
     public String digest() {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-                    .digest(toJson().getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return Sha256.ofText(toJson());
     }
 }

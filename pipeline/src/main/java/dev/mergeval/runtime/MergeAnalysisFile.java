@@ -3,6 +3,7 @@ package dev.mergeval.runtime;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.checkpoint.Sha256;
 import dev.mergeval.checkpoint.ShardFile;
 import dev.mergeval.merge.MergeInputs;
 import dev.mergeval.merge.ParamDef;
@@ -11,9 +12,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -53,12 +51,9 @@ final class MergeAnalysisFile {
                     file(sb, new Path(inputs.config().resolve(def.name())), conf);
                 }
             }
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-                    .digest(sb.toString().getBytes(StandardCharsets.UTF_8)));
+            return Sha256.ofText(sb.toString());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot stat the inputs of " + inputs.config().sourceName(), e);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 

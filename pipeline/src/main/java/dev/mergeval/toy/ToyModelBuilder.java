@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.checkpoint.Sha256;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.MergevalVersion;
 import dev.mergeval.common.Progress;
@@ -25,10 +26,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Collection;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -111,7 +109,7 @@ public final class ToyModelBuilder {
                 .filter(e -> e.kind().equals("harmful")).limit(recipe.spf().samples()).toList());
         Map<String, String> dataHashes = new LinkedHashMap<>();
         for (Map.Entry<String, Path> e : files.entrySet()) {
-            dataHashes.put(e.getKey() + ".jsonl", sha256(Files.readAllBytes(e.getValue())));
+            dataHashes.put(e.getKey() + ".jsonl", Sha256.of(Files.readAllBytes(e.getValue())));
         }
         log.accept("datasets: " + data.alignmentTrain().size() + " alignment, " + data.fineTuneTrain().size()
                 + " fine-tuning examples -> " + dataDir);
@@ -181,7 +179,7 @@ public final class ToyModelBuilder {
                 spf = new SpfConfig(encoder.encode(ChatJsonl.read(safetyFile.toString(), conf)), s.rank(), Double.NaN,
                         s.refresh());
             }
-            String startSha256 = sha256(Files.readAllBytes(startWeights));
+            String startSha256 = Sha256.of(Files.readAllBytes(startWeights));
             TrainingRun result;
             Path dir = modelsDir.resolve(role);
             try (NDManager manager = NDManager.newBaseManager()) {
@@ -200,7 +198,7 @@ public final class ToyModelBuilder {
             if (spf != null) {
                 ObjectNode s = p.putObject("spf");
                 s.put("safety_data", SPF_SAFETY_FILE);
-                s.put("safety_data_sha256", sha256(Files.readAllBytes(safetyFile)));
+                s.put("safety_data_sha256", Sha256.of(Files.readAllBytes(safetyFile)));
                 s.put("safety_samples", spf.safety().size());
                 s.put("rank", spf.rank());
                 s.put("refresh", spf.refresh());
@@ -220,7 +218,7 @@ public final class ToyModelBuilder {
             Files.writeString(dir.resolve("LICENSE-tokenizer.txt"), BASE_LICENSE_NOTE, StandardCharsets.UTF_8);
             ToyScores scores = ToyEvaluator.evaluate(dir.toString(), data, recipe.threads());
             log.accept("base: " + scores);
-            writeProvenance(dir, provenance("base", sha256(Files.readAllBytes(baseModel.resolve("model.safetensors"))),
+            writeProvenance(dir, provenance("base", Sha256.of(Files.readAllBytes(baseModel.resolve("model.safetensors"))),
                     scores, List.of()));
             return new Stage(scores, 0);
         }
@@ -235,7 +233,7 @@ public final class ToyModelBuilder {
             p.put("trained_from", role.equals("aligned") || role.equals("base")
                     ? "stories260K (karpathy/llama2.c, MIT)" : "models/toy/aligned");
             p.put("trained_from_sha256", startSha256);
-            p.put("stories260K_sha256", sha256(Files.readAllBytes(baseModel.resolve("model.safetensors"))));
+            p.put("stories260K_sha256", Sha256.of(Files.readAllBytes(baseModel.resolve("model.safetensors"))));
             p.putPOJO("trained_on", trainedOn);
             p.set("data_sha256", json.valueToTree(dataHashes));
             p.put("threads", recipe.threads());
@@ -295,11 +293,4 @@ public final class ToyModelBuilder {
             + "tokenizer from karpathy/llama2.c (\"tinyllamas\"), unchanged, under the MIT licence in LICENSE,\n"
             + "Copyright (c) 2023 Andrej Karpathy. tokenizer_config.json adds the toy chat template.\n";
 
-    static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is required by every Java platform", e);
-        }
-    }
 }

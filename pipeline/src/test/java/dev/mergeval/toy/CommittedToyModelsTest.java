@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.mergeval.checkpoint.Sha256;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,11 +45,11 @@ class CommittedToyModelsTest {
         ToyDatasets committed = ToyDatasets.readJsonlDir(root.resolve("data/toy"));
         for (Map.Entry<String, List<ChatExample>> e : regenerated.splits().entrySet()) {
             assertEquals(e.getValue(), committed.splits().get(e.getKey()), e.getKey());
-            String hash = ToyModelBuilder.sha256(Files.readAllBytes(root.resolve("data/toy/" + e.getKey() + ".jsonl")));
+            String hash = Sha256.of(Files.readAllBytes(root.resolve("data/toy/" + e.getKey() + ".jsonl")));
             assertEquals(hash, prov.get("data_sha256").get(e.getKey() + ".jsonl").asText(), e.getKey());
         }
         JsonNode fineTuned = new ObjectMapper().readTree(root.resolve("models/toy/finetuned/toy-provenance.json").toFile());
-        assertEquals(ToyModelBuilder.sha256(Files.readAllBytes(root.resolve("models/toy/aligned/model.safetensors"))),
+        assertEquals(Sha256.of(Files.readAllBytes(root.resolve("models/toy/aligned/model.safetensors"))),
                 fineTuned.get("trained_from_sha256").asText(), "the fine-tune starts from the committed aligned model");
     }
 

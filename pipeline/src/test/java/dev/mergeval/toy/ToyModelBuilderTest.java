@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mergeval.checkpoint.Checkpoint;
+import dev.mergeval.checkpoint.Sha256;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.runtime.TestModels;
 import dev.mergeval.train.TrainingConfig;
@@ -88,7 +89,7 @@ class ToyModelBuilderTest {
         JsonNode losses = prov.get("loss_curve");
         assertEquals(12, losses.size());
         assertTrue(losses.get(11).asDouble() < losses.get(0).asDouble(), "alignment loss did not fall: " + losses);
-        assertEquals(ToyModelBuilder.sha256(Files.readAllBytes(tmp.resolve("a/data/toy/alignment-train.jsonl"))),
+        assertEquals(Sha256.of(Files.readAllBytes(tmp.resolve("a/data/toy/alignment-train.jsonl"))),
                 prov.get("data_sha256").get("alignment-train.jsonl").asText());
 
         // The fine-tune trained only the later MLPs: every other tensor equals the aligned one.

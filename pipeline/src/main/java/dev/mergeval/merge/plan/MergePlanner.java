@@ -2,6 +2,7 @@ package dev.mergeval.merge.plan;
 
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
+import dev.mergeval.checkpoint.Sha256;
 import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.merge.MergeConfig;
@@ -9,12 +10,8 @@ import dev.mergeval.merge.MergeInputs;
 import dev.mergeval.merge.ParamDef;
 import dev.mergeval.merge.PlanAnalysis;
 import dev.mergeval.merge.TensorMerger;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -199,29 +196,24 @@ public final class MergePlanner {
     private static String planId(MergeConfig config, long seed, PlanOptions options, List<PlanInput> inputs,
             Map<String, List<TensorInfo>> headers, List<OutputTensor> tensors, List<WorkUnit> units,
             PlanAnalysis analysis) {
-        try {
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            StringBuilder sb = new StringBuilder();
-            sb.append(config.normalizedYaml()).append('\n').append(seed).append('\n')
-                    .append(options.maxShardBytes()).append('\n');
-            for (PlanInput in : inputs) {
-                sb.append(in.key()).append('=').append(in.uri()).append('\n');
-                for (TensorInfo t : headers.get(in.key())) {
-                    sb.append(t.name()).append(' ').append(t.dtype()).append(Arrays.toString(t.shape()))
-                            .append(' ').append(t.begin()).append('-').append(t.end()).append('\n');
-                }
+        StringBuilder sb = new StringBuilder();
+        sb.append(config.normalizedYaml()).append('\n').append(seed).append('\n')
+                .append(options.maxShardBytes()).append('\n');
+        for (PlanInput in : inputs) {
+            sb.append(in.key()).append('=').append(in.uri()).append('\n');
+            for (TensorInfo t : headers.get(in.key())) {
+                sb.append(t.name()).append(' ').append(t.dtype()).append(Arrays.toString(t.shape()))
+                        .append(' ').append(t.begin()).append('-').append(t.end()).append('\n');
             }
-            tensors.forEach(t -> sb.append(t).append('\n'));
-            units.forEach(u -> sb.append(u).append('\n'));
-            for (ParamDef def : config.method().parameters()) {
-                if (def.kind() == ParamDef.Kind.FILE && config.parameters().containsKey(def.name())) {
-                    sb.append(def.name()).append('=').append(config.resolve(def.name())).append('\n');
-                }
-            }
-            sb.append("analysis ").append(analysis.digest()).append('\n');
-            return HexFormat.of().formatHex(md.digest(sb.toString().getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
+        tensors.forEach(t -> sb.append(t).append('\n'));
+        units.forEach(u -> sb.append(u).append('\n'));
+        for (ParamDef def : config.method().parameters()) {
+            if (def.kind() == ParamDef.Kind.FILE && config.parameters().containsKey(def.name())) {
+                sb.append(def.name()).append('=').append(config.resolve(def.name())).append('\n');
+            }
+        }
+        sb.append("analysis ").append(analysis.digest()).append('\n');
+        return Sha256.ofText(sb.toString());
     }
 }
