@@ -26,6 +26,20 @@ public final class TestModels {
         return null;
     }
 
+    /**
+     * The checkout's root (the directory holding {@code models/toy} and {@code data/toy}), or skips the
+     * test with a message when no ancestor of the working directory has them.
+     */
+    public static Path projectRoot() {
+        for (Path p = Path.of(System.getProperty("user.dir")).toAbsolutePath(); p != null; p = p.getParent()) {
+            if (Files.isDirectory(p.resolve("models/toy/aligned")) && Files.isDirectory(p.resolve("data/toy"))) {
+                return p;
+            }
+        }
+        assumeTrue(false, "models/toy and data/toy not found above " + System.getProperty("user.dir"));
+        return null;
+    }
+
     /** {@code shared/models/stories260K}, or skips the test with a message when absent. */
     public static Path stories260K() {
         Path shared = sharedDir();

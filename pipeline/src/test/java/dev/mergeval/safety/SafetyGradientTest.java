@@ -3,7 +3,6 @@ package dev.mergeval.safety;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -11,6 +10,7 @@ import dev.mergeval.common.BadInputException;
 import dev.mergeval.runtime.DjlLanguageModel;
 import dev.mergeval.runtime.LanguageModels;
 import dev.mergeval.runtime.RuntimeOptions;
+import dev.mergeval.runtime.TestModels;
 import dev.mergeval.train.ChatEncoder;
 import dev.mergeval.train.ChatJsonl;
 import dev.mergeval.train.ResponseLoss;
@@ -37,13 +37,7 @@ class SafetyGradientTest {
 
     @BeforeAll
     static void locate() {
-        for (Path p = Path.of(System.getProperty("user.dir")).toAbsolutePath(); p != null; p = p.getParent()) {
-            if (Files.isDirectory(p.resolve("models/toy/aligned"))) {
-                aligned = p.resolve("models/toy/aligned");
-                return;
-            }
-        }
-        assumeTrue(false, "models/toy/aligned not found above " + System.getProperty("user.dir"));
+        aligned = TestModels.projectRoot().resolve("models/toy/aligned");
     }
 
     /** Two refusals and a task answer the aligned model has not learned (its loss is far from 0). */

@@ -2,11 +2,11 @@ package dev.mergeval.toy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mergeval.checkpoint.Sha256;
+import dev.mergeval.runtime.TestModels;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,13 +28,7 @@ class CommittedToyModelsTest {
 
     @BeforeAll
     static void locate() {
-        for (Path p = Path.of(System.getProperty("user.dir")).toAbsolutePath(); p != null; p = p.getParent()) {
-            if (Files.isDirectory(p.resolve("models/toy/aligned")) && Files.isDirectory(p.resolve("data/toy"))) {
-                root = p;
-                return;
-            }
-        }
-        assumeTrue(false, "models/toy and data/toy not found above " + System.getProperty("user.dir"));
+        root = TestModels.projectRoot();
     }
 
     @Test

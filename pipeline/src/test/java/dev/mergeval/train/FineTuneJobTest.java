@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -15,6 +14,7 @@ import dev.mergeval.common.Progress;
 import dev.mergeval.runtime.LanguageModel;
 import dev.mergeval.runtime.LanguageModels;
 import dev.mergeval.runtime.RuntimeOptions;
+import dev.mergeval.runtime.TestModels;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,13 +33,7 @@ class FineTuneJobTest {
 
     @BeforeAll
     static void locate() {
-        for (Path p = Path.of(System.getProperty("user.dir")).toAbsolutePath(); p != null; p = p.getParent()) {
-            if (Files.isDirectory(p.resolve("models/toy/aligned")) && Files.isDirectory(p.resolve("data/toy"))) {
-                root = p;
-                return;
-            }
-        }
-        assumeTrue(false, "models/toy and data/toy not found above " + System.getProperty("user.dir"));
+        root = TestModels.projectRoot();
     }
 
     static String aligned() {

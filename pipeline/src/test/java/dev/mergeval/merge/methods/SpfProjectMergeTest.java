@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.mergeval.checkpoint.Checkpoint;
@@ -17,6 +16,7 @@ import dev.mergeval.merge.TensorMerger;
 import dev.mergeval.runtime.DjlLanguageModel;
 import dev.mergeval.runtime.LanguageModels;
 import dev.mergeval.runtime.RuntimeOptions;
+import dev.mergeval.runtime.TestModels;
 import dev.mergeval.safety.SafetyGradient;
 import dev.mergeval.safety.SafetySubspace;
 import java.io.IOException;
@@ -44,19 +44,14 @@ class SpfProjectMergeTest {
 
     @BeforeAll
     static void locate() throws IOException {
-        for (Path p = Path.of(System.getProperty("user.dir")).toAbsolutePath(); p != null; p = p.getParent()) {
-            if (Files.isDirectory(p.resolve("models/toy/aligned"))) {
-                aligned = p.resolve("models/toy/aligned");
-                finetuned = p.resolve("models/toy/finetuned");
-                // Eight training harmful requests with their refusal, as SPF's safety samples.
-                try (Stream<String> lines = Files.lines(p.resolve("data/toy/alignment-train.jsonl"))) {
-                    Files.write(dir.resolve("safety.jsonl"),
-                            lines.filter(l -> l.contains("\"kind\":\"harmful\"")).limit(8).toList());
-                }
-                return;
-            }
+        Path root = TestModels.projectRoot();
+        aligned = root.resolve("models/toy/aligned");
+        finetuned = root.resolve("models/toy/finetuned");
+        // Eight training harmful requests with their refusal, as SPF's safety samples.
+        try (Stream<String> lines = Files.lines(root.resolve("data/toy/alignment-train.jsonl"))) {
+            Files.write(dir.resolve("safety.jsonl"),
+                    lines.filter(l -> l.contains("\"kind\":\"harmful\"")).limit(8).toList());
         }
-        assumeTrue(false, "models/toy not found above " + System.getProperty("user.dir"));
     }
 
     static String yaml(String parameters) {
