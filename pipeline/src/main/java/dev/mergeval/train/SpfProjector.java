@@ -114,9 +114,10 @@ final class SpfProjector implements AutoCloseable {
         }
         for (String m : matrices) {
             NDArray g = grads.get(m);
-            double[] sv = SafetySubspace.singularValues(g.toFloatArray(),
-                    Math.toIntExact(g.getShape().get(0)), Math.toIntExact(g.getShape().get(1)));
-            sums.get(m)[2] += SafetySubspace.cer(sv, subspaces.get(m).rank());
+            // The top k only (randomized above the exact limit) over the exact ||G||^2: a full SVD of
+            // every large matrix at every refresh would cost more than the training.
+            sums.get(m)[2] += SafetySubspace.of(m, g.toFloatArray(), Math.toIntExact(g.getShape().get(0)),
+                    Math.toIntExact(g.getShape().get(1)), subspaces.get(m).rank()).cer();
         }
     }
 
