@@ -61,7 +61,7 @@ public final class FinetuneCommand implements Callable<Integer> {
             description = "Assistant turns per step (default ${DEFAULT-VALUE}).")
     int batchSize;
 
-    @Option(names = "--warmup", paramLabel = "W", description = "Linear warm-up steps before the cosine decay (default: 10% of the steps).")
+    @Option(names = "--warmup", paramLabel = "W", description = "Linear warm-up steps before the cosine decay (default: 10%% of the steps).")
     Integer warmup;
 
     @Option(names = "--seed", paramLabel = "S", defaultValue = "0", description = "Seed of the batch order and the LoRA init (default ${DEFAULT-VALUE}).")
