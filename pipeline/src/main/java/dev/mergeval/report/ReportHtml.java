@@ -80,7 +80,7 @@ public final class ReportHtml {
     static String render(SweepTable table, SweepProvenance provenance) {
         SweepSpec spec = table.spec();
         Selection selection = table.selection();
-        List<SweepTable.Row> results = table.rows();
+        List<SweepTable.Row> rows = table.rows();
         Html h = new Html();
         h.raw("<!DOCTYPE html>");
         h.open("html", "lang", "en").open("head");
@@ -91,11 +91,11 @@ public final class ReportHtml {
         h.close("head").open("body").open("main");
 
         h.element("h1", "Sweep: " + spec.name());
-        long postHoc = results.stream().filter(r -> r.point().isPostHoc()).count();
-        long merges = results.stream().filter(r -> r.point().isMerge()).count() - postHoc;
+        long postHoc = rows.stream().filter(r -> r.point().isPostHoc()).count();
+        long merges = rows.stream().filter(r -> r.point().isMerge()).count() - postHoc;
         h.element("p", String.format(Locale.ROOT, "Aligned model %s, fine-tuned %s. %d points: %d merge%s and %d"
                         + " post-hoc point%s by %s, plus the end points.",
-                spec.aligned(), String.join(", ", spec.finetuned()), results.size(), merges, merges == 1 ? "" : "s",
+                spec.aligned(), String.join(", ", spec.finetuned()), rows.size(), merges, merges == 1 ? "" : "s",
                 postHoc, postHoc == 1 ? "" : "s",
                 String.join(", ", spec.grid().stream().map(g -> g.method()).distinct().toList())), "class", "sub");
 

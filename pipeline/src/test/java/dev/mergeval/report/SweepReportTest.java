@@ -356,6 +356,55 @@ class SweepReportTest {
         assertEquals(3, count(html, "<svg"));
     }
 
+    @Test
+    void everyFileShowsTheTablesPointAndMetricOrder(@TempDir Path dir) throws Exception {
+        SweepSpec spec = SweepFixture.comparison();
+        List<PointResult> results = new ArrayList<>(SweepFixture.results(spec));
+        Collections.shuffle(results, new java.util.Random(11));
+        SweepTable table = SweepTable.of(spec, results);
+        assertEquals(spec.points().stream().map(SweepPoint::id).toList(),
+                table.rows().stream().map(r -> r.point().id()).toList(), "the table is in the spec's point order");
+        assertEquals(List.of(SweepFixture.SAFETY, SweepFixture.OVER, SweepFixture.TASK),
+                table.metrics().subList(0, 3), "safety, over-refusal, task first");
+        assertEquals(1, table.rows().stream().filter(SweepTable.Row::chosen).count());
+        assertEquals(table.selection().chosenPoint().id(),
+                table.rows().stream().filter(SweepTable.Row::chosen).findFirst().orElseThrow().point().id());
+        SweepReport.write(dir, table, SweepFixture.provenance());
+        List<String> ids = table.rows().stream().map(r -> r.point().id()).toList();
+
+        List<String[]> csv = readCsv(dir.resolve("results.csv"));
+        assertEquals(ids, csv.subList(1, csv.size()).stream().map(r -> r[0]).toList());
+        List<String> csvMetrics = new ArrayList<>();
+        for (int c = 6; c < csv.get(0).length; c += 5) {
+            csvMetrics.add(csv.get(0)[c]);
+        }
+        assertEquals(table.metrics(), csvMetrics);
+
+        JsonNode root = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
+        List<String> jsonIds = new ArrayList<>();
+        root.get("points").forEach(p -> jsonIds.add(p.get("id").asText()));
+        assertEquals(ids, jsonIds);
+        List<String> jsonMethods = new ArrayList<>();
+        root.get("methods").forEach(m -> jsonMethods.add(m.get("best_point_id").asText()));
+        assertEquals(table.methods().stream().map(MethodComparison::bestPointId).toList(), jsonMethods);
+
+        String html = Files.readString(dir.resolve("report.html"));
+        Matcher row = Pattern.compile("data-point=\"([0-9a-f]+)\"").matcher(html);
+        List<String> htmlIds = new ArrayList<>();
+        while (row.find()) {
+            htmlIds.add(row.group(1));
+        }
+        assertEquals(ids, htmlIds);
+        int head = html.indexOf("<table id=\"points\">");
+        String header = html.substring(head, html.indexOf("</thead>", head));
+        int at = -1;
+        for (String m : table.metrics()) {
+            int next = header.indexOf("<th>" + m + "</th>");
+            assertTrue(next > at, m + " in the table's metric order");
+            at = next;
+        }
+    }
+
     private static int countTrue(JsonNode points, String field) {
         int n = 0;
         for (JsonNode p : points) {
