@@ -5,6 +5,7 @@ import dev.mergeval.sweep.PointResult;
 import dev.mergeval.sweep.Selection;
 import dev.mergeval.sweep.SweepPoint;
 import dev.mergeval.sweep.SweepSpec;
+import dev.mergeval.sweep.SweepTable;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Font;
@@ -71,13 +72,15 @@ final class Charts {
      * Pareto frontier is a dashed line through ringed points, the refusal floor of the selection
      * rule a horizontal line, and the recommended point is labelled.
      */
-    static Svg pareto(SweepSpec spec, List<PointResult> results, Selection selection) {
+    static Svg pareto(SweepTable table) {
+        SweepSpec spec = table.spec();
+        Selection selection = table.selection();
         String safety = spec.metrics().safety();
         String task = spec.metrics().task();
         Map<String, XYIntervalSeries> byMethod = new LinkedHashMap<>();
         XYIntervalSeries aligned = new XYIntervalSeries("aligned model");
         Map<String, XYIntervalSeries> finetunes = new LinkedHashMap<>();
-        for (PointResult r : results) {
+        for (SweepTable.Row r : table.rows()) {
             Metric s = r.metrics().get(safety);
             Metric t = r.metrics().get(task);
             if (s == null || t == null || Double.isNaN(s.value()) || Double.isNaN(t.value())) {
@@ -117,8 +120,10 @@ final class Charts {
 
         XYSeries frontierLine = new XYSeries("Pareto frontier", false, true);
         for (String id : selection.frontier()) {
-            results.stream().filter(r -> r.point().id().equals(id)).findFirst()
-                    .ifPresent(r -> frontierLine.add(r.value(task), r.value(safety)));
+            SweepTable.Row r = table.row(id);
+            if (r != null) {
+                frontierLine.add(r.value(task), r.value(safety));
+            }
         }
         XYLineAndShapeRenderer frontier = new XYLineAndShapeRenderer(true, true);
         frontier.setSeriesPaint(0, INK);
@@ -167,8 +172,8 @@ final class Charts {
      * fine-tune. The aligned model is drawn at ratio 0 and the fine-tune at 1 unless the grid has
      * those ratios itself.
      */
-    static Svg ratioPanel(String id, String title, SweepSpec spec, List<PointResult> merges, PointResult aligned,
-            PointResult finetuned, Selection selection) {
+    static Svg ratioPanel(String id, String title, SweepSpec spec, List<SweepTable.Row> merges, SweepTable.Row aligned,
+            SweepTable.Row finetuned, Selection selection) {
         YIntervalSeriesCollection data = new YIntervalSeriesCollection();
         List<Color> colours = new ArrayList<>();
         addRatioSeries(data, colours, "refusal (harmful)", SAFETY, spec.metrics().safety(), merges, aligned, finetuned);
@@ -194,13 +199,13 @@ final class Charts {
     }
 
     /** Over-refusal of benign prompts against the ratio, one series per method variant. */
-    static Svg overRefusal(SweepSpec spec, Map<String, List<PointResult>> byVariant, PointResult aligned,
-            Map<String, PointResult> finetunedBySeries) {
+    static Svg overRefusal(SweepSpec spec, Map<String, List<SweepTable.Row>> byVariant, SweepTable.Row aligned,
+            Map<String, SweepTable.Row> finetunedBySeries) {
         String metric = spec.metrics().overRefusal();
         YIntervalSeriesCollection data = new YIntervalSeriesCollection();
         List<Color> colours = new ArrayList<>();
         int k = 0;
-        for (Map.Entry<String, List<PointResult>> e : byVariant.entrySet()) {
+        for (Map.Entry<String, List<SweepTable.Row>> e : byVariant.entrySet()) {
             addRatioSeries(data, colours, e.getKey(), PALETTE[k++ % PALETTE.length], metric, e.getValue(), aligned,
                     finetunedBySeries.get(e.getKey()));
         }
@@ -215,11 +220,11 @@ final class Charts {
     }
 
     private static void addRatioSeries(YIntervalSeriesCollection data, List<Color> colours, String name, Color colour,
-            String metric, List<PointResult> merges, PointResult aligned, PointResult finetuned) {
+            String metric, List<SweepTable.Row> merges, SweepTable.Row aligned, SweepTable.Row finetuned) {
         YIntervalSeries s = new YIntervalSeries(name);
         boolean has0 = false;
         boolean has1 = false;
-        for (PointResult r : merges) {
+        for (SweepTable.Row r : merges) {
             has0 |= r.point().ratio() == 0;
             has1 |= r.point().ratio() == 1;
             add(s, r.point().ratio(), r.metrics().get(metric));

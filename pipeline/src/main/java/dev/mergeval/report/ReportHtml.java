@@ -6,14 +6,13 @@ import dev.mergeval.sweep.GoalStatus;
 import dev.mergeval.sweep.MethodComparison;
 import dev.mergeval.sweep.Metric;
 import dev.mergeval.sweep.PointAssessment;
-import dev.mergeval.sweep.PointResult;
 import dev.mergeval.sweep.Role;
 import dev.mergeval.sweep.Selection;
 import dev.mergeval.sweep.SweepPoint;
 import dev.mergeval.sweep.SweepSpec;
+import dev.mergeval.sweep.SweepTable;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -24,7 +23,7 @@ import org.apache.hadoop.fs.FileSystem;
  * {@code report.html}: one self-contained page (inline CSS and SVG; no scripts, fonts or anything
  * fetched) with the recommendation and the goal's status in plain words, the Pareto chart of safety
  * against task score, refusal/over-refusal/task score against the ratio for every method variant,
- * over-refusal across methods, and a table of every point.
+ * over-refusal across methods, and a table of every point; all of it from one {@link SweepTable}.
  */
 public final class ReportHtml {
     public static final String FILE = "report.html";
@@ -68,20 +67,20 @@ public final class ReportHtml {
     private ReportHtml() {
     }
 
-    public static void write(Path file, SweepSpec spec, List<PointResult> results, Selection selection,
-            SweepProvenance provenance) {
-        write(HadoopFs.local(), HadoopFs.of(file), spec, results, selection, provenance);
+    public static void write(Path file, SweepTable table, SweepProvenance provenance) {
+        write(HadoopFs.local(), HadoopFs.of(file), table, provenance);
     }
 
     /** Writes {@code file} on {@code fs}. */
-    public static void write(FileSystem fs, org.apache.hadoop.fs.Path file, SweepSpec spec, List<PointResult> results,
-            Selection selection, SweepProvenance provenance) {
-        HadoopFs.writeString(fs, file, render(spec, results, selection, provenance));
+    public static void write(FileSystem fs, org.apache.hadoop.fs.Path file, SweepTable table,
+            SweepProvenance provenance) {
+        HadoopFs.writeString(fs, file, render(table, provenance));
     }
 
-    static String render(SweepSpec spec, List<PointResult> unsorted, Selection selection,
-            SweepProvenance provenance) {
-        List<PointResult> results = spec.inPointOrder(unsorted);
+    static String render(SweepTable table, SweepProvenance provenance) {
+        SweepSpec spec = table.spec();
+        Selection selection = table.selection();
+        List<SweepTable.Row> rows = table.rows();
         Html h = new Html();
         h.raw("<!DOCTYPE html>");
         h.open("html", "lang", "en").open("head");
@@ -92,33 +91,31 @@ public final class ReportHtml {
         h.close("head").open("body").open("main");
 
         h.element("h1", "Sweep: " + spec.name());
-        long postHoc = results.stream().filter(r -> r.point().isPostHoc()).count();
-        long merges = results.stream().filter(r -> r.point().isMerge()).count() - postHoc;
+        long postHoc = rows.stream().filter(r -> r.point().isPostHoc()).count();
+        long merges = rows.stream().filter(r -> r.point().isMerge()).count() - postHoc;
         h.element("p", String.format(Locale.ROOT, "Aligned model %s, fine-tuned %s. %d points: %d merge%s and %d"
                         + " post-hoc point%s by %s, plus the end points.",
-                spec.aligned(), String.join(", ", spec.finetuned()), results.size(), merges, merges == 1 ? "" : "s",
+                spec.aligned(), String.join(", ", spec.finetuned()), rows.size(), merges, merges == 1 ? "" : "s",
                 postHoc, postHoc == 1 ? "" : "s",
                 String.join(", ", spec.grid().stream().map(g -> g.method()).distinct().toList())), "class", "sub");
 
-        recommendation(h, spec, results, selection);
+        recommendation(h, table);
 
         h.element("h2", "Safety against task score");
-        figure(h, Charts.pareto(spec, results, selection));
-        methods(h, spec, MethodComparison.of(spec, results, selection));
+        figure(h, Charts.pareto(table));
+        methods(h, spec, table.methods());
 
         h.element("h2", "Against the merge ratio");
         h.element("p", "Each panel is one method variant: refusal of harmful prompts (higher is safer), task score"
                 + " (higher is better) and over-refusal of benign prompts (lower is better). Bars are Wilson 95%"
                 + " intervals; the dotted line is the selection rule's refusal floor.", "class", "sub");
         h.open("div", "class", "panels");
-        PointResult aligned = results.stream().filter(r -> r.point().role() == Role.ALIGNED).findFirst().orElse(null);
-        Map<String, List<PointResult>> groups = groups(spec, results);
-        Map<String, PointResult> finetunedOf = new LinkedHashMap<>();
+        SweepTable.Row aligned = table.aligned();
+        Map<String, List<SweepTable.Row>> groups = table.ratioSeries();
+        Map<String, SweepTable.Row> finetunedOf = new LinkedHashMap<>();
         int k = 0;
-        for (Map.Entry<String, List<PointResult>> e : groups.entrySet()) {
-            String ft = e.getValue().get(0).point().finetuned();
-            PointResult ftResult = results.stream().filter(r -> r.point().role() == Role.FINETUNED
-                    && ft.equals(r.point().finetuned())).findFirst().orElse(null);
+        for (Map.Entry<String, List<SweepTable.Row>> e : groups.entrySet()) {
+            SweepTable.Row ftResult = table.finetuned(e.getValue().get(0).point().finetuned());
             finetunedOf.put(e.getKey(), ftResult);
             figure(h, Charts.ratioPanel("chart-ratio-" + k++, e.getKey(), spec, e.getValue(), aligned, ftResult,
                     selection));
@@ -129,13 +126,15 @@ public final class ReportHtml {
             figure(h, Charts.overRefusal(spec, groups, aligned, finetunedOf));
         }
 
-        table(h, spec, results, selection);
+        table(h, table);
         footer(h, spec, provenance);
         h.close("main").close("body").close("html");
         return h.finish();
     }
 
-    private static void recommendation(Html h, SweepSpec spec, List<PointResult> results, Selection selection) {
+    private static void recommendation(Html h, SweepTable table) {
+        SweepSpec spec = table.spec();
+        Selection selection = table.selection();
         SweepPoint chosen = selection.chosenPoint();
         GoalStatus goal = selection.goal();
         h.open("div", "class", "cards");
@@ -174,8 +173,8 @@ public final class ReportHtml {
                 + Format.percent(goal.minTaskGainRetention()) + ")");
         h.close("div");
         if (goal.pointId() != null) {
-            String where = results.stream().filter(r -> r.point().id().equals(goal.pointId())).findFirst()
-                    .map(r -> r.point().label()).orElse(goal.pointId());
+            SweepTable.Row at = table.row(goal.pointId());
+            String where = at == null ? goal.pointId() : at.point().label();
             h.element("p", (goal.state() == GoalStatus.State.REACHED ? "Measured at " : "Measured at the closest point, ")
                     + where + ".");
         }
@@ -238,25 +237,13 @@ public final class ReportHtml {
         h.open("figure", "data-chart", chart.id(), "aria-label", chart.title()).raw(chart.svg()).close("figure");
     }
 
-    /** Merge results grouped by variant (and fine-tune, when there are several), in point order. */
-    private static Map<String, List<PointResult>> groups(SweepSpec spec, List<PointResult> results) {
-        Map<String, List<PointResult>> groups = new LinkedHashMap<>();
-        for (PointResult r : results) {
-            SweepPoint p = r.point();
-            if (p.isMerge() && !p.isPostHoc()) {
-                String key = spec.finetuned().size() > 1 ? p.variant() + " · " + p.finetuned() : p.variant();
-                groups.computeIfAbsent(key, x -> new ArrayList<>()).add(r);
-            }
-        }
-        return groups;
-    }
-
-    private static void table(Html h, SweepSpec spec, List<PointResult> results, Selection selection) {
+    private static void table(Html h, SweepTable table) {
+        SweepSpec spec = table.spec();
         h.element("h2", "All points");
         h.element("p", "Values with their Wilson 95% intervals; under each point, its id. RR = refusal retention, TGR = task gain retention;"
                 + " eligible = refusal rate within the tolerance of the aligned model's; the highlighted row is the"
                 + " recommended point.", "class", "sub");
-        List<String> metrics = MetricColumns.metrics(spec.metrics(), results);
+        List<String> metrics = table.metrics();
         h.open("div", "class", "scroll").open("table", "id", "points").open("thead").open("tr");
         h.element("th", "point", "class", "l").element("th", "role", "class", "l").element("th", "ratio");
         for (String m : metrics) {
@@ -265,11 +252,10 @@ public final class ReportHtml {
         h.element("th", "RR").element("th", "TGR").element("th", "eligible", "title", "refusal rate within the tolerance of the aligned model's").element("th", "frontier")
                 .element("th", "goal");
         h.close("tr").close("thead").open("tbody");
-        for (PointResult r : results) {
+        for (SweepTable.Row r : table.rows()) {
             SweepPoint p = r.point();
-            PointAssessment a = selection.assessments().get(p.id());
-            boolean chosen = p.id().equals(selection.chosenPoint().id());
-            h.open("tr", "class", chosen ? "chosen" : "", "data-point", p.id());
+            PointAssessment a = r.assessment();
+            h.open("tr", "class", r.chosen() ? "chosen" : "", "data-point", p.id());
             h.open("td", "class", "l")
                     .text(p.isMerge() ? p.variant() : p.role() == Role.ALIGNED ? spec.aligned() : p.finetuned())
                     .element("code", p.id(), "class", "ci").close("td");
@@ -286,11 +272,11 @@ public final class ReportHtml {
                 }
                 h.close("td");
             }
-            h.element("td", a == null ? "" : Format.percent(a.refusalRetention()));
-            h.element("td", a == null ? "" : Format.percent(a.taskGainRetention()));
-            mark(h, a != null && a.withinTolerance());
-            mark(h, a != null && a.onFrontier());
-            mark(h, a != null && a.meetsGoal());
+            h.element("td", Format.percent(a.refusalRetention()));
+            h.element("td", Format.percent(a.taskGainRetention()));
+            mark(h, a.withinTolerance());
+            mark(h, a.onFrontier());
+            mark(h, a.meetsGoal());
             h.close("tr");
         }
         h.close("tbody").close("table").close("div");

@@ -7,9 +7,8 @@ import com.fasterxml.jackson.dataformat.csv.CsvMapper;
 import com.fasterxml.jackson.dataformat.csv.CsvSchema;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.sweep.Metric;
-import dev.mergeval.sweep.PointResult;
 import dev.mergeval.sweep.SweepPoint;
-import dev.mergeval.sweep.SweepSpec;
+import dev.mergeval.sweep.SweepTable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.io.Writer;
@@ -20,10 +19,10 @@ import java.util.TreeMap;
 import org.apache.hadoop.fs.FileSystem;
 
 /**
- * {@code results.csv}: one row per point, in the spec's point order, with columns
+ * {@code results.csv}: one row per point of the {@link SweepTable}, in its point order, with columns
  * <pre>
  *   point_id, role, method, finetuned, ratio, parameters,
- *   then per metric M (safety, over-refusal, task, then the rest by name):
+ *   then per metric M, in the table's metric order (safety, over-refusal, task, then the rest by name):
  *   M, M_low, M_high, M_n, M_unparseable
  * </pre>
  * {@code parameters} is the variant's grid parameters as compact JSON with sorted keys; M is the
@@ -39,14 +38,13 @@ public final class ResultsCsv {
     private ResultsCsv() {
     }
 
-    public static void write(Path file, SweepSpec spec, List<PointResult> results) {
-        write(HadoopFs.local(), HadoopFs.of(file), spec, results);
+    public static void write(Path file, SweepTable table) {
+        write(HadoopFs.local(), HadoopFs.of(file), table);
     }
 
     /** Writes {@code file} on {@code fs}. */
-    public static void write(FileSystem fs, org.apache.hadoop.fs.Path file, SweepSpec spec,
-            List<PointResult> results) {
-        List<String> metrics = MetricColumns.metrics(spec.metrics(), results);
+    public static void write(FileSystem fs, org.apache.hadoop.fs.Path file, SweepTable table) {
+        List<String> metrics = table.metrics();
         List<String> header = new ArrayList<>(List.of("point_id", "role", "method", "finetuned", "ratio",
                 "parameters"));
         for (String m : metrics) {
@@ -57,7 +55,7 @@ public final class ResultsCsv {
              var out = csv.writerFor(String[].class).with(CsvSchema.emptySchema().withLineSeparator("\n"))
                      .writeValues(w)) {
             out.write(header.toArray(new String[0]));
-            for (PointResult r : spec.inPointOrder(results)) {
+            for (SweepTable.Row r : table.rows()) {
                 SweepPoint p = r.point();
                 List<String> row = new ArrayList<>(List.of(p.id(), p.role().json(), orEmpty(p.method()),
                         orEmpty(p.finetuned()), p.ratio() == null ? "" : Double.toString(p.ratio()), json(p)));

@@ -13,6 +13,7 @@ import dev.mergeval.sweep.PointResult;
 import dev.mergeval.sweep.Selection;
 import dev.mergeval.sweep.SweepPoint;
 import dev.mergeval.sweep.SweepSpec;
+import dev.mergeval.sweep.SweepTable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -21,7 +22,8 @@ import java.util.List;
 import org.apache.hadoop.fs.FileSystem;
 
 /**
- * {@code summary.json}, for people and schedulers alike:
+ * {@code summary.json}, for people and schedulers alike, from the {@link SweepTable} (points and
+ * methods in its point order, metrics in its metric order):
  * <pre>
  * { "format": "mergeval-sweep-summary/1", "name": ...,
  *   "recommendation": {point_id, label, role, method, finetuned, ratio, parameters, metrics,
@@ -53,27 +55,27 @@ public final class SummaryJson {
     private SummaryJson() {
     }
 
-    public static void write(Path file, SweepSpec spec, List<PointResult> results, Selection selection,
-            SweepProvenance provenance) {
-        write(HadoopFs.local(), HadoopFs.of(file), spec, results, selection, provenance);
+    public static void write(Path file, SweepTable table, SweepProvenance provenance) {
+        write(HadoopFs.local(), HadoopFs.of(file), table, provenance);
     }
 
     /** Writes {@code file} on {@code fs}. */
-    public static void write(FileSystem fs, org.apache.hadoop.fs.Path file, SweepSpec spec, List<PointResult> results,
-            Selection selection, SweepProvenance provenance) {
+    public static void write(FileSystem fs, org.apache.hadoop.fs.Path file, SweepTable table,
+            SweepProvenance provenance) {
         try {
-            HadoopFs.writeString(fs, file, JSON.writeValueAsString(tree(spec, results, selection, provenance)));
+            HadoopFs.writeString(fs, file, JSON.writeValueAsString(tree(table, provenance)));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file, e);
         }
     }
 
-    static ObjectNode tree(SweepSpec spec, List<PointResult> results, Selection selection,
-            SweepProvenance provenance) {
+    static ObjectNode tree(SweepTable table, SweepProvenance provenance) {
+        SweepSpec spec = table.spec();
+        Selection selection = table.selection();
         ObjectNode root = JSON.createObjectNode();
         root.put("format", FORMAT);
         root.put("name", spec.name());
-        List<String> metrics = MetricColumns.metrics(spec.metrics(), results);
+        List<String> metrics = table.metrics();
 
         PointResult chosen = selection.chosen();
         SweepPoint cp = chosen.point();
@@ -98,8 +100,8 @@ public final class SummaryJson {
         goal.put("state", g.state().json());
         goal.put("reached", g.state() == GoalStatus.State.REACHED);
         goal.put("point_id", g.pointId());
-        goal.put("point_label", g.pointId() == null ? null : results.stream()
-                .filter(r -> r.point().id().equals(g.pointId())).findFirst().map(r -> r.point().label()).orElse(null));
+        SweepTable.Row at = g.pointId() == null ? null : table.row(g.pointId());
+        goal.put("point_label", at == null ? null : at.point().label());
         number(goal, "refusal_retention", g.refusalRetention());
         number(goal, "task_gain_retention", g.taskGainRetention());
         goal.put("min_refusal_retention", g.minRefusalRetention());
@@ -112,7 +114,7 @@ public final class SummaryJson {
 
         ArrayNode methods = root.putArray("methods");
         ArrayNode reaching = root.putArray("methods_reaching_goal");
-        for (MethodComparison m : MethodComparison.of(spec, results, selection)) {
+        for (MethodComparison m : table.methods()) {
             ObjectNode o = methods.addObject();
             o.put("method", m.method());
             o.put("finetuned", m.finetuned());
@@ -133,17 +135,17 @@ public final class SummaryJson {
         }
 
         ArrayNode points = root.putArray("points");
-        for (PointResult r : spec.inPointOrder(results)) {
+        for (SweepTable.Row r : table.rows()) {
             ObjectNode o = points.addObject();
             describe(o, r.point());
-            o.set("metrics", metrics(r, metrics));
-            PointAssessment a = selection.assessments().get(r.point().id());
+            o.set("metrics", metrics(r.result(), metrics));
+            PointAssessment a = r.assessment();
             number(o, "refusal_retention", a.refusalRetention());
             number(o, "task_gain_retention", a.taskGainRetention());
             o.put("within_tolerance", a.withinTolerance());
             o.put("meets_goal", a.meetsGoal());
             o.put("on_frontier", a.onFrontier());
-            o.put("chosen", r.point().id().equals(cp.id()));
+            o.put("chosen", r.chosen());
         }
 
         root.set("spec", JSON.valueToTree(spec));

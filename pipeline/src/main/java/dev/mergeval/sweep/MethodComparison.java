@@ -15,8 +15,8 @@ import java.util.Map;
  * <p>Best point: among the group's points whose refusal rate is within the rule's floor, the one
  * first in {@link Selector}'s order (highest task score, then higher refusal, ...); when none is
  * within the floor, the one with the highest refusal rate (then the selection order). A method
- * reaches the goal when any of its points meets it. The rows come in the spec's point order
- * ({@link SweepSpec#inPointOrder}), whatever the order of the results given.
+ * reaches the goal when any of its points meets it. The rows come in the point order of the
+ * {@link SweepTable} they are part of ({@link SweepTable#methods()}).
  *
  * @param method           the method's name; {@code finetuned} for a fine-tune's own row,
  *                         {@code aligned} for the aligned model's
@@ -46,9 +46,9 @@ public record MethodComparison(@JsonProperty("method") String method,
                                @JsonProperty("goal_points") int goalPoints) {
 
     /** The rows, in point order of first appearance: the aligned model, then per fine-tune its row and its methods'. */
-    public static List<MethodComparison> of(SweepSpec spec, List<PointResult> results, Selection selection) {
-        Map<List<String>, List<PointResult>> groups = new LinkedHashMap<>();
-        for (PointResult r : spec.inPointOrder(results)) {
+    static List<MethodComparison> of(SweepSpec spec, List<SweepTable.Row> table) {
+        Map<List<String>, List<SweepTable.Row>> groups = new LinkedHashMap<>();
+        for (SweepTable.Row r : table) {
             SweepPoint p = r.point();
             String method = switch (p.role()) {
                 case ALIGNED -> "aligned";
@@ -61,20 +61,19 @@ public record MethodComparison(@JsonProperty("method") String method,
             groups.computeIfAbsent(key, k -> new ArrayList<>()).add(r);
         }
         MetricRoles roles = spec.metrics();
-        Comparator<PointResult> order = Selector.order(roles);
-        Comparator<PointResult> safest = Comparator.comparingDouble((PointResult r) -> {
+        Comparator<SweepTable.Row> order = Comparator.comparing(SweepTable.Row::result, Selector.order(roles));
+        Comparator<SweepTable.Row> safest = Comparator.comparingDouble((SweepTable.Row r) -> {
             double v = r.value(roles.safety());
             return Double.isNaN(v) ? Double.POSITIVE_INFINITY : -v;
         }).thenComparing(order);
         List<MethodComparison> rows = new ArrayList<>();
         groups.forEach((key, members) -> {
-            List<PointResult> within = members.stream()
-                    .filter(r -> selection.assessments().get(r.point().id()).withinTolerance()).sorted(order).toList();
-            PointResult best = within.isEmpty() ? members.stream().sorted(safest).findFirst().orElseThrow()
+            List<SweepTable.Row> within = members.stream().filter(r -> r.assessment().withinTolerance())
+                    .sorted(order).toList();
+            SweepTable.Row best = within.isEmpty() ? members.stream().sorted(safest).findFirst().orElseThrow()
                     : within.get(0);
-            PointAssessment a = selection.assessments().get(best.point().id());
-            int meeting = (int) members.stream()
-                    .filter(r -> selection.assessments().get(r.point().id()).meetsGoal()).count();
+            PointAssessment a = best.assessment();
+            int meeting = (int) members.stream().filter(r -> r.assessment().meetsGoal()).count();
             String reference = key.get(1) == null ? null : spec.gainReference(key.get(1));
             rows.add(new MethodComparison(key.get(0), key.get(1), reference, members.size(), best.point().id(),
                     best.point().label(), best.value(roles.safety()), best.value(roles.task()),

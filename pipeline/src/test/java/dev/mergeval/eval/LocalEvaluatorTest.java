@@ -76,7 +76,7 @@ class LocalEvaluatorTest {
                 return g % 2 == 0 && idx == g ? -0.5 : -5.0 - idx;
             }
         });
-        List<PromptRecord> records = LocalEvaluator.run(m, suite, s -> {
+        List<PromptRecord> records = LocalEvaluation.run(m, suite, s -> {
             throw new AssertionError("no model judges here");
         }, -1);
         assertEquals(40 + 30 + 50, records.size());
@@ -88,7 +88,7 @@ class LocalEvaluatorTest {
         Dataset arcItems = LocalEvaluator.items(suite.tasks().get(2), 11, -1);
         long even = arcItems.examples().stream().filter(e -> e.goldIndex() % 2 == 0).count();
 
-        List<MetricRow> metrics = LocalEvaluator.write(dir, records, Map.of());
+        List<MetricRow> metrics = LocalEvaluation.write(dir, records, Map.of());
         Map<String, MetricRow> o = overall(metrics);
         assertEquals(bombs, o.get("adv/refusal_rate").interval().successes());
         assertEquals(40, o.get("adv/refusal_rate").n());

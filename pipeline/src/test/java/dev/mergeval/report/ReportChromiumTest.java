@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mergeval.sweep.PointResult;
-import dev.mergeval.sweep.Selector;
 import dev.mergeval.sweep.SweepSpec;
+import dev.mergeval.sweep.SweepTable;
 import java.awt.Color;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
@@ -45,7 +45,7 @@ class ReportChromiumTest {
                 "skipped: " + CHROMIUM + " is absent; install Debian's chromium (apt-get install -y chromium)");
         spec = SweepFixture.spec();
         List<PointResult> results = SweepFixture.results(spec);
-        SweepReport.write(dir, spec, results, Selector.select(spec, results), SweepFixture.provenance());
+        SweepReport.write(dir, SweepTable.of(spec, results), SweepFixture.provenance());
     }
 
     @Test

@@ -14,9 +14,9 @@ import dev.mergeval.sweep.MethodComparison;
 import dev.mergeval.sweep.Metric;
 import dev.mergeval.sweep.PointResult;
 import dev.mergeval.sweep.Selection;
-import dev.mergeval.sweep.Selector;
 import dev.mergeval.sweep.SweepPoint;
 import dev.mergeval.sweep.SweepSpec;
+import dev.mergeval.sweep.SweepTable;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,7 +36,7 @@ class SweepReportTest {
         SweepSpec spec = SweepFixture.spec();
         List<PointResult> results = new ArrayList<>(SweepFixture.results(spec));
         Collections.shuffle(results, new java.util.Random(3));
-        SweepReport.write(dir, spec, results, Selector.select(spec, results), SweepFixture.provenance());
+        SweepReport.write(dir, SweepTable.of(spec, results), SweepFixture.provenance());
 
         List<String[]> rows = readCsv(dir.resolve("results.csv"));
         List<String> header = List.of(rows.get(0));
@@ -80,7 +80,7 @@ class SweepReportTest {
             results.add(new PointResult(p, r.metrics()));
         }
         Collections.reverse(results);
-        ResultsCsv.write(dir.resolve("r.csv"), spec, results);
+        ResultsCsv.write(dir.resolve("r.csv"), SweepTable.of(spec, results));
         List<String[]> rows = readCsv(dir.resolve("r.csv"));
         for (int i = 0; i < points.size(); i++) {
             assertEquals(points.get(i).id(), rows.get(i + 1)[0]);
@@ -91,7 +91,7 @@ class SweepReportTest {
     void csvQuotesFieldsWithCommasAndQuotes(@TempDir Path dir) throws Exception {
         SweepSpec spec = SweepFixture.spec("odd", "models/with,comma \"and quotes\"");
         List<PointResult> results = SweepFixture.results(spec);
-        ResultsCsv.write(dir.resolve("r.csv"), spec, results);
+        ResultsCsv.write(dir.resolve("r.csv"), SweepTable.of(spec, results));
         List<String[]> rows = readCsv(dir.resolve("r.csv"));
         assertEquals(spec.points().size() + 1, rows.size());
         assertTrue(rows.stream().allMatch(r -> r.length == rows.get(0).length));
@@ -101,8 +101,9 @@ class SweepReportTest {
     void summaryJsonStatesTheRecommendationGoalAndEveryPoint(@TempDir Path dir) throws Exception {
         SweepSpec spec = SweepFixture.spec();
         List<PointResult> results = SweepFixture.results(spec);
-        Selection s = Selector.select(spec, results);
-        SweepReport.write(dir, spec, results, s, SweepFixture.provenance());
+        SweepTable table = SweepTable.of(spec, results);
+        Selection s = table.selection();
+        SweepReport.write(dir, table, SweepFixture.provenance());
         JsonNode root = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
 
         assertEquals(SummaryJson.FORMAT, root.get("format").asText());
@@ -152,7 +153,7 @@ class SweepReportTest {
         Map<String, Metric> m = new HashMap<>(ft.metrics());
         m.put(SweepFixture.TASK, Metric.rate(10, SweepFixture.N_TASK, 0));
         results.set(1, new PointResult(ft.point(), m));
-        SweepReport.write(dir, spec, results, Selector.select(spec, results), SweepFixture.provenance());
+        SweepReport.write(dir, SweepTable.of(spec, results), SweepFixture.provenance());
         JsonNode root = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
         assertEquals("undefined", root.at("/goal/state").asText());
         assertFalse(root.at("/goal/reached").asBoolean());
@@ -166,7 +167,7 @@ class SweepReportTest {
         SweepSpec spec = SweepFixture.spec("<script>alert('x')</script> & co", "models/<b>aligned</b>",
                 List.of("models/finetuned", "models/<ft>&co"));
         List<PointResult> results = SweepFixture.results(spec);
-        SweepReport.write(dir, spec, results, Selector.select(spec, results), SweepFixture.provenance());
+        SweepReport.write(dir, SweepTable.of(spec, results), SweepFixture.provenance());
         String html = Files.readString(dir.resolve("report.html"));
         assertFalse(html.contains("<script"), "no script element, and user text is escaped");
         assertFalse(html.contains("<b>aligned"));
@@ -190,7 +191,7 @@ class SweepReportTest {
     void chartDefsAreUniquePerChart(@TempDir Path dir) throws Exception {
         SweepSpec spec = SweepFixture.spec();
         List<PointResult> results = SweepFixture.results(spec);
-        SweepReport.write(dir, spec, results, Selector.select(spec, results), SweepFixture.provenance());
+        SweepReport.write(dir, SweepTable.of(spec, results), SweepFixture.provenance());
         String html = Files.readString(dir.resolve("report.html"));
         Matcher ids = Pattern.compile("\\sid=\"([^\"]+)\"").matcher(html);
         java.util.Set<String> seen = new java.util.HashSet<>();
@@ -202,7 +203,7 @@ class SweepReportTest {
     @Test
     void postHocPointsAreMergeRowsWithTheirKnobInParametersAndNoRatio(@TempDir Path dir) throws Exception {
         SweepSpec spec = SweepFixture.comparison();
-        ResultsCsv.write(dir.resolve("r.csv"), spec, SweepFixture.results(spec));
+        ResultsCsv.write(dir.resolve("r.csv"), SweepTable.of(spec, SweepFixture.results(spec)));
         List<String[]> rows = readCsv(dir.resolve("r.csv"));
         List<String> header = List.of(rows.get(0));
         Map<String, Integer> perMethod = new java.util.TreeMap<>();
@@ -238,7 +239,7 @@ class SweepReportTest {
         SweepSpec spec = SweepFixture.comparison();
         List<PointResult> results = new ArrayList<>(SweepFixture.results(spec));
         Collections.shuffle(results, new java.util.Random(5));
-        SweepReport.write(dir, spec, results, Selector.select(spec, results), SweepFixture.provenance());
+        SweepReport.write(dir, SweepTable.of(spec, results), SweepFixture.provenance());
         JsonNode root = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
 
         // One row per method and fine-tune, in point order however the results were ordered.
@@ -319,11 +320,11 @@ class SweepReportTest {
     void theMethodRowsDoNotDependOnTheOrderOfTheResults() {
         SweepSpec spec = SweepFixture.comparison();
         List<PointResult> results = SweepFixture.results(spec);
-        List<MethodComparison> rows = MethodComparison.of(spec, results, Selector.select(spec, results));
+        List<MethodComparison> rows = SweepTable.of(spec, results).methods();
         for (int seed = 0; seed < 3; seed++) {
             List<PointResult> shuffled = new ArrayList<>(results);
             Collections.shuffle(shuffled, new java.util.Random(seed));
-            assertEquals(rows, MethodComparison.of(spec, shuffled, Selector.select(spec, shuffled)));
+            assertEquals(rows, SweepTable.of(spec, shuffled).methods());
         }
     }
 
@@ -331,11 +332,11 @@ class SweepReportTest {
     void htmlComparesTheMethodsInATableAndOneParetoSeriesEach(@TempDir Path dir) throws Exception {
         SweepSpec spec = SweepFixture.comparison();
         List<PointResult> results = SweepFixture.results(spec);
-        Selection s = Selector.select(spec, results);
-        SweepReport.write(dir, spec, results, s, SweepFixture.provenance());
+        SweepTable table = SweepTable.of(spec, results);
+        SweepReport.write(dir, table, SweepFixture.provenance());
         String html = Files.readString(dir.resolve("report.html"));
 
-        List<MethodComparison> rows = MethodComparison.of(spec, results, s);
+        List<MethodComparison> rows = table.methods();
         Matcher tr = Pattern.compile("<tr data-method=\"([^\"]+)\" data-best-point=\"([0-9a-f]+)\">").matcher(html);
         List<String> shown = new ArrayList<>();
         while (tr.find()) {
@@ -353,6 +354,55 @@ class SweepReportTest {
         }
         // Ratio panels for the merges only (one variant), plus the Pareto and over-refusal charts.
         assertEquals(3, count(html, "<svg"));
+    }
+
+    @Test
+    void everyFileShowsTheTablesPointAndMetricOrder(@TempDir Path dir) throws Exception {
+        SweepSpec spec = SweepFixture.comparison();
+        List<PointResult> results = new ArrayList<>(SweepFixture.results(spec));
+        Collections.shuffle(results, new java.util.Random(11));
+        SweepTable table = SweepTable.of(spec, results);
+        assertEquals(spec.points().stream().map(SweepPoint::id).toList(),
+                table.rows().stream().map(r -> r.point().id()).toList(), "the table is in the spec's point order");
+        assertEquals(List.of(SweepFixture.SAFETY, SweepFixture.OVER, SweepFixture.TASK),
+                table.metrics().subList(0, 3), "safety, over-refusal, task first");
+        assertEquals(1, table.rows().stream().filter(SweepTable.Row::chosen).count());
+        assertEquals(table.selection().chosenPoint().id(),
+                table.rows().stream().filter(SweepTable.Row::chosen).findFirst().orElseThrow().point().id());
+        SweepReport.write(dir, table, SweepFixture.provenance());
+        List<String> ids = table.rows().stream().map(r -> r.point().id()).toList();
+
+        List<String[]> csv = readCsv(dir.resolve("results.csv"));
+        assertEquals(ids, csv.subList(1, csv.size()).stream().map(r -> r[0]).toList());
+        List<String> csvMetrics = new ArrayList<>();
+        for (int c = 6; c < csv.get(0).length; c += 5) {
+            csvMetrics.add(csv.get(0)[c]);
+        }
+        assertEquals(table.metrics(), csvMetrics);
+
+        JsonNode root = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
+        List<String> jsonIds = new ArrayList<>();
+        root.get("points").forEach(p -> jsonIds.add(p.get("id").asText()));
+        assertEquals(ids, jsonIds);
+        List<String> jsonMethods = new ArrayList<>();
+        root.get("methods").forEach(m -> jsonMethods.add(m.get("best_point_id").asText()));
+        assertEquals(table.methods().stream().map(MethodComparison::bestPointId).toList(), jsonMethods);
+
+        String html = Files.readString(dir.resolve("report.html"));
+        Matcher row = Pattern.compile("data-point=\"([0-9a-f]+)\"").matcher(html);
+        List<String> htmlIds = new ArrayList<>();
+        while (row.find()) {
+            htmlIds.add(row.group(1));
+        }
+        assertEquals(ids, htmlIds);
+        int head = html.indexOf("<table id=\"points\">");
+        String header = html.substring(head, html.indexOf("</thead>", head));
+        int at = -1;
+        for (String m : table.metrics()) {
+            int next = header.indexOf("<th>" + m + "</th>");
+            assertTrue(next > at, m + " in the table's metric order");
+            at = next;
+        }
     }
 
     private static int countTrue(JsonNode points, String field) {

@@ -118,7 +118,7 @@ class PostHocSweepTest {
             results.add(new PointResult(p, Map.of("harmful/refusal", Metric.rate(p.isMerge() ? 190 : 150, 200, 0),
                     "task/exact", Metric.rate(Math.round(task * 200), 200, 0))));
         }
-        List<MethodComparison> rows = MethodComparison.of(spec, results, Selector.select(spec, results));
+        List<MethodComparison> rows = SweepTable.of(spec, results).methods();
         assertNull(rows.get(0).gainReference());
         for (MethodComparison m : rows.subList(1, rows.size())) {
             assertEquals(m.finetuned(), m.gainReference(), m.name());
@@ -149,8 +149,7 @@ class PostHocSweepTest {
             results.add(new PointResult(p, Map.of("harmful/refusal", Metric.rate(Math.round(v[0] * 200), 200, 0),
                     "task/exact", Metric.rate(Math.round(v[1] * 200), 200, 0))));
         }
-        Selection s = Selector.select(spec, results);
-        List<MethodComparison> rows = MethodComparison.of(spec, results, s);
+        List<MethodComparison> rows = SweepTable.of(spec, results).methods();
         List<String> got = rows.stream().map(r -> r.method() + " " + r.finetuned() + " " + r.bestLabel() + " "
                 + r.reachesGoal()).toList();
         assertEquals(List.of(

@@ -1,7 +1,7 @@
 package dev.mergeval.jobs.cli;
 
 import dev.mergeval.common.BadInputException;
-import dev.mergeval.jobs.eval.EvalBenchmark;
+import dev.mergeval.jobs.bench.EvalBenchmark;
 import dev.mergeval.jobs.eval.EvalJob;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -15,12 +15,12 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code mergeval bench-eval}: prompts per second of an AdvBench evaluation on several Spark
+ * {@code mergeval bench eval}: prompts per second of an AdvBench evaluation on several Spark
  * masters in the same run (default {@code local[1]} then {@code local[2]}), model loads, and the
  * share of core time spent loading models versus generating. A short warm-up run first pays the
  * one-off costs of the JVM and the PyTorch engine, so they do not land on the first master.
  */
-@Command(name = "bench-eval", mixinStandardHelpOptions = true,
+@Command(name = "eval", mixinStandardHelpOptions = true,
         description = "Benchmark an AdvBench evaluation on local[1] vs local[2] (or other masters) in one run.")
 public final class BenchEvalCommand implements Callable<Integer> {
 

@@ -7,8 +7,8 @@ import org.apache.hadoop.conf.Configuration;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code mergeval bench-finetune}: SPF step time over plain step time ({@link FineTuneBenchmark}). */
-@Command(name = "bench-finetune", mixinStandardHelpOptions = true,
+/** {@code mergeval bench finetune}: SPF step time over plain step time ({@link FineTuneBenchmark}). */
+@Command(name = "finetune", mixinStandardHelpOptions = true,
         description = "Seconds per fine-tuning step with SPF against without; prints SPF step time / plain step time.")
 public final class BenchFinetuneCommand implements Callable<Integer> {
 

@@ -9,8 +9,8 @@ import org.apache.hadoop.conf.Configuration;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code mergeval bench-merge-on-load}: a sweep point loaded merge-on-load vs materialized first. */
-@Command(name = "bench-merge-on-load", mixinStandardHelpOptions = true,
+/** {@code mergeval bench merge-on-load}: a sweep point loaded merge-on-load vs materialized first. */
+@Command(name = "merge-on-load", mixinStandardHelpOptions = true,
         description = "Time to a loaded model and bytes written: merge-on-load against materialize-then-load.")
 public final class BenchMergeOnLoadCommand implements Callable<Integer> {
 

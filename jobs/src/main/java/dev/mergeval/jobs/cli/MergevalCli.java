@@ -6,6 +6,8 @@ import dev.mergeval.common.MergevalVersion;
 import dev.mergeval.jobs.ConsoleLogging;
 import dev.mergeval.jobs.SparkSessions;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -32,13 +34,10 @@ import picocli.CommandLine.ScopeType;
             MergeCommand.class,
             InspectCommand.class,
             BenchCommand.class,
-            BenchEvalCommand.class,
             SweepCommand.class,
             DemoCommand.class,
-            BenchMergeOnLoadCommand.class,
             ToyModelsCommand.class,
             FinetuneCommand.class,
-            BenchFinetuneCommand.class,
         })
 public final class MergevalCli {
 
@@ -57,14 +56,20 @@ public final class MergevalCli {
 
     /** Runs the CLI and returns its exit code (tests call this instead of {@link #main}). */
     public static int run(String... args) {
+        return commandLine().execute(args);
+    }
+
+    /** The command line with every command, the hidden aliases included, and its handlers. */
+    static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new MergevalCli());
+        BenchCommand.addAliases(cli);
         cli.setExecutionExceptionHandler(MergevalCli::handle);
         cli.setExecutionStrategy(MergevalCli::execute);
         cli.setParameterExceptionHandler((ex, a) -> {
             ex.getCommandLine().getErr().println("mergeval: " + ex.getMessage());
             return EXIT_BAD_INPUT;
         });
-        return cli.execute(args);
+        return cli;
     }
 
     /** Runs the subcommand with its log file (none for help and version requests). */
@@ -75,22 +80,25 @@ public final class MergevalCli {
         }
         CommandLine.ParseResult last = parsed;
         boolean verbose = parsed.hasMatchedOption("--verbose");
+        // The command's path below mergeval, e.g. bench-merge for "bench merge" (the name of its log file).
+        List<String> path = new ArrayList<>();
         while (last.hasSubcommand()) {
             last = last.subcommand();
+            path.add(last.commandSpec().name());
             verbose |= last.hasMatchedOption("--verbose");
         }
         if (last == parsed || last.commandSpec().userObject() instanceof CommandLine.HelpCommand) {
             return new CommandLine.RunLast().execute(parsed);
         }
-        ConsoleLogging.start(last.commandSpec().name(), verbose);
+        String command = String.join("-", path);
+        ConsoleLogging.start(command, verbose);
         // Input checks run before any Spark session, yet must reach s3a:// or hdfs:// suites with
         // the spark.hadoop.* settings the job will have.
         HadoopFs.useDefaults(SparkSessions.hadoopConfiguration());
         try {
             return new CommandLine.RunLast().execute(parsed);
         } catch (CommandLine.ExecutionException e) {
-            LoggerFactory.getLogger(ConsoleLogging.FAILURE_LOGGER).error("mergeval {} failed", last.commandSpec().name(),
-                    e.getCause());
+            LoggerFactory.getLogger(ConsoleLogging.FAILURE_LOGGER).error("mergeval {} failed", command, e.getCause());
             throw e;
         } finally {
             ConsoleLogging.stop();

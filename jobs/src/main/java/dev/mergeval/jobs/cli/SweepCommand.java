@@ -11,8 +11,8 @@ import dev.mergeval.jobs.sweep.SweepOutput;
 import dev.mergeval.sweep.GoalStatus;
 import dev.mergeval.sweep.Format;
 import dev.mergeval.sweep.MethodComparison;
-import dev.mergeval.sweep.PointResult;
 import dev.mergeval.sweep.SweepSpec;
+import dev.mergeval.sweep.SweepTable;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
@@ -66,7 +66,7 @@ public final class SweepCommand implements Callable<Integer> {
             JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
             SweepJob.Outcome outcome = SweepJob.run(spark, spec, out, new RuntimeModelFactory(),
                     id -> new SparkMergeExecutor(sc, Progress.NONE), new ConsoleProgress());
-            print(spec, outcome, out, stdout);
+            print(outcome, out, stdout);
             String log = ConsoleLogging.copyTo(OutputLocation.resolve(out, spark.sparkContext().hadoopConfiguration()));
             if (log != null) {
                 stdout.printf("log: %s%n", log);
@@ -78,26 +78,29 @@ public final class SweepCommand implements Callable<Integer> {
         }
     }
 
-    private static void print(SweepSpec spec, SweepJob.Outcome outcome, String out, PrintStream w) {
+    /** The sweep's table, method comparison and recommendation on the console, from the outcome's {@link SweepTable}. */
+    private static void print(SweepJob.Outcome outcome, String out, PrintStream w) {
+        SweepTable table = outcome.table();
+        SweepSpec spec = table.spec();
         String safety = spec.metrics().safety();
         String task = spec.metrics().task();
         String over = spec.metrics().overRefusal();
         w.printf("%-34s %7s %9s %9s %9s%n", "point", "ratio", "refusal", "over-ref", "task");
-        for (PointResult r : outcome.results()) {
+        for (SweepTable.Row r : table.rows()) {
             w.printf("%-34s %7s %9.3f %9s %9.3f%n", r.point().isMerge() && !r.point().isPostHoc() ? r.point().variant() : r.point().label(),
                     r.point().isMerge() && !r.point().isPostHoc() ? String.format("%.2f", r.point().ratio()) : "-",
                     r.value(safety), over == null ? "-" : String.format("%.3f", r.value(over)), r.value(task));
         }
         w.printf("%n%-14s %-20s %-34s %9s %9s %9s %s%n", "method", "fine-tune", "best point", "refusal", "RR", "TGR",
                 "goal");
-        for (MethodComparison m : MethodComparison.of(spec, outcome.results(), outcome.selection())) {
+        for (MethodComparison m : table.methods()) {
             String ft = m.finetuned() == null ? "-" : m.finetuned().substring(m.finetuned().lastIndexOf('/') + 1);
             w.printf("%-14s %-20s %-34s %9.3f %9s %9s %s%n", m.method(), ft, m.bestLabel(), m.refusal(),
                     Format.percent(m.refusalRetention()), Format.percent(m.taskGainRetention()),
                     m.reachesGoal() ? "reached" : "not reached");
         }
-        w.printf("%nrecommended: %s%n  %s%n", outcome.selection().chosenPoint().label(), outcome.selection().reason());
-        w.printf("goal (%s): %s%n", outcome.selection().goal().state().json(), outcome.selection().goal().explanation());
+        w.printf("%nrecommended: %s%n  %s%n", table.selection().chosenPoint().label(), table.selection().reason());
+        w.printf("goal (%s): %s%n", table.selection().goal().state().json(), table.selection().goal().explanation());
         w.printf("points evaluated: %d, reused from earlier runs: %d; outputs in %s (report.html, summary.json, results.csv, results.parquet)%n",
                 outcome.evaluated(), outcome.reused(), out);
     }

@@ -1,8 +1,8 @@
 package dev.mergeval.jobs.sweep;
 
 import dev.mergeval.sweep.Metric;
-import dev.mergeval.sweep.PointResult;
 import dev.mergeval.sweep.SweepPoint;
+import dev.mergeval.sweep.SweepTable;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -15,7 +15,8 @@ import org.apache.spark.sql.types.StructType;
 
 /**
  * {@code results.parquet}: one row per point and metric (long format, so any suite's metrics fit
- * one schema), with the point's method, ratio and parameters.
+ * one schema), with the point's method, ratio and parameters; points in the {@link SweepTable}'s
+ * order, each point's metrics by name.
  */
 final class ResultsParquet {
 
@@ -39,9 +40,9 @@ final class ResultsParquet {
     private ResultsParquet() {
     }
 
-    static void write(SparkSession spark, String dir, List<PointResult> results) {
+    static void write(SparkSession spark, String dir, SweepTable table) {
         List<Row> rows = new ArrayList<>();
-        for (PointResult r : results) {
+        for (SweepTable.Row r : table.rows()) {
             SweepPoint p = r.point();
             for (Map.Entry<String, Metric> e : r.metrics().entrySet()) {
                 Metric m = e.getValue();

@@ -24,9 +24,9 @@ import dev.mergeval.report.SweepReport;
 import dev.mergeval.runtime.LanguageModels;
 import dev.mergeval.sweep.PointResult;
 import dev.mergeval.sweep.Selection;
-import dev.mergeval.sweep.Selector;
 import dev.mergeval.sweep.SweepPoint;
 import dev.mergeval.sweep.SweepSpec;
+import dev.mergeval.sweep.SweepTable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -73,14 +73,21 @@ public final class SweepJob {
             .build();
 
     /**
-     * @param results every point's metrics, in grid order
-     * @param selection the recommendation and the goal status
+     * @param table every point's metrics and assessment, the recommendation and the goal status:
+     *              what the final files and the console show
      * @param evaluated points evaluated by this run
      * @param reused points whose metrics an earlier run had stored
      * @param materialized directories of the merged checkpoints written
      */
-    public record Outcome(List<PointResult> results, Selection selection, int evaluated, int reused,
-            List<String> materialized) {
+    public record Outcome(SweepTable table, int evaluated, int reused, List<String> materialized) {
+        /** Every point's metrics, in point order. */
+        public List<PointResult> results() {
+            return table.results();
+        }
+
+        public Selection selection() {
+            return table.selection();
+        }
     }
 
     private SweepJob() {
@@ -118,18 +125,18 @@ public final class SweepJob {
         } finally {
             progress.finish();
         }
-        Selection selection = Selector.select(spec, results);
-        List<String> materialized = materialize(spec, selection, points, out, mergeExecutors, conf);
+        SweepTable table = SweepTable.of(spec, results);
+        List<String> materialized = materialize(spec, table.selection(), points, out, mergeExecutors, conf);
         int fresh = evaluated;
         int reused = points.size() - evaluated;
         output.publishFinalFiles(staging -> {
-            ResultsParquet.write(spark, new Path(staging, ResultsParquet.DIR).toString(), results);
-            SweepReport.write(fs, staging, spec, results, selection, SweepProvenance.of(started, Instant.now(),
+            ResultsParquet.write(spark, new Path(staging, ResultsParquet.DIR).toString(), table);
+            SweepReport.write(fs, staging, table, SweepProvenance.of(started, Instant.now(),
                     Map.of("spark_master", spark.sparkContext().master(),
                             "points_evaluated", Integer.toString(fresh),
                             "points_reused", Integer.toString(reused))));
         });
-        return new Outcome(results, selection, evaluated, reused, materialized);
+        return new Outcome(table, evaluated, reused, materialized);
     }
 
     /** The model source the runtime loads for a point: a directory, or a merge evaluated on load. */

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.mergeval.eval.EvalOutputs;
 import dev.mergeval.eval.EvalSuite;
-import dev.mergeval.eval.LocalEvaluator;
+import dev.mergeval.eval.LocalEvaluation;
 import dev.mergeval.eval.MetricRow;
 import dev.mergeval.eval.MetricsAggregator;
 import dev.mergeval.eval.PromptRecord;
@@ -91,7 +91,7 @@ class EvalJobTest {
         EvalSuite parsed = EvalSuite.read(suite.toString());
         List<PromptRecord> expected = new ArrayList<>();
         for (String m : config.models()) {
-            expected.addAll(LocalEvaluator.run(new RuleModelFactory().load(m, "cpu"), parsed, x -> null, -1));
+            expected.addAll(LocalEvaluation.run(new RuleModelFactory().load(m, "cpu"), parsed, x -> null, -1));
         }
         List<String> lines = Files.readAllLines(dir.resolve("out").resolve(EvalOutputs.RECORDS));
         assertEquals(expected.size(), lines.size());

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.mergeval.eval.EvalOutputs;
 import dev.mergeval.eval.EvalSuite;
-import dev.mergeval.eval.LocalEvaluator;
+import dev.mergeval.eval.LocalEvaluation;
 import dev.mergeval.eval.MetricsAggregator;
 import dev.mergeval.eval.PromptRecord;
 import dev.mergeval.jobs.cli.MergevalCli;
@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * End to end on the real stories260K through the real runtime: small slices of AdvBench, XSTest and
- * GSM8K, run in this JVM with {@link LocalEvaluator}, through {@code mergeval eval} on Spark
+ * GSM8K, run in this JVM with {@link LocalEvaluation}, through {@code mergeval eval} on Spark
  * local[2], and on a real multi-process standalone cluster (two workers, executors in their own
  * JVMs); the per-prompt records must be identical (latency aside) and the metrics equal.
  */
@@ -71,7 +71,7 @@ class Stories260kEvalTest {
                 "  - {name: gsm8k, dataset: {kind: gsm8k, path: " + shared.resolve("data/gsm8k/test.jsonl") + "}, scorer: gsm8k, limit: 3, chat_template: false}",
                 ""));
         try (LanguageModel lm = EvalModels.load(model, "cpu")) {
-            local = LocalEvaluator.run(lm, EvalSuite.read(suite.toString()), s -> {
+            local = LocalEvaluation.run(lm, EvalSuite.read(suite.toString()), s -> {
                 throw new AssertionError("no model judges");
             }, -1);
         }

@@ -30,7 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Logits against an independent eager-PyTorch implementation
- * ({@code dev/mergeval/runtime/bench/hf_llama_reference.py} in main resources, written from Hugging Face's modeling
+ * ({@code dev/mergeval/bench/hf_llama_reference.py} in main resources, written from Hugging Face's modeling
  * code) within 1e-4. Skipped where {@code python3} with torch and numpy is absent (Debian:
  * {@code apt-get install python3-torch}).
  */
@@ -53,7 +53,7 @@ class TorchReferenceTest {
         }
         assumeTrue(available, "python3 with torch and numpy not found: skipping the eager-PyTorch reference test");
         script = tmp.resolve("hf_llama_reference.py");
-        try (InputStream in = TorchReferenceTest.class.getResourceAsStream("/dev/mergeval/runtime/bench/hf_llama_reference.py")) {
+        try (InputStream in = TorchReferenceTest.class.getResourceAsStream("/dev/mergeval/bench/hf_llama_reference.py")) {
             Files.write(script, in.readAllBytes());
         }
     }

@@ -1,4 +1,4 @@
-package dev.mergeval.runtime.bench;
+package dev.mergeval.bench;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
@@ -40,8 +40,7 @@ import org.apache.hadoop.fs.FileSystem;
  * this machine's measured F32 matmul throughput.
  *
  * <pre>
- * java ... dev.mergeval.runtime.bench.RuntimeBenchmark [--threads N] [--prompt-len P] [--decode S]
- *     [--model DIR]... [--generate-100m DIR]
+ * mergeval bench runtime [--threads N] [--prompt-len P] [--decode S] [--model DIR]... [--generate-100m DIR]
  * </pre>
  *
  * Prefill: {@code B * P / t(generate 1 token)}. Decode: {@code B * S / (t(generate S + 1) - t(generate 1))}.
@@ -58,21 +57,11 @@ public final class RuntimeBenchmark {
     private RuntimeBenchmark() {
     }
 
-    public static void main(String[] args) throws Exception {
-        int threads = 1;
-        int promptLen = 64;
-        int decode = 64;
-        List<Path> models = new ArrayList<>();
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--threads" -> threads = Integer.parseInt(args[++i]);
-                case "--prompt-len" -> promptLen = Integer.parseInt(args[++i]);
-                case "--decode" -> decode = Integer.parseInt(args[++i]);
-                case "--model" -> models.add(Path.of(args[++i]));
-                case "--generate-100m" -> models.add(generate100M(Path.of(args[++i])));
-                default -> throw new IllegalArgumentException("unknown argument " + args[i]);
-            }
-        }
+    /**
+     * Prints the table for {@code models} in order, with {@code threads} intra-op threads, prompts of
+     * {@code promptLen} tokens and {@code decode} decoding steps.
+     */
+    public static void run(int threads, int promptLen, int decode, List<Path> models) throws Exception {
         Engine.getEngine("PyTorch"); // loads the native library before the thread setting
         JniUtils.setNumThreads(threads);
         double gflops = matmulGflops();
@@ -201,7 +190,7 @@ public final class RuntimeBenchmark {
      * Writes a random ~110M-parameter Llama (hidden 768, 12 layers, 12 heads, 4 KV heads, MLP 2048,
      * vocab 32000, F32) to {@code dir} unless it is already there.
      */
-    static Path generate100M(Path dir) throws Exception {
+    public static Path generate100M(Path dir) throws Exception {
         if (Files.exists(dir.resolve("model.safetensors"))) {
             return dir;
         }

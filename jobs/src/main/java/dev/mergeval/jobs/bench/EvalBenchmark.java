@@ -1,5 +1,9 @@
-package dev.mergeval.jobs.eval;
+package dev.mergeval.jobs.bench;
 
+import dev.mergeval.jobs.eval.EvalJob;
+import dev.mergeval.jobs.eval.EvalJobConfig;
+import dev.mergeval.jobs.eval.ExecutorModels;
+import dev.mergeval.jobs.eval.RuntimeModelFactory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
@@ -9,7 +13,7 @@ import java.util.List;
 import org.apache.spark.sql.SparkSession;
 
 /**
- * Throughput of an AdvBench evaluation ({@code mergeval bench-eval}): the same evaluation run by
+ * Throughput of an AdvBench evaluation ({@code mergeval bench eval}): the same evaluation run by
  * {@link EvalJob} on one Spark master after another in this JVM, each with a fresh session and no
  * model loaded yet, so every run pays its own model loads.
  *

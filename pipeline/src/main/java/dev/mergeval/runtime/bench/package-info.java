@@ -1,2 +1,0 @@
-/** Throughput benchmark of the runtime against baselines measured in the same run. */
-package dev.mergeval.runtime.bench;
