@@ -77,6 +77,12 @@ public record MergeConfig(
                 .orElseThrow(() -> new IllegalStateException("no merge method " + mergeMethod));
     }
 
+    /** This config with errors naming {@code name} as their source. */
+    public MergeConfig withSourceName(String name) {
+        return new MergeConfig(name, location, mergeMethod, baseModel, models, parameters, dtype, outDtype,
+                tokenizerSource);
+    }
+
     /** An error naming this config's source and {@code key}. */
     public BadInputException error(String key, String problem) {
         return MergeConfigParser.bad(sourceName, key, problem);
