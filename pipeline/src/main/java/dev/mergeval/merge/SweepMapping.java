@@ -66,7 +66,7 @@ public record SweepMapping(Shape shape, List<Knob> knobs) {
         Objects.requireNonNull(shape, "shape");
         knobs = List.copyOf(knobs);
         if (knobs.isEmpty() == (shape == Shape.POST_HOC)) {
-            throw new IllegalArgumentException("a post-hoc method, and only one, has knobs: " + shape + " " + knobs);
+            throw new IllegalArgumentException("a post-hoc mapping needs knobs and only it has them: " + shape + " " + knobs);
         }
     }
 
