@@ -1,10 +1,13 @@
 package dev.mergeval.merge;
 
 import java.util.List;
+import java.util.Optional;
 
 /**
  * One merge method, as mergekit's {@code MergeMethod}: its registry name, paper, the parameters it
- * takes globally and per model, the model-count rules it checks on the config, and the tensor math.
+ * takes globally and per model, the model-count rules it checks on the config, how a sweep ratio
+ * maps onto its parameters, and the tensor math. A new method is one class and one line of
+ * {@link MergeMethods}.
  */
 public interface MergeMethod {
 
@@ -26,6 +29,14 @@ public interface MergeMethod {
      */
     default boolean baseExemptFromRequired() {
         return true;
+    }
+
+    /**
+     * How a sweep varies this method between the aligned model and a fine-tune; empty (the default)
+     * for a method a sweep cannot use.
+     */
+    default Optional<SweepMapping> sweepMapping() {
+        return Optional.empty();
     }
 
     /** Model-count and base-model rules; throws {@code BadInputException} naming the key. */

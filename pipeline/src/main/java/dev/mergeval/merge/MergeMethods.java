@@ -1,8 +1,6 @@
 package dev.mergeval.merge;
 
 import dev.mergeval.merge.methods.GeneralizedTaskArithmeticMerge;
-import dev.mergeval.merge.methods.GeneralizedTaskArithmeticMerge.Consensus;
-import dev.mergeval.merge.methods.GeneralizedTaskArithmeticMerge.Sparsification;
 import dev.mergeval.merge.methods.LinearMerge;
 import dev.mergeval.merge.methods.ModelStockMerge;
 import dev.mergeval.merge.methods.NuSlerpMerge;
@@ -18,9 +16,10 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * The registry of merge methods by mergekit name: an explicit list, as mergekit's
- * {@code merge_methods/registry.py}. The task-arithmetic family is one class configured by
- * consensus, sparsification and default {@code normalize}/{@code rescale}, with mergekit's values.
+ * The registry of merge methods by mergekit name: an explicit list, one line per method, as
+ * mergekit's {@code merge_methods/registry.py}. The task-arithmetic family is one class whose named
+ * factories set consensus, sparsification and default {@code normalize}/{@code rescale} to
+ * mergekit's values. The order is the order of error messages and of sweepable methods.
  */
 public final class MergeMethods {
     private static final Map<String, MergeMethod> BY_NAME = new LinkedHashMap<>();
@@ -31,22 +30,14 @@ public final class MergeMethods {
         register(new NuSlerpMerge());
         register(new PassthroughMerge());
         register(new ModelStockMerge());
-        register(new GeneralizedTaskArithmeticMerge("task_arithmetic", "https://arxiv.org/abs/2212.04089",
-                null, null, false, false));
-        register(new GeneralizedTaskArithmeticMerge("ties", "https://arxiv.org/abs/2306.01708",
-                Consensus.SUM, Sparsification.MAGNITUDE, true, false));
-        register(new GeneralizedTaskArithmeticMerge("dare_ties", "https://arxiv.org/abs/2311.03099",
-                Consensus.SUM, Sparsification.RANDOM, false, true));
-        register(new GeneralizedTaskArithmeticMerge("dare_linear", "https://arxiv.org/abs/2311.03099",
-                null, Sparsification.RANDOM, false, true));
-        register(new GeneralizedTaskArithmeticMerge("breadcrumbs", "https://arxiv.org/abs/2312.06795",
-                null, Sparsification.MAGNITUDE_OUTLIERS, false, false));
-        register(new GeneralizedTaskArithmeticMerge("breadcrumbs_ties", "https://arxiv.org/abs/2312.06795",
-                Consensus.SUM, Sparsification.MAGNITUDE_OUTLIERS, false, false));
-        register(new GeneralizedTaskArithmeticMerge("della", "https://arxiv.org/abs/2406.11617",
-                Consensus.SUM, Sparsification.DELLA_MAGPRUNE, true, true));
-        register(new GeneralizedTaskArithmeticMerge("della_linear", "https://arxiv.org/abs/2406.11617",
-                null, Sparsification.DELLA_MAGPRUNE, false, true));
+        register(GeneralizedTaskArithmeticMerge.taskArithmetic());
+        register(GeneralizedTaskArithmeticMerge.ties());
+        register(GeneralizedTaskArithmeticMerge.dareTies());
+        register(GeneralizedTaskArithmeticMerge.dareLinear());
+        register(GeneralizedTaskArithmeticMerge.breadcrumbs());
+        register(GeneralizedTaskArithmeticMerge.breadcrumbsTies());
+        register(GeneralizedTaskArithmeticMerge.della());
+        register(GeneralizedTaskArithmeticMerge.dellaLinear());
         register(new SafeLoraMerge());
         register(new RestaMerge());
         register(new SpfProjectMerge());

@@ -1,5 +1,6 @@
 package dev.mergeval.merge;
 
+import java.io.Serializable;
 import java.util.Collections;
 import java.util.Map;
 
@@ -7,7 +8,9 @@ import java.util.Map;
  * Resolved parameter values for one tensor (one scope: global, or one model), typed on read.
  * Values were checked against their {@link ParamDef} kind when the config was parsed.
  */
-public final class Params {
+public final class Params implements Serializable {
+    private static final long serialVersionUID = 1L;
+
     private final Map<String, Object> values;
 
     public Params(Map<String, Object> values) {

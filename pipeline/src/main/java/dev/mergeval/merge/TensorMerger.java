@@ -3,6 +3,7 @@ package dev.mergeval.merge;
 import dev.mergeval.common.BadInputException;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -47,10 +48,22 @@ public final class TensorMerger {
 
     /** A merger that hands the method the decisions of its plan-time {@code analysis}. */
     public static TensorMerger create(MergeConfig config, int numLayers, PlanAnalysis analysis) {
+        return create(config, numLayers, analysis, Map.of());
+    }
+
+    /**
+     * Like {@link #create(MergeConfig, int, PlanAnalysis)}, starting from the parameters of the
+     * tensors in {@code resolved} (by name, from {@link #params(List)} of an equal merger, as a plan
+     * carries them), so that they are not resolved again.
+     */
+    public static TensorMerger create(MergeConfig config, int numLayers, PlanAnalysis analysis,
+            Map<String, TensorParams> resolved) {
         if (numLayers < 0) {
             throw new IllegalArgumentException("numLayers must be >= 0, got " + numLayers);
         }
-        return new TensorMerger(config, numLayers, analysis);
+        TensorMerger merger = new TensorMerger(config, numLayers, analysis);
+        merger.resolved.putAll(resolved);
+        return merger;
     }
 
     /** The extra model inputs ({@link MergeConfig#extraModels()}) that merging {@code tensorName} reads. */
@@ -160,6 +173,13 @@ public final class TensorMerger {
     /** The parameters resolved for {@code tensorName}. */
     public TensorParams params(String tensorName) {
         return resolved.computeIfAbsent(tensorName, this::resolve);
+    }
+
+    /** The parameters resolved for each of {@code tensorNames}, by name in their order. */
+    public Map<String, TensorParams> params(List<String> tensorNames) {
+        Map<String, TensorParams> out = new LinkedHashMap<>();
+        tensorNames.forEach(name -> out.put(name, params(name)));
+        return out;
     }
 
     private TensorParams resolve(String name) {

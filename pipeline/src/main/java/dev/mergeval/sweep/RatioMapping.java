@@ -9,64 +9,38 @@ import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeMethods;
 import dev.mergeval.merge.ParamDef;
+import dev.mergeval.merge.SweepMapping;
+import dev.mergeval.merge.SweepMapping.Knob;
+import dev.mergeval.merge.SweepMapping.Shape;
 import java.math.BigDecimal;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 
 /**
  * How a sweep ratio {@code l} (0 = the aligned model, 1 = the fine-tuned one) becomes a mergekit
- * config for each supported method, the aligned model being {@code A} and the fine-tune {@code F}:
+ * config, the aligned model being {@code A} and the fine-tune {@code F}: each method declares the
+ * shape of its mapping ({@link MergeMethod#sweepMapping()}, see {@link SweepMapping.Shape}); this
+ * class writes the config of each shape:
  * <ul>
- *   <li>{@code linear}: models A with weight {@code 1-l}, F with weight {@code l};</li>
- *   <li>{@code slerp}: {@code base_model: A}, models A and F, {@code t = l};</li>
- *   <li>{@code nuslerp}: models A with weight {@code 1-l}, F with weight {@code l}, no base, so
- *       {@code t = w_F / (w_A + w_F) = l};</li>
- *   <li>the task-arithmetic family ({@code task_arithmetic, ties, dare_ties, dare_linear,
- *       breadcrumbs, breadcrumbs_ties, della, della_linear}): {@code base_model: A}, model F with
+ *   <li>{@link Shape#WEIGHTED_PAIR} (linear, nuslerp): models A with weight {@code 1-l}, F with
+ *       weight {@code l}, no base (so nuslerp's {@code t = w_F / (w_A + w_F) = l});</li>
+ *   <li>{@link Shape#INTERPOLATION} (slerp): {@code base_model: A}, models A and F, {@code t = l};</li>
+ *   <li>{@link Shape#TASK_VECTOR} (the task-arithmetic family): {@code base_model: A}, model F with
  *       weight {@code l}, so {@code y = A + l * sparsify(F - A)}. {@code normalize} is set to false:
  *       with a single fine-tune, normalising divides by the weight and the ratio would cancel out,
- *       so {@code normalize: true} is refused.</li>
+ *       so {@code normalize: true} is refused;</li>
+ *   <li>{@link Shape#POST_HOC} (the post-hoc safety methods) take no ratio: {@code base_model: A},
+ *       model F, and the grid's parameters under {@code parameters}; their knob ({@link #knobs}) is
+ *       swept by listing its values.</li>
  * </ul>
- * The post-hoc safety methods ({@code safe_lora}, {@code resta}, {@code spf_project}) take no ratio:
- * {@code base_model: A}, model F, and the grid's parameters under {@code parameters}; their knob
- * ({@link #knobs}) is swept by listing its values.
  * Grid parameters go where the method declares them: global ones (e.g. {@code lambda},
  * {@code rescale}) under {@code parameters}, per-model ones (e.g. {@code density}) on F.
  */
 final class RatioMapping {
-    private enum Shape { WEIGHTED_PAIR, SLERP, TASK_VECTOR, POST_HOC }
-
-    private static final Map<String, Shape> SHAPES = new LinkedHashMap<>();
-
-    static {
-        SHAPES.put("linear", Shape.WEIGHTED_PAIR);
-        SHAPES.put("slerp", Shape.SLERP);
-        SHAPES.put("nuslerp", Shape.WEIGHTED_PAIR);
-        for (String m : List.of("task_arithmetic", "ties", "dare_ties", "dare_linear", "breadcrumbs",
-                "breadcrumbs_ties", "della", "della_linear")) {
-            SHAPES.put(m, Shape.TASK_VECTOR);
-        }
-        for (String m : List.of("safe_lora", "resta", "spf_project")) {
-            SHAPES.put(m, Shape.POST_HOC);
-        }
-    }
-
-    /**
-     * A post-hoc method's trade-off knob, the ratio's counterpart: parameter {@code name}, which the
-     * method reads only when parameter {@code mode} is {@code modeValue} (no condition when null).
-     */
-    private record Knob(String name, String mode, String modeValue) {
-    }
-
-    /** Each post-hoc method's knobs: the one table of them. */
-    private static final Map<String, List<Knob>> KNOBS = Map.of(
-            "safe_lora", List.of(new Knob("num_proj_layers", "select_layers_type", "number"),
-                    new Knob("threshold", "select_layers_type", "threshold")),
-            "resta", List.of(new Knob("scale", null, null)),
-            "spf_project", List.of(new Knob("rank", null, null)));
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
@@ -75,19 +49,24 @@ final class RatioMapping {
     private RatioMapping() {
     }
 
-    /** Method names a sweep grid accepts. */
+    /** Method names a sweep grid accepts, in registry order. */
     static List<String> methods() {
-        return List.copyOf(SHAPES.keySet());
+        return MergeMethods.names().stream().filter(m -> mapping(m).isPresent()).toList();
     }
 
     /** True for a method applied to the fine-tune as a whole, with no ratio (a post-hoc safety method). */
     static boolean postHoc(String method) {
-        return SHAPES.get(method) == Shape.POST_HOC;
+        return mapping(method).map(SweepMapping::postHoc).orElse(false);
     }
 
     /** The post-hoc method's knob parameters; empty for ratio-swept methods. */
     static List<String> knobs(String method) {
-        return KNOBS.getOrDefault(method, List.of()).stream().map(Knob::name).toList();
+        return mapping(method).map(m -> m.knobs().stream().map(Knob::name).toList()).orElse(List.of());
+    }
+
+    /** How {@code method} declares it is swept; empty for an unknown method or one that cannot be. */
+    private static Optional<SweepMapping> mapping(String method) {
+        return MergeMethods.find(method).flatMap(MergeMethod::sweepMapping);
     }
 
     /** True when {@code param} of {@code method} is a list of module names, given whole rather than swept. */
@@ -105,12 +84,10 @@ final class RatioMapping {
 
     /** Checks that {@code method} is sweepable and {@code params} are its, with none the ratio sets. */
     static void check(String method, Map<String, ?> params) {
-        Shape shape = SHAPES.get(method);
-        if (shape == null) {
-            throw new BadInputException("method: '" + method + "' cannot be swept (supported: "
-                    + String.join(", ", methods()) + ")");
-        }
-        String reserved = shape == Shape.SLERP ? "t" : shape == Shape.POST_HOC ? null : "weight";
+        SweepMapping mapping = mapping(method).orElseThrow(() -> new BadInputException("method: '" + method
+                + "' cannot be swept (supported: " + String.join(", ", methods()) + ")"));
+        Shape shape = mapping.shape();
+        String reserved = shape.ratioParameter();
         MergeMethod m = MergeMethods.find(method).orElseThrow();
         for (Map.Entry<String, ?> e : params.entrySet()) {
             String name = e.getKey();
@@ -127,7 +104,7 @@ final class RatioMapping {
                         + " would have no effect; leave it out (it is set to false)");
             }
         }
-        for (Knob k : KNOBS.getOrDefault(method, List.of())) {
+        for (Knob k : mapping.knobs()) {
             if (k.mode() == null || !(params.get(k.name()) instanceof List<?> values) || values.size() < 2) {
                 continue;
             }
@@ -169,8 +146,8 @@ final class RatioMapping {
     /** The mergekit config (as YAML-ready maps) of {@code method} at ratio {@code l}. */
     static Map<String, Object> config(String method, String aligned, String finetuned, Double l,
             Map<String, Object> params) {
-        Shape shape = SHAPES.get(method);
         MergeMethod m = MergeMethods.find(method).orElseThrow();
+        Shape shape = m.sweepMapping().orElseThrow().shape();
         Map<String, Object> global = new TreeMap<>();
         Map<String, Object> onFinetuned = new TreeMap<>();
         params.forEach((name, value) -> {
@@ -190,7 +167,7 @@ final class RatioMapping {
                 double rest = BigDecimal.ONE.subtract(BigDecimal.valueOf(l)).doubleValue();
                 models = List.of(entry(aligned, Map.of("weight", rest)), entry(finetuned, onFinetuned));
                 break;
-            case SLERP:
+            case INTERPOLATION:
                 root.put("base_model", aligned);
                 global.put("t", l);
                 models = List.of(entry(aligned, Map.of()), entry(finetuned, onFinetuned));

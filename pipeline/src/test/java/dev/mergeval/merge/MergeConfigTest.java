@@ -1,10 +1,15 @@
 package dev.mergeval.merge;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mergeval.common.BadInputException;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -138,5 +143,27 @@ class MergeConfigTest {
                 models: [{model: a, parameters: {weight: 1e-3}}]
                 """, "sci.yaml");
         assertEquals(1e-3, ((Number) c.models().get(0).parameters().get("weight")).doubleValue(), 0.0);
+    }
+
+    @Test
+    void isAValueThatSurvivesJavaSerialization() throws Exception {
+        MergeConfig c = MergeConfig.parse(TIES, "ties.yaml", "/conf/ties.yaml");
+        assertEquals(c, MergeConfig.parse(TIES, "ties.yaml", "/conf/ties.yaml"));
+        assertEquals(c.hashCode(), MergeConfig.parse(TIES, "ties.yaml", "/conf/ties.yaml").hashCode());
+        assertNotEquals(c, MergeConfig.parse(TIES.replace("weight: 0.3", "weight: 0.4"), "ties.yaml",
+                "/conf/ties.yaml"));
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+            out.writeObject(c);
+        }
+        Object back;
+        try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))) {
+            back = in.readObject();
+        }
+        assertEquals(c, back);
+        MergeConfig copy = (MergeConfig) back;
+        assertEquals(c.normalizedYaml(), copy.normalizedYaml());
+        assertEquals(Optional.of("/conf/ties.yaml"), copy.location());
+        assertEquals("ties", copy.method().name());
     }
 }

@@ -14,7 +14,8 @@ import org.apache.spark.util.SerializableConfiguration;
 
 /**
  * Runs a plan's units as Spark tasks: one partition per unit, in plan order, so results come back
- * in unit order whatever the cluster. The plan and the driver's Hadoop configuration (including
+ * in unit order whatever the cluster. The plan (with the parsed merge config and the parameters
+ * resolved for each tensor, so tasks read no YAML) and the driver's Hadoop configuration (including
  * every {@code spark.hadoop.*} setting) are broadcast once; each task runs
  * {@link dev.mergeval.merge.plan.UnitExecutor#execute}, which reads its byte ranges through Hadoop
  * FileSystem and writes its part file.

@@ -7,15 +7,18 @@ import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
 import dev.mergeval.merge.ParamDef;
 import dev.mergeval.merge.Params;
+import dev.mergeval.merge.SweepMapping;
 import dev.mergeval.merge.TensorParams;
 import dev.mergeval.merge.methods.Sparsifier.RescaleMode;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.Set;
 
 /**
  * Generalized task arithmetic, as mergekit's {@code GeneralizedTaskArithmeticMerge}: task
  * arithmetic, TIES, DARE, Model Breadcrumbs and DELLA are this one class with a consensus method,
- * a sparsification method and default {@code normalize}/{@code rescale}.
+ * a sparsification method and default {@code normalize}/{@code rescale}, one named factory each.
  *
  * <p>For each non-base model k with weight {@code w_k}: {@code d_k = sparsify(x_k - base)} (see
  * {@link Sparsifier}), {@code e_k = w_k d_k}. Without consensus, {@code D = sum_k e_k} and
@@ -38,6 +41,15 @@ public final class GeneralizedTaskArithmeticMerge implements MergeMethod {
     /** Which task-vector sparsification runs before the sum. */
     public enum Sparsification { MAGNITUDE, RANDOM, MAGNITUDE_OUTLIERS, DELLA_MAGPRUNE }
 
+    /** A boolean parameter whose default is true for a family member (false where not listed). */
+    private enum OnByDefault { NORMALIZE, RESCALE }
+
+    private static final String TASK_ARITHMETIC_PAPER = "https://arxiv.org/abs/2212.04089";
+    private static final String TIES_PAPER = "https://arxiv.org/abs/2306.01708";
+    private static final String DARE_PAPER = "https://arxiv.org/abs/2311.03099";
+    private static final String BREADCRUMBS_PAPER = "https://arxiv.org/abs/2312.06795";
+    private static final String DELLA_PAPER = "https://arxiv.org/abs/2406.11617";
+
     private final String name;
     private final String url;
     private final Consensus consensus;
@@ -45,14 +57,62 @@ public final class GeneralizedTaskArithmeticMerge implements MergeMethod {
     private final boolean defaultNormalize;
     private final boolean defaultRescale;
 
-    public GeneralizedTaskArithmeticMerge(String name, String url, Consensus consensus,
-            Sparsification sparsification, boolean defaultNormalize, boolean defaultRescale) {
+    /** {@code consensus} and {@code sparsification} are null for none. */
+    private GeneralizedTaskArithmeticMerge(String name, String url, Consensus consensus,
+            Sparsification sparsification, Set<OnByDefault> onByDefault) {
         this.name = name;
         this.url = url;
         this.consensus = consensus;
         this.sparsification = sparsification;
-        this.defaultNormalize = defaultNormalize;
-        this.defaultRescale = defaultRescale;
+        this.defaultNormalize = onByDefault.contains(OnByDefault.NORMALIZE);
+        this.defaultRescale = onByDefault.contains(OnByDefault.RESCALE);
+    }
+
+    /** {@code task_arithmetic}: the weighted sum of the task vectors, nothing dropped, no sign election. */
+    public static GeneralizedTaskArithmeticMerge taskArithmetic() {
+        return new GeneralizedTaskArithmeticMerge("task_arithmetic", TASK_ARITHMETIC_PAPER, null, null, Set.of());
+    }
+
+    /** {@code ties}: magnitude pruning, sign elected by sum, normalized by default. */
+    public static GeneralizedTaskArithmeticMerge ties() {
+        return new GeneralizedTaskArithmeticMerge("ties", TIES_PAPER, Consensus.SUM, Sparsification.MAGNITUDE,
+                Set.of(OnByDefault.NORMALIZE));
+    }
+
+    /** {@code dare_ties}: random drop, sign elected by sum, rescaled by default. */
+    public static GeneralizedTaskArithmeticMerge dareTies() {
+        return new GeneralizedTaskArithmeticMerge("dare_ties", DARE_PAPER, Consensus.SUM, Sparsification.RANDOM,
+                Set.of(OnByDefault.RESCALE));
+    }
+
+    /** {@code dare_linear}: random drop, no sign election, rescaled by default. */
+    public static GeneralizedTaskArithmeticMerge dareLinear() {
+        return new GeneralizedTaskArithmeticMerge("dare_linear", DARE_PAPER, null, Sparsification.RANDOM,
+                Set.of(OnByDefault.RESCALE));
+    }
+
+    /** {@code breadcrumbs}: the largest and the smallest magnitudes dropped, no sign election. */
+    public static GeneralizedTaskArithmeticMerge breadcrumbs() {
+        return new GeneralizedTaskArithmeticMerge("breadcrumbs", BREADCRUMBS_PAPER, null,
+                Sparsification.MAGNITUDE_OUTLIERS, Set.of());
+    }
+
+    /** {@code breadcrumbs_ties}: as {@link #breadcrumbs()}, with the sign elected by sum. */
+    public static GeneralizedTaskArithmeticMerge breadcrumbsTies() {
+        return new GeneralizedTaskArithmeticMerge("breadcrumbs_ties", BREADCRUMBS_PAPER, Consensus.SUM,
+                Sparsification.MAGNITUDE_OUTLIERS, Set.of());
+    }
+
+    /** {@code della}: magnitude-ranked random drop, sign elected by sum, normalized and rescaled by default. */
+    public static GeneralizedTaskArithmeticMerge della() {
+        return new GeneralizedTaskArithmeticMerge("della", DELLA_PAPER, Consensus.SUM,
+                Sparsification.DELLA_MAGPRUNE, Set.of(OnByDefault.NORMALIZE, OnByDefault.RESCALE));
+    }
+
+    /** {@code della_linear}: magnitude-ranked random drop, no sign election, rescaled by default. */
+    public static GeneralizedTaskArithmeticMerge dellaLinear() {
+        return new GeneralizedTaskArithmeticMerge("della_linear", DELLA_PAPER, null, Sparsification.DELLA_MAGPRUNE,
+                Set.of(OnByDefault.RESCALE));
     }
 
     @Override
@@ -63,6 +123,11 @@ public final class GeneralizedTaskArithmeticMerge implements MergeMethod {
     @Override
     public String referenceUrl() {
         return url;
+    }
+
+    @Override
+    public Optional<SweepMapping> sweepMapping() {
+        return Optional.of(SweepMapping.taskVector());
     }
 
     @Override

@@ -4,9 +4,11 @@ import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
 import dev.mergeval.merge.ParamDef;
+import dev.mergeval.merge.SweepMapping;
 import dev.mergeval.merge.TensorParams;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Linear merge (model soups): {@code y = sum_i w_i x_i}, divided by {@code sum_i w_i} when
@@ -25,6 +27,11 @@ public final class LinearMerge implements MergeMethod {
     @Override
     public String referenceUrl() {
         return "https://arxiv.org/abs/2203.05482";
+    }
+
+    @Override
+    public Optional<SweepMapping> sweepMapping() {
+        return Optional.of(SweepMapping.weightedPair());
     }
 
     @Override

@@ -5,8 +5,10 @@ import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
 import dev.mergeval.merge.ParamDef;
 import dev.mergeval.merge.Params;
+import dev.mergeval.merge.SweepMapping;
 import dev.mergeval.merge.TensorParams;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * NuSLERP: slerp between two models (or, with a base model, between their task vectors
@@ -28,6 +30,11 @@ public final class NuSlerpMerge implements MergeMethod {
     @Override
     public String referenceUrl() {
         return "https://github.com/arcee-ai/mergekit/blob/main/docs/merge_methods.md";
+    }
+
+    @Override
+    public Optional<SweepMapping> sweepMapping() {
+        return Optional.of(SweepMapping.weightedPair());
     }
 
     @Override

@@ -7,8 +7,11 @@ import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
 import dev.mergeval.merge.ParamDef;
 import dev.mergeval.merge.Params;
+import dev.mergeval.merge.SweepMapping;
+import dev.mergeval.merge.SweepMapping.Knob;
 import dev.mergeval.merge.TensorParams;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * RESTA, restoring safety by adding a safety vector back (Bhardwaj et al., ACL 2024,
@@ -42,6 +45,11 @@ public final class RestaMerge implements MergeMethod {
     @Override
     public String referenceUrl() {
         return "https://arxiv.org/abs/2402.11746";
+    }
+
+    @Override
+    public Optional<SweepMapping> sweepMapping() {
+        return Optional.of(SweepMapping.postHoc(Knob.of("scale")));
     }
 
     @Override

@@ -8,12 +8,15 @@ import dev.mergeval.merge.MergeRequest;
 import dev.mergeval.merge.ParamDef;
 import dev.mergeval.merge.Params;
 import dev.mergeval.merge.PlanAnalysis;
+import dev.mergeval.merge.SweepMapping;
+import dev.mergeval.merge.SweepMapping.Knob;
 import dev.mergeval.merge.TensorDecision;
 import dev.mergeval.merge.TensorParams;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -83,6 +86,12 @@ public final class SafeLoraMerge implements MergeMethod {
     @Override
     public String referenceUrl() {
         return "https://arxiv.org/abs/2405.16833";
+    }
+
+    @Override
+    public Optional<SweepMapping> sweepMapping() {
+        return Optional.of(SweepMapping.postHoc(Knob.when("num_proj_layers", "select_layers_type", NUMBER),
+                Knob.when(THRESHOLD, "select_layers_type", THRESHOLD)));
     }
 
     @Override

@@ -4,8 +4,10 @@ import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
 import dev.mergeval.merge.ParamDef;
+import dev.mergeval.merge.SweepMapping;
 import dev.mergeval.merge.TensorParams;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Spherical linear interpolation from the base model {@code v0} to the other model {@code v1},
@@ -28,6 +30,11 @@ public final class SlerpMerge implements MergeMethod {
     @Override
     public String referenceUrl() {
         return "https://en.wikipedia.org/wiki/Slerp";
+    }
+
+    @Override
+    public Optional<SweepMapping> sweepMapping() {
+        return Optional.of(SweepMapping.interpolation());
     }
 
     @Override

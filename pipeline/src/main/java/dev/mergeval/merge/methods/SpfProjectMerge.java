@@ -8,6 +8,8 @@ import dev.mergeval.merge.MergeRequest;
 import dev.mergeval.merge.ParamDef;
 import dev.mergeval.merge.Params;
 import dev.mergeval.merge.PlanAnalysis;
+import dev.mergeval.merge.SweepMapping;
+import dev.mergeval.merge.SweepMapping.Knob;
 import dev.mergeval.merge.TensorDecision;
 import dev.mergeval.merge.TensorMerger;
 import dev.mergeval.merge.TensorParams;
@@ -18,6 +20,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -87,6 +90,11 @@ public final class SpfProjectMerge implements MergeMethod {
     @Override
     public String referenceUrl() {
         return "https://arxiv.org/abs/2601.10141";
+    }
+
+    @Override
+    public Optional<SweepMapping> sweepMapping() {
+        return Optional.of(SweepMapping.postHoc(Knob.of("rank")));
     }
 
     @Override

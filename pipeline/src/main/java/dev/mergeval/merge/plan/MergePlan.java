@@ -1,18 +1,22 @@
 package dev.mergeval.merge.plan;
 
+import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.PlanAnalysis;
+import dev.mergeval.merge.TensorParams;
 import java.io.Serializable;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
  * Everything needed to produce the output, fixed on the driver before any tensor is read. The plan
- * is small (no tensor data) and serializable, so it ships to executors as is.
+ * is small (no tensor data) and serializable, so it ships to executors as is: they merge with the
+ * parsed config and the parameters resolved here, and read no YAML.
  *
  * @param planId content hash of everything below and of the inputs' headers; names the staging
  *     area so that a re-run of the same plan resumes
- * @param configYaml the normalized merge config
+ * @param config the merge config, as parsed on the driver
  * @param seed the seed of the counter-based randomness (DARE, DELLA)
  * @param inputs the input models, in the config's order (base first), then the extra model inputs
  *     named by parameters
@@ -24,10 +28,11 @@ import java.util.Map;
  * @param chunkElements elements per input held at once by element-wise methods (memory only: the
  *     output does not depend on it)
  * @param analysis the method's plan-time analysis ({@link PlanAnalysis#NONE} for most methods)
+ * @param params the parameters resolved for each merged tensor, by name in output order
  */
 public record MergePlan(
         String planId,
-        String configYaml,
+        MergeConfig config,
         long seed,
         List<PlanInput> inputs,
         String copySource,
@@ -36,12 +41,19 @@ public record MergePlan(
         long maxShardBytes,
         List<WorkUnit> units,
         int chunkElements,
-        PlanAnalysis analysis) implements Serializable {
+        PlanAnalysis analysis,
+        Map<String, TensorParams> params) implements Serializable {
 
     public MergePlan {
         inputs = List.copyOf(inputs);
         tensors = List.copyOf(tensors);
         units = List.copyOf(units);
+        params = Collections.unmodifiableMap(new LinkedHashMap<>(params));
+    }
+
+    /** The normalized merge config ({@link MergeConfig#normalizedYaml()}). */
+    public String configYaml() {
+        return config.normalizedYaml();
     }
 
     /** The URI of the model {@code ref} of {@code models}/{@code base_model}. */

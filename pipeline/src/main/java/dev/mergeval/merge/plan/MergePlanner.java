@@ -65,8 +65,8 @@ public final class MergePlanner {
             TensorMerger merger = TensorMerger.create(config, numLayers, analysis);
             List<WorkUnit> units = cutUnits(tensors, merger, options);
             String planId = planId(config, seed, options, inputs, headers, tensors, units, analysis);
-            return new MergePlan(planId, config.normalizedYaml(), seed, inputs, copySource, numLayers,
-                    tensors, options.maxShardBytes(), units, options.chunkElements(), analysis);
+            return new MergePlan(planId, config, seed, inputs, copySource, numLayers, tensors,
+                    options.maxShardBytes(), units, options.chunkElements(), analysis, merger.params(mergedNames));
         }
     }
 

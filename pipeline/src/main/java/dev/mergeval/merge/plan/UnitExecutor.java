@@ -26,7 +26,8 @@ import org.apache.hadoop.fs.RawLocalFileSystem;
 /**
  * Runs one {@link WorkUnit} wherever it is scheduled: reads the byte ranges of its tensors from
  * every input (and from the extra model inputs the method reads for that tensor) through Hadoop
- * FileSystem, merges with the plan's analysis decisions, and writes the unit's output bytes.
+ * FileSystem, merges with the plan's config, resolved parameters and analysis decisions (no YAML is
+ * read here), and writes the unit's output bytes. Errors met here name the plan as their source.
  *
  * <p>Where the bytes go depends on how the committer prepared {@code partsDir}: straight into the
  * pre-created shards at their planned offsets ({@link InPlaceShards}, local filesystem), or into
@@ -101,8 +102,8 @@ public final class UnitExecutor {
     }
 
     private static void merge(MergePlan plan, WorkUnit unit, UnitSink sink, Configuration conf) throws IOException {
-        MergeConfig config = MergeConfig.parse(plan.configYaml(), "plan " + plan.planId());
-        TensorMerger merger = TensorMerger.create(config, plan.numLayers(), plan.analysis());
+        MergeConfig config = plan.config().withSourceName("plan " + plan.planId());
+        TensorMerger merger = TensorMerger.create(config, plan.numLayers(), plan.analysis(), plan.params());
         Scratch scratch = SCRATCH.get();
         try (MergeInputs inputs = MergeInputs.open(config, plan.modelUris(), plan.extraUris(), conf)) {
             for (TensorSlice slice : unit.slices()) {

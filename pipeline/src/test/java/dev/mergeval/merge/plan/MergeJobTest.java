@@ -15,7 +15,12 @@ import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Progress;
+import dev.mergeval.merge.MergeConfig;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -288,6 +293,66 @@ class MergeJobTest {
         assertEquals(shardHashes(dir, false).get("model.safetensors"),
                 p.get("output").get("shards").get(0).get("sha256").asText());
         assertTrue(p.get("plan").get("units").size() > 0);
+    }
+
+    @Test
+    void aPlanShippedByJavaSerializationMergesTheSameBytes(@TempDir Path out) throws Exception {
+        for (String method : List.of("dare_ties", "della", "slerp")) {
+            String yaml = method.equals("slerp") ? """
+                    merge_method: slerp
+                    base_model: %s
+                    models:
+                      - model: %s
+                      - model: %s
+                    parameters: {t: [0, 0.3, 1]}
+                    """.formatted(base, base, tuneA) : twoTunesBf16(method);
+            Path here = out.resolve(method + "-here");
+            Path shipped = out.resolve(method + "-shipped");
+            PlanOptions small = new PlanOptions(PlanOptions.DEFAULT_MAX_SHARD_BYTES, 700, 7);
+            MergeJob.run(request(yaml, here, false, small), executor(2), CONF);
+            List<MergePlan> received = new ArrayList<>();
+            MergeExecutor remote = new MergeExecutor() {
+                final LocalMergeExecutor inner = executor(2);
+
+                @Override
+                public List<UnitResult> execute(MergePlan plan, String partsDir) {
+                    MergePlan copy = shipped(plan);
+                    received.add(copy);
+                    return inner.execute(copy, partsDir);
+                }
+
+                @Override
+                public List<String> sha256(List<String> files) {
+                    return inner.sha256(files);
+                }
+
+                @Override
+                public String describe() {
+                    return "remote";
+                }
+            };
+            MergeJob.run(request(yaml, shipped, false, small), remote, CONF);
+            assertEquals(shardHashes(here, false), shardHashes(shipped, false), method);
+            MergePlan plan = received.get(0);
+            assertEquals(MergeConfig.parse(yaml, "test.yaml"), plan.config());
+            assertEquals(plan.tensors().stream().filter(OutputTensor::merged).map(OutputTensor::name).toList(),
+                    List.copyOf(plan.params().keySet()), method);
+        }
+    }
+
+    /** {@code plan} written and read back with Java serialization, as Spark ships it to executors. */
+    private static MergePlan shipped(MergePlan plan) {
+        try {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            try (ObjectOutputStream o = new ObjectOutputStream(bytes)) {
+                o.writeObject(plan);
+            }
+            try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))) {
+                return (MergePlan) in.readObject();
+            }
+        } catch (IOException | ClassNotFoundException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /**

@@ -1,0 +1,387 @@
+package dev.mergeval.merge;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.annotation.JsonNaming;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
+import dev.mergeval.common.BadInputException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.BiFunction;
+
+/**
+ * Reads a mergekit YAML config into a {@link MergeConfig}. The YAML is bound to the raw records
+ * below, whose values stay YAML nodes so that each is checked here with a message of its own;
+ * Jackson rejects keys they do not hold. Everything Mergeval does not support (slices, modules,
+ * tokenizer blocks, chat templates, unknown keys, parameters the method does not take, missing
+ * required parameters, values of the wrong type) is a {@link BadInputException} whose one-line
+ * message names the source and the key, checked in document order: the top-level keys, the method,
+ * the scalar settings, each model in turn, the global parameters, the required parameters, and
+ * last the method's own rules ({@link MergeMethod#validate}).
+ */
+final class MergeConfigParser {
+    private static final Map<String, String> UNSUPPORTED_KEYS = Map.of(
+            "slices", "layer slices are not supported; list whole models under 'models'",
+            "modules", "modules are not supported; list whole models under 'models'",
+            "tokenizer", "the tokenizer block is not supported; use 'tokenizer_source: base' or omit it",
+            "chat_template", "chat templates are not supported; the base model's tokenizer files are copied");
+    private static final Set<String> DTYPES = Set.of("float32", "float16", "bfloat16", "float64");
+
+    /** Reads configs (duplicate keys are an error) and writes {@link MergeConfig#normalizedYaml()}. */
+    static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
+            .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
+            .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES))
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+
+    /** The top level of a config. */
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    record RawConfig(JsonNode mergeMethod, JsonNode baseModel, JsonNode models, JsonNode parameters,
+            JsonNode dtype, JsonNode outDtype, JsonNode tokenizerSource) {
+    }
+
+    /** One entry of {@code models}. */
+    record RawModel(JsonNode model, JsonNode parameters) {
+    }
+
+    /** One {@code {filter, value}} entry of a parameter setting. */
+    record RawCondition(JsonNode filter, JsonNode value) {
+    }
+
+    private final String source;
+
+    MergeConfigParser(String source) {
+        this.source = source;
+    }
+
+    MergeConfig parse(String yaml, String location) {
+        JsonNode root;
+        try {
+            root = YAML.readTree(yaml);
+        } catch (JsonProcessingException e) {
+            throw new BadInputException(source + ": invalid YAML: " + oneLine(e.getOriginalMessage()));
+        }
+        if (root == null || !root.isObject()) {
+            throw new BadInputException(source + ": the config must be a YAML mapping");
+        }
+        RawConfig raw = bind(root, RawConfig.class, "", (key, known) -> UNSUPPORTED_KEYS.getOrDefault(key,
+                "unknown key (supported: " + String.join(", ", known) + ")"));
+        String methodName = requiredString(raw.mergeMethod(), "merge_method");
+        MergeMethod method = MergeMethods.find(methodName).orElseThrow(() -> bad("merge_method",
+                "unknown method '" + methodName + "' (known: " + String.join(", ", MergeMethods.names()) + ")"));
+        String baseModel = optionalString(raw.baseModel(), "base_model");
+        String dtype = optionalDtype(raw.dtype(), "dtype");
+        String outDtype = optionalDtype(raw.outDtype(), "out_dtype");
+        String tokenizerSource = optionalString(raw.tokenizerSource(), "tokenizer_source");
+        if (tokenizerSource != null && !tokenizerSource.equals("base")) {
+            throw bad("tokenizer_source", "only 'base' is supported (got '" + tokenizerSource + "')");
+        }
+        if (tokenizerSource != null && baseModel == null) {
+            throw bad("tokenizer_source", "'base' needs a base_model");
+        }
+
+        JsonNode modelsNode = raw.models();
+        if (isAbsent(modelsNode)) {
+            throw bad("models", "required: the list of models to merge");
+        }
+        if (!modelsNode.isArray() || modelsNode.isEmpty()) {
+            throw bad("models", "must be a non-empty list");
+        }
+        List<ModelEntry> models = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        for (int i = 0; i < modelsNode.size(); i++) {
+            String where = "models[" + i + "]";
+            JsonNode node = modelsNode.get(i);
+            if (!node.isObject()) {
+                throw bad(where, "must be a mapping with 'model' and optional 'parameters'");
+            }
+            RawModel entry = bind(node, RawModel.class, where + ".",
+                    (key, known) -> "unknown key (supported: " + String.join(", ", known) + ")");
+            String model = requiredString(entry.model(), where + ".model");
+            if (!seen.add(model)) {
+                throw bad(where + ".model", "'" + model + "' is listed twice");
+            }
+            models.add(new ModelEntry(model, parameterBlock(entry.parameters(), where + ".parameters",
+                    method.tensorParameters(), List.of(), method.name())));
+        }
+        Map<String, Object> global = parameterBlock(raw.parameters(), "parameters", method.parameters(),
+                method.tensorParameters(), method.name());
+
+        MergeConfig config = new MergeConfig(source, Optional.ofNullable(location), method.name(),
+                Optional.ofNullable(baseModel), models, global, Optional.ofNullable(dtype),
+                Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource));
+        checkRequired(config, method);
+        method.validate(config);
+        return config;
+    }
+
+    private void checkRequired(MergeConfig config, MergeMethod method) {
+        for (ParamDef def : method.parameters()) {
+            if (def.required() && !config.parameters().containsKey(def.name())) {
+                throw bad("parameters." + def.name(), "required by " + method.name());
+            }
+        }
+        for (int i = 0; i < config.models().size(); i++) {
+            ModelEntry entry = config.models().get(i);
+            boolean exempt = method.baseExemptFromRequired() && config.baseModel().equals(Optional.of(entry.model()));
+            for (ParamDef def : method.tensorParameters()) {
+                if (def.required() && !exempt && !entry.parameters().containsKey(def.name())
+                        && !config.parameters().containsKey(def.name())) {
+                    throw bad("models[" + i + "].parameters." + def.name(),
+                            "required by " + method.name() + " for model '" + entry.model() + "'");
+                }
+            }
+        }
+    }
+
+    /**
+     * {@code node} (a mapping) bound to {@code type}. The first key in document order that the type
+     * does not hold is an error at {@code prefix + key}, saying what {@code unknown} makes of the key
+     * and the sorted keys the type holds.
+     */
+    private <T> T bind(JsonNode node, Class<T> type, String prefix, BiFunction<String, List<String>, String> unknown) {
+        try {
+            return YAML.readerFor(type).with(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES).readValue(node);
+        } catch (UnrecognizedPropertyException e) {
+            List<String> known = e.getKnownPropertyIds().stream().map(String::valueOf).sorted().toList();
+            throw bad(prefix + e.getPropertyName(), unknown.apply(e.getPropertyName(), known));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot bind " + type.getSimpleName(), e);
+        }
+    }
+
+    // ---- parameter settings ----
+
+    private Map<String, Object> parameterBlock(JsonNode node, String where, List<ParamDef> allowed,
+            List<ParamDef> alsoAllowed, String methodName) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        if (isAbsent(node)) {
+            return out;
+        }
+        if (!node.isObject()) {
+            throw bad(where, "must be a mapping of parameter names to values");
+        }
+        Iterator<Map.Entry<String, JsonNode>> fields = node.fields();
+        while (fields.hasNext()) {
+            Map.Entry<String, JsonNode> field = fields.next();
+            String key = where + "." + field.getKey();
+            ParamDef def = findDef(field.getKey(), allowed, alsoAllowed);
+            if (def == null) {
+                List<String> known = new ArrayList<>();
+                allowed.forEach(d -> known.add(d.name()));
+                alsoAllowed.forEach(d -> known.add(d.name()));
+                throw bad(key, "not a parameter of " + methodName + " here (accepted: "
+                        + (known.isEmpty() ? "none" : String.join(", ", known)) + ")");
+            }
+            if (field.getValue().isNull()) {
+                continue;
+            }
+            out.put(field.getKey(), def.kind().wholeMerge() ? wholeMergeSetting(field.getValue(), def, key)
+                    : setting(field.getValue(), def, key));
+        }
+        return out;
+    }
+
+    private static ParamDef findDef(String name, List<ParamDef> a, List<ParamDef> b) {
+        for (List<ParamDef> defs : List.of(a, b)) {
+            for (ParamDef d : defs) {
+                if (d.name().equals(name)) {
+                    return d;
+                }
+            }
+        }
+        return null;
+    }
+
+    /** A path, or a list of names: one value for the whole merge, no gradient or filter. */
+    private Object wholeMergeSetting(JsonNode node, ParamDef def, String key) {
+        if (def.kind() != ParamDef.Kind.NAMES) {
+            if (!node.isTextual() || node.asText().isBlank()) {
+                throw bad(key, "must be a path (a non-empty string)");
+            }
+            return node.asText();
+        }
+        List<String> names = new ArrayList<>();
+        if (node.isTextual()) {
+            for (String part : node.asText().split(",")) {
+                names.add(part.trim());
+            }
+        } else if (node.isArray()) {
+            for (int i = 0; i < node.size(); i++) {
+                if (!node.get(i).isTextual()) {
+                    throw bad(key + "[" + i + "]", "must be a name (a string)");
+                }
+                names.add(node.get(i).asText().trim());
+            }
+        } else {
+            throw bad(key, "must be a list of names or one comma-separated string");
+        }
+        if (names.isEmpty() || names.stream().anyMatch(String::isEmpty)) {
+            throw bad(key, "must hold one or more non-empty names");
+        }
+        return List.copyOf(names);
+    }
+
+    /** Converts one setting (scalar, gradient list or filter list) to plain Java values, checking kinds. */
+    private Object setting(JsonNode node, ParamDef def, String key) {
+        if (node.isArray()) {
+            if (node.isEmpty()) {
+                throw bad(key, "an empty list is not a value");
+            }
+            boolean conditions = node.get(0).isObject();
+            List<Object> list = new ArrayList<>();
+            for (int i = 0; i < node.size(); i++) {
+                JsonNode e = node.get(i);
+                String ek = key + "[" + i + "]";
+                if (e.isObject() != conditions) {
+                    throw bad(ek, "a list must hold either {filter, value} entries or plain values, not both");
+                }
+                list.add(conditions ? condition(e, def, ek) : scalar(e, def, ek));
+            }
+            return List.copyOf(list);
+        }
+        if (node.isObject()) {
+            return List.of(condition(node, def, key));
+        }
+        return scalar(node, def, key);
+    }
+
+    private Map<String, Object> condition(JsonNode node, ParamDef def, String key) {
+        RawCondition raw = bind(node, RawCondition.class, key + ".",
+                (k, known) -> "unknown key (a condition has 'filter' and 'value')");
+        Map<String, Object> cond = new LinkedHashMap<>();
+        if (!isAbsent(raw.filter())) {
+            if (!raw.filter().isTextual()) {
+                throw bad(key + ".filter", "must be a string");
+            }
+            cond.put("filter", raw.filter().asText());
+        }
+        JsonNode value = raw.value();
+        if (isAbsent(value)) {
+            throw bad(key + ".value", "required in a {filter, value} entry");
+        }
+        if (value.isArray()) {
+            List<Object> list = new ArrayList<>();
+            for (int i = 0; i < value.size(); i++) {
+                if (value.get(i).isContainerNode()) {
+                    throw bad(key + ".value[" + i + "]", "must be a plain value");
+                }
+                list.add(scalar(value.get(i), def, key + ".value[" + i + "]"));
+            }
+            if (list.isEmpty()) {
+                throw bad(key + ".value", "an empty list is not a value");
+            }
+            cond.put("value", List.copyOf(list));
+        } else if (value.isObject()) {
+            throw bad(key + ".value", "must be a value or a list of values, not a mapping");
+        } else {
+            cond.put("value", scalar(value, def, key + ".value"));
+        }
+        return Collections.unmodifiableMap(cond);
+    }
+
+    private Object scalar(JsonNode node, ParamDef def, String key) {
+        switch (def.kind()) {
+            case NUMBER:
+                if (node.isNumber()) {
+                    return node.isIntegralNumber() ? (Object) node.longValue() : (Object) node.doubleValue();
+                }
+                if (node.isTextual()) {
+                    // YAML 1.1 reads "1e-3" (no dot) as a string; accept numeric text.
+                    try {
+                        return Double.parseDouble(node.asText().trim());
+                    } catch (NumberFormatException e) {
+                        throw bad(key, "must be a number (got '" + node.asText() + "')");
+                    }
+                }
+                throw bad(key, "must be a number (got " + node.getNodeType().toString().toLowerCase() + ")");
+            case BOOLEAN:
+                if (node.isBoolean()) {
+                    return node.booleanValue();
+                }
+                if (node.isNumber()) {
+                    return node.isIntegralNumber() ? (Object) node.longValue() : (Object) node.doubleValue();
+                }
+                throw bad(key, "must be true or false");
+            case STRING:
+                if (node.isTextual()) {
+                    return node.asText();
+                }
+                throw bad(key, "must be a string");
+            case MODEL, FILE, NAMES:
+                throw new IllegalStateException(def.kind() + " settings are read by wholeMergeSetting");
+            default:
+                throw new IllegalStateException("unknown kind " + def.kind());
+        }
+    }
+
+    // ---- scalar settings ----
+
+    private String requiredString(JsonNode v, String key) {
+        if (isAbsent(v)) {
+            throw bad(key, "required");
+        }
+        return nonEmptyString(v, key);
+    }
+
+    private String optionalString(JsonNode v, String key) {
+        return isAbsent(v) ? null : nonEmptyString(v, key);
+    }
+
+    private String nonEmptyString(JsonNode v, String key) {
+        if (!v.isTextual() || v.asText().isBlank()) {
+            throw bad(key, "must be a non-empty string");
+        }
+        return v.asText();
+    }
+
+    /** The dtype without a {@code torch.} prefix, or null when absent. */
+    private String optionalDtype(JsonNode node, String key) {
+        String v = optionalString(node, key);
+        if (v == null) {
+            return null;
+        }
+        String name = v.startsWith("torch.") ? v.substring("torch.".length()) : v;
+        if (!DTYPES.contains(name)) {
+            throw bad(key, "unsupported dtype '" + v + "' (supported: " + String.join(", ", sorted(DTYPES)) + ")");
+        }
+        return name;
+    }
+
+    /** Missing, or written as null ({@code key:} or {@code key: ~}). */
+    private static boolean isAbsent(JsonNode node) {
+        return node == null || node.isNull();
+    }
+
+    private static List<String> sorted(Set<String> s) {
+        List<String> l = new ArrayList<>(s);
+        l.sort(null);
+        return l;
+    }
+
+    private BadInputException bad(String key, String problem) {
+        return bad(source, key, problem);
+    }
+
+    static BadInputException bad(String source, String key, String problem) {
+        return new BadInputException(source + ": " + key + ": " + problem);
+    }
+
+    private static String oneLine(String s) {
+        return s == null ? "" : s.replaceAll("\\s+", " ").trim();
+    }
+}
