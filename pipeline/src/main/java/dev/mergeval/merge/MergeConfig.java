@@ -1,14 +1,12 @@
 package dev.mergeval.merge;
 
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Mappers;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Iterator;
@@ -43,10 +41,7 @@ public final class MergeConfig {
             "chat_template", "chat templates are not supported; the base model's tokenizer files are copied");
     private static final Set<String> DTYPES = Set.of("float32", "float16", "bfloat16", "float64");
 
-    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
-            .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
-            .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES))
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    private static final ObjectMapper YAML = Mappers.YAML;
 
     private final String sourceName;
     private final String location;

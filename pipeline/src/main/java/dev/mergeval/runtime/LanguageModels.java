@@ -3,10 +3,10 @@ package dev.mergeval.runtime;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.LoraCheckpoint;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeInputs;
 import dev.mergeval.merge.PlanAnalysis;
@@ -268,7 +268,7 @@ public final class LanguageModels {
 
     private static JsonNode json(ModelDirectory dir, String name) {
         try {
-            return new ObjectMapper().readTree(dir.readBytes(name));
+            return Mappers.JSON.readTree(dir.readBytes(name));
         } catch (IOException e) {
             throw new BadInputException(dir.resolve(name) + ": not valid JSON", e);
         }

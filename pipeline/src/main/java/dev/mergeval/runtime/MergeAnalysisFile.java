@@ -3,7 +3,7 @@ package dev.mergeval.runtime;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.HadoopFs;
-import dev.mergeval.checkpoint.Sha256;
+import dev.mergeval.common.Sha256;
 import dev.mergeval.checkpoint.ShardFile;
 import dev.mergeval.merge.MergeInputs;
 import dev.mergeval.merge.ParamDef;

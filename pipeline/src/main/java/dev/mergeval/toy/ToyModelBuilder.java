@@ -4,10 +4,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.mergeval.checkpoint.Sha256;
+import dev.mergeval.common.Sha256;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.common.MergevalVersion;
 import dev.mergeval.common.Progress;
 import dev.mergeval.runtime.ModelDirectory;
@@ -191,7 +191,7 @@ public final class ToyModelBuilder {
             ToyScores scores = ToyEvaluator.evaluate(dir.toString(), data, recipe.threads());
             log.accept(String.format("%s in %.0f s: %s", role, result.seconds(), scores));
             ObjectNode p = provenance(role, startSha256, scores, List.of(trainFile.getFileName().toString()));
-            ObjectMapper json = new ObjectMapper();
+            ObjectMapper json = Mappers.JSON;
             p.set("training", json.valueToTree(training));
             p.put("train_seconds", Math.round(result.seconds() * 10) / 10.0);
             p.putPOJO("loss_curve", result.losses().stream().map(l -> Math.round(l * 1e5) / 1e5).toList());
@@ -225,7 +225,7 @@ public final class ToyModelBuilder {
 
         private ObjectNode provenance(String role, String startSha256, ToyScores scores, List<String> trainedOn)
                 throws IOException {
-            ObjectMapper json = new ObjectMapper();
+            ObjectMapper json = Mappers.JSON;
             ObjectNode p = json.createObjectNode();
             p.put("model", role);
             p.put("made_by", "mergeval toy-models (mergeval " + MergevalVersion.VERSION + ")");
@@ -261,7 +261,7 @@ public final class ToyModelBuilder {
 
     private void writeModel(Path dir, String configJson, Map<String, NDArray> params) throws IOException {
         Files.createDirectories(dir);
-        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ObjectMapper json = Mappers.PRETTY;
         Map<String, ToySafetensors.Tensor> tensors = new TreeMap<>();
         for (Map.Entry<String, NDArray> e : params.entrySet()) {
             tensors.put(e.getKey(), new ToySafetensors.Tensor(e.getValue().getShape().getShape(),
@@ -281,7 +281,7 @@ public final class ToyModelBuilder {
     }
 
     private static void writeProvenance(Path dir, ObjectNode provenance) throws IOException {
-        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(dir.resolve("toy-provenance.json").toFile(), provenance);
+        Mappers.PRETTY.writeValue(dir.resolve("toy-provenance.json").toFile(), provenance);
     }
 
     static final String TOKENIZER_LICENSE_NOTE = "tokenizer.json is a copy of the stories260K tokenizer from\n"

@@ -3,6 +3,7 @@ package dev.mergeval.jobs.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.runtime.ChatMessage;
 import dev.mergeval.runtime.Completion;
 import dev.mergeval.runtime.GenerationParams;
@@ -83,7 +84,7 @@ public final class GenerateCommand implements Callable<Integer> {
             Completion c = lm.generate(List.of(input), params).get(0);
             PrintWriter out = spec.commandLine().getOut();
             if (json) {
-                ObjectMapper mapper = new ObjectMapper();
+                ObjectMapper mapper = Mappers.JSON;
                 ObjectNode o = mapper.createObjectNode();
                 o.putPOJO("prompt_ids", c.promptIds());
                 o.putPOJO("output_ids", c.outputIds());

@@ -8,11 +8,11 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.SafetensorsWriter;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.runtime.CheckpointTensorSource;
 import dev.mergeval.runtime.GenerationParams;
 import dev.mergeval.runtime.generation.BatchGenerator;
@@ -191,7 +191,7 @@ public final class RuntimeBenchmark {
             if (!p.waitFor(600, TimeUnit.SECONDS) || p.exitValue() != 0) {
                 return null;
             }
-            return new ObjectMapper().readTree(out.substring(out.lastIndexOf('\n') + 1));
+            return Mappers.JSON.readTree(out.substring(out.lastIndexOf('\n') + 1));
         } finally {
             Files.deleteIfExists(script);
         }
@@ -205,7 +205,7 @@ public final class RuntimeBenchmark {
         if (Files.exists(dir.resolve("model.safetensors"))) {
             return dir;
         }
-        ObjectNode c = new ObjectMapper().createObjectNode();
+        ObjectNode c = Mappers.JSON.createObjectNode();
         c.putArray("architectures").add("LlamaForCausalLM");
         c.put("vocab_size", 32000);
         c.put("hidden_size", 768);
