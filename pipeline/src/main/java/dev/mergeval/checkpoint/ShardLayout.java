@@ -2,6 +2,7 @@ package dev.mergeval.checkpoint;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Shapes;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -57,16 +58,12 @@ public final class ShardLayout {
 
         /** Product of the shape. */
         public long numElements() {
-            long n = 1;
-            for (long d : shape) {
-                n = Math.multiplyExact(n, d);
-            }
-            return n;
+            return Shapes.numElements(shape);
         }
 
         /** Bytes of the tensor's data. */
         public long byteLength() {
-            return Math.multiplyExact(numElements(), (long) dtype.byteSize());
+            return Shapes.byteCount(shape, dtype.byteSize());
         }
 
         /** The spec of an existing tensor. */

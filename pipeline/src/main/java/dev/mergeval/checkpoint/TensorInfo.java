@@ -1,5 +1,6 @@
 package dev.mergeval.checkpoint;
 
+import dev.mergeval.common.Shapes;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -33,11 +34,7 @@ public record TensorInfo(String name, DType dtype, long[] shape, long begin, lon
 
     /** Product of the shape (1 for a scalar); the caller's header validation rules out overflow. */
     public long numElements() {
-        long n = 1;
-        for (long d : shape) {
-            n = Math.multiplyExact(n, d);
-        }
-        return n;
+        return Shapes.numElements(shape);
     }
 
     /** {@code end - begin}. */

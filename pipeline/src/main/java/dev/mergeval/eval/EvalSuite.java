@@ -128,7 +128,7 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
     }
 
     static EvalSuite resolve(SuiteYaml y, String baseDir) {
-        long seed = y.seed() == null ? KeyedRandom.DEFAULT_SEED : y.seed();
+        long seed = y.seed() == null ? DatasetSpec.DEFAULT_SEED : y.seed();
         TaskYaml d = y.defaults() == null ? new TaskYaml(null, null, null, null, null, null, null, null) : y.defaults();
         if (y.tasks() == null) {
             throw new BadInputException("missing key 'tasks'");

@@ -67,6 +67,11 @@ public record SweepSpec(@JsonProperty("name") String name,
                         String referenceFinetuned) {
 
     public static final String DEFAULT_NAME = "sweep";
+    /**
+     * The merge seed of a spec that names none. Not {@link dev.mergeval.common.KeyedRandom#DEFAULT_SEED}:
+     * it enters the spec's hash and every DARE/DELLA mask, so specs without a {@code seed} key keep 12345
+     * to resume and reproduce as before.
+     */
     public static final long DEFAULT_SEED = 12345L;
 
     private static final ObjectMapper YAML = Mappers.yaml()

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.SafetensorsWriter;
+import dev.mergeval.common.Shapes;
 import dev.mergeval.runtime.llama.LlamaConfig;
 import dev.mergeval.runtime.llama.LlamaLayout;
 import java.io.IOException;
@@ -78,10 +79,7 @@ public final class TinyModels {
 
     /** Norm weights near 1, everything else N(0, 0.2^2)-ish, from a stream keyed by (seed, name). */
     static float[] values(long seed, String name, long[] shape) {
-        long n = 1;
-        for (long d : shape) {
-            n *= d;
-        }
+        long n = Shapes.numElements(shape);
         SplittableRandom r = new SplittableRandom(seed * 31 + name.hashCode());
         float[] v = new float[(int) n];
         boolean norm = name.endsWith("norm.weight");

@@ -1,6 +1,7 @@
 package dev.mergeval.merge.plan;
 
 import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.common.Failures;
 import dev.mergeval.common.Progress;
 import java.util.ArrayList;
 import java.util.List;
@@ -90,10 +91,7 @@ public final class LocalMergeExecutor implements MergeExecutor {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
         } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException re) {
-                throw re;
-            }
-            throw new IllegalStateException(e.getCause());
+            throw Failures.unwrap(e);
         } finally {
             pool.shutdownNow();
         }

@@ -3,6 +3,7 @@ package dev.mergeval.merge.plan;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.ShardLayout;
 import dev.mergeval.checkpoint.TensorInfo;
+import dev.mergeval.common.Failures;
 import dev.mergeval.common.Sha256;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -79,10 +80,7 @@ public final class MergeCommitter {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while assembling shards", e);
         } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException re) {
-                throw re;
-            }
-            throw new IllegalStateException(e.getCause());
+            throw Failures.unwrap(e);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } finally {

@@ -2,6 +2,7 @@ package dev.mergeval.merge.plan;
 
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.ShardLayout;
+import dev.mergeval.common.Shapes;
 import java.io.Serializable;
 
 /**
@@ -39,12 +40,7 @@ public record OutputTensor(ShardLayout.TensorSpec spec, boolean merged) implemen
 
     /** Elements in one row (the product of all dimensions but the first; 1 for scalars and 1-D). */
     public long rowElements() {
-        long[] shape = spec.shape();
-        long n = 1;
-        for (int i = 1; i < shape.length; i++) {
-            n *= shape[i];
-        }
-        return n;
+        return Shapes.rowElements(spec.shape());
     }
 
     @Override
