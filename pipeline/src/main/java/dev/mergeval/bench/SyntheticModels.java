@@ -56,24 +56,24 @@ public final class SyntheticModels {
     }
 
     /** Tensor names and shapes in the order HF writes them. */
-    public static List<ShardLayout.TensorSpec> specs(Shape s, DType dtype) {
+    public static List<TensorInfo> specs(Shape s, DType dtype) {
         int headDim = s.hidden() / s.heads();
-        List<ShardLayout.TensorSpec> specs = new ArrayList<>();
-        specs.add(new ShardLayout.TensorSpec("model.embed_tokens.weight", dtype, new long[] {s.vocab(), s.hidden()}));
+        List<TensorInfo> specs = new ArrayList<>();
+        specs.add(new TensorInfo("model.embed_tokens.weight", dtype, new long[] {s.vocab(), s.hidden()}));
         for (int i = 0; i < s.layers(); i++) {
             String p = "model.layers." + i + ".";
-            specs.add(new ShardLayout.TensorSpec(p + "input_layernorm.weight", dtype, new long[] {s.hidden()}));
-            specs.add(new ShardLayout.TensorSpec(p + "self_attn.q_proj.weight", dtype, new long[] {s.hidden(), s.hidden()}));
-            specs.add(new ShardLayout.TensorSpec(p + "self_attn.k_proj.weight", dtype, new long[] {(long) s.kvHeads() * headDim, s.hidden()}));
-            specs.add(new ShardLayout.TensorSpec(p + "self_attn.v_proj.weight", dtype, new long[] {(long) s.kvHeads() * headDim, s.hidden()}));
-            specs.add(new ShardLayout.TensorSpec(p + "self_attn.o_proj.weight", dtype, new long[] {s.hidden(), s.hidden()}));
-            specs.add(new ShardLayout.TensorSpec(p + "post_attention_layernorm.weight", dtype, new long[] {s.hidden()}));
-            specs.add(new ShardLayout.TensorSpec(p + "mlp.gate_proj.weight", dtype, new long[] {s.intermediate(), s.hidden()}));
-            specs.add(new ShardLayout.TensorSpec(p + "mlp.up_proj.weight", dtype, new long[] {s.intermediate(), s.hidden()}));
-            specs.add(new ShardLayout.TensorSpec(p + "mlp.down_proj.weight", dtype, new long[] {s.hidden(), s.intermediate()}));
+            specs.add(new TensorInfo(p + "input_layernorm.weight", dtype, new long[] {s.hidden()}));
+            specs.add(new TensorInfo(p + "self_attn.q_proj.weight", dtype, new long[] {s.hidden(), s.hidden()}));
+            specs.add(new TensorInfo(p + "self_attn.k_proj.weight", dtype, new long[] {(long) s.kvHeads() * headDim, s.hidden()}));
+            specs.add(new TensorInfo(p + "self_attn.v_proj.weight", dtype, new long[] {(long) s.kvHeads() * headDim, s.hidden()}));
+            specs.add(new TensorInfo(p + "self_attn.o_proj.weight", dtype, new long[] {s.hidden(), s.hidden()}));
+            specs.add(new TensorInfo(p + "post_attention_layernorm.weight", dtype, new long[] {s.hidden()}));
+            specs.add(new TensorInfo(p + "mlp.gate_proj.weight", dtype, new long[] {s.intermediate(), s.hidden()}));
+            specs.add(new TensorInfo(p + "mlp.up_proj.weight", dtype, new long[] {s.intermediate(), s.hidden()}));
+            specs.add(new TensorInfo(p + "mlp.down_proj.weight", dtype, new long[] {s.hidden(), s.intermediate()}));
         }
-        specs.add(new ShardLayout.TensorSpec("model.norm.weight", dtype, new long[] {s.hidden()}));
-        specs.add(new ShardLayout.TensorSpec("lm_head.weight", dtype, new long[] {s.vocab(), s.hidden()}));
+        specs.add(new TensorInfo("model.norm.weight", dtype, new long[] {s.hidden()}));
+        specs.add(new TensorInfo("lm_head.weight", dtype, new long[] {s.vocab(), s.hidden()}));
         return specs;
     }
 
@@ -94,14 +94,14 @@ public final class SyntheticModels {
 
     private static void write(String dir, Shape shape, DType dtype, long baseSeed, Long tuneSeed, double noise,
             long maxShardBytes, Configuration conf) {
-        List<ShardLayout.TensorSpec> specs = specs(shape, dtype);
+        List<TensorInfo> specs = specs(shape, dtype);
         ShardLayout layout = ShardLayout.plan(specs, maxShardBytes, Map.of("format", "pt"));
         try {
             Path root = new Path(dir);
             FileSystem fs = root.getFileSystem(conf);
             try (SafetensorsWriter w = SafetensorsWriter.create(fs, root, layout)) {
                 long index = 0;
-                for (ShardLayout.TensorSpec spec : specs) {
+                for (TensorInfo spec : specs) {
                     float[] values = new float[Math.toIntExact(spec.numElements())];
                     boolean norm = spec.name().endsWith("norm.weight");
                     SplittableRandom base = new SplittableRandom(baseSeed * 1_000_003L + index);

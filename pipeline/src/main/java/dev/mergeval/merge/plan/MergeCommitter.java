@@ -48,7 +48,7 @@ public final class MergeCommitter {
     }
 
     public static ShardLayout layout(MergePlan plan) {
-        List<ShardLayout.TensorSpec> specs = new ArrayList<>();
+        List<TensorInfo> specs = new ArrayList<>();
         for (OutputTensor t : plan.tensors()) {
             specs.add(t.spec());
         }

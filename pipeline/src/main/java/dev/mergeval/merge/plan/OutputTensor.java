@@ -1,9 +1,10 @@
 package dev.mergeval.merge.plan;
 
 import dev.mergeval.checkpoint.DType;
-import dev.mergeval.checkpoint.ShardLayout;
+import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.Shapes;
 import java.io.Serializable;
+import java.util.Arrays;
 
 /**
  * A tensor of the output checkpoint.
@@ -12,10 +13,10 @@ import java.io.Serializable;
  * @param merged true when the merge method computes it; false when it is carried through unchanged
  *     from {@link MergePlan#copySource()} (integer and FP8 tensors)
  */
-public record OutputTensor(ShardLayout.TensorSpec spec, boolean merged) implements Serializable {
+public record OutputTensor(TensorInfo spec, boolean merged) implements Serializable {
 
     public OutputTensor(String name, DType dtype, long[] shape, boolean merged) {
-        this(new ShardLayout.TensorSpec(name, dtype, shape), merged);
+        this(new TensorInfo(name, dtype, shape), merged);
     }
 
     public String name() {
@@ -43,8 +44,9 @@ public record OutputTensor(ShardLayout.TensorSpec spec, boolean merged) implemen
         return Shapes.rowElements(spec.shape());
     }
 
+    /** Name, dtype and shape (no byte span): this text enters the plan id, so it must not change. */
     @Override
     public String toString() {
-        return spec + (merged ? "" : " (copied)");
+        return spec.name() + " " + spec.dtype() + Arrays.toString(spec.shape()) + (merged ? "" : " (copied)");
     }
 }
