@@ -2,8 +2,8 @@ package dev.mergeval.sweep;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.mergeval.common.Sha256;
 import dev.mergeval.common.Mappers;
+import dev.mergeval.common.Sha256;
 
 /**
  * Canonical JSON (map keys and record properties sorted, no whitespace) and SHA-256 over it, so
