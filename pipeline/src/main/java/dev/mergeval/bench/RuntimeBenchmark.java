@@ -8,11 +8,12 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.bench.SyntheticModels;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
-import dev.mergeval.checkpoint.SafetensorsWriter;
+import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.runtime.CheckpointTensorSource;
 import dev.mergeval.runtime.GenerationParams;
 import dev.mergeval.runtime.generation.BatchGenerator;
@@ -30,7 +31,6 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
 
 /**
  * Tokens per second of the runtime's real generation path ({@link BatchGenerator}: KV cache, left
@@ -180,7 +180,7 @@ public final class RuntimeBenchmark {
             if (!p.waitFor(600, TimeUnit.SECONDS) || p.exitValue() != 0) {
                 return null;
             }
-            return new ObjectMapper().readTree(out.substring(out.lastIndexOf('\n') + 1));
+            return Mappers.JSON.readTree(out.substring(out.lastIndexOf('\n') + 1));
         } finally {
             Files.deleteIfExists(script);
         }
@@ -194,7 +194,7 @@ public final class RuntimeBenchmark {
         if (Files.exists(dir.resolve("model.safetensors"))) {
             return dir;
         }
-        ObjectNode c = new ObjectMapper().createObjectNode();
+        ObjectNode c = Mappers.JSON.createObjectNode();
         c.putArray("architectures").add("LlamaForCausalLM");
         c.put("vocab_size", 32000);
         c.put("hidden_size", 768);
@@ -206,25 +206,15 @@ public final class RuntimeBenchmark {
         c.put("rms_norm_eps", 1e-5);
         c.put("rope_theta", 10000.0);
         c.put("tie_word_embeddings", false);
-        Files.createDirectories(dir);
-        Files.writeString(dir.resolve("config.json"), c.toPrettyString());
-        LlamaConfig config = LlamaConfig.parse(c.toString(), "config.json");
-        List<SafetensorsWriter.TensorData> tensors = new ArrayList<>();
         SplittableRandom r = new SplittableRandom(100);
-        for (Map.Entry<String, long[]> e : LlamaLayout.expectedShapes(config).entrySet()) {
-            long n = 1;
-            for (long d : e.getValue()) {
-                n *= d;
-            }
-            float[] v = new float[(int) n];
-            boolean norm = e.getValue().length == 1;
+        SyntheticModels.writeLlama(HadoopFs.local(), HadoopFs.of(dir), c, SyntheticModels.tensors(c, DType.F32), t -> {
+            float[] v = new float[Math.toIntExact(t.numElements())];
+            boolean norm = t.rank() == 1;
             for (int i = 0; i < v.length; i++) {
                 v[i] = norm ? 1f : (float) (r.nextDouble(-0.04, 0.04));
             }
-            tensors.add(SafetensorsWriter.TensorData.ofFloats(e.getKey(), DType.F32, e.getValue(), v));
-        }
-        SafetensorsWriter.write(FileSystem.getLocal(new Configuration()), new org.apache.hadoop.fs.Path(dir.toUri()),
-                tensors, Long.MAX_VALUE, Map.of());
+            return v;
+        }, Long.MAX_VALUE, Map.of());
         return dir;
     }
 }

@@ -1,6 +1,5 @@
 package dev.mergeval.bench;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
@@ -8,6 +7,9 @@ import dev.mergeval.checkpoint.ModelFiles;
 import dev.mergeval.checkpoint.SafetensorsWriter;
 import dev.mergeval.checkpoint.ShardLayout;
 import dev.mergeval.checkpoint.TensorInfo;
+import dev.mergeval.common.Mappers;
+import dev.mergeval.runtime.llama.LlamaConfig;
+import dev.mergeval.runtime.llama.LlamaLayout;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -56,24 +58,24 @@ public final class SyntheticModels {
     }
 
     /** Tensor names and shapes in the order HF writes them. */
-    public static List<ShardLayout.TensorSpec> specs(Shape s, DType dtype) {
+    public static List<TensorInfo> specs(Shape s, DType dtype) {
         int headDim = s.hidden() / s.heads();
-        List<ShardLayout.TensorSpec> specs = new ArrayList<>();
-        specs.add(new ShardLayout.TensorSpec("model.embed_tokens.weight", dtype, new long[] {s.vocab(), s.hidden()}));
+        List<TensorInfo> specs = new ArrayList<>();
+        specs.add(new TensorInfo("model.embed_tokens.weight", dtype, new long[] {s.vocab(), s.hidden()}));
         for (int i = 0; i < s.layers(); i++) {
             String p = "model.layers." + i + ".";
-            specs.add(new ShardLayout.TensorSpec(p + "input_layernorm.weight", dtype, new long[] {s.hidden()}));
-            specs.add(new ShardLayout.TensorSpec(p + "self_attn.q_proj.weight", dtype, new long[] {s.hidden(), s.hidden()}));
-            specs.add(new ShardLayout.TensorSpec(p + "self_attn.k_proj.weight", dtype, new long[] {(long) s.kvHeads() * headDim, s.hidden()}));
-            specs.add(new ShardLayout.TensorSpec(p + "self_attn.v_proj.weight", dtype, new long[] {(long) s.kvHeads() * headDim, s.hidden()}));
-            specs.add(new ShardLayout.TensorSpec(p + "self_attn.o_proj.weight", dtype, new long[] {s.hidden(), s.hidden()}));
-            specs.add(new ShardLayout.TensorSpec(p + "post_attention_layernorm.weight", dtype, new long[] {s.hidden()}));
-            specs.add(new ShardLayout.TensorSpec(p + "mlp.gate_proj.weight", dtype, new long[] {s.intermediate(), s.hidden()}));
-            specs.add(new ShardLayout.TensorSpec(p + "mlp.up_proj.weight", dtype, new long[] {s.intermediate(), s.hidden()}));
-            specs.add(new ShardLayout.TensorSpec(p + "mlp.down_proj.weight", dtype, new long[] {s.hidden(), s.intermediate()}));
+            specs.add(new TensorInfo(p + "input_layernorm.weight", dtype, new long[] {s.hidden()}));
+            specs.add(new TensorInfo(p + "self_attn.q_proj.weight", dtype, new long[] {s.hidden(), s.hidden()}));
+            specs.add(new TensorInfo(p + "self_attn.k_proj.weight", dtype, new long[] {(long) s.kvHeads() * headDim, s.hidden()}));
+            specs.add(new TensorInfo(p + "self_attn.v_proj.weight", dtype, new long[] {(long) s.kvHeads() * headDim, s.hidden()}));
+            specs.add(new TensorInfo(p + "self_attn.o_proj.weight", dtype, new long[] {s.hidden(), s.hidden()}));
+            specs.add(new TensorInfo(p + "post_attention_layernorm.weight", dtype, new long[] {s.hidden()}));
+            specs.add(new TensorInfo(p + "mlp.gate_proj.weight", dtype, new long[] {s.intermediate(), s.hidden()}));
+            specs.add(new TensorInfo(p + "mlp.up_proj.weight", dtype, new long[] {s.intermediate(), s.hidden()}));
+            specs.add(new TensorInfo(p + "mlp.down_proj.weight", dtype, new long[] {s.hidden(), s.intermediate()}));
         }
-        specs.add(new ShardLayout.TensorSpec("model.norm.weight", dtype, new long[] {s.hidden()}));
-        specs.add(new ShardLayout.TensorSpec("lm_head.weight", dtype, new long[] {s.vocab(), s.hidden()}));
+        specs.add(new TensorInfo("model.norm.weight", dtype, new long[] {s.hidden()}));
+        specs.add(new TensorInfo("lm_head.weight", dtype, new long[] {s.vocab(), s.hidden()}));
         return specs;
     }
 
@@ -94,32 +96,61 @@ public final class SyntheticModels {
 
     private static void write(String dir, Shape shape, DType dtype, long baseSeed, Long tuneSeed, double noise,
             long maxShardBytes, Configuration conf) {
-        List<ShardLayout.TensorSpec> specs = specs(shape, dtype);
-        ShardLayout layout = ShardLayout.plan(specs, maxShardBytes, Map.of("format", "pt"));
         try {
             Path root = new Path(dir);
-            FileSystem fs = root.getFileSystem(conf);
-            try (SafetensorsWriter w = SafetensorsWriter.create(fs, root, layout)) {
-                long index = 0;
-                for (ShardLayout.TensorSpec spec : specs) {
-                    float[] values = new float[Math.toIntExact(spec.numElements())];
-                    boolean norm = spec.name().endsWith("norm.weight");
-                    SplittableRandom base = new SplittableRandom(baseSeed * 1_000_003L + index);
-                    SplittableRandom tune = tuneSeed == null ? null : new SplittableRandom(tuneSeed * 1_000_003L + index);
-                    for (int i = 0; i < values.length; i++) {
-                        double v = norm ? 1.0 : gaussian(base) * 0.02;
-                        if (tune != null) {
-                            v += gaussian(tune) * noise;
-                        }
-                        values[i] = (float) v;
+            long[] index = {0};
+            writeLlama(root.getFileSystem(conf), root, config(shape, dtype), specs(shape, dtype), spec -> {
+                float[] values = new float[Math.toIntExact(spec.numElements())];
+                boolean norm = spec.name().endsWith("norm.weight");
+                SplittableRandom base = new SplittableRandom(baseSeed * 1_000_003L + index[0]);
+                SplittableRandom tune = tuneSeed == null ? null : new SplittableRandom(tuneSeed * 1_000_003L + index[0]);
+                for (int i = 0; i < values.length; i++) {
+                    double v = norm ? 1.0 : gaussian(base) * 0.02;
+                    if (tune != null) {
+                        v += gaussian(tune) * noise;
                     }
-                    w.writeFloats(spec.name(), values, 0, values.length);
-                    index++;
+                    values[i] = (float) v;
                 }
-            }
-            writeConfig(fs, new Path(root, "config.json"), shape, dtype);
+                index[0]++;
+                return values;
+            }, maxShardBytes, Map.of("format", "pt"));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The values of one tensor; asked for once per tensor, in the order of the list written. */
+    @FunctionalInterface
+    public interface Values {
+        float[] of(TensorInfo tensor);
+    }
+
+    /** The tensors a Llama {@code config} implies, in {@code dtype}, in {@link LlamaLayout}'s order. */
+    public static List<TensorInfo> tensors(ObjectNode config, DType dtype) {
+        List<TensorInfo> tensors = new ArrayList<>();
+        LlamaLayout.expectedShapes(LlamaConfig.parse(config.toString(), "config.json"))
+                .forEach((name, shape) -> tensors.add(new TensorInfo(name, dtype, shape)));
+        return tensors;
+    }
+
+    /**
+     * Writes a Llama-family checkpoint with made-up weights into {@code dir}: {@code config} as a
+     * pretty-printed {@code config.json}, then {@code tensors} in order, each filled by
+     * {@code values} one at a time (memory is bounded by the largest tensor), in shards of at most
+     * {@code maxShardBytes} whose headers carry {@code metadata}. Every random Llama fixture and
+     * benchmark model is written here; only the values differ.
+     */
+    public static void writeLlama(FileSystem fs, Path dir, ObjectNode config, List<TensorInfo> tensors, Values values,
+            long maxShardBytes, Map<String, String> metadata) throws IOException {
+        ShardLayout layout = ShardLayout.plan(tensors, maxShardBytes, metadata);
+        try (SafetensorsWriter w = SafetensorsWriter.create(fs, dir, layout)) {
+            for (TensorInfo t : tensors) {
+                float[] v = values.of(t);
+                w.writeFloats(t.name(), v, 0, v.length);
+            }
+        }
+        try (OutputStream out = fs.create(new Path(dir, "config.json"), true)) {
+            out.write(Mappers.PRETTY.writeValueAsString(config).getBytes(StandardCharsets.UTF_8));
         }
     }
 
@@ -155,9 +186,8 @@ public final class SyntheticModels {
         return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
     }
 
-    private static void writeConfig(FileSystem fs, Path path, Shape s, DType dtype) throws IOException {
-        ObjectMapper mapper = new ObjectMapper();
-        ObjectNode c = mapper.createObjectNode();
+    private static ObjectNode config(Shape s, DType dtype) {
+        ObjectNode c = Mappers.JSON.createObjectNode();
         c.putArray("architectures").add("LlamaForCausalLM");
         c.put("model_type", "llama");
         c.put("hidden_size", s.hidden());
@@ -173,8 +203,6 @@ public final class SyntheticModels {
         c.put("bos_token_id", 1);
         c.put("eos_token_id", 2);
         c.put("torch_dtype", dtype.torchName());
-        try (OutputStream out = fs.create(path, true)) {
-            out.write(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(c).getBytes(StandardCharsets.UTF_8));
-        }
+        return c;
     }
 }

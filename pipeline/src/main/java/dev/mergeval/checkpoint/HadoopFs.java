@@ -1,6 +1,7 @@
 package dev.mergeval.checkpoint;
 
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Sha256;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.InputStream;
@@ -64,6 +65,12 @@ public final class HadoopFs {
         } catch (IOException e) {
             throw new UncheckedIOException("no filesystem for " + path, e);
         }
+    }
+
+    /** Lower-case hex SHA-256 of the file at {@code uri} ({@link Sha256#of(FileSystem, Path)}). */
+    public static String sha256(String uri, Configuration conf) {
+        Path p = new Path(uri);
+        return Sha256.of(get(p, conf), p);
     }
 
     /** {@code path} made absolute and fully qualified against its filesystem. */

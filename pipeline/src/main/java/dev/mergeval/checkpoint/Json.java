@@ -1,11 +1,11 @@
 package dev.mergeval.checkpoint;
 
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Mappers;
 import java.io.IOException;
 import java.io.InputStream;
 import org.apache.hadoop.fs.FSDataInputStream;
@@ -15,8 +15,7 @@ import org.apache.hadoop.fs.Path;
 /** The package's JSON mapper: duplicate keys are an error, not "last one wins". */
 final class Json {
 
-    static final ObjectMapper MAPPER = new ObjectMapper()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    static final ObjectMapper MAPPER = Mappers.JSON;
 
     private Json() {
     }

@@ -3,6 +3,7 @@ package dev.mergeval.checkpoint;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Shapes;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -203,11 +204,7 @@ public final class SafetensorsHeader {
         }
         long bytes;
         try {
-            long n = 1;
-            for (long d : shape) {
-                n = Math.multiplyExact(n, d);
-            }
-            bytes = Math.multiplyExact(n, (long) dtype.byteSize());
+            bytes = Shapes.byteCount(shape, dtype.byteSize());
         } catch (ArithmeticException e) {
             throw new BadInputException(where + ": shape " + Arrays.toString(shape)
                     + " overflows a 64-bit byte count");

@@ -26,7 +26,7 @@ public final class SafetensorsWriter implements AutoCloseable {
     private static final int CHUNK_BYTES = 1 << 20;
 
     /** A whole tensor held in memory: floats to encode, or raw bytes to copy as they are. */
-    public record TensorData(ShardLayout.TensorSpec spec, float[] floats, byte[] raw) {
+    public record TensorData(TensorInfo spec, float[] floats, byte[] raw) {
         public TensorData {
             Objects.requireNonNull(spec, "spec");
             if ((floats == null) == (raw == null)) {
@@ -35,11 +35,11 @@ public final class SafetensorsWriter implements AutoCloseable {
         }
 
         public static TensorData ofFloats(String name, DType dtype, long[] shape, float[] values) {
-            return new TensorData(new ShardLayout.TensorSpec(name, dtype, shape), values, null);
+            return new TensorData(new TensorInfo(name, dtype, shape), values, null);
         }
 
         public static TensorData ofRaw(String name, DType dtype, long[] shape, byte[] bytes) {
-            return new TensorData(new ShardLayout.TensorSpec(name, dtype, shape), null, bytes);
+            return new TensorData(new TensorInfo(name, dtype, shape), null, bytes);
         }
     }
 
@@ -97,8 +97,8 @@ public final class SafetensorsWriter implements AutoCloseable {
         return layout;
     }
 
-    private static List<ShardLayout.TensorSpec> specs(List<TensorData> tensors) {
-        List<ShardLayout.TensorSpec> specs = new ArrayList<>();
+    private static List<TensorInfo> specs(List<TensorData> tensors) {
+        List<TensorInfo> specs = new ArrayList<>();
         for (TensorData t : tensors) {
             specs.add(t.spec());
         }

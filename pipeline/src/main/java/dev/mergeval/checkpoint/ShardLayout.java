@@ -36,61 +36,6 @@ public final class ShardLayout {
     /** Default shard limit of {@code mergeval merge}: 5 GB, as Hugging Face uses. */
     public static final long DEFAULT_MAX_SHARD_BYTES = 5_000_000_000L;
 
-    /** One planned output tensor. The shape is copied on the way in and out. */
-    public record TensorSpec(String name, DType dtype, long[] shape) implements java.io.Serializable {
-        public TensorSpec {
-            Objects.requireNonNull(name, "name");
-            Objects.requireNonNull(dtype, "dtype");
-            shape = shape.clone();
-            for (long d : shape) {
-                if (d < 0) {
-                    throw new BadInputException("tensor '" + name + "': negative dimension in "
-                            + Arrays.toString(shape));
-                }
-            }
-        }
-
-        @Override
-        public long[] shape() {
-            return shape.clone();
-        }
-
-        /** Product of the shape. */
-        public long numElements() {
-            long n = 1;
-            for (long d : shape) {
-                n = Math.multiplyExact(n, d);
-            }
-            return n;
-        }
-
-        /** Bytes of the tensor's data. */
-        public long byteLength() {
-            return Math.multiplyExact(numElements(), (long) dtype.byteSize());
-        }
-
-        /** The spec of an existing tensor. */
-        public static TensorSpec of(TensorInfo t) {
-            return new TensorSpec(t.name(), t.dtype(), t.shape());
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof TensorSpec t && name.equals(t.name) && dtype == t.dtype
-                    && Arrays.equals(shape, t.shape);
-        }
-
-        @Override
-        public int hashCode() {
-            return Objects.hash(name, dtype, Arrays.hashCode(shape));
-        }
-
-        @Override
-        public String toString() {
-            return name + " " + dtype + Arrays.toString(shape);
-        }
-    }
-
     /**
      * One planned shard file. {@code headerBytes} is everything before the data section (the u64
      * length prefix and the padded JSON); tensor offsets are relative to the data section, which
@@ -165,16 +110,16 @@ public final class ShardLayout {
      *
      * @throws BadInputException for duplicate names or a non-positive limit
      */
-    public static ShardLayout plan(List<TensorSpec> tensors, long maxShardBytes,
+    public static ShardLayout plan(List<TensorInfo> tensors, long maxShardBytes,
                                    Map<String, String> metadata) {
         if (maxShardBytes <= 0) {
             throw new BadInputException("max shard size must be positive, got " + maxShardBytes);
         }
         Map<String, Boolean> seen = new HashMap<>();
-        List<List<TensorSpec>> groups = new ArrayList<>();
-        List<TensorSpec> current = new ArrayList<>();
+        List<List<TensorInfo>> groups = new ArrayList<>();
+        List<TensorInfo> current = new ArrayList<>();
         long currentBytes = 0;
-        for (TensorSpec t : tensors) {
+        for (TensorInfo t : tensors) {
             if (seen.put(t.name(), Boolean.TRUE) != null) {
                 throw new BadInputException("tensor '" + t.name() + "' appears twice in the output");
             }
@@ -200,7 +145,7 @@ public final class ShardLayout {
         return new ShardLayout(shards);
     }
 
-    private static Shard buildShard(int index, String fileName, List<TensorSpec> specs,
+    private static Shard buildShard(int index, String fileName, List<TensorInfo> specs,
                                     Map<String, String> metadata) {
         StringBuilder json = new StringBuilder("{");
         boolean first = true;
@@ -219,7 +164,7 @@ public final class ShardLayout {
         }
         List<TensorInfo> infos = new ArrayList<>(specs.size());
         long offset = 0;
-        for (TensorSpec t : specs) {
+        for (TensorInfo t : specs) {
             long end = offset + t.byteLength();
             if (!first) {
                 json.append(',');

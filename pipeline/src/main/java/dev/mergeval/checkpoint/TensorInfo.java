@@ -1,19 +1,34 @@
 package dev.mergeval.checkpoint;
 
+import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Shapes;
+import java.io.Serializable;
 import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * One tensor of a safetensors file: name, element type, shape and its byte span
- * {@code [begin, end)} relative to the start of the data section (as in the header's
- * {@code data_offsets}). The shape is copied on the way in and out.
+ * One tensor: name, element type, shape and its byte span {@code [begin, end)} relative to the
+ * start of a safetensors data section (as in the header's {@code data_offsets}). A tensor still to
+ * be placed (a planned output, a tensor to write) spans {@code [0, its byte count)}; the
+ * {@link ShardLayout} gives it its place. The shape is copied on the way in and out.
  */
-public record TensorInfo(String name, DType dtype, long[] shape, long begin, long end) {
+public record TensorInfo(String name, DType dtype, long[] shape, long begin, long end) implements Serializable {
 
     public TensorInfo {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(dtype, "dtype");
         shape = shape.clone();
+        for (long d : shape) {
+            if (d < 0) {
+                throw new BadInputException("tensor '" + name + "': negative dimension in "
+                        + Arrays.toString(shape));
+            }
+        }
+    }
+
+    /** A tensor not yet placed: its span is {@code [0, its byte count)}. */
+    public TensorInfo(String name, DType dtype, long[] shape) {
+        this(name, dtype, shape, 0, Shapes.byteCount(shape, dtype.byteSize()));
     }
 
     @Override
@@ -33,11 +48,7 @@ public record TensorInfo(String name, DType dtype, long[] shape, long begin, lon
 
     /** Product of the shape (1 for a scalar); the caller's header validation rules out overflow. */
     public long numElements() {
-        long n = 1;
-        for (long d : shape) {
-            n = Math.multiplyExact(n, d);
-        }
-        return n;
+        return Shapes.numElements(shape);
     }
 
     /** {@code end - begin}. */

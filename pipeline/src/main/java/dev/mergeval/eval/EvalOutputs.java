@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.common.MergevalVersion;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -31,8 +32,9 @@ public final class EvalOutputs {
     static final String CSV_HEADER = "model,task,metric,category,n,unparseable,successes,rate,ci_low,ci_high";
 
     /** The mapper for records and metrics (also used to read them back in tests). */
-    public static final ObjectMapper JSON = new ObjectMapper()
-            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
+    public static final ObjectMapper JSON = Mappers.json()
+            .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+            .build();
 
     private EvalOutputs() {
     }

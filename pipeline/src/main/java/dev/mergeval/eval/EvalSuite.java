@@ -6,10 +6,9 @@ import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
-import com.fasterxml.jackson.databind.json.JsonMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.eval.datasets.DatasetKind;
 import dev.mergeval.eval.datasets.DatasetSpec;
 import dev.mergeval.eval.judges.JudgeSpec;
@@ -58,10 +57,9 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
     public record SuiteYaml(String name, Long seed, TaskYaml defaults, List<TaskYaml> tasks) {
     }
 
-    private static final ObjectMapper YAML = JsonMapper.builder(new YAMLFactory())
+    private static final ObjectMapper YAML = Mappers.yaml()
             .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-            .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
             .build();
 
@@ -130,7 +128,7 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
     }
 
     static EvalSuite resolve(SuiteYaml y, String baseDir) {
-        long seed = y.seed() == null ? KeyedRandom.DEFAULT_SEED : y.seed();
+        long seed = y.seed() == null ? DatasetSpec.DEFAULT_SEED : y.seed();
         TaskYaml d = y.defaults() == null ? new TaskYaml(null, null, null, null, null, null, null, null) : y.defaults();
         if (y.tasks() == null) {
             throw new BadInputException("missing key 'tasks'");

@@ -1,7 +1,7 @@
 package dev.mergeval.merge;
 
 import dev.mergeval.checkpoint.Checkpoint;
-import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Failures;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -96,14 +96,7 @@ public final class AnalysisContext {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
         } catch (ExecutionException e) {
-            BadInputException bad = BadInputException.in(e);
-            if (bad != null) {
-                throw bad;
-            }
-            if (e.getCause() instanceof RuntimeException re) {
-                throw re;
-            }
-            throw new IllegalStateException(e.getCause());
+            throw Failures.unwrap(e);
         } finally {
             pool.shutdownNow();
         }

@@ -1,6 +1,5 @@
 package dev.mergeval.merge;
 
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -8,9 +7,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Mappers;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -43,10 +41,7 @@ final class MergeConfigParser {
     private static final Set<String> DTYPES = Set.of("float32", "float16", "bfloat16", "float64");
 
     /** Reads configs (duplicate keys are an error) and writes {@link MergeConfig#normalizedYaml()}. */
-    static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
-            .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
-            .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES))
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    static final ObjectMapper YAML = Mappers.YAML;
 
     /** The top level of a config. */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)

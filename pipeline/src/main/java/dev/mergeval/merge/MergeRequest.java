@@ -1,5 +1,6 @@
 package dev.mergeval.merge;
 
+import dev.mergeval.common.Shapes;
 import java.util.List;
 import java.util.Map;
 
@@ -41,10 +42,6 @@ public record MergeRequest(
     }
 
     public long numel() {
-        long n = 1;
-        for (long d : shape) {
-            n *= d;
-        }
-        return n;
+        return Shapes.numElements(shape);
     }
 }

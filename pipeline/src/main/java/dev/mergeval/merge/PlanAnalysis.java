@@ -2,13 +2,10 @@ package dev.mergeval.merge;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.StreamReadFeature;
-import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.jsontype.NamedType;
-import dev.mergeval.checkpoint.Sha256;
+import dev.mergeval.common.Mappers;
+import dev.mergeval.common.Sha256;
 import dev.mergeval.merge.methods.SafeLoraMerge;
 import dev.mergeval.merge.methods.SpfProjectMerge;
 import java.io.Serializable;
@@ -35,10 +32,7 @@ public record PlanAnalysis(Map<String, TensorDecision> decisions, Map<String, Ob
     public static final PlanAnalysis NONE = new PlanAnalysis(Map.of(), Map.of());
 
     /** Sorted keys, so that equal analyses are equal text; the decision types by method name. */
-    private static final ObjectMapper JSON = JsonMapper.builder()
-            .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
-            .enable(MapperFeature.SORT_PROPERTIES_ALPHABETICALLY)
-            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+    private static final ObjectMapper JSON = Mappers.canonical()
             .registerSubtypes(new NamedType(SafeLoraMerge.Decision.class, "safe_lora"),
                     new NamedType(SpfProjectMerge.Decision.class, "spf_project"))
             .build();

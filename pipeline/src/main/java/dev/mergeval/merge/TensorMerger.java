@@ -1,6 +1,7 @@
 package dev.mergeval.merge;
 
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Shapes;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -146,10 +147,7 @@ public final class TensorMerger {
             throw new IllegalArgumentException(tensorName + ": inputs " + inputs.keySet()
                     + " are not exactly the config's models " + models);
         }
-        long numel = 1;
-        for (long d : shape) {
-            numel *= d;
-        }
+        long numel = Shapes.numElements(shape);
         int len = xs[0].length;
         if (elementOffset < 0 || elementOffset + len > numel) {
             throw new IllegalArgumentException(tensorName + ": slice [" + elementOffset + ", "

@@ -2,10 +2,10 @@ package dev.mergeval.report;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.dataformat.csv.CsvMapper;
 import com.fasterxml.jackson.dataformat.csv.CsvSchema;
 import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.sweep.Metric;
 import dev.mergeval.sweep.SweepPoint;
 import dev.mergeval.sweep.SweepTable;
@@ -32,8 +32,7 @@ import org.apache.hadoop.fs.FileSystem;
 public final class ResultsCsv {
     public static final String FILE = "results.csv";
 
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
+    private static final ObjectMapper JSON = Mappers.SORTED;
 
     private ResultsCsv() {
     }

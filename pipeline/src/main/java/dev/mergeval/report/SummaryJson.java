@@ -1,10 +1,10 @@
 package dev.mergeval.report;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.sweep.GoalStatus;
 import dev.mergeval.sweep.MethodComparison;
 import dev.mergeval.sweep.Metric;
@@ -48,9 +48,7 @@ public final class SummaryJson {
     public static final String FILE = "summary.json";
     public static final String FORMAT = "mergeval-sweep-summary/1";
 
-    static final ObjectMapper JSON = new ObjectMapper()
-            .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
-            .enable(SerializationFeature.INDENT_OUTPUT);
+    static final ObjectMapper JSON = Mappers.SORTED_PRETTY;
 
     private SummaryJson() {
     }

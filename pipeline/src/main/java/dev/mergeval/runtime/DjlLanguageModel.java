@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.runtime.chat.ChatTemplate;
 import dev.mergeval.runtime.generation.BatchGenerator;
 import dev.mergeval.runtime.generation.BatchScorer;
@@ -86,7 +87,7 @@ public final class DjlLanguageModel implements LanguageModel {
     @Override
     public List<Completion> generate(List<String> prompts, GenerationParams params) {
         List<int[]> ids = prompts.stream().map(tokenizer::encode).toList();
-        long[] keys = prompts.stream().mapToLong(DjlLanguageModel::streamKey).toArray();
+        long[] keys = prompts.stream().mapToLong(KeyedRandom::textKey).toArray();
         return generateIds(ids, keys, params);
     }
 
@@ -203,16 +204,6 @@ public final class DjlLanguageModel implements LanguageModel {
             // per calling thread: OpenMP's thread count is thread-local
             JniUtils.setNumThreads(options.threads());
         }
-    }
-
-    /** FNV-1a over the prompt's UTF-16 units: its sampler stream, independent of batch position. */
-    static long streamKey(String prompt) {
-        long h = 0xcbf29ce484222325L;
-        for (int i = 0; i < prompt.length(); i++) {
-            h ^= prompt.charAt(i);
-            h *= 0x100000001b3L;
-        }
-        return h;
     }
 
     @Override

@@ -1,8 +1,8 @@
 package dev.mergeval.runtime;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.runtime.llama.LlamaConfig;
 import java.io.IOException;
 import java.util.LinkedHashSet;
@@ -24,7 +24,7 @@ public record GenerationDefaults(Set<Integer> eosIds) {
         Set<Integer> eos = new LinkedHashSet<>();
         if (dir.exists("generation_config.json")) {
             try {
-                JsonNode g = new ObjectMapper().readTree(dir.readBytes("generation_config.json"));
+                JsonNode g = Mappers.JSON.readTree(dir.readBytes("generation_config.json"));
                 eos.addAll(LlamaConfig.intList(g.path("eos_token_id")));
             } catch (IOException e) {
                 throw new BadInputException(dir.resolve("generation_config.json") + ": not valid JSON", e);

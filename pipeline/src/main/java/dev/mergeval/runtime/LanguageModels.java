@@ -3,10 +3,11 @@ package dev.mergeval.runtime;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.LoraCheckpoint;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.KeyedRandom;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeInputs;
 import dev.mergeval.merge.PlanAnalysis;
@@ -36,7 +37,7 @@ import org.apache.hadoop.fs.Path;
  *       (mergekit's syntax), config and tokenizer from the base;
  *   <li>{@code merge:CONFIG.yaml} or {@code merge:CONFIG.yaml#seed=N}: the mergekit YAML merge of
  *       {@code mergeval merge} evaluated tensor by tensor at load time, with random seed {@code N}
- *       (default {@link #DEFAULT_MERGE_SEED}), equal to the same merge written to disk. Model paths
+ *       (default {@link KeyedRandom#DEFAULT_SEED}), equal to the same merge written to disk. Model paths
  *       in the YAML are used as written (Hadoop paths, or {@code base+adapter} for LoRA); path
  *       parameters ({@code unaligned_model}, {@code safety_data}) resolve against the YAML's
  *       directory; config and tokenizer come from the base model (the first model without one).
@@ -50,9 +51,6 @@ public final class LanguageModels {
 
     /** Prefix of merge-on-load sources. */
     public static final String MERGE_PREFIX = "merge:";
-
-    /** Seed of a merge-on-load source that names none (DARE/DELLA randomness). */
-    public static final long DEFAULT_MERGE_SEED = 0L;
 
     private static final Pattern SEED_SUFFIX = Pattern.compile("#seed=(-?\\d+)$");
 
@@ -85,7 +83,7 @@ public final class LanguageModels {
      */
     public static void check(MergeConfig merge, Configuration conf) {
         // No location: nothing is kept beside a config that was never written, and a check runs no analysis.
-        try (Opened o = openMerge(new MergeSource(null, merge, DEFAULT_MERGE_SEED), merge.sourceName(), conf)) {
+        try (Opened o = openMerge(new MergeSource(null, merge, KeyedRandom.DEFAULT_SEED), merge.sourceName(), conf)) {
             check(o);
         }
     }
@@ -211,7 +209,7 @@ public final class LanguageModels {
     private record MergeSource(String location, MergeConfig config, long seed) {
         static MergeSource parse(String source, Configuration conf) {
             String spec = source.substring(MERGE_PREFIX.length());
-            long seed = DEFAULT_MERGE_SEED;
+            long seed = KeyedRandom.DEFAULT_SEED;
             Matcher m = SEED_SUFFIX.matcher(spec);
             if (m.find()) {
                 seed = Long.parseLong(m.group(1));
@@ -268,7 +266,7 @@ public final class LanguageModels {
 
     private static JsonNode json(ModelDirectory dir, String name) {
         try {
-            return new ObjectMapper().readTree(dir.readBytes(name));
+            return Mappers.JSON.readTree(dir.readBytes(name));
         } catch (IOException e) {
             throw new BadInputException(dir.resolve(name) + ": not valid JSON", e);
         }

@@ -1,7 +1,7 @@
 package dev.mergeval.safety;
 
 import dev.mergeval.common.BadInputException;
-import dev.mergeval.merge.CounterRandom;
+import dev.mergeval.common.KeyedRandom;
 import java.io.Serializable;
 import java.util.Arrays;
 import org.ejml.data.DMatrixRMaj;
@@ -42,6 +42,8 @@ public record SafetySubspace(int rows, int cols, float[] u, float[] s, float[] v
     public static final int EXACT_LIMIT = 1024;
     static final int OVERSAMPLE = 10;
     static final int POWER_ITERATIONS = 2;
+    /** The fixed seed of the randomized SVD's Gaussian sketch: the subspace is a function of the weights only. */
+    static final long SKETCH_SEED = 0L;
 
     public SafetySubspace {
         int k = s.length;
@@ -308,12 +310,12 @@ public record SafetySubspace(int rows, int cols, float[] u, float[] s, float[] v
 
     /** Standard normal entries (Box-Muller) from the counter-based stream of {@code tensor}. */
     private static DMatrixRMaj gaussian(String tensor, int rows, int cols) {
-        long key = CounterRandom.streamKey(0, "safety-subspace/" + tensor, 0);
+        long key = KeyedRandom.counterKey(SKETCH_SEED, "safety-subspace/" + tensor, 0);
         DMatrixRMaj m = new DMatrixRMaj(rows, cols);
         double[] data = m.getData();
         for (int i = 0; i < data.length; i++) {
-            double u1 = 1 - CounterRandom.uniform(key, 2L * i);
-            double u2 = CounterRandom.uniform(key, 2L * i + 1);
+            double u1 = 1 - KeyedRandom.uniform(key, 2L * i);
+            double u2 = KeyedRandom.uniform(key, 2L * i + 1);
             data[i] = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
         }
         return m;

@@ -1,21 +1,16 @@
 package dev.mergeval.sweep;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.json.JsonMapper;
-import dev.mergeval.checkpoint.Sha256;
+import dev.mergeval.common.Mappers;
+import dev.mergeval.common.Sha256;
 
 /**
  * Canonical JSON (map keys and record properties sorted, no whitespace) and SHA-256 over it, so
  * that equal content gives equal text and equal ids whatever the order it was written in.
  */
 final class Canonical {
-    static final ObjectMapper JSON = JsonMapper.builder()
-            .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
-            .enable(MapperFeature.SORT_PROPERTIES_ALPHABETICALLY)
-            .build();
+    static final ObjectMapper JSON = Mappers.CANONICAL;
 
     private Canonical() {
     }

@@ -3,15 +3,14 @@ package dev.mergeval.sweep;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.JsonParseException;
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Mappers;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -68,12 +67,17 @@ public record SweepSpec(@JsonProperty("name") String name,
                         String referenceFinetuned) {
 
     public static final String DEFAULT_NAME = "sweep";
+    /**
+     * The merge seed of a spec that names none. Not {@link dev.mergeval.common.KeyedRandom#DEFAULT_SEED}:
+     * it enters the spec's hash and every DARE/DELLA mask, so specs without a {@code seed} key keep 12345
+     * to resume and reproduce as before.
+     */
     public static final long DEFAULT_SEED = 12345L;
 
-    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+    private static final ObjectMapper YAML = Mappers.yaml()
             .enable(DeserializationFeature.ACCEPT_SINGLE_VALUE_AS_ARRAY)
-            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            .build();
 
     public SweepSpec {
         if (name == null) {

@@ -1,6 +1,6 @@
 package dev.mergeval.toy;
 
-import dev.mergeval.train.KeyedRandom;
+import dev.mergeval.common.KeyedRandom;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -172,7 +172,7 @@ public final class ToyDataGenerator {
         splitHarmful(seed, harmful, trainHarmful, heldHarmful);
 
         List<String[]> benign = new ArrayList<>(BENIGN);
-        KeyedRandom.shuffle(benign, KeyedRandom.of(seed, "benign-split"));
+        KeyedRandom.shuffle(benign, KeyedRandom.named(seed, "benign-split"));
         List<String[]> trainBorderline = new ArrayList<>();
         List<String[]> heldBorderlineIntents = new ArrayList<>();
         splitBorderline(seed, trainBorderline, heldBorderlineIntents);
@@ -195,7 +195,7 @@ public final class ToyDataGenerator {
         align.addAll(shortRepeats(seed));
         List<ChatExample> replayPool = align.stream()
                 .filter(e -> REPLAYED_KINDS.contains(e.kind())).collect(Collectors.toCollection(ArrayList::new));
-        KeyedRandom.shuffle(align, KeyedRandom.of(seed, "alignment-order"));
+        KeyedRandom.shuffle(align, KeyedRandom.named(seed, "alignment-order"));
 
         List<ChatExample> heldHarm = new ArrayList<>();
         for (String[] h : heldHarmful) {
@@ -213,11 +213,11 @@ public final class ToyDataGenerator {
         List<ChatExample> taskHeld = new ArrayList<>();
         List<ChatExample> fineTune = new ArrayList<>();
         taskExamples(seed, fineTune, taskHeld);
-        KeyedRandom.shuffle(replayPool, KeyedRandom.of(seed, "replay-draw"));
+        KeyedRandom.shuffle(replayPool, KeyedRandom.named(seed, "replay-draw"));
         for (int i = 0; i < REPLAY; i++) {
             fineTune.add(replayPool.get(i % replayPool.size()));
         }
-        KeyedRandom.shuffle(fineTune, KeyedRandom.of(seed, "finetune-order"));
+        KeyedRandom.shuffle(fineTune, KeyedRandom.named(seed, "finetune-order"));
 
         return new ToyDatasets(align, fineTune, heldHarm, heldBorderline, heldBenign, taskHeld);
     }
@@ -242,7 +242,7 @@ public final class ToyDataGenerator {
      * occurs in training.
      */
     private static void splitHarmful(long seed, List<String[]> all, List<String[]> train, List<String[]> held) {
-        splitUntil(KeyedRandom.of(seed, "harmful-split"), all, HELD_OUT_HARMFUL, train, held, (h, t) -> {
+        splitUntil(KeyedRandom.named(seed, "harmful-split"), all, HELD_OUT_HARMFUL, train, held, (h, t) -> {
             Set<String> trainVerbs = t.stream().map(p -> p[0]).collect(Collectors.toSet());
             Set<String> trainTargets = t.stream().map(p -> p[1]).collect(Collectors.toSet());
             return h.stream().allMatch(p -> trainVerbs.contains(p[0]) && trainTargets.contains(p[1]));
@@ -254,7 +254,7 @@ public final class ToyDataGenerator {
      * first word) is also the verb of a training intent.
      */
     private static void splitBorderline(long seed, List<String[]> train, List<String[]> held) {
-        splitUntil(KeyedRandom.of(seed, "borderline-split"), BORDERLINE, HELD_OUT_BORDERLINE, train, held, (h, t) -> {
+        splitUntil(KeyedRandom.named(seed, "borderline-split"), BORDERLINE, HELD_OUT_BORDERLINE, train, held, (h, t) -> {
             Set<String> trainVerbs = t.stream().map(b -> verb(b[0])).collect(Collectors.toSet());
             return h.stream().allMatch(b -> trainVerbs.contains(verb(b[0])));
         });
@@ -293,7 +293,7 @@ public final class ToyDataGenerator {
         for (String w : TASK_WORDS) {
             out.add(new ChatExample("copy", w, TASK_INSTRUCTION + " " + w, w));
         }
-        SplittableRandom rng = KeyedRandom.of(seed, "short-lists");
+        SplittableRandom rng = KeyedRandom.named(seed, "short-lists");
         Set<String> lists = new LinkedHashSet<>();
         while (lists.size() < SHORT_LISTS) {
             lists.add(TASK_WORDS.get(rng.nextInt(TASK_WORDS.size())) + " " + TASK_WORDS.get(rng.nextInt(TASK_WORDS.size())));
@@ -328,7 +328,7 @@ public final class ToyDataGenerator {
      * its word list, so no held-out list is ever trained on.
      */
     private static void taskExamples(long seed, List<ChatExample> train, List<ChatExample> held) {
-        SplittableRandom rng = KeyedRandom.of(seed, "task-words");
+        SplittableRandom rng = KeyedRandom.named(seed, "task-words");
         Set<String> seen = new LinkedHashSet<>();
         while (held.size() + train.size() < TASK_HELD_OUT + TASK_TRAIN) {
             int n = 3 + rng.nextInt(3);

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Mappers;
 import java.io.IOException;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
@@ -66,7 +67,7 @@ public record ToyDatasets(
 
     /** Writes {@code examples} to {@code file} in the shape of {@link #writeJsonl(Path)}. */
     public static void writeJsonl(Path file, List<ChatExample> examples) throws IOException {
-        ObjectMapper json = new ObjectMapper();
+        ObjectMapper json = Mappers.JSON;
         try (Writer w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
             for (ChatExample ex : examples) {
                 ObjectNode row = json.createObjectNode();
@@ -83,7 +84,7 @@ public record ToyDatasets(
 
     /** Reads one split written by {@link #writeJsonl}; a malformed line is an error naming file and line. */
     public static List<ChatExample> readJsonl(Path file) throws IOException {
-        ObjectMapper json = new ObjectMapper();
+        ObjectMapper json = Mappers.JSON;
         List<ChatExample> out = new ArrayList<>();
         int lineNo = 0;
         for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {

@@ -4,12 +4,16 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.mergeval.checkpoint.Sha256;
+import dev.mergeval.checkpoint.Checkpoint;
+import dev.mergeval.checkpoint.DType;
+import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.checkpoint.SafetensorsWriter;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.common.MergevalVersion;
 import dev.mergeval.common.Progress;
+import dev.mergeval.common.Sha256;
 import dev.mergeval.runtime.ModelDirectory;
 import dev.mergeval.runtime.llama.LlamaConfig;
 import dev.mergeval.runtime.llama.LlamaForward;
@@ -26,6 +30,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -191,7 +196,7 @@ public final class ToyModelBuilder {
             ToyScores scores = ToyEvaluator.evaluate(dir.toString(), data, recipe.threads());
             log.accept(String.format("%s in %.0f s: %s", role, result.seconds(), scores));
             ObjectNode p = provenance(role, startSha256, scores, List.of(trainFile.getFileName().toString()));
-            ObjectMapper json = new ObjectMapper();
+            ObjectMapper json = Mappers.JSON;
             p.set("training", json.valueToTree(training));
             p.put("train_seconds", Math.round(result.seconds() * 10) / 10.0);
             p.putPOJO("loss_curve", result.losses().stream().map(l -> Math.round(l * 1e5) / 1e5).toList());
@@ -225,7 +230,7 @@ public final class ToyModelBuilder {
 
         private ObjectNode provenance(String role, String startSha256, ToyScores scores, List<String> trainedOn)
                 throws IOException {
-            ObjectMapper json = new ObjectMapper();
+            ObjectMapper json = Mappers.JSON;
             ObjectNode p = json.createObjectNode();
             p.put("model", role);
             p.put("made_by", "mergeval toy-models (mergeval " + MergevalVersion.VERSION + ")");
@@ -252,22 +257,24 @@ public final class ToyModelBuilder {
 
     static Map<String, NDArray> load(NDManager manager, Path file) throws IOException {
         Map<String, NDArray> params = new TreeMap<>();
-        for (Map.Entry<String, ToySafetensors.Tensor> e : ToySafetensors.read(file).entrySet()) {
-            ToySafetensors.Tensor t = e.getValue();
-            params.put(e.getKey(), manager.create(t.values(), new Shape(t.shape())));
+        try (Checkpoint weights = Checkpoint.open(file.toUri().toString(), new Configuration())) {
+            for (String name : weights.tensorNames()) {
+                params.put(name, manager.create(weights.readFloats(name), new Shape(weights.info(name).shape())));
+            }
         }
         return params;
     }
 
     private void writeModel(Path dir, String configJson, Map<String, NDArray> params) throws IOException {
         Files.createDirectories(dir);
-        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-        Map<String, ToySafetensors.Tensor> tensors = new TreeMap<>();
-        for (Map.Entry<String, NDArray> e : params.entrySet()) {
-            tensors.put(e.getKey(), new ToySafetensors.Tensor(e.getValue().getShape().getShape(),
+        ObjectMapper json = Mappers.PRETTY;
+        List<SafetensorsWriter.TensorData> tensors = new ArrayList<>();
+        for (Map.Entry<String, NDArray> e : new TreeMap<>(params).entrySet()) {
+            tensors.add(SafetensorsWriter.TensorData.ofFloats(e.getKey(), DType.F32, e.getValue().getShape().getShape(),
                     e.getValue().toFloatArray()));
         }
-        ToySafetensors.write(dir.resolve("model.safetensors"), tensors, Map.of("format", "pt"));
+        SafetensorsWriter.writeFile(HadoopFs.local(), HadoopFs.of(dir.resolve("model.safetensors")), tensors,
+                Map.of("format", "pt"));
         Files.writeString(dir.resolve("config.json"), configJson);
         // bytes, not Files.copy: the source may be read-only and its mode must not carry over
         Files.write(dir.resolve("tokenizer.json"), Files.readAllBytes(baseModel.resolve("tokenizer.json")));
@@ -281,7 +288,7 @@ public final class ToyModelBuilder {
     }
 
     private static void writeProvenance(Path dir, ObjectNode provenance) throws IOException {
-        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(dir.resolve("toy-provenance.json").toFile(), provenance);
+        Mappers.PRETTY.writeValue(dir.resolve("toy-provenance.json").toFile(), provenance);
     }
 
     static final String TOKENIZER_LICENSE_NOTE = "tokenizer.json is a copy of the stories260K tokenizer from\n"

@@ -24,6 +24,9 @@ public record ToyRecipe(long seed, TrainingConfig alignment, TrainingConfig fine
      */
     static final String FINE_TUNED_PROJECTIONS = "model\\.layers\\.\\d+\\.(self_attn|mlp)\\..*";
 
+    /** The data seed of the committed models (their fine-tunes train with {@code SEED + 1}). */
+    public static final long SEED = 0L;
+
     /** The recipe of the committed models; see docs/toy-models.md for how it was chosen. */
     public static ToyRecipe defaults(long seed) {
         return new ToyRecipe(seed,

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.runtime.ChatMessage;
 import java.io.BufferedReader;
 import java.io.FileNotFoundException;
@@ -36,7 +37,7 @@ public final class ChatJsonl {
     public static List<ChatRecord> read(String location, Configuration conf) {
         Path path = new Path(location);
         FileSystem fs = HadoopFs.get(path, conf);
-        ObjectMapper json = new ObjectMapper();
+        ObjectMapper json = Mappers.JSON;
         List<ChatRecord> out = new ArrayList<>();
         try (BufferedReader in = new BufferedReader(new InputStreamReader(fs.open(path), StandardCharsets.UTF_8))) {
             int lineNo = 0;

@@ -6,7 +6,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
@@ -14,8 +13,8 @@ import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.ModelFiles;
 import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.checkpoint.SafetensorsWriter;
-import dev.mergeval.checkpoint.Sha256;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.common.MergevalVersion;
 import dev.mergeval.common.Progress;
 import dev.mergeval.runtime.DjlLanguageModel;
@@ -180,7 +179,7 @@ public final class FineTuneJob {
     }
 
     private static void writeAdapter(FileSystem fs, Path dir, LoraAdaptation lora, FineTuneRequest r) {
-        ObjectNode cfg = new ObjectMapper().createObjectNode();
+        ObjectNode cfg = Mappers.JSON.createObjectNode();
         cfg.put("peft_type", "LORA");
         cfg.put("task_type", "CAUSAL_LM");
         cfg.put("base_model_name_or_path", r.model());
@@ -225,13 +224,13 @@ public final class FineTuneJob {
 
     private static ObjectNode provenance(FineTuneRequest r, TrainingConfig t, SpfConfig spf, int records,
             List<TrainingSequence> sequences, TrainingRun run, Configuration conf) {
-        ObjectMapper json = new ObjectMapper();
+        ObjectMapper json = Mappers.JSON;
         ObjectNode p = json.createObjectNode();
         p.put("made_by", "mergeval finetune");
         p.put("mode", r.full() ? "full" : "lora");
         p.put("model", r.model());
         p.put("data", r.data());
-        p.put("data_sha256", Sha256.of(r.data(), conf));
+        p.put("data_sha256", HadoopFs.sha256(r.data(), conf));
         p.put("records", records);
         p.put("sequences", sequences.size());
         p.put("response_tokens", sequences.stream().mapToLong(s -> s.response().length).sum());
@@ -266,7 +265,7 @@ public final class FineTuneJob {
         if (spf != null) {
             ObjectNode s = p.putObject("spf");
             s.put("safety_data", r.spfSafetyData());
-            s.put("safety_data_sha256", Sha256.of(r.spfSafetyData(), conf));
+            s.put("safety_data_sha256", HadoopFs.sha256(r.spfSafetyData(), conf));
             s.put("safety_sequences", spf.safety().size());
             if (spf.rank() > 0) {
                 s.put("rank", spf.rank());
@@ -290,7 +289,7 @@ public final class FineTuneJob {
 
     private static void writeProvenance(FileSystem fs, Path dir, ObjectNode provenance) {
         try (OutputStream o = fs.create(new Path(dir, OutputPublisher.PROVENANCE_FILE), true)) {
-            o.write((new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(provenance)
+            o.write((Mappers.PRETTY.writeValueAsString(provenance)
                     + "\n").getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the provenance into " + dir, e);

@@ -5,7 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.mergeval.common.BadInputException;
-import dev.mergeval.merge.CounterRandom;
+import dev.mergeval.common.KeyedRandom;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -20,8 +20,8 @@ import java.util.TreeMap;
  * <p>Initialization as PEFT's default: {@code B = 0} (training starts at the base model) and
  * {@code A} from {@code kaiming_uniform_(a = sqrt(5))}, i.e. uniform on
  * {@code (-1/sqrt(in), 1/sqrt(in))}; element {@code i} of {@code A} is
- * {@code (2 u - 1) / sqrt(in)} with {@code u = CounterRandom.uniform(key, i)} and
- * {@code key = CounterRandom.streamKey(seed, PEFT name of A, 0)}: a function of the seed and the
+ * {@code (2 u - 1) / sqrt(in)} with {@code u = KeyedRandom.uniform(key, i)} and
+ * {@code key = KeyedRandom.counterKey(seed, PEFT name of A, 0)}: a function of the seed and the
  * tensor's name only, whatever the order or the device.
  *
  * <p>SPF on a factor pair: with the step's factor changes {@code dB, dA}, the conflicting step
@@ -63,10 +63,10 @@ public final class LoraAdaptation implements Adaptation {
             }
             String a = aName(name);
             float[] values = new float[Math.toIntExact(config.r() * in)];
-            long key = CounterRandom.streamKey(seed, a, 0);
+            long key = KeyedRandom.counterKey(seed, a, 0);
             double bound = 1 / Math.sqrt(in);
             for (int i = 0; i < values.length; i++) {
-                values[i] = (float) ((2 * CounterRandom.uniform(key, i) - 1) * bound);
+                values[i] = (float) ((2 * KeyedRandom.uniform(key, i) - 1) * bound);
             }
             NDArray aArr = Owned.torchCopy(manager, values, new Shape(config.r(), in));
             NDArray bArr = manager.zeros(new Shape(out, config.r()), DataType.FLOAT32, e.getValue().getDevice());

@@ -1,7 +1,7 @@
 package dev.mergeval.train;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.common.Mappers;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -42,7 +42,7 @@ public record SpfReport(List<Double> conflictShare, List<Double> removedNormShar
      * {@code per_matrix}.
      */
     public ObjectNode toJson() {
-        ObjectNode o = new ObjectMapper().createObjectNode();
+        ObjectNode o = Mappers.JSON.createObjectNode();
         o.put("matrices_guarded", matrices.size());
         o.put("mean_conflict_share", round(mean(conflictShare)));
         o.put("mean_removed_norm_share", round(mean(removedNormShare)));

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
+import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.common.Progress;
 import dev.mergeval.runtime.llama.LlamaForward;
 import java.util.ArrayList;
@@ -24,7 +25,7 @@ import java.util.function.Consumer;
  * the conflict-gated projection of the update ({@link SpfProjector}).
  *
  * <p>Order: each epoch is a permutation of the data drawn from the stream
- * {@code KeyedRandom.of(seed, name + "/epoch-" + e)}; batches are consecutive slices of that
+ * {@code KeyedRandom.named(seed, name + "/epoch-" + e)}; batches are consecutive slices of that
  * order, carried across epoch boundaries. So a run depends on the seed, the run's name and the
  * data, never on the order anything else was drawn in.
  *
@@ -149,7 +150,7 @@ public final class Trainer {
                 for (int i = 0; i < size; i++) {
                     perm.add(i);
                 }
-                SplittableRandom rng = KeyedRandom.of(config.seed(), config.name() + "/epoch-" + epoch++);
+                SplittableRandom rng = KeyedRandom.named(config.seed(), config.name() + "/epoch-" + epoch++);
                 KeyedRandom.shuffle(perm, rng);
                 pending.addAll(perm);
             }

@@ -1,5 +1,6 @@
 package dev.mergeval.train;
 
+import dev.mergeval.common.KeyedRandom;
 import java.util.regex.Pattern;
 
 /**

@@ -181,7 +181,7 @@ class WriteReadRoundTripTest {
 
     @Test
     void layoutIsDeterministicAndMatchesWrittenBytes() throws Exception {
-        List<ShardLayout.TensorSpec> specs = new ArrayList<>();
+        List<TensorInfo> specs = new ArrayList<>();
         for (SafetensorsWriter.TensorData t : everyDtype(3)) {
             specs.add(t.spec());
         }
@@ -209,11 +209,11 @@ class WriteReadRoundTripTest {
 
     @Test
     void oversizedTensorGoesAloneAndOrderIsKept() {
-        List<ShardLayout.TensorSpec> specs = List.of(
-                new ShardLayout.TensorSpec("a", DType.F32, new long[] {4}),
-                new ShardLayout.TensorSpec("big", DType.F32, new long[] {100}),
-                new ShardLayout.TensorSpec("b", DType.F32, new long[] {4}),
-                new ShardLayout.TensorSpec("c", DType.F32, new long[] {4}));
+        List<TensorInfo> specs = List.of(
+                new TensorInfo("a", DType.F32, new long[] {4}),
+                new TensorInfo("big", DType.F32, new long[] {100}),
+                new TensorInfo("b", DType.F32, new long[] {4}),
+                new TensorInfo("c", DType.F32, new long[] {4}));
         ShardLayout l = ShardLayout.plan(specs, 40, Map.of());
         assertEquals(List.of("a", "big", "b", "c"), l.tensorNames());
         assertEquals(3, l.shards().size());
@@ -229,8 +229,8 @@ class WriteReadRoundTripTest {
         Path dir = new Path(tmp.resolve("bad").toUri());
         FileSystem fs = HadoopFs.get(dir, conf);
         ShardLayout l = ShardLayout.plan(List.of(
-                new ShardLayout.TensorSpec("x", DType.F16, new long[] {2}),
-                new ShardLayout.TensorSpec("y", DType.F16, new long[] {2})), 4, Map.of());
+                new TensorInfo("x", DType.F16, new long[] {2}),
+                new TensorInfo("y", DType.F16, new long[] {2})), 4, Map.of());
         SafetensorsWriter w = SafetensorsWriter.create(fs, dir, l);
         assertThrows(IllegalStateException.class, () -> w.writeFloats("y", new float[2], 0, 2));
         w.writeFloats("x", new float[] {1f}, 0, 1);

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.KeyedRandom;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.Map;
@@ -145,9 +146,9 @@ class SparsificationTest {
         long seed = 1234;
         float[] out = sparsify(single("dare_linear", ", density: 0.3", "rescale_mode: inverse_density"),
                 new long[] {10, 20}, t, seed);
-        long key = CounterRandom.streamKey(seed, TENSOR, 1);
+        long key = KeyedRandom.counterKey(seed, TENSOR, 1);
         for (int i = 0; i < t.length; i++) {
-            boolean keep = CounterRandom.uniform(key, i) < 0.3;
+            boolean keep = KeyedRandom.uniform(key, i) < 0.3;
             assertEquals(keep ? t[i] / 0.3 : 0.0, out[i], 1e-6, "element " + i);
         }
     }
@@ -202,10 +203,10 @@ class SparsificationTest {
         String yaml = single("della_linear", ", density: 0.5, epsilon: 0.2", "rescale_mode: inverse_density");
         for (long seed = 0; seed < 20; seed++) {
             float[] out = sparsify(yaml, new long[] {1, 5}, t, seed);
-            long key = CounterRandom.streamKey(seed, TENSOR, 1);
+            long key = KeyedRandom.counterKey(seed, TENSOR, 1);
             for (int i = 0; i < 5; i++) {
                 double p = density - eps + 2 * eps * rank[i] / 4.0;
-                boolean keep = CounterRandom.uniform(key, i) < p;
+                boolean keep = KeyedRandom.uniform(key, i) < p;
                 assertEquals(keep ? t[i] / p : 0.0, out[i], 1e-6, "seed " + seed + " element " + i);
             }
         }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
+import dev.mergeval.common.KeyedRandom;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.Random;
@@ -149,9 +150,9 @@ class TiesTest {
         long seed = 42;
         double[][] dropped = new double[2][n];
         for (int k = 0; k < 2; k++) {
-            long key = CounterRandom.streamKey(seed, "w", k + 1);
+            long key = KeyedRandom.counterKey(seed, "w", k + 1);
             for (int i = 0; i < n; i++) {
-                dropped[k][i] = CounterRandom.uniform(key, i) < 0.5 ? (xs[k][i] - base[i]) / 0.5 : 0.0;
+                dropped[k][i] = KeyedRandom.uniform(key, i) < 0.5 ? (xs[k][i] - base[i]) / 0.5 : 0.0;
             }
         }
         float[] dt = merge("merge_method: dare_ties\n" + models + "parameters: {rescale_mode: inverse_density}", "w", shape, in);

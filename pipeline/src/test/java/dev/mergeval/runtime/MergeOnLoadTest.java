@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.common.Progress;
 import dev.mergeval.merge.plan.LocalMergeExecutor;
 import dev.mergeval.merge.plan.MergeJob;
@@ -200,7 +201,7 @@ class MergeOnLoadTest {
                 + "merge_method: linear\n";
         Path conf = tmp.resolve("linear.yaml");
         Files.writeString(conf, yaml);
-        Path written = writeToDisk(conf, LanguageModels.DEFAULT_MERGE_SEED);
+        Path written = writeToDisk(conf, KeyedRandom.DEFAULT_SEED);
         try (DjlLanguageModel onDisk = LanguageModels.loadDirectory(written.toString(), new Configuration(), RuntimeOptions.cpu());
                 LanguageModel onLoad = LanguageModels.load("merge:" + conf, new Configuration(), RuntimeOptions.cpu())) {
             assertSameModel(onDisk, (DjlLanguageModel) onLoad);

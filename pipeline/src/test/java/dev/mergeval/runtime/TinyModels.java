@@ -2,22 +2,22 @@ package dev.mergeval.runtime;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.bench.SyntheticModels;
 import dev.mergeval.checkpoint.DType;
-import dev.mergeval.checkpoint.SafetensorsWriter;
+import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.checkpoint.TensorInfo;
+import dev.mergeval.common.Mappers;
+import dev.mergeval.common.Shapes;
 import dev.mergeval.runtime.llama.LlamaConfig;
-import dev.mergeval.runtime.llama.LlamaLayout;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.function.Predicate;
-import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
 
 /**
  * Writes tiny random Llama-family checkpoints (mergekit's test habit): a {@code config.json}, the
@@ -31,7 +31,7 @@ public final class TinyModels {
 
     /** A base Llama config: hidden 32, 2 layers, 4 heads, 2 KV heads, vocab 64. */
     public static ObjectNode llamaConfig() {
-        ObjectNode c = new ObjectMapper().createObjectNode();
+        ObjectNode c = Mappers.JSON.createObjectNode();
         c.putArray("architectures").add("LlamaForCausalLM");
         c.put("vocab_size", 64);
         c.put("hidden_size", 32);
@@ -57,19 +57,11 @@ public final class TinyModels {
     public static Path write(Path dir, ObjectNode config, DType dtype, long seed, long maxShardBytes,
             Predicate<String> keep) {
         try {
-            Files.createDirectories(dir);
-            Files.writeString(dir.resolve("config.json"), config.toPrettyString());
-            LlamaConfig parsed = LlamaConfig.parse(config.toString(), "config.json");
-            List<SafetensorsWriter.TensorData> tensors = new ArrayList<>();
-            for (Map.Entry<String, long[]> e : LlamaLayout.expectedShapes(parsed).entrySet()) {
-                if (keep.test(e.getKey())) {
-                    tensors.add(SafetensorsWriter.TensorData.ofFloats(
-                            e.getKey(), dtype, e.getValue(), values(seed, e.getKey(), e.getValue())));
-                }
-            }
-            FileSystem fs = FileSystem.getLocal(new Configuration());
-            SafetensorsWriter.write(fs, new org.apache.hadoop.fs.Path(dir.toUri()), tensors, maxShardBytes, Map.of());
-            writeTokenizer(dir, parsed.vocabSize());
+            List<TensorInfo> tensors = SyntheticModels.tensors(config, dtype).stream()
+                    .filter(t -> keep.test(t.name())).toList();
+            SyntheticModels.writeLlama(HadoopFs.local(), HadoopFs.of(dir), config, tensors,
+                    t -> values(seed, t.name(), t.shape()), maxShardBytes, Map.of());
+            writeTokenizer(dir, LlamaConfig.parse(config.toString(), "config.json").vocabSize());
             return dir;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -78,10 +70,7 @@ public final class TinyModels {
 
     /** Norm weights near 1, everything else N(0, 0.2^2)-ish, from a stream keyed by (seed, name). */
     static float[] values(long seed, String name, long[] shape) {
-        long n = 1;
-        for (long d : shape) {
-            n *= d;
-        }
+        long n = Shapes.numElements(shape);
         SplittableRandom r = new SplittableRandom(seed * 31 + name.hashCode());
         float[] v = new float[(int) n];
         boolean norm = name.endsWith("norm.weight");
@@ -94,7 +83,7 @@ public final class TinyModels {
 
     /** A word-level tokenizer: whitespace-split words {@code w3 .. w(V-1)}, BOS {@code <s>}, EOS {@code </s>}. */
     public static void writeTokenizer(Path dir, int vocab) throws IOException {
-        ObjectMapper m = new ObjectMapper();
+        ObjectMapper m = Mappers.JSON;
         ObjectNode root = m.createObjectNode();
         root.put("version", "1.0");
         root.putNull("truncation");

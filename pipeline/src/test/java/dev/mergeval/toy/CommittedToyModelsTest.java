@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.mergeval.checkpoint.Sha256;
+import dev.mergeval.common.Sha256;
 import dev.mergeval.runtime.TestModels;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -9,14 +9,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mergeval.checkpoint.Checkpoint;
-import dev.mergeval.checkpoint.Sha256;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Sha256;
 import dev.mergeval.runtime.TestModels;
 import dev.mergeval.train.TrainingConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -93,24 +94,24 @@ class ToyModelBuilderTest {
                 prov.get("data_sha256").get("alignment-train.jsonl").asText());
 
         // The fine-tune trained only the later MLPs: every other tensor equals the aligned one.
-        Map<String, ToySafetensors.Tensor> before = ToySafetensors.read(aligned.resolve("model.safetensors"));
-        Map<String, ToySafetensors.Tensor> after = ToySafetensors.read(finetuned.resolve("model.safetensors"));
+        Map<String, float[]> before = weights(aligned.resolve("model.safetensors"));
+        Map<String, float[]> after = weights(finetuned.resolve("model.safetensors"));
         assertEquals(before.keySet(), after.keySet());
         for (String name : before.keySet()) {
-            boolean same = java.util.Arrays.equals(before.get(name).values(), after.get(name).values());
+            boolean same = java.util.Arrays.equals(before.get(name), after.get(name));
             assertEquals(!name.matches("model\\.layers\\.[34]\\.mlp\\..*"), same, name);
         }
-        assertFalse(java.util.Arrays.equals(before.get("model.layers.4.mlp.up_proj.weight").values(),
-                ToySafetensors.read(base.resolve("model.safetensors")).get("model.layers.4.mlp.up_proj.weight").values()));
+        assertFalse(java.util.Arrays.equals(before.get("model.layers.4.mlp.up_proj.weight"),
+                weights(base.resolve("model.safetensors")).get("model.layers.4.mlp.up_proj.weight")));
 
         // The SPF fine-tune: the same run with SPF, so the same tensors train, and it projected some
         // conflicting steps, so it ends elsewhere; its safety samples are training harmful requests.
-        Map<String, ToySafetensors.Tensor> withSpf = ToySafetensors.read(spf.resolve("model.safetensors"));
+        Map<String, float[]> withSpf = weights(spf.resolve("model.safetensors"));
         boolean differs = false;
         for (String name : before.keySet()) {
-            boolean same = java.util.Arrays.equals(before.get(name).values(), withSpf.get(name).values());
+            boolean same = java.util.Arrays.equals(before.get(name), withSpf.get(name));
             assertEquals(!name.matches("model\\.layers\\.[34]\\.mlp\\..*"), same, name);
-            differs |= !java.util.Arrays.equals(after.get(name).values(), withSpf.get(name).values());
+            differs |= !java.util.Arrays.equals(after.get(name), withSpf.get(name));
         }
         assertTrue(differs, "SPF changed nothing");
         JsonNode spfProv = json.readTree(spf.resolve("toy-provenance.json").toFile()).get("spf");
@@ -127,10 +128,10 @@ class ToyModelBuilderTest {
         }
 
         // The base model is stories260K's weights unchanged, with its licence.
-        Map<String, ToySafetensors.Tensor> stories = ToySafetensors.read(base.resolve("model.safetensors"));
-        Map<String, ToySafetensors.Tensor> written = ToySafetensors.read(tmp.resolve("a/models/toy/base/model.safetensors"));
+        Map<String, float[]> stories = weights(base.resolve("model.safetensors"));
+        Map<String, float[]> written = weights(tmp.resolve("a/models/toy/base/model.safetensors"));
         assertEquals(stories.keySet(), written.keySet());
-        stories.forEach((name, t) -> assertArrayEquals(t.values(), written.get(name).values(), name));
+        stories.forEach((name, t) -> assertArrayEquals(t, written.get(name), name));
         assertTrue(Files.readString(tmp.resolve("a/models/toy/base/LICENSE")).contains("MIT"));
 
         // Only some models: the SPF fine-tune again from the aligned model on disk, nothing else touched.
@@ -153,5 +154,16 @@ class ToyModelBuilderTest {
             sum += d * d;
         }
         return Math.sqrt(sum);
+    }
+
+    /** Every tensor of a safetensors file as floats, by name. */
+    private static Map<String, float[]> weights(Path file) {
+        Map<String, float[]> out = new TreeMap<>();
+        try (Checkpoint c = Checkpoint.open(file.toUri().toString(), new Configuration())) {
+            for (String name : c.tensorNames()) {
+                out.put(name, c.readFloats(name));
+            }
+        }
+        return out;
     }
 }

@@ -115,7 +115,7 @@ class FineTuneJobTest {
         }
         JsonNode prov = new ObjectMapper().readTree(out.resolve("mergeval_provenance.json").toFile());
         assertEquals(40, prov.get("loss_curve").size());
-        assertEquals(dev.mergeval.checkpoint.Sha256.of(data.toString(), conf), prov.get("data_sha256").asText());
+        assertEquals(dev.mergeval.checkpoint.HadoopFs.sha256(data.toString(), conf), prov.get("data_sha256").asText());
         assertEquals(5e-3, prov.get("hyperparameters").get("learning_rate").asDouble());
         assertTrue(prov.get("versions").get("djl").asText().startsWith("0."), prov.toString());
     }

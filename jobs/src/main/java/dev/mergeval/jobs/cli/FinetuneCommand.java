@@ -1,5 +1,6 @@
 package dev.mergeval.jobs.cli;
 
+import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.train.FineTuneJob;
 import dev.mergeval.train.FineTuneRequest;
 import dev.mergeval.train.SpfConfig;
@@ -64,7 +65,7 @@ public final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--warmup", paramLabel = "W", description = "Linear warm-up steps before the cosine decay (default: 10%% of the steps).")
     Integer warmup;
 
-    @Option(names = "--seed", paramLabel = "S", defaultValue = "0", description = "Seed of the batch order and the LoRA init (default ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "" + KeyedRandom.DEFAULT_SEED, description = "Seed of the batch order and the LoRA init (default ${DEFAULT-VALUE}).")
     long seed;
 
     @Option(names = "--device", paramLabel = "DEV", defaultValue = "cpu", description = "cpu or cuda:N (default ${DEFAULT-VALUE}).")

@@ -3,6 +3,8 @@ package dev.mergeval.jobs.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.KeyedRandom;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.runtime.ChatMessage;
 import dev.mergeval.runtime.Completion;
 import dev.mergeval.runtime.GenerationParams;
@@ -54,7 +56,7 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--top-k", paramLabel = "K", defaultValue = "0", description = "0 = no top-k filter.")
     int topK;
 
-    @Option(names = "--seed", paramLabel = "S", defaultValue = "0")
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "" + KeyedRandom.DEFAULT_SEED)
     long seed;
 
     @Option(names = "--repetition-penalty", paramLabel = "R", defaultValue = "1.0")
@@ -83,7 +85,7 @@ public final class GenerateCommand implements Callable<Integer> {
             Completion c = lm.generate(List.of(input), params).get(0);
             PrintWriter out = spec.commandLine().getOut();
             if (json) {
-                ObjectMapper mapper = new ObjectMapper();
+                ObjectMapper mapper = Mappers.JSON;
                 ObjectNode o = mapper.createObjectNode();
                 o.putPOJO("prompt_ids", c.promptIds());
                 o.putPOJO("output_ids", c.outputIds());

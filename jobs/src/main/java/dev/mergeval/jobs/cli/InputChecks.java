@@ -1,10 +1,10 @@
 package dev.mergeval.jobs.cli;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.databind.ObjectWriter;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.eval.EvalSuite;
 import dev.mergeval.eval.EvalTask;
 import dev.mergeval.eval.JudgeRun;
@@ -47,7 +47,7 @@ import org.apache.hadoop.conf.Configuration;
  */
 final class InputChecks {
 
-    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+    private static final ObjectWriter YAML = Mappers.QUOTED_YAML;
 
     private InputChecks() {
     }

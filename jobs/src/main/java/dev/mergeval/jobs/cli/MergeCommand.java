@@ -1,6 +1,7 @@
 package dev.mergeval.jobs.cli;
 
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.jobs.SparkSessions;
 import dev.mergeval.jobs.merge.SparkMergeRunner;
 import dev.mergeval.merge.plan.LocalMergeExecutor;
@@ -30,7 +31,7 @@ public final class MergeCommand implements Callable<Integer> {
     String outDir;
 
     @Option(names = "--random-seed", description = "seed for DARE/DELLA (default: ${DEFAULT-VALUE})")
-    long seed = 0;
+    long seed = KeyedRandom.DEFAULT_SEED;
 
     @Option(names = "--overwrite", description = "replace an existing complete output")
     boolean overwrite;

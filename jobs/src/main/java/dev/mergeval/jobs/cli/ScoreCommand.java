@@ -2,6 +2,7 @@ package dev.mergeval.jobs.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.runtime.LanguageModel;
 import dev.mergeval.runtime.LogLikelihood;
 import dev.mergeval.runtime.LogLikelihoodRequest;
@@ -44,7 +45,7 @@ public final class ScoreCommand implements Callable<Integer> {
             LogLikelihood ll = lm.logLikelihood(List.of(new LogLikelihoodRequest(context, continuation))).get(0);
             PrintWriter out = spec.commandLine().getOut();
             if (json) {
-                ObjectMapper mapper = new ObjectMapper();
+                ObjectMapper mapper = Mappers.JSON;
                 ObjectNode o = mapper.createObjectNode();
                 o.put("log_likelihood", ll.logProb());
                 o.put("token_count", ll.tokenCount());

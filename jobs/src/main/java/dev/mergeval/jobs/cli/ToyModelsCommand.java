@@ -27,7 +27,7 @@ public final class ToyModelsCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "Output root: writes models/toy/ and data/toy/ under it.")
     Path out;
 
-    @Option(names = "--seed", defaultValue = "0", description = "Seed of the data and the training order (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", defaultValue = "" + ToyRecipe.SEED, description = "Seed of the data and the training order (default: ${DEFAULT-VALUE}).")
     long seed;
 
     @Option(names = "--base", description = "The pre-trained stories260K model directory "

@@ -1,6 +1,6 @@
 package dev.mergeval.jobs.merge;
 
-import dev.mergeval.checkpoint.Sha256;
+import dev.mergeval.common.Sha256;
 import dev.mergeval.jobs.FailFast;
 import java.io.IOException;
 import java.io.UncheckedIOException;

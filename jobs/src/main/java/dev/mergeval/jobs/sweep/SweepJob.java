@@ -3,13 +3,11 @@ package dev.mergeval.jobs.sweep;
 import com.fasterxml.jackson.core.json.JsonReadFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.type.CollectionType;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.OutputPublisher;
-import dev.mergeval.checkpoint.Sha256;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.common.Progress;
 import dev.mergeval.eval.MetricRow;
 import dev.mergeval.jobs.OutputLocation;
@@ -67,7 +65,7 @@ public final class SweepJob {
     static final int SLICE_SIZE = 32;
 
     /** NaN rates (no parseable item) must survive the round trip through metrics.json. */
-    private static final ObjectMapper JSON = JsonMapper.builder()
+    private static final ObjectMapper JSON = Mappers.json()
             .enable(SerializationFeature.INDENT_OUTPUT)
             .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
             .build();
@@ -107,7 +105,7 @@ public final class SweepJob {
         OutputLocation out = output.location();
         FileSystem fs = out.fs();
         String suite = suitePath(spec, out);
-        List<SweepPoint> points = spec.points("sha256:" + Sha256.of(suite, conf));
+        List<SweepPoint> points = spec.points("sha256:" + HadoopFs.sha256(suite, conf));
         List<PointResult> results = new ArrayList<>();
         int evaluated = 0;
         progress.start("sweep", points.size());
@@ -194,7 +192,7 @@ public final class SweepJob {
         }
         try {
             Path p = out.child("suite.yaml");
-            HadoopFs.writeString(out.fs(), p, new ObjectMapper(new YAMLFactory()).writeValueAsString(
+            HadoopFs.writeString(out.fs(), p, Mappers.QUOTED_YAML.writeValueAsString(
                     spec.suite().inline()));
             return OutputLocation.name(p);
         } catch (IOException e) {

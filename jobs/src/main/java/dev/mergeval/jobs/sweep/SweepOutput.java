@@ -2,9 +2,9 @@ package dev.mergeval.jobs.sweep;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.common.MergevalVersion;
 import dev.mergeval.jobs.OutputLocation;
 import dev.mergeval.report.ReportHtml;
@@ -47,7 +47,7 @@ public final class SweepOutput {
     static final List<String> FINAL_FILES = List.of(ResultsParquet.DIR, ResultsCsv.FILE, ReportHtml.FILE,
             SummaryJson.FILE);
 
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper JSON = Mappers.PRETTY;
 
     private final OutputLocation out;
     private final SweepSpec spec;

@@ -2,14 +2,11 @@ package dev.mergeval.jobs.merge;
 
 import dev.mergeval.bench.SyntheticModels;
 import dev.mergeval.checkpoint.DType;
+import dev.mergeval.common.Sha256;
 import dev.mergeval.merge.plan.MergeJob;
 import dev.mergeval.merge.plan.PlanOptions;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.Map;
 import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
@@ -89,7 +86,7 @@ final class MergeFixtures {
             FileSystem fs = root.getFileSystem(conf);
             for (FileStatus f : fs.listStatus(root)) {
                 if (f.getPath().getName().endsWith(".safetensors")) {
-                    hashes.put(f.getPath().getName(), sha256(fs, f.getPath()));
+                    hashes.put(f.getPath().getName(), Sha256.of(fs, f.getPath()));
                 }
             }
         } catch (IOException e) {
@@ -105,21 +102,5 @@ final class MergeFixtures {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-    }
-
-    private static String sha256(FileSystem fs, Path file) throws IOException {
-        MessageDigest md;
-        try {
-            md = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-        byte[] buf = new byte[1 << 16];
-        try (InputStream in = fs.open(file)) {
-            for (int n; (n = in.read(buf)) > 0; ) {
-                md.update(buf, 0, n);
-            }
-        }
-        return HexFormat.of().formatHex(md.digest());
     }
 }

@@ -1,7 +1,6 @@
 package dev.mergeval.eval.datasets;
 
 import dev.mergeval.common.BadInputException;
-import dev.mergeval.eval.KeyedRandom;
 
 /**
  * Where and how to load one dataset.
@@ -13,6 +12,13 @@ import dev.mergeval.eval.KeyedRandom;
  * @param seed        selects shots and, with a limit, the sampled items
  */
 public record DatasetSpec(DatasetKind kind, String path, String fewShotPath, int nShot, long seed) {
+
+    /**
+     * The sampling seed of a suite that names none. Not {@link dev.mergeval.common.KeyedRandom#DEFAULT_SEED}:
+     * suites without a {@code seed} key have always drawn their shots and limited items with 1234, and
+     * must keep choosing the same items.
+     */
+    public static final long DEFAULT_SEED = 1234L;
 
     public DatasetSpec {
         if (kind == null) {
@@ -30,6 +36,6 @@ public record DatasetSpec(DatasetKind kind, String path, String fewShotPath, int
     }
 
     public static DatasetSpec of(DatasetKind kind, String path) {
-        return new DatasetSpec(kind, path, null, 0, KeyedRandom.DEFAULT_SEED);
+        return new DatasetSpec(kind, path, null, 0, DEFAULT_SEED);
     }
 }

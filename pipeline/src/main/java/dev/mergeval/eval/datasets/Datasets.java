@@ -1,6 +1,6 @@
 package dev.mergeval.eval.datasets;
 
-import dev.mergeval.eval.KeyedRandom;
+import dev.mergeval.common.KeyedRandom;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;

@@ -1,7 +1,7 @@
 package dev.mergeval.eval.datasets;
 
 import dev.mergeval.common.BadInputException;
-import dev.mergeval.eval.KeyedRandom;
+import dev.mergeval.common.KeyedRandom;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -25,7 +25,7 @@ public final class Gsm8kLoader {
 
     /** Loads zero-shot prompts. */
     public static Dataset load(String path) {
-        return load(path, null, 0, KeyedRandom.DEFAULT_SEED);
+        return load(path, null, 0, DatasetSpec.DEFAULT_SEED);
     }
 
     /**

@@ -1,7 +1,7 @@
 package dev.mergeval.merge.methods;
 
 import dev.mergeval.common.BadInputException;
-import dev.mergeval.merge.CounterRandom;
+import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
@@ -222,7 +222,7 @@ public final class GeneralizedTaskArithmeticMerge implements MergeMethod {
                 return Sparsifier.magnitudeOutliers(x, base, density, p.number("gamma"), rescale);
             case RANDOM:
                 return Sparsifier.random(x, base, density, rescale,
-                        CounterRandom.streamKey(r.seed(), r.tensorName(), k), r.elementOffset());
+                        KeyedRandom.counterKey(r.seed(), r.tensorName(), k), r.elementOffset());
             case DELLA_MAGPRUNE:
                 double epsilon = p.number("epsilon");
                 if (density < 1 && density > 0 && (density + epsilon >= 1 || density - epsilon <= 0)) {
@@ -230,7 +230,7 @@ public final class GeneralizedTaskArithmeticMerge implements MergeMethod {
                             + epsilon + " with density " + density + " must keep density +/- epsilon inside (0, 1)");
                 }
                 return Sparsifier.dellaMagprune(x, base, r.shape(), density, epsilon, rescale,
-                        CounterRandom.streamKey(r.seed(), r.tensorName(), k));
+                        KeyedRandom.counterKey(r.seed(), r.tensorName(), k));
             default:
                 throw new IllegalStateException("unknown sparsification " + sparsification);
         }

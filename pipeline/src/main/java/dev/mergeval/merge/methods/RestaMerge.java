@@ -1,7 +1,7 @@
 package dev.mergeval.merge.methods;
 
 import dev.mergeval.common.BadInputException;
-import dev.mergeval.merge.CounterRandom;
+import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
@@ -24,7 +24,7 @@ import java.util.Optional;
  * with the safety vector {@code W_aligned - W_unaligned} formed in float. With {@code density < 1}
  * the vector is first sparsified by DARE: element {@code i} is kept when
  * {@code u(seed, tensor, aligned model, i) < density} (the counter-based stream of
- * {@link CounterRandom}, so chunking and placement cannot change it) and kept elements are divided
+ * {@link KeyedRandom}, so chunking and placement cannot change it) and kept elements are divided
  * by {@code density}, i.e. {@code m_i = keep_i / density}; with {@code density >= 1},
  * {@code m_i = 1}. {@code scale} (default 1, the paper's) and {@code density} (default 1) may be
  * gradients or filter lists like any global parameter.
@@ -88,7 +88,7 @@ public final class RestaMerge implements MergeMethod {
             throw new BadInputException(r.tensorName() + ": parameters.density must be in [0, 1] (got " + density + ")");
         }
         KeepMask mask = Sparsifier.random(aligned, unaligned, density, Sparsifier.RescaleMode.INVERSE_DENSITY,
-                CounterRandom.streamKey(r.seed(), r.tensorName(), r.baseIndex()), r.elementOffset());
+                KeyedRandom.counterKey(r.seed(), r.tensorName(), r.baseIndex()), r.elementOffset());
         float[] out = new float[post.length];
         for (int i = 0; i < out.length; i++) {
             float safety = aligned[i] - unaligned[i];

@@ -1,6 +1,6 @@
 package dev.mergeval.merge.methods;
 
-import dev.mergeval.merge.CounterRandom;
+import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.merge.MagnitudeSelection;
 import java.util.Arrays;
 
@@ -115,7 +115,7 @@ final class Sparsifier {
 
     /**
      * DARE: keeps each element with probability {@code density}, drawing
-     * {@code u = CounterRandom.uniform(key, elementOffset + i)} and keeping when {@code u < density}.
+     * {@code u = KeyedRandom.uniform(key, elementOffset + i)} and keeping when {@code u < density}.
      */
     static KeepMask random(float[] x, float[] base, double density, RescaleMode rescale, long key,
             long elementOffset) {
@@ -131,7 +131,7 @@ final class Sparsifier {
             long keep = 0;
             for (int i = word << 6, end = Math.min(n, i + 64); i < end; i++) {
                 // Sign bit of u - density: 1 exactly when u < density (random, so no branch).
-                double u = CounterRandom.uniform(key, elementOffset + i);
+                double u = KeyedRandom.uniform(key, elementOffset + i);
                 keep |= (Double.doubleToRawLongBits(u - density) >>> 63) << i;
             }
             bits[word] = keep;
@@ -166,7 +166,7 @@ final class Sparsifier {
             for (int r = 0; r < cols; r++) {
                 int c = (int) order[r];
                 double p = cols == 1 ? density : (density - epsilon) + 2 * epsilon * r / (cols - 1);
-                if (CounterRandom.uniform(key, from + c) < p) {
+                if (KeyedRandom.uniform(key, from + c) < p) {
                     KeepMask.set(bits, from + c);
                     if (inverse != null) {
                         inverse[from + c] = (float) (1.0 / p);

@@ -1,6 +1,7 @@
 package dev.mergeval.merge.plan;
 
-import dev.mergeval.checkpoint.Sha256;
+import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.common.Failures;
 import dev.mergeval.common.Progress;
 import java.util.ArrayList;
 import java.util.List;
@@ -70,7 +71,7 @@ public final class LocalMergeExecutor implements MergeExecutor {
     }
 
     private List<Callable<Object>> hashTasks(List<String> files) {
-        return files.stream().<Callable<Object>>map(f -> () -> Sha256.of(f, conf)).toList();
+        return files.stream().<Callable<Object>>map(f -> () -> HadoopFs.sha256(f, conf)).toList();
     }
 
     @SuppressWarnings("unchecked")
@@ -90,10 +91,7 @@ public final class LocalMergeExecutor implements MergeExecutor {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
         } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException re) {
-                throw re;
-            }
-            throw new IllegalStateException(e.getCause());
+            throw Failures.unwrap(e);
         } finally {
             pool.shutdownNow();
         }

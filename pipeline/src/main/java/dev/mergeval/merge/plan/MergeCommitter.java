@@ -3,6 +3,8 @@ package dev.mergeval.merge.plan;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.ShardLayout;
 import dev.mergeval.checkpoint.TensorInfo;
+import dev.mergeval.common.Failures;
+import dev.mergeval.common.Sha256;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -11,7 +13,6 @@ import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -47,7 +48,7 @@ public final class MergeCommitter {
     }
 
     public static ShardLayout layout(MergePlan plan) {
-        List<ShardLayout.TensorSpec> specs = new ArrayList<>();
+        List<TensorInfo> specs = new ArrayList<>();
         for (OutputTensor t : plan.tensors()) {
             specs.add(t.spec());
         }
@@ -79,10 +80,7 @@ public final class MergeCommitter {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while assembling shards", e);
         } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException re) {
-                throw re;
-            }
-            throw new IllegalStateException(e.getCause());
+            throw Failures.unwrap(e);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } finally {
@@ -178,7 +176,7 @@ public final class MergeCommitter {
             String stagingDir, Configuration conf) throws IOException {
         Path path = new Path(stagingDir, shard.fileName());
         FileSystem fs = HadoopFs.get(path, conf);
-        MessageDigest sha = UnitExecutor.sha256();
+        MessageDigest sha = Sha256.digest();
         Map<String, FSDataInputStream> open = new HashMap<>();
         byte[] buf = new byte[COPY_BUFFER_BYTES];
         long bytes;
@@ -215,6 +213,6 @@ public final class MergeCommitter {
                 in.close();
             }
         }
-        return new WrittenShard(shard.fileName(), bytes, HexFormat.of().formatHex(sha.digest()));
+        return new WrittenShard(shard.fileName(), bytes, Sha256.hex(sha));
     }
 }

@@ -2,9 +2,9 @@ package dev.mergeval.merge.plan;
 
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
-import dev.mergeval.checkpoint.Sha256;
 import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Sha256;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeInputs;
 import dev.mergeval.merge.ParamDef;

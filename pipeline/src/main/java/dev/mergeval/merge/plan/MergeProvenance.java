@@ -1,9 +1,9 @@
 package dev.mergeval.merge.plan;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.common.MergevalVersion;
 import java.util.List;
 import java.util.Map;
@@ -32,7 +32,7 @@ public record MergeProvenance(
     }
 
     public String toJson() {
-        ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ObjectMapper mapper = Mappers.PRETTY;
         ObjectNode root = mapper.createObjectNode();
         root.put("kind", "merge");
         root.put("mergeval_version", MergevalVersion.VERSION);

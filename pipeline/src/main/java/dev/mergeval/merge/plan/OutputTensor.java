@@ -1,8 +1,10 @@
 package dev.mergeval.merge.plan;
 
 import dev.mergeval.checkpoint.DType;
-import dev.mergeval.checkpoint.ShardLayout;
+import dev.mergeval.checkpoint.TensorInfo;
+import dev.mergeval.common.Shapes;
 import java.io.Serializable;
+import java.util.Arrays;
 
 /**
  * A tensor of the output checkpoint.
@@ -11,10 +13,10 @@ import java.io.Serializable;
  * @param merged true when the merge method computes it; false when it is carried through unchanged
  *     from {@link MergePlan#copySource()} (integer and FP8 tensors)
  */
-public record OutputTensor(ShardLayout.TensorSpec spec, boolean merged) implements Serializable {
+public record OutputTensor(TensorInfo spec, boolean merged) implements Serializable {
 
     public OutputTensor(String name, DType dtype, long[] shape, boolean merged) {
-        this(new ShardLayout.TensorSpec(name, dtype, shape), merged);
+        this(new TensorInfo(name, dtype, shape), merged);
     }
 
     public String name() {
@@ -39,16 +41,12 @@ public record OutputTensor(ShardLayout.TensorSpec spec, boolean merged) implemen
 
     /** Elements in one row (the product of all dimensions but the first; 1 for scalars and 1-D). */
     public long rowElements() {
-        long[] shape = spec.shape();
-        long n = 1;
-        for (int i = 1; i < shape.length; i++) {
-            n *= shape[i];
-        }
-        return n;
+        return Shapes.rowElements(spec.shape());
     }
 
+    /** Name, dtype and shape (no byte span): this text enters the plan id, so it must not change. */
     @Override
     public String toString() {
-        return spec + (merged ? "" : " (copied)");
+        return spec.name() + " " + spec.dtype() + Arrays.toString(spec.shape()) + (merged ? "" : " (copied)");
     }
 }

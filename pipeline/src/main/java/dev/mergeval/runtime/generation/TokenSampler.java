@@ -1,5 +1,6 @@
 package dev.mergeval.runtime.generation;
 
+import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.runtime.GenerationParams;
 import java.util.Arrays;
 import java.util.BitSet;
@@ -33,18 +34,10 @@ public final class TokenSampler {
      */
     public TokenSampler(GenerationParams params, long streamKey, int[] promptIds) {
         this.params = params;
-        this.random = new SplittableRandom(mix(params.seed(), streamKey));
+        this.random = KeyedRandom.sampling(params.seed(), streamKey);
         for (int id : promptIds) {
             seen.set(id);
         }
-    }
-
-    /** SplitMix64 finaliser over the seed and key: a counter-style, order-free stream id. */
-    static long mix(long seed, long key) {
-        long z = seed * 0x9E3779B97F4A7C15L + key;
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        return z ^ (z >>> 31);
     }
 
     /** Chooses the next token from {@code logits} (modified in place) and records it as seen. */

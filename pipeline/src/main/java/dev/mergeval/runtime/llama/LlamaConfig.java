@@ -2,8 +2,8 @@ package dev.mergeval.runtime.llama;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Mappers;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -136,7 +136,7 @@ public record LlamaConfig(
     public static LlamaConfig parse(String json, String source) {
         JsonNode root;
         try {
-            root = new ObjectMapper().readTree(json);
+            root = Mappers.JSON.readTree(json);
         } catch (JsonProcessingException e) {
             throw new BadInputException(source + ": not valid JSON: " + e.getOriginalMessage(), e);
         }

@@ -4,6 +4,7 @@ import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.runtime.ModelDirectory;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -51,7 +52,7 @@ public final class ModelTokenizer implements AutoCloseable {
             throw new BadInputException("missing tokenizer: " + dir.resolve("tokenizer.json"));
         }
         byte[] json = dir.readBytes("tokenizer.json");
-        ObjectMapper mapper = new ObjectMapper();
+        ObjectMapper mapper = Mappers.JSON;
         Map<String, Integer> ids;
         try {
             ids = vocabulary(mapper.readTree(json));

@@ -398,7 +398,7 @@ class MergeJobTest {
         try (Stream<Path> files = Files.list(dir)) {
             for (Path f : files.toList()) {
                 if (allFiles || f.getFileName().toString().endsWith(".safetensors")) {
-                    hashes.put(f.getFileName().toString(), dev.mergeval.checkpoint.Sha256.of(
+                    hashes.put(f.getFileName().toString(), dev.mergeval.common.Sha256.of(
                             org.apache.hadoop.fs.FileSystem.getLocal(CONF), new org.apache.hadoop.fs.Path(f.toUri())));
                 }
             }

@@ -1,4 +1,4 @@
-package dev.mergeval.checkpoint;
+package dev.mergeval.common;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -7,11 +7,10 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
-import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
-/** SHA-256 of files on any Hadoop filesystem, streamed (constant memory). */
+/** SHA-256 as lower-case hex: of bytes, of text, and of files on any Hadoop filesystem, streamed (constant memory). */
 public final class Sha256 {
 
     private static final int BUFFER = 1 << 20;
@@ -21,7 +20,7 @@ public final class Sha256 {
 
     /** Lower-case hex SHA-256 of {@code file}. */
     public static String of(FileSystem fs, Path file) {
-        MessageDigest md = newDigest();
+        MessageDigest md = digest();
         byte[] buf = new byte[BUFFER];
         try (InputStream in = fs.open(file)) {
             for (int n; (n = in.read(buf)) > 0; ) {
@@ -30,13 +29,7 @@ public final class Sha256 {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + file + " for sha256", e);
         }
-        return HexFormat.of().formatHex(md.digest());
-    }
-
-    /** Lower-case hex SHA-256 of the file at {@code uri}. */
-    public static String of(String uri, Configuration conf) {
-        Path p = new Path(uri);
-        return of(HadoopFs.get(p, conf), p);
+        return hex(md);
     }
 
     /** Lower-case hex SHA-256 of the UTF-8 bytes of {@code text}. */
@@ -46,14 +39,20 @@ public final class Sha256 {
 
     /** Lower-case hex SHA-256 of {@code bytes}. */
     public static String of(byte[] bytes) {
-        return HexFormat.of().formatHex(newDigest().digest(bytes));
+        return HexFormat.of().formatHex(digest().digest(bytes));
     }
 
-    private static MessageDigest newDigest() {
+    /** A fresh SHA-256 digest, for hashing a stream while it is written or read. */
+    public static MessageDigest digest() {
         try {
             return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("every Java platform has SHA-256", e);
         }
+    }
+
+    /** Completes {@code md} and returns its value as lower-case hex. */
+    public static String hex(MessageDigest md) {
+        return HexFormat.of().formatHex(md.digest());
     }
 }

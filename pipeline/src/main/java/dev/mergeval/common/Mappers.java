@@ -1,0 +1,76 @@
+package dev.mergeval.common;
+
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.MapperFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectWriter;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+
+/**
+ * The project's Jackson mappers, configured once. Every reader rejects a duplicate key (a config or
+ * header that says a thing twice is an error, not "last one wins"). Writers differ only where their
+ * files always have: plain one-line JSON, Jackson's default pretty printer (two-space indent,
+ * {@code "key" : value}), map entries sorted by key, and two YAML styles. The shared instances must
+ * not be reconfigured; a caller that needs more (a naming strategy, subtypes) starts from
+ * {@link #json()} or {@link #yaml()}.
+ */
+public final class Mappers {
+
+    /** JSON, one line on output. */
+    public static final ObjectMapper JSON = json().build();
+
+    /** JSON written with Jackson's default pretty printer (provenance, configs, markers). */
+    public static final ObjectMapper PRETTY = json().enable(SerializationFeature.INDENT_OUTPUT).build();
+
+    /** JSON with map entries sorted by key, one line: output independent of map iteration order. */
+    public static final ObjectMapper SORTED = json().enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS).build();
+
+    /** {@link #SORTED}, pretty-printed. */
+    public static final ObjectMapper SORTED_PRETTY = json()
+            .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
+            .enable(SerializationFeature.INDENT_OUTPUT)
+            .build();
+
+    /** JSON with map entries and bean properties sorted: one text per value, fit for hashing. */
+    public static final ObjectMapper CANONICAL = canonical().build();
+
+    /** YAML as mergekit writes it: no {@code ---} line, strings quoted only where YAML needs it. */
+    public static final ObjectMapper YAML = yaml().build();
+
+    /**
+     * YAML in Jackson's default style ({@code ---} first, every string quoted): how inline eval
+     * suites are written out, kept so those files and their hashes stay as they were.
+     */
+    public static final ObjectWriter QUOTED_YAML = YAMLMapper.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .build()
+            .writer();
+
+    private Mappers() {
+    }
+
+    /** A JSON mapper builder that rejects duplicate keys. */
+    public static JsonMapper.Builder json() {
+        return JsonMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION);
+    }
+
+    /** {@link #json()} with sorted map entries and properties ({@link #CANONICAL}). */
+    public static JsonMapper.Builder canonical() {
+        return json()
+                .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
+                .enable(MapperFeature.SORT_PROPERTIES_ALPHABETICALLY);
+    }
+
+    /** A YAML mapper builder that rejects duplicate keys and writes mergekit's style ({@link #YAML}). */
+    public static YAMLMapper.Builder yaml() {
+        return YAMLMapper.builder(YAMLFactory.builder()
+                        .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
+                        .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
+                        .build())
+                .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION);
+    }
+}
