@@ -1,5 +1,6 @@
 package dev.mergeval.eval;
 
+import dev.mergeval.common.KeyedRandom;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.MapperFeature;
@@ -128,7 +129,7 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
     }
 
     static EvalSuite resolve(SuiteYaml y, String baseDir) {
-        long seed = y.seed() == null ? DatasetSpec.DEFAULT_SEED : y.seed();
+        long seed = y.seed() == null ? KeyedRandom.DEFAULT_SEED : y.seed();
         TaskYaml d = y.defaults() == null ? new TaskYaml(null, null, null, null, null, null, null, null) : y.defaults();
         if (y.tasks() == null) {
             throw new BadInputException("missing key 'tasks'");

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.common.Mappers;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -67,12 +68,6 @@ public record SweepSpec(@JsonProperty("name") String name,
                         String referenceFinetuned) {
 
     public static final String DEFAULT_NAME = "sweep";
-    /**
-     * The merge seed of a spec that names none. Not {@link dev.mergeval.common.KeyedRandom#DEFAULT_SEED}:
-     * it enters the spec's hash and every DARE/DELLA mask, so specs without a {@code seed} key keep 12345
-     * to resume and reproduce as before.
-     */
-    public static final long DEFAULT_SEED = 12345L;
 
     private static final ObjectMapper YAML = Mappers.yaml()
             .enable(DeserializationFeature.ACCEPT_SINGLE_VALUE_AS_ARRAY)
@@ -138,7 +133,7 @@ public record SweepSpec(@JsonProperty("name") String name,
             materialize = Materialize.CHOSEN;
         }
         if (seed == null) {
-            seed = DEFAULT_SEED;
+            seed = KeyedRandom.DEFAULT_SEED;
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.mergeval.sweep;
 
+import dev.mergeval.common.KeyedRandom;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -57,7 +58,7 @@ class SweepSpecTest {
         assertEquals(0.9, spec.goal().minRefusalRetention());
         assertEquals(0.8, spec.goal().minTaskGainRetention());
         assertEquals(Materialize.CHOSEN, spec.materialize());
-        assertEquals(SweepSpec.DEFAULT_SEED, spec.seed());
+        assertEquals(KeyedRandom.DEFAULT_SEED, spec.seed());
         assertEquals("path:suites/toy.yaml", spec.suite().identity());
     }
 

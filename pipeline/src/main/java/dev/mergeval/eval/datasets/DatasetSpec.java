@@ -1,6 +1,7 @@
 package dev.mergeval.eval.datasets;
 
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.KeyedRandom;
 
 /**
  * Where and how to load one dataset.
@@ -12,13 +13,6 @@ import dev.mergeval.common.BadInputException;
  * @param seed        selects shots and, with a limit, the sampled items
  */
 public record DatasetSpec(DatasetKind kind, String path, String fewShotPath, int nShot, long seed) {
-
-    /**
-     * The sampling seed of a suite that names none. Not {@link dev.mergeval.common.KeyedRandom#DEFAULT_SEED}:
-     * suites without a {@code seed} key have always drawn their shots and limited items with 1234, and
-     * must keep choosing the same items.
-     */
-    public static final long DEFAULT_SEED = 1234L;
 
     public DatasetSpec {
         if (kind == null) {
@@ -36,6 +30,6 @@ public record DatasetSpec(DatasetKind kind, String path, String fewShotPath, int
     }
 
     public static DatasetSpec of(DatasetKind kind, String path) {
-        return new DatasetSpec(kind, path, null, 0, DEFAULT_SEED);
+        return new DatasetSpec(kind, path, null, 0, KeyedRandom.DEFAULT_SEED);
     }
 }

@@ -25,7 +25,7 @@ public final class Gsm8kLoader {
 
     /** Loads zero-shot prompts. */
     public static Dataset load(String path) {
-        return load(path, null, 0, DatasetSpec.DEFAULT_SEED);
+        return load(path, null, 0, KeyedRandom.DEFAULT_SEED);
     }
 
     /**
