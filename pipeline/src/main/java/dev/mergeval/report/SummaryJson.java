@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.provenance.SweepProvenance;
 import dev.mergeval.sweep.GoalStatus;
 import dev.mergeval.sweep.MethodComparison;
 import dev.mergeval.sweep.Metric;
@@ -16,7 +17,6 @@ import dev.mergeval.sweep.SweepSpec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import org.apache.hadoop.fs.FileSystem;
 
@@ -147,14 +147,7 @@ public final class SummaryJson {
         }
 
         root.set("spec", JSON.valueToTree(spec));
-        ObjectNode prov = root.putObject("provenance");
-        prov.put("spec_hash", spec.hash());
-        prov.put("started_at", provenance.startedAt().toString());
-        prov.put("finished_at", provenance.finishedAt().toString());
-        prov.put("duration_seconds",
-                Duration.between(provenance.startedAt(), provenance.finishedAt()).toMillis() / 1000.0);
-        ObjectNode versions = prov.putObject("versions");
-        provenance.versions().forEach(versions::put);
+        root.set("provenance", JSON.valueToTree(provenance));
         return root;
     }
 

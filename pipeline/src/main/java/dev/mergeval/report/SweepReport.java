@@ -1,6 +1,7 @@
 package dev.mergeval.report;
 
 import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.provenance.SweepProvenance;
 import dev.mergeval.sweep.PointResult;
 import dev.mergeval.sweep.Selection;
 import dev.mergeval.sweep.SweepSpec;

@@ -19,7 +19,8 @@ import dev.mergeval.jobs.eval.ModelFactory;
 import dev.mergeval.merge.plan.MergeExecutor;
 import dev.mergeval.merge.plan.MergeJob;
 import dev.mergeval.merge.plan.PlanOptions;
-import dev.mergeval.report.SweepProvenance;
+import dev.mergeval.provenance.Environment;
+import dev.mergeval.provenance.SweepProvenance;
 import dev.mergeval.report.SweepReport;
 import dev.mergeval.runtime.LanguageModels;
 import dev.mergeval.sweep.PointResult;
@@ -124,10 +125,8 @@ public final class SweepJob {
         int reused = points.size() - evaluated;
         output.publishFinalFiles(staging -> {
             ResultsParquet.write(spark, new Path(staging, ResultsParquet.DIR).toString(), results);
-            SweepReport.write(fs, staging, spec, results, selection, SweepProvenance.of(started, Instant.now(),
-                    Map.of("spark_master", spark.sparkContext().master(),
-                            "points_evaluated", Integer.toString(fresh),
-                            "points_reused", Integer.toString(reused))));
+            SweepReport.write(fs, staging, spec, results, selection, SweepProvenance.of(spec.hash(), started,
+                    Instant.now(), spark.sparkContext().master(), fresh, reused, Environment.current()));
         });
         return new Outcome(results, selection, evaluated, reused, materialized);
     }
