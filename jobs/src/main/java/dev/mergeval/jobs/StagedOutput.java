@@ -42,7 +42,8 @@ public final class StagedOutput {
         Path staging = publisher.stage(out.path().toString());
         try {
             T result = body.apply(staging);
-            HadoopFs.writeString(out.fs(), new Path(staging, OutputPublisher.PROVENANCE_FILE), provenance.get().toJson());
+            HadoopFs.writeString(out.fs(), new Path(staging, OutputPublisher.PROVENANCE_FILE),
+                    provenance.get().toJson());
             publisher.publish(staging, out.path(), overwrite);
             return result;
         } catch (Throwable t) {

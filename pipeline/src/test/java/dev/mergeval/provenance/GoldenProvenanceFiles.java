@@ -7,8 +7,8 @@ import java.util.Map;
 
 /**
  * Regenerates the golden files of {@link ProvenanceGoldenTest} from the provenance files of real
- * runs: {@code GoldenProvenanceFiles ROOT KIND=FILE...} reads each file as its kind, replaces the
- * machine-specific prefix {@code ROOT} of its paths with {@code /data}, and writes it as
+ * runs: {@code GoldenProvenanceFiles ROOT[,ROOT...] KIND=FILE...} reads each file as its kind,
+ * replaces the machine-specific prefixes {@code ROOT} of its paths with {@code /data}, and writes it as
  * {@code src/test/resources/dev/mergeval/provenance/KIND.json} (run from {@code pipeline/}). Not a
  * test: regenerate only when a record's format changes on purpose, and say so in the commit.
  */
@@ -29,10 +29,13 @@ public final class GoldenProvenanceFiles {
     }
 
     public static void main(String[] args) throws IOException {
-        String root = args[0];
+        String[] roots = args[0].split(",");
         for (int i = 1; i < args.length; i++) {
             String[] kv = args[i].split("=", 2);
-            String text = Files.readString(Path.of(kv[1])).replace(root, "/data");
+            String text = Files.readString(Path.of(kv[1]));
+            for (String root : roots) {
+                text = text.replace(root, "/data");
+            }
             Provenance p = Provenance.read(text, KINDS.get(kv[0]));
             Files.writeString(Path.of("src/test/resources" + DIR + kv[0] + ".json"), p.toJson());
         }

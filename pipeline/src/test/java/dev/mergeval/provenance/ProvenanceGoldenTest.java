@@ -27,7 +27,8 @@ import org.junit.jupiter.api.Test;
 class ProvenanceGoldenTest {
 
     private static String golden(String kind) throws IOException {
-        try (InputStream in = ProvenanceGoldenTest.class.getResourceAsStream(GoldenProvenanceFiles.DIR + kind + ".json")) {
+        String resource = GoldenProvenanceFiles.DIR + kind + ".json";
+        try (InputStream in = ProvenanceGoldenTest.class.getResourceAsStream(resource)) {
             assertNotNull(in, kind + ".json");
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }

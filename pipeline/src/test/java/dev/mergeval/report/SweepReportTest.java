@@ -140,7 +140,8 @@ class SweepReportTest {
         assertEquals(450.0, root.at("/provenance/duration_seconds").asDouble());
         assertEquals("3.5.3", root.at("/provenance/environment/spark_version").asText());
         assertEquals(System.getProperty("java.version"), root.at("/provenance/environment/java_version").asText());
-        assertEquals(SweepFixture.provenance(spec), SweepProvenance.readSummary(Files.readString(dir.resolve(SummaryJson.FILE))));
+        assertEquals(SweepFixture.provenance(spec),
+                SweepProvenance.readSummary(Files.readString(dir.resolve(SummaryJson.FILE))));
         // The spec echo parses back to the same spec.
         assertEquals(spec, new ObjectMapper().treeToValue(root.get("spec"), SweepSpec.class));
     }

@@ -156,7 +156,8 @@ public final class MergeJob {
         return new MergeProvenance(MergeProvenance.KIND, Environment.buildVersion(), method,
                 Provenance.tree(parameters), plan.seed(), plan.configYaml(), inputs,
                 new MergeProvenance.Output(plan.totalBytes(), shards),
-                new MergeProvenance.Plan(plan.planId(), plan.numLayers(), plan.maxShardBytes(), plan.copySource(), units),
+                new MergeProvenance.Plan(plan.planId(), plan.numLayers(), plan.maxShardBytes(), plan.copySource(),
+                        units),
                 Provenance.tree(analysis), executor, wallMillis, Environment.current());
     }
 
