@@ -2,6 +2,7 @@ package dev.mergeval.provenance;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
@@ -14,7 +15,8 @@ import java.util.Map;
  * How {@code mergeval toy-models} made one toy model ({@code models/toy/<model>/toy-provenance.json});
  * {@code docs/toy-models.md} describes it. The files committed before this record existed carry
  * {@code java} and {@code os_arch} instead of {@link #environment()}; they read with a
- * {@code null} environment.
+ * {@code null} environment. The explicit order keeps the two keys named by hand
+ * ({@code stories260K_sha256}, {@code MKL_CBWR}) in place: Jackson would write them first.
  *
  * @param model             {@code aligned}, {@code finetuned}, {@code finetuned-spf} or {@code base}
  * @param madeBy            the command and Mergeval version
@@ -33,6 +35,9 @@ import java.util.Map;
  * @param spf               SPF's record for {@code finetuned-spf}, else absent
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+@JsonPropertyOrder({"model", "made_by", "seed", "trained_from", "trained_from_sha256", "stories260K_sha256", "trained_on",
+    "data_sha256", "threads", "MKL_CBWR", "heldout_scores", "training", "train_seconds", "loss_curve", "spf",
+    "environment"})
 public record ToyProvenance(
         String model,
         String madeBy,

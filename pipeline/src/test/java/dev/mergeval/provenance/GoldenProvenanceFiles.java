@@ -9,7 +9,8 @@ import java.util.Map;
  * Regenerates the golden files of {@link ProvenanceGoldenTest} from the provenance files of real
  * runs: {@code GoldenProvenanceFiles ROOT[,ROOT...] KIND=FILE...} reads each file as its kind,
  * replaces the machine-specific prefixes {@code ROOT} of its paths with {@code /data}, and writes it as
- * {@code src/test/resources/dev/mergeval/provenance/KIND.json} (run from {@code pipeline/}). Not a
+ * {@code src/test/resources/dev/mergeval/provenance/KIND.json} (run from {@code pipeline/}); the
+ * file of {@code sweep} is a {@code summary.json}, whose {@code provenance} it takes. Not a
  * test: regenerate only when a record's format changes on purpose, and say so in the commit.
  */
 public final class GoldenProvenanceFiles {
@@ -36,7 +37,8 @@ public final class GoldenProvenanceFiles {
             for (String root : roots) {
                 text = text.replace(root, "/data");
             }
-            Provenance p = Provenance.read(text, KINDS.get(kv[0]));
+            Provenance p = kv[0].equals("sweep") ? SweepProvenance.readSummary(text)
+                    : Provenance.read(text, KINDS.get(kv[0]));
             Files.writeString(Path.of("src/test/resources" + DIR + kv[0] + ".json"), p.toJson());
         }
     }
