@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.annotation.JsonNaming;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.Properties;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * What an output was made with, recorded in every provenance record alike. Like Tribuo's
@@ -27,7 +29,8 @@ import java.util.Properties;
  * @param djlVersion       {@link Engine#getDjlVersion()}
  * @param pytorchVersion   the libtorch version DJL's PyTorch engine loads here, resolved as DJL
  *                         resolves it ({@code PYTORCH_VERSION}, else the platform of the bundled
- *                         native jar) without loading the native library
+ *                         native jar) without loading the native library; what
+ *                         {@code Engine.getEngine("PyTorch").getVersion()} reports once loaded
  * @param mklCbwr          {@code MKL_CBWR}: MKL's reproducibility mode, bit-exact training needs it
  * @param mklDisableFastMm {@code MKL_DISABLE_FAST_MM}
  * @param ompNumThreads    {@code OMP_NUM_THREADS}
@@ -54,6 +57,8 @@ public record Environment(
     static final String SPARK_VERSION_INFO = "/spark-version-info.properties";
 
     private static final Properties BUILD = properties(BUILD_PROPERTIES);
+    /** DJL's pattern of a libtorch version ({@code LibUtils}): the release, without a build suffix. */
+    private static final Pattern LIBTORCH_VERSION = Pattern.compile("(\\d+\\.\\d+\\.\\d+(-[a-z]+)?)(-SNAPSHOT)?(-\\d+)?");
 
     /** The Mergeval version this code was built as; {@code "unknown"} only for classes not built by Maven. */
     public static String buildVersion() {
@@ -92,11 +97,15 @@ public record Environment(
         if (override != null && !override.isEmpty()) {
             return override;
         }
+        String version;
         try {
-            return Platform.detectPlatform("pytorch").getVersion();
+            version = Platform.detectPlatform("pytorch").getVersion();
         } catch (RuntimeException | LinkageError e) {
             return null;
         }
+        // The native jar's version carries its build date (2.7.1-20250812); the engine reports 2.7.1.
+        Matcher m = LIBTORCH_VERSION.matcher(version);
+        return m.matches() ? m.group(1) : version;
     }
 
     private static Properties properties(String resource) {
