@@ -126,7 +126,7 @@ public final class EvalOutputs {
                 suite.name(), suite.seed());
         List<String> sources = models.stream().map(String::valueOf).toList();
         Environment environment = Environment.current();
-        return () -> new EvalProvenance(EvalProvenance.FORMAT, EvalProvenance.COMMAND, environment.mergevalVersion(),
+        return () -> new EvalProvenance(EvalProvenance.FORMAT, EvalProvenance.COMMAND, Environment.buildVersion(),
                 Instant.now().toString(), new EvalProvenance.Inputs(suitePath, sources),
                 new EvalProvenance.Parameters(limit, sliceSize, sparkMaster), suiteRecord,
                 List.copyOf(datasets.values()), Engine.djl(environment), tasks, suite.seed(), limit, environment);

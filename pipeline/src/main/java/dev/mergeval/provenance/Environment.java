@@ -58,9 +58,14 @@ public record Environment(
 
     private static final Properties BUILD = properties(BUILD_PROPERTIES);
     /** DJL's pattern of a libtorch version ({@code LibUtils}): the release, without a build suffix. */
-    private static final Pattern LIBTORCH_VERSION = Pattern.compile("(\\d+\\.\\d+\\.\\d+(-[a-z]+)?)(-SNAPSHOT)?(-\\d+)?");
+    private static final Pattern LIBTORCH_VERSION =
+            Pattern.compile("(\\d+\\.\\d+\\.\\d+(-[a-z]+)?)(-SNAPSHOT)?(-\\d+)?");
 
-    /** The Mergeval version this code was built as; {@code "unknown"} only for classes not built by Maven. */
+    /**
+     * The Mergeval version this code was built as, for labels ({@code --version}, the
+     * {@code mergeval_version} of outputs); {@code "unknown"} only for classes not built by Maven,
+     * where {@link #current()} records {@code null}.
+     */
     public static String buildVersion() {
         String v = value(BUILD, "version");
         return v == null ? "unknown" : v;
@@ -68,7 +73,7 @@ public record Environment(
 
     /** This JVM's environment. Cheap: reads system properties, variables and classpath resources. */
     public static Environment current() {
-        return new Environment(buildVersion(), value(BUILD, "git.revision"),
+        return new Environment(value(BUILD, "version"), value(BUILD, "git.revision"),
                 System.getProperty("java.version"), System.getProperty("java.vendor"),
                 System.getProperty("os.name"), System.getProperty("os.version"), System.getProperty("os.arch"),
                 value(properties(SPARK_VERSION_INFO), "version"), detectDjlVersion(), detectPytorchVersion(),

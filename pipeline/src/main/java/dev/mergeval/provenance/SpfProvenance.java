@@ -3,6 +3,7 @@ package dev.mergeval.provenance;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -41,7 +42,7 @@ public record SpfProvenance(
         conflictShare = List.copyOf(conflictShare);
         removedNormShare = List.copyOf(removedNormShare);
         refreshes = List.copyOf(refreshes);
-        perMatrix = new TreeMap<>(perMatrix);
+        perMatrix = Collections.unmodifiableSortedMap(new TreeMap<>(perMatrix));
     }
 
     /** A re-estimation of the subspaces: the step before which it ran and the safety loss there. */

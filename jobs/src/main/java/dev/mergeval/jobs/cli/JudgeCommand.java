@@ -75,7 +75,7 @@ public final class JudgeCommand implements Callable<Integer> {
         FileHash inputHash = EvalOutputs.hash(input, SparkSessions.hadoopConfiguration());
         Environment environment = Environment.current();
         Supplier<JudgeProvenance> provenance = () -> new JudgeProvenance(EvalProvenance.FORMAT, JudgeProvenance.COMMAND,
-                environment.mergevalVersion(), Instant.now().toString(), new JudgeProvenance.Inputs(input, judge),
+                Environment.buildVersion(), Instant.now().toString(), new JudgeProvenance.Inputs(input, judge),
                 new JudgeProvenance.Parameters(model, task, device), inputHash,
                 js.needsModel() ? Engine.djl(environment) : null, environment);
         JudgeRun.Result result = StagedOutput.write(location, overwrite, provenance, dir -> {
