@@ -38,7 +38,8 @@ import org.apache.hadoop.fs.FileSystem;
  *               metrics: {name: {value, low, high, n, unparseable}}, refusal_retention,
  *               task_gain_retention, within_tolerance, meets_goal, on_frontier, chosen}],
  *   "spec": the spec as parsed, defaults filled in,
- *   "provenance": {spec_hash, started_at, finished_at, duration_seconds, versions} }
+ *   "provenance": {@link SweepProvenance}: {spec_hash, started_at, finished_at, duration_seconds,
+ *                 spark_master, points_evaluated, points_reused, environment} }
  * </pre>
  * Undefined numbers (NaN) are written as {@code null}.
  */

@@ -46,7 +46,7 @@ import org.apache.hadoop.fs.Path;
  *       tokenizer and generation files, and {@code model.safetensors} in float32.
  * </ul>
  * Both hold {@value OutputPublisher#PROVENANCE_FILE}: data hashes, every hyperparameter, the loss
- * curve, SPF's record, versions.
+ * curve, SPF's record, the environment ({@link FineTuneProvenance}).
  */
 public final class FineTuneJob {
 
