@@ -1,17 +1,11 @@
 package dev.mergeval.jobs;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.common.BadInputException;
-import dev.mergeval.common.Mappers;
-import dev.mergeval.common.MergevalVersion;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.time.Instant;
-import java.util.LinkedHashMap;
-import java.util.Map;
+import dev.mergeval.provenance.Provenance;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import org.apache.hadoop.fs.Path;
 
 /**
@@ -21,8 +15,6 @@ import org.apache.hadoop.fs.Path;
  * is deleted and nothing at the output changes.
  */
 public final class StagedOutput {
-
-    private static final ObjectMapper JSON = Mappers.PRETTY;
 
     private StagedOutput() {
     }
@@ -40,39 +32,24 @@ public final class StagedOutput {
     }
 
     /**
-     * Checks {@code out}, runs {@code body} on a fresh staging directory, and publishes it with a
-     * provenance file of {@code command}, {@code inputs} and {@code parameters}.
+     * Checks {@code out}, runs {@code body} on a fresh staging directory, and publishes it with the
+     * provenance file, {@code provenance} taken when the body is done.
      */
-    public static <T> T write(OutputLocation out, boolean overwrite, String command, Map<String, ?> inputs,
-            Map<String, ?> parameters, Function<Path, T> body) {
+    public static <T> T write(OutputLocation out, boolean overwrite, Supplier<? extends Provenance> provenance,
+            Function<Path, T> body) {
         check(out, overwrite);
         OutputPublisher publisher = new OutputPublisher(out.fs());
         Path staging = publisher.stage(out.path().toString());
         try {
             T result = body.apply(staging);
             HadoopFs.writeString(out.fs(), new Path(staging, OutputPublisher.PROVENANCE_FILE),
-                    provenance(command, inputs, parameters));
+                    provenance.get().toJson());
             publisher.publish(staging, out.path(), overwrite);
             return result;
         } catch (Throwable t) {
             // Throwable: Spark rethrows a failed job's SparkException, a checked exception, undeclared.
             discard(publisher, staging, t);
             throw t;
-        }
-    }
-
-    private static String provenance(String command, Map<String, ?> inputs, Map<String, ?> parameters) {
-        Map<String, Object> provenance = new LinkedHashMap<>();
-        provenance.put("format", "mergeval-output-provenance/1");
-        provenance.put("command", command);
-        provenance.put("mergeval_version", MergevalVersion.VERSION);
-        provenance.put("created_at", Instant.now().toString());
-        provenance.put("inputs", inputs);
-        provenance.put("parameters", parameters);
-        try {
-            return JSON.writeValueAsString(provenance);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
     }
 

@@ -7,14 +7,24 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.Mappers;
-import dev.mergeval.common.MergevalVersion;
+import dev.mergeval.eval.datasets.DatasetSpec;
+import dev.mergeval.provenance.Engine;
+import dev.mergeval.provenance.Environment;
+import dev.mergeval.provenance.EvalProvenance;
+import dev.mergeval.provenance.FileHash;
+import dev.mergeval.runtime.GenerationParams;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.io.Writer;
 import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Supplier;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 
 /**
@@ -65,7 +75,7 @@ public final class EvalOutputs {
             Map<String, String> info) {
         try {
             ObjectNode root = JSON.createObjectNode();
-            root.put("mergeval_version", MergevalVersion.VERSION);
+            root.put("mergeval_version", Environment.buildVersion());
             info.forEach(root::put);
             ArrayNode arr = root.putArray("metrics");
             StringBuilder csv = new StringBuilder(CSV_HEADER).append('\n');
@@ -86,6 +96,51 @@ public final class EvalOutputs {
             HadoopFs.writeString(fs, new org.apache.hadoop.fs.Path(dir, METRICS_CSV), csv.toString());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write metrics to " + dir, e);
+        }
+    }
+
+    /**
+     * The provenance of an evaluation of {@code suite} (read from {@code suitePath}) on
+     * {@code models}: the suite file and every dataset file are hashed now, on the driver, before
+     * any item is read; the supplier completes the record when the outputs are, with the time.
+     *
+     * @param models the model sources, recorded in their text form ({@link String#valueOf(Object)})
+     */
+    public static Supplier<EvalProvenance> provenance(EvalSuite suite, String suitePath, List<?> models, int limit,
+            int sliceSize, String sparkMaster, Configuration conf) {
+        Map<String, FileHash> datasets = new LinkedHashMap<>();
+        List<EvalProvenance.Task> tasks = new ArrayList<>();
+        for (EvalTask t : suite.tasks()) {
+            DatasetSpec d = t.dataset();
+            for (String file : new String[] {d.path(), d.fewShotPath()}) {
+                if (file != null && !datasets.containsKey(file)) {
+                    datasets.put(file, hash(file, conf));
+                }
+            }
+            GenerationParams g = t.generation();
+            tasks.add(new EvalProvenance.Task(t.name(), d.kind().id(), d.path(), d.fewShotPath(), d.nShot(),
+                    t.judge() == null ? null : t.judge().toString(), t.scorer(), t.chatTemplate(), t.systemPrompt(),
+                    t.limit(), new EvalProvenance.Generation(g.maxNewTokens(), g.temperature(), g.topK(), g.topP(),
+                            g.repetitionPenalty(), g.seed(), g.stopStrings())));
+        }
+        EvalProvenance.Suite suiteRecord = new EvalProvenance.Suite(suitePath, hash(suitePath, conf).sha256(),
+                suite.name(), suite.seed());
+        List<String> sources = models.stream().map(String::valueOf).toList();
+        Environment environment = Environment.current();
+        return () -> new EvalProvenance(EvalProvenance.FORMAT, EvalProvenance.COMMAND, Environment.buildVersion(),
+                Instant.now().toString(), new EvalProvenance.Inputs(suitePath, sources),
+                new EvalProvenance.Parameters(limit, sliceSize, sparkMaster), suiteRecord,
+                List.copyOf(datasets.values()), Engine.djl(environment), tasks, suite.seed(), limit, environment);
+    }
+
+    /** A file's length and SHA-256, read through its Hadoop filesystem. */
+    public static FileHash hash(String file, Configuration conf) {
+        org.apache.hadoop.fs.Path path = new org.apache.hadoop.fs.Path(file);
+        try {
+            long bytes = HadoopFs.get(path, conf).getFileStatus(path).getLen();
+            return new FileHash(file, bytes, HadoopFs.sha256(file, conf));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file, e);
         }
     }
 

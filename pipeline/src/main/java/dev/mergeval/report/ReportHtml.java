@@ -1,6 +1,7 @@
 package dev.mergeval.report;
 
 import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.provenance.SweepProvenance;
 import dev.mergeval.sweep.Format;
 import dev.mergeval.sweep.GoalStatus;
 import dev.mergeval.sweep.MethodComparison;

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.Mappers;
+import dev.mergeval.provenance.SweepProvenance;
 import dev.mergeval.sweep.GoalStatus;
 import dev.mergeval.sweep.MethodComparison;
 import dev.mergeval.sweep.Metric;
@@ -17,7 +18,6 @@ import dev.mergeval.sweep.SweepTable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import org.apache.hadoop.fs.FileSystem;
 
@@ -40,7 +40,8 @@ import org.apache.hadoop.fs.FileSystem;
  *               metrics: {name: {value, low, high, n, unparseable}}, refusal_retention,
  *               task_gain_retention, within_tolerance, meets_goal, on_frontier, chosen}],
  *   "spec": the spec as parsed, defaults filled in,
- *   "provenance": {spec_hash, started_at, finished_at, duration_seconds, versions} }
+ *   "provenance": {@link SweepProvenance}: {spec_hash, started_at, finished_at, duration_seconds,
+ *                 spark_master, points_evaluated, points_reused, environment} }
  * </pre>
  * Undefined numbers (NaN) are written as {@code null}.
  */
@@ -147,14 +148,7 @@ public final class SummaryJson {
         }
 
         root.set("spec", JSON.valueToTree(spec));
-        ObjectNode prov = root.putObject("provenance");
-        prov.put("spec_hash", spec.hash());
-        prov.put("started_at", provenance.startedAt().toString());
-        prov.put("finished_at", provenance.finishedAt().toString());
-        prov.put("duration_seconds",
-                Duration.between(provenance.startedAt(), provenance.finishedAt()).toMillis() / 1000.0);
-        ObjectNode versions = prov.putObject("versions");
-        provenance.versions().forEach(versions::put);
+        root.set("provenance", JSON.valueToTree(provenance));
         return root;
     }
 

@@ -1,6 +1,7 @@
 package dev.mergeval.report;
 
 import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.provenance.SweepProvenance;
 import dev.mergeval.sweep.SweepTable;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;

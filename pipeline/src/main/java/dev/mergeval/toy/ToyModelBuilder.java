@@ -11,9 +11,12 @@ import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.SafetensorsWriter;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
-import dev.mergeval.common.MergevalVersion;
 import dev.mergeval.common.Progress;
 import dev.mergeval.common.Sha256;
+import dev.mergeval.provenance.Environment;
+import dev.mergeval.provenance.Provenance;
+import dev.mergeval.provenance.SpfProvenance;
+import dev.mergeval.provenance.ToyProvenance;
 import dev.mergeval.runtime.ModelDirectory;
 import dev.mergeval.runtime.llama.LlamaConfig;
 import dev.mergeval.runtime.llama.LlamaForward;
@@ -195,20 +198,12 @@ public final class ToyModelBuilder {
             }
             ToyScores scores = ToyEvaluator.evaluate(dir.toString(), data, recipe.threads());
             log.accept(String.format("%s in %.0f s: %s", role, result.seconds(), scores));
-            ObjectNode p = provenance(role, startSha256, scores, List.of(trainFile.getFileName().toString()));
-            ObjectMapper json = Mappers.JSON;
-            p.set("training", json.valueToTree(training));
-            p.put("train_seconds", Math.round(result.seconds() * 10) / 10.0);
-            p.putPOJO("loss_curve", result.losses().stream().map(l -> Math.round(l * 1e5) / 1e5).toList());
-            if (spf != null) {
-                ObjectNode s = p.putObject("spf");
-                s.put("safety_data", SPF_SAFETY_FILE);
-                s.put("safety_data_sha256", Sha256.of(Files.readAllBytes(safetyFile)));
-                s.put("safety_samples", spf.safety().size());
-                s.put("rank", spf.rank());
-                s.put("refresh", spf.refresh());
-                s.setAll(result.spf().toJson());
-            }
+            SpfProvenance spfRecord = spf == null ? null : result.spf().provenance(SPF_SAFETY_FILE,
+                    Sha256.of(Files.readAllBytes(safetyFile)), null, spf.safety().size(), spf.rank(), null,
+                    spf.refresh());
+            ToyProvenance p = provenance(role, startSha256, scores, List.of(trainFile.getFileName().toString()),
+                    training, Math.round(result.seconds() * 10) / 10.0,
+                    result.losses().stream().map(l -> Math.round(l * 1e5) / 1e5).toList(), spfRecord);
             writeProvenance(dir, p);
             return new Stage(scores, result.seconds());
         }
@@ -224,30 +219,22 @@ public final class ToyModelBuilder {
             ToyScores scores = ToyEvaluator.evaluate(dir.toString(), data, recipe.threads());
             log.accept("base: " + scores);
             writeProvenance(dir, provenance("base", Sha256.of(Files.readAllBytes(baseModel.resolve("model.safetensors"))),
-                    scores, List.of()));
+                    scores, List.of(), null, null, null, null));
             return new Stage(scores, 0);
         }
 
-        private ObjectNode provenance(String role, String startSha256, ToyScores scores, List<String> trainedOn)
+        /** The record of model {@code role}; the training fields are {@code null} for {@code base}. */
+        private ToyProvenance provenance(String role, String startSha256, ToyScores scores, List<String> trainedOn,
+                TrainingConfig training, Double trainSeconds, List<Double> lossCurve, SpfProvenance spf)
                 throws IOException {
-            ObjectMapper json = Mappers.JSON;
-            ObjectNode p = json.createObjectNode();
-            p.put("model", role);
-            p.put("made_by", "mergeval toy-models (mergeval " + MergevalVersion.VERSION + ")");
-            p.put("seed", recipe.seed());
-            p.put("trained_from", role.equals("aligned") || role.equals("base")
-                    ? "stories260K (karpathy/llama2.c, MIT)" : "models/toy/aligned");
-            p.put("trained_from_sha256", startSha256);
-            p.put("stories260K_sha256", Sha256.of(Files.readAllBytes(baseModel.resolve("model.safetensors"))));
-            p.putPOJO("trained_on", trainedOn);
-            p.set("data_sha256", json.valueToTree(dataHashes));
-            p.put("threads", recipe.threads());
             // Bit-reproducible only with MKL's strict mode (the variable must be set before start-up).
-            p.put("MKL_CBWR", System.getenv("MKL_CBWR"));
-            p.set("heldout_scores", json.valueToTree(scores));
-            p.put("java", System.getProperty("java.version"));
-            p.put("os_arch", System.getProperty("os.arch"));
-            return p;
+            return new ToyProvenance(role, "mergeval toy-models (mergeval " + Environment.buildVersion() + ")",
+                    recipe.seed(), role.equals("aligned") || role.equals("base")
+                            ? "stories260K (karpathy/llama2.c, MIT)" : "models/toy/aligned", startSha256,
+                    Sha256.of(Files.readAllBytes(baseModel.resolve("model.safetensors"))), trainedOn, dataHashes,
+                    recipe.threads(), System.getenv("MKL_CBWR"), new ToyProvenance.Scores(scores.refusal(),
+                            scores.overRefusalBorderline(), scores.overRefusalBenign(), scores.task()),
+                    Provenance.tree(training), trainSeconds, lossCurve, spf, Environment.current());
         }
     }
 
@@ -287,8 +274,8 @@ public final class ToyModelBuilder {
         Files.writeString(dir.resolve("LICENSE-tokenizer.txt"), TOKENIZER_LICENSE_NOTE, StandardCharsets.UTF_8);
     }
 
-    private static void writeProvenance(Path dir, ObjectNode provenance) throws IOException {
-        Mappers.PRETTY.writeValue(dir.resolve("toy-provenance.json").toFile(), provenance);
+    private static void writeProvenance(Path dir, ToyProvenance provenance) throws IOException {
+        Files.writeString(dir.resolve("toy-provenance.json"), provenance.toJson(), StandardCharsets.UTF_8);
     }
 
     static final String TOKENIZER_LICENSE_NOTE = "tokenizer.json is a copy of the stories260K tokenizer from\n"

@@ -1,11 +1,9 @@
 package dev.mergeval.train;
 
 import ai.djl.Device;
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.jni.JniUtils;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
@@ -15,8 +13,10 @@ import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.checkpoint.SafetensorsWriter;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
-import dev.mergeval.common.MergevalVersion;
 import dev.mergeval.common.Progress;
+import dev.mergeval.provenance.Environment;
+import dev.mergeval.provenance.FineTuneProvenance;
+import dev.mergeval.provenance.SpfProvenance;
 import dev.mergeval.runtime.DjlLanguageModel;
 import dev.mergeval.runtime.LanguageModels;
 import dev.mergeval.runtime.RuntimeOptions;
@@ -45,7 +45,7 @@ import org.apache.hadoop.fs.Path;
  *       tokenizer and generation files, and {@code model.safetensors} in float32.
  * </ul>
  * Both hold {@value OutputPublisher#PROVENANCE_FILE}: data hashes, every hyperparameter, the loss
- * curve, SPF's record, versions.
+ * curve, SPF's record, the environment ({@link FineTuneProvenance}).
  */
 public final class FineTuneJob {
 
@@ -222,75 +222,28 @@ public final class FineTuneJob {
         SafetensorsWriter.writeFile(fs, new Path(dir, "model.safetensors"), tensors, Map.of("format", "pt"));
     }
 
-    private static ObjectNode provenance(FineTuneRequest r, TrainingConfig t, SpfConfig spf, int records,
+    private static FineTuneProvenance provenance(FineTuneRequest r, TrainingConfig t, SpfConfig spf, int records,
             List<TrainingSequence> sequences, TrainingRun run, Configuration conf) {
-        ObjectMapper json = Mappers.JSON;
-        ObjectNode p = json.createObjectNode();
-        p.put("made_by", "mergeval finetune");
-        p.put("mode", r.full() ? "full" : "lora");
-        p.put("model", r.model());
-        p.put("data", r.data());
-        p.put("data_sha256", HadoopFs.sha256(r.data(), conf));
-        p.put("records", records);
-        p.put("sequences", sequences.size());
-        p.put("response_tokens", sequences.stream().mapToLong(s -> s.response().length).sum());
-        ObjectNode h = p.putObject("hyperparameters");
-        h.put("steps", t.steps());
-        if (r.epochs() != null) {
-            h.put("epochs", r.epochs());
-        }
-        h.put("batch_size", t.batchSize());
-        h.put("learning_rate", t.learningRate());
-        h.put("warmup_steps", t.warmupSteps());
-        h.put("schedule", "linear warm-up to learning_rate, then cosine decay to 0 at the last step");
-        h.put("optimizer", "AdamW");
-        h.put("beta1", t.beta1());
-        h.put("beta2", t.beta2());
-        h.put("epsilon", 1e-8);
-        h.put("weight_decay", t.weightDecay());
-        h.put("grad_clip_global_norm", t.gradClip());
-        h.put("seed", t.seed());
-        h.put("device", r.device());
-        h.put("intra_op_threads", JniUtils.getNumThreads());
-        h.putPOJO("target_modules", r.targetModules());
-        if (!r.full()) {
-            h.put("lora_r", r.loraR());
-            h.put("lora_alpha", r.loraAlpha());
-            h.put("lora_init", "A ~ U(-1/sqrt(in), 1/sqrt(in)) keyed by (seed, tensor name); B = 0");
-        } else {
-            h.put("trainable", t.trainable());
-        }
-        p.putPOJO("loss_curve", run.losses().stream().map(l -> Math.round(l * 1e5) / 1e5).toList());
-        p.put("train_seconds", Math.round(run.seconds() * 10) / 10.0);
-        if (spf != null) {
-            ObjectNode s = p.putObject("spf");
-            s.put("safety_data", r.spfSafetyData());
-            s.put("safety_data_sha256", HadoopFs.sha256(r.spfSafetyData(), conf));
-            s.put("safety_sequences", spf.safety().size());
-            if (spf.rank() > 0) {
-                s.put("rank", spf.rank());
-            } else {
-                s.put("cer", spf.cer());
-            }
-            s.put("refresh", spf.refresh());
-            s.setAll(run.spf().toJson());
-        }
-        ObjectNode v = p.putObject("versions");
-        v.put("mergeval", MergevalVersion.VERSION);
-        v.put("java", System.getProperty("java.version"));
-        v.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version") + " "
-                + System.getProperty("os.arch"));
-        v.put("djl", Engine.getDjlVersion());
-        v.put("pytorch", Engine.getInstance().getVersion());
-        v.put("MKL_CBWR", System.getenv("MKL_CBWR"));
-        v.put("MKL_DISABLE_FAST_MM", System.getenv("MKL_DISABLE_FAST_MM"));
-        return p;
+        FineTuneProvenance.Hyperparameters h = new FineTuneProvenance.Hyperparameters(t.steps(), r.epochs(),
+                t.batchSize(), t.learningRate(), t.warmupSteps(),
+                "linear warm-up to learning_rate, then cosine decay to 0 at the last step", "AdamW", t.beta1(),
+                t.beta2(), 1e-8, t.weightDecay(), t.gradClip(), t.seed(), r.device(), JniUtils.getNumThreads(),
+                r.targetModules(), r.full() ? null : r.loraR(), r.full() ? null : r.loraAlpha(),
+                r.full() ? null : "A ~ U(-1/sqrt(in), 1/sqrt(in)) keyed by (seed, tensor name); B = 0",
+                r.full() ? t.trainable() : null);
+        SpfProvenance s = spf == null ? null : run.spf().provenance(r.spfSafetyData(),
+                HadoopFs.sha256(r.spfSafetyData(), conf), spf.safety().size(), null, spf.rank() > 0 ? spf.rank() : null,
+                spf.rank() > 0 ? null : spf.cer(), spf.refresh());
+        return new FineTuneProvenance(FineTuneProvenance.MADE_BY, r.full() ? "full" : "lora", r.model(), r.data(),
+                HadoopFs.sha256(r.data(), conf), records, sequences.size(),
+                sequences.stream().mapToLong(q -> q.response().length).sum(), h,
+                run.losses().stream().map(l -> Math.round(l * 1e5) / 1e5).toList(),
+                Math.round(run.seconds() * 10) / 10.0, s, Environment.current());
     }
 
-    private static void writeProvenance(FileSystem fs, Path dir, ObjectNode provenance) {
+    private static void writeProvenance(FileSystem fs, Path dir, FineTuneProvenance provenance) {
         try (OutputStream o = fs.create(new Path(dir, OutputPublisher.PROVENANCE_FILE), true)) {
-            o.write((Mappers.PRETTY.writeValueAsString(provenance)
-                    + "\n").getBytes(StandardCharsets.UTF_8));
+            o.write(provenance.toJson().getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the provenance into " + dir, e);
         }

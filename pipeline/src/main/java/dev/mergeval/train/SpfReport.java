@@ -1,7 +1,6 @@
 package dev.mergeval.train;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.mergeval.common.Mappers;
+import dev.mergeval.provenance.SpfProvenance;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -36,26 +35,24 @@ public record SpfReport(List<Double> conflictShare, List<Double> removedNormShar
     }
 
     /**
-     * The provenance form: {@code matrices_guarded}, the means over steps of
-     * {@code conflict_share} and {@code removed_norm_share}, the means over matrices of
-     * {@code safety_cer} and {@code task_cer}, the per-step lists, {@code refreshes} and
-     * {@code per_matrix}.
+     * The provenance form: what SPF was given ({@code safetyData} and its hash, the sequence or
+     * sample count, the rank or the CER target, the refresh interval), then {@code matrices_guarded},
+     * the means over steps of {@code conflict_share} and {@code removed_norm_share}, the means over
+     * matrices of {@code safety_cer} and {@code task_cer}, the per-step lists, {@code refreshes} and
+     * {@code per_matrix}; rounded to 5 decimals where averaged.
      */
-    public ObjectNode toJson() {
-        ObjectNode o = Mappers.JSON.createObjectNode();
-        o.put("matrices_guarded", matrices.size());
-        o.put("mean_conflict_share", round(mean(conflictShare)));
-        o.put("mean_removed_norm_share", round(mean(removedNormShare)));
-        o.put("mean_safety_cer", round(mean(matrices.values().stream().map(MatrixStats::safetyCer).toList())));
-        o.put("mean_task_cer", round(mean(matrices.values().stream().map(MatrixStats::taskCer).toList())));
-        o.putPOJO("conflict_share", conflictShare.stream().map(SpfReport::round).toList());
-        o.putPOJO("removed_norm_share", removedNormShare.stream().map(SpfReport::round).toList());
-        var list = o.putArray("refreshes");
-        refreshes.forEach(r -> list.addObject().put("step", r.step()).put("safety_loss", r.safetyLoss()));
-        ObjectNode per = o.putObject("per_matrix");
-        new java.util.TreeMap<>(matrices).forEach((name, m) -> per.putObject(name)
-                .put("rank", m.rank()).put("safety_cer", round(m.safetyCer())).put("task_cer", round(m.taskCer())));
-        return o;
+    public SpfProvenance provenance(String safetyData, String safetyDataSha256, Integer safetySequences,
+            Integer safetySamples, Integer rank, Double cer, int refresh) {
+        Map<String, SpfProvenance.Matrix> perMatrix = new java.util.TreeMap<>();
+        matrices.forEach((name, m) -> perMatrix.put(name,
+                new SpfProvenance.Matrix(m.rank(), round(m.safetyCer()), round(m.taskCer()))));
+        return new SpfProvenance(safetyData, safetyDataSha256, safetySequences, safetySamples, rank, cer, refresh,
+                matrices.size(), round(mean(conflictShare)), round(mean(removedNormShare)),
+                round(mean(matrices.values().stream().map(MatrixStats::safetyCer).toList())),
+                round(mean(matrices.values().stream().map(MatrixStats::taskCer).toList())),
+                conflictShare.stream().map(SpfReport::round).toList(),
+                removedNormShare.stream().map(SpfReport::round).toList(),
+                refreshes.stream().map(r -> new SpfProvenance.Refresh(r.step(), r.safetyLoss())).toList(), perMatrix);
     }
 
     private static double mean(Collection<Double> values) {

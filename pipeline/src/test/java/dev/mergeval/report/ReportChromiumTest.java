@@ -45,7 +45,7 @@ class ReportChromiumTest {
                 "skipped: " + CHROMIUM + " is absent; install Debian's chromium (apt-get install -y chromium)");
         spec = SweepFixture.spec();
         List<PointResult> results = SweepFixture.results(spec);
-        SweepReport.write(dir, SweepTable.of(spec, results), SweepFixture.provenance());
+        SweepReport.write(dir, SweepTable.of(spec, results), SweepFixture.provenance(spec));
     }
 
     @Test

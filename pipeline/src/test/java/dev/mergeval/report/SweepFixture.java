@@ -1,5 +1,7 @@
 package dev.mergeval.report;
 
+import dev.mergeval.provenance.Environment;
+import dev.mergeval.provenance.SweepProvenance;
 import dev.mergeval.sweep.Goal;
 import dev.mergeval.sweep.Metric;
 import dev.mergeval.sweep.MethodGrid;
@@ -125,9 +127,14 @@ final class SweepFixture {
         return "spf_project".equals(p.method()) ? 0.35 : 0;
     }
 
-    static SweepProvenance provenance() {
-        return SweepProvenance.of(Instant.parse("2026-11-25T20:00:00Z"), Instant.parse("2026-11-25T20:07:30Z"),
-                Map.of("spark", "3.5.3"));
+    /** A run of {@code spec} that took 7.5 minutes, on Spark 3.5.3. */
+    static SweepProvenance provenance(SweepSpec spec) {
+        Environment here = Environment.current();
+        Environment onSpark = new Environment(here.mergevalVersion(), here.gitRevision(), here.javaVersion(),
+                here.javaVendor(), here.osName(), here.osVersion(), here.arch(), "3.5.3", here.djlVersion(),
+                here.pytorchVersion(), here.mklCbwr(), here.mklDisableFastMm(), here.ompNumThreads());
+        return SweepProvenance.of(spec.hash(), Instant.parse("2026-11-25T20:00:00Z"),
+                Instant.parse("2026-11-25T20:07:30Z"), "local[2]", 12, 0, onSpark);
     }
 
     private static double sigmoid(double x) {

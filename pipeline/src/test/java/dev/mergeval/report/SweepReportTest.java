@@ -2,7 +2,6 @@ package dev.mergeval.report;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -10,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.MappingIterator;
 import com.fasterxml.jackson.dataformat.csv.CsvMapper;
 import com.fasterxml.jackson.dataformat.csv.CsvParser;
+import dev.mergeval.provenance.SweepProvenance;
 import dev.mergeval.sweep.MethodComparison;
 import dev.mergeval.sweep.Metric;
 import dev.mergeval.sweep.PointResult;
@@ -36,7 +36,7 @@ class SweepReportTest {
         SweepSpec spec = SweepFixture.spec();
         List<PointResult> results = new ArrayList<>(SweepFixture.results(spec));
         Collections.shuffle(results, new java.util.Random(3));
-        SweepReport.write(dir, SweepTable.of(spec, results), SweepFixture.provenance());
+        SweepReport.write(dir, SweepTable.of(spec, results), SweepFixture.provenance(spec));
 
         List<String[]> rows = readCsv(dir.resolve("results.csv"));
         List<String> header = List.of(rows.get(0));
@@ -103,7 +103,7 @@ class SweepReportTest {
         List<PointResult> results = SweepFixture.results(spec);
         SweepTable table = SweepTable.of(spec, results);
         Selection s = table.selection();
-        SweepReport.write(dir, table, SweepFixture.provenance());
+        SweepReport.write(dir, table, SweepFixture.provenance(spec));
         JsonNode root = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
 
         assertEquals(SummaryJson.FORMAT, root.get("format").asText());
@@ -138,8 +138,10 @@ class SweepReportTest {
 
         assertEquals(spec.hash(), root.at("/provenance/spec_hash").asText());
         assertEquals(450.0, root.at("/provenance/duration_seconds").asDouble());
-        assertEquals("3.5.3", root.at("/provenance/versions/spark").asText());
-        assertNotNull(root.at("/provenance/versions/java").asText());
+        assertEquals("3.5.3", root.at("/provenance/environment/spark_version").asText());
+        assertEquals(System.getProperty("java.version"), root.at("/provenance/environment/java_version").asText());
+        assertEquals(SweepFixture.provenance(spec),
+                SweepProvenance.readSummary(Files.readString(dir.resolve(SummaryJson.FILE))));
         // The spec echo parses back to the same spec.
         assertEquals(spec, new ObjectMapper().treeToValue(root.get("spec"), SweepSpec.class));
     }
@@ -153,7 +155,7 @@ class SweepReportTest {
         Map<String, Metric> m = new HashMap<>(ft.metrics());
         m.put(SweepFixture.TASK, Metric.rate(10, SweepFixture.N_TASK, 0));
         results.set(1, new PointResult(ft.point(), m));
-        SweepReport.write(dir, SweepTable.of(spec, results), SweepFixture.provenance());
+        SweepReport.write(dir, SweepTable.of(spec, results), SweepFixture.provenance(spec));
         JsonNode root = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
         assertEquals("undefined", root.at("/goal/state").asText());
         assertFalse(root.at("/goal/reached").asBoolean());
@@ -167,7 +169,7 @@ class SweepReportTest {
         SweepSpec spec = SweepFixture.spec("<script>alert('x')</script> & co", "models/<b>aligned</b>",
                 List.of("models/finetuned", "models/<ft>&co"));
         List<PointResult> results = SweepFixture.results(spec);
-        SweepReport.write(dir, SweepTable.of(spec, results), SweepFixture.provenance());
+        SweepReport.write(dir, SweepTable.of(spec, results), SweepFixture.provenance(spec));
         String html = Files.readString(dir.resolve("report.html"));
         assertFalse(html.contains("<script"), "no script element, and user text is escaped");
         assertFalse(html.contains("<b>aligned"));
@@ -191,7 +193,7 @@ class SweepReportTest {
     void chartDefsAreUniquePerChart(@TempDir Path dir) throws Exception {
         SweepSpec spec = SweepFixture.spec();
         List<PointResult> results = SweepFixture.results(spec);
-        SweepReport.write(dir, SweepTable.of(spec, results), SweepFixture.provenance());
+        SweepReport.write(dir, SweepTable.of(spec, results), SweepFixture.provenance(spec));
         String html = Files.readString(dir.resolve("report.html"));
         Matcher ids = Pattern.compile("\\sid=\"([^\"]+)\"").matcher(html);
         java.util.Set<String> seen = new java.util.HashSet<>();
@@ -239,7 +241,7 @@ class SweepReportTest {
         SweepSpec spec = SweepFixture.comparison();
         List<PointResult> results = new ArrayList<>(SweepFixture.results(spec));
         Collections.shuffle(results, new java.util.Random(5));
-        SweepReport.write(dir, SweepTable.of(spec, results), SweepFixture.provenance());
+        SweepReport.write(dir, SweepTable.of(spec, results), SweepFixture.provenance(spec));
         JsonNode root = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
 
         // One row per method and fine-tune, in point order however the results were ordered.
@@ -333,7 +335,7 @@ class SweepReportTest {
         SweepSpec spec = SweepFixture.comparison();
         List<PointResult> results = SweepFixture.results(spec);
         SweepTable table = SweepTable.of(spec, results);
-        SweepReport.write(dir, table, SweepFixture.provenance());
+        SweepReport.write(dir, table, SweepFixture.provenance(spec));
         String html = Files.readString(dir.resolve("report.html"));
 
         List<MethodComparison> rows = table.methods();
@@ -369,7 +371,7 @@ class SweepReportTest {
         assertEquals(1, table.rows().stream().filter(SweepTable.Row::chosen).count());
         assertEquals(table.selection().chosenPoint().id(),
                 table.rows().stream().filter(SweepTable.Row::chosen).findFirst().orElseThrow().point().id());
-        SweepReport.write(dir, table, SweepFixture.provenance());
+        SweepReport.write(dir, table, SweepFixture.provenance(spec));
         List<String> ids = table.rows().stream().map(r -> r.point().id()).toList();
 
         List<String[]> csv = readCsv(dir.resolve("results.csv"));

@@ -11,6 +11,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Sha256;
+import dev.mergeval.provenance.Environment;
+import dev.mergeval.provenance.Provenance;
+import dev.mergeval.provenance.ToyProvenance;
 import dev.mergeval.runtime.TestModels;
 import dev.mergeval.train.TrainingConfig;
 import java.nio.file.Files;
@@ -114,6 +117,12 @@ class ToyModelBuilderTest {
             differs |= !java.util.Arrays.equals(after.get(name), withSpf.get(name));
         }
         assertTrue(differs, "SPF changed nothing");
+        for (Path model : List.of(aligned, finetuned, spf, tmp.resolve("a/models/toy/base"))) {
+            String text = Files.readString(model.resolve("toy-provenance.json"));
+            ToyProvenance read = Provenance.read(text, ToyProvenance.class);
+            assertEquals(text, read.toJson(), model + ": the record writes what it read");
+            assertEquals(Environment.current(), read.environment());
+        }
         JsonNode spfProv = json.readTree(spf.resolve("toy-provenance.json").toFile()).get("spf");
         assertEquals(4, spfProv.get("conflict_share").size());
         assertEquals(6, spfProv.get("matrices_guarded").asInt(), "layers 3 and 4, three MLP matrices each");

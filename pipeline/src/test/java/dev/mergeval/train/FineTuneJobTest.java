@@ -11,6 +11,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Progress;
+import dev.mergeval.provenance.Environment;
+import dev.mergeval.provenance.FineTuneProvenance;
+import dev.mergeval.provenance.Provenance;
 import dev.mergeval.runtime.LanguageModel;
 import dev.mergeval.runtime.LanguageModels;
 import dev.mergeval.runtime.RuntimeOptions;
@@ -117,7 +120,12 @@ class FineTuneJobTest {
         assertEquals(40, prov.get("loss_curve").size());
         assertEquals(dev.mergeval.checkpoint.HadoopFs.sha256(data.toString(), conf), prov.get("data_sha256").asText());
         assertEquals(5e-3, prov.get("hyperparameters").get("learning_rate").asDouble());
-        assertTrue(prov.get("versions").get("djl").asText().startsWith("0."), prov.toString());
+        String text = Files.readString(out.resolve("mergeval_provenance.json"));
+        FineTuneProvenance read = Provenance.read(text, FineTuneProvenance.class);
+        assertEquals(text, read.toJson(), "the record writes what it read");
+        assertTrue(read.environment().djlVersion().startsWith("0."), text);
+        assertEquals(Environment.current(), read.environment());
+        assertEquals(prov.get("loss_curve").size(), read.lossCurve().size());
     }
 
     @Test

@@ -102,11 +102,10 @@ public final class FinetuneCommand implements Callable<Integer> {
                 losses.get(0), losses.get(losses.size() - 1), o.outDir());
         SpfReport spf = o.run().spf();
         if (spf != null) {
-            var j = spf.toJson();
+            var j = spf.provenance(null, null, null, null, null, null, 0);
             System.out.printf("SPF: %d matrices, %.1f%% of matrix-steps in conflict, %.1f%% of the update norm removed, "
-                    + "CER safety %.3f / task %.3f%n", j.get("matrices_guarded").asInt(),
-                    100 * j.get("mean_conflict_share").asDouble(), 100 * j.get("mean_removed_norm_share").asDouble(),
-                    j.get("mean_safety_cer").asDouble(), j.get("mean_task_cer").asDouble());
+                    + "CER safety %.3f / task %.3f%n", j.matricesGuarded(), 100 * j.meanConflictShare(),
+                    100 * j.meanRemovedNormShare(), j.meanSafetyCer(), j.meanTaskCer());
         }
         return MergevalCli.EXIT_OK;
     }

@@ -1,5 +1,6 @@
 package dev.mergeval.jobs.cli;
 
+import dev.mergeval.eval.EvalOutputs;
 import dev.mergeval.eval.JudgeRun;
 import dev.mergeval.eval.MetricRow;
 import dev.mergeval.eval.datasets.DatasetFiles;
@@ -9,11 +10,16 @@ import dev.mergeval.jobs.OutputLocation;
 import dev.mergeval.jobs.SparkSessions;
 import dev.mergeval.jobs.StagedOutput;
 import dev.mergeval.jobs.eval.EvalModels;
+import dev.mergeval.provenance.Engine;
+import dev.mergeval.provenance.Environment;
+import dev.mergeval.provenance.EvalProvenance;
+import dev.mergeval.provenance.FileHash;
+import dev.mergeval.provenance.JudgeProvenance;
 import dev.mergeval.runtime.LanguageModel;
-import java.util.LinkedHashMap;
+import java.time.Instant;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -66,14 +72,13 @@ public final class JudgeCommand implements Callable<Integer> {
         OutputLocation location = OutputLocation.resolve(out, SparkSessions.hadoopConfiguration());
         StagedOutput.check(location, overwrite);
         String model = modelName != null ? modelName : DatasetFiles.stem(input);
-        Map<String, Object> inputs = new LinkedHashMap<>();
-        inputs.put("input", input);
-        inputs.put("judge", judge);
-        Map<String, Object> parameters = new LinkedHashMap<>();
-        parameters.put("model_name", model);
-        parameters.put("task", task);
-        parameters.put("device", device);
-        JudgeRun.Result result = StagedOutput.write(location, overwrite, "judge", inputs, parameters, dir -> {
+        FileHash inputHash = EvalOutputs.hash(input, SparkSessions.hadoopConfiguration());
+        Environment environment = Environment.current();
+        Supplier<JudgeProvenance> provenance = () -> new JudgeProvenance(EvalProvenance.FORMAT, JudgeProvenance.COMMAND,
+                Environment.buildVersion(), Instant.now().toString(), new JudgeProvenance.Inputs(input, judge),
+                new JudgeProvenance.Parameters(model, task, device), inputHash,
+                js.needsModel() ? Engine.djl(environment) : null, environment);
+        JudgeRun.Result result = StagedOutput.write(location, overwrite, provenance, dir -> {
             if (!js.needsModel()) {
                 return JudgeRun.run(input, js.ruleJudge(), location.fs(), dir, model, task);
             }

@@ -2,9 +2,9 @@ package dev.mergeval.jobs.cli;
 
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
-import dev.mergeval.common.MergevalVersion;
 import dev.mergeval.jobs.ConsoleLogging;
 import dev.mergeval.jobs.SparkSessions;
+import dev.mergeval.provenance.Environment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,7 +23,7 @@ import picocli.CommandLine.ScopeType;
 @Command(
         name = "mergeval",
         mixinStandardHelpOptions = true,
-        version = "mergeval " + MergevalVersion.VERSION,
+        versionProvider = MergevalCli.Version.class,
         description = "Merge fine-tuned LLM checkpoints with their aligned base and evaluate safety and skill.",
         subcommands = {
             CommandLine.HelpCommand.class,
@@ -118,5 +118,13 @@ public final class MergevalCli {
             cmd.getErr().println("mergeval: log: " + log);
         }
         return EXIT_INTERNAL;
+    }
+
+    /** {@code --version}: the version the build recorded ({@link Environment#buildVersion()}). */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"mergeval " + Environment.buildVersion()};
+        }
     }
 }

@@ -88,14 +88,9 @@ public final class EvalJob {
         List<EvalUnit> units = plan(suite, config);
         // A merge's plan-time analysis runs here once, not on every executor that loads the merge.
         config.models().forEach(m -> LanguageModels.prepare(m, HadoopFs.defaults()));
-        Map<String, Object> inputs = new LinkedHashMap<>();
-        inputs.put("suite", config.suitePath());
-        inputs.put("models", config.models());
-        Map<String, Object> parameters = new LinkedHashMap<>();
-        parameters.put("limit", config.limit());
-        parameters.put("slice_size", config.sliceSize());
-        parameters.put("spark_master", spark.sparkContext().master());
-        return StagedOutput.write(out, overwrite, "eval", inputs, parameters,
+        var provenance = EvalOutputs.provenance(suite, config.suitePath(), config.models(), config.limit(),
+                config.sliceSize(), spark.sparkContext().master(), HadoopFs.defaults());
+        return StagedOutput.write(out, overwrite, provenance,
                 dir -> evaluate(spark, config, factory, units, out.fs(), dir, start));
     }
 

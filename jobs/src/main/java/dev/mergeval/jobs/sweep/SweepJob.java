@@ -17,7 +17,8 @@ import dev.mergeval.jobs.eval.ModelFactory;
 import dev.mergeval.merge.plan.MergeExecutor;
 import dev.mergeval.merge.plan.MergeJob;
 import dev.mergeval.merge.plan.PlanOptions;
-import dev.mergeval.report.SweepProvenance;
+import dev.mergeval.provenance.Environment;
+import dev.mergeval.provenance.SweepProvenance;
 import dev.mergeval.report.SweepReport;
 import dev.mergeval.runtime.LanguageModels;
 import dev.mergeval.sweep.PointResult;
@@ -31,7 +32,6 @@ import java.nio.file.Files;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.function.Function;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
@@ -129,10 +129,8 @@ public final class SweepJob {
         int reused = points.size() - evaluated;
         output.publishFinalFiles(staging -> {
             ResultsParquet.write(spark, new Path(staging, ResultsParquet.DIR).toString(), table);
-            SweepReport.write(fs, staging, table, SweepProvenance.of(started, Instant.now(),
-                    Map.of("spark_master", spark.sparkContext().master(),
-                            "points_evaluated", Integer.toString(fresh),
-                            "points_reused", Integer.toString(reused))));
+            SweepReport.write(fs, staging, table, SweepProvenance.of(spec.hash(), started,
+                    Instant.now(), spark.sparkContext().master(), fresh, reused, Environment.current()));
         });
         return new Outcome(table, evaluated, reused, materialized);
     }

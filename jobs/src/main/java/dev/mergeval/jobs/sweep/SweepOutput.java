@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
-import dev.mergeval.common.MergevalVersion;
 import dev.mergeval.jobs.OutputLocation;
+import dev.mergeval.provenance.Environment;
 import dev.mergeval.report.ReportHtml;
 import dev.mergeval.report.ResultsCsv;
 import dev.mergeval.report.SummaryJson;
@@ -151,7 +151,7 @@ public final class SweepOutput {
                 identity.put("format", FORMAT);
                 identity.put("name", spec.name());
                 identity.put("spec_hash", spec.hash());
-                identity.put("mergeval_version", MergevalVersion.VERSION);
+                identity.put("mergeval_version", Environment.buildVersion());
                 identity.put("created_at", Instant.now().toString());
                 HadoopFs.writeAtomically(out.fs(), marker, JSON.writeValueAsString(identity));
             }

@@ -6,6 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.mergeval.checkpoint.OutputPublisher;
+import dev.mergeval.common.Sha256;
+import dev.mergeval.provenance.Environment;
+import dev.mergeval.provenance.JudgeProvenance;
+import dev.mergeval.provenance.Provenance;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -66,6 +71,14 @@ class JudgeCommandTest {
         assertEquals(1.0 / 3.0, overall.get("rate").asDouble(), 1e-9);
         assertEquals("vllm_out", overall.get("model").asText());
         assertTrue(Files.exists(out.resolve("metrics.csv")));
+        String text = Files.readString(out.resolve(OutputPublisher.PROVENANCE_FILE));
+        JudgeProvenance provenance = Provenance.read(text, JudgeProvenance.class);
+        assertEquals(text, provenance.toJson());
+        assertEquals(new JudgeProvenance.Inputs(in.toString(), "keyword"), provenance.inputs());
+        assertEquals(new JudgeProvenance.Parameters("vllm_out", "judge", "cpu"), provenance.parameters());
+        assertEquals(Sha256.of(Files.readAllBytes(in)), provenance.input().sha256());
+        assertEquals(null, provenance.engine(), "a rule judge runs no model");
+        assertEquals(Environment.current(), provenance.environment());
 
         Path out2 = dir.resolve("out2");
         assertEquals(0, MergevalCli.run("judge", "--input", in.toString(), "--judge", "refusal", "--out", out2.toString()));

@@ -4,17 +4,24 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.mergeval.checkpoint.OutputPublisher;
+import dev.mergeval.common.Sha256;
 import dev.mergeval.eval.EvalOutputs;
 import dev.mergeval.eval.EvalSuite;
 import dev.mergeval.eval.LocalEvaluation;
 import dev.mergeval.eval.MetricRow;
 import dev.mergeval.eval.MetricsAggregator;
 import dev.mergeval.eval.PromptRecord;
+import dev.mergeval.provenance.Environment;
+import dev.mergeval.provenance.EvalProvenance;
+import dev.mergeval.provenance.FileHash;
+import dev.mergeval.provenance.Provenance;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -104,5 +111,24 @@ class EvalJobTest {
         assertEquals(expected.size(), spark.read().parquet(dir.resolve("out").resolve(EvalJob.PARQUET).toString()).count());
         assertTrue(Files.exists(dir.resolve("out").resolve(EvalOutputs.METRICS_CSV)));
         assertTrue(s.metrics().stream().anyMatch(r -> r.task().equals("arc") && r.metric().equals("acc_norm")));
+
+        // The provenance: what the writer computes for this run, read back whole.
+        String text = Files.readString(dir.resolve("out").resolve(OutputPublisher.PROVENANCE_FILE));
+        EvalProvenance read = Provenance.read(text, EvalProvenance.class);
+        assertEquals(text, read.toJson());
+        EvalProvenance written = EvalOutputs.provenance(parsed, suite.toString(), config.models(), -1, 8,
+                spark.sparkContext().master(), new Configuration()).get();
+        assertEquals(written.toJson().replace(written.createdAt(), read.createdAt()), text);
+        assertEquals(Sha256.of(Files.readAllBytes(suite)), read.suite().sha256());
+        assertEquals(3, read.seed());
+        assertEquals(List.of(11, 6, 4, 3), read.tasks().stream().map(EvalProvenance.Task::limit).toList());
+        assertEquals(4, read.datasets().size());
+        for (FileHash d : read.datasets()) {
+            assertEquals(Sha256.of(Files.readAllBytes(Path.of(d.path()))), d.sha256(), d.path());
+        }
+        assertEquals(List.of("modelA", "modelB"), read.inputs().models());
+        assertEquals("djl", read.engine().name());
+        assertEquals(Environment.current(), read.environment());
+        assertEquals(spark.version(), read.environment().sparkVersion(), "read from spark-core's own resource");
     }
 }

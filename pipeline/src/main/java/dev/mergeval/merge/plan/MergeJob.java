@@ -7,6 +7,10 @@ import dev.mergeval.checkpoint.ModelFiles;
 import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.checkpoint.ShardFile;
 import dev.mergeval.merge.MergeConfig;
+import dev.mergeval.provenance.Environment;
+import dev.mergeval.provenance.FileHash;
+import dev.mergeval.provenance.MergeProvenance;
+import dev.mergeval.provenance.Provenance;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -93,7 +97,7 @@ public final class MergeJob {
         // The inputs are hashed for provenance on the same threads as the units, after them.
         MergeExecutor.Executed executed = executor.executeAndHash(plan, parts, inputFiles.paths());
         mark = lap(phases, "execute+hash_inputs", mark);
-        Map<String, List<MergeProvenance.FileHash>> inputHashes = inputFiles.withHashes(executed.sha256());
+        Map<String, List<FileHash>> inputHashes = inputFiles.withHashes(executed.sha256());
         List<MergeCommitter.WrittenShard> shards = inPlace
                 ? MergeCommitter.commitInPlace(plan, executed.units(), staging, conf, executor::sha256)
                 : MergeCommitter.assemble(plan, executed.units(), staging, conf,
@@ -109,8 +113,8 @@ public final class MergeJob {
             ModelFiles.copyAuxiliary(copyRoot, staging, outputDtype(plan), conf);
             write(fs, new Path(staging, CONFIG_FILE), request.configYaml());
             long wallMillis = (System.nanoTime() - start) / 1_000_000;
-            MergeProvenance provenance = new MergeProvenance(plan, config.mergeMethod(), config.parameters(),
-                    inputHashes, shards, executor.describe(), wallMillis);
+            MergeProvenance provenance = provenance(plan, config.mergeMethod(), config.parameters(), inputHashes,
+                    shards, executor.describe(), wallMillis);
             // Written last: its presence marks the staged output complete.
             write(fs, new Path(staging, OutputPublisher.PROVENANCE_FILE), provenance.toJson());
             publisher.publish(new Path(staging), publisher.outputPath(request.outDir()), request.overwrite());
@@ -119,6 +123,42 @@ public final class MergeJob {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * The provenance of a merge: the normalized config, every input shard with its SHA-256, method,
+     * parameters, seed, the plan, the executor, the output shards with their SHA-256 and the
+     * method's plan-time analysis (its summary and per-tensor decisions, for instance Safe LoRA's
+     * cosine per matrix).
+     *
+     * @param inputShards per input ({@link PlanInput#key()}), its shard files with their SHA-256
+     */
+    static MergeProvenance provenance(MergePlan plan, String method, Object parameters,
+            Map<String, List<FileHash>> inputShards, List<MergeCommitter.WrittenShard> outputShards, String executor,
+            long wallMillis) {
+        List<MergeProvenance.Input> inputs = new ArrayList<>();
+        for (PlanInput in : plan.inputs()) {
+            inputs.add(new MergeProvenance.Input(in.ref(), in.isExtra() ? in.parameter() : null, in.uri(),
+                    inputShards.getOrDefault(in.key(), List.of())));
+        }
+        List<MergeProvenance.Shard> shards = outputShards.stream()
+                .map(s -> new MergeProvenance.Shard(s.fileName(), s.bytes(), s.sha256())).toList();
+        List<MergeProvenance.Unit> units = plan.units().stream().map(u -> new MergeProvenance.Unit(u.id(), u.group(),
+                plan.unitBytes(u), u.slices().stream().map(s -> new MergeProvenance.Slice(s.tensor(), s.elementOffset(),
+                        s.elementCount())).toList())).toList();
+        Map<String, Object> analysis = null;
+        if (!plan.analysis().isEmpty()) {
+            analysis = new LinkedHashMap<>(plan.analysis().summary());
+            Map<String, Object> tensors = new LinkedHashMap<>();
+            plan.analysis().decisions().forEach((name, d) -> tensors.put(name, d.provenance()));
+            analysis.put("tensors", tensors);
+        }
+        return new MergeProvenance(MergeProvenance.KIND, Environment.buildVersion(), method,
+                Provenance.tree(parameters), plan.seed(), plan.configYaml(), inputs,
+                new MergeProvenance.Output(plan.totalBytes(), shards),
+                new MergeProvenance.Plan(plan.planId(), plan.numLayers(), plan.maxShardBytes(), plan.copySource(),
+                        units),
+                Provenance.tree(analysis), executor, wallMillis, Environment.current());
     }
 
     private static long lap(Map<String, Long> phases, String phase, long since) {
@@ -152,13 +192,13 @@ public final class MergeJob {
         }
 
         /** The shard files with their hashes, given in {@link #paths()} order. */
-        Map<String, List<MergeProvenance.FileHash>> withHashes(List<String> hashes) {
-            Map<String, List<MergeProvenance.FileHash>> result = new LinkedHashMap<>();
+        Map<String, List<FileHash>> withHashes(List<String> hashes) {
+            Map<String, List<FileHash>> result = new LinkedHashMap<>();
             int i = 0;
             for (Map.Entry<String, List<ShardFile>> e : byInput.entrySet()) {
-                List<MergeProvenance.FileHash> list = new ArrayList<>();
+                List<FileHash> list = new ArrayList<>();
                 for (ShardFile s : e.getValue()) {
-                    list.add(new MergeProvenance.FileHash(s.path(), s.length(), hashes.get(i++)));
+                    list.add(new FileHash(s.path(), s.length(), hashes.get(i++)));
                 }
                 result.put(e.getKey(), list);
             }

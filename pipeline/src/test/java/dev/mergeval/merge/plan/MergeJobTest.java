@@ -13,9 +13,13 @@ import dev.mergeval.bench.SyntheticModels;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.OutputPublisher;
+import dev.mergeval.common.Sha256;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Progress;
 import dev.mergeval.merge.MergeConfig;
+import dev.mergeval.provenance.Environment;
+import dev.mergeval.provenance.MergeProvenance;
+import dev.mergeval.provenance.Provenance;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -293,6 +297,15 @@ class MergeJobTest {
         assertEquals(shardHashes(dir, false).get("model.safetensors"),
                 p.get("output").get("shards").get(0).get("sha256").asText());
         assertTrue(p.get("plan").get("units").size() > 0);
+
+        // The file reads back as the record that writes the same bytes, in this JVM's environment.
+        String text = Files.readString(dir.resolve(OutputPublisher.PROVENANCE_FILE));
+        MergeProvenance read = Provenance.read(text, MergeProvenance.class);
+        assertEquals(text, read.toJson());
+        assertEquals(Environment.current(), read.environment());
+        assertEquals("threads(1)", read.executor());
+        assertEquals(Sha256.of(Files.readAllBytes(dir.resolve("model.safetensors"))),
+                read.output().shards().get(0).sha256());
     }
 
     @Test
