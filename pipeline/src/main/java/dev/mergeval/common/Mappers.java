@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
 
 /**
  * The project's Jackson mappers, configured once. Every reader rejects a duplicate key (a config or
@@ -67,7 +68,9 @@ public final class Mappers {
 
     /** A YAML mapper builder that rejects duplicate keys and writes mergekit's style ({@link #YAML}). */
     public static YAMLMapper.Builder yaml() {
+        // YAMLFactory.builder() leaves EMPTY_STRING_AS_NULL off, unlike new YAMLFactory(): "key:" must read as null.
         return YAMLMapper.builder(YAMLFactory.builder()
+                        .enable(YAMLParser.Feature.EMPTY_STRING_AS_NULL)
                         .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
                         .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
                         .build())

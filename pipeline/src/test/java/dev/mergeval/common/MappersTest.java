@@ -37,6 +37,13 @@ class MappersTest {
     }
 
     @Test
+    void yamlReadsAnEmptyValueAsNullAsAPlainYamlFactoryDoes() throws Exception {
+        String yaml = "a:\nb: ''\n";
+        assertEquals(new ObjectMapper(new YAMLFactory()).readTree(yaml), Mappers.YAML.readTree(yaml));
+        assertTrue(Mappers.YAML.readTree(yaml).get("a").isNull(), "'a:' is null, not an empty string");
+    }
+
+    @Test
     void writersKeepTheirBytes() throws Exception {
         assertEquals(new ObjectMapper().writeValueAsString(VALUE), Mappers.JSON.writeValueAsString(VALUE));
         assertEquals(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(VALUE),
