@@ -33,7 +33,8 @@ import java.util.TreeMap;
  * under {@code models} and {@code base_model} are used as written (relative to the working
  * directory), as mergekit does.
  */
-public final class MergeConfig {
+public final class MergeConfig implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
     private static final Set<String> TOP_LEVEL_KEYS = Set.of(
             "models", "merge_method", "base_model", "parameters", "dtype", "out_dtype", "tokenizer_source");
     private static final Map<String, String> UNSUPPORTED_KEYS = Map.of(

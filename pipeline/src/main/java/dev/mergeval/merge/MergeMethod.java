@@ -5,8 +5,9 @@ import java.util.List;
 /**
  * One merge method, as mergekit's {@code MergeMethod}: its registry name, paper, the parameters it
  * takes globally and per model, the model-count rules it checks on the config, and the tensor math.
+ * Serializable because a parsed {@link MergeConfig} travels to executors with its method.
  */
-public interface MergeMethod {
+public interface MergeMethod extends java.io.Serializable {
 
     /** The mergekit name used in {@code merge_method:}. */
     String name();
