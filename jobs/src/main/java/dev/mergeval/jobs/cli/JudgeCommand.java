@@ -8,8 +8,9 @@ import dev.mergeval.jobs.ConsoleLogging;
 import dev.mergeval.jobs.OutputLocation;
 import dev.mergeval.jobs.SparkSessions;
 import dev.mergeval.jobs.StagedOutput;
-import dev.mergeval.jobs.eval.EvalModels;
+import dev.mergeval.jobs.eval.RuntimeModelFactory;
 import dev.mergeval.runtime.LanguageModel;
+import dev.mergeval.runtime.ModelSource;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -61,8 +62,8 @@ public final class JudgeCommand implements Callable<Integer> {
         InputChecks.judgeInput(input);
         if (js.needsModel()) {
             InputChecks.device(device);
-            InputChecks.models(List.of(js.modelSource()));
         }
+        ModelSource judgeSource = js.needsModel() ? InputChecks.models(List.of(js.modelSource())).get(0) : null;
         OutputLocation location = OutputLocation.resolve(out, SparkSessions.hadoopConfiguration());
         StagedOutput.check(location, overwrite);
         String model = modelName != null ? modelName : DatasetFiles.stem(input);
@@ -77,7 +78,7 @@ public final class JudgeCommand implements Callable<Integer> {
             if (!js.needsModel()) {
                 return JudgeRun.run(input, js.ruleJudge(), location.fs(), dir, model, task);
             }
-            try (LanguageModel judgeModel = EvalModels.load(js.modelSource(), device)) {
+            try (LanguageModel judgeModel = new RuntimeModelFactory().load(judgeSource, device)) {
                 return JudgeRun.run(input, js.modelJudge(judgeModel), location.fs(), dir, model, task);
             }
         });

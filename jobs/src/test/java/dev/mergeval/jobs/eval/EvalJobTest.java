@@ -10,6 +10,7 @@ import dev.mergeval.eval.LocalEvaluator;
 import dev.mergeval.eval.MetricRow;
 import dev.mergeval.eval.MetricsAggregator;
 import dev.mergeval.eval.PromptRecord;
+import dev.mergeval.runtime.ModelSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -80,7 +81,8 @@ class EvalJobTest {
         RuleModelFactory.LOADS.set(0);
         // Room for both models: Spark may interleave their units on the two task threads.
         spark.conf().set(ExecutorModels.CONF_MODELS_PER_DEVICE, "2");
-        EvalJobConfig config = new EvalJobConfig(List.of("modelA", "modelB"), suite.toString(),
+        EvalJobConfig config = new EvalJobConfig(
+                List.of(new ModelSource.Directory("modelA"), new ModelSource.Directory("modelB")), suite.toString(),
                 dir.resolve("out").toString(), -1, 8);
         EvalJob.Summary s = EvalJob.run(spark, config, new RuleModelFactory(), false);
         assertEquals(2 * (11 + 6 + 4 + 3), s.records());
@@ -90,7 +92,7 @@ class EvalJobTest {
 
         EvalSuite parsed = EvalSuite.read(suite.toString());
         List<PromptRecord> expected = new ArrayList<>();
-        for (String m : config.models()) {
+        for (ModelSource m : config.models()) {
             expected.addAll(LocalEvaluator.run(new RuleModelFactory().load(m, "cpu"), parsed, x -> null, -1));
         }
         List<String> lines = Files.readAllLines(dir.resolve("out").resolve(EvalOutputs.RECORDS));
