@@ -32,6 +32,9 @@ public sealed interface ModelSource extends Serializable
     /** Prefix of merge-on-load sources. */
     String MERGE_PREFIX = "merge:";
 
+    /** What precedes the seed at the end of a merge-on-load source. */
+    String SEED = "#seed=";
+
     /** The source as text: exactly what {@link #parse} reads back as an equal source. */
     String text();
 
@@ -122,7 +125,7 @@ public sealed interface ModelSource extends Serializable
             }
         }
 
-        /** The merge of {@code config}, read from {@code location}, with {@code seed} named in the text. */
+        /** The merge of {@code config}, read from or written to {@code location}, with {@code seed} named in the text. */
         public MergeOnLoad(MergeConfig config, String location, long seed) {
             this(config, location, seed, true);
         }
@@ -142,9 +145,6 @@ public sealed interface ModelSource extends Serializable
             return text();
         }
     }
-
-    /** The seed suffix of a merge-on-load source. */
-    String SEED = "#seed=";
 
     /**
      * Parses a source's text: {@code merge:CONFIG.yaml[#seed=N]} reads and validates the config;

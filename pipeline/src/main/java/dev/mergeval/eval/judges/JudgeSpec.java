@@ -8,8 +8,12 @@ import dev.mergeval.common.BadInputException;
  * judge {@code llamaguard3:SOURCE} / {@code wildguard:SOURCE} where SOURCE is the judge model's
  * path as the runtime loads it.
  *
+ * <p>The model is kept as written: parsing a suite reads no model or merge config (an executor
+ * re-reads the suite), and the driver turns it into a {@code dev.mergeval.runtime.ModelSource}
+ * once, when it checks the suite and when it starts an evaluation.
+ *
  * @param kind        the judge name
- * @param modelSource the judge model for model judges, {@code null} otherwise
+ * @param modelSource the judge model's source text for model judges, {@code null} otherwise
  */
 public record JudgeSpec(String kind, String modelSource) {
 
