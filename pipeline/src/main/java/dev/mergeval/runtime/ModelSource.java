@@ -104,7 +104,7 @@ public sealed interface ModelSource extends Serializable
 
     /**
      * A merge evaluated at load time, equal to the same merge written to disk by {@code mergeval
-     * merge} with the same seed.
+     * merge} with the same seed. Its config has no value equality: compare merges by {@link #text()}.
      *
      * @param config     the parsed and validated merge config
      * @param location   where the config lives (a local path or Hadoop URI): its path parameters
