@@ -26,8 +26,8 @@ import dev.mergeval.jobs.sweep.SweepJob;
 import dev.mergeval.jobs.sweep.SweepOutput;
 import dev.mergeval.merge.plan.LocalMergeExecutor;
 import dev.mergeval.runtime.LanguageModel;
-import dev.mergeval.runtime.LanguageModels;
 import dev.mergeval.sweep.SweepSpec;
+import dev.mergeval.runtime.ModelSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -142,7 +142,9 @@ class HadoopOutputsTest {
     }
 
     private EvalJob.Summary eval(String out, ModelFactory models, boolean overwrite, String... modelNames) {
-        return EvalJob.run(spark, new EvalJobConfig(List.of(modelNames), suite.toString(), out, -1, 2), models,
+        return EvalJob.run(spark, new EvalJobConfig(
+                java.util.Arrays.stream(modelNames).<ModelSource>map(ModelSource.Directory::new).toList(),
+                suite.toString(), out, -1, 2), models,
                 overwrite);
     }
 
@@ -203,7 +205,7 @@ class HadoopOutputsTest {
             if (r.point().isMerge()) {
                 merges++;
                 // The merge-on-load source names the config on S3, and the runtime loads it from there.
-                String source = LanguageModels.MERGE_PREFIX + dir + "/" + SweepJob.MERGE_CONFIG + "#seed=0";
+                String source = ModelSource.MERGE_PREFIX + dir + "/" + SweepJob.MERGE_CONFIG + "#seed=0";
                 assertTrue(read(dir + "/eval/" + OutputPublisher.PROVENANCE_FILE).contains(source));
             }
         }
@@ -242,7 +244,7 @@ class HadoopOutputsTest {
         String point = out + "/points/" + id;
         fs(point).delete(new org.apache.hadoop.fs.Path(point), true);
         ExecutorModels.closeAll();
-        assertThrows(Exception.class, () -> sweep(spec, out, new FailingOn(LanguageModels.MERGE_PREFIX)));
+        assertThrows(Exception.class, () -> sweep(spec, out, new FailingOn(ModelSource.MERGE_PREFIX)));
         List<String> top = names(out);
         for (String f : List.of("summary.json", "results.csv", "report.html", "results.parquet")) {
             assertFalse(top.contains(f), "a failed run left " + f + " in " + top);
@@ -306,8 +308,8 @@ class HadoopOutputsTest {
         }
 
         @Override
-        public LanguageModel load(String source, String device) {
-            if (source.startsWith(prefix)) {
+        public LanguageModel load(ModelSource source, String device) {
+            if (source.text().startsWith(prefix)) {
                 throw new BadInputException(source + ": not a model");
             }
             return new RuleModelFactory().load(source, device);

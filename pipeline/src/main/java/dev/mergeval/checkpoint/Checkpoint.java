@@ -34,6 +34,18 @@ public interface Checkpoint extends AutoCloseable {
         return CheckpointResolver.open(uri, conf);
     }
 
+    /**
+     * Where {@link #open} splits {@code uri} into mergekit's {@code BASE+ADAPTER}: the index of that
+     * {@code '+'}, or -1 when {@code uri} names a path itself, so that callers classify a location
+     * by the very rule that opens it.
+     *
+     * @throws BadInputException when it names no path and no {@code '+'} is followed by an adapter
+     *                           directory (the message {@link #open} gives)
+     */
+    static int adapterSplit(String uri, Configuration conf) {
+        return CheckpointResolver.adapterSplit(uri, conf);
+    }
+
     /** The location as given to {@link #open}. */
     String location();
 

@@ -55,24 +55,44 @@ final class CheckpointResolver {
             // Not a path as a whole (e.g. "BASE+s3a://b/adapter"); it may still split at a '+'.
         }
         if (st == null) {
-            int plus = uri.lastIndexOf('+');
-            while (plus > 0) {
-                String adapter = uri.substring(plus + 1);
-                if (!adapter.isEmpty() && isAdapterDir(adapter, conf)) {
-                    Checkpoint base = open(uri.substring(0, plus), conf);
-                    try {
-                        return LoraCheckpoint.open(uri, base, adapter, conf);
-                    } catch (RuntimeException e) {
-                        base.close();
-                        throw e;
-                    }
-                }
-                plus = uri.lastIndexOf('+', plus - 1);
+            int plus = adapterPlus(uri, conf);
+            String adapter = uri.substring(plus + 1);
+            Checkpoint base = open(uri.substring(0, plus), conf);
+            try {
+                return LoraCheckpoint.open(uri, base, adapter, conf);
+            } catch (RuntimeException e) {
+                base.close();
+                throw e;
             }
-            throw new BadInputException(uri + ": not found");
         }
         Path qualified = fs.makeQualified(path);
         return st.isDirectory() ? openDirectory(uri, fs, qualified) : openFile(uri, fs, qualified);
+    }
+
+    /** See {@link Checkpoint#adapterSplit}. */
+    static int adapterSplit(String uri, Configuration conf) {
+        try {
+            Path path = new Path(uri);
+            if (statOrNull(HadoopFs.get(path, conf), path) != null) {
+                return -1;
+            }
+        } catch (IllegalArgumentException e) {
+            // Not a path as a whole; it may still split at a '+'.
+        }
+        return adapterPlus(uri, conf);
+    }
+
+    /** The rightmost {@code '+'} of {@code uri} followed by an adapter directory, for a location that names no path. */
+    private static int adapterPlus(String uri, Configuration conf) {
+        int plus = uri.lastIndexOf('+');
+        while (plus > 0) {
+            String adapter = uri.substring(plus + 1);
+            if (!adapter.isEmpty() && isAdapterDir(adapter, conf)) {
+                return plus;
+            }
+            plus = uri.lastIndexOf('+', plus - 1);
+        }
+        throw new BadInputException(uri + ": not found");
     }
 
     private static boolean isAdapterDir(String dir, Configuration conf) {

@@ -17,48 +17,43 @@ import dev.mergeval.runtime.llama.LlamaForward;
 import dev.mergeval.runtime.llama.LlamaWeights;
 import dev.mergeval.runtime.tokenizer.ModelTokenizer;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.Path;
 
 /**
- * Loads a {@link LanguageModel} from a model source string:
+ * The model factory: loads a {@link LanguageModel} from a {@link ModelSource}:
  *
  * <ul>
- *   <li>a Hugging Face model directory on any Hadoop FileSystem ({@code config.json},
- *       {@code model.safetensors} or a sharded index, {@code tokenizer.json}, optional
- *       {@code tokenizer_config.json} and {@code generation_config.json});
- *   <li>{@code BASE+ADAPTER}: a base model directory with a PEFT LoRA adapter applied on load
- *       (mergekit's syntax), config and tokenizer from the base;
- *   <li>{@code merge:CONFIG.yaml} or {@code merge:CONFIG.yaml#seed=N}: the mergekit YAML merge of
- *       {@code mergeval merge} evaluated tensor by tensor at load time, with random seed {@code N}
- *       (default {@link KeyedRandom#DEFAULT_SEED}), equal to the same merge written to disk. Model paths
- *       in the YAML are used as written (Hadoop paths, or {@code base+adapter} for LoRA); path
- *       parameters ({@code unaligned_model}, {@code safety_data}) resolve against the YAML's
+ *   <li>{@link ModelSource.Directory}: a Hugging Face model directory on any Hadoop FileSystem
+ *       ({@code config.json}, {@code model.safetensors} or a sharded index, {@code tokenizer.json},
+ *       optional {@code tokenizer_config.json} and {@code generation_config.json});
+ *   <li>{@link ModelSource.WithAdapter}: a base model directory with a PEFT LoRA adapter applied on
+ *       load, config and tokenizer from the base;
+ *   <li>{@link ModelSource.MergeOnLoad}: the mergekit merge of {@code mergeval merge} evaluated
+ *       tensor by tensor at load time with its seed, equal to the same merge written to disk. Model
+ *       paths in the config are used as written (Hadoop paths, or {@code base+adapter} for LoRA);
+ *       path parameters ({@code unaligned_model}, {@code safety_data}) resolve against the config's
  *       directory; config and tokenizer come from the base model (the first model without one).
- *       A method's plan-time analysis is read from beside the YAML when {@link #prepare} kept it
+ *       A method's plan-time analysis is read from beside the config when {@link #prepare} kept it
  *       there for the same inputs, else computed before the first tensor is merged.
  * </ul>
+ * A loaded model's {@link LanguageModel#id()} is the source's text ({@link ModelSource#text()}),
+ * a directory's as Hadoop normalizes the path.
  */
 public final class LanguageModels {
 
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(LanguageModels.class);
 
-    /** Prefix of merge-on-load sources. */
-    public static final String MERGE_PREFIX = "merge:";
-
-    private static final Pattern SEED_SUFFIX = Pattern.compile("#seed=(-?\\d+)$");
 
     private LanguageModels() {
     }
 
-    public static LanguageModel load(String source, Configuration conf, RuntimeOptions options) {
-        return source.startsWith(MERGE_PREFIX) ? loadMerge(source, conf, options) : loadDirectory(source, conf, options);
+    /** Loads {@code source} with {@code options} (device, threads, batch size). */
+    public static LanguageModel load(ModelSource source, Configuration conf, RuntimeOptions options) {
+        try (Opened o = open(source, conf)) {
+            return assemble(o, options);
+        }
     }
 
     /**
@@ -70,20 +65,20 @@ public final class LanguageModels {
      *
      * @throws BadInputException naming the file and what is wrong
      */
-    public static void check(String source, Configuration conf) {
+    public static void check(ModelSource source, Configuration conf) {
         try (Opened o = open(source, conf)) {
             check(o);
         }
     }
 
     /**
-     * {@link #check} of a merge given as a parsed config rather than a {@code merge:} source: its
+     * {@link #check} of a merge given as a parsed config rather than a merge-on-load source: its
      * models and extra inputs (the files and models its parameters name), from their headers. A sweep
      * checks its post-hoc points this way before it starts work.
      */
     public static void check(MergeConfig merge, Configuration conf) {
         // No location: nothing is kept beside a config that was never written, and a check runs no analysis.
-        try (Opened o = openMerge(new MergeSource(null, merge, KeyedRandom.DEFAULT_SEED), merge.sourceName(), conf)) {
+        try (Opened o = openMerge(merge, null, KeyedRandom.DEFAULT_SEED, merge.sourceName(), conf)) {
             check(o);
         }
     }
@@ -98,16 +93,13 @@ public final class LanguageModels {
         }
     }
 
-    /** A model directory; returns the concrete type for callers that need its internals. */
+    /**
+     * The weights at a checkpoint location (a model directory, or {@code BASE+ADAPTER} as
+     * {@link dev.mergeval.checkpoint.Checkpoint#open} splits it), as the concrete type, for callers
+     * that need its internals (fine-tuning, gradients).
+     */
     public static DjlLanguageModel loadDirectory(String uri, Configuration conf, RuntimeOptions options) {
-        try (Opened o = openDirectory(uri, conf)) {
-            return assemble(o, options);
-        }
-    }
-
-    /** A {@code merge:CONFIG.yaml[#seed=N]} source. */
-    public static DjlLanguageModel loadMerge(String source, Configuration conf, RuntimeOptions options) {
-        try (Opened o = openMerge(source, conf)) {
+        try (Opened o = openCheckpoint(uri, conf)) {
             return assemble(o, options);
         }
     }
@@ -122,43 +114,75 @@ public final class LanguageModels {
         }
     }
 
-    private static Opened open(String source, Configuration conf) {
-        return source.startsWith(MERGE_PREFIX) ? openMerge(source, conf) : openDirectory(source, conf);
-    }
+    private static Opened open(ModelSource source, Configuration conf) {
+        return source.match(new ModelSource.Cases<>() {
+            @Override
+            public Opened directory(ModelSource.Directory d) {
+                return openDirectory(d.uri(), conf);
+            }
 
-    private static Opened openDirectory(String uri, Configuration conf) {
-        if (uri.contains("+")) {
-            Checkpoint weights = Checkpoint.open(uri, conf);
-            if (weights instanceof LoraCheckpoint) {
-                // BASE+ADAPTER: weights W + scale * B @ A, config and tokenizer from the base model.
-                TensorSource tensors = new CheckpointTensorSource(weights);
+            @Override
+            public Opened withAdapter(ModelSource.WithAdapter a) {
+                Checkpoint base = Checkpoint.open(a.base(), conf);
                 try {
-                    ModelDirectory dir = new ModelDirectory(weights.root(), conf);
-                    return new Opened(uri, dir, readConfig(dir), tensors);
+                    return openAdapted(a.text(), LoraCheckpoint.open(a.text(), base, a.adapter(), conf), conf);
                 } catch (RuntimeException e) {
-                    tensors.close();
+                    base.close();
                     throw e;
                 }
             }
-            weights.close();
-        }
+
+            @Override
+            public Opened mergeOnLoad(ModelSource.MergeOnLoad m) {
+                return openMerge(m.config(), m.location(), m.seed(), m.text(), conf);
+            }
+        });
+    }
+
+    private static Opened openCheckpoint(String uri, Configuration conf) {
+        return uri.contains("+") ? openAdapted(uri, conf) : openDirectory(uri, conf);
+    }
+
+    private static Opened openDirectory(String uri, Configuration conf) {
         ModelDirectory dir = new ModelDirectory(uri, conf);
         LlamaConfig config = readConfig(dir);
         return new Opened(dir.uri(), dir, config, new CheckpointTensorSource(Checkpoint.open(dir.uri(), conf)));
     }
 
-    private static Opened openMerge(String source, Configuration conf) {
-        return openMerge(MergeSource.parse(source, conf), source, conf);
+    /** A location with a {@code '+'}: BASE+ADAPTER where {@link Checkpoint#open} splits it, else a directory. */
+    private static Opened openAdapted(String uri, Configuration conf) {
+        Checkpoint weights = Checkpoint.open(uri, conf);
+        if (!(weights instanceof LoraCheckpoint lora)) {
+            weights.close();
+            return openDirectory(uri, conf);
+        }
+        return openAdapted(uri, lora, conf);
     }
 
-    private static Opened openMerge(MergeSource merge, String source, Configuration conf) {
-        MergeInputs inputs = MergeInputs.open(merge.config(), conf);
+    /** BASE+ADAPTER: weights W + scale * B @ A, config and tokenizer from the base model. */
+    private static Opened openAdapted(String id, LoraCheckpoint weights, Configuration conf) {
+        TensorSource tensors = new CheckpointTensorSource(weights);
+        try {
+            ModelDirectory dir = new ModelDirectory(weights.root(), conf);
+            return new Opened(id, dir, readConfig(dir), tensors);
+        } catch (RuntimeException e) {
+            tensors.close();
+            throw e;
+        }
+    }
+
+    /**
+     * @param location where the config lives, for its kept analysis; null when it was never written
+     * @param id       the model's id (the source's text)
+     */
+    private static Opened openMerge(MergeConfig merge, String location, long seed, String id, Configuration conf) {
+        MergeInputs inputs = MergeInputs.open(merge, conf);
         try {
             ModelDirectory dir = new ModelDirectory(inputs.reference().root(), conf);
             LlamaConfig config = readConfig(dir);
             int layers = config.numHiddenLayers();
-            return new Opened(source, dir, config, new MergedTensorSource(inputs, layers, merge.seed(),
-                    () -> analysis(inputs, merge, layers, conf, false)));
+            return new Opened(id, dir, config, new MergedTensorSource(inputs, layers, seed,
+                    () -> analysis(inputs, location, seed, layers, conf, false)));
         } catch (RuntimeException e) {
             inputs.close();
             throw e;
@@ -166,28 +190,27 @@ public final class LanguageModels {
     }
 
     /**
-     * Readies a source for loading on many executors: for a {@code merge:} source whose method has a
+     * Readies a source for loading on many executors: for a merge-on-load source whose method has a
      * plan-time analysis (Safe LoRA's cosines, SPF's safety gradient), runs it once here and keeps it
      * beside the config ({@code CONFIG.analysis}), where every later load of the same merge of the
      * same inputs reads it instead of repeating it. Nothing to do for other sources. Where the
      * config's directory is not writable, each load computes the analysis itself.
      */
-    public static void prepare(String source, Configuration conf) {
-        if (!source.startsWith(MERGE_PREFIX)) {
+    public static void prepare(ModelSource source, Configuration conf) {
+        if (!(source instanceof ModelSource.MergeOnLoad merge)) {
             return;
         }
-        MergeSource merge = MergeSource.parse(source, conf);
         try (MergeInputs inputs = MergeInputs.open(merge.config(), conf)) {
             int layers = readConfig(new ModelDirectory(inputs.reference().root(), conf)).numHiddenLayers();
-            analysis(inputs, merge, layers, conf, true);
+            analysis(inputs, merge.location(), merge.seed(), layers, conf, true);
         }
     }
 
     /** The analysis kept beside the config for these very inputs, else a fresh one (kept when {@code keep}). */
-    private static PlanAnalysis analysis(MergeInputs inputs, MergeSource merge, int layers, Configuration conf,
-            boolean keep) {
-        String key = MergeAnalysisFile.key(inputs, merge.seed(), conf);
-        org.apache.hadoop.fs.Path file = MergeAnalysisFile.of(merge.location());
+    private static PlanAnalysis analysis(MergeInputs inputs, String location, long seed, int layers,
+            Configuration conf, boolean keep) {
+        String key = MergeAnalysisFile.key(inputs, seed, conf);
+        org.apache.hadoop.fs.Path file = MergeAnalysisFile.of(location);
         PlanAnalysis kept = MergeAnalysisFile.read(file, key, conf);
         if (kept != null) {
             return kept;
@@ -199,24 +222,10 @@ public final class LanguageModels {
                 MergeAnalysisFile.write(file, key, fresh, conf);
             } catch (UncheckedIOException e) {
                 LOG.warn("cannot keep the analysis of {} beside it ({}); each load will repeat it",
-                        merge.location(), e.getMessage());
+                        location, e.getMessage());
             }
         }
         return fresh;
-    }
-
-    /** A {@code merge:CONFIG.yaml[#seed=N]} source: the config, read from its location, and the seed. */
-    private record MergeSource(String location, MergeConfig config, long seed) {
-        static MergeSource parse(String source, Configuration conf) {
-            String spec = source.substring(MERGE_PREFIX.length());
-            long seed = KeyedRandom.DEFAULT_SEED;
-            Matcher m = SEED_SUFFIX.matcher(spec);
-            if (m.find()) {
-                seed = Long.parseLong(m.group(1));
-                spec = spec.substring(0, m.start());
-            }
-            return new MergeSource(spec, MergeConfig.parse(readText(spec, conf), spec, spec), seed);
-        }
     }
 
     private static DjlLanguageModel assemble(Opened opened, RuntimeOptions options) {
@@ -251,17 +260,6 @@ public final class LanguageModels {
 
     private static LlamaConfig readConfig(ModelDirectory dir) {
         return LlamaConfig.parse(dir.readText("config.json"), dir.resolve("config.json"));
-    }
-
-    private static String readText(String uri, Configuration conf) {
-        Path p = new Path(uri);
-        try (InputStream in = p.getFileSystem(conf).open(p)) {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (java.io.FileNotFoundException e) {
-            throw new BadInputException("merge config not found: " + uri, e);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + uri, e);
-        }
     }
 
     private static JsonNode json(ModelDirectory dir, String name) {

@@ -5,6 +5,7 @@ import dev.mergeval.runtime.Completion;
 import dev.mergeval.runtime.GenerationParams;
 import dev.mergeval.runtime.LanguageModel;
 import dev.mergeval.runtime.LanguageModels;
+import dev.mergeval.runtime.ModelSource;
 import dev.mergeval.runtime.RuntimeOptions;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
@@ -25,10 +26,11 @@ public final class ToyEvaluator {
     private ToyEvaluator() {
     }
 
-    /** Scores {@code source}: any model source {@link LanguageModels#load} takes (a directory, a merge on load). */
+    /** Scores {@code source}: the text of any {@link ModelSource} (a directory, a merge on load). */
     public static ToyScores evaluate(String source, ToyDatasets data, int threads) {
         RuntimeOptions options = RuntimeOptions.cpu().withThreads(threads).withMaxBatchSize(100);
-        try (LanguageModel lm = LanguageModels.load(source, new Configuration(), options)) {
+        Configuration conf = new Configuration();
+        try (LanguageModel lm = LanguageModels.load(ModelSource.parse(source, conf), conf, options)) {
             return new ToyScores(
                     refusalRate(lm, data.heldOutHarmful()),
                     refusalRate(lm, data.heldOutBorderline()),

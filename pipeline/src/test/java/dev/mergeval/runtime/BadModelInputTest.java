@@ -22,13 +22,15 @@ class BadModelInputTest {
 
     private static BadInputException loadFails(Path dir) {
         return assertThrows(BadInputException.class,
-                () -> LanguageModels.load(dir.toString(), new Configuration(), RuntimeOptions.cpu()).close());
+                () -> LanguageModels.load(new ModelSource.Directory(dir.toString()), new Configuration(),
+                        RuntimeOptions.cpu()).close());
     }
 
     @Test
     void tinyModelLoadsAndGenerates() {
         Path dir = TinyModels.write(tmp.resolve("ok"), TinyModels.llamaConfig(), DType.F32, 1, Long.MAX_VALUE);
-        try (LanguageModel model = LanguageModels.load(dir.toString(), new Configuration(), RuntimeOptions.cpu())) {
+        try (LanguageModel model = LanguageModels.load(new ModelSource.Directory(dir.toString()), new Configuration(),
+                RuntimeOptions.cpu())) {
             Completion c = model.generate(List.of("w5 w6 w7"), GenerationParams.greedy(5)).get(0);
             assertEquals(List.of(1, 5, 6, 7), c.promptIds());
             assertTrue(c.outputIds().size() <= 5 && !c.outputIds().isEmpty());

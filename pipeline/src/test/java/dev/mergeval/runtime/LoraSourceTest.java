@@ -82,9 +82,9 @@ class LoraSourceTest {
         }
         RuntimeOptions cpu = RuntimeOptions.cpu();
         LogLikelihoodRequest probe = new LogLikelihoodRequest("Once upon a time", " there was a little girl");
-        try (LanguageModel lora = LanguageModels.load(base + "+" + adapter, CONF, cpu);
-                LanguageModel explicit = LanguageModels.load(merged.toString(), CONF, cpu);
-                LanguageModel plain = LanguageModels.load(base.toString(), CONF, cpu)) {
+        try (LanguageModel lora = LanguageModels.load(ModelSource.parse(base + "+" + adapter, CONF), CONF, cpu);
+                LanguageModel explicit = LanguageModels.load(ModelSource.parse(merged.toString(), CONF), CONF, cpu);
+                LanguageModel plain = LanguageModels.load(ModelSource.parse(base.toString(), CONF), CONF, cpu)) {
             double viaAdapter = lora.logLikelihood(List.of(probe)).get(0).logProb();
             assertEquals(explicit.logLikelihood(List.of(probe)).get(0).logProb(), viaAdapter, 1e-4);
             assertNotEquals(plain.logLikelihood(List.of(probe)).get(0).logProb(), viaAdapter, 1e-3,

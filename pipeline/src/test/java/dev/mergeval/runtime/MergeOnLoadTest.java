@@ -71,8 +71,8 @@ class MergeOnLoadTest {
         Files.writeString(conf, yaml);
         Path written = writeToDisk(conf, 7);
         try (DjlLanguageModel onDisk = LanguageModels.loadDirectory(written.toString(), new Configuration(), RuntimeOptions.cpu());
-                DjlLanguageModel onLoad = LanguageModels.loadMerge("merge:" + conf + "#seed=7", new Configuration(), RuntimeOptions.cpu());
-                DjlLanguageModel otherSeed = LanguageModels.loadMerge("merge:" + conf, new Configuration(), RuntimeOptions.cpu())) {
+                DjlLanguageModel onLoad = loadMerge("merge:" + conf + "#seed=7");
+                DjlLanguageModel otherSeed = loadMerge("merge:" + conf)) {
             assertSameModel(onDisk, onLoad);
             String name = "model.layers.0.mlp.up_proj.weight";
             assertFalse(java.util.Arrays.equals(onLoad.parameters().get(name).toFloatArray(),
@@ -93,8 +93,7 @@ class MergeOnLoadTest {
         Files.writeString(conf, point.toMergekitYaml());
         Path written = writeToDisk(conf, 11);
         try (DjlLanguageModel onDisk = LanguageModels.loadDirectory(written.toString(), new Configuration(), RuntimeOptions.cpu());
-                DjlLanguageModel onLoad = LanguageModels.loadMerge("merge:" + conf + "#seed=11", new Configuration(),
-                        RuntimeOptions.cpu())) {
+                DjlLanguageModel onLoad = loadMerge("merge:" + conf + "#seed=11")) {
             assertSameModel(onDisk, onLoad);
         }
     }
@@ -116,14 +115,14 @@ class MergeOnLoadTest {
         Path written = writeToDisk(conf, 5);
         String source = "merge:" + conf + "#seed=5";
         try (DjlLanguageModel onDisk = LanguageModels.loadDirectory(written.toString(), new Configuration(), RuntimeOptions.cpu());
-                DjlLanguageModel computed = LanguageModels.loadMerge(source, new Configuration(), RuntimeOptions.cpu())) {
+                DjlLanguageModel computed = loadMerge(source)) {
             assertSameModel(onDisk, computed);
         }
-        LanguageModels.prepare(source, new Configuration());
+        LanguageModels.prepare(ModelSource.parse(source, new Configuration()), new Configuration());
         Path kept = Path.of(conf + ".analysis");
         assertEquals(method.equals("safe_lora"), Files.exists(kept), "an analysis is kept only where there is one");
         try (DjlLanguageModel onDisk = LanguageModels.loadDirectory(written.toString(), new Configuration(), RuntimeOptions.cpu());
-                DjlLanguageModel read = LanguageModels.loadMerge(source, new Configuration(), RuntimeOptions.cpu())) {
+                DjlLanguageModel read = loadMerge(source)) {
             assertSameModel(onDisk, read);
         }
     }
@@ -137,10 +136,10 @@ class MergeOnLoadTest {
         Files.writeString(conf, "merge_method: safe_lora\nbase_model: " + base + "\nmodels:\n  - model: " + tuned
                 + "\nparameters:\n  unaligned_model: unaligned\n  num_proj_layers: 20\n");
         String source = "merge:" + conf;
-        LanguageModels.prepare(source, new Configuration());
+        LanguageModels.prepare(ModelSource.parse(source, new Configuration()), new Configuration());
         String name = "model.layers.0.self_attn.q_proj.weight";
         float[] projected;
-        try (DjlLanguageModel m = LanguageModels.loadMerge(source, new Configuration(), RuntimeOptions.cpu())) {
+        try (DjlLanguageModel m = loadMerge(source)) {
             projected = m.parameters().get(name).toFloatArray();
         }
         // Replace the kept analysis by one that projects nothing, under the same key: loads obey it.
@@ -153,7 +152,7 @@ class MergeOnLoadTest {
         }
         float[] fineTune;
         try (DjlLanguageModel tunedModel = LanguageModels.loadDirectory(tuned.toString(), new Configuration(), RuntimeOptions.cpu());
-                DjlLanguageModel m = LanguageModels.loadMerge(source, new Configuration(), RuntimeOptions.cpu())) {
+                DjlLanguageModel m = loadMerge(source)) {
             fineTune = tunedModel.parameters().get(name).toFloatArray();
             assertArrayEquals(fineTune, m.parameters().get(name).toFloatArray(), 0f, "the kept analysis was used");
         }
@@ -161,7 +160,7 @@ class MergeOnLoadTest {
         // New inputs (a rewritten unaligned model): the kept analysis no longer applies.
         Files.setLastModifiedTime(tmp.resolve("unaligned/model.safetensors"),
                 java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 60_000));
-        try (DjlLanguageModel m = LanguageModels.loadMerge(source, new Configuration(), RuntimeOptions.cpu())) {
+        try (DjlLanguageModel m = loadMerge(source)) {
             assertArrayEquals(projected, m.parameters().get(name).toFloatArray(), 0f, "analysis made afresh");
         }
     }
@@ -203,7 +202,7 @@ class MergeOnLoadTest {
         Files.writeString(conf, yaml);
         Path written = writeToDisk(conf, KeyedRandom.DEFAULT_SEED);
         try (DjlLanguageModel onDisk = LanguageModels.loadDirectory(written.toString(), new Configuration(), RuntimeOptions.cpu());
-                LanguageModel onLoad = LanguageModels.load("merge:" + conf, new Configuration(), RuntimeOptions.cpu())) {
+                LanguageModel onLoad = loadMerge("merge:" + conf)) {
             assertSameModel(onDisk, (DjlLanguageModel) onLoad);
             assertTrue(onLoad.id().startsWith("merge:"));
         }
@@ -212,7 +211,13 @@ class MergeOnLoadTest {
     @Test
     void missingMergeConfigIsBadInput() {
         BadInputException e = assertThrows(BadInputException.class,
-                () -> LanguageModels.load("merge:" + tmp.resolve("none.yaml"), new Configuration(), RuntimeOptions.cpu()));
+                () -> ModelSource.parse("merge:" + tmp.resolve("none.yaml"), new Configuration()));
         assertTrue(e.getMessage().contains("none.yaml"), e.getMessage());
+    }
+
+    /** A merge-on-load source's text, parsed and loaded as the concrete model. */
+    private static DjlLanguageModel loadMerge(String source) {
+        Configuration conf = new Configuration();
+        return (DjlLanguageModel) LanguageModels.load(ModelSource.parse(source, conf), conf, RuntimeOptions.cpu());
     }
 }

@@ -16,6 +16,7 @@ import dev.mergeval.provenance.FineTuneProvenance;
 import dev.mergeval.provenance.Provenance;
 import dev.mergeval.runtime.LanguageModel;
 import dev.mergeval.runtime.LanguageModels;
+import dev.mergeval.runtime.ModelSource;
 import dev.mergeval.runtime.RuntimeOptions;
 import dev.mergeval.runtime.TestModels;
 import java.io.IOException;
@@ -113,7 +114,8 @@ class FineTuneJobTest {
             }
             assertEquals(35, changed, "every adapted matrix moved");
         }
-        try (LanguageModel lm = LanguageModels.load(aligned() + "+" + out, conf, RuntimeOptions.cpu())) {
+        try (LanguageModel lm = LanguageModels.load(ModelSource.parse(aligned() + "+" + out, conf), conf,
+                RuntimeOptions.cpu())) {
             assertTrue(lm.id().endsWith(out.toString()));
         }
         JsonNode prov = new ObjectMapper().readTree(out.resolve("mergeval_provenance.json").toFile());
@@ -161,7 +163,7 @@ class FineTuneJobTest {
                 assertEquals(!name.endsWith("mlp.down_proj.weight"), same, name);
             }
         }
-        LanguageModels.check(out.toString(), conf);
+        LanguageModels.check(ModelSource.parse(out.toString(), conf), conf);
     }
 
     @Test

@@ -4,6 +4,7 @@ import dev.mergeval.jobs.eval.EvalJob;
 import dev.mergeval.jobs.eval.EvalJobConfig;
 import dev.mergeval.jobs.eval.ExecutorModels;
 import dev.mergeval.jobs.eval.RuntimeModelFactory;
+import dev.mergeval.runtime.ModelSource;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
@@ -74,8 +75,9 @@ public final class EvalBenchmark {
             }
             // Local masters keep models in this JVM: start each run without any.
             ExecutorModels.closeAll();
+            ModelSource model = ModelSource.parse(config.model(), spark.sparkContext().hadoopConfiguration());
             long cpu = processCpuNanos();
-            EvalJob.Summary s = EvalJob.run(spark, new EvalJobConfig(List.of(config.model()), suite,
+            EvalJob.Summary s = EvalJob.run(spark, new EvalJobConfig(List.of(model), suite,
                     dir.resolve("out").toString(), -1, config.sliceSize()), new RuntimeModelFactory(), true);
             return new Run(master, spark.sparkContext().defaultParallelism(), s, (processCpuNanos() - cpu) / 1e9);
         } finally {

@@ -90,7 +90,6 @@ public final class EvalCommand implements Callable<Integer> {
         List<String> sources = models.stream().map(m -> InputChecks.modelSource(cwd, m)).toList();
         String suitePath = InputChecks.path(suite);
         InputChecks.suite(suitePath);
-        InputChecks.models(sources);
-        return new EvalJobConfig(sources, suitePath, out, limit, sliceSize);
+        return new EvalJobConfig(InputChecks.models(sources), suitePath, out, limit, sliceSize);
     }
 }

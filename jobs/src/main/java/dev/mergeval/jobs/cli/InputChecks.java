@@ -17,13 +17,13 @@ import dev.mergeval.eval.scorers.Gsm8kScorer;
 import dev.mergeval.eval.scorers.MultipleChoiceScorer;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.runtime.LanguageModels;
+import dev.mergeval.runtime.ModelSource;
 import dev.mergeval.runtime.RuntimeOptions;
 import dev.mergeval.sweep.MethodGrid;
 import dev.mergeval.sweep.MetricRoles;
 import dev.mergeval.sweep.SuiteRef;
 import dev.mergeval.sweep.SweepPoint;
 import dev.mergeval.sweep.SweepSpec;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -66,24 +66,12 @@ final class InputChecks {
     }
 
     /**
-     * A model source with its paths resolved against {@code base}: a directory, {@code BASE+ADAPTER}
-     * (split at the last {@code '+'} unless the whole names an existing path), or
-     * {@code merge:CONFIG.yaml[#seed=N]} (the config file; the paths inside it stay as written, as
-     * {@code mergeval merge} reads them).
+     * A model source's text with its paths resolved against {@code base} ({@link ModelSource#resolvePaths}):
+     * a directory, {@code BASE+ADAPTER} (each part), or {@code merge:CONFIG.yaml[#seed=N]} (the config
+     * file; the paths inside it stay as written, as {@code mergeval merge} reads them).
      */
     static String modelSource(Path base, String source) {
-        if (source.startsWith(LanguageModels.MERGE_PREFIX)) {
-            String rest = source.substring(LanguageModels.MERGE_PREFIX.length());
-            int hash = rest.lastIndexOf("#seed=");
-            String file = hash < 0 ? rest : rest.substring(0, hash);
-            return LanguageModels.MERGE_PREFIX + resolve(base, file) + (hash < 0 ? "" : rest.substring(hash));
-        }
-        String whole = resolve(base, source);
-        int plus = source.lastIndexOf('+');
-        if (plus <= 0 || HadoopFs.hasScheme(source) || Files.exists(Path.of(whole))) {
-            return whole;
-        }
-        return resolve(base, source.substring(0, plus)) + "+" + resolve(base, source.substring(plus + 1));
+        return ModelSource.resolvePaths(source, p -> resolve(base, p));
     }
 
     /** An option's value must be at least {@code min}. */
@@ -102,12 +90,21 @@ final class InputChecks {
         }
     }
 
-    /** Every source loads as {@link LanguageModels#load} would, weights aside. */
-    static void models(List<String> sources) {
+    /**
+     * Every source parsed ({@link ModelSource#parse}: a merge's config read and validated) and
+     * checked to load as {@link LanguageModels#load} would, weights aside, one after the other.
+     *
+     * @return the parsed sources, in order
+     */
+    static List<ModelSource> models(List<String> sources) {
         Configuration conf = HadoopFs.defaults();
+        List<ModelSource> parsed = new ArrayList<>();
         for (String source : sources) {
-            LanguageModels.check(source, conf);
+            ModelSource model = ModelSource.parse(source, conf);
+            LanguageModels.check(model, conf);
+            parsed.add(model);
         }
+        return parsed;
     }
 
     /** A suite file: parsed, every dataset readable with at least one valid row, judge models checked. */

@@ -9,13 +9,14 @@ import dev.mergeval.jobs.ConsoleLogging;
 import dev.mergeval.jobs.OutputLocation;
 import dev.mergeval.jobs.SparkSessions;
 import dev.mergeval.jobs.StagedOutput;
-import dev.mergeval.jobs.eval.EvalModels;
+import dev.mergeval.jobs.eval.RuntimeModelFactory;
 import dev.mergeval.provenance.Engine;
 import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.EvalProvenance;
 import dev.mergeval.provenance.FileHash;
 import dev.mergeval.provenance.JudgeProvenance;
 import dev.mergeval.runtime.LanguageModel;
+import dev.mergeval.runtime.ModelSource;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -67,8 +68,8 @@ public final class JudgeCommand implements Callable<Integer> {
         InputChecks.judgeInput(input);
         if (js.needsModel()) {
             InputChecks.device(device);
-            InputChecks.models(List.of(js.modelSource()));
         }
+        ModelSource judgeSource = js.needsModel() ? InputChecks.models(List.of(js.modelSource())).get(0) : null;
         OutputLocation location = OutputLocation.resolve(out, SparkSessions.hadoopConfiguration());
         StagedOutput.check(location, overwrite);
         String model = modelName != null ? modelName : DatasetFiles.stem(input);
@@ -82,7 +83,7 @@ public final class JudgeCommand implements Callable<Integer> {
             if (!js.needsModel()) {
                 return JudgeRun.run(input, js.ruleJudge(), location.fs(), dir, model, task);
             }
-            try (LanguageModel judgeModel = EvalModels.load(js.modelSource(), device)) {
+            try (LanguageModel judgeModel = new RuntimeModelFactory().load(judgeSource, device)) {
                 return JudgeRun.run(input, js.modelJudge(judgeModel), location.fs(), dir, model, task);
             }
         });

@@ -3,6 +3,7 @@ package dev.mergeval.jobs.cli;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.runtime.LanguageModel;
 import dev.mergeval.runtime.LanguageModels;
+import dev.mergeval.runtime.ModelSource;
 import dev.mergeval.runtime.RuntimeOptions;
 import java.nio.file.Path;
 import java.util.List;
@@ -22,15 +23,19 @@ final class ModelOptions {
     @Option(names = "--threads", defaultValue = "0", description = "PyTorch threads (0 = default).")
     int threads;
 
-    /** Checks the options and the model's headers and config, before anything is loaded. */
+    /** {@code --model}, parsed by {@link #check}. */
+    private ModelSource source;
+
+    /** Checks the options and parses the model, checking its headers and config, before anything is loaded. */
     void check() {
         InputChecks.atLeast("--threads", threads, 0);
         InputChecks.device(device);
-        InputChecks.models(List.of(source()));
+        source = InputChecks.models(List.of(source())).get(0);
     }
 
+    /** The model {@link #check} parsed. */
     LanguageModel load() {
-        return LanguageModels.load(source(), HadoopFs.defaults(), new RuntimeOptions(device, threads, 1));
+        return LanguageModels.load(source, HadoopFs.defaults(), new RuntimeOptions(device, threads, 1));
     }
 
     /** The source with relative paths resolved against the working directory. */

@@ -13,6 +13,7 @@ import dev.mergeval.jobs.OutputLocation;
 import dev.mergeval.jobs.StagedOutput;
 import dev.mergeval.jobs.FailFast;
 import dev.mergeval.runtime.LanguageModels;
+import dev.mergeval.runtime.ModelSource;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -86,24 +87,39 @@ public final class EvalJob {
         StagedOutput.check(out, overwrite);
         EvalSuite suite = EvalSuite.read(config.suitePath());
         List<EvalUnit> units = plan(suite, config);
+        List<ModelSource> judgeModels = judgeModels(suite);
         // A merge's plan-time analysis runs here once, not on every executor that loads the merge.
         config.models().forEach(m -> LanguageModels.prepare(m, HadoopFs.defaults()));
-        var provenance = EvalOutputs.provenance(suite, config.suitePath(), config.models(), config.limit(),
+        var provenance = EvalOutputs.provenance(suite, config.suitePath(), texts(config.models()), config.limit(),
                 config.sliceSize(), spark.sparkContext().master(), HadoopFs.defaults());
         return StagedOutput.write(out, overwrite, provenance,
-                dir -> evaluate(spark, config, factory, units, out.fs(), dir, start));
+                dir -> evaluate(spark, config, judgeModels, factory, units, out.fs(), dir, start));
     }
 
-    private static Summary evaluate(SparkSession spark, EvalJobConfig config, ModelFactory factory,
-            List<EvalUnit> units, FileSystem fs, org.apache.hadoop.fs.Path dir, long start) {
+    /** By task index, the judge model of each task whose judge needs one (else null), parsed here once. */
+    static List<ModelSource> judgeModels(EvalSuite suite) {
+        List<ModelSource> judges = new ArrayList<>();
+        for (EvalTask task : suite.tasks()) {
+            judges.add(task.judge() != null && task.judge().needsModel()
+                    ? ModelSource.parse(task.judge().modelSource(), HadoopFs.defaults()) : null);
+        }
+        return judges;
+    }
+
+    private static List<String> texts(List<ModelSource> models) {
+        return models.stream().map(ModelSource::text).toList();
+    }
+
+    private static Summary evaluate(SparkSession spark, EvalJobConfig config, List<ModelSource> judgeModels,
+            ModelFactory factory, List<EvalUnit> units, FileSystem fs, org.apache.hadoop.fs.Path dir, long start) {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         LongAccumulator loads = jsc.sc().longAccumulator("model loads");
         LongAccumulator loadNanos = jsc.sc().longAccumulator("model load nanos");
         LongAccumulator generateNanos = jsc.sc().longAccumulator("generate nanos");
         // One partition per unit: Spark schedules units on free executor cores as they finish.
         JavaRDD<Row> rows = jsc.parallelize(units, Math.max(1, units.size()))
-                .flatMap(new RunUnit(config.suitePath(), config.limit(), factory, ExecutorModels.modelsPerDevice(spark),
-                        loads, loadNanos, generateNanos))
+                .flatMap(new RunUnit(config.suitePath(), config.limit(), judgeModels, factory,
+                        ExecutorModels.modelsPerDevice(spark), loads, loadNanos, generateNanos))
                 .persist(StorageLevel.MEMORY_AND_DISK());
         try {
             // Run every unit once (in parallel, cached); the writes below then read the cache.
@@ -122,7 +138,7 @@ public final class EvalJob {
             EvalOutputs.writeJsonLines(fs, new org.apache.hadoop.fs.Path(dir, EvalOutputs.RECORDS), records);
             Map<String, String> info = new LinkedHashMap<>();
             info.put("suite", config.suitePath());
-            info.put("models", String.join(",", config.models()));
+            info.put("models", String.join(",", texts(config.models())));
             info.put("spark_master", spark.sparkContext().master());
             info.put("limit", Integer.toString(config.limit()));
             EvalOutputs.writeMetrics(fs, dir, metrics, info);

@@ -1,19 +1,20 @@
 package dev.mergeval.jobs.eval;
 
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.runtime.ModelSource;
 import java.io.Serializable;
 import java.util.List;
 
 /**
  * The arguments of {@code mergeval eval}.
  *
- * @param models    model sources, each evaluated on every task
+ * @param models    model sources, parsed, each evaluated on every task
  * @param suitePath the suite YAML (readable from every executor)
  * @param outDir    output directory: a local path, or a URI of any Hadoop filesystem
  * @param limit     caps every task's items ({@code -1}: the suite's own limits)
  * @param sliceSize items per unit of work
  */
-public record EvalJobConfig(List<String> models, String suitePath, String outDir, int limit, int sliceSize)
+public record EvalJobConfig(List<ModelSource> models, String suitePath, String outDir, int limit, int sliceSize)
         implements Serializable {
 
     public static final int DEFAULT_SLICE_SIZE = 8;

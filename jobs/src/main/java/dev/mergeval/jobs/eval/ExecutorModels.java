@@ -1,11 +1,12 @@
 package dev.mergeval.jobs.eval;
 
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.runtime.ModelSource;
 import org.apache.spark.sql.SparkSession;
 
 /**
  * The models loaded in this JVM: one {@link ModelCache} per executor (or local driver), keyed by
- * source and device, holding at most {@value #CONF_MODELS_PER_DEVICE} models per device (one per GPU
+ * source (its text) and device, holding at most {@value #CONF_MODELS_PER_DEVICE} models per device (one per GPU
  * Spark assigned, or the CPU), least recently used closed first; see {@link ModelCache} for the exact
  * guarantee, including a task's judge model held next to its evaluated model.
  */
@@ -21,7 +22,7 @@ public final class ExecutorModels {
     }
 
     /** Leases a model from this JVM's cache; close the lease when the unit is done with it. */
-    public static ModelCache.Lease lease(String source, String device, int perDevice, ModelFactory factory)
+    public static ModelCache.Lease lease(ModelSource source, String device, int perDevice, ModelFactory factory)
             throws InterruptedException {
         return CACHE.lease(source, device, perDevice, factory);
     }

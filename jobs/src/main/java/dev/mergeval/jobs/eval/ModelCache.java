@@ -1,6 +1,7 @@
 package dev.mergeval.jobs.eval;
 
 import dev.mergeval.runtime.LanguageModel;
+import dev.mergeval.runtime.ModelSource;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -31,6 +32,9 @@ import org.slf4j.LoggerFactory;
  * and each happens once while the model stays cached; closes run under it, so a model is closed
  * before the load that replaces it starts. Waiting is interruptible, as Spark kills tasks by
  * interrupting them.
+ *
+ * <p>Models are keyed by device and the source's text ({@link ModelSource#text()}): two values of
+ * one source (a merge parsed on the driver and shipped twice, say) share one model.
  */
 public final class ModelCache {
 
@@ -88,7 +92,7 @@ public final class ModelCache {
         }
     }
 
-    /** One device's entries, least recently used first. */
+    /** One device's entries by source text, least recently used first. */
     private static final class Device {
         final LinkedHashMap<String, Entry> entries = new LinkedHashMap<>(16, 0.75f, true);
         int bound;
@@ -100,16 +104,18 @@ public final class ModelCache {
     private final ThreadLocal<int[]> held = ThreadLocal.withInitial(() -> new int[1]);
 
     /**
-     * Leases {@code source} on {@code device}, loading it with {@code factory} if it is not cached.
+     * Leases {@code model} on {@code device}, loading it with {@code factory} if it is not cached.
      *
      * @param perDevice the bound N (at least 1); the latest value given for a device applies
      * @throws InterruptedException when the thread is interrupted while waiting for room or for
      *                              another thread's load of the same model
      */
-    public Lease lease(String source, String device, int perDevice, ModelFactory factory) throws InterruptedException {
+    public Lease lease(ModelSource model, String device, int perDevice, ModelFactory factory)
+            throws InterruptedException {
         if (perDevice < 1) {
             throw new IllegalArgumentException("models per device must be >= 1, got " + perDevice);
         }
+        String source = model.text();
         int[] mine = held.get();
         boolean nested = mine[0] > 0;
         Entry reserved;
@@ -136,9 +142,9 @@ public final class ModelCache {
             lock.unlock();
         }
         long start = System.nanoTime();
-        LanguageModel model;
+        LanguageModel loaded;
         try {
-            model = factory.load(source, device);
+            loaded = factory.load(model, device);
         } catch (Throwable ex) {
             lock.lock();
             try {
@@ -152,7 +158,7 @@ public final class ModelCache {
         long nanos = System.nanoTime() - start;
         lock.lock();
         try {
-            reserved.model = model;
+            reserved.model = loaded;
             mine[0]++;
             changed.signalAll();
         } finally {

@@ -1,5 +1,6 @@
 package dev.mergeval.jobs.eval;
 
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.eval.EvalSuite;
 import dev.mergeval.eval.EvalTask;
 import dev.mergeval.eval.LocalEvaluator;
@@ -8,11 +9,14 @@ import dev.mergeval.eval.TaskRunner;
 import dev.mergeval.eval.datasets.EvalExample;
 import dev.mergeval.eval.judges.Judge;
 import dev.mergeval.jobs.FailFast;
+import dev.mergeval.jobs.SparkSessions;
+import dev.mergeval.runtime.ModelSource;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import org.apache.spark.SparkEnv;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.Row;
 import org.apache.spark.util.LongAccumulator;
@@ -22,7 +26,8 @@ import org.apache.spark.util.LongAccumulator;
  * sampled items are rebuilt once per executor JVM (cached by suite path, task and limit), the model
  * comes from {@link ExecutorModels} (leased for the unit and released when it ends, so the cache can
  * close it for the next model), and model loads, load time and the time spent generating and judging
- * are counted in accumulators.
+ * are counted in accumulators. Model sources, the evaluated model's and the judges', come parsed from
+ * the driver.
  */
 public final class RunUnit implements FlatMapFunction<EvalUnit, Row> {
     private static final long serialVersionUID = 1L;
@@ -30,18 +35,27 @@ public final class RunUnit implements FlatMapFunction<EvalUnit, Row> {
     private static final Map<String, EvalSuite> SUITES = new HashMap<>();
     private static final Map<String, List<EvalExample>> ITEMS = new HashMap<>();
 
+    /** The Spark environment whose settings were installed last (a test JVM starts several). */
+    private static SparkEnv settingsOf;
+
     private final String suitePath;
     private final int limit;
+    private final List<ModelSource> judgeModels;
     private final ModelFactory factory;
     private final int modelsPerDevice;
     private final LongAccumulator loads;
     private final LongAccumulator loadNanos;
     private final LongAccumulator generateNanos;
 
-    public RunUnit(String suitePath, int limit, ModelFactory factory, int modelsPerDevice, LongAccumulator loads,
-                   LongAccumulator loadNanos, LongAccumulator generateNanos) {
+    /**
+     * @param judgeModels by task index, the judge model of each task whose judge needs one, else null
+     */
+    public RunUnit(String suitePath, int limit, List<ModelSource> judgeModels, ModelFactory factory,
+                   int modelsPerDevice, LongAccumulator loads, LongAccumulator loadNanos,
+                   LongAccumulator generateNanos) {
         this.suitePath = suitePath;
         this.limit = limit;
+        this.judgeModels = new ArrayList<>(judgeModels);
         this.factory = factory;
         this.modelsPerDevice = modelsPerDevice;
         this.loads = loads;
@@ -68,13 +82,13 @@ public final class RunUnit implements FlatMapFunction<EvalUnit, Row> {
     }
 
     private Iterator<Row> run(EvalUnit unit) throws InterruptedException {
-        EvalModels.useJobHadoopSettings();
+        useJobHadoopSettings();
         EvalSuite suite = suite(suitePath);
         EvalTask task = suite.tasks().get(unit.taskIndex());
         List<EvalExample> slice = items(suitePath, task, suite.seed(), limit).subList(unit.from(), unit.to());
         try (ModelCache.Lease model = lease(unit.modelSource());
              ModelCache.Lease judgeModel = task.judge() != null && task.judge().needsModel()
-                     ? lease(task.judge().modelSource()) : null) {
+                     ? lease(judgeModels.get(unit.taskIndex())) : null) {
             Judge judge = null;
             if (task.judge() != null) {
                 judge = judgeModel != null ? task.judge().modelJudge(judgeModel.model()) : task.judge().ruleJudge();
@@ -90,7 +104,21 @@ public final class RunUnit implements FlatMapFunction<EvalUnit, Row> {
         }
     }
 
-    private ModelCache.Lease lease(String source) throws InterruptedException {
+    /**
+     * Makes the Spark job's Hadoop settings this JVM's defaults ({@link HadoopFs#defaults()}), for
+     * the models and for the suites and datasets the library reads: an executor's plain {@code new
+     * Configuration()} lacks {@code spark.hadoop.*} (an S3A endpoint and keys, say). Called by every
+     * unit, so an executor has them before it reads anything; a no-op outside Spark.
+     */
+    static synchronized void useJobHadoopSettings() {
+        SparkEnv env = SparkEnv.get();
+        if (env != null && env != settingsOf) {
+            HadoopFs.useDefaults(SparkSessions.hadoopConfiguration(env.conf()));
+            settingsOf = env;
+        }
+    }
+
+    private ModelCache.Lease lease(ModelSource source) throws InterruptedException {
         ModelCache.Lease l = ExecutorModels.lease(source, TaskDevice.current(), modelsPerDevice, factory);
         if (l.loadedNow()) {
             loads.add(1);

@@ -14,13 +14,14 @@ import dev.mergeval.jobs.OutputLocation;
 import dev.mergeval.jobs.eval.EvalJob;
 import dev.mergeval.jobs.eval.EvalJobConfig;
 import dev.mergeval.jobs.eval.ModelFactory;
+import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.plan.MergeExecutor;
 import dev.mergeval.merge.plan.MergeJob;
 import dev.mergeval.merge.plan.PlanOptions;
 import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.SweepProvenance;
 import dev.mergeval.report.SweepReport;
-import dev.mergeval.runtime.LanguageModels;
+import dev.mergeval.runtime.ModelSource;
 import dev.mergeval.sweep.PointResult;
 import dev.mergeval.sweep.Selection;
 import dev.mergeval.sweep.SweepPoint;
@@ -49,7 +50,8 @@ import org.apache.spark.sql.SparkSession;
  * filesystem; {@link SweepOutput} says what it holds and when the final files count as complete.
  * A merge point is evaluated merge-on-load:
  * its mergekit config is written next to its metrics and the runtime merges tensor by tensor as it
- * loads, writing no checkpoint.
+ * loads, writing no checkpoint; the evaluation gets the parsed config as a value, so no executor
+ * reads the file.
  */
 public final class SweepJob {
 
@@ -114,7 +116,7 @@ public final class SweepJob {
                 Path dir = new Path(out.child(POINTS_DIR), point.id());
                 Path metrics = new Path(dir, METRICS_FILE);
                 if (!exists(fs, metrics)) {
-                    evaluate(spark, point, fs, dir, suite, models);
+                    evaluate(spark, point, fs, dir, suite, models, conf);
                     evaluated++;
                 }
                 results.add(PointResult.fromRows(point, readRows(fs, metrics)));
@@ -135,24 +137,29 @@ public final class SweepJob {
         return new Outcome(table, evaluated, reused, materialized);
     }
 
-    /** The model source the runtime loads for a point: a directory, or a merge evaluated on load. */
-    static String modelSource(SweepPoint point, Path pointDir) {
+    /**
+     * The model source the runtime loads for a point: its model, or the merge of its mergekit
+     * config (the one written to {@code pointDir}, whose location names it, where a kept analysis
+     * goes and relative paths resolve) evaluated on load with the point's seed.
+     */
+    static ModelSource modelSource(SweepPoint point, Path pointDir, Configuration conf) {
         if (!point.isMerge()) {
-            return point.modelSource();
+            return ModelSource.parse(point.modelSource(), conf);
         }
-        return LanguageModels.MERGE_PREFIX + OutputLocation.name(new Path(pointDir, MERGE_CONFIG))
-                + "#seed=" + point.seed();
+        String location = OutputLocation.name(new Path(pointDir, MERGE_CONFIG));
+        return new ModelSource.MergeOnLoad(MergeConfig.parse(point.toMergekitYaml(), location, location), location,
+                point.seed());
     }
 
     private static void evaluate(SparkSession spark, SweepPoint point, FileSystem fs, Path dir, String suite,
-            ModelFactory models) {
+            ModelFactory models, Configuration conf) {
         try {
             HadoopFs.writeString(fs, new Path(dir, "point.json"), JSON.writeValueAsString(point));
             if (point.isMerge()) {
                 HadoopFs.writeString(fs, new Path(dir, MERGE_CONFIG), point.toMergekitYaml());
             }
             // A point interrupted after its evaluation was published is evaluated again, replacing it.
-            EvalJob.Summary summary = EvalJob.run(spark, new EvalJobConfig(List.of(modelSource(point, dir)),
+            EvalJob.Summary summary = EvalJob.run(spark, new EvalJobConfig(List.of(modelSource(point, dir, conf)),
                     suite, OutputLocation.name(new Path(dir, "eval")), -1, SLICE_SIZE), models, true);
             // The metrics file is the point's completion marker: it appears whole or not at all.
             HadoopFs.writeAtomically(fs, new Path(dir, METRICS_FILE), JSON.writeValueAsString(summary.metrics()));

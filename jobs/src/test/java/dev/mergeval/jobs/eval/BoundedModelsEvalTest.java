@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import dev.mergeval.jobs.cluster.ProjectLayout;
 import dev.mergeval.jobs.cluster.SparkTestConf;
+import dev.mergeval.runtime.ModelSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -63,7 +64,8 @@ class BoundedModelsEvalTest {
         ExecutorModels.closeAll();
         CountingModelFactory.reset();
         spark.conf().set(ExecutorModels.CONF_MODELS_PER_DEVICE, Integer.toString(perDevice));
-        List<String> models = IntStream.range(0, MODELS).mapToObj(i -> "model" + i).toList();
+        List<ModelSource> models = IntStream.range(0, MODELS)
+                .<ModelSource>mapToObj(i -> new ModelSource.Directory("model" + i)).toList();
         return assertTimeoutPreemptively(Duration.ofMinutes(2), () -> EvalJob.run(spark,
                 new EvalJobConfig(models, suite.toString(), dir.resolve(out).toString(), -1, 4),
                 new CountingModelFactory(), false));

@@ -6,6 +6,7 @@ import dev.mergeval.runtime.GenerationParams;
 import dev.mergeval.runtime.LanguageModel;
 import dev.mergeval.runtime.LogLikelihood;
 import dev.mergeval.runtime.LogLikelihoodRequest;
+import dev.mergeval.runtime.ModelSource;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -30,7 +31,7 @@ final class CountingModelFactory implements ModelFactory {
     }
 
     @Override
-    public LanguageModel load(String source, String device) {
+    public LanguageModel load(ModelSource source, String device) {
         LanguageModel rule = new RuleModelFactory().load(source, device);
         LOADS.incrementAndGet();
         PEAK.accumulateAndGet(OPEN.incrementAndGet(), Math::max);

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.jobs.cluster.ProjectLayout;
 import dev.mergeval.jobs.cluster.SparkTestConf;
+import dev.mergeval.runtime.ModelSource;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -45,7 +46,7 @@ class EvalJobBadInputTest {
         SparkSession spark = SparkSession.builder().config(SparkTestConf.base("EvalJobBadInputTest")
                 .setMaster("local[2,4]")).getOrCreate();
         try {
-            EvalJobConfig config = new EvalJobConfig(List.of("/models/m"), suite.toString(),
+            EvalJobConfig config = new EvalJobConfig(List.of(new ModelSource.Directory("/models/m")), suite.toString(),
                     dir.resolve("out").toString(), -1, 8);
             BadInputException e = assertThrows(BadInputException.class,
                     () -> EvalJob.run(spark, config, broken, false));

@@ -16,6 +16,7 @@ import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.EvalProvenance;
 import dev.mergeval.provenance.FileHash;
 import dev.mergeval.provenance.Provenance;
+import dev.mergeval.runtime.ModelSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -87,7 +88,8 @@ class EvalJobTest {
         RuleModelFactory.LOADS.set(0);
         // Room for both models: Spark may interleave their units on the two task threads.
         spark.conf().set(ExecutorModels.CONF_MODELS_PER_DEVICE, "2");
-        EvalJobConfig config = new EvalJobConfig(List.of("modelA", "modelB"), suite.toString(),
+        EvalJobConfig config = new EvalJobConfig(
+                List.of(new ModelSource.Directory("modelA"), new ModelSource.Directory("modelB")), suite.toString(),
                 dir.resolve("out").toString(), -1, 8);
         EvalJob.Summary s = EvalJob.run(spark, config, new RuleModelFactory(), false);
         assertEquals(2 * (11 + 6 + 4 + 3), s.records());
@@ -97,7 +99,7 @@ class EvalJobTest {
 
         EvalSuite parsed = EvalSuite.read(suite.toString());
         List<PromptRecord> expected = new ArrayList<>();
-        for (String m : config.models()) {
+        for (ModelSource m : config.models()) {
             expected.addAll(LocalEvaluation.run(new RuleModelFactory().load(m, "cpu"), parsed, x -> null, -1));
         }
         List<String> lines = Files.readAllLines(dir.resolve("out").resolve(EvalOutputs.RECORDS));

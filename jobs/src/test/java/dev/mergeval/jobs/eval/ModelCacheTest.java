@@ -13,6 +13,7 @@ import dev.mergeval.runtime.GenerationParams;
 import dev.mergeval.runtime.LanguageModel;
 import dev.mergeval.runtime.LogLikelihood;
 import dev.mergeval.runtime.LogLikelihoodRequest;
+import dev.mergeval.runtime.ModelSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -36,7 +37,8 @@ class ModelCacheTest {
         volatile String fail;
 
         @Override
-        public LanguageModel load(String source, String device) {
+        public LanguageModel load(ModelSource model, String device) {
+            String source = model.text();
             if (gate != null) {
                 try {
                     gate.await();
@@ -119,7 +121,7 @@ class ModelCacheTest {
     }
 
     private ModelCache.Lease lease(String source, int n) throws InterruptedException {
-        return cache.lease(source, "cpu", n, rec);
+        return cache.lease(new ModelSource.Directory(source), "cpu", n, rec);
     }
 
     /** Fails if {@code f} finishes within 300 ms: it should be waiting in the cache. */

@@ -6,6 +6,7 @@ import dev.mergeval.runtime.GenerationParams;
 import dev.mergeval.runtime.LanguageModel;
 import dev.mergeval.runtime.LogLikelihood;
 import dev.mergeval.runtime.LogLikelihoodRequest;
+import dev.mergeval.runtime.ModelSource;
 import java.util.List;
 
 /**
@@ -20,12 +21,12 @@ public final class RuleModelFactory implements ModelFactory {
     static final java.util.concurrent.atomic.AtomicInteger LOADS = new java.util.concurrent.atomic.AtomicInteger();
 
     @Override
-    public LanguageModel load(String source, String device) {
+    public LanguageModel load(ModelSource source, String device) {
         LOADS.incrementAndGet();
         return new LanguageModel() {
             @Override
             public String id() {
-                return source;
+                return source.text();
             }
 
             @Override

@@ -12,6 +12,7 @@ import dev.mergeval.eval.PromptRecord;
 import dev.mergeval.jobs.cli.MergevalCli;
 import dev.mergeval.jobs.cluster.LocalSparkCluster;
 import dev.mergeval.runtime.LanguageModel;
+import dev.mergeval.runtime.ModelSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -70,7 +71,7 @@ class Stories260kEvalTest {
                 "  - {name: xstest, dataset: {kind: xstest, path: " + shared.resolve("data/xstest/xstest_prompts.csv") + "}, judge: refusal, limit: 4, system_prompt: Be kind.}",
                 "  - {name: gsm8k, dataset: {kind: gsm8k, path: " + shared.resolve("data/gsm8k/test.jsonl") + "}, scorer: gsm8k, limit: 3, chat_template: false}",
                 ""));
-        try (LanguageModel lm = EvalModels.load(model, "cpu")) {
+        try (LanguageModel lm = new RuntimeModelFactory().load(new ModelSource.Directory(model), "cpu")) {
             local = LocalEvaluation.run(lm, EvalSuite.read(suite.toString()), s -> {
                 throw new AssertionError("no model judges");
             }, -1);
@@ -110,7 +111,8 @@ class Stories260kEvalTest {
         try (LocalSparkCluster cluster = LocalSparkCluster.start(2)) {
             SparkSession spark = SparkSession.builder().config(cluster.driverConf("stories260k-eval")).getOrCreate();
             try {
-                EvalJob.Summary s = EvalJob.run(spark, new EvalJobConfig(List.of(model), suite.toString(),
+                EvalJob.Summary s = EvalJob.run(spark, new EvalJobConfig(
+                        List.of(new ModelSource.Directory(model)), suite.toString(),
                         out.toString(), -1, 2), new RuntimeModelFactory(), false);
                 assertTrue(s.modelLoads() >= 1 && s.modelLoads() <= 2,
                         "one load per executor JVM, two executors: " + s.modelLoads());

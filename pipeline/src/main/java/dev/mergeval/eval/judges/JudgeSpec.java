@@ -8,8 +8,12 @@ import dev.mergeval.common.BadInputException;
  * judge {@code llamaguard3:SOURCE} / {@code wildguard:SOURCE} where SOURCE is the judge model's
  * path as the runtime loads it.
  *
+ * <p>The model is kept as written, so that parsing a suite reads no model or merge config (each
+ * executor re-reads the suite); the driver parses it into a {@code dev.mergeval.runtime.ModelSource}
+ * and ships that to the executors with the evaluation.
+ *
  * @param kind        the judge name
- * @param modelSource the judge model for model judges, {@code null} otherwise
+ * @param modelSource the judge model's source text for model judges, {@code null} otherwise
  */
 public record JudgeSpec(String kind, String modelSource) {
 

@@ -15,6 +15,7 @@ import dev.mergeval.merge.PlanAnalysis;
 import dev.mergeval.merge.TensorMerger;
 import dev.mergeval.runtime.DjlLanguageModel;
 import dev.mergeval.runtime.LanguageModels;
+import dev.mergeval.runtime.ModelSource;
 import dev.mergeval.runtime.RuntimeOptions;
 import dev.mergeval.runtime.TestModels;
 import dev.mergeval.safety.SafetyGradient;
@@ -188,12 +189,14 @@ class SpfProjectMergeTest {
         Path out = PostHocFixtures.merge(dir, "spf-disk", yaml("  rank: 2\n  gradient_at: aligned\n"));
         String source = "merge:" + dir.resolve("spf-disk.yaml");
         try (DjlLanguageModel disk = LanguageModels.loadDirectory(out.toString(), PostHocFixtures.CONF, RuntimeOptions.cpu())) {
-            try (DjlLanguageModel load = LanguageModels.loadMerge(source, PostHocFixtures.CONF, RuntimeOptions.cpu())) {
+            try (DjlLanguageModel load = (DjlLanguageModel) LanguageModels.load(
+                    ModelSource.parse(source, PostHocFixtures.CONF), PostHocFixtures.CONF, RuntimeOptions.cpu())) {
                 assertSameParameters(disk, load);
             }
-            LanguageModels.prepare(source, PostHocFixtures.CONF);
+            LanguageModels.prepare(ModelSource.parse(source, PostHocFixtures.CONF), PostHocFixtures.CONF);
             assertTrue(Files.exists(dir.resolve("spf-disk.yaml.analysis")));
-            try (DjlLanguageModel kept = LanguageModels.loadMerge(source, PostHocFixtures.CONF, RuntimeOptions.cpu())) {
+            try (DjlLanguageModel kept = (DjlLanguageModel) LanguageModels.load(
+                    ModelSource.parse(source, PostHocFixtures.CONF), PostHocFixtures.CONF, RuntimeOptions.cpu())) {
                 assertSameParameters(disk, kept);
             }
         }
