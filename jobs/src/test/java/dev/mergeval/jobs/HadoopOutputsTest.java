@@ -27,7 +27,7 @@ import dev.mergeval.jobs.sweep.SweepOutput;
 import dev.mergeval.merge.plan.LocalMergeExecutor;
 import dev.mergeval.runtime.LanguageModel;
 import dev.mergeval.sweep.SweepSpec;
-import dev.mergeval.runtime.ModelSource;
+import dev.mergeval.source.ModelSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

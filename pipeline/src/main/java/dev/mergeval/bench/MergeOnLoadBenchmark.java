@@ -5,9 +5,9 @@ import dev.mergeval.merge.plan.LocalMergeExecutor;
 import dev.mergeval.merge.plan.MergeJob;
 import dev.mergeval.merge.plan.PlanOptions;
 import dev.mergeval.runtime.LanguageModel;
-import dev.mergeval.runtime.LanguageModels;
-import dev.mergeval.runtime.ModelSource;
 import dev.mergeval.runtime.RuntimeOptions;
+import dev.mergeval.source.ModelSource;
+import dev.mergeval.source.ModelSources;
 import dev.mergeval.sweep.SweepPoint;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -48,7 +48,7 @@ public final class MergeOnLoadBenchmark {
             Files.writeString(yaml, point.toMergekitYaml());
 
             long start = System.nanoTime();
-            try (LanguageModel m = LanguageModels.load(ModelSource.parse(ModelSource.MERGE_PREFIX + yaml + "#seed=0", conf), conf,
+            try (LanguageModel m = ModelSources.load(ModelSource.parse(ModelSource.MERGE_PREFIX + yaml + "#seed=0", conf), conf,
                     RuntimeOptions.cpu())) {
                 m.id();
             }
@@ -58,7 +58,7 @@ public final class MergeOnLoadBenchmark {
             start = System.nanoTime();
             MergeJob.run(new MergeJob.Request(yaml.toString(), point.toMergekitYaml(), out.toString(), 0, true,
                     PlanOptions.defaults()), new LocalMergeExecutor(1, conf, Progress.NONE), conf);
-            try (LanguageModel m = LanguageModels.load(new ModelSource.Directory(out.toString()), conf, RuntimeOptions.cpu())) {
+            try (LanguageModel m = ModelSources.load(new ModelSource.Directory(out.toString()), conf, RuntimeOptions.cpu())) {
                 m.id();
             }
             double materialized = (System.nanoTime() - start) / 1e9;

@@ -20,6 +20,15 @@ public interface TensorSource extends AutoCloseable {
     /** The whole tensor, row-major, decoded to float32. */
     float[] readFloats(String name);
 
+    /**
+     * Checks, without reading any weights, the inputs the source reads beyond the headers the
+     * runtime validates (a merge's extra models and files); nothing to do for a checkpoint.
+     *
+     * @throws dev.mergeval.common.BadInputException naming the input
+     */
+    default void check() {
+    }
+
     @Override
     void close();
 }

@@ -5,8 +5,9 @@ import dev.mergeval.runtime.Completion;
 import dev.mergeval.runtime.GenerationParams;
 import dev.mergeval.runtime.LanguageModel;
 import dev.mergeval.runtime.LanguageModels;
-import dev.mergeval.runtime.ModelSource;
 import dev.mergeval.runtime.RuntimeOptions;
+import dev.mergeval.source.ModelSource;
+import dev.mergeval.source.ModelSources;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 
@@ -30,7 +31,7 @@ public final class ToyEvaluator {
     public static ToyScores evaluate(String source, ToyDatasets data, int threads) {
         RuntimeOptions options = RuntimeOptions.cpu().withThreads(threads).withMaxBatchSize(100);
         Configuration conf = new Configuration();
-        try (LanguageModel lm = LanguageModels.load(ModelSource.parse(source, conf), conf, options)) {
+        try (LanguageModel lm = ModelSources.load(ModelSource.parse(source, conf), conf, options)) {
             return new ToyScores(
                     refusalRate(lm, data.heldOutHarmful()),
                     refusalRate(lm, data.heldOutBorderline()),

@@ -19,7 +19,6 @@ import dev.mergeval.provenance.FineTuneProvenance;
 import dev.mergeval.provenance.SpfProvenance;
 import dev.mergeval.runtime.DjlLanguageModel;
 import dev.mergeval.runtime.LanguageModels;
-import dev.mergeval.runtime.ModelSource;
 import dev.mergeval.runtime.RuntimeOptions;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -68,7 +67,7 @@ public final class FineTuneJob {
         List<ChatRecord> records = ChatJsonl.read(request.data(), conf);
         List<ChatRecord> safetyRecords = request.spfSafetyData() == null ? null
                 : ChatJsonl.read(request.spfSafetyData(), conf);
-        LanguageModels.check(ModelSource.parse(request.model(), conf), conf);
+        LanguageModels.checkDirectory(request.model(), conf);
         checkShapes(request, conf);
         OutputPublisher publisher = OutputPublisher.forPath(request.out(), conf);
         Path out = publisher.outputPath(request.out());

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.source.ModelSource;
+import dev.mergeval.source.ModelSources;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -22,14 +24,14 @@ class BadModelInputTest {
 
     private static BadInputException loadFails(Path dir) {
         return assertThrows(BadInputException.class,
-                () -> LanguageModels.load(new ModelSource.Directory(dir.toString()), new Configuration(),
+                () -> ModelSources.load(new ModelSource.Directory(dir.toString()), new Configuration(),
                         RuntimeOptions.cpu()).close());
     }
 
     @Test
     void tinyModelLoadsAndGenerates() {
         Path dir = TinyModels.write(tmp.resolve("ok"), TinyModels.llamaConfig(), DType.F32, 1, Long.MAX_VALUE);
-        try (LanguageModel model = LanguageModels.load(new ModelSource.Directory(dir.toString()), new Configuration(),
+        try (LanguageModel model = ModelSources.load(new ModelSource.Directory(dir.toString()), new Configuration(),
                 RuntimeOptions.cpu())) {
             Completion c = model.generate(List.of("w5 w6 w7"), GenerationParams.greedy(5)).get(0);
             assertEquals(List.of(1, 5, 6, 7), c.promptIds());

@@ -8,6 +8,8 @@ import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.ModelFiles;
 import dev.mergeval.checkpoint.SafetensorsWriter;
 import dev.mergeval.checkpoint.TensorInfo;
+import dev.mergeval.source.ModelSource;
+import dev.mergeval.source.ModelSources;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -82,9 +84,9 @@ class LoraSourceTest {
         }
         RuntimeOptions cpu = RuntimeOptions.cpu();
         LogLikelihoodRequest probe = new LogLikelihoodRequest("Once upon a time", " there was a little girl");
-        try (LanguageModel lora = LanguageModels.load(ModelSource.parse(base + "+" + adapter, CONF), CONF, cpu);
-                LanguageModel explicit = LanguageModels.load(ModelSource.parse(merged.toString(), CONF), CONF, cpu);
-                LanguageModel plain = LanguageModels.load(ModelSource.parse(base.toString(), CONF), CONF, cpu)) {
+        try (LanguageModel lora = ModelSources.load(ModelSource.parse(base + "+" + adapter, CONF), CONF, cpu);
+                LanguageModel explicit = ModelSources.load(ModelSource.parse(merged.toString(), CONF), CONF, cpu);
+                LanguageModel plain = ModelSources.load(ModelSource.parse(base.toString(), CONF), CONF, cpu)) {
             double viaAdapter = lora.logLikelihood(List.of(probe)).get(0).logProb();
             assertEquals(explicit.logLikelihood(List.of(probe)).get(0).logProb(), viaAdapter, 1e-4);
             assertNotEquals(plain.logLikelihood(List.of(probe)).get(0).logProb(), viaAdapter, 1e-3,

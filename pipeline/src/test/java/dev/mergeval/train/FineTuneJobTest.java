@@ -15,10 +15,10 @@ import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.FineTuneProvenance;
 import dev.mergeval.provenance.Provenance;
 import dev.mergeval.runtime.LanguageModel;
-import dev.mergeval.runtime.LanguageModels;
-import dev.mergeval.runtime.ModelSource;
 import dev.mergeval.runtime.RuntimeOptions;
 import dev.mergeval.runtime.TestModels;
+import dev.mergeval.source.ModelSource;
+import dev.mergeval.source.ModelSources;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -114,7 +114,7 @@ class FineTuneJobTest {
             }
             assertEquals(35, changed, "every adapted matrix moved");
         }
-        try (LanguageModel lm = LanguageModels.load(ModelSource.parse(aligned() + "+" + out, conf), conf,
+        try (LanguageModel lm = ModelSources.load(ModelSource.parse(aligned() + "+" + out, conf), conf,
                 RuntimeOptions.cpu())) {
             assertTrue(lm.id().endsWith(out.toString()));
         }
@@ -163,7 +163,7 @@ class FineTuneJobTest {
                 assertEquals(!name.endsWith("mlp.down_proj.weight"), same, name);
             }
         }
-        LanguageModels.check(ModelSource.parse(out.toString(), conf), conf);
+        ModelSources.check(ModelSource.parse(out.toString(), conf), conf);
     }
 
     @Test

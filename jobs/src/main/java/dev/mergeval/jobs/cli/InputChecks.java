@@ -16,9 +16,9 @@ import dev.mergeval.eval.scorers.ExactMatchScorer;
 import dev.mergeval.eval.scorers.Gsm8kScorer;
 import dev.mergeval.eval.scorers.MultipleChoiceScorer;
 import dev.mergeval.merge.MergeConfig;
-import dev.mergeval.runtime.LanguageModels;
-import dev.mergeval.runtime.ModelSource;
 import dev.mergeval.runtime.RuntimeOptions;
+import dev.mergeval.source.ModelSource;
+import dev.mergeval.source.ModelSources;
 import dev.mergeval.sweep.MethodGrid;
 import dev.mergeval.sweep.MetricRoles;
 import dev.mergeval.sweep.SuiteRef;
@@ -38,7 +38,7 @@ import org.apache.hadoop.conf.Configuration;
  * What commands check on the driver before they start work, and before any Spark session exists:
  * bad input then fails in one line naming the file, key or line, instead of in every Spark task or
  * after an hour of sweeping. Model sources are checked by their headers and config
- * ({@link LanguageModels#check}), never by loading weights; dataset files are read whole (they are
+ * ({@link ModelSources#check}), never by loading weights; dataset files are read whole (they are
  * small next to a model) so that a bad row anywhere is found.
  *
  * <p>Relative paths resolve against the working directory for command-line arguments and against
@@ -92,7 +92,7 @@ final class InputChecks {
 
     /**
      * Every source parsed ({@link ModelSource#parse}: a merge's config read and validated) and
-     * checked to load as {@link LanguageModels#load} would, weights aside, one after the other.
+     * checked to load as {@link ModelSources#load} would, weights aside, one after the other.
      *
      * @return the parsed sources, in order
      */
@@ -101,7 +101,7 @@ final class InputChecks {
         List<ModelSource> parsed = new ArrayList<>();
         for (String source : sources) {
             ModelSource model = ModelSource.parse(source, conf);
-            LanguageModels.check(model, conf);
+            ModelSources.check(model, conf);
             parsed.add(model);
         }
         return parsed;
@@ -238,7 +238,7 @@ final class InputChecks {
                     if (checked.add(ft + " " + inputs)) {
                         SweepPoint p = SweepPoint.merge(g.method(), spec.aligned(), ft, g.ratioValues().get(0),
                                 variant, spec.seed(), "inputs");
-                        LanguageModels.check(MergeConfig.parse(p.toMergekitYaml(), source + ": grid[" + i + "]"),
+                        ModelSources.check(MergeConfig.parse(p.toMergekitYaml(), source + ": grid[" + i + "]"),
                                 conf);
                     }
                 }

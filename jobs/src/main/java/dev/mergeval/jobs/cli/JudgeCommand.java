@@ -16,7 +16,7 @@ import dev.mergeval.provenance.EvalProvenance;
 import dev.mergeval.provenance.FileHash;
 import dev.mergeval.provenance.JudgeProvenance;
 import dev.mergeval.runtime.LanguageModel;
-import dev.mergeval.runtime.ModelSource;
+import dev.mergeval.source.ModelSource;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.Callable;

@@ -2,9 +2,9 @@ package dev.mergeval.jobs.cli;
 
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.runtime.LanguageModel;
-import dev.mergeval.runtime.LanguageModels;
-import dev.mergeval.runtime.ModelSource;
 import dev.mergeval.runtime.RuntimeOptions;
+import dev.mergeval.source.ModelSource;
+import dev.mergeval.source.ModelSources;
 import java.nio.file.Path;
 import java.util.List;
 import picocli.CommandLine.Option;
@@ -35,7 +35,7 @@ final class ModelOptions {
 
     /** The model {@link #check} parsed. */
     LanguageModel load() {
-        return LanguageModels.load(source, HadoopFs.defaults(), new RuntimeOptions(device, threads, 1));
+        return ModelSources.load(source, HadoopFs.defaults(), new RuntimeOptions(device, threads, 1));
     }
 
     /** The source with relative paths resolved against the working directory. */

@@ -9,11 +9,11 @@ import dev.mergeval.eval.LocalEvaluator;
 import dev.mergeval.eval.MetricRow;
 import dev.mergeval.eval.MetricsAggregator;
 import dev.mergeval.eval.PromptRecord;
+import dev.mergeval.jobs.FailFast;
 import dev.mergeval.jobs.OutputLocation;
 import dev.mergeval.jobs.StagedOutput;
-import dev.mergeval.jobs.FailFast;
-import dev.mergeval.runtime.LanguageModels;
-import dev.mergeval.runtime.ModelSource;
+import dev.mergeval.source.ModelSource;
+import dev.mergeval.source.ModelSources;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -89,7 +89,7 @@ public final class EvalJob {
         List<EvalUnit> units = plan(suite, config);
         List<ModelSource> judgeModels = judgeModels(suite);
         // A merge's plan-time analysis runs here once, not on every executor that loads the merge.
-        config.models().forEach(m -> LanguageModels.prepare(m, HadoopFs.defaults()));
+        config.models().forEach(m -> ModelSources.prepare(m, HadoopFs.defaults()));
         var provenance = EvalOutputs.provenance(suite, config.suitePath(), texts(config.models()), config.limit(),
                 config.sliceSize(), spark.sparkContext().master(), HadoopFs.defaults());
         return StagedOutput.write(out, overwrite, provenance,

@@ -1,6 +1,6 @@
 package dev.mergeval.jobs.eval;
 
-import dev.mergeval.runtime.ModelSource;
+import dev.mergeval.source.ModelSource;
 import java.io.Serializable;
 
 /**

@@ -1,7 +1,7 @@
 package dev.mergeval.jobs.eval;
 
 import dev.mergeval.common.BadInputException;
-import dev.mergeval.runtime.ModelSource;
+import dev.mergeval.source.ModelSource;
 import org.apache.spark.sql.SparkSession;
 
 /**

@@ -1,7 +1,7 @@
 package dev.mergeval.jobs.eval;
 
 import dev.mergeval.runtime.LanguageModel;
-import dev.mergeval.runtime.ModelSource;
+import dev.mergeval.source.ModelSource;
 import java.io.Serializable;
 
 /**

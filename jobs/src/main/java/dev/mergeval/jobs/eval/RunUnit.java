@@ -10,7 +10,7 @@ import dev.mergeval.eval.datasets.EvalExample;
 import dev.mergeval.eval.judges.Judge;
 import dev.mergeval.jobs.FailFast;
 import dev.mergeval.jobs.SparkSessions;
-import dev.mergeval.runtime.ModelSource;
+import dev.mergeval.source.ModelSource;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;

@@ -2,12 +2,12 @@ package dev.mergeval.jobs.eval;
 
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.runtime.LanguageModel;
-import dev.mergeval.runtime.LanguageModels;
-import dev.mergeval.runtime.ModelSource;
 import dev.mergeval.runtime.RuntimeOptions;
+import dev.mergeval.source.ModelSource;
+import dev.mergeval.source.ModelSources;
 
 /**
- * The production factory: {@link LanguageModels#load} with this JVM's Hadoop settings
+ * The production factory: {@link ModelSources#load} with this JVM's Hadoop settings
  * ({@link HadoopFs#defaults()}: on an executor, the Spark job's, which a unit installs before it
  * loads anything; a sweep's merge-on-load configs live in its output directory on any filesystem).
  */
@@ -19,7 +19,7 @@ public final class RuntimeModelFactory implements ModelFactory {
      */
     @Override
     public LanguageModel load(ModelSource source, String device) {
-        return LanguageModels.load(source, HadoopFs.defaults(),
+        return ModelSources.load(source, HadoopFs.defaults(),
                 new RuntimeOptions(device, 0, RuntimeOptions.DEFAULT_MAX_BATCH_SIZE));
     }
 }

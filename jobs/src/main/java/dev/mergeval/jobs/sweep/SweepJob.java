@@ -21,7 +21,7 @@ import dev.mergeval.merge.plan.PlanOptions;
 import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.SweepProvenance;
 import dev.mergeval.report.SweepReport;
-import dev.mergeval.runtime.ModelSource;
+import dev.mergeval.source.ModelSource;
 import dev.mergeval.sweep.PointResult;
 import dev.mergeval.sweep.Selection;
 import dev.mergeval.sweep.SweepPoint;

@@ -6,7 +6,7 @@ import dev.mergeval.runtime.GenerationParams;
 import dev.mergeval.runtime.LanguageModel;
 import dev.mergeval.runtime.LogLikelihood;
 import dev.mergeval.runtime.LogLikelihoodRequest;
-import dev.mergeval.runtime.ModelSource;
+import dev.mergeval.source.ModelSource;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 

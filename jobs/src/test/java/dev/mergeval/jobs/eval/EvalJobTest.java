@@ -16,7 +16,7 @@ import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.EvalProvenance;
 import dev.mergeval.provenance.FileHash;
 import dev.mergeval.provenance.Provenance;
-import dev.mergeval.runtime.ModelSource;
+import dev.mergeval.source.ModelSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -12,7 +12,7 @@ import dev.mergeval.eval.PromptRecord;
 import dev.mergeval.jobs.cli.MergevalCli;
 import dev.mergeval.jobs.cluster.LocalSparkCluster;
 import dev.mergeval.runtime.LanguageModel;
-import dev.mergeval.runtime.ModelSource;
+import dev.mergeval.source.ModelSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

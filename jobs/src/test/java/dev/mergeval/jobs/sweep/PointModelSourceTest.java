@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
 import dev.mergeval.jobs.OutputLocation;
 import dev.mergeval.merge.MergeConfig;
-import dev.mergeval.runtime.ModelSource;
+import dev.mergeval.source.ModelSource;
 import dev.mergeval.sweep.SweepPoint;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,6 +1,7 @@
 package dev.mergeval.eval.judges;
 
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.source.ModelSource;
 
 /**
  * A judge named on the command line or in a suite: {@code keyword} (the GCG list),
@@ -9,7 +10,7 @@ import dev.mergeval.common.BadInputException;
  * path as the runtime loads it.
  *
  * <p>The model is kept as written, so that parsing a suite reads no model or merge config (each
- * executor re-reads the suite); the driver parses it into a {@code dev.mergeval.runtime.ModelSource}
+ * executor re-reads the suite); the driver parses it into a {@code dev.mergeval.source.ModelSource}
  * and ships that to the executors with the evaluation.
  *
  * @param kind        the judge name

@@ -15,11 +15,12 @@ import dev.mergeval.merge.PlanAnalysis;
 import dev.mergeval.merge.TensorMerger;
 import dev.mergeval.runtime.DjlLanguageModel;
 import dev.mergeval.runtime.LanguageModels;
-import dev.mergeval.runtime.ModelSource;
 import dev.mergeval.runtime.RuntimeOptions;
 import dev.mergeval.runtime.TestModels;
 import dev.mergeval.safety.SafetyGradient;
 import dev.mergeval.safety.SafetySubspace;
+import dev.mergeval.source.ModelSource;
+import dev.mergeval.source.ModelSources;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -189,13 +190,13 @@ class SpfProjectMergeTest {
         Path out = PostHocFixtures.merge(dir, "spf-disk", yaml("  rank: 2\n  gradient_at: aligned\n"));
         String source = "merge:" + dir.resolve("spf-disk.yaml");
         try (DjlLanguageModel disk = LanguageModels.loadDirectory(out.toString(), PostHocFixtures.CONF, RuntimeOptions.cpu())) {
-            try (DjlLanguageModel load = (DjlLanguageModel) LanguageModels.load(
+            try (DjlLanguageModel load = (DjlLanguageModel) ModelSources.load(
                     ModelSource.parse(source, PostHocFixtures.CONF), PostHocFixtures.CONF, RuntimeOptions.cpu())) {
                 assertSameParameters(disk, load);
             }
-            LanguageModels.prepare(ModelSource.parse(source, PostHocFixtures.CONF), PostHocFixtures.CONF);
+            ModelSources.prepare(ModelSource.parse(source, PostHocFixtures.CONF), PostHocFixtures.CONF);
             assertTrue(Files.exists(dir.resolve("spf-disk.yaml.analysis")));
-            try (DjlLanguageModel kept = (DjlLanguageModel) LanguageModels.load(
+            try (DjlLanguageModel kept = (DjlLanguageModel) ModelSources.load(
                     ModelSource.parse(source, PostHocFixtures.CONF), PostHocFixtures.CONF, RuntimeOptions.cpu())) {
                 assertSameParameters(disk, kept);
             }

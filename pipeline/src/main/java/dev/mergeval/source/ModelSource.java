@@ -1,4 +1,4 @@
-package dev.mergeval.runtime;
+package dev.mergeval.source;
 
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.common.BadInputException;
@@ -12,7 +12,7 @@ import org.apache.hadoop.conf.Configuration;
 /**
  * What a model is loaded from, as a value: parsed once on the driver ({@link #parse}) from the
  * text a user writes on the command line or in a spec, then carried to executors as it is, so no
- * executor splits a string or reads a merge config. {@link LanguageModels#load} is its one factory.
+ * executor splits a string or reads a merge config. {@link ModelSources#load} is its one factory.
  *
  * <p>The kinds, each with its text form ({@link #text()}, what records, results and the console
  * show):
@@ -151,7 +151,7 @@ public sealed interface ModelSource extends Serializable
      * Parses a source's text: {@code merge:CONFIG.yaml[#seed=N]} reads and validates the config;
      * text with a {@code '+'} that names no path itself splits into {@code BASE+ADAPTER} where
      * {@link Checkpoint#open} would split it; anything else is a directory, checked when loaded
-     * ({@link LanguageModels#check}). Paths are used as written.
+     * ({@link ModelSources#check}). Paths are used as written.
      *
      * @throws BadInputException naming the config file or location when it cannot be read or is invalid
      */

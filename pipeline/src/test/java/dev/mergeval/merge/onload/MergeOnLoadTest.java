@@ -1,4 +1,4 @@
-package dev.mergeval.runtime;
+package dev.mergeval.merge.onload;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -13,14 +13,23 @@ import dev.mergeval.common.Progress;
 import dev.mergeval.merge.plan.LocalMergeExecutor;
 import dev.mergeval.merge.plan.MergeJob;
 import dev.mergeval.merge.plan.PlanOptions;
+import dev.mergeval.runtime.Completion;
+import dev.mergeval.runtime.DjlLanguageModel;
+import dev.mergeval.runtime.GenerationParams;
+import dev.mergeval.runtime.LanguageModel;
+import dev.mergeval.runtime.LanguageModels;
+import dev.mergeval.runtime.RuntimeOptions;
+import dev.mergeval.runtime.TinyModels;
+import dev.mergeval.source.ModelSource;
+import dev.mergeval.source.ModelSources;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A {@code merge:CONFIG.yaml} source equals the same merge written to disk by {@code mergeval
@@ -101,7 +110,7 @@ class MergeOnLoadTest {
     /**
      * The post-hoc methods, with their extra input given relative to the config and Safe LoRA's
      * plan-time analysis: merged on load equals written to disk, whether the load computes the
-     * analysis or reads the one {@link LanguageModels#prepare} kept beside the config.
+     * analysis or reads the one {@link dev.mergeval.source.ModelSources#prepare} kept beside the config.
      */
     @ParameterizedTest
     @ValueSource(strings = {"safe_lora", "resta"})
@@ -118,7 +127,7 @@ class MergeOnLoadTest {
                 DjlLanguageModel computed = loadMerge(source)) {
             assertSameModel(onDisk, computed);
         }
-        LanguageModels.prepare(ModelSource.parse(source, new Configuration()), new Configuration());
+        ModelSources.prepare(ModelSource.parse(source, new Configuration()), new Configuration());
         Path kept = Path.of(conf + ".analysis");
         assertEquals(method.equals("safe_lora"), Files.exists(kept), "an analysis is kept only where there is one");
         try (DjlLanguageModel onDisk = LanguageModels.loadDirectory(written.toString(), new Configuration(), RuntimeOptions.cpu());
@@ -136,7 +145,7 @@ class MergeOnLoadTest {
         Files.writeString(conf, "merge_method: safe_lora\nbase_model: " + base + "\nmodels:\n  - model: " + tuned
                 + "\nparameters:\n  unaligned_model: unaligned\n  num_proj_layers: 20\n");
         String source = "merge:" + conf;
-        LanguageModels.prepare(ModelSource.parse(source, new Configuration()), new Configuration());
+        ModelSources.prepare(ModelSource.parse(source, new Configuration()), new Configuration());
         String name = "model.layers.0.self_attn.q_proj.weight";
         float[] projected;
         try (DjlLanguageModel m = loadMerge(source)) {
@@ -218,6 +227,6 @@ class MergeOnLoadTest {
     /** A merge-on-load source's text, parsed and loaded as the concrete model. */
     private static DjlLanguageModel loadMerge(String source) {
         Configuration conf = new Configuration();
-        return (DjlLanguageModel) LanguageModels.load(ModelSource.parse(source, conf), conf, RuntimeOptions.cpu());
+        return (DjlLanguageModel) ModelSources.load(ModelSource.parse(source, conf), conf, RuntimeOptions.cpu());
     }
 }

@@ -1,4 +1,4 @@
-package dev.mergeval.runtime;
+package dev.mergeval.merge.onload;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.mergeval.checkpoint.Checkpoint;

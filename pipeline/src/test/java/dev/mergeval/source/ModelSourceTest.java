@@ -1,4 +1,4 @@
-package dev.mergeval.runtime;
+package dev.mergeval.source;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -8,9 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.KeyedRandom;
+import dev.mergeval.runtime.DjlLanguageModel;
+import dev.mergeval.runtime.RuntimeOptions;
+import dev.mergeval.runtime.TinyModels;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -163,8 +166,8 @@ class ModelSourceTest {
         assertEquals(m.seed(), copy.seed());
         assertEquals(m.config().normalizedYaml(), copy.config().normalizedYaml());
         assertEquals(m.config().method().getClass(), copy.config().method().getClass());
-        try (DjlLanguageModel a = (DjlLanguageModel) LanguageModels.load(m, CONF, RuntimeOptions.cpu());
-                DjlLanguageModel b = (DjlLanguageModel) LanguageModels.load(copy, CONF, RuntimeOptions.cpu())) {
+        try (DjlLanguageModel a = (DjlLanguageModel) ModelSources.load(m, CONF, RuntimeOptions.cpu());
+                DjlLanguageModel b = (DjlLanguageModel) ModelSources.load(copy, CONF, RuntimeOptions.cpu())) {
             assertEquals(m.text(), b.id());
             assertEquals(a.parameters().keySet(), b.parameters().keySet());
             a.parameters().forEach((name, array) ->

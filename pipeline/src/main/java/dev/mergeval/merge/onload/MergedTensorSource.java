@@ -1,4 +1,4 @@
-package dev.mergeval.runtime;
+package dev.mergeval.merge.onload;
 
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
@@ -8,6 +8,7 @@ import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeInputs;
 import dev.mergeval.merge.PlanAnalysis;
 import dev.mergeval.merge.TensorMerger;
+import dev.mergeval.runtime.TensorSource;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -59,7 +60,8 @@ public final class MergedTensorSource implements TensorSource {
      * Checks, from the headers, that each extra model input holds the tensors the method reads from
      * it before any analysis decides (for {@code resta}: every tensor), in the base model's shapes.
      */
-    public void checkInputs() {
+    @Override
+    public void check() {
         inputs.checkExtras(inputs.mergedTensors(), TensorMerger.create(config, numLayers));
     }
 

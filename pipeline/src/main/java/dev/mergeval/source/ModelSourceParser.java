@@ -1,9 +1,9 @@
-package dev.mergeval.runtime;
+package dev.mergeval.source;
 
-import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.merge.MergeConfig;
 import java.io.IOException;
 import java.io.InputStream;
