@@ -1,6 +1,7 @@
 package dev.mergeval.train;
 
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.train.data.TrainingSequence;
 import java.util.List;
 
 /**

@@ -10,6 +10,7 @@ import ai.djl.training.GradientCollector;
 import dev.mergeval.runtime.llama.LlamaForward;
 import dev.mergeval.safety.SafetyGradient;
 import dev.mergeval.safety.SafetySubspace;
+import dev.mergeval.train.data.TrainingSequence;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;

@@ -9,6 +9,8 @@ import ai.djl.training.tracker.Tracker;
 import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.common.Progress;
 import dev.mergeval.runtime.llama.LlamaForward;
+import dev.mergeval.train.data.ResponseLoss;
+import dev.mergeval.train.data.TrainingSequence;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

@@ -1,7 +1,6 @@
 package dev.mergeval.eval.judges;
 
 import dev.mergeval.common.BadInputException;
-import dev.mergeval.source.ModelSource;
 
 /**
  * A judge named on the command line or in a suite: {@code keyword} (the GCG list),

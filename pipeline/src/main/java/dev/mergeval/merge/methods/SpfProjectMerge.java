@@ -15,7 +15,7 @@ import dev.mergeval.merge.TensorMerger;
 import dev.mergeval.merge.TensorParams;
 import dev.mergeval.safety.SafetyGradient;
 import dev.mergeval.safety.SafetySubspace;
-import dev.mergeval.train.ChatJsonl;
+import dev.mergeval.train.data.ChatJsonl;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -1,4 +1,4 @@
-package dev.mergeval.train;
+package dev.mergeval.train.data;
 
 import dev.mergeval.runtime.ChatMessage;
 import java.util.List;

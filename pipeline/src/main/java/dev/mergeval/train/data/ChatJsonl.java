@@ -1,4 +1,4 @@
-package dev.mergeval.train;
+package dev.mergeval.train.data;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;

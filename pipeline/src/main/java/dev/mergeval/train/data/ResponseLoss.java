@@ -1,4 +1,4 @@
-package dev.mergeval.train;
+package dev.mergeval.train.data;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;

@@ -1,4 +1,4 @@
-package dev.mergeval.train;
+package dev.mergeval.train.data;
 
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.runtime.ChatMessage;

@@ -1,4 +1,4 @@
-package dev.mergeval.train;
+package dev.mergeval.train.data;
 
 /**
  * One tokenized assistant turn: the rendered conversation before it (BOS included, ending with
