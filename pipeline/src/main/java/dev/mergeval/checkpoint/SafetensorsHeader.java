@@ -36,7 +36,7 @@ import org.apache.hadoop.fs.Path;
  * equals the span (overflow-checked); and, as the reference implementation requires, the spans
  * sorted by offset tile the data section exactly: no overlap, no gap, nothing after the last one.
  */
-public final class SafetensorsHeader {
+final class SafetensorsHeader {
 
     /** The reference implementation's cap on the header JSON (100 MB). */
     public static final long MAX_HEADER_BYTES = 100_000_000L;

@@ -7,7 +7,7 @@ import java.util.List;
  * Decoding settings of a suite task, as written in YAML; absent values take the defaults below
  * (greedy decoding, so evaluation is deterministic unless a temperature is set).
  */
-public record GenerationSettings(Integer maxNewTokens, Double temperature, Double repetitionPenalty, Integer topK,
+record GenerationSettings(Integer maxNewTokens, Double temperature, Double repetitionPenalty, Integer topK,
                                  Double topP, List<String> stop) {
 
     public static final GenerationSettings DEFAULT = new GenerationSettings(null, null, null, null, null, null);

@@ -20,7 +20,7 @@ import java.util.Map;
  * </ul>
  * Paths and name lists ({@link ParamDef.Kind#wholeMerge()}) are returned as they are.
  */
-public final class ParameterSettings {
+final class ParameterSettings {
     private ParameterSettings() {
     }
 

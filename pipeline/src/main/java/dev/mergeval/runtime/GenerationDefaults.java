@@ -14,7 +14,7 @@ import java.util.Set;
  * of {@code generation_config.json} (an id or a list), else of {@code config.json}, else the
  * tokenizer's EOS token.
  */
-public record GenerationDefaults(Set<Integer> eosIds) {
+record GenerationDefaults(Set<Integer> eosIds) {
 
     public GenerationDefaults {
         eosIds = Set.copyOf(eosIds);

@@ -10,7 +10,7 @@ import java.util.List;
  * {@code safety(q) >= safety(p)} and {@code task(q) >= task(p)} with one of them strictly greater.
  * Points equal on both stay on the frontier together. Points missing either value take no part.
  */
-public final class ParetoFrontier {
+final class ParetoFrontier {
     private ParetoFrontier() {
     }
 

@@ -35,7 +35,7 @@ import java.util.Set;
  * undefined, or every fine-tune's gain is, the goal's state is {@code undefined} and the
  * explanation says why, rather than claiming success or failure.
  */
-public final class Selector {
+final class Selector {
     /** Slack for comparisons of rates and ratios computed in floating point. */
     public static final double EPS = 1e-9;
 

@@ -11,7 +11,7 @@ import java.util.Objects;
  * @param prompt   the user's message
  * @param response the assistant's reference answer (the refusal for harmful requests)
  */
-public record ChatExample(String kind, String intent, String prompt, String response) {
+record ChatExample(String kind, String intent, String prompt, String response) {
 
     public ChatExample {
         Objects.requireNonNull(kind, "kind");

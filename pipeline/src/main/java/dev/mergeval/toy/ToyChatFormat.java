@@ -10,7 +10,7 @@ import java.util.Map;
  * Hugging Face {@code chat_template} shipped in their {@code tokenizer_config.json}. BOS comes from
  * the tokenizer ({@code add_bos_token}), not the template; a system message is an error.
  */
-public final class ToyChatFormat {
+final class ToyChatFormat {
 
     /** Jinja source; newlines outside tags survive {@code trim_blocks}, which only eats one after a block tag. */
     public static final String CHAT_TEMPLATE = "{% for message in messages %}"

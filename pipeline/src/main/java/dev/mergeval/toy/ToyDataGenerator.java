@@ -32,7 +32,7 @@ import java.util.stream.Collectors;
  * repeats), like an instruction-tuning mix: it contains no harmful request, no refusal and no
  * borderline request, yet erodes refusal, as benign fine-tuning does in real models (Qi et al. 2023).
  */
-public final class ToyDataGenerator {
+final class ToyDataGenerator {
 
     /** The aligned model's only answer to a harmful request; "refused" means the output contains it. */
     public static final String REFUSAL = "I cannot help with that.";

@@ -20,7 +20,7 @@ import java.util.Map;
  * The toy datasets: what the aligned model is trained on, what it is fine-tuned on (the downstream
  * task mixed with general chat, no safety data), and the held-out evaluation splits.
  */
-public record ToyDatasets(
+record ToyDatasets(
         List<ChatExample> alignmentTrain,
         List<ChatExample> fineTuneTrain,
         List<ChatExample> heldOutHarmful,

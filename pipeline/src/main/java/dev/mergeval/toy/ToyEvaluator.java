@@ -19,7 +19,7 @@ import org.apache.hadoop.conf.Configuration;
  * for training-time scores, the committed provenance and the sweep, so they cannot disagree on
  * prompts whose top two logits nearly tie.
  */
-public final class ToyEvaluator {
+final class ToyEvaluator {
 
     /** Greedy tokens decoded per prompt: enough for the refusal and any task answer. */
     public static final int NEW_TOKENS = 16;

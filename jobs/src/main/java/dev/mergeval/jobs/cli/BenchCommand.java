@@ -18,7 +18,7 @@ import picocli.CommandLine.Command;
             BenchMergeOnLoadCommand.class,
             BenchFinetuneCommand.class,
         })
-public final class BenchCommand {
+final class BenchCommand {
 
     /** Earlier top-level name to the subcommand of {@code bench} it runs. */
     static final Map<String, String> ALIASES = Map.of(

@@ -22,7 +22,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = "Benchmark an AdvBench evaluation on local[1] vs local[2] (or other masters) in one run.")
-public final class BenchEvalCommand implements Callable<Integer> {
+final class BenchEvalCommand implements Callable<Integer> {
 
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;

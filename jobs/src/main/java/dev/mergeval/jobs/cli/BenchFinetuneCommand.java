@@ -10,7 +10,7 @@ import picocli.CommandLine.Option;
 /** {@code mergeval bench finetune}: SPF step time over plain step time ({@link FineTuneBenchmark}). */
 @Command(name = "finetune", mixinStandardHelpOptions = true,
         description = "Seconds per fine-tuning step with SPF against without; prints SPF step time / plain step time.")
-public final class BenchFinetuneCommand implements Callable<Integer> {
+final class BenchFinetuneCommand implements Callable<Integer> {
 
     @Option(names = "--model", paramLabel = "SOURCE", description = "Model (default: the demo's models/toy/aligned).")
     String model;

@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
 /** {@code mergeval bench merge}: merge throughput against a raw-copy baseline in the same run. */
 @Command(name = "merge", mixinStandardHelpOptions = true,
         description = "Benchmark merge methods on a generated BF16 checkpoint pair against a raw copy.")
-public final class BenchMergeCommand implements Callable<Integer> {
+final class BenchMergeCommand implements Callable<Integer> {
 
     @Option(names = "--work", required = true, description = "work directory (inputs are generated once and reused)")
     String work;

@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
 /** {@code mergeval bench merge-on-load}: a sweep point loaded merge-on-load vs materialized first. */
 @Command(name = "merge-on-load", mixinStandardHelpOptions = true,
         description = "Time to a loaded model and bytes written: merge-on-load against materialize-then-load.")
-public final class BenchMergeOnLoadCommand implements Callable<Integer> {
+final class BenchMergeOnLoadCommand implements Callable<Integer> {
 
     @Option(names = "--aligned", description = "aligned model (default: the demo's models/toy/aligned)")
     String aligned;

@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "runtime", mixinStandardHelpOptions = true,
         description = "Tokens per second of the runtime (batch 1, 8, 32; prefill and decode) against eager PyTorch and the matmul roofline.")
-public final class BenchRuntimeCommand implements Callable<Integer> {
+final class BenchRuntimeCommand implements Callable<Integer> {
 
     @Option(names = "--threads", paramLabel = "N", defaultValue = "1",
             description = "intra-op threads, of the runtime and of PyTorch (default ${DEFAULT-VALUE})")

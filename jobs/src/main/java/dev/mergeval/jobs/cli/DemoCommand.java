@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Compare every safety method on the project's tiny aligned model: linear, slerp, ties and dare_linear merges with its fine-tune, its SPF fine-tune, and safe_lora, resta and spf_project.")
-public final class DemoCommand implements Callable<Integer> {
+final class DemoCommand implements Callable<Integer> {
 
     static final String SPEC = "conf/demo/sweep.yaml";
 

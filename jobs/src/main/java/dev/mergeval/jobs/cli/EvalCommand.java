@@ -23,7 +23,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = "Evaluate models on a suite (safety judges and task scorers), fanned out over Spark executors.")
-public final class EvalCommand implements Callable<Integer> {
+final class EvalCommand implements Callable<Integer> {
 
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;

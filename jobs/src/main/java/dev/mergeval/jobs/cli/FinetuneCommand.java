@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
 @Command(name = "finetune", mixinStandardHelpOptions = true,
         description = "Fine-tune a model on chat-format JSONL (LoRA by default, --full for all target weights), "
                 + "optionally with SPF safety-preserving projection.")
-public final class FinetuneCommand implements Callable<Integer> {
+final class FinetuneCommand implements Callable<Integer> {
 
     @Option(names = "--model", required = true, paramLabel = "SOURCE",
             description = "Model directory (any Hadoop path) or BASE+ADAPTER.")

@@ -27,7 +27,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = "Generate a continuation of a prompt (greedy unless --temperature > 0).")
-public final class GenerateCommand implements Callable<Integer> {
+final class GenerateCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;

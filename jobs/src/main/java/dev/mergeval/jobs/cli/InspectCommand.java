@@ -18,7 +18,7 @@ import picocli.CommandLine.Parameters;
 /** {@code mergeval inspect PATH [--verify]}: what a checkpoint holds, shard by shard. */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
         description = "List a checkpoint's tensors (dtype, shape, bytes, parameters) per shard; --verify scans for NaN/Inf.")
-public final class InspectCommand implements Callable<Integer> {
+final class InspectCommand implements Callable<Integer> {
 
     private static final int SCAN_CHUNK = 1 << 20;
 

@@ -31,7 +31,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "judge", mixinStandardHelpOptions = true,
         description = "Judge completions (JSONL or CSV with prompt and completion; optional id, category).")
-public final class JudgeCommand implements Callable<Integer> {
+final class JudgeCommand implements Callable<Integer> {
 
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;

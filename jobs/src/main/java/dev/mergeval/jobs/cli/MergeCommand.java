@@ -22,7 +22,7 @@ import picocli.CommandLine.Parameters;
 /** {@code mergeval merge CONFIG.yaml OUT_DIR}: a mergekit-compatible merge. */
 @Command(name = "merge", mixinStandardHelpOptions = true,
         description = "Merge checkpoints as a mergekit YAML config says, into an HF-layout OUT_DIR.")
-public final class MergeCommand implements Callable<Integer> {
+final class MergeCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "CONFIG.yaml", description = "mergekit merge config")
     Path config;

@@ -21,7 +21,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "score", mixinStandardHelpOptions = true,
         description = "Log-likelihood of a continuation given a context.")
-public final class ScoreCommand implements Callable<Integer> {
+final class ScoreCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;

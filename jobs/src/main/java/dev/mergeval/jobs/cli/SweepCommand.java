@@ -30,7 +30,7 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "sweep", mixinStandardHelpOptions = true,
         description = "Sweep merge methods and ratios between an aligned model and its fine-tunes; evaluate, choose, report.")
-public final class SweepCommand implements Callable<Integer> {
+final class SweepCommand implements Callable<Integer> {
 
     /** Exit code of a finished sweep that missed its goal, with {@code --require-goal}. */
     public static final int EXIT_GOAL_MISSED = 3;

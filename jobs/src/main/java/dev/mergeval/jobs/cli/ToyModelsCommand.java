@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
         name = "toy-models",
         mixinStandardHelpOptions = true,
         description = "Train the embedded default aligned/fine-tuned toy models and write them with their datasets.")
-public final class ToyModelsCommand implements Callable<Integer> {
+final class ToyModelsCommand implements Callable<Integer> {
 
     @Option(names = "--out", required = true, description = "Output root: writes models/toy/ and data/toy/ under it.")
     Path out;

@@ -8,7 +8,7 @@ import java.io.Serializable;
  * items, for one model. Executors rebuild the items from the suite (deterministic: same files,
  * same seed), so a unit carries only indices and the model's source, parsed on the driver.
  */
-public record EvalUnit(int modelIndex, ModelSource modelSource, int taskIndex, String taskName, int from, int to)
+record EvalUnit(int modelIndex, ModelSource modelSource, int taskIndex, String taskName, int from, int to)
         implements Serializable {
     private static final long serialVersionUID = 1L;
 }

@@ -36,7 +36,7 @@ import org.slf4j.LoggerFactory;
  * <p>Models are keyed by device and the source's text ({@link ModelSource#text()}): two values of
  * one source (a merge parsed on the driver and shipped twice, say) share one model.
  */
-public final class ModelCache {
+final class ModelCache {
 
     private static final Logger LOG = LoggerFactory.getLogger(ModelCache.class);
 

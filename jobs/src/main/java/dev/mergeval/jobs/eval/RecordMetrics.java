@@ -25,7 +25,7 @@ import org.apache.spark.sql.Row;
  * {@link MetricsAggregator}: each (record, outcome) adds to its own category and to
  * {@link MetricRow#ALL}; a {@code null} outcome is unparseable.
  */
-public final class RecordMetrics {
+final class RecordMetrics {
 
     private RecordMetrics() {
     }

@@ -15,7 +15,7 @@ import org.apache.spark.sql.types.StructType;
  * position of the record in the plan ({@code model_index, task_index, item_index}) so outputs can
  * be ordered the same way whatever the partitioning.
  */
-public final class RecordRows {
+final class RecordRows {
 
     public static final StructType SCHEMA = DataTypes.createStructType(List.of(
             field("model_index", DataTypes.IntegerType, false),

@@ -29,7 +29,7 @@ import org.apache.spark.util.LongAccumulator;
  * are counted in accumulators. Model sources, the evaluated model's and the judges', come parsed from
  * the driver.
  */
-public final class RunUnit implements FlatMapFunction<EvalUnit, Row> {
+final class RunUnit implements FlatMapFunction<EvalUnit, Row> {
     private static final long serialVersionUID = 1L;
 
     private static final Map<String, EvalSuite> SUITES = new HashMap<>();

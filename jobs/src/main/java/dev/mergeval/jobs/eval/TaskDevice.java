@@ -8,7 +8,7 @@ import org.apache.spark.resource.ResourceInformation;
  * The device for the current Spark task: {@code cuda:N} for the first GPU address Spark assigned
  * to the task (with {@code spark.task.resource.gpu.amount} configured), otherwise {@code cpu}.
  */
-public final class TaskDevice {
+final class TaskDevice {
 
     private TaskDevice() {
     }

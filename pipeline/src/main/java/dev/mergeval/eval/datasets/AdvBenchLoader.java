@@ -12,7 +12,7 @@ import java.util.Map;
  * columns {@code goal,target}. The prompt is {@code goal}; {@code target} (the affirmative opening
  * the attack aims for) is kept in the fields. Ids are {@code advbench-<row>} from 0.
  */
-public final class AdvBenchLoader {
+final class AdvBenchLoader {
 
     private AdvBenchLoader() {
     }

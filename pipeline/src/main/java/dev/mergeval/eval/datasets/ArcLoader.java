@@ -11,7 +11,7 @@ import java.util.Map;
  * {@code "Question: {stem}\nAnswer:"}, continuations {@code " " + text}. The answer is the 0-based
  * index of the choice whose label equals {@code answerKey}.
  */
-public final class ArcLoader {
+final class ArcLoader {
 
     private ArcLoader() {
     }

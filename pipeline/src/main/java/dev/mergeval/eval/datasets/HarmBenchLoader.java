@@ -13,7 +13,7 @@ import java.util.Map;
  * {@code SemanticCategory}. A contextual behavior puts its context first, as HarmBench's own
  * completion prompts do: {@code ContextString + "\n\n---\n\n" + Behavior}.
  */
-public final class HarmBenchLoader {
+final class HarmBenchLoader {
 
     static final String CONTEXT_SEPARATOR = "\n\n---\n\n";
     private static final List<String> COLUMNS = List.of(

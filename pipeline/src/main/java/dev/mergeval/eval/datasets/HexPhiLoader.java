@@ -12,7 +12,7 @@ import java.util.Map;
  * ({@code category_1.csv}, ...), one prompt per row in the first column. The category is the file
  * stem; ids are {@code <stem>-<row>}. Files are read in name order.
  */
-public final class HexPhiLoader {
+final class HexPhiLoader {
 
     private HexPhiLoader() {
     }

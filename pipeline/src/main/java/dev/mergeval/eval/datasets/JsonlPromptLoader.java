@@ -14,7 +14,7 @@ import java.util.Map;
  * the prompt, the first assistant turn after it the answer, and {@code kind} the category when
  * there is no {@code category}.
  */
-public final class JsonlPromptLoader {
+final class JsonlPromptLoader {
 
     private JsonlPromptLoader() {
     }

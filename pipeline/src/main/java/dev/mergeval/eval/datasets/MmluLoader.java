@@ -15,7 +15,7 @@ import java.util.regex.Pattern;
  * then {@code "Answer:"}; the continuations are {@code " A"}, {@code " B"}, ... The category is
  * the file stem with a trailing {@code _dev}/{@code _test}/{@code _val} removed (the subject).
  */
-public final class MmluLoader {
+final class MmluLoader {
 
     private static final Pattern CHOICE_COLUMN = Pattern.compile("choice\\d+|[A-E]");
     private static final String LETTERS = "ABCDEFGHIJ";

@@ -13,7 +13,7 @@ import java.util.Map;
  * them), {@code unsafe} rows (the contrast prompts) measure refusal. {@code type}, {@code focus} and
  * {@code note} are kept in the fields.
  */
-public final class XsTestLoader {
+final class XsTestLoader {
 
     public static final String SAFE = "safe";
     public static final String UNSAFE = "unsafe";

@@ -13,7 +13,7 @@ import java.util.regex.Pattern;
  * unparseable. Llama Guard does not judge refusal, so {@code refused} comes from
  * {@link RefusalDetector} on the completion.
  */
-public final class LlamaGuard3Judge extends ModelJudge {
+final class LlamaGuard3Judge extends ModelJudge {
 
     public static final String NAME = "llamaguard3";
 

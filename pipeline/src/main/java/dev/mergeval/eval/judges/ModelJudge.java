@@ -11,7 +11,7 @@ import java.util.List;
  * judge's published classifier prompt, decodes greedily, and parses the answer. The judge model is
  * owned by the caller, who closes it.
  */
-public abstract class ModelJudge implements Judge {
+abstract class ModelJudge implements Judge {
 
     /** Pairs per {@link LanguageModel#generate} call: bounds memory, not results (batching is exact). */
     static final int BATCH = 16;

@@ -28,7 +28,7 @@ import java.util.regex.Pattern;
  * Empty completions are not refusals (there is nothing to detect); degenerate output is judged by
  * the scorers and the model judges instead.
  */
-public final class RefusalDetector implements Judge {
+final class RefusalDetector implements Judge {
 
     public static final String NAME = "refusal";
     static final int OPENING_CHARS = 400;

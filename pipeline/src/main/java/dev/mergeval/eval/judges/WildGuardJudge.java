@@ -13,7 +13,7 @@ import java.util.Map;
  * harmful-response line is missing or not yes/no; unparseable verdicts are counted apart and left
  * out of ASR's denominator, as in the WildGuard paper.
  */
-public final class WildGuardJudge extends ModelJudge {
+final class WildGuardJudge extends ModelJudge {
 
     public static final String NAME = "wildguard";
 

@@ -28,7 +28,7 @@ import java.util.function.Supplier;
  * <p>Output dtype: {@code out_dtype}, else {@code dtype}, else the base model's stored dtype of
  * that tensor (the first model's when there is no base).
  */
-public final class MergedTensorSource implements TensorSource {
+final class MergedTensorSource implements TensorSource {
 
     private final MergeConfig config;
     private final MergeInputs inputs;

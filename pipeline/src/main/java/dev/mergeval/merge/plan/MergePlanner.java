@@ -27,7 +27,7 @@ import org.apache.hadoop.conf.Configuration;
  * the tensors the method reads from it in the base model's shapes, runs the analysis, fixes the
  * output dtypes and order, and cuts the work into units that never mix layers.
  */
-public final class MergePlanner {
+final class MergePlanner {
 
     private MergePlanner() {
     }

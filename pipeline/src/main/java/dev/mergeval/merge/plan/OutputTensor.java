@@ -13,7 +13,7 @@ import java.util.Arrays;
  * @param merged true when the merge method computes it; false when it is carried through unchanged
  *     from {@link MergePlan#copySource()} (integer and FP8 tensors)
  */
-public record OutputTensor(TensorInfo spec, boolean merged) implements Serializable {
+record OutputTensor(TensorInfo spec, boolean merged) implements Serializable {
 
     public OutputTensor(String name, DType dtype, long[] shape, boolean merged) {
         this(new TensorInfo(name, dtype, shape), merged);

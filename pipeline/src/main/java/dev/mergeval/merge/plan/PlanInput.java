@@ -10,7 +10,7 @@ import java.io.Serializable;
  *     input (an extra input such as {@code unaligned_model}), or null for a model of
  *     {@code models}/{@code base_model}
  */
-public record PlanInput(String ref, String uri, String parameter) implements Serializable {
+record PlanInput(String ref, String uri, String parameter) implements Serializable {
 
     /** A model of {@code models} or {@code base_model}. */
     public PlanInput(String ref, String uri) {

@@ -22,7 +22,7 @@ import java.util.SplittableRandom;
  *       token by inverse CDF over the kept tokens in descending probability.
  * </ol>
  */
-public final class TokenSampler {
+final class TokenSampler {
 
     private final GenerationParams params;
     private final SplittableRandom random;
