@@ -4,6 +4,7 @@ import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.ShardFile;
+import dev.mergeval.common.Parallel;
 import dev.mergeval.common.Progress;
 import dev.mergeval.merge.plan.LocalMergeExecutor;
 import dev.mergeval.merge.plan.MergeExecutor;
@@ -20,10 +21,7 @@ import java.lang.management.MemoryType;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
+import java.util.concurrent.Callable;
 import java.util.function.Supplier;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
@@ -178,28 +176,18 @@ public final class MergeBenchmark {
             baseShards = b.shardFiles();
             tuneShards = t.shardFiles();
         }
-        ExecutorService pool = Executors.newFixedThreadPool(threads);
         try {
             fs.delete(outDir, true);
-            List<Future<?>> copies = new ArrayList<>();
-            for (int i = 0; i < baseShards.size(); i++) {
-                Path a = new Path(baseShards.get(i).path());
-                Path b = new Path(tuneShards.get(i).path());
-                copies.add(pool.submit(() -> copyPair(a, b, new Path(outDir, a.getName()), fs, conf)));
-            }
-            for (Future<?> f : copies) {
-                f.get();
-            }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        } catch (ExecutionException e) {
-            throw new IllegalStateException(e.getCause());
-        } finally {
-            pool.shutdownNow();
         }
+        List<Callable<Void>> copies = new ArrayList<>();
+        for (int i = 0; i < baseShards.size(); i++) {
+            Path a = new Path(baseShards.get(i).path());
+            Path b = new Path(tuneShards.get(i).path());
+            copies.add(() -> copyPair(a, b, new Path(outDir, a.getName()), fs, conf));
+        }
+        Parallel.call(copies, threads);
     }
 
     private static Void copyPair(Path a, Path b, Path out, FileSystem outFs, Configuration conf) throws IOException {

@@ -1,13 +1,8 @@
 package dev.mergeval.merge;
 
 import dev.mergeval.checkpoint.Checkpoint;
-import dev.mergeval.common.Failures;
-import java.util.ArrayList;
+import dev.mergeval.common.Parallel;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.function.Function;
 import org.apache.hadoop.conf.Configuration;
 
@@ -81,24 +76,6 @@ public final class AnalysisContext {
         if (threads == 1 || items.size() < 2) {
             return items.stream().map(fn).toList();
         }
-        ExecutorService pool = Executors.newFixedThreadPool(Math.min(threads, items.size()));
-        try {
-            List<Future<R>> futures = new ArrayList<>();
-            for (T item : items) {
-                futures.add(pool.submit(() -> fn.apply(item)));
-            }
-            List<R> results = new ArrayList<>();
-            for (Future<R> f : futures) {
-                results.add(f.get());
-            }
-            return results;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        } catch (ExecutionException e) {
-            throw Failures.unwrap(e);
-        } finally {
-            pool.shutdownNow();
-        }
+        return Parallel.map(items, threads, fn);
     }
 }

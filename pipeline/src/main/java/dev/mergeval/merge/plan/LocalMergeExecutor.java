@@ -1,15 +1,11 @@
 package dev.mergeval.merge.plan;
 
 import dev.mergeval.checkpoint.HadoopFs;
-import dev.mergeval.common.Failures;
+import dev.mergeval.common.Parallel;
 import dev.mergeval.common.Progress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import org.apache.hadoop.conf.Configuration;
 
 /**
@@ -76,24 +72,6 @@ public final class LocalMergeExecutor implements MergeExecutor {
 
     @SuppressWarnings("unchecked")
     private <T> List<T> runAll(List<? extends Callable<?>> tasks) {
-        ExecutorService pool = Executors.newFixedThreadPool(threads);
-        try {
-            List<Future<?>> futures = new ArrayList<>();
-            for (Callable<?> task : tasks) {
-                futures.add(pool.submit(task));
-            }
-            List<T> results = new ArrayList<>();
-            for (Future<?> f : futures) {
-                results.add((T) f.get());
-            }
-            return results;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        } catch (ExecutionException e) {
-            throw Failures.unwrap(e);
-        } finally {
-            pool.shutdownNow();
-        }
+        return (List<T>) Parallel.call(tasks, threads);
     }
 }

@@ -3,7 +3,7 @@ package dev.mergeval.merge.plan;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.ShardLayout;
 import dev.mergeval.checkpoint.TensorInfo;
-import dev.mergeval.common.Failures;
+import dev.mergeval.common.Parallel;
 import dev.mergeval.common.Sha256;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -16,10 +16,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
+import java.util.concurrent.Callable;
 import java.util.function.Function;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
@@ -64,28 +61,14 @@ public final class MergeCommitter {
             Configuration conf, int threads) {
         Map<String, List<Piece>> pieces = pieces(plan, results);
         ShardLayout layout = layout(plan);
-        ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, Math.min(threads, layout.shards().size())));
+        List<WrittenShard> written = Parallel.call(layout.shards().stream()
+                .<Callable<WrittenShard>>map(shard -> () -> writeShard(shard, pieces, stagingDir, conf)).toList(), threads);
         try {
-            List<Future<WrittenShard>> futures = new ArrayList<>();
-            for (ShardLayout.Shard shard : layout.shards()) {
-                futures.add(pool.submit(() -> writeShard(shard, pieces, stagingDir, conf)));
-            }
-            List<WrittenShard> written = new ArrayList<>();
-            for (Future<WrittenShard> f : futures) {
-                written.add(f.get());
-            }
             writeIndex(layout, stagingDir, conf);
-            return written;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while assembling shards", e);
-        } catch (ExecutionException e) {
-            throw Failures.unwrap(e);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
-        } finally {
-            pool.shutdownNow();
         }
+        return written;
     }
 
     /**
