@@ -13,6 +13,7 @@ import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.EvalProvenance;
 import dev.mergeval.provenance.FileHash;
 import dev.mergeval.runtime.GenerationParams;
+import dev.mergeval.source.ModelSource;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.io.Writer;
@@ -104,10 +105,10 @@ public final class EvalOutputs {
      * {@code models}: the suite file and every dataset file are hashed now, on the driver, before
      * any item is read; the supplier completes the record when the outputs are, with the time.
      *
-     * @param models the model sources, recorded in their text form ({@link String#valueOf(Object)})
+     * @param models the model sources, recorded in their text form ({@link ModelSource#text()})
      */
-    public static Supplier<EvalProvenance> provenance(EvalSuite suite, String suitePath, List<?> models, int limit,
-            int sliceSize, String sparkMaster, Configuration conf) {
+    public static Supplier<EvalProvenance> provenance(EvalSuite suite, String suitePath, List<ModelSource> models,
+            int limit, int sliceSize, String sparkMaster, Configuration conf) {
         Map<String, FileHash> datasets = new LinkedHashMap<>();
         List<EvalProvenance.Task> tasks = new ArrayList<>();
         for (EvalTask t : suite.tasks()) {
@@ -125,7 +126,7 @@ public final class EvalOutputs {
         }
         EvalProvenance.Suite suiteRecord = new EvalProvenance.Suite(suitePath, hash(suitePath, conf).sha256(),
                 suite.name(), suite.seed());
-        List<String> sources = models.stream().map(String::valueOf).toList();
+        List<String> sources = models.stream().map(ModelSource::text).toList();
         Environment environment = Environment.current();
         return () -> new EvalProvenance(EvalProvenance.FORMAT, EvalProvenance.COMMAND, Environment.buildVersion(),
                 Instant.now().toString(), new EvalProvenance.Inputs(suitePath, sources),

@@ -90,7 +90,7 @@ public final class EvalJob {
         List<ModelSource> judgeModels = judgeModels(suite);
         // A merge's plan-time analysis runs here once, not on every executor that loads the merge.
         config.models().forEach(m -> ModelSources.prepare(m, HadoopFs.defaults()));
-        var provenance = EvalOutputs.provenance(suite, config.suitePath(), texts(config.models()), config.limit(),
+        var provenance = EvalOutputs.provenance(suite, config.suitePath(), config.models(), config.limit(),
                 config.sliceSize(), spark.sparkContext().master(), HadoopFs.defaults());
         return StagedOutput.write(out, overwrite, provenance,
                 dir -> evaluate(spark, config, judgeModels, factory, units, out.fs(), dir, start));
@@ -104,10 +104,6 @@ public final class EvalJob {
                     ? ModelSource.parse(task.judge().modelSource(), HadoopFs.defaults()) : null);
         }
         return judges;
-    }
-
-    private static List<String> texts(List<ModelSource> models) {
-        return models.stream().map(ModelSource::text).toList();
     }
 
     private static Summary evaluate(SparkSession spark, EvalJobConfig config, List<ModelSource> judgeModels,
@@ -138,7 +134,7 @@ public final class EvalJob {
             EvalOutputs.writeJsonLines(fs, new org.apache.hadoop.fs.Path(dir, EvalOutputs.RECORDS), records);
             Map<String, String> info = new LinkedHashMap<>();
             info.put("suite", config.suitePath());
-            info.put("models", String.join(",", texts(config.models())));
+            info.put("models", String.join(",", config.models().stream().map(ModelSource::text).toList()));
             info.put("spark_master", spark.sparkContext().master());
             info.put("limit", Integer.toString(config.limit()));
             EvalOutputs.writeMetrics(fs, dir, metrics, info);
