@@ -9,6 +9,7 @@ import dev.mergeval.runtime.DjlLanguageModel;
 import dev.mergeval.runtime.LanguageModels;
 import dev.mergeval.runtime.RuntimeOptions;
 import dev.mergeval.runtime.llama.LlamaForward;
+import dev.mergeval.runtime.llama.TorchMemory;
 import dev.mergeval.train.data.ChatEncoder;
 import dev.mergeval.train.data.ChatJsonl;
 import dev.mergeval.train.data.ResponseLoss;
@@ -102,7 +103,7 @@ public final class SafetyGradient {
         for (int from = 0; from < sequences.size(); from += CHUNK) {
             List<TrainingSequence> chunk = sequences.subList(from, Math.min(sequences.size(), from + CHUNK));
             try (NDManager pass = scope.newSubManager()) {
-                NDArray part = ResponseLoss.of(pass, forward, view, chunk).sum().div(total);
+                NDArray part = ResponseLoss.of(pass, forward, view, chunk).sum().div(TorchMemory.scalar(pass, total));
                 collector.backward(part);
                 loss += part.getFloat();
             }

@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.KeyedRandom;
+import dev.mergeval.runtime.llama.TorchMemory;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -68,7 +69,7 @@ public final class LoraAdaptation implements Adaptation {
             for (int i = 0; i < values.length; i++) {
                 values[i] = (float) ((2 * KeyedRandom.uniform(key, i) - 1) * bound);
             }
-            NDArray aArr = Owned.torchCopy(manager, values, new Shape(config.r(), in));
+            NDArray aArr = TorchMemory.copy(manager, values, new Shape(config.r(), in));
             NDArray bArr = manager.zeros(new Shape(out, config.r()), DataType.FLOAT32, e.getValue().getDevice());
             factors.put(name, new NDArray[] {aArr, bArr});
             optimized.put(a, aArr);
@@ -107,7 +108,8 @@ public final class LoraAdaptation implements Adaptation {
         Map<String, NDArray> out = new LinkedHashMap<>(params);
         for (Map.Entry<String, NDArray[]> e : factors.entrySet()) {
             NDArray[] ab = e.getValue();
-            out.put(e.getKey(), Owned.by(scope, ab[1].matMul(ab[0])).mul(scale).add(params.get(e.getKey())));
+            out.put(e.getKey(), Owned.by(scope, ab[1].matMul(ab[0])).mul(TorchMemory.scalar(scope, scale))
+                    .add(params.get(e.getKey())));
         }
         return out;
     }

@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import dev.mergeval.runtime.llama.LlamaForward;
+import dev.mergeval.runtime.llama.TorchMemory;
 import dev.mergeval.safety.SafetyGradient;
 import dev.mergeval.safety.SafetySubspace;
 import dev.mergeval.train.data.TrainingSequence;
@@ -169,7 +170,7 @@ final class SpfProjector implements AutoCloseable {
     }
 
     private NDArray array(float[] values, int rows, int cols) {
-        return Owned.torchCopy(bases, values, new Shape(rows, cols));
+        return TorchMemory.copy(bases, values, new Shape(rows, cols));
     }
 
     @Override

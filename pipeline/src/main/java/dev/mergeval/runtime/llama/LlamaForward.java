@@ -170,7 +170,8 @@ public final class LlamaForward {
         // Grouped-query attention without copying K/V: heads h = j * group + g share kv head j, so
         // [B, H, T, hd] viewed as [B, KV, group * T, hd] lines each query row up with its kv head.
         NDArray qg = q.reshape(batch, kvHeads, (long) group * time, headDim);
-        NDArray scores = qg.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(headDim));
+        NDArray scores = qg.matMul(k.transpose(0, 1, 3, 2))
+                .mul(TorchMemory.scalar(x.getManager(), 1.0 / Math.sqrt(headDim)));
         NDArray probs = toType(scores, DataType.FLOAT32).reshape(batch, kvHeads, group, time, keysLen);
         if (mask != null) {
             probs = probs.add(mask);

@@ -68,7 +68,10 @@ public final class LlamaWeights {
         return params;
     }
 
-    /** One tensor into libtorch memory (not a pinned Java buffer), then to the device and dtype. */
+    /**
+     * One tensor, then to the device and dtype. On the CPU in F32 its data stays in the direct
+     * buffer the returned array holds, alive as long as the array's manager (the model's).
+     */
     static NDArray toArray(float[] values, long[] shape, NDManager manager, Device device, DataType dtype) {
         NDArray cpu = manager.create(new Shape(shape), DataType.FLOAT32, Device.cpu());
         ByteBuffer bytes = ByteBuffer.allocateDirect(values.length * Float.BYTES).order(ByteOrder.nativeOrder());

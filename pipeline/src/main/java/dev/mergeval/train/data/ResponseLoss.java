@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.mergeval.runtime.llama.LlamaForward;
+import dev.mergeval.runtime.llama.TorchMemory;
 import java.util.List;
 import java.util.Map;
 
@@ -51,6 +52,6 @@ public record ResponseLoss(NDArray sum, int tokens) {
 
     /** The mean NLL per response token. */
     public NDArray mean() {
-        return sum.div(tokens);
+        return sum.div(TorchMemory.scalar(sum.getManager(), tokens));
     }
 }
