@@ -59,34 +59,11 @@ class ToyModelBuilderTest {
         assertEquals(ToyChatFormat.CHAT_TEMPLATE,
                 json.readTree(aligned.resolve("tokenizer_config.json").toFile()).get("chat_template").asText());
 
-        // Same seed and data: the same training, up to float rounding. Bit-identity is usual but not
-        // guaranteed (libtorch's CPU kernels may take other code paths between runs), and Adam
-        // amplifies a last-bit difference in an element whose gradient is near zero, so an
-        // element-wise tolerance is either loose or flaky. What is stable: a tensor that was not
-        // trained is bit-identical, and a trained tensor's difference between the two builds is a
-        // small fraction of what training moved it. Measured: rounding noise reached 0.027 of a
-        // layer norm's update in one CI run (zero in most runs), while a seeding bug (the same build
-        // with other training seeds) differs by 0.65 to 1.0 of every tensor's update. The bound sits
-        // between the two.
-        try (Checkpoint start = Checkpoint.open(base.toString(), new Configuration())) {
-            for (String m : ToyModelBuilder.MODELS) {
-                try (Checkpoint x = Checkpoint.open(tmp.resolve("a/models/toy/" + m).toString(), new Configuration());
-                        Checkpoint y = Checkpoint.open(tmp.resolve("b/models/toy/" + m).toString(), new Configuration())) {
-                    assertEquals(x.tensorNames(), y.tensorNames(), m);
-                    for (String name : x.tensorNames()) {
-                        float[] a = x.readFloats(name);
-                        float[] b = y.readFloats(name);
-                        double moved = distance(a, start.readFloats(name));
-                        if (moved == 0) {
-                            assertArrayEquals(a, b, m + " " + name + " was not trained, so must be bit-identical");
-                        } else {
-                            double ratio = distance(a, b) / moved;
-                            assertTrue(ratio < 0.25, m + " " + name + ": two builds differ by " + ratio
-                                    + " of the training update");
-                        }
-                    }
-                }
-            }
+        // Same seed and data: the same bytes. (Training drifted between runs until the gradients stopped
+        // reading scalars freed by the garbage collector: runtime.llama.TorchMemory.)
+        for (String m : ToyModelBuilder.MODELS) {
+            assertArrayEquals(Files.readAllBytes(tmp.resolve("a/models/toy/" + m + "/model.safetensors")),
+                    Files.readAllBytes(tmp.resolve("b/models/toy/" + m + "/model.safetensors")), m);
         }
 
         JsonNode prov = json.readTree(aligned.resolve("toy-provenance.json").toFile());
@@ -153,16 +130,6 @@ class ToyModelBuilderTest {
         assertTrue(Files.isRegularFile(spf.resolve("model.safetensors")));
         assertThrows(BadInputException.class,
                 () -> new ToyModelBuilder(base, tiny(0), s -> { }).build(tmp.resolve("c"), List.of("finetuned")));
-    }
-
-    /** Euclidean distance between two tensors of the same shape. */
-    private static double distance(float[] a, float[] b) {
-        double sum = 0;
-        for (int i = 0; i < a.length; i++) {
-            double d = (double) a[i] - b[i];
-            sum += d * d;
-        }
-        return Math.sqrt(sum);
     }
 
     /** Every tensor of a safetensors file as floats, by name. */
