@@ -15,9 +15,8 @@ import java.util.List;
  * {@code p = softmax(x_row) + 1e-8}, {@code q = softmax(b_row) + 1e-8},
  * {@code kl_row = sum p log(p / q)}, and per element the importance {@code s_i = |x_i - b_i| kl_row}.
  * The threshold is {@code median + 1.5 (q3 - q1)} of the importances (in float, as mergekit), the
- * quantile {@code q} being
- * the element of ascending rank {@code floor(q (n - 1))}; {@code y = b + (x - b)} where
- * {@code s_i >= threshold}, else {@code b}. No parameters.
+ * quantile {@code q} being the element of ascending rank {@code floor(q (n - 1))};
+ * {@code y = b + (x - b)} (in float) where {@code s_i >= threshold}, else {@code b}. No parameters.
  *
  * <p>Like mergekit, a tensor of more than {@value #SAMPLE} elements takes its quantiles from a
  * uniform sample of {@value #SAMPLE} of them without replacement; mergekit draws it with

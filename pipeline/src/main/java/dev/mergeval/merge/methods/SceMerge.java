@@ -14,8 +14,8 @@ import java.util.List;
  * {@code d_k = x_k - b} (formed in float) of the {@code N} non-base models:
  * <ol>
  *   <li>Select, when {@code select_topk < 1}: per position the variance across models
- *       {@code var_i = mean_k (d_ki - mean_k d_ki)^2} (accumulated in double and ranked as float,
- *       as torch's CPU {@code var}); of the {@code nz} positions with {@code var_i != 0}, the
+ *       {@code var_i = mean_k (d_ki - mean_k d_ki)^2} (accumulated in double, ranked as float, the
+ *       dtype torch's {@code var} returns); of the {@code nz} positions with {@code var_i != 0}, the
  *       {@code K = int(float(nz) * float(select_topk))} largest are kept in every {@code d_k}, the
  *       others zeroed (equal variances: the lower index first; {@code K = 0} or
  *       {@code select_topk <= 0}: all zeroed);</li>
