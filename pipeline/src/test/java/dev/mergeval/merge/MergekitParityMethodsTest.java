@@ -81,7 +81,8 @@ class MergekitParityMethodsTest {
 
     @Test
     void multislerpRefusesWeightsThatSumToZeroAndCancellingUnitVectors() {
-        String zero = "merge_method: multislerp\nmodels: [{model: a, parameters: {weight: 1}}, {model: b, parameters: {weight: -1}}]";
+        String zero = "merge_method: multislerp\nmodels: [{model: a, parameters: {weight: [1, 2]}}, "
+                + "{model: b, parameters: {weight: -1}}]";
         BadInputException e = assertThrows(BadInputException.class,
                 () -> merge(zero, W, new long[] {2}, inputs("a", f(1, 0), "b", f(0, 1))));
         assertTrue(e.getMessage().startsWith(W + ": multislerp: the models' weights sum to 0"), e.getMessage());
@@ -266,6 +267,8 @@ class MergekitParityMethodsTest {
             {"merge_method: ram\nbase_model: a\nmodels: [{model: a}]", "models"},
             {"merge_method: ramplus_tl\nbase_model: a\nmodels: [{model: b}]\nparameters: {gamma: 1}", "parameters.gamma"},
             {"merge_method: multislerp\nmodels: [{model: a}, {model: b, parameters: {weight: 1}}]", "weight"},
+            {"merge_method: multislerp\nmodels: [{model: a, parameters: {weight: 1}}, {model: b, parameters: {weight: -1}}]",
+                "models: multislerp: the models' weights sum to 0"},
         };
         for (String[] c : cases) {
             BadInputException e = assertThrows(BadInputException.class, () -> {

@@ -62,6 +62,25 @@ public final class MultiSlerpMerge implements MergeMethod {
         if (Rules.others(config) < 1) {
             throw config.error("models", "multislerp needs at least one model besides base_model");
         }
+        if (Boolean.FALSE.equals(config.parameters().get("normalize_weights"))) {
+            return;
+        }
+        // Plain numbers are checked here; gradients and filters per tensor, in merge.
+        double sum = 0;
+        for (String model : config.inputModels()) {
+            if (config.baseModel().map(model::equals).orElse(false)) {
+                continue;
+            }
+            Object w = config.modelParameters(model).getOrDefault("weight", config.parameters().get("weight"));
+            if (!(w instanceof Number n)) {
+                return;
+            }
+            sum += n.doubleValue();
+        }
+        if (sum == 0) {
+            throw config.error("models", "multislerp: the models' weights sum to 0, and normalize_weights divides"
+                    + " by that sum");
+        }
     }
 
     @Override
