@@ -70,8 +70,10 @@ public final class ArceeFusionMerge implements MergeMethod {
         long[] shape = r.shape();
         int cols = shape.length >= 2 ? (int) shape[shape.length - 1] : n;
         float[] importance = new float[n];
+        double[] ex = new double[cols];
+        double[] eb = new double[cols];
         for (int from = 0; from < n; from += cols) {
-            double kl = klDivergence(x, b, from, cols);
+            double kl = klDivergence(x, b, from, cols, ex, eb);
             for (int i = from; i < from + cols; i++) {
                 importance[i] = (float) (Math.abs(x[i] - b[i]) * kl);
             }
@@ -91,8 +93,11 @@ public final class ArceeFusionMerge implements MergeMethod {
         return out;
     }
 
-    /** {@code sum p log(p / q)} over one row, {@code p, q} the softmaxes plus {@link #EPS}. */
-    private static double klDivergence(float[] x, float[] b, int from, int len) {
+    /**
+     * {@code sum p log(p / q)} over one row, {@code p, q} the softmaxes plus {@link #EPS};
+     * {@code ex} and {@code eb} are scratch of at least {@code len}.
+     */
+    private static double klDivergence(float[] x, float[] b, int from, int len, double[] ex, double[] eb) {
         double maxX = Double.NEGATIVE_INFINITY;
         double maxB = Double.NEGATIVE_INFINITY;
         for (int i = from; i < from + len; i++) {
@@ -101,14 +106,16 @@ public final class ArceeFusionMerge implements MergeMethod {
         }
         double sumX = 0;
         double sumB = 0;
-        for (int i = from; i < from + len; i++) {
-            sumX += Math.exp(x[i] - maxX);
-            sumB += Math.exp(b[i] - maxB);
+        for (int j = 0; j < len; j++) {
+            ex[j] = Math.exp(x[from + j] - maxX);
+            eb[j] = Math.exp(b[from + j] - maxB);
+            sumX += ex[j];
+            sumB += eb[j];
         }
         double kl = 0;
-        for (int i = from; i < from + len; i++) {
-            double p = Math.exp(x[i] - maxX) / sumX + EPS;
-            double q = Math.exp(b[i] - maxB) / sumB + EPS;
+        for (int j = 0; j < len; j++) {
+            double p = ex[j] / sumX + EPS;
+            double q = eb[j] / sumB + EPS;
             kl += p * Math.log(p / q);
         }
         return kl;
