@@ -1,12 +1,18 @@
 package dev.mergeval.merge;
 
+import dev.mergeval.merge.methods.ArceeFusionMerge;
 import dev.mergeval.merge.methods.GeneralizedTaskArithmeticMerge;
+import dev.mergeval.merge.methods.KarcherMerge;
 import dev.mergeval.merge.methods.LinearMerge;
 import dev.mergeval.merge.methods.ModelStockMerge;
+import dev.mergeval.merge.methods.MultiSlerpMerge;
+import dev.mergeval.merge.methods.NearSwapMerge;
 import dev.mergeval.merge.methods.NuSlerpMerge;
 import dev.mergeval.merge.methods.PassthroughMerge;
+import dev.mergeval.merge.methods.RamMerge;
 import dev.mergeval.merge.methods.RestaMerge;
 import dev.mergeval.merge.methods.SafeLoraMerge;
+import dev.mergeval.merge.methods.SceMerge;
 import dev.mergeval.merge.methods.SpfProjectMerge;
 import dev.mergeval.merge.methods.SlerpMerge;
 import java.util.ArrayList;
@@ -41,6 +47,13 @@ public final class MergeMethods {
         register(new SafeLoraMerge());
         register(new RestaMerge());
         register(new SpfProjectMerge());
+        register(new SceMerge());
+        register(new KarcherMerge());
+        register(new MultiSlerpMerge());
+        register(new NearSwapMerge());
+        register(new ArceeFusionMerge());
+        register(RamMerge.ram());
+        register(RamMerge.ramPlusTensorLocal());
     }
 
     private MergeMethods() {

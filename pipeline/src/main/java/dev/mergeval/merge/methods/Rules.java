@@ -1,5 +1,6 @@
 package dev.mergeval.merge.methods;
 
+import dev.mergeval.common.BadInputException;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeRequest;
 
@@ -41,5 +42,29 @@ final class Rules {
             s += (double) v[i] * v[i];
         }
         return Math.sqrt(s);
+    }
+
+    /** Positions of the models other than the base, in input order. */
+    static int[] otherIndices(MergeRequest r) {
+        int[] out = new int[r.inputs().length - (r.baseIndex() >= 0 ? 1 : 0)];
+        for (int k = 0, j = 0; k < r.inputs().length; k++) {
+            if (k != r.baseIndex()) {
+                out[j++] = k;
+            }
+        }
+        return out;
+    }
+
+    /**
+     * A whole-number parameter (mergekit declares it {@code int}): throws bad input naming the
+     * tensor and the parameter when the resolved value has a fraction.
+     */
+    static int wholeNumber(MergeRequest r, String parameter) {
+        double v = r.params().global().number(parameter);
+        if (v != Math.rint(v) || Math.abs(v) > Integer.MAX_VALUE) {
+            throw new BadInputException(r.tensorName() + ": parameters." + parameter + " must be a whole number (got "
+                    + v + ")");
+        }
+        return (int) v;
     }
 }

@@ -1,0 +1,139 @@
+package dev.mergeval.merge.methods;
+
+import dev.mergeval.common.KeyedRandom;
+import dev.mergeval.merge.MergeConfig;
+import dev.mergeval.merge.MergeMethod;
+import dev.mergeval.merge.MergeRequest;
+import dev.mergeval.merge.ParamDef;
+import dev.mergeval.merge.TensorParams;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Arcee Fusion, as mergekit's {@code arcee_fusion.py}: with {@code b} the base model and {@code x}
+ * the one other model, per row (the last dimension; a 1-D tensor is one row)
+ * {@code p = softmax(x_row) + 1e-8}, {@code q = softmax(b_row) + 1e-8},
+ * {@code kl_row = sum p log(p / q)}, and per element the importance {@code s_i = |x_i - b_i| kl_row}.
+ * The threshold is {@code median + 1.5 (q3 - q1)} of the importances (in float, as mergekit), the
+ * quantile {@code q} being the element of ascending rank {@code floor(q (n - 1))};
+ * {@code y = b + (x - b)} (in float) where {@code s_i >= threshold}, else {@code b}. No parameters.
+ *
+ * <p>Like mergekit, a tensor of more than {@value #SAMPLE} elements takes its quantiles from a
+ * uniform sample of {@value #SAMPLE} of them without replacement; mergekit draws it with
+ * {@code torch.randperm} from the global torch stream, Mergeval by selection sampling (Knuth's
+ * algorithm S) on {@link KeyedRandom} keyed by the seed and the tensor name, so the same seed gives
+ * the same output. https://www.arcee.ai/blog/meet-mergekit-v0-1-arcee-fusion-expanded-model-support-multi-gpu-acceleration
+ */
+public final class ArceeFusionMerge implements MergeMethod {
+    static final int SAMPLE = 1_000_000;
+    private static final double EPS = 1e-8;
+
+    @Override
+    public String name() {
+        return "arcee_fusion";
+    }
+
+    @Override
+    public String referenceUrl() {
+        return "https://www.arcee.ai/blog/meet-mergekit-v0-1-arcee-fusion-expanded-model-support-multi-gpu-acceleration";
+    }
+
+    @Override
+    public List<ParamDef> parameters() {
+        return List.of();
+    }
+
+    @Override
+    public List<ParamDef> tensorParameters() {
+        return List.of();
+    }
+
+    @Override
+    public void validate(MergeConfig config) {
+        Rules.requireBase(config, name());
+        if (Rules.others(config) != 1) {
+            throw config.error("models", "arcee_fusion takes exactly two models, base_model and one other (got "
+                    + config.inputModels().size() + ")");
+        }
+    }
+
+    @Override
+    public boolean elementwise(TensorParams params) {
+        return false;
+    }
+
+    @Override
+    public float[] merge(MergeRequest r) {
+        float[] b = r.inputs()[r.baseIndex()];
+        float[] x = r.inputs()[Rules.fineTuneIndex(r)];
+        int n = b.length;
+        long[] shape = r.shape();
+        int cols = shape.length >= 2 ? (int) shape[shape.length - 1] : n;
+        float[] importance = new float[n];
+        double[] ex = new double[cols];
+        double[] eb = new double[cols];
+        for (int from = 0; from < n; from += cols) {
+            double kl = klDivergence(x, b, from, cols, ex, eb);
+            for (int i = from; i < from + cols; i++) {
+                importance[i] = (float) (Math.abs(x[i] - b[i]) * kl);
+            }
+        }
+        float[] sorted = sample(importance, KeyedRandom.counterKey(r.seed(), r.tensorName(), 0));
+        Arrays.sort(sorted);
+        long last = sorted.length - 1;
+        // In float, as mergekit's float32 tensors: floor(q (n - 1)) is exact for n <= SAMPLE.
+        float median = sorted[(int) (last / 2)];
+        float q1 = sorted[(int) (last / 4)];
+        float q3 = sorted[(int) (3 * last / 4)];
+        float threshold = median + 1.5f * (q3 - q1);
+        float[] out = new float[n];
+        for (int i = 0; i < n; i++) {
+            out[i] = importance[i] >= threshold ? b[i] + (x[i] - b[i]) : b[i];
+        }
+        return out;
+    }
+
+    /**
+     * {@code sum p log(p / q)} over one row, {@code p, q} the softmaxes plus {@link #EPS};
+     * {@code ex} and {@code eb} are scratch of at least {@code len}.
+     */
+    private static double klDivergence(float[] x, float[] b, int from, int len, double[] ex, double[] eb) {
+        double maxX = Double.NEGATIVE_INFINITY;
+        double maxB = Double.NEGATIVE_INFINITY;
+        for (int i = from; i < from + len; i++) {
+            maxX = Math.max(maxX, x[i]);
+            maxB = Math.max(maxB, b[i]);
+        }
+        double sumX = 0;
+        double sumB = 0;
+        for (int j = 0; j < len; j++) {
+            ex[j] = Math.exp(x[from + j] - maxX);
+            eb[j] = Math.exp(b[from + j] - maxB);
+            sumX += ex[j];
+            sumB += eb[j];
+        }
+        double kl = 0;
+        for (int j = 0; j < len; j++) {
+            double p = ex[j] / sumX + EPS;
+            double q = eb[j] / sumB + EPS;
+            kl += p * Math.log(p / q);
+        }
+        return kl;
+    }
+
+    /** All values when there are at most {@link #SAMPLE}, else a uniform sample of that many (algorithm S). */
+    private static float[] sample(float[] values, long key) {
+        int n = values.length;
+        if (n <= SAMPLE) {
+            return values.clone();
+        }
+        float[] out = new float[SAMPLE];
+        int taken = 0;
+        for (int i = 0; i < n && taken < SAMPLE; i++) {
+            if (KeyedRandom.uniform(key, i) * (n - i) < SAMPLE - taken) {
+                out[taken++] = values[i];
+            }
+        }
+        return out;
+    }
+}

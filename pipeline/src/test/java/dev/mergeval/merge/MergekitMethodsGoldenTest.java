@@ -1,0 +1,102 @@
+package dev.mergeval.merge;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.mergeval.common.Mappers;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * sce, karcher, multislerp, nearswap, arcee_fusion, ram and ramplus_tl against
+ * {@code mergekit-methods-golden.json}, written by {@code docs/checks/mergekit_methods_golden.py}: a
+ * numpy transliteration of mergekit's code for each method, run on seeded inputs (a 1-D norm weight
+ * and two matrices per case, two to four models). Each merged tensor is compared with two
+ * references:
+ * <ul>
+ *   <li>{@code expected_f32}, mergekit's own numerics (float32 throughout): within
+ *       {@value #TOL_F32} of the tensor's largest magnitude, element by element;</li>
+ *   <li>{@code expected_f64}, the same formulas in float64 after float32 task vectors, the numerics
+ *       Mergeval documents: within {@value #TOL_F64} of the largest magnitude (one float32 ulp there).</li>
+ * </ul>
+ * Selections (sce's top-k, the sign election, arcee_fusion's threshold, ram's active elements) must
+ * agree exactly for the values to be within either bound; arcee_fusion also checks how many
+ * elements it took from the other model.
+ */
+class MergekitMethodsGoldenTest {
+    static final double TOL_F32 = 1e-6;
+    static final double TOL_F64 = 1.2e-7;
+
+    @TestFactory
+    Stream<DynamicTest> everyCaseMatchesTheReference() throws IOException {
+        JsonNode root;
+        try (InputStream in = getClass().getResourceAsStream("/mergekit-methods-golden.json")) {
+            root = Mappers.JSON.readTree(in);
+        }
+        List<DynamicTest> tests = new ArrayList<>();
+        int i = 0;
+        for (JsonNode c : root.get("cases")) {
+            String label = (i++) + " " + c.get("method").asText() + " " + c.get("note").asText();
+            tests.add(DynamicTest.dynamicTest(label, () -> check(c)));
+        }
+        assertTrue(tests.size() >= 7, "cases for every method");
+        return tests.stream();
+    }
+
+    private static void check(JsonNode c) {
+        MergeConfig config = MergeConfig.parse(c.get("yaml").asText(), "golden.yaml");
+        assertEquals(c.get("method").asText(), config.mergeMethod());
+        TensorMerger merger = TensorMerger.create(config, c.get("num_layers").asInt());
+        for (JsonNode t : c.get("tensors")) {
+            String name = t.get("name").asText();
+            long[] shape = new long[t.get("shape").size()];
+            for (int d = 0; d < shape.length; d++) {
+                shape[d] = t.get("shape").get(d).asLong();
+            }
+            Map<String, float[]> inputs = new LinkedHashMap<>();
+            t.get("inputs").fields().forEachRemaining(e -> inputs.put(e.getKey(), floats(e.getValue())));
+            float[] out = merger.merge(name, shape, 0, inputs, 42L);
+            assertClose(floats(t.get("expected_f32")), out, TOL_F32, name + " vs mergekit float32");
+            assertClose(floats(t.get("expected_f64")), out, TOL_F64, name + " vs float64 reference");
+            if (t.has("kept")) {
+                float[] base = inputs.get(config.baseModel().orElseThrow());
+                int changed = 0;
+                for (int k = 0; k < out.length; k++) {
+                    changed += out[k] != base[k] ? 1 : 0;
+                }
+                assertEquals(t.get("kept").asInt(), changed, name + ": elements taken from the other model");
+            }
+        }
+    }
+
+    static void assertClose(float[] expected, float[] actual, double tol, String what) {
+        assertEquals(expected.length, actual.length, what);
+        double scale = 0;
+        for (float e : expected) {
+            scale = Math.max(scale, Math.abs(e));
+        }
+        for (int k = 0; k < expected.length; k++) {
+            double d = Math.abs((double) expected[k] - actual[k]);
+            if (d > tol * scale) {
+                throw new AssertionError(what + ": element " + k + " is " + actual[k] + ", expected " + expected[k]
+                        + " (|d| " + d + " > " + tol + " * " + scale + ")");
+            }
+        }
+    }
+
+    static float[] floats(JsonNode values) {
+        float[] out = new float[values.size()];
+        for (int k = 0; k < out.length; k++) {
+            out[k] = (float) values.get(k).asDouble();
+        }
+        return out;
+    }
+}
