@@ -11,6 +11,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.UnaryOperator;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -36,14 +37,29 @@ public final class ModelFiles {
      */
     public static List<String> copyAuxiliary(String srcDir, String dstDir, DType outDtype,
                                              Configuration conf) {
+        return copyAuxiliary(srcDir, dstDir, outDtype, UnaryOperator.identity(), conf);
+    }
+
+    /**
+     * As {@link #copyAuxiliary(String, String, DType, Configuration)}, with {@code config.json}
+     * further changed by {@code editConfig} (a merge of layer slices sets its
+     * {@code num_hidden_layers}).
+     */
+    public static List<String> copyAuxiliary(String srcDir, String dstDir, DType outDtype,
+                                             UnaryOperator<ObjectNode> editConfig, Configuration conf) {
         Path src = new Path(srcDir);
         Path dst = new Path(dstDir);
-        return copyAuxiliary(HadoopFs.get(src, conf), src, HadoopFs.get(dst, conf), dst, outDtype);
+        return copyAuxiliary(HadoopFs.get(src, conf), src, HadoopFs.get(dst, conf), dst, outDtype, editConfig);
     }
 
     /** As {@link #copyAuxiliary(String, String, DType, Configuration)}, on given filesystems. */
     public static List<String> copyAuxiliary(FileSystem srcFs, Path srcDir, FileSystem dstFs,
                                              Path dstDir, DType outDtype) {
+        return copyAuxiliary(srcFs, srcDir, dstFs, dstDir, outDtype, UnaryOperator.identity());
+    }
+
+    private static List<String> copyAuxiliary(FileSystem srcFs, Path srcDir, FileSystem dstFs,
+                                              Path dstDir, DType outDtype, UnaryOperator<ObjectNode> editConfig) {
         List<String> written = new ArrayList<>();
         try {
             dstFs.mkdirs(dstDir);
@@ -51,7 +67,7 @@ public final class ModelFiles {
             if (CheckpointResolver.isFile(srcFs, cfg)) {
                 ObjectNode config = Json.readObject(srcFs, cfg, CheckpointResolver.MAX_JSON_BYTES);
                 writeConfig(dstFs, new Path(dstDir, CheckpointResolver.CONFIG_FILE),
-                        withDtype(config, outDtype));
+                        editConfig.apply(withDtype(config, outDtype)));
                 written.add(CheckpointResolver.CONFIG_FILE);
             }
             for (String name : AUXILIARY_FILES) {

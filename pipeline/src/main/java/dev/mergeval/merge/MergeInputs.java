@@ -21,7 +21,8 @@ import org.apache.hadoop.fs.Path;
  * extra model inputs ({@link ParamDef.Kind#MODEL} parameters such as {@code unaligned_model}), by
  * parameter name. An extra input is checked tensor by tensor against the reference model (the base
  * model, else the first), and a tensor it lacks or holds in another shape is bad input naming
- * {@code parameters.NAME} and the tensor.
+ * {@code parameters.NAME} and the tensor. A {@code slices:} config is laid out over the models'
+ * headers as they open ({@link #layout()}).
  */
 public final class MergeInputs implements AutoCloseable {
 
@@ -29,12 +30,14 @@ public final class MergeInputs implements AutoCloseable {
     private final Map<String, Checkpoint> models;
     private final Map<String, Checkpoint> extras;
     private final Checkpoint reference;
+    private final MergeLayout layout;
 
     private MergeInputs(MergeConfig config, Map<String, Checkpoint> models, Map<String, Checkpoint> extras) {
         this.config = config;
         this.models = Collections.unmodifiableMap(models);
         this.extras = Collections.unmodifiableMap(extras);
         this.reference = models.get(config.baseModel().orElse(config.inputModels().get(0)));
+        this.layout = config.isSliced() ? MergeLayout.of(config, models) : null;
     }
 
     /**
@@ -115,9 +118,27 @@ public final class MergeInputs implements AutoCloseable {
         return extras;
     }
 
-    /** The model whose tensor names, shapes, config and tokenizer the output takes. */
+    /**
+     * The model whose config and tokenizer the output takes, and for a {@code models:} config its
+     * tensor names and shapes.
+     */
     public Checkpoint reference() {
         return reference;
+    }
+
+    /** Where each output tensor of a {@code slices:} config comes from; null for a {@code models:} config. */
+    public MergeLayout layout() {
+        return layout;
+    }
+
+    /** The output's decoder layers: the layout's, or those of {@link #reference()}. */
+    public int numLayers() {
+        return layout != null ? layout.numLayers() : MergeLayout.layerCount(reference);
+    }
+
+    /** A merger for these inputs over {@code numLayers} layers (unused by a layout) with {@code analysis}. */
+    public TensorMerger merger(int numLayers, PlanAnalysis analysis) {
+        return TensorMerger.create(config, numLayers, analysis, Map.of(), layout);
     }
 
     /** A model by reference, or an extra input by parameter name. */
@@ -138,8 +159,15 @@ public final class MergeInputs implements AutoCloseable {
         return dtype == DType.F32 || dtype == DType.F16 || dtype == DType.BF16 || dtype == DType.F64;
     }
 
-    /** The tensors the merge computes: the reference model's mergeable tensors, in its order. */
+    /**
+     * The tensors the merge computes: the mergeable output tensors of the layout, or of the
+     * reference model, in output order.
+     */
     public List<String> mergedTensors() {
+        if (layout != null) {
+            return layout.tensors().stream().filter(r -> isMergeable(r.spec().dtype()))
+                    .map(MergeLayout.Route::name).toList();
+        }
         return reference.tensorNames().stream().filter(t -> isMergeable(reference.info(t).dtype())).toList();
     }
 
@@ -150,8 +178,8 @@ public final class MergeInputs implements AutoCloseable {
      */
     public PlanAnalysis analyze(int numLayers, List<String> tensors, Configuration conf, int threads) {
         PlanAnalysis analysis = config.method().analyze(new AnalysisContext(this,
-                TensorMerger.create(config, numLayers), tensors, conf, threads));
-        checkExtras(tensors, TensorMerger.create(config, numLayers, analysis));
+                merger(numLayers, PlanAnalysis.NONE), tensors, conf, threads));
+        checkExtras(tensors, merger(numLayers, analysis));
         return analysis;
     }
 

@@ -35,6 +35,9 @@ public final class MergeLoader {
         try {
             ModelDirectory dir = new ModelDirectory(inputs.reference().root(), conf);
             LlamaConfig config = LanguageModels.readConfig(dir);
+            if (inputs.layout() != null) {
+                config = config.withNumHiddenLayers(inputs.layout().numLayers());
+            }
             int layers = config.numHiddenLayers();
             return new LanguageModels.Opened(id, dir, config, new MergedTensorSource(inputs, layers, seed,
                     () -> analysis(inputs, location, seed, layers, conf, false)));
@@ -53,8 +56,8 @@ public final class MergeLoader {
      */
     public static void prepare(MergeConfig merge, String location, long seed, Configuration conf) {
         try (MergeInputs inputs = MergeInputs.open(merge, conf)) {
-            int layers = LanguageModels.readConfig(new ModelDirectory(inputs.reference().root(), conf))
-                    .numHiddenLayers();
+            int layers = inputs.layout() != null ? inputs.layout().numLayers()
+                    : LanguageModels.readConfig(new ModelDirectory(inputs.reference().root(), conf)).numHiddenLayers();
             analysis(inputs, location, seed, layers, conf, true);
         }
     }
