@@ -131,11 +131,6 @@ public final class MergeInputs implements AutoCloseable {
         return layout;
     }
 
-    /** The output's decoder layers: the layout's, or those of {@link #reference()}. */
-    public int numLayers() {
-        return layout != null ? layout.numLayers() : MergeLayout.layerCount(reference);
-    }
-
     /** A merger for these inputs over {@code numLayers} layers (unused by a layout) with {@code analysis}. */
     public TensorMerger merger(int numLayers, PlanAnalysis analysis) {
         return TensorMerger.create(config, numLayers, analysis, Map.of(), layout);

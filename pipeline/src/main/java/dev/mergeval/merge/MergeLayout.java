@@ -98,6 +98,8 @@ public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers
                 }
             }
         }
+        Map<String, Map<Integer, List<String>>> byLayer = new HashMap<>();
+        models.forEach((ref, model) -> byLayer.put(ref, byLayer(model)));
         Checkpoint reference = models.get(config.baseModel().orElse(config.inputModels().get(0)));
         List<Route> routes = new ArrayList<>();
         for (String name : reference.tensorNames()) {
@@ -120,12 +122,13 @@ public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers
                 layers.add(new Layer(k, i, from));
                 double t = n > 1 ? j / (double) (n - 1) : 1.0;
                 SliceSource first = sources.get(0);
-                for (String name : layerTensors(models.get(first.model()), first.start() + j)) {
+                List<String> names = byLayer.get(first.model()).getOrDefault(first.start() + j, List.of());
+                for (String name : names) {
                     routes.add(route(config, models, i, t, TensorMerger.withLayerIndex(name, k), name, from));
                 }
                 for (SliceSource s : sources) {
-                    int have = layerTensors(models.get(s.model()), s.start() + j).size();
-                    int want = layerTensors(models.get(first.model()), first.start() + j).size();
+                    int have = byLayer.get(s.model()).getOrDefault(s.start() + j, List.of()).size();
+                    int want = names.size();
                     if (have != want) {
                         throw config.error("slices[" + i + "].sources", "layer " + (s.start() + j) + " of '"
                                 + s.model() + "' has " + have + " tensors, layer " + (first.start() + j) + " of '"
@@ -216,9 +219,16 @@ public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers
         return out;
     }
 
-    /** The tensors of layer {@code layer} of {@code model}, in its order. */
-    private static List<String> layerTensors(Checkpoint model, int layer) {
-        return model.tensorNames().stream().filter(n -> TensorMerger.layerIndex(n) == layer).toList();
+    /** The tensors of each layer of {@code model}, in its order. */
+    private static Map<Integer, List<String>> byLayer(Checkpoint model) {
+        Map<Integer, List<String>> layers = new HashMap<>();
+        for (String name : model.tensorNames()) {
+            int layer = TensorMerger.layerIndex(name);
+            if (layer >= 0) {
+                layers.computeIfAbsent(layer, l -> new ArrayList<>()).add(name);
+            }
+        }
+        return layers;
     }
 
     /** {@code num_hidden_layers} from config.json, else one more than the highest layer index seen. */

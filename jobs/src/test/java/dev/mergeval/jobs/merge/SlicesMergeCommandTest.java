@@ -7,19 +7,25 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.mergeval.bench.SyntheticModels;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.common.Mappers;
+import dev.mergeval.common.Progress;
 import dev.mergeval.jobs.cli.MergevalCli;
 import dev.mergeval.jobs.cluster.ProjectLayout;
+import dev.mergeval.jobs.cluster.SparkTestConf;
+import dev.mergeval.merge.plan.LocalMergeExecutor;
+import dev.mergeval.merge.plan.MergeJob;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.junit.jupiter.api.Test;
 
 /**
  * {@code slices:} configs through {@code mergeval merge}: mergekit's own
  * {@code examples/gradient-slerp.yml} and the project's {@code conf/merges} examples, each in one
  * JVM and on Spark {@code local[2]} (tensors spread over executors), with the same bytes, and the
- * gradient example also equal to its {@code models:} form.
+ * gradient example also equal to its {@code models:} form; and sliced merges cut into many small
+ * units on Spark.
  */
 class SlicesMergeCommandTest {
 
@@ -98,6 +104,46 @@ class SlicesMergeCommandTest {
             assertEquals(single, merge(config, work.resolve(example + "-spark"), "--master", "local[2]"), example);
             JsonNode out = Mappers.JSON.readTree(work.resolve(example + "-spark/config.json").toFile());
             assertEquals(example.equals("frankenmerge") ? 6 : 5, out.get("num_hidden_layers").asInt(), example);
+        }
+    }
+
+    /**
+     * Small units (16 KiB of output, embeddings split into row ranges) spread over two executors:
+     * a frankenmerge and a gradient SLERP over two slices write the single-JVM bytes.
+     */
+    @Test
+    void slicedMergesSpreadOverSparkExecutorsWriteTheSingleJvmBytes() {
+        Path work = ProjectLayout.scratch("slices-spark-");
+        MergeFixtures.Pair pair = MergeFixtures.write(work.resolve("models").toString(), MergeFixtures.SHAPE, CONF);
+        Map<String, String> configs = Map.of("frankenmerge", """
+                merge_method: passthrough
+                slices:
+                  - sources: [{model: %1$s, layer_range: [0, 3]}]
+                  - sources: [{model: %2$s, layer_range: [1, 4]}]
+                dtype: bfloat16
+                """.formatted(pair.base(), pair.tune()), "gradient-slerp", """
+                merge_method: slerp
+                base_model: %1$s
+                slices:
+                  - sources: [{model: %1$s, layer_range: [0, 2]}, {model: %2$s, layer_range: [0, 2]}]
+                  - sources: [{model: %1$s, layer_range: [2, 4]}, {model: %2$s, layer_range: [2, 4]}]
+                parameters: {t: [{filter: mlp, value: [0, 1]}, {value: 0.3}]}
+                """.formatted(pair.base(), pair.tune()));
+        JavaSparkContext sc = new JavaSparkContext(SparkTestConf.base("slices").setMaster("local[2]"));
+        try {
+            SparkMergeExecutor spark = new SparkMergeExecutor(sc, Progress.NONE);
+            configs.forEach((name, yaml) -> {
+                String single = work.resolve(name + "-single").toString();
+                String distributed = work.resolve(name + "-spark").toString();
+                MergeJob.run(MergeFixtures.request(yaml, single), new LocalMergeExecutor(2, CONF, Progress.NONE), CONF);
+                MergeJob.Outcome outcome = MergeJob.run(MergeFixtures.request(yaml, distributed), spark, CONF);
+                assertTrue(outcome.plan().units().size() >= 10, name + ": enough units to spread");
+                Map<String, String> hashes = MergeFixtures.shardHashes(single, CONF);
+                assertTrue(hashes.size() >= 2, name + ": several shards " + hashes);
+                assertEquals(hashes, MergeFixtures.shardHashes(distributed, CONF), name);
+            });
+        } finally {
+            sc.stop();
         }
     }
 

@@ -58,7 +58,7 @@ final class MergePlanner {
                 modelHeaders.keySet().retainAll(modelUris.keySet());
                 checkCompatible(modelHeaders, copySource);
                 reference = headers.get(copySource);
-                numLayers = layerCount(open.models().get(copySource), reference);
+                numLayers = MergeLayout.layerCount(open.models().get(copySource));
             } else {
                 reference = layout.tensors().stream().map(MergeLayout.Route::spec).toList();
                 numLayers = layout.numLayers();
@@ -146,18 +146,6 @@ final class MergePlanner {
             map.put(t.name(), t);
         }
         return map;
-    }
-
-    /** {@code num_hidden_layers} from config.json, else one more than the highest layer index seen. */
-    static int layerCount(Checkpoint ckpt, List<TensorInfo> tensors) {
-        if (ckpt.config() != null && ckpt.config().hasNonNull("num_hidden_layers")) {
-            return ckpt.config().get("num_hidden_layers").asInt();
-        }
-        int max = -1;
-        for (TensorInfo t : tensors) {
-            max = Math.max(max, TensorMerger.layerIndex(t.name()));
-        }
-        return max + 1;
     }
 
     /**
