@@ -3,6 +3,7 @@ package dev.mergeval.checkpoint;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.util.DefaultIndenter;
 import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.InputStream;
@@ -10,7 +11,9 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.UnaryOperator;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
@@ -85,6 +88,33 @@ public final class ModelFiles {
                     + dstDir, e);
         }
         return written;
+    }
+
+    /**
+     * The vocabulary of the tokenizer in {@code dir}, as Hugging Face's {@code get_vocab()} gives
+     * it: {@code tokenizer.json}'s model vocabulary (a token-to-id mapping, or Unigram's list of
+     * pieces numbered in order) and its added tokens; null when there is no {@code tokenizer.json}.
+     */
+    public static Map<String, Integer> tokenizerVocabulary(String dir, Configuration conf) {
+        Path file = new Path(dir, "tokenizer.json");
+        FileSystem fs = HadoopFs.get(file, conf);
+        if (!CheckpointResolver.isFile(fs, file)) {
+            return null;
+        }
+        ObjectNode root = Json.readObject(fs, file, CheckpointResolver.MAX_JSON_BYTES);
+        Map<String, Integer> vocab = new LinkedHashMap<>();
+        JsonNode model = root.path("model").path("vocab");
+        if (model.isObject()) {
+            model.fields().forEachRemaining(e -> vocab.put(e.getKey(), e.getValue().asInt()));
+        } else if (model.isArray()) {
+            for (int i = 0; i < model.size(); i++) {
+                vocab.put(model.get(i).path(0).asText(), i);
+            }
+        }
+        for (JsonNode added : root.path("added_tokens")) {
+            vocab.put(added.path("content").asText(), added.path("id").asInt());
+        }
+        return vocab;
     }
 
     /** A copy of {@code config} with its dtype keys set to {@code dtype}; order is kept. */

@@ -3,6 +3,7 @@ package dev.mergeval.merge;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.checkpoint.ModelFiles;
 import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.BadInputException;
 import java.io.FileNotFoundException;
@@ -13,6 +14,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 
@@ -67,6 +69,49 @@ public final class MergeInputs implements AutoCloseable {
             extras.values().forEach(Checkpoint::close);
             throw e;
         }
+    }
+
+    /**
+     * For {@code tokenizer_source: base}, checks that every model numbers the base model's tokens
+     * as the base does (ids below each model's {@code vocab_size}): mergekit re-indexes each model's
+     * embedding rows to the base vocabulary by token, Mergeval merges them by index, and the two
+     * agree exactly when the vocabularies do. A model without {@code tokenizer.json} is taken to
+     * share the base's, as mergekit takes a model whose tokenizer it cannot load.
+     */
+    public void checkVocabularies(Configuration conf) {
+        if (!config.tokenizerSource().equals(Optional.of("base"))) {
+            return;
+        }
+        Map<String, Integer> base = vocabulary(reference, conf);
+        if (base == null) {
+            return;
+        }
+        for (Map.Entry<String, Checkpoint> e : models.entrySet()) {
+            Map<String, Integer> vocab = e.getValue() == reference ? null : vocabulary(e.getValue(), conf);
+            if (vocab == null) {
+                continue;
+            }
+            for (Map.Entry<String, Integer> token : base.entrySet()) {
+                Integer id = vocab.get(token.getKey());
+                if (!token.getValue().equals(id)) {
+                    throw config.error("tokenizer_source", "model '" + e.getKey() + "' "
+                            + (id == null ? "lacks token '" + token.getKey() + "'"
+                                    : "numbers token '" + token.getKey() + "' " + id)
+                            + ", which is " + token.getValue() + " in base_model; Mergeval merges embedding rows by"
+                            + " index and does not re-index them to the base vocabulary by token");
+                }
+            }
+        }
+    }
+
+    /** The model's tokenizer vocabulary, ids at or above its {@code vocab_size} left out; null without one. */
+    private static Map<String, Integer> vocabulary(Checkpoint model, Configuration conf) {
+        Map<String, Integer> vocab = ModelFiles.tokenizerVocabulary(model.root(), conf);
+        if (vocab != null && model.config() != null && model.config().hasNonNull("vocab_size")) {
+            int size = model.config().get("vocab_size").asInt();
+            vocab.values().removeIf(id -> id >= size);
+        }
+        return vocab;
     }
 
     /**

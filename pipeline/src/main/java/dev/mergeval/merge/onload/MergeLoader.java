@@ -33,6 +33,7 @@ public final class MergeLoader {
             Configuration conf) {
         MergeInputs inputs = MergeInputs.open(merge, conf);
         try {
+            inputs.checkVocabularies(conf);
             ModelDirectory dir = new ModelDirectory(inputs.reference().root(), conf);
             LlamaConfig config = LanguageModels.readConfig(dir);
             if (inputs.layout() != null) {

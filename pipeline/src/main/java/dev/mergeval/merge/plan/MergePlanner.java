@@ -50,6 +50,7 @@ final class MergePlanner {
             for (PlanInput in : inputs) {
                 headers.put(in.key(), infos(in.isExtra() ? open.extras().get(in.parameter()) : open.models().get(in.ref())));
             }
+            open.checkVocabularies(conf);
             MergeLayout layout = open.layout();
             List<TensorInfo> reference;
             int numLayers;
