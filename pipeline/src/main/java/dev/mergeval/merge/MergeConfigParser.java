@@ -25,7 +25,7 @@ import java.util.function.BiFunction;
 /**
  * Reads a mergekit YAML config into a {@link MergeConfig}. The YAML is bound to the raw records
  * below, whose values stay YAML nodes so that each is checked here with a message of its own;
- * Jackson rejects keys they do not hold. Everything Mergeval does not support (slices, modules,
+ * Jackson rejects keys they do not hold. Everything Mergeval does not support (modules,
  * tokenizer blocks, chat templates, unknown keys, parameters the method does not take, missing
  * required parameters, values of the wrong type) is a {@link BadInputException} whose one-line
  * message names the source and the key, checked in document order: the top-level keys, the method,
@@ -104,28 +104,9 @@ final class MergeConfigParser {
             if (!isAbsent(modelsNode)) {
                 throw bad("slices", "give either 'models' or 'slices', not both");
             }
-            for (ParamDef def : method.parameters()) {
-                if (def.kind().wholeMerge()) {
-                    throw bad("slices", method.name() + " reads whole models (parameter '" + def.name()
-                            + "'); it cannot merge slices, list whole models under 'models'");
-                }
-            }
-            List<MergeSlice> slices = slices(raw.slices(), method);
-            Map<String, Object> global = parameterBlock(raw.parameters(), "parameters", method.parameters(),
-                    method.tensorParameters(), method.name());
-            MergeConfig config = new MergeConfig(source, Optional.ofNullable(location), method.name(),
-                    Optional.ofNullable(baseModel), List.of(), global, Optional.ofNullable(dtype),
-                    Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource), slices);
-            for (int i = 0; i < slices.size(); i++) {
-                MergeConfig slice = config.forSlice(i);
-                try {
-                    checkRequired(slice, method);
-                    method.validate(slice);
-                } catch (BadInputException e) {
-                    throw inSlice(e, i, config);
-                }
-            }
-            return config;
+            return sliced(raw, method, new MergeConfig(source, Optional.ofNullable(location), method.name(),
+                    Optional.ofNullable(baseModel), List.of(), Map.of(), Optional.ofNullable(dtype),
+                    Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource), List.of()));
         }
         if (isAbsent(modelsNode)) {
             throw bad("models", "required: the list of models to merge");
@@ -158,6 +139,35 @@ final class MergeConfigParser {
                 Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource), List.of());
         checkRequired(config, method);
         method.validate(config);
+        return config;
+    }
+
+    /**
+     * A {@code slices:} config: {@code top} (its scalar settings) with the slices and the global
+     * parameters, each slice checked against the method's rules as the {@code models:} config it
+     * merges as.
+     */
+    private MergeConfig sliced(RawConfig raw, MergeMethod method, MergeConfig top) {
+        for (ParamDef def : method.parameters()) {
+            if (def.kind().wholeMerge()) {
+                throw bad("slices", method.name() + " reads whole models (parameter '" + def.name()
+                        + "'); it cannot merge slices, list whole models under 'models'");
+            }
+        }
+        List<MergeSlice> slices = slices(raw.slices(), method);
+        Map<String, Object> global = parameterBlock(raw.parameters(), "parameters", method.parameters(),
+                method.tensorParameters(), method.name());
+        MergeConfig config = new MergeConfig(source, top.location(), top.mergeMethod(), top.baseModel(), List.of(),
+                global, top.dtype(), top.outDtype(), top.tokenizerSource(), slices);
+        for (int i = 0; i < slices.size(); i++) {
+            MergeConfig slice = config.forSlice(i);
+            try {
+                checkRequired(slice, method);
+                method.validate(slice);
+            } catch (BadInputException e) {
+                throw inSlice(e, i, config);
+            }
+        }
         return config;
     }
 
