@@ -40,29 +40,33 @@ public final class ModelFiles {
      */
     public static List<String> copyAuxiliary(String srcDir, String dstDir, DType outDtype,
                                              Configuration conf) {
-        return copyAuxiliary(srcDir, dstDir, outDtype, UnaryOperator.identity(), conf);
+        return copyAuxiliary(srcDir, srcDir, dstDir, outDtype, UnaryOperator.identity(), conf);
     }
 
     /**
      * As {@link #copyAuxiliary(String, String, DType, Configuration)}, with {@code config.json}
-     * further changed by {@code editConfig} (a merge of layer slices sets its
-     * {@code num_hidden_layers}).
+     * from {@code configDir} further changed by {@code editConfig} (a merge of layer slices sets
+     * its {@code num_hidden_layers}) and the {@link #AUXILIARY_FILES} from {@code auxiliaryDir}
+     * (a merge that takes another model's tokenizer).
      */
-    public static List<String> copyAuxiliary(String srcDir, String dstDir, DType outDtype,
+    public static List<String> copyAuxiliary(String configDir, String auxiliaryDir, String dstDir, DType outDtype,
                                              UnaryOperator<ObjectNode> editConfig, Configuration conf) {
-        Path src = new Path(srcDir);
+        Path src = new Path(configDir);
+        Path aux = new Path(auxiliaryDir);
         Path dst = new Path(dstDir);
-        return copyAuxiliary(HadoopFs.get(src, conf), src, HadoopFs.get(dst, conf), dst, outDtype, editConfig);
+        return copyAuxiliary(HadoopFs.get(src, conf), src, HadoopFs.get(aux, conf), aux, HadoopFs.get(dst, conf), dst,
+                outDtype, editConfig);
     }
 
     /** As {@link #copyAuxiliary(String, String, DType, Configuration)}, on given filesystems. */
     public static List<String> copyAuxiliary(FileSystem srcFs, Path srcDir, FileSystem dstFs,
                                              Path dstDir, DType outDtype) {
-        return copyAuxiliary(srcFs, srcDir, dstFs, dstDir, outDtype, UnaryOperator.identity());
+        return copyAuxiliary(srcFs, srcDir, srcFs, srcDir, dstFs, dstDir, outDtype, UnaryOperator.identity());
     }
 
-    private static List<String> copyAuxiliary(FileSystem srcFs, Path srcDir, FileSystem dstFs,
-                                              Path dstDir, DType outDtype, UnaryOperator<ObjectNode> editConfig) {
+    private static List<String> copyAuxiliary(FileSystem srcFs, Path srcDir, FileSystem auxFs, Path auxDir,
+                                              FileSystem dstFs, Path dstDir, DType outDtype,
+                                              UnaryOperator<ObjectNode> editConfig) {
         List<String> written = new ArrayList<>();
         try {
             dstFs.mkdirs(dstDir);
@@ -74,9 +78,9 @@ public final class ModelFiles {
                 written.add(CheckpointResolver.CONFIG_FILE);
             }
             for (String name : AUXILIARY_FILES) {
-                Path from = new Path(srcDir, name);
-                if (CheckpointResolver.isFile(srcFs, from)) {
-                    try (InputStream in = srcFs.open(from);
+                Path from = new Path(auxDir, name);
+                if (CheckpointResolver.isFile(auxFs, from)) {
+                    try (InputStream in = auxFs.open(from);
                          OutputStream out = dstFs.create(new Path(dstDir, name), true)) {
                         in.transferTo(out);
                     }

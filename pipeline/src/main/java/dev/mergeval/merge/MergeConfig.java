@@ -19,9 +19,9 @@ import java.util.TreeMap;
 /**
  * A validated mergekit merge configuration restricted to what Mergeval supports: {@code models}
  * or {@code slices}, {@code merge_method}, {@code base_model}, {@code parameters}, {@code dtype},
- * {@code out_dtype} and {@code tokenizer_source} (absent or {@code base}). {@link #parse} reads and
- * checks one (see {@link MergeConfigParser} for what is rejected); the canonical constructor checks
- * nothing.
+ * {@code out_dtype} and {@code tokenizer_source} (absent, {@code base} or a model path).
+ * {@link #parse} reads and checks one (see {@link MergeConfigParser} for what is rejected); the
+ * canonical constructor checks nothing.
  *
  * <p>A {@code slices:} config ({@link #isSliced()}) has no {@code models}; each slice is merged as
  * the {@code models:} config {@link #forSlice} makes of it, and {@link MergeLayout} says which
@@ -77,6 +77,16 @@ public record MergeConfig(
      */
     public static MergeConfig parse(String yaml, String sourceName, String location) {
         return new MergeConfigParser(sourceName).parse(yaml, location);
+    }
+
+    /**
+     * The model whose tokenizer the output takes when {@code tokenizer_source} names one (a model
+     * path, as mergekit reads it, optionally written {@code model:PATH}), as written; empty for
+     * {@code base} or none.
+     */
+    public Optional<String> tokenizerModel() {
+        return tokenizerSource.filter(source -> !source.equals("base"))
+                .map(source -> source.startsWith("model:") ? source.substring("model:".length()) : source);
     }
 
     /** The registered method named by {@link #mergeMethod()}. */

@@ -92,10 +92,12 @@ final class MergeConfigParser {
         String dtype = optionalDtype(raw.dtype(), "dtype");
         String outDtype = optionalDtype(raw.outDtype(), "out_dtype");
         String tokenizerSource = optionalString(raw.tokenizerSource(), "tokenizer_source");
-        if (tokenizerSource != null && !tokenizerSource.equals("base")) {
-            throw bad("tokenizer_source", "only 'base' is supported (got '" + tokenizerSource + "')");
+        if ("union".equals(tokenizerSource)) {
+            throw bad("tokenizer_source", "'union' is not supported: Mergeval builds no union vocabulary and does not"
+                    + " re-index embedding rows (supported: 'base', or a model path whose vocabulary every merged model"
+                    + " shares)");
         }
-        if (tokenizerSource != null && baseModel == null) {
+        if ("base".equals(tokenizerSource) && baseModel == null) {
             throw bad("tokenizer_source", "'base' needs a base_model");
         }
 

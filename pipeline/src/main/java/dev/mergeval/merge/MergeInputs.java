@@ -72,33 +72,47 @@ public final class MergeInputs implements AutoCloseable {
     }
 
     /**
-     * For {@code tokenizer_source: base}, checks that every model numbers the base model's tokens
-     * as the base does (ids below each model's {@code vocab_size}): mergekit re-indexes each model's
-     * embedding rows to the base vocabulary by token, Mergeval merges them by index, and the two
-     * agree exactly when the vocabularies do. A model without {@code tokenizer.json} is taken to
-     * share the base's, as mergekit takes a model whose tokenizer it cannot load.
+     * With {@code tokenizer_source}, checks that every model numbers the output vocabulary's tokens
+     * as it does: the base model's (ids below its {@code vocab_size}) for {@code base}, the named
+     * model's whole {@code tokenizer.json} vocabulary otherwise. mergekit re-indexes each model's
+     * embedding rows to that vocabulary by token, Mergeval merges them by index, and the two agree
+     * exactly when the vocabularies do. A model without {@code tokenizer.json} is taken to have the
+     * base model's, as mergekit takes a model whose tokenizer it cannot load.
      */
     public void checkVocabularies(Configuration conf) {
-        if (!config.tokenizerSource().equals(Optional.of("base"))) {
+        if (config.tokenizerSource().isEmpty()) {
             return;
         }
         Map<String, Integer> base = vocabulary(reference, conf);
-        if (base == null) {
+        Map<String, Integer> out = base;
+        String where = "base_model";
+        if (config.tokenizerModel().isPresent()) {
+            String dir = MergeConfig.resolvePath(config.tokenizerModel().get(), null);
+            out = ModelFiles.tokenizerVocabulary(dir, conf);
+            if (out == null) {
+                throw config.error("tokenizer_source", dir + " has no tokenizer.json");
+            }
+            where = "the tokenizer of " + config.tokenizerModel().get();
+        }
+        if (out == null) {
             return;
         }
         for (Map.Entry<String, Checkpoint> e : models.entrySet()) {
-            Map<String, Integer> vocab = e.getValue() == reference ? null : vocabulary(e.getValue(), conf);
+            Map<String, Integer> vocab = vocabulary(e.getValue(), conf);
             if (vocab == null) {
+                vocab = base;
+            }
+            if (vocab == null || vocab == out) {
                 continue;
             }
-            for (Map.Entry<String, Integer> token : base.entrySet()) {
+            for (Map.Entry<String, Integer> token : out.entrySet()) {
                 Integer id = vocab.get(token.getKey());
                 if (!token.getValue().equals(id)) {
                     throw config.error("tokenizer_source", "model '" + e.getKey() + "' "
                             + (id == null ? "lacks token '" + token.getKey() + "'"
                                     : "numbers token '" + token.getKey() + "' " + id)
-                            + ", which is " + token.getValue() + " in base_model; Mergeval merges embedding rows by"
-                            + " index and does not re-index them to the base vocabulary by token");
+                            + ", which is " + token.getValue() + " in " + where + "; Mergeval merges embedding rows"
+                            + " by index and does not re-index them to the output vocabulary by token");
                 }
             }
         }

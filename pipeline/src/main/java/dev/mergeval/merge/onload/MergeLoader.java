@@ -40,7 +40,9 @@ public final class MergeLoader {
                 config = config.withNumHiddenLayers(inputs.layout().numLayers());
             }
             int layers = config.numHiddenLayers();
-            return new LanguageModels.Opened(id, dir, config, new MergedTensorSource(inputs, layers, seed,
+            ModelDirectory tokenizer = merge.tokenizerModel()
+                    .map(ref -> new ModelDirectory(MergeConfig.resolvePath(ref, null), conf)).orElse(dir);
+            return new LanguageModels.Opened(id, tokenizer, config, new MergedTensorSource(inputs, layers, seed,
                     () -> analysis(inputs, location, seed, layers, conf, false)));
         } catch (RuntimeException e) {
             inputs.close();

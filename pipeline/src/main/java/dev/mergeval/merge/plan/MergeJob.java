@@ -110,8 +110,10 @@ public final class MergeJob {
             try (Checkpoint source = Checkpoint.open(plan.uriOf(plan.copySource()), conf)) {
                 copyRoot = source.root();
             }
-            ModelFiles.copyAuxiliary(copyRoot, staging, outputDtype(plan), json -> plan.layout() == null ? json
-                    : json.put("num_hidden_layers", plan.layout().numLayers()), conf);
+            String tokenizerRoot = config.tokenizerModel().map(ref -> MergeConfig.resolvePath(ref, null))
+                    .orElse(copyRoot);
+            ModelFiles.copyAuxiliary(copyRoot, tokenizerRoot, staging, outputDtype(plan), json -> plan.layout() == null
+                    ? json : json.put("num_hidden_layers", plan.layout().numLayers()), conf);
             write(fs, new Path(staging, CONFIG_FILE), request.configYaml());
             long wallMillis = (System.nanoTime() - start) / 1_000_000;
             MergeProvenance provenance = provenance(plan, config.mergeMethod(), config.parameters(), inputHashes,
