@@ -24,7 +24,7 @@ import org.apache.hadoop.fs.Path;
  * parameter name. An extra input is checked tensor by tensor against the reference model (the base
  * model, else the first), and a tensor it lacks or holds in another shape is bad input naming
  * {@code parameters.NAME} and the tensor. A {@code slices:} config is laid out over the models'
- * headers as they open ({@link #layout()}).
+ * headers when first asked ({@link #layout()}; executors of a plan take the plan's).
  */
 public final class MergeInputs implements AutoCloseable {
 
@@ -32,14 +32,13 @@ public final class MergeInputs implements AutoCloseable {
     private final Map<String, Checkpoint> models;
     private final Map<String, Checkpoint> extras;
     private final Checkpoint reference;
-    private final MergeLayout layout;
+    private MergeLayout layout;
 
     private MergeInputs(MergeConfig config, Map<String, Checkpoint> models, Map<String, Checkpoint> extras) {
         this.config = config;
         this.models = Collections.unmodifiableMap(models);
         this.extras = Collections.unmodifiableMap(extras);
         this.reference = models.get(config.baseModel().orElse(config.inputModels().get(0)));
-        this.layout = config.isSliced() ? MergeLayout.of(config, models) : null;
     }
 
     /**
@@ -186,13 +185,16 @@ public final class MergeInputs implements AutoCloseable {
     }
 
     /** Where each output tensor of a {@code slices:} config comes from; null for a {@code models:} config. */
-    public MergeLayout layout() {
+    public synchronized MergeLayout layout() {
+        if (layout == null && config.isSliced()) {
+            layout = MergeLayout.of(config, models);
+        }
         return layout;
     }
 
     /** A merger for these inputs over {@code numLayers} layers (unused by a layout) with {@code analysis}. */
     public TensorMerger merger(int numLayers, PlanAnalysis analysis) {
-        return TensorMerger.create(config, numLayers, analysis, Map.of(), layout);
+        return TensorMerger.create(config, numLayers, analysis, Map.of(), layout());
     }
 
     /** A model by reference, or an extra input by parameter name. */
@@ -218,8 +220,8 @@ public final class MergeInputs implements AutoCloseable {
      * reference model, in output order.
      */
     public List<String> mergedTensors() {
-        if (layout != null) {
-            return layout.tensors().stream().filter(r -> isMergeable(r.spec().dtype()))
+        if (layout() != null) {
+            return layout().tensors().stream().filter(r -> isMergeable(r.spec().dtype()))
                     .map(MergeLayout.Route::name).toList();
         }
         return reference.tensorNames().stream().filter(t -> isMergeable(reference.info(t).dtype())).toList();
