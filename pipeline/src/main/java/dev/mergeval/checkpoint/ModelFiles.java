@@ -3,6 +3,7 @@ package dev.mergeval.checkpoint;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.util.DefaultIndenter;
 import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.InputStream;
@@ -10,7 +11,10 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.function.UnaryOperator;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -36,14 +40,33 @@ public final class ModelFiles {
      */
     public static List<String> copyAuxiliary(String srcDir, String dstDir, DType outDtype,
                                              Configuration conf) {
-        Path src = new Path(srcDir);
+        return copyAuxiliary(srcDir, srcDir, dstDir, outDtype, UnaryOperator.identity(), conf);
+    }
+
+    /**
+     * As {@link #copyAuxiliary(String, String, DType, Configuration)}, with {@code config.json}
+     * from {@code configDir} further changed by {@code editConfig} (a merge of layer slices sets
+     * its {@code num_hidden_layers}) and the {@link #AUXILIARY_FILES} from {@code auxiliaryDir}
+     * (a merge that takes another model's tokenizer).
+     */
+    public static List<String> copyAuxiliary(String configDir, String auxiliaryDir, String dstDir, DType outDtype,
+                                             UnaryOperator<ObjectNode> editConfig, Configuration conf) {
+        Path src = new Path(configDir);
+        Path aux = new Path(auxiliaryDir);
         Path dst = new Path(dstDir);
-        return copyAuxiliary(HadoopFs.get(src, conf), src, HadoopFs.get(dst, conf), dst, outDtype);
+        return copyAuxiliary(HadoopFs.get(src, conf), src, HadoopFs.get(aux, conf), aux, HadoopFs.get(dst, conf), dst,
+                outDtype, editConfig);
     }
 
     /** As {@link #copyAuxiliary(String, String, DType, Configuration)}, on given filesystems. */
     public static List<String> copyAuxiliary(FileSystem srcFs, Path srcDir, FileSystem dstFs,
                                              Path dstDir, DType outDtype) {
+        return copyAuxiliary(srcFs, srcDir, srcFs, srcDir, dstFs, dstDir, outDtype, UnaryOperator.identity());
+    }
+
+    private static List<String> copyAuxiliary(FileSystem srcFs, Path srcDir, FileSystem auxFs, Path auxDir,
+                                              FileSystem dstFs, Path dstDir, DType outDtype,
+                                              UnaryOperator<ObjectNode> editConfig) {
         List<String> written = new ArrayList<>();
         try {
             dstFs.mkdirs(dstDir);
@@ -51,13 +74,13 @@ public final class ModelFiles {
             if (CheckpointResolver.isFile(srcFs, cfg)) {
                 ObjectNode config = Json.readObject(srcFs, cfg, CheckpointResolver.MAX_JSON_BYTES);
                 writeConfig(dstFs, new Path(dstDir, CheckpointResolver.CONFIG_FILE),
-                        withDtype(config, outDtype));
+                        editConfig.apply(withDtype(config, outDtype)));
                 written.add(CheckpointResolver.CONFIG_FILE);
             }
             for (String name : AUXILIARY_FILES) {
-                Path from = new Path(srcDir, name);
-                if (CheckpointResolver.isFile(srcFs, from)) {
-                    try (InputStream in = srcFs.open(from);
+                Path from = new Path(auxDir, name);
+                if (CheckpointResolver.isFile(auxFs, from)) {
+                    try (InputStream in = auxFs.open(from);
                          OutputStream out = dstFs.create(new Path(dstDir, name), true)) {
                         in.transferTo(out);
                     }
@@ -69,6 +92,33 @@ public final class ModelFiles {
                     + dstDir, e);
         }
         return written;
+    }
+
+    /**
+     * The vocabulary of the tokenizer in {@code dir}, as Hugging Face's {@code get_vocab()} gives
+     * it: {@code tokenizer.json}'s model vocabulary (a token-to-id mapping, or Unigram's list of
+     * pieces numbered in order) and its added tokens; null when there is no {@code tokenizer.json}.
+     */
+    public static Map<String, Integer> tokenizerVocabulary(String dir, Configuration conf) {
+        Path file = new Path(dir, "tokenizer.json");
+        FileSystem fs = HadoopFs.get(file, conf);
+        if (!CheckpointResolver.isFile(fs, file)) {
+            return null;
+        }
+        ObjectNode root = Json.readObject(fs, file, CheckpointResolver.MAX_JSON_BYTES);
+        Map<String, Integer> vocab = new LinkedHashMap<>();
+        JsonNode model = root.path("model").path("vocab");
+        if (model.isObject()) {
+            model.fields().forEachRemaining(e -> vocab.put(e.getKey(), e.getValue().asInt()));
+        } else if (model.isArray()) {
+            for (int i = 0; i < model.size(); i++) {
+                vocab.put(model.get(i).path(0).asText(), i);
+            }
+        }
+        for (JsonNode added : root.path("added_tokens")) {
+            vocab.put(added.path("content").asText(), added.path("id").asInt());
+        }
+        return vocab;
     }
 
     /** A copy of {@code config} with its dtype keys set to {@code dtype}; order is kept. */

@@ -17,10 +17,15 @@ import java.util.Optional;
 import java.util.TreeMap;
 
 /**
- * A validated mergekit merge configuration restricted to what Mergeval supports: {@code models},
- * {@code merge_method}, {@code base_model}, {@code parameters}, {@code dtype}, {@code out_dtype} and
- * {@code tokenizer_source} (absent or {@code base}). {@link #parse} reads and checks one (see
- * {@link MergeConfigParser} for what is rejected); the canonical constructor checks nothing.
+ * A validated mergekit merge configuration restricted to what Mergeval supports: {@code models}
+ * or {@code slices}, {@code merge_method}, {@code base_model}, {@code parameters}, {@code dtype},
+ * {@code out_dtype} and {@code tokenizer_source} (absent, {@code base} or a model path).
+ * {@link #parse} reads and checks one (see {@link MergeConfigParser} for what is rejected); the
+ * canonical constructor checks nothing.
+ *
+ * <p>A {@code slices:} config ({@link #isSliced()}) has no {@code models}; each slice is merged as
+ * the {@code models:} config {@link #forSlice} makes of it, and {@link MergeLayout} says which
+ * input layers make which output layers.
  *
  * <p>A value: equal by content and serializable, so the parsed config travels as it is to Spark
  * executors (inside a merge plan or a model source) and is never re-parsed there. The method is
@@ -36,6 +41,7 @@ import java.util.TreeMap;
  * @param mergeMethod the registry name of the method
  * @param parameters the global {@code parameters:} block: scalars, gradient lists and
  *     {@code {filter, value}} condition lists as parsed, by name in the order written
+ * @param slices the {@code slices:} list, empty for a {@code models:} config
  */
 public record MergeConfig(
         String sourceName,
@@ -46,13 +52,15 @@ public record MergeConfig(
         Map<String, Object> parameters,
         Optional<String> dtype,
         Optional<String> outDtype,
-        Optional<String> tokenizerSource) implements Serializable {
+        Optional<String> tokenizerSource,
+        List<MergeSlice> slices) implements Serializable {
 
     public MergeConfig {
         Objects.requireNonNull(sourceName, "sourceName");
         Objects.requireNonNull(mergeMethod, "mergeMethod");
         models = List.copyOf(models);
         parameters = Collections.unmodifiableMap(new LinkedHashMap<>(parameters));
+        slices = List.copyOf(slices);
     }
 
     /**
@@ -71,6 +79,16 @@ public record MergeConfig(
         return new MergeConfigParser(sourceName).parse(yaml, location);
     }
 
+    /**
+     * The model whose tokenizer the output takes when {@code tokenizer_source} names one (a model
+     * path, as mergekit reads it, optionally written {@code model:PATH}), as written; empty for
+     * {@code base} or none.
+     */
+    public Optional<String> tokenizerModel() {
+        return tokenizerSource.filter(source -> !source.equals("base"))
+                .map(source -> source.startsWith("model:") ? source.substring("model:".length()) : source);
+    }
+
     /** The registered method named by {@link #mergeMethod()}. */
     public MergeMethod method() {
         return MergeMethods.find(mergeMethod)
@@ -80,7 +98,50 @@ public record MergeConfig(
     /** This config with errors naming {@code name} as their source. */
     public MergeConfig withSourceName(String name) {
         return new MergeConfig(name, location, mergeMethod, baseModel, models, parameters, dtype, outDtype,
-                tokenizerSource);
+                tokenizerSource, slices);
+    }
+
+    /** True for a {@code slices:} config. */
+    public boolean isSliced() {
+        return !slices.isEmpty();
+    }
+
+    /**
+     * Slice {@code index} as the {@code models:} config that merges its layers: its sources as the
+     * models (with their own parameters), {@code base_model} only where it is one of them, and as
+     * global parameters the slice's settings in front of the global ones (a slice's filter list that
+     * matches no tensor falls through to the global setting, as in mergekit).
+     */
+    public MergeConfig forSlice(int index) {
+        MergeSlice slice = slices.get(index);
+        List<ModelEntry> entries = new ArrayList<>();
+        for (SliceSource source : slice.sources()) {
+            entries.add(new ModelEntry(source.model(), source.parameters()));
+        }
+        Optional<String> base = baseModel.filter(b -> entries.stream().anyMatch(e -> e.model().equals(b)));
+        Map<String, Object> merged = new LinkedHashMap<>(parameters);
+        slice.parameters().forEach((name, setting) -> merged.put(name, inFrontOf(setting, parameters.get(name))));
+        return new MergeConfig(sourceName, location, mergeMethod, base, entries, merged, dtype, outDtype,
+                tokenizerSource, List.of());
+    }
+
+    /**
+     * A setting consulted before {@code fallback}: a scalar or gradient always gives a value, so it
+     * replaces the fallback; a {@code {filter, value}} list gets the fallback appended (as one
+     * unfiltered entry, or its own entries).
+     */
+    private static Object inFrontOf(Object setting, Object fallback) {
+        if (fallback == null || !(setting instanceof List<?> list) || list.isEmpty()
+                || !(list.get(0) instanceof Map)) {
+            return setting;
+        }
+        List<Object> chain = new ArrayList<>(list);
+        if (fallback instanceof List<?> f && !f.isEmpty() && f.get(0) instanceof Map) {
+            chain.addAll(f);
+        } else {
+            chain.add(Map.of("value", fallback));
+        }
+        return List.copyOf(chain);
     }
 
     /** An error naming this config's source and {@code key}. */
@@ -88,12 +149,18 @@ public record MergeConfig(
         return MergeConfigParser.bad(sourceName, key, problem);
     }
 
-    /** Distinct model references: the base model first (if any), then {@code models} in order. */
+    /**
+     * Distinct model references: the base model first (if any), then {@code models} in order (or
+     * the slices' sources in order).
+     */
     public List<String> inputModels() {
         LinkedHashSet<String> refs = new LinkedHashSet<>();
         baseModel.ifPresent(refs::add);
         for (ModelEntry entry : models) {
             refs.add(entry.model());
+        }
+        for (MergeSlice slice : slices) {
+            slice.sources().forEach(source -> refs.add(source.model()));
         }
         return List.copyOf(refs);
     }
@@ -166,12 +233,25 @@ public record MergeConfig(
         ObjectNode root = MergeConfigParser.YAML.createObjectNode();
         root.put("merge_method", mergeMethod);
         baseModel.ifPresent(base -> root.put("base_model", base));
-        var list = root.putArray("models");
-        for (ModelEntry entry : models) {
-            ObjectNode m = list.addObject();
-            m.put("model", entry.model());
-            if (!entry.parameters().isEmpty()) {
-                m.set("parameters", MergeConfigParser.YAML.valueToTree(new TreeMap<>(entry.parameters())));
+        if (isSliced()) {
+            var list = root.putArray("slices");
+            for (MergeSlice slice : slices) {
+                ObjectNode out = list.addObject();
+                var sources = out.putArray("sources");
+                for (SliceSource source : slice.sources()) {
+                    ObjectNode m = sources.addObject();
+                    m.put("model", source.model());
+                    m.putArray("layer_range").add(source.start()).add(source.end());
+                    putParameters(m, source.parameters());
+                }
+                putParameters(out, slice.parameters());
+            }
+        } else {
+            var list = root.putArray("models");
+            for (ModelEntry entry : models) {
+                ObjectNode m = list.addObject();
+                m.put("model", entry.model());
+                putParameters(m, entry.parameters());
             }
         }
         if (!parameters.isEmpty()) {
@@ -187,6 +267,12 @@ public record MergeConfig(
         }
     }
 
+    private static void putParameters(ObjectNode node, Map<String, Object> parameters) {
+        if (!parameters.isEmpty()) {
+            node.set("parameters", MergeConfigParser.YAML.valueToTree(new TreeMap<>(parameters)));
+        }
+    }
+
     @Override
     public String toString() {
         return normalizedYaml();
@@ -196,13 +282,13 @@ public record MergeConfig(
     @Serial
     private Object writeReplace() {
         return new Form(sourceName, location.orElse(null), mergeMethod, baseModel.orElse(null), models, parameters,
-                dtype.orElse(null), outDtype.orElse(null), tokenizerSource.orElse(null));
+                dtype.orElse(null), outDtype.orElse(null), tokenizerSource.orElse(null), slices);
     }
 
     /** The serialized form of a {@link MergeConfig}: its components, absent ones null. */
     private record Form(String sourceName, String location, String mergeMethod, String baseModel,
             List<ModelEntry> models, Map<String, Object> parameters, String dtype, String outDtype,
-            String tokenizerSource) implements Serializable {
+            String tokenizerSource, List<MergeSlice> slices) implements Serializable {
         @Serial
         private static final long serialVersionUID = 1L;
 
@@ -210,7 +296,8 @@ public record MergeConfig(
         private Object readResolve() {
             return new MergeConfig(sourceName, Optional.ofNullable(location), mergeMethod,
                     Optional.ofNullable(baseModel), models, parameters, Optional.ofNullable(dtype),
-                    Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource));
+                    Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource),
+                    slices == null ? List.of() : slices);
         }
     }
 }

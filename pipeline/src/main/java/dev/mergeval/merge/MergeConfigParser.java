@@ -25,16 +25,16 @@ import java.util.function.BiFunction;
 /**
  * Reads a mergekit YAML config into a {@link MergeConfig}. The YAML is bound to the raw records
  * below, whose values stay YAML nodes so that each is checked here with a message of its own;
- * Jackson rejects keys they do not hold. Everything Mergeval does not support (slices, modules,
+ * Jackson rejects keys they do not hold. Everything Mergeval does not support (modules,
  * tokenizer blocks, chat templates, unknown keys, parameters the method does not take, missing
  * required parameters, values of the wrong type) is a {@link BadInputException} whose one-line
  * message names the source and the key, checked in document order: the top-level keys, the method,
- * the scalar settings, each model in turn, the global parameters, the required parameters, and
- * last the method's own rules ({@link MergeMethod#validate}).
+ * the scalar settings, each model (or each slice and its sources) in turn, the global parameters,
+ * the required parameters, and last the method's own rules ({@link MergeMethod#validate}), which a
+ * {@code slices:} config meets slice by slice ({@link MergeConfig#forSlice}).
  */
 final class MergeConfigParser {
     private static final Map<String, String> UNSUPPORTED_KEYS = Map.of(
-            "slices", "layer slices are not supported; list whole models under 'models'",
             "modules", "modules are not supported; list whole models under 'models'",
             "tokenizer", "the tokenizer block is not supported; use 'tokenizer_source: base' or omit it",
             "chat_template", "chat templates are not supported; the base model's tokenizer files are copied");
@@ -46,7 +46,17 @@ final class MergeConfigParser {
     /** The top level of a config. */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     record RawConfig(JsonNode mergeMethod, JsonNode baseModel, JsonNode models, JsonNode parameters,
-            JsonNode dtype, JsonNode outDtype, JsonNode tokenizerSource) {
+            JsonNode dtype, JsonNode outDtype, JsonNode tokenizerSource, JsonNode slices) {
+    }
+
+    /** One entry of {@code slices}. */
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    record RawSlice(JsonNode sources, JsonNode parameters, JsonNode baseModel, JsonNode residualWeight) {
+    }
+
+    /** One entry of a slice's {@code sources}. */
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    record RawSource(JsonNode model, JsonNode layerRange, JsonNode parameters) {
     }
 
     /** One entry of {@code models}. */
@@ -82,14 +92,24 @@ final class MergeConfigParser {
         String dtype = optionalDtype(raw.dtype(), "dtype");
         String outDtype = optionalDtype(raw.outDtype(), "out_dtype");
         String tokenizerSource = optionalString(raw.tokenizerSource(), "tokenizer_source");
-        if (tokenizerSource != null && !tokenizerSource.equals("base")) {
-            throw bad("tokenizer_source", "only 'base' is supported (got '" + tokenizerSource + "')");
+        if ("union".equals(tokenizerSource)) {
+            throw bad("tokenizer_source", "'union' is not supported: Mergeval builds no union vocabulary and does not"
+                    + " re-index embedding rows (supported: 'base', or a model path whose vocabulary every merged model"
+                    + " shares)");
         }
-        if (tokenizerSource != null && baseModel == null) {
+        if ("base".equals(tokenizerSource) && baseModel == null) {
             throw bad("tokenizer_source", "'base' needs a base_model");
         }
 
         JsonNode modelsNode = raw.models();
+        if (!isAbsent(raw.slices())) {
+            if (!isAbsent(modelsNode)) {
+                throw bad("slices", "give either 'models' or 'slices', not both");
+            }
+            return sliced(raw, method, new MergeConfig(source, Optional.ofNullable(location), method.name(),
+                    Optional.ofNullable(baseModel), List.of(), Map.of(), Optional.ofNullable(dtype),
+                    Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource), List.of()));
+        }
         if (isAbsent(modelsNode)) {
             throw bad("models", "required: the list of models to merge");
         }
@@ -118,10 +138,142 @@ final class MergeConfigParser {
 
         MergeConfig config = new MergeConfig(source, Optional.ofNullable(location), method.name(),
                 Optional.ofNullable(baseModel), models, global, Optional.ofNullable(dtype),
-                Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource));
+                Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource), List.of());
         checkRequired(config, method);
         method.validate(config);
         return config;
+    }
+
+    /**
+     * A {@code slices:} config: {@code top} (its scalar settings) with the slices and the global
+     * parameters, each slice checked against the method's rules as the {@code models:} config it
+     * merges as.
+     */
+    private MergeConfig sliced(RawConfig raw, MergeMethod method, MergeConfig top) {
+        for (ParamDef def : method.parameters()) {
+            if (def.kind().wholeMerge()) {
+                throw bad("slices", method.name() + " reads whole models (parameter '" + def.name()
+                        + "'); it cannot merge slices, list whole models under 'models'");
+            }
+        }
+        List<MergeSlice> slices = slices(raw.slices(), method);
+        Map<String, Object> global = parameterBlock(raw.parameters(), "parameters", method.parameters(),
+                method.tensorParameters(), method.name());
+        MergeConfig config = new MergeConfig(source, top.location(), top.mergeMethod(), top.baseModel(), List.of(),
+                global, top.dtype(), top.outDtype(), top.tokenizerSource(), slices);
+        for (int i = 0; i < slices.size(); i++) {
+            MergeConfig slice = config.forSlice(i);
+            try {
+                checkRequired(slice, method);
+                method.validate(slice);
+            } catch (BadInputException e) {
+                throw inSlice(e, i, config);
+            }
+        }
+        return config;
+    }
+
+    /**
+     * The {@code slices:} list: each slice's sources (model, {@code layer_range: [start, end)} with
+     * {@code 0 <= start < end}, each model once, all of the same length) and parameters. Whether a
+     * range lies inside its model is checked where the models are opened ({@link MergeLayout}).
+     */
+    private List<MergeSlice> slices(JsonNode node, MergeMethod method) {
+        if (!node.isArray() || node.isEmpty()) {
+            throw bad("slices", "must be a non-empty list of slices, each with 'sources'");
+        }
+        List<MergeSlice> slices = new ArrayList<>();
+        for (int i = 0; i < node.size(); i++) {
+            String where = "slices[" + i + "]";
+            if (!node.get(i).isObject()) {
+                throw bad(where, "must be a mapping with 'sources' and optional 'parameters'");
+            }
+            RawSlice raw = bind(node.get(i), RawSlice.class, where + ".",
+                    (key, known) -> "unknown key (supported: parameters, sources)");
+            if (!isAbsent(raw.baseModel())) {
+                throw bad(where + ".base_model", "a slice's own base_model is not supported; set base_model"
+                        + " at the top level");
+            }
+            if (!isAbsent(raw.residualWeight())) {
+                throw bad(where + ".residual_weight", "not supported (mergekit's planner does not use it either)");
+            }
+            JsonNode sourcesNode = raw.sources();
+            if (isAbsent(sourcesNode)) {
+                throw bad(where + ".sources", "required: the models and layer ranges of this slice");
+            }
+            if (!sourcesNode.isArray() || sourcesNode.isEmpty()) {
+                throw bad(where + ".sources", "must be a non-empty list");
+            }
+            List<SliceSource> sources = new ArrayList<>();
+            for (int j = 0; j < sourcesNode.size(); j++) {
+                String at = where + ".sources[" + j + "]";
+                JsonNode sourceNode = sourcesNode.get(j);
+                if (!sourceNode.isObject()) {
+                    throw bad(at, "must be a mapping with 'model', 'layer_range' and optional 'parameters'");
+                }
+                RawSource entry = bind(sourceNode, RawSource.class, at + ".",
+                        (key, known) -> "unknown key (supported: " + String.join(", ", known) + ")");
+                String model = requiredString(entry.model(), at + ".model");
+                if (sources.stream().anyMatch(s -> s.model().equals(model))) {
+                    throw bad(at + ".model", "'" + model + "' is listed twice in this slice (a slice merges each"
+                            + " model once; stack other layers of it in another slice)");
+                }
+                int[] range = layerRange(entry.layerRange(), at + ".layer_range");
+                if (j > 0 && range[1] - range[0] != sources.get(0).layers()) {
+                    throw bad(at + ".layer_range", "covers " + (range[1] - range[0]) + " layers, " + where
+                            + ".sources[0] covers " + sources.get(0).layers()
+                            + "; every source of a slice must cover the same number of layers");
+                }
+                sources.add(new SliceSource(model, range[0], range[1], parameterBlock(entry.parameters(),
+                        at + ".parameters", method.tensorParameters(), List.of(), method.name())));
+            }
+            slices.add(new MergeSlice(sources, parameterBlock(raw.parameters(), where + ".parameters",
+                    method.parameters(), method.tensorParameters(), method.name())));
+        }
+        return slices;
+    }
+
+    /** {@code [start, end)}: two integers, {@code 0 <= start < end}. */
+    private int[] layerRange(JsonNode node, String key) {
+        if (isAbsent(node)) {
+            throw bad(key, "required: [start, end), the layers this source contributes");
+        }
+        if (!node.isArray() || node.size() != 2 || !node.get(0).canConvertToInt() || !node.get(1).canConvertToInt()
+                || !node.get(0).isIntegralNumber() || !node.get(1).isIntegralNumber()) {
+            throw bad(key, "must be a list of two layer indices [start, end)");
+        }
+        int start = node.get(0).intValue();
+        int end = node.get(1).intValue();
+        if (start < 0) {
+            throw bad(key, "start " + start + " is negative");
+        }
+        if (start >= end) {
+            throw bad(key, "[" + start + ", " + end + ") is empty: the range is [start, end), start must be below end");
+        }
+        return new int[] {start, end};
+    }
+
+    /**
+     * An error of slice {@code index}'s rules ({@link MergeConfig#forSlice}), keyed in the slice:
+     * its {@code models} are the slice's {@code sources}, and a {@code base_model} it lacks is one
+     * that is not among them.
+     */
+    private BadInputException inSlice(BadInputException e, int index, MergeConfig config) {
+        String prefix = source + ": ";
+        String where = "slices[" + index + "]";
+        String message = e.getMessage();
+        if (!message.startsWith(prefix)) {
+            return e;
+        }
+        String rest = message.substring(prefix.length());
+        if (rest.startsWith("models")) {
+            return new BadInputException(prefix + where + ".sources" + rest.substring("models".length()));
+        }
+        if (rest.startsWith("base_model: ") && config.baseModel().isPresent()) {
+            return new BadInputException(prefix + where + ".sources: " + rest.substring("base_model: ".length())
+                    + ", and base_model '" + config.baseModel().get() + "' is not one of this slice's sources");
+        }
+        return new BadInputException(prefix + where + ": " + rest);
     }
 
     private void checkRequired(MergeConfig config, MergeMethod method) {

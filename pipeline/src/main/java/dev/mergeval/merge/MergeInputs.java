@@ -3,6 +3,7 @@ package dev.mergeval.merge;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.checkpoint.ModelFiles;
 import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.BadInputException;
 import java.io.FileNotFoundException;
@@ -13,6 +14,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 
@@ -21,7 +23,8 @@ import org.apache.hadoop.fs.Path;
  * extra model inputs ({@link ParamDef.Kind#MODEL} parameters such as {@code unaligned_model}), by
  * parameter name. An extra input is checked tensor by tensor against the reference model (the base
  * model, else the first), and a tensor it lacks or holds in another shape is bad input naming
- * {@code parameters.NAME} and the tensor.
+ * {@code parameters.NAME} and the tensor. A {@code slices:} config is laid out over the models'
+ * headers when first asked ({@link #layout()}; executors of a plan take the plan's).
  */
 public final class MergeInputs implements AutoCloseable {
 
@@ -29,6 +32,7 @@ public final class MergeInputs implements AutoCloseable {
     private final Map<String, Checkpoint> models;
     private final Map<String, Checkpoint> extras;
     private final Checkpoint reference;
+    private MergeLayout layout;
 
     private MergeInputs(MergeConfig config, Map<String, Checkpoint> models, Map<String, Checkpoint> extras) {
         this.config = config;
@@ -64,6 +68,63 @@ public final class MergeInputs implements AutoCloseable {
             extras.values().forEach(Checkpoint::close);
             throw e;
         }
+    }
+
+    /**
+     * With {@code tokenizer_source}, checks that every model numbers the output vocabulary's tokens
+     * as it does: the base model's (ids below its {@code vocab_size}) for {@code base}, the named
+     * model's whole {@code tokenizer.json} vocabulary otherwise. mergekit re-indexes each model's
+     * embedding rows to that vocabulary by token, Mergeval merges them by index, and the two agree
+     * exactly when the vocabularies do. A model without {@code tokenizer.json} is taken to have the
+     * base model's, as mergekit takes a model whose tokenizer it cannot load.
+     */
+    public void checkVocabularies(Configuration conf) {
+        if (config.tokenizerSource().isEmpty()) {
+            return;
+        }
+        Map<String, Integer> base = vocabulary(reference, conf);
+        Map<String, Integer> out = base;
+        String where = "base_model";
+        if (config.tokenizerModel().isPresent()) {
+            String dir = MergeConfig.resolvePath(config.tokenizerModel().get(), null);
+            out = ModelFiles.tokenizerVocabulary(dir, conf);
+            if (out == null) {
+                throw config.error("tokenizer_source", dir + " has no tokenizer.json");
+            }
+            where = "the tokenizer of " + config.tokenizerModel().get();
+        }
+        if (out == null) {
+            return;
+        }
+        for (Map.Entry<String, Checkpoint> e : models.entrySet()) {
+            Map<String, Integer> vocab = vocabulary(e.getValue(), conf);
+            if (vocab == null) {
+                vocab = base;
+            }
+            if (vocab == null || vocab == out) {
+                continue;
+            }
+            for (Map.Entry<String, Integer> token : out.entrySet()) {
+                Integer id = vocab.get(token.getKey());
+                if (!token.getValue().equals(id)) {
+                    throw config.error("tokenizer_source", "model '" + e.getKey() + "' "
+                            + (id == null ? "lacks token '" + token.getKey() + "'"
+                                    : "numbers token '" + token.getKey() + "' " + id)
+                            + ", which is " + token.getValue() + " in " + where + "; Mergeval merges embedding rows"
+                            + " by index and does not re-index them to the output vocabulary by token");
+                }
+            }
+        }
+    }
+
+    /** The model's tokenizer vocabulary, ids at or above its {@code vocab_size} left out; null without one. */
+    private static Map<String, Integer> vocabulary(Checkpoint model, Configuration conf) {
+        Map<String, Integer> vocab = ModelFiles.tokenizerVocabulary(model.root(), conf);
+        if (vocab != null && model.config() != null && model.config().hasNonNull("vocab_size")) {
+            int size = model.config().get("vocab_size").asInt();
+            vocab.values().removeIf(id -> id >= size);
+        }
+        return vocab;
     }
 
     /**
@@ -115,9 +176,25 @@ public final class MergeInputs implements AutoCloseable {
         return extras;
     }
 
-    /** The model whose tensor names, shapes, config and tokenizer the output takes. */
+    /**
+     * The model whose config and tokenizer the output takes, and for a {@code models:} config its
+     * tensor names and shapes.
+     */
     public Checkpoint reference() {
         return reference;
+    }
+
+    /** Where each output tensor of a {@code slices:} config comes from; null for a {@code models:} config. */
+    public synchronized MergeLayout layout() {
+        if (layout == null && config.isSliced()) {
+            layout = MergeLayout.of(config, models);
+        }
+        return layout;
+    }
+
+    /** A merger for these inputs over {@code numLayers} layers (unused by a layout) with {@code analysis}. */
+    public TensorMerger merger(int numLayers, PlanAnalysis analysis) {
+        return TensorMerger.create(config, numLayers, analysis, Map.of(), layout());
     }
 
     /** A model by reference, or an extra input by parameter name. */
@@ -138,8 +215,15 @@ public final class MergeInputs implements AutoCloseable {
         return dtype == DType.F32 || dtype == DType.F16 || dtype == DType.BF16 || dtype == DType.F64;
     }
 
-    /** The tensors the merge computes: the reference model's mergeable tensors, in its order. */
+    /**
+     * The tensors the merge computes: the mergeable output tensors of the layout, or of the
+     * reference model, in output order.
+     */
     public List<String> mergedTensors() {
+        if (layout() != null) {
+            return layout().tensors().stream().filter(r -> isMergeable(r.spec().dtype()))
+                    .map(MergeLayout.Route::name).toList();
+        }
         return reference.tensorNames().stream().filter(t -> isMergeable(reference.info(t).dtype())).toList();
     }
 
@@ -150,8 +234,8 @@ public final class MergeInputs implements AutoCloseable {
      */
     public PlanAnalysis analyze(int numLayers, List<String> tensors, Configuration conf, int threads) {
         PlanAnalysis analysis = config.method().analyze(new AnalysisContext(this,
-                TensorMerger.create(config, numLayers), tensors, conf, threads));
-        checkExtras(tensors, TensorMerger.create(config, numLayers, analysis));
+                merger(numLayers, PlanAnalysis.NONE), tensors, conf, threads));
+        checkExtras(tensors, merger(numLayers, analysis));
         return analysis;
     }
 

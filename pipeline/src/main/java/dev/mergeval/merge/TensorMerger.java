@@ -20,6 +20,11 @@ import java.util.regex.Pattern;
  * <p>Gradient position {@code t}, as mergekit's planner: layer {@code i} of {@code L} gets
  * {@code i / (L - 1)} ({@code 1} when {@code L == 1}); tensors before the layers (embeddings) get
  * 0 and tensors after them (final norm, LM head) get 1.
+ *
+ * <p>A {@code slices:} config merges with its {@link MergeLayout}: each output tensor is merged
+ * from its route's input tensors, as the {@code models:} config of its slice
+ * ({@link MergeConfig#forSlice}) at the route's {@code t}; per-model settings are matched against
+ * the input tensor's name, global ones against the output's (as mergekit's planner).
  */
 public final class TensorMerger {
     private static final Pattern LAYER = Pattern.compile("(?:^|\\.)(?:layers|layer|h|blocks)\\.(\\d+)\\.");
@@ -29,17 +34,23 @@ public final class TensorMerger {
     private final MergeMethod method;
     private final int numLayers;
     private final List<String> models;
-    private final int baseIndex;
     private final PlanAnalysis analysis;
+    private final Map<String, MergeLayout.Route> routes;
+    private final List<MergeConfig> slices;
     private final Map<String, TensorParams> resolved = new ConcurrentHashMap<>();
 
-    private TensorMerger(MergeConfig config, int numLayers, PlanAnalysis analysis) {
+    private TensorMerger(MergeConfig config, int numLayers, PlanAnalysis analysis, MergeLayout layout) {
         this.config = config;
         this.method = config.method();
         this.numLayers = numLayers;
         this.models = config.inputModels();
-        this.baseIndex = config.baseModel().map(models::indexOf).orElse(-1);
         this.analysis = analysis;
+        this.routes = layout == null ? null : layout.byName();
+        List<MergeConfig> views = new ArrayList<>();
+        for (int i = 0; i < config.slices().size(); i++) {
+            views.add(config.forSlice(i));
+        }
+        this.slices = List.copyOf(views);
     }
 
     /** A merger for {@code config} over a model with {@code numLayers} decoder layers. */
@@ -59,12 +70,51 @@ public final class TensorMerger {
      */
     public static TensorMerger create(MergeConfig config, int numLayers, PlanAnalysis analysis,
             Map<String, TensorParams> resolved) {
+        return create(config, numLayers, analysis, resolved, null);
+    }
+
+    /**
+     * Like {@link #create(MergeConfig, int, PlanAnalysis, Map)}, for a {@code slices:} config with
+     * its {@code layout} (null for a {@code models:} config, which needs none).
+     */
+    public static TensorMerger create(MergeConfig config, int numLayers, PlanAnalysis analysis,
+            Map<String, TensorParams> resolved, MergeLayout layout) {
         if (numLayers < 0) {
             throw new IllegalArgumentException("numLayers must be >= 0, got " + numLayers);
         }
-        TensorMerger merger = new TensorMerger(config, numLayers, analysis);
+        if (config.isSliced() != (layout != null)) {
+            throw new IllegalArgumentException("a slices: config merges with its layout, a models: config without");
+        }
+        TensorMerger merger = new TensorMerger(config, numLayers, analysis, layout);
         merger.resolved.putAll(resolved);
         return merger;
+    }
+
+    /**
+     * The input tensor each model contributes to output tensor {@code tensorName}, by model
+     * reference in merge order: every model's tensor of the same name for a {@code models:} config,
+     * the route's for a {@code slices:} one.
+     */
+    public Map<String, String> inputs(String tensorName) {
+        if (routes != null) {
+            return route(tensorName).inputs();
+        }
+        Map<String, String> inputs = new LinkedHashMap<>();
+        models.forEach(model -> inputs.put(model, tensorName));
+        return inputs;
+    }
+
+    private MergeLayout.Route route(String tensorName) {
+        MergeLayout.Route route = routes.get(tensorName);
+        if (route == null) {
+            throw new IllegalArgumentException("no output tensor " + tensorName + " in the slices' layout");
+        }
+        return route;
+    }
+
+    /** The config whose models and parameters merge {@code tensorName}: its slice's, or the whole one. */
+    private MergeConfig scope(String tensorName) {
+        return routes == null ? config : slices.get(route(tensorName).slice());
     }
 
     /** The extra model inputs ({@link MergeConfig#extraModels()}) that merging {@code tensorName} reads. */
@@ -93,11 +143,28 @@ public final class TensorMerger {
         }
     }
 
+    /** {@code tensorName} with its layer index (see {@link #layerIndex}) replaced by {@code layer}. */
+    public static String withLayerIndex(String tensorName, int layer) {
+        Matcher m = LAYER.matcher(tensorName);
+        if (!m.find()) {
+            throw new IllegalArgumentException(tensorName + " is not a layer tensor");
+        }
+        return tensorName.substring(0, m.start(1)) + layer + tensorName.substring(m.end(1));
+    }
+
+    /** True for a non-layer tensor that comes before the layers (embeddings). */
+    public static boolean isPreWeight(String tensorName) {
+        return PRE_WEIGHT.matcher(tensorName).find();
+    }
+
     /** The gradient position {@code t} in [0, 1] of a tensor (see the class comment). */
     public double gradientPosition(String tensorName) {
+        if (routes != null) {
+            return route(tensorName).t();
+        }
         int layer = layerIndex(tensorName);
         if (layer < 0) {
-            return PRE_WEIGHT.matcher(tensorName).find() ? 0.0 : 1.0;
+            return isPreWeight(tensorName) ? 0.0 : 1.0;
         }
         if (layer >= numLayers) {
             throw new BadInputException(tensorName + ": layer index " + layer
@@ -132,6 +199,9 @@ public final class TensorMerger {
     public float[] merge(String tensorName, long[] shape, long elementOffset, Map<String, float[]> inputs,
             Map<String, float[]> extras, long seed) {
         TensorParams params = params(tensorName);
+        MergeConfig scope = scope(tensorName);
+        List<String> models = scope == config ? this.models : scope.inputModels();
+        int baseIndex = scope.baseModel().map(models::indexOf).orElse(-1);
         float[][] xs = new float[models.size()][];
         for (int i = 0; i < xs.length; i++) {
             xs[i] = inputs.get(models.get(i));
@@ -182,20 +252,24 @@ public final class TensorMerger {
 
     private TensorParams resolve(String name) {
         double t = gradientPosition(name);
+        MergeConfig config = scope(name);
+        Map<String, String> inputs = inputs(name);
         Map<String, Object> global = new HashMap<>();
         for (ParamDef def : method.parameters()) {
             Object v = ParameterSettings.evaluate(name, config.parameters().get(def.name()), t, def.kind());
             global.put(def.name(), orDefault(v, def, name, "parameters." + def.name()));
         }
         List<Params> perModel = new ArrayList<>();
+        List<String> models = config.inputModels();
         for (String model : models) {
             boolean exempt = method.baseExemptFromRequired() && config.baseModel().map(model::equals).orElse(false);
             Map<String, Object> own = config.modelParameters(model);
+            String input = inputs.get(model);
             Map<String, Object> values = new HashMap<>();
             for (ParamDef def : method.tensorParameters()) {
-                Object v = ParameterSettings.evaluate(name, own.get(def.name()), t, def.kind());
+                Object v = ParameterSettings.evaluate(input, own.get(def.name()), t, def.kind());
                 if (v == null) {
-                    v = ParameterSettings.evaluate(name, config.parameters().get(def.name()), t, def.kind());
+                    v = ParameterSettings.evaluate(input, config.parameters().get(def.name()), t, def.kind());
                 }
                 if (v == null && def.required() && !exempt) {
                     throw config.error("parameter " + def.name(), "no value for model '" + model
@@ -205,7 +279,7 @@ public final class TensorMerger {
             }
             perModel.add(new Params(values));
         }
-        return new TensorParams(name, new Params(global), perModel, baseIndex);
+        return new TensorParams(name, new Params(global), perModel, config.baseModel().map(models::indexOf).orElse(-1));
     }
 
     private Object orDefault(Object v, ParamDef def, String tensor, String key) {

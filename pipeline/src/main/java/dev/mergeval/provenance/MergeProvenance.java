@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
 import java.util.List;
+import java.util.Map;
 
 /**
  * How a merged checkpoint was made ({@code mergeval merge}, a sweep's materialized merge), written
@@ -76,12 +77,27 @@ public record MergeProvenance(
     public record Shard(String file, long bytes, String sha256) {
     }
 
-    /** The plan: its id, layer count, shard size limit, the model whose files were copied, the units. */
+    /**
+     * The plan: its id, (output) layer count, shard size limit, the model whose files were copied,
+     * the units, and for a merge of layer slices where each output layer comes from.
+     */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
-    public record Plan(String planId, int numLayers, long maxShardBytes, String copySource, List<Unit> units) {
+    public record Plan(String planId, int numLayers, long maxShardBytes, String copySource, List<Unit> units,
+                       @JsonInclude(JsonInclude.Include.NON_NULL) List<Layer> layers) {
         public Plan {
             units = List.copyOf(units);
+            layers = layers == null ? null : List.copyOf(layers);
         }
+    }
+
+    /**
+     * An output layer of a merge of layer slices.
+     *
+     * @param layer   its index in the output
+     * @param slice   the index of the slice it comes from
+     * @param sources the layer of each source model it was merged from, by model reference
+     */
+    public record Layer(int layer, int slice, Map<String, Integer> sources) {
     }
 
     /** A work unit: its id, group, bytes written and the tensor slices it computes. */

@@ -9,8 +9,8 @@ import java.util.List;
 
 /**
  * Passthrough: copies the single input model's tensor, times its optional per-model {@code scale}:
- * {@code y = scale * x}. mergekit uses it with slices to stack layers; here it applies to whole
- * models only, so exactly one model (and no other base) is allowed.
+ * {@code y = scale * x}. Exactly one model (and no other base) per merge, or per slice of a
+ * {@code slices:} config, where stacking slices of several models makes a "frankenmerge".
  */
 public final class PassthroughMerge implements MergeMethod {
     @Override

@@ -33,10 +33,16 @@ public final class MergeLoader {
             Configuration conf) {
         MergeInputs inputs = MergeInputs.open(merge, conf);
         try {
+            inputs.checkVocabularies(conf);
             ModelDirectory dir = new ModelDirectory(inputs.reference().root(), conf);
             LlamaConfig config = LanguageModels.readConfig(dir);
+            if (inputs.layout() != null) {
+                config = config.withNumHiddenLayers(inputs.layout().numLayers());
+            }
             int layers = config.numHiddenLayers();
-            return new LanguageModels.Opened(id, dir, config, new MergedTensorSource(inputs, layers, seed,
+            ModelDirectory tokenizer = merge.tokenizerModel()
+                    .map(ref -> new ModelDirectory(MergeConfig.resolvePath(ref, null), conf)).orElse(dir);
+            return new LanguageModels.Opened(id, tokenizer, config, new MergedTensorSource(inputs, layers, seed,
                     () -> analysis(inputs, location, seed, layers, conf, false)));
         } catch (RuntimeException e) {
             inputs.close();
@@ -53,8 +59,8 @@ public final class MergeLoader {
      */
     public static void prepare(MergeConfig merge, String location, long seed, Configuration conf) {
         try (MergeInputs inputs = MergeInputs.open(merge, conf)) {
-            int layers = LanguageModels.readConfig(new ModelDirectory(inputs.reference().root(), conf))
-                    .numHiddenLayers();
+            int layers = inputs.layout() != null ? inputs.layout().numLayers()
+                    : LanguageModels.readConfig(new ModelDirectory(inputs.reference().root(), conf)).numHiddenLayers();
             analysis(inputs, location, seed, layers, conf, true);
         }
     }

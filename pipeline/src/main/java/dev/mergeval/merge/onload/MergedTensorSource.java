@@ -6,6 +6,7 @@ import dev.mergeval.checkpoint.TensorCodec;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeInputs;
+import dev.mergeval.merge.MergeLayout;
 import dev.mergeval.merge.PlanAnalysis;
 import dev.mergeval.merge.TensorMerger;
 import dev.mergeval.runtime.TensorSource;
@@ -26,7 +27,8 @@ import java.util.function.Supplier;
  * time. A method's plan-time analysis is obtained once, before the first tensor is merged.
  *
  * <p>Output dtype: {@code out_dtype}, else {@code dtype}, else the base model's stored dtype of
- * that tensor (the first model's when there is no base).
+ * that tensor (the first model's when there is no base; for a {@code slices:} config, its inputs').
+ * A {@code slices:} config's tensors are its {@link MergeLayout}'s, each read from its route's inputs.
  */
 final class MergedTensorSource implements TensorSource {
 
@@ -37,6 +39,7 @@ final class MergedTensorSource implements TensorSource {
     private final long seed;
     private final DType outDtype;
     private final Set<String> names;
+    private final Map<String, MergeLayout.Route> routes;
     private final Supplier<PlanAnalysis> analysis;
     private volatile TensorMerger merger;
 
@@ -53,7 +56,9 @@ final class MergedTensorSource implements TensorSource {
         this.seed = seed;
         this.analysis = analysis;
         this.outDtype = config.outDtype().or(config::dtype).map(DType::fromTorchName).orElse(null);
-        this.names = Collections.unmodifiableSet(new LinkedHashSet<>(reference.tensorNames()));
+        this.routes = inputs.layout() == null ? null : inputs.layout().byName();
+        this.names = Collections.unmodifiableSet(new LinkedHashSet<>(
+                routes == null ? reference.tensorNames() : routes.keySet()));
     }
 
     /**
@@ -62,7 +67,7 @@ final class MergedTensorSource implements TensorSource {
      */
     @Override
     public void check() {
-        inputs.checkExtras(inputs.mergedTensors(), TensorMerger.create(config, numLayers));
+        inputs.checkExtras(inputs.mergedTensors(), inputs.merger(numLayers, PlanAnalysis.NONE));
     }
 
     /** The checkpoint whose directory supplies config, tokenizer and tensor names (the base model). */
@@ -82,7 +87,15 @@ final class MergedTensorSource implements TensorSource {
 
     @Override
     public long[] shape(String name) {
-        return reference.info(name).shape();
+        return routes == null ? reference.info(name).shape() : route(name).spec().shape();
+    }
+
+    private MergeLayout.Route route(String name) {
+        MergeLayout.Route route = routes.get(name);
+        if (route == null) {
+            throw new BadInputException("merge " + config.sourceName() + ": no tensor '" + name + "'");
+        }
+        return route;
     }
 
     @Override
@@ -90,23 +103,25 @@ final class MergedTensorSource implements TensorSource {
         long[] shape = shape(name);
         TensorMerger m = merger();
         Map<String, float[]> values = new LinkedHashMap<>();
-        for (Map.Entry<String, Checkpoint> e : inputs.models().entrySet()) {
-            Checkpoint c = e.getValue();
-            if (!c.contains(name)) {
-                throw new BadInputException(c.location() + ": missing tensor '" + name + "' needed by the merge");
+        for (Map.Entry<String, String> e : m.inputs(name).entrySet()) {
+            Checkpoint c = inputs.models().get(e.getKey());
+            String input = e.getValue();
+            if (!c.contains(input)) {
+                throw new BadInputException(c.location() + ": missing tensor '" + input + "' needed by the merge");
             }
-            if (!Arrays.equals(c.info(name).shape(), shape)) {
-                throw new BadInputException(c.location() + ": tensor '" + name + "' has shape "
-                        + Arrays.toString(c.info(name).shape()) + ", the base has " + Arrays.toString(shape));
+            if (!Arrays.equals(c.info(input).shape(), shape)) {
+                throw new BadInputException(c.location() + ": tensor '" + input + "' has shape "
+                        + Arrays.toString(c.info(input).shape()) + ", the base has " + Arrays.toString(shape));
             }
-            values.put(e.getKey(), c.readFloats(name));
+            values.put(e.getKey(), c.readFloats(input));
         }
         Map<String, float[]> extras = new LinkedHashMap<>();
         for (String parameter : m.extrasFor(name)) {
             extras.put(parameter, inputs.read(parameter, name));
         }
         float[] merged = m.merge(name, shape, 0, values, extras, seed);
-        DType dt = outDtype != null ? outDtype : reference.info(name).dtype();
+        DType dt = outDtype != null ? outDtype
+                : routes == null ? reference.info(name).dtype() : route(name).spec().dtype();
         TensorCodec.roundTo(dt, merged, 0, merged.length);
         return merged;
     }
@@ -117,7 +132,7 @@ final class MergedTensorSource implements TensorSource {
             synchronized (this) {
                 m = merger;
                 if (m == null) {
-                    m = TensorMerger.create(config, numLayers, analysis.get());
+                    m = inputs.merger(numLayers, analysis.get());
                     merger = m;
                 }
             }

@@ -110,7 +110,10 @@ public final class MergeJob {
             try (Checkpoint source = Checkpoint.open(plan.uriOf(plan.copySource()), conf)) {
                 copyRoot = source.root();
             }
-            ModelFiles.copyAuxiliary(copyRoot, staging, outputDtype(plan), conf);
+            String tokenizerRoot = config.tokenizerModel().map(ref -> MergeConfig.resolvePath(ref, null))
+                    .orElse(copyRoot);
+            ModelFiles.copyAuxiliary(copyRoot, tokenizerRoot, staging, outputDtype(plan), json -> plan.layout() == null
+                    ? json : json.put("num_hidden_layers", plan.layout().numLayers()), conf);
             write(fs, new Path(staging, CONFIG_FILE), request.configYaml());
             long wallMillis = (System.nanoTime() - start) / 1_000_000;
             MergeProvenance provenance = provenance(plan, config.mergeMethod(), config.parameters(), inputHashes,
@@ -157,8 +160,17 @@ public final class MergeJob {
                 Provenance.tree(parameters), plan.seed(), plan.configYaml(), inputs,
                 new MergeProvenance.Output(plan.totalBytes(), shards),
                 new MergeProvenance.Plan(plan.planId(), plan.numLayers(), plan.maxShardBytes(), plan.copySource(),
-                        units),
+                        units, layers(plan)),
                 Provenance.tree(analysis), executor, wallMillis, Environment.current());
+    }
+
+    /** Each output layer's slice and source layers, for a {@code slices:} config; null otherwise. */
+    private static List<MergeProvenance.Layer> layers(MergePlan plan) {
+        if (plan.layout() == null) {
+            return null;
+        }
+        return plan.layout().layers().stream()
+                .map(l -> new MergeProvenance.Layer(l.layer(), l.slice(), l.sources())).toList();
     }
 
     private static long lap(Map<String, Long> phases, String phase, long since) {

@@ -1,6 +1,7 @@
 package dev.mergeval.merge.plan;
 
 import dev.mergeval.merge.MergeConfig;
+import dev.mergeval.merge.MergeLayout;
 import dev.mergeval.merge.PlanAnalysis;
 import dev.mergeval.merge.TensorParams;
 import java.io.Serializable;
@@ -21,7 +22,8 @@ import java.util.Map;
  * @param inputs the input models, in the config's order (base first), then the extra model inputs
  *     named by parameters
  * @param copySource reference of the model whose non-float tensors, config and tokenizer are copied
- * @param numLayers the layer count that per-layer parameter gradients are interpolated over
+ * @param numLayers the output's layer count (for a {@code models:} config, the one per-layer parameter
+ *     gradients are interpolated over)
  * @param tensors the output tensors, in output order
  * @param maxShardBytes the output shard size limit
  * @param units the work, each unit within one layer
@@ -29,6 +31,8 @@ import java.util.Map;
  *     output does not depend on it)
  * @param analysis the method's plan-time analysis ({@link PlanAnalysis#NONE} for most methods)
  * @param params the parameters resolved for each merged tensor, by name in output order
+ * @param layout where each output tensor of a {@code slices:} config comes from; null for a
+ *     {@code models:} config
  */
 public record MergePlan(
         String planId,
@@ -42,7 +46,8 @@ public record MergePlan(
         List<WorkUnit> units,
         int chunkElements,
         PlanAnalysis analysis,
-        Map<String, TensorParams> params) implements Serializable {
+        Map<String, TensorParams> params,
+        MergeLayout layout) implements Serializable {
 
     public MergePlan {
         inputs = List.copyOf(inputs);

@@ -7,6 +7,7 @@ import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Sha256;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeInputs;
+import dev.mergeval.merge.MergeLayout;
 import dev.mergeval.merge.ParamDef;
 import dev.mergeval.merge.PlanAnalysis;
 import dev.mergeval.merge.TensorMerger;
@@ -25,7 +26,9 @@ import org.apache.hadoop.conf.Configuration;
  * by a method's plan-time analysis ({@link dev.mergeval.merge.MergeMethod#analyze}). Checks that
  * the inputs agree (every mismatch is listed in one error) and that each extra model input holds
  * the tensors the method reads from it in the base model's shapes, runs the analysis, fixes the
- * output dtypes and order, and cuts the work into units that never mix layers.
+ * output dtypes and order, and cuts the work into units that never mix layers. A {@code slices:}
+ * config takes its output tensors, their inputs and the layer count from its
+ * {@link MergeLayout}, which checks the inputs of each tensor instead.
  */
 final class MergePlanner {
 
@@ -47,11 +50,20 @@ final class MergePlanner {
             for (PlanInput in : inputs) {
                 headers.put(in.key(), infos(in.isExtra() ? open.extras().get(in.parameter()) : open.models().get(in.ref())));
             }
-            Map<String, List<TensorInfo>> modelHeaders = new LinkedHashMap<>(headers);
-            modelHeaders.keySet().retainAll(modelUris.keySet());
-            checkCompatible(modelHeaders, copySource);
-            List<TensorInfo> reference = headers.get(copySource);
-            int numLayers = layerCount(open.models().get(copySource), reference);
+            open.checkVocabularies(conf);
+            MergeLayout layout = open.layout();
+            List<TensorInfo> reference;
+            int numLayers;
+            if (layout == null) {
+                Map<String, List<TensorInfo>> modelHeaders = new LinkedHashMap<>(headers);
+                modelHeaders.keySet().retainAll(modelUris.keySet());
+                checkCompatible(modelHeaders, copySource);
+                reference = headers.get(copySource);
+                numLayers = MergeLayout.layerCount(open.models().get(copySource));
+            } else {
+                reference = layout.tensors().stream().map(MergeLayout.Route::spec).toList();
+                numLayers = layout.numLayers();
+            }
 
             Optional<DType> outDtype = config.outDtype().or(config::dtype).map(DType::fromTorchName);
             List<OutputTensor> tensors = new ArrayList<>();
@@ -62,11 +74,12 @@ final class MergePlanner {
             }
             List<String> mergedNames = tensors.stream().filter(OutputTensor::merged).map(OutputTensor::name).toList();
             PlanAnalysis analysis = open.analyze(numLayers, mergedNames, conf, Runtime.getRuntime().availableProcessors());
-            TensorMerger merger = TensorMerger.create(config, numLayers, analysis);
+            TensorMerger merger = open.merger(numLayers, analysis);
             List<WorkUnit> units = cutUnits(tensors, merger, options);
             String planId = planId(config, seed, options, inputs, headers, tensors, units, analysis);
             return new MergePlan(planId, config, seed, inputs, copySource, numLayers, tensors,
-                    options.maxShardBytes(), units, options.chunkElements(), analysis, merger.params(mergedNames));
+                    options.maxShardBytes(), units, options.chunkElements(), analysis, merger.params(mergedNames),
+                    layout);
         }
     }
 
@@ -134,18 +147,6 @@ final class MergePlanner {
             map.put(t.name(), t);
         }
         return map;
-    }
-
-    /** {@code num_hidden_layers} from config.json, else one more than the highest layer index seen. */
-    static int layerCount(Checkpoint ckpt, List<TensorInfo> tensors) {
-        if (ckpt.config() != null && ckpt.config().hasNonNull("num_hidden_layers")) {
-            return ckpt.config().get("num_hidden_layers").asInt();
-        }
-        int max = -1;
-        for (TensorInfo t : tensors) {
-            max = Math.max(max, TensorMerger.layerIndex(t.name()));
-        }
-        return max + 1;
     }
 
     /**

@@ -11,7 +11,8 @@ import java.util.Arrays;
  *
  * @param spec name (as in the inputs), output dtype and shape
  * @param merged true when the merge method computes it; false when it is carried through unchanged
- *     from {@link MergePlan#copySource()} (integer and FP8 tensors)
+ *     from its first input (for a {@code models:} config, {@link MergePlan#copySource()}): integer and
+ *     FP8 tensors
  */
 record OutputTensor(TensorInfo spec, boolean merged) implements Serializable {
 

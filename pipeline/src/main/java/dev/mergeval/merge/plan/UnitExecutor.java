@@ -101,14 +101,17 @@ public final class UnitExecutor {
 
     private static void merge(MergePlan plan, WorkUnit unit, UnitSink sink, Configuration conf) throws IOException {
         MergeConfig config = plan.config().withSourceName("plan " + plan.planId());
-        TensorMerger merger = TensorMerger.create(config, plan.numLayers(), plan.analysis(), plan.params());
+        TensorMerger merger = TensorMerger.create(config, plan.numLayers(), plan.analysis(), plan.params(),
+                plan.layout());
         Scratch scratch = SCRATCH.get();
         try (MergeInputs inputs = MergeInputs.open(config, plan.modelUris(), plan.extraUris(), conf)) {
             for (TensorSlice slice : unit.slices()) {
                 OutputTensor tensor = plan.tensor(slice.tensor());
                 int size = tensor.dtype().byteSize();
+                Map<String, String> sources = merger.inputs(tensor.name());
                 if (!tensor.merged()) {
-                    copyRaw(inputs.models().get(plan.copySource()), tensor, slice, sink);
+                    String first = sources.keySet().iterator().next();
+                    copyRaw(inputs.models().get(first), sources.get(first), tensor, slice, sink);
                     continue;
                 }
                 boolean chunked = merger.chunkable(tensor.name());
@@ -119,10 +122,10 @@ public final class UnitExecutor {
                     long offset = slice.elementOffset() + done;
                     Map<String, float[]> values = new LinkedHashMap<>();
                     int i = 0;
-                    for (String ref : inputs.models().keySet()) {
+                    for (Map.Entry<String, String> source : sources.entrySet()) {
                         float[] buf = scratch.floats(i++, n, plan.chunkElements());
-                        inputs.read(ref, tensor.name(), offset, buf, n);
-                        values.put(ref, buf);
+                        inputs.read(source.getKey(), source.getValue(), offset, buf, n);
+                        values.put(source.getKey(), buf);
                     }
                     Map<String, float[]> extraValues = new LinkedHashMap<>();
                     for (String parameter : extras) {
@@ -137,14 +140,14 @@ public final class UnitExecutor {
         }
     }
 
-    private static void copyRaw(Checkpoint source, OutputTensor tensor, TensorSlice slice, UnitSink sink)
-            throws IOException {
+    private static void copyRaw(Checkpoint source, String name, OutputTensor tensor, TensorSlice slice,
+            UnitSink sink) throws IOException {
         int size = tensor.dtype().byteSize();
         long begin = slice.elementOffset() * size;
         long end = begin + slice.elementCount() * size;
         for (long pos = begin; pos < end; pos += BLOCK_BYTES) {
             int n = (int) Math.min(BLOCK_BYTES, end - pos);
-            sink.write(tensor, pos, ByteBuffer.wrap(source.readRaw(tensor.name(), pos, n)));
+            sink.write(tensor, pos, ByteBuffer.wrap(source.readRaw(name, pos, n)));
         }
     }
 

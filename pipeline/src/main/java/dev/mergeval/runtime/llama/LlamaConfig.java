@@ -93,6 +93,13 @@ public record LlamaConfig(
         }
     }
 
+    /** This config with {@code num_hidden_layers} set to {@code layers} (a merge of layer slices). */
+    public LlamaConfig withNumHiddenLayers(int layers) {
+        return new LlamaConfig(architecture, vocabSize, hiddenSize, intermediateSize, layers, numAttentionHeads,
+                numKeyValueHeads, headDim, rmsNormEps, ropeTheta, ropeScaling, maxPositionEmbeddings,
+                tieWordEmbeddings, qkvBias, outputBias, mlpBias, bosTokenId, eosTokenIds);
+    }
+
     /** Query heads that share one key/value head. */
     public int groupSize() {
         return numAttentionHeads / numKeyValueHeads;

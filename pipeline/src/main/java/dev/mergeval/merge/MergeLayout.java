@@ -1,0 +1,245 @@
+package dev.mergeval.merge;
+
+import dev.mergeval.checkpoint.Checkpoint;
+import dev.mergeval.checkpoint.TensorInfo;
+import dev.mergeval.common.BadInputException;
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Where each output tensor of a {@code slices:} merge comes from, as mergekit's planner lays it
+ * out: the pre-layer tensors (embeddings) merged from the first slice's sources at {@code t = 0};
+ * then, slice after slice, layer {@code j} of a slice of {@code n} layers becomes output layer
+ * {@code k} (numbered on across slices) and is merged from layer {@code start + j} of each of the
+ * slice's sources at {@code t = j / (n - 1)} ({@code 1} when {@code n == 1}); last the other
+ * non-layer tensors (final norm, LM head) from the last slice's sources at {@code t = 1}. The
+ * tensors of an output layer are those of the first source's layer; every source must hold each in
+ * the same shape and dtype.
+ *
+ * <p>Output order: the reference model's (the base model, else the first slice's first source),
+ * with layers renumbered; a layer tensor it does not hold (a deeper output) follows its last tensor
+ * of that layer, or of its last layer. So a single slice over every layer of its models gives the
+ * reference's names in its order, exactly the {@code models:} form.
+ *
+ * <p>A value (serializable): it travels in the merge plan to the executors.
+ *
+ * @param numLayers the output's decoder layers
+ * @param tensors every output tensor, in output order
+ * @param layers each output layer's slice and the source layer of each of its models
+ */
+public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers) implements Serializable {
+
+    /**
+     * One output tensor.
+     *
+     * @param spec its name, dtype and shape (those of its inputs)
+     * @param slice the slice that makes it (its parameters and models: {@link MergeConfig#forSlice})
+     * @param t the gradient position its parameters are evaluated at
+     * @param inputs the input tensor's name in each model, in that slice's
+     *     {@link MergeConfig#inputModels()} order (the base model first where it takes part)
+     */
+    public record Route(TensorInfo spec, int slice, double t, Map<String, String> inputs) implements Serializable {
+        public Route {
+            inputs = Collections.unmodifiableMap(new LinkedHashMap<>(inputs));
+        }
+
+        public String name() {
+            return spec.name();
+        }
+    }
+
+    /**
+     * One output layer, for provenance.
+     *
+     * @param layer its index in the output
+     * @param slice the slice it comes from
+     * @param sources the layer of each source model it is merged from
+     */
+    public record Layer(int layer, int slice, Map<String, Integer> sources) implements Serializable {
+        public Layer {
+            sources = Collections.unmodifiableMap(new LinkedHashMap<>(sources));
+        }
+    }
+
+    public MergeLayout {
+        tensors = List.copyOf(tensors);
+        layers = List.copyOf(layers);
+    }
+
+    /** The output tensors by name, in output order. */
+    public Map<String, Route> byName() {
+        Map<String, Route> index = new LinkedHashMap<>();
+        tensors.forEach(r -> index.put(r.name(), r));
+        return index;
+    }
+
+    /**
+     * Lays out the sliced {@code config} over its open {@code models} (by reference), from their
+     * headers. A layer range beyond its model, or inputs that disagree, are bad input naming the key
+     * (such as {@code slices[1].sources[0].layer_range}) or the tensors.
+     */
+    public static MergeLayout of(MergeConfig config, Map<String, Checkpoint> models) {
+        List<MergeSlice> slices = config.slices();
+        for (int i = 0; i < slices.size(); i++) {
+            for (int j = 0; j < slices.get(i).sources().size(); j++) {
+                SliceSource s = slices.get(i).sources().get(j);
+                int n = layerCount(models.get(s.model()));
+                if (s.end() > n) {
+                    throw config.error("slices[" + i + "].sources[" + j + "].layer_range", "[" + s.start() + ", "
+                            + s.end() + ") is outside model '" + s.model() + "', which has " + n + " layers [0, "
+                            + n + ")");
+                }
+            }
+        }
+        Map<String, Map<Integer, List<String>>> byLayer = new HashMap<>();
+        models.forEach((ref, model) -> byLayer.put(ref, byLayer(model)));
+        Checkpoint reference = models.get(config.baseModel().orElse(config.inputModels().get(0)));
+        List<Route> routes = new ArrayList<>();
+        for (String name : reference.tensorNames()) {
+            if (TensorMerger.layerIndex(name) < 0) {
+                boolean pre = TensorMerger.isPreWeight(name);
+                routes.add(route(config, models, pre ? 0 : slices.size() - 1, pre ? 0.0 : 1.0, name, name,
+                        Map.of()));
+            }
+        }
+        List<Layer> layers = new ArrayList<>();
+        for (int i = 0; i < slices.size(); i++) {
+            List<SliceSource> sources = slices.get(i).sources();
+            int n = slices.get(i).layers();
+            for (int j = 0; j < n; j++) {
+                int k = layers.size();
+                Map<String, Integer> from = new LinkedHashMap<>();
+                for (SliceSource s : sources) {
+                    from.put(s.model(), s.start() + j);
+                }
+                layers.add(new Layer(k, i, from));
+                double t = n > 1 ? j / (double) (n - 1) : 1.0;
+                SliceSource first = sources.get(0);
+                List<String> names = byLayer.get(first.model()).getOrDefault(first.start() + j, List.of());
+                for (String name : names) {
+                    routes.add(route(config, models, i, t, TensorMerger.withLayerIndex(name, k), name, from));
+                }
+                for (SliceSource s : sources) {
+                    int have = byLayer.get(s.model()).getOrDefault(s.start() + j, List.of()).size();
+                    int want = names.size();
+                    if (have != want) {
+                        throw config.error("slices[" + i + "].sources", "layer " + (s.start() + j) + " of '"
+                                + s.model() + "' has " + have + " tensors, layer " + (first.start() + j) + " of '"
+                                + first.model() + "' has " + want);
+                    }
+                }
+            }
+        }
+        checkInputs(config, models, routes);
+        return new MergeLayout(layers.size(), ordered(routes, reference), layers);
+    }
+
+    /**
+     * The route of output tensor {@code out} of slice {@code slice}, read as {@code name} with its
+     * layer index replaced by each model's source layer in {@code from} (as is where it has none).
+     */
+    private static Route route(MergeConfig config, Map<String, Checkpoint> models, int slice, double t,
+            String out, String name, Map<String, Integer> from) {
+        Map<String, String> inputs = new LinkedHashMap<>();
+        for (String model : config.forSlice(slice).inputModels()) {
+            inputs.put(model, from.containsKey(model) ? TensorMerger.withLayerIndex(name, from.get(model)) : name);
+        }
+        String firstModel = inputs.keySet().iterator().next();
+        Checkpoint first = models.get(firstModel);
+        String firstName = inputs.get(firstModel);
+        if (!first.contains(firstName)) {
+            throw config.error("slices[" + slice + "].sources", "model '" + firstModel + "' has no tensor '"
+                    + firstName + "'");
+        }
+        TensorInfo info = first.info(firstName);
+        return new Route(new TensorInfo(out, info.dtype(), info.shape()), slice, t, inputs);
+    }
+
+    /** Every input of every route exists with the route's shape and dtype; all problems in one error. */
+    private static void checkInputs(MergeConfig config, Map<String, Checkpoint> models, List<Route> routes) {
+        List<String> problems = new ArrayList<>();
+        for (Route r : routes) {
+            r.inputs().forEach((model, name) -> {
+                Checkpoint c = models.get(model);
+                if (!c.contains(name)) {
+                    problems.add("model '" + model + "' lacks tensor " + name + " (for " + r.name() + ")");
+                    return;
+                }
+                TensorInfo have = c.info(name);
+                if (!Arrays.equals(have.shape(), r.spec().shape()) || have.dtype() != r.spec().dtype()) {
+                    problems.add("model '" + model + "' tensor " + name + " is " + have.dtype()
+                            + Arrays.toString(have.shape()) + ", the other inputs of " + r.name() + " are "
+                            + r.spec().dtype() + Arrays.toString(r.spec().shape()));
+                }
+            });
+        }
+        if (!problems.isEmpty()) {
+            throw new BadInputException(config.sourceName() + ": slices: inputs are not compatible ("
+                    + problems.size() + " problem" + (problems.size() == 1 ? "" : "s") + "): "
+                    + String.join("; ", problems));
+        }
+    }
+
+    /** The routes in the reference's order (see the class comment). */
+    private static List<Route> ordered(List<Route> routes, Checkpoint reference) {
+        Map<String, Integer> rank = new HashMap<>();
+        Map<Integer, Integer> lastOfLayer = new HashMap<>();
+        List<String> names = reference.tensorNames();
+        int deepest = -1;
+        for (int i = 0; i < names.size(); i++) {
+            rank.put(names.get(i), i);
+            int layer = TensorMerger.layerIndex(names.get(i));
+            if (layer >= 0) {
+                lastOfLayer.put(layer, i);
+                deepest = Math.max(deepest, layer);
+            }
+        }
+        int last = deepest;
+        Map<String, long[]> key = new HashMap<>();
+        for (int i = 0; i < routes.size(); i++) {
+            Route r = routes.get(i);
+            Integer own = rank.get(r.name());
+            if (own != null) {
+                key.put(r.name(), new long[] {own, -1});
+            } else {
+                int layer = Math.min(TensorMerger.layerIndex(r.name()), last);
+                key.put(r.name(), new long[] {lastOfLayer.getOrDefault(layer, -1), i});
+            }
+        }
+        List<Route> out = new ArrayList<>(routes);
+        out.sort(Comparator.<Route>comparingLong(r -> key.get(r.name())[0])
+                .thenComparingLong(r -> key.get(r.name())[1]));
+        return out;
+    }
+
+    /** The tensors of each layer of {@code model}, in its order. */
+    private static Map<Integer, List<String>> byLayer(Checkpoint model) {
+        Map<Integer, List<String>> layers = new HashMap<>();
+        for (String name : model.tensorNames()) {
+            int layer = TensorMerger.layerIndex(name);
+            if (layer >= 0) {
+                layers.computeIfAbsent(layer, l -> new ArrayList<>()).add(name);
+            }
+        }
+        return layers;
+    }
+
+    /** {@code num_hidden_layers} from config.json, else one more than the highest layer index seen. */
+    public static int layerCount(Checkpoint model) {
+        if (model.config() != null && model.config().hasNonNull("num_hidden_layers")) {
+            return model.config().get("num_hidden_layers").asInt();
+        }
+        int max = -1;
+        for (String name : model.tensorNames()) {
+            max = Math.max(max, TensorMerger.layerIndex(name));
+        }
+        return max + 1;
+    }
+}

@@ -1,0 +1,284 @@
+package dev.mergeval.merge.plan;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.checkpoint.Checkpoint;
+import dev.mergeval.checkpoint.DType;
+import dev.mergeval.checkpoint.OutputPublisher;
+import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Mappers;
+import dev.mergeval.common.Progress;
+import dev.mergeval.merge.TensorMerger;
+import dev.mergeval.runtime.Completion;
+import dev.mergeval.runtime.DjlLanguageModel;
+import dev.mergeval.runtime.GenerationParams;
+import dev.mergeval.runtime.LanguageModels;
+import dev.mergeval.runtime.RuntimeOptions;
+import dev.mergeval.runtime.TinyModels;
+import dev.mergeval.source.ModelSource;
+import dev.mergeval.source.ModelSources;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * {@code slices:} merges of real 4-layer safetensors checkpoints written by the test (runnable tiny
+ * Llamas with untied embeddings): frankenmerge layers are the source layers byte for byte, a single
+ * slice over every layer is the {@code models:} form byte for byte, gradients run within each slice,
+ * and the output loads and generates, written to disk or merged on load.
+ */
+class SlicesMergeTest {
+
+    private static final Configuration CONF = new Configuration();
+
+    @TempDir
+    static Path models;
+
+    static String a;
+    static String b;
+    static String c;
+
+    @BeforeAll
+    static void writeModels() {
+        ObjectNode config = TinyModels.llamaConfig();
+        config.put("num_hidden_layers", 4);
+        config.put("tie_word_embeddings", false);
+        a = TinyModels.write(models.resolve("a"), config, DType.BF16, 1, 20_000).toString();
+        b = TinyModels.write(models.resolve("b"), config, DType.BF16, 2, Long.MAX_VALUE).toString();
+        c = TinyModels.write(models.resolve("c"), config, DType.BF16, 3, Long.MAX_VALUE).toString();
+    }
+
+    /** A[0, 2) then B[1, 4): five layers, the embedding from A, the final norm and LM head from B. */
+    private static String frankenmerge() {
+        return """
+                merge_method: passthrough
+                slices:
+                  - sources:
+                      - model: %s
+                        layer_range: [0, 2]
+                  - sources:
+                      - model: %s
+                        layer_range: [1, 4]
+                """.formatted(a, b);
+    }
+
+    @Test
+    void frankenmergeLayersAreTheSourceLayersByteForByte(@TempDir Path out) throws IOException {
+        Path dir = out.resolve("franken");
+        MergeJob.run(request(frankenmerge(), dir), executor(2), CONF);
+        // output layer k <- (model, source layer)
+        List<Object[]> from = List.of(new Object[] {a, 0}, new Object[] {a, 1}, new Object[] {b, 1},
+                new Object[] {b, 2}, new Object[] {b, 3});
+        try (Checkpoint merged = Checkpoint.open(dir.toString(), CONF); Checkpoint ma = Checkpoint.open(a, CONF);
+                Checkpoint mb = Checkpoint.open(b, CONF)) {
+            int layerTensors = 0;
+            for (String name : merged.tensorNames()) {
+                int k = TensorMerger.layerIndex(name);
+                Checkpoint source;
+                String input;
+                if (k >= 0) {
+                    source = from.get(k)[0].equals(a) ? ma : mb;
+                    input = TensorMerger.withLayerIndex(name, (Integer) from.get(k)[1]);
+                    layerTensors++;
+                } else {
+                    source = name.contains("embed") ? ma : mb;
+                    input = name;
+                }
+                assertArrayEquals(raw(source, input), raw(merged, name), name + " <- " + source.location() + " " + input);
+            }
+            assertEquals(5 * 9, layerTensors, "nine tensors in each of five layers: " + merged.tensorNames());
+            assertEquals(5 * 9 + 3, merged.tensorNames().size());
+            assertEquals(List.of("model.embed_tokens.weight", "model.layers.0.input_layernorm.weight"),
+                    merged.tensorNames().subList(0, 2), "the reference's order");
+            assertTrue(merged.tensorNames().indexOf("model.layers.4.mlp.up_proj.weight")
+                    < merged.tensorNames().indexOf("model.norm.weight"), "a deeper layer before the final norm");
+        }
+        JsonNode config = Mappers.JSON.readTree(dir.resolve("config.json").toFile());
+        assertEquals(5, config.get("num_hidden_layers").asInt());
+        JsonNode provenance = Mappers.JSON.readTree(dir.resolve(OutputPublisher.PROVENANCE_FILE).toFile());
+        assertEquals(5, provenance.at("/plan/num_layers").asInt());
+        assertEquals(1, provenance.at("/plan/layers/3/slice").asInt());
+        assertEquals(2, provenance.at("/plan/layers/3/sources").get(b).asInt());
+        assertTrue(provenance.get("config").asText().contains("layer_range"), provenance.get("config").asText());
+
+        try (DjlLanguageModel model = LanguageModels.loadDirectory(dir.toString(), CONF, RuntimeOptions.cpu())) {
+            List<Completion> completions = model.generate(List.of("w3 w4 w5"), GenerationParams.greedy(6));
+            assertEquals(1, completions.size());
+            assertTrue(completions.get(0).outputIds().size() == 6 || "stop".equals(completions.get(0).finishReason()),
+                    "six new tokens or an end: " + completions);
+        }
+    }
+
+    @Test
+    void frankenmergeMergedOnLoadEqualsTheOneWrittenToDisk(@TempDir Path out) throws IOException {
+        Path conf = out.resolve("franken.yaml");
+        Files.writeString(conf, frankenmerge());
+        Path dir = out.resolve("written");
+        MergeJob.run(new MergeJob.Request(conf.toString(), frankenmerge(), dir.toString(), 0, false,
+                PlanOptions.defaults(), conf.toString()), executor(1), CONF);
+        try (DjlLanguageModel onDisk = LanguageModels.loadDirectory(dir.toString(), CONF, RuntimeOptions.cpu());
+                DjlLanguageModel onLoad = (DjlLanguageModel) ModelSources.load(
+                        ModelSource.parse("merge:" + conf, CONF), CONF, RuntimeOptions.cpu())) {
+            assertTrue(onLoad.parameters().containsKey("model.layers.4.mlp.up_proj.weight"), "five layers");
+            assertEquals(onDisk.parameters().keySet(), onLoad.parameters().keySet());
+            onDisk.parameters().forEach((name, array) -> assertArrayEquals(array.toFloatArray(),
+                    onLoad.parameters().get(name).toFloatArray(), 0f, name));
+            List<String> prompts = List.of("w3 w4 w5", "w10 w20");
+            assertEquals(onDisk.generate(prompts, GenerationParams.greedy(8)).stream().map(Completion::outputIds).toList(),
+                    onLoad.generate(prompts, GenerationParams.greedy(8)).stream().map(Completion::outputIds).toList());
+        }
+    }
+
+    /** The {@code models:} form and the {@code slices:} form of one merge, in that order. */
+    private static String[] forms(String method) {
+        return switch (method) {
+            case "linear" -> new String[] {"""
+                    merge_method: linear
+                    models:
+                      - {model: %1$s, parameters: {weight: 0.3}}
+                      - {model: %2$s, parameters: {weight: [0.2, 0.9]}}
+                    dtype: float32
+                    """.formatted(a, b), """
+                    merge_method: linear
+                    slices:
+                      - sources:
+                          - {model: %1$s, layer_range: [0, 4], parameters: {weight: 0.3}}
+                          - {model: %2$s, layer_range: [0, 4], parameters: {weight: [0.2, 0.9]}}
+                    dtype: float32
+                    """.formatted(a, b)};
+            case "slerp" -> new String[] {"""
+                    merge_method: slerp
+                    base_model: %1$s
+                    models: [{model: %1$s}, {model: %2$s}]
+                    parameters:
+                      t:
+                        - {filter: self_attn, value: [0, 0.5, 0.3, 0.7, 1]}
+                        - {filter: mlp, value: [1, 0.5, 0.7, 0.3, 0]}
+                        - value: 0.5
+                    dtype: bfloat16
+                    """.formatted(a, b), """
+                    slices:
+                      - sources:
+                          - {model: %1$s, layer_range: [0, 4]}
+                          - {model: %2$s, layer_range: [0, 4]}
+                    merge_method: slerp
+                    base_model: %1$s
+                    parameters:
+                      t:
+                        - {filter: self_attn, value: [0, 0.5, 0.3, 0.7, 1]}
+                        - {filter: mlp, value: [1, 0.5, 0.7, 0.3, 0]}
+                        - value: 0.5
+                    dtype: bfloat16
+                    """.formatted(a, b)};
+            case "ties" -> new String[] {"""
+                    merge_method: ties
+                    base_model: %1$s
+                    models:
+                      - {model: %2$s, parameters: {weight: 0.6, density: [0.3, 0.9]}}
+                      - {model: %3$s, parameters: {weight: 0.4, density: 0.5}}
+                    parameters: {normalize: true}
+                    """.formatted(a, b, c), """
+                    merge_method: ties
+                    base_model: %1$s
+                    slices:
+                      - sources:
+                          - {model: %2$s, layer_range: [0, 4], parameters: {weight: 0.6, density: [0.3, 0.9]}}
+                          - {model: %3$s, layer_range: [0, 4], parameters: {weight: 0.4, density: 0.5}}
+                          - {model: %1$s, layer_range: [0, 4]}
+                        parameters: {normalize: true}
+                    """.formatted(a, b, c)};
+            default -> throw new IllegalArgumentException(method);
+        };
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"linear", "slerp", "ties"})
+    void oneSliceOverEveryLayerIsTheModelsFormByteForByte(String method, @TempDir Path out) throws IOException {
+        String[] forms = forms(method);
+        Path models = out.resolve("models");
+        Path slices = out.resolve("slices");
+        MergeJob.run(request(forms[0], models), executor(2), CONF);
+        MergeJob.run(request(forms[1], slices), executor(1), CONF);
+        Map<String, String> hashes = MergeJobTest.shardHashes(models, false);
+        assertFalse(hashes.isEmpty());
+        assertEquals(hashes, MergeJobTest.shardHashes(slices, false), method);
+        assertEquals(Files.readString(models.resolve("config.json")), Files.readString(slices.resolve("config.json")));
+        try (Checkpoint merged = Checkpoint.open(slices.toString(), CONF); Checkpoint ma = Checkpoint.open(a, CONF)) {
+            assertEquals(ma.tensorNames(), merged.tensorNames());
+            String q = "model.layers.1.self_attn.q_proj.weight";
+            assertFalse(java.util.Arrays.equals(raw(ma, q), raw(merged, q)), "the merge changed " + q);
+        }
+    }
+
+    /**
+     * Gradients run over each slice: with {@code t: [0, 1]} and two slices of two layers, the first
+     * layer of each slice is the base model's (t = 0) and the second the other model's (t = 1),
+     * where over the whole model they would be at 0, 1/3, 2/3 and 1.
+     */
+    @Test
+    void gradientsInterpolateWithinEachSlice(@TempDir Path out) {
+        String yaml = """
+                merge_method: slerp
+                base_model: %1$s
+                slices:
+                  - sources: [{model: %1$s, layer_range: [0, 2]}, {model: %2$s, layer_range: [0, 2]}]
+                  - sources: [{model: %1$s, layer_range: [2, 4]}, {model: %2$s, layer_range: [2, 4]}]
+                parameters: {t: [0, 1]}
+                """.formatted(a, b);
+        Path dir = out.resolve("gradient");
+        MergeJob.run(request(yaml, dir), executor(2), CONF);
+        try (Checkpoint merged = Checkpoint.open(dir.toString(), CONF); Checkpoint ma = Checkpoint.open(a, CONF);
+                Checkpoint mb = Checkpoint.open(b, CONF)) {
+            for (int layer = 0; layer < 4; layer++) {
+                String name = "model.layers." + layer + ".mlp.down_proj.weight";
+                Checkpoint expected = layer % 2 == 0 ? ma : mb;
+                assertArrayEquals(raw(expected, name), raw(merged, name), name);
+                assertNotEquals(java.util.Arrays.toString(raw(layer % 2 == 0 ? mb : ma, name)),
+                        java.util.Arrays.toString(raw(merged, name)), name);
+            }
+        }
+    }
+
+    @Test
+    void layerRangeBeyondTheModelIsBadInputNamingTheKey(@TempDir Path out) {
+        String yaml = """
+                merge_method: passthrough
+                slices:
+                  - sources: [{model: %s, layer_range: [0, 2]}]
+                  - sources: [{model: %s, layer_range: [2, 6]}]
+                """.formatted(a, b);
+        Path dir = out.resolve("bad");
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> MergeJob.run(request(yaml, dir), executor(1), CONF));
+        assertEquals("test.yaml: slices[1].sources[0].layer_range: [2, 6) is outside model '" + b
+                + "', which has 4 layers [0, 4)", e.getMessage());
+        assertFalse(Files.exists(dir), "nothing published");
+    }
+
+    private static byte[] raw(Checkpoint c, String name) {
+        return c.readRaw(name, 0, Math.toIntExact(c.info(name).byteLength()));
+    }
+
+    private static MergeJob.Request request(String yaml, Path out) {
+        return new MergeJob.Request("test.yaml", yaml, out.toString(), 0, false, PlanOptions.defaults());
+    }
+
+    private static LocalMergeExecutor executor(int threads) {
+        return new LocalMergeExecutor(threads, CONF, Progress.NONE);
+    }
+}
