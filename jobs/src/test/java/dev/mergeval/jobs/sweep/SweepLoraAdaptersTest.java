@@ -74,6 +74,9 @@ class SweepLoraAdaptersTest {
         assertEquals(2, list.size());
         assertEquals(0.25 * 64, list.get(0).get("lora_alpha").asDouble(), 0);
         assertTrue(list.get(0).get("extraction_error").asDouble() < 1e-6, list.toString());
+        JsonNode summary = Mappers.JSON.readTree(Files.readString(out.resolve("summary.json")));
+        assertEquals(SweepAdapters.SERVE_SCRIPT, summary.get("lora_adapters").get("serve_script").asText());
+        assertEquals(64, summary.get("spec").get("lora_adapters").get("max_rank").asInt());
         JsonNode extracted = Mappers.JSON.readTree(Files.readString(
                 out.resolve("lora-adapters/extracted-f0/mergeval_provenance.json")));
         assertEquals("spark(local[2])", extracted.get("executor").asText());
