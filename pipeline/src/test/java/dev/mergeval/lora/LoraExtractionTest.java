@@ -222,6 +222,46 @@ class LoraExtractionTest {
     }
 
     @Test
+    void scalingMixesSavedTensorsWithTheBase() throws IOException {
+        Path[] m = generated(DType.BF16);
+        Path out = tmp.resolve("adapter");
+        extract(LoraExtraction.Request.of(m[1].toString(), m[0].toString(), 8, out.toString()));
+        Path scaled = tmp.resolve("scaled");
+        BadInputException e = assertThrows(BadInputException.class, () -> ScaledAdapter.write(
+                new ScaledAdapter.Request(out.toString(), 0.3, null, scaled.toString(), false), conf));
+        assertTrue(e.getMessage().contains("--base-model"), e.getMessage());
+        LoraAdapterProvenance p = ScaledAdapter.write(
+                new ScaledAdapter.Request(out.toString(), 0.3, m[0].toString(), scaled.toString(), false), conf);
+        assertEquals(LoraAdapterProvenance.SCALE, p.madeBy());
+        assertEquals(0.3 * p.adapter().r(), p.adapter().loraAlpha(), 1e-12, "lora_alpha = l * r");
+        try (Checkpoint f = Checkpoint.open(m[1].toString(), conf); Checkpoint b = Checkpoint.open(m[0].toString(), conf);
+             Checkpoint loaded = Checkpoint.open(m[0] + "+" + scaled, conf)) {
+            for (String name : f.tensorNames()) {
+                float[] ft = f.readFloats(name);
+                float[] base = b.readFloats(name);
+                float[] got = loaded.readFloats(name);
+                if (name.equals("model.layers.1.self_attn.q_proj.weight")) {
+                    // BF16 inputs: D is rank 2 plus BF16 rounding noise, which rank 8 only partly keeps.
+                    double err2 = 0;
+                    double delta2 = 0;
+                    for (int i = 0; i < ft.length; i++) {
+                        double want = 0.7 * base[i] + 0.3 * ft[i];
+                        err2 += (got[i] - want) * (got[i] - want);
+                        delta2 += (want - base[i]) * (want - base[i]);
+                    }
+                    assertTrue(Math.sqrt(err2 / delta2) < 0.01, name + ": " + Math.sqrt(err2 / delta2));
+                    continue;
+                }
+                for (int i = 0; i < ft.length; i++) {
+                    double want = 0.7 * base[i] + 0.3 * ft[i];
+                    // The saved norm: the merge in float32, rounded once to BF16 (2^-8 relative).
+                    assertEquals(want, got[i], 0x1.0p-8 * Math.abs(want), name + "[" + i + "]");
+                }
+            }
+        }
+    }
+
+    @Test
     void randomizedIsKeyedByTensorNameAndSeedNotByOrder() throws IOException {
         String ft = toy.resolve("finetuned").toString();
         String base = toy.resolve("aligned").toString();
