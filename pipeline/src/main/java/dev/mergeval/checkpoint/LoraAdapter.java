@@ -29,9 +29,14 @@ import org.apache.hadoop.fs.Path;
  * module as PEFT's {@code get_pattern_key} does (first key, in file order, such that the module
  * name matches {@code (.*\.)?(KEY)$}), else from {@code r}/{@code lora_alpha}.
  *
- * <p>Supported: linear LoRA only. Refused with a message: other PEFT types, DoRA
- * ({@code use_dora}), trained biases ({@code bias} other than {@code none}), embedding and
- * convolution LoRA, and full-weight tensors ({@code modules_to_save}).
+ * <p>Full-weight tensors of the modules named in {@code modules_to_save} (PEFT saves them as
+ * {@code base_model.model.<module>.<param>}, which {@code PeftModel.from_pretrained} loads into the
+ * module's copy) replace the base tensor of the same name whole; a module matches an entry that
+ * equals it or is a dotted suffix of it, as for {@code target_modules}.
+ *
+ * <p>Supported: linear LoRA and {@code modules_to_save}. Refused with a message: other PEFT types,
+ * DoRA ({@code use_dora}), trained biases ({@code bias} other than {@code none}), embedding and
+ * convolution LoRA, and full-weight tensors of modules not in {@code modules_to_save}.
  */
 public final class LoraAdapter {
 
@@ -50,13 +55,24 @@ public final class LoraAdapter {
                          int rows, int cols, float[] left, float[] right) {
     }
 
+    /**
+     * A whole tensor saved under {@code modules_to_save}: it replaces the base tensor {@code tensor}.
+     *
+     * @param values its elements as floats, row-major
+     */
+    public record Saved(String tensor, DType dtype, long[] shape, float[] values) {
+    }
+
     private final String dir;
     private final Map<String, Module> byBaseTensor;
+    private final Map<String, Saved> saved;
     private final ShardFile weightsFile;
 
-    private LoraAdapter(String dir, Map<String, Module> byBaseTensor, ShardFile weightsFile) {
+    private LoraAdapter(String dir, Map<String, Module> byBaseTensor, Map<String, Saved> saved,
+                        ShardFile weightsFile) {
         this.dir = dir;
         this.byBaseTensor = Collections.unmodifiableMap(byBaseTensor);
+        this.saved = Collections.unmodifiableMap(saved);
         this.weightsFile = weightsFile;
     }
 
@@ -88,6 +104,7 @@ public final class LoraAdapter {
         Map<String, Double> rankPattern = patternMap(cfg, "rank_pattern", where);
         Map<String, Double> alphaPattern = patternMap(cfg, "alpha_pattern", where);
         TargetModules targets = TargetModules.parse(cfg.get("target_modules"), where);
+        List<String> toSave = modulesToSave(cfg, where);
 
         Path weights = new Path(dir, ADAPTER_WEIGHTS);
         if (!CheckpointResolver.isFile(fs, weights)) {
@@ -97,9 +114,17 @@ public final class LoraAdapter {
             throw new BadInputException(dir + ": no " + ADAPTER_WEIGHTS);
         }
         Map<String, Module> modules = new LinkedHashMap<>();
+        Map<String, Saved> saved = new LinkedHashMap<>();
         try (Checkpoint w = SafetensorsCheckpoint.open(weights.toString(), fs, dir, List.of(weights),
                 null, null)) {
-            Map<String, String[]> pairs = pairTensors(w, weights.toString());
+            Map<String, String[]> pairs = pairTensors(w, weights.toString(), toSave);
+            for (String name : w.tensorNames()) {
+                if (!name.endsWith(A_SUFFIX) && !name.endsWith(B_SUFFIX)) {
+                    TensorInfo t = w.info(name);
+                    String tensor = name.substring(PEFT_PREFIX.length());
+                    saved.put(tensor, new Saved(tensor, t.dtype(), t.shape(), w.readFloats(name)));
+                }
+            }
             for (Map.Entry<String, String[]> e : pairs.entrySet()) {
                 String module = e.getKey();
                 if (!targets.matches(module)) {
@@ -111,12 +136,15 @@ public final class LoraAdapter {
                 modules.put(module + ".weight",
                         loadModule(w, module, e.getValue(), rr, aa, rslora, fanInFanOut, weights));
             }
-            return new LoraAdapter(dir.toString(), modules, w.shardFiles().get(0));
+            return new LoraAdapter(dir.toString(), modules, saved, w.shardFiles().get(0));
         }
     }
 
-    /** Groups tensors into (A, B) per module and refuses everything that is not linear LoRA. */
-    private static Map<String, String[]> pairTensors(Checkpoint w, String file) {
+    /**
+     * Groups tensors into (A, B) per module and refuses everything that is neither linear LoRA nor a
+     * tensor of a module in {@code toSave}.
+     */
+    private static Map<String, String[]> pairTensors(Checkpoint w, String file, List<String> toSave) {
         Map<String, String[]> pairs = new LinkedHashMap<>();
         for (String name : w.tensorNames()) {
             if (name.contains("lora_embedding_A") || name.contains("lora_embedding_B")) {
@@ -134,8 +162,15 @@ public final class LoraAdapter {
             boolean isA = name.endsWith(A_SUFFIX);
             boolean isB = name.endsWith(B_SUFFIX);
             if (!isA && !isB) {
-                throw new BadInputException(file + ": tensor '" + name + "' is not a lora_A/lora_B"
-                        + " weight (full-weight modules_to_save and LoRA biases are not supported)");
+                String tensor = name.substring(PEFT_PREFIX.length());
+                int dot = tensor.lastIndexOf('.');
+                String module = dot < 0 ? tensor : tensor.substring(0, dot);
+                if (name.contains(".lora_") || !matchesAny(toSave, module)) {
+                    throw new BadInputException(file + ": tensor '" + name + "' is not a lora_A/lora_B"
+                            + " weight, and its module '" + module + "' is not in modules_to_save "
+                            + toSave + " (LoRA biases are not supported)");
+                }
+                continue;
             }
             String module = name.substring(PEFT_PREFIX.length(),
                     name.length() - (isA ? A_SUFFIX : B_SUFFIX).length());
@@ -185,6 +220,34 @@ public final class LoraAdapter {
             }
         }
         return t;
+    }
+
+    private static List<String> modulesToSave(ObjectNode cfg, String where) {
+        JsonNode n = cfg.get("modules_to_save");
+        List<String> out = new ArrayList<>();
+        if (n == null || n.isNull()) {
+            return out;
+        }
+        if (!n.isArray()) {
+            throw new BadInputException(where + ": 'modules_to_save' must be a list of module names");
+        }
+        for (JsonNode e : n) {
+            if (!e.isTextual()) {
+                throw new BadInputException(where + ": modules_to_save entry " + e + " is not a string");
+            }
+            out.add(e.textValue());
+        }
+        return out;
+    }
+
+    /** Whether {@code module} is one of {@code names} or ends with {@code "." + name}. */
+    private static boolean matchesAny(List<String> names, String module) {
+        for (String t : names) {
+            if (module.equals(t) || module.endsWith("." + t)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** PEFT's {@code get_pattern_key}: the first key whose regex matches the module's tail. */
@@ -239,15 +302,7 @@ public final class LoraAdapter {
             if (regex != null) {
                 return regex.matcher(module).matches();
             }
-            if (names == null) {
-                return true;
-            }
-            for (String t : names) {
-                if (module.equals(t) || module.endsWith("." + t)) {
-                    return true;
-                }
-            }
-            return false;
+            return names == null || matchesAny(names, module);
         }
 
         @Override
@@ -326,6 +381,11 @@ public final class LoraAdapter {
     /** Adapted modules keyed by the base tensor they change ({@code <module>.weight}). */
     public Map<String, Module> modules() {
         return byBaseTensor;
+    }
+
+    /** Whole tensors from {@code modules_to_save}, keyed by the base tensor they replace. */
+    public Map<String, Saved> saved() {
+        return saved;
     }
 
     /** The adapter's weights file. */

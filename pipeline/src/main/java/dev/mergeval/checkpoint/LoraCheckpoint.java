@@ -20,7 +20,8 @@ import org.apache.hadoop.conf.Configuration;
  * for an F16/BF16 base it is rounded to that dtype, added in float32 and the sum rounded to the
  * dtype again, as a half-precision tensor addition does. For F32/F64 bases the float32 sum is
  * returned. Only the order of the float32 dot-product accumulation (ascending rank index here) can
- * differ from PyTorch's matmul.
+ * differ from PyTorch's matmul. A tensor saved whole ({@code modules_to_save}) reads in place of the
+ * base tensor, rounded to the base tensor's dtype as PEFT's copy into the module's parameter does.
  */
 public final class LoraCheckpoint implements Checkpoint {
 
@@ -58,6 +59,18 @@ public final class LoraCheckpoint implements Checkpoint {
             if (!w.dtype().isCodecSupported()) {
                 throw new BadInputException(base.location() + ": base tensor '" + m.baseTensor()
                         + "' is " + w.dtype() + ", which LoRA cannot be applied to");
+            }
+        }
+        for (LoraAdapter.Saved t : adapter.saved().values()) {
+            if (!base.contains(t.tensor())) {
+                throw new BadInputException(adapter.weightsFile().path() + ": modules_to_save tensor '"
+                        + t.tensor() + "' is not in " + base.location());
+            }
+            TensorInfo w = base.info(t.tensor());
+            if (!Arrays.equals(w.shape(), t.shape()) || !w.dtype().isCodecSupported()) {
+                throw new BadInputException(adapter.weightsFile().path() + ": modules_to_save tensor '"
+                        + t.tensor() + "' is " + Arrays.toString(t.shape()) + " but the base tensor is "
+                        + w.dtype() + " " + Arrays.toString(w.shape()));
             }
         }
         return new LoraCheckpoint(location, base, adapter);
@@ -105,6 +118,17 @@ public final class LoraCheckpoint implements Checkpoint {
 
     @Override
     public void readFloats(String name, long elementOffset, float[] dst, int dstOff, int count) {
+        LoraAdapter.Saved saved = adapter.saved().get(name);
+        if (saved != null) {
+            Objects.checkFromIndexSize(elementOffset, count, saved.values().length);
+            DType dt = base.info(name).dtype();
+            boolean half = dt == DType.F16 || dt == DType.BF16;
+            for (int j = 0; j < count; j++) {
+                float v = saved.values()[(int) elementOffset + j];
+                dst[dstOff + j] = half ? round(dt, v) : v;
+            }
+            return;
+        }
         base.readFloats(name, elementOffset, dst, dstOff, count);
         LoraAdapter.Module m = adapter.modules().get(name);
         if (m == null || count == 0) {
@@ -156,14 +180,14 @@ public final class LoraCheckpoint implements Checkpoint {
      */
     @Override
     public byte[] readRaw(String name, long byteOffset, int length) {
-        if (!adapter.modules().containsKey(name)) {
+        if (!adapter.modules().containsKey(name) && !adapter.saved().containsKey(name)) {
             return base.readRaw(name, byteOffset, length);
         }
         TensorInfo t = base.info(name);
         Objects.checkFromIndexSize(byteOffset, length, t.byteLength());
         int es = t.dtype().byteSize();
         if (byteOffset % es != 0 || length % es != 0) {
-            throw new IllegalArgumentException("tensor '" + name + "' has the LoRA delta applied;"
+            throw new IllegalArgumentException("tensor '" + name + "' is changed by the adapter;"
                     + " raw reads must cover whole " + es + "-byte elements");
         }
         float[] v = readFloats(name, byteOffset / es, length / es);

@@ -20,7 +20,8 @@ import java.io.UncheckedIOException;
  * {@code null} from an older file.
  */
 public sealed interface Provenance
-        permits MergeProvenance, EvalProvenance, JudgeProvenance, SweepProvenance, FineTuneProvenance, ToyProvenance {
+        permits MergeProvenance, EvalProvenance, JudgeProvenance, SweepProvenance, FineTuneProvenance, ToyProvenance,
+        LoraAdapterProvenance {
 
     /** The one mapper for provenance; the records name their keys themselves (snake_case). */
     ObjectMapper JSON = JsonMapper.builder()

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.Mappers;
+import dev.mergeval.lora.SweepAdapters;
 import dev.mergeval.provenance.SweepProvenance;
 import dev.mergeval.sweep.GoalStatus;
 import dev.mergeval.sweep.MethodComparison;
@@ -40,6 +41,8 @@ import org.apache.hadoop.fs.FileSystem;
  *               metrics: {name: {value, low, high, n, unparseable}}, refusal_retention,
  *               task_gain_retention, within_tolerance, meets_goal, on_frontier, chosen}],
  *   "spec": the spec as parsed, defaults filled in,
+ *   "lora_adapters": {dir, list, serve_script} (with the spec's lora_adapters block: where the
+ *                    adapters, their list and the vLLM serve command are, relative to the sweep),
  *   "provenance": {@link SweepProvenance}: {spec_hash, started_at, finished_at, duration_seconds,
  *                 spark_master, points_evaluated, points_reused, environment} }
  * </pre>
@@ -149,6 +152,12 @@ public final class SummaryJson {
 
         root.set("spec", JSON.valueToTree(spec));
         root.set("provenance", JSON.valueToTree(provenance));
+        if (spec.loraAdapters() != null) {
+            ObjectNode lora = root.putObject("lora_adapters");
+            lora.put("dir", spec.loraAdapters().out());
+            lora.put("list", SweepAdapters.LIST_FILE);
+            lora.put("serve_script", SweepAdapters.SERVE_SCRIPT);
+        }
         return root;
     }
 

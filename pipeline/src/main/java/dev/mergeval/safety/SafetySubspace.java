@@ -1,15 +1,11 @@
 package dev.mergeval.safety;
 
 import dev.mergeval.common.BadInputException;
-import dev.mergeval.common.KeyedRandom;
 import java.io.Serializable;
 import java.util.Arrays;
+import dev.mergeval.common.TruncatedSvd;
+import dev.mergeval.common.TruncatedSvd.Factors;
 import org.ejml.data.DMatrixRMaj;
-import org.ejml.dense.row.CommonOps_DDRM;
-import org.ejml.dense.row.SingularOps_DDRM;
-import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
-import org.ejml.interfaces.decomposition.QRDecomposition;
-import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
 
 /**
  * The dominant safety subspace of one weight matrix (SPF, arXiv 2601.10141): the rank-k truncated
@@ -23,10 +19,9 @@ import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
  * subspace.
  *
  * <p>The SVD is exact (EJML, double precision) when {@code min(rows, cols) <= }{@value #EXACT_LIMIT};
- * above that it is the randomized range finder of Halko, Martinsson and Tropp (2011) with
- * {@value #OVERSAMPLE} extra columns and {@value #POWER_ITERATIONS} power iterations, its Gaussian
- * test matrix drawn from the counter-based stream of the tensor's name, so the result does not
- * depend on where or in which order matrices are decomposed. The CER's denominator is always the
+ * above that it is the randomized range finder of Halko, Martinsson and Tropp (2011)
+ * ({@link TruncatedSvd#randomized}), its Gaussian test matrix drawn from the counter-based stream of
+ * the tensor's name, so the result does not depend on where or in which order matrices are decomposed. The CER's denominator is always the
  * exact {@code ||G_s||_F^2}.
  *
  * @param rows rows of the matrix
@@ -39,9 +34,7 @@ import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
 public record SafetySubspace(int rows, int cols, float[] u, float[] s, float[] v, double cer) implements Serializable {
 
     /** Largest {@code min(rows, cols)} decomposed exactly. */
-    public static final int EXACT_LIMIT = 1024;
-    static final int OVERSAMPLE = 10;
-    static final int POWER_ITERATIONS = 2;
+    public static final int EXACT_LIMIT = TruncatedSvd.EXACT_LIMIT;
     /** The fixed seed of the randomized SVD's Gaussian sketch: the subspace is a function of the weights only. */
     static final long SKETCH_SEED = 0L;
 
@@ -62,7 +55,7 @@ public record SafetySubspace(int rows, int cols, float[] u, float[] s, float[] v
         }
         DMatrixRMaj g = DMatrixRMaj.wrap(rows, cols, toDouble(gradient));
         Factors f = max <= EXACT_LIMIT ? exact(g) : randomized(tensor, g, rank);
-        return f.truncate(rows, cols, rank, frobenius2(gradient));
+        return truncate(f, rows, cols, rank, frobenius2(gradient));
     }
 
     /**
@@ -79,19 +72,19 @@ public record SafetySubspace(int rows, int cols, float[] u, float[] s, float[] v
         DMatrixRMaj g = DMatrixRMaj.wrap(rows, cols, toDouble(gradient));
         for (int k = 16; max > EXACT_LIMIT && k <= max / 4; k *= 2) {
             Factors f = randomized(tensor, g, k);
-            int need = rankFor(f.s, total, cer);
+            int need = rankFor(f.s(), total, cer);
             if (need <= k) {
-                return f.truncate(rows, cols, need, total);
+                return truncate(f, rows, cols, need, total);
             }
         }
         Factors f = exact(g);
-        return f.truncate(rows, cols, Math.min(rankFor(f.s, total, cer), max), total);
+        return truncate(f, rows, cols, Math.min(rankFor(f.s(), total, cer), max), total);
     }
 
     /** All singular values of a row-major matrix, descending. */
     public static double[] singularValues(float[] matrix, int rows, int cols) {
         check("matrix", matrix, rows, cols);
-        return exact(DMatrixRMaj.wrap(rows, cols, toDouble(matrix))).s;
+        return exact(DMatrixRMaj.wrap(rows, cols, toDouble(matrix))).s();
     }
 
     /** {@code CER(k)} of a full list of singular values (descending); 1 when they are all zero. */
@@ -241,83 +234,30 @@ public record SafetySubspace(int rows, int cols, float[] u, float[] s, float[] v
         return out;
     }
 
-    /** Left vectors (rows x n), singular values (n, descending), right vectors (cols x n). */
-    record Factors(DMatrixRMaj left, double[] s, DMatrixRMaj right) {
-        SafetySubspace truncate(int rows, int cols, int k, double total) {
-            float[] u = new float[rows * k];
-            float[] v = new float[cols * k];
-            float[] sk = new float[k];
-            double top = 0;
-            for (int i = 0; i < k; i++) {
-                sk[i] = (float) s[i];
-                top += s[i] * s[i];
-                for (int r = 0; r < rows; r++) {
-                    u[r * k + i] = (float) left.get(r, i);
-                }
-                for (int c = 0; c < cols; c++) {
-                    v[c * k + i] = (float) right.get(c, i);
-                }
+    /** The first {@code k} factors of {@code f} as a subspace. */
+    private static SafetySubspace truncate(Factors f, int rows, int cols, int k, double total) {
+        float[] u = new float[rows * k];
+        float[] v = new float[cols * k];
+        float[] sk = new float[k];
+        double top = 0;
+        for (int i = 0; i < k; i++) {
+            sk[i] = (float) f.s()[i];
+            top += f.s()[i] * f.s()[i];
+            for (int r = 0; r < rows; r++) {
+                u[r * k + i] = (float) f.left().get(r, i);
             }
-            return new SafetySubspace(rows, cols, u, sk, v, total == 0 ? 1 : Math.min(1, top / total));
+            for (int c = 0; c < cols; c++) {
+                v[c * k + i] = (float) f.right().get(c, i);
+            }
         }
+        return new SafetySubspace(rows, cols, u, sk, v, total == 0 ? 1 : Math.min(1, top / total));
     }
 
-    static Factors exact(DMatrixRMaj g) {
-        SingularValueDecomposition_F64<DMatrixRMaj> svd =
-                DecompositionFactory_DDRM.svd(g.numRows, g.numCols, true, true, true);
-        if (!svd.decompose(g.copy())) {
-            throw new IllegalStateException("SVD did not converge on a " + g.numRows + "x" + g.numCols + " matrix");
-        }
-        DMatrixRMaj u = svd.getU(null, false);
-        DMatrixRMaj w = svd.getW(null);
-        DMatrixRMaj v = svd.getV(null, false);
-        SingularOps_DDRM.descendingOrder(u, false, w, v, false);
-        double[] s = new double[Math.min(g.numRows, g.numCols)];
-        for (int i = 0; i < s.length; i++) {
-            s[i] = w.get(i, i);
-        }
-        return new Factors(u, s, v);
+    private static Factors exact(DMatrixRMaj g) {
+        return TruncatedSvd.exact(g);
     }
 
-    /** Halko-Martinsson-Tropp: range of {@code G (G^T G)^q Omega}, then the SVD of the small {@code Q^T G}. */
-    static Factors randomized(String tensor, DMatrixRMaj g, int rank) {
-        int l = Math.min(rank + OVERSAMPLE, Math.min(g.numRows, g.numCols));
-        DMatrixRMaj omega = gaussian(tensor, g.numCols, l);
-        DMatrixRMaj y = new DMatrixRMaj(g.numRows, l);
-        CommonOps_DDRM.mult(g, omega, y);
-        DMatrixRMaj q = orthonormal(y);
-        DMatrixRMaj z = new DMatrixRMaj(g.numCols, l);
-        for (int it = 0; it < POWER_ITERATIONS; it++) {
-            CommonOps_DDRM.multTransA(g, q, z);
-            CommonOps_DDRM.mult(g, orthonormal(z), y);
-            q = orthonormal(y);
-        }
-        DMatrixRMaj b = new DMatrixRMaj(l, g.numCols);
-        CommonOps_DDRM.multTransA(q, g, b);
-        Factors small = exact(b);
-        DMatrixRMaj u = new DMatrixRMaj(g.numRows, small.left.numCols);
-        CommonOps_DDRM.mult(q, small.left, u);
-        return new Factors(u, small.s, small.right);
-    }
-
-    private static DMatrixRMaj orthonormal(DMatrixRMaj a) {
-        QRDecomposition<DMatrixRMaj> qr = DecompositionFactory_DDRM.qr(a.numRows, a.numCols);
-        if (!qr.decompose(a.copy())) {
-            throw new IllegalStateException("QR failed on a " + a.numRows + "x" + a.numCols + " matrix");
-        }
-        return qr.getQ(null, true);
-    }
-
-    /** Standard normal entries (Box-Muller) from the counter-based stream of {@code tensor}. */
-    private static DMatrixRMaj gaussian(String tensor, int rows, int cols) {
-        long key = KeyedRandom.counterKey(SKETCH_SEED, "safety-subspace/" + tensor, 0);
-        DMatrixRMaj m = new DMatrixRMaj(rows, cols);
-        double[] data = m.getData();
-        for (int i = 0; i < data.length; i++) {
-            double u1 = 1 - KeyedRandom.uniform(key, 2L * i);
-            double u2 = KeyedRandom.uniform(key, 2L * i + 1);
-            data[i] = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
-        }
-        return m;
+    private static Factors randomized(String tensor, DMatrixRMaj g, int rank) {
+        return TruncatedSvd.randomized(g, rank, SKETCH_SEED, "safety-subspace/" + tensor);
     }
 }

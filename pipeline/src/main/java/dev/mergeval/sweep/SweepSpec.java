@@ -44,6 +44,7 @@ import java.util.Set;
  * materialize: chosen                 # none | chosen | all
  * seed: 1234
  * reference_finetuned: models/toy/finetuned   # optional, see below
+ * lora_adapters: {max_rank: 64}       # optional: the linear points as PEFT adapters ({@link LoraAdapters})
  * </pre>
  * A grid entry may name the fine-tunes it applies to ({@code finetuned:}, default all), and the
  * post-hoc safety methods take no ratios ({@link MethodGrid}). {@code reference_finetuned}, when set,
@@ -65,7 +66,9 @@ public record SweepSpec(@JsonProperty("name") String name,
                         @JsonProperty("materialize") Materialize materialize,
                         @JsonProperty("seed") Long seed,
                         @JsonProperty("reference_finetuned") @JsonInclude(JsonInclude.Include.NON_NULL)
-                        String referenceFinetuned) {
+                        String referenceFinetuned,
+                        @JsonProperty("lora_adapters") @JsonInclude(JsonInclude.Include.NON_NULL)
+                        LoraAdapters loraAdapters) {
 
     public static final String DEFAULT_NAME = "sweep";
 
@@ -135,6 +138,13 @@ public record SweepSpec(@JsonProperty("name") String name,
         if (seed == null) {
             seed = KeyedRandom.DEFAULT_SEED;
         }
+    }
+
+    /** A spec without {@code lora_adapters}. */
+    public SweepSpec(String name, String aligned, List<String> finetuned, List<MethodGrid> grid, SuiteRef suite,
+            MetricRoles metrics, SelectRule select, Goal goal, Materialize materialize, Long seed,
+            String referenceFinetuned) {
+        this(name, aligned, finetuned, grid, suite, metrics, select, goal, materialize, seed, referenceFinetuned, null);
     }
 
     /** Parses and validates a spec; errors are one line, {@code sourceName: key: problem}. */

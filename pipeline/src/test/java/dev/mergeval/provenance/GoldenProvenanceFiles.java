@@ -22,7 +22,8 @@ public final class GoldenProvenanceFiles {
             "judge", JudgeProvenance.class,
             "sweep", SweepProvenance.class,
             "finetune", FineTuneProvenance.class,
-            "toy", ToyProvenance.class);
+            "toy", ToyProvenance.class,
+            "lora-adapter", LoraAdapterProvenance.class);
 
     static final String DIR = "/dev/mergeval/provenance/";
 

@@ -106,6 +106,16 @@ class ProvenanceGoldenTest {
         assertNotNull(p.training());
     }
 
+    @Test
+    void loraAdapter() throws IOException {
+        LoraAdapterProvenance p = roundTrip("lora-adapter", LoraAdapterProvenance.class);
+        assertEquals(LoraAdapterProvenance.EXTRACT, p.madeBy());
+        assertEquals(List.of("model", "base_model"), p.inputs().stream().map(LoraAdapterProvenance.Input::role).toList());
+        assertEquals(p.totals().matrices(), p.modules().size());
+        assertEquals(4, p.adapter().r());
+        assertEquals("spark(local[2])", p.executor());
+    }
+
     /**
      * The toy models committed before the records existed (with {@code java} and {@code os_arch}
      * instead of an environment) still read: every value they hold arrives, the environment is

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.TruncatedSvd;
 import java.util.SplittableRandom;
 import org.ejml.data.DMatrixRMaj;
 import org.junit.jupiter.api.Test;
@@ -109,8 +110,8 @@ class SafetySubspaceTest {
         for (int i = 0; i < g.length; i++) {
             m.getData()[i] = g[i];
         }
-        var exact = SafetySubspace.exact(m);
-        var fast = SafetySubspace.randomized("model.layers.0.mlp.up_proj.weight", m, 4);
+        var exact = TruncatedSvd.exact(m);
+        var fast = TruncatedSvd.randomized(m, 4, 0, "safety-subspace/model.layers.0.mlp.up_proj.weight");
         for (int i = 0; i < 4; i++) {
             assertEquals(exact.s()[i], fast.s()[i], 1e-4 * exact.s()[0]);
             double dot = 0;
@@ -119,7 +120,7 @@ class SafetySubspaceTest {
             }
             assertEquals(1, Math.abs(dot), 1e-4, "left vector " + i);
         }
-        var again = SafetySubspace.randomized("model.layers.0.mlp.up_proj.weight", m, 4);
+        var again = TruncatedSvd.randomized(m, 4, 0, "safety-subspace/model.layers.0.mlp.up_proj.weight");
         assertArrayEquals(fast.s(), again.s(), "same tensor name, same draw");
     }
 

@@ -38,6 +38,8 @@ import picocli.CommandLine.ScopeType;
             DemoCommand.class,
             ToyModelsCommand.class,
             FinetuneCommand.class,
+            ExtractLoraCommand.class,
+            ScaleLoraCommand.class,
         })
 public final class MergevalCli {
 

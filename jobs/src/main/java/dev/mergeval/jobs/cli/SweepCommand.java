@@ -8,6 +8,7 @@ import dev.mergeval.jobs.eval.RuntimeModelFactory;
 import dev.mergeval.jobs.merge.SparkMergeExecutor;
 import dev.mergeval.jobs.sweep.SweepJob;
 import dev.mergeval.jobs.sweep.SweepOutput;
+import dev.mergeval.lora.SweepAdapters;
 import dev.mergeval.sweep.GoalStatus;
 import dev.mergeval.sweep.Format;
 import dev.mergeval.sweep.MethodComparison;
@@ -103,5 +104,10 @@ final class SweepCommand implements Callable<Integer> {
         w.printf("goal (%s): %s%n", table.selection().goal().state().json(), table.selection().goal().explanation());
         w.printf("points evaluated: %d, reused from earlier runs: %d; outputs in %s (report.html, summary.json, results.csv, results.parquet)%n",
                 outcome.evaluated(), outcome.reused(), out);
+        if (outcome.loraAdapters() != null) {
+            w.printf("lora adapters: %d linear points as PEFT adapters (%s, %s); serve them all with:%n  %s%n",
+                    outcome.loraAdapters().entries().size(), SweepAdapters.LIST_FILE, SweepAdapters.SERVE_SCRIPT,
+                    outcome.loraAdapters().command());
+        }
     }
 }

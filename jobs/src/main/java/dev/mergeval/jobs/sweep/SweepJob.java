@@ -14,6 +14,8 @@ import dev.mergeval.jobs.OutputLocation;
 import dev.mergeval.jobs.eval.EvalJob;
 import dev.mergeval.jobs.eval.EvalJobConfig;
 import dev.mergeval.jobs.eval.ModelFactory;
+import dev.mergeval.jobs.lora.SparkExtractExecutor;
+import dev.mergeval.lora.SweepAdapters;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.plan.MergeExecutor;
 import dev.mergeval.merge.plan.MergeJob;
@@ -37,6 +39,7 @@ import java.util.function.Function;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 
 /**
@@ -51,7 +54,8 @@ import org.apache.spark.sql.SparkSession;
  * A merge point is evaluated merge-on-load:
  * its mergekit config is written next to its metrics and the runtime merges tensor by tensor as it
  * loads, writing no checkpoint; the evaluation gets the parsed config as a value, so no executor
- * reads the file.
+ * reads the file. With the spec's {@code lora_adapters:} block, the linear points are also written as
+ * PEFT adapters with the command that serves them all ({@link SweepAdapters}), before any evaluation.
  */
 public final class SweepJob {
 
@@ -78,8 +82,11 @@ public final class SweepJob {
      * @param evaluated points evaluated by this run
      * @param reused points whose metrics an earlier run had stored
      * @param materialized directories of the merged checkpoints written
+     * @param loraAdapters the linear points as PEFT adapters and their serve command, with the spec's
+     *                     {@code lora_adapters:} block; else null
      */
-    public record Outcome(SweepTable table, int evaluated, int reused, List<String> materialized) {
+    public record Outcome(SweepTable table, int evaluated, int reused, List<String> materialized,
+            SweepAdapters.Written loraAdapters) {
         /** Every point's metrics, in point order. */
         public List<PointResult> results() {
             return table.results();
@@ -108,6 +115,10 @@ public final class SweepJob {
         FileSystem fs = out.fs();
         String suite = suitePath(spec, out);
         List<SweepPoint> points = spec.points("sha256:" + HadoopFs.sha256(suite, conf));
+        SweepAdapters.Written adapters = spec.loraAdapters() == null ? null
+                : SweepAdapters.write(spec.loraAdapters(), spec.aligned(), spec.finetuned(), points, spec.seed(),
+                        OutputLocation.name(out.path()), new SparkExtractExecutor(
+                                JavaSparkContext.fromSparkContext(spark.sparkContext()), Progress.NONE), conf);
         List<PointResult> results = new ArrayList<>();
         int evaluated = 0;
         progress.start("sweep", points.size());
@@ -134,7 +145,7 @@ public final class SweepJob {
             SweepReport.write(fs, staging, table, SweepProvenance.of(spec.hash(), started,
                     Instant.now(), spark.sparkContext().master(), fresh, reused, Environment.current()));
         });
-        return new Outcome(table, evaluated, reused, materialized);
+        return new Outcome(table, evaluated, reused, materialized, adapters);
     }
 
     /**

@@ -1,0 +1,111 @@
+package dev.mergeval.jobs.cli;
+
+import dev.mergeval.common.KeyedRandom;
+import dev.mergeval.common.TruncatedSvd;
+import dev.mergeval.jobs.SparkSessions;
+import dev.mergeval.jobs.lora.SparkExtractExecutor;
+import dev.mergeval.lora.ExtractExecutor;
+import dev.mergeval.lora.ExtractionPlan;
+import dev.mergeval.lora.LocalExtractExecutor;
+import dev.mergeval.lora.LoraExtraction;
+import dev.mergeval.provenance.LoraAdapterProvenance;
+import java.util.concurrent.Callable;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code mergeval extract-lora --model FT --base-model BASE --max-rank R OUT_DIR}. */
+@Command(name = "extract-lora", mixinStandardHelpOptions = true,
+        description = "Extract a PEFT LoRA adapter (rank <= R per matrix, truncated SVD of FT - BASE) into OUT_DIR.")
+final class ExtractLoraCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", paramLabel = "OUT_DIR", description = "adapter directory (file://, hdfs://, s3a://)")
+    String outDir;
+
+    @Option(names = "--model", required = true, paramLabel = "FT", description = "the fine-tuned model (dir, URI or BASE+ADAPTER)")
+    String model;
+
+    @Option(names = "--base-model", required = true, paramLabel = "BASE", description = "the model FT was tuned from")
+    String baseModel;
+
+    @Option(names = "--max-rank", required = true, paramLabel = "R", description = "largest rank per matrix")
+    int maxRank;
+
+    @Option(names = "--svd", paramLabel = "auto|exact|randomized",
+            description = "exact (EJML, double), randomized (Halko-Martinsson-Tropp, keyed by tensor name), or auto:"
+                    + " exact up to --exact-limit (default: auto)")
+    String svd = "auto";
+
+    @Option(names = "--exact-limit", paramLabel = "N",
+            description = "with --svd auto, the largest min(rows, cols) decomposed exactly (default: ${DEFAULT-VALUE})")
+    int exactLimit = TruncatedSvd.EXACT_LIMIT;
+
+    @Option(names = "--other", paramLabel = "save|report",
+            description = "tensors that differ but are not decomposed (norms, biases, embeddings): save them whole"
+                    + " under modules_to_save, or only report them in the provenance (default: save)")
+    String other = "save";
+
+    @Option(names = "--include-lm-head", description = "decompose the output head (lm_head) too")
+    boolean includeLmHead;
+
+    @Option(names = "--random-seed", description = "seed of the randomized SVD's sketch (default: ${DEFAULT-VALUE})")
+    long seed = KeyedRandom.DEFAULT_SEED;
+
+    @Option(names = "--overwrite", description = "replace an existing output")
+    boolean overwrite;
+
+    @Option(names = "--master", description = "Spark master URL (e.g. local[2], spark://host:7077); "
+            + "without it (and outside spark-submit) tensors run on threads in this JVM")
+    String master;
+
+    @Option(names = "--threads", description = "threads of the single-JVM path (default: cores)")
+    int threads = Runtime.getRuntime().availableProcessors();
+
+    @Override
+    public Integer call() {
+        LoraExtraction.Request request = new LoraExtraction.Request(model, baseModel, maxRank, outDir, overwrite,
+                choice(ExtractionPlan.Svd.class, svd, "--svd"), exactLimit,
+                choice(LoraExtraction.Other.class, other, "--other"), includeLmHead, seed);
+        LoraExtraction.Outcome outcome;
+        if (master != null || SparkSessions.underSparkSubmit()) {
+            LoraExtraction.plan(request, SparkSessions.hadoopConfiguration());
+            SparkSession spark = SparkSessions.create("mergeval extract-lora", master);
+            try {
+                JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+                outcome = LoraExtraction.run(request, new SparkExtractExecutor(sc, new ConsoleProgress()),
+                        sc.hadoopConfiguration());
+            } finally {
+                spark.stop();
+            }
+        } else {
+            ExtractExecutor executor = new LocalExtractExecutor(threads, new Configuration(), new ConsoleProgress());
+            outcome = LoraExtraction.run(request, executor, new Configuration());
+        }
+        LoraAdapterProvenance p = outcome.provenance();
+        System.out.printf("extracted %d matrices at r = %d (relative error %.3g overall, %.3g at most) into %s"
+                        + " (%.1f s)%n", p.totals().matrices(), p.adapter().r(), p.totals().relativeError(),
+                p.totals().maxRelativeError(), outcome.outDir(), p.wallMillis() / 1000.0);
+        if (!p.whole().isEmpty()) {
+            System.out.printf("  %d other tensors differ and were %s: %s%n", p.whole().size(),
+                    request.other() == LoraExtraction.Other.SAVE ? "saved whole (modules_to_save)" : "reported only",
+                    p.whole().keySet());
+        }
+        System.out.printf("  %d tensors equal in both were skipped%n", p.totals().equalSkipped());
+        return MergevalCli.EXIT_OK;
+    }
+
+    /** An enum constant by its lower-case name, or a bad-input error naming the option. */
+    static <E extends Enum<E>> E choice(Class<E> type, String value, String option) {
+        for (E e : type.getEnumConstants()) {
+            if (e.name().equalsIgnoreCase(value)) {
+                return e;
+            }
+        }
+        throw new dev.mergeval.common.BadInputException(option + " " + value + ": must be one of "
+                + java.util.Arrays.stream(type.getEnumConstants()).map(e -> e.name().toLowerCase(java.util.Locale.ROOT))
+                .toList());
+    }
+}

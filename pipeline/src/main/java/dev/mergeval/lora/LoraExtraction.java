@@ -1,0 +1,266 @@
+package dev.mergeval.lora;
+
+import dev.mergeval.checkpoint.Checkpoint;
+import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.checkpoint.OutputPublisher;
+import dev.mergeval.checkpoint.SafetensorsWriter;
+import dev.mergeval.checkpoint.TensorInfo;
+import dev.mergeval.checkpoint.DType;
+import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.TruncatedSvd;
+import dev.mergeval.provenance.Environment;
+import dev.mergeval.provenance.LoraAdapterProvenance;
+import dev.mergeval.provenance.Provenance;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeSet;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * {@code mergeval extract-lora}: a PEFT LoRA adapter that turns BASE into (approximately) FT. For
+ * each matrix {@code D = FT - BASE} of a 2-D {@code <module>.weight} (embeddings and the output head
+ * excepted, see {@link Request#includeLmHead}), the best rank-R approximation in the Frobenius norm
+ * (Eckart-Young: the truncated SVD, {@link DeltaDecomposer}) becomes {@code lora_A [r, in]} and
+ * {@code lora_B [out, r]} with {@code lora_alpha = r}, so PEFT's {@code lora_alpha / r * B @ A}
+ * is that approximation. Modules whose difference has a lower rank keep it and are zero-padded to the
+ * adapter's one {@code r} (the largest rank kept), so the config needs no {@code rank_pattern} that
+ * some engines ignore; their own rank is in the provenance.
+ *
+ * <p>Every other tensor that differs (norms, biases, embeddings) is saved whole, FT's bytes, under
+ * PEFT's {@code modules_to_save} ({@code base_model.model.<tensor>}, module listed in the config), as
+ * mergekit saves its undecomposable modules; {@link Other#REPORT} lists them in the provenance
+ * instead. Tensors equal in both are left out.
+ *
+ * <p>Plan (names, shapes and dtypes checked on this JVM before any work), execute (one task per
+ * tensor on an {@link ExtractExecutor}), commit (the adapter staged beside {@code OUT_DIR} with the
+ * provenance last, then published atomically by {@link OutputPublisher}), as {@code mergeval merge}.
+ * The driver holds the factors (the adapter's size) and reads the whole tensors it saves.
+ */
+public final class LoraExtraction {
+
+    static final String PEFT_PREFIX = "base_model.model.";
+
+    /** What to do with tensors that differ and are not decomposed. */
+    public enum Other {
+        /** Save them whole under {@code modules_to_save} (mergekit's default). */
+        SAVE,
+        /** List them in the provenance only; the adapter then leaves them at BASE's values. */
+        REPORT;
+
+        public String json() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    /**
+     * @param model          FT: a model directory, URI or {@code BASE+ADAPTER}
+     * @param baseModel      BASE
+     * @param maxRank        the largest rank per matrix ({@code >= 1})
+     * @param outDir         the adapter directory to publish
+     * @param overwrite      replace an occupied {@code outDir}
+     * @param svd            which SVD decomposes a matrix
+     * @param exactLimit     with {@link ExtractionPlan.Svd#AUTO}, the largest {@code min(rows, cols)} decomposed exactly
+     * @param other          what to do with tensors that differ and are not decomposed
+     * @param includeLmHead  decompose the output head ({@code lm_head}) too; input embeddings are
+     *                       never decomposed (PEFT stores embedding LoRA differently), only saved or reported
+     * @param seed           seed of the randomized SVD's sketch
+     */
+    public record Request(String model, String baseModel, int maxRank, String outDir, boolean overwrite,
+            ExtractionPlan.Svd svd, int exactLimit, Other other, boolean includeLmHead, long seed) {
+
+        /** The defaults: auto SVD up to {@link TruncatedSvd#EXACT_LIMIT}, other tensors saved, seed 0. */
+        public static Request of(String model, String baseModel, int maxRank, String outDir) {
+            return new Request(model, baseModel, maxRank, outDir, false, ExtractionPlan.Svd.AUTO,
+                    TruncatedSvd.EXACT_LIMIT, Other.SAVE, false, 0L);
+        }
+
+        public Request withOverwrite(boolean value) {
+            return new Request(model, baseModel, maxRank, outDir, value, svd, exactLimit, other, includeLmHead, seed);
+        }
+    }
+
+    /** What was published. */
+    public record Outcome(String outDir, LoraAdapterProvenance provenance) {
+    }
+
+    private LoraExtraction() {
+    }
+
+    /** Checks the request and both models and lists the tensors; writes nothing. */
+    public static ExtractionPlan plan(Request r, Configuration conf) {
+        if (r.maxRank() < 1) {
+            throw new BadInputException("--max-rank " + r.maxRank() + ": must be at least 1");
+        }
+        if (r.exactLimit() < 1) {
+            throw new BadInputException("--exact-limit " + r.exactLimit() + ": must be at least 1");
+        }
+        OutputPublisher publisher = OutputPublisher.forPath(r.outDir(), conf);
+        publisher.checkDestination(publisher.outputPath(r.outDir()), r.overwrite());
+        List<ExtractionPlan.DeltaTask> tasks = new ArrayList<>();
+        try (Checkpoint ft = Checkpoint.open(r.model(), conf); Checkpoint base = Checkpoint.open(r.baseModel(), conf)) {
+            for (String name : base.tensorNames()) {
+                if (!ft.contains(name)) {
+                    throw new BadInputException(r.model() + ": has no tensor '" + name + "', which the base model "
+                            + r.baseModel() + " has");
+                }
+            }
+            for (String name : ft.tensorNames()) {
+                if (!base.contains(name)) {
+                    throw new BadInputException(r.baseModel() + ": has no tensor '" + name + "', which the model "
+                            + r.model() + " has");
+                }
+                TensorInfo a = ft.info(name);
+                TensorInfo b = base.info(name);
+                if (!Arrays.equals(a.shape(), b.shape())) {
+                    throw new BadInputException(name + ": shape " + Arrays.toString(a.shape()) + " in " + r.model()
+                            + " but " + Arrays.toString(b.shape()) + " in " + r.baseModel());
+                }
+                for (TensorInfo t : List.of(a, b)) {
+                    if (!t.dtype().isCodecSupported()) {
+                        throw new BadInputException(name + ": dtype " + t.dtype()
+                                + " cannot be compared (only F64, F32, F16, BF16)");
+                    }
+                }
+                tasks.add(new ExtractionPlan.DeltaTask(name, decomposes(name, a, r.includeLmHead()), a.shape()));
+            }
+        }
+        return new ExtractionPlan(r.model(), r.baseModel(), r.maxRank(), r.svd(), r.exactLimit(), r.seed(), tasks);
+    }
+
+    /** Runs the extraction on {@code executor} and publishes the adapter. */
+    public static Outcome run(Request r, ExtractExecutor executor, Configuration conf) {
+        long start = System.nanoTime();
+        ExtractionPlan plan = plan(r, conf);
+        List<DeltaResult> results = executor.run(plan);
+        List<DeltaResult> lora = results.stream().filter(DeltaResult::decomposed).toList();
+        List<DeltaResult> whole = results.stream().filter(x -> x.differs() && !x.lora()).toList();
+        if (lora.isEmpty()) {
+            throw new BadInputException(r.model() + " and " + r.baseModel() + ": no matrix differs"
+                    + (whole.isEmpty() ? " (the models are equal)" : " (only " + whole.size()
+                    + " other tensors do)") + "; there is nothing to extract");
+        }
+        int rank = lora.stream().mapToInt(DeltaResult::rank).max().orElseThrow();
+        OutputPublisher publisher = OutputPublisher.forPath(r.outDir(), conf);
+        Path out = publisher.outputPath(r.outDir());
+        publisher.checkDestination(out, r.overwrite());
+        Path staging = publisher.stage(r.outDir());
+        try {
+            FileSystem fs = HadoopFs.get(staging, conf);
+            List<SafetensorsWriter.TensorData> tensors = new ArrayList<>();
+            Map<String, LoraAdapterProvenance.Module> modules = new LinkedHashMap<>();
+            TreeSet<String> targets = new TreeSet<>();
+            Map<String, long[]> shapes = new LinkedHashMap<>();
+            plan.tasks().forEach(t -> shapes.put(t.tensor(), t.shape()));
+            for (DeltaResult d : lora) {
+                String module = module(d.tensor());
+                targets.add(module.substring(module.lastIndexOf('.') + 1));
+                int rows = Math.toIntExact(shapes.get(d.tensor())[0]);
+                int cols = Math.toIntExact(shapes.get(d.tensor())[1]);
+                tensors.add(SafetensorsWriter.TensorData.ofFloats(PEFT_PREFIX + module + ".lora_A.weight", DType.F32,
+                        new long[] {rank, cols}, Arrays.copyOf(d.a(), rank * cols)));
+                tensors.add(SafetensorsWriter.TensorData.ofFloats(PEFT_PREFIX + module + ".lora_B.weight", DType.F32,
+                        new long[] {rows, rank}, padColumns(d.b(), rows, d.rank(), rank)));
+                modules.put(module, new LoraAdapterProvenance.Module(d.tensor(), rows, cols, d.rank(), d.svd(),
+                        d.deltaNorm(), d.relativeError()));
+            }
+            Map<String, LoraAdapterProvenance.Whole> wholeRecords = new LinkedHashMap<>();
+            TreeSet<String> toSave = new TreeSet<>();
+            String action = r.other() == Other.SAVE ? "saved" : "reported";
+            try (Checkpoint ft = Checkpoint.open(r.model(), conf)) {
+                for (DeltaResult d : whole) {
+                    TensorInfo t = ft.info(d.tensor());
+                    wholeRecords.put(d.tensor(), new LoraAdapterProvenance.Whole(action,
+                            Arrays.stream(t.shape()).boxed().toList(), d.deltaNorm()));
+                    if (r.other() == Other.SAVE) {
+                        toSave.add(module(d.tensor()));
+                        tensors.add(SafetensorsWriter.TensorData.ofRaw(PEFT_PREFIX + d.tensor(), t.dtype(), t.shape(),
+                                ft.readRaw(d.tensor(), 0, Math.toIntExact(t.byteLength()))));
+                    }
+                }
+            }
+            SafetensorsWriter.writeFile(fs, new Path(staging, AdapterFiles.WEIGHTS), tensors, Map.of("format", "pt"));
+            AdapterFiles.writeConfig(fs, staging, AdapterFiles.config(r.baseModel(), rank, rank,
+                    List.copyOf(targets), List.copyOf(toSave)));
+            LoraAdapterProvenance provenance = new LoraAdapterProvenance(LoraAdapterProvenance.EXTRACT,
+                    Environment.buildVersion(),
+                    List.of(AdapterFiles.input("model", r.model(), conf),
+                            AdapterFiles.input("base_model", r.baseModel(), conf)),
+                    Provenance.tree(parameters(r)),
+                    new LoraAdapterProvenance.Adapter(rank, rank, List.copyOf(targets), List.copyOf(toSave),
+                            AdapterFiles.outputHashes(fs, staging, conf)),
+                    modules, wholeRecords, totals(lora, whole.size(), results.size() - lora.size() - whole.size()),
+                    executor.describe(), (System.nanoTime() - start) / 1_000_000, Environment.current());
+            AdapterFiles.writeProvenance(fs, staging, provenance);
+            publisher.publish(staging, out, r.overwrite());
+            return new Outcome(r.outDir(), provenance);
+        } catch (RuntimeException e) {
+            publisher.discard(staging);
+            throw e;
+        }
+    }
+
+    /**
+     * A 2-D {@code <module>.weight} other than an embedding; the output head only when asked. Heads and
+     * embeddings are recognised by the module's last name ({@code lm_head}, {@code embed_out}; anything
+     * with {@code embed}, {@code wte}, {@code wpe}).
+     */
+    static boolean decomposes(String name, TensorInfo t, boolean includeLmHead) {
+        if (t.rank() != 2 || !name.endsWith(".weight")) {
+            return false;
+        }
+        String module = module(name);
+        String last = module.substring(module.lastIndexOf('.') + 1);
+        if (last.equals("lm_head") || last.equals("embed_out")) {
+            return includeLmHead;
+        }
+        return !last.contains("embed") && !last.equals("wte") && !last.equals("wpe");
+    }
+
+    /** The module a tensor belongs to: its name without the last part ({@code .weight}, {@code .bias}). */
+    static String module(String tensor) {
+        int dot = tensor.lastIndexOf('.');
+        return dot < 0 ? tensor : tensor.substring(0, dot);
+    }
+
+    private static float[] padColumns(float[] b, int rows, int k, int rank) {
+        if (k == rank) {
+            return b;
+        }
+        float[] out = new float[rows * rank];
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(b, r * k, out, r * rank, k);
+        }
+        return out;
+    }
+
+    private static Map<String, Object> parameters(Request r) {
+        Map<String, Object> p = new LinkedHashMap<>();
+        p.put("max_rank", r.maxRank());
+        p.put("svd", r.svd().json());
+        p.put("exact_limit", r.exactLimit());
+        p.put("other", r.other().json());
+        p.put("include_lm_head", r.includeLmHead());
+        p.put("seed", r.seed());
+        p.put("factors", "A = sqrt(S_k) V_k^T, B = U_k sqrt(S_k), lora_alpha = r");
+        return p;
+    }
+
+    private static LoraAdapterProvenance.Totals totals(List<DeltaResult> lora, int whole, int equal) {
+        double err2 = 0;
+        double norm2 = 0;
+        double max = 0;
+        for (DeltaResult d : lora) {
+            double e = d.relativeError() * d.deltaNorm();
+            err2 += e * e;
+            norm2 += d.deltaNorm() * d.deltaNorm();
+            max = Math.max(max, d.relativeError());
+        }
+        return new LoraAdapterProvenance.Totals(lora.size(), whole, equal, Math.sqrt(err2 / norm2), max);
+    }
+}

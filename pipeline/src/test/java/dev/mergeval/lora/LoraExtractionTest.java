@@ -1,0 +1,311 @@
+package dev.mergeval.lora;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.mergeval.checkpoint.Checkpoint;
+import dev.mergeval.checkpoint.DType;
+import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.checkpoint.SafetensorsWriter;
+import dev.mergeval.checkpoint.TensorInfo;
+import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Mappers;
+import dev.mergeval.common.Progress;
+import dev.mergeval.common.TruncatedSvd;
+import dev.mergeval.provenance.LoraAdapterProvenance;
+import dev.mergeval.provenance.Provenance;
+import dev.mergeval.runtime.TestModels;
+import dev.mergeval.runtime.TinyModels;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.apache.hadoop.conf.Configuration;
+import org.ejml.data.DMatrixRMaj;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code extract-lora} on the toy models (aligned vs its fine-tune) and on generated models with a
+ * known low-rank difference: the adapter, loaded as {@code BASE+ADAPTER}, is BASE plus the rank-R
+ * truncated SVD of the difference (computed here independently), FT itself at full rank, with an
+ * error that falls as R grows, and has the names and config PEFT reads.
+ */
+class LoraExtractionTest {
+
+    @TempDir
+    Path tmp;
+
+    final Configuration conf = new Configuration();
+    final Path toy = TestModels.projectRoot().resolve("models/toy");
+
+    private LoraAdapterProvenance extract(LoraExtraction.Request r) throws IOException {
+        LoraExtraction.run(r, new LocalExtractExecutor(2, conf, Progress.NONE), conf);
+        return Provenance.read(Files.readString(Path.of(r.outDir(), "mergeval_provenance.json")),
+                LoraAdapterProvenance.class);
+    }
+
+    @Test
+    void theAdapterIsBasePlusTheTruncatedSvdOfTheDifference() throws IOException {
+        String ft = toy.resolve("finetuned").toString();
+        String base = toy.resolve("aligned").toString();
+        double previous = Double.POSITIVE_INFINITY;
+        for (int rank : new int[] {2, 8, 32}) {
+            Path out = tmp.resolve("r" + rank);
+            LoraAdapterProvenance p = extract(LoraExtraction.Request.of(ft, base, rank, out.toString()));
+            assertTrue(p.totals().relativeError() < previous, "error falls as R grows: " + p.totals());
+            previous = p.totals().relativeError();
+            try (Checkpoint f = Checkpoint.open(ft, conf); Checkpoint b = Checkpoint.open(base, conf);
+                 Checkpoint loaded = Checkpoint.open(base + "+" + out, conf)) {
+                for (String name : f.tensorNames()) {
+                    float[] fw = f.readFloats(name);
+                    float[] bw = b.readFloats(name);
+                    float[] lw = loaded.readFloats(name);
+                    TensorInfo t = f.info(name);
+                    if (t.rank() != 2 || name.contains("embed")) {
+                        assertEquals(fw.length, lw.length);
+                        for (int i = 0; i < fw.length; i++) {
+                            assertEquals(bw[i], lw[i], 0, name + " is not an extracted matrix: base's value");
+                        }
+                        continue;
+                    }
+                    int rows = (int) t.dim(0);
+                    int cols = (int) t.dim(1);
+                    double[] d = new double[fw.length];
+                    for (int i = 0; i < d.length; i++) {
+                        d[i] = (double) fw[i] - bw[i];
+                    }
+                    TruncatedSvd.Factors svd = TruncatedSvd.exact(DMatrixRMaj.wrap(rows, cols, d.clone()));
+                    int k = Math.min(rank, Math.min(rows, cols));
+                    double err2 = 0;
+                    double norm2 = 0;
+                    for (int r = 0; r < rows; r++) {
+                        for (int c = 0; c < cols; c++) {
+                            double approx = 0;
+                            for (int i = 0; i < k; i++) {
+                                approx += svd.left().get(r, i) * svd.s()[i] * svd.right().get(c, i);
+                            }
+                            double want = bw[r * cols + c] + approx;
+                            assertEquals(want, lw[r * cols + c], 2e-6 * (1 + Math.abs(want)), name + " [" + r + "," + c + "]");
+                            err2 += (d[r * cols + c] - approx) * (d[r * cols + c] - approx);
+                            norm2 += d[r * cols + c] * d[r * cols + c];
+                        }
+                    }
+                    String module = name.substring(0, name.length() - ".weight".length());
+                    LoraAdapterProvenance.Module m = p.modules().get(module);
+                    assertEquals(k, m.rank(), name);
+                    assertEquals(Math.sqrt(err2 / norm2), m.relativeError(), 1e-5, name + " relative error");
+                }
+            }
+        }
+    }
+
+    @Test
+    void atFullRankBasePlusAdapterIsTheFineTune() throws IOException {
+        String ft = toy.resolve("finetuned").toString();
+        String base = toy.resolve("aligned").toString();
+        Path out = tmp.resolve("full");
+        LoraAdapterProvenance p = extract(LoraExtraction.Request.of(ft, base, 1000, out.toString()));
+        assertEquals(64, p.adapter().r(), "no matrix has a rank above 64");
+        try (Checkpoint f = Checkpoint.open(ft, conf); Checkpoint loaded = Checkpoint.open(base + "+" + out, conf)) {
+            for (String name : f.tensorNames()) {
+                float[] want = f.readFloats(name);
+                float[] got = loaded.readFloats(name);
+                for (int i = 0; i < want.length; i++) {
+                    assertEquals(want[i], got[i], 1e-6 * (1 + Math.abs(want[i])), name + "[" + i + "]");
+                }
+            }
+        }
+    }
+
+    /** A generated base; FT differs by a rank-2 matrix in one projection and by a changed norm. */
+    private Path[] generated(DType dtype) throws IOException {
+        Path base = TinyModels.write(tmp.resolve("base"), TinyModels.llamaConfig(), dtype, 7, Long.MAX_VALUE);
+        Path ft = tmp.resolve("ft");
+        Files.createDirectories(ft);
+        for (Path f : Files.list(base).toList()) {
+            if (!f.getFileName().toString().endsWith(".safetensors")) {
+                Files.copy(f, ft.resolve(f.getFileName()));
+            }
+        }
+        SplittableRandom rnd = new SplittableRandom(11);
+        List<SafetensorsWriter.TensorData> tensors = new ArrayList<>();
+        try (Checkpoint b = Checkpoint.open(base.toString(), conf)) {
+            for (String name : b.tensorNames()) {
+                TensorInfo t = b.info(name);
+                float[] v = b.readFloats(name);
+                if (name.equals("model.layers.1.self_attn.q_proj.weight")) {
+                    int rows = (int) t.dim(0);
+                    int cols = (int) t.dim(1);
+                    for (int k = 0; k < 2; k++) {
+                        double[] u = new double[rows];
+                        double[] w = new double[cols];
+                        for (int i = 0; i < rows; i++) {
+                            u[i] = rnd.nextDouble(-1, 1);
+                        }
+                        for (int j = 0; j < cols; j++) {
+                            w[j] = rnd.nextDouble(-1, 1);
+                        }
+                        for (int i = 0; i < rows; i++) {
+                            for (int j = 0; j < cols; j++) {
+                                v[i * cols + j] += (float) (0.5 * u[i] * w[j]);
+                            }
+                        }
+                    }
+                } else if (name.equals("model.norm.weight")) {
+                    for (int i = 0; i < v.length; i++) {
+                        v[i] += 0.25f;
+                    }
+                }
+                tensors.add(SafetensorsWriter.TensorData.ofFloats(name, t.dtype(), t.shape(), v));
+            }
+        }
+        SafetensorsWriter.writeFile(HadoopFs.local(), HadoopFs.of(ft.resolve("model.safetensors")), tensors,
+                Map.of("format", "pt"));
+        return new Path[] {base, ft};
+    }
+
+    @Test
+    void aLowRankDifferenceKeepsItsRankAndOtherTensorsAreSavedWhole() throws IOException {
+        Path[] m = generated(DType.F32);
+        Path out = tmp.resolve("adapter");
+        LoraAdapterProvenance p = extract(LoraExtraction.Request.of(m[1].toString(), m[0].toString(), 8,
+                out.toString()));
+        assertEquals(1, p.modules().size(), "only q_proj of layer 1 differs: " + p.modules().keySet());
+        LoraAdapterProvenance.Module q = p.modules().get("model.layers.1.self_attn.q_proj");
+        assertEquals(2, q.rank(), "the difference has rank 2, below --max-rank 8");
+        assertEquals(2, p.adapter().r());
+        assertTrue(q.relativeError() < 1e-6, "rank 2 captures it: " + q.relativeError());
+        assertEquals(List.of("model.norm"), p.adapter().modulesToSave());
+        assertEquals("saved", p.whole().get("model.norm.weight").action());
+
+        JsonNode cfg = Mappers.JSON.readTree(Files.readString(out.resolve("adapter_config.json")));
+        assertEquals("LORA", cfg.get("peft_type").asText());
+        assertEquals("CAUSAL_LM", cfg.get("task_type").asText());
+        assertEquals(2, cfg.get("r").asInt());
+        assertEquals(2, cfg.get("lora_alpha").asInt());
+        assertEquals("q_proj", cfg.get("target_modules").get(0).asText());
+        assertEquals("model.norm", cfg.get("modules_to_save").get(0).asText());
+        assertEquals(m[0].toString(), cfg.get("base_model_name_or_path").asText());
+        try (Checkpoint w = Checkpoint.open(out.resolve("adapter_model.safetensors").toString(), conf)) {
+            assertEquals(List.of("base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight",
+                    "base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight",
+                    "base_model.model.model.norm.weight"), w.tensorNames().stream().sorted().toList());
+            assertEquals(List.of(2L, 32L), List.of(w.info("base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight")
+                    .shape()[0], w.info("base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight").shape()[1]));
+            assertEquals(32L, w.info("base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight").shape()[0]);
+        }
+        try (Checkpoint f = Checkpoint.open(m[1].toString(), conf);
+             Checkpoint loaded = Checkpoint.open(m[0] + "+" + out, conf)) {
+            for (String name : f.tensorNames()) {
+                float[] want = f.readFloats(name);
+                float[] got = loaded.readFloats(name);
+                for (int i = 0; i < want.length; i++) {
+                    assertEquals(want[i], got[i], 1e-6 * (1 + Math.abs(want[i])), name + "[" + i + "]");
+                }
+            }
+        }
+
+        Path reported = tmp.resolve("reported");
+        LoraAdapterProvenance r = extract(new LoraExtraction.Request(m[1].toString(), m[0].toString(), 8,
+                reported.toString(), false, ExtractionPlan.Svd.RANDOMIZED, 1, LoraExtraction.Other.REPORT, false, 0));
+        assertEquals("reported", r.whole().get("model.norm.weight").action());
+        assertTrue(r.adapter().modulesToSave().isEmpty());
+        assertEquals("randomized", r.modules().get("model.layers.1.self_attn.q_proj").svd());
+        assertTrue(r.totals().relativeError() < 1e-6, "randomized SVD finds a rank-2 difference: " + r.totals());
+    }
+
+    @Test
+    void scalingMixesSavedTensorsWithTheBase() throws IOException {
+        Path[] m = generated(DType.BF16);
+        Path out = tmp.resolve("adapter");
+        extract(LoraExtraction.Request.of(m[1].toString(), m[0].toString(), 8, out.toString()));
+        Path scaled = tmp.resolve("scaled");
+        BadInputException e = assertThrows(BadInputException.class, () -> ScaledAdapter.write(
+                new ScaledAdapter.Request(out.toString(), 0.3, null, scaled.toString(), false), conf));
+        assertTrue(e.getMessage().contains("--base-model"), e.getMessage());
+        LoraAdapterProvenance p = ScaledAdapter.write(
+                new ScaledAdapter.Request(out.toString(), 0.3, m[0].toString(), scaled.toString(), false), conf);
+        assertEquals(LoraAdapterProvenance.SCALE, p.madeBy());
+        assertEquals(0.3 * p.adapter().r(), p.adapter().loraAlpha(), 1e-12, "lora_alpha = l * r");
+        try (Checkpoint f = Checkpoint.open(m[1].toString(), conf); Checkpoint b = Checkpoint.open(m[0].toString(), conf);
+             Checkpoint loaded = Checkpoint.open(m[0] + "+" + scaled, conf)) {
+            for (String name : f.tensorNames()) {
+                float[] ft = f.readFloats(name);
+                float[] base = b.readFloats(name);
+                float[] got = loaded.readFloats(name);
+                if (name.equals("model.layers.1.self_attn.q_proj.weight")) {
+                    // BF16 inputs: D is rank 2 plus BF16 rounding noise, which rank 8 only partly keeps.
+                    double err2 = 0;
+                    double delta2 = 0;
+                    for (int i = 0; i < ft.length; i++) {
+                        double want = 0.7 * base[i] + 0.3 * ft[i];
+                        err2 += (got[i] - want) * (got[i] - want);
+                        delta2 += (want - base[i]) * (want - base[i]);
+                    }
+                    assertTrue(Math.sqrt(err2 / delta2) < 0.01, name + ": " + Math.sqrt(err2 / delta2));
+                    continue;
+                }
+                for (int i = 0; i < ft.length; i++) {
+                    double want = 0.7 * base[i] + 0.3 * ft[i];
+                    // The saved norm: the merge in float32, rounded once to BF16 (2^-8 relative).
+                    assertEquals(want, got[i], 0x1.0p-8 * Math.abs(want), name + "[" + i + "]");
+                }
+            }
+        }
+    }
+
+    @Test
+    void randomizedIsKeyedByTensorNameAndSeedNotByOrder() throws IOException {
+        String ft = toy.resolve("finetuned").toString();
+        String base = toy.resolve("aligned").toString();
+        byte[][] files = new byte[2][];
+        for (int threads = 1; threads <= 2; threads++) {
+            Path out = tmp.resolve("rand" + threads);
+            LoraExtraction.run(new LoraExtraction.Request(ft, base, 4, out.toString(), false,
+                    ExtractionPlan.Svd.RANDOMIZED, 1, LoraExtraction.Other.SAVE, false, 5),
+                    new LocalExtractExecutor(threads, conf, Progress.NONE), conf);
+            files[threads - 1] = Files.readAllBytes(out.resolve("adapter_model.safetensors"));
+        }
+        assertTrue(java.util.Arrays.equals(files[0], files[1]), "same bytes on 1 and 2 threads");
+    }
+
+    @Test
+    void badInputIsRefusedBeforeAnyOutput() throws IOException {
+        String ft = toy.resolve("finetuned").toString();
+        String base = toy.resolve("aligned").toString();
+        Path out = tmp.resolve("never");
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> extract(LoraExtraction.Request.of(ft, base, 0, out.toString())));
+        assertTrue(e.getMessage().contains("--max-rank 0"), e.getMessage());
+        e = assertThrows(BadInputException.class,
+                () -> extract(LoraExtraction.Request.of(tmp.resolve("missing").toString(), base, 4, out.toString())));
+        assertTrue(e.getMessage().contains("missing"), e.getMessage());
+        Path tiny = TinyModels.write(tmp.resolve("tiny"), TinyModels.llamaConfig(), DType.F32, 1, Long.MAX_VALUE);
+        e = assertThrows(BadInputException.class,
+                () -> extract(LoraExtraction.Request.of(ft, tiny.toString(), 4, out.toString())));
+        assertTrue(e.getMessage().contains("shape"), e.getMessage());
+        e = assertThrows(BadInputException.class,
+                () -> extract(LoraExtraction.Request.of(base, base, 4, out.toString())));
+        assertTrue(e.getMessage().contains("nothing to extract"), e.getMessage());
+        assertFalse(Files.exists(out), "nothing written");
+        try (var s = Files.list(tmp)) {
+            assertTrue(s.noneMatch(x -> x.getFileName().toString().contains("staging")), "no staging left");
+        }
+        Path occupied = tmp.resolve("occupied");
+        Files.createDirectories(occupied);
+        Files.writeString(occupied.resolve("notes.txt"), "mine");
+        e = assertThrows(BadInputException.class,
+                () -> extract(LoraExtraction.Request.of(ft, base, 4, occupied.toString())));
+        assertTrue(e.getMessage().contains("--overwrite"), e.getMessage());
+        assertEquals("mine", Files.readString(occupied.resolve("notes.txt")));
+        extract(LoraExtraction.Request.of(ft, base, 4, occupied.toString()).withOverwrite(true));
+        assertFalse(Files.exists(occupied.resolve("notes.txt")));
+    }
+}
