@@ -50,11 +50,7 @@ public final class NearSwapMerge implements MergeMethod {
 
     @Override
     public void validate(MergeConfig config) {
-        Rules.requireBase(config, name());
-        if (Rules.others(config) != 1) {
-            throw config.error("models", "nearswap takes exactly two models, base_model and one other (got "
-                    + config.inputModels().size() + ")");
-        }
+        Rules.requirePair(config, name());
     }
 
     @Override

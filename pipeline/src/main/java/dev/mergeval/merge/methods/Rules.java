@@ -13,6 +13,15 @@ final class Rules {
         return config.baseModel().orElseThrow(() -> config.error("base_model", "required by " + method));
     }
 
+    /** The two-point methods' shape: {@code base_model} and exactly one other model. */
+    static void requirePair(MergeConfig config, String method) {
+        requireBase(config, method);
+        if (others(config) != 1) {
+            throw config.error("models", method + " takes exactly two models, base_model and one other (got "
+                    + config.inputModels().size() + ")");
+        }
+    }
+
     /**
      * The post-hoc safety methods' shape: {@code base_model} the aligned model and exactly one other
      * model, the fine-tune.

@@ -49,11 +49,7 @@ public final class SlerpMerge implements MergeMethod {
 
     @Override
     public void validate(MergeConfig config) {
-        Rules.requireBase(config, name());
-        if (Rules.others(config) != 1) {
-            throw config.error("models", "slerp takes exactly two models, base_model and one other (got "
-                    + config.inputModels().size() + ")");
-        }
+        Rules.requirePair(config, name());
     }
 
     @Override
