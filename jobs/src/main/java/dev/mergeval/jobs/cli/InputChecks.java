@@ -124,7 +124,12 @@ final class InputChecks {
             }
             if (task.judge() != null && task.judge().needsModel()) {
                 try {
-                    models(List.of(task.judge().modelSource()));
+                    if (task.judge().servedEngine() != null) {
+                        ModelSources.check(new ModelSource.Served(task.judge().servedEngine().requireServer(null)),
+                                HadoopFs.defaults());
+                    } else {
+                        models(List.of(task.judge().modelSource()));
+                    }
                 } catch (BadInputException e) {
                     throw new BadInputException(source + ": task '" + task.name() + "': judge model: " + e.getMessage(), e);
                 }

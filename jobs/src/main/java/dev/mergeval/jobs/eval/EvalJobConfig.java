@@ -13,9 +13,16 @@ import java.util.List;
  * @param outDir    output directory: a local path, or a URI of any Hadoop filesystem
  * @param limit     caps every task's items ({@code -1}: the suite's own limits)
  * @param sliceSize items per unit of work
+ * @param launch    the command that started the server of served models (a sweep point's), for
+ *                  provenance; {@code null} otherwise
  */
-public record EvalJobConfig(List<ModelSource> models, String suitePath, String outDir, int limit, int sliceSize)
+public record EvalJobConfig(List<ModelSource> models, String suitePath, String outDir, int limit, int sliceSize,
+                            String launch)
         implements Serializable {
+
+    public EvalJobConfig(List<ModelSource> models, String suitePath, String outDir, int limit, int sliceSize) {
+        this(models, suitePath, outDir, limit, sliceSize, null);
+    }
 
     public static final int DEFAULT_SLICE_SIZE = 8;
 
