@@ -183,7 +183,7 @@ final class InputChecks {
         }
         return new SweepSpec(spec.name(), modelSource(base, spec.aligned()), tuned, grid, suite,
                 spec.metrics(), spec.select(), spec.goal(), spec.materialize(), spec.seed(),
-                spec.referenceFinetuned() == null ? null : modelSource(base, spec.referenceFinetuned()));
+                spec.referenceFinetuned() == null ? null : modelSource(base, spec.referenceFinetuned()), spec.engine());
     }
 
     /** The models, the suite, its datasets, and that the metric roles name metrics the suite measures. */

@@ -9,6 +9,8 @@ import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
 import dev.mergeval.common.Progress;
+import dev.mergeval.engine.EngineSpec;
+import dev.mergeval.engine.ServerLauncher;
 import dev.mergeval.eval.MetricRow;
 import dev.mergeval.jobs.OutputLocation;
 import dev.mergeval.jobs.eval.EvalJob;
@@ -22,6 +24,7 @@ import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.SweepProvenance;
 import dev.mergeval.report.SweepReport;
 import dev.mergeval.source.ModelSource;
+import dev.mergeval.sweep.Materialize;
 import dev.mergeval.sweep.PointResult;
 import dev.mergeval.sweep.Selection;
 import dev.mergeval.sweep.SweepPoint;
@@ -51,7 +54,8 @@ import org.apache.spark.sql.SparkSession;
  * A merge point is evaluated merge-on-load:
  * its mergekit config is written next to its metrics and the runtime merges tensor by tensor as it
  * loads, writing no checkpoint; the evaluation gets the parsed config as a value, so no executor
- * reads the file.
+ * reads the file. With {@code engine: {kind: openai, launch: ...}} each point is instead written to
+ * disk and served by a server the sweep starts for it ({@link #evaluateLaunched}).
  */
 public final class SweepJob {
 
@@ -116,7 +120,11 @@ public final class SweepJob {
                 Path dir = new Path(out.child(POINTS_DIR), point.id());
                 Path metrics = new Path(dir, METRICS_FILE);
                 if (!exists(fs, metrics)) {
-                    evaluate(spark, point, fs, dir, suite, models, conf);
+                    if (spec.engineSpec().isOpenAi()) {
+                        evaluateLaunched(spark, spec, point, out, dir, suite, models, mergeExecutors, conf);
+                    } else {
+                        evaluate(spark, point, fs, dir, suite, models, conf);
+                    }
                     evaluated++;
                 }
                 results.add(PointResult.fromRows(point, readRows(fs, metrics)));
@@ -163,6 +171,46 @@ public final class SweepJob {
                     suite, OutputLocation.name(new Path(dir, "eval")), -1, SLICE_SIZE), models, true);
             // The metrics file is the point's completion marker: it appears whole or not at all.
             HadoopFs.writeAtomically(fs, new Path(dir, METRICS_FILE), JSON.writeValueAsString(summary.metrics()));
+        } catch (IOException e) {
+            throw new UncheckedIOException("point " + point.id() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A point on a launched server ({@code engine: {kind: openai, launch: ...}}): the point is
+     * materialized ({@code models/<id>}, as {@code materialize} writes it; a fine-tune or the aligned
+     * model is served from its own source), the server is started for it, the point is evaluated
+     * through it like any served model, the server is stopped, and the materialized point is deleted
+     * unless {@code materialize: all} keeps every point (the chosen one is written again, if it was
+     * deleted, when the sweep materializes it).
+     */
+    private static void evaluateLaunched(SparkSession spark, SweepSpec spec, SweepPoint point, OutputLocation out,
+            Path dir, String suite, ModelFactory models, Function<String, MergeExecutor> mergeExecutors,
+            Configuration conf) {
+        FileSystem fs = out.fs();
+        Path target = new Path(out.child(MODELS_DIR), point.id());
+        String model = point.modelSource();
+        try {
+            HadoopFs.writeString(fs, new Path(dir, "point.json"), JSON.writeValueAsString(point));
+            if (point.isMerge()) {
+                HadoopFs.writeString(fs, new Path(dir, MERGE_CONFIG), point.toMergekitYaml());
+                if (!exists(fs, new Path(target, OutputPublisher.PROVENANCE_FILE))) {
+                    MergeJob.run(new MergeJob.Request("point " + point.id(), point.toMergekitYaml(), target.toString(),
+                            point.seed(), true, PlanOptions.defaults()), mergeExecutors.apply(point.id()), conf);
+                }
+                model = OutputLocation.name(target);
+            }
+            EngineSpec launch = spec.engineSpec();
+            EvalJob.Summary summary;
+            try (ServerLauncher server = ServerLauncher.start(launch, model)) {
+                summary = EvalJob.run(spark, new EvalJobConfig(List.of(new ModelSource.Served(server.engine())),
+                        suite, OutputLocation.name(new Path(dir, "eval")), -1, SLICE_SIZE, server.command()), models,
+                        true);
+            }
+            HadoopFs.writeAtomically(fs, new Path(dir, METRICS_FILE), JSON.writeValueAsString(summary.metrics()));
+            if (point.isMerge() && spec.materialize() != Materialize.ALL) {
+                fs.delete(target, true);
+            }
         } catch (IOException e) {
             throw new UncheckedIOException("point " + point.id() + ": " + e.getMessage(), e);
         }
