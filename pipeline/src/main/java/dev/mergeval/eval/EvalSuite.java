@@ -196,7 +196,8 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks, EngineSpec
             if (judgeSpec == null || !judgeSpec.needsModel()) {
                 // A default judge engine applies to the tasks whose judge runs a model.
                 if (t.judgeEngine() != null && e.isOpenAi()) {
-                    throw new BadInputException(engineKey + ": task '" + name + "' has no model judge to run on it");
+                    throw new BadInputException("task '" + name + "': " + engineKey + ": its judge ("
+                            + (judgeSpec == null ? "none" : judgeSpec.kind()) + ") runs no model to put on an engine");
                 }
             } else {
                 judgeSpec = judgeSpec.on(e, engineKey);
