@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
             BenchRuntimeCommand.class,
             BenchMergeOnLoadCommand.class,
             BenchFinetuneCommand.class,
+            BenchEngineCommand.class,
         })
 final class BenchCommand {
 
