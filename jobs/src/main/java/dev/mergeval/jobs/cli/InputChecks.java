@@ -214,6 +214,10 @@ final class InputChecks {
             }
         }
         suiteInputs(suite, suiteName);
+        if (suite.engine().isOpenAi()) {
+            throw new BadInputException(suiteName + ": engine: a sweep's points run where the spec's own engine block"
+                    + " says (engine: {kind: openai, launch: ...}); remove the suite's engine block");
+        }
         MetricRoles roles = spec.metrics();
         metric(suite, source, "metrics.safety", roles.safety());
         metric(suite, source, "metrics.task", roles.task());
