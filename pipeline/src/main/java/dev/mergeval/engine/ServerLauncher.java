@@ -93,18 +93,27 @@ public final class ServerLauncher implements AutoCloseable {
             if (!process.isAlive()) {
                 throw failure("exited with code " + process.exitValue() + " before answering GET /v1/models");
             }
+            List<String> ids = null;
             try {
-                JsonNode models = client.models();
-                List<String> ids = new ArrayList<>();
-                models.path("data").forEach(m -> ids.add(m.path("id").asText()));
-                if (wanted != null && !ids.contains(wanted)) {
-                    throw failure("serves " + ids + ", not engine.model '" + wanted + "'");
-                }
-                if (!ids.isEmpty()) {
-                    return wanted != null ? wanted : ids.get(0);
+                ids = new ArrayList<>();
+                for (JsonNode m : client.models().path("data")) {
+                    ids.add(m.path("id").asText());
                 }
             } catch (ModelRequestException e) {
-                // Not up yet.
+                ids = null; // not up yet
+            } catch (BadInputException e) {
+                // Up, but it wants a key this JVM does not hold (401), or hides its models.
+                if (wanted != null) {
+                    return wanted;
+                }
+                throw failure("answers GET /v1/models with an error (" + e.getMessage() + "); name the served"
+                        + " model (engine.model) or give this JVM the key (engine.api_key_env)");
+            }
+            if (ids != null && wanted != null && !ids.isEmpty() && !ids.contains(wanted)) {
+                throw failure("serves " + ids + ", not engine.model '" + wanted + "'");
+            }
+            if (ids != null && !ids.isEmpty()) {
+                return wanted != null ? wanted : ids.get(0);
             }
             if (System.nanoTime() > deadline) {
                 throw failure("did not answer GET /v1/models within " + probe.startupTimeoutSeconds()
