@@ -54,8 +54,7 @@ public final class EngineBenchmark {
     public static Result run(Config c) {
         Path jvmOut = c.work().resolve("jvm");
         Path engineOut = c.work().resolve("engine");
-        EvalJob.Summary jvm = eval(c, ModelSource.parse(c.model(), dev.mergeval.checkpoint.HadoopFs.defaults()), jvmOut,
-                null);
+        EvalJob.Summary jvm = eval(c, ModelSource.parse(c.model(), dev.mergeval.checkpoint.HadoopFs.defaults()), jvmOut);
         EngineSpec launch = new EngineSpec(EngineSpec.OPENAI, null, null, null, c.concurrency(),
                 EngineSpec.DEFAULT_TIMEOUT_SECONDS, EngineSpec.DEFAULT_MAX_RETRIES, c.launch(),
                 EngineSpec.DEFAULT_STARTUP_TIMEOUT_SECONDS).validate("--launch");
@@ -64,20 +63,20 @@ public final class EngineBenchmark {
         double startSeconds;
         try (ServerLauncher server = ServerLauncher.start(launch, c.model())) {
             startSeconds = (System.nanoTime() - start) / 1e9;
-            engine = eval(c, new ModelSource.Served(server.engine()), engineOut, server.command());
+            engine = eval(c, new ModelSource.Served(server.engine()), engineOut);
         }
         List<String> diffs = differences(jvmOut.resolve(EvalOutputs.RECORDS), engineOut.resolve(EvalOutputs.RECORDS));
         return new Result(jvm, engine, startSeconds, jvm.records(), diffs.size(),
                 diffs.subList(0, Math.min(5, diffs.size())));
     }
 
-    private static EvalJob.Summary eval(Config c, ModelSource model, Path out, String launch) {
+    private static EvalJob.Summary eval(Config c, ModelSource model, Path out) {
         SparkSession spark = SparkSession.builder().appName("mergeval bench engine").master(c.master())
                 .config("spark.ui.enabled", "false").getOrCreate();
         try {
             ExecutorModels.closeAll();
             return EvalJob.run(spark, new EvalJobConfig(List.of(model), c.suite(), out.toString(), c.limit(),
-                    EvalJobConfig.DEFAULT_SLICE_SIZE, launch), new RuntimeModelFactory(), true);
+                    EvalJobConfig.DEFAULT_SLICE_SIZE), new RuntimeModelFactory(), true);
         } finally {
             spark.stop();
             ExecutorModels.closeAll();

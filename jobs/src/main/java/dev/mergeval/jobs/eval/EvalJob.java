@@ -93,7 +93,9 @@ public final class EvalJob {
         List<EvalUnit> units = plan(suite, config);
         List<ModelSource> judgeModels = judgeModels(suite);
         // A merge's plan-time analysis runs here once, not on every executor that loads the merge.
-        config.models().forEach(m -> ModelSources.prepare(m, HadoopFs.defaults()));
+        if (config.launch() == null) {
+            config.models().forEach(m -> ModelSources.prepare(m, HadoopFs.defaults()));
+        }
         var provenance = EvalOutputs.provenance(suite, config.suitePath(), config.models(), config.limit(),
                 config.sliceSize(), spark.sparkContext().master(), HadoopFs.defaults(), engine(config));
         return StagedOutput.write(out, overwrite, provenance,
@@ -120,6 +122,9 @@ public final class EvalJob {
      * what its {@code GET /models} answers now (never the key); {@code null} for the in-JVM runtime.
      */
     static Engine engine(EvalJobConfig config) {
+        if (config.launch() != null) {
+            return Engine.openai(null, config.launch().model(), null, config.launch().launch());
+        }
         List<ModelSource.Served> served = config.models().stream()
                 .filter(m -> m instanceof ModelSource.Served).map(m -> (ModelSource.Served) m).toList();
         if (served.isEmpty()) {
@@ -127,7 +132,7 @@ public final class EvalJob {
         }
         EngineSpec e = served.get(0).engine();
         return Engine.openai(e.root(), String.join(",", served.stream().map(s -> s.engine().model()).toList()),
-                new OpenAiClient(e).requireModel(), config.launch());
+                new OpenAiClient(e).requireModel(), null);
     }
 
     private static Summary evaluate(SparkSession spark, EvalJobConfig config, List<ModelSource> judgeModels,
@@ -136,10 +141,14 @@ public final class EvalJob {
         LongAccumulator loads = jsc.sc().longAccumulator("model loads");
         LongAccumulator loadNanos = jsc.sc().longAccumulator("model load nanos");
         LongAccumulator generateNanos = jsc.sc().longAccumulator("generate nanos");
-        // One partition per unit: Spark schedules units on free executor cores as they finish.
-        JavaRDD<Row> rows = jsc.parallelize(units, Math.max(1, units.size()))
-                .flatMap(new RunUnit(config.suitePath(), config.limit(), judgeModels, factory,
-                        ExecutorModels.modelsPerDevice(spark), loads, loadNanos, generateNanos))
+        RunUnit runUnit = new RunUnit(config.suitePath(), config.limit(), judgeModels, factory,
+                ExecutorModels.modelsPerDevice(spark), loads, loadNanos, generateNanos);
+        // One partition per unit: Spark schedules units on free executor cores as they finish. Launched
+        // servers: one task per executor slot, each serving the model for its share of the units.
+        JavaRDD<Row> rows = (config.launch() == null
+                ? jsc.parallelize(units, Math.max(1, units.size())).flatMap(runUnit)
+                : jsc.parallelize(units, Math.max(1, Math.min(units.size(), jsc.defaultParallelism())))
+                        .mapPartitions(new LaunchedUnits(runUnit, config.launch(), config.launchModel(), loads)))
                 .persist(StorageLevel.MEMORY_AND_DISK());
         try {
             // Run every unit once (in parallel, cached); the writes below then read the cache.

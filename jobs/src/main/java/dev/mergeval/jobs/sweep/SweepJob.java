@@ -9,8 +9,6 @@ import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
 import dev.mergeval.common.Progress;
-import dev.mergeval.engine.EngineSpec;
-import dev.mergeval.engine.ServerLauncher;
 import dev.mergeval.eval.MetricRow;
 import dev.mergeval.jobs.OutputLocation;
 import dev.mergeval.jobs.eval.EvalJob;
@@ -55,7 +53,7 @@ import org.apache.spark.sql.SparkSession;
  * its mergekit config is written next to its metrics and the runtime merges tensor by tensor as it
  * loads, writing no checkpoint; the evaluation gets the parsed config as a value, so no executor
  * reads the file. With {@code engine: {kind: openai, launch: ...}} each point is instead written to
- * disk and served by a server the sweep starts for it ({@link #evaluateLaunched}).
+ * disk and served by servers the executors start for it ({@link #evaluateLaunched}).
  */
 public final class SweepJob {
 
@@ -177,10 +175,10 @@ public final class SweepJob {
     }
 
     /**
-     * A point on a launched server ({@code engine: {kind: openai, launch: ...}}): the point is
+     * A point on launched servers ({@code engine: {kind: openai, launch: ...}}): the point is
      * materialized ({@code models/<id>}, as {@code materialize} writes it; a fine-tune or the aligned
-     * model is served from its own source), the server is started for it, the point is evaluated
-     * through it like any served model, the server is stopped, and the materialized point is deleted
+     * model is served from its own source), each executor task starts a server on it, evaluates its
+     * share of the units through it and stops it ({@code LaunchedUnits}), and the point is deleted
      * unless {@code materialize: all} keeps every point (the chosen one is written again, if it was
      * deleted, when the sweep materializes it).
      */
@@ -200,13 +198,10 @@ public final class SweepJob {
                 }
                 model = OutputLocation.name(target);
             }
-            EngineSpec launch = spec.engineSpec();
-            EvalJob.Summary summary;
-            try (ServerLauncher server = ServerLauncher.start(launch, model)) {
-                summary = EvalJob.run(spark, new EvalJobConfig(List.of(new ModelSource.Served(server.engine())),
-                        suite, OutputLocation.name(new Path(dir, "eval")), -1, SLICE_SIZE, server.command()), models,
-                        true);
-            }
+            // Each executor task starts its own server on the materialized point (LaunchedUnits).
+            EvalJob.Summary summary = EvalJob.run(spark, new EvalJobConfig(List.of(modelSource(point, dir, conf)),
+                    suite, OutputLocation.name(new Path(dir, "eval")), -1, SLICE_SIZE, spec.engineSpec(), model),
+                    models, true);
             HadoopFs.writeAtomically(fs, new Path(dir, METRICS_FILE), JSON.writeValueAsString(summary.metrics()));
             if (point.isMerge() && spec.materialize() != Materialize.ALL) {
                 fs.delete(target, true);
