@@ -10,7 +10,15 @@ import dev.mergeval.common.Mappers;
 import dev.mergeval.eval.EvalOutputs;
 import dev.mergeval.jobs.bench.EngineBenchmark;
 import dev.mergeval.jobs.cli.MergevalCli;
+import dev.mergeval.common.Progress;
+import dev.mergeval.jobs.cluster.LocalSparkCluster;
 import dev.mergeval.jobs.cluster.ProjectLayout;
+import dev.mergeval.jobs.eval.RuntimeModelFactory;
+import dev.mergeval.jobs.sweep.SweepJob;
+import dev.mergeval.merge.plan.LocalMergeExecutor;
+import dev.mergeval.sweep.SweepSpec;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.sql.SparkSession;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,9 +29,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A sweep on a launched engine ({@code engine: {kind: openai, launch: "bin/mergeval serve --model
- * {model} --port {port}"}}) on local[2]: every point is materialized, served by its own server,
- * evaluated through it and the server stopped; the records equal the in-JVM sweep's (merge-on-load)
- * point by point, and only the chosen merge point is left on disk.
+ * {model} --port {port}"}}) on local[2] and on a real two-worker standalone cluster: every point is
+ * materialized, served by servers the executor tasks start, evaluated through them and the servers
+ * stopped; the records equal the in-JVM sweep's (merge-on-load) point by point, and only the chosen
+ * merge point is left on disk.
  */
 class LaunchedSweepTest {
 
@@ -63,8 +72,9 @@ class LaunchedSweepTest {
         Path djl = dir.resolve("djl");
         Path launched = dir.resolve("launched");
         assertEquals(0, MergevalCli.run("sweep", spec("").toString(), "--out", djl.toString(), "--master", "local[2]"));
-        assertEquals(0, MergevalCli.run("sweep", spec("engine: {kind: openai, launch: '" + EngineEvalTest.SERVE
-                + "', concurrency: 2, startup_timeout: 300}").toString(), "--out", launched.toString(),
+        Path launchedSpec = spec("engine: {kind: openai, launch: '" + EngineEvalTest.SERVE
+                + "', concurrency: 2, startup_timeout: 300}");
+        assertEquals(0, MergevalCli.run("sweep", launchedSpec.toString(), "--out", launched.toString(),
                 "--master", "local[2]"));
         assertFalse(ProcessHandle.current().descendants().filter(ProcessHandle::isAlive).count() > children,
                 "every launched server is stopped");
@@ -95,5 +105,22 @@ class LaunchedSweepTest {
         }
         boolean chosenIsMerge = "merge".equals(summary.get("recommendation").get("role").asText());
         assertEquals(chosenIsMerge ? List.of(chosen) : List.of(), kept, "points are deleted unless chosen");
+
+        // On a real standalone cluster the executors (their own JVMs) launch the servers.
+        Path cluster = dir.resolve("cluster");
+        try (LocalSparkCluster c = LocalSparkCluster.start(2)) {
+            SparkSession spark = SparkSession.builder().config(c.driverConf("launched-sweep")).getOrCreate();
+            try {
+                SweepJob.run(spark, SweepSpec.load(launchedSpec), cluster.toString(), new RuntimeModelFactory(),
+                        id -> new LocalMergeExecutor(1, new Configuration(), Progress.NONE), Progress.NONE);
+            } finally {
+                spark.stop();
+            }
+        }
+        for (Path p : points) {
+            Path records = p.resolve("eval").resolve(EvalOutputs.RECORDS);
+            assertEquals(List.of(), EngineBenchmark.differences(records, cluster.resolve("points")
+                    .resolve(p.getFileName()).resolve("eval").resolve(EvalOutputs.RECORDS)), "cluster point " + p);
+        }
     }
 }
