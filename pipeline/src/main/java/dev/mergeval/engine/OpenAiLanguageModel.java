@@ -67,7 +67,10 @@ public final class OpenAiLanguageModel implements LanguageModel {
     }
 
     public OpenAiLanguageModel(EngineSpec engine) {
-        this.engine = engine.requireServer(null);
+        if (engine.baseUrl() == null || engine.model() == null) {
+            throw new IllegalArgumentException("a served model needs base_url and model");
+        }
+        this.engine = engine;
         this.client = new OpenAiClient(engine);
         this.pool = Executors.newFixedThreadPool(engine.concurrency(), r -> {
             Thread t = new Thread(r, "mergeval-openai");
