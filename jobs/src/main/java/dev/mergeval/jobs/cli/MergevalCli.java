@@ -38,6 +38,7 @@ import picocli.CommandLine.ScopeType;
             DemoCommand.class,
             ToyModelsCommand.class,
             FinetuneCommand.class,
+            ServeCommand.class,
         })
 public final class MergevalCli {
 
