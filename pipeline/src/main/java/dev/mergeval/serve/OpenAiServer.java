@@ -216,6 +216,7 @@ public final class OpenAiServer implements AutoCloseable {
                 .put("object", "model")
                 .put("created", created)
                 .put("owned_by", "mergeval")
+                .put("root", options.model().text())
                 .put("max_model_len", maxPositions);
     }
 

@@ -137,6 +137,11 @@ public record ServeOptions(
             public String mergeOnLoad(ModelSource.MergeOnLoad m) {
                 return m.location();
             }
+
+            @Override
+            public String served(ModelSource.Served s) {
+                return s.engine().model();
+            }
         });
         String trimmed = location.replaceAll("/+$", "");
         String name = trimmed.substring(trimmed.lastIndexOf('/') + 1);
