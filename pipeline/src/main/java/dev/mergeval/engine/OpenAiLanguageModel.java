@@ -44,7 +44,9 @@ import java.util.stream.Collectors;
  *       /completions} of context + continuation with {@code echo: true}, {@code logprobs: 1},
  *       {@code max_tokens: 0} (1 where the server refuses 0; the generated token is then left out),
  *       summing the {@code token_logprobs} of the tokens whose {@code text_offset} is at or past the
- *       context's end. A server that returns no prompt log-probabilities is a
+ *       context's end, located from the prompt's end (the last prompt token's offset plus its length,
+ *       less the continuation's length), so that a tokenizer's dummy prefix space, which shifts every
+ *       offset of the echo by one, does not move it. A server that returns no prompt log-probabilities is a
  *       {@link BadInputException}, never a zero.
  *   <li>{@link #renderChat}: the text a chat request stands for, for records: the served model's own
  *       chat template when {@code GET /models} names a model directory readable here (its
@@ -216,7 +218,8 @@ public final class OpenAiLanguageModel implements LanguageModel {
         body.put("logprobs", 1);
         body.put("temperature", 0.0);
         JsonNode r;
-        if (!zeroMaxTokensRefused.get()) {
+        boolean generated = zeroMaxTokensRefused.get();
+        if (!generated) {
             try {
                 r = client.post("/completions", body.put("max_tokens", 0));
             } catch (OpenAiClient.Refused e) {
@@ -224,6 +227,7 @@ public final class OpenAiLanguageModel implements LanguageModel {
                     throw e;
                 }
                 zeroMaxTokensRefused.set(true);
+                generated = true;
                 r = client.post("/completions", body.put("max_tokens", 1));
             }
         } else {
@@ -233,20 +237,26 @@ public final class OpenAiLanguageModel implements LanguageModel {
         JsonNode tokens = lp.path("tokens");
         JsonNode logprobs = lp.path("token_logprobs");
         JsonNode offsets = lp.path("text_offset");
-        if (!logprobs.isArray() || !offsets.isArray() || logprobs.size() != offsets.size() || logprobs.isEmpty()) {
+        if (!logprobs.isArray() || !offsets.isArray() || !tokens.isArray() || logprobs.size() != offsets.size()
+                || tokens.size() != offsets.size() || logprobs.isEmpty()) {
             throw new BadInputException(engine.root() + " (model " + engine.model() + ") returns no prompt"
                     + " log-probabilities (completions with echo and logprobs), which log-likelihood tasks need");
         }
-        // Python servers count text_offset in code points.
-        int contextEnd = request.context().codePointCount(0, request.context().length());
-        int promptEnd = prompt.codePointCount(0, prompt.length());
+        // The prompt's tokens: all of them, less the one generated where max_tokens 0 was refused.
+        int usage = r.path("usage").path("prompt_tokens").asInt(-1);
+        int promptTokens = usage > 0 && usage <= tokens.size() ? usage : tokens.size() - (generated ? 1 : 0);
+        // Anchored at the prompt's end, in the server's own offsets (code points, as Python counts):
+        // a tokenizer's dummy prefix space shifts every offset of the echoed text by one, but the
+        // continuation is always the prompt's last characters.
+        String last = tokens.get(promptTokens - 1).asText();
+        int end = offsets.get(promptTokens - 1).asInt() + last.codePointCount(0, last.length());
+        int start = end - request.continuation().codePointCount(0, request.continuation().length());
         double sum = 0;
         int count = 0;
         boolean greedy = true;
         JsonNode top = lp.path("top_logprobs");
-        for (int i = 0; i < offsets.size(); i++) {
-            int offset = offsets.get(i).asInt();
-            if (offset < contextEnd || offset >= promptEnd) {
+        for (int i = 0; i < promptTokens; i++) {
+            if (offsets.get(i).asInt() < start) {
                 continue;
             }
             JsonNode v = logprobs.get(i);

@@ -65,7 +65,9 @@ class EngineEvalTest {
                 "tasks:",
                 "  - {name: harmful, dataset: {kind: jsonl, path: " + data + "/heldout-harmful.jsonl}, judge: keyword}",
                 "  - {name: borderline, dataset: {kind: jsonl, path: " + data + "/heldout-borderline.jsonl},"
-                        + " judge: refusal, system_prompt: 'Answer briefly.'}",
+                        + " judge: refusal}",
+                "  - {name: benign-plain, dataset: {kind: jsonl, path: " + data + "/heldout-benign.jsonl},"
+                        + " judge: refusal, chat_template: false, system_prompt: 'Answer briefly.'}",
                 "  - {name: task, dataset: {kind: jsonl, path: " + data + "/heldout-task.jsonl}, scorer: exact_match}",
                 "  - {name: task-plain, dataset: {kind: jsonl, path: " + data + "/heldout-task.jsonl},"
                         + " scorer: exact_match, chat_template: false, generation: {max_new_tokens: 8, stop: ['.']}}",
@@ -108,7 +110,7 @@ class EngineEvalTest {
                     Files.readAllLines(dir.resolve("judge-served/verdicts.jsonl")));
         }
         List<String> a = Files.readAllLines(jvm.resolve(EvalOutputs.RECORDS));
-        assertEquals(6 * 4 + 3 * 2, a.size());
+        assertEquals(6 * 5 + 3 * 2, a.size());
         assertEquals(List.of(), EngineBenchmark.differences(jvm.resolve(EvalOutputs.RECORDS),
                 served.resolve(EvalOutputs.RECORDS)));
         JsonNode first = Mappers.JSON.readTree(Files.readAllLines(served.resolve(EvalOutputs.RECORDS)).get(0));
