@@ -187,7 +187,7 @@ public final class SweepJob {
             Configuration conf) {
         FileSystem fs = out.fs();
         Path target = new Path(out.child(MODELS_DIR), point.id());
-        String model = point.modelSource();
+        String model = point.isMerge() ? OutputLocation.name(target) : point.modelSource();
         try {
             HadoopFs.writeString(fs, new Path(dir, "point.json"), JSON.writeValueAsString(point));
             if (point.isMerge()) {
@@ -196,7 +196,6 @@ public final class SweepJob {
                     MergeJob.run(new MergeJob.Request("point " + point.id(), point.toMergekitYaml(), target.toString(),
                             point.seed(), true, PlanOptions.defaults()), mergeExecutors.apply(point.id()), conf);
                 }
-                model = OutputLocation.name(target);
             }
             // Each executor task starts its own server on the materialized point (LaunchedUnits).
             EvalJob.Summary summary = EvalJob.run(spark, new EvalJobConfig(List.of(modelSource(point, dir, conf)),

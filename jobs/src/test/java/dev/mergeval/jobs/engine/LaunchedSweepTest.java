@@ -96,8 +96,8 @@ class LaunchedSweepTest {
         }
         JsonNode summary = Mappers.JSON.readTree(launched.resolve("summary.json").toFile());
         JsonNode djlSummary = Mappers.JSON.readTree(djl.resolve("summary.json").toFile());
-        String chosen = summary.get("recommendation").get("point_id").asText();
-        assertEquals(djlSummary.get("recommendation").get("point_id").asText(), chosen);
+        String chosen = summary.get("recommendation").get("id").asText();
+        assertEquals(djlSummary.get("recommendation").get("id").asText(), chosen);
         List<String> kept;
         try (Stream<Path> s = Files.exists(launched.resolve("models")) ? Files.list(launched.resolve("models"))
                 : Stream.empty()) {
