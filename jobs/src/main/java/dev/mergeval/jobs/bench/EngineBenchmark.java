@@ -37,7 +37,7 @@ public final class EngineBenchmark {
      * @param launch the server command with {@code {model}} and {@code {port}}
      */
     public record Config(String model, String suite, String master, int limit, String launch, int concurrency,
-                         Path work) {
+                         Path work, int warmup) {
     }
 
     /**
@@ -52,6 +52,11 @@ public final class EngineBenchmark {
     }
 
     public static Result run(Config c) {
+        if (c.warmup() > 0) {
+            // The JVM's and PyTorch's one-off start-up, paid before either measured run.
+            eval(new Config(c.model(), c.suite(), c.master(), c.warmup(), c.launch(), c.concurrency(), c.work(), 0),
+                    ModelSource.parse(c.model(), dev.mergeval.checkpoint.HadoopFs.defaults()), c.work().resolve("warmup"));
+        }
         Path jvmOut = c.work().resolve("jvm");
         Path engineOut = c.work().resolve("engine");
         EvalJob.Summary jvm = eval(c, ModelSource.parse(c.model(), dev.mergeval.checkpoint.HadoopFs.defaults()), jvmOut);

@@ -44,13 +44,17 @@ final class BenchEngineCommand implements Callable<Integer> {
             description = "Server command with {model} and {port} (default: mergeval serve run by this JVM's java and class path).")
     String launch;
 
+    @Option(names = "--warmup", paramLabel = "N", defaultValue = "2",
+            description = "Items per task of an in-JVM warm-up run first, not reported (0: none; default ${DEFAULT-VALUE}).")
+    int warmup;
+
     @Option(names = "--work", paramLabel = "DIR", description = "Work directory (default: a new temporary one).")
     Path work;
 
     @Override
     public Integer call() throws IOException {
-        if (limit == 0 || limit < -1 || concurrency < 1) {
-            throw new BadInputException("--limit must be >= 1 and --concurrency >= 1");
+        if (limit == 0 || limit < -1 || concurrency < 1 || warmup < 0) {
+            throw new BadInputException("--limit and --concurrency must be >= 1, --warmup >= 0");
         }
         Path cwd = Path.of("").toAbsolutePath();
         String source = InputChecks.models(java.util.List.of(InputChecks.modelSource(cwd, model))).get(0).text();
@@ -62,7 +66,7 @@ final class BenchEngineCommand implements Callable<Integer> {
                 limit < 0 ? "all items" : "at most " + limit + " items per task", concurrency, dir);
         w.flush();
         EngineBenchmark.Result r = EngineBenchmark.run(new EngineBenchmark.Config(source, suitePath, master, limit,
-                launch != null ? launch : EngineBenchmark.thisJvmServe(), concurrency, dir));
+                launch != null ? launch : EngineBenchmark.thisJvmServe(), concurrency, dir, warmup));
         w.printf("%-30s %8s %8s %10s%n", "engine", "records", "wall s", "records/s");
         row(w, "djl (in the JVM)", r.jvm());
         row(w, "openai (mergeval serve)", r.engine());
