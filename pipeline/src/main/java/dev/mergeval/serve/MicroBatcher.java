@@ -54,6 +54,7 @@ final class MicroBatcher implements AutoCloseable {
     private final Thread thread;
     private volatile boolean closed;
     private int lastBatchSize;
+    private volatile int largestBatch;
 
     MicroBatcher(DjlLanguageModel model, int maxBatch, long windowNanos) {
         this.model = model;
@@ -62,6 +63,11 @@ final class MicroBatcher implements AutoCloseable {
         this.thread = new Thread(this::loop, "mergeval-serve-model");
         thread.setDaemon(true);
         thread.start();
+    }
+
+    /** The most requests one batch has held so far (tests check that concurrent requests were batched). */
+    int largestBatch() {
+        return largestBatch;
     }
 
     void submit(Generation g) {
@@ -118,6 +124,7 @@ final class MicroBatcher implements AutoCloseable {
             }
         }
         lastBatchSize = batch.size();
+        largestBatch = Math.max(largestBatch, batch.size());
         return batch;
     }
 

@@ -142,6 +142,11 @@ public final class OpenAiServer implements AutoCloseable {
         return options.servedModelName();
     }
 
+    /** The most requests one batch has held so far. */
+    int largestBatch() {
+        return batcher.largestBatch();
+    }
+
     /** Stops listening, lets the running batch end, fails queued work, and frees the model. */
     @Override
     public void close() {
@@ -366,9 +371,11 @@ public final class OpenAiServer implements AutoCloseable {
         sendJson(ex, 200, body);
     }
 
+    /** Chat's logprobs content: per generated token its text, logprob, UTF-8 bytes and alternatives. */
     private ArrayNode chatLogprobs(int[] prompt, Completion c, List<TokenText.Position> positions) {
         ArrayNode content = Mappers.JSON.createArrayNode();
         List<String> pieces = generatedPieces(prompt, c);
+        int[] all = concat(prompt, c);
         for (int i = 0; i < pieces.size() && i < positions.size(); i++) {
             TokenText.Position p = positions.get(i);
             ObjectNode entry = content.addObject();
@@ -377,7 +384,7 @@ public final class OpenAiServer implements AutoCloseable {
             entry.set("bytes", bytes(pieces.get(i)));
             ArrayNode tops = entry.putArray("top_logprobs");
             for (int k = 0; k < p.topIds().length; k++) {
-                String t = tokenString(p.topIds()[k]);
+                String t = TokenText.alternative(tokenizer, all, prompt.length + i, p.topIds()[k]);
                 tops.addObject().put("token", t).put("logprob", p.topLogProbs()[k]).set("bytes", bytes(t));
             }
         }
@@ -483,48 +490,58 @@ public final class OpenAiServer implements AutoCloseable {
                     topLogprobs.addNull();
                 } else {
                     tokenLogprobs.add(scored.logProbs()[i - 1]);
-                    topLogprobs.add(topMap(p.ids()[i], scored.logProbs()[i - 1],
+                    topLogprobs.add(topMap(p.ids(), i, scored.logProbs()[i - 1],
                             Arrays.copyOf(scored.topIds()[i - 1], topK),
                             Arrays.copyOf(scored.topLogProbs()[i - 1], topK)));
                 }
             }
         }
         List<String> pieces = generatedPieces(p.ids(), c);
+        int[] all = concat(p.ids(), c);
         for (int i = 0; i < pieces.size() && i < generated.size(); i++) {
             TokenText.Position pos = generated.get(i);
             tokens.add(pieces.get(i));
             offsets.add(offset);
             offset += pieces.get(i).length();
             tokenLogprobs.add(pos.logProb());
-            topLogprobs.add(topMap(pos.token(), pos.logProb(), pos.topIds(), pos.topLogProbs()));
+            topLogprobs.add(topMap(all, p.ids().length + i, pos.logProb(), pos.topIds(), pos.topLogProbs()));
         }
         return lp;
     }
 
-    /** {token text: logprob} of the most likely tokens, and of the chosen one (as vLLM adds it). */
-    private ObjectNode topMap(int chosen, float chosenLogProb, int[] ids, float[] logProbs) {
+    /**
+     * {token text: logprob} of the most likely tokens at position {@code at} of {@code sequence}, and
+     * of the chosen one (as vLLM adds it); each label decoded after the tokens before it.
+     */
+    private ObjectNode topMap(int[] sequence, int at, float chosenLogProb, int[] ids, float[] logProbs) {
         ObjectNode map = Mappers.JSON.createObjectNode();
         for (int k = 0; k < ids.length; k++) {
-            String t = tokenString(ids[k]);
+            String t = TokenText.alternative(tokenizer, sequence, at, ids[k]);
             if (!map.has(t)) {
                 map.put(t, logProbs[k]);
             }
         }
-        String t = tokenString(chosen);
+        String t = TokenText.alternative(tokenizer, sequence, at, sequence[at]);
         if (!map.has(t)) {
             map.put(t, chosenLogProb);
         }
         return map;
     }
 
-    /** The prompt's pieces; a BOS the tokenizer added (not in the text) is an empty piece. */
+    /**
+     * The prompt's pieces. A BOS the tokenizer added (not in the text) is an empty piece, and the rest
+     * is decoded without it, as the text begins (a SentencePiece decoder drops the first token's space).
+     */
     private List<String> promptPieces(Pending p) {
-        List<String> pieces = new ArrayList<>(TokenText.pieces(tokenizer, p.ids(), 0, false));
+        int[] ids = p.ids();
         String bos = tokenizer.bosToken();
-        if (!pieces.isEmpty() && p.ids()[0] == tokenizer.bosId() && bos != null && !p.promptText().startsWith(bos)) {
-            pieces.set(0, "");
+        if (ids.length > 0 && ids[0] == tokenizer.bosId() && bos != null && !p.promptText().startsWith(bos)) {
+            List<String> pieces = new ArrayList<>();
+            pieces.add("");
+            pieces.addAll(TokenText.pieces(tokenizer, Arrays.copyOfRange(ids, 1, ids.length), 0, false));
+            return pieces;
         }
-        return pieces;
+        return TokenText.pieces(tokenizer, ids, 0, false);
     }
 
     /**
@@ -532,12 +549,7 @@ public final class OpenAiServer implements AutoCloseable {
      * tokens past its start are left out.
      */
     private List<String> generatedPieces(int[] prompt, Completion c) {
-        int[] all = new int[prompt.length + c.outputIds().size()];
-        System.arraycopy(prompt, 0, all, 0, prompt.length);
-        for (int i = 0; i < c.outputIds().size(); i++) {
-            all[prompt.length + i] = c.outputIds().get(i);
-        }
-        List<String> pieces = TokenText.pieces(tokenizer, all, prompt.length, true);
+        List<String> pieces = TokenText.pieces(tokenizer, concat(prompt, c), prompt.length, true);
         if (!"stop".equals(c.finishReason())) {
             return pieces;
         }
@@ -553,8 +565,13 @@ public final class OpenAiServer implements AutoCloseable {
         return kept;
     }
 
-    private String tokenString(int id) {
-        return tokenizer.decode(new int[] {id}, false);
+    /** The prompt's ids followed by the generated ones. */
+    private static int[] concat(int[] prompt, Completion c) {
+        int[] all = Arrays.copyOf(prompt, prompt.length + c.outputIds().size());
+        for (int i = 0; i < c.outputIds().size(); i++) {
+            all[prompt.length + i] = c.outputIds().get(i);
+        }
+        return all;
     }
 
     private static ArrayNode bytes(String s) {
