@@ -65,9 +65,11 @@ final class MicroBatcher implements AutoCloseable {
         thread.start();
     }
 
-    /** The most requests one batch has held so far (tests check that concurrent requests were batched). */
-    int largestBatch() {
-        return largestBatch;
+    /** The most requests one batch has held since the last call, and starts counting anew. */
+    int takeLargestBatch() {
+        int n = largestBatch;
+        largestBatch = 0;
+        return n;
     }
 
     void submit(Generation g) {

@@ -23,6 +23,7 @@ import io.undertow.util.Headers;
 import io.undertow.util.HttpString;
 import io.undertow.util.Methods;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.BindException;
 import java.net.InetSocketAddress;
@@ -66,6 +67,9 @@ public final class OpenAiServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(OpenAiServer.class);
     private static final HttpString ALLOW = new HttpString("Allow");
 
+    /** Bodies up to this many times the limit are read and dropped before a 413; larger ones close the connection. */
+    private static final int DRAIN_FACTOR = 4;
+
     private final ServeOptions options;
     private final DjlLanguageModel model;
     private final ModelTokenizer tokenizer;
@@ -88,7 +92,7 @@ public final class OpenAiServer implements AutoCloseable {
         this.undertow = Undertow.builder()
                 .addHttpListener(options.port(), options.host())
                 .setWorkerThreads(Math.max(64, 4 * options.maxBatch()))
-                .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, (long) options.maxBodyBytes())
+                .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, (long) DRAIN_FACTOR * options.maxBodyBytes())
                 .setHandler(this::handle)
                 .build();
         try {
@@ -142,9 +146,12 @@ public final class OpenAiServer implements AutoCloseable {
         return options.servedModelName();
     }
 
-    /** The most requests one batch has held so far. */
-    int largestBatch() {
-        return batcher.largestBatch();
+    /**
+     * The most requests one batch has held since the last call (a statistic for benchmarks and
+     * tests: were concurrent requests batched?); counting starts anew.
+     */
+    public int takeLargestBatch() {
+        return batcher.takeLargestBatch();
     }
 
     /** Stops listening, lets the running batch end, fails queued work, and frees the model. */
@@ -247,18 +254,24 @@ public final class OpenAiServer implements AutoCloseable {
         }
     }
 
+    /**
+     * The request body, at most {@code maxBodyBytes}. A larger one is read to its end (up to the
+     * listener's hard cap of {@link #DRAIN_FACTOR} times the limit, beyond which the connection is
+     * dropped) before the 413 goes out, so that a client still sending gets the answer.
+     */
     private JsonNode body(HttpServerExchange ex) throws IOException {
-        long declared = ex.getRequestContentLength();
-        if (declared > options.maxBodyBytes()) {
+        if (ex.getRequestContentLength() > (long) DRAIN_FACTOR * options.maxBodyBytes()) {
             throw tooBig();
         }
+        InputStream in = ex.getInputStream();
         byte[] bytes;
         try {
-            bytes = ex.getInputStream().readAllBytes();
+            bytes = in.readNBytes(options.maxBodyBytes() + 1);
+            if (bytes.length > options.maxBodyBytes()) {
+                in.transferTo(OutputStream.nullOutputStream());
+                throw tooBig();
+            }
         } catch (RequestTooBigException e) {
-            throw tooBig();
-        }
-        if (bytes.length > options.maxBodyBytes()) {
             throw tooBig();
         }
         try {
