@@ -54,6 +54,7 @@ final class MicroBatcher implements AutoCloseable {
     private final Thread thread;
     private volatile boolean closed;
     private int lastBatchSize;
+    private volatile int largestBatch;
 
     MicroBatcher(DjlLanguageModel model, int maxBatch, long windowNanos) {
         this.model = model;
@@ -62,6 +63,13 @@ final class MicroBatcher implements AutoCloseable {
         this.thread = new Thread(this::loop, "mergeval-serve-model");
         thread.setDaemon(true);
         thread.start();
+    }
+
+    /** The most requests one batch has held since the last call, and starts counting anew. */
+    int takeLargestBatch() {
+        int n = largestBatch;
+        largestBatch = 0;
+        return n;
     }
 
     void submit(Generation g) {
@@ -118,6 +126,7 @@ final class MicroBatcher implements AutoCloseable {
             }
         }
         lastBatchSize = batch.size();
+        largestBatch = Math.max(largestBatch, batch.size());
         return batch;
     }
 

@@ -23,6 +23,7 @@ import io.undertow.util.Headers;
 import io.undertow.util.HttpString;
 import io.undertow.util.Methods;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.BindException;
 import java.net.InetSocketAddress;
@@ -66,6 +67,9 @@ public final class OpenAiServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(OpenAiServer.class);
     private static final HttpString ALLOW = new HttpString("Allow");
 
+    /** Bodies up to this many times the limit are read and dropped before a 413; larger ones close the connection. */
+    private static final int DRAIN_FACTOR = 4;
+
     private final ServeOptions options;
     private final DjlLanguageModel model;
     private final ModelTokenizer tokenizer;
@@ -88,7 +92,7 @@ public final class OpenAiServer implements AutoCloseable {
         this.undertow = Undertow.builder()
                 .addHttpListener(options.port(), options.host())
                 .setWorkerThreads(Math.max(64, 4 * options.maxBatch()))
-                .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, (long) options.maxBodyBytes())
+                .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, (long) DRAIN_FACTOR * options.maxBodyBytes())
                 .setHandler(this::handle)
                 .build();
         try {
@@ -140,6 +144,14 @@ public final class OpenAiServer implements AutoCloseable {
     /** The model id clients send and {@code /v1/models} lists. */
     public String modelName() {
         return options.servedModelName();
+    }
+
+    /**
+     * The most requests one batch has held since the last call (a statistic for benchmarks and
+     * tests: were concurrent requests batched?); counting starts anew.
+     */
+    public int takeLargestBatch() {
+        return batcher.takeLargestBatch();
     }
 
     /** Stops listening, lets the running batch end, fails queued work, and frees the model. */
@@ -243,18 +255,24 @@ public final class OpenAiServer implements AutoCloseable {
         }
     }
 
+    /**
+     * The request body, at most {@code maxBodyBytes}. A larger one is read to its end (up to the
+     * listener's hard cap of {@link #DRAIN_FACTOR} times the limit, beyond which the connection is
+     * dropped) before the 413 goes out, so that a client still sending gets the answer.
+     */
     private JsonNode body(HttpServerExchange ex) throws IOException {
-        long declared = ex.getRequestContentLength();
-        if (declared > options.maxBodyBytes()) {
+        if (ex.getRequestContentLength() > (long) DRAIN_FACTOR * options.maxBodyBytes()) {
             throw tooBig();
         }
+        InputStream in = ex.getInputStream();
         byte[] bytes;
         try {
-            bytes = ex.getInputStream().readAllBytes();
+            bytes = in.readNBytes(options.maxBodyBytes() + 1);
+            if (bytes.length > options.maxBodyBytes()) {
+                in.transferTo(OutputStream.nullOutputStream());
+                throw tooBig();
+            }
         } catch (RequestTooBigException e) {
-            throw tooBig();
-        }
-        if (bytes.length > options.maxBodyBytes()) {
             throw tooBig();
         }
         try {
@@ -367,9 +385,11 @@ public final class OpenAiServer implements AutoCloseable {
         sendJson(ex, 200, body);
     }
 
+    /** Chat's logprobs content: per generated token its text, logprob, UTF-8 bytes and alternatives. */
     private ArrayNode chatLogprobs(int[] prompt, Completion c, List<TokenText.Position> positions) {
         ArrayNode content = Mappers.JSON.createArrayNode();
         List<String> pieces = generatedPieces(prompt, c);
+        int[] all = concat(prompt, c);
         for (int i = 0; i < pieces.size() && i < positions.size(); i++) {
             TokenText.Position p = positions.get(i);
             ObjectNode entry = content.addObject();
@@ -378,7 +398,7 @@ public final class OpenAiServer implements AutoCloseable {
             entry.set("bytes", bytes(pieces.get(i)));
             ArrayNode tops = entry.putArray("top_logprobs");
             for (int k = 0; k < p.topIds().length; k++) {
-                String t = tokenString(p.topIds()[k]);
+                String t = TokenText.alternative(tokenizer, all, prompt.length + i, p.topIds()[k]);
                 tops.addObject().put("token", t).put("logprob", p.topLogProbs()[k]).set("bytes", bytes(t));
             }
         }
@@ -484,48 +504,58 @@ public final class OpenAiServer implements AutoCloseable {
                     topLogprobs.addNull();
                 } else {
                     tokenLogprobs.add(scored.logProbs()[i - 1]);
-                    topLogprobs.add(topMap(p.ids()[i], scored.logProbs()[i - 1],
+                    topLogprobs.add(topMap(p.ids(), i, scored.logProbs()[i - 1],
                             Arrays.copyOf(scored.topIds()[i - 1], topK),
                             Arrays.copyOf(scored.topLogProbs()[i - 1], topK)));
                 }
             }
         }
         List<String> pieces = generatedPieces(p.ids(), c);
+        int[] all = concat(p.ids(), c);
         for (int i = 0; i < pieces.size() && i < generated.size(); i++) {
             TokenText.Position pos = generated.get(i);
             tokens.add(pieces.get(i));
             offsets.add(offset);
             offset += pieces.get(i).length();
             tokenLogprobs.add(pos.logProb());
-            topLogprobs.add(topMap(pos.token(), pos.logProb(), pos.topIds(), pos.topLogProbs()));
+            topLogprobs.add(topMap(all, p.ids().length + i, pos.logProb(), pos.topIds(), pos.topLogProbs()));
         }
         return lp;
     }
 
-    /** {token text: logprob} of the most likely tokens, and of the chosen one (as vLLM adds it). */
-    private ObjectNode topMap(int chosen, float chosenLogProb, int[] ids, float[] logProbs) {
+    /**
+     * {token text: logprob} of the most likely tokens at position {@code at} of {@code sequence}, and
+     * of the chosen one (as vLLM adds it); each label decoded after the tokens before it.
+     */
+    private ObjectNode topMap(int[] sequence, int at, float chosenLogProb, int[] ids, float[] logProbs) {
         ObjectNode map = Mappers.JSON.createObjectNode();
         for (int k = 0; k < ids.length; k++) {
-            String t = tokenString(ids[k]);
+            String t = TokenText.alternative(tokenizer, sequence, at, ids[k]);
             if (!map.has(t)) {
                 map.put(t, logProbs[k]);
             }
         }
-        String t = tokenString(chosen);
+        String t = TokenText.alternative(tokenizer, sequence, at, sequence[at]);
         if (!map.has(t)) {
             map.put(t, chosenLogProb);
         }
         return map;
     }
 
-    /** The prompt's pieces; a BOS the tokenizer added (not in the text) is an empty piece. */
+    /**
+     * The prompt's pieces. A BOS the tokenizer added (not in the text) is an empty piece, and the rest
+     * is decoded without it, as the text begins (a SentencePiece decoder drops the first token's space).
+     */
     private List<String> promptPieces(Pending p) {
-        List<String> pieces = new ArrayList<>(TokenText.pieces(tokenizer, p.ids(), 0, false));
+        int[] ids = p.ids();
         String bos = tokenizer.bosToken();
-        if (!pieces.isEmpty() && p.ids()[0] == tokenizer.bosId() && bos != null && !p.promptText().startsWith(bos)) {
-            pieces.set(0, "");
+        if (ids.length > 0 && ids[0] == tokenizer.bosId() && bos != null && !p.promptText().startsWith(bos)) {
+            List<String> pieces = new ArrayList<>();
+            pieces.add("");
+            pieces.addAll(TokenText.pieces(tokenizer, Arrays.copyOfRange(ids, 1, ids.length), 0, false));
+            return pieces;
         }
-        return pieces;
+        return TokenText.pieces(tokenizer, ids, 0, false);
     }
 
     /**
@@ -533,12 +563,7 @@ public final class OpenAiServer implements AutoCloseable {
      * tokens past its start are left out.
      */
     private List<String> generatedPieces(int[] prompt, Completion c) {
-        int[] all = new int[prompt.length + c.outputIds().size()];
-        System.arraycopy(prompt, 0, all, 0, prompt.length);
-        for (int i = 0; i < c.outputIds().size(); i++) {
-            all[prompt.length + i] = c.outputIds().get(i);
-        }
-        List<String> pieces = TokenText.pieces(tokenizer, all, prompt.length, true);
+        List<String> pieces = TokenText.pieces(tokenizer, concat(prompt, c), prompt.length, true);
         if (!"stop".equals(c.finishReason())) {
             return pieces;
         }
@@ -554,8 +579,13 @@ public final class OpenAiServer implements AutoCloseable {
         return kept;
     }
 
-    private String tokenString(int id) {
-        return tokenizer.decode(new int[] {id}, false);
+    /** The prompt's ids followed by the generated ones. */
+    private static int[] concat(int[] prompt, Completion c) {
+        int[] all = Arrays.copyOf(prompt, prompt.length + c.outputIds().size());
+        for (int i = 0; i < c.outputIds().size(); i++) {
+            all[prompt.length + i] = c.outputIds().get(i);
+        }
+        return all;
     }
 
     private static ArrayNode bytes(String s) {

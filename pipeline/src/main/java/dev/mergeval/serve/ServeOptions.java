@@ -113,7 +113,7 @@ public record ServeOptions(
     }
 
     /** The runtime options the model is loaded with: one forward batch holds a whole micro-batch. */
-    RuntimeOptions runtimeOptions() {
+    public RuntimeOptions runtimeOptions() {
         return new RuntimeOptions(device, threads, maxBatch);
     }
 

@@ -8,18 +8,20 @@ import java.util.List;
  * The text deltas of one streamed generation. Each token re-decodes the output so far; what is sent
  * stops short of a trailing incomplete UTF-8 sequence (U+FFFD) and of the last
  * {@code longest stop string - 1} characters, which could still begin a stop string that the
- * runtime would cut. The final text (the runtime's, stop string removed) sends the rest, so the
+ * runtime would cut, and of any stop string already there. The final text (the runtime's, stop string removed) sends the rest, so the
  * deltas always add up to the non-streamed answer.
  */
 final class StreamText {
 
     private final ModelTokenizer tokenizer;
+    private final List<String> stops;
     private final int holdBack;
     private final List<Integer> output = new ArrayList<>();
     private String sent = "";
 
     StreamText(ModelTokenizer tokenizer, List<String> stops) {
         this.tokenizer = tokenizer;
+        this.stops = stops;
         this.holdBack = stops.stream().mapToInt(String::length).max().orElse(1) - 1;
     }
 
@@ -32,6 +34,12 @@ final class StreamText {
             end--;
         }
         end = Math.min(end, text.length() - holdBack);
+        for (String stop : stops) {
+            int at = text.indexOf(stop);
+            if (at >= 0) {
+                end = Math.min(end, at);
+            }
+        }
         if (end > 0 && Character.isHighSurrogate(text.charAt(end - 1))) {
             end--;
         }

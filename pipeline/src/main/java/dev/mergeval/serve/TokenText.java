@@ -47,6 +47,20 @@ final class TokenText {
         return out;
     }
 
+    /**
+     * The text token {@code candidate} would add at position {@code at} of {@code ids} (after
+     * {@code ids[..at)}), special tokens as their token strings: the label of an alternative in
+     * {@code top_logprobs}, decoded in context so that a SentencePiece word keeps its leading space.
+     */
+    static String alternative(ModelTokenizer tokenizer, int[] ids, int at, int candidate) {
+        int[] context = Arrays.copyOfRange(ids, Math.max(0, at - CONTEXT), at);
+        int[] with = Arrays.copyOf(context, context.length + 1);
+        with[context.length] = candidate;
+        String before = tokenizer.decode(context, false);
+        String now = tokenizer.decode(with, false);
+        return now.startsWith(before) ? now.substring(before.length()) : tokenizer.decode(new int[] {candidate}, false);
+    }
+
     /** Log-probability of one token and the most likely ones, for one position. */
     record Position(int token, float logProb, int[] topIds, float[] topLogProbs) {
     }
