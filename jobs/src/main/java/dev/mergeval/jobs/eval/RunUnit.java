@@ -83,6 +83,8 @@ final class RunUnit implements FlatMapFunction<EvalUnit, Row> {
     }
 
     private Iterator<Row> run(EvalUnit unit) throws InterruptedException {
+        // The job's Hadoop settings before the model is read (an S3A endpoint and keys, say).
+        useJobHadoopSettings();
         try (ModelCache.Lease model = lease(unit.modelSource())) {
             return rows(unit, model.model()).iterator();
         }
