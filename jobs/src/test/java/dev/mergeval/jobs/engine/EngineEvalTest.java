@@ -158,6 +158,35 @@ class EngineEvalTest {
         }
     }
 
+    /**
+     * Requests sent before the server listens are refused connections, retried with backoff until
+     * it answers: the first answer arrives, with retries counted, and nothing fails.
+     */
+    @Test
+    void requestsRetryUntilTheServerAnswers() throws IOException, InterruptedException {
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        EngineSpec engine = new EngineSpec(EngineSpec.OPENAI, "http://127.0.0.1:" + port + "/v1", "toy", null, 2, 60, 10,
+                null, 60);
+        Process server = new ProcessBuilder(ROOT.resolve("bin/mergeval").toString(), "serve", "--model",
+                ROOT.resolve("models/toy/aligned").toString(), "--port", Integer.toString(port),
+                "--served-model-name", "toy").redirectErrorStream(true)
+                .redirectOutput(dir.resolve("serve.log").toFile()).start();
+        try (dev.mergeval.engine.OpenAiLanguageModel model = new dev.mergeval.engine.OpenAiLanguageModel(engine)) {
+            List<dev.mergeval.runtime.Completion> out = model.generate(List.of("Hello", "Once upon a time"),
+                    dev.mergeval.runtime.GenerationParams.greedy(4));
+            assertEquals(2, out.size());
+            out.forEach(c -> assertFalse(c.failed(), c.error()));
+            assertTrue(model.client().retries() >= 2, "both requests were refused at first: " + model.client().retries());
+        } finally {
+            server.descendants().forEach(ProcessHandle::destroy);
+            server.destroy();
+            assertTrue(server.waitFor(60, TimeUnit.SECONDS));
+        }
+    }
+
     record Result(int code, String output) {
     }
 
