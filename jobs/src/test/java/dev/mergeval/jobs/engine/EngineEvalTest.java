@@ -108,6 +108,22 @@ class EngineEvalTest {
                     "--engine", "openai", "--base-url", url, "--out", dir.resolve("judge-served").toString()));
             assertEquals(Files.readAllLines(dir.resolve("judge-jvm/verdicts.jsonl")),
                     Files.readAllLines(dir.resolve("judge-served/verdicts.jsonl")));
+            // The same in a suite: a task's judge_engine puts its model judge on the server.
+            String task = "  - {name: harmful, dataset: {kind: jsonl, path: " + ROOT.resolve("data/toy/heldout-harmful.jsonl")
+                    + "}, limit: 3, judge: 'wildguard:%s'%s}\n";
+            Path inJvm = dir.resolve("judged-jvm.yaml");
+            Path onEngine = dir.resolve("judged-engine.yaml");
+            Files.writeString(inJvm, "tasks:\n" + task.formatted(model, ""));
+            Files.writeString(onEngine, "tasks:\n" + task.formatted(name,
+                    ", judge_engine: {kind: openai, base_url: '" + url + "'}"));
+            assertEquals(0, MergevalCli.run("eval", "--model", model, "--suite", inJvm.toString(), "--out",
+                    dir.resolve("judged-jvm").toString(), "--master", "local[2]"));
+            assertEquals(0, MergevalCli.run("eval", "--model", model, "--suite", onEngine.toString(), "--out",
+                    dir.resolve("judged-engine").toString(), "--master", "local[2]"));
+            assertEquals(List.of(), EngineBenchmark.differences(dir.resolve("judged-jvm").resolve(EvalOutputs.RECORDS),
+                    dir.resolve("judged-engine").resolve(EvalOutputs.RECORDS)));
+            assertTrue(Files.readString(dir.resolve("judged-engine").resolve(OutputPublisher.PROVENANCE_FILE))
+                    .contains("(openai engine " + name + " at " + url + ")"), "the judge's engine is in provenance");
         }
         List<String> a = Files.readAllLines(jvm.resolve(EvalOutputs.RECORDS));
         assertEquals(6 * 5 + 3 * 2, a.size());
