@@ -5,6 +5,7 @@ import dev.mergeval.runtime.DjlLanguageModel;
 import dev.mergeval.runtime.GenerationParams;
 import dev.mergeval.runtime.generation.BatchScorer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -15,8 +16,11 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Runs every request on one model thread, in batches: it takes the first queued piece of work, then
- * whatever else is queued, and, when the previous batch held more than one request (clients are
- * concurrent), waits up to the batch window for more, to at most {@code maxBatch}; the batch's
+ * whatever else is queued, and, when clients are concurrent (one of the last four batches held more
+ * than one request, or more than one is queued now), waits for more: until as many as the largest
+ * recent batch held are there (clients that were answered together come back together), then while
+ * they keep arriving within the batch window, never longer than {@value #WINDOWS_PER_BATCH} windows
+ * in all and to at most {@code maxBatch}; the batch's
  * prompt scorings run as one {@link DjlLanguageModel#tokenLogProbs} call and its generations as one
  * {@link DjlLanguageModel#generateIds} call, each row with its own settings. A row's tokens do not
  * depend on the batch it lands in (the runtime's batch invariance), so answers are the same alone
@@ -25,6 +29,9 @@ import org.slf4j.LoggerFactory;
 final class MicroBatcher implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(MicroBatcher.class);
+
+    /** The longest a batch waits for more requests, in batch windows. */
+    private static final int WINDOWS_PER_BATCH = 10;
 
     /** Sees each generated token of one request on the model thread (keep it short). */
     @FunctionalInterface
@@ -53,7 +60,9 @@ final class MicroBatcher implements AutoCloseable {
     private final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
     private final Thread thread;
     private volatile boolean closed;
-    private int lastBatchSize;
+    /** Sizes of the last few batches: were clients concurrent lately? */
+    private final int[] recent = new int[4];
+    private long batches;
     private volatile int largestBatch;
 
     MicroBatcher(DjlLanguageModel model, int maxBatch, long windowNanos) {
@@ -113,19 +122,25 @@ final class MicroBatcher implements AutoCloseable {
         }
         batch.add(first);
         queue.drainTo(batch, maxBatch - batch.size());
-        if (lastBatchSize > 1 || batch.size() > 1) {
-            long deadline = System.nanoTime() + windowNanos;
+        int expected = Math.min(maxBatch, Arrays.stream(recent).max().orElse(0));
+        if (expected > 1 || batch.size() > 1) {
+            // Concurrent clients come back together: wait for as many as the recent batches held
+            // (up to the cap), then for more while they keep arriving within the window.
+            long now = System.nanoTime();
+            long cap = now + WINDOWS_PER_BATCH * windowNanos;
+            long quiet = now + windowNanos;
             while (batch.size() < maxBatch) {
-                long left = deadline - System.nanoTime();
+                long left = (batch.size() < expected ? cap : Math.min(cap, quiet)) - System.nanoTime();
                 Object next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : null;
                 if (next == null) {
                     break;
                 }
                 batch.add(next);
                 queue.drainTo(batch, maxBatch - batch.size());
+                quiet = System.nanoTime() + windowNanos;
             }
         }
-        lastBatchSize = batch.size();
+        recent[(int) (batches++ % recent.length)] = batch.size();
         largestBatch = Math.max(largestBatch, batch.size());
         return batch;
     }

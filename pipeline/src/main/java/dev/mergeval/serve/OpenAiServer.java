@@ -388,7 +388,7 @@ public final class OpenAiServer implements AutoCloseable {
     /** Chat's logprobs content: per generated token its text, logprob, UTF-8 bytes and alternatives. */
     private ArrayNode chatLogprobs(int[] prompt, Completion c, List<TokenText.Position> positions) {
         ArrayNode content = Mappers.JSON.createArrayNode();
-        List<String> pieces = generatedPieces(prompt, c);
+        List<String> pieces = generatedPieces(c);
         int[] all = concat(prompt, c);
         for (int i = 0; i < pieces.size() && i < positions.size(); i++) {
             TokenText.Position p = positions.get(i);
@@ -510,7 +510,7 @@ public final class OpenAiServer implements AutoCloseable {
                 }
             }
         }
-        List<String> pieces = generatedPieces(p.ids(), c);
+        List<String> pieces = generatedPieces(c);
         int[] all = concat(p.ids(), c);
         for (int i = 0; i < pieces.size() && i < generated.size(); i++) {
             TokenText.Position pos = generated.get(i);
@@ -559,11 +559,13 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     /**
-     * The pieces of the generated tokens that made the returned text: after a stop string, the
-     * tokens past its start are left out.
+     * The pieces of the generated tokens that made the returned text, decoded as the text is (on
+     * their own, as {@code mergeval generate} decodes them): after a stop string, the tokens past
+     * its start are left out.
      */
-    private List<String> generatedPieces(int[] prompt, Completion c) {
-        List<String> pieces = TokenText.pieces(tokenizer, concat(prompt, c), prompt.length, true);
+    private List<String> generatedPieces(Completion c) {
+        int[] output = c.outputIds().stream().mapToInt(Integer::intValue).toArray();
+        List<String> pieces = TokenText.pieces(tokenizer, output, 0, true);
         if (!"stop".equals(c.finishReason())) {
             return pieces;
         }

@@ -211,6 +211,50 @@ class OpenAiServerTest {
     }
 
     @Test
+    void chatLogprobsGiveEveryGeneratedToken() {
+        ChatCompletion c = client.chat().completions().create(chat("Say hello").logprobs(true).topLogprobs(2L).build());
+        var choice = c.choices().get(0);
+        var content = choice.logprobs().orElseThrow().content().orElseThrow();
+        assertEquals(c.usage().orElseThrow().completionTokens(), content.size());
+        StringBuilder text = new StringBuilder();
+        for (var token : content) {
+            text.append(token.token());
+            assertEquals(2, token.topLogprobs().size());
+            assertEquals(token.topLogprobs().get(0).logprob(), token.logprob(), 1e-6, "greedy: the chosen token is the top one");
+        }
+        assertEquals(choice.message().content().orElseThrow(), text.toString());
+    }
+
+    @Test
+    void streamedCompletionsAddUpToTheAnswer() throws Exception {
+        Map<String, Object> body = new java.util.HashMap<>(Map.of("prompt", List.of("Once upon a time", "The cat"),
+                "max_tokens", 12, "temperature", 0, "echo", true));
+        JsonNode whole = post("/completions", body, null).body();
+        body.put("stream", true);
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + "/completions"))
+                .POST(HttpRequest.BodyPublishers.ofString(Mappers.JSON.writeValueAsString(body))).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode());
+        assertTrue(r.headers().firstValue("Content-Type").orElseThrow().startsWith("text/event-stream"));
+        StringBuilder[] texts = {new StringBuilder(), new StringBuilder()};
+        String[] finish = new String[2];
+        List<String> lines = r.body().lines().filter(l -> l.startsWith("data: ")).toList();
+        assertEquals("data: [DONE]", lines.get(lines.size() - 1));
+        for (String line : lines.subList(0, lines.size() - 1)) {
+            JsonNode chunk = Mappers.JSON.readTree(line.substring(6)).get("choices").get(0);
+            int i = chunk.get("index").asInt();
+            texts[i].append(chunk.get("text").asText());
+            if (!chunk.get("finish_reason").isNull()) {
+                finish[i] = chunk.get("finish_reason").asText();
+            }
+        }
+        for (int i = 0; i < 2; i++) {
+            assertEquals(whole.at("/choices/" + i + "/text").asText(), texts[i].toString());
+            assertEquals(whole.at("/choices/" + i + "/finish_reason").asText(), finish[i]);
+        }
+    }
+
+    @Test
     void echoWithGenerationLogsBothParts() throws Exception {
         JsonNode body = post("/completions", Map.of("prompt", "Once upon a time", "echo", true, "logprobs", 2,
                 "max_tokens", 5, "temperature", 0), null).body();

@@ -23,7 +23,8 @@ final class BenchServeCommand implements Callable<Integer> {
     @Option(names = "--clients", split = ",", paramLabel = "C", description = "concurrent clients (default 1,8,32)")
     List<Integer> clients = List.of(1, 8, 32);
 
-    @Option(names = "--prompts", paramLabel = "N", defaultValue = "64", description = "prompts per run (default ${DEFAULT-VALUE})")
+    @Option(names = "--prompts", paramLabel = "N", defaultValue = "256",
+            description = "prompts per run (default ${DEFAULT-VALUE}: 8 rounds of 32 clients, so that start-up is a small part)")
     int prompts;
 
     @Option(names = "--max-tokens", paramLabel = "M", defaultValue = "64", description = "max tokens per answer (default ${DEFAULT-VALUE})")
