@@ -109,6 +109,14 @@ public final class EvalOutputs {
      */
     public static Supplier<EvalProvenance> provenance(EvalSuite suite, String suitePath, List<ModelSource> models,
             int limit, int sliceSize, String sparkMaster, Configuration conf) {
+        return provenance(suite, suitePath, models, limit, sliceSize, sparkMaster, conf, null);
+    }
+
+    /**
+     * As above, with what ran the models: {@code engine}, or the in-JVM runtime where it is null.
+     */
+    public static Supplier<EvalProvenance> provenance(EvalSuite suite, String suitePath, List<ModelSource> models,
+            int limit, int sliceSize, String sparkMaster, Configuration conf, Engine engine) {
         Map<String, FileHash> datasets = new LinkedHashMap<>();
         List<EvalProvenance.Task> tasks = new ArrayList<>();
         for (EvalTask t : suite.tasks()) {
@@ -131,7 +139,7 @@ public final class EvalOutputs {
         return () -> new EvalProvenance(EvalProvenance.FORMAT, EvalProvenance.COMMAND, Environment.buildVersion(),
                 Instant.now().toString(), new EvalProvenance.Inputs(suitePath, sources),
                 new EvalProvenance.Parameters(limit, sliceSize, sparkMaster), suiteRecord,
-                List.copyOf(datasets.values()), Engine.djl(environment), tasks, suite.seed(), limit, environment);
+                List.copyOf(datasets.values()), engine == null ? Engine.djl(environment) : engine, tasks, suite.seed(), limit, environment);
     }
 
     /** A file's length and SHA-256, read through its Hadoop filesystem. */

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
+import dev.mergeval.engine.EngineSpec;
 import dev.mergeval.eval.datasets.DatasetKind;
 import dev.mergeval.eval.datasets.DatasetSpec;
 import dev.mergeval.eval.judges.JudgeSpec;
@@ -40,14 +41,17 @@ import java.util.Set;
  *     chat_template: false
  *     system_prompt: null
  *     generation: {max_new_tokens: 256, temperature: 0, repetition_penalty: 1.0, stop: ["Question:"]}
+ * engine: {kind: openai, base_url: http://127.0.0.1:8000/v1, model: NAME}   # optional; default djl
  * </pre>
+ * A task's {@code judge_engine:} (or the default's) runs its model judge on a server.
  * Relative dataset paths are resolved against the suite file's directory. Unknown keys are errors.
  */
-public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
+public record EvalSuite(String name, long seed, List<EvalTask> tasks, EngineSpec engine) {
 
     /** The YAML shape of a task (and of {@code defaults}); every key optional here. */
     public record TaskYaml(String name, DatasetYaml dataset, String judge, String scorer, Boolean chatTemplate,
-                           String systemPrompt, GenerationSettings generation, Integer limit) {
+                           String systemPrompt, GenerationSettings generation, Integer limit,
+                           EngineSpec.Yaml judgeEngine) {
     }
 
     /** The YAML shape of a dataset reference. */
@@ -55,7 +59,7 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
     }
 
     /** The YAML shape of a suite. */
-    public record SuiteYaml(String name, Long seed, TaskYaml defaults, List<TaskYaml> tasks) {
+    public record SuiteYaml(String name, Long seed, TaskYaml defaults, List<TaskYaml> tasks, EngineSpec.Yaml engine) {
     }
 
     private static final ObjectMapper YAML = Mappers.yaml()
@@ -64,8 +68,14 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
             .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
             .build();
 
+    /** A suite run by the in-JVM engine. */
+    public EvalSuite(String name, long seed, List<EvalTask> tasks) {
+        this(name, seed, tasks, EngineSpec.DJL_ENGINE);
+    }
+
     public EvalSuite {
         tasks = List.copyOf(tasks);
+        java.util.Objects.requireNonNull(engine, "engine");
         if (tasks.isEmpty()) {
             throw new BadInputException("suite '" + name + "' has no tasks");
         }
@@ -130,7 +140,8 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
 
     static EvalSuite resolve(SuiteYaml y, String baseDir) {
         long seed = y.seed() == null ? KeyedRandom.DEFAULT_SEED : y.seed();
-        TaskYaml d = y.defaults() == null ? new TaskYaml(null, null, null, null, null, null, null, null) : y.defaults();
+        TaskYaml d = y.defaults() == null ? new TaskYaml(null, null, null, null, null, null, null, null, null)
+                : y.defaults();
         if (y.tasks() == null) {
             throw new BadInputException("missing key 'tasks'");
         }
@@ -141,16 +152,21 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
                 throw new BadInputException("tasks[" + i + "]: empty entry");
             }
             try {
-                tasks.add(task(t, d, baseDir, seed));
+                tasks.add(task(t, d, baseDir, seed, i));
             } catch (BadInputException e) {
                 throw e.getMessage().startsWith("task ") ? e
                         : new BadInputException("task '" + t.name() + "': " + e.getMessage(), e);
             }
         }
-        return new EvalSuite(y.name() == null ? "suite" : y.name(), seed, tasks);
+        EngineSpec engine = y.engine() == null ? EngineSpec.DJL_ENGINE : EngineSpec.of(y.engine(), "engine");
+        if (engine.launch() != null) {
+            throw new BadInputException("engine.launch: a suite's engine needs base_url (a running server);"
+                    + " launch belongs in a sweep spec");
+        }
+        return new EvalSuite(y.name() == null ? "suite" : y.name(), seed, tasks, engine);
     }
 
-    private static EvalTask task(TaskYaml t, TaskYaml d, String baseDir, long seed) {
+    private static EvalTask task(TaskYaml t, TaskYaml d, String baseDir, long seed, int index) {
         String name = t.name();
         DatasetYaml ds = t.dataset() != null ? t.dataset() : d.dataset();
         if (ds == null || ds.kind() == null || ds.path() == null) {
@@ -172,7 +188,22 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks) {
         if (limit != null && limit < 1) {
             throw new BadInputException("task '" + name + "': limit must be >= 1, got " + limit);
         }
-        return new EvalTask(name, spec, judge == null ? null : JudgeSpec.parse(judge), scorer,
+        String engineKey = t.judgeEngine() != null ? "tasks[" + index + "].judge_engine" : "defaults.judge_engine";
+        EngineSpec.Yaml judgeEngine = t.judgeEngine() != null ? t.judgeEngine() : d.judgeEngine();
+        JudgeSpec judgeSpec = judge == null ? null : JudgeSpec.parse(judge);
+        if (judgeEngine != null) {
+            EngineSpec e = EngineSpec.of(judgeEngine, engineKey);
+            if (judgeSpec == null || !judgeSpec.needsModel()) {
+                // A default judge engine applies to the tasks whose judge runs a model.
+                if (t.judgeEngine() != null && e.isOpenAi()) {
+                    throw new BadInputException("task '" + name + "': " + engineKey + ": its judge ("
+                            + (judgeSpec == null ? "none" : judgeSpec.kind()) + ") runs no model to put on an engine");
+                }
+            } else {
+                judgeSpec = judgeSpec.on(e, engineKey);
+            }
+        }
+        return new EvalTask(name, spec, judgeSpec, scorer,
                 chat == null || chat, t.systemPrompt() != null ? t.systemPrompt() : d.systemPrompt(),
                 gen.toParams(seed), limit == null ? -1 : limit);
     }

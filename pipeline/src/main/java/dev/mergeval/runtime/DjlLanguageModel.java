@@ -12,6 +12,7 @@ import dev.mergeval.runtime.llama.LlamaForward;
 import dev.mergeval.runtime.tokenizer.ModelTokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -93,19 +94,46 @@ public final class DjlLanguageModel implements LanguageModel {
 
     /** Generation from token ids; {@code streamKeys} seed each prompt's sampler. */
     public List<Completion> generateIds(List<int[]> prompts, long[] streamKeys, GenerationParams params) {
+        return generateIds(prompts, streamKeys, Collections.nCopies(prompts.size(), params), null);
+    }
+
+    /**
+     * Generation from token ids with settings per prompt ({@code params.get(i)} for prompt {@code i}),
+     * in batches of at most {@link RuntimeOptions#maxBatchSize()}; {@code listener} (may be null) sees
+     * every token with the prompt's index. A server batches concurrent requests through this.
+     */
+    public List<Completion> generateIds(List<int[]> prompts, long[] streamKeys, List<GenerationParams> params,
+            BatchGenerator.TokenListener listener) {
         applyThreads();
         BatchGenerator generator = new BatchGenerator(forward, this.params, defaults.eosIds(), tokenizer::decode);
         Completion[] out = new Completion[prompts.size()];
         for (int[] chunk : chunks(prompts)) {
-            List<int[]> batch = new ArrayList<>();
-            long[] keys = new long[chunk.length];
-            for (int i = 0; i < chunk.length; i++) {
-                batch.add(prompts.get(chunk[i]));
-                keys[i] = streamKeys[chunk[i]];
-            }
-            List<Completion> done = generator.generate(manager, batch, keys, params);
+            List<int[]> batch = Arrays.stream(chunk).mapToObj(prompts::get).toList();
+            List<GenerationParams> settings = Arrays.stream(chunk).mapToObj(params::get).toList();
+            long[] keys = Arrays.stream(chunk).mapToLong(i -> streamKeys[i]).toArray();
+            BatchGenerator.TokenListener rows = listener == null ? null
+                    : (row, token, logits, finish) -> listener.onToken(chunk[row], token, logits, finish);
+            List<Completion> done = generator.generate(manager, batch, keys, settings, rows);
             for (int i = 0; i < chunk.length; i++) {
                 out[chunk[i]] = done.get(i);
+            }
+        }
+        return Arrays.asList(out);
+    }
+
+    /**
+     * Log-probability of every token of each sequence given the ones before it, with each position's
+     * {@code topK} most likely tokens ({@link BatchScorer#tokenLogProbs}), in batches.
+     */
+    public List<BatchScorer.TokenLogProbs> tokenLogProbs(List<int[]> sequences, int topK) {
+        applyThreads();
+        BatchScorer scorer = new BatchScorer(forward, params);
+        BatchScorer.TokenLogProbs[] out = new BatchScorer.TokenLogProbs[sequences.size()];
+        for (int[] chunk : chunks(sequences)) {
+            List<int[]> batch = Arrays.stream(chunk).mapToObj(sequences::get).toList();
+            List<BatchScorer.TokenLogProbs> scores = scorer.tokenLogProbs(manager, batch, topK);
+            for (int i = 0; i < chunk.length; i++) {
+                out[chunk[i]] = scores.get(i);
             }
         }
         return Arrays.asList(out);

@@ -3,6 +3,7 @@ package dev.mergeval.source;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.KeyedRandom;
+import dev.mergeval.engine.EngineSpec;
 import dev.mergeval.merge.MergeConfig;
 import java.io.Serializable;
 import java.util.Objects;
@@ -22,13 +23,16 @@ import org.apache.hadoop.conf.Configuration;
  *       {@code BASE+ADAPTER} (mergekit's syntax);
  *   <li>{@link MergeOnLoad}: a mergekit merge evaluated tensor by tensor at load time,
  *       {@code merge:CONFIG.yaml} or {@code merge:CONFIG.yaml#seed=N}.
+ *   <li>{@link Served}: a model served by an OpenAI-compatible server, built from an engine block or
+ *       the engine options ({@code --engine openai --base-url URL --model NAME}), never parsed from
+ *       text: its text {@code openai:NAME@URL} names it in outputs only.
  * </ul>
  * Code that handles every kind goes through {@link #match}, so that a new kind is one record here
  * plus one method in {@link Cases}, and the compiler lists every place that must handle it (Java 17
  * has no pattern switch).
  */
 public sealed interface ModelSource extends Serializable
-        permits ModelSource.Directory, ModelSource.WithAdapter, ModelSource.MergeOnLoad {
+        permits ModelSource.Directory, ModelSource.WithAdapter, ModelSource.MergeOnLoad, ModelSource.Served {
 
     /** Prefix of merge-on-load sources. */
     String MERGE_PREFIX = "merge:";
@@ -49,6 +53,8 @@ public sealed interface ModelSource extends Serializable
         R withAdapter(WithAdapter source);
 
         R mergeOnLoad(MergeOnLoad source);
+
+        R served(Served source);
     }
 
     /** A model directory (config, safetensors weights, tokenizer) at a Hadoop location. */
@@ -139,6 +145,37 @@ public sealed interface ModelSource extends Serializable
         @Override
         public <R> R match(Cases<R> cases) {
             return cases.mergeOnLoad(this);
+        }
+
+        @Override
+        public String toString() {
+            return text();
+        }
+    }
+
+    /**
+     * A model served behind the OpenAI API: where it runs and its served name are the engine's
+     * ({@link EngineSpec#baseUrl()}, {@link EngineSpec#model()}); Mergeval sends it requests and
+     * loads nothing.
+     */
+    record Served(EngineSpec engine) implements ModelSource {
+        private static final long serialVersionUID = 1L;
+
+        public Served {
+            Objects.requireNonNull(engine, "engine");
+            if (!engine.isOpenAi() || engine.baseUrl() == null || engine.model() == null) {
+                throw new IllegalArgumentException("a served model needs an openai engine with base_url and model");
+            }
+        }
+
+        @Override
+        public String text() {
+            return "openai:" + engine.model() + "@" + engine.root();
+        }
+
+        @Override
+        public <R> R match(Cases<R> cases) {
+            return cases.served(this);
         }
 
         @Override

@@ -4,6 +4,8 @@ import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.LoraCheckpoint;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.KeyedRandom;
+import dev.mergeval.engine.OpenAiClient;
+import dev.mergeval.engine.OpenAiLanguageModel;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.onload.MergeLoader;
 import dev.mergeval.runtime.LanguageModel;
@@ -14,7 +16,8 @@ import org.apache.hadoop.conf.Configuration;
 /**
  * The model factory: loads, checks and readies every kind of {@link ModelSource}. A directory and
  * {@code BASE+ADAPTER} open through the runtime ({@link LanguageModels}); a merge evaluated at load
- * through {@link MergeLoader}. A loaded model's {@link LanguageModel#id()} is the source's text
+ * through {@link MergeLoader}; a served model is a client of its server ({@link OpenAiLanguageModel}),
+ * checked by asking the server what it serves. A loaded model's {@link LanguageModel#id()} is the source's text
  * ({@link ModelSource#text()}), a directory's as Hadoop normalizes the path.
  */
 public final class ModelSources {
@@ -24,6 +27,9 @@ public final class ModelSources {
 
     /** Loads {@code source} with {@code options} (device, threads, batch size). */
     public static LanguageModel load(ModelSource source, Configuration conf, RuntimeOptions options) {
+        if (source instanceof ModelSource.Served served) {
+            return new OpenAiLanguageModel(served.engine());
+        }
         try (LanguageModels.Opened o = open(source, conf)) {
             return LanguageModels.assemble(o, options);
         }
@@ -39,6 +45,10 @@ public final class ModelSources {
      * @throws BadInputException naming the file and what is wrong
      */
     public static void check(ModelSource source, Configuration conf) {
+        if (source instanceof ModelSource.Served served) {
+            new OpenAiClient(served.engine()).requireModel();
+            return;
+        }
         try (LanguageModels.Opened o = open(source, conf)) {
             LanguageModels.check(o);
         }
@@ -90,6 +100,11 @@ public final class ModelSources {
             @Override
             public LanguageModels.Opened mergeOnLoad(ModelSource.MergeOnLoad m) {
                 return MergeLoader.open(m.config(), m.location(), m.seed(), m.text(), conf);
+            }
+
+            @Override
+            public LanguageModels.Opened served(ModelSource.Served s) {
+                throw new IllegalStateException(s.text() + " is served: nothing to open");
             }
         });
     }

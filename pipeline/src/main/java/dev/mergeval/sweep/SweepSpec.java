@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.common.Mappers;
+import dev.mergeval.engine.EngineSpec;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -68,7 +69,9 @@ public record SweepSpec(@JsonProperty("name") String name,
                         @JsonProperty("reference_finetuned") @JsonInclude(JsonInclude.Include.NON_NULL)
                         String referenceFinetuned,
                         @JsonProperty("lora_adapters") @JsonInclude(JsonInclude.Include.NON_NULL)
-                        LoraAdapters loraAdapters) {
+                        LoraAdapters loraAdapters,
+                        @JsonProperty("engine") @JsonInclude(JsonInclude.Include.NON_NULL)
+                        EngineSpec.Yaml engine) {
 
     public static final String DEFAULT_NAME = "sweep";
 
@@ -138,13 +141,29 @@ public record SweepSpec(@JsonProperty("name") String name,
         if (seed == null) {
             seed = KeyedRandom.DEFAULT_SEED;
         }
+        if (engine != null) {
+            EngineSpec e = EngineSpec.of(engine, "engine");
+            if (e.isOpenAi() && e.launch() == null) {
+                throw new BadInputException("engine.launch: required with kind openai in a sweep: each point is served"
+                        + " with its own weights, by a server the sweep starts (base_url cannot serve them all)");
+            }
+        }
     }
 
-    /** A spec without {@code lora_adapters}. */
+    /**
+     * Where the points run: in the JVM, or on a server the sweep launches per point
+     * ({@code engine: {kind: openai, launch: "vllm serve {model} --port {port}"}}).
+     */
+    public EngineSpec engineSpec() {
+        return engine == null ? EngineSpec.DJL_ENGINE : EngineSpec.of(engine, "engine");
+    }
+
+    /** A spec without {@code lora_adapters} or {@code engine}. */
     public SweepSpec(String name, String aligned, List<String> finetuned, List<MethodGrid> grid, SuiteRef suite,
             MetricRoles metrics, SelectRule select, Goal goal, Materialize materialize, Long seed,
             String referenceFinetuned) {
-        this(name, aligned, finetuned, grid, suite, metrics, select, goal, materialize, seed, referenceFinetuned, null);
+        this(name, aligned, finetuned, grid, suite, metrics, select, goal, materialize, seed, referenceFinetuned, null,
+                null);
     }
 
     /** Parses and validates a spec; errors are one line, {@code sourceName: key: problem}. */

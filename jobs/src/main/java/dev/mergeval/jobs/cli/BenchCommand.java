@@ -5,18 +5,20 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * {@code mergeval bench merge|eval|runtime|merge-on-load|finetune}: the benchmarks, each a
+ * {@code mergeval bench merge|eval|runtime|merge-on-load|finetune|serve}: the benchmarks, each a
  * subcommand ({@code docs/benchmarks.md}). Their earlier top-level names ({@link #ALIASES}) still
  * work, hidden from the help, for the scripts that call them.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Benchmarks: merge and evaluation throughput, runtime tokens per second, merge-on-load, SPF fine-tuning cost.",
+        description = "Benchmarks: merge and evaluation throughput, runtime tokens per second, merge-on-load, SPF fine-tuning cost, serving.",
         subcommands = {
             BenchMergeCommand.class,
             BenchEvalCommand.class,
             BenchRuntimeCommand.class,
             BenchMergeOnLoadCommand.class,
             BenchFinetuneCommand.class,
+            BenchEngineCommand.class,
+            BenchServeCommand.class,
         })
 final class BenchCommand {
 

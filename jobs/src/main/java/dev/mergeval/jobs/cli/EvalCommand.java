@@ -1,6 +1,12 @@
 package dev.mergeval.jobs.cli;
 
+import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.common.BadInputException;
+import dev.mergeval.engine.EngineSpec;
+import dev.mergeval.eval.EvalSuite;
 import dev.mergeval.eval.MetricRow;
+import dev.mergeval.source.ModelSource;
+import dev.mergeval.source.ModelSources;
 import dev.mergeval.jobs.ConsoleLogging;
 import dev.mergeval.jobs.OutputLocation;
 import dev.mergeval.jobs.SparkSessions;
@@ -28,9 +34,12 @@ final class EvalCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "SOURCE",
-            description = "Model source (repeat to evaluate several models).")
+    @Option(names = "--model", paramLabel = "SOURCE",
+            description = "Model source (repeat to evaluate several models); with --engine openai, the served model name.")
     List<String> models;
+
+    @picocli.CommandLine.Mixin
+    EngineOptions engineOptions = new EngineOptions();
 
     @Option(names = "--suite", required = true, paramLabel = "SUITE.yaml", description = "Suite file.")
     String suite;
@@ -63,6 +72,10 @@ final class EvalCommand implements Callable<Integer> {
             w.printf("evaluated %d records in %d units on %s in %.1f s (model loads: %d, %.1f s) -> %s%n",
                     s.records(), s.units(), spark.sparkContext().master(), s.wallSeconds(), s.modelLoads(),
                     s.loadSeconds(), out);
+            if (s.engineFailures() > 0) {
+                w.printf("engine: %d records whose request failed after its retries (recorded as unparseable, "
+                        + "judge_output 'engine error: ...')%n", s.engineFailures());
+            }
             for (MetricRow r : s.metrics()) {
                 if (r.category().equals(MetricRow.ALL)) {
                     w.printf("  %s %s %s: %.4f [%.4f, %.4f] n=%d unparseable=%d%n", r.model(), r.task(), r.metric(),
@@ -86,10 +99,34 @@ final class EvalCommand implements Callable<Integer> {
             InputChecks.atLeast("--limit", limit, 1);
         }
         InputChecks.atLeast("--slice-size", sliceSize, 1);
+        String suitePath = InputChecks.path(suite);
+        EvalSuite parsed = InputChecks.suite(suitePath);
+        EngineSpec engine;
+        try {
+            engine = engineOptions.resolve(parsed.engine());
+        } catch (BadInputException e) {
+            throw parsed.engine().isOpenAi() && !e.getMessage().startsWith("--")
+                    ? new BadInputException(suitePath + ": " + e.getMessage(), e) : e;
+        }
+        if (engine.isOpenAi()) {
+            List<String> names = models != null ? models : engine.model() != null ? List.of(engine.model()) : List.of();
+            if (names.isEmpty()) {
+                throw new BadInputException("--model: the served model name is required with engine openai"
+                        + " (or model: in the suite's engine block)");
+            }
+            List<ModelSource> served = new java.util.ArrayList<>();
+            for (String name : names) {
+                EngineSpec e = engine.withModel(name).requireServer(null);
+                ModelSources.check(new ModelSource.Served(e), HadoopFs.defaults());
+                served.add(new ModelSource.Served(e));
+            }
+            return new EvalJobConfig(served, suitePath, out, limit, sliceSize);
+        }
+        if (models == null) {
+            throw new BadInputException("--model is required (a model source; with --engine openai, the served name)");
+        }
         Path cwd = Path.of("").toAbsolutePath();
         List<String> sources = models.stream().map(m -> InputChecks.modelSource(cwd, m)).toList();
-        String suitePath = InputChecks.path(suite);
-        InputChecks.suite(suitePath);
         return new EvalJobConfig(InputChecks.models(sources), suitePath, out, limit, sliceSize);
     }
 }

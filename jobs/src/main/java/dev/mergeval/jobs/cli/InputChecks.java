@@ -124,7 +124,12 @@ final class InputChecks {
             }
             if (task.judge() != null && task.judge().needsModel()) {
                 try {
-                    models(List.of(task.judge().modelSource()));
+                    if (task.judge().servedEngine() != null) {
+                        ModelSources.check(new ModelSource.Served(task.judge().servedEngine().requireServer(null)),
+                                HadoopFs.defaults());
+                    } else {
+                        models(List.of(task.judge().modelSource()));
+                    }
                 } catch (BadInputException e) {
                     throw new BadInputException(source + ": task '" + task.name() + "': judge model: " + e.getMessage(), e);
                 }
@@ -179,7 +184,7 @@ final class InputChecks {
         return new SweepSpec(spec.name(), modelSource(base, spec.aligned()), tuned, grid, suite,
                 spec.metrics(), spec.select(), spec.goal(), spec.materialize(), spec.seed(),
                 spec.referenceFinetuned() == null ? null : modelSource(base, spec.referenceFinetuned()),
-                spec.loraAdapters());
+                spec.loraAdapters(), spec.engine());
     }
 
     /** The models, the suite, its datasets, and that the metric roles name metrics the suite measures. */
@@ -210,6 +215,10 @@ final class InputChecks {
             }
         }
         suiteInputs(suite, suiteName);
+        if (suite.engine().isOpenAi()) {
+            throw new BadInputException(suiteName + ": engine: a sweep's points run where the spec's own engine block"
+                    + " says (engine: {kind: openai, launch: ...}); remove the suite's engine block");
+        }
         MetricRoles roles = spec.metrics();
         metric(suite, source, "metrics.safety", roles.safety());
         metric(suite, source, "metrics.task", roles.task());

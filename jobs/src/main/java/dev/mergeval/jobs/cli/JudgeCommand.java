@@ -1,5 +1,7 @@
 package dev.mergeval.jobs.cli;
 
+import dev.mergeval.engine.EngineSpec;
+import dev.mergeval.engine.OpenAiClient;
 import dev.mergeval.eval.EvalOutputs;
 import dev.mergeval.eval.JudgeRun;
 import dev.mergeval.eval.MetricRow;
@@ -17,6 +19,7 @@ import dev.mergeval.provenance.FileHash;
 import dev.mergeval.provenance.JudgeProvenance;
 import dev.mergeval.runtime.LanguageModel;
 import dev.mergeval.source.ModelSource;
+import dev.mergeval.source.ModelSources;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -62,14 +65,32 @@ final class JudgeCommand implements Callable<Integer> {
             description = "Device of a model judge: cpu or cuda:N (default ${DEFAULT-VALUE}).")
     String device;
 
+    @picocli.CommandLine.Mixin
+    EngineOptions engineOptions = new EngineOptions();
+
     @Override
     public Integer call() {
         JudgeSpec js = InputChecks.judge(judge);
+        EngineSpec engine = engineOptions.resolve(EngineSpec.DJL_ENGINE);
+        if (engine.isOpenAi()) {
+            // The engine runs the judge model: MODEL in wildguard:MODEL is its served name.
+            js = js.on(engine, "--engine");
+        }
         InputChecks.judgeInput(input);
         if (js.needsModel()) {
             InputChecks.device(device);
         }
-        ModelSource judgeSource = js.needsModel() ? InputChecks.models(List.of(js.modelSource())).get(0) : null;
+        ModelSource judgeSource;
+        if (js.servedEngine() != null) {
+            judgeSource = new ModelSource.Served(js.servedEngine().requireServer(null));
+            ModelSources.check(judgeSource, SparkSessions.hadoopConfiguration());
+        } else {
+            judgeSource = js.needsModel() ? InputChecks.models(List.of(js.modelSource())).get(0) : null;
+        }
+        Engine judgeEngine = !js.needsModel() ? null : js.servedEngine() == null ? Engine.djl(Environment.current())
+                : Engine.openai(js.servedEngine().root(), js.servedEngine().model(),
+                        new OpenAiClient(js.servedEngine()).requireModel(), null);
+        JudgeSpec judgeSpec = js;
         OutputLocation location = OutputLocation.resolve(out, SparkSessions.hadoopConfiguration());
         StagedOutput.check(location, overwrite);
         String model = modelName != null ? modelName : DatasetFiles.stem(input);
@@ -78,13 +99,13 @@ final class JudgeCommand implements Callable<Integer> {
         Supplier<JudgeProvenance> provenance = () -> new JudgeProvenance(EvalProvenance.FORMAT, JudgeProvenance.COMMAND,
                 Environment.buildVersion(), Instant.now().toString(), new JudgeProvenance.Inputs(input, judge),
                 new JudgeProvenance.Parameters(model, task, device), inputHash,
-                js.needsModel() ? Engine.djl(environment) : null, environment);
+                judgeEngine, environment);
         JudgeRun.Result result = StagedOutput.write(location, overwrite, provenance, dir -> {
-            if (!js.needsModel()) {
-                return JudgeRun.run(input, js.ruleJudge(), location.fs(), dir, model, task);
+            if (!judgeSpec.needsModel()) {
+                return JudgeRun.run(input, judgeSpec.ruleJudge(), location.fs(), dir, model, task);
             }
             try (LanguageModel judgeModel = new RuntimeModelFactory().load(judgeSource, device)) {
-                return JudgeRun.run(input, js.modelJudge(judgeModel), location.fs(), dir, model, task);
+                return JudgeRun.run(input, judgeSpec.modelJudge(judgeModel), location.fs(), dir, model, task);
             }
         });
         var w = spec.commandLine().getOut();

@@ -40,6 +40,7 @@ import picocli.CommandLine.ScopeType;
             FinetuneCommand.class,
             ExtractLoraCommand.class,
             ScaleLoraCommand.class,
+            ServeCommand.class,
         })
 public final class MergevalCli {
 

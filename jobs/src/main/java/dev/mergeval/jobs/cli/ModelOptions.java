@@ -33,6 +33,11 @@ final class ModelOptions {
         source = InputChecks.models(List.of(source())).get(0);
     }
 
+    /** The source {@link #check} parsed. */
+    ModelSource parsed() {
+        return source;
+    }
+
     /** The model {@link #check} parsed. */
     LanguageModel load() {
         return ModelSources.load(source, HadoopFs.defaults(), new RuntimeOptions(device, threads, 1));

@@ -9,6 +9,10 @@ import dev.mergeval.eval.LocalEvaluator;
 import dev.mergeval.eval.MetricRow;
 import dev.mergeval.eval.MetricsAggregator;
 import dev.mergeval.eval.PromptRecord;
+import dev.mergeval.eval.TaskRunner;
+import dev.mergeval.engine.EngineSpec;
+import dev.mergeval.engine.OpenAiClient;
+import dev.mergeval.provenance.Engine;
 import dev.mergeval.jobs.FailFast;
 import dev.mergeval.jobs.OutputLocation;
 import dev.mergeval.jobs.StagedOutput;
@@ -52,7 +56,7 @@ public final class EvalJob {
      * @param wallSeconds     the whole run on the driver, from reading the suite to the last output
      */
     public record Summary(int units, long records, List<MetricRow> metrics, long modelLoads, double loadSeconds,
-                          double generateSeconds, double wallSeconds) {
+                          double generateSeconds, double wallSeconds, long engineFailures) {
     }
 
     private EvalJob() {
@@ -89,9 +93,11 @@ public final class EvalJob {
         List<EvalUnit> units = plan(suite, config);
         List<ModelSource> judgeModels = judgeModels(suite);
         // A merge's plan-time analysis runs here once, not on every executor that loads the merge.
-        config.models().forEach(m -> ModelSources.prepare(m, HadoopFs.defaults()));
+        if (config.launch() == null) {
+            config.models().forEach(m -> ModelSources.prepare(m, HadoopFs.defaults()));
+        }
         var provenance = EvalOutputs.provenance(suite, config.suitePath(), config.models(), config.limit(),
-                config.sliceSize(), spark.sparkContext().master(), HadoopFs.defaults());
+                config.sliceSize(), spark.sparkContext().master(), HadoopFs.defaults(), engine(config));
         return StagedOutput.write(out, overwrite, provenance,
                 dir -> evaluate(spark, config, judgeModels, factory, units, out.fs(), dir, start));
     }
@@ -100,10 +106,33 @@ public final class EvalJob {
     static List<ModelSource> judgeModels(EvalSuite suite) {
         List<ModelSource> judges = new ArrayList<>();
         for (EvalTask task : suite.tasks()) {
-            judges.add(task.judge() != null && task.judge().needsModel()
-                    ? ModelSource.parse(task.judge().modelSource(), HadoopFs.defaults()) : null);
+            judges.add(task.judge() == null || !task.judge().needsModel() ? null : judgeModel(task.judge()));
         }
         return judges;
+    }
+
+    /** A judge's model: served by its engine, or a source loaded in the JVM. */
+    public static ModelSource judgeModel(dev.mergeval.eval.judges.JudgeSpec judge) {
+        return judge.servedEngine() != null ? new ModelSource.Served(judge.servedEngine())
+                : ModelSource.parse(judge.modelSource(), HadoopFs.defaults());
+    }
+
+    /**
+     * What runs the evaluated models, for provenance: for served models their server, its URL and
+     * what its {@code GET /models} answers now (never the key); {@code null} for the in-JVM runtime.
+     */
+    static Engine engine(EvalJobConfig config) {
+        if (config.launch() != null) {
+            return Engine.openai(null, config.launch().model(), null, config.launch().launch());
+        }
+        List<ModelSource.Served> served = config.models().stream()
+                .filter(m -> m instanceof ModelSource.Served).map(m -> (ModelSource.Served) m).toList();
+        if (served.isEmpty()) {
+            return null;
+        }
+        EngineSpec e = served.get(0).engine();
+        return Engine.openai(e.root(), String.join(",", served.stream().map(s -> s.engine().model()).toList()),
+                new OpenAiClient(e).requireModel(), null);
     }
 
     private static Summary evaluate(SparkSession spark, EvalJobConfig config, List<ModelSource> judgeModels,
@@ -112,10 +141,14 @@ public final class EvalJob {
         LongAccumulator loads = jsc.sc().longAccumulator("model loads");
         LongAccumulator loadNanos = jsc.sc().longAccumulator("model load nanos");
         LongAccumulator generateNanos = jsc.sc().longAccumulator("generate nanos");
-        // One partition per unit: Spark schedules units on free executor cores as they finish.
-        JavaRDD<Row> rows = jsc.parallelize(units, Math.max(1, units.size()))
-                .flatMap(new RunUnit(config.suitePath(), config.limit(), judgeModels, factory,
-                        ExecutorModels.modelsPerDevice(spark), loads, loadNanos, generateNanos))
+        RunUnit runUnit = new RunUnit(config.suitePath(), config.limit(), judgeModels, factory,
+                ExecutorModels.modelsPerDevice(spark), loads, loadNanos, generateNanos);
+        // One partition per unit: Spark schedules units on free executor cores as they finish. Launched
+        // servers: one task per executor slot, each serving the model for its share of the units.
+        JavaRDD<Row> rows = (config.launch() == null
+                ? jsc.parallelize(units, Math.max(1, units.size())).flatMap(runUnit)
+                : jsc.parallelize(units, Math.max(1, Math.min(units.size(), jsc.defaultParallelism())))
+                        .mapPartitions(new LaunchedUnits(runUnit, config.launch(), config.launchModel(), loads)))
                 .persist(StorageLevel.MEMORY_AND_DISK());
         try {
             // Run every unit once (in parallel, cached); the writes below then read the cache.
@@ -137,10 +170,16 @@ public final class EvalJob {
             info.put("models", String.join(",", config.models().stream().map(ModelSource::text).toList()));
             info.put("spark_master", spark.sparkContext().master());
             info.put("limit", Integer.toString(config.limit()));
+            long failures = records.stream().filter(r -> r.judgeOutput() != null
+                    && (r.judgeOutput().startsWith(TaskRunner.ENGINE_ERROR)
+                    || r.judgeOutput().startsWith("judge " + TaskRunner.ENGINE_ERROR))).count();
+            if (failures > 0) {
+                info.put("engine_failed_records", Long.toString(failures));
+            }
             EvalOutputs.writeMetrics(fs, dir, metrics, info);
             return new Summary(units.size(), records.size(), metrics, loads.value(), loadNanos.value() / 1e9,
                     generateNanos.value() / 1e9,
-                    (System.nanoTime() - start) / 1e9);
+                    (System.nanoTime() - start) / 1e9, failures);
         } finally {
             rows.unpersist(false);
         }

@@ -10,6 +10,7 @@ import dev.mergeval.eval.datasets.EvalExample;
 import dev.mergeval.eval.judges.Judge;
 import dev.mergeval.jobs.FailFast;
 import dev.mergeval.jobs.SparkSessions;
+import dev.mergeval.runtime.LanguageModel;
 import dev.mergeval.source.ModelSource;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -82,25 +83,36 @@ final class RunUnit implements FlatMapFunction<EvalUnit, Row> {
     }
 
     private Iterator<Row> run(EvalUnit unit) throws InterruptedException {
+        // The job's Hadoop settings before the model is read (an S3A endpoint and keys, say).
+        useJobHadoopSettings();
+        try (ModelCache.Lease model = lease(unit.modelSource())) {
+            return rows(unit, model.model()).iterator();
+        }
+    }
+
+    /**
+     * The unit's rows with {@code model} (leased by the caller, or a client of a server the caller
+     * launched); the judge model, if any, is leased here.
+     */
+    List<Row> rows(EvalUnit unit, LanguageModel model) throws InterruptedException {
         useJobHadoopSettings();
         EvalSuite suite = suite(suitePath);
         EvalTask task = suite.tasks().get(unit.taskIndex());
         List<EvalExample> slice = items(suitePath, task, suite.seed(), limit).subList(unit.from(), unit.to());
-        try (ModelCache.Lease model = lease(unit.modelSource());
-             ModelCache.Lease judgeModel = task.judge() != null && task.judge().needsModel()
-                     ? lease(judgeModels.get(unit.taskIndex())) : null) {
+        try (ModelCache.Lease judgeModel = task.judge() != null && task.judge().needsModel()
+                ? lease(judgeModels.get(unit.taskIndex())) : null) {
             Judge judge = null;
             if (task.judge() != null) {
                 judge = judgeModel != null ? task.judge().modelJudge(judgeModel.model()) : task.judge().ruleJudge();
             }
             long start = System.nanoTime();
-            List<PromptRecord> records = TaskRunner.run(model.model(), task, slice, judge);
+            List<PromptRecord> records = TaskRunner.run(model, task, slice, judge);
             generateNanos.add(System.nanoTime() - start);
             List<Row> rows = new ArrayList<>(records.size());
             for (int i = 0; i < records.size(); i++) {
                 rows.add(RecordRows.toRow(unit.modelIndex(), unit.taskIndex(), unit.from() + i, records.get(i)));
             }
-            return rows.iterator();
+            return rows;
         }
     }
 

@@ -24,6 +24,7 @@ import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.SweepProvenance;
 import dev.mergeval.report.SweepReport;
 import dev.mergeval.source.ModelSource;
+import dev.mergeval.sweep.Materialize;
 import dev.mergeval.sweep.PointResult;
 import dev.mergeval.sweep.Selection;
 import dev.mergeval.sweep.SweepPoint;
@@ -56,6 +57,8 @@ import org.apache.spark.sql.SparkSession;
  * loads, writing no checkpoint; the evaluation gets the parsed config as a value, so no executor
  * reads the file. With the spec's {@code lora_adapters:} block, the linear points are also written as
  * PEFT adapters with the command that serves them all ({@link SweepAdapters}), before any evaluation.
+ * With {@code engine: {kind: openai, launch: ...}} each point is instead written to
+ * disk and served by servers the executors start for it ({@link #evaluateLaunched}).
  */
 public final class SweepJob {
 
@@ -127,7 +130,11 @@ public final class SweepJob {
                 Path dir = new Path(out.child(POINTS_DIR), point.id());
                 Path metrics = new Path(dir, METRICS_FILE);
                 if (!exists(fs, metrics)) {
-                    evaluate(spark, point, fs, dir, suite, models, conf);
+                    if (spec.engineSpec().isOpenAi()) {
+                        evaluateLaunched(spark, spec, point, out, dir, suite, models, mergeExecutors, conf);
+                    } else {
+                        evaluate(spark, point, fs, dir, suite, models, conf);
+                    }
                     evaluated++;
                 }
                 results.add(PointResult.fromRows(point, readRows(fs, metrics)));
@@ -174,6 +181,42 @@ public final class SweepJob {
                     suite, OutputLocation.name(new Path(dir, "eval")), -1, SLICE_SIZE), models, true);
             // The metrics file is the point's completion marker: it appears whole or not at all.
             HadoopFs.writeAtomically(fs, new Path(dir, METRICS_FILE), JSON.writeValueAsString(summary.metrics()));
+        } catch (IOException e) {
+            throw new UncheckedIOException("point " + point.id() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A point on launched servers ({@code engine: {kind: openai, launch: ...}}): the point is
+     * materialized ({@code models/<id>}, as {@code materialize} writes it; a fine-tune or the aligned
+     * model is served from its own source), each executor task starts a server on it, evaluates its
+     * share of the units through it and stops it ({@code LaunchedUnits}), and the point is deleted
+     * unless {@code materialize: all} keeps every point (the chosen one is written again, if it was
+     * deleted, when the sweep materializes it).
+     */
+    private static void evaluateLaunched(SparkSession spark, SweepSpec spec, SweepPoint point, OutputLocation out,
+            Path dir, String suite, ModelFactory models, Function<String, MergeExecutor> mergeExecutors,
+            Configuration conf) {
+        FileSystem fs = out.fs();
+        Path target = new Path(out.child(MODELS_DIR), point.id());
+        String model = point.isMerge() ? OutputLocation.name(target) : point.modelSource();
+        try {
+            HadoopFs.writeString(fs, new Path(dir, "point.json"), JSON.writeValueAsString(point));
+            if (point.isMerge()) {
+                HadoopFs.writeString(fs, new Path(dir, MERGE_CONFIG), point.toMergekitYaml());
+                if (!exists(fs, new Path(target, OutputPublisher.PROVENANCE_FILE))) {
+                    MergeJob.run(new MergeJob.Request("point " + point.id(), point.toMergekitYaml(), target.toString(),
+                            point.seed(), true, PlanOptions.defaults()), mergeExecutors.apply(point.id()), conf);
+                }
+            }
+            // Each executor task starts its own server on the materialized point (LaunchedUnits).
+            EvalJob.Summary summary = EvalJob.run(spark, new EvalJobConfig(List.of(modelSource(point, dir, conf)),
+                    suite, OutputLocation.name(new Path(dir, "eval")), -1, SLICE_SIZE, spec.engineSpec(), model),
+                    models, true);
+            HadoopFs.writeAtomically(fs, new Path(dir, METRICS_FILE), JSON.writeValueAsString(summary.metrics()));
+            if (point.isMerge() && spec.materialize() != Materialize.ALL) {
+                fs.delete(target, true);
+            }
         } catch (IOException e) {
             throw new UncheckedIOException("point " + point.id() + ": " + e.getMessage(), e);
         }

@@ -24,7 +24,8 @@ import picocli.CommandLine.Model.OptionSpec;
  */
 class BenchCommandTest {
 
-    private static final List<String> SUBCOMMANDS = List.of("merge", "eval", "runtime", "merge-on-load", "finetune");
+    private static final List<String> SUBCOMMANDS = List.of("merge", "eval", "runtime", "merge-on-load", "finetune",
+            "serve", "engine");
 
     record Result(int exitCode, String stdout, String stderr) {
     }

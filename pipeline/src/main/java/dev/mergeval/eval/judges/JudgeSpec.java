@@ -1,6 +1,7 @@
 package dev.mergeval.eval.judges;
 
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.engine.EngineSpec;
 
 /**
  * A judge named on the command line or in a suite: {@code keyword} (the GCG list),
@@ -12,10 +13,43 @@ import dev.mergeval.common.BadInputException;
  * executor re-reads the suite); the driver parses it into a {@code dev.mergeval.source.ModelSource}
  * and ships that to the executors with the evaluation.
  *
+ * <p>A model judge may run on an engine (a suite task's {@code judge_engine:} block, or the engine
+ * options of {@code mergeval judge}): then {@code MODEL} is the served model name, as {@code --model}
+ * is with {@code --engine openai}, unless the block names its own {@code model}.
+ *
  * @param kind        the judge name
  * @param modelSource the judge model's source text for model judges, {@code null} otherwise
+ * @param engine      where the judge model runs: an {@code openai} engine, or {@code null} for the
+ *                    in-JVM runtime
  */
-public record JudgeSpec(String kind, String modelSource) {
+public record JudgeSpec(String kind, String modelSource, EngineSpec engine) {
+
+    public JudgeSpec(String kind, String modelSource) {
+        this(kind, modelSource, null);
+    }
+
+    /**
+     * This judge on {@code engine} ({@code null} or {@code djl}: in the JVM).
+     *
+     * @param key names the block in messages ({@code tasks[0].judge_engine})
+     */
+    public JudgeSpec on(EngineSpec engine, String key) {
+        if (engine == null || !engine.isOpenAi()) {
+            return new JudgeSpec(kind, modelSource, null);
+        }
+        if (modelSource == null) {
+            throw new BadInputException(key + ": judge '" + kind + "' runs no model, so it takes no engine");
+        }
+        if (engine.launch() != null) {
+            throw new BadInputException(key + ".launch: a judge engine needs base_url (a running server)");
+        }
+        return new JudgeSpec(kind, modelSource, engine.model() == null ? engine.withModel(modelSource) : engine);
+    }
+
+    /** The engine of a judge on a server, with its served model name; {@code null} in the JVM. */
+    public EngineSpec servedEngine() {
+        return engine;
+    }
 
     public static JudgeSpec parse(String spec) {
         if (spec == null || spec.isBlank()) {
@@ -67,6 +101,7 @@ public record JudgeSpec(String kind, String modelSource) {
 
     @Override
     public String toString() {
-        return modelSource == null ? kind : kind + ":" + modelSource;
+        return (modelSource == null ? kind : kind + ":" + modelSource)
+                + (engine == null ? "" : " (openai engine " + engine.model() + " at " + engine.root() + ")");
     }
 }

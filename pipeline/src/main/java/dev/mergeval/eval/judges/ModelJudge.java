@@ -46,7 +46,10 @@ abstract class ModelJudge implements Judge {
                         + " completions for " + batch.size() + " prompts");
             }
             for (int i = 0; i < batch.size(); i++) {
-                out.add(parse(batch.get(i), answers.get(i).text()));
+                Completion a = answers.get(i);
+                // A judge request that failed for good (a judge on an engine) is an unparseable verdict saying why.
+                out.add(a.failed() ? Verdict.unparseable(name(), "judge engine error: " + a.error())
+                        : parse(batch.get(i), a.text()));
             }
         }
         return out;

@@ -8,6 +8,7 @@ import dev.mergeval.runtime.llama.KvCache;
 import dev.mergeval.runtime.llama.LlamaForward;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -18,7 +19,9 @@ import java.util.function.Function;
  * (the attention mask hides the padding and RoPE positions skip it, so each row computes what it
  * would alone); each row samples with its own {@link TokenSampler} and stops on its own at an EOS
  * token, a stop string, or its token budget. Rows that finished keep their slot until the whole
- * batch ends (their outputs are no longer read).
+ * batch ends (their outputs are no longer read). Each row may have its own {@link GenerationParams}
+ * (a server batches requests that asked for different settings), and a {@link TokenListener} sees
+ * every token as it is chosen (streaming).
  */
 public final class BatchGenerator {
 
@@ -38,6 +41,18 @@ public final class BatchGenerator {
         this.decoder = decoder;
     }
 
+    /** Sees each token of a batch as it is chosen. */
+    @FunctionalInterface
+    public interface TokenListener {
+        /**
+         * Called on the generating thread after row {@code row} chose {@code token}.
+         *
+         * @param logits that step's next-token logits of the row (after any repetition penalty; do not keep)
+         * @param finishReason {@code eos}, {@code stop} or {@code length} if this token ended the row, else null
+         */
+        void onToken(int row, int token, float[] logits, String finishReason);
+    }
+
     /**
      * Generates one continuation per prompt, all in one batch.
      *
@@ -45,6 +60,18 @@ public final class BatchGenerator {
      * @param streamKeys per-prompt keys for the samplers' random streams
      */
     public List<Completion> generate(NDManager manager, List<int[]> prompts, long[] streamKeys, GenerationParams params) {
+        return generate(manager, prompts, streamKeys, Collections.nCopies(prompts.size(), params), null);
+    }
+
+    /**
+     * Generates one continuation per prompt, all in one batch, row {@code b} with {@code params.get(b)};
+     * {@code listener} (may be null) sees every token. A row's tokens do not depend on the other rows.
+     */
+    public List<Completion> generate(NDManager manager, List<int[]> prompts, long[] streamKeys,
+            List<GenerationParams> params, TokenListener listener) {
+        if (params.size() != prompts.size()) {
+            throw new IllegalArgumentException(params.size() + " settings for " + prompts.size() + " prompts");
+        }
         long start = System.nanoTime();
         int batch = prompts.size();
         int maxPrompt = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
@@ -56,8 +83,9 @@ public final class BatchGenerator {
             if (p.length == 0) {
                 throw new IllegalArgumentException("prompt " + b + " has no tokens");
             }
-            int budget = Math.max(0, Math.min(params.maxNewTokens(), maxPositions - p.length));
-            rows[b] = new Row(p, budget, new TokenSampler(params, streamKeys[b], p));
+            GenerationParams rowParams = params.get(b);
+            int budget = Math.max(0, Math.min(rowParams.maxNewTokens(), maxPositions - p.length));
+            rows[b] = new Row(p, budget, rowParams.stopStrings(), new TokenSampler(rowParams, streamKeys[b], p));
             steps = Math.max(steps, budget);
         }
         if (steps == 0) {
@@ -87,8 +115,11 @@ public final class BatchGenerator {
                     Row row = rows[b];
                     if (row.finishReason == null) {
                         int token = row.sampler.next(result.logits()[b]);
-                        row.accept(token, eosIds, params.stopStrings(), decoder);
+                        row.accept(token, eosIds, decoder);
                         next[b] = token;
+                        if (listener != null) {
+                            listener.onToken(b, token, result.logits()[b], row.finishReason);
+                        }
                     }
                     anyOpen |= row.finishReason == null;
                 }
@@ -130,15 +161,17 @@ public final class BatchGenerator {
     private static final class Row {
         final int[] prompt;
         final int budget;
+        final List<String> stops;
         final TokenSampler sampler;
         int[] generated = new int[16];
         int count;
         String finishReason;
         String stopText;
 
-        Row(int[] prompt, int budget, TokenSampler sampler) {
+        Row(int[] prompt, int budget, List<String> stops, TokenSampler sampler) {
             this.prompt = prompt;
             this.budget = budget;
+            this.stops = stops;
             this.sampler = sampler;
             if (budget == 0) {
                 finishReason = "length";
@@ -149,7 +182,7 @@ public final class BatchGenerator {
             return Arrays.copyOf(generated, count);
         }
 
-        void accept(int token, Set<Integer> eos, List<String> stops, Function<int[], String> decoder) {
+        void accept(int token, Set<Integer> eos, Function<int[], String> decoder) {
             if (count == generated.length) {
                 generated = Arrays.copyOf(generated, count * 2);
             }

@@ -1,6 +1,7 @@
 package dev.mergeval.runtime.generation;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import dev.mergeval.runtime.llama.LlamaForward;
@@ -12,6 +13,8 @@ import java.util.Map;
  * Batched log-likelihood of continuations: one left-padded forward pass over
  * {@code context + continuation[:-1]}, then {@code sum_i log softmax(logits_{t_i - 1})[c_i]} over
  * the continuation tokens {@code c_i}, and whether each {@code c_i} is the argmax there (greedy).
+ * {@link #tokenLogProbs} gives the same terms one by one for every token of whole sequences, with
+ * each position's most likely tokens (what an OpenAI server's {@code echo} with {@code logprobs} returns).
  */
 public final class BatchScorer {
 
@@ -77,6 +80,75 @@ public final class BatchScorer {
                 greedy &= argMax[b * width + p] == targets[b * width + p];
             }
             out.add(new Score(sum, greedy));
+        }
+        return out;
+    }
+
+    /**
+     * Per-token log-probabilities of one sequence: entry {@code i} is for token {@code i + 1} given
+     * tokens {@code 0..i} (the first token has none), with that position's {@code topK} most likely
+     * token ids and their log-probabilities, most likely first.
+     */
+    public record TokenLogProbs(float[] logProbs, int[][] topIds, float[][] topLogProbs) {
+    }
+
+    /**
+     * {@link TokenLogProbs} of each sequence (at least two tokens each), in one left-padded forward pass.
+     *
+     * @param topK how many most likely tokens to return per position (0 for none)
+     */
+    public List<TokenLogProbs> tokenLogProbs(NDManager manager, List<int[]> sequences, int topK) {
+        int batch = sequences.size();
+        int width = 0;
+        for (int[] s : sequences) {
+            if (s.length < 2) {
+                throw new IllegalArgumentException("a scored sequence needs at least two tokens");
+            }
+            width = Math.max(width, s.length - 1);
+        }
+        long[] ids = new long[batch * width];
+        long[] mask = new long[batch * width];
+        long[] targets = new long[batch * width];
+        for (int b = 0; b < batch; b++) {
+            int[] s = sequences.get(b);
+            int pad = width - (s.length - 1);
+            for (int i = 0; i < s.length - 1; i++) {
+                ids[b * width + pad + i] = s[i];
+                mask[b * width + pad + i] = 1;
+                targets[b * width + pad + i] = s[i + 1];
+            }
+        }
+        float[] logProbs;
+        float[] topValues = new float[0];
+        long[] topIndices = new long[0];
+        try (NDManager scope = manager.newSubManager()) {
+            NDArray input = scope.create(ids).reshape(batch, width);
+            NDArray maskArr = scope.create(mask).reshape(batch, width);
+            NDArray all = forward.forward(params, input, maskArr, null, true).logits().logSoftmax(2);
+            NDArray target = scope.create(targets).reshape(batch, width, 1);
+            logProbs = all.gather(target, 2).toType(DataType.FLOAT32, false).toFloatArray();
+            if (topK > 0) {
+                NDList top = all.topK(topK, 2, true, true);
+                topValues = top.get(0).toType(DataType.FLOAT32, false).toFloatArray();
+                topIndices = top.get(1).toType(DataType.INT64, false).toLongArray();
+            }
+        }
+        List<TokenLogProbs> out = new ArrayList<>();
+        for (int b = 0; b < batch; b++) {
+            int n = sequences.get(b).length - 1;
+            int pad = width - n;
+            float[] lp = new float[n];
+            int[][] topIds = new int[n][topK];
+            float[][] topLps = new float[n][topK];
+            for (int i = 0; i < n; i++) {
+                int at = b * width + pad + i;
+                lp[i] = logProbs[at];
+                for (int k = 0; k < topK; k++) {
+                    topIds[i][k] = (int) topIndices[at * topK + k];
+                    topLps[i][k] = topValues[at * topK + k];
+                }
+            }
+            out.add(new TokenLogProbs(lp, topIds, topLps));
         }
         return out;
     }

@@ -148,11 +148,16 @@ public final class ModelTokenizer implements AutoCloseable {
 
     /** Text of {@code ids}, special tokens skipped. */
     public String decode(int[] ids) {
+        return decode(ids, true);
+    }
+
+    /** Text of {@code ids}; special tokens (BOS, EOS, ...) appear as their token strings unless skipped. */
+    public String decode(int[] ids, boolean skipSpecialTokens) {
         long[] l = new long[ids.length];
         for (int i = 0; i < ids.length; i++) {
             l[i] = ids[i];
         }
-        return tokenizer.decode(l, true);
+        return tokenizer.decode(l, skipSpecialTokens);
     }
 
     /** The id of a token string, or -1. */
