@@ -21,7 +21,6 @@ import io.undertow.server.HttpServerExchange;
 import io.undertow.server.RequestTooBigException;
 import io.undertow.util.Headers;
 import io.undertow.util.HttpString;
-import io.undertow.util.Methods;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
