@@ -100,7 +100,8 @@ public final class DjlLanguageModel implements LanguageModel {
     /**
      * Generation from token ids with settings per prompt ({@code params.get(i)} for prompt {@code i}),
      * in batches of at most {@link RuntimeOptions#maxBatchSize()}; {@code listener} (may be null) sees
-     * every token with the prompt's index. A server batches concurrent requests through this.
+     * every token and each row's end with the prompt's index. A server batches concurrent requests
+     * through this.
      */
     public List<Completion> generateIds(List<int[]> prompts, long[] streamKeys, List<GenerationParams> params,
             BatchGenerator.TokenListener listener) {
@@ -111,8 +112,17 @@ public final class DjlLanguageModel implements LanguageModel {
             List<int[]> batch = Arrays.stream(chunk).mapToObj(prompts::get).toList();
             List<GenerationParams> settings = Arrays.stream(chunk).mapToObj(params::get).toList();
             long[] keys = Arrays.stream(chunk).mapToLong(i -> streamKeys[i]).toArray();
-            BatchGenerator.TokenListener rows = listener == null ? null
-                    : (row, token, logits, finish) -> listener.onToken(chunk[row], token, logits, finish);
+            BatchGenerator.TokenListener rows = listener == null ? null : new BatchGenerator.TokenListener() {
+                @Override
+                public void onToken(int row, int token, float[] logits, String finishReason) {
+                    listener.onToken(chunk[row], token, logits, finishReason);
+                }
+
+                @Override
+                public void onFinish(int row, Completion completion) {
+                    listener.onFinish(chunk[row], completion);
+                }
+            };
             List<Completion> done = generator.generate(manager, batch, keys, settings, rows);
             for (int i = 0; i < chunk.length; i++) {
                 out[chunk[i]] = done.get(i);

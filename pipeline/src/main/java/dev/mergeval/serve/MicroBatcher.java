@@ -3,6 +3,7 @@ package dev.mergeval.serve;
 import dev.mergeval.runtime.Completion;
 import dev.mergeval.runtime.DjlLanguageModel;
 import dev.mergeval.runtime.GenerationParams;
+import dev.mergeval.runtime.generation.BatchGenerator;
 import dev.mergeval.runtime.generation.BatchScorer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -24,7 +25,9 @@ import org.slf4j.LoggerFactory;
  * prompt scorings run as one {@link DjlLanguageModel#tokenLogProbs} call and its generations as one
  * {@link DjlLanguageModel#generateIds} call, each row with its own settings. A row's tokens do not
  * depend on the batch it lands in (the runtime's batch invariance), so answers are the same alone
- * or under load. A lone client never waits for the window.
+ * or under load. A lone client never waits for the window. A request is answered as soon as its row
+ * ends (an EOS token, a stop string, its budget), not when its batch does; its next request waits
+ * for the next batch (micro-batching, not continuous batching).
  */
 final class MicroBatcher implements AutoCloseable {
 
@@ -173,10 +176,18 @@ final class MicroBatcher implements AutoCloseable {
                         generations.stream().map(Generation::prompt).toList(),
                         generations.stream().mapToLong(Generation::streamKey).toArray(),
                         generations.stream().map(Generation::params).toList(),
-                        (row, token, logits, finish) -> {
-                            TokenSink sink = generations.get(row).sink();
-                            if (sink != null) {
-                                sink.onToken(token, logits);
+                        new BatchGenerator.TokenListener() {
+                            @Override
+                            public void onToken(int row, int token, float[] logits, String finishReason) {
+                                TokenSink sink = generations.get(row).sink();
+                                if (sink != null) {
+                                    sink.onToken(token, logits);
+                                }
+                            }
+
+                            @Override
+                            public void onFinish(int row, Completion completion) {
+                                generations.get(row).result().complete(completion);
                             }
                         });
                 for (int i = 0; i < generations.size(); i++) {

@@ -21,7 +21,6 @@ import io.undertow.server.HttpServerExchange;
 import io.undertow.server.RequestTooBigException;
 import io.undertow.util.Headers;
 import io.undertow.util.HttpString;
-import io.undertow.util.Methods;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -176,7 +175,9 @@ public final class OpenAiServer implements AutoCloseable {
             sendError(ex, e);
         } catch (BadInputException e) {
             sendError(ex, ApiException.invalid(e.getMessage(), null));
-        } catch (RuntimeException | IOException e) {
+        } catch (IOException e) {
+            LOG.info("{} {}: the client went away ({})", ex.getRequestMethod(), ex.getRequestPath(), e.toString());
+        } catch (RuntimeException e) {
             LOG.error("{} {} failed", ex.getRequestMethod(), ex.getRequestPath(), e);
             sendError(ex, new ApiException(500, "server_error", "internal error: " + e, null, null));
         } finally {
@@ -358,6 +359,9 @@ public final class OpenAiServer implements AutoCloseable {
         GenerationParams params = params(req.sampling(), maxPositions);
         String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
         if (req.stream()) {
+            if (req.logprobs()) {
+                throw ApiException.invalid("'logprobs' is not supported with 'stream'", "logprobs");
+            }
             streamChoices(ex, id, true, List.of(new Pending(ids, KeyedRandom.textKey(prompt), params, "")),
                     req.includeUsage());
             return;
@@ -389,7 +393,7 @@ public final class OpenAiServer implements AutoCloseable {
     private ArrayNode chatLogprobs(int[] prompt, Completion c, List<TokenText.Position> positions) {
         ArrayNode content = Mappers.JSON.createArrayNode();
         List<String> pieces = generatedPieces(c);
-        int[] all = concat(prompt, c);
+        int[] output = outputIds(c);
         for (int i = 0; i < pieces.size() && i < positions.size(); i++) {
             TokenText.Position p = positions.get(i);
             ObjectNode entry = content.addObject();
@@ -398,7 +402,7 @@ public final class OpenAiServer implements AutoCloseable {
             entry.set("bytes", bytes(pieces.get(i)));
             ArrayNode tops = entry.putArray("top_logprobs");
             for (int k = 0; k < p.topIds().length; k++) {
-                String t = TokenText.alternative(tokenizer, all, prompt.length + i, p.topIds()[k]);
+                String t = TokenText.alternative(tokenizer, output, 0, i, p.topIds()[k]);
                 tops.addObject().put("token", t).put("logprob", p.topLogProbs()[k]).set("bytes", bytes(t));
             }
         }
@@ -504,38 +508,39 @@ public final class OpenAiServer implements AutoCloseable {
                     topLogprobs.addNull();
                 } else {
                     tokenLogprobs.add(scored.logProbs()[i - 1]);
-                    topLogprobs.add(topMap(p.ids(), i, scored.logProbs()[i - 1],
+                    topLogprobs.add(topMap(p.ids(), addedBos(p) ? 1 : 0, i, scored.logProbs()[i - 1],
                             Arrays.copyOf(scored.topIds()[i - 1], topK),
                             Arrays.copyOf(scored.topLogProbs()[i - 1], topK)));
                 }
             }
         }
         List<String> pieces = generatedPieces(c);
-        int[] all = concat(p.ids(), c);
+        int[] output = outputIds(c);
         for (int i = 0; i < pieces.size() && i < generated.size(); i++) {
             TokenText.Position pos = generated.get(i);
             tokens.add(pieces.get(i));
             offsets.add(offset);
             offset += pieces.get(i).length();
             tokenLogprobs.add(pos.logProb());
-            topLogprobs.add(topMap(all, p.ids().length + i, pos.logProb(), pos.topIds(), pos.topLogProbs()));
+            topLogprobs.add(topMap(output, 0, i, pos.logProb(), pos.topIds(), pos.topLogProbs()));
         }
         return lp;
     }
 
     /**
      * {token text: logprob} of the most likely tokens at position {@code at} of {@code sequence}, and
-     * of the chosen one (as vLLM adds it); each label decoded after the tokens before it.
+     * of the chosen one (as vLLM adds it); each label decoded after the tokens before it from
+     * {@code from} on, as the pieces are.
      */
-    private ObjectNode topMap(int[] sequence, int at, float chosenLogProb, int[] ids, float[] logProbs) {
+    private ObjectNode topMap(int[] sequence, int from, int at, float chosenLogProb, int[] ids, float[] logProbs) {
         ObjectNode map = Mappers.JSON.createObjectNode();
         for (int k = 0; k < ids.length; k++) {
-            String t = TokenText.alternative(tokenizer, sequence, at, ids[k]);
+            String t = TokenText.alternative(tokenizer, sequence, from, at, ids[k]);
             if (!map.has(t)) {
                 map.put(t, logProbs[k]);
             }
         }
-        String t = TokenText.alternative(tokenizer, sequence, at, sequence[at]);
+        String t = TokenText.alternative(tokenizer, sequence, from, at, sequence[at]);
         if (!map.has(t)) {
             map.put(t, chosenLogProb);
         }
@@ -548,8 +553,7 @@ public final class OpenAiServer implements AutoCloseable {
      */
     private List<String> promptPieces(Pending p) {
         int[] ids = p.ids();
-        String bos = tokenizer.bosToken();
-        if (ids.length > 0 && ids[0] == tokenizer.bosId() && bos != null && !p.promptText().startsWith(bos)) {
+        if (addedBos(p)) {
             List<String> pieces = new ArrayList<>();
             pieces.add("");
             pieces.addAll(TokenText.pieces(tokenizer, Arrays.copyOfRange(ids, 1, ids.length), 0, false));
@@ -558,14 +562,19 @@ public final class OpenAiServer implements AutoCloseable {
         return TokenText.pieces(tokenizer, ids, 0, false);
     }
 
+    /** Whether the prompt's first token is a BOS the tokenizer added, not one its text names. */
+    private boolean addedBos(Pending p) {
+        String bos = tokenizer.bosToken();
+        return p.ids().length > 0 && p.ids()[0] == tokenizer.bosId() && bos != null && !p.promptText().startsWith(bos);
+    }
+
     /**
      * The pieces of the generated tokens that made the returned text, decoded as the text is (on
      * their own, as {@code mergeval generate} decodes them): after a stop string, the tokens past
      * its start are left out.
      */
     private List<String> generatedPieces(Completion c) {
-        int[] output = c.outputIds().stream().mapToInt(Integer::intValue).toArray();
-        List<String> pieces = TokenText.pieces(tokenizer, output, 0, true);
+        List<String> pieces = TokenText.pieces(tokenizer, outputIds(c), 0, true);
         if (!"stop".equals(c.finishReason())) {
             return pieces;
         }
@@ -581,13 +590,8 @@ public final class OpenAiServer implements AutoCloseable {
         return kept;
     }
 
-    /** The prompt's ids followed by the generated ones. */
-    private static int[] concat(int[] prompt, Completion c) {
-        int[] all = Arrays.copyOf(prompt, prompt.length + c.outputIds().size());
-        for (int i = 0; i < c.outputIds().size(); i++) {
-            all[prompt.length + i] = c.outputIds().get(i);
-        }
-        return all;
+    private static int[] outputIds(Completion c) {
+        return c.outputIds().stream().mapToInt(Integer::intValue).toArray();
     }
 
     private static ArrayNode bytes(String s) {

@@ -48,12 +48,12 @@ final class TokenText {
     }
 
     /**
-     * The text token {@code candidate} would add at position {@code at} of {@code ids} (after
-     * {@code ids[..at)}), special tokens as their token strings: the label of an alternative in
-     * {@code top_logprobs}, decoded in context so that a SentencePiece word keeps its leading space.
+     * The text token {@code candidate} would add at position {@code at} of {@code ids}, after the
+     * tokens {@code ids[from..at)} (the same context the pieces are decoded in), special tokens as
+     * their token strings: the label of an alternative in {@code top_logprobs}.
      */
-    static String alternative(ModelTokenizer tokenizer, int[] ids, int at, int candidate) {
-        int[] context = Arrays.copyOfRange(ids, Math.max(0, at - CONTEXT), at);
+    static String alternative(ModelTokenizer tokenizer, int[] ids, int from, int at, int candidate) {
+        int[] context = Arrays.copyOfRange(ids, Math.max(from, at - CONTEXT), at);
         int[] with = Arrays.copyOf(context, context.length + 1);
         with[context.length] = candidate;
         String before = tokenizer.decode(context, false);

@@ -271,6 +271,7 @@ class OpenAiServerTest {
         for (int i = 1; i < n; i++) {
             JsonNode top = lp.get("top_logprobs").get(i);
             assertTrue(top.size() >= 2 && top.size() <= 3, "2 alternatives and maybe the chosen token: " + top);
+            assertTrue(top.has(lp.get("tokens").get(i).asText()), "the chosen token is labelled as its text: " + top);
             assertTrue(lp.get("token_logprobs").get(i).asDouble() <= 0);
         }
         // greedy: every generated token is the most likely one

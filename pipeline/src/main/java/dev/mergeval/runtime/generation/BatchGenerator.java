@@ -21,7 +21,7 @@ import java.util.function.Function;
  * token, a stop string, or its token budget. Rows that finished keep their slot until the whole
  * batch ends (their outputs are no longer read). Each row may have its own {@link GenerationParams}
  * (a server batches requests that asked for different settings), and a {@link TokenListener} sees
- * every token as it is chosen (streaming).
+ * every token as it is chosen (streaming) and each row's completion as soon as the row ends.
  */
 public final class BatchGenerator {
 
@@ -51,6 +51,14 @@ public final class BatchGenerator {
          * @param finishReason {@code eos}, {@code stop} or {@code length} if this token ended the row, else null
          */
         void onToken(int row, int token, float[] logits, String finishReason);
+
+        /**
+         * Called on the generating thread when row {@code row} has ended, before the batch does,
+         * with its completion (its latency is the time to this row's end; the list
+         * {@link #generate} returns has the whole batch's).
+         */
+        default void onFinish(int row, Completion completion) {
+        }
     }
 
     /**
@@ -119,6 +127,9 @@ public final class BatchGenerator {
                         next[b] = token;
                         if (listener != null) {
                             listener.onToken(b, token, result.logits()[b], row.finishReason);
+                            if (row.finishReason != null) {
+                                listener.onFinish(b, completion(row, System.nanoTime() - start));
+                            }
                         }
                     }
                     anyOpen |= row.finishReason == null;
@@ -143,14 +154,18 @@ public final class BatchGenerator {
         long elapsed = System.nanoTime() - start;
         List<Completion> out = new ArrayList<>();
         for (Row row : rows) {
-            if (row.finishReason == null) {
-                row.finishReason = "length";
-            }
-            int[] output = row.output();
-            String text = row.stopText != null ? row.stopText : decoder.apply(output);
-            out.add(new Completion(text, box(row.prompt), box(output), row.finishReason, elapsed));
+            out.add(completion(row, elapsed));
         }
         return out;
+    }
+
+    private Completion completion(Row row, long elapsed) {
+        if (row.finishReason == null) {
+            row.finishReason = "length";
+        }
+        int[] output = row.output();
+        String text = row.stopText != null ? row.stopText : decoder.apply(output);
+        return new Completion(text, box(row.prompt), box(output), row.finishReason, elapsed);
     }
 
     private static List<Integer> box(int[] ids) {

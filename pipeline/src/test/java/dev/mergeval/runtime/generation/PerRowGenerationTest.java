@@ -58,11 +58,21 @@ class PerRowGenerationTest {
         long[] keys = prompts.stream().mapToLong(KeyedRandom::textKey).toArray();
         Map<Integer, List<Integer>> seen = new HashMap<>();
         Map<Integer, String> finishes = new HashMap<>();
-        List<Completion> batched = model.generateIds(ids, keys, settings, (row, token, logits, finish) -> {
-            assertNull(finishes.get(row), "no token after the row finished");
-            seen.computeIfAbsent(row, r -> new ArrayList<>()).add(token);
-            if (finish != null) {
-                finishes.put(row, finish);
+        Map<Integer, Completion> early = new HashMap<>();
+        List<Completion> batched = model.generateIds(ids, keys, settings, new BatchGenerator.TokenListener() {
+            @Override
+            public void onToken(int row, int token, float[] logits, String finish) {
+                assertNull(finishes.get(row), "no token after the row finished");
+                seen.computeIfAbsent(row, r -> new ArrayList<>()).add(token);
+                if (finish != null) {
+                    finishes.put(row, finish);
+                }
+            }
+
+            @Override
+            public void onFinish(int row, Completion completion) {
+                assertEquals(finishes.get(row), completion.finishReason(), "the row's end follows its last token");
+                assertNull(early.put(row, completion), "one end per row");
             }
         });
         for (int i = 0; i < prompts.size(); i++) {
@@ -72,6 +82,8 @@ class PerRowGenerationTest {
             assertEquals(alone.finishReason(), batched.get(i).finishReason());
             assertEquals(batched.get(i).outputIds(), seen.get(i), "the listener saw every token of row " + i);
             assertEquals(batched.get(i).finishReason(), finishes.get(i));
+            assertEquals(batched.get(i).text(), early.get(i).text(), "the early completion is the row's");
+            assertEquals(batched.get(i).outputIds(), early.get(i).outputIds());
         }
         assertEquals("stop", batched.get(2).finishReason());
         assertEquals(1, batched.get(3).outputIds().size());
