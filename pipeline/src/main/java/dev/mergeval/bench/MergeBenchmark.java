@@ -4,6 +4,7 @@ import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.ShardFile;
+import dev.mergeval.common.DigestCache;
 import dev.mergeval.common.Parallel;
 import dev.mergeval.common.Progress;
 import dev.mergeval.merge.plan.LocalMergeExecutor;
@@ -41,8 +42,8 @@ import org.apache.hadoop.fs.Path;
  */
 public final class MergeBenchmark {
 
-    /** One measured configuration. */
-    public record Row(String name, double seconds, double cpuSeconds, long inputBytes, long peakHeapBytes,
+    /** One measured configuration in one round ({@code round} counts from 0). */
+    public record Row(int round, String name, double seconds, double cpuSeconds, long inputBytes, long peakHeapBytes,
             long peakRssBytes) {
         public double gbPerSecond() {
             return inputBytes / seconds / 1e9;
@@ -65,10 +66,17 @@ public final class MergeBenchmark {
 
     /**
      * Generates (or reuses) a BF16 base/fine-tune pair of about {@code targetBytes} each under
-     * {@code workDir}, then times the raw copy and each method on each backend.
+     * {@code workDir}, then, {@code rounds} times, times the raw copy and each method on each
+     * backend, so that every merge has copies measured beside it under the same load.
+     *
+     * <p>Before each merge the inputs' remembered digests are forgotten ({@link DigestCache}), so
+     * every merge row pays for hashing its inputs as a first merge of new models does; after the
+     * first method on the first backend the same merge runs once more with the digests remembered
+     * (row suffix {@value #CACHED}), as a sweep's later points and a second merge of the same models
+     * run.
      */
     public static List<Row> run(String workDir, long targetBytes, List<String> methods, int threads,
-            PlanOptions options, List<Supplier<Backend>> backends, Configuration conf, PrintStream log)
+            PlanOptions options, List<Supplier<Backend>> backends, int rounds, Configuration conf, PrintStream log)
             throws IOException {
         SyntheticModels.Shape shape = shapeFor(targetBytes);
         String base = workDir + "/base-" + shape.layers() + "L";
@@ -83,28 +91,51 @@ public final class MergeBenchmark {
             log.printf("generating %s...%n", tune);
             SyntheticModels.writeFineTune(tune, shape, DType.BF16, 1, 2, 0.002, shard, conf);
         }
-        long inputBytes = sizeOf(base, conf) + sizeOf(tune, conf);
+        List<ShardFile> inputs = new ArrayList<>(shardFiles(base, conf));
+        inputs.addAll(shardFiles(tune, conf));
+        long inputBytes = inputs.stream().mapToLong(ShardFile::length).sum();
         List<Row> rows = new ArrayList<>();
-        rows.add(time("raw copy 1 thread", inputBytes, () -> rawCopy(base, tune, workDir + "/copy", 1, conf)));
-        if (threads > 1) {
-            rows.add(time("raw copy " + threads + " threads", inputBytes,
-                    () -> rawCopy(base, tune, workDir + "/copy", threads, conf)));
-        }
-        for (Supplier<Backend> opener : backends) {
-            try (Backend backend = opener.get()) {
-                MergeExecutor executor = backend.executor();
-                for (String method : methods) {
-                    String yaml = yamlFor(method, base, tune);
-                    String out = workDir + "/out-" + method;
-                    MergeJob.Outcome[] outcome = new MergeJob.Outcome[1];
-                    rows.add(time(method + " " + executor.describe(), inputBytes, () -> outcome[0] = MergeJob.run(
-                            new MergeJob.Request("bench", yaml, out, 0, true, options.withMaxShardBytes(shard)),
-                            executor, conf)));
-                    log.printf("%s %s phases (ms): %s%n", method, executor.describe(), outcome[0].phaseMillis());
+        for (int round = 0; round < rounds; round++) {
+            int r = round;
+            rows.add(time(r, "raw copy 1 thread", inputBytes, () -> rawCopy(base, tune, workDir + "/copy", 1, conf)));
+            if (threads > 1) {
+                rows.add(time(r, "raw copy " + threads + " threads", inputBytes,
+                        () -> rawCopy(base, tune, workDir + "/copy", threads, conf)));
+            }
+            boolean first = true;
+            for (Supplier<Backend> opener : backends) {
+                try (Backend backend = opener.get()) {
+                    MergeExecutor executor = backend.executor();
+                    for (String method : methods) {
+                        String name = method + " " + executor.describe();
+                        inputs.forEach(f -> DigestCache.forget(java.nio.file.Path.of(new Path(f.path()).toUri().getPath())));
+                        rows.add(merge(r, name, method, base, tune, workDir, shard, inputBytes, options, executor,
+                                conf, log));
+                        if (first) {
+                            rows.add(merge(r, name + CACHED, method, base, tune, workDir, shard, inputBytes, options,
+                                    executor, conf, log));
+                            first = false;
+                        }
+                    }
                 }
             }
         }
         return rows;
+    }
+
+    /** Suffix of the row name of a merge whose inputs' digests were remembered from the merge before. */
+    public static final String CACHED = ", digests cached";
+
+    private static Row merge(int round, String name, String method, String base, String tune, String workDir,
+            long shard, long inputBytes, PlanOptions options, MergeExecutor executor, Configuration conf,
+            PrintStream log) {
+        String yaml = yamlFor(method, base, tune);
+        String out = workDir + "/out-" + method;
+        MergeJob.Outcome[] outcome = new MergeJob.Outcome[1];
+        Row row = time(round, name, inputBytes, () -> outcome[0] = MergeJob.run(
+                new MergeJob.Request("bench", yaml, out, 0, true, options.withMaxShardBytes(shard)), executor, conf));
+        log.printf("round %d: %s phases (ms): %s%n", round + 1, name, outcome[0].phaseMillis());
+        return row;
     }
 
     /** The single-JVM path: threads in this JVM. */
@@ -157,9 +188,9 @@ public final class MergeBenchmark {
         };
     }
 
-    private static long sizeOf(String model, Configuration conf) {
+    private static List<ShardFile> shardFiles(String model, Configuration conf) {
         try (Checkpoint c = Checkpoint.open(model, conf)) {
-            return c.shardFiles().stream().mapToLong(ShardFile::length).sum();
+            return c.shardFiles();
         }
     }
 
@@ -203,7 +234,7 @@ public final class MergeBenchmark {
         return null;
     }
 
-    private static Row time(String name, long inputBytes, Runnable work) {
+    private static Row time(int round, String name, long inputBytes, Runnable work) {
         System.gc();
         List<MemoryPoolMXBean> heap = ManagementFactory.getMemoryPoolMXBeans().stream()
                 .filter(p -> p.getType() == MemoryType.HEAP).toList();
@@ -215,7 +246,7 @@ public final class MergeBenchmark {
         double seconds = (System.nanoTime() - start) / 1e9;
         double cpuSeconds = (processCpuNanos() - cpuStart) / 1e9;
         long peakHeap = heap.stream().mapToLong(p -> p.getPeakUsage().getUsed()).sum();
-        return new Row(name, seconds, cpuSeconds, inputBytes, peakHeap, peakRss());
+        return new Row(round, name, seconds, cpuSeconds, inputBytes, peakHeap, peakRss());
     }
 
     /**

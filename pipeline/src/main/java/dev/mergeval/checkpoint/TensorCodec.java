@@ -1,10 +1,13 @@
 package dev.mergeval.checkpoint;
 
 import dev.mergeval.common.BadInputException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.DoubleBuffer;
 import java.nio.ShortBuffer;
+import java.util.Objects;
 
 /**
  * Converts little-endian tensor bytes to and from float32 for F64, F32, F16 and BF16.
@@ -19,7 +22,9 @@ import java.nio.ShortBuffer;
  *
  * <p>Bulk calls go through {@code asShortBuffer()/asFloatBuffer()/asDoubleBuffer()} views (one
  * bounds check per chunk, not per element) and advance the caller's buffer position; the caller's
- * byte order setting is left alone.
+ * byte order setting is left alone. Decoding from a byte array (or a buffer backed by one) reads
+ * the elements straight out of it through a little-endian array view, with no intermediate copy
+ * and no branch per element: a merge decodes every input byte, so this loop sets its pace.
  */
 public final class TensorCodec {
 
@@ -27,6 +32,9 @@ public final class TensorCodec {
     private static final int CHUNK = 8192;
 
     private static final float[] F16_TO_F32 = new float[65536];
+
+    private static final VarHandle LE_SHORT = MethodHandles.byteArrayViewVarHandle(short[].class,
+            ByteOrder.LITTLE_ENDIAN);
 
     static {
         for (int h = 0; h < 65536; h++) {
@@ -54,6 +62,11 @@ public final class TensorCodec {
         if (src.remaining() < bytes) {
             throw new IllegalArgumentException("decode of " + count + " " + dt + " needs " + bytes
                     + " bytes, buffer has " + src.remaining());
+        }
+        if (src.hasArray() && (dt == DType.BF16 || dt == DType.F16)) {
+            decode(dt, src.array(), src.arrayOffset() + src.position(), dst, dstOff, count);
+            src.position(src.position() + bytes);
+            return;
         }
         ByteBuffer le = src.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         switch (dt) {
@@ -106,6 +119,34 @@ public final class TensorCodec {
                 throw new AssertionError(dt);
         }
         src.position(src.position() + bytes);
+    }
+
+    /**
+     * Decodes {@code count} elements of type {@code dt} from {@code src[srcOff..]} (little-endian)
+     * into {@code dst[dstOff..dstOff+count)}; the same values as the {@link ByteBuffer} form.
+     *
+     * @throws BadInputException if {@code dt} is not F64, F32, F16 or BF16
+     */
+    public static void decode(DType dt, byte[] src, int srcOff, float[] dst, int dstOff, int count) {
+        requireCodec(dt);
+        Objects.checkFromIndexSize(srcOff, Math.multiplyExact(count, dt.byteSize()), src.length);
+        Objects.checkFromIndexSize(dstOff, count, dst.length);
+        switch (dt) {
+            case F16:
+                for (int i = 0; i < count; i++) {
+                    dst[dstOff + i] = F16_TO_F32[(short) LE_SHORT.get(src, srcOff + 2 * i) & 0xffff];
+                }
+                break;
+            case BF16:
+                for (int i = 0; i < count; i++) {
+                    dst[dstOff + i] = Float.intBitsToFloat((short) LE_SHORT.get(src, srcOff + 2 * i) << 16);
+                }
+                break;
+            default:
+                // F32 and F64 go through the buffer views' bulk copies.
+                decode(dt, ByteBuffer.wrap(src, srcOff, count * dt.byteSize()).slice(), dst, dstOff, count);
+                break;
+        }
     }
 
     /**

@@ -8,9 +8,15 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.RawLocalFileSystem;
 
-/** SHA-256 as lower-case hex: of bytes, of text, and of files on any Hadoop filesystem, streamed (constant memory). */
+/**
+ * SHA-256 as lower-case hex: of bytes, of text, and of files on any Hadoop filesystem, streamed
+ * (constant memory). The digest of a local file is remembered per file version
+ * ({@link DigestCache}), so the same unchanged input is read once.
+ */
 public final class Sha256 {
 
     private static final int BUFFER = 1 << 20;
@@ -20,6 +26,16 @@ public final class Sha256 {
 
     /** Lower-case hex SHA-256 of {@code file}. */
     public static String of(FileSystem fs, Path file) {
+        RawLocalFileSystem local = fs instanceof LocalFileSystem checksummed
+                ? (RawLocalFileSystem) checksummed.getRawFileSystem()
+                : fs instanceof RawLocalFileSystem raw ? raw : null;
+        if (local != null) {
+            return DigestCache.sha256(local.pathToFile(file).toPath(), () -> stream(fs, file));
+        }
+        return stream(fs, file);
+    }
+
+    private static String stream(FileSystem fs, Path file) {
         MessageDigest md = digest();
         byte[] buf = new byte[BUFFER];
         try (InputStream in = fs.open(file)) {

@@ -73,6 +73,16 @@ public interface MergeMethod {
         return true;
     }
 
+    /**
+     * The method's {@link ElementwiseKernel} for a tensor with these parameters and plan-time
+     * decision, where {@link #elementwise} holds and the method reads no extra input for it; null
+     * (the default) where it has none, and the tensor is merged by {@link #merge}. Opt-in: a method
+     * without one loses nothing but speed.
+     */
+    default ElementwiseKernel kernel(TensorParams params, TensorDecision decision) {
+        return null;
+    }
+
     /** Merges one tensor, or one chunk of it when {@link #elementwise} holds. */
     float[] merge(MergeRequest request);
 }

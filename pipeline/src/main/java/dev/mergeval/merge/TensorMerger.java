@@ -179,6 +179,17 @@ public final class TensorMerger {
     }
 
     /**
+     * The method's {@link ElementwiseKernel} for {@code tensorName}, or null where the tensor is not
+     * chunkable, reads an extra input, or the method has none: then {@link #merge} is the way.
+     */
+    public ElementwiseKernel kernel(String tensorName) {
+        if (!chunkable(tensorName) || !extrasFor(tensorName).isEmpty()) {
+            return null;
+        }
+        return method.kernel(params(tensorName), analysis.decision(tensorName));
+    }
+
+    /**
      * Merges elements {@code [elementOffset, elementOffset + len)} of {@code tensorName}.
      *
      * @param shape the full tensor shape

@@ -1,10 +1,12 @@
 package dev.mergeval.merge.methods;
 
+import dev.mergeval.merge.ElementwiseKernel;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
 import dev.mergeval.merge.ParamDef;
 import dev.mergeval.merge.SweepMapping;
+import dev.mergeval.merge.TensorDecision;
 import dev.mergeval.merge.TensorParams;
 import java.util.Arrays;
 import java.util.List;
@@ -66,38 +68,63 @@ public final class LinearMerge implements MergeMethod {
 
     @Override
     public float[] merge(MergeRequest r) {
-        float[][] x = r.inputs();
-        int m = x.length;
+        int n = r.length();
+        float[] out = new float[n];
+        kernel(r.params(), r.decision()).merge(r.inputs(), n, out);
+        return out;
+    }
+
+    /**
+     * {@code out = (float) (0.0 + w_0 x_0 + w_1 x_1 + ...)} in double, in model order; two models
+     * (the common case) in one pass, more in blocks that keep the accumulator small and the
+     * per-model loop vectorisable.
+     */
+    @Override
+    public ElementwiseKernel kernel(TensorParams params, TensorDecision decision) {
+        int m = params.perModel().size();
         double[] w = new double[m];
         double sum = 0;
         for (int k = 0; k < m; k++) {
-            w[k] = r.params().perModel().get(k).number("weight");
+            w[k] = params.perModel().get(k).number("weight");
             sum += w[k];
         }
-        if (r.params().global().bool("normalize")) {
+        if (params.global().bool("normalize")) {
             double divisor = Math.abs(sum) < 1e-8 ? 1.0 : sum;
             for (int k = 0; k < m; k++) {
                 w[k] /= divisor;
             }
         }
-        int n = r.length();
-        float[] out = new float[n];
-        // Blocks keep the accumulator small and the per-model loop vectorisable.
-        double[] acc = new double[Math.min(n, BLOCK)];
-        for (int from = 0; from < n; from += BLOCK) {
-            int len = Math.min(BLOCK, n - from);
-            Arrays.fill(acc, 0, len, 0.0);
-            for (int k = 0; k < m; k++) {
-                float[] xk = x[k];
-                double wk = w[k];
+        if (m == 2) {
+            double w0 = w[0];
+            double w1 = w[1];
+            return (x, n, out) -> {
+                float[] x0 = x[0];
+                float[] x1 = x[1];
+                for (int j = 0; j < n; j++) {
+                    // Starts from 0.0 like the accumulator of the general case (0.0 + -0.0 is +0.0).
+                    double acc = 0.0;
+                    acc += w0 * x0[j];
+                    acc += w1 * x1[j];
+                    out[j] = (float) acc;
+                }
+            };
+        }
+        return (x, n, out) -> {
+            double[] acc = new double[Math.min(n, BLOCK)];
+            for (int from = 0; from < n; from += BLOCK) {
+                int len = Math.min(BLOCK, n - from);
+                Arrays.fill(acc, 0, len, 0.0);
+                for (int k = 0; k < m; k++) {
+                    float[] xk = x[k];
+                    double wk = w[k];
+                    for (int j = 0; j < len; j++) {
+                        acc[j] += wk * xk[from + j];
+                    }
+                }
                 for (int j = 0; j < len; j++) {
-                    acc[j] += wk * xk[from + j];
+                    out[from + j] = (float) acc[j];
                 }
             }
-            for (int j = 0; j < len; j++) {
-                out[from + j] = (float) acc[j];
-            }
-        }
-        return out;
+        };
     }
 }

@@ -3,6 +3,7 @@ package dev.mergeval.merge.plan;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.TensorCodec;
+import dev.mergeval.merge.ElementwiseKernel;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeInputs;
 import dev.mergeval.merge.TensorMerger;
@@ -114,6 +115,11 @@ public final class UnitExecutor {
                     copyRaw(inputs.models().get(first), sources.get(first), tensor, slice, sink);
                     continue;
                 }
+                ElementwiseKernel kernel = merger.kernel(tensor.name());
+                if (kernel != null) {
+                    mergeWithKernel(plan, inputs, sources, tensor, slice, kernel, scratch, sink);
+                    continue;
+                }
                 boolean chunked = merger.chunkable(tensor.name());
                 List<String> extras = merger.extrasFor(tensor.name());
                 int step = chunked ? plan.chunkElements() : Math.toIntExact(slice.elementCount());
@@ -134,9 +140,37 @@ public final class UnitExecutor {
                         extraValues.put(parameter, buf);
                     }
                     float[] merged = merger.merge(tensor.name(), tensor.shape(), offset, values, extraValues, plan.seed());
-                    writeEncoded(tensor, merged, offset * size, scratch.block, sink);
+                    writeEncoded(tensor, merged, merged.length, offset * size, scratch.block, sink);
                 }
             }
+        }
+    }
+
+    /**
+     * The fast path of an element-wise method with an {@link ElementwiseKernel}: chunks of the
+     * plan's size decoded into the thread's arrays and merged into its output array, so nothing is
+     * allocated per chunk.
+     */
+    private static void mergeWithKernel(MergePlan plan, MergeInputs inputs, Map<String, String> sources,
+            OutputTensor tensor, TensorSlice slice, ElementwiseKernel kernel, Scratch scratch, UnitSink sink)
+            throws IOException {
+        int chunk = plan.chunkElements();
+        int m = sources.size();
+        float[][] x = new float[m][];
+        for (int k = 0; k < m; k++) {
+            x[k] = scratch.chunk(k, chunk);
+        }
+        float[] out = scratch.chunk(m, chunk);
+        long total = slice.elementCount();
+        for (long done = 0; done < total; done += chunk) {
+            int n = (int) Math.min(chunk, total - done);
+            long offset = slice.elementOffset() + done;
+            int k = 0;
+            for (Map.Entry<String, String> source : sources.entrySet()) {
+                inputs.read(source.getKey(), source.getValue(), offset, x[k++], n);
+            }
+            kernel.merge(x, n, out);
+            writeEncoded(tensor, out, n, offset * tensor.dtype().byteSize(), scratch.block, sink);
         }
     }
 
@@ -151,13 +185,14 @@ public final class UnitExecutor {
         }
     }
 
-    private static void writeEncoded(OutputTensor tensor, float[] values, long tensorByteOffset, ByteBuffer block,
-            UnitSink sink) throws IOException {
+    /** Encodes {@code values[0..count)} into the tensor's dtype and writes them at {@code tensorByteOffset}. */
+    private static void writeEncoded(OutputTensor tensor, float[] values, int count, long tensorByteOffset,
+            ByteBuffer block, UnitSink sink) throws IOException {
         int size = tensor.dtype().byteSize();
         int perBlock = block.capacity() / size;
         long pos = tensorByteOffset;
-        for (int off = 0; off < values.length; off += perBlock) {
-            int n = Math.min(perBlock, values.length - off);
+        for (int off = 0; off < count; off += perBlock) {
+            int n = Math.min(perBlock, count - off);
             block.clear();
             TensorCodec.encode(tensor.dtype(), values, off, n, block);
             block.flip();
@@ -189,6 +224,17 @@ public final class UnitExecutor {
                 chunks[input] = new float[n];
             }
             return chunks[input];
+        }
+
+        /** The thread's array {@code slot} of at least {@code n} elements, kept for the next chunk. */
+        float[] chunk(int slot, int n) {
+            if (slot >= chunks.length) {
+                chunks = Arrays.copyOf(chunks, slot + 1);
+            }
+            if (chunks[slot] == null || chunks[slot].length < n) {
+                chunks[slot] = new float[n];
+            }
+            return chunks[slot];
         }
     }
 
