@@ -115,11 +115,13 @@ public final class LlamaForward {
         // one new token with no padding may see every key: no mask needed
         NDArray mask = attentionMask == null && time == 1 ? null : additiveMask(scope, attentionMask, batch, past, time);
 
+        // one scale for every layer; TorchMemory keeps it alive for the backward pass
+        NDArray scale = TorchMemory.scalar(scope, 1.0 / Math.sqrt(config.headDim()));
         List<NDArray> keys = new ArrayList<>();
         List<NDArray> values = new ArrayList<>();
         for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
             NDArray n = rmsNorm(h, param(params, LlamaLayout.layer(layer, "input_layernorm.weight")));
-            NDArray attn = attention(params, layer, n, cosSin, mask, cache, keys, values);
+            NDArray attn = attention(params, layer, n, cosSin, mask, scale, cache, keys, values);
             h = h.add(attn);
             NDArray m = rmsNorm(h, param(params, LlamaLayout.layer(layer, "post_attention_layernorm.weight")));
             h = h.add(mlp(params, layer, m));
@@ -140,6 +142,7 @@ public final class LlamaForward {
             NDArray x,
             NDList cosSin,
             NDArray mask,
+            NDArray scale,
             KvCache cache,
             List<NDArray> keysOut,
             List<NDArray> valuesOut) {
@@ -170,8 +173,7 @@ public final class LlamaForward {
         // Grouped-query attention without copying K/V: heads h = j * group + g share kv head j, so
         // [B, H, T, hd] viewed as [B, KV, group * T, hd] lines each query row up with its kv head.
         NDArray qg = q.reshape(batch, kvHeads, (long) group * time, headDim);
-        NDArray scores = qg.matMul(k.transpose(0, 1, 3, 2))
-                .mul(TorchMemory.scalar(x.getManager(), 1.0 / Math.sqrt(headDim)));
+        NDArray scores = qg.matMul(k.transpose(0, 1, 3, 2)).mul(scale);
         NDArray probs = toType(scores, DataType.FLOAT32).reshape(batch, kvHeads, group, time, keysLen);
         if (mask != null) {
             probs = probs.add(mask);
