@@ -1,6 +1,7 @@
 package dev.mergeval.checkpoint;
 
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.FileDigest;
 import dev.mergeval.common.Sha256;
 import java.io.BufferedWriter;
 import java.io.IOException;
@@ -69,8 +70,13 @@ public final class HadoopFs {
 
     /** Lower-case hex SHA-256 of the file at {@code uri} ({@link Sha256#of(FileSystem, Path)}). */
     public static String sha256(String uri, Configuration conf) {
+        return digest(uri, FileDigest.SHA256, conf);
+    }
+
+    /** The {@code kind} digest of the file at {@code uri} ({@link FileDigest#of}). */
+    public static String digest(String uri, FileDigest kind, Configuration conf) {
         Path p = new Path(uri);
-        return Sha256.of(get(p, conf), p);
+        return kind.of(get(p, conf), p);
     }
 
     /** {@code path} made absolute and fully qualified against its filesystem. */

@@ -13,9 +13,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
- * SHA-256 of local files remembered per file version, so that the inputs of a merge (and of every
- * point of a sweep, and of the next merge of the same models) are hashed once, not on every run:
- * hashing reads every byte at about 1.6 GB/s per core, as much CPU as the merge itself.
+ * Digests ({@link FileDigest}) of local files remembered per file version, so that the inputs of a
+ * merge (and of every point of a sweep, and of the next merge of the same models) are hashed once,
+ * not on every run: hashing reads every byte (SHA-256 at about 1.6 GB/s per core, as much CPU as a
+ * merge; XXH64 at about 10).
  *
  * <p>A file version is its absolute path, device, inode, size, modification time and change time
  * (all in nanoseconds). Any write to the file, and any metadata change, moves the change time,
@@ -26,7 +27,8 @@ import java.util.function.Supplier;
  *
  * <p>Entries live in memory and, unless {@code MERGEVAL_DIGEST_CACHE=off}, as one small file each
  * under {@code $MERGEVAL_DIGEST_CACHE}, else {@code $XDG_CACHE_HOME/mergeval/sha256}, else
- * {@code ~/.cache/mergeval/sha256}, written atomically; a store that cannot be written is skipped.
+ * {@code ~/.cache/mergeval/sha256} (the directory's name is historical: it holds every kind, each
+ * entry keyed by kind and version), written atomically; a store that cannot be written is skipped.
  */
 public final class DigestCache {
 
@@ -39,19 +41,19 @@ public final class DigestCache {
     }
 
     /**
-     * The SHA-256 (lower-case hex) of local file {@code file}: remembered, or computed by
-     * {@code compute} and remembered when the file is settled.
+     * The {@code kind} digest (lower-case hex) of local file {@code file}: remembered, or computed
+     * by {@code compute} and remembered when the file is settled.
      */
-    public static String sha256(Path file, Supplier<String> compute) {
+    public static String digest(FileDigest kind, Path file, Supplier<String> compute) {
         long started = System.currentTimeMillis();
         Optional<String> key = version(file);
         if (key.isEmpty()) {
             return compute.get();
         }
-        String id = Sha256.ofText(key.get());
+        String id = id(kind, key.get());
         String known = MEMORY.get(id);
         if (known == null) {
-            known = load(id);
+            known = load(kind, id);
         }
         if (known != null) {
             MEMORY.put(id, known);
@@ -65,18 +67,26 @@ public final class DigestCache {
         return digest;
     }
 
-    /** Forgets {@code file}'s digest (benchmarks that time hashing), in memory and in the store. */
+    /** Forgets {@code file}'s digests of every kind (benchmarks that time hashing), in memory and in the store. */
     public static void forget(Path file) {
-        version(file).map(Sha256::ofText).ifPresent(id -> {
-            MEMORY.remove(id);
-            if (STORE != null) {
-                try {
-                    Files.deleteIfExists(STORE.resolve(id));
-                } catch (IOException e) {
-                    // Nothing remembered there, or nothing to do about it.
+        version(file).ifPresent(key -> {
+            for (FileDigest kind : FileDigest.values()) {
+                String id = id(kind, key);
+                MEMORY.remove(id);
+                if (STORE != null) {
+                    try {
+                        Files.deleteIfExists(STORE.resolve(id));
+                    } catch (IOException e) {
+                        // Nothing remembered there, or nothing to do about it.
+                    }
                 }
             }
         });
+    }
+
+    /** An entry's name: SHA-256 entries keep the names earlier versions gave them. */
+    private static String id(FileDigest kind, String versionKey) {
+        return Sha256.ofText(kind == FileDigest.SHA256 ? versionKey : kind.id() + "\n" + versionKey);
     }
 
     /** The version key of {@code file}, empty where the platform does not give inode and change time. */
@@ -103,13 +113,13 @@ public final class DigestCache {
         return ctimeNanos / 1_000_000 + SETTLE_SECONDS * 1000 <= startedMillis;
     }
 
-    private static String load(String id) {
+    private static String load(FileDigest kind, String id) {
         if (STORE == null) {
             return null;
         }
         try {
             String text = Files.readString(STORE.resolve(id), StandardCharsets.UTF_8).trim();
-            return text.matches("[0-9a-f]{64}") ? text : null;
+            return text.matches("[0-9a-f]{" + (kind == FileDigest.SHA256 ? 64 : 16) + "}") ? text : null;
         } catch (IOException e) {
             return null;
         }

@@ -1,51 +1,25 @@
 package dev.mergeval.common;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Path;
-import org.apache.hadoop.fs.RawLocalFileSystem;
 
 /**
  * SHA-256 as lower-case hex: of bytes, of text, and of files on any Hadoop filesystem, streamed
- * (constant memory). The digest of a local file is remembered per file version
- * ({@link DigestCache}), so the same unchanged input is read once.
+ * (constant memory, through {@link FileDigest#SHA256}, so the digest of a local file is remembered
+ * per file version).
  */
 public final class Sha256 {
-
-    private static final int BUFFER = 1 << 20;
 
     private Sha256() {
     }
 
-    /** Lower-case hex SHA-256 of {@code file}. */
+    /** Lower-case hex SHA-256 of {@code file} ({@link FileDigest#SHA256}). */
     public static String of(FileSystem fs, Path file) {
-        RawLocalFileSystem local = fs instanceof LocalFileSystem checksummed
-                ? (RawLocalFileSystem) checksummed.getRawFileSystem()
-                : fs instanceof RawLocalFileSystem raw ? raw : null;
-        if (local != null) {
-            return DigestCache.sha256(local.pathToFile(file).toPath(), () -> stream(fs, file));
-        }
-        return stream(fs, file);
-    }
-
-    private static String stream(FileSystem fs, Path file) {
-        MessageDigest md = digest();
-        byte[] buf = new byte[BUFFER];
-        try (InputStream in = fs.open(file)) {
-            for (int n; (n = in.read(buf)) > 0; ) {
-                md.update(buf, 0, n);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file + " for sha256", e);
-        }
-        return hex(md);
+        return FileDigest.SHA256.of(fs, file);
     }
 
     /** Lower-case hex SHA-256 of the UTF-8 bytes of {@code text}. */

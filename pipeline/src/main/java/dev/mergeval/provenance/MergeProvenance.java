@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
+import dev.mergeval.common.FileDigest;
 import java.util.List;
 import java.util.Map;
 
@@ -17,8 +18,9 @@ import java.util.Map;
  * @param parameters      the config's global parameters, as written
  * @param seed            the seed of the random methods (DARE, DELLA)
  * @param config          the normalized merge config (YAML)
- * @param inputs          every input model with its shard files and their SHA-256
- * @param output          the written shards with their SHA-256
+ * @param inputs          every input model with its shard files and their digests (XXH64 by
+ *                        default, SHA-256 when asked for: {@link FileDigest})
+ * @param output          the written shards with their digests, of the same kind
  * @param plan            the work units the merge ran as
  * @param analysis        the method's plan-time analysis: its summary plus {@code tensors}, the
  *                        per-tensor decisions; absent for methods without one
@@ -73,8 +75,14 @@ public record MergeProvenance(
         }
     }
 
-    /** A written shard: its file name, length and SHA-256. */
-    public record Shard(String file, long bytes, String sha256) {
+    /** A written shard: its file name, length and digest (SHA-256 or XXH64, as {@link FileHash}). */
+    public record Shard(String file, long bytes, @JsonInclude(JsonInclude.Include.NON_NULL) String sha256,
+                        @JsonInclude(JsonInclude.Include.NON_NULL) String xxh64) {
+
+        /** A shard with its digest of kind {@code kind}. */
+        public static Shard of(String file, long bytes, FileDigest kind, String hex) {
+            return kind == FileDigest.SHA256 ? new Shard(file, bytes, hex, null) : new Shard(file, bytes, null, hex);
+        }
     }
 
     /**

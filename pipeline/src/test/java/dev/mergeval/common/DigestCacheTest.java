@@ -40,8 +40,8 @@ class DigestCacheTest {
                 throw new java.io.UncheckedIOException(e);
             }
         };
-        String first = DigestCache.sha256(file, compute);
-        String second = DigestCache.sha256(file, compute);
+        String first = DigestCache.digest(FileDigest.SHA256, file, compute);
+        String second = DigestCache.digest(FileDigest.SHA256, file, compute);
         assertEquals(Sha256.of(bytes), first);
         assertEquals(first, second);
         assertEquals(1, computed.get(), "the settled, unchanged file is read once");
@@ -62,7 +62,7 @@ class DigestCacheTest {
         String changed = Sha256.of(fs, new org.apache.hadoop.fs.Path(file.toUri()));
         assertNotEquals(first, changed);
         assertEquals(Sha256.of(Files.readAllBytes(file)), changed);
-        assertEquals(changed, DigestCache.sha256(file, compute));
+        assertEquals(changed, DigestCache.digest(FileDigest.SHA256, file, compute));
         assertEquals(2, computed.get(), "a file written moments ago is hashed again, not remembered");
     }
 
@@ -76,9 +76,9 @@ class DigestCacheTest {
             computed.incrementAndGet();
             return Sha256.ofText("mergeval");
         };
-        DigestCache.sha256(file, compute);
+        DigestCache.digest(FileDigest.SHA256, file, compute);
         DigestCache.forget(file);
-        assertEquals(Sha256.ofText("mergeval"), DigestCache.sha256(file, compute));
+        assertEquals(Sha256.ofText("mergeval"), DigestCache.digest(FileDigest.SHA256, file, compute));
         assertEquals(2, computed.get());
     }
 

@@ -1,6 +1,7 @@
 package dev.mergeval.jobs.cli;
 
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.FileDigest;
 import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.jobs.SparkSessions;
 import dev.mergeval.jobs.merge.SparkMergeRunner;
@@ -47,6 +48,11 @@ final class MergeCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "threads of the single-JVM path (default: cores)")
     int threads = Runtime.getRuntime().availableProcessors();
 
+    @Option(names = "--digest", paramLabel = "xxh64|sha256",
+            description = "digest of every input and output shard in the provenance: xxh64 (fast, checkable "
+                    + "with xxhsum) or sha256 (default: ${DEFAULT-VALUE})")
+    String digest = FileDigest.XXH64.id();
+
     @Override
     public Integer call() {
         String yaml;
@@ -56,7 +62,8 @@ final class MergeCommand implements Callable<Integer> {
             throw new BadInputException(config + ": cannot read merge config (" + e.getMessage() + ")");
         }
         MergeJob.Request request = new MergeJob.Request(config.toString(), yaml, outDir, seed, overwrite,
-                PlanOptions.defaults().withMaxShardBytes(maxShardSize), config.toAbsolutePath().toString());
+                PlanOptions.defaults().withMaxShardBytes(maxShardSize), config.toAbsolutePath().toString())
+                .withDigest(FileDigest.parse(digest, "--digest"));
         MergeJob.Outcome outcome;
         if (master != null || SparkSessions.underSparkSubmit()) {
             outcome = SparkMergeRunner.run(request, master, new ConsoleProgress());
@@ -74,7 +81,7 @@ final class MergeCommand implements Callable<Integer> {
                 outcome.plan().inputs().size() + " input(s)", outcome.outDir(), outcome.wallMillis() / 1000.0);
         System.out.println("  phases (ms): " + outcome.phaseMillis());
         for (MergeCommitter.WrittenShard s : outcome.shards()) {
-            System.out.printf("  %s  %,d bytes  sha256 %s%n", s.fileName(), s.bytes(), s.sha256());
+            System.out.printf("  %s  %,d bytes  %s %s%n", s.fileName(), s.bytes(), s.digest().id(), s.hex());
         }
     }
 }

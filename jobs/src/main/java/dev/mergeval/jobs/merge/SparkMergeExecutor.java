@@ -1,6 +1,7 @@
 package dev.mergeval.jobs.merge;
 
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.FileDigest;
 import dev.mergeval.common.Progress;
 import dev.mergeval.jobs.FailFast;
 import dev.mergeval.merge.plan.MergeExecutor;
@@ -54,14 +55,14 @@ public final class SparkMergeExecutor implements MergeExecutor {
     }
 
     @Override
-    public List<String> sha256(List<String> files) {
+    public List<String> digests(List<String> files, FileDigest kind) {
         if (files.isEmpty()) {
             return List.of();
         }
         Broadcast<SerializableConfiguration> conf = hadoopConf();
         try {
-            return FailFast.run(sc, "mergeval sha256 of " + files.size() + " input files", Progress.NONE,
-                    () -> sc.parallelize(files, files.size()).map(new FileHashTask(conf)).collect());
+            return FailFast.run(sc, "mergeval " + kind.id() + " of " + files.size() + " files", Progress.NONE,
+                    () -> sc.parallelize(files, files.size()).map(new FileHashTask(conf, kind)).collect());
         } finally {
             conf.destroy();
         }

@@ -1,5 +1,6 @@
 package dev.mergeval.jobs.merge;
 
+import dev.mergeval.common.FileDigest;
 import dev.mergeval.merge.plan.MergeExecutor;
 import dev.mergeval.merge.plan.MergePlan;
 import dev.mergeval.merge.plan.UnitResult;
@@ -34,8 +35,8 @@ final class CorruptAfterPlanning implements MergeExecutor {
     }
 
     @Override
-    public List<String> sha256(List<String> files) {
-        return delegate.sha256(files);
+    public List<String> digests(List<String> files, FileDigest kind) {
+        return delegate.digests(files, kind);
     }
 
     @Override

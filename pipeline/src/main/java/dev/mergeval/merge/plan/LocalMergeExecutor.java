@@ -1,6 +1,7 @@
 package dev.mergeval.merge.plan;
 
 import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.common.FileDigest;
 import dev.mergeval.common.Parallel;
 import dev.mergeval.common.Progress;
 import java.util.ArrayList;
@@ -30,16 +31,16 @@ public final class LocalMergeExecutor implements MergeExecutor {
 
     @Override
     public List<UnitResult> execute(MergePlan plan, String partsDir) {
-        return executeAndHash(plan, partsDir, List.of()).units();
+        return executeAndHash(plan, partsDir, List.of(), FileDigest.XXH64).units();
     }
 
     @Override
-    public List<String> sha256(List<String> files) {
-        return runAll(hashTasks(files));
+    public List<String> digests(List<String> files, FileDigest kind) {
+        return runAll(hashTasks(files, kind));
     }
 
     @Override
-    public Executed executeAndHash(MergePlan plan, String partsDir, List<String> files) {
+    public Executed executeAndHash(MergePlan plan, String partsDir, List<String> files, FileDigest kind) {
         List<Callable<Object>> tasks = new ArrayList<>();
         for (WorkUnit unit : plan.units()) {
             tasks.add(() -> {
@@ -48,7 +49,7 @@ public final class LocalMergeExecutor implements MergeExecutor {
                 return r;
             });
         }
-        tasks.addAll(hashTasks(files));
+        tasks.addAll(hashTasks(files, kind));
         progress.start("merge", plan.units().size());
         List<Object> done;
         try {
@@ -66,8 +67,8 @@ public final class LocalMergeExecutor implements MergeExecutor {
         return "threads(" + threads + ")";
     }
 
-    private List<Callable<Object>> hashTasks(List<String> files) {
-        return files.stream().<Callable<Object>>map(f -> () -> HadoopFs.sha256(f, conf)).toList();
+    private List<Callable<Object>> hashTasks(List<String> files, FileDigest kind) {
+        return files.stream().<Callable<Object>>map(f -> () -> HadoopFs.digest(f, kind, conf)).toList();
     }
 
     @SuppressWarnings("unchecked")

@@ -3,14 +3,12 @@ package dev.mergeval.merge.plan;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.ShardLayout;
 import dev.mergeval.checkpoint.TensorInfo;
+import dev.mergeval.common.FileDigest;
 import dev.mergeval.common.Parallel;
-import dev.mergeval.common.Sha256;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.security.DigestOutputStream;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -36,8 +34,8 @@ public final class MergeCommitter {
     private MergeCommitter() {
     }
 
-    /** One assembled shard: its file name, length and SHA-256. */
-    public record WrittenShard(String fileName, long bytes, String sha256) {
+    /** One assembled shard: its file name, length and digest of kind {@code digest}. */
+    public record WrittenShard(String fileName, long bytes, FileDigest digest, String hex) {
     }
 
     /** Where a piece of a tensor's bytes lies in a part file. */
@@ -58,11 +56,11 @@ public final class MergeCommitter {
      * first.
      */
     public static List<WrittenShard> assemble(MergePlan plan, List<UnitResult> results, String stagingDir,
-            Configuration conf, int threads) {
+            Configuration conf, int threads, FileDigest digest) {
         Map<String, List<Piece>> pieces = pieces(plan, results);
         ShardLayout layout = layout(plan);
         List<WrittenShard> written = Parallel.call(layout.shards().stream()
-                .<Callable<WrittenShard>>map(shard -> () -> writeShard(shard, pieces, stagingDir, conf)).toList(), threads);
+                .<Callable<WrittenShard>>map(shard -> () -> writeShard(shard, pieces, stagingDir, conf, digest)).toList(), threads);
         try {
             writeIndex(layout, stagingDir, conf);
         } catch (IOException e) {
@@ -75,10 +73,11 @@ public final class MergeCommitter {
      * Finishes an output whose units wrote straight into the shards ({@link InPlaceShards}): checks
      * that every unit finished, that the units cover every tensor without gaps and that every shard
      * has its planned length, then hashes the shards with {@code hasher} (the executor's, so the
-     * bytes are read where that is cheapest) and writes the index when there are several shards.
+     * bytes are read where that is cheapest), giving digests of kind {@code digest}, and writes the
+     * index when there are several shards.
      */
     public static List<WrittenShard> commitInPlace(MergePlan plan, List<UnitResult> results, String stagingDir,
-            Configuration conf, Function<List<String>, List<String>> hasher) {
+            Configuration conf, Function<List<String>, List<String>> hasher, FileDigest digest) {
         Map<String, List<Piece>> pieces = pieces(plan, results);
         ShardLayout layout = layout(plan);
         try {
@@ -109,7 +108,7 @@ public final class MergeCommitter {
             List<WrittenShard> written = new ArrayList<>();
             for (int i = 0; i < layout.shards().size(); i++) {
                 ShardLayout.Shard shard = layout.shards().get(i);
-                written.add(new WrittenShard(shard.fileName(), shard.fileLength(), hashes.get(i)));
+                written.add(new WrittenShard(shard.fileName(), shard.fileLength(), digest, hashes.get(i)));
             }
             writeIndex(layout, stagingDir, conf);
             return written;
@@ -156,15 +155,16 @@ public final class MergeCommitter {
     }
 
     private static WrittenShard writeShard(ShardLayout.Shard shard, Map<String, List<Piece>> pieces,
-            String stagingDir, Configuration conf) throws IOException {
+            String stagingDir, Configuration conf, FileDigest digest) throws IOException {
         Path path = new Path(stagingDir, shard.fileName());
         FileSystem fs = HadoopFs.get(path, conf);
-        MessageDigest sha = Sha256.digest();
+        FileDigest.Stream hash = digest.open();
         Map<String, FSDataInputStream> open = new HashMap<>();
         byte[] buf = new byte[COPY_BUFFER_BYTES];
         long bytes;
-        try (DigestOutputStream out = new DigestOutputStream(fs.create(path, true), sha)) {
+        try (OutputStream out = fs.create(path, true)) {
             out.write(shard.headerBytes());
+            hash.update(shard.headerBytes(), 0, shard.headerBytes().length);
             bytes = shard.headerBytes().length;
             for (TensorInfo t : shard.tensors()) {
                 long expectedOffset = 0;
@@ -182,6 +182,7 @@ public final class MergeCommitter {
                         int n = (int) Math.min(buf.length, p.length() - done);
                         in.readFully(p.partOffset() + done, buf, 0, n);
                         out.write(buf, 0, n);
+                        hash.update(buf, 0, n);
                     }
                     expectedOffset += p.length();
                 }
@@ -196,6 +197,6 @@ public final class MergeCommitter {
                 in.close();
             }
         }
-        return new WrittenShard(shard.fileName(), bytes, Sha256.hex(sha));
+        return new WrittenShard(shard.fileName(), bytes, digest, hash.hex());
     }
 }

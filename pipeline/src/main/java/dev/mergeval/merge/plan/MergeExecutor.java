@@ -1,5 +1,6 @@
 package dev.mergeval.merge.plan;
 
+import dev.mergeval.common.FileDigest;
 import java.util.List;
 
 /**
@@ -9,27 +10,27 @@ import java.util.List;
  */
 public interface MergeExecutor {
 
-    /** Units' results and files' SHA-256, from {@link #executeAndHash}. */
-    record Executed(List<UnitResult> units, List<String> sha256) {
+    /** Units' results and files' digests, from {@link #executeAndHash}. */
+    record Executed(List<UnitResult> units, List<String> digests) {
         public Executed {
             units = List.copyOf(units);
-            sha256 = List.copyOf(sha256);
+            digests = List.copyOf(digests);
         }
     }
 
     /** Runs every unit of the plan, writing parts under {@code partsDir}; results in unit order. */
     List<UnitResult> execute(MergePlan plan, String partsDir);
 
-    /** SHA-256 of each file, in the order given, computed where the data is cheapest to read. */
-    List<String> sha256(List<String> files);
+    /** The {@code kind} digest of each file, in the order given, computed where the data is cheapest to read. */
+    List<String> digests(List<String> files, FileDigest kind);
 
     /**
-     * {@link #execute} and {@link #sha256} together, overlapped where the executor can (the hashes
+     * {@link #execute} and {@link #digests} together, overlapped where the executor can (the hashes
      * fill the threads that the last units leave idle). By default one after the other.
      */
-    default Executed executeAndHash(MergePlan plan, String partsDir, List<String> files) {
+    default Executed executeAndHash(MergePlan plan, String partsDir, List<String> files, FileDigest kind) {
         List<UnitResult> units = execute(plan, partsDir);
-        return new Executed(units, sha256(files));
+        return new Executed(units, digests(files, kind));
     }
 
     /** Short description for provenance, e.g. {@code threads(2)} or {@code spark(local[2])}. */

@@ -6,6 +6,7 @@ import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.ModelFiles;
 import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.checkpoint.ShardFile;
+import dev.mergeval.common.FileDigest;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.FileHash;
@@ -44,14 +45,26 @@ public final class MergeJob {
      * @param options how to cut the work
      * @param configLocation the config file (local path or Hadoop URI) that relative path parameters
      *     resolve against, or null for the working directory
+     * @param digest the digest provenance records of every input and output shard
      */
     public record Request(String configSource, String configYaml, String outDir, long seed, boolean overwrite,
-            PlanOptions options, String configLocation) {
+            PlanOptions options, String configLocation, FileDigest digest) {
+
+        /** A request with the default digest, {@link FileDigest#XXH64}. */
+        public Request(String configSource, String configYaml, String outDir, long seed, boolean overwrite,
+                PlanOptions options, String configLocation) {
+            this(configSource, configYaml, outDir, seed, overwrite, options, configLocation, FileDigest.XXH64);
+        }
 
         /** A request for a config that is not read from a file. */
         public Request(String configSource, String configYaml, String outDir, long seed, boolean overwrite,
                 PlanOptions options) {
             this(configSource, configYaml, outDir, seed, overwrite, options, null);
+        }
+
+        /** This request with provenance digests of kind {@code kind}. */
+        public Request withDigest(FileDigest kind) {
+            return new Request(configSource, configYaml, outDir, seed, overwrite, options, configLocation, kind);
         }
 
         MergeConfig config() {
@@ -95,13 +108,15 @@ public final class MergeJob {
         mark = lap(phases, "prepare", mark);
         InputFiles inputFiles = inputFiles(plan, conf);
         // The inputs are hashed for provenance on the same threads as the units, after them.
-        MergeExecutor.Executed executed = executor.executeAndHash(plan, parts, inputFiles.paths());
+        FileDigest digest = request.digest();
+        MergeExecutor.Executed executed = executor.executeAndHash(plan, parts, inputFiles.paths(), digest);
         mark = lap(phases, "execute+hash_inputs", mark);
-        Map<String, List<FileHash>> inputHashes = inputFiles.withHashes(executed.sha256());
+        Map<String, List<FileHash>> inputHashes = inputFiles.withHashes(executed.digests(), digest);
         List<MergeCommitter.WrittenShard> shards = inPlace
-                ? MergeCommitter.commitInPlace(plan, executed.units(), staging, conf, executor::sha256)
+                ? MergeCommitter.commitInPlace(plan, executed.units(), staging, conf,
+                        files -> executor.digests(files, digest), digest)
                 : MergeCommitter.assemble(plan, executed.units(), staging, conf,
-                        Runtime.getRuntime().availableProcessors());
+                        Runtime.getRuntime().availableProcessors(), digest);
         mark = lap(phases, inPlace ? "hash_outputs" : "assemble", mark);
         try {
             FileSystem fs = HadoopFs.get(new Path(staging), conf);
@@ -129,12 +144,12 @@ public final class MergeJob {
     }
 
     /**
-     * The provenance of a merge: the normalized config, every input shard with its SHA-256, method,
-     * parameters, seed, the plan, the executor, the output shards with their SHA-256 and the
+     * The provenance of a merge: the normalized config, every input shard with its digest, method,
+     * parameters, seed, the plan, the executor, the output shards with their digests and the
      * method's plan-time analysis (its summary and per-tensor decisions, for instance Safe LoRA's
      * cosine per matrix).
      *
-     * @param inputShards per input ({@link PlanInput#key()}), its shard files with their SHA-256
+     * @param inputShards per input ({@link PlanInput#key()}), its shard files with their digests
      */
     static MergeProvenance provenance(MergePlan plan, String method, Object parameters,
             Map<String, List<FileHash>> inputShards, List<MergeCommitter.WrittenShard> outputShards, String executor,
@@ -145,7 +160,7 @@ public final class MergeJob {
                     inputShards.getOrDefault(in.key(), List.of())));
         }
         List<MergeProvenance.Shard> shards = outputShards.stream()
-                .map(s -> new MergeProvenance.Shard(s.fileName(), s.bytes(), s.sha256())).toList();
+                .map(s -> MergeProvenance.Shard.of(s.fileName(), s.bytes(), s.digest(), s.hex())).toList();
         List<MergeProvenance.Unit> units = plan.units().stream().map(u -> new MergeProvenance.Unit(u.id(), u.group(),
                 plan.unitBytes(u), u.slices().stream().map(s -> new MergeProvenance.Slice(s.tensor(), s.elementOffset(),
                         s.elementCount())).toList())).toList();
@@ -203,14 +218,14 @@ public final class MergeJob {
             return byInput.values().stream().flatMap(List::stream).map(ShardFile::path).toList();
         }
 
-        /** The shard files with their hashes, given in {@link #paths()} order. */
-        Map<String, List<FileHash>> withHashes(List<String> hashes) {
+        /** The shard files with their {@code kind} digests, given in {@link #paths()} order. */
+        Map<String, List<FileHash>> withHashes(List<String> hashes, FileDigest kind) {
             Map<String, List<FileHash>> result = new LinkedHashMap<>();
             int i = 0;
             for (Map.Entry<String, List<ShardFile>> e : byInput.entrySet()) {
                 List<FileHash> list = new ArrayList<>();
                 for (ShardFile s : e.getValue()) {
-                    list.add(new FileHash(s.path(), s.length(), hashes.get(i++)));
+                    list.add(FileHash.of(s.path(), s.length(), kind, hashes.get(i++)));
                 }
                 result.put(e.getKey(), list);
             }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -15,9 +16,11 @@ import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.common.Sha256;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.FileDigest;
 import dev.mergeval.common.Progress;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.provenance.Environment;
+import dev.mergeval.provenance.FileHash;
 import dev.mergeval.provenance.MergeProvenance;
 import dev.mergeval.provenance.Provenance;
 import java.io.ByteArrayInputStream;
@@ -223,8 +226,8 @@ class MergeJobTest {
             }
 
             @Override
-            public List<String> sha256(List<String> files) {
-                return inner.sha256(files);
+            public List<String> digests(List<String> files, FileDigest kind) {
+                return inner.digests(files, kind);
             }
 
             @Override
@@ -293,9 +296,11 @@ class MergeJobTest {
         JsonNode p = new ObjectMapper().readTree(dir.resolve(OutputPublisher.PROVENANCE_FILE).toFile());
         assertEquals("linear", p.get("merge_method").asText());
         assertEquals(2, p.get("inputs").size());
-        assertEquals(64, p.get("inputs").get(0).get("shards").get(0).get("sha256").asText().length());
-        assertEquals(shardHashes(dir, false).get("model.safetensors"),
-                p.get("output").get("shards").get(0).get("sha256").asText());
+        JsonNode firstInput = p.get("inputs").get(0).get("shards").get(0);
+        assertEquals(xxh64(Path.of(firstInput.get("path").asText().replaceFirst("^file:", ""))),
+                firstInput.get("xxh64").asText());
+        assertFalse(firstInput.has("sha256"), "SHA-256 only when asked for");
+        assertEquals(xxh64(dir.resolve("model.safetensors")), p.get("output").get("shards").get(0).get("xxh64").asText());
         assertTrue(p.get("plan").get("units").size() > 0);
 
         // The file reads back as the record that writes the same bytes, in this JVM's environment.
@@ -304,8 +309,44 @@ class MergeJobTest {
         assertEquals(text, read.toJson());
         assertEquals(Environment.current(), read.environment());
         assertEquals("threads(1)", read.executor());
-        assertEquals(Sha256.of(Files.readAllBytes(dir.resolve("model.safetensors"))),
-                read.output().shards().get(0).sha256());
+        assertNull(read.output().shards().get(0).sha256());
+    }
+
+    @Test
+    void sha256IsRecordedWhenAskedForOnBothOutputPaths(@TempDir Path out) throws IOException {
+        for (boolean inPlace : List.of(true, false)) {
+            Configuration conf = inPlace ? CONF : partsOnly();
+            Path dir = out.resolve("merged-" + inPlace);
+            MergeJob.run(request(linearOf(base, tuneA, 0.5), dir, false, PlanOptions.defaults())
+                    .withDigest(FileDigest.SHA256), new LocalMergeExecutor(2, conf, Progress.NONE), conf);
+            MergeProvenance read = Provenance.read(Files.readString(dir.resolve(OutputPublisher.PROVENANCE_FILE)),
+                    MergeProvenance.class);
+            assertEquals(shardHashes(dir, false).get("model.safetensors"), read.output().shards().get(0).sha256());
+            assertNull(read.output().shards().get(0).xxh64());
+            FileHash input = read.inputs().get(1).shards().get(0);
+            assertEquals(Sha256.of(Files.readAllBytes(Path.of(input.path().replaceFirst("^file:", "")))), input.sha256());
+            assertNull(input.xxh64());
+        }
+    }
+
+    @Test
+    void assembledShardsAreHashedAsTheyAreWritten(@TempDir Path out) throws IOException {
+        Path dir = out.resolve("merged");
+        PlanOptions small = new PlanOptions(1 << 12, 700, 7);
+        MergeJob.Outcome outcome = MergeJob.run(request(linearOf(base, tuneA, 0.5), dir, false, small),
+                new LocalMergeExecutor(2, partsOnly(), Progress.NONE), partsOnly());
+        assertTrue(outcome.shards().size() > 1);
+        for (MergeCommitter.WrittenShard s : outcome.shards()) {
+            assertEquals(FileDigest.XXH64, s.digest());
+            assertEquals(xxh64(dir.resolve(s.fileName())), s.hex(), s.fileName());
+        }
+    }
+
+    private static String xxh64(Path file) throws IOException {
+        byte[] bytes = Files.readAllBytes(file);
+        FileDigest.Stream s = FileDigest.XXH64.open();
+        s.update(bytes, 0, bytes.length);
+        return s.hex();
     }
 
     @Test
@@ -335,8 +376,8 @@ class MergeJobTest {
                 }
 
                 @Override
-                public List<String> sha256(List<String> files) {
-                    return inner.sha256(files);
+                public List<String> digests(List<String> files, FileDigest kind) {
+                    return inner.digests(files, kind);
                 }
 
                 @Override
@@ -435,8 +476,8 @@ class MergeJobTest {
         }
 
         @Override
-        public List<String> sha256(List<String> files) {
-            return new LocalMergeExecutor(1, conf, Progress.NONE).sha256(files);
+        public List<String> digests(List<String> files, FileDigest kind) {
+            return new LocalMergeExecutor(1, conf, Progress.NONE).digests(files, kind);
         }
 
         @Override
