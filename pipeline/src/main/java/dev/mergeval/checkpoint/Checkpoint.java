@@ -104,6 +104,16 @@ public interface Checkpoint extends AutoCloseable {
      */
     byte[] readRaw(String name, long byteOffset, int length);
 
+    /**
+     * {@link #readRaw} into {@code dst[dstOff..]}, without allocating where the bytes are read
+     * from a file: the hot path of element-wise merges. Decoding them gives exactly
+     * {@link #readFloats}, also for a LoRA adapter applied on load (its effective weights are
+     * rounded to the base dtype, which is what it encodes).
+     */
+    default void readStored(String name, long byteOffset, byte[] dst, int dstOff, int length) {
+        System.arraycopy(readRaw(name, byteOffset, length), 0, dst, dstOff, length);
+    }
+
     /** The files this checkpoint reads, in shard order. */
     List<ShardFile> shardFiles();
 

@@ -212,12 +212,25 @@ final class SafetensorsCheckpoint implements Checkpoint {
         return out;
     }
 
+    @Override
+    public void readStored(String name, long byteOffset, byte[] dst, int dstOff, int length) {
+        Shard s = shard(name);
+        TensorInfo t = s.header().tensor(name);
+        Objects.checkFromIndexSize(byteOffset, length, t.byteLength());
+        Objects.checkFromIndexSize(dstOff, length, dst.length);
+        readFully(s, name, s.header().dataOffset() + t.begin() + byteOffset, dst, dstOff, length);
+    }
+
     private void readFully(Shard s, String name, long pos, byte[] buf, int len) {
+        readFully(s, name, pos, buf, 0, len);
+    }
+
+    private void readFully(Shard s, String name, long pos, byte[] buf, int off, int len) {
         if (closed) {
             throw new IllegalStateException("checkpoint " + location + " is closed");
         }
         try {
-            s.in().readFully(pos, buf, 0, len);
+            s.in().readFully(pos, buf, off, len);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read tensor '" + name + "' from "
                     + s.file().path(), e);

@@ -216,6 +216,33 @@ public final class TensorCodec {
     }
 
     /**
+     * Encodes {@code src[off..off+count)} as {@code dt} into {@code dst[dstOff..]} (little-endian),
+     * the same bytes as the {@link ByteBuffer} form, written in place with no scratch copy.
+     *
+     * @throws BadInputException if {@code dt} is not F64, F32, F16 or BF16
+     */
+    public static void encode(DType dt, float[] src, int off, int count, byte[] dst, int dstOff) {
+        requireCodec(dt);
+        Objects.checkFromIndexSize(off, count, src.length);
+        Objects.checkFromIndexSize(dstOff, Math.multiplyExact(count, dt.byteSize()), dst.length);
+        switch (dt) {
+            case BF16:
+                for (int i = 0; i < count; i++) {
+                    LE_SHORT.set(dst, dstOff + 2 * i, floatToBf16(src[off + i]));
+                }
+                break;
+            case F16:
+                for (int i = 0; i < count; i++) {
+                    LE_SHORT.set(dst, dstOff + 2 * i, floatToF16(src[off + i]));
+                }
+                break;
+            default:
+                encode(dt, src, off, count, ByteBuffer.wrap(dst, dstOff, count * dt.byteSize()).slice());
+                break;
+        }
+    }
+
+    /**
      * Rounds every value to the precision of {@code dt} in place (encode then decode), as storing
      * in {@code dt} and reading back would; a no-op for F32.
      */

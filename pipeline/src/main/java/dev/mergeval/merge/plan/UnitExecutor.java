@@ -1,6 +1,7 @@
 package dev.mergeval.merge.plan;
 
 import dev.mergeval.checkpoint.Checkpoint;
+import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.TensorCodec;
 import dev.mergeval.merge.ElementwiseKernel;
@@ -45,6 +46,9 @@ import org.apache.hadoop.fs.RawLocalFileSystem;
 public final class UnitExecutor {
 
     private static final int BLOCK_BYTES = 1 << 20;
+
+    /** Elements per decode-merge-encode block of the kernel path: its float arrays fit in 32 KB of L1. */
+    private static final int BLOCK_ELEMENTS = 2048;
 
     /** Per-thread buffers: the encode block, and the chunk arrays of each input. */
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -147,30 +151,54 @@ public final class UnitExecutor {
     }
 
     /**
-     * The fast path of an element-wise method with an {@link ElementwiseKernel}: chunks of the
-     * plan's size decoded into the thread's arrays and merged into its output array, so nothing is
-     * allocated per chunk.
+     * The fast path of an element-wise method with an {@link ElementwiseKernel}: each chunk of the
+     * plan's size is read as stored bytes into the thread's arrays, then decoded, merged and
+     * encoded in blocks of {@value #BLOCK_ELEMENTS} elements that stay in the core's first-level
+     * cache, into the thread's output bytes, which go out in one write. Nothing is allocated per
+     * chunk, and no chunk-sized float array is written and read back.
      */
     private static void mergeWithKernel(MergePlan plan, MergeInputs inputs, Map<String, String> sources,
             OutputTensor tensor, TensorSlice slice, ElementwiseKernel kernel, Scratch scratch, UnitSink sink)
             throws IOException {
-        int chunk = plan.chunkElements();
         int m = sources.size();
-        float[][] x = new float[m][];
-        for (int k = 0; k < m; k++) {
-            x[k] = scratch.chunk(k, chunk);
+        Checkpoint[] from = new Checkpoint[m];
+        String[] names = new String[m];
+        DType[] types = new DType[m];
+        int k = 0;
+        for (Map.Entry<String, String> source : sources.entrySet()) {
+            from[k] = inputs.models().get(source.getKey());
+            names[k] = source.getValue();
+            types[k] = from[k].info(names[k]).dtype();
+            k++;
         }
-        float[] out = scratch.chunk(m, chunk);
+        int chunk = plan.chunkElements();
+        DType outType = tensor.dtype();
+        int outSize = outType.byteSize();
+        byte[][] raw = new byte[m][];
+        float[][] x = new float[m][];
+        for (k = 0; k < m; k++) {
+            raw[k] = scratch.bytes(k, chunk * types[k].byteSize());
+            x[k] = scratch.block(k);
+        }
+        float[] y = scratch.block(m);
+        byte[] out = scratch.bytes(m, chunk * outSize);
         long total = slice.elementCount();
         for (long done = 0; done < total; done += chunk) {
             int n = (int) Math.min(chunk, total - done);
             long offset = slice.elementOffset() + done;
-            int k = 0;
-            for (Map.Entry<String, String> source : sources.entrySet()) {
-                inputs.read(source.getKey(), source.getValue(), offset, x[k++], n);
+            for (k = 0; k < m; k++) {
+                int size = types[k].byteSize();
+                from[k].readStored(names[k], offset * size, raw[k], 0, n * size);
             }
-            kernel.merge(x, n, out);
-            writeEncoded(tensor, out, n, offset * tensor.dtype().byteSize(), scratch.block, sink);
+            for (int b = 0; b < n; b += BLOCK_ELEMENTS) {
+                int nb = Math.min(BLOCK_ELEMENTS, n - b);
+                for (k = 0; k < m; k++) {
+                    TensorCodec.decode(types[k], raw[k], b * types[k].byteSize(), x[k], 0, nb);
+                }
+                kernel.merge(x, nb, y);
+                TensorCodec.encode(outType, y, 0, nb, out, b * outSize);
+            }
+            sink.write(tensor, offset * outSize, ByteBuffer.wrap(out, 0, n * outSize));
         }
     }
 
@@ -208,6 +236,8 @@ public final class UnitExecutor {
     private static final class Scratch {
         final ByteBuffer block = ByteBuffer.allocateDirect(BLOCK_BYTES).order(ByteOrder.LITTLE_ENDIAN);
         float[][] chunks = new float[0][];
+        float[][] blocks = new float[0][];
+        byte[][] bytes = new byte[0][];
 
         /**
          * An array of exactly {@code n} elements for input {@code input} (merge methods take the
@@ -226,15 +256,26 @@ public final class UnitExecutor {
             return chunks[input];
         }
 
-        /** The thread's array {@code slot} of at least {@code n} elements, kept for the next chunk. */
-        float[] chunk(int slot, int n) {
-            if (slot >= chunks.length) {
-                chunks = Arrays.copyOf(chunks, slot + 1);
+        /** The thread's block array {@code slot}, {@value #BLOCK_ELEMENTS} elements. */
+        float[] block(int slot) {
+            if (slot >= blocks.length) {
+                blocks = Arrays.copyOf(blocks, slot + 1);
             }
-            if (chunks[slot] == null || chunks[slot].length < n) {
-                chunks[slot] = new float[n];
+            if (blocks[slot] == null) {
+                blocks[slot] = new float[BLOCK_ELEMENTS];
             }
-            return chunks[slot];
+            return blocks[slot];
+        }
+
+        /** The thread's byte array {@code slot} of at least {@code n} bytes, kept for the next chunk. */
+        byte[] bytes(int slot, int n) {
+            if (slot >= bytes.length) {
+                bytes = Arrays.copyOf(bytes, slot + 1);
+            }
+            if (bytes[slot] == null || bytes[slot].length < n) {
+                bytes[slot] = new byte[n];
+            }
+            return bytes[slot];
         }
     }
 
