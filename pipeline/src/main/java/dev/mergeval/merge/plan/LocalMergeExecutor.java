@@ -10,9 +10,9 @@ import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
 
 /**
- * The single-JVM path: units run on a fixed pool of threads in this process. Hashing submitted
- * with the units ({@link #executeAndHash}) queues behind them on the same pool, so it runs on the
- * threads that the last, longest units leave idle.
+ * The single-JVM path: units run on a fixed pool of threads in this process, largest first
+ * ({@link MergeExecutor#largestFirst}). Hashing submitted with the units ({@link #executeAndHash})
+ * queues behind them on the same pool, so it runs on the threads that the last units leave idle.
  */
 public final class LocalMergeExecutor implements MergeExecutor {
 
@@ -41,8 +41,10 @@ public final class LocalMergeExecutor implements MergeExecutor {
 
     @Override
     public Executed executeAndHash(MergePlan plan, String partsDir, List<String> files, FileDigest kind) {
+        List<Integer> order = MergeExecutor.largestFirst(plan);
         List<Callable<Object>> tasks = new ArrayList<>();
-        for (WorkUnit unit : plan.units()) {
+        for (int index : order) {
+            WorkUnit unit = plan.units().get(index);
             tasks.add(() -> {
                 UnitResult r = UnitExecutor.execute(plan, unit, partsDir, conf);
                 progress.advance(1);
@@ -58,8 +60,11 @@ public final class LocalMergeExecutor implements MergeExecutor {
             progress.finish();
         }
         int n = plan.units().size();
-        return new Executed(done.subList(0, n).stream().map(UnitResult.class::cast).toList(),
-                done.subList(n, done.size()).stream().map(String.class::cast).toList());
+        UnitResult[] units = new UnitResult[n];
+        for (int i = 0; i < n; i++) {
+            units[order.get(i)] = (UnitResult) done.get(i);
+        }
+        return new Executed(List.of(units), done.subList(n, done.size()).stream().map(String.class::cast).toList());
     }
 
     @Override

@@ -1,7 +1,10 @@
 package dev.mergeval.merge.plan;
 
 import dev.mergeval.common.FileDigest;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.stream.IntStream;
 
 /**
  * Runs a plan's units somewhere (threads in this JVM, Spark executors) and reports their parts.
@@ -35,4 +38,16 @@ public interface MergeExecutor {
 
     /** Short description for provenance, e.g. {@code threads(2)} or {@code spark(local[2])}. */
     String describe();
+
+    /**
+     * The plan's unit indices, largest unit first (ties in plan order): started in this order on a
+     * pool of workers, the last units to finish are small ones, so no worker idles long while
+     * another finishes a big unit (longest-processing-time-first scheduling). The order never
+     * changes any byte: units write to places fixed by the plan.
+     */
+    static List<Integer> largestFirst(MergePlan plan) {
+        List<Integer> order = new ArrayList<>(IntStream.range(0, plan.units().size()).boxed().toList());
+        order.sort(Comparator.comparingLong((Integer i) -> -plan.unitBytes(plan.units().get(i))).thenComparingInt(i -> i));
+        return order;
+    }
 }
