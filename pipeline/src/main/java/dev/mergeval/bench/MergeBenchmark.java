@@ -42,9 +42,14 @@ import org.apache.hadoop.fs.Path;
  */
 public final class MergeBenchmark {
 
-    /** One measured configuration in one round ({@code round} counts from 0). */
-    public record Row(int round, String name, double seconds, double cpuSeconds, long inputBytes, long peakHeapBytes,
-            long peakRssBytes) {
+    /**
+     * One measured configuration in one round ({@code round} counts from 0). {@code sysSeconds} is
+     * the part of {@code cpuSeconds} spent in the kernel (-1 where {@code /proc} does not say): on
+     * a virtual machine whose host reclaims freed guest memory, writing a fresh file's pages there
+     * can cost many times the copy of its bytes, and this column shows it.
+     */
+    public record Row(int round, String name, double seconds, double cpuSeconds, double sysSeconds, long inputBytes,
+            long peakHeapBytes, long peakRssBytes) {
         public double gbPerSecond() {
             return inputBytes / seconds / 1e9;
         }
@@ -132,10 +137,25 @@ public final class MergeBenchmark {
         String yaml = yamlFor(method, base, tune);
         String out = workDir + "/out-" + method;
         MergeJob.Outcome[] outcome = new MergeJob.Outcome[1];
-        Row row = time(round, name, inputBytes, () -> outcome[0] = MergeJob.run(
-                new MergeJob.Request("bench", yaml, out, 0, true, options.withMaxShardBytes(shard)), executor, conf));
+        // The previous output is deleted first, inside the timing, as the raw copy deletes its own:
+        // both then write into memory just freed, not into pages a virtual machine's host may have
+        // taken back, which cost a host fault each (many seconds per GB, seen as sys time).
+        Row row = time(round, name, inputBytes, () -> {
+            deleteQuietly(out, conf);
+            outcome[0] = MergeJob.run(new MergeJob.Request("bench", yaml, out, 0, false,
+                    options.withMaxShardBytes(shard)), executor, conf);
+        });
         log.printf("round %d: %s phases (ms): %s%n", round + 1, name, outcome[0].phaseMillis());
         return row;
+    }
+
+    private static void deleteQuietly(String dir, Configuration conf) {
+        try {
+            Path p = new Path(dir);
+            HadoopFs.get(p, conf).delete(p, true);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot delete " + dir, e);
+        }
     }
 
     /** The single-JVM path: threads in this JVM. */
@@ -241,12 +261,15 @@ public final class MergeBenchmark {
         heap.forEach(MemoryPoolMXBean::resetPeakUsage);
         resetPeakRss();
         long cpuStart = processCpuNanos();
+        long sysStart = processSysTicks();
         long start = System.nanoTime();
         work.run();
         double seconds = (System.nanoTime() - start) / 1e9;
         double cpuSeconds = (processCpuNanos() - cpuStart) / 1e9;
+        long sysEnd = processSysTicks();
+        double sysSeconds = sysStart < 0 || sysEnd < 0 ? -1 : (sysEnd - sysStart) / (double) CLOCK_TICKS;
         long peakHeap = heap.stream().mapToLong(p -> p.getPeakUsage().getUsed()).sum();
-        return new Row(round, name, seconds, cpuSeconds, inputBytes, peakHeap, peakRss());
+        return new Row(round, name, seconds, cpuSeconds, sysSeconds, inputBytes, peakHeap, peakRss());
     }
 
     /**
@@ -256,6 +279,21 @@ public final class MergeBenchmark {
     private static long processCpuNanos() {
         return ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
                 ? os.getProcessCpuTime() : -1;
+    }
+
+    /** {@code USER_HZ}, the unit of {@code /proc/self/stat}'s times: 100 on every Linux port Java runs on. */
+    private static final int CLOCK_TICKS = 100;
+
+    /** Kernel-mode CPU time of this process in clock ticks ({@code stime}), or -1 where there is no {@code /proc}. */
+    private static long processSysTicks() {
+        try {
+            String stat = Files.readString(java.nio.file.Path.of("/proc/self/stat"));
+            // Fields after the command name, which ends at the last ')': state is field 3, stime field 15.
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return Long.parseLong(f[12]);
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
     }
 
     /** Resets {@code VmHWM} to the current RSS (Linux 4.0+); elsewhere the peak stays since start. */

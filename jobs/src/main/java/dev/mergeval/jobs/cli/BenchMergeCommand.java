@@ -81,13 +81,14 @@ final class BenchMergeCommand implements Callable<Integer> {
         }
         Map<String, List<MergeBenchmark.Row>> byName = new LinkedHashMap<>();
         rows.forEach(r -> byName.computeIfAbsent(r.name(), k -> new ArrayList<>()).add(r));
-        System.out.printf("%-34s %20s %18s %10s %18s %18s %13s %12s%n", "run", "seconds", "cpu s", "input GB/s",
-                "vs copy", "cpu vs copy", "peak heap MB", "peak RSS MB");
+        System.out.printf("%-34s %20s %18s %18s %10s %18s %18s %13s %12s%n", "run", "seconds", "cpu s", "of which sys s",
+                "input GB/s", "vs copy", "cpu vs copy", "peak heap MB", "peak RSS MB");
         for (Map.Entry<String, List<MergeBenchmark.Row>> e : byName.entrySet()) {
             List<MergeBenchmark.Row> rs = e.getValue();
-            System.out.printf("%-34s %20s %18s %10.3f %18s %18s %13d %12d%n", e.getKey(),
+            System.out.printf("%-34s %20s %18s %18s %10.3f %18s %18s %13d %12d%n", e.getKey(),
                     spread(rs, MergeBenchmark.Row::seconds, "%.2f", ""),
                     spread(rs, MergeBenchmark.Row::cpuSeconds, "%.2f", ""),
+                    spread(rs, MergeBenchmark.Row::sysSeconds, "%.2f", ""),
                     median(rs.stream().map(MergeBenchmark.Row::gbPerSecond).toList()),
                     spread(rs, r -> copies.get(r.round()).seconds() / r.seconds(), "%.2f", "x"),
                     spread(rs, r -> copies.get(r.round()).cpuSeconds() / r.cpuSeconds(), "%.2f", "x"),
