@@ -49,6 +49,15 @@ final class TaskVectorCombiner {
     /** The merged tensor (or chunk): {@code b + lambda * (normalize ? D / S : D)} per element. */
     float[] combine() {
         float[] out = new float[base.length];
+        if (consensus == Consensus.SUM && xs.length == 1 && masks[0].elementScale == null) {
+            electOne(out);
+            return out;
+        }
+        return combineByBlocks(out);
+    }
+
+    /** The general path of {@link #combine()} into {@code out}; package-private to pin the fast path to it. */
+    float[] combineByBlocks(float[] out) {
         for (int from = 0; from < base.length; from += BLOCK) {
             block(from, Math.min(base.length, from + BLOCK), out);
         }
@@ -104,6 +113,39 @@ final class TaskVectorCombiner {
     }
 
     /**
+     * One task vector with sign consensus (TIES on one fine-tune): election and output fused into
+     * one pass per element, no block arrays. The elected sign is that of {@code e} itself, but the
+     * operations are those of the block path ({@link #weightedDeltas}, {@link #elect}) in the same
+     * order, so the floats are identical. A vector kept whole gets {@code e = (w * d) * 1}, which
+     * equals {@code w * d} bit for bit.
+     */
+    private void electOne(float[] out) {
+        float[] x = xs[0];
+        long[] keep = masks[0].bits;
+        double scaled = keep == null ? w[0] : w[0] * masks[0].scale;
+        long weight = weightBits[0];
+        for (int i = 0; i < out.length; i++) {
+            float b = base[i];
+            long word = keep == null ? -1L : keep[i >>> 6];
+            double e = scaled * (x[i] - b) * ((word >>> i) & 1L);
+            long bits = Double.doubleToRawLongBits(e);
+            long sign = Double.doubleToRawLongBits((0.0 + e) + 0.0) & Long.MIN_VALUE;
+            long agree = agreeMask(bits, sign);
+            double mix = 0.0 + Double.longBitsToDouble(bits & agree);
+            double div = 0.0 + Double.longBitsToDouble(weight & agree);
+            double delta = normalize ? mix / divisorOrOne(div) : mix;
+            out[i] = (float) (b + lambda * delta);
+        }
+    }
+
+    /** {@code div == 0 ? 1 : div} without a branch, for a {@code div} that is never -0.0 or NaN. */
+    private static double divisorOrOne(double div) {
+        long d = Double.doubleToRawLongBits(div);
+        long nonzero = (d | -d) >> 63;
+        return Double.longBitsToDouble((d & nonzero) | (ONE_BITS & ~nonzero));
+    }
+
+    /**
      * Sign consensus: the elected sign is that of the sum of {@code e_k} (or of the count of
      * signs), +1 on a tie; {@code e_k} agrees when {@code e_k * sign > 0}, so zeros never do.
      */
@@ -136,9 +178,7 @@ final class TaskVectorCombiner {
                 div += Double.longBitsToDouble(weightBits[k] & agree);
             }
             mixed[j] = mix;
-            long d = Double.doubleToRawLongBits(div);
-            long nonzero = (d | -d) >> 63;
-            divisor[j] = Double.longBitsToDouble((d & nonzero) | (ONE_BITS & ~nonzero));
+            divisor[j] = divisorOrOne(div);
         }
     }
 

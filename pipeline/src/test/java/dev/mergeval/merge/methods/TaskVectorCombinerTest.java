@@ -1,0 +1,96 @@
+package dev.mergeval.merge.methods;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.mergeval.merge.methods.GeneralizedTaskArithmeticMerge.Consensus;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The combiner's fast paths against its general block path, bit for bit, on edge values: zeros of
+ * both signs, deltas of equal magnitude and opposite sign, infinities, NaNs, zero and negative
+ * weights, masks that keep all, some (scaled) or none.
+ */
+class TaskVectorCombinerTest {
+    private static final double[] SPECIAL = {0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1e-300, -1e-300, Double.MIN_VALUE,
+        -Double.MIN_VALUE, Double.MAX_VALUE, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, Double.NaN,
+        Double.longBitsToDouble(0xFFF8000000000001L)};
+
+    @Test
+    void agreeMaskIsTheElectionsBranchFreeForm() {
+        for (double e : SPECIAL) {
+            for (double sign : new double[] {1.0, -1.0}) {
+                // The reference: e agrees when max(e * sign, 0) is positive, and a NaN always counts.
+                double q = Math.max(e * sign, 0.0);
+                boolean agrees = q > 0 || Double.isNaN(q);
+                long mask = TaskVectorCombiner.agreeMask(Double.doubleToRawLongBits(e),
+                        Double.doubleToRawLongBits(sign) & Long.MIN_VALUE);
+                assertEquals(agrees ? -1L : 0L, mask, e + " * " + sign);
+            }
+        }
+    }
+
+    @Test
+    void oneTaskVectorFastPathMatchesTheBlockPathBitForBit() {
+        Random rnd = new Random(7);
+        int n = 5000;
+        float[] base = new float[n];
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            base[i] = (float) (rnd.nextGaussian() * 0.02);
+            x[i] = base[i] + (float) (rnd.nextGaussian() * 0.02);
+            switch (rnd.nextInt(10)) {
+                case 0 -> x[i] = base[i];
+                case 1 -> {
+                    base[i] = rnd.nextBoolean() ? 0f : -0f;
+                    x[i] = rnd.nextBoolean() ? 0f : -0f;
+                }
+                case 2 -> {
+                    base[i] = 0.5f;
+                    x[i] = rnd.nextBoolean() ? 0.75f : 0.25f;
+                }
+                case 3 -> x[i] = switch (rnd.nextInt(4)) {
+                    case 0 -> Float.NaN;
+                    case 1 -> Float.POSITIVE_INFINITY;
+                    case 2 -> Float.NEGATIVE_INFINITY;
+                    default -> Float.MIN_VALUE;
+                };
+                default -> { }
+            }
+        }
+        long[] some = KeepMask.none(n);
+        for (int i = 0; i < n; i++) {
+            if (rnd.nextBoolean()) {
+                KeepMask.set(some, i);
+            }
+        }
+        KeepMask[] masks = {KeepMask.ALL, new KeepMask(some, 1.0, null), new KeepMask(some, 1.7, null),
+            new KeepMask(KeepMask.none(n), 1.0, null)};
+        int cases = 0;
+        for (KeepMask mask : masks) {
+            for (double w : new double[] {1.0, 0.6, -0.5, 0.0, -0.0}) {
+                for (boolean normalize : new boolean[] {true, false}) {
+                    for (double lambda : new double[] {1.0, 0.7, -1.3}) {
+                        TaskVectorCombiner combiner = new TaskVectorCombiner(Consensus.SUM, new float[][] {x}, base,
+                                new double[] {w}, new KeepMask[] {mask}, w, normalize, lambda);
+                        float[] fast = combiner.combine();
+                        float[] general = combiner.combineByBlocks(new float[n]);
+                        assertArrayEquals(rawBits(general), rawBits(fast),
+                                "w " + w + ", normalize " + normalize + ", lambda " + lambda);
+                        cases++;
+                    }
+                }
+            }
+        }
+        assertEquals(120, cases);
+    }
+
+    private static int[] rawBits(float[] v) {
+        int[] out = new int[v.length];
+        for (int i = 0; i < v.length; i++) {
+            out[i] = Float.floatToRawIntBits(v[i]);
+        }
+        return out;
+    }
+}
