@@ -49,7 +49,8 @@ final class TaskVectorCombiner {
     /** The merged tensor (or chunk): {@code b + lambda * (normalize ? D / S : D)} per element. */
     float[] combine() {
         float[] out = new float[base.length];
-        if (consensus == Consensus.SUM && xs.length == 1 && masks[0].elementScale == null) {
+        if (consensus == Consensus.SUM && xs.length == 1 && masks[0].elementScale == null
+                && w[0] != 0 && Double.isFinite(w[0])) {
             electOne(out);
             return out;
         }
@@ -113,27 +114,25 @@ final class TaskVectorCombiner {
     }
 
     /**
-     * One task vector with sign consensus (TIES on one fine-tune): election and output fused into
-     * one pass per element, no block arrays. The elected sign is that of {@code e} itself, but the
-     * operations are those of the block path ({@link #weightedDeltas}, {@link #elect}) in the same
-     * order, so the floats are identical. A vector kept whole gets {@code e = (w * d) * 1}, which
-     * equals {@code w * d} bit for bit.
+     * One task vector with sign consensus (TIES on one fine-tune) and a finite, non-zero weight,
+     * fused into one pass per element with no block arrays. The elected sign is then that of
+     * {@code e} itself, so the block path ({@link #weightedDeltas}, {@link #elect}) reduces to
+     * {@code D = e + 0.0} with {@code S = w} where {@code e != 0} (or NaN) and {@code S = 1} where
+     * {@code e} is a zero of either sign, and {@code D / S} to {@code e / w + 0.0}: a non-zero
+     * {@code e = w d} divided by {@code w} does not underflow to zero, and a zero gives +0.0 either
+     * way. So the floats are identical, without the election's sign masks. A vector kept whole gets
+     * {@code e = (w d) * 1}, which equals {@code w d} bit for bit.
      */
     private void electOne(float[] out) {
         float[] x = xs[0];
         long[] keep = masks[0].bits;
-        double scaled = keep == null ? w[0] : w[0] * masks[0].scale;
-        long weight = weightBits[0];
+        double wk = w[0];
+        double scaled = keep == null ? wk : wk * masks[0].scale;
         for (int i = 0; i < out.length; i++) {
             float b = base[i];
             long word = keep == null ? -1L : keep[i >>> 6];
             double e = scaled * (x[i] - b) * ((word >>> i) & 1L);
-            long bits = Double.doubleToRawLongBits(e);
-            long sign = Double.doubleToRawLongBits((0.0 + e) + 0.0) & Long.MIN_VALUE;
-            long agree = agreeMask(bits, sign);
-            double mix = 0.0 + Double.longBitsToDouble(bits & agree);
-            double div = 0.0 + Double.longBitsToDouble(weight & agree);
-            double delta = normalize ? mix / divisorOrOne(div) : mix;
+            double delta = (normalize ? e / wk : e) + 0.0;
             out[i] = (float) (b + lambda * delta);
         }
     }
