@@ -35,28 +35,60 @@ final class Sparsifier {
             return KeepMask.ALL;
         }
         int k = (int) (density * n);
-        long[] bits = KeepMask.none(n);
         if (k <= 0) {
-            return new KeepMask(bits, 1.0, null);
+            return new KeepMask(KeepMask.none(n), 1.0, null);
         }
-        MagnitudeSelection.Rank kth = MagnitudeSelection.select(x, base, n - k);
-        int threshold = kth.bits();
-        int greater = n - kth.below() - kth.equal();
-        int equalAllowed = k - greater;
-        // Mask words are built in a register, branch-free except for the rare threshold ties.
-        for (int word = 0; word < bits.length; word++) {
-            long keep = 0;
-            for (int i = word << 6, end = Math.min(n, i + 64); i < end; i++) {
-                int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
-                keep |= (((long) threshold - m) >>> 63) << i;
-                if (m == threshold && equalAllowed > 0) {
-                    keep |= 1L << i;
-                    equalAllowed--;
+        MagnitudeCut cut = MagnitudeCut.topK(x, base, k);
+        if (rescale == null) {
+            return new KeepMask(cut, x, base);
+        }
+        return rescaled(x, base, cut.bits(x, base), rescale, density);
+    }
+
+    /**
+     * The {@code k} largest magnitudes as a per-element test: magnitudes (float bits) above
+     * {@code threshold} are kept, and of those equal to it the ones at indices below {@code tieEnd}.
+     */
+    record MagnitudeCut(int threshold, int tieEnd) {
+
+        /** The cut keeping the {@code k} largest of {@code |x_i - base_i|}, {@code 0 < k <= n}. */
+        static MagnitudeCut topK(float[] x, float[] base, int k) {
+            int n = x.length;
+            MagnitudeSelection.Rank kth = MagnitudeSelection.select(x, base, n - k);
+            int threshold = kth.bits();
+            int equalAllowed = k - (n - kth.below() - kth.equal());
+            int tieEnd = n;
+            if (equalAllowed < kth.equal()) {
+                // Only some of the ties are kept: the first equalAllowed (>= 1) of them.
+                for (int i = 0, seen = 0; tieEnd == n; i++) {
+                    if (MagnitudeSelection.magnitudeBits(x[i], base[i]) == threshold && ++seen == equalAllowed) {
+                        tieEnd = i + 1;
+                    }
                 }
             }
-            bits[word] = keep;
+            return new MagnitudeCut(threshold, tieEnd);
         }
-        return rescaled(x, base, bits, rescale, density);
+
+        /** 1 when element {@code i}, of magnitude bits {@code m}, is kept, else 0; branch-free. */
+        long keeps(int m, int i) {
+            long above = ((long) threshold - m) >>> 63;
+            // Magnitude bits are non-negative, so m ^ threshold - 1 is negative exactly when they are equal.
+            long tie = (((long) (m ^ threshold) - 1) >>> 63) & (((long) i - tieEnd) >>> 63);
+            return above | tie;
+        }
+
+        long[] bits(float[] x, float[] base) {
+            int n = x.length;
+            long[] bits = KeepMask.none(n);
+            for (int word = 0; word < bits.length; word++) {
+                long keep = 0;
+                for (int i = word << 6, end = Math.min(n, i + 64); i < end; i++) {
+                    keep |= keeps(MagnitudeSelection.magnitudeBits(x[i], base[i]), i) << i;
+                }
+                bits[word] = keep;
+            }
+            return bits;
+        }
     }
 
     /**

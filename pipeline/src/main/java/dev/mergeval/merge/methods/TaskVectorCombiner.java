@@ -92,13 +92,13 @@ final class TaskVectorCombiner {
         float[] x = xs[k];
         double wk = w[k];
         KeepMask mask = masks[k];
-        if (mask.bits == null) {
+        long[] bits = mask.bits();
+        if (bits == null) {
             for (int j = 0; j < len; j++) {
                 ek[j] = wk * (x[from + j] - base[from + j]);
             }
             return;
         }
-        long[] bits = mask.bits;
         double scaled = wk * mask.scale;
         if (mask.elementScale == null) {
             for (int j = 0; j < len; j++) {
@@ -121,17 +121,36 @@ final class TaskVectorCombiner {
      * {@code e} is a zero of either sign, and {@code D / S} to {@code e / w + 0.0}: a non-zero
      * {@code e = w d} divided by {@code w} does not underflow to zero, and a zero gives +0.0 either
      * way. So the floats are identical, without the election's sign masks. A vector kept whole gets
-     * {@code e = (w d) * 1}, which equals {@code w d} bit for bit.
+     * {@code e = (w * 1) d * 1}, which equals {@code w d} bit for bit.
      */
     private void electOne(float[] out) {
+        Sparsifier.MagnitudeCut cut = masks[0].cut;
+        if (cut != null) {
+            electOne(out, cut);
+            return;
+        }
         float[] x = xs[0];
-        long[] keep = masks[0].bits;
+        long[] keep = masks[0].bits();
         double wk = w[0];
-        double scaled = keep == null ? wk : wk * masks[0].scale;
+        double scaled = wk * masks[0].scale;
         for (int i = 0; i < out.length; i++) {
             float b = base[i];
             long word = keep == null ? -1L : keep[i >>> 6];
             double e = scaled * (x[i] - b) * ((word >>> i) & 1L);
+            double delta = (normalize ? e / wk : e) + 0.0;
+            out[i] = (float) (b + lambda * delta);
+        }
+    }
+
+    /** {@link #electOne(float[])} testing a magnitude cut per element instead of reading keep bits. */
+    private void electOne(float[] out, Sparsifier.MagnitudeCut cut) {
+        float[] x = xs[0];
+        double wk = w[0];
+        double scaled = wk * masks[0].scale;
+        for (int i = 0; i < out.length; i++) {
+            float b = base[i];
+            float d = x[i] - b;
+            double e = scaled * d * cut.keeps(Float.floatToRawIntBits(Math.abs(d)), i);
             double delta = (normalize ? e / wk : e) + 0.0;
             out[i] = (float) (b + lambda * delta);
         }
