@@ -69,7 +69,7 @@ class TaskVectorCombinerTest {
             new KeepMask(KeepMask.none(n), 1.0, null)};
         int cases = 0;
         for (KeepMask mask : masks) {
-            for (double w : new double[] {1.0, 0.6, -0.5, 0.0, -0.0}) {
+            for (double w : new double[] {1.0, 0.6, -0.5, 0.0, -0.0, 1e-300, 1e300, Double.MIN_VALUE}) {
                 for (boolean normalize : new boolean[] {true, false}) {
                     for (double lambda : new double[] {1.0, 0.7, -1.3}) {
                         TaskVectorCombiner combiner = new TaskVectorCombiner(Consensus.SUM, new float[][] {x}, base,
@@ -83,7 +83,51 @@ class TaskVectorCombinerTest {
                 }
             }
         }
-        assertEquals(120, cases);
+        assertEquals(192, cases);
+    }
+
+    @Test
+    void magnitudeCutKeepsTheTopKWithLowIndicesFirstAmongTiesAndTheFastPathMatches() {
+        Random rnd = new Random(9);
+        int n = 3000;
+        float[] base = new float[n];
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            // Few distinct magnitudes (many ties at any threshold), zeros of both signs, NaN and infinity.
+            base[i] = rnd.nextInt(5) == 0 ? -0f : 0.25f * rnd.nextInt(3);
+            x[i] = base[i] + (rnd.nextInt(9) - 4) * 0.125f;
+            if (rnd.nextInt(500) == 0) {
+                x[i] = rnd.nextBoolean() ? Float.NaN : Float.NEGATIVE_INFINITY;
+            }
+        }
+        for (double density : new double[] {0.0001, 0.1, 0.37, 0.5, 0.9, 0.9999}) {
+            int k = (int) (density * n);
+            Integer[] order = new Integer[n];
+            for (int i = 0; i < n; i++) {
+                order[i] = i;
+            }
+            // Stable sort by descending magnitude bits: among equal magnitudes the lower index first.
+            java.util.Arrays.sort(order, (a, b) -> Integer.compare(magnitude(x, base, b), magnitude(x, base, a)));
+            boolean[] expected = new boolean[n];
+            for (int r = 0; r < k; r++) {
+                expected[order[r]] = true;
+            }
+            KeepMask mask = Sparsifier.magnitude(x, base, density, null);
+            for (int i = 0; i < n; i++) {
+                assertEquals(expected[i], mask.kept(i), "density " + density + ", element " + i);
+            }
+            for (boolean normalize : new boolean[] {true, false}) {
+                TaskVectorCombiner combiner = new TaskVectorCombiner(Consensus.SUM, new float[][] {x}, base,
+                        new double[] {0.7}, new KeepMask[] {Sparsifier.magnitude(x, base, density, null)}, 0.7,
+                        normalize, 0.9);
+                assertArrayEquals(rawBits(combiner.combineByBlocks(new float[n])), rawBits(combiner.combine()),
+                        "density " + density + ", normalize " + normalize);
+            }
+        }
+    }
+
+    private static int magnitude(float[] x, float[] base, int i) {
+        return Float.floatToRawIntBits(Math.abs(x[i] - base[i]));
     }
 
     private static int[] rawBits(float[] v) {
