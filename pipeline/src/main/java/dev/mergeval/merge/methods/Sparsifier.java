@@ -83,7 +83,12 @@ final class Sparsifier {
             for (int word = 0; word < bits.length; word++) {
                 long keep = 0;
                 for (int i = word << 6, end = Math.min(n, i + 64); i < end; i++) {
-                    keep |= keeps(MagnitudeSelection.magnitudeBits(x[i], base[i]), i) << i;
+                    int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
+                    keep |= (((long) threshold - m) >>> 63) << i;
+                    if (m == threshold && i < tieEnd) {
+                        // Rare (ties at the threshold), so this branch predicts well.
+                        keep |= 1L << i;
+                    }
                 }
                 bits[word] = keep;
             }

@@ -14,12 +14,10 @@ import java.util.Arrays;
 final class TaskVectorCombiner {
     static final int BLOCK = 1024;
     private static final long ONE_BITS = Double.doubleToRawLongBits(1.0);
-    private static final long INFINITY_BITS = Double.doubleToRawLongBits(Double.POSITIVE_INFINITY);
     private final Consensus consensus;
     private final float[][] xs;
     private final float[] base;
     private final double[] w;
-    private final long[] weightBits;
     private final KeepMask[] masks;
     private final double plainDivisor;
     private final boolean normalize;
@@ -35,10 +33,6 @@ final class TaskVectorCombiner {
         this.xs = xs;
         this.base = base;
         this.w = w;
-        this.weightBits = new long[w.length];
-        for (int k = 0; k < w.length; k++) {
-            weightBits[k] = Double.doubleToRawLongBits(w[k]);
-        }
         this.masks = masks;
         this.plainDivisor = Math.abs(weightSum) < 1e-8 ? 1.0 : weightSum;
         this.normalize = normalize;
@@ -181,34 +175,28 @@ final class TaskVectorCombiner {
                 }
             }
         }
-        // Branch-free from here on (the signs are data-dependent, so a branch or a conditional
-        // double move, which C2 compiles to a branch, mispredicts): selections are bit masks.
+        // Branch-free from here on (the signs are data-dependent, so branches mispredict):
         // vote + 0.0 turns -0.0 into +0.0, so a zero vote elects +1 as in mergekit.
         for (int j = 0; j < len; j++) {
-            long sign = Double.doubleToRawLongBits(elected[j] + 0.0) & Long.MIN_VALUE;
-            double mix = 0.0;
-            double div = 0.0;
-            for (int k = 0; k < e.length; k++) {
-                long bits = Double.doubleToRawLongBits(e[k][j]);
-                long agree = agreeMask(bits, sign);
-                // Disagreeing terms add +0.0, which leaves the sums unchanged (neither is ever -0.0).
-                mix += Double.longBitsToDouble(bits & agree);
-                div += Double.longBitsToDouble(weightBits[k] & agree);
-            }
-            mixed[j] = mix;
-            divisor[j] = divisorOrOne(div);
+            elected[j] = Math.copySign(1.0, elected[j] + 0.0);
         }
-    }
-
-    /**
-     * All ones when {@code e} (as raw bits) agrees with the elected sign, i.e. {@code e * sign > 0},
-     * or is NaN (a NaN contributes, so the result is NaN as in mergekit); zero otherwise, so zeros
-     * of either sign never agree.
-     */
-    static long agreeMask(long bits, long sign) {
-        long signed = bits ^ sign;
-        long positive = -signed & ~signed;
-        long nan = INFINITY_BITS - (bits & Long.MAX_VALUE);
-        return (positive | nan) >> 63;
+        Arrays.fill(mixed, 0, len, 0.0);
+        Arrays.fill(divisor, 0, len, 0.0);
+        for (int k = 0; k < e.length; k++) {
+            double[] ek = e[k];
+            double wk = w[k];
+            for (int j = 0; j < len; j++) {
+                // q = |e| when e agrees with the elected sign (e * sign > 0), else +0.0.
+                double q = Math.max(ek[j] * elected[j], 0.0);
+                mixed[j] += q * elected[j];
+                // (bits(q) + Long.MAX_VALUE) >>> 63 is 1 for q > 0 and 0 for q == +0.0.
+                divisor[j] += wk * ((Double.doubleToRawLongBits(q) + Long.MAX_VALUE) >>> 63);
+            }
+        }
+        for (int j = 0; j < len; j++) {
+            // Not "divisor == 0 ? 1 : divisor": C2 compiles that to a branch, which mispredicts
+            // where many elements are dropped (the divisor is then zero at random).
+            divisor[j] = divisorOrOne(divisor[j]);
+        }
     }
 }

@@ -13,24 +13,6 @@ import org.junit.jupiter.api.Test;
  * weights, masks that keep all, some (scaled) or none.
  */
 class TaskVectorCombinerTest {
-    private static final double[] SPECIAL = {0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1e-300, -1e-300, Double.MIN_VALUE,
-        -Double.MIN_VALUE, Double.MAX_VALUE, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, Double.NaN,
-        Double.longBitsToDouble(0xFFF8000000000001L)};
-
-    @Test
-    void agreeMaskIsTheElectionsBranchFreeForm() {
-        for (double e : SPECIAL) {
-            for (double sign : new double[] {1.0, -1.0}) {
-                // The reference: e agrees when max(e * sign, 0) is positive, and a NaN always counts.
-                double q = Math.max(e * sign, 0.0);
-                boolean agrees = q > 0 || Double.isNaN(q);
-                long mask = TaskVectorCombiner.agreeMask(Double.doubleToRawLongBits(e),
-                        Double.doubleToRawLongBits(sign) & Long.MIN_VALUE);
-                assertEquals(agrees ? -1L : 0L, mask, e + " * " + sign);
-            }
-        }
-    }
-
     @Test
     void oneTaskVectorFastPathMatchesTheBlockPathBitForBit() {
         Random rnd = new Random(7);
