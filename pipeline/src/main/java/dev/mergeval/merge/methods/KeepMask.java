@@ -3,9 +3,9 @@ package dev.mergeval.merge.methods;
 /**
  * The result of sparsifying one task vector: which elements survive ({@link #bits()}, null for
  * all), a factor for every survivor ({@code scale}), and optionally a per-element factor
- * ({@code elementScale}, DELLA's {@code 1 / p_i}). A mask from a magnitude cut keeps the cut and
- * builds its bits only when a caller asks for them, so a pass that can test the cut per element
- * (TIES on one fine-tune) never builds them.
+ * ({@code elementScale}, DELLA's {@code 1 / p_i}). A TIES mask (the {@code topK} largest
+ * magnitudes, factor 1) finds its cut and builds its bits only when a caller asks for them, so a
+ * pass that finds and tests the cut itself (TIES on one fine-tune) never builds them.
  */
 final class KeepMask {
     static final KeepMask ALL = new KeepMask(null, 1.0, null);
@@ -13,8 +13,8 @@ final class KeepMask {
     private long[] bits;
     final double scale;
     final float[] elementScale;
-    /** The cut the bits follow, or null; with {@link #x} and {@link #base}, what they are built from. */
-    final Sparsifier.MagnitudeCut cut;
+    /** For a TIES mask, how many of the largest magnitudes of {@code x - base} it keeps; 0 otherwise. */
+    final int topK;
     private final float[] x;
     private final float[] base;
 
@@ -22,16 +22,16 @@ final class KeepMask {
         this.bits = bits;
         this.scale = scale;
         this.elementScale = elementScale;
-        this.cut = null;
+        this.topK = 0;
         this.x = null;
         this.base = null;
     }
 
-    /** The elements of {@code x - base} that {@code cut} keeps, factor 1. */
-    KeepMask(Sparsifier.MagnitudeCut cut, float[] x, float[] base) {
+    /** The {@code topK} largest magnitudes of {@code x - base} ({@code 0 < topK <= n}), factor 1. */
+    KeepMask(float[] x, float[] base, int topK) {
         this.scale = 1.0;
         this.elementScale = null;
-        this.cut = cut;
+        this.topK = topK;
         this.x = x;
         this.base = base;
     }
@@ -46,8 +46,8 @@ final class KeepMask {
 
     /** Bit {@code i} set when element {@code i} survives; null when all do. */
     long[] bits() {
-        if (bits == null && cut != null) {
-            bits = cut.bits(x, base);
+        if (bits == null && topK > 0) {
+            bits = Sparsifier.MagnitudeCut.topK(x, base, topK).bits(x, base);
         }
         return bits;
     }

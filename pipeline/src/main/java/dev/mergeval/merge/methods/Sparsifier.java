@@ -38,11 +38,10 @@ final class Sparsifier {
         if (k <= 0) {
             return new KeepMask(KeepMask.none(n), 1.0, null);
         }
-        MagnitudeCut cut = MagnitudeCut.topK(x, base, k);
         if (rescale == null) {
-            return new KeepMask(cut, x, base);
+            return new KeepMask(x, base, k);
         }
-        return rescaled(x, base, cut.bits(x, base), rescale, density);
+        return rescaled(x, base, MagnitudeCut.topK(x, base, k).bits(x, base), rescale, density);
     }
 
     /**
@@ -53,20 +52,34 @@ final class Sparsifier {
 
         /** The cut keeping the {@code k} largest of {@code |x_i - base_i|}, {@code 0 < k <= n}. */
         static MagnitudeCut topK(float[] x, float[] base, int k) {
+            return of(x, base, k, MagnitudeSelection.select(x, base, x.length - k), null);
+        }
+
+        /**
+         * The cut keeping the {@code k} largest, given the magnitude of ascending rank {@code n - k}
+         * and, if not null, the indices (ascending) of every magnitude in its 16-bit bucket.
+         */
+        static MagnitudeCut of(float[] x, float[] base, int k, MagnitudeSelection.Rank kth, int[] members) {
             int n = x.length;
-            MagnitudeSelection.Rank kth = MagnitudeSelection.select(x, base, n - k);
             int threshold = kth.bits();
             int equalAllowed = k - (n - kth.below() - kth.equal());
-            int tieEnd = n;
-            if (equalAllowed < kth.equal()) {
-                // Only some of the ties are kept: the first equalAllowed (>= 1) of them.
-                for (int i = 0, seen = 0; tieEnd == n; i++) {
+            if (equalAllowed == kth.equal()) {
+                return new MagnitudeCut(threshold, n);
+            }
+            // Only some of the ties are kept: the first equalAllowed (>= 1) of them.
+            int seen = 0;
+            if (members != null) {
+                for (int i : members) {
                     if (MagnitudeSelection.magnitudeBits(x[i], base[i]) == threshold && ++seen == equalAllowed) {
-                        tieEnd = i + 1;
+                        return new MagnitudeCut(threshold, i + 1);
                     }
                 }
             }
-            return new MagnitudeCut(threshold, tieEnd);
+            for (int i = 0; ; i++) {
+                if (MagnitudeSelection.magnitudeBits(x[i], base[i]) == threshold && ++seen == equalAllowed) {
+                    return new MagnitudeCut(threshold, i + 1);
+                }
+            }
         }
 
         /** 1 when element {@code i}, of magnitude bits {@code m}, is kept, else 0; branch-free. */

@@ -1,5 +1,6 @@
 package dev.mergeval.merge.methods;
 
+import dev.mergeval.merge.MagnitudeSelection;
 import dev.mergeval.merge.methods.GeneralizedTaskArithmeticMerge.Consensus;
 import java.util.Arrays;
 
@@ -118,36 +119,64 @@ final class TaskVectorCombiner {
      * {@code e = (w * 1) d * 1}, which equals {@code w d} bit for bit.
      */
     private void electOne(float[] out) {
-        Sparsifier.MagnitudeCut cut = masks[0].cut;
-        if (cut != null) {
-            electOne(out, cut);
+        KeepMask mask = masks[0];
+        if (mask.topK > 0) {
+            electOneTopK(out, mask.topK);
             return;
         }
         float[] x = xs[0];
-        long[] keep = masks[0].bits();
-        double wk = w[0];
-        double scaled = wk * masks[0].scale;
+        long[] keep = mask.bits();
+        double scaled = w[0] * mask.scale;
         for (int i = 0; i < out.length; i++) {
-            float b = base[i];
             long word = keep == null ? -1L : keep[i >>> 6];
-            double e = scaled * (x[i] - b) * ((word >>> i) & 1L);
-            double delta = (normalize ? e / wk : e) + 0.0;
-            out[i] = (float) (b + lambda * delta);
+            out[i] = one(x[i], base[i], scaled, (word >>> i) & 1L);
         }
     }
 
-    /** {@link #electOne(float[])} testing a magnitude cut per element instead of reading keep bits. */
-    private void electOne(float[] out, Sparsifier.MagnitudeCut cut) {
+    /**
+     * {@link #electOne(float[])} for a TIES mask, which it never builds: the selection's first pass
+     * (a histogram of the magnitudes' high 16 bits) gives the bucket of the cut; one pass then
+     * merges every element as if that whole bucket were dropped and collects the bucket's members
+     * (few: a 16-bit bucket spans 1/128 of an octave); the cut is resolved among them, and only they
+     * are merged again. A bucket holding more than an eighth of the elements (a degenerate spread,
+     * such as a tensor the fine-tune left unchanged) is resolved first, by a second pass.
+     */
+    private void electOneTopK(float[] out, int k) {
         float[] x = xs[0];
-        double wk = w[0];
-        double scaled = wk * masks[0].scale;
-        for (int i = 0; i < out.length; i++) {
-            float b = base[i];
-            float d = x[i] - b;
-            double e = scaled * d * cut.keeps(Float.floatToRawIntBits(Math.abs(d)), i);
-            double delta = (normalize ? e / wk : e) + 0.0;
-            out[i] = (float) (b + lambda * delta);
+        int n = out.length;
+        double scaled = w[0] * masks[0].scale;
+        MagnitudeSelection.Bucket bucket = MagnitudeSelection.bucket(x, base, n - k);
+        if (bucket.count() > n / 8) {
+            Sparsifier.MagnitudeCut cut = Sparsifier.MagnitudeCut.topK(x, base, k);
+            for (int i = 0; i < n; i++) {
+                float d = x[i] - base[i];
+                out[i] = one(x[i], base[i], scaled, cut.keeps(Float.floatToRawIntBits(Math.abs(d)), i));
+            }
+            return;
         }
+        int high = bucket.high();
+        int[] members = new int[bucket.count()];
+        int found = 0;
+        for (int i = 0; i < n; i++) {
+            int m = Float.floatToRawIntBits(Math.abs(x[i] - base[i]));
+            out[i] = one(x[i], base[i], scaled, ((long) high - (m >>> 16)) >>> 63);
+            if ((m >>> 16) == high) {
+                members[found++] = i;
+            }
+        }
+        MagnitudeSelection.Rank kth = MagnitudeSelection.selectAmong(x, base, n - k, bucket, members);
+        Sparsifier.MagnitudeCut cut = Sparsifier.MagnitudeCut.of(x, base, k, kth, members);
+        for (int i : members) {
+            float d = x[i] - base[i];
+            out[i] = one(x[i], base[i], scaled, cut.keeps(Float.floatToRawIntBits(Math.abs(d)), i));
+        }
+    }
+
+    /** One element of {@link #electOne}: {@code e = (w s) (x - b) keep}, then {@code b + lambda (e / w + 0.0)}. */
+    private float one(float x, float b, double scaled, long keep) {
+        double e = scaled * (x - b) * keep;
+        double delta = (normalize ? e / w[0] : e) + 0.0;
+        return (float) (b + lambda * delta);
     }
 
     /** {@code div == 0 ? 1 : div} without a branch, for a {@code div} that is never -0.0 or NaN. */

@@ -2,8 +2,11 @@ package dev.mergeval.merge.methods;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.mergeval.merge.MagnitudeSelection;
 import dev.mergeval.merge.methods.GeneralizedTaskArithmeticMerge.Consensus;
+import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -72,24 +75,40 @@ class TaskVectorCombinerTest {
     void magnitudeCutKeepsTheTopKWithLowIndicesFirstAmongTiesAndTheFastPathMatches() {
         Random rnd = new Random(9);
         int n = 3000;
-        float[] base = new float[n];
-        float[] x = new float[n];
+        // Few distinct magnitudes: the cut's 16-bit bucket holds more than an eighth of them.
+        float[] coarseBase = new float[n];
+        float[] coarse = new float[n];
+        // Normal deltas on a grid of 2^-12 (as BF16 deltas): ties at the cut, but a small bucket.
+        float[] gridBase = new float[n];
+        float[] grid = new float[n];
         for (int i = 0; i < n; i++) {
-            // Few distinct magnitudes (many ties at any threshold), zeros of both signs, NaN and infinity.
-            base[i] = rnd.nextInt(5) == 0 ? -0f : 0.25f * rnd.nextInt(3);
-            x[i] = base[i] + (rnd.nextInt(9) - 4) * 0.125f;
+            coarseBase[i] = rnd.nextInt(5) == 0 ? -0f : 0.25f * rnd.nextInt(3);
+            coarse[i] = coarseBase[i] + (rnd.nextInt(9) - 4) * 0.125f;
+            gridBase[i] = (float) (rnd.nextGaussian() * 0.02);
+            grid[i] = gridBase[i] + Math.round(rnd.nextGaussian() * 0.02 * 4096) / 4096f;
             if (rnd.nextInt(500) == 0) {
-                x[i] = rnd.nextBoolean() ? Float.NaN : Float.NEGATIVE_INFINITY;
+                coarse[i] = rnd.nextBoolean() ? Float.NaN : Float.NEGATIVE_INFINITY;
+                grid[i] = rnd.nextBoolean() ? Float.NaN : Float.POSITIVE_INFINITY;
             }
         }
-        for (double density : new double[] {0.0001, 0.1, 0.37, 0.5, 0.9, 0.9999}) {
+        // Both ways of finding the cut on the fast path are taken.
+        assertTrue(cutMatchesReferenceAndFastPath(coarse, coarseBase) > 0);
+        assertTrue(cutMatchesReferenceAndFastPath(grid, gridBase) < 6);
+    }
+
+    /** Checks six densities; returns at how many the cut's bucket holds more than an eighth of the elements. */
+    private static int cutMatchesReferenceAndFastPath(float[] x, float[] base) {
+        int n = x.length;
+        int wide = 0;
+        for (double density : new double[] {0.001, 0.1, 0.37, 0.5, 0.9, 0.9999}) {
             int k = (int) (density * n);
+            wide += MagnitudeSelection.bucket(x, base, n - k).count() > n / 8 ? 1 : 0;
             Integer[] order = new Integer[n];
             for (int i = 0; i < n; i++) {
                 order[i] = i;
             }
             // Stable sort by descending magnitude bits: among equal magnitudes the lower index first.
-            java.util.Arrays.sort(order, (a, b) -> Integer.compare(magnitude(x, base, b), magnitude(x, base, a)));
+            Arrays.sort(order, (a, b) -> Integer.compare(magnitude(x, base, b), magnitude(x, base, a)));
             boolean[] expected = new boolean[n];
             for (int r = 0; r < k; r++) {
                 expected[order[r]] = true;
@@ -99,13 +118,18 @@ class TaskVectorCombinerTest {
                 assertEquals(expected[i], mask.kept(i), "density " + density + ", element " + i);
             }
             for (boolean normalize : new boolean[] {true, false}) {
-                TaskVectorCombiner combiner = new TaskVectorCombiner(Consensus.SUM, new float[][] {x}, base,
+                // A fresh mask each: the fast path must find the cut itself, never reading built bits.
+                TaskVectorCombiner fast = new TaskVectorCombiner(Consensus.SUM, new float[][] {x}, base,
                         new double[] {0.7}, new KeepMask[] {Sparsifier.magnitude(x, base, density, null)}, 0.7,
                         normalize, 0.9);
-                assertArrayEquals(rawBits(combiner.combineByBlocks(new float[n])), rawBits(combiner.combine()),
+                TaskVectorCombiner general = new TaskVectorCombiner(Consensus.SUM, new float[][] {x}, base,
+                        new double[] {0.7}, new KeepMask[] {Sparsifier.magnitude(x, base, density, null)}, 0.7,
+                        normalize, 0.9);
+                assertArrayEquals(rawBits(general.combineByBlocks(new float[n])), rawBits(fast.combine()),
                         "density " + density + ", normalize " + normalize);
             }
         }
+        return wide;
     }
 
     private static int magnitude(float[] x, float[] base, int i) {
