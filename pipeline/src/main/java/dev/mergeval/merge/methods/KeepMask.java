@@ -47,7 +47,7 @@ final class KeepMask {
     /** Bit {@code i} set when element {@code i} survives; null when all do. */
     long[] bits() {
         if (bits == null && topK > 0) {
-            bits = Sparsifier.MagnitudeCut.topK(x, base, topK).bits(x, base);
+            bits = Sparsifier.MagnitudeCut.topKBits(x, base, topK);
         }
         return bits;
     }

@@ -41,7 +41,7 @@ final class Sparsifier {
         if (rescale == null) {
             return new KeepMask(x, base, k);
         }
-        return rescaled(x, base, MagnitudeCut.topK(x, base, k).bits(x, base), rescale, density);
+        return rescaled(x, base, MagnitudeCut.topKBits(x, base, k), rescale, density);
     }
 
     /**
@@ -53,6 +53,41 @@ final class Sparsifier {
         /** The cut keeping the {@code k} largest of {@code |x_i - base_i|}, {@code 0 < k <= n}. */
         static MagnitudeCut topK(float[] x, float[] base, int k) {
             return of(x, base, k, MagnitudeSelection.select(x, base, x.length - k), null);
+        }
+
+        /**
+         * The keep bits of the {@code k} largest magnitudes, as {@link #bits} of {@link #topK} but in
+         * two passes, not three: after the selection's first pass, the bits are built as if rank
+         * {@code n - k}'s whole 16-bit bucket were dropped while its members are collected, and once
+         * the cut is resolved among them only their bits are set. A bucket holding more than an
+         * eighth of the elements (a degenerate spread) goes the three-pass way.
+         */
+        static long[] topKBits(float[] x, float[] base, int k) {
+            int n = x.length;
+            MagnitudeSelection.Bucket bucket = MagnitudeSelection.bucket(x, base, n - k);
+            if (bucket.count() > n / 8) {
+                return topK(x, base, k).bits(x, base);
+            }
+            int high = bucket.high();
+            int[] members = new int[bucket.count()];
+            int found = 0;
+            long[] bits = KeepMask.none(n);
+            for (int word = 0; word < bits.length; word++) {
+                long keep = 0;
+                for (int i = word << 6, end = Math.min(n, i + 64); i < end; i++) {
+                    int bucketOf = MagnitudeSelection.magnitudeBits(x[i], base[i]) >>> 16;
+                    keep |= (((long) high - bucketOf) >>> 63) << i;
+                    if (bucketOf == high) {
+                        members[found++] = i;
+                    }
+                }
+                bits[word] = keep;
+            }
+            MagnitudeCut cut = of(x, base, k, MagnitudeSelection.selectAmong(x, base, n - k, bucket, members), members);
+            for (int i : members) {
+                bits[i >>> 6] |= cut.keeps(MagnitudeSelection.magnitudeBits(x[i], base[i]), i) << i;
+            }
+            return bits;
         }
 
         /**
