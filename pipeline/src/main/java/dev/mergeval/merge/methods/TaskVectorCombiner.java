@@ -14,7 +14,6 @@ import java.util.Arrays;
  */
 final class TaskVectorCombiner {
     static final int BLOCK = 1024;
-    private static final long ONE_BITS = Double.doubleToRawLongBits(1.0);
     private final Consensus consensus;
     private final float[][] xs;
     private final float[] base;
@@ -179,13 +178,6 @@ final class TaskVectorCombiner {
         return (float) (b + lambda * delta);
     }
 
-    /** {@code div == 0 ? 1 : div} without a branch, for a {@code div} that is never -0.0 or NaN. */
-    private static double divisorOrOne(double div) {
-        long d = Double.doubleToRawLongBits(div);
-        long nonzero = (d | -d) >> 63;
-        return Double.longBitsToDouble((d & nonzero) | (ONE_BITS & ~nonzero));
-    }
-
     /**
      * Sign consensus: the elected sign is that of the sum of {@code e_k} (or of the count of
      * signs), +1 on a tie; {@code e_k} agrees when {@code e_k * sign > 0}, so zeros never do.
@@ -224,8 +216,11 @@ final class TaskVectorCombiner {
         }
         for (int j = 0; j < len; j++) {
             // Not "divisor == 0 ? 1 : divisor": C2 compiles that to a branch, which mispredicts
-            // where many elements are dropped (the divisor is then zero at random).
-            divisor[j] = divisorOrOne(divisor[j]);
+            // where many elements are dropped (the divisor is then zero at random). |S| 2^1200 is
+            // at least 2^126 for any S != 0, so the min is 1 for S != 0 and 0 for S == 0, and
+            // S + (1 - min) is S or 1 (S is never -0.0). Plain double arithmetic, so it vectorizes.
+            double s = divisor[j];
+            divisor[j] = s + (1.0 - Math.min(Math.abs(s) * 0x1p600 * 0x1p600, 1.0));
         }
     }
 }

@@ -132,6 +132,70 @@ class TaskVectorCombinerTest {
         return wide;
     }
 
+    @Test
+    void blockElectionMatchesTheScalarFormulaWithTinyAndCancellingWeights() {
+        Random rnd = new Random(13);
+        int n = 2500;
+        float[] base = new float[n];
+        float[][] xs = new float[3][n];
+        for (int i = 0; i < n; i++) {
+            base[i] = rnd.nextInt(4) == 0 ? -0f : (float) (rnd.nextGaussian() * 0.02);
+            for (int k = 0; k < 3; k++) {
+                xs[k][i] = switch (rnd.nextInt(6)) {
+                    case 0 -> base[i];
+                    case 1 -> base[i] + (rnd.nextBoolean() ? 0.25f : -0.25f);
+                    case 2 -> rnd.nextBoolean() ? Float.POSITIVE_INFINITY : 1e-40f;
+                    default -> base[i] + (float) (rnd.nextGaussian() * 0.02);
+                };
+            }
+        }
+        double[][] weightSets = {{1, -1, 0.5}, {Double.MIN_VALUE, -Double.MIN_VALUE, 1e-300}, {0.6, 0.4, -0.0},
+            {1e300, 1e300, -1e300}};
+        for (int m = 2; m <= 3; m++) {
+            for (double[] weights : weightSets) {
+                double[] w = Arrays.copyOf(weights, m);
+                float[][] x = Arrays.copyOf(xs, m);
+                KeepMask[] all = new KeepMask[m];
+                Arrays.fill(all, KeepMask.ALL);
+                for (boolean normalize : new boolean[] {true, false}) {
+                    float[] out = new TaskVectorCombiner(Consensus.SUM, x, base, w, all, 0, normalize, 0.9).combine();
+                    for (int i = 0; i < n; i++) {
+                        float expected = scalarTies(x, base, w, normalize, 0.9, i);
+                        String where = "element " + i + ", weights " + Arrays.toString(w);
+                        if (Float.isNaN(expected)) {
+                            // Which NaN payload survives depends on the JIT (vector or scalar max).
+                            assertTrue(Float.isNaN(out[i]), where);
+                        } else {
+                            assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(out[i]), where);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** Sign-elected merge of element {@code i} written plainly, as mergekit's formula. */
+    private static float scalarTies(float[][] x, float[] base, double[] w, boolean normalize, double lambda, int i) {
+        double[] e = new double[x.length];
+        double vote = 0.0;
+        for (int k = 0; k < x.length; k++) {
+            e[k] = w[k] * (x[k][i] - base[i]);
+            vote += e[k];
+        }
+        double sign = Math.copySign(1.0, vote + 0.0);
+        double mixed = 0.0;
+        double divisor = 0.0;
+        for (int k = 0; k < x.length; k++) {
+            // A NaN always counts: mergekit's max(e * sign, 0) propagates it.
+            if (e[k] * sign > 0 || Double.isNaN(e[k])) {
+                mixed += e[k];
+                divisor += w[k];
+            }
+        }
+        divisor = divisor == 0 ? 1.0 : divisor;
+        return (float) (base[i] + lambda * (normalize ? mixed / divisor : mixed));
+    }
+
     private static int magnitude(float[] x, float[] base, int i) {
         return Float.floatToRawIntBits(Math.abs(x[i] - base[i]));
     }
