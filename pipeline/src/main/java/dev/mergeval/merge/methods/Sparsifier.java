@@ -125,6 +125,7 @@ final class Sparsifier {
             return above | tie;
         }
 
+        /** The keep bits of {@code x - base} under this cut. */
         long[] bits(float[] x, float[] base) {
             int n = x.length;
             long[] bits = KeepMask.none(n);

@@ -148,8 +148,7 @@ final class TaskVectorCombiner {
         if (bucket.count() > n / 8) {
             Sparsifier.MagnitudeCut cut = Sparsifier.MagnitudeCut.topK(x, base, k);
             for (int i = 0; i < n; i++) {
-                float d = x[i] - base[i];
-                out[i] = one(x[i], base[i], scaled, cut.keeps(Float.floatToRawIntBits(Math.abs(d)), i));
+                out[i] = one(x[i], base[i], scaled, cut.keeps(MagnitudeSelection.magnitudeBits(x[i], base[i]), i));
             }
             return;
         }
@@ -157,7 +156,7 @@ final class TaskVectorCombiner {
         int[] members = new int[bucket.count()];
         int found = 0;
         for (int i = 0; i < n; i++) {
-            int m = Float.floatToRawIntBits(Math.abs(x[i] - base[i]));
+            int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
             out[i] = one(x[i], base[i], scaled, ((long) high - (m >>> 16)) >>> 63);
             if ((m >>> 16) == high) {
                 members[found++] = i;
@@ -166,8 +165,7 @@ final class TaskVectorCombiner {
         MagnitudeSelection.Rank kth = MagnitudeSelection.selectAmong(x, base, n - k, bucket, members);
         Sparsifier.MagnitudeCut cut = Sparsifier.MagnitudeCut.of(x, base, k, kth, members);
         for (int i : members) {
-            float d = x[i] - base[i];
-            out[i] = one(x[i], base[i], scaled, cut.keeps(Float.floatToRawIntBits(Math.abs(d)), i));
+            out[i] = one(x[i], base[i], scaled, cut.keeps(MagnitudeSelection.magnitudeBits(x[i], base[i]), i));
         }
     }
 
