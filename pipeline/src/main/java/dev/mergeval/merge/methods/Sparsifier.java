@@ -35,28 +35,114 @@ final class Sparsifier {
             return KeepMask.ALL;
         }
         int k = (int) (density * n);
-        long[] bits = KeepMask.none(n);
         if (k <= 0) {
-            return new KeepMask(bits, 1.0, null);
+            return new KeepMask(KeepMask.none(n), 1.0, null);
         }
-        MagnitudeSelection.Rank kth = MagnitudeSelection.select(x, base, n - k);
-        int threshold = kth.bits();
-        int greater = n - kth.below() - kth.equal();
-        int equalAllowed = k - greater;
-        // Mask words are built in a register, branch-free except for the rare threshold ties.
-        for (int word = 0; word < bits.length; word++) {
-            long keep = 0;
-            for (int i = word << 6, end = Math.min(n, i + 64); i < end; i++) {
-                int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
-                keep |= (((long) threshold - m) >>> 63) << i;
-                if (m == threshold && equalAllowed > 0) {
-                    keep |= 1L << i;
-                    equalAllowed--;
+        if (rescale == null) {
+            return new KeepMask(x, base, k);
+        }
+        return rescaled(x, base, MagnitudeCut.topKBits(x, base, k), rescale, density);
+    }
+
+    /**
+     * The {@code k} largest magnitudes as a per-element test: magnitudes (float bits) above
+     * {@code threshold} are kept, and of those equal to it the ones at indices below {@code tieEnd}.
+     */
+    record MagnitudeCut(int threshold, int tieEnd) {
+
+        /** The cut keeping the {@code k} largest of {@code |x_i - base_i|}, {@code 0 < k <= n}. */
+        static MagnitudeCut topK(float[] x, float[] base, int k) {
+            return of(x, base, k, MagnitudeSelection.select(x, base, x.length - k), null);
+        }
+
+        /**
+         * The keep bits of the {@code k} largest magnitudes, as {@link #bits} of {@link #topK} but in
+         * two passes, not three: after the selection's first pass, the bits are built as if rank
+         * {@code n - k}'s whole 16-bit bucket were dropped while its members are collected, and once
+         * the cut is resolved among them only their bits are set. A bucket holding more than an
+         * eighth of the elements (a degenerate spread) goes the three-pass way.
+         */
+        static long[] topKBits(float[] x, float[] base, int k) {
+            int n = x.length;
+            MagnitudeSelection.Bucket bucket = MagnitudeSelection.bucket(x, base, n - k);
+            if (bucket.count() > n / 8) {
+                return topK(x, base, k).bits(x, base);
+            }
+            int high = bucket.high();
+            int[] members = new int[bucket.count()];
+            int found = 0;
+            long[] bits = KeepMask.none(n);
+            for (int word = 0; word < bits.length; word++) {
+                long keep = 0;
+                for (int i = word << 6, end = Math.min(n, i + 64); i < end; i++) {
+                    int bucketOf = MagnitudeSelection.magnitudeBits(x[i], base[i]) >>> 16;
+                    keep |= (((long) high - bucketOf) >>> 63) << i;
+                    if (bucketOf == high) {
+                        members[found++] = i;
+                    }
+                }
+                bits[word] = keep;
+            }
+            MagnitudeCut cut = of(x, base, k, MagnitudeSelection.selectAmong(x, base, n - k, bucket, members), members);
+            for (int i : members) {
+                bits[i >>> 6] |= cut.keeps(MagnitudeSelection.magnitudeBits(x[i], base[i]), i) << i;
+            }
+            return bits;
+        }
+
+        /**
+         * The cut keeping the {@code k} largest, given the magnitude of ascending rank {@code n - k}
+         * and, if not null, the indices (ascending) of every magnitude in its 16-bit bucket.
+         */
+        static MagnitudeCut of(float[] x, float[] base, int k, MagnitudeSelection.Rank kth, int[] members) {
+            int n = x.length;
+            int threshold = kth.bits();
+            int equalAllowed = k - (n - kth.below() - kth.equal());
+            if (equalAllowed == kth.equal()) {
+                return new MagnitudeCut(threshold, n);
+            }
+            // Only some of the ties are kept: the first equalAllowed (>= 1) of them.
+            int seen = 0;
+            if (members != null) {
+                for (int i : members) {
+                    if (MagnitudeSelection.magnitudeBits(x[i], base[i]) == threshold && ++seen == equalAllowed) {
+                        return new MagnitudeCut(threshold, i + 1);
+                    }
                 }
             }
-            bits[word] = keep;
+            for (int i = 0; ; i++) {
+                if (MagnitudeSelection.magnitudeBits(x[i], base[i]) == threshold && ++seen == equalAllowed) {
+                    return new MagnitudeCut(threshold, i + 1);
+                }
+            }
         }
-        return rescaled(x, base, bits, rescale, density);
+
+        /** 1 when element {@code i}, of magnitude bits {@code m}, is kept, else 0; branch-free. */
+        long keeps(int m, int i) {
+            long above = ((long) threshold - m) >>> 63;
+            // Magnitude bits are non-negative, so m ^ threshold - 1 is negative exactly when they are equal.
+            long tie = (((long) (m ^ threshold) - 1) >>> 63) & (((long) i - tieEnd) >>> 63);
+            return above | tie;
+        }
+
+        /** The keep bits of {@code x - base} under this cut. */
+        long[] bits(float[] x, float[] base) {
+            int n = x.length;
+            long[] bits = KeepMask.none(n);
+            for (int word = 0; word < bits.length; word++) {
+                long keep = 0;
+                for (int i = word << 6, end = Math.min(n, i + 64); i < end; i++) {
+                    int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
+                    keep |= (((long) threshold - m) >>> 63) << i;
+                    if (m == threshold && i < tieEnd) {
+                        // Rare (ties at the threshold), so this branch predicts well.
+                        keep |= 1L << i;
+                    }
+                }
+                bits[word] = keep;
+            }
+            return bits;
+        }
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.mergeval.merge.methods;
 
+import dev.mergeval.merge.MagnitudeSelection;
 import dev.mergeval.merge.methods.GeneralizedTaskArithmeticMerge.Consensus;
 import java.util.Arrays;
 
@@ -42,6 +43,16 @@ final class TaskVectorCombiner {
     /** The merged tensor (or chunk): {@code b + lambda * (normalize ? D / S : D)} per element. */
     float[] combine() {
         float[] out = new float[base.length];
+        if (consensus == Consensus.SUM && xs.length == 1 && masks[0].elementScale == null
+                && w[0] != 0 && Double.isFinite(w[0])) {
+            electOne(out);
+            return out;
+        }
+        return combineByBlocks(out);
+    }
+
+    /** The general path of {@link #combine()} into {@code out}; package-private to pin the fast path to it. */
+    float[] combineByBlocks(float[] out) {
         for (int from = 0; from < base.length; from += BLOCK) {
             block(from, Math.min(base.length, from + BLOCK), out);
         }
@@ -75,13 +86,13 @@ final class TaskVectorCombiner {
         float[] x = xs[k];
         double wk = w[k];
         KeepMask mask = masks[k];
-        if (mask.bits == null) {
+        long[] bits = mask.bits();
+        if (bits == null) {
             for (int j = 0; j < len; j++) {
                 ek[j] = wk * (x[from + j] - base[from + j]);
             }
             return;
         }
-        long[] bits = mask.bits;
         double scaled = wk * mask.scale;
         if (mask.elementScale == null) {
             for (int j = 0; j < len; j++) {
@@ -94,6 +105,75 @@ final class TaskVectorCombiner {
         for (int j = 0; j < len; j++) {
             ek[j] = wk * ((x[from + j] - base[from + j]) * mask.factor(from + j));
         }
+    }
+
+    /**
+     * One task vector with sign consensus (TIES on one fine-tune) and a finite, non-zero weight,
+     * fused into one pass per element with no block arrays. The elected sign is then that of
+     * {@code e} itself, so the block path ({@link #weightedDeltas}, {@link #elect}) reduces to
+     * {@code D = e + 0.0} with {@code S = w} where {@code e != 0} (or NaN) and {@code S = 1} where
+     * {@code e} is a zero of either sign, and {@code D / S} to {@code e / w + 0.0}: a non-zero
+     * {@code e = w d} divided by {@code w} does not underflow to zero, and a zero gives +0.0 either
+     * way. So the floats are identical, without the election's sign masks. A vector kept whole gets
+     * {@code e = (w * 1) d * 1}, which equals {@code w d} bit for bit.
+     */
+    private void electOne(float[] out) {
+        KeepMask mask = masks[0];
+        if (mask.topK > 0) {
+            electOneTopK(out, mask.topK);
+            return;
+        }
+        float[] x = xs[0];
+        long[] keep = mask.bits();
+        double scaled = w[0] * mask.scale;
+        for (int i = 0; i < out.length; i++) {
+            long word = keep == null ? -1L : keep[i >>> 6];
+            out[i] = one(x[i], base[i], scaled, (word >>> i) & 1L);
+        }
+    }
+
+    /**
+     * {@link #electOne(float[])} for a TIES mask, which it never builds: the selection's first pass
+     * (a histogram of the magnitudes' high 16 bits) gives the bucket of the cut; one pass then
+     * merges every element as if that whole bucket were dropped and collects the bucket's members
+     * (few: a 16-bit bucket spans 1/128 of an octave); the cut is resolved among them, and only they
+     * are merged again. A bucket holding more than an eighth of the elements (a degenerate spread,
+     * such as a tensor the fine-tune left unchanged) is resolved first, by a second pass.
+     */
+    private void electOneTopK(float[] out, int k) {
+        float[] x = xs[0];
+        int n = out.length;
+        double scaled = w[0] * masks[0].scale;
+        MagnitudeSelection.Bucket bucket = MagnitudeSelection.bucket(x, base, n - k);
+        if (bucket.count() > n / 8) {
+            Sparsifier.MagnitudeCut cut = Sparsifier.MagnitudeCut.topK(x, base, k);
+            for (int i = 0; i < n; i++) {
+                out[i] = one(x[i], base[i], scaled, cut.keeps(MagnitudeSelection.magnitudeBits(x[i], base[i]), i));
+            }
+            return;
+        }
+        int high = bucket.high();
+        int[] members = new int[bucket.count()];
+        int found = 0;
+        for (int i = 0; i < n; i++) {
+            int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
+            out[i] = one(x[i], base[i], scaled, ((long) high - (m >>> 16)) >>> 63);
+            if ((m >>> 16) == high) {
+                members[found++] = i;
+            }
+        }
+        MagnitudeSelection.Rank kth = MagnitudeSelection.selectAmong(x, base, n - k, bucket, members);
+        Sparsifier.MagnitudeCut cut = Sparsifier.MagnitudeCut.of(x, base, k, kth, members);
+        for (int i : members) {
+            out[i] = one(x[i], base[i], scaled, cut.keeps(MagnitudeSelection.magnitudeBits(x[i], base[i]), i));
+        }
+    }
+
+    /** One element of {@link #electOne}: {@code e = (w s) (x - b) keep}, then {@code b + lambda (e / w + 0.0)}. */
+    private float one(float x, float b, double scaled, long keep) {
+        double e = scaled * (x - b) * keep;
+        double delta = (normalize ? e / w[0] : e) + 0.0;
+        return (float) (b + lambda * delta);
     }
 
     /**
@@ -133,7 +213,12 @@ final class TaskVectorCombiner {
             }
         }
         for (int j = 0; j < len; j++) {
-            divisor[j] = divisor[j] == 0 ? 1.0 : divisor[j];
+            // Not "divisor == 0 ? 1 : divisor": C2 compiles that to a branch, which mispredicts
+            // where many elements are dropped (the divisor is then zero at random). |S| 2^1200 is
+            // at least 2^126 for any S != 0, so the min is 1 for S != 0 and 0 for S == 0, and
+            // S + (1 - min) is S or 1 (S is never -0.0). Plain double arithmetic, so it vectorizes.
+            double s = divisor[j];
+            divisor[j] = s + (1.0 - Math.min(Math.abs(s) * 0x1p600 * 0x1p600, 1.0));
         }
     }
 }
