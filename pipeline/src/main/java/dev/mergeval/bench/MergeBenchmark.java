@@ -141,7 +141,7 @@ public final class MergeBenchmark {
         // both then write into memory just freed, not into pages a virtual machine's host may have
         // taken back, which cost a host fault each (many seconds per GB, seen as sys time).
         Row row = time(round, name, inputBytes, () -> {
-            deleteQuietly(out, conf);
+            delete(out, conf);
             outcome[0] = MergeJob.run(new MergeJob.Request("bench", yaml, out, 0, false,
                     options.withMaxShardBytes(shard)), executor, conf);
         });
@@ -149,7 +149,7 @@ public final class MergeBenchmark {
         return row;
     }
 
-    private static void deleteQuietly(String dir, Configuration conf) {
+    private static void delete(String dir, Configuration conf) {
         try {
             Path p = new Path(dir);
             HadoopFs.get(p, conf).delete(p, true);

@@ -1,7 +1,6 @@
 package dev.mergeval.common;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.nio.charset.StandardCharsets;
@@ -57,11 +56,11 @@ class FileDigestTest {
         Thread.sleep(DigestCache.SETTLE_SECONDS * 1000 + 200);
         FileSystem fs = FileSystem.getLocal(new Configuration());
         org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(file.toUri());
+        // The second round reads both from the cache: each kind must get its own entry back.
         for (int round = 0; round < 2; round++) {
             assertEquals(xxh64(bytes), FileDigest.XXH64.of(fs, p));
             assertEquals(Sha256.of(bytes), FileDigest.SHA256.of(fs, p));
         }
-        assertNotEquals(FileDigest.XXH64.of(fs, p), FileDigest.SHA256.of(fs, p).substring(0, 16));
     }
 
     @Test

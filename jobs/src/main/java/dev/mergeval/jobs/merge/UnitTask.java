@@ -4,11 +4,8 @@ import dev.mergeval.common.FileDigest;
 import dev.mergeval.jobs.FailFast;
 import dev.mergeval.merge.plan.MergePlan;
 import dev.mergeval.merge.plan.UnitExecutor;
-import java.io.IOException;
 import java.io.Serializable;
-import java.io.UncheckedIOException;
 import java.util.List;
-import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.function.Function;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.util.SerializableConfiguration;
@@ -17,7 +14,7 @@ import org.apache.spark.util.SerializableConfiguration;
  * Executor side of one task of a merge's single job: for an index below the plan's unit count, runs
  * {@link UnitExecutor#execute} for that unit of the broadcast plan and returns its
  * {@link dev.mergeval.merge.plan.UnitResult}; for the indices after, hashes the input file at
- * {@code index - units} and returns its digest. Holds only broadcasts, a path and the file list, so
+ * {@code index - units} ({@link FileHashTask}) and returns its digest. Holds only broadcasts, a path and the file list, so
  * the closure shipped per task is small.
  */
 final class UnitTask implements Function<Integer, Serializable> {
@@ -28,7 +25,7 @@ final class UnitTask implements Function<Integer, Serializable> {
     private final Broadcast<SerializableConfiguration> conf;
     private final String partsDir;
     private final List<String> files;
-    private final FileDigest kind;
+    private final FileHashTask hash;
 
     UnitTask(Broadcast<MergePlan> plan, Broadcast<SerializableConfiguration> conf, String partsDir,
             List<String> files, FileDigest kind) {
@@ -36,20 +33,17 @@ final class UnitTask implements Function<Integer, Serializable> {
         this.conf = conf;
         this.partsDir = partsDir;
         this.files = List.copyOf(files);
-        this.kind = kind;
+        this.hash = new FileHashTask(conf, kind);
     }
 
     @Override
     public Serializable call(Integer index) {
         MergePlan p = plan.value();
+        if (index >= p.units().size()) {
+            return hash.call(files.get(index - p.units().size()));
+        }
         try {
-            if (index < p.units().size()) {
-                return UnitExecutor.execute(p, p.units().get(index), partsDir, conf.value().value());
-            }
-            Path path = new Path(files.get(index - p.units().size()));
-            return kind.of(path.getFileSystem(conf.value().value()), path);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot hash " + files.get(index - p.units().size()) + ": " + e.getMessage(), e);
+            return UnitExecutor.execute(p, p.units().get(index), partsDir, conf.value().value());
         } catch (RuntimeException e) {
             throw FailFast.unwrapBadInput(e);
         }

@@ -83,11 +83,19 @@ final class Sparsifier {
                 }
                 bits[word] = keep;
             }
-            MagnitudeCut cut = of(x, base, k, MagnitudeSelection.selectAmong(x, base, n - k, bucket, members), members);
+            MagnitudeCut cut = among(x, base, k, bucket, members);
             for (int i : members) {
                 bits[i >>> 6] |= cut.keeps(MagnitudeSelection.magnitudeBits(x[i], base[i]), i) << i;
             }
             return bits;
+        }
+
+        /**
+         * The cut keeping the {@code k} largest, resolved among {@code members}: the indices
+         * (ascending) of every magnitude in the 16-bit bucket of rank {@code n - k}.
+         */
+        static MagnitudeCut among(float[] x, float[] base, int k, MagnitudeSelection.Bucket bucket, int[] members) {
+            return of(x, base, k, MagnitudeSelection.selectAmong(x, base, x.length - k, bucket, members), members);
         }
 
         /**

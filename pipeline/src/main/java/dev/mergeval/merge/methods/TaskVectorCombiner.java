@@ -162,8 +162,7 @@ final class TaskVectorCombiner {
                 members[found++] = i;
             }
         }
-        MagnitudeSelection.Rank kth = MagnitudeSelection.selectAmong(x, base, n - k, bucket, members);
-        Sparsifier.MagnitudeCut cut = Sparsifier.MagnitudeCut.of(x, base, k, kth, members);
+        Sparsifier.MagnitudeCut cut = Sparsifier.MagnitudeCut.among(x, base, k, bucket, members);
         for (int i : members) {
             out[i] = one(x[i], base[i], scaled, cut.keeps(MagnitudeSelection.magnitudeBits(x[i], base[i]), i));
         }
