@@ -83,6 +83,16 @@ public interface MergeMethod {
         return null;
     }
 
+    /**
+     * The method's {@link StreamedMerge} for a tensor of {@code numElements} elements with these
+     * parameters and plan-time decision, where {@link #elementwise} does not hold and the method
+     * reads no extra input for it; null (the default) where it has none, and the whole tensor is
+     * merged by {@link #merge}. Opt-in: a method without one loses nothing but memory.
+     */
+    default StreamedMerge streamed(TensorParams params, TensorDecision decision, long numElements) {
+        return null;
+    }
+
     /** Merges one tensor, or one chunk of it when {@link #elementwise} holds. */
     float[] merge(MergeRequest request);
 }

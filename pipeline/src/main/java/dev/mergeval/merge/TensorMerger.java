@@ -190,6 +190,19 @@ public final class TensorMerger {
     }
 
     /**
+     * The method's {@link StreamedMerge} for {@code tensorName} of {@code shape}, or null where the
+     * tensor is chunkable, reads an extra input, or the method has none: then {@link #merge} on the
+     * whole tensor is the way. Its inputs come in the order of {@link #inputs}.
+     */
+    public StreamedMerge streamed(String tensorName, long[] shape) {
+        if (chunkable(tensorName) || !extrasFor(tensorName).isEmpty()
+                || !List.copyOf(inputs(tensorName).keySet()).equals(scope(tensorName).inputModels())) {
+            return null;
+        }
+        return method.streamed(params(tensorName), analysis.decision(tensorName), Shapes.numElements(shape));
+    }
+
+    /**
      * Merges elements {@code [elementOffset, elementOffset + len)} of {@code tensorName}.
      *
      * @param shape the full tensor shape

@@ -7,7 +7,9 @@ import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
 import dev.mergeval.merge.ParamDef;
 import dev.mergeval.merge.Params;
+import dev.mergeval.merge.StreamedMerge;
 import dev.mergeval.merge.SweepMapping;
+import dev.mergeval.merge.TensorDecision;
 import dev.mergeval.merge.TensorParams;
 import dev.mergeval.merge.methods.Sparsifier.RescaleMode;
 import java.util.ArrayList;
@@ -183,6 +185,32 @@ public final class GeneralizedTaskArithmeticMerge implements MergeMethod {
             }
         }
         return true;
+    }
+
+    /**
+     * TIES' trimming streamed ({@link StreamedTaskVectorMerge}): magnitude sparsification, where
+     * some density is not trivial. The other sparsifications need the whole tensor.
+     */
+    @Override
+    public StreamedMerge streamed(TensorParams params, TensorDecision decision, long numElements) {
+        if (sparsification != Sparsification.MAGNITUDE || elementwise(params)) {
+            return null;
+        }
+        int m = params.perModel().size() - 1;
+        double[] w = new double[m];
+        double[] densities = new double[m];
+        for (int k = 0, j = 0; k < params.perModel().size(); k++) {
+            if (k == params.baseIndex()) {
+                continue;
+            }
+            Params p = params.perModel().get(k);
+            w[j] = p.number("weight");
+            densities[j++] = p.number("density");
+        }
+        Params global = params.global();
+        return new StreamedTaskVectorMerge(consensus, params.baseIndex(), w, densities,
+                rescaleMode(global, params.tensorName()), global.bool("normalize"), global.number("lambda"),
+                numElements);
     }
 
     @Override

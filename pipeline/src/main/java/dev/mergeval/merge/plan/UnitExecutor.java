@@ -4,9 +4,11 @@ import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.TensorCodec;
+import dev.mergeval.common.Shapes;
 import dev.mergeval.merge.ElementwiseKernel;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeInputs;
+import dev.mergeval.merge.StreamedMerge;
 import dev.mergeval.merge.TensorMerger;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -39,8 +41,9 @@ import org.apache.hadoop.fs.RawLocalFileSystem;
  * a unit's completion marker is created after its bytes are written and a unit with a marker is
  * skipped.
  *
- * <p>Memory: chunkable tensors are read {@link MergePlan#chunkElements()} elements per input at a
- * time into buffers reused by the thread; other tensors are read whole, one per input. Encoded
+ * <p>Memory: chunkable tensors, and tensors of a method with a {@link StreamedMerge} for them, are
+ * read {@link MergePlan#chunkElements()} elements per input at a time into buffers reused by the
+ * thread; other tensors are read whole, one per input. Encoded
  * bytes go out in blocks of {@value #BLOCK_BYTES} bytes.
  */
 public final class UnitExecutor {
@@ -124,6 +127,11 @@ public final class UnitExecutor {
                     mergeWithKernel(plan, inputs, sources, tensor, slice, kernel, scratch, sink);
                     continue;
                 }
+                StreamedMerge streamed = merger.streamed(tensor.name(), tensor.shape());
+                if (streamed != null) {
+                    mergeStreamed(plan, inputs, sources, tensor, slice, streamed, scratch, sink);
+                    continue;
+                }
                 boolean chunked = merger.chunkable(tensor.name());
                 List<String> extras = merger.extrasFor(tensor.name());
                 int step = chunked ? plan.chunkElements() : Math.toIntExact(slice.elementCount());
@@ -200,6 +208,47 @@ public final class UnitExecutor {
             }
             sink.write(tensor, offset * outSize, ByteBuffer.wrap(out, 0, n * outSize));
         }
+    }
+
+    /**
+     * A tensor merged by its {@link StreamedMerge}: the passes it asks for, then the merge pass,
+     * each over chunks of the plan's size read into the thread's arrays, so memory stays a chunk's
+     * worth however large the tensor.
+     */
+    private static void mergeStreamed(MergePlan plan, MergeInputs inputs, Map<String, String> sources,
+            OutputTensor tensor, TensorSlice slice, StreamedMerge streamed, Scratch scratch, UnitSink sink)
+            throws IOException {
+        if (slice.elementOffset() != 0 || slice.elementCount() != Shapes.numElements(tensor.shape())) {
+            throw new IllegalStateException(tensor.name() + ": a streamed merge needs the whole tensor in one unit");
+        }
+        int chunk = plan.chunkElements();
+        long total = slice.elementCount();
+        while (streamed.needsPass()) {
+            for (long done = 0; done < total; done += chunk) {
+                int n = (int) Math.min(chunk, total - done);
+                streamed.observe(readChunk(inputs, sources, done, n, chunk, scratch), done, n);
+            }
+            streamed.endPass();
+        }
+        int size = tensor.dtype().byteSize();
+        for (long done = 0; done < total; done += chunk) {
+            int n = (int) Math.min(chunk, total - done);
+            float[] merged = streamed.merge(readChunk(inputs, sources, done, n, chunk, scratch), done, n);
+            writeEncoded(tensor, merged, n, done * size, scratch.block, sink);
+        }
+    }
+
+    /** Elements {@code [offset, offset + n)} of each source, in the sources' order, in the thread's arrays. */
+    private static float[][] readChunk(MergeInputs inputs, Map<String, String> sources, long offset, int n,
+            int chunk, Scratch scratch) {
+        float[][] xs = new float[sources.size()][];
+        int i = 0;
+        for (Map.Entry<String, String> source : sources.entrySet()) {
+            xs[i] = scratch.floats(i, n, chunk);
+            inputs.read(source.getKey(), source.getValue(), offset, xs[i], n);
+            i++;
+        }
+        return xs;
     }
 
     private static void copyRaw(Checkpoint source, String name, OutputTensor tensor, TensorSlice slice,

@@ -1,0 +1,27 @@
+package dev.mergeval.merge;
+
+/**
+ * The merge of one tensor that is not element-wise but needs, beyond each element's inputs, only a
+ * few statistics of the whole tensor (TIES' magnitude cut): the executor streams the tensor's
+ * chunks through {@link #observe} for as many passes as {@link #needsPass} asks, then through
+ * {@link #merge}. Memory is a chunk's worth plus the statistics, whatever the tensor's size, and
+ * the floats are exactly those of {@link MergeMethod#merge} on the whole tensor.
+ *
+ * <p>Inputs are the models' chunks in {@link MergeConfig#inputModels()} order, each exactly
+ * {@code n} elements long, starting at flat element {@code offset}; every pass visits the chunks in
+ * ascending order and covers the whole tensor. One instance serves one tensor on one thread.
+ */
+public interface StreamedMerge {
+
+    /** True while another pass over the tensor's chunks is needed before {@link #merge}. */
+    boolean needsPass();
+
+    /** One chunk of the current pass. */
+    void observe(float[][] inputs, long offset, int n);
+
+    /** Ends the current pass, after its last chunk. */
+    void endPass();
+
+    /** The merged elements {@code [offset, offset + n)}, a new array; once {@link #needsPass} is false. */
+    float[] merge(float[][] inputs, long offset, int n);
+}
