@@ -8,8 +8,9 @@ package dev.mergeval.merge;
  * the floats are exactly those of {@link MergeMethod#merge} on the whole tensor.
  *
  * <p>Inputs are the models' chunks in {@link MergeConfig#inputModels()} order, each exactly
- * {@code n} elements long, starting at flat element {@code offset}; every pass visits the chunks in
- * ascending order and covers the whole tensor. One instance serves one tensor on one thread.
+ * {@code n} elements long, starting at flat element {@code offset}; every pass, and the merge,
+ * visits the chunks once each in ascending order from element 0 and covers the whole tensor. One
+ * instance serves one tensor on one thread.
  */
 public interface StreamedMerge {
 

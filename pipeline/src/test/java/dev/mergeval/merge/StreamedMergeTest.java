@@ -14,9 +14,9 @@ import org.junit.jupiter.api.Test;
 /**
  * TIES streamed over chunks ({@link TensorMerger#streamed}) against the whole-tensor merge, bit for
  * bit: one to three fine-tunes, densities that trim, keep all or drop all, the L1 and
- * inverse-density rescales, deltas with many ties at the cut (BF16-like values), a degenerate spread
- * whose cut bucket is too large to hold (so the cut is resolved by streaming its low bits and
- * counting ties), and chunk sizes that do and do not divide the tensor.
+ * inverse-density rescales, deltas whose cut bucket holds several values (F32, resolved by a second
+ * pass) or one (BF16-like values, resolved by the first), a million ties at the cut of which only
+ * some are kept (counted across chunks), and chunk sizes that do and do not divide the tensor.
  */
 class StreamedMergeTest {
     private static final int[] CHUNKS = {1000, 4096, 1 << 18};
@@ -42,9 +42,9 @@ class StreamedMergeTest {
     }
 
     @Test
-    void aCutBucketTooLargeToHoldIsResolvedByStreaming() {
+    void aMillionTiesAtTheCutAreKeptByIndexAcrossChunks() {
         // Every delta has the same magnitude except a few: the cut's bucket holds nearly all of the
-        // 1.3M elements, more than the members a cut holds, and only some of its ties are kept.
+        // 1.3M elements, and only some of those ties are kept.
         int n = 1_300_000;
         Random rnd = new Random(5);
         float[] base = new float[n];
