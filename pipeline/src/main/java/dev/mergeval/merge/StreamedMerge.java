@@ -23,6 +23,6 @@ public interface StreamedMerge {
     /** Ends the current pass, after its last chunk. */
     void endPass();
 
-    /** The merged elements {@code [offset, offset + n)}, a new array; once {@link #needsPass} is false. */
-    float[] merge(float[][] inputs, long offset, int n);
+    /** Writes the merged elements {@code [offset, offset + n)} to {@code out[0..n)}; once {@link #needsPass} is false. */
+    void merge(float[][] inputs, long offset, int n, float[] out);
 }

@@ -105,7 +105,9 @@ class StreamedMergeTest {
         float[] out = new float[n];
         for (int off = 0; off < n; off += chunk) {
             int len = Math.min(chunk, n - off);
-            System.arraycopy(streamed.merge(slice(inputs, off, len), off, len), 0, out, off, len);
+            float[] merged = new float[chunk];
+            streamed.merge(slice(inputs, off, len), off, len, merged);
+            System.arraycopy(merged, 0, out, off, len);
         }
         return out;
     }

@@ -9,13 +9,13 @@ import java.util.Arrays;
  * index, so the kept elements are exactly the whole-tensor cut's.
  *
  * <p>Pass one histograms the magnitudes' high 16 bits and finds the bucket of ascending rank
- * {@code n - k} ({@link MagnitudeSelection}'s first pass), keeping each bucket's smallest and
- * largest low 16 bits as it goes. Where that bucket holds one value only, which is the rule for
- * BF16 and F16 checkpoints (a fine-tune's delta has few significant bits), the threshold is that
- * value. Otherwise pass two histograms the bucket's low 16 bits. The ties at the threshold that are
+ * {@code n - k} ({@link MagnitudeSelection}'s first pass), keeping each bucket's OR of low 16
+ * bits as it goes. Where those are all zero in that bucket, which is the rule for BF16 checkpoints
+ * (a fine-tune's delta of two BF16 values mostly has no more significant bits than they do), the
+ * threshold is the bucket's one value. Otherwise pass two histograms the bucket's low 16 bits. The ties at the threshold that are
  * kept, the first {@code k - (above the threshold)} by index, are then counted as the keep bits
  * are built ({@link #bits}), chunk after chunk in ascending order, so no pass looks for the last
- * one. Memory: 768 KiB of counters, whatever {@code n}.
+ * one. Memory: 768 KiB of counters and flags, whatever {@code n}.
  */
 final class StreamedMagnitudeCut {
     private static final int BUCKETS = 1 << 16;
@@ -23,8 +23,8 @@ final class StreamedMagnitudeCut {
     private final long n;
     private final long k;
     private long[] hist = new long[BUCKETS];
-    private int[] lowMin = new int[BUCKETS];
-    private int[] lowMax = new int[BUCKETS];
+    /** Per bucket, the OR of its magnitudes' low 16 bits: zero when the bucket holds one value only. */
+    private int[] lowBits = new int[BUCKETS];
     private boolean resolved;
     private boolean highPassDone;
     private int high;
@@ -41,7 +41,6 @@ final class StreamedMagnitudeCut {
         }
         this.n = n;
         this.k = k;
-        Arrays.fill(lowMin, 0xFFFF);
     }
 
     boolean needsPass() {
@@ -56,11 +55,8 @@ final class StreamedMagnitudeCut {
         if (!highPassDone) {
             for (int i = 0; i < count; i++) {
                 int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
-                int b = m >>> 16;
-                int low = m & 0xFFFF;
-                hist[b]++;
-                lowMin[b] = Math.min(lowMin[b], low);
-                lowMax[b] = Math.max(lowMax[b], low);
+                hist[m >>> 16]++;
+                lowBits[m >>> 16] |= m & 0xFFFF;
             }
             return;
         }
@@ -85,15 +81,14 @@ final class StreamedMagnitudeCut {
             below += hist[high++];
         }
         highPassDone = true;
-        if (lowMin[high] == lowMax[high]) {
+        if (lowBits[high] == 0) {
             long[] low = new long[BUCKETS];
-            low[lowMin[high]] = hist[high];
+            low[0] = hist[high];
             resolve(low);
         } else {
             Arrays.fill(hist, 0);
         }
-        lowMin = null;
-        lowMax = null;
+        lowBits = null;
     }
 
     /** The threshold (rank {@code n - k}) from the low-bit histogram of its bucket. */
@@ -111,12 +106,12 @@ final class StreamedMagnitudeCut {
     }
 
     /**
-     * The keep bits of chunk {@code [offset, offset + count)}, bit {@code i} for element
-     * {@code offset + i}. The chunks of a scan come in ascending order from offset 0, which starts
+     * The keep bits of chunk {@code [offset, offset + count)} into {@code bits} (returned), bit
+     * {@code i} for element {@code offset + i}. The chunks of a scan come in ascending order from offset 0, which starts
      * a new scan: the ties at the threshold are kept while fewer than the allowed number have
      * been met.
      */
-    long[] bits(float[] x, float[] base, long offset, int count) {
+    long[] bits(float[] x, float[] base, long offset, int count, long[] bits) {
         if (!resolved) {
             throw new IllegalStateException("the cut is not resolved yet");
         }
@@ -126,9 +121,8 @@ final class StreamedMagnitudeCut {
             throw new IllegalStateException("chunk at " + offset + ", expected " + nextOffset);
         }
         nextOffset = offset + count;
-        long[] bits = KeepMask.none(count);
         long seen = tiesSeen;
-        for (int word = 0; word < bits.length; word++) {
+        for (int word = 0, words = (count + 63) >>> 6; word < words; word++) {
             long keep = 0;
             for (int i = word << 6, end = Math.min(count, i + 64); i < end; i++) {
                 int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);

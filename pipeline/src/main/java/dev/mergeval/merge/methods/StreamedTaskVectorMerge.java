@@ -30,6 +30,8 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
     private final double[] before;
     private final double[] after;
     private boolean sumsPending;
+    /** Per fine-tune: its keep bits of the current chunk, reused from chunk to chunk. */
+    private final long[][] keep;
 
     /**
      * @param densities per fine-tune (the models other than the base, in order), as {@code w}
@@ -54,6 +56,7 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
         this.inverseDensity = new double[m];
         this.before = new double[m];
         this.after = new double[m];
+        this.keep = new long[m][];
         for (int j = 0; j < m; j++) {
             inverseDensity[j] = 1.0 / densities[j];
             if (!(densities[j] >= 1)) {
@@ -93,10 +96,19 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
                     cut.observe(inputs[k], base, offset, n);
                 }
             } else if (cut != null) {
-                sum(j, inputs[k], base, cut.bits(inputs[k], base, offset, n), n);
+                sum(j, inputs[k], base, cut.bits(inputs[k], base, offset, n, keep(j, n)), n);
             }
             j++;
         }
+    }
+
+    /** Fine-tune {@code j}'s keep-bit array, long enough for {@code n} elements. */
+    private long[] keep(int j, int n) {
+        int words = (n + 63) >>> 6;
+        if (keep[j] == null || keep[j].length < words) {
+            keep[j] = new long[words];
+        }
+        return keep[j];
     }
 
     /** The L1 norms of the task vector and of its kept part, in index order as {@link Sparsifier}'s. */
@@ -137,7 +149,7 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
     }
 
     @Override
-    public float[] merge(float[][] inputs, long offset, int n) {
+    public void merge(float[][] inputs, long offset, int n, float[] out) {
         if (needsPass()) {
             throw new IllegalStateException("merge before the passes are done");
         }
@@ -152,7 +164,7 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
             masks[j] = mask(j, xs[j], base, offset, n);
             j++;
         }
-        return new TaskVectorCombiner(consensus, xs, base, w, masks, weightSum, normalize, lambda).combine();
+        new TaskVectorCombiner(consensus, xs, base, w, masks, weightSum, normalize, lambda).combine(out);
     }
 
     /** Fine-tune {@code j}'s mask over the chunk, with the factor {@link Sparsifier} gives the whole tensor. */
@@ -163,7 +175,7 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
         if (cuts[j] == null) {
             return KeepMask.ALL;
         }
-        long[] bits = cuts[j].bits(x, base, offset, n);
+        long[] bits = cuts[j].bits(x, base, offset, n, keep(j, n));
         if (rescale == RescaleMode.INVERSE_DENSITY) {
             return new KeepMask(bits, inverseDensity[j], null);
         }

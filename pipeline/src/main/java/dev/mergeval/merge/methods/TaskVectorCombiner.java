@@ -42,7 +42,11 @@ final class TaskVectorCombiner {
 
     /** The merged tensor (or chunk): {@code b + lambda * (normalize ? D / S : D)} per element. */
     float[] combine() {
-        float[] out = new float[base.length];
+        return combine(new float[base.length]);
+    }
+
+    /** {@link #combine()} into {@code out[0..n)}, {@code n} the inputs' length. */
+    float[] combine(float[] out) {
         if (consensus == Consensus.SUM && xs.length == 1 && masks[0].elementScale == null
                 && w[0] != 0 && Double.isFinite(w[0])) {
             electOne(out);
@@ -126,7 +130,7 @@ final class TaskVectorCombiner {
         float[] x = xs[0];
         long[] keep = mask.bits();
         double scaled = w[0] * mask.scale;
-        for (int i = 0; i < out.length; i++) {
+        for (int i = 0; i < base.length; i++) {
             long word = keep == null ? -1L : keep[i >>> 6];
             out[i] = one(x[i], base[i], scaled, (word >>> i) & 1L);
         }
@@ -142,7 +146,7 @@ final class TaskVectorCombiner {
      */
     private void electOneTopK(float[] out, int k) {
         float[] x = xs[0];
-        int n = out.length;
+        int n = base.length;
         double scaled = w[0] * masks[0].scale;
         MagnitudeSelection.Bucket bucket = MagnitudeSelection.bucket(x, base, n - k);
         if (bucket.count() > n / 8) {

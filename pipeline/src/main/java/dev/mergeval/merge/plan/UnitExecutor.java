@@ -231,9 +231,10 @@ public final class UnitExecutor {
             streamed.endPass();
         }
         int size = tensor.dtype().byteSize();
+        float[] merged = scratch.floats(sources.size(), chunk, chunk);
         for (long done = 0; done < total; done += chunk) {
             int n = (int) Math.min(chunk, total - done);
-            float[] merged = streamed.merge(readChunk(inputs, sources, done, n, chunk, scratch), done, n);
+            streamed.merge(readChunk(inputs, sources, done, n, chunk, scratch), done, n, merged);
             writeEncoded(tensor, merged, n, done * size, scratch.block, sink);
         }
     }
