@@ -7,10 +7,10 @@ package dev.mergeval.merge;
  * {@link #merge}. Memory is a chunk's worth plus the statistics, whatever the tensor's size, and
  * the floats are exactly those of {@link MergeMethod#merge} on the whole tensor.
  *
- * <p>Inputs are the models' chunks in {@link MergeConfig#inputModels()} order, each exactly
- * {@code n} elements long, starting at flat element {@code offset}; every pass, and the merge,
- * visits the chunks once each in ascending order from element 0 and covers the whole tensor. One
- * instance serves one tensor on one thread.
+ * <p>Inputs are the models' chunks in {@link MergeConfig#inputModels()} order, starting at flat
+ * element {@code offset}, each at least {@code n} elements long (only the first {@code n} count);
+ * every pass, and the merge, visits the chunks once each in ascending order from element 0 and
+ * covers the whole tensor. One instance serves one tensor on one thread.
  */
 public interface StreamedMerge {
 

@@ -15,16 +15,23 @@ import java.util.Arrays;
  * threshold is the bucket's one value. Otherwise pass two histograms the bucket's low 16 bits. The ties at the threshold that are
  * kept, the first {@code k - (above the threshold)} by index, are then counted as the keep bits
  * are built ({@link #bits}), chunk after chunk in ascending order, so no pass looks for the last
- * one. Memory: 768 KiB of counters and flags, whatever {@code n}.
+ * one. Memory: 2.5 MiB of counters and flags, whatever {@code n}.
  */
 final class StreamedMagnitudeCut {
     private static final int BUCKETS = 1 << 16;
 
     private final long n;
     private final long k;
+    /** Lanes of pass one's counts, four per bucket (see {@link #countHigh}); flushed into {@link #hist}. */
+    private static final int LANES = 4;
+    /** A lane's count stays below 2^31 when flushed once every this many elements. */
+    private static final long FLUSH_EVERY = 1L << 32;
+
     private long[] hist = new long[BUCKETS];
-    /** Per bucket, the OR of its magnitudes' low 16 bits: zero when the bucket holds one value only. */
-    private int[] lowBits = new int[BUCKETS];
+    private int[] laneCounts = new int[LANES * BUCKETS];
+    private long sinceFlush;
+    /** Per bucket and lane, the OR of its magnitudes' low 16 bits: zero when the bucket holds one value only. */
+    private int[] lowBits = new int[LANES * BUCKETS];
     private boolean resolved;
     private boolean highPassDone;
     private int high;
@@ -53,13 +60,32 @@ final class StreamedMagnitudeCut {
             throw new IllegalStateException("the cut is already resolved");
         }
         if (!highPassDone) {
-            for (int i = 0; i < count; i++) {
-                int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
-                hist[m >>> 16]++;
-                lowBits[m >>> 16] |= m & 0xFFFF;
+            if (sinceFlush + count >= FLUSH_EVERY) {
+                flushLanes();
             }
-            return;
+            sinceFlush += count;
+            countHigh(x, base, count, laneCounts, lowBits);
+        } else {
+            countLow(x, base, count, high, hist);
         }
+    }
+
+    /**
+     * Pass one: the count and the OR of low bits of each high-bit bucket. A fine-tune's magnitudes
+     * crowd into few buckets, so with one counter per bucket neighbouring elements would wait on
+     * each other's increment: element i counts in lane i % 4.
+     */
+    private static void countHigh(float[] x, float[] base, int count, int[] laneCounts, int[] lowBits) {
+        for (int i = 0; i < count; i++) {
+            int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
+            int slot = (m >>> 16) * LANES + (i & (LANES - 1));
+            laneCounts[slot]++;
+            lowBits[slot] |= m & 0xFFFF;
+        }
+    }
+
+    /** Pass two: the counts of the low bits inside bucket {@code high}. */
+    private static void countLow(float[] x, float[] base, int count, int high, long[] hist) {
         for (int i = 0; i < count; i++) {
             int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
             if ((m >>> 16) == high) {
@@ -76,12 +102,18 @@ final class StreamedMagnitudeCut {
             resolve(hist);
             return;
         }
+        flushLanes();
+        laneCounts = null;
         long rank = n - k;
         while (below + hist[high] <= rank) {
             below += hist[high++];
         }
         highPassDone = true;
-        if (lowBits[high] == 0) {
+        int lows = 0;
+        for (int lane = 0; lane < LANES; lane++) {
+            lows |= lowBits[high * LANES + lane];
+        }
+        if (lows == 0) {
             long[] low = new long[BUCKETS];
             low[0] = hist[high];
             resolve(low);
@@ -89,6 +121,14 @@ final class StreamedMagnitudeCut {
             Arrays.fill(hist, 0);
         }
         lowBits = null;
+    }
+
+    private void flushLanes() {
+        for (int slot = 0; slot < laneCounts.length; slot++) {
+            hist[slot / LANES] += laneCounts[slot];
+        }
+        Arrays.fill(laneCounts, 0);
+        sinceFlush = 0;
     }
 
     /** The threshold (rank {@code n - k}) from the low-bit histogram of its bucket. */
@@ -107,11 +147,32 @@ final class StreamedMagnitudeCut {
 
     /**
      * The keep bits of chunk {@code [offset, offset + count)} into {@code bits} (returned), bit
-     * {@code i} for element {@code offset + i}. The chunks of a scan come in ascending order from offset 0, which starts
-     * a new scan: the ties at the threshold are kept while fewer than the allowed number have
-     * been met.
+     * {@code i} for element {@code offset + i}. The chunks of a scan come in ascending order from
+     * offset 0, which starts a new scan: the ties at the threshold are kept while no more than
+     * the allowed number have been met.
      */
     long[] bits(float[] x, float[] base, long offset, int count, long[] bits) {
+        long seen = startChunk(offset, count);
+        for (int word = 0, words = (count + 63) >>> 6; word < words; word++) {
+            long keep = 0;
+            for (int i = word << 6, end = Math.min(count, i + 64); i < end; i++) {
+                int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
+                long tie = tie(m, threshold);
+                seen += tie;
+                keep |= keeps(m, threshold, tie, seen, equalAllowed) << i;
+            }
+            bits[word] = keep;
+        }
+        endChunk(seen);
+        return bits;
+    }
+
+    /**
+     * Starts chunk {@code [offset, offset + count)} of a scan (see {@link #bits}) for a caller that
+     * decides element by element with {@link #tie} and {@link #keeps}; returns the ties at the
+     * threshold met before it, to be counted on and handed to {@link #endChunk}.
+     */
+    long startChunk(long offset, int count) {
         if (!resolved) {
             throw new IllegalStateException("the cut is not resolved yet");
         }
@@ -121,20 +182,36 @@ final class StreamedMagnitudeCut {
             throw new IllegalStateException("chunk at " + offset + ", expected " + nextOffset);
         }
         nextOffset = offset + count;
-        long seen = tiesSeen;
-        for (int word = 0, words = (count + 63) >>> 6; word < words; word++) {
-            long keep = 0;
-            for (int i = word << 6, end = Math.min(count, i + 64); i < end; i++) {
-                int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
-                long above = ((long) threshold - m) >>> 63;
-                // Magnitude bits are non-negative, so (m ^ threshold) - 1 is negative exactly when they are equal.
-                long tie = ((long) (m ^ threshold) - 1) >>> 63;
-                seen += tie;
-                keep |= (above | (tie & ((seen - equalAllowed - 1) >>> 63))) << i;
-            }
-            bits[word] = keep;
-        }
+        return tiesSeen;
+    }
+
+    /** Ends the chunk {@link #startChunk} began, with the ties met up to its end. */
+    void endChunk(long seen) {
         tiesSeen = seen;
-        return bits;
+    }
+
+    int threshold() {
+        return threshold;
+    }
+
+    /** How many of the ties at the threshold are kept. */
+    long equalAllowed() {
+        return equalAllowed;
+    }
+
+    /** 1 when magnitude bits {@code m} equal the threshold, else 0; branch-free. */
+    static long tie(int m, int threshold) {
+        // Magnitude bits are non-negative, so (m ^ threshold) - 1 is negative exactly when they are equal.
+        return ((long) (m ^ threshold) - 1) >>> 63;
+    }
+
+    /**
+     * 1 when the element of magnitude bits {@code m} is kept, else 0, branch-free: above the
+     * threshold, or a tie ({@code tie} from {@link #tie}) that is the {@code seen}-th met, counting
+     * it, and no later than the {@code equalAllowed}-th.
+     */
+    static long keeps(int m, int threshold, long tie, long seen, long equalAllowed) {
+        long above = ((long) threshold - m) >>> 63;
+        return above | (tie & ((seen - equalAllowed - 1) >>> 63));
     }
 }

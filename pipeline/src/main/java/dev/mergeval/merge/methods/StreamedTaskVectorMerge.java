@@ -15,12 +15,7 @@ import dev.mergeval.merge.methods.Sparsifier.RescaleMode;
 final class StreamedTaskVectorMerge implements StreamedMerge {
     private static final double L1_EPS = 1e-7;
 
-    private final Consensus consensus;
     private final int baseIndex;
-    private final double[] w;
-    private final double weightSum;
-    private final boolean normalize;
-    private final double lambda;
     private final double[] inverseDensity;
     private final RescaleMode rescale;
     /** Per fine-tune: its cut, or null where it is kept whole or dropped whole. */
@@ -32,6 +27,9 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
     private boolean sumsPending;
     /** Per fine-tune: its keep bits of the current chunk, reused from chunk to chunk. */
     private final long[][] keep;
+    private final float[][] xs;
+    private final KeepMask[] masks;
+    private final TaskVectorCombiner combiner;
 
     /**
      * @param densities per fine-tune (the models other than the base, in order), as {@code w}
@@ -39,16 +37,11 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
      */
     StreamedTaskVectorMerge(Consensus consensus, int baseIndex, double[] w, double[] densities, RescaleMode rescale,
             boolean normalize, double lambda, long n) {
-        this.consensus = consensus;
         this.baseIndex = baseIndex;
-        this.w = w.clone();
-        double sum = 0;
+        double weightSum = 0;
         for (double wk : w) {
-            sum += wk;
+            weightSum += wk;
         }
-        this.weightSum = sum;
-        this.normalize = normalize;
-        this.lambda = lambda;
         this.rescale = rescale;
         int m = w.length;
         this.cuts = new StreamedMagnitudeCut[m];
@@ -57,6 +50,9 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
         this.before = new double[m];
         this.after = new double[m];
         this.keep = new long[m][];
+        this.xs = new float[m][];
+        this.masks = new KeepMask[m];
+        this.combiner = new TaskVectorCombiner(consensus, w.clone(), weightSum, normalize, lambda);
         for (int j = 0; j < m; j++) {
             inverseDensity[j] = 1.0 / densities[j];
             if (!(densities[j] >= 1)) {
@@ -154,8 +150,10 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
             throw new IllegalStateException("merge before the passes are done");
         }
         float[] base = inputs[baseIndex];
-        float[][] xs = new float[w.length][];
-        KeepMask[] masks = new KeepMask[w.length];
+        if (cuts.length == 1 && cuts[0] != null && combiner.electsOne()) {
+            combiner.electOne(inputs[baseIndex == 0 ? 1 : 0], base, n, cuts[0], offset, scale(0), out);
+            return;
+        }
         for (int k = 0, j = 0; k < inputs.length; k++) {
             if (k == baseIndex) {
                 continue;
@@ -164,7 +162,7 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
             masks[j] = mask(j, xs[j], base, offset, n);
             j++;
         }
-        new TaskVectorCombiner(consensus, xs, base, w, masks, weightSum, normalize, lambda).combine(out);
+        combiner.combine(xs, base, masks, n, out);
     }
 
     /** Fine-tune {@code j}'s mask over the chunk, with the factor {@link Sparsifier} gives the whole tensor. */
@@ -175,13 +173,17 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
         if (cuts[j] == null) {
             return KeepMask.ALL;
         }
-        long[] bits = cuts[j].bits(x, base, offset, n, keep(j, n));
+        return new KeepMask(cuts[j].bits(x, base, offset, n, keep(j, n)), scale(j), null);
+    }
+
+    /** The factor {@link Sparsifier} gives the survivors of fine-tune {@code j}'s cut. */
+    private double scale(int j) {
         if (rescale == RescaleMode.INVERSE_DENSITY) {
-            return new KeepMask(bits, inverseDensity[j], null);
+            return inverseDensity[j];
         }
         if (rescale != RescaleMode.L1 || before[j] < L1_EPS || after[j] < L1_EPS) {
-            return new KeepMask(bits, 1.0, null);
+            return 1.0;
         }
-        return new KeepMask(bits, before[j] / after[j], null);
+        return before[j] / after[j];
     }
 }

@@ -15,10 +15,12 @@ import java.util.Arrays;
 final class TaskVectorCombiner {
     static final int BLOCK = 1024;
     private final Consensus consensus;
-    private final float[][] xs;
-    private final float[] base;
     private final double[] w;
-    private final KeepMask[] masks;
+    /** The inputs being combined, over their first {@code n} elements: set per tensor or chunk. */
+    private float[][] xs;
+    private float[] base;
+    private KeepMask[] masks;
+    private int n;
     private final double plainDivisor;
     private final boolean normalize;
     private final double lambda;
@@ -29,26 +31,43 @@ final class TaskVectorCombiner {
 
     TaskVectorCombiner(Consensus consensus, float[][] xs, float[] base, double[] w, KeepMask[] masks,
             double weightSum, boolean normalize, double lambda) {
-        this.consensus = consensus;
+        this(consensus, w, weightSum, normalize, lambda);
         this.xs = xs;
         this.base = base;
-        this.w = w;
         this.masks = masks;
+        this.n = base.length;
+    }
+
+    /** A combiner for the weights {@code w} whose inputs come with each {@link #combine(float[][], float[], KeepMask[], int, float[])}. */
+    TaskVectorCombiner(Consensus consensus, double[] w, double weightSum, boolean normalize, double lambda) {
+        this.consensus = consensus;
+        this.w = w;
         this.plainDivisor = Math.abs(weightSum) < 1e-8 ? 1.0 : weightSum;
         this.normalize = normalize;
         this.lambda = lambda;
-        this.e = new double[xs.length][BLOCK];
+        this.e = new double[w.length][BLOCK];
     }
 
     /** The merged tensor (or chunk): {@code b + lambda * (normalize ? D / S : D)} per element. */
     float[] combine() {
-        return combine(new float[base.length]);
+        return combine(new float[n]);
     }
 
-    /** {@link #combine()} into {@code out[0..n)}, {@code n} the inputs' length. */
+    /**
+     * {@link #combine()} of the first {@code n} elements of other inputs ({@code masks} built for
+     * them) into {@code out}, reusing this combiner's block arrays: a chunk after chunk.
+     */
+    float[] combine(float[][] xs, float[] base, KeepMask[] masks, int n, float[] out) {
+        this.xs = xs;
+        this.base = base;
+        this.masks = masks;
+        this.n = n;
+        return combine(out);
+    }
+
+    /** {@link #combine()} into {@code out[0..n)}. */
     float[] combine(float[] out) {
-        if (consensus == Consensus.SUM && xs.length == 1 && masks[0].elementScale == null
-                && w[0] != 0 && Double.isFinite(w[0])) {
+        if (electsOne() && masks[0].elementScale == null) {
             electOne(out);
             return out;
         }
@@ -57,8 +76,8 @@ final class TaskVectorCombiner {
 
     /** The general path of {@link #combine()} into {@code out}; package-private to pin the fast path to it. */
     float[] combineByBlocks(float[] out) {
-        for (int from = 0; from < base.length; from += BLOCK) {
-            block(from, Math.min(base.length, from + BLOCK), out);
+        for (int from = 0; from < n; from += BLOCK) {
+            block(from, Math.min(n, from + BLOCK), out);
         }
         return out;
     }
@@ -130,7 +149,7 @@ final class TaskVectorCombiner {
         float[] x = xs[0];
         long[] keep = mask.bits();
         double scaled = w[0] * mask.scale;
-        for (int i = 0; i < base.length; i++) {
+        for (int i = 0; i < n; i++) {
             long word = keep == null ? -1L : keep[i >>> 6];
             out[i] = one(x[i], base[i], scaled, (word >>> i) & 1L);
         }
@@ -146,7 +165,6 @@ final class TaskVectorCombiner {
      */
     private void electOneTopK(float[] out, int k) {
         float[] x = xs[0];
-        int n = base.length;
         double scaled = w[0] * masks[0].scale;
         MagnitudeSelection.Bucket bucket = MagnitudeSelection.bucket(x, base, n - k);
         if (bucket.count() > n / 8) {
@@ -170,6 +188,33 @@ final class TaskVectorCombiner {
         for (int i : members) {
             out[i] = one(x[i], base[i], scaled, cut.keeps(MagnitudeSelection.magnitudeBits(x[i], base[i]), i));
         }
+    }
+
+    /**
+     * True when {@link #electOne} merges one task vector without per-element factors: sign
+     * consensus, one fine-tune, a finite, non-zero weight.
+     */
+    boolean electsOne() {
+        return consensus == Consensus.SUM && w.length == 1 && w[0] != 0 && Double.isFinite(w[0]);
+    }
+
+    /**
+     * {@link #electOne} where {@link #electsOne} holds, for chunk {@code [offset, offset + n)} of
+     * a tensor streamed through {@code cut} with factor {@code scale}: each element's keep is
+     * decided as it is merged, with no keep bits built.
+     */
+    void electOne(float[] x, float[] base, int n, StreamedMagnitudeCut cut, long offset, double scale, float[] out) {
+        double scaled = w[0] * scale;
+        int threshold = cut.threshold();
+        long allowed = cut.equalAllowed();
+        long seen = cut.startChunk(offset, n);
+        for (int i = 0; i < n; i++) {
+            int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
+            long tie = StreamedMagnitudeCut.tie(m, threshold);
+            seen += tie;
+            out[i] = one(x[i], base[i], scaled, StreamedMagnitudeCut.keeps(m, threshold, tie, seen, allowed));
+        }
+        cut.endChunk(seen);
     }
 
     /** One element of {@link #electOne}: {@code e = (w s) (x - b) keep}, then {@code b + lambda (e / w + 0.0)}. */

@@ -159,61 +159,20 @@ public final class UnitExecutor {
     }
 
     /**
-     * The fast path of an element-wise method with an {@link ElementwiseKernel}: each chunk of the
-     * plan's size is read as stored bytes into the thread's arrays, then decoded, merged and
-     * encoded in blocks of {@value #BLOCK_ELEMENTS} elements that stay in the core's first-level
-     * cache, into the thread's output bytes, which go out in one write. Nothing is allocated per
-     * chunk, and no chunk-sized float array is written and read back.
+     * The fast path of an element-wise method with an {@link ElementwiseKernel}: see
+     * {@link #mergeBlocks}.
      */
     private static void mergeWithKernel(MergePlan plan, MergeInputs inputs, Map<String, String> sources,
             OutputTensor tensor, TensorSlice slice, ElementwiseKernel kernel, Scratch scratch, UnitSink sink)
             throws IOException {
-        int m = sources.size();
-        Checkpoint[] from = new Checkpoint[m];
-        String[] names = new String[m];
-        DType[] types = new DType[m];
-        int k = 0;
-        for (Map.Entry<String, String> source : sources.entrySet()) {
-            from[k] = inputs.models().get(source.getKey());
-            names[k] = source.getValue();
-            types[k] = from[k].info(names[k]).dtype();
-            k++;
-        }
-        int chunk = plan.chunkElements();
-        DType outType = tensor.dtype();
-        int outSize = outType.byteSize();
-        byte[][] raw = new byte[m][];
-        float[][] x = new float[m][];
-        for (k = 0; k < m; k++) {
-            raw[k] = scratch.bytes(k, chunk * types[k].byteSize());
-            x[k] = scratch.block(k);
-        }
-        float[] y = scratch.block(m);
-        byte[] out = scratch.bytes(m, chunk * outSize);
-        long total = slice.elementCount();
-        for (long done = 0; done < total; done += chunk) {
-            int n = (int) Math.min(chunk, total - done);
-            long offset = slice.elementOffset() + done;
-            for (k = 0; k < m; k++) {
-                int size = types[k].byteSize();
-                from[k].readStored(names[k], offset * size, raw[k], 0, n * size);
-            }
-            for (int b = 0; b < n; b += BLOCK_ELEMENTS) {
-                int nb = Math.min(BLOCK_ELEMENTS, n - b);
-                for (k = 0; k < m; k++) {
-                    TensorCodec.decode(types[k], raw[k], b * types[k].byteSize(), x[k], 0, nb);
-                }
-                kernel.merge(x, nb, y);
-                TensorCodec.encode(outType, y, 0, nb, out, b * outSize);
-            }
-            sink.write(tensor, offset * outSize, ByteBuffer.wrap(out, 0, n * outSize));
-        }
+        StoredChunks in = new StoredChunks(inputs, sources, plan.chunkElements(), scratch);
+        mergeBlocks(in, tensor, slice, (x, offset, n, y) -> kernel.merge(x, n, y), scratch, sink);
     }
 
     /**
-     * A tensor merged by its {@link StreamedMerge}: the passes it asks for, then the merge pass,
-     * each over chunks of the plan's size read into the thread's arrays, so memory stays a chunk's
-     * worth however large the tensor.
+     * A tensor merged by its {@link StreamedMerge}: the passes it asks for, each over the whole
+     * tensor block by block as {@link #mergeBlocks} reads it, then the merge by {@link #mergeBlocks}.
+     * Memory stays a chunk's worth however large the tensor.
      */
     private static void mergeStreamed(MergePlan plan, MergeInputs inputs, Map<String, String> sources,
             OutputTensor tensor, TensorSlice slice, StreamedMerge streamed, Scratch scratch, UnitSink sink)
@@ -221,35 +180,100 @@ public final class UnitExecutor {
         if (slice.elementOffset() != 0 || slice.elementCount() != Shapes.numElements(tensor.shape())) {
             throw new IllegalStateException(tensor.name() + ": a streamed merge needs the whole tensor in one unit");
         }
-        int chunk = plan.chunkElements();
+        StoredChunks in = new StoredChunks(inputs, sources, plan.chunkElements(), scratch);
         long total = slice.elementCount();
         while (streamed.needsPass()) {
-            for (long done = 0; done < total; done += chunk) {
-                int n = (int) Math.min(chunk, total - done);
-                streamed.observe(readChunk(inputs, sources, done, n, chunk, scratch), done, n);
+            for (long done = 0; done < total; done += in.chunk) {
+                int n = (int) Math.min(in.chunk, total - done);
+                in.read(done, n);
+                for (int b = 0; b < n; b += BLOCK_ELEMENTS) {
+                    int nb = Math.min(BLOCK_ELEMENTS, n - b);
+                    streamed.observe(in.decode(b, nb), done + b, nb);
+                }
             }
             streamed.endPass();
         }
-        int size = tensor.dtype().byteSize();
-        float[] merged = scratch.floats(sources.size(), chunk, chunk);
-        for (long done = 0; done < total; done += chunk) {
-            int n = (int) Math.min(chunk, total - done);
-            streamed.merge(readChunk(inputs, sources, done, n, chunk, scratch), done, n, merged);
-            writeEncoded(tensor, merged, n, done * size, scratch.block, sink);
+        mergeBlocks(in, tensor, slice, streamed::merge, scratch, sink);
+    }
+
+    /** Merges {@code n} elements of the inputs, the first at flat element {@code offset}, into {@code out}. */
+    @FunctionalInterface
+    private interface BlockMerge {
+        void merge(float[][] inputs, long offset, int n, float[] out);
+    }
+
+    /**
+     * Each chunk of the plan's size is read as stored bytes into the thread's arrays, then decoded,
+     * merged and encoded in blocks of {@value #BLOCK_ELEMENTS} elements that stay in the core's
+     * first-level cache, into the thread's output bytes, which go out in one write. Nothing is
+     * allocated per chunk, and no chunk-sized float array is written and read back.
+     */
+    private static void mergeBlocks(StoredChunks in, OutputTensor tensor, TensorSlice slice, BlockMerge merge,
+            Scratch scratch, UnitSink sink) throws IOException {
+        DType outType = tensor.dtype();
+        int outSize = outType.byteSize();
+        float[] y = scratch.block(in.blocks.length);
+        byte[] out = scratch.bytes(in.blocks.length, in.chunk * outSize);
+        long total = slice.elementCount();
+        for (long done = 0; done < total; done += in.chunk) {
+            int n = (int) Math.min(in.chunk, total - done);
+            long offset = slice.elementOffset() + done;
+            in.read(offset, n);
+            for (int b = 0; b < n; b += BLOCK_ELEMENTS) {
+                int nb = Math.min(BLOCK_ELEMENTS, n - b);
+                merge.merge(in.decode(b, nb), offset + b, nb, y);
+                TensorCodec.encode(outType, y, 0, nb, out, b * outSize);
+            }
+            sink.write(tensor, offset * outSize, ByteBuffer.wrap(out, 0, n * outSize));
         }
     }
 
-    /** Elements {@code [offset, offset + n)} of each source, in the sources' order, in the thread's arrays. */
-    private static float[][] readChunk(MergeInputs inputs, Map<String, String> sources, long offset, int n,
-            int chunk, Scratch scratch) {
-        float[][] xs = new float[sources.size()][];
-        int i = 0;
-        for (Map.Entry<String, String> source : sources.entrySet()) {
-            xs[i] = scratch.floats(i, n, chunk);
-            inputs.read(source.getKey(), source.getValue(), offset, xs[i], n);
-            i++;
+    /**
+     * The inputs of one tensor, read as stored bytes a chunk at a time into the thread's byte
+     * arrays and decoded a block at a time into the thread's block arrays.
+     */
+    private static final class StoredChunks {
+        final int chunk;
+        final float[][] blocks;
+        private final Checkpoint[] from;
+        private final String[] names;
+        private final DType[] types;
+        private final byte[][] raw;
+
+        StoredChunks(MergeInputs inputs, Map<String, String> sources, int chunk, Scratch scratch) {
+            int m = sources.size();
+            this.chunk = chunk;
+            this.from = new Checkpoint[m];
+            this.names = new String[m];
+            this.types = new DType[m];
+            this.raw = new byte[m][];
+            this.blocks = new float[m][];
+            int k = 0;
+            for (Map.Entry<String, String> source : sources.entrySet()) {
+                from[k] = inputs.models().get(source.getKey());
+                names[k] = source.getValue();
+                types[k] = from[k].info(names[k]).dtype();
+                raw[k] = scratch.bytes(k, chunk * types[k].byteSize());
+                blocks[k] = scratch.block(k);
+                k++;
+            }
         }
-        return xs;
+
+        /** Reads the stored bytes of elements {@code [offset, offset + n)}, {@code n <= chunk}. */
+        void read(long offset, int n) {
+            for (int k = 0; k < from.length; k++) {
+                int size = types[k].byteSize();
+                from[k].readStored(names[k], offset * size, raw[k], 0, n * size);
+            }
+        }
+
+        /** Decodes elements {@code [b, b + nb)} of the chunk read last into the block arrays (returned). */
+        float[][] decode(int b, int nb) {
+            for (int k = 0; k < from.length; k++) {
+                TensorCodec.decode(types[k], raw[k], b * types[k].byteSize(), blocks[k], 0, nb);
+            }
+            return blocks;
+        }
     }
 
     private static void copyRaw(Checkpoint source, String name, OutputTensor tensor, TensorSlice slice,
