@@ -59,6 +59,28 @@ class StreamedMergeTest {
     }
 
     @Test
+    void bf16DeltasWithSomeWideOnesAreCutInOnePass() {
+        // BF16 weights, a quarter of them tiny: most deltas have BF16's 8 significant bits, so the cut's
+        // bucket is mostly its smallest value; the deltas at tiny weights have more, and land in
+        // the bucket above it or among its larger values.
+        Random rnd = new Random(17);
+        int n = 200_003;
+        float[] base = new float[n];
+        float[][] tunes = new float[2][n];
+        for (int i = 0; i < n; i++) {
+            base[i] = bf16((float) (rnd.nextGaussian() * (rnd.nextInt(4) == 0 ? 1e-5 : 0.02)));
+            for (float[] x : tunes) {
+                x[i] = bf16(base[i] + (float) (rnd.nextGaussian() * 3e-4));
+            }
+        }
+        for (double density : new double[] {0.1, 0.5, 0.9}) {
+            check(ties(new double[] {density}, ""), new long[] {n}, n, new float[][] {base, tunes[0]});
+            check(ties(new double[] {density, 0.4}, "rescale: true"), new long[] {n}, n,
+                    new float[][] {base, tunes[0], tunes[1]});
+        }
+    }
+
+    @Test
     void elementwiseConfigsAndOtherSparsificationsAreNotStreamed() {
         TensorMerger whole = TensorMerger.create(Merges.config(ties(new double[] {1.0}, "")), 4);
         assertNull(whole.streamed("w", new long[] {10}));
@@ -126,10 +148,15 @@ class StreamedMergeTest {
         for (int i = 0; i < x.length; i++) {
             x[i] = base[i] + (float) (rnd.nextGaussian() * 0.01);
             if (bf16) {
-                x[i] = Float.intBitsToFloat(Float.floatToRawIntBits(x[i]) & 0xFFFF0000);
+                x[i] = bf16(x[i]);
             }
         }
         return x;
+    }
+
+    /** {@code v} cut to BF16's bits (toward zero: rounding does not matter here). */
+    private static float bf16(float v) {
+        return Float.intBitsToFloat(Float.floatToRawIntBits(v) & 0xFFFF0000);
     }
 
     private static int[] bits(float[] values) {

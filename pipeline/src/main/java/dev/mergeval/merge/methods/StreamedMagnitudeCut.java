@@ -9,13 +9,14 @@ import java.util.Arrays;
  * index, so the kept elements are exactly the whole-tensor cut's.
  *
  * <p>Pass one histograms the magnitudes' high 16 bits and finds the bucket of ascending rank
- * {@code n - k} ({@link MagnitudeSelection}'s first pass), keeping each bucket's OR of low 16
- * bits as it goes. Where those are all zero in that bucket, which is the rule for BF16 checkpoints
- * (a fine-tune's delta of two BF16 values mostly has no more significant bits than they do), the
- * threshold is the bucket's one value. Otherwise pass two histograms the bucket's low 16 bits. The ties at the threshold that are
- * kept, the first {@code k - (above the threshold)} by index, are then counted as the keep bits
- * are built ({@link #bits}), chunk after chunk in ascending order, so no pass looks for the last
- * one. Memory: 2.5 MiB of counters and flags, whatever {@code n}.
+ * {@code n - k} ({@link MagnitudeSelection}'s first pass), counting as it goes each bucket's members
+ * whose low 16 bits are all zero: the bucket's smallest value. In a BF16 checkpoint most of a
+ * fine-tune's deltas have no more significant bits than BF16 values do, so that value is usually
+ * where rank {@code n - k} lies, and then it is the threshold. Otherwise pass two histograms the
+ * bucket's low 16 bits. The ties at the threshold that are kept, the first
+ * {@code k - (above the threshold)} by index, are counted as the keep is decided element by
+ * element ({@link #bits}, {@link #keeps}), chunk after chunk in ascending order, so no pass looks
+ * for the last one. Memory: 3 MiB of counters, whatever {@code n}.
  */
 final class StreamedMagnitudeCut {
     private static final int BUCKETS = 1 << 16;
@@ -30,8 +31,9 @@ final class StreamedMagnitudeCut {
     private long[] hist = new long[BUCKETS];
     private int[] laneCounts = new int[LANES * BUCKETS];
     private long sinceFlush;
-    /** Per bucket and lane, the OR of its magnitudes' low 16 bits: zero when the bucket holds one value only. */
-    private int[] lowBits = new int[LANES * BUCKETS];
+    /** Per bucket and lane, how many magnitudes have low 16 bits all zero: the bucket's smallest value. */
+    private int[] laneZeroLow = new int[LANES * BUCKETS];
+    private long[] zeroLow = new long[BUCKETS];
     private boolean resolved;
     private boolean highPassDone;
     private int high;
@@ -64,23 +66,25 @@ final class StreamedMagnitudeCut {
                 flushLanes();
             }
             sinceFlush += count;
-            countHigh(x, base, count, laneCounts, lowBits);
+            countHigh(x, base, count, laneCounts, laneZeroLow);
         } else {
             countLow(x, base, count, high, hist);
         }
     }
 
     /**
-     * Pass one: the count and the OR of low bits of each high-bit bucket. A fine-tune's magnitudes
+     * Pass one: the count of each high-bit bucket and of its members whose low 16 bits are all
+     * zero. A fine-tune's magnitudes
      * crowd into few buckets, so with one counter per bucket neighbouring elements would wait on
      * each other's increment: element i counts in lane i % 4.
      */
-    private static void countHigh(float[] x, float[] base, int count, int[] laneCounts, int[] lowBits) {
+    private static void countHigh(float[] x, float[] base, int count, int[] laneCounts, int[] laneZeroLow) {
         for (int i = 0; i < count; i++) {
             int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
             int slot = (m >>> 16) * LANES + (i & (LANES - 1));
             laneCounts[slot]++;
-            lowBits[slot] |= m & 0xFFFF;
+            // (low + 0xFFFF) >>> 16 is 0 exactly when the low 16 bits are all zero.
+            laneZeroLow[slot] += 1 - (((m & 0xFFFF) + 0xFFFF) >>> 16);
         }
     }
 
@@ -109,25 +113,25 @@ final class StreamedMagnitudeCut {
             below += hist[high++];
         }
         highPassDone = true;
-        int lows = 0;
-        for (int lane = 0; lane < LANES; lane++) {
-            lows |= lowBits[high * LANES + lane];
-        }
-        if (lows == 0) {
+        if (rank - below < zeroLow[high]) {
+            // Rank n - k is among the bucket's smallest value, whose low bits are zero.
             long[] low = new long[BUCKETS];
-            low[0] = hist[high];
+            low[0] = zeroLow[high];
             resolve(low);
         } else {
             Arrays.fill(hist, 0);
         }
-        lowBits = null;
+        laneZeroLow = null;
+        zeroLow = null;
     }
 
     private void flushLanes() {
         for (int slot = 0; slot < laneCounts.length; slot++) {
             hist[slot / LANES] += laneCounts[slot];
+            zeroLow[slot / LANES] += laneZeroLow[slot];
         }
         Arrays.fill(laneCounts, 0);
+        Arrays.fill(laneZeroLow, 0);
         sinceFlush = 0;
     }
 
