@@ -25,21 +25,36 @@ public final class SafetensorsWriter implements AutoCloseable {
     /** Bytes encoded per write call. */
     private static final int CHUNK_BYTES = 1 << 20;
 
-    /** A whole tensor held in memory: floats to encode, or raw bytes to copy as they are. */
-    public record TensorData(TensorInfo spec, float[] floats, byte[] raw) {
+    /** Where a copied tensor's bytes come from: {@code len} bytes at byte {@code offset} of the tensor. */
+    @FunctionalInterface
+    public interface ByteSource {
+        void read(long offset, byte[] dst, int dstOff, int len);
+    }
+
+    /**
+     * A whole tensor: floats to encode or raw bytes to copy, held in memory, or a {@link ByteSource}
+     * to copy from block by block, so that a tensor of any size (over 2 GB included) is never held.
+     */
+    public record TensorData(TensorInfo spec, float[] floats, byte[] raw, ByteSource source) {
         public TensorData {
             Objects.requireNonNull(spec, "spec");
-            if ((floats == null) == (raw == null)) {
-                throw new IllegalArgumentException("exactly one of floats and raw is required");
+            int given = (floats == null ? 0 : 1) + (raw == null ? 0 : 1) + (source == null ? 0 : 1);
+            if (given != 1) {
+                throw new IllegalArgumentException("exactly one of floats, raw and source is required");
             }
         }
 
         public static TensorData ofFloats(String name, DType dtype, long[] shape, float[] values) {
-            return new TensorData(new TensorInfo(name, dtype, shape), values, null);
+            return new TensorData(new TensorInfo(name, dtype, shape), values, null, null);
         }
 
         public static TensorData ofRaw(String name, DType dtype, long[] shape, byte[] bytes) {
-            return new TensorData(new TensorInfo(name, dtype, shape), null, bytes);
+            return new TensorData(new TensorInfo(name, dtype, shape), null, bytes, null);
+        }
+
+        /** The tensor's stored bytes, copied from {@code source} as they are written. */
+        public static TensorData ofSource(String name, DType dtype, long[] shape, ByteSource source) {
+            return new TensorData(new TensorInfo(name, dtype, shape), null, null, source);
         }
     }
 
@@ -109,9 +124,20 @@ public final class SafetensorsWriter implements AutoCloseable {
         for (TensorData t : tensors) {
             if (t.floats() != null) {
                 writeFloats(t.spec().name(), t.floats(), 0, t.floats().length);
-            } else {
+            } else if (t.raw() != null) {
                 writeRaw(t.spec().name(), t.raw(), 0, t.raw().length);
+            } else {
+                copy(t.spec(), t.source());
             }
+        }
+    }
+
+    private void copy(TensorInfo t, ByteSource source) {
+        byte[] block = encodeBuf.array();
+        for (long pos = 0; pos < t.byteLength(); pos += block.length) {
+            int n = (int) Math.min(block.length, t.byteLength() - pos);
+            source.read(pos, block, 0, n);
+            writeRaw(t.name(), block, 0, n);
         }
     }
 

@@ -179,12 +179,13 @@ public final class LoraExtraction {
                             Arrays.stream(t.shape()).boxed().toList(), d.deltaNorm()));
                     if (r.other() == Other.SAVE) {
                         toSave.add(module(d.tensor()));
-                        tensors.add(SafetensorsWriter.TensorData.ofRaw(PEFT_PREFIX + d.tensor(), t.dtype(), t.shape(),
-                                ft.readRaw(d.tensor(), 0, Math.toIntExact(t.byteLength()))));
+                        // Copied block by block while written: an embedding can be over 2 GB.
+                        tensors.add(SafetensorsWriter.TensorData.ofSource(PEFT_PREFIX + d.tensor(), t.dtype(),
+                                t.shape(), (offset, dst, off, len) -> ft.readStored(d.tensor(), offset, dst, off, len)));
                     }
                 }
+                SafetensorsWriter.writeFile(fs, new Path(staging, AdapterFiles.WEIGHTS), tensors, Map.of("format", "pt"));
             }
-            SafetensorsWriter.writeFile(fs, new Path(staging, AdapterFiles.WEIGHTS), tensors, Map.of("format", "pt"));
             AdapterFiles.writeConfig(fs, staging, AdapterFiles.config(r.baseModel(), rank, rank,
                     List.copyOf(targets), List.copyOf(toSave)));
             LoraAdapterProvenance provenance = new LoraAdapterProvenance(LoraAdapterProvenance.EXTRACT,

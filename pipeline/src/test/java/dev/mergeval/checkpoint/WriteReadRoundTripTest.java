@@ -94,6 +94,33 @@ class WriteReadRoundTripTest {
     }
 
     @Test
+    void tensorsCopiedFromASourceAreWrittenBlockByBlockWithTheirExactBytes() {
+        // 3 MiB + 6 bytes: three whole 1 MiB blocks and a short one, between two held tensors.
+        SplittableRandom rnd = new SplittableRandom(9);
+        byte[] big = new byte[3 * (1 << 20) + 6];
+        rnd.nextBytes(big);
+        List<long[]> reads = new ArrayList<>();
+        List<SafetensorsWriter.TensorData> data = List.of(
+                SafetensorsWriter.TensorData.ofFloats("a", DType.F32, new long[] {2}, new float[] {1f, 2f}),
+                SafetensorsWriter.TensorData.ofSource("copied", DType.BF16, new long[] {big.length / 2},
+                        (offset, dst, off, len) -> {
+                            reads.add(new long[] {offset, len});
+                            System.arraycopy(big, (int) offset, dst, off, len);
+                        }),
+                SafetensorsWriter.TensorData.ofRaw("z", DType.U8, new long[] {3}, new byte[] {7, 8, 9}));
+        Path file = new Path(tmp.resolve("copy/model.safetensors").toUri());
+        SafetensorsWriter.writeFile(HadoopFs.get(file, conf), file, data, Map.of());
+        try (Checkpoint ck = Checkpoint.open(file.toString(), conf)) {
+            assertEquals(List.of("a", "copied", "z"), ck.tensorNames());
+            assertArrayEquals(big, ck.readRaw("copied", 0, big.length));
+            assertArrayEquals(new float[] {1f, 2f}, ck.readFloats("a"));
+            assertArrayEquals(new byte[] {7, 8, 9}, ck.readRaw("z", 0, 3));
+        }
+        assertEquals(4, reads.size(), "read block by block, never whole");
+        assertEquals(6L, reads.get(3)[1]);
+    }
+
+    @Test
     void shardedWriteReadsBackIdenticalAndFollowsHfNaming() throws Exception {
         List<SafetensorsWriter.TensorData> data = everyDtype(2);
         Path dir = new Path(tmp.resolve("sharded").toUri());

@@ -1,5 +1,6 @@
 package dev.mergeval.lora;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -200,6 +201,12 @@ class LoraExtractionTest {
             assertEquals(List.of(2L, 32L), List.of(w.info("base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight")
                     .shape()[0], w.info("base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight").shape()[1]));
             assertEquals(32L, w.info("base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight").shape()[0]);
+        }
+        try (Checkpoint f = Checkpoint.open(m[1].toString(), conf);
+             Checkpoint w = Checkpoint.open(out.resolve("adapter_model.safetensors").toString(), conf)) {
+            int bytes = Math.toIntExact(f.info("model.norm.weight").byteLength());
+            assertArrayEquals(f.readRaw("model.norm.weight", 0, bytes),
+                    w.readRaw("base_model.model.model.norm.weight", 0, bytes), "saved whole: the fine-tune's bytes");
         }
         try (Checkpoint f = Checkpoint.open(m[1].toString(), conf);
              Checkpoint loaded = Checkpoint.open(m[0] + "+" + out, conf)) {
