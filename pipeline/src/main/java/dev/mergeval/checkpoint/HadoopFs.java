@@ -54,12 +54,13 @@ public final class HadoopFs {
      * The FileSystem of {@code path}. For {@code file://} this is the raw local filesystem:
      * the checksummed {@link LocalFileSystem} writes {@code .crc} sidecar files next to every output
      * (which do not belong in a Hugging Face model directory) and opens a new checker stream for
-     * every positional read.
+     * every positional read. It is {@link NioLocalFileSystem}, which sets permissions without
+     * starting a process.
      */
     public static FileSystem get(Path path, Configuration conf) {
         try {
             FileSystem fs = path.getFileSystem(conf);
-            return fs instanceof LocalFileSystem local ? local.getRawFileSystem() : fs;
+            return fs instanceof LocalFileSystem ? NioLocalFileSystem.create(conf) : fs;
         } catch (UnsupportedFileSystemException e) {
             throw new BadInputException(path + ": no filesystem for scheme '"
                     + path.toUri().getScheme() + "' (is its connector on the classpath?)");
