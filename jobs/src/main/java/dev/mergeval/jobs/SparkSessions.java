@@ -1,5 +1,6 @@
 package dev.mergeval.jobs;
 
+import java.util.Properties;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
@@ -11,6 +12,8 @@ import org.apache.spark.sql.SparkSession;
  * 127.0.0.1 unless {@code spark.driver.host} is set.
  */
 public final class SparkSessions {
+
+    private static final String HADOOP_PREFIX = "spark.hadoop.";
 
     private SparkSessions() {
     }
@@ -51,14 +54,25 @@ public final class SparkSessions {
      */
     public static Configuration hadoopConfiguration(SparkConf conf) {
         Configuration hadoop = new Configuration();
-        for (scala.Tuple2<String, String> kv : conf.getAllWithPrefix("spark.hadoop.")) {
+        for (scala.Tuple2<String, String> kv : conf.getAllWithPrefix(HADOOP_PREFIX)) {
             hadoop.set(kv._1(), kv._2());
         }
         return hadoop;
     }
 
-    /** {@link #hadoopConfiguration(SparkConf)} of this JVM's Spark settings (spark-submit's, system properties). */
+    /**
+     * {@link #hadoopConfiguration(SparkConf)} of this JVM's Spark settings (spark-submit's, system
+     * properties). A new {@code SparkConf} reads exactly the {@code spark.*} system properties; reading
+     * them here keeps Spark and Scala unloaded in commands that never start a session (a plain merge).
+     */
     public static Configuration hadoopConfiguration() {
-        return hadoopConfiguration(new SparkConf());
+        Configuration hadoop = new Configuration();
+        Properties system = System.getProperties();
+        for (String key : system.stringPropertyNames()) {
+            if (key.startsWith(HADOOP_PREFIX)) {
+                hadoop.set(key.substring(HADOOP_PREFIX.length()), system.getProperty(key));
+            }
+        }
+        return hadoop;
     }
 }

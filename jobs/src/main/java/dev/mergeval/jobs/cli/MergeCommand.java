@@ -8,7 +8,6 @@ import dev.mergeval.jobs.merge.SparkMergeRunner;
 import dev.mergeval.merge.plan.LocalMergeExecutor;
 import dev.mergeval.merge.plan.MergeCommitter;
 import dev.mergeval.merge.plan.MergeJob;
-import dev.mergeval.merge.plan.MergeExecutor;
 import dev.mergeval.merge.plan.PlanOptions;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -68,8 +67,9 @@ final class MergeCommand implements Callable<Integer> {
         if (master != null || SparkSessions.underSparkSubmit()) {
             outcome = SparkMergeRunner.run(request, master, new ConsoleProgress());
         } else {
-            MergeExecutor executor = new LocalMergeExecutor(threads, new Configuration(), new ConsoleProgress());
-            outcome = MergeJob.run(request, executor, new Configuration());
+            // One set of Hadoop settings for planning and executing: each new one parses Hadoop's defaults again.
+            Configuration conf = new Configuration();
+            outcome = MergeJob.run(request, new LocalMergeExecutor(threads, conf, new ConsoleProgress()), conf);
         }
         print(outcome);
         return MergevalCli.EXIT_OK;
