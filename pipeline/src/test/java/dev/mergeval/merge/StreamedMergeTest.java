@@ -3,7 +3,6 @@ package dev.mergeval.merge;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -29,16 +28,14 @@ class StreamedMergeTest {
         float[][] tunes = {delta(rnd, base, false), delta(rnd, base, true), delta(rnd, base, true)};
         String[] globals = {"", "rescale: true", "rescale: true, rescale_mode: inverse_density", "normalize: false, lambda: 0.7"};
         double[][] densities = {{0.5}, {0.2, 0.9}, {0.5, 1.0, 0.33}, {1e-9, 0.5}, {0.01, 0.01, 0.01}};
-        int checked = 0;
         for (String global : globals) {
             for (double[] density : densities) {
                 float[][] inputs = new float[density.length + 1][];
                 inputs[0] = base;
                 System.arraycopy(tunes, 0, inputs, 1, density.length);
-                checked += check(ties(density, global), new long[] {n}, n, inputs);
+                check(ties(density, global), new long[] {n}, n, inputs);
             }
         }
-        assertTrue(checked > 0);
     }
 
     @Test
@@ -99,8 +96,8 @@ class StreamedMergeTest {
         return yaml.toString();
     }
 
-    /** Checks every chunk size; returns how many it checked. */
-    private static int check(String yaml, long[] shape, int n, float[][] inputs) {
+    /** Checks every chunk size. */
+    private static void check(String yaml, long[] shape, int n, float[][] inputs) {
         TensorMerger merger = TensorMerger.create(Merges.config(yaml), 4);
         Map<String, float[]> byModel = new LinkedHashMap<>();
         for (String model : Merges.config(yaml).inputModels()) {
@@ -113,7 +110,6 @@ class StreamedMergeTest {
             assertNotNull(streamed, yaml);
             assertArrayEquals(bits(whole), bits(stream(streamed, ordered, n, chunk)), yaml + "chunk " + chunk);
         }
-        return CHUNKS.length;
     }
 
     private static float[] stream(StreamedMerge streamed, float[][] inputs, int n, int chunk) {
