@@ -84,12 +84,13 @@ public interface MergeMethod {
     }
 
     /**
-     * The method's {@link StreamedMerge} for a tensor of {@code numElements} elements with these
+     * The method's {@link StreamedMerge} for a tensor of this {@code shape} (and the random
+     * {@code seed}, for DARE's draws) with these
      * parameters and plan-time decision, where {@link #elementwise} does not hold and the method
      * reads no extra input for it; null (the default) where it has none, and the whole tensor is
      * merged by {@link #merge}. Opt-in: a method without one loses nothing but memory.
      */
-    default StreamedMerge streamed(TensorParams params, TensorDecision decision, long numElements) {
+    default StreamedMerge streamed(TensorParams params, TensorDecision decision, long[] shape, long seed) {
         return null;
     }
 

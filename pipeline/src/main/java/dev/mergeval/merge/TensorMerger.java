@@ -194,12 +194,12 @@ public final class TensorMerger {
      * tensor is chunkable, reads an extra input, or the method has none: then {@link #merge} on the
      * whole tensor is the way. Its inputs come in the order of {@link #inputs}.
      */
-    public StreamedMerge streamed(String tensorName, long[] shape) {
+    public StreamedMerge streamed(String tensorName, long[] shape, long seed) {
         if (chunkable(tensorName) || !extrasFor(tensorName).isEmpty()
                 || !List.copyOf(inputs(tensorName).keySet()).equals(scope(tensorName).inputModels())) {
             return null;
         }
-        return method.streamed(params(tensorName), analysis.decision(tensorName), Shapes.numElements(shape));
+        return method.streamed(params(tensorName), analysis.decision(tensorName), shape.clone(), seed);
     }
 
     /**

@@ -1,10 +1,13 @@
 package dev.mergeval.merge.methods;
 
 import dev.mergeval.common.KeyedRandom;
+import dev.mergeval.common.Shapes;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
 import dev.mergeval.merge.ParamDef;
+import dev.mergeval.merge.StreamedMerge;
+import dev.mergeval.merge.TensorDecision;
 import dev.mergeval.merge.TensorParams;
 import java.util.Arrays;
 import java.util.List;
@@ -22,7 +25,8 @@ import java.util.List;
  * uniform sample of {@value #SAMPLE} of them without replacement; mergekit draws it with
  * {@code torch.randperm} from the global torch stream, Mergeval by selection sampling (Knuth's
  * algorithm S) on {@link KeyedRandom} keyed by the seed and the tensor name, so the same seed gives
- * the same output. https://www.arcee.ai/blog/meet-mergekit-v0-1-arcee-fusion-expanded-model-support-multi-gpu-acceleration
+ * the same output. Streamed over chunks of whole rows: one pass for the sample, one for the output.
+ * https://www.arcee.ai/blog/meet-mergekit-v0-1-arcee-fusion-expanded-model-support-multi-gpu-acceleration
  */
 public final class ArceeFusionMerge implements MergeMethod {
     static final int SAMPLE = 1_000_000;
@@ -59,34 +63,105 @@ public final class ArceeFusionMerge implements MergeMethod {
     }
 
     @Override
+    public StreamedMerge streamed(TensorParams params, TensorDecision decision, long[] shape, long seed) {
+        return new Streamed(params, shape, seed);
+    }
+
+    @Override
     public float[] merge(MergeRequest r) {
-        float[] b = r.inputs()[r.baseIndex()];
-        float[] x = r.inputs()[Rules.fineTuneIndex(r)];
-        int n = b.length;
-        long[] shape = r.shape();
-        int cols = shape.length >= 2 ? (int) shape[shape.length - 1] : n;
-        float[] importance = new float[n];
-        double[] ex = new double[cols];
-        double[] eb = new double[cols];
-        for (int from = 0; from < n; from += cols) {
-            double kl = klDivergence(x, b, from, cols, ex, eb);
-            for (int i = from; i < from + cols; i++) {
-                importance[i] = (float) (Math.abs(x[i] - b[i]) * kl);
+        return StreamedMerge.whole(new Streamed(r.params(), r.shape(), r.seed()), r.inputs());
+    }
+
+    /**
+     * Over chunks of whole rows: one pass computing the importances and taking the sample in index
+     * order, whose quantiles give the threshold; the merge computes the importances again.
+     */
+    private static final class Streamed implements StreamedMerge {
+        private final int b;
+        private final int t;
+        private final long n;
+        private final int cols;
+        private final long key;
+        private final float[] sample;
+        private int taken;
+        private float[] importance = new float[0];
+        private final double[] ex;
+        private final double[] eb;
+        private boolean observed;
+        private float threshold;
+
+        Streamed(TensorParams params, long[] shape, long seed) {
+            b = params.baseIndex();
+            t = b == 0 ? 1 : 0;
+            n = Shapes.numElements(shape);
+            cols = Sparsifier.dellaRow(shape);
+            key = KeyedRandom.counterKey(seed, params.tensorName(), 0);
+            sample = new float[(int) Math.min(n, SAMPLE)];
+            ex = new double[cols];
+            eb = new double[cols];
+        }
+
+        @Override
+        public int rowLength() {
+            return Math.max(cols, 1);
+        }
+
+        @Override
+        public boolean needsPass() {
+            return !observed;
+        }
+
+        /** The importances of whole rows {@code [0, count)} (returned, valid up to {@code count}). */
+        private float[] importances(float[] x, float[] base, int count) {
+            if (importance.length < count) {
+                importance = new float[count];
+            }
+            for (int from = 0; from < count; from += cols) {
+                double kl = klDivergence(x, base, from, cols, ex, eb);
+                for (int i = from; i < from + cols; i++) {
+                    importance[i] = (float) (Math.abs(x[i] - base[i]) * kl);
+                }
+            }
+            return importance;
+        }
+
+        /** All importances when there are at most {@link #SAMPLE}, else a uniform sample of that many (algorithm S). */
+        @Override
+        public void observe(float[][] inputs, long offset, int count) {
+            float[] s = importances(inputs[t], inputs[b], count);
+            for (int j = 0; j < count && taken < sample.length; j++) {
+                long i = offset + j;
+                if (n <= SAMPLE || KeyedRandom.uniform(key, i) * (n - i) < SAMPLE - taken) {
+                    sample[taken++] = s[j];
+                }
             }
         }
-        float[] sorted = sample(importance, KeyedRandom.counterKey(r.seed(), r.tensorName(), 0));
-        Arrays.sort(sorted);
-        long last = sorted.length - 1;
-        // In float, as mergekit's float32 tensors: floor(q (n - 1)) is exact for n <= SAMPLE.
-        float median = sorted[(int) (last / 2)];
-        float q1 = sorted[(int) (last / 4)];
-        float q3 = sorted[(int) (3 * last / 4)];
-        float threshold = median + 1.5f * (q3 - q1);
-        float[] out = new float[n];
-        for (int i = 0; i < n; i++) {
-            out[i] = importance[i] >= threshold ? b[i] + (x[i] - b[i]) : b[i];
+
+        @Override
+        public void endPass() {
+            observed = true;
+            float[] sorted = taken == sample.length ? sample : Arrays.copyOf(sample, taken);
+            Arrays.sort(sorted);
+            long last = sorted.length - 1;
+            // In float, as mergekit's float32 tensors: floor(q (n - 1)) is exact for n <= SAMPLE.
+            float median = sorted[(int) (last / 2)];
+            float q1 = sorted[(int) (last / 4)];
+            float q3 = sorted[(int) (3 * last / 4)];
+            threshold = median + 1.5f * (q3 - q1);
         }
-        return out;
+
+        @Override
+        public void merge(float[][] inputs, long offset, int count, float[] out) {
+            if (!observed) {
+                throw new IllegalStateException("merge before the importance pass");
+            }
+            float[] x = inputs[t];
+            float[] base = inputs[b];
+            float[] s = importances(x, base, count);
+            for (int i = 0; i < count; i++) {
+                out[i] = s[i] >= threshold ? base[i] + (x[i] - base[i]) : base[i];
+            }
+        }
     }
 
     /**
@@ -115,21 +190,5 @@ public final class ArceeFusionMerge implements MergeMethod {
             kl += p * Math.log(p / q);
         }
         return kl;
-    }
-
-    /** All values when there are at most {@link #SAMPLE}, else a uniform sample of that many (algorithm S). */
-    private static float[] sample(float[] values, long key) {
-        int n = values.length;
-        if (n <= SAMPLE) {
-            return values.clone();
-        }
-        float[] out = new float[SAMPLE];
-        int taken = 0;
-        for (int i = 0; i < n && taken < SAMPLE; i++) {
-            if (KeyedRandom.uniform(key, i) * (n - i) < SAMPLE - taken) {
-                out[taken++] = values[i];
-            }
-        }
-        return out;
     }
 }

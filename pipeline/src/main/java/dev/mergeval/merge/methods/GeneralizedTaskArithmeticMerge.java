@@ -2,6 +2,7 @@ package dev.mergeval.merge.methods;
 
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.KeyedRandom;
+import dev.mergeval.common.Shapes;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
@@ -188,29 +189,72 @@ public final class GeneralizedTaskArithmeticMerge implements MergeMethod {
     }
 
     /**
-     * TIES' trimming streamed ({@link StreamedTaskVectorMerge}): magnitude sparsification, where
-     * some density is not trivial. The other sparsifications need the whole tensor.
+     * TIES' trimming, DARE's drops with the L1 rescale, breadcrumbs' outlier cut and DELLA's ranked
+     * drops, streamed ({@link StreamedTaskVectorMerge}), where some density is not trivial.
      */
     @Override
-    public StreamedMerge streamed(TensorParams params, TensorDecision decision, long numElements) {
-        if (sparsification != Sparsification.MAGNITUDE || elementwise(params)) {
+    public StreamedMerge streamed(TensorParams params, TensorDecision decision, long[] shape, long seed) {
+        if (sparsification == null || elementwise(params)) {
             return null;
         }
+        long n = Shapes.numElements(shape);
         int m = params.perModel().size() - 1;
         double[] w = new double[m];
         double[] densities = new double[m];
+        StreamedTaskVectorMerge.Selection[] selections = new StreamedTaskVectorMerge.Selection[m];
         for (int k = 0, j = 0; k < params.perModel().size(); k++) {
             if (k == params.baseIndex()) {
                 continue;
             }
             Params p = params.perModel().get(k);
             w[j] = p.number("weight");
-            densities[j++] = p.number("density");
+            densities[j] = p.number("density");
+            if (sparsification == Sparsification.DELLA_MAGPRUNE && !dellaBandFits(densities[j], p.number("epsilon"))) {
+                return null;  // the whole-tensor merge reports it, naming the model
+            }
+            if (densities[j] < 1) {
+                selections[j] = selection(params, k, densities[j], shape,
+                        KeyedRandom.counterKey(seed, params.tensorName(), k));
+            }
+            j++;
         }
         Params global = params.global();
-        return new StreamedTaskVectorMerge(consensus, params.baseIndex(), w, densities,
-                rescaleMode(global, params.tensorName()), global.bool("normalize"), global.number("lambda"),
-                numElements);
+        return new StreamedTaskVectorMerge(consensus, params.baseIndex(), w, densities, selections,
+                rescaleMode(global, params.tensorName()), global.bool("normalize"), global.number("lambda"));
+    }
+
+    /** One fine-tune's streamed selection, as {@link #sparsify} selects on the whole tensor ({@code density < 1}). */
+    private StreamedTaskVectorMerge.Selection selection(TensorParams params, int model, double density,
+            long[] shape, long key) {
+        Params p = params.perModel().get(model);
+        long n = Shapes.numElements(shape);
+        switch (sparsification) {
+            case MAGNITUDE: {
+                long k = (long) (density * n);
+                return k <= 0 ? StreamedTaskVectorMerge.DROP_ALL : new StreamedMagnitudeCut(n, k);
+            }
+            case RANDOM:
+                return density <= 0 ? StreamedTaskVectorMerge.DROP_ALL
+                        : new StreamedTaskVectorMerge.RandomDrop(density, key);
+            case MAGNITUDE_OUTLIERS: {
+                long target = (long) (density * n);
+                long top = Math.max(0, (long) (p.number("gamma") * n));
+                long bottom = n - target - top;
+                if (bottom < 0) {
+                    top += bottom;
+                    bottom = 0;
+                }
+                return n - top <= bottom ? StreamedTaskVectorMerge.DROP_ALL
+                        : new StreamedOutlierCut(n, bottom, n - top);
+            }
+            case DELLA_MAGPRUNE:
+                return density <= 0 ? StreamedTaskVectorMerge.DROP_ALL
+                        : new StreamedTaskVectorMerge.DellaDrop(Sparsifier.dellaRow(shape), density,
+                                p.number("epsilon"), key,
+                                rescaleMode(params.global(), params.tensorName()) == RescaleMode.INVERSE_DENSITY);
+            default:
+                throw new IllegalStateException("not streamed: " + sparsification);
+        }
     }
 
     @Override
@@ -253,7 +297,7 @@ public final class GeneralizedTaskArithmeticMerge implements MergeMethod {
                         KeyedRandom.counterKey(r.seed(), r.tensorName(), k), r.elementOffset());
             case DELLA_MAGPRUNE:
                 double epsilon = p.number("epsilon");
-                if (density < 1 && density > 0 && (density + epsilon >= 1 || density - epsilon <= 0)) {
+                if (!dellaBandFits(density, epsilon)) {
                     throw new BadInputException(r.tensorName() + ": model " + r.models().get(k) + ": epsilon "
                             + epsilon + " with density " + density + " must keep density +/- epsilon inside (0, 1)");
                 }
@@ -262,6 +306,11 @@ public final class GeneralizedTaskArithmeticMerge implements MergeMethod {
             default:
                 throw new IllegalStateException("unknown sparsification " + sparsification);
         }
+    }
+
+    /** DELLA's probabilities {@code density +/- epsilon} lie inside (0, 1) (or every element is kept or dropped). */
+    private static boolean dellaBandFits(double density, double epsilon) {
+        return !(density < 1 && density > 0 && (density + epsilon >= 1 || density - epsilon <= 0));
     }
 
     /** null when {@code rescale} is off. */

@@ -1,9 +1,12 @@
 package dev.mergeval.merge.methods;
 
+import dev.mergeval.common.Shapes;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
 import dev.mergeval.merge.ParamDef;
+import dev.mergeval.merge.StreamedMerge;
+import dev.mergeval.merge.TensorDecision;
 import dev.mergeval.merge.TensorParams;
 import java.util.List;
 
@@ -14,7 +17,8 @@ import java.util.List;
  * {@code t = N cos / (1 + (N - 1) cos)} and {@code y = t * mean_k(w_k) + (1 - t) * w0}.
  * Over the whole flattened tensor, or per row along the last dimension with {@code filter_wise}
  * (a 1-D tensor is one row). Where {@code 1 + (N - 1) cos == 0} (offsets exactly opposed),
- * {@code t} is undefined and the base is returned (mergekit yields inf/NaN).
+ * {@code t} is undefined and the base is returned (mergekit yields inf/NaN). Streamed: one pass
+ * for the norms and inner products, one for the output.
  * Jang et al., https://arxiv.org/abs/2403.19522
  */
 public final class ModelStockMerge implements MergeMethod {
@@ -53,57 +57,138 @@ public final class ModelStockMerge implements MergeMethod {
     }
 
     @Override
+    public StreamedMerge streamed(TensorParams params, TensorDecision decision, long[] shape, long seed) {
+        return new Streamed(params, params.baseIndex(), shape);
+    }
+
+    @Override
     public float[] merge(MergeRequest r) {
-        float[] w0 = r.inputs()[r.baseIndex()];
-        float[][] ws = new float[r.inputs().length - 1][];
-        for (int k = 0, j = 0; k < r.inputs().length; k++) {
-            if (k != r.baseIndex()) {
-                ws[j++] = r.inputs()[k];
+        return StreamedMerge.whole(new Streamed(r.params(), r.baseIndex(), r.shape()), r.inputs());
+    }
+
+    /**
+     * Per row (the whole tensor as one row without {@code filter_wise}), the offsets' squared norms
+     * and pairwise inner products in one pass, then the interpolation with that row's {@code t}.
+     */
+    private static final class Streamed extends OnePassMerge {
+        private final int b;
+        private final int[] tunes;
+        private final long len;
+        private final int rows;
+        /** Per row, the squared norm of each offset, then the inner product of each pair k < l. */
+        private final double[][] sums;
+        private final double[] t;
+
+        Streamed(TensorParams params, int baseIndex, long[] shape) {
+            super(true);
+            b = baseIndex;
+            tunes = new int[params.perModel().size() - 1];
+            for (int k = 0, j = 0; k < params.perModel().size(); k++) {
+                if (k != b) {
+                    tunes[j++] = k;
+                }
             }
+            long n = Shapes.numElements(shape);
+            len = params.global().bool("filter_wise") && shape.length >= 1 ? shape[shape.length - 1] : n;
+            rows = len == 0 ? 0 : Math.toIntExact(n / len);
+            int m = tunes.length;
+            sums = new double[rows][m + m * (m - 1) / 2];
+            t = new double[rows];
         }
-        int n = w0.length;
-        long[] shape = r.shape();
-        int len = r.params().global().bool("filter_wise") && shape.length >= 1 ? (int) shape[shape.length - 1] : n;
-        int rows = n / len;
-        int m = ws.length;
-        float[] out = new float[n];
-        double[] norms = new double[m];
-        for (int row = 0; row < rows; row++) {
-            int from = row * len;
-            int to = from + len;
-            for (int k = 0; k < m; k++) {
-                double s = 0;
-                for (int i = from; i < to; i++) {
-                    double o = ws[k][i] - w0[i];
-                    s += o * o;
-                }
-                norms[k] = Math.sqrt(s);
+
+        @Override
+        public void observe(float[][] inputs, long offset, int n) {
+            if (n == 0) {
+                return;
             }
-            double cosSum = 0;
-            int pairs = 0;
-            for (int k = 0; k < m; k++) {
-                for (int l = k + 1; l < m; l++) {
-                    double dot = 0;
-                    for (int i = from; i < to; i++) {
-                        dot += (double) (ws[k][i] - w0[i]) * (ws[l][i] - w0[i]);
-                    }
-                    double c = dot / Math.max(norms[k] * norms[l], 1e-6);
-                    cosSum += Math.max(-1.0, Math.min(1.0, c));
-                    pairs++;
-                }
-            }
-            double cos = cosSum / pairs;
-            double denominator = 1 + (m - 1) * cos;
-            double t = denominator == 0 ? 0.0 : m * cos / denominator;
-            for (int i = from; i < to; i++) {
-                double avg = 0;
+            float[] w0 = inputs[b];
+            int m = tunes.length;
+            int row = (int) (offset / len);
+            long at = offset % len;
+            for (int i = 0; i < n; ) {
+                int to = (int) Math.min(n, i + (len - at));
+                double[] s = sums[row];
                 for (int k = 0; k < m; k++) {
-                    avg += ws[k][i];
+                    float[] wk = inputs[tunes[k]];
+                    double sum = s[k];
+                    for (int j = i; j < to; j++) {
+                        double o = wk[j] - w0[j];
+                        sum += o * o;
+                    }
+                    s[k] = sum;
                 }
-                avg /= m;
-                out[i] = (float) (t * avg + (1 - t) * w0[i]);
+                for (int k = 0, p = m; k < m; k++) {
+                    float[] wk = inputs[tunes[k]];
+                    for (int l = k + 1; l < m; l++, p++) {
+                        float[] wl = inputs[tunes[l]];
+                        double dot = s[p];
+                        for (int j = i; j < to; j++) {
+                            dot += (double) (wk[j] - w0[j]) * (wl[j] - w0[j]);
+                        }
+                        s[p] = dot;
+                    }
+                }
+                at += to - i;
+                i = to;
+                if (at == len) {
+                    at = 0;
+                    row++;
+                }
             }
         }
-        return out;
+
+        @Override
+        void finish() {
+            int m = tunes.length;
+            double[] norms = new double[m];
+            for (int row = 0; row < rows; row++) {
+                double[] s = sums[row];
+                for (int k = 0; k < m; k++) {
+                    norms[k] = Math.sqrt(s[k]);
+                }
+                double cosSum = 0;
+                int pairs = 0;
+                for (int k = 0, p = m; k < m; k++) {
+                    for (int l = k + 1; l < m; l++, p++) {
+                        double c = s[p] / Math.max(norms[k] * norms[l], 1e-6);
+                        cosSum += Math.max(-1.0, Math.min(1.0, c));
+                        pairs++;
+                    }
+                }
+                double cos = cosSum / pairs;
+                double denominator = 1 + (m - 1) * cos;
+                t[row] = denominator == 0 ? 0.0 : m * cos / denominator;
+            }
+        }
+
+        @Override
+        public void merge(float[][] inputs, long offset, int n, float[] out) {
+            requireObserved();
+            if (n == 0) {
+                return;
+            }
+            float[] w0 = inputs[b];
+            int m = tunes.length;
+            int row = (int) (offset / len);
+            long at = offset % len;
+            for (int i = 0; i < n; ) {
+                int to = (int) Math.min(n, i + (len - at));
+                double tr = t[row];
+                for (int j = i; j < to; j++) {
+                    double avg = 0;
+                    for (int k = 0; k < m; k++) {
+                        avg += inputs[tunes[k]][j];
+                    }
+                    avg /= m;
+                    out[j] = (float) (tr * avg + (1 - tr) * w0[j]);
+                }
+                at += to - i;
+                i = to;
+                if (at == len) {
+                    at = 0;
+                    row++;
+                }
+            }
+        }
     }
 }

@@ -5,7 +5,9 @@ import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
 import dev.mergeval.merge.ParamDef;
+import dev.mergeval.merge.StreamedMerge;
 import dev.mergeval.merge.SweepMapping;
+import dev.mergeval.merge.TensorDecision;
 import dev.mergeval.merge.TensorParams;
 import java.util.List;
 import java.util.Optional;
@@ -27,9 +29,9 @@ import java.util.Optional;
  * ({@code r} vanishes in exact arithmetic, so {@code y} is the normalized weighted mean of the unit
  * vectors times the weighted mean norm; the steps are kept as mergekit's.) A single non-base model
  * is returned as it is. All vectors are combinations of the {@code v_k}, so the steps run on their
- * Gram matrix ({@link Gram}) in double. Global {@code normalize_weights} (true) and {@code eps}
- * (1e-8); weights summing to zero with {@code normalize_weights} are bad input (mergekit divides by
- * zero). https://goddard.blog/posts/multislerp-wow-what-a-cool-idea
+ * Gram matrix ({@link Gram}) in double; streamed, one pass for the matrix and one for the output.
+ * Global {@code normalize_weights} (true) and {@code eps} (1e-8); weights summing to zero with
+ * {@code normalize_weights} are bad input (mergekit divides by zero). https://goddard.blog/posts/multislerp-wow-what-a-cool-idea
  */
 public final class MultiSlerpMerge implements MergeMethod {
     @Override
@@ -89,67 +91,115 @@ public final class MultiSlerpMerge implements MergeMethod {
     }
 
     @Override
+    public StreamedMerge streamed(TensorParams params, TensorDecision decision, long[] shape, long seed) {
+        return new Streamed(params, params.baseIndex());
+    }
+
+    @Override
     public float[] merge(MergeRequest r) {
-        int[] others = Rules.otherIndices(r);
-        int m = others.length;
-        float[][] xs = new float[m][];
-        double[] w = new double[m];
-        double wSum = 0;
-        for (int j = 0; j < m; j++) {
-            xs[j] = r.inputs()[others[j]];
-            w[j] = r.params().perModel().get(others[j]).number("weight");
-            wSum += w[j];
-        }
-        if (m == 1) {
-            return xs[0].clone();
-        }
-        if (r.params().global().bool("normalize_weights")) {
-            if (wSum == 0) {
-                throw new BadInputException(r.tensorName() + ": multislerp: the models' weights sum to 0, and"
-                        + " normalize_weights divides by that sum");
-            }
+        return StreamedMerge.whole(new Streamed(r.params(), r.baseIndex()), r.inputs());
+    }
+
+    /** The Gram matrix of the {@code v_k} in one pass, the steps on it, then the output as one combination. */
+    private static final class Streamed extends OnePassMerge {
+        private final String tensor;
+        private final int b;
+        private final int[] others;
+        private final double[] w;
+        private final double eps;
+        private final Gram gram;
+        private final float[][] xs;
+        /** The output's coefficients over the {@code v_k}. */
+        private double[] c;
+
+        Streamed(TensorParams params, int baseIndex) {
+            super(params.perModel().size() - (baseIndex >= 0 ? 1 : 0) > 1);
+            tensor = params.tensorName();
+            b = baseIndex;
+            others = Rules.otherIndices(params.perModel().size(), baseIndex);
+            int m = others.length;
+            w = new double[m];
+            double wSum = 0;
             for (int j = 0; j < m; j++) {
-                w[j] /= wSum;
+                w[j] = params.perModel().get(others[j]).number("weight");
+                wSum += w[j];
             }
-        }
-        double eps = r.params().global().number("eps");
-        float[] base = r.baseIndex() >= 0 ? r.inputs()[r.baseIndex()] : null;
-        double[][] g = Gram.of(xs, base);
-        double[] norms = new double[m];
-        double[][] unit = new double[m][m];
-        double[] mean = new double[m];
-        double avgNorm = 0;
-        for (int k = 0; k < m; k++) {
-            norms[k] = Math.sqrt(g[k][k]);
-            unit[k][k] = 1.0 / (norms[k] + eps);
-            mean[k] = w[k] * unit[k][k];
-            avgNorm += norms[k] * w[k];
-        }
-        double meanNorm = Gram.norm(g, mean);
-        if (meanNorm < eps) {
-            if (m == 2) {
-                return Gram.combine(xs, base, w);
+            if (m > 1 && params.global().bool("normalize_weights")) {
+                if (wSum == 0) {
+                    throw new BadInputException(tensor + ": multislerp: the models' weights sum to 0, and"
+                            + " normalize_weights divides by that sum");
+                }
+                for (int j = 0; j < m; j++) {
+                    w[j] /= wSum;
+                }
             }
-            throw new BadInputException(r.tensorName() + ": multislerp: the weighted sum of the models' unit"
-                    + " vectors is zero (antipodal models whose weights cancel); use other weights");
+            eps = params.global().number("eps");
+            gram = m > 1 ? new Gram(m) : null;
+            xs = new float[m][];
         }
-        for (int k = 0; k < m; k++) {
-            mean[k] /= meanNorm;
+
+        private float[][] tunes(float[][] inputs) {
+            for (int j = 0; j < others.length; j++) {
+                xs[j] = inputs[others[j]];
+            }
+            return xs;
         }
-        double[] tangent = new double[m];
-        for (int k = 0; k < m; k++) {
-            double dot = Gram.dot(g, unit[k], mean);
+
+        @Override
+        public void observe(float[][] inputs, long offset, int n) {
+            gram.add(tunes(inputs), b >= 0 ? inputs[b] : null, n);
+        }
+
+        @Override
+        void finish() {
+            int m = others.length;
+            double[][] g = gram.matrix();
+            double[] norms = new double[m];
+            double[][] unit = new double[m][m];
+            double[] mean = new double[m];
+            double avgNorm = 0;
+            for (int k = 0; k < m; k++) {
+                norms[k] = Math.sqrt(g[k][k]);
+                unit[k][k] = 1.0 / (norms[k] + eps);
+                mean[k] = w[k] * unit[k][k];
+                avgNorm += norms[k] * w[k];
+            }
+            double meanNorm = Gram.norm(g, mean);
+            if (meanNorm < eps) {
+                if (m == 2) {
+                    c = w;
+                    return;
+                }
+                throw new BadInputException(tensor + ": multislerp: the weighted sum of the models' unit"
+                        + " vectors is zero (antipodal models whose weights cancel); use other weights");
+            }
+            for (int k = 0; k < m; k++) {
+                mean[k] /= meanNorm;
+            }
+            double[] tangent = new double[m];
+            for (int k = 0; k < m; k++) {
+                double dot = Gram.dot(g, unit[k], mean);
+                for (int j = 0; j < m; j++) {
+                    tangent[j] += w[k] * (unit[k][j] - dot * mean[j]);
+                }
+            }
+            double h = Gram.norm(g, tangent) + eps;
+            double cos = Math.cos(h);
+            double sin = Math.sin(h) / h;
+            c = new double[m];
             for (int j = 0; j < m; j++) {
-                tangent[j] += w[k] * (unit[k][j] - dot * mean[j]);
+                c[j] = avgNorm * (mean[j] * cos + tangent[j] * sin);
             }
         }
-        double h = Gram.norm(g, tangent) + eps;
-        double cos = Math.cos(h);
-        double sin = Math.sin(h) / h;
-        double[] c = new double[m];
-        for (int j = 0; j < m; j++) {
-            c[j] = avgNorm * (mean[j] * cos + tangent[j] * sin);
+
+        @Override
+        public void merge(float[][] inputs, long offset, int n, float[] out) {
+            requireObserved();
+            if (others.length == 1) {
+                System.arraycopy(inputs[others[0]], 0, out, 0, n);
+            } else {
+                Gram.combine(tunes(inputs), b >= 0 ? inputs[b] : null, c, n, out);
+            }
         }
-        return Gram.combine(xs, base, c);
     }
 }

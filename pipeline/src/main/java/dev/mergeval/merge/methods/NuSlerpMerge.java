@@ -1,11 +1,14 @@
 package dev.mergeval.merge.methods;
 
+import dev.mergeval.common.Shapes;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
 import dev.mergeval.merge.ParamDef;
 import dev.mergeval.merge.Params;
+import dev.mergeval.merge.StreamedMerge;
 import dev.mergeval.merge.SweepMapping;
+import dev.mergeval.merge.TensorDecision;
 import dev.mergeval.merge.TensorParams;
 import java.util.List;
 import java.util.Optional;
@@ -18,7 +21,8 @@ import java.util.Optional;
  * with {@code nuslerp_row_wise}, vectors along dimension 0. Per vector, with
  * {@code u = v / max(|v|, 1e-7)}, {@code theta = acos(clamp(u0 . u1, -1, 1))}:
  * {@code y = (sin((1 - t) theta) v0 + sin(t theta) v1) / sin(theta)}, or
- * {@code (1 - t) v0 + t v1} where {@code |sin(theta)| < 1e-8}. mergekit's own method,
+ * {@code (1 - t) v0 + t v1} where {@code |sin(theta)| < 1e-8}. Streamed: one pass for each vector's
+ * norms and inner product, one for the output. mergekit's own method,
  * https://github.com/arcee-ai/mergekit/blob/main/docs/merge_methods.md
  */
 public final class NuSlerpMerge implements MergeMethod {
@@ -61,76 +65,125 @@ public final class NuSlerpMerge implements MergeMethod {
     }
 
     @Override
+    public StreamedMerge streamed(TensorParams params, TensorDecision decision, long[] shape, long seed) {
+        return new Streamed(params, params.baseIndex(), shape);
+    }
+
+    @Override
     public float[] merge(MergeRequest r) {
-        int b = r.baseIndex();
-        int a0 = b == 0 ? 1 : 0;
-        int a1 = b >= 0 && b <= 1 ? 2 : 1;
-        float[] x0 = r.inputs()[a0];
-        float[] x1 = r.inputs()[a1];
-        List<Params> pm = r.params().perModel();
-        double w0 = pm.get(a0).number("weight");
-        double w1 = pm.get(a1).number("weight");
-        double t = Math.abs(w0 + w1) < 1e-6 ? 0.5 : w1 / (w0 + w1);
-        int n = r.length();
-        float[] base = b >= 0 ? r.inputs()[b] : null;
-        float[] v0 = x0;
-        float[] v1 = x1;
-        if (base != null) {
-            v0 = new float[n];
-            v1 = new float[n];
-            for (int i = 0; i < n; i++) {
-                v0[i] = x0[i] - base[i];
-                v1[i] = x1[i] - base[i];
-            }
-        }
-        // Vector layout: count vectors of length len; element j of vector c is at c*outer + j*stride.
-        long[] shape = r.shape();
-        int len;
-        int stride;
-        int count;
-        int outer;
-        Params g = r.params().global();
-        if (g.bool("nuslerp_flatten") || shape.length <= 1) {
-            len = n;
-            stride = 1;
-            count = 1;
-            outer = 0;
-        } else if (g.bool("nuslerp_row_wise")) {
-            len = (int) shape[0];
-            count = n / len;
-            stride = count;
-            outer = 1;
-        } else {
-            len = (int) shape[shape.length - 1];
-            count = n / len;
-            stride = 1;
-            outer = len;
-        }
-        float[] out = new float[n];
-        for (int c = 0; c < count; c++) {
-            int from = c * outer;
-            double n0 = Math.max(Rules.norm(v0, from, len, stride), 1e-7);
-            double n1 = Math.max(Rules.norm(v1, from, len, stride), 1e-7);
-            double dot = 0;
-            for (int j = 0, i = from; j < len; j++, i += stride) {
-                dot += (double) v0[i] * v1[i];
-            }
-            double theta = Math.acos(Math.max(-1.0, Math.min(1.0, dot / (n0 * n1))));
-            double sinTheta = Math.sin(theta);
-            double s0;
-            double s1;
-            if (Math.abs(sinTheta) < 1e-8) {
-                s0 = 1 - t;
-                s1 = t;
+        return StreamedMerge.whole(new Streamed(r.params(), r.baseIndex(), r.shape()), r.inputs());
+    }
+
+    /**
+     * Per vector, the squared norms and the inner product in one pass, then
+     * {@code y = s0 v0 + s1 v1} (plus the base) with that vector's factors. Element {@code i} of the
+     * flattened tensor belongs to vector {@code (i / outer) % count}: one vector ({@code count} 1),
+     * rows along the last dimension ({@code outer} its length), or vectors along dimension 0
+     * ({@code outer} 1, {@code count} the other dimensions' product); the loops step that index
+     * every {@code outer} elements rather than divide per element.
+     */
+    private static final class Streamed extends OnePassMerge {
+        private final int b;
+        private final int a0;
+        private final int a1;
+        private final double t;
+        private final long outer;
+        private final int count;
+        private final double[] sq0;
+        private final double[] sq1;
+        private final double[] dot;
+        private final double[] s0;
+        private final double[] s1;
+
+        Streamed(TensorParams params, int baseIndex, long[] shape) {
+            super(true);
+            b = baseIndex;
+            a0 = b == 0 ? 1 : 0;
+            a1 = b >= 0 && b <= 1 ? 2 : 1;
+            List<Params> pm = params.perModel();
+            double w0 = pm.get(a0).number("weight");
+            double w1 = pm.get(a1).number("weight");
+            t = Math.abs(w0 + w1) < 1e-6 ? 0.5 : w1 / (w0 + w1);
+            long n = Shapes.numElements(shape);
+            Params g = params.global();
+            if (g.bool("nuslerp_flatten") || shape.length <= 1) {
+                outer = Math.max(n, 1);
+                count = 1;
+            } else if (g.bool("nuslerp_row_wise")) {
+                outer = 1;
+                count = shape[0] == 0 ? 0 : Math.toIntExact(n / shape[0]);
             } else {
-                s0 = Math.sin((1 - t) * theta) / sinTheta;
-                s1 = Math.sin(t * theta) / sinTheta;
+                outer = shape[shape.length - 1];
+                count = outer == 0 ? 0 : Math.toIntExact(n / outer);
             }
-            for (int j = 0, i = from; j < len; j++, i += stride) {
-                double y = s0 * v0[i] + s1 * v1[i];
-                out[i] = (float) (base != null ? base[i] + y : y);
+            sq0 = new double[count];
+            sq1 = new double[count];
+            dot = new double[count];
+            s0 = new double[count];
+            s1 = new double[count];
+        }
+
+        @Override
+        public void observe(float[][] inputs, long offset, int n) {
+            if (n == 0) {
+                return;
+            }
+            float[] x0 = inputs[a0];
+            float[] x1 = inputs[a1];
+            float[] base = b >= 0 ? inputs[b] : null;
+            int c = (int) ((offset / outer) % Math.max(count, 1));
+            long run = offset % outer;
+            for (int i = 0; i < n; i++) {
+                float v0 = base != null ? x0[i] - base[i] : x0[i];
+                float v1 = base != null ? x1[i] - base[i] : x1[i];
+                sq0[c] += (double) v0 * v0;
+                sq1[c] += (double) v1 * v1;
+                dot[c] += (double) v0 * v1;
+                if (++run == outer) {
+                    run = 0;
+                    c = c + 1 == count ? 0 : c + 1;
+                }
             }
         }
-        return out;
+
+        @Override
+        void finish() {
+            for (int c = 0; c < count; c++) {
+                double n0 = Math.max(Math.sqrt(sq0[c]), 1e-7);
+                double n1 = Math.max(Math.sqrt(sq1[c]), 1e-7);
+                double theta = Math.acos(Math.max(-1.0, Math.min(1.0, dot[c] / (n0 * n1))));
+                double sinTheta = Math.sin(theta);
+                if (Math.abs(sinTheta) < 1e-8) {
+                    s0[c] = 1 - t;
+                    s1[c] = t;
+                } else {
+                    s0[c] = Math.sin((1 - t) * theta) / sinTheta;
+                    s1[c] = Math.sin(t * theta) / sinTheta;
+                }
+            }
+        }
+
+        @Override
+        public void merge(float[][] inputs, long offset, int n, float[] out) {
+            requireObserved();
+            if (n == 0) {
+                return;
+            }
+            float[] x0 = inputs[a0];
+            float[] x1 = inputs[a1];
+            float[] base = b >= 0 ? inputs[b] : null;
+            int c = (int) ((offset / outer) % Math.max(count, 1));
+            long run = offset % outer;
+            for (int i = 0; i < n; i++) {
+                float v0 = base != null ? x0[i] - base[i] : x0[i];
+                float v1 = base != null ? x1[i] - base[i] : x1[i];
+                double y = s0[c] * v0 + s1[c] * v1;
+                out[i] = (float) (base != null ? base[i] + y : y);
+                if (++run == outer) {
+                    run = 0;
+                    c = c + 1 == count ? 0 : c + 1;
+                }
+            }
+        }
     }
 }

@@ -4,6 +4,8 @@ import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
 import dev.mergeval.merge.ParamDef;
+import dev.mergeval.merge.StreamedMerge;
+import dev.mergeval.merge.TensorDecision;
 import dev.mergeval.merge.TensorParams;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -83,72 +85,104 @@ public final class RamMerge implements MergeMethod {
         return !plus;
     }
 
+    /** {@code ramplus_tl}'s counts in one pass over the tensor's chunks, then the merge. */
     @Override
-    public float[] merge(MergeRequest r) {
-        float[] base = r.inputs()[r.baseIndex()];
-        int[] others = Rules.otherIndices(r);
-        int m = others.length;
-        float[][] xs = new float[m][];
-        for (int k = 0; k < m; k++) {
-            xs[k] = r.inputs()[others[k]];
-        }
-        double epsilon = r.params().global().number("epsilon");
-        float eps = (float) epsilon;
-        double[] lambda = new double[m];
-        Arrays.fill(lambda, 1.0);
-        if (plus) {
-            lambda = rescale(xs, base, eps, epsilon, r.params().global().number("r"),
-                    r.params().global().number("alpha"));
-        }
-        int n = base.length;
-        float[] out = new float[n];
-        for (int i = 0; i < n; i++) {
-            int count = 0;
-            int last = -1;
-            double sum = 0;
-            for (int k = 0; k < m; k++) {
-                float d = xs[k][i] - base[i];
-                if (Math.abs(d) > eps) {
-                    count++;
-                    last = k;
-                    sum += d;
-                }
-            }
-            if (count == 0) {
-                out[i] = base[i];
-            } else if (count == 1) {
-                out[i] = (float) (base[i] + lambda[last] * (xs[last][i] - base[i]));
-            } else {
-                out[i] = (float) (base[i] + sum / count);
-            }
-        }
-        return out;
+    public StreamedMerge streamed(TensorParams params, TensorDecision decision, long[] shape, long seed) {
+        return plus ? new Streamed(params, params.baseIndex()) : null;
     }
 
-    /** {@code lambda_k = 1 + r clamp(shared_k / max(unique_k, epsilon), 0, alpha)}. */
-    private static double[] rescale(float[][] xs, float[] base, float eps, double epsilon, double r, double alpha) {
-        int m = xs.length;
-        long[] shared = new long[m];
-        long[] unique = new long[m];
-        boolean[] active = new boolean[m];
-        for (int i = 0; i < base.length; i++) {
-            int count = 0;
-            for (int k = 0; k < m; k++) {
-                active[k] = Math.abs(xs[k][i] - base[i]) > eps;
-                count += active[k] ? 1 : 0;
-            }
-            for (int k = 0; k < m; k++) {
-                if (active[k]) {
-                    shared[k] += count > 1 ? 1 : 0;
-                    unique[k] += count == 1 ? 1 : 0;
+    @Override
+    public float[] merge(MergeRequest r) {
+        return StreamedMerge.whole(new Streamed(r.params(), r.baseIndex()), r.inputs());
+    }
+
+    /**
+     * The merge with each model's factor {@code lambda_k} on its unique contributions: 1 for
+     * {@code ram}; for {@code ramplus_tl} from the counts of one pass.
+     */
+    private final class Streamed extends OnePassMerge {
+        private final int b;
+        private final int[] others;
+        private final double epsilon;
+        private final float eps;
+        private final double r;
+        private final double alpha;
+        private final long[] shared;
+        private final long[] unique;
+        private final boolean[] active;
+        private final double[] lambda;
+
+        Streamed(TensorParams params, int baseIndex) {
+            super(plus);
+            b = baseIndex;
+            others = Rules.otherIndices(params.perModel().size(), baseIndex);
+            int m = others.length;
+            epsilon = params.global().number("epsilon");
+            eps = (float) epsilon;
+            r = plus ? params.global().number("r") : 0;
+            alpha = plus ? params.global().number("alpha") : 0;
+            shared = new long[m];
+            unique = new long[m];
+            active = new boolean[m];
+            lambda = new double[m];
+            Arrays.fill(lambda, 1.0);
+        }
+
+        /** Per model, its active elements shared with another model and those it alone changes. */
+        @Override
+        public void observe(float[][] inputs, long offset, int n) {
+            float[] base = inputs[b];
+            int m = others.length;
+            for (int i = 0; i < n; i++) {
+                int count = 0;
+                for (int k = 0; k < m; k++) {
+                    active[k] = Math.abs(inputs[others[k]][i] - base[i]) > eps;
+                    count += active[k] ? 1 : 0;
+                }
+                for (int k = 0; k < m; k++) {
+                    if (active[k]) {
+                        shared[k] += count > 1 ? 1 : 0;
+                        unique[k] += count == 1 ? 1 : 0;
+                    }
                 }
             }
         }
-        double[] lambda = new double[m];
-        for (int k = 0; k < m; k++) {
-            double rho = shared[k] / Math.max((double) unique[k], epsilon);
-            lambda[k] = 1 + r * Math.min(alpha, Math.max(0.0, rho));
+
+        /** {@code lambda_k = 1 + r clamp(shared_k / max(unique_k, epsilon), 0, alpha)}. */
+        @Override
+        void finish() {
+            for (int k = 0; k < others.length; k++) {
+                double rho = shared[k] / Math.max((double) unique[k], epsilon);
+                lambda[k] = 1 + r * Math.min(alpha, Math.max(0.0, rho));
+            }
         }
-        return lambda;
+
+        @Override
+        public void merge(float[][] inputs, long offset, int n, float[] out) {
+            requireObserved();
+            float[] base = inputs[b];
+            int m = others.length;
+            for (int i = 0; i < n; i++) {
+                int count = 0;
+                int last = -1;
+                double sum = 0;
+                for (int k = 0; k < m; k++) {
+                    float d = inputs[others[k]][i] - base[i];
+                    if (Math.abs(d) > eps) {
+                        count++;
+                        last = k;
+                        sum += d;
+                    }
+                }
+                if (count == 0) {
+                    out[i] = base[i];
+                } else if (count == 1) {
+                    float[] x = inputs[others[last]];
+                    out[i] = (float) (base[i] + lambda[last] * (x[i] - base[i]));
+                } else {
+                    out[i] = (float) (base[i] + sum / count);
+                }
+            }
+        }
     }
 }

@@ -3,6 +3,7 @@ package dev.mergeval.merge.methods;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeRequest;
+import dev.mergeval.merge.TensorParams;
 
 /** Config rules shared by several methods. */
 final class Rules {
@@ -55,9 +56,14 @@ final class Rules {
 
     /** Positions of the models other than the base, in input order. */
     static int[] otherIndices(MergeRequest r) {
-        int[] out = new int[r.inputs().length - (r.baseIndex() >= 0 ? 1 : 0)];
-        for (int k = 0, j = 0; k < r.inputs().length; k++) {
-            if (k != r.baseIndex()) {
+        return otherIndices(r.inputs().length, r.baseIndex());
+    }
+
+    /** Positions of the models other than the base ({@code baseIndex}, or -1) among {@code models}. */
+    static int[] otherIndices(int models, int baseIndex) {
+        int[] out = new int[models - (baseIndex >= 0 ? 1 : 0)];
+        for (int k = 0, j = 0; k < models; k++) {
+            if (k != baseIndex) {
                 out[j++] = k;
             }
         }
@@ -68,11 +74,11 @@ final class Rules {
      * A whole-number parameter (mergekit declares it {@code int}): throws bad input naming the
      * tensor and the parameter when the resolved value has a fraction.
      */
-    static int wholeNumber(MergeRequest r, String parameter) {
-        double v = r.params().global().number(parameter);
+    static int wholeNumber(TensorParams params, String parameter) {
+        double v = params.global().number(parameter);
         if (v != Math.rint(v) || Math.abs(v) > Integer.MAX_VALUE) {
-            throw new BadInputException(r.tensorName() + ": parameters." + parameter + " must be a whole number (got "
-                    + v + ")");
+            throw new BadInputException(params.tensorName() + ": parameters." + parameter
+                    + " must be a whole number (got " + v + ")");
         }
         return (int) v;
     }

@@ -221,7 +221,13 @@ final class Sparsifier {
         if (density <= 0) {
             return new KeepMask(bits, 1.0, null);
         }
-        for (int word = 0; word < bits.length; word++) {
+        randomBits(density, key, elementOffset, n, bits);
+        return rescaled(x, base, bits, rescale, density);
+    }
+
+    /** DARE's keep bits of elements {@code [elementOffset, elementOffset + n)} into {@code bits}. */
+    static void randomBits(double density, long key, long elementOffset, int n, long[] bits) {
+        for (int word = 0, words = (n + 63) >>> 6; word < words; word++) {
             long keep = 0;
             for (int i = word << 6, end = Math.min(n, i + 64); i < end; i++) {
                 // Sign bit of u - density: 1 exactly when u < density (random, so no branch).
@@ -230,7 +236,6 @@ final class Sparsifier {
             }
             bits[word] = keep;
         }
-        return rescaled(x, base, bits, rescale, density);
     }
 
     /**
@@ -248,19 +253,42 @@ final class Sparsifier {
         if (density <= 0) {
             return new KeepMask(bits, 1.0, null);
         }
-        int cols = shape.length >= 2 ? (int) shape[shape.length - 1] : n;
+        int cols = dellaRow(shape);
         float[] inverse = rescale == RescaleMode.INVERSE_DENSITY ? new float[n] : null;
-        long[] order = new long[cols];
+        dellaBits(x, base, n, cols, density, epsilon, key, 0, new RowOrder(cols), bits, inverse);
+        if (inverse != null) {
+            return new KeepMask(bits, 1.0, inverse);
+        }
+        return rescaled(x, base, bits, rescale, density);
+    }
+
+    /** The length of DELLA's rows: the last dimension, or the whole tensor when it has fewer than two. */
+    static int dellaRow(long[] shape) {
+        long n = 1;
+        for (long d : shape) {
+            n *= d;
+        }
+        return Math.toIntExact(shape.length >= 2 ? shape[shape.length - 1] : n);
+    }
+
+    /**
+     * DELLA's keep bits (and, where {@code inverse} is not null, each survivor's {@code 1 / p}) of
+     * the whole rows {@code [0, n)}, the first at flat element {@code elementOffset} (a multiple of
+     * {@code cols}); {@code bits} starts cleared.
+     */
+    static void dellaBits(float[] x, float[] base, int n, int cols, double density, double epsilon, long key,
+            long elementOffset, RowOrder rows, long[] bits, float[] inverse) {
+        long[] order = rows.order;
         for (int from = 0; from < n; from += cols) {
             for (int c = 0; c < cols; c++) {
                 long m = MagnitudeSelection.magnitudeBits(x[from + c], base[from + c]);
                 order[c] = (m << 32) | c;
             }
-            Arrays.sort(order);
+            rows.sort(cols);
             for (int r = 0; r < cols; r++) {
                 int c = (int) order[r];
                 double p = cols == 1 ? density : (density - epsilon) + 2 * epsilon * r / (cols - 1);
-                if (KeyedRandom.uniform(key, from + c) < p) {
+                if (KeyedRandom.uniform(key, elementOffset + from + c) < p) {
                     KeepMask.set(bits, from + c);
                     if (inverse != null) {
                         inverse[from + c] = (float) (1.0 / p);
@@ -268,10 +296,52 @@ final class Sparsifier {
                 }
             }
         }
-        if (inverse != null) {
-            return new KeepMask(bits, 1.0, inverse);
+    }
+
+    /**
+     * A row's elements in ascending order of {@code (magnitude bits << 32) | column}, sorted by a
+     * stable radix sort on the magnitude's four bytes: the columns start in ascending order, so ties
+     * stay in column order and the result is the comparison sort's, in time linear in the row.
+     * Passes where every element has the same byte are skipped.
+     */
+    static final class RowOrder {
+        final long[] order;
+        private final long[] spare;
+        private final int[] counts = new int[256];
+
+        RowOrder(int cols) {
+            order = new long[cols];
+            spare = new long[cols];
         }
-        return rescaled(x, base, bits, rescale, density);
+
+        void sort(int n) {
+            long[] src = order;
+            long[] dst = spare;
+            for (int shift = 32; shift < 64 && n > 0; shift += 8) {
+                Arrays.fill(counts, 0);
+                for (int i = 0; i < n; i++) {
+                    counts[(int) (src[i] >>> shift) & 0xFF]++;
+                }
+                if (counts[(int) (src[0] >>> shift) & 0xFF] == n) {
+                    continue;
+                }
+                for (int d = 0, sum = 0; d < 256; d++) {
+                    int c = counts[d];
+                    counts[d] = sum;
+                    sum += c;
+                }
+                for (int i = 0; i < n; i++) {
+                    long v = src[i];
+                    dst[counts[(int) (v >>> shift) & 0xFF]++] = v;
+                }
+                long[] t = src;
+                src = dst;
+                dst = t;
+            }
+            if (src != order) {
+                System.arraycopy(src, 0, order, 0, n);
+            }
+        }
     }
 
     private static KeepMask rescaled(float[] x, float[] base, long[] bits, RescaleMode rescale, double density) {

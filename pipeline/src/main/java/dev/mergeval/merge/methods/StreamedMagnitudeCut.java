@@ -18,7 +18,7 @@ import java.util.Arrays;
  * element ({@link #bits}, {@link #keeps}), chunk after chunk in ascending order, so no pass looks
  * for the last one. Memory: 3 MiB of counters, whatever {@code n}.
  */
-final class StreamedMagnitudeCut {
+final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
     private static final int BUCKETS = 1 << 16;
 
     private final long n;
@@ -40,6 +40,7 @@ final class StreamedMagnitudeCut {
     private long below;
     private int threshold;
     private long equalAllowed;
+    private long belowThreshold;
     private long tiesSeen;
     private long nextOffset;
 
@@ -52,12 +53,13 @@ final class StreamedMagnitudeCut {
         this.k = k;
     }
 
-    boolean needsPass() {
+    @Override
+    public boolean needsPass() {
         return !resolved;
     }
 
-    /** Elements {@code [offset, offset + count)} of the current pass. */
-    void observe(float[] x, float[] base, long offset, int count) {
+    @Override
+    public void observe(float[] x, float[] base, long offset, int count) {
         if (resolved) {
             throw new IllegalStateException("the cut is already resolved");
         }
@@ -98,7 +100,8 @@ final class StreamedMagnitudeCut {
         }
     }
 
-    void endPass() {
+    @Override
+    public void endPass() {
         if (resolved) {
             throw new IllegalStateException("the cut is already resolved");
         }
@@ -144,6 +147,7 @@ final class StreamedMagnitudeCut {
             lowBelow += low[bits++];
         }
         threshold = (high << 16) | bits;
+        belowThreshold = lowBelow;
         equalAllowed = k - (n - lowBelow - low[bits]);
         hist = null;
         resolved = true;
@@ -155,7 +159,8 @@ final class StreamedMagnitudeCut {
      * offset 0, which starts a new scan: the ties at the threshold are kept while no more than
      * the allowed number have been met.
      */
-    long[] bits(float[] x, float[] base, long offset, int count, long[] bits) {
+    @Override
+    public long[] bits(float[] x, float[] base, long offset, int count, long[] bits) {
         long seen = startChunk(offset, count);
         for (int word = 0, words = (count + 63) >>> 6; word < words; word++) {
             long keep = 0;
@@ -196,6 +201,11 @@ final class StreamedMagnitudeCut {
 
     int threshold() {
         return threshold;
+    }
+
+    /** How many magnitudes are below the threshold. */
+    long belowThreshold() {
+        return belowThreshold;
     }
 
     /** How many of the ties at the threshold are kept. */

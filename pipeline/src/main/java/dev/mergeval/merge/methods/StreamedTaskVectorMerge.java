@@ -3,24 +3,149 @@ package dev.mergeval.merge.methods;
 import dev.mergeval.merge.StreamedMerge;
 import dev.mergeval.merge.methods.GeneralizedTaskArithmeticMerge.Consensus;
 import dev.mergeval.merge.methods.Sparsifier.RescaleMode;
+import java.util.Arrays;
 
 /**
- * Generalized task arithmetic with magnitude trimming (TIES) over a tensor streamed in chunks: the
- * passes of each fine-tune's {@link StreamedMagnitudeCut} (all fine-tunes in the same passes),
- * then, for mergekit's L1 rescale, a pass summing {@code |d|} and the kept {@code |d|}, then the
- * merge of each chunk by {@link TaskVectorCombiner} with the chunk's keep bits. The sums run in
- * flat index order, as {@link Sparsifier}'s over the whole tensor, so the factors, and with them
- * the floats, are the same as {@link GeneralizedTaskArithmeticMerge#merge}'s.
+ * Generalized task arithmetic with magnitude trimming (TIES, breadcrumbs) or random drops (DARE,
+ * DELLA) over a tensor streamed in chunks: the passes of each fine-tune's {@link Selection} (for
+ * TIES its {@link StreamedMagnitudeCut}, all fine-tunes in the same passes; the draws need none), then,
+ * for mergekit's L1 rescale, a pass summing {@code |d|} and the kept {@code |d|}, then the merge of
+ * each chunk by {@link TaskVectorCombiner} with the chunk's keep bits. The sums run in flat index
+ * order, as {@link Sparsifier}'s over the whole tensor, so the factors, and with them the floats,
+ * are the same as {@link GeneralizedTaskArithmeticMerge#merge}'s.
  */
 final class StreamedTaskVectorMerge implements StreamedMerge {
     private static final double L1_EPS = 1e-7;
 
+    /** Which elements of one fine-tune's task vector survive, decided over the tensor's chunks. */
+    interface Selection {
+        /** True while another pass over the chunks is needed before {@link #bits}. */
+        boolean needsPass();
+
+        /** Elements {@code [offset, offset + count)} of the current pass. */
+        void observe(float[] x, float[] base, long offset, int count);
+
+        /** Ends the current pass. */
+        void endPass();
+
+        /**
+         * The keep bits of chunk {@code [offset, offset + count)} into {@code bits} (returned), bit
+         * {@code i} for element {@code offset + i}; the chunks of a scan come in ascending order
+         * from offset 0.
+         */
+        long[] bits(float[] x, float[] base, long offset, int count, long[] bits);
+
+        /** Each survivor's own factor over the chunk of the last {@link #bits}, or null where there is none. */
+        default float[] elementScale() {
+            return null;
+        }
+
+        /** The length of the rows the chunks must hold whole (see {@link StreamedMerge#rowLength}). */
+        default int rowLength() {
+            return 1;
+        }
+    }
+
+    /**
+     * DELLA's MagPrune ({@link Sparsifier#dellaMagprune}) over chunks of whole rows: each element
+     * kept with a probability set by its magnitude's rank in its row; with {@code inverse_density},
+     * each survivor carries its own {@code 1 / p}.
+     */
+    static final class DellaDrop implements Selection {
+        private final int cols;
+        private final double density;
+        private final double epsilon;
+        private final long key;
+        private final boolean inverse;
+        private final Sparsifier.RowOrder order;
+        private float[] scales;
+
+        DellaDrop(int cols, double density, double epsilon, long key, boolean inverse) {
+            this.cols = cols;
+            this.density = density;
+            this.epsilon = epsilon;
+            this.key = key;
+            this.inverse = inverse;
+            this.order = new Sparsifier.RowOrder(cols);
+        }
+
+        @Override
+        public boolean needsPass() {
+            return false;
+        }
+
+        @Override
+        public void observe(float[] x, float[] base, long offset, int count) {
+            throw new IllegalStateException("DELLA's drops need no pass");
+        }
+
+        @Override
+        public void endPass() {
+            throw new IllegalStateException("DELLA's drops need no pass");
+        }
+
+        @Override
+        public long[] bits(float[] x, float[] base, long offset, int count, long[] bits) {
+            if (offset % cols != 0 || (count % cols != 0 && count != 0)) {
+                throw new IllegalStateException("chunk [" + offset + ", " + (offset + count) + ") is not whole rows of "
+                        + cols);
+            }
+            Arrays.fill(bits, 0, (count + 63) >>> 6, 0L);
+            if (inverse) {
+                if (scales == null || scales.length < count) {
+                    scales = new float[count];
+                }
+                Arrays.fill(scales, 0, count, 0f);
+            }
+            Sparsifier.dellaBits(x, base, count, cols, density, epsilon, key, offset, order, bits,
+                    inverse ? scales : null);
+            return bits;
+        }
+
+        @Override
+        public float[] elementScale() {
+            return inverse ? scales : null;
+        }
+
+        @Override
+        public int rowLength() {
+            return cols;
+        }
+    }
+
+    /** The selection of a fine-tune whose every element is dropped (its mask's factor is 1, whatever the rescale). */
+    static final Selection DROP_ALL = new RandomDrop(0, 0);
+
+    /** DARE's draws ({@link Sparsifier#random}): each element kept when its counter-keyed uniform is below the density. */
+    record RandomDrop(double density, long key) implements Selection {
+        @Override
+        public boolean needsPass() {
+            return false;
+        }
+
+        @Override
+        public void observe(float[] x, float[] base, long offset, int count) {
+            throw new IllegalStateException("random drops need no pass");
+        }
+
+        @Override
+        public void endPass() {
+            throw new IllegalStateException("random drops need no pass");
+        }
+
+        @Override
+        public long[] bits(float[] x, float[] base, long offset, int count, long[] bits) {
+            Sparsifier.randomBits(density, key, offset, count, bits);
+            return bits;
+        }
+    }
+
     private final int baseIndex;
     private final double[] inverseDensity;
     private final RescaleMode rescale;
-    /** Per fine-tune: its cut, or null where it is kept whole or dropped whole. */
-    private final StreamedMagnitudeCut[] cuts;
-    /** Per fine-tune: true where every element is dropped ({@code int(density * n) <= 0}). */
+    /** Per fine-tune: its selection, or null where it is kept whole or dropped whole. */
+    private final Selection[] cuts;
+    /** Per fine-tune: true where every element is dropped. */
     private final boolean[] none;
     private final double[] before;
     private final double[] after;
@@ -33,10 +158,12 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
 
     /**
      * @param densities per fine-tune (the models other than the base, in order), as {@code w}
+     * @param selections per fine-tune: null where it is kept whole, {@link #DROP_ALL} where it is
+     *     dropped whole
      * @param rescale null when rescale is off
      */
-    StreamedTaskVectorMerge(Consensus consensus, int baseIndex, double[] w, double[] densities, RescaleMode rescale,
-            boolean normalize, double lambda, long n) {
+    StreamedTaskVectorMerge(Consensus consensus, int baseIndex, double[] w, double[] densities,
+            Selection[] selections, RescaleMode rescale, boolean normalize, double lambda) {
         this.baseIndex = baseIndex;
         double weightSum = 0;
         for (double wk : w) {
@@ -44,7 +171,7 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
         }
         this.rescale = rescale;
         int m = w.length;
-        this.cuts = new StreamedMagnitudeCut[m];
+        this.cuts = new Selection[m];
         this.none = new boolean[m];
         this.inverseDensity = new double[m];
         this.before = new double[m];
@@ -55,13 +182,21 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
         this.combiner = new TaskVectorCombiner(consensus, w.clone(), weightSum, normalize, lambda);
         for (int j = 0; j < m; j++) {
             inverseDensity[j] = 1.0 / densities[j];
-            if (!(densities[j] >= 1)) {
-                long k = (long) (densities[j] * n);
-                none[j] = k <= 0;
-                cuts[j] = none[j] ? null : new StreamedMagnitudeCut(n, k);
-            }
+            none[j] = selections[j] == DROP_ALL;
+            cuts[j] = none[j] ? null : selections[j];
         }
         this.sumsPending = rescale == RescaleMode.L1;
+    }
+
+    @Override
+    public int rowLength() {
+        int row = 1;
+        for (Selection cut : cuts) {
+            if (cut != null) {
+                row = Math.max(row, cut.rowLength());
+            }
+        }
+        return row;
     }
 
     @Override
@@ -70,7 +205,7 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
     }
 
     private boolean anyCut() {
-        for (StreamedMagnitudeCut cut : cuts) {
+        for (Selection cut : cuts) {
             if (cut != null) {
                 return true;
             }
@@ -86,7 +221,7 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
             if (k == baseIndex) {
                 continue;
             }
-            StreamedMagnitudeCut cut = cuts[j];
+            Selection cut = cuts[j];
             if (cutting) {
                 if (cut != null && cut.needsPass()) {
                     cut.observe(inputs[k], base, offset, n);
@@ -123,7 +258,7 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
     }
 
     private boolean cutsPending() {
-        for (StreamedMagnitudeCut cut : cuts) {
+        for (Selection cut : cuts) {
             if (cut != null && cut.needsPass()) {
                 return true;
             }
@@ -134,7 +269,7 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
     @Override
     public void endPass() {
         if (cutsPending()) {
-            for (StreamedMagnitudeCut cut : cuts) {
+            for (Selection cut : cuts) {
                 if (cut != null && cut.needsPass()) {
                     cut.endPass();
                 }
@@ -150,8 +285,8 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
             throw new IllegalStateException("merge before the passes are done");
         }
         float[] base = inputs[baseIndex];
-        if (cuts.length == 1 && cuts[0] != null && combiner.electsOne()) {
-            combiner.electOne(inputs[baseIndex == 0 ? 1 : 0], base, n, cuts[0], offset, scale(0), out);
+        if (cuts.length == 1 && cuts[0] instanceof StreamedMagnitudeCut cut && combiner.electsOne()) {
+            combiner.electOne(inputs[baseIndex == 0 ? 1 : 0], base, n, cut, offset, scale(0), out);
             return;
         }
         for (int k = 0, j = 0; k < inputs.length; k++) {
@@ -173,7 +308,9 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
         if (cuts[j] == null) {
             return KeepMask.ALL;
         }
-        return new KeepMask(cuts[j].bits(x, base, offset, n, keep(j, n)), scale(j), null);
+        long[] bits = cuts[j].bits(x, base, offset, n, keep(j, n));
+        float[] own = cuts[j].elementScale();
+        return own != null ? new KeepMask(bits, 1.0, own) : new KeepMask(bits, scale(j), null);
     }
 
     /** The factor {@link Sparsifier} gives the survivors of fine-tune {@code j}'s cut. */

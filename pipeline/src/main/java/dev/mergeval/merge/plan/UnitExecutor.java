@@ -42,8 +42,9 @@ import org.apache.hadoop.fs.RawLocalFileSystem;
  * skipped.
  *
  * <p>Memory: chunkable tensors, and tensors of a method with a {@link StreamedMerge} for them, are
- * read {@link MergePlan#chunkElements()} elements per input at a time into buffers reused by the
- * thread; other tensors are read whole, one per input. Encoded
+ * read {@link MergePlan#chunkElements()} elements per input at a time (for a merge of whole rows,
+ * as many rows as fit, at least one) into buffers reused by the thread; other tensors are read
+ * whole, one per input. Encoded
  * bytes go out in blocks of {@value #BLOCK_BYTES} bytes.
  */
 public final class UnitExecutor {
@@ -127,7 +128,7 @@ public final class UnitExecutor {
                     mergeWithKernel(plan, inputs, sources, tensor, slice, kernel, scratch, sink);
                     continue;
                 }
-                StreamedMerge streamed = merger.streamed(tensor.name(), tensor.shape());
+                StreamedMerge streamed = merger.streamed(tensor.name(), tensor.shape(), plan.seed());
                 if (streamed != null) {
                     mergeStreamed(plan, inputs, sources, tensor, slice, streamed, scratch, sink);
                     continue;
@@ -180,6 +181,10 @@ public final class UnitExecutor {
         if (slice.elementOffset() != 0 || slice.elementCount() != Shapes.numElements(tensor.shape())) {
             throw new IllegalStateException(tensor.name() + ": a streamed merge needs the whole tensor in one unit");
         }
+        if (streamed.rowLength() > 1) {
+            mergeStreamedRows(plan, inputs, sources, tensor, slice, streamed, scratch, sink);
+            return;
+        }
         StoredChunks in = new StoredChunks(inputs, sources, plan.chunkElements(), scratch);
         long total = slice.elementCount();
         while (streamed.needsPass()) {
@@ -194,6 +199,40 @@ public final class UnitExecutor {
             streamed.endPass();
         }
         mergeBlocks(in, tensor, slice, streamed::merge, scratch, sink);
+    }
+
+    /**
+     * {@link #mergeStreamed} for a merge that needs whole rows in every call: chunks of as many
+     * whole rows as fit the plan's chunk size (at least one), decoded whole.
+     */
+    private static void mergeStreamedRows(MergePlan plan, MergeInputs inputs, Map<String, String> sources,
+            OutputTensor tensor, TensorSlice slice, StreamedMerge streamed, Scratch scratch, UnitSink sink)
+            throws IOException {
+        int row = streamed.rowLength();
+        int chunk = Math.toIntExact(Math.max(1, plan.chunkElements() / row) * (long) row);
+        StoredChunks in = new StoredChunks(inputs, sources, chunk, scratch);
+        int m = sources.size();
+        float[][] xs = new float[m][];
+        for (int k = 0; k < m; k++) {
+            xs[k] = scratch.floats(k, chunk, chunk);
+        }
+        long total = slice.elementCount();
+        while (streamed.needsPass()) {
+            for (long done = 0; done < total; done += chunk) {
+                int n = (int) Math.min(chunk, total - done);
+                in.read(done, n);
+                streamed.observe(in.decodeAll(xs, n), done, n);
+            }
+            streamed.endPass();
+        }
+        float[] y = scratch.floats(m, chunk, chunk);
+        int size = tensor.dtype().byteSize();
+        for (long done = 0; done < total; done += chunk) {
+            int n = (int) Math.min(chunk, total - done);
+            in.read(done, n);
+            streamed.merge(in.decodeAll(xs, n), done, n, y);
+            writeEncoded(tensor, y, n, done * size, scratch.block, sink);
+        }
     }
 
     /** Merges {@code n} elements of the inputs, the first at flat element {@code offset}, into {@code out}. */
@@ -265,6 +304,14 @@ public final class UnitExecutor {
                 int size = types[k].byteSize();
                 from[k].readStored(names[k], offset * size, raw[k], 0, n * size);
             }
+        }
+
+        /** Decodes elements {@code [0, n)} of the chunk read last into {@code out} (returned). */
+        float[][] decodeAll(float[][] out, int n) {
+            for (int k = 0; k < from.length; k++) {
+                TensorCodec.decode(types[k], raw[k], 0, out[k], 0, n);
+            }
+            return out;
         }
 
         /** Decodes elements {@code [b, b + nb)} of the chunk read last into the block arrays (returned). */
