@@ -164,6 +164,27 @@ class StreamedMergeTest {
     }
 
     @Test
+    void sceStreamedEqualsTheWholeTensorMerge() {
+        Random rnd = new Random(43);
+        int n = 70_001;
+        float[] base = Merges.random(rnd, n, 0.02);
+        float[][] inputs = {base, delta(rnd, base, true), delta(rnd, base, true), delta(rnd, base, false)};
+        for (int i = 0; i < n; i += 5) {
+            inputs[2][i] = inputs[1][i];
+        }
+        for (String topk : new String[] {"1.0", "0.5", "0.1", "0.0", "0.00001"}) {
+            for (int models = 1; models <= 3; models++) {
+                StringBuilder yaml = new StringBuilder("merge_method: sce\nbase_model: base\nmodels: [{model: base}");
+                for (int k = 1; k <= models; k++) {
+                    yaml.append(", {model: x").append(k).append('}');
+                }
+                yaml.append("]\nparameters: {select_topk: ").append(topk).append("}\n");
+                check(yaml.toString(), new long[] {n}, n, Arrays.copyOf(inputs, models + 1));
+            }
+        }
+    }
+
+    @Test
     void slerpAndNuslerpStreamedEqualTheirWholeTensorMerge() {
         Random rnd = new Random(23);
         long[] shape = {70, 1001};

@@ -1,10 +1,12 @@
 package dev.mergeval.merge.methods;
 
-import dev.mergeval.merge.MagnitudeSelection;
+import dev.mergeval.common.Shapes;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
 import dev.mergeval.merge.ParamDef;
+import dev.mergeval.merge.StreamedMerge;
+import dev.mergeval.merge.TensorDecision;
 import dev.mergeval.merge.TensorParams;
 import java.util.Arrays;
 import java.util.List;
@@ -26,7 +28,8 @@ import java.util.List;
  *   <li>{@code y = b + sum_k w_k m_k d_k / max(sum_k w_k m_k, 1e-6)}.</li>
  * </ol>
  * Global {@code select_topk} (1) and {@code int8_mask} (false; mergekit's mask dtype, no effect on
- * values). No per-model weights. Wan et al., FuseChat, https://arxiv.org/abs/2408.07990
+ * values). No per-model weights. Streamed: the variances' cut in one or two passes, the weights in
+ * one, then the output. Wan et al., FuseChat, https://arxiv.org/abs/2408.07990
  */
 public final class SceMerge implements MergeMethod {
     @Override
@@ -63,95 +66,190 @@ public final class SceMerge implements MergeMethod {
     }
 
     @Override
-    public float[] merge(MergeRequest r) {
-        float[] base = r.inputs()[r.baseIndex()];
-        int[] others = Rules.otherIndices(r);
-        int m = others.length;
-        int n = base.length;
-        float[][] d = new float[m][n];
-        for (int k = 0; k < m; k++) {
-            float[] x = r.inputs()[others[k]];
-            for (int i = 0; i < n; i++) {
-                d[k][i] = x[i] - base[i];
-            }
-        }
-        double topk = r.params().global().number("select_topk");
-        if (topk < 1) {
-            select(d, topk);
-        }
-        double[] w = new double[m];
-        double wSum = 0;
-        for (int k = 0; k < m; k++) {
-            double s = 0;
-            for (float v : d[k]) {
-                s += (double) v * v;
-            }
-            w[k] = s / n;
-            wSum += w[k];
-        }
-        for (int k = 0; k < m; k++) {
-            w[k] = Math.abs(wSum) < 1e-6 ? 1.0 / m : w[k] / wSum;
-        }
-        float[] out = new float[n];
-        for (int i = 0; i < n; i++) {
-            double vote = 0;
-            for (int k = 0; k < m; k++) {
-                vote += d[k][i];
-            }
-            float elected = vote >= 0 ? 1f : -1f;
-            double sum = 0;
-            double weights = 0;
-            for (int k = 0; k < m; k++) {
-                if (Math.signum(d[k][i]) == elected) {
-                    sum += w[k] * d[k][i];
-                    weights += w[k];
-                }
-            }
-            out[i] = (float) (base[i] + sum / Math.max(weights, 1e-6));
-        }
-        return out;
+    public StreamedMerge streamed(TensorParams params, TensorDecision decision, long[] shape, long seed) {
+        return new Streamed(params, params.baseIndex(), Shapes.numElements(shape));
     }
 
-    /** Zeroes, in every task vector, the positions outside the {@code topk} share of highest variance. */
-    private static void select(float[][] d, double topk) {
-        int m = d.length;
-        int n = d[0].length;
-        float[] variance = new float[n];
-        int nonzero = 0;
-        for (int i = 0; i < n; i++) {
-            double mean = 0;
-            for (float[] dk : d) {
-                mean += dk[i];
-            }
-            mean /= m;
-            double s = 0;
-            for (float[] dk : d) {
-                double c = dk[i] - mean;
-                s += c * c;
-            }
-            variance[i] = (float) (s / m);
-            nonzero += variance[i] != 0 ? 1 : 0;
+    @Override
+    public float[] merge(MergeRequest r) {
+        return StreamedMerge.whole(new Streamed(r.params(), r.baseIndex(), r.length()), r.inputs());
+    }
+
+    /**
+     * Over the tensor's chunks: with {@code select_topk < 1}, the passes of the variances' cut
+     * (counting the nonzero variances in its first, which sets how many it keeps); then a pass for
+     * the weights' sums of squares of the selected task vectors; then the merge. The sums run in
+     * flat index order and ties at the cut go to the lower index, as on the whole tensor.
+     */
+    private static final class Streamed implements StreamedMerge {
+        private final int b;
+        private final int[] others;
+        private final long n;
+        private final double topk;
+        /** The variances' cut; null without selection or where nothing is kept. */
+        private final StreamedMagnitudeCut cut;
+        /** Every task vector zeroed: {@code K = 0}. */
+        private boolean dropAll;
+        private long nonzero;
+        private boolean firstPass = true;
+        private final double[] squares;
+        private boolean weighed;
+        private final double[] w;
+        private float[][] d = new float[0][];
+        private float[] variance = new float[0];
+        private float[] zeros = new float[0];
+        private long[] keep = new long[0];
+
+        Streamed(TensorParams params, int baseIndex, long n) {
+            b = baseIndex;
+            others = Rules.otherIndices(params.perModel().size(), baseIndex);
+            this.n = n;
+            topk = params.global().number("select_topk");
+            dropAll = topk <= 0;
+            cut = topk < 1 && !dropAll && n > 0 ? new StreamedMagnitudeCut(n) : null;
+            squares = new double[others.length];
+            w = new double[others.length];
         }
-        // int64 count times a Python float is a float32 tensor in torch, then int() truncates.
-        int keep = topk <= 0 ? 0 : (int) ((float) nonzero * (float) topk);
-        if (keep == 0) {
-            for (float[] dk : d) {
-                Arrays.fill(dk, 0f);
-            }
-            return;
+
+        @Override
+        public boolean needsPass() {
+            return (cut != null && !dropAll && cut.needsPass()) || !weighed;
         }
-        // Variances are non-negative floats: |variance - 0| ranks them by their float bits.
-        float[] zeros = new float[n];
-        MagnitudeSelection.Rank kth = MagnitudeSelection.select(variance, zeros, n - keep);
-        int threshold = kth.bits();
-        int equalAllowed = keep - (n - kth.below() - kth.equal());
-        for (int i = 0; i < n; i++) {
-            int bits = Float.floatToRawIntBits(variance[i]);
-            boolean kept = bits > threshold || (bits == threshold && equalAllowed-- > 0);
-            if (!kept) {
-                for (float[] dk : d) {
-                    dk[i] = 0f;
+
+        /** The chunk's task vectors {@code d_k = x_k - b} into {@link #d}. */
+        private void deltas(float[][] inputs, int count) {
+            int m = others.length;
+            if (d.length != m || d[0].length < count) {
+                d = new float[m][count];
+                variance = new float[count];
+                zeros = new float[count];
+                keep = new long[(count + 63) >>> 6];
+            }
+            float[] base = inputs[b];
+            for (int k = 0; k < m; k++) {
+                float[] x = inputs[others[k]];
+                float[] dk = d[k];
+                for (int i = 0; i < count; i++) {
+                    dk[i] = x[i] - base[i];
                 }
+            }
+        }
+
+        /** The selected task vectors of the chunk into {@link #d}: {@code d_k}, zeroed outside the cut. */
+        private float[][] taskVectors(float[][] inputs, long offset, int count) {
+            deltas(inputs, count);
+            if (dropAll) {
+                for (float[] dk : d) {
+                    Arrays.fill(dk, 0, count, 0f);
+                }
+            } else if (cut != null) {
+                variances(count);
+                cut.bits(variance, zeros, offset, count, keep);
+                for (int i = 0; i < count; i++) {
+                    if ((keep[i >>> 6] & (1L << i)) == 0) {
+                        for (float[] dk : d) {
+                            dk[i] = 0f;
+                        }
+                    }
+                }
+            }
+            return d;
+        }
+
+        /** {@code var_i} of the chunk's task vectors into {@link #variance}; returns how many are nonzero. */
+        private long variances(int count) {
+            int m = others.length;
+            long nz = 0;
+            for (int i = 0; i < count; i++) {
+                double mean = 0;
+                for (float[] dk : d) {
+                    mean += dk[i];
+                }
+                mean /= m;
+                double s = 0;
+                for (float[] dk : d) {
+                    double c = dk[i] - mean;
+                    s += c * c;
+                }
+                variance[i] = (float) (s / m);
+                nz += variance[i] != 0 ? 1 : 0;
+            }
+            return nz;
+        }
+
+        @Override
+        public void observe(float[][] inputs, long offset, int count) {
+            if (cut != null && !dropAll && cut.needsPass()) {
+                deltas(inputs, count);
+                long nz = variances(count);
+                if (firstPass) {
+                    nonzero += nz;
+                }
+                cut.observe(variance, zeros, offset, count);
+                return;
+            }
+            float[][] v = taskVectors(inputs, offset, count);
+            for (int k = 0; k < others.length; k++) {
+                double s = squares[k];
+                float[] dk = v[k];
+                for (int i = 0; i < count; i++) {
+                    s += (double) dk[i] * dk[i];
+                }
+                squares[k] = s;
+            }
+        }
+
+        @Override
+        public void endPass() {
+            if (cut != null && !dropAll && cut.needsPass()) {
+                if (firstPass) {
+                    firstPass = false;
+                    // int64 count times a Python float is a float32 tensor in torch, then int() truncates.
+                    long k = (long) ((float) nonzero * (float) topk);
+                    if (k == 0) {
+                        dropAll = true;
+                        return;
+                    }
+                    cut.keep(k);
+                }
+                cut.endPass();
+                return;
+            }
+            weighed = true;
+            int m = others.length;
+            double wSum = 0;
+            for (int k = 0; k < m; k++) {
+                w[k] = squares[k] / n;
+                wSum += w[k];
+            }
+            for (int k = 0; k < m; k++) {
+                w[k] = Math.abs(wSum) < 1e-6 ? 1.0 / m : w[k] / wSum;
+            }
+        }
+
+        @Override
+        public void merge(float[][] inputs, long offset, int count, float[] out) {
+            if (needsPass()) {
+                throw new IllegalStateException("merge before the passes are done");
+            }
+            float[][] v = taskVectors(inputs, offset, count);
+            float[] base = inputs[b];
+            int m = others.length;
+            for (int i = 0; i < count; i++) {
+                double vote = 0;
+                for (int k = 0; k < m; k++) {
+                    vote += v[k][i];
+                }
+                float elected = vote >= 0 ? 1f : -1f;
+                double sum = 0;
+                double weights = 0;
+                for (int k = 0; k < m; k++) {
+                    if (Math.signum(v[k][i]) == elected) {
+                        sum += w[k] * v[k][i];
+                        weights += w[k];
+                    }
+                }
+                out[i] = (float) (base[i] + sum / Math.max(weights, 1e-6));
             }
         }
     }

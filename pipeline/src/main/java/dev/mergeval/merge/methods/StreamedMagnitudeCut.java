@@ -22,7 +22,7 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
     private static final int BUCKETS = 1 << 16;
 
     private final long n;
-    private final long k;
+    private long k;
     /** Lanes of pass one's counts, four per bucket (see {@link #countHigh}); flushed into {@link #hist}. */
     private static final int LANES = 4;
     /** A lane's count stays below 2^31 when flushed once every this many elements. */
@@ -46,10 +46,26 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
 
     /** The cut keeping the {@code k} largest of {@code n} magnitudes, {@code 0 < k <= n}. */
     StreamedMagnitudeCut(long n, long k) {
+        this.n = n;
+        keep(k);
+    }
+
+    /**
+     * A cut whose {@code k} is known only once the first pass has been seen (SCE keeps a share of
+     * the nonzero variances): {@link #keep} must give it before that pass ends.
+     */
+    StreamedMagnitudeCut(long n) {
+        this.n = n;
+    }
+
+    /** Sets how many of the largest magnitudes to keep, {@code 0 < k <= n}, before the first pass ends. */
+    void keep(long k) {
         if (k <= 0 || k > n) {
             throw new IllegalArgumentException("keep " + k + " of " + n);
         }
-        this.n = n;
+        if (highPassDone) {
+            throw new IllegalStateException("keep set after the first pass");
+        }
         this.k = k;
     }
 
@@ -108,6 +124,9 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
         if (highPassDone) {
             resolve(hist);
             return;
+        }
+        if (k == 0) {
+            throw new IllegalStateException("the first pass ended before keep was set");
         }
         flushLanes();
         laneCounts = null;

@@ -56,6 +56,8 @@ class StreamedPathTest {
             "merge_method: ramplus_tl\nbase_model: %s\nmodels: [{model: %s}, {model: %s}]\nparameters: {epsilon: 0.005}\n"
                     .formatted(base, tune, other),
             "merge_method: arcee_fusion\nbase_model: %s\nmodels: [{model: %s}]\n".formatted(base, tune),
+            "merge_method: sce\nbase_model: %s\nmodels: [{model: %s}, {model: %s}]\nparameters: {select_topk: 0.3}\n"
+                    .formatted(base, tune, other),
         };
         for (int i = 0; i < configs.length; i++) {
             String out = tmp.resolve("out" + i).toString();
