@@ -98,20 +98,14 @@ public final class ModelStockMerge implements MergeMethod {
 
         @Override
         public void observe(float[][] inputs, long offset, int n) {
-            if (n == 0) {
-                return;
-            }
             float[] w0 = inputs[b];
             int m = tunes.length;
-            int row = (int) (offset / len);
-            long at = offset % len;
-            for (int i = 0; i < n; ) {
-                int to = (int) Math.min(n, i + (len - at));
+            VectorRuns.forEach(offset, n, len, rows, (from, to, row) -> {
                 double[] s = sums[row];
                 for (int k = 0; k < m; k++) {
                     float[] wk = inputs[tunes[k]];
                     double sum = s[k];
-                    for (int j = i; j < to; j++) {
+                    for (int j = from; j < to; j++) {
                         double o = wk[j] - w0[j];
                         sum += o * o;
                     }
@@ -122,19 +116,13 @@ public final class ModelStockMerge implements MergeMethod {
                     for (int l = k + 1; l < m; l++, p++) {
                         float[] wl = inputs[tunes[l]];
                         double dot = s[p];
-                        for (int j = i; j < to; j++) {
+                        for (int j = from; j < to; j++) {
                             dot += (double) (wk[j] - w0[j]) * (wl[j] - w0[j]);
                         }
                         s[p] = dot;
                     }
                 }
-                at += to - i;
-                i = to;
-                if (at == len) {
-                    at = 0;
-                    row++;
-                }
-            }
+            });
         }
 
         @Override
@@ -164,17 +152,11 @@ public final class ModelStockMerge implements MergeMethod {
         @Override
         public void merge(float[][] inputs, long offset, int n, float[] out) {
             requireObserved();
-            if (n == 0) {
-                return;
-            }
             float[] w0 = inputs[b];
             int m = tunes.length;
-            int row = (int) (offset / len);
-            long at = offset % len;
-            for (int i = 0; i < n; ) {
-                int to = (int) Math.min(n, i + (len - at));
+            VectorRuns.forEach(offset, n, len, rows, (from, to, row) -> {
                 double tr = t[row];
-                for (int j = i; j < to; j++) {
+                for (int j = from; j < to; j++) {
                     double avg = 0;
                     for (int k = 0; k < m; k++) {
                         avg += inputs[tunes[k]][j];
@@ -182,13 +164,7 @@ public final class ModelStockMerge implements MergeMethod {
                     avg /= m;
                     out[j] = (float) (tr * avg + (1 - tr) * w0[j]);
                 }
-                at += to - i;
-                i = to;
-                if (at == len) {
-                    at = 0;
-                    row++;
-                }
-            }
+            });
         }
     }
 }

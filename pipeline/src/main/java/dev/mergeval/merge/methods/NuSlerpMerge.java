@@ -79,8 +79,7 @@ public final class NuSlerpMerge implements MergeMethod {
      * {@code y = s0 v0 + s1 v1} (plus the base) with that vector's factors. Element {@code i} of the
      * flattened tensor belongs to vector {@code (i / outer) % count}: one vector ({@code count} 1),
      * rows along the last dimension ({@code outer} its length), or vectors along dimension 0
-     * ({@code outer} 1, {@code count} the other dimensions' product); the loops step that index
-     * every {@code outer} elements rather than divide per element.
+     * ({@code outer} 1, {@code count} the other dimensions' product); see {@link VectorRuns}.
      */
     private static final class Streamed extends OnePassMerge {
         private final int b;
@@ -125,25 +124,24 @@ public final class NuSlerpMerge implements MergeMethod {
 
         @Override
         public void observe(float[][] inputs, long offset, int n) {
-            if (n == 0) {
-                return;
-            }
             float[] x0 = inputs[a0];
             float[] x1 = inputs[a1];
             float[] base = b >= 0 ? inputs[b] : null;
-            int c = (int) ((offset / outer) % Math.max(count, 1));
-            long run = offset % outer;
-            for (int i = 0; i < n; i++) {
-                float v0 = base != null ? x0[i] - base[i] : x0[i];
-                float v1 = base != null ? x1[i] - base[i] : x1[i];
-                sq0[c] += (double) v0 * v0;
-                sq1[c] += (double) v1 * v1;
-                dot[c] += (double) v0 * v1;
-                if (++run == outer) {
-                    run = 0;
-                    c = c + 1 == count ? 0 : c + 1;
+            VectorRuns.forEach(offset, n, outer, count, (from, to, c) -> {
+                double a = sq0[c];
+                double bb = sq1[c];
+                double d = dot[c];
+                for (int i = from; i < to; i++) {
+                    float v0 = base != null ? x0[i] - base[i] : x0[i];
+                    float v1 = base != null ? x1[i] - base[i] : x1[i];
+                    a += (double) v0 * v0;
+                    bb += (double) v1 * v1;
+                    d += (double) v0 * v1;
                 }
-            }
+                sq0[c] = a;
+                sq1[c] = bb;
+                dot[c] = d;
+            });
         }
 
         @Override
@@ -166,24 +164,19 @@ public final class NuSlerpMerge implements MergeMethod {
         @Override
         public void merge(float[][] inputs, long offset, int n, float[] out) {
             requireObserved();
-            if (n == 0) {
-                return;
-            }
             float[] x0 = inputs[a0];
             float[] x1 = inputs[a1];
             float[] base = b >= 0 ? inputs[b] : null;
-            int c = (int) ((offset / outer) % Math.max(count, 1));
-            long run = offset % outer;
-            for (int i = 0; i < n; i++) {
-                float v0 = base != null ? x0[i] - base[i] : x0[i];
-                float v1 = base != null ? x1[i] - base[i] : x1[i];
-                double y = s0[c] * v0 + s1[c] * v1;
-                out[i] = (float) (base != null ? base[i] + y : y);
-                if (++run == outer) {
-                    run = 0;
-                    c = c + 1 == count ? 0 : c + 1;
+            VectorRuns.forEach(offset, n, outer, count, (from, to, c) -> {
+                double f0 = s0[c];
+                double f1 = s1[c];
+                for (int i = from; i < to; i++) {
+                    float v0 = base != null ? x0[i] - base[i] : x0[i];
+                    float v1 = base != null ? x1[i] - base[i] : x1[i];
+                    double y = f0 * v0 + f1 * v1;
+                    out[i] = (float) (base != null ? base[i] + y : y);
                 }
-            }
+            });
         }
     }
 }

@@ -178,32 +178,10 @@ final class Sparsifier {
         if (hi <= lo) {
             return new KeepMask(bits, 1.0, null);
         }
-        MagnitudeSelection.Rank lowRank = MagnitudeSelection.select(x, base, lo);
-        MagnitudeSelection.Rank highRank = MagnitudeSelection.select(x, base, hi - 1);
-        int low = lowRank.bits();
-        int high = highRank.bits();
-        int belowLow = lowRank.below();
-        int belowHigh = highRank.below();
-        int seenLow = 0;
-        int seenHigh = 0;
-        for (int word = 0; word < bits.length; word++) {
-            long keep = 0;
-            for (int i = word << 6, end = Math.min(n, i + 64); i < end; i++) {
-                int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
-                // low < m < high, branch-free; the boundary values (rare) go by rank.
-                keep |= ((((long) low - m) & ((long) m - high)) >>> 63) << i;
-                if (m == low || m == high) {
-                    boolean aboveFloor = m > low || belowLow + seenLow >= lo;
-                    boolean belowCeiling = m < high || belowHigh + seenHigh < hi;
-                    seenLow += m == low ? 1 : 0;
-                    seenHigh += m == high ? 1 : 0;
-                    if (aboveFloor && belowCeiling) {
-                        keep |= 1L << i;
-                    }
-                }
-            }
-            bits[word] = keep;
-        }
+        MagnitudeSelection.Rank low = MagnitudeSelection.select(x, base, lo);
+        MagnitudeSelection.Rank high = MagnitudeSelection.select(x, base, hi - 1);
+        new StreamedOutlierCut.Scan(low.bits(), low.below(), high.bits(), high.below(), lo, hi)
+                .bits(x, base, n, bits);
         return rescaled(x, base, bits, rescale, density);
     }
 
