@@ -113,7 +113,10 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
         }
     }
 
-    /** The selection of a fine-tune whose every element is dropped (its mask's factor is 1, whatever the rescale). */
+    /**
+     * The selection of a fine-tune whose every element is dropped (draws below density 0), marked
+     * by identity: its mask's factor is 1, whatever the rescale, as {@link Sparsifier} gives it.
+     */
     static final Selection DROP_ALL = new RandomDrop(0, 0);
 
     /** DARE's draws ({@link Sparsifier#random}): each element kept when its counter-keyed uniform is below the density. */
