@@ -15,6 +15,7 @@ import dev.mergeval.engine.OpenAiClient;
 import dev.mergeval.provenance.Engine;
 import dev.mergeval.jobs.FailFast;
 import dev.mergeval.jobs.OutputLocation;
+import dev.mergeval.jobs.ParquetDirs;
 import dev.mergeval.jobs.StagedOutput;
 import dev.mergeval.source.ModelSource;
 import dev.mergeval.source.ModelSources;
@@ -155,8 +156,10 @@ public final class EvalJob {
             long count = FailFast.run(jsc, "mergeval eval: " + units.size() + " units", Progress.NONE, rows::count);
             Dataset<Row> df = spark.createDataFrame(rows, RecordRows.SCHEMA);
             // A few files, not one per unit: units are small and a file per unit costs more than it writes.
+            String parquet = new org.apache.hadoop.fs.Path(dir, PARQUET).toString();
             df.coalesce((int) Math.max(1, Math.min(rows.getNumPartitions(), count / PARQUET_ROWS_PER_FILE)))
-                    .write().mode("overwrite").parquet(new org.apache.hadoop.fs.Path(dir, PARQUET).toString());
+                    .write().mode("overwrite").parquet(parquet);
+            ParquetDirs.normalize(parquet, spark.sparkContext().hadoopConfiguration());
 
             List<MetricRow> metrics = RecordMetrics.metrics(df);
 

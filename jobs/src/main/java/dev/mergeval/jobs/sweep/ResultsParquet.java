@@ -1,5 +1,6 @@
 package dev.mergeval.jobs.sweep;
 
+import dev.mergeval.jobs.ParquetDirs;
 import dev.mergeval.sweep.Metric;
 import dev.mergeval.sweep.SweepPoint;
 import dev.mergeval.sweep.SweepTable;
@@ -16,7 +17,8 @@ import org.apache.spark.sql.types.StructType;
 /**
  * {@code results.parquet}: one row per point and metric (long format, so any suite's metrics fit
  * one schema), with the point's method, ratio and parameters; points in the {@link SweepTable}'s
- * order, each point's metrics by name.
+ * order, each point's metrics by name. One part file, named without Spark's job id
+ * ({@link ParquetDirs}), so the same results give the same bytes.
  */
 final class ResultsParquet {
 
@@ -52,5 +54,6 @@ final class ResultsParquet {
             }
         }
         spark.createDataFrame(rows, SCHEMA).coalesce(1).write().mode(SaveMode.Overwrite).parquet(dir);
+        ParquetDirs.normalize(dir, spark.sparkContext().hadoopConfiguration());
     }
 }

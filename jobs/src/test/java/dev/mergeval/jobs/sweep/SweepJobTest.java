@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.mergeval.bench.SyntheticModels;
 import dev.mergeval.common.Progress;
+import dev.mergeval.common.Sha256;
 import dev.mergeval.jobs.cluster.LocalSparkCluster;
 import dev.mergeval.jobs.cluster.ProjectLayout;
 import dev.mergeval.jobs.cluster.SparkTestConf;
@@ -19,6 +20,9 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.BeforeAll;
@@ -86,9 +90,14 @@ class SweepJobTest {
                 assertTrue(Files.exists(local.resolve(f)), f);
             }
 
+            Map<String, String> parquet = digests(local.resolve("results.parquet"));
+            assertEquals(Set.of("_SUCCESS", "part-00000-c000.snappy.parquet"), parquet.keySet(),
+                    "part files named without Spark's job id, no side files");
+
             SweepJob.Outcome again = run(spark, local);
             assertEquals(0, again.evaluated(), "a finished sweep re-runs nothing");
             assertEquals(metrics(first.results()), metrics(again.results()));
+            assertEquals(parquet, digests(local.resolve("results.parquet")), "the same results, the same bytes");
 
             // An interrupted run: one point never finished.
             String id = first.results().get(2).point().id();
@@ -125,5 +134,16 @@ class SweepJobTest {
             m.put(r.point().id(), values);
         }
         return m;
+    }
+
+    /** Each file of {@code dir} by name, with its SHA-256. */
+    private static Map<String, String> digests(Path dir) throws IOException {
+        Map<String, String> out = new TreeMap<>();
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path f : files.toList()) {
+                out.put(f.getFileName().toString(), Sha256.of(Files.readAllBytes(f)));
+            }
+        }
+        return out;
     }
 }
