@@ -18,7 +18,8 @@ import java.util.regex.Pattern;
  *
  * @param mergevalVersion  the Maven project version of the build ({@code build.properties})
  * @param gitRevision      the commit the build was made from, {@code null} when built outside a git
- *                         checkout; uncommitted changes are not marked
+ *                         checkout; followed by {@code -dirty} when tracked files had uncommitted
+ *                         changes
  * @param javaVersion      {@code java.version}
  * @param javaVendor       {@code java.vendor}
  * @param osName           {@code os.name}

@@ -26,7 +26,8 @@ class EnvironmentTest {
         assertEquals(m.group(1), env.mergevalVersion());
         assertEquals(m.group(1), Environment.buildVersion());
         if (Files.exists(root.resolve(".git"))) {
-            assertTrue(env.gitRevision() == null || env.gitRevision().matches("[0-9a-f]{40}"), env.gitRevision());
+            assertTrue(env.gitRevision() == null || env.gitRevision().matches("[0-9a-f]{40}(-dirty)?"),
+                    env.gitRevision());
         } else {
             assertNull(env.gitRevision(), "no checkout, no revision");
         }
