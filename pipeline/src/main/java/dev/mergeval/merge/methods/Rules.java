@@ -54,11 +54,6 @@ final class Rules {
         return Math.sqrt(s);
     }
 
-    /** Positions of the models other than the base, in input order. */
-    static int[] otherIndices(MergeRequest r) {
-        return otherIndices(r.inputs().length, r.baseIndex());
-    }
-
     /** Positions of the models other than the base ({@code baseIndex}, or -1) among {@code models}. */
     static int[] otherIndices(int models, int baseIndex) {
         int[] out = new int[models - (baseIndex >= 0 ? 1 : 0)];
