@@ -329,18 +329,37 @@ final class Sparsifier {
         if (rescale == RescaleMode.INVERSE_DENSITY) {
             return new KeepMask(bits, 1.0 / density, null);
         }
-        double before = 0;
-        double after = 0;
-        for (int i = 0; i < x.length; i++) {
-            double a = Math.abs(x[i] - base[i]);
-            before += a;
-            if ((bits[i >>> 6] & (1L << i)) != 0) {
-                after += a;
+        L1Sums sums = new L1Sums();
+        sums.add(x, base, bits, x.length);
+        return new KeepMask(bits, sums.factor(), null);
+    }
+
+    /**
+     * mergekit's L1 rescale: {@code |d|_1} and the kept part's, summed in flat index order over a
+     * tensor's chunks in order (or the whole tensor at once).
+     */
+    static final class L1Sums {
+        private double before;
+        private double after;
+
+        /** Adds elements {@code [0, n)}, the next {@code n} of the tensor, with their keep bits. */
+        void add(float[] x, float[] base, long[] bits, int n) {
+            double all = before;
+            double kept = after;
+            for (int i = 0; i < n; i++) {
+                double a = Math.abs(x[i] - base[i]);
+                all += a;
+                if ((bits[i >>> 6] & (1L << i)) != 0) {
+                    kept += a;
+                }
             }
+            before = all;
+            after = kept;
         }
-        if (before < L1_EPS || after < L1_EPS) {
-            return new KeepMask(bits, 1.0, null);
+
+        /** The survivors' factor {@code |d|_1 / |kept|_1}, or 1 where either is below 1e-7. */
+        double factor() {
+            return before < L1_EPS || after < L1_EPS ? 1.0 : before / after;
         }
-        return new KeepMask(bits, before / after, null);
     }
 }

@@ -15,8 +15,6 @@ import java.util.Arrays;
  * are the same as {@link GeneralizedTaskArithmeticMerge#merge}'s.
  */
 final class StreamedTaskVectorMerge implements StreamedMerge {
-    private static final double L1_EPS = 1e-7;
-
     /** Which elements of one fine-tune's task vector survive, decided over the tensor's chunks. */
     interface Selection {
         /** True while another pass over the chunks is needed before {@link #bits}. */
@@ -150,8 +148,8 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
     private final Selection[] cuts;
     /** Per fine-tune: true where every element is dropped. */
     private final boolean[] none;
-    private final double[] before;
-    private final double[] after;
+    /** Per fine-tune: its L1 sums, for mergekit's L1 rescale. */
+    private final Sparsifier.L1Sums[] sums;
     private boolean sumsPending;
     /** Per fine-tune: its keep bits of the current chunk, reused from chunk to chunk. */
     private final long[][] keep;
@@ -177,14 +175,14 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
         this.cuts = new Selection[m];
         this.none = new boolean[m];
         this.inverseDensity = new double[m];
-        this.before = new double[m];
-        this.after = new double[m];
+        this.sums = new Sparsifier.L1Sums[m];
         this.keep = new long[m][];
         this.xs = new float[m][];
         this.masks = new KeepMask[m];
         this.combiner = new TaskVectorCombiner(consensus, w.clone(), weightSum, normalize, lambda);
         for (int j = 0; j < m; j++) {
             inverseDensity[j] = 1.0 / densities[j];
+            sums[j] = new Sparsifier.L1Sums();
             none[j] = selections[j] == DROP_ALL;
             cuts[j] = none[j] ? null : selections[j];
         }
@@ -230,7 +228,7 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
                     cut.observe(inputs[k], base, offset, n);
                 }
             } else if (cut != null) {
-                sum(j, inputs[k], base, cut.bits(inputs[k], base, offset, n, keep(j, n)), n);
+                sums[j].add(inputs[k], base, cut.bits(inputs[k], base, offset, n, keep(j, n)), n);
             }
             j++;
         }
@@ -243,21 +241,6 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
             keep[j] = new long[words];
         }
         return keep[j];
-    }
-
-    /** The L1 norms of the task vector and of its kept part, in index order as {@link Sparsifier}'s. */
-    private void sum(int j, float[] x, float[] base, long[] bits, int n) {
-        double all = before[j];
-        double kept = after[j];
-        for (int i = 0; i < n; i++) {
-            double a = Math.abs(x[i] - base[i]);
-            all += a;
-            if ((bits[i >>> 6] & (1L << i)) != 0) {
-                kept += a;
-            }
-        }
-        before[j] = all;
-        after[j] = kept;
     }
 
     private boolean cutsPending() {
@@ -321,9 +304,6 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
         if (rescale == RescaleMode.INVERSE_DENSITY) {
             return inverseDensity[j];
         }
-        if (rescale != RescaleMode.L1 || before[j] < L1_EPS || after[j] < L1_EPS) {
-            return 1.0;
-        }
-        return before[j] / after[j];
+        return rescale == RescaleMode.L1 ? sums[j].factor() : 1.0;
     }
 }

@@ -166,14 +166,15 @@ public final class UnitExecutor {
     private static void mergeWithKernel(MergePlan plan, MergeInputs inputs, Map<String, String> sources,
             OutputTensor tensor, TensorSlice slice, ElementwiseKernel kernel, Scratch scratch, UnitSink sink)
             throws IOException {
-        StoredChunks in = new StoredChunks(inputs, sources, plan.chunkElements(), scratch);
+        StoredChunks in = new StoredChunks(inputs, sources, plan.chunkElements(), BLOCK_ELEMENTS, scratch);
         mergeBlocks(in, tensor, slice, (x, offset, n, y) -> kernel.merge(x, n, y), scratch, sink);
     }
 
     /**
      * A tensor merged by its {@link StreamedMerge}: the passes it asks for, each over the whole
      * tensor block by block as {@link #mergeBlocks} reads it, then the merge by {@link #mergeBlocks}.
-     * Memory stays a chunk's worth however large the tensor.
+     * A merge of whole rows gets blocks (and chunks) of as many whole rows as fit the plan's chunk
+     * size, at least one. Memory stays a chunk's worth however large the tensor.
      */
     private static void mergeStreamed(MergePlan plan, MergeInputs inputs, Map<String, String> sources,
             OutputTensor tensor, TensorSlice slice, StreamedMerge streamed, Scratch scratch, UnitSink sink)
@@ -181,58 +182,23 @@ public final class UnitExecutor {
         if (slice.elementOffset() != 0 || slice.elementCount() != Shapes.numElements(tensor.shape())) {
             throw new IllegalStateException(tensor.name() + ": a streamed merge needs the whole tensor in one unit");
         }
-        if (streamed.rowLength() > 1) {
-            mergeStreamedRows(plan, inputs, sources, tensor, slice, streamed, scratch, sink);
-            return;
-        }
-        StoredChunks in = new StoredChunks(inputs, sources, plan.chunkElements(), scratch);
+        int row = streamed.rowLength();
+        int rows = Math.toIntExact(Math.max(1, plan.chunkElements() / row) * (long) row);
+        StoredChunks in = row > 1 ? new StoredChunks(inputs, sources, rows, rows, scratch)
+                : new StoredChunks(inputs, sources, plan.chunkElements(), BLOCK_ELEMENTS, scratch);
         long total = slice.elementCount();
         while (streamed.needsPass()) {
             for (long done = 0; done < total; done += in.chunk) {
                 int n = (int) Math.min(in.chunk, total - done);
                 in.read(done, n);
-                for (int b = 0; b < n; b += BLOCK_ELEMENTS) {
-                    int nb = Math.min(BLOCK_ELEMENTS, n - b);
+                for (int b = 0; b < n; b += in.block) {
+                    int nb = Math.min(in.block, n - b);
                     streamed.observe(in.decode(b, nb), done + b, nb);
                 }
             }
             streamed.endPass();
         }
         mergeBlocks(in, tensor, slice, streamed::merge, scratch, sink);
-    }
-
-    /**
-     * {@link #mergeStreamed} for a merge that needs whole rows in every call: chunks of as many
-     * whole rows as fit the plan's chunk size (at least one), decoded whole.
-     */
-    private static void mergeStreamedRows(MergePlan plan, MergeInputs inputs, Map<String, String> sources,
-            OutputTensor tensor, TensorSlice slice, StreamedMerge streamed, Scratch scratch, UnitSink sink)
-            throws IOException {
-        int row = streamed.rowLength();
-        int chunk = Math.toIntExact(Math.max(1, plan.chunkElements() / row) * (long) row);
-        StoredChunks in = new StoredChunks(inputs, sources, chunk, scratch);
-        int m = sources.size();
-        float[][] xs = new float[m][];
-        for (int k = 0; k < m; k++) {
-            xs[k] = scratch.floats(k, chunk, chunk);
-        }
-        long total = slice.elementCount();
-        while (streamed.needsPass()) {
-            for (long done = 0; done < total; done += chunk) {
-                int n = (int) Math.min(chunk, total - done);
-                in.read(done, n);
-                streamed.observe(in.decodeAll(xs, n), done, n);
-            }
-            streamed.endPass();
-        }
-        float[] y = scratch.floats(m, chunk, chunk);
-        int size = tensor.dtype().byteSize();
-        for (long done = 0; done < total; done += chunk) {
-            int n = (int) Math.min(chunk, total - done);
-            in.read(done, n);
-            streamed.merge(in.decodeAll(xs, n), done, n, y);
-            writeEncoded(tensor, y, n, done * size, scratch.block, sink);
-        }
     }
 
     /** Merges {@code n} elements of the inputs, the first at flat element {@code offset}, into {@code out}. */
@@ -242,24 +208,24 @@ public final class UnitExecutor {
     }
 
     /**
-     * Each chunk of the plan's size is read as stored bytes into the thread's arrays, then decoded,
-     * merged and encoded in blocks of {@value #BLOCK_ELEMENTS} elements that stay in the core's
-     * first-level cache, into the thread's output bytes, which go out in one write. Nothing is
+     * Each chunk is read as stored bytes into the thread's arrays, then decoded, merged and encoded
+     * block by block (for most merges {@value #BLOCK_ELEMENTS} elements, which stay in the core's
+     * first-level cache) into the thread's output bytes, which go out in one write. Nothing is
      * allocated per chunk, and no chunk-sized float array is written and read back.
      */
     private static void mergeBlocks(StoredChunks in, OutputTensor tensor, TensorSlice slice, BlockMerge merge,
             Scratch scratch, UnitSink sink) throws IOException {
         DType outType = tensor.dtype();
         int outSize = outType.byteSize();
-        float[] y = scratch.block(in.blocks.length);
+        float[] y = in.merged;
         byte[] out = scratch.bytes(in.blocks.length, in.chunk * outSize);
         long total = slice.elementCount();
         for (long done = 0; done < total; done += in.chunk) {
             int n = (int) Math.min(in.chunk, total - done);
             long offset = slice.elementOffset() + done;
             in.read(offset, n);
-            for (int b = 0; b < n; b += BLOCK_ELEMENTS) {
-                int nb = Math.min(BLOCK_ELEMENTS, n - b);
+            for (int b = 0; b < n; b += in.block) {
+                int nb = Math.min(in.block, n - b);
                 merge.merge(in.decode(b, nb), offset + b, nb, y);
                 TensorCodec.encode(outType, y, 0, nb, out, b * outSize);
             }
@@ -269,19 +235,24 @@ public final class UnitExecutor {
 
     /**
      * The inputs of one tensor, read as stored bytes a chunk at a time into the thread's byte
-     * arrays and decoded a block at a time into the thread's block arrays.
+     * arrays and decoded a block at a time into the thread's block arrays, with the thread's array
+     * for a merged block.
      */
     private static final class StoredChunks {
         final int chunk;
+        final int block;
         final float[][] blocks;
+        final float[] merged;
         private final Checkpoint[] from;
         private final String[] names;
         private final DType[] types;
         private final byte[][] raw;
 
-        StoredChunks(MergeInputs inputs, Map<String, String> sources, int chunk, Scratch scratch) {
+        /** {@code block}: {@value #BLOCK_ELEMENTS}, or the whole chunk. */
+        StoredChunks(MergeInputs inputs, Map<String, String> sources, int chunk, int block, Scratch scratch) {
             int m = sources.size();
             this.chunk = chunk;
+            this.block = block;
             this.from = new Checkpoint[m];
             this.names = new String[m];
             this.types = new DType[m];
@@ -293,9 +264,14 @@ public final class UnitExecutor {
                 names[k] = source.getValue();
                 types[k] = from[k].info(names[k]).dtype();
                 raw[k] = scratch.bytes(k, chunk * types[k].byteSize());
-                blocks[k] = scratch.block(k);
+                blocks[k] = blockArray(scratch, k);
                 k++;
             }
+            this.merged = blockArray(scratch, m);
+        }
+
+        private float[] blockArray(Scratch scratch, int slot) {
+            return block == BLOCK_ELEMENTS ? scratch.block(slot) : scratch.floats(slot, block, block);
         }
 
         /** Reads the stored bytes of elements {@code [offset, offset + n)}, {@code n <= chunk}. */
@@ -304,14 +280,6 @@ public final class UnitExecutor {
                 int size = types[k].byteSize();
                 from[k].readStored(names[k], offset * size, raw[k], 0, n * size);
             }
-        }
-
-        /** Decodes elements {@code [0, n)} of the chunk read last into {@code out} (returned). */
-        float[][] decodeAll(float[][] out, int n) {
-            for (int k = 0; k < from.length; k++) {
-                TensorCodec.decode(types[k], raw[k], 0, out[k], 0, n);
-            }
-            return out;
         }
 
         /** Decodes elements {@code [b, b + nb)} of the chunk read last into the block arrays (returned). */
