@@ -40,10 +40,6 @@ final class KeepMask {
         return new long[(n + 63) >>> 6];
     }
 
-    static void set(long[] bits, int i) {
-        bits[i >>> 6] |= 1L << i;
-    }
-
     /** Bit {@code i} set when element {@code i} survives; null when all do. */
     long[] bits() {
         if (bits == null && topK > 0) {

@@ -233,7 +233,7 @@ final class Sparsifier {
         }
         int cols = dellaRow(shape);
         float[] inverse = rescale == RescaleMode.INVERSE_DENSITY ? new float[n] : null;
-        dellaBits(x, base, n, cols, density, epsilon, key, 0, new RowOrder(cols), bits, inverse);
+        dellaBits(x, base, n, new DellaRanks(cols, density, epsilon), key, 0, bits, inverse);
         if (inverse != null) {
             return new KeepMask(bits, 1.0, inverse);
         }
@@ -252,40 +252,68 @@ final class Sparsifier {
     /**
      * DELLA's keep bits (and, where {@code inverse} is not null, each survivor's {@code 1 / p}) of
      * the whole rows {@code [0, n)}, the first at flat element {@code elementOffset} (a multiple of
-     * {@code cols}); {@code bits} starts cleared.
+     * the row length); {@code bits} starts cleared.
      */
-    static void dellaBits(float[] x, float[] base, int n, int cols, double density, double epsilon, long key,
-            long elementOffset, RowOrder rows, long[] bits, float[] inverse) {
-        long[] order = rows.order;
+    static void dellaBits(float[] x, float[] base, int n, DellaRanks ranks, long key, long elementOffset,
+            long[] bits, float[] inverse) {
+        int cols = ranks.p.length;
+        long[] order = ranks.rows.order;
         for (int from = 0; from < n; from += cols) {
             for (int c = 0; c < cols; c++) {
                 long m = MagnitudeSelection.magnitudeBits(x[from + c], base[from + c]);
                 order[c] = (m << 32) | c;
             }
-            rows.sort(cols);
+            ranks.rows.sort(cols);
             for (int r = 0; r < cols; r++) {
-                int c = (int) order[r];
-                double p = cols == 1 ? density : (density - epsilon) + 2 * epsilon * r / (cols - 1);
-                if (KeyedRandom.uniform(key, elementOffset + from + c) < p) {
-                    KeepMask.set(bits, from + c);
-                    if (inverse != null) {
-                        inverse[from + c] = (float) (1.0 / p);
-                    }
+                int i = from + (int) order[r];
+                // As in randomBits: the sign bit of u - p, 1 exactly when u < p, with no branch to mispredict.
+                long keep = Double.doubleToRawLongBits(KeyedRandom.uniform(key, elementOffset + i) - ranks.p[r]) >>> 63;
+                bits[i >>> 6] |= keep << i;
+                if (inverse != null) {
+                    // 1 / p where kept, +0 (as the caller cleared it) where not.
+                    inverse[i] = Float.intBitsToFloat(Float.floatToRawIntBits(ranks.inverse[r]) & (int) -keep);
                 }
             }
         }
     }
 
     /**
+     * What DELLA needs per row of length {@code cols}: the sort, and each rank's keep probability
+     * and its inverse, computed once per tensor rather than once per element (the same doubles:
+     * {@code p} depends on the rank alone).
+     */
+    static final class DellaRanks {
+        final RowOrder rows;
+        final double[] p;
+        final float[] inverse;
+
+        DellaRanks(int cols, double density, double epsilon) {
+            rows = new RowOrder(cols);
+            p = new double[cols];
+            inverse = new float[cols];
+            for (int r = 0; r < cols; r++) {
+                p[r] = cols == 1 ? density : (density - epsilon) + 2 * epsilon * r / (cols - 1);
+                inverse[r] = (float) (1.0 / p[r]);
+            }
+        }
+    }
+
+    /**
      * A row's elements in ascending order of {@code (magnitude bits << 32) | column}, sorted by a
-     * stable radix sort on the magnitude's four bytes: the columns start in ascending order, so ties
+     * stable radix sort on the key's top 32 bits: the columns start in ascending order, so ties
      * stay in column order and the result is the comparison sort's, in time linear in the row.
-     * Passes where every element has the same byte are skipped.
+     * Three digits of 11 bits (the magnitude has 31); one pass counts all three, then one scatter
+     * pass per digit, skipping digits where every element has the same value.
      */
     static final class RowOrder {
+        private static final int DIGIT_BITS = 11;
+        private static final int RADIX = 1 << DIGIT_BITS;
+        private static final int DIGITS = 3;
+
         final long[] order;
         private final long[] spare;
-        private final int[] counts = new int[256];
+        /** The digits' histograms, then their bucket starts, one after the other. */
+        private final int[] counts = new int[DIGITS * RADIX];
 
         RowOrder(int cols) {
             order = new long[cols];
@@ -293,24 +321,32 @@ final class Sparsifier {
         }
 
         void sort(int n) {
+            if (n == 0) {
+                return;
+            }
+            Arrays.fill(counts, 0);
+            for (int i = 0; i < n; i++) {
+                int key = (int) (order[i] >>> 32);
+                counts[key & (RADIX - 1)]++;
+                counts[RADIX + ((key >>> DIGIT_BITS) & (RADIX - 1))]++;
+                counts[2 * RADIX + (key >>> (2 * DIGIT_BITS))]++;
+            }
             long[] src = order;
             long[] dst = spare;
-            for (int shift = 32; shift < 64 && n > 0; shift += 8) {
-                Arrays.fill(counts, 0);
-                for (int i = 0; i < n; i++) {
-                    counts[(int) (src[i] >>> shift) & 0xFF]++;
-                }
-                if (counts[(int) (src[0] >>> shift) & 0xFF] == n) {
+            for (int d = 0; d < DIGITS; d++) {
+                int base = d * RADIX;
+                int shift = 32 + d * DIGIT_BITS;
+                if (counts[base + digit(src[0], shift)] == n) {
                     continue;
                 }
-                for (int d = 0, sum = 0; d < 256; d++) {
-                    int c = counts[d];
-                    counts[d] = sum;
+                for (int b = 0, sum = 0; b < RADIX; b++) {
+                    int c = counts[base + b];
+                    counts[base + b] = sum;
                     sum += c;
                 }
                 for (int i = 0; i < n; i++) {
                     long v = src[i];
-                    dst[counts[(int) (v >>> shift) & 0xFF]++] = v;
+                    dst[counts[base + digit(v, shift)]++] = v;
                 }
                 long[] t = src;
                 src = dst;
@@ -319,6 +355,10 @@ final class Sparsifier {
             if (src != order) {
                 System.arraycopy(src, 0, order, 0, n);
             }
+        }
+
+        private static int digit(long v, int shift) {
+            return (int) (v >>> shift) & (RADIX - 1);
         }
     }
 

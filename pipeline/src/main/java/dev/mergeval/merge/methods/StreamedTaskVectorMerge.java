@@ -51,20 +51,16 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
      */
     static final class DellaDrop implements Selection {
         private final int cols;
-        private final double density;
-        private final double epsilon;
         private final long key;
         private final boolean inverse;
-        private final Sparsifier.RowOrder order;
+        private final Sparsifier.DellaRanks ranks;
         private float[] scales;
 
         DellaDrop(int cols, double density, double epsilon, long key, boolean inverse) {
             this.cols = cols;
-            this.density = density;
-            this.epsilon = epsilon;
             this.key = key;
             this.inverse = inverse;
-            this.order = new Sparsifier.RowOrder(cols);
+            this.ranks = new Sparsifier.DellaRanks(cols, density, epsilon);
         }
 
         @Override
@@ -95,8 +91,7 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
                 }
                 Arrays.fill(scales, 0, count, 0f);
             }
-            Sparsifier.dellaBits(x, base, count, cols, density, epsilon, key, offset, order, bits,
-                    inverse ? scales : null);
+            Sparsifier.dellaBits(x, base, count, ranks, key, offset, bits, inverse ? scales : null);
             return bits;
         }
 

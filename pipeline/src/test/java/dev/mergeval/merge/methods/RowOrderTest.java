@@ -12,8 +12,8 @@ class RowOrderTest {
     void radixOrderIsTheComparisonSortsWithTiesInColumnOrder() {
         Random rnd = new Random(41);
         for (int cols : new int[] {1, 2, 7, 64, 1001, 4096}) {
-            // Magnitudes: wide (every byte differs), narrow (only the low byte), and mostly equal.
-            for (int spread : new int[] {Integer.MAX_VALUE, 256, 3}) {
+            // Magnitudes: wide (every digit differs), the two low digits, the low one only, and mostly equal.
+            for (int spread : new int[] {Integer.MAX_VALUE, 1 << 13, 256, 3}) {
                 Sparsifier.RowOrder rows = new Sparsifier.RowOrder(cols + 5);
                 long[] expected = new long[cols];
                 for (int c = 0; c < cols; c++) {

@@ -47,7 +47,7 @@ class TaskVectorCombinerTest {
         long[] some = KeepMask.none(n);
         for (int i = 0; i < n; i++) {
             if (rnd.nextBoolean()) {
-                KeepMask.set(some, i);
+                some[i >>> 6] |= 1L << i;
             }
         }
         KeepMask[] masks = {KeepMask.ALL, new KeepMask(some, 1.0, null), new KeepMask(some, 1.7, null),
