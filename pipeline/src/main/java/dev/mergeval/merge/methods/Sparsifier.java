@@ -256,7 +256,7 @@ final class Sparsifier {
      */
     static void dellaBits(float[] x, float[] base, int n, DellaRanks ranks, long key, long elementOffset,
             long[] bits, float[] inverse) {
-        int cols = ranks.p.length;
+        int cols = ranks.cols();
         long[] order = ranks.rows.order;
         for (int from = 0; from < n; from += cols) {
             for (int c = 0; c < cols; c++) {
@@ -295,6 +295,10 @@ final class Sparsifier {
                 p[r] = cols == 1 ? density : (density - epsilon) + 2 * epsilon * r / (cols - 1);
                 inverse[r] = (float) (1.0 / p[r]);
             }
+        }
+
+        int cols() {
+            return p.length;
         }
     }
 

@@ -44,42 +44,44 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
         }
     }
 
+    /** A selection by keyed draws (DARE, DELLA): each chunk's bits come from the chunk alone, so no pass. */
+    interface Draws extends Selection {
+        @Override
+        default boolean needsPass() {
+            return false;
+        }
+
+        @Override
+        default void observe(float[] x, float[] base, long offset, int count) {
+            throw new IllegalStateException("draws need no pass");
+        }
+
+        @Override
+        default void endPass() {
+            throw new IllegalStateException("draws need no pass");
+        }
+    }
+
     /**
      * DELLA's MagPrune ({@link Sparsifier#dellaMagprune}) over chunks of whole rows: each element
      * kept with a probability set by its magnitude's rank in its row; with {@code inverse_density},
      * each survivor carries its own {@code 1 / p}.
      */
-    static final class DellaDrop implements Selection {
-        private final int cols;
+    static final class DellaDrop implements Draws {
         private final long key;
         private final boolean inverse;
         private final Sparsifier.DellaRanks ranks;
         private float[] scales;
 
         DellaDrop(int cols, double density, double epsilon, long key, boolean inverse) {
-            this.cols = cols;
             this.key = key;
             this.inverse = inverse;
             this.ranks = new Sparsifier.DellaRanks(cols, density, epsilon);
         }
 
         @Override
-        public boolean needsPass() {
-            return false;
-        }
-
-        @Override
-        public void observe(float[] x, float[] base, long offset, int count) {
-            throw new IllegalStateException("DELLA's drops need no pass");
-        }
-
-        @Override
-        public void endPass() {
-            throw new IllegalStateException("DELLA's drops need no pass");
-        }
-
-        @Override
         public long[] bits(float[] x, float[] base, long offset, int count, long[] bits) {
+            int cols = ranks.cols();
             if (offset % cols != 0 || (count % cols != 0 && count != 0)) {
                 throw new IllegalStateException("chunk [" + offset + ", " + (offset + count) + ") is not whole rows of "
                         + cols);
@@ -102,7 +104,7 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
 
         @Override
         public int rowLength() {
-            return cols;
+            return ranks.cols();
         }
     }
 
@@ -113,22 +115,7 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
     static final Selection DROP_ALL = new RandomDrop(0, 0);
 
     /** DARE's draws ({@link Sparsifier#random}): each element kept when its counter-keyed uniform is below the density. */
-    record RandomDrop(double density, long key) implements Selection {
-        @Override
-        public boolean needsPass() {
-            return false;
-        }
-
-        @Override
-        public void observe(float[] x, float[] base, long offset, int count) {
-            throw new IllegalStateException("random drops need no pass");
-        }
-
-        @Override
-        public void endPass() {
-            throw new IllegalStateException("random drops need no pass");
-        }
-
+    record RandomDrop(double density, long key) implements Draws {
         @Override
         public long[] bits(float[] x, float[] base, long offset, int count, long[] bits) {
             Sparsifier.randomBits(density, key, offset, count, bits);
