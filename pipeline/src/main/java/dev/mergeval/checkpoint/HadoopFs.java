@@ -59,6 +59,9 @@ public final class HadoopFs {
      */
     public static FileSystem get(Path path, Configuration conf) {
         try {
+            if (plainLocal(path, conf)) {
+                return NioLocalFileSystem.create(conf);
+            }
             FileSystem fs = path.getFileSystem(conf);
             return fs instanceof LocalFileSystem ? NioLocalFileSystem.create(conf) : fs;
         } catch (UnsupportedFileSystemException e) {
@@ -67,6 +70,21 @@ public final class HadoopFs {
         } catch (IOException e) {
             throw new UncheckedIOException("no filesystem for " + path, e);
         }
+    }
+
+    /**
+     * True for a {@code file:} path (or one without a scheme where the default filesystem is local)
+     * whose implementation the settings leave as Hadoop's. Such a path skips
+     * {@link Path#getFileSystem}: its first call loads every filesystem on the class path (HDFS,
+     * S3A, ...) and logs the user in, about a sixth of a second of a local merge, for an instance that
+     * would be replaced anyway.
+     */
+    private static boolean plainLocal(Path path, Configuration conf) {
+        String scheme = path.toUri().getScheme();
+        if (scheme == null) {
+            scheme = FileSystem.getDefaultUri(conf).getScheme();
+        }
+        return "file".equals(scheme) && conf.get("fs.file.impl") == null;
     }
 
     /** Lower-case hex SHA-256 of the file at {@code uri} ({@link Sha256#of(FileSystem, Path)}). */
