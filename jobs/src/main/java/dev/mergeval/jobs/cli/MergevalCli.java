@@ -5,6 +5,8 @@ import dev.mergeval.common.BadInputException;
 import dev.mergeval.jobs.ConsoleLogging;
 import dev.mergeval.jobs.SparkSessions;
 import dev.mergeval.provenance.Environment;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -54,7 +56,27 @@ public final class MergevalCli {
     boolean verbose;
 
     public static void main(String[] args) {
-        System.exit(run(args));
+        int code = run(args);
+        if (code == EXIT_OK) {
+            markClassArchive();
+        }
+        System.exit(code);
+    }
+
+    /**
+     * Tells {@code bin/mergeval} that the class data archive this JVM dumps at exit comes from a
+     * successful run, by creating the file {@code -Dmergeval.cds.ok} names: a failed run loaded few of
+     * its command's classes, and the script keeps no archive without the mark.
+     */
+    private static void markClassArchive() {
+        String mark = System.getProperty("mergeval.cds.ok");
+        if (mark != null) {
+            try {
+                Files.writeString(Path.of(mark), "");
+            } catch (IOException | RuntimeException e) {
+                // no mark, no archive: the next run dumps one again
+            }
+        }
     }
 
     /** Runs the CLI and returns its exit code (tests call this instead of {@link #main}). */
