@@ -3,6 +3,7 @@ package dev.mergeval.checkpoint;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Shapes;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -29,13 +30,17 @@ import org.apache.hadoop.fs.Path;
  * module as PEFT's {@code get_pattern_key} does (first key, in file order, such that the module
  * name matches {@code (.*\.)?(KEY)$}), else from {@code r}/{@code lora_alpha}.
  *
+ * <p>For an embedding {@code W [vocab, dim]} PEFT stores {@code ...lora_embedding_A [r, vocab]} and
+ * {@code ...lora_embedding_B [dim, r]} (no {@code .weight}): a token's row gains
+ * {@code scale * (B @ A)[:, token]}, so the merged weight is {@code W + scale * (B @ A)^T}.
+ *
  * <p>Full-weight tensors of the modules named in {@code modules_to_save} (PEFT saves them as
  * {@code base_model.model.<module>.<param>}, which {@code PeftModel.from_pretrained} loads into the
  * module's copy) replace the base tensor of the same name whole; a module matches an entry that
  * equals it or is a dotted suffix of it, as for {@code target_modules}.
  *
- * <p>Supported: linear LoRA and {@code modules_to_save}. Refused with a message: other PEFT types,
- * DoRA ({@code use_dora}), trained biases ({@code bias} other than {@code none}), embedding and
+ * <p>Supported: linear and embedding LoRA and {@code modules_to_save}. Refused with a message: other
+ * PEFT types, DoRA ({@code use_dora}), trained biases ({@code bias} other than {@code none}),
  * convolution LoRA, and full-weight tensors of modules not in {@code modules_to_save}.
  */
 public final class LoraAdapter {
@@ -44,12 +49,16 @@ public final class LoraAdapter {
     static final String PEFT_PREFIX = "base_model.model.";
     private static final String A_SUFFIX = ".lora_A.weight";
     private static final String B_SUFFIX = ".lora_B.weight";
+    private static final String EMBEDDING_A_SUFFIX = ".lora_embedding_A";
+    private static final String EMBEDDING_B_SUFFIX = ".lora_embedding_B";
+    /** PEFT's LoRA parameter names: linear A and B, then embedding A and B (index = {@link #loraPart}). */
+    private static final String[] SUFFIXES = {A_SUFFIX, B_SUFFIX, EMBEDDING_A_SUFFIX, EMBEDDING_B_SUFFIX};
 
     /**
      * One adapted linear module. {@code left [rows, rank]} and {@code right [rank, cols]} are laid
      * out so that the weight's delta is {@code scale * left @ right} in the base tensor's own
      * {@code [rows, cols]} layout: {@code left = B, right = A} normally, and {@code left = A^T,
-     * right = B^T} for fan_in_fan_out.
+     * right = B^T} for fan_in_fan_out and for an embedding.
      */
     public record Module(String module, String baseTensor, int rank, double alpha, float scale,
                          int rows, int cols, float[] left, float[] right) {
@@ -119,7 +128,7 @@ public final class LoraAdapter {
                 null, null)) {
             Map<String, String[]> pairs = pairTensors(w, weights.toString(), toSave);
             for (String name : w.tensorNames()) {
-                if (!name.endsWith(A_SUFFIX) && !name.endsWith(B_SUFFIX)) {
+                if (loraPart(name) < 0) {
                     TensorInfo t = w.info(name);
                     String tensor = name.substring(PEFT_PREFIX.length());
                     saved.put(tensor, new Saved(tensor, t.dtype(), t.shape(), w.readFloats(name)));
@@ -141,16 +150,12 @@ public final class LoraAdapter {
     }
 
     /**
-     * Groups tensors into (A, B) per module and refuses everything that is neither linear LoRA nor a
-     * tensor of a module in {@code toSave}.
+     * Groups tensors into (A, B) per module and refuses everything that is neither a LoRA factor
+     * (linear or embedding) nor a tensor of a module in {@code toSave}.
      */
     private static Map<String, String[]> pairTensors(Checkpoint w, String file, List<String> toSave) {
         Map<String, String[]> pairs = new LinkedHashMap<>();
         for (String name : w.tensorNames()) {
-            if (name.contains("lora_embedding_A") || name.contains("lora_embedding_B")) {
-                throw new BadInputException(file + ": tensor '" + name
-                        + "' is an embedding LoRA; only linear modules are supported");
-            }
             if (name.contains("lora_magnitude_vector")) {
                 throw new BadInputException(file + ": tensor '" + name
                         + "' is a DoRA magnitude; DoRA is not supported");
@@ -159,30 +164,54 @@ public final class LoraAdapter {
                 throw new BadInputException(file + ": tensor '" + name
                         + "' does not start with the PEFT prefix '" + PEFT_PREFIX + "'");
             }
-            boolean isA = name.endsWith(A_SUFFIX);
-            boolean isB = name.endsWith(B_SUFFIX);
-            if (!isA && !isB) {
+            int part = loraPart(name);
+            if (part < 0) {
                 String tensor = name.substring(PEFT_PREFIX.length());
                 int dot = tensor.lastIndexOf('.');
                 String module = dot < 0 ? tensor : tensor.substring(0, dot);
                 if (name.contains(".lora_") || !matchesAny(toSave, module)) {
-                    throw new BadInputException(file + ": tensor '" + name + "' is not a lora_A/lora_B"
-                            + " weight, and its module '" + module + "' is not in modules_to_save "
+                    throw new BadInputException(file + ": tensor '" + name + "' is not a LoRA factor"
+                            + " (lora_A/lora_B weight, lora_embedding_A/B), and its module '" + module + "' is not in modules_to_save "
                             + toSave + " (LoRA biases are not supported)");
                 }
                 continue;
             }
-            String module = name.substring(PEFT_PREFIX.length(),
-                    name.length() - (isA ? A_SUFFIX : B_SUFFIX).length());
-            pairs.computeIfAbsent(module, k -> new String[2])[isA ? 0 : 1] = name;
+            String module = name.substring(PEFT_PREFIX.length(), name.length() - SUFFIXES[part].length());
+            String[] pair = pairs.computeIfAbsent(module, k -> new String[2]);
+            if (pair[part % 2] != null) {
+                throw new BadInputException(file + ": module '" + module + "' has both " + pair[part % 2]
+                        + " and " + name);
+            }
+            pair[part % 2] = name;
         }
         for (Map.Entry<String, String[]> e : pairs.entrySet()) {
-            if (e.getValue()[0] == null || e.getValue()[1] == null) {
-                throw new BadInputException(file + ": module '" + e.getKey() + "' has lora_"
-                        + (e.getValue()[0] == null ? "B but no lora_A" : "A but no lora_B"));
+            String[] pair = e.getValue();
+            if (pair[0] == null || pair[1] == null) {
+                int present = loraPart(pair[0] == null ? pair[1] : pair[0]);
+                throw new BadInputException(file + ": module '" + e.getKey() + "' has " + parameter(present)
+                        + " but no " + parameter(present ^ 1));
+            }
+            if (loraPart(pair[0]) / 2 != loraPart(pair[1]) / 2) {
+                throw new BadInputException(file + ": module '" + e.getKey() + "' mixes linear and embedding"
+                        + " LoRA (" + pair[0] + ", " + pair[1] + ")");
             }
         }
         return pairs;
+    }
+
+    /** The parameter's name in PEFT's module, e.g. {@code lora_A}, {@code lora_embedding_B}. */
+    private static String parameter(int part) {
+        return SUFFIXES[part].substring(1).replace(".weight", "");
+    }
+
+    /** Which of {@link #SUFFIXES} ends {@code name}, or -1 for a tensor that is no LoRA factor. */
+    private static int loraPart(String name) {
+        for (int i = 0; i < SUFFIXES.length; i++) {
+            if (name.endsWith(SUFFIXES[i])) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     private static Module loadModule(Checkpoint w, String module, String[] ab, int r, double alpha,
@@ -205,21 +234,13 @@ public final class LoraAdapter {
         float[] av = w.readFloats(ab[0]);
         float[] bv = w.readFloats(ab[1]);
         float scale = (float) (rslora ? alpha / Math.sqrt(r) : alpha / r);
-        if (!fanInFanOut) {
+        // An embedding [vocab, dim] (A [r, vocab], B [dim, r]) is laid out as a fan_in_fan_out weight;
+        // PEFT's embedding layer ignores fan_in_fan_out.
+        if (!fanInFanOut && loraPart(ab[0]) < 2) {
             return new Module(module, module + ".weight", r, alpha, scale, out, in, bv, av);
         }
         return new Module(module, module + ".weight", r, alpha, scale, in, out,
-                transpose(av, r, in), transpose(bv, out, r));
-    }
-
-    private static float[] transpose(float[] m, int rows, int cols) {
-        float[] t = new float[m.length];
-        for (int i = 0; i < rows; i++) {
-            for (int j = 0; j < cols; j++) {
-                t[j * rows + i] = m[i * cols + j];
-            }
-        }
-        return t;
+                Shapes.transpose(av, r, in), Shapes.transpose(bv, out, r));
     }
 
     private static List<String> modulesToSave(ObjectNode cfg, String where) {

@@ -1,6 +1,6 @@
 package dev.mergeval.common;
 
-/** Arithmetic on tensor shapes ({@code long[]} dimensions, outermost first). */
+/** Arithmetic on tensor shapes ({@code long[]} dimensions, outermost first), and a matrix's transpose. */
 public final class Shapes {
 
     private Shapes() {
@@ -35,5 +35,16 @@ public final class Shapes {
             n = Math.multiplyExact(n, shape[i]);
         }
         return n;
+    }
+
+    /** The transpose {@code [cols, rows]} of the row-major {@code rows x cols} matrix {@code m}. */
+    public static float[] transpose(float[] m, int rows, int cols) {
+        float[] t = new float[m.length];
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                t[j * rows + i] = m[i * cols + j];
+            }
+        }
+        return t;
     }
 }

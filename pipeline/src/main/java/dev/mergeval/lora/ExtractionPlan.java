@@ -41,10 +41,12 @@ public record ExtractionPlan(String model, String baseModel, int maxRank, Svd sv
     /**
      * One tensor of both models.
      *
-     * @param lora whether it is decomposed into LoRA factors (a 2-D {@code <module>.weight}); else it is
-     *             compared and, if it differs, kept whole
+     * @param lora      whether it is decomposed into LoRA factors (a 2-D {@code <module>.weight}); else it
+     *                  is compared and, if it differs, kept whole
+     * @param embedding whether its factors are PEFT's embedding LoRA ({@code lora_embedding_A [r, vocab]},
+     *                  {@code lora_embedding_B [dim, r]}) rather than a linear module's
      */
-    public record DeltaTask(String tensor, boolean lora, long[] shape) implements Serializable {
+    public record DeltaTask(String tensor, boolean lora, boolean embedding, long[] shape) implements Serializable {
         private static final long serialVersionUID = 1L;
     }
 }

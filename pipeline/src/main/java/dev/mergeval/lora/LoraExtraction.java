@@ -7,6 +7,7 @@ import dev.mergeval.checkpoint.SafetensorsWriter;
 import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Shapes;
 import dev.mergeval.common.TruncatedSvd;
 import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.LoraAdapterProvenance;
@@ -25,10 +26,13 @@ import org.apache.hadoop.fs.Path;
 /**
  * {@code mergeval extract-lora}: a PEFT LoRA adapter that turns BASE into (approximately) FT. For
  * each matrix {@code D = FT - BASE} of a 2-D {@code <module>.weight} (embeddings and the output head
- * excepted, see {@link Request#includeLmHead}), the best rank-R approximation in the Frobenius norm
- * (Eckart-Young: the truncated SVD, {@link DeltaDecomposer}) becomes {@code lora_A [r, in]} and
- * {@code lora_B [out, r]} with {@code lora_alpha = r}, so PEFT's {@code lora_alpha / r * B @ A}
- * is that approximation. Modules whose difference has a lower rank keep it and are zero-padded to the
+ * excepted unless asked, see {@link Request#includeLmHead} and {@link Request#embedLora}), the best
+ * rank-R approximation in the Frobenius norm (Eckart-Young: the truncated SVD, {@link DeltaDecomposer})
+ * becomes {@code lora_A [r, in]} and {@code lora_B [out, r]} with {@code lora_alpha = r}, so PEFT's
+ * {@code lora_alpha / r * B @ A} is that approximation. An embedding {@code [vocab, dim]} is looked
+ * up, not multiplied, and PEFT adapts it by {@code (B @ A)^T} with {@code lora_embedding_A [r, vocab]}
+ * and {@code lora_embedding_B [dim, r]}: the factors of {@code D^T}, which are those of {@code D}
+ * transposed and swapped, as mergekit-extract-lora writes them with {@code --embed-lora}. Modules whose difference has a lower rank keep it and are zero-padded to the
  * adapter's one {@code r} (the largest rank kept), so the config needs no {@code rank_pattern} that
  * some engines ignore; their own rank is in the provenance.
  *
@@ -67,21 +71,29 @@ public final class LoraExtraction {
      * @param svd            which SVD decomposes a matrix
      * @param exactLimit     with {@link ExtractionPlan.Svd#AUTO}, the largest {@code min(rows, cols)} decomposed exactly
      * @param other          what to do with tensors that differ and are not decomposed
-     * @param includeLmHead  decompose the output head ({@code lm_head}) too; input embeddings are
-     *                       never decomposed (PEFT stores embedding LoRA differently), only saved or reported
+     * @param includeLmHead  decompose the output head ({@code lm_head}) too, as a linear module
+     * @param embedLora      decompose the input embeddings as PEFT embedding LoRA, and the output head as
+     *                       a linear module (mergekit's {@code --embed-lora}); without it they are saved
+     *                       or reported like other tensors
      * @param seed           seed of the randomized SVD's sketch
      */
     public record Request(String model, String baseModel, int maxRank, String outDir, boolean overwrite,
-            ExtractionPlan.Svd svd, int exactLimit, Other other, boolean includeLmHead, long seed) {
+            ExtractionPlan.Svd svd, int exactLimit, Other other, boolean includeLmHead, boolean embedLora, long seed) {
 
         /** The defaults: auto SVD up to {@link TruncatedSvd#EXACT_LIMIT}, other tensors saved, seed 0. */
         public static Request of(String model, String baseModel, int maxRank, String outDir) {
             return new Request(model, baseModel, maxRank, outDir, false, ExtractionPlan.Svd.AUTO,
-                    TruncatedSvd.EXACT_LIMIT, Other.SAVE, false, 0L);
+                    TruncatedSvd.EXACT_LIMIT, Other.SAVE, false, false, 0L);
         }
 
         public Request withOverwrite(boolean value) {
-            return new Request(model, baseModel, maxRank, outDir, value, svd, exactLimit, other, includeLmHead, seed);
+            return new Request(model, baseModel, maxRank, outDir, value, svd, exactLimit, other, includeLmHead,
+                    embedLora, seed);
+        }
+
+        public Request withEmbedLora(boolean value) {
+            return new Request(model, baseModel, maxRank, outDir, overwrite, svd, exactLimit, other, includeLmHead,
+                    value, seed);
         }
     }
 
@@ -127,7 +139,7 @@ public final class LoraExtraction {
                                 + " cannot be compared (only F64, F32, F16, BF16)");
                     }
                 }
-                tasks.add(new ExtractionPlan.DeltaTask(name, decomposes(name, a, r.includeLmHead()), a.shape()));
+                tasks.add(task(name, a, r));
             }
         }
         return new ExtractionPlan(r.model(), r.baseModel(), r.maxRank(), r.svd(), r.exactLimit(), r.seed(), tasks);
@@ -155,19 +167,30 @@ public final class LoraExtraction {
             List<SafetensorsWriter.TensorData> tensors = new ArrayList<>();
             Map<String, LoraAdapterProvenance.Module> modules = new LinkedHashMap<>();
             TreeSet<String> targets = new TreeSet<>();
-            Map<String, long[]> shapes = new LinkedHashMap<>();
-            plan.tasks().forEach(t -> shapes.put(t.tensor(), t.shape()));
+            Map<String, ExtractionPlan.DeltaTask> byTensor = new LinkedHashMap<>();
+            plan.tasks().forEach(t -> byTensor.put(t.tensor(), t));
             for (DeltaResult d : lora) {
                 String module = module(d.tensor());
                 targets.add(module.substring(module.lastIndexOf('.') + 1));
-                int rows = Math.toIntExact(shapes.get(d.tensor())[0]);
-                int cols = Math.toIntExact(shapes.get(d.tensor())[1]);
-                tensors.add(SafetensorsWriter.TensorData.ofFloats(PEFT_PREFIX + module + ".lora_A.weight", DType.F32,
-                        new long[] {rank, cols}, Arrays.copyOf(d.a(), rank * cols)));
-                tensors.add(SafetensorsWriter.TensorData.ofFloats(PEFT_PREFIX + module + ".lora_B.weight", DType.F32,
-                        new long[] {rows, rank}, padColumns(d.b(), rows, d.rank(), rank)));
-                modules.put(module, new LoraAdapterProvenance.Module(d.tensor(), rows, cols, d.rank(), d.svd(),
-                        d.deltaNorm(), d.relativeError()));
+                ExtractionPlan.DeltaTask task = byTensor.get(d.tensor());
+                int rows = Math.toIntExact(task.shape()[0]);
+                int cols = Math.toIntExact(task.shape()[1]);
+                if (task.embedding()) {
+                    // D^T = a^T b^T: A = b^T [k, vocab], B = a^T [dim, k] (no ".weight": PEFT's parameter names).
+                    tensors.add(SafetensorsWriter.TensorData.ofFloats(PEFT_PREFIX + module + ".lora_embedding_A",
+                            DType.F32, new long[] {rank, rows},
+                            Arrays.copyOf(Shapes.transpose(d.b(), rows, d.rank()), rank * rows)));
+                    tensors.add(SafetensorsWriter.TensorData.ofFloats(PEFT_PREFIX + module + ".lora_embedding_B",
+                            DType.F32, new long[] {cols, rank},
+                            padColumns(Shapes.transpose(d.a(), d.rank(), cols), cols, d.rank(), rank)));
+                } else {
+                    tensors.add(SafetensorsWriter.TensorData.ofFloats(PEFT_PREFIX + module + ".lora_A.weight",
+                            DType.F32, new long[] {rank, cols}, Arrays.copyOf(d.a(), rank * cols)));
+                    tensors.add(SafetensorsWriter.TensorData.ofFloats(PEFT_PREFIX + module + ".lora_B.weight",
+                            DType.F32, new long[] {rows, rank}, padColumns(d.b(), rows, d.rank(), rank)));
+                }
+                modules.put(module, new LoraAdapterProvenance.Module(d.tensor(), task.embedding() ? "embedding"
+                        : "linear", rows, cols, d.rank(), d.svd(), d.deltaNorm(), d.relativeError()));
             }
             Map<String, LoraAdapterProvenance.Whole> wholeRecords = new LinkedHashMap<>();
             TreeSet<String> toSave = new TreeSet<>();
@@ -207,20 +230,28 @@ public final class LoraExtraction {
     }
 
     /**
-     * A 2-D {@code <module>.weight} other than an embedding; the output head only when asked. Heads and
-     * embeddings are recognised by the module's last name ({@code lm_head}, {@code embed_out}; anything
-     * with {@code embed}, {@code wte}, {@code wpe}).
+     * How tensor {@code name} goes into the adapter: a 2-D {@code <module>.weight} is a linear LoRA
+     * target, except the output head (with {@code --include-lm-head} or {@code --embed-lora} only) and
+     * the input embeddings (embedding LoRA with {@code --embed-lora} only). Heads and embeddings are
+     * recognised by the module's last name ({@code lm_head}, {@code embed_out}; anything with
+     * {@code embed}, {@code wte}, {@code wpe}).
      */
-    static boolean decomposes(String name, TensorInfo t, boolean includeLmHead) {
-        if (t.rank() != 2 || !name.endsWith(".weight")) {
-            return false;
+    static ExtractionPlan.DeltaTask task(String name, TensorInfo t, Request r) {
+        boolean lora = false;
+        boolean embedding = false;
+        if (t.rank() == 2 && name.endsWith(".weight")) {
+            String module = module(name);
+            String last = module.substring(module.lastIndexOf('.') + 1);
+            if (last.equals("lm_head") || last.equals("embed_out")) {
+                lora = r.includeLmHead() || r.embedLora();
+            } else if (last.contains("embed") || last.equals("wte") || last.equals("wpe")) {
+                lora = r.embedLora();
+                embedding = r.embedLora();
+            } else {
+                lora = true;
+            }
         }
-        String module = module(name);
-        String last = module.substring(module.lastIndexOf('.') + 1);
-        if (last.equals("lm_head") || last.equals("embed_out")) {
-            return includeLmHead;
-        }
-        return !last.contains("embed") && !last.equals("wte") && !last.equals("wpe");
+        return new ExtractionPlan.DeltaTask(name, lora, embedding, t.shape());
     }
 
     /** The module a tensor belongs to: its name without the last part ({@code .weight}, {@code .bias}). */
@@ -247,8 +278,10 @@ public final class LoraExtraction {
         p.put("exact_limit", r.exactLimit());
         p.put("other", r.other().json());
         p.put("include_lm_head", r.includeLmHead());
+        p.put("embed_lora", r.embedLora());
         p.put("seed", r.seed());
-        p.put("factors", "A = sqrt(S_k) V_k^T, B = U_k sqrt(S_k), lora_alpha = r");
+        p.put("factors", "A = sqrt(S_k) V_k^T, B = U_k sqrt(S_k), lora_alpha = r"
+                + (r.embedLora() ? "; embeddings: the factors of D^T" : ""));
         return p;
     }
 

@@ -96,7 +96,7 @@ public final class SweepAdapters {
                 if (!complete(fs, dir)) {
                     LoraExtraction.run(new LoraExtraction.Request(ft, aligned, block.maxRank(), dir.toString(), false,
                             ExtractionPlan.Svd.valueOf(block.svd().toUpperCase(Locale.ROOT)),
-                            TruncatedSvd.EXACT_LIMIT, LoraExtraction.Other.SAVE, false, seed), extractor, conf);
+                            TruncatedSvd.EXACT_LIMIT, LoraExtraction.Other.SAVE, false, false, seed), extractor, conf);
                 }
                 adapter = dir.toString();
                 error = read(fs, dir).totals().relativeError();

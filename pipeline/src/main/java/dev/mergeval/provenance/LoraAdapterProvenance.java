@@ -50,15 +50,17 @@ public record LoraAdapterProvenance(
     }
 
     /**
-     * One decomposed matrix {@code D = FT - BASE} ({@code rows x cols}).
+     * One decomposed matrix {@code D = FT - BASE} ({@code rows x cols}, as the tensor is stored).
      *
+     * @param lora          {@code linear} ({@code lora_A}, {@code lora_B}) or {@code embedding}
+     *                      ({@code lora_embedding_A}, {@code lora_embedding_B}: the factors of {@code D^T})
      * @param rank          the rank kept ({@code <= max_rank}; lower where {@code D} has lower numerical rank)
      * @param svd           {@code exact} or {@code randomized}
      * @param deltaNorm     {@code ||D||_F}
      * @param relativeError {@code ||D - scale * B A||_F / ||D||_F} of the factors as written (float32)
      */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
-    public record Module(String tensor, long rows, long cols, int rank, String svd, double deltaNorm,
+    public record Module(String tensor, String lora, long rows, long cols, int rank, String svd, double deltaNorm,
             double relativeError) {
     }
 

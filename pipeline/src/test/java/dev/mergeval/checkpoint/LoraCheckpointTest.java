@@ -164,6 +164,49 @@ class LoraCheckpointTest {
     }
 
     @Test
+    void embeddingLoraAddsTheTransposedProductToEachTokensRow() throws IOException {
+        SplittableRandom rnd = new SplittableRandom(12);
+        String embed = "model.embed_tokens";
+        int vocab = 7;
+        int dim = 5;
+        int r = 2;
+        java.nio.file.Path base = tmp.resolve("embed-base");
+        Path bp = new Path(base.toUri());
+        SafetensorsWriter.write(HadoopFs.get(bp, conf), bp, List.of(SafetensorsWriter.TensorData.ofFloats(
+                embed + ".weight", DType.F32, new long[] {vocab, dim}, random(rnd, vocab * dim))), 1 << 20, Map.of());
+        float[] a = random(rnd, r * vocab);
+        float[] b = random(rnd, dim * r);
+        // fan_in_fan_out is for Conv1D weights; PEFT's embedding layer ignores it.
+        java.nio.file.Path ad = adapter("embed-ad", "{\"peft_type\":\"LORA\",\"r\":2,\"lora_alpha\":3,"
+                + "\"target_modules\":[\"embed_tokens\"],\"fan_in_fan_out\":true}", List.of(), List.of(
+                SafetensorsWriter.TensorData.ofFloats("base_model.model." + embed + ".lora_embedding_A", DType.F32,
+                        new long[] {r, vocab}, a),
+                SafetensorsWriter.TensorData.ofFloats("base_model.model." + embed + ".lora_embedding_B", DType.F32,
+                        new long[] {dim, r}, b)));
+        try (Checkpoint bc = Checkpoint.open(base.toString(), conf);
+             Checkpoint ck = Checkpoint.open(base + "+" + ad, conf)) {
+            float[] w = bc.readFloats(embed + ".weight");
+            double[] want = new double[w.length];
+            for (int t = 0; t < vocab; t++) {
+                for (int j = 0; j < dim; j++) {
+                    double d = 0;
+                    for (int k = 0; k < r; k++) {
+                        d += (double) b[j * r + k] * a[k * vocab + t];
+                    }
+                    want[t * dim + j] = w[t * dim + j] + 1.5 * d;
+                }
+            }
+            assertClose(want, ck.readFloats(embed + ".weight"), 1e-6, "embedding");
+        }
+        rejected(base, adapter("embed-mixed", "{\"r\":2,\"lora_alpha\":2,\"target_modules\":[\"embed_tokens\"]}",
+                List.of(), List.of(
+                SafetensorsWriter.TensorData.ofFloats("base_model.model." + embed + ".lora_embedding_A", DType.F32,
+                        new long[] {r, vocab}, a),
+                SafetensorsWriter.TensorData.ofFloats("base_model.model." + embed + ".lora_B.weight", DType.F32,
+                        new long[] {dim, r}, b))), "mixes linear and embedding");
+    }
+
+    @Test
     void bf16BaseRoundsLikePeftMerge() throws IOException {
         SplittableRandom rnd = new SplittableRandom(8);
         int r = 2;

@@ -125,8 +125,11 @@ class LoraExtractionTest {
         }
     }
 
-    /** A generated base; FT differs by a rank-2 matrix in one projection and by a changed norm. */
-    private Path[] generated(DType dtype) throws IOException {
+    /**
+     * A generated base; FT differs by a rank-2 matrix in one projection and by a changed norm, and
+     * with {@code embedding} by a full-rank change of the input embeddings {@code [64, 32]}.
+     */
+    private Path[] generated(DType dtype, boolean embedding) throws IOException {
         Path base = TinyModels.write(tmp.resolve("base"), TinyModels.llamaConfig(), dtype, 7, Long.MAX_VALUE);
         Path ft = tmp.resolve("ft");
         Files.createDirectories(ft);
@@ -159,6 +162,10 @@ class LoraExtractionTest {
                             }
                         }
                     }
+                } else if (embedding && name.equals("model.embed_tokens.weight")) {
+                    for (int i = 0; i < v.length; i++) {
+                        v[i] += (float) rnd.nextDouble(-0.05, 0.05);
+                    }
                 } else if (name.equals("model.norm.weight")) {
                     for (int i = 0; i < v.length; i++) {
                         v[i] += 0.25f;
@@ -174,7 +181,7 @@ class LoraExtractionTest {
 
     @Test
     void aLowRankDifferenceKeepsItsRankAndOtherTensorsAreSavedWhole() throws IOException {
-        Path[] m = generated(DType.F32);
+        Path[] m = generated(DType.F32, false);
         Path out = tmp.resolve("adapter");
         LoraAdapterProvenance p = extract(LoraExtraction.Request.of(m[1].toString(), m[0].toString(), 8,
                 out.toString()));
@@ -221,7 +228,7 @@ class LoraExtractionTest {
 
         Path reported = tmp.resolve("reported");
         LoraAdapterProvenance r = extract(new LoraExtraction.Request(m[1].toString(), m[0].toString(), 8,
-                reported.toString(), false, ExtractionPlan.Svd.RANDOMIZED, 1, LoraExtraction.Other.REPORT, false, 0));
+                reported.toString(), false, ExtractionPlan.Svd.RANDOMIZED, 1, LoraExtraction.Other.REPORT, false, false, 0));
         assertEquals("reported", r.whole().get("model.norm.weight").action());
         assertTrue(r.adapter().modulesToSave().isEmpty());
         assertEquals("randomized", r.modules().get("model.layers.1.self_attn.q_proj").svd());
@@ -229,8 +236,71 @@ class LoraExtractionTest {
     }
 
     @Test
+    void embedLoraWritesPeftEmbeddingFactorsOfTheTruncatedSvd() throws IOException {
+        Path[] m = generated(DType.F32, true);
+        String embed = "model.embed_tokens";
+        int rank = 4;
+        Path out = tmp.resolve("embed");
+        LoraAdapterProvenance p = extract(LoraExtraction.Request.of(m[1].toString(), m[0].toString(), rank,
+                out.toString()).withEmbedLora(true));
+        assertEquals("embedding", p.modules().get(embed).lora());
+        assertEquals("linear", p.modules().get("model.layers.1.self_attn.q_proj").lora());
+        assertEquals(rank, p.modules().get(embed).rank());
+        assertFalse(p.adapter().modulesToSave().contains(embed), "decomposed, not saved whole");
+        JsonNode cfg = Mappers.JSON.readTree(Files.readString(out.resolve("adapter_config.json")));
+        assertTrue(cfg.get("target_modules").toString().contains("\"embed_tokens\""), cfg.toString());
+        float[] a;
+        float[] b;
+        try (Checkpoint w = Checkpoint.open(out.resolve("adapter_model.safetensors").toString(), conf)) {
+            assertArrayEquals(new long[] {rank, 64}, w.info("base_model.model." + embed + ".lora_embedding_A").shape());
+            assertArrayEquals(new long[] {32, rank}, w.info("base_model.model." + embed + ".lora_embedding_B").shape());
+            a = w.readFloats("base_model.model." + embed + ".lora_embedding_A");
+            b = w.readFloats("base_model.model." + embed + ".lora_embedding_B");
+        }
+        try (Checkpoint f = Checkpoint.open(m[1].toString(), conf); Checkpoint bm = Checkpoint.open(m[0].toString(), conf);
+             Checkpoint loaded = Checkpoint.open(m[0] + "+" + out, conf)) {
+            float[] fw = f.readFloats(embed + ".weight");
+            float[] bw = bm.readFloats(embed + ".weight");
+            float[] lw = loaded.readFloats(embed + ".weight");
+            double[] d = new double[fw.length];
+            for (int i = 0; i < d.length; i++) {
+                d[i] = (double) fw[i] - bw[i];
+            }
+            TruncatedSvd.Factors svd = TruncatedSvd.exact(DMatrixRMaj.wrap(64, 32, d.clone()));
+            for (int t = 0; t < 64; t++) {
+                for (int j = 0; j < 32; j++) {
+                    double approx = 0;
+                    double peft = 0;
+                    for (int i = 0; i < rank; i++) {
+                        approx += svd.left().get(t, i) * svd.s()[i] * svd.right().get(j, i);
+                        // PEFT's embedding LoRA: token t's row gains (alpha / r) * B[j, :] . A[:, t], alpha = r.
+                        peft += (double) b[j * rank + i] * a[i * 64 + t];
+                    }
+                    String at = embed + " [" + t + "," + j + "]";
+                    assertEquals(approx, peft, 1e-5, at + ": B A^T is the rank-" + rank + " truncated SVD of D");
+                    assertEquals(bw[t * 32 + j] + approx, lw[t * 32 + j], 2e-6, at + " loaded as BASE+ADAPTER");
+                }
+            }
+        }
+        Path full = tmp.resolve("embed-full");
+        extract(LoraExtraction.Request.of(m[1].toString(), m[0].toString(), 1000, full.toString()).withEmbedLora(true));
+        try (Checkpoint f = Checkpoint.open(m[1].toString(), conf); Checkpoint loaded = Checkpoint.open(m[0] + "+" + full, conf)) {
+            float[] want = f.readFloats(embed + ".weight");
+            float[] got = loaded.readFloats(embed + ".weight");
+            for (int i = 0; i < want.length; i++) {
+                assertEquals(want[i], got[i], 1e-6 * (1 + Math.abs(want[i])), embed + "[" + i + "] at full rank");
+            }
+        }
+        Path saved = tmp.resolve("embed-saved");
+        LoraAdapterProvenance s = extract(LoraExtraction.Request.of(m[1].toString(), m[0].toString(), rank,
+                saved.toString()));
+        assertFalse(s.modules().containsKey(embed));
+        assertEquals("saved", s.whole().get(embed + ".weight").action(), "without --embed-lora: saved whole");
+    }
+
+    @Test
     void scalingMixesSavedTensorsWithTheBase() throws IOException {
-        Path[] m = generated(DType.BF16);
+        Path[] m = generated(DType.BF16, false);
         Path out = tmp.resolve("adapter");
         extract(LoraExtraction.Request.of(m[1].toString(), m[0].toString(), 8, out.toString()));
         Path scaled = tmp.resolve("scaled");
@@ -276,7 +346,7 @@ class LoraExtractionTest {
         for (int threads = 1; threads <= 2; threads++) {
             Path out = tmp.resolve("rand" + threads);
             LoraExtraction.run(new LoraExtraction.Request(ft, base, 4, out.toString(), false,
-                    ExtractionPlan.Svd.RANDOMIZED, 1, LoraExtraction.Other.SAVE, false, 5),
+                    ExtractionPlan.Svd.RANDOMIZED, 1, LoraExtraction.Other.SAVE, false, false, 5),
                     new LocalExtractExecutor(threads, conf, Progress.NONE), conf);
             files[threads - 1] = Files.readAllBytes(out.resolve("adapter_model.safetensors"));
         }

@@ -51,6 +51,11 @@ final class ExtractLoraCommand implements Callable<Integer> {
     @Option(names = "--include-lm-head", description = "decompose the output head (lm_head) too")
     boolean includeLmHead;
 
+    @Option(names = "--embed-lora", negatable = true,
+            description = "decompose the input embeddings as PEFT embedding LoRA (lora_embedding_A/B) and the output"
+                    + " head as a linear module, as mergekit-extract-lora --embed-lora (default: off: saved whole)")
+    boolean embedLora;
+
     @Option(names = "--random-seed", description = "seed of the randomized SVD's sketch (default: ${DEFAULT-VALUE})")
     long seed = KeyedRandom.DEFAULT_SEED;
 
@@ -68,7 +73,7 @@ final class ExtractLoraCommand implements Callable<Integer> {
     public Integer call() {
         LoraExtraction.Request request = new LoraExtraction.Request(model, baseModel, maxRank, outDir, overwrite,
                 choice(ExtractionPlan.Svd.class, svd, "--svd"), exactLimit,
-                choice(LoraExtraction.Other.class, other, "--other"), includeLmHead, seed);
+                choice(LoraExtraction.Other.class, other, "--other"), includeLmHead, embedLora, seed);
         LoraExtraction.Outcome outcome;
         if (master != null || SparkSessions.underSparkSubmit()) {
             LoraExtraction.plan(request, SparkSessions.hadoopConfiguration());
