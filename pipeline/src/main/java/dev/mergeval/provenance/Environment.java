@@ -72,13 +72,37 @@ public record Environment(
         return v == null ? "unknown" : v;
     }
 
-    /** This JVM's environment. Cheap: reads system properties, variables and classpath resources. */
+    /**
+     * This JVM's environment: system properties, variables and classpath resources, and DJL's view of
+     * the platform, which is found once per JVM ({@link #prefetch}).
+     */
     public static Environment current() {
         return new Environment(value(BUILD, "version"), value(BUILD, "git.revision"),
                 System.getProperty("java.version"), System.getProperty("java.vendor"),
                 System.getProperty("os.name"), System.getProperty("os.version"), System.getProperty("os.arch"),
-                value(properties(SPARK_VERSION_INFO), "version"), detectDjlVersion(), detectPytorchVersion(),
+                value(properties(SPARK_VERSION_INFO), "version"), Djl.VERSION, resolvePytorchVersion(),
                 System.getenv("MKL_CBWR"), System.getenv("MKL_DISABLE_FAST_MM"), System.getenv("OMP_NUM_THREADS"));
+    }
+
+    /**
+     * Starts finding DJL's view of the platform on a daemon thread, for a job that records its
+     * environment at the end: the detection loads JNA and probes for CUDA (a process, {@code ldconfig
+     * -p}), about 50 ms that a plan phase's idle cores can spend instead.
+     */
+    public static void prefetch() {
+        Thread t = new Thread(Djl::load, "mergeval-environment");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** DJL's version and its platform's libtorch version, detected when this class is first used. */
+    private static final class Djl {
+        static final String VERSION = detectDjlVersion();
+        static final String PLATFORM_PYTORCH = detectPlatformPytorchVersion();
+
+        /** Detects both (class initialisation, which other threads wait for). */
+        static void load() {
+        }
     }
 
     private static String detectDjlVersion() {
@@ -95,14 +119,15 @@ public record Environment(
      * default). {@code Engine.getInstance().getVersion()} would load libtorch, which a merge or a
      * Spark driver never needs.
      */
-    private static String detectPytorchVersion() {
+    private static String resolvePytorchVersion() {
         String override = System.getenv("PYTORCH_VERSION");
         if (override == null) {
             override = System.getProperty("PYTORCH_VERSION");
         }
-        if (override != null && !override.isEmpty()) {
-            return override;
-        }
+        return override != null && !override.isEmpty() ? override : Djl.PLATFORM_PYTORCH;
+    }
+
+    private static String detectPlatformPytorchVersion() {
         String version;
         try {
             version = Platform.detectPlatform("pytorch").getVersion();

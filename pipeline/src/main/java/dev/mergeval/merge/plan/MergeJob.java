@@ -96,6 +96,7 @@ public final class MergeJob {
 
     public static Outcome run(Request request, MergeExecutor executor, Configuration conf) {
         long start = System.nanoTime();
+        Environment.prefetch();
         Map<String, Long> phases = new LinkedHashMap<>();
         MergeConfig config = request.config();
         MergePlan plan = plan(request, config, conf);
