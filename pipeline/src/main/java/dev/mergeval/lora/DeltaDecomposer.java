@@ -11,11 +11,13 @@ import org.ejml.data.DMatrixRMaj;
  * {@code D = FT - BASE} in double precision and, for a matrix, its truncated SVD
  * {@code D ~ U_k S_k V_k^T}, written as {@code A = sqrt(S_k) V_k^T [k, in]} and
  * {@code B = U_k sqrt(S_k) [out, k]} (mergekit's split: both factors carry half the scale, so
- * neither holds values far from the other's in float32), so {@code B @ A = U_k S_k V_k^T}.
+ * neither holds values far from the other's in float32; without {@link ExtractionPlan.Factors#distributeScale},
+ * {@code A = S_k V_k^T} and {@code B = U_k}), so {@code B @ A = U_k S_k V_k^T}.
  *
  * <p>The rank kept is {@code k = min(max_rank, rows, cols, numerical rank)}, the numerical rank
  * counting singular values above {@code s_0 * max(rows, cols) * 2^-23} (float32's epsilon, since both
- * inputs are float32 at best): directions below it are rounding noise of the inputs. The relative
+ * inputs are float32 at best): directions below it are rounding noise of the inputs. Singular values
+ * at or below {@link ExtractionPlan.Factors#svEpsilon} are dropped too, possibly all of them. The relative
  * error recorded is that of the float32 factors as written, {@code ||D - B A||_F / ||D||_F}.
  */
 public final class DeltaDecomposer {
@@ -70,15 +72,20 @@ public final class DeltaDecomposer {
         while (k < want && k < f.s().length && f.s()[k] > tolerance) {
             k++;
         }
+        ExtractionPlan.Factors factors = plan.factors();
+        while (k > 0 && f.s()[k - 1] <= factors.svEpsilon()) {
+            k--;
+        }
         float[] a = new float[k * cols];
         float[] b = new float[rows * k];
         for (int i = 0; i < k; i++) {
-            double root = Math.sqrt(f.s()[i]);
+            double toA = factors.distributeScale() ? Math.sqrt(f.s()[i]) : f.s()[i];
+            double toB = factors.distributeScale() ? toA : 1.0;
             for (int c = 0; c < cols; c++) {
-                a[i * cols + c] = (float) (root * f.right().get(c, i));
+                a[i * cols + c] = (float) (toA * f.right().get(c, i));
             }
             for (int r = 0; r < rows; r++) {
-                b[r * k + i] = (float) (f.left().get(r, i) * root);
+                b[r * k + i] = (float) (f.left().get(r, i) * toB);
             }
         }
         double err2 = 0;

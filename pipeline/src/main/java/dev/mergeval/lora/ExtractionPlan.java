@@ -13,10 +13,11 @@ import java.util.List;
  * @param svd        which SVD decomposes a matrix
  * @param exactLimit with {@link Svd#AUTO}, the largest {@code min(rows, cols)} decomposed exactly
  * @param seed       seed of the randomized SVD's sketch (its stream is named after the tensor)
- * @param tasks      one per tensor present in both models
+ * @param factors    how the kept singular values become factors
+ * @param tasks      one per tensor present in both models and not excluded
  */
 public record ExtractionPlan(String model, String baseModel, int maxRank, Svd svd, int exactLimit, long seed,
-        List<DeltaTask> tasks) implements Serializable {
+        Factors factors, List<DeltaTask> tasks) implements Serializable {
 
     private static final long serialVersionUID = 1L;
 
@@ -39,14 +40,32 @@ public record ExtractionPlan(String model, String baseModel, int maxRank, Svd sv
     }
 
     /**
+     * How a truncated SVD {@code U_k S_k V_k^T} becomes {@code B @ A}.
+     *
+     * @param svEpsilon       singular values at or below it are dropped too (mergekit's {@code --sv-epsilon};
+     *                        0 keeps all above the rounding noise)
+     * @param distributeScale {@code A = sqrt(S_k) V_k^T, B = U_k sqrt(S_k)} (mergekit's default), else
+     *                        {@code A = S_k V_k^T, B = U_k}
+     */
+    public record Factors(double svEpsilon, boolean distributeScale) implements Serializable {
+        private static final long serialVersionUID = 1L;
+
+        /** mergekit's defaults: no epsilon, the scale split between A and B. */
+        public static final Factors DEFAULT = new Factors(0, true);
+    }
+
+    /**
      * One tensor of both models.
      *
      * @param lora      whether it is decomposed into LoRA factors (a 2-D {@code <module>.weight}); else it
      *                  is compared and, if it differs, kept whole
      * @param embedding whether its factors are PEFT's embedding LoRA ({@code lora_embedding_A [r, vocab]},
      *                  {@code lora_embedding_B [dim, r]}) rather than a linear module's
+     * @param save      a module named by {@code --save-module}: saved whole if it differs, whatever
+     *                  {@code --other} says
      */
-    public record DeltaTask(String tensor, boolean lora, boolean embedding, long[] shape) implements Serializable {
+    public record DeltaTask(String tensor, boolean lora, boolean embedding, boolean save, long[] shape)
+            implements Serializable {
         private static final long serialVersionUID = 1L;
     }
 }

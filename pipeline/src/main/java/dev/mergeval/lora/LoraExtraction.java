@@ -19,6 +19,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeSet;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -71,29 +73,97 @@ public final class LoraExtraction {
      * @param svd            which SVD decomposes a matrix
      * @param exactLimit     with {@link ExtractionPlan.Svd#AUTO}, the largest {@code min(rows, cols)} decomposed exactly
      * @param other          what to do with tensors that differ and are not decomposed
-     * @param includeLmHead  decompose the output head ({@code lm_head}) too, as a linear module
-     * @param embedLora      decompose the input embeddings as PEFT embedding LoRA, and the output head as
-     *                       a linear module (mergekit's {@code --embed-lora}); without it they are saved
-     *                       or reported like other tensors
+     * @param selection      which tensors are decomposed, saved or left out
+     * @param factors        how singular values become factors
      * @param seed           seed of the randomized SVD's sketch
      */
     public record Request(String model, String baseModel, int maxRank, String outDir, boolean overwrite,
-            ExtractionPlan.Svd svd, int exactLimit, Other other, boolean includeLmHead, boolean embedLora, long seed) {
+            ExtractionPlan.Svd svd, int exactLimit, Other other, Selection selection, ExtractionPlan.Factors factors,
+            long seed) {
 
         /** The defaults: auto SVD up to {@link TruncatedSvd#EXACT_LIMIT}, other tensors saved, seed 0. */
         public static Request of(String model, String baseModel, int maxRank, String outDir) {
             return new Request(model, baseModel, maxRank, outDir, false, ExtractionPlan.Svd.AUTO,
-                    TruncatedSvd.EXACT_LIMIT, Other.SAVE, false, false, 0L);
+                    TruncatedSvd.EXACT_LIMIT, Other.SAVE, Selection.DEFAULT, ExtractionPlan.Factors.DEFAULT, 0L);
         }
 
         public Request withOverwrite(boolean value) {
-            return new Request(model, baseModel, maxRank, outDir, value, svd, exactLimit, other, includeLmHead,
-                    embedLora, seed);
+            return new Request(model, baseModel, maxRank, outDir, value, svd, exactLimit, other, selection, factors,
+                    seed);
         }
 
-        public Request withEmbedLora(boolean value) {
-            return new Request(model, baseModel, maxRank, outDir, overwrite, svd, exactLimit, other, includeLmHead,
-                    value, seed);
+        public Request withOutDir(String value) {
+            return new Request(model, baseModel, maxRank, value, overwrite, svd, exactLimit, other, selection, factors,
+                    seed);
+        }
+
+        public Request withSelection(Selection value) {
+            return new Request(model, baseModel, maxRank, outDir, overwrite, svd, exactLimit, other, value, factors,
+                    seed);
+        }
+
+        public Request withFactors(ExtractionPlan.Factors value) {
+            return new Request(model, baseModel, maxRank, outDir, overwrite, svd, exactLimit, other, selection, value,
+                    seed);
+        }
+    }
+
+    /**
+     * Which tensors go into the adapter, and how, by their module's name (the tensor name without
+     * {@code .weight}/{@code .bias}), as mergekit-extract-lora's options choose them.
+     *
+     * @param includeLmHead  decompose the output head ({@code lm_head}) too, as a linear module
+     * @param embedLora      decompose the input embeddings as PEFT embedding LoRA, and the output head as
+     *                       a linear module ({@code --embed-lora}); without it they are saved or reported
+     *                       like other tensors
+     * @param saveModules    modules saved whole if they differ, never decomposed ({@code --save-module}):
+     *                       a module matches a name it equals or ends with after a dot
+     * @param includeRegexes when not empty, only modules in which one of them is found take part
+     *                       ({@code --include-regex})
+     * @param excludeRegexes modules in which one of them is found take no part ({@code --exclude-regex})
+     */
+    public record Selection(boolean includeLmHead, boolean embedLora, List<String> saveModules,
+            List<String> includeRegexes, List<String> excludeRegexes) {
+
+        public static final Selection DEFAULT = new Selection(false, false, List.of(), List.of(), List.of());
+
+        public Selection {
+            saveModules = List.copyOf(saveModules);
+            includeRegexes = List.copyOf(includeRegexes);
+            excludeRegexes = List.copyOf(excludeRegexes);
+            compile(includeRegexes, "--include-regex");
+            compile(excludeRegexes, "--exclude-regex");
+        }
+
+        public Selection withEmbedLora(boolean value) {
+            return new Selection(includeLmHead, value, saveModules, includeRegexes, excludeRegexes);
+        }
+
+        /** Whether the options leave {@code module} out of the adapter altogether. */
+        boolean excludes(String module) {
+            if (!includeRegexes.isEmpty() && compile(includeRegexes, "--include-regex").stream()
+                    .noneMatch(p -> p.matcher(module).find())) {
+                return true;
+            }
+            return compile(excludeRegexes, "--exclude-regex").stream().anyMatch(p -> p.matcher(module).find());
+        }
+
+        /** Whether {@code --save-module} names {@code module}. */
+        boolean saves(String module) {
+            return saveModules.stream().anyMatch(s -> module.equals(s) || module.endsWith("." + s));
+        }
+
+        private static List<Pattern> compile(List<String> regexes, String option) {
+            List<Pattern> out = new ArrayList<>();
+            for (String r : regexes) {
+                try {
+                    out.add(Pattern.compile(r));
+                } catch (PatternSyntaxException e) {
+                    throw new BadInputException(option + " '" + r + "': not a regular expression ("
+                            + e.getDescription() + ")");
+                }
+            }
+            return out;
         }
     }
 
@@ -116,13 +186,17 @@ public final class LoraExtraction {
         publisher.checkDestination(publisher.outputPath(r.outDir()), r.overwrite());
         List<ExtractionPlan.DeltaTask> tasks = new ArrayList<>();
         try (Checkpoint ft = Checkpoint.open(r.model(), conf); Checkpoint base = Checkpoint.open(r.baseModel(), conf)) {
+            Selection selection = r.selection();
             for (String name : base.tensorNames()) {
-                if (!ft.contains(name)) {
+                if (!ft.contains(name) && !selection.excludes(module(name))) {
                     throw new BadInputException(r.model() + ": has no tensor '" + name + "', which the base model "
                             + r.baseModel() + " has");
                 }
             }
             for (String name : ft.tensorNames()) {
+                if (selection.excludes(module(name))) {
+                    continue;
+                }
                 if (!base.contains(name)) {
                     throw new BadInputException(r.baseModel() + ": has no tensor '" + name + "', which the model "
                             + r.model() + " has");
@@ -139,10 +213,11 @@ public final class LoraExtraction {
                                 + " cannot be compared (only F64, F32, F16, BF16)");
                     }
                 }
-                tasks.add(task(name, a, r));
+                tasks.add(task(name, a, selection));
             }
         }
-        return new ExtractionPlan(r.model(), r.baseModel(), r.maxRank(), r.svd(), r.exactLimit(), r.seed(), tasks);
+        return new ExtractionPlan(r.model(), r.baseModel(), r.maxRank(), r.svd(), r.exactLimit(), r.seed(),
+                r.factors(), tasks);
     }
 
     /** Runs the extraction on {@code executor} and publishes the adapter. */
@@ -158,6 +233,10 @@ public final class LoraExtraction {
                     + " other tensors do)") + "; there is nothing to extract");
         }
         int rank = lora.stream().mapToInt(DeltaResult::rank).max().orElseThrow();
+        if (rank == 0) {
+            throw new BadInputException("--sv-epsilon " + r.factors().svEpsilon() + ": no singular value of the "
+                    + lora.size() + " differing matrices is above it; there is nothing to extract");
+        }
         OutputPublisher publisher = OutputPublisher.forPath(r.outDir(), conf);
         Path out = publisher.outputPath(r.outDir());
         publisher.checkDestination(out, r.overwrite());
@@ -194,13 +273,13 @@ public final class LoraExtraction {
             }
             Map<String, LoraAdapterProvenance.Whole> wholeRecords = new LinkedHashMap<>();
             TreeSet<String> toSave = new TreeSet<>();
-            String action = r.other() == Other.SAVE ? "saved" : "reported";
             try (Checkpoint ft = Checkpoint.open(r.model(), conf)) {
                 for (DeltaResult d : whole) {
                     TensorInfo t = ft.info(d.tensor());
-                    wholeRecords.put(d.tensor(), new LoraAdapterProvenance.Whole(action,
+                    boolean save = r.other() == Other.SAVE || byTensor.get(d.tensor()).save();
+                    wholeRecords.put(d.tensor(), new LoraAdapterProvenance.Whole(save ? "saved" : "reported",
                             Arrays.stream(t.shape()).boxed().toList(), d.deltaNorm()));
-                    if (r.other() == Other.SAVE) {
+                    if (save) {
                         toSave.add(module(d.tensor()));
                         // Copied block by block while written: an embedding can be over 2 GB.
                         tensors.add(SafetensorsWriter.TensorData.ofSource(PEFT_PREFIX + d.tensor(), t.dtype(),
@@ -230,28 +309,30 @@ public final class LoraExtraction {
     }
 
     /**
-     * How tensor {@code name} goes into the adapter: a 2-D {@code <module>.weight} is a linear LoRA
-     * target, except the output head (with {@code --include-lm-head} or {@code --embed-lora} only) and
-     * the input embeddings (embedding LoRA with {@code --embed-lora} only). Heads and embeddings are
-     * recognised by the module's last name ({@code lm_head}, {@code embed_out}; anything with
-     * {@code embed}, {@code wte}, {@code wpe}).
+     * How tensor {@code name} (of a module the selection does not exclude) goes into the adapter: a
+     * module named by {@code --save-module} is saved whole; else a 2-D {@code <module>.weight} is a
+     * linear LoRA target, except the output head (with {@code --include-lm-head} or {@code --embed-lora}
+     * only) and the input embeddings (embedding LoRA with {@code --embed-lora} only). Heads and
+     * embeddings are recognised by the module's last name ({@code lm_head}, {@code embed_out}; anything
+     * with {@code embed}, {@code wte}, {@code wpe}).
      */
-    static ExtractionPlan.DeltaTask task(String name, TensorInfo t, Request r) {
+    static ExtractionPlan.DeltaTask task(String name, TensorInfo t, Selection s) {
+        String module = module(name);
+        boolean save = s.saves(module);
         boolean lora = false;
         boolean embedding = false;
-        if (t.rank() == 2 && name.endsWith(".weight")) {
-            String module = module(name);
+        if (!save && t.rank() == 2 && name.endsWith(".weight")) {
             String last = module.substring(module.lastIndexOf('.') + 1);
             if (last.equals("lm_head") || last.equals("embed_out")) {
-                lora = r.includeLmHead() || r.embedLora();
+                lora = s.includeLmHead() || s.embedLora();
             } else if (last.contains("embed") || last.equals("wte") || last.equals("wpe")) {
-                lora = r.embedLora();
-                embedding = r.embedLora();
+                lora = s.embedLora();
+                embedding = s.embedLora();
             } else {
                 lora = true;
             }
         }
-        return new ExtractionPlan.DeltaTask(name, lora, embedding, t.shape());
+        return new ExtractionPlan.DeltaTask(name, lora, embedding, save, t.shape());
     }
 
     /** The module a tensor belongs to: its name without the last part ({@code .weight}, {@code .bias}). */
@@ -277,11 +358,17 @@ public final class LoraExtraction {
         p.put("svd", r.svd().json());
         p.put("exact_limit", r.exactLimit());
         p.put("other", r.other().json());
-        p.put("include_lm_head", r.includeLmHead());
-        p.put("embed_lora", r.embedLora());
+        p.put("include_lm_head", r.selection().includeLmHead());
+        p.put("embed_lora", r.selection().embedLora());
+        p.put("save_modules", r.selection().saveModules());
+        p.put("include_regexes", r.selection().includeRegexes());
+        p.put("exclude_regexes", r.selection().excludeRegexes());
+        p.put("sv_epsilon", r.factors().svEpsilon());
+        p.put("distribute_scale", r.factors().distributeScale());
         p.put("seed", r.seed());
-        p.put("factors", "A = sqrt(S_k) V_k^T, B = U_k sqrt(S_k), lora_alpha = r"
-                + (r.embedLora() ? "; embeddings: the factors of D^T" : ""));
+        p.put("factors", (r.factors().distributeScale() ? "A = sqrt(S_k) V_k^T, B = U_k sqrt(S_k)"
+                : "A = S_k V_k^T, B = U_k") + ", lora_alpha = r"
+                + (r.selection().embedLora() ? "; embeddings: the factors of D^T" : ""));
         return p;
     }
 

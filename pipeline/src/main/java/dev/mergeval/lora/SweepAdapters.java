@@ -96,7 +96,8 @@ public final class SweepAdapters {
                 if (!complete(fs, dir)) {
                     LoraExtraction.run(new LoraExtraction.Request(ft, aligned, block.maxRank(), dir.toString(), false,
                             ExtractionPlan.Svd.valueOf(block.svd().toUpperCase(Locale.ROOT)),
-                            TruncatedSvd.EXACT_LIMIT, LoraExtraction.Other.SAVE, false, false, seed), extractor, conf);
+                            TruncatedSvd.EXACT_LIMIT, LoraExtraction.Other.SAVE, LoraExtraction.Selection.DEFAULT,
+                            ExtractionPlan.Factors.DEFAULT, seed), extractor, conf);
                 }
                 adapter = dir.toString();
                 error = read(fs, dir).totals().relativeError();

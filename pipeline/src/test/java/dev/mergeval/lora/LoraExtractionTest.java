@@ -228,7 +228,8 @@ class LoraExtractionTest {
 
         Path reported = tmp.resolve("reported");
         LoraAdapterProvenance r = extract(new LoraExtraction.Request(m[1].toString(), m[0].toString(), 8,
-                reported.toString(), false, ExtractionPlan.Svd.RANDOMIZED, 1, LoraExtraction.Other.REPORT, false, false, 0));
+                reported.toString(), false, ExtractionPlan.Svd.RANDOMIZED, 1, LoraExtraction.Other.REPORT, LoraExtraction.Selection.DEFAULT,
+                ExtractionPlan.Factors.DEFAULT, 0));
         assertEquals("reported", r.whole().get("model.norm.weight").action());
         assertTrue(r.adapter().modulesToSave().isEmpty());
         assertEquals("randomized", r.modules().get("model.layers.1.self_attn.q_proj").svd());
@@ -242,7 +243,7 @@ class LoraExtractionTest {
         int rank = 4;
         Path out = tmp.resolve("embed");
         LoraAdapterProvenance p = extract(LoraExtraction.Request.of(m[1].toString(), m[0].toString(), rank,
-                out.toString()).withEmbedLora(true));
+                out.toString()).withSelection(LoraExtraction.Selection.DEFAULT.withEmbedLora(true)));
         assertEquals("embedding", p.modules().get(embed).lora());
         assertEquals("linear", p.modules().get("model.layers.1.self_attn.q_proj").lora());
         assertEquals(rank, p.modules().get(embed).rank());
@@ -283,7 +284,7 @@ class LoraExtractionTest {
             }
         }
         Path full = tmp.resolve("embed-full");
-        extract(LoraExtraction.Request.of(m[1].toString(), m[0].toString(), 1000, full.toString()).withEmbedLora(true));
+        extract(LoraExtraction.Request.of(m[1].toString(), m[0].toString(), 1000, full.toString()).withSelection(LoraExtraction.Selection.DEFAULT.withEmbedLora(true)));
         try (Checkpoint f = Checkpoint.open(m[1].toString(), conf); Checkpoint loaded = Checkpoint.open(m[0] + "+" + full, conf)) {
             float[] want = f.readFloats(embed + ".weight");
             float[] got = loaded.readFloats(embed + ".weight");
@@ -296,6 +297,90 @@ class LoraExtractionTest {
                 saved.toString()));
         assertFalse(s.modules().containsKey(embed));
         assertEquals("saved", s.whole().get(embed + ".weight").action(), "without --embed-lora: saved whole");
+    }
+
+    @Test
+    void mergekitsSelectionAndFactorOptions() throws IOException {
+        Path[] m = generated(DType.F32, true);
+        String ft = m[1].toString();
+        String base = m[0].toString();
+        String q = "model.layers.1.self_attn.q_proj";
+        LoraExtraction.Request defaults = LoraExtraction.Request.of(ft, base, 8, tmp.resolve("x").toString());
+
+        // --include-regex: only layer 1 takes part, so the changed final norm is not even compared.
+        LoraAdapterProvenance inc = extract(defaults.withSelection(new LoraExtraction.Selection(false, false, List.of(),
+                List.of("layers\\.1\\."), List.of())).withOverwrite(true));
+        assertEquals(List.of(q), List.copyOf(inc.modules().keySet()));
+        assertTrue(inc.whole().isEmpty(), "model.norm is outside the included modules: " + inc.whole());
+        // --exclude-regex: the norm and the embeddings take no part; q_proj still does.
+        LoraAdapterProvenance exc = extract(defaults.withSelection(new LoraExtraction.Selection(false, false, List.of(),
+                List.of(), List.of("norm$", "embed"))).withOverwrite(true));
+        assertEquals(List.of(q), List.copyOf(exc.modules().keySet()));
+        assertTrue(exc.whole().isEmpty(), exc.whole().toString());
+        BadInputException bad = assertThrows(BadInputException.class, () -> extract(defaults.withSelection(
+                new LoraExtraction.Selection(false, false, List.of(), List.of(), List.of("q_(")))));
+        assertTrue(bad.getMessage().contains("--exclude-regex 'q_('"), bad.getMessage());
+
+        // --save-module: q_proj saved whole even where other tensors are only reported.
+        Path saved = tmp.resolve("saved");
+        LoraAdapterProvenance sv = extract(new LoraExtraction.Request(ft, base, 8, saved.toString(), false,
+                ExtractionPlan.Svd.EXACT, 1024, LoraExtraction.Other.REPORT, new LoraExtraction.Selection(false, true,
+                List.of("q_proj"), List.of(), List.of()), ExtractionPlan.Factors.DEFAULT, 0));
+        assertEquals(List.of("model.embed_tokens"), List.copyOf(sv.modules().keySet()));
+        assertEquals("saved", sv.whole().get(q + ".weight").action());
+        assertEquals("reported", sv.whole().get("model.norm.weight").action());
+        assertEquals(List.of(q), sv.adapter().modulesToSave());
+
+        // --sv-epsilon between q_proj's two singular values keeps one of them.
+        double[] s;
+        try (Checkpoint f = Checkpoint.open(ft, conf); Checkpoint b = Checkpoint.open(base, conf)) {
+            float[] fw = f.readFloats(q + ".weight");
+            float[] bw = b.readFloats(q + ".weight");
+            double[] d = new double[fw.length];
+            for (int i = 0; i < d.length; i++) {
+                d[i] = (double) fw[i] - bw[i];
+            }
+            s = TruncatedSvd.exact(DMatrixRMaj.wrap(32, 32, d)).s();
+        }
+        LoraExtraction.Request onlyQ = defaults.withSelection(new LoraExtraction.Selection(false, false, List.of(),
+                List.of("q_proj"), List.of())).withOverwrite(true);
+        LoraAdapterProvenance eps = extract(onlyQ.withFactors(new ExtractionPlan.Factors((s[0] + s[1]) / 2, true)));
+        assertEquals(1, eps.modules().get(q).rank());
+        assertEquals(s[1] / Math.hypot(s[0], s[1]), eps.modules().get(q).relativeError(), 1e-5);
+        bad = assertThrows(BadInputException.class,
+                () -> extract(onlyQ.withFactors(new ExtractionPlan.Factors(2 * s[0], true))));
+        assertTrue(bad.getMessage().contains("--sv-epsilon"), bad.getMessage());
+
+        // --no-distribute-scale: B = U_k (orthonormal columns), A = S_k V_k^T; the same product.
+        Path split = tmp.resolve("split");
+        Path whole = tmp.resolve("whole");
+        extract(onlyQ.withFactors(ExtractionPlan.Factors.DEFAULT).withOverwrite(false).withOutDir(split.toString()));
+        extract(onlyQ.withFactors(new ExtractionPlan.Factors(0, false)).withOverwrite(false).withOutDir(whole.toString()));
+        try (Checkpoint a1 = Checkpoint.open(split.resolve("adapter_model.safetensors").toString(), conf);
+             Checkpoint a2 = Checkpoint.open(whole.resolve("adapter_model.safetensors").toString(), conf)) {
+            String pa = "base_model.model." + q + ".lora_A.weight";
+            String pb = "base_model.model." + q + ".lora_B.weight";
+            float[][] ab1 = {a1.readFloats(pa), a1.readFloats(pb)};
+            float[][] ab2 = {a2.readFloats(pa), a2.readFloats(pb)};
+            for (int i = 0; i < 2; i++) {
+                double norm2 = 0;
+                for (int r = 0; r < 32; r++) {
+                    norm2 += (double) ab2[1][r * 2 + i] * ab2[1][r * 2 + i];
+                }
+                assertEquals(1.0, norm2, 1e-5, "column " + i + " of B = U_k is a unit vector");
+            }
+            for (int r = 0; r < 32; r++) {
+                for (int c = 0; c < 32; c++) {
+                    double p1 = 0;
+                    double p2 = 0;
+                    for (int i = 0; i < 2; i++) {
+                        p1 += (double) ab1[1][r * 2 + i] * ab1[0][i * 32 + c];
+                        p2 += (double) ab2[1][r * 2 + i] * ab2[0][i * 32 + c];
+                    }
+                    assertEquals(p1, p2, 1e-6, "B A at [" + r + "," + c + "]");
+                }
+            }
+        }
     }
 
     @Test
@@ -346,7 +431,8 @@ class LoraExtractionTest {
         for (int threads = 1; threads <= 2; threads++) {
             Path out = tmp.resolve("rand" + threads);
             LoraExtraction.run(new LoraExtraction.Request(ft, base, 4, out.toString(), false,
-                    ExtractionPlan.Svd.RANDOMIZED, 1, LoraExtraction.Other.SAVE, false, false, 5),
+                    ExtractionPlan.Svd.RANDOMIZED, 1, LoraExtraction.Other.SAVE, LoraExtraction.Selection.DEFAULT,
+                    ExtractionPlan.Factors.DEFAULT, 5),
                     new LocalExtractExecutor(threads, conf, Progress.NONE), conf);
             files[threads - 1] = Files.readAllBytes(out.resolve("adapter_model.safetensors"));
         }

@@ -1,5 +1,6 @@
 package dev.mergeval.jobs.cli;
 
+import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.common.TruncatedSvd;
 import dev.mergeval.jobs.SparkSessions;
@@ -9,6 +10,8 @@ import dev.mergeval.lora.ExtractionPlan;
 import dev.mergeval.lora.LocalExtractExecutor;
 import dev.mergeval.lora.LoraExtraction;
 import dev.mergeval.provenance.LoraAdapterProvenance;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -56,6 +59,29 @@ final class ExtractLoraCommand implements Callable<Integer> {
                     + " head as a linear module, as mergekit-extract-lora --embed-lora (default: off: saved whole)")
     boolean embedLora;
 
+    @Option(names = "--save-module", paramLabel = "MODULE",
+            description = "save this module whole (modules_to_save) if it differs, never decomposed; repeatable")
+    List<String> saveModules = new ArrayList<>();
+
+    @Option(names = {"-i", "--include-regex"}, paramLabel = "REGEX",
+            description = "only modules in whose name one of these is found take part; repeatable")
+    List<String> includeRegexes = new ArrayList<>();
+
+    @Option(names = {"-e", "--exclude-regex"}, paramLabel = "REGEX",
+            description = "modules in whose name one of these is found take no part; repeatable")
+    List<String> excludeRegexes = new ArrayList<>();
+
+    @Option(names = "--sv-epsilon", paramLabel = "X",
+            description = "also drop singular values at or below X (default: ${DEFAULT-VALUE})")
+    double svEpsilon;
+
+    @Option(names = "--distribute-scale", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "A = sqrt(S) V^T, B = U sqrt(S) (the default); --no-distribute-scale: A = S V^T, B = U")
+    boolean distributeScale = true;
+
+    @Option(names = "--skip-undecomposable", description = "the same as --other report (mergekit's name)")
+    boolean skipUndecomposable;
+
     @Option(names = "--random-seed", description = "seed of the randomized SVD's sketch (default: ${DEFAULT-VALUE})")
     long seed = KeyedRandom.DEFAULT_SEED;
 
@@ -71,9 +97,14 @@ final class ExtractLoraCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (!(svEpsilon >= 0) || Double.isInfinite(svEpsilon)) {
+            throw new BadInputException("--sv-epsilon " + svEpsilon + ": must be a finite number >= 0");
+        }
         LoraExtraction.Request request = new LoraExtraction.Request(model, baseModel, maxRank, outDir, overwrite,
                 choice(ExtractionPlan.Svd.class, svd, "--svd"), exactLimit,
-                choice(LoraExtraction.Other.class, other, "--other"), includeLmHead, embedLora, seed);
+                skipUndecomposable ? LoraExtraction.Other.REPORT : choice(LoraExtraction.Other.class, other, "--other"),
+                new LoraExtraction.Selection(includeLmHead, embedLora, saveModules, includeRegexes, excludeRegexes),
+                new ExtractionPlan.Factors(svEpsilon, distributeScale), seed);
         LoraExtraction.Outcome outcome;
         if (master != null || SparkSessions.underSparkSubmit()) {
             LoraExtraction.plan(request, SparkSessions.hadoopConfiguration());
@@ -93,10 +124,13 @@ final class ExtractLoraCommand implements Callable<Integer> {
         System.out.printf("extracted %d matrices at r = %d (relative error %.3g overall, %.3g at most) into %s"
                         + " (%.1f s)%n", p.totals().matrices(), p.adapter().r(), p.totals().relativeError(),
                 p.totals().maxRelativeError(), outcome.outDir(), p.wallMillis() / 1000.0);
-        if (!p.whole().isEmpty()) {
-            System.out.printf("  %d other tensors differ and were %s: %s%n", p.whole().size(),
-                    request.other() == LoraExtraction.Other.SAVE ? "saved whole (modules_to_save)" : "reported only",
-                    p.whole().keySet());
+        for (String action : List.of("saved", "reported")) {
+            List<String> tensors = p.whole().entrySet().stream().filter(e -> e.getValue().action().equals(action))
+                    .map(java.util.Map.Entry::getKey).toList();
+            if (!tensors.isEmpty()) {
+                System.out.printf("  %d other tensors differ and were %s: %s%n", tensors.size(),
+                        action.equals("saved") ? "saved whole (modules_to_save)" : "reported only", tensors);
+            }
         }
         System.out.printf("  %d tensors equal in both were skipped%n", p.totals().equalSkipped());
         return MergevalCli.EXIT_OK;
