@@ -28,15 +28,16 @@ import org.apache.hadoop.fs.Path;
 /**
  * {@code mergeval extract-lora}: a PEFT LoRA adapter that turns BASE into (approximately) FT. For
  * each matrix {@code D = FT - BASE} of a 2-D {@code <module>.weight} (embeddings and the output head
- * excepted unless asked, see {@link Request#includeLmHead} and {@link Request#embedLora}), the best
- * rank-R approximation in the Frobenius norm (Eckart-Young: the truncated SVD, {@link DeltaDecomposer})
- * becomes {@code lora_A [r, in]} and {@code lora_B [out, r]} with {@code lora_alpha = r}, so PEFT's
+ * excepted unless asked, and as {@link Selection} chooses), the best rank-R approximation in the
+ * Frobenius norm (Eckart-Young: the truncated SVD, {@link DeltaDecomposer}) becomes
+ * {@code lora_A [r, in]} and {@code lora_B [out, r]} with {@code lora_alpha = r}, so PEFT's
  * {@code lora_alpha / r * B @ A} is that approximation. An embedding {@code [vocab, dim]} is looked
  * up, not multiplied, and PEFT adapts it by {@code (B @ A)^T} with {@code lora_embedding_A [r, vocab]}
  * and {@code lora_embedding_B [dim, r]}: the factors of {@code D^T}, which are those of {@code D}
- * transposed and swapped, as mergekit-extract-lora writes them with {@code --embed-lora}. Modules whose difference has a lower rank keep it and are zero-padded to the
- * adapter's one {@code r} (the largest rank kept), so the config needs no {@code rank_pattern} that
- * some engines ignore; their own rank is in the provenance.
+ * transposed and swapped, as mergekit-extract-lora writes them with {@code --embed-lora}. Modules
+ * whose difference has a lower rank keep it and are zero-padded to the adapter's one {@code r} (the
+ * largest rank kept), so the config needs no {@code rank_pattern} that some engines ignore; their own
+ * rank is in the provenance.
  *
  * <p>Every other tensor that differs (norms, biases, embeddings) is saved whole, FT's bytes, under
  * PEFT's {@code modules_to_save} ({@code base_model.model.<tensor>}, module listed in the config), as
