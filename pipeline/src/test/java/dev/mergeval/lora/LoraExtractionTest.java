@@ -321,6 +321,30 @@ class LoraExtractionTest {
                 new LoraExtraction.Selection(false, false, List.of(), List.of(), List.of("q_(")))));
         assertTrue(bad.getMessage().contains("--exclude-regex 'q_('"), bad.getMessage());
 
+        // A fine-tune with added tokens: its larger embeddings are bad input unless excluded.
+        Path resized = tmp.resolve("resized");
+        Files.createDirectories(resized);
+        List<SafetensorsWriter.TensorData> tensors = new ArrayList<>();
+        try (Checkpoint f = Checkpoint.open(ft, conf)) {
+            for (String name : f.tensorNames()) {
+                TensorInfo t = f.info(name);
+                float[] v = f.readFloats(name);
+                tensors.add(name.equals("model.embed_tokens.weight")
+                        ? SafetensorsWriter.TensorData.ofFloats(name, t.dtype(), new long[] {72, 32}, java.util.Arrays.copyOf(v, 72 * 32))
+                        : SafetensorsWriter.TensorData.ofFloats(name, t.dtype(), t.shape(), v));
+            }
+        }
+        Files.copy(m[1].resolve("config.json"), resized.resolve("config.json"));
+        SafetensorsWriter.writeFile(HadoopFs.local(), HadoopFs.of(resized.resolve("model.safetensors")), tensors,
+                Map.of("format", "pt"));
+        LoraExtraction.Request addedTokens = LoraExtraction.Request.of(resized.toString(), base, 8,
+                tmp.resolve("resized-adapter").toString());
+        bad = assertThrows(BadInputException.class, () -> extract(addedTokens));
+        assertTrue(bad.getMessage().contains("[72, 32]"), bad.getMessage());
+        LoraAdapterProvenance skipped = extract(addedTokens.withSelection(new LoraExtraction.Selection(false, false,
+                List.of(), List.of(), List.of("embed_tokens"))));
+        assertEquals(List.of(q), List.copyOf(skipped.modules().keySet()));
+
         // --save-module: q_proj saved whole even where other tensors are only reported.
         Path saved = tmp.resolve("saved");
         LoraAdapterProvenance sv = extract(new LoraExtraction.Request(ft, base, 8, saved.toString(), false,
