@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeSet;
+import java.util.function.Predicate;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 import org.apache.hadoop.conf.Configuration;
@@ -140,13 +141,12 @@ public final class LoraExtraction {
             return new Selection(includeLmHead, value, saveModules, includeRegexes, excludeRegexes);
         }
 
-        /** Whether the options leave {@code module} out of the adapter altogether. */
-        boolean excludes(String module) {
-            if (!includeRegexes.isEmpty() && compile(includeRegexes, "--include-regex").stream()
-                    .noneMatch(p -> p.matcher(module).find())) {
-                return true;
-            }
-            return compile(excludeRegexes, "--exclude-regex").stream().anyMatch(p -> p.matcher(module).find());
+        /** Whether the options leave a module out of the adapter altogether (the regexes compiled once). */
+        Predicate<String> excluded() {
+            List<Pattern> include = compile(includeRegexes, "--include-regex");
+            List<Pattern> exclude = compile(excludeRegexes, "--exclude-regex");
+            return module -> (!include.isEmpty() && include.stream().noneMatch(p -> p.matcher(module).find()))
+                    || exclude.stream().anyMatch(p -> p.matcher(module).find());
         }
 
         /** Whether {@code --save-module} names {@code module}. */
@@ -188,14 +188,15 @@ public final class LoraExtraction {
         List<ExtractionPlan.DeltaTask> tasks = new ArrayList<>();
         try (Checkpoint ft = Checkpoint.open(r.model(), conf); Checkpoint base = Checkpoint.open(r.baseModel(), conf)) {
             Selection selection = r.selection();
+            Predicate<String> excluded = selection.excluded();
             for (String name : base.tensorNames()) {
-                if (!ft.contains(name) && !selection.excludes(module(name))) {
+                if (!ft.contains(name) && !excluded.test(module(name))) {
                     throw new BadInputException(r.model() + ": has no tensor '" + name + "', which the base model "
                             + r.baseModel() + " has");
                 }
             }
             for (String name : ft.tensorNames()) {
-                if (selection.excludes(module(name))) {
+                if (excluded.test(module(name))) {
                     continue;
                 }
                 if (!base.contains(name)) {
