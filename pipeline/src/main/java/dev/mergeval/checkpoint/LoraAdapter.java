@@ -171,8 +171,8 @@ public final class LoraAdapter {
                 String module = dot < 0 ? tensor : tensor.substring(0, dot);
                 if (name.contains(".lora_") || !matchesAny(toSave, module)) {
                     throw new BadInputException(file + ": tensor '" + name + "' is not a LoRA factor"
-                            + " (lora_A/lora_B weight, lora_embedding_A/B), and its module '" + module + "' is not in modules_to_save "
-                            + toSave + " (LoRA biases are not supported)");
+                            + " (lora_A/lora_B weight, lora_embedding_A/B), and its module '" + module
+                            + "' is not in modules_to_save " + toSave + " (LoRA biases are not supported)");
                 }
                 continue;
             }

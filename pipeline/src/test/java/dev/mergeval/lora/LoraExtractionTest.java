@@ -44,6 +44,8 @@ class LoraExtractionTest {
     Path tmp;
 
     final Configuration conf = new Configuration();
+
+    private static final LoraExtraction.Selection EMBED_LORA = LoraExtraction.Selection.DEFAULT.withEmbedLora(true);
     final Path toy = TestModels.projectRoot().resolve("models/toy");
 
     private LoraAdapterProvenance extract(LoraExtraction.Request r) throws IOException {
@@ -228,7 +230,8 @@ class LoraExtractionTest {
 
         Path reported = tmp.resolve("reported");
         LoraAdapterProvenance r = extract(new LoraExtraction.Request(m[1].toString(), m[0].toString(), 8,
-                reported.toString(), false, ExtractionPlan.Svd.RANDOMIZED, 1, LoraExtraction.Other.REPORT, LoraExtraction.Selection.DEFAULT,
+                reported.toString(), false, ExtractionPlan.Svd.RANDOMIZED, 1, LoraExtraction.Other.REPORT,
+                LoraExtraction.Selection.DEFAULT,
                 ExtractionPlan.Factors.DEFAULT, 0));
         assertEquals("reported", r.whole().get("model.norm.weight").action());
         assertTrue(r.adapter().modulesToSave().isEmpty());
@@ -243,7 +246,7 @@ class LoraExtractionTest {
         int rank = 4;
         Path out = tmp.resolve("embed");
         LoraAdapterProvenance p = extract(LoraExtraction.Request.of(m[1].toString(), m[0].toString(), rank,
-                out.toString()).withSelection(LoraExtraction.Selection.DEFAULT.withEmbedLora(true)));
+                out.toString()).withSelection(EMBED_LORA));
         assertEquals("embedding", p.modules().get(embed).lora());
         assertEquals("linear", p.modules().get("model.layers.1.self_attn.q_proj").lora());
         assertEquals(rank, p.modules().get(embed).rank());
@@ -258,7 +261,8 @@ class LoraExtractionTest {
             a = w.readFloats("base_model.model." + embed + ".lora_embedding_A");
             b = w.readFloats("base_model.model." + embed + ".lora_embedding_B");
         }
-        try (Checkpoint f = Checkpoint.open(m[1].toString(), conf); Checkpoint bm = Checkpoint.open(m[0].toString(), conf);
+        try (Checkpoint f = Checkpoint.open(m[1].toString(), conf);
+             Checkpoint bm = Checkpoint.open(m[0].toString(), conf);
              Checkpoint loaded = Checkpoint.open(m[0] + "+" + out, conf)) {
             float[] fw = f.readFloats(embed + ".weight");
             float[] bw = bm.readFloats(embed + ".weight");
@@ -284,8 +288,10 @@ class LoraExtractionTest {
             }
         }
         Path full = tmp.resolve("embed-full");
-        extract(LoraExtraction.Request.of(m[1].toString(), m[0].toString(), 1000, full.toString()).withSelection(LoraExtraction.Selection.DEFAULT.withEmbedLora(true)));
-        try (Checkpoint f = Checkpoint.open(m[1].toString(), conf); Checkpoint loaded = Checkpoint.open(m[0] + "+" + full, conf)) {
+        extract(LoraExtraction.Request.of(m[1].toString(), m[0].toString(), 1000, full.toString())
+                .withSelection(EMBED_LORA));
+        try (Checkpoint f = Checkpoint.open(m[1].toString(), conf);
+             Checkpoint loaded = Checkpoint.open(m[0] + "+" + full, conf)) {
             float[] want = f.readFloats(embed + ".weight");
             float[] got = loaded.readFloats(embed + ".weight");
             for (int i = 0; i < want.length; i++) {
@@ -330,7 +336,8 @@ class LoraExtractionTest {
                 TensorInfo t = f.info(name);
                 float[] v = f.readFloats(name);
                 tensors.add(name.equals("model.embed_tokens.weight")
-                        ? SafetensorsWriter.TensorData.ofFloats(name, t.dtype(), new long[] {72, 32}, java.util.Arrays.copyOf(v, 72 * 32))
+                        ? SafetensorsWriter.TensorData.ofFloats(name, t.dtype(), new long[] {72, 32},
+                                java.util.Arrays.copyOf(v, 72 * 32))
                         : SafetensorsWriter.TensorData.ofFloats(name, t.dtype(), t.shape(), v));
             }
         }
@@ -379,7 +386,8 @@ class LoraExtractionTest {
         Path split = tmp.resolve("split");
         Path whole = tmp.resolve("whole");
         extract(onlyQ.withFactors(ExtractionPlan.Factors.DEFAULT).withOverwrite(false).withOutDir(split.toString()));
-        extract(onlyQ.withFactors(new ExtractionPlan.Factors(0, false)).withOverwrite(false).withOutDir(whole.toString()));
+        extract(onlyQ.withFactors(new ExtractionPlan.Factors(0, false)).withOverwrite(false)
+                .withOutDir(whole.toString()));
         try (Checkpoint a1 = Checkpoint.open(split.resolve("adapter_model.safetensors").toString(), conf);
              Checkpoint a2 = Checkpoint.open(whole.resolve("adapter_model.safetensors").toString(), conf)) {
             String pa = "base_model.model." + q + ".lora_A.weight";
