@@ -32,11 +32,11 @@ public final class DeltaDecomposer {
         ExtractionPlan.DeltaTask task = plan.tasks().get(index);
         float[] ft;
         float[] base;
-        try (Checkpoint m = Checkpoint.open(plan.model(), conf)) {
-            ft = m.readFloats(task.tensor());
-        }
-        try (Checkpoint b = Checkpoint.open(plan.baseModel(), conf)) {
-            base = b.readFloats(task.tensor());
+        try (Checkpoint m = Checkpoint.open(plan.model(), conf); Checkpoint b = Checkpoint.open(plan.baseModel(), conf)) {
+            // A resized embedding is compared over the rows both have (a prefix of each).
+            int n = Math.toIntExact(Math.min(m.info(task.tensor()).numElements(), b.info(task.tensor()).numElements()));
+            ft = m.readFloats(task.tensor(), 0, n);
+            base = b.readFloats(task.tensor(), 0, n);
         }
         double[] d = new double[ft.length];
         double norm2 = 0;
@@ -51,7 +51,7 @@ public final class DeltaDecomposer {
         }
         double norm = Math.sqrt(norm2);
         if (!task.lora() || norm2 == 0) {
-            return DeltaResult.compared(task.tensor(), task.lora(), norm);
+            return DeltaResult.compared(task.tensor(), task.lora(), task.resized() || norm2 > 0, norm);
         }
         return decompose(plan, task, d, norm);
     }

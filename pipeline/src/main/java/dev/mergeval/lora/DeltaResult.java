@@ -15,8 +15,8 @@ public record DeltaResult(String tensor, boolean lora, boolean differs, double d
     private static final long serialVersionUID = 1L;
 
     /** A tensor compared but not decomposed (kept whole if it differs, or a matrix equal in both). */
-    static DeltaResult compared(String tensor, boolean lora, double deltaNorm) {
-        return new DeltaResult(tensor, lora, deltaNorm > 0, deltaNorm, 0, null, null, null, 0);
+    static DeltaResult compared(String tensor, boolean lora, boolean differs, double deltaNorm) {
+        return new DeltaResult(tensor, lora, differs, deltaNorm, 0, null, null, null, 0);
     }
 
     /** Whether this is a decomposed matrix that goes into the adapter as LoRA factors. */

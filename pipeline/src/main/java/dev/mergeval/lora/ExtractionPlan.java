@@ -63,8 +63,12 @@ public record ExtractionPlan(String model, String baseModel, int maxRank, Svd sv
      *                  {@code lora_embedding_B [dim, r]}) rather than a linear module's
      * @param save      a module named by {@code --save-module}: saved whole if it differs, whatever
      *                  {@code --other} says
+     * @param resized   an embedding or output head with other rows in the fine-tune than in the base
+     *                  (added tokens; {@code shape} is the fine-tune's): saved whole, compared over the rows
+     *                  both have
      */
-    public record DeltaTask(String tensor, boolean lora, boolean embedding, boolean save, long[] shape)
+    public record DeltaTask(String tensor, boolean lora, boolean embedding, boolean save, boolean resized,
+            long[] shape)
             implements Serializable {
         private static final long serialVersionUID = 1L;
     }

@@ -9,6 +9,7 @@ import dev.mergeval.checkpoint.DType;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Shapes;
 import dev.mergeval.common.TruncatedSvd;
+import dev.mergeval.merge.EmbeddingRows;
 import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.LoraAdapterProvenance;
 import dev.mergeval.provenance.Provenance;
@@ -43,7 +44,10 @@ import org.apache.hadoop.fs.Path;
  * <p>Every other tensor that differs (norms, biases, embeddings) is saved whole, FT's bytes, under
  * PEFT's {@code modules_to_save} ({@code base_model.model.<tensor>}, module listed in the config), as
  * mergekit saves its undecomposable modules; {@link Other#REPORT} lists them in the provenance
- * instead. Tensors equal in both are left out.
+ * instead. Tensors equal in both are left out. An embedding or output head with more (or fewer) rows
+ * in FT than in BASE (a fine-tune that added tokens, {@link EmbeddingRows}) is saved whole whatever
+ * the options say, as mergekit does, and applying the adapter needs BASE's embeddings resized to
+ * FT's rows first (PEFT: {@code resize_token_embeddings}).
  *
  * <p>Plan (names, shapes and dtypes checked on this JVM before any work), execute (one task per
  * tensor on an {@link ExtractExecutor}), commit (the adapter staged beside {@code OUT_DIR} with the
@@ -205,7 +209,8 @@ public final class LoraExtraction {
                 }
                 TensorInfo a = ft.info(name);
                 TensorInfo b = base.info(name);
-                if (!Arrays.equals(a.shape(), b.shape())) {
+                boolean resized = !Arrays.equals(a.shape(), b.shape());
+                if (resized && EmbeddingRows.common(name, List.of(a.shape(), b.shape())) == null) {
                     throw new BadInputException(name + ": shape " + Arrays.toString(a.shape()) + " in " + r.model()
                             + " but " + Arrays.toString(b.shape()) + " in " + r.baseModel());
                 }
@@ -215,7 +220,8 @@ public final class LoraExtraction {
                                 + " cannot be compared (only F64, F32, F16, BF16)");
                     }
                 }
-                tasks.add(task(name, a, selection));
+                tasks.add(resized ? new ExtractionPlan.DeltaTask(name, false, false, true, true, a.shape())
+                        : task(name, a, selection));
             }
         }
         return new ExtractionPlan(r.model(), r.baseModel(), r.maxRank(), r.svd(), r.exactLimit(), r.seed(),
@@ -334,7 +340,7 @@ public final class LoraExtraction {
                 lora = true;
             }
         }
-        return new ExtractionPlan.DeltaTask(name, lora, embedding, save, t.shape());
+        return new ExtractionPlan.DeltaTask(name, lora, embedding, save, false, t.shape());
     }
 
     /** The module a tensor belongs to: its name without the last part ({@code .weight}, {@code .bias}). */

@@ -42,7 +42,7 @@ public final class AnalysisContext {
     }
 
     public long[] shape(String tensor) {
-        return inputs.reference().info(tensor).shape();
+        return inputs.shape(tensor);
     }
 
     public TensorParams params(String tensor) {

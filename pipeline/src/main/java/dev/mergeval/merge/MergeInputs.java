@@ -6,6 +6,7 @@ import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.ModelFiles;
 import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Shapes;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -15,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 
@@ -184,6 +186,38 @@ public final class MergeInputs implements AutoCloseable {
         return reference;
     }
 
+    /**
+     * The shape of output tensor {@code tensor}: its route's for a {@code slices:} config, else the
+     * reference model's, where for an embedding the rows all models have ({@link EmbeddingRows}).
+     */
+    public long[] shape(String tensor) {
+        if (layout() != null) {
+            MergeLayout.Route route = layout().byName().get(tensor);
+            if (route != null) {
+                return route.spec().shape();
+            }
+        }
+        long[] shape = reference.info(tensor).shape();
+        if (!EmbeddingRows.isEmbedding(tensor)) {
+            return shape;
+        }
+        List<long[]> shapes = models.values().stream().filter(c -> c.contains(tensor))
+                .map(c -> c.info(tensor).shape()).toList();
+        long[] common = EmbeddingRows.common(tensor, shapes);
+        return common != null ? common : shape;
+    }
+
+    /**
+     * The output's {@code vocab_size} where its embeddings have fewer rows than the reference's
+     * config declares ({@link EmbeddingRows#vocabSize}); empty where it stands.
+     */
+    public OptionalInt outputVocabSize() {
+        List<String> names = layout() != null ? List.copyOf(layout().byName().keySet()) : reference.tensorNames();
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        names.stream().filter(EmbeddingRows::isEmbedding).forEach(name -> shapes.put(name, shape(name)));
+        return EmbeddingRows.vocabSize(shapes, reference.config());
+    }
+
     /** Where each output tensor of a {@code slices:} config comes from; null for a {@code models:} config. */
     public synchronized MergeLayout layout() {
         if (layout == null && config.isSliced()) {
@@ -261,7 +295,7 @@ public final class MergeInputs implements AutoCloseable {
         }
         TensorInfo have = extra.info(tensor);
         long[] want = reference.info(tensor).shape();
-        if (!Arrays.equals(have.shape(), want)) {
+        if (!Arrays.equals(have.shape(), want) && !EmbeddingRows.supplies(tensor, have.shape(), shape(tensor))) {
             throw config.error(key, "tensor '" + tensor + "' of " + extra.location() + " has shape "
                     + Arrays.toString(have.shape()) + ", the base model's has " + Arrays.toString(want));
         }
@@ -280,7 +314,7 @@ public final class MergeInputs implements AutoCloseable {
 
     /** The whole of {@code tensor} from a model or an extra input, as {@link #read}. */
     public float[] read(String name, String tensor) {
-        float[] out = new float[Math.toIntExact(reference.info(tensor).numElements())];
+        float[] out = new float[Math.toIntExact(Shapes.numElements(shape(tensor)))];
         read(name, tensor, 0, out, out.length);
         return out;
     }

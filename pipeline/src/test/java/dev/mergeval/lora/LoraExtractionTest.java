@@ -327,7 +327,8 @@ class LoraExtractionTest {
                 new LoraExtraction.Selection(false, false, List.of(), List.of(), List.of("q_(")))));
         assertTrue(bad.getMessage().contains("--exclude-regex 'q_('"), bad.getMessage());
 
-        // A fine-tune with added tokens: its larger embeddings are bad input unless excluded.
+        // A fine-tune with added tokens: its larger embeddings are saved whole, as mergekit saves them, even
+        // with --embed-lora; --exclude-regex leaves them out.
         Path resized = tmp.resolve("resized");
         Files.createDirectories(resized);
         List<SafetensorsWriter.TensorData> tensors = new ArrayList<>();
@@ -346,10 +347,21 @@ class LoraExtractionTest {
                 Map.of("format", "pt"));
         LoraExtraction.Request addedTokens = LoraExtraction.Request.of(resized.toString(), base, 8,
                 tmp.resolve("resized-adapter").toString());
-        bad = assertThrows(BadInputException.class, () -> extract(addedTokens));
-        assertTrue(bad.getMessage().contains("[72, 32]"), bad.getMessage());
+        for (LoraExtraction.Selection selection : List.of(LoraExtraction.Selection.DEFAULT, EMBED_LORA)) {
+            LoraAdapterProvenance added = extract(addedTokens.withSelection(selection).withOverwrite(true));
+            assertEquals(List.of(q), List.copyOf(added.modules().keySet()));
+            LoraAdapterProvenance.Whole embed = added.whole().get("model.embed_tokens.weight");
+            assertEquals("saved", embed.action());
+            assertEquals(List.of(72L, 32L), embed.shape());
+            assertTrue(added.adapter().modulesToSave().contains("model.embed_tokens"), added.adapter().toString());
+            try (Checkpoint adapter = Checkpoint.open(tmp.resolve("resized-adapter/adapter_model.safetensors")
+                    .toString(), conf); Checkpoint f = Checkpoint.open(resized.toString(), conf)) {
+                assertArrayEquals(f.readFloats("model.embed_tokens.weight"),
+                        adapter.readFloats("base_model.model.model.embed_tokens.weight"));
+            }
+        }
         LoraAdapterProvenance skipped = extract(addedTokens.withSelection(new LoraExtraction.Selection(false, false,
-                List.of(), List.of(), List.of("embed_tokens"))));
+                List.of(), List.of(), List.of("embed_tokens"))).withOverwrite(true));
         assertEquals(List.of(q), List.copyOf(skipped.modules().keySet()));
 
         // --save-module: q_proj saved whole even where other tensors are only reported.

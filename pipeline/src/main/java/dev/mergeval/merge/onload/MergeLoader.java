@@ -7,6 +7,7 @@ import dev.mergeval.runtime.LanguageModels;
 import dev.mergeval.runtime.ModelDirectory;
 import dev.mergeval.runtime.llama.LlamaConfig;
 import java.io.UncheckedIOException;
+import java.util.OptionalInt;
 import org.apache.hadoop.conf.Configuration;
 
 /**
@@ -38,6 +39,10 @@ public final class MergeLoader {
             LlamaConfig config = LanguageModels.readConfig(dir);
             if (inputs.layout() != null) {
                 config = config.withNumHiddenLayers(inputs.layout().numLayers());
+            }
+            OptionalInt vocab = inputs.outputVocabSize();
+            if (vocab.isPresent()) {
+                config = config.withVocabSize(vocab.getAsInt());
             }
             int layers = config.numHiddenLayers();
             ModelDirectory tokenizer = merge.tokenizerModel()

@@ -4,6 +4,8 @@ import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.TensorCodec;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Shapes;
+import dev.mergeval.merge.EmbeddingRows;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeInputs;
 import dev.mergeval.merge.MergeLayout;
@@ -87,7 +89,7 @@ final class MergedTensorSource implements TensorSource {
 
     @Override
     public long[] shape(String name) {
-        return routes == null ? reference.info(name).shape() : route(name).spec().shape();
+        return routes == null ? inputs.shape(name) : route(name).spec().shape();
     }
 
     private MergeLayout.Route route(String name) {
@@ -109,11 +111,11 @@ final class MergedTensorSource implements TensorSource {
             if (!c.contains(input)) {
                 throw new BadInputException(c.location() + ": missing tensor '" + input + "' needed by the merge");
             }
-            if (!Arrays.equals(c.info(input).shape(), shape)) {
+            if (!EmbeddingRows.supplies(name, c.info(input).shape(), shape)) {
                 throw new BadInputException(c.location() + ": tensor '" + input + "' has shape "
                         + Arrays.toString(c.info(input).shape()) + ", the base has " + Arrays.toString(shape));
             }
-            values.put(e.getKey(), c.readFloats(input));
+            values.put(e.getKey(), c.readFloats(input, 0, Math.toIntExact(Shapes.numElements(shape))));
         }
         Map<String, float[]> extras = new LinkedHashMap<>();
         for (String parameter : m.extrasFor(name)) {

@@ -6,7 +6,9 @@ import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.ModelFiles;
 import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.checkpoint.ShardFile;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.common.FileDigest;
+import dev.mergeval.merge.EmbeddingRows;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.FileHash;
@@ -20,6 +22,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -128,8 +131,7 @@ public final class MergeJob {
             }
             String tokenizerRoot = config.tokenizerModel().map(ref -> MergeConfig.resolvePath(ref, null))
                     .orElse(copyRoot);
-            ModelFiles.copyAuxiliary(copyRoot, tokenizerRoot, staging, outputDtype(plan), json -> plan.layout() == null
-                    ? json : json.put("num_hidden_layers", plan.layout().numLayers()), conf);
+            ModelFiles.copyAuxiliary(copyRoot, tokenizerRoot, staging, outputDtype(plan), outputConfig(plan), conf);
             write(fs, new Path(staging, CONFIG_FILE), request.configYaml());
             long wallMillis = (System.nanoTime() - start) / 1_000_000;
             MergeProvenance provenance = provenance(plan, config.mergeMethod(), config.parameters(), inputHashes,
@@ -142,6 +144,22 @@ public final class MergeJob {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * The output's {@code config.json} from the one it copies: a layout's layer count, and the
+     * {@code vocab_size} of embeddings cut to the rows all inputs have ({@link EmbeddingRows}).
+     */
+    private static UnaryOperator<ObjectNode> outputConfig(MergePlan plan) {
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        plan.tensors().forEach(t -> shapes.put(t.name(), t.shape()));
+        return json -> {
+            if (plan.layout() != null) {
+                json.put("num_hidden_layers", plan.layout().numLayers());
+            }
+            EmbeddingRows.vocabSize(shapes, json).ifPresent(rows -> json.put("vocab_size", rows));
+            return json;
+        };
     }
 
     /**

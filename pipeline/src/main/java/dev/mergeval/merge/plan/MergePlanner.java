@@ -5,6 +5,7 @@ import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Sha256;
+import dev.mergeval.merge.EmbeddingRows;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeInputs;
 import dev.mergeval.merge.MergeLayout;
@@ -70,7 +71,8 @@ final class MergePlanner {
             for (TensorInfo info : reference) {
                 boolean merged = MergeInputs.isMergeable(info.dtype());
                 DType dtype = merged ? outDtype.orElse(info.dtype()) : info.dtype();
-                tensors.add(new OutputTensor(info.name(), dtype, info.shape(), merged));
+                long[] shape = layout == null ? open.shape(info.name()) : info.shape();
+                tensors.add(new OutputTensor(info.name(), dtype, shape, merged));
             }
             List<String> mergedNames = tensors.stream().filter(OutputTensor::merged).map(OutputTensor::name).toList();
             PlanAnalysis analysis = open.analyze(numLayers, mergedNames, conf, Runtime.getRuntime().availableProcessors());
@@ -96,7 +98,10 @@ final class MergePlanner {
         return MergeConfig.resolvePath(ref, null);
     }
 
-    /** Lists every disagreement between the inputs, not just the first. */
+    /**
+     * Lists every disagreement between the inputs, not just the first. Embeddings may differ in
+     * their rows ({@link EmbeddingRows}).
+     */
     static void checkCompatible(Map<String, List<TensorInfo>> headers, String referenceRef) {
         Map<String, TensorInfo> reference = byName(headers.get(referenceRef));
         List<String> problems = new ArrayList<>();
@@ -120,8 +125,8 @@ final class MergePlanner {
                 if (t == null) {
                     continue;
                 }
-                if (!Arrays.equals(ref.shape(), t.shape())) {
-                    String what = isVocabTensor(ref.name()) ? "vocabulary size differs: " : "shape differs: ";
+                if (EmbeddingRows.common(ref.name(), List.of(ref.shape(), t.shape())) == null) {
+                    String what = EmbeddingRows.isEmbedding(ref.name()) ? "hidden size differs: " : "shape differs: ";
                     problems.add(e.getKey() + " tensor " + ref.name() + " " + what
                             + Arrays.toString(t.shape()) + " vs " + Arrays.toString(ref.shape()) + " in " + referenceRef);
                 }
@@ -135,10 +140,6 @@ final class MergePlanner {
             throw new BadInputException("inputs are not compatible (" + problems.size() + " problem"
                     + (problems.size() == 1 ? "" : "s") + "): " + String.join("; ", problems));
         }
-    }
-
-    private static boolean isVocabTensor(String name) {
-        return name.contains("embed_tokens") || name.contains("lm_head") || name.contains("wte");
     }
 
     private static Map<String, TensorInfo> byName(List<TensorInfo> infos) {

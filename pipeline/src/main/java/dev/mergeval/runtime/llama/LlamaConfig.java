@@ -100,6 +100,13 @@ public record LlamaConfig(
                 tieWordEmbeddings, qkvBias, outputBias, mlpBias, bosTokenId, eosTokenIds);
     }
 
+    /** This config with {@code vocab_size} set to {@code rows} (a merge of embeddings cut to their common rows). */
+    public LlamaConfig withVocabSize(int rows) {
+        return new LlamaConfig(architecture, rows, hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads,
+                numKeyValueHeads, headDim, rmsNormEps, ropeTheta, ropeScaling, maxPositionEmbeddings,
+                tieWordEmbeddings, qkvBias, outputBias, mlpBias, bosTokenId, eosTokenIds);
+    }
+
     /** Query heads that share one key/value head. */
     public int groupSize() {
         return numAttentionHeads / numKeyValueHeads;

@@ -217,6 +217,26 @@ class MergeOnLoadTest {
         }
     }
 
+    /**
+     * A fine-tune with added tokens (more embedding rows than the base): merged on load over the
+     * rows both have, with the config's {@code vocab_size} set to them, as written to disk.
+     */
+    @Test
+    void aFineTuneWithAddedTokensMergedOnLoadEqualsTheMergeWrittenToDisk() throws Exception {
+        writeInputs();
+        Path added = TinyModels.write(tmp.resolve("added"), TinyModels.llamaConfig().put("vocab_size", 70),
+                DType.BF16, 2, Long.MAX_VALUE);
+        Path conf = tmp.resolve("added.yaml");
+        Files.writeString(conf, "merge_method: ties\nbase_model: " + added + "\nmodels:\n  - model: " + base
+                + "\n    parameters: {weight: 0.7, density: 0.5}\n");
+        Path written = writeToDisk(conf, KeyedRandom.DEFAULT_SEED);
+        try (DjlLanguageModel onDisk = LanguageModels.loadDirectory(written.toString(), new Configuration(), RuntimeOptions.cpu());
+                DjlLanguageModel onLoad = loadMerge("merge:" + conf)) {
+            assertEquals(64, onLoad.forward().config().vocabSize());
+            assertSameModel(onDisk, onLoad);
+        }
+    }
+
     @Test
     void missingMergeConfigIsBadInput() {
         BadInputException e = assertThrows(BadInputException.class,

@@ -279,12 +279,15 @@ class MergeJobTest {
     @Test
     void incompatibleInputsAreListedInOneError(@TempDir Path out) {
         String other = out.resolve("other").toString();
-        SyntheticModels.Shape wider = new SyntheticModels.Shape(3, 16, 32, 4, 2, 80);
+        SyntheticModels.Shape wider = new SyntheticModels.Shape(3, 24, 32, 4, 2, 80);
         SyntheticModels.writeBase(other, wider, DType.F16, 1, 1 << 20, CONF);
         BadInputException e = assertThrows(BadInputException.class,
                 () -> MergeJob.run(request(linearOf(base, other, 0.5), out.resolve("m"), false, PlanOptions.defaults()),
                         executor(1), CONF));
-        assertTrue(e.getMessage().contains("vocabulary size differs"), e.getMessage());
+        assertTrue(e.getMessage().contains("model.embed_tokens.weight hidden size differs: [80, 24] vs [64, 16]"),
+                e.getMessage());
+        assertTrue(e.getMessage().contains("model.layers.0.mlp.up_proj.weight shape differs: [32, 24] vs [32, 16]"),
+                e.getMessage());
         assertTrue(e.getMessage().contains("has extra tensor model.layers.2."), e.getMessage());
         assertTrue(e.getMessage().contains("dtype differs"), e.getMessage());
     }
