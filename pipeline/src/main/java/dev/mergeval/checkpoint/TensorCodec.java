@@ -269,6 +269,16 @@ public final class TensorCodec {
         return F16_TO_F32[bits & 0xffff];
     }
 
+    /** The float32 value of the BF16 element {@code index} of little-endian bytes {@code src} (exact). */
+    public static float bf16At(byte[] src, int index) {
+        return Float.intBitsToFloat((short) LE_SHORT.get(src, 2 * index) << 16);
+    }
+
+    /** Stores {@code value} as the BF16 element {@code index} of {@code dst}, as {@link #encode} does. */
+    public static void putBf16(byte[] dst, int index, float value) {
+        LE_SHORT.set(dst, 2 * index, floatToBf16(value));
+    }
+
     /** The float32 value of a bfloat16 bit pattern (exact: bfloat16 is the top half of float32). */
     public static float bf16ToFloat(short bits) {
         return Float.intBitsToFloat(bits << 16);

@@ -16,4 +16,18 @@ public interface ElementwiseKernel {
      * {@link MergeConfig#inputModels()} order; the arrays may be longer than {@code n}.
      */
     void merge(float[][] inputs, int n, float[] out);
+
+    /**
+     * A kernel that also merges BF16 inputs into a BF16 output straight from and to their stored
+     * bytes, in one pass with no float arrays in between: exactly the bytes that decoding, merging
+     * and encoding give. The common case of a merge (BF16 checkpoints) then reads each element once.
+     */
+    interface Bf16 extends ElementwiseKernel {
+
+        /**
+         * Writes BF16 elements {@code [0, n)} of {@code out} from elements {@code [0, n)} of each of
+         * {@code inputs} (little-endian BF16 bytes, in {@link MergeConfig#inputModels()} order).
+         */
+        void mergeBf16(byte[][] inputs, int n, byte[] out);
+    }
 }

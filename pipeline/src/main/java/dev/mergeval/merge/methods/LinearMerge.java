@@ -1,5 +1,6 @@
 package dev.mergeval.merge.methods;
 
+import dev.mergeval.checkpoint.TensorCodec;
 import dev.mergeval.merge.ElementwiseKernel;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeMethod;
@@ -95,19 +96,7 @@ public final class LinearMerge implements MergeMethod {
             }
         }
         if (m == 2) {
-            double w0 = w[0];
-            double w1 = w[1];
-            return (x, n, out) -> {
-                float[] x0 = x[0];
-                float[] x1 = x[1];
-                for (int j = 0; j < n; j++) {
-                    // Starts from 0.0 like the accumulator of the general case (0.0 + -0.0 is +0.0).
-                    double acc = 0.0;
-                    acc += w0 * x0[j];
-                    acc += w1 * x1[j];
-                    out[j] = (float) acc;
-                }
-            };
+            return new Pair(w[0], w[1]);
         }
         return (x, n, out) -> {
             double[] acc = new double[Math.min(n, BLOCK)];
@@ -126,5 +115,36 @@ public final class LinearMerge implements MergeMethod {
                 }
             }
         };
+    }
+
+    /**
+     * Two models (the common case) in one pass, also straight from BF16 bytes to BF16 bytes. Each
+     * element starts from 0.0 like the accumulator of the general case (0.0 + -0.0 is +0.0).
+     */
+    private record Pair(double w0, double w1) implements ElementwiseKernel.Bf16 {
+
+        @Override
+        public void merge(float[][] x, int n, float[] out) {
+            float[] x0 = x[0];
+            float[] x1 = x[1];
+            for (int j = 0; j < n; j++) {
+                double acc = 0.0;
+                acc += w0 * x0[j];
+                acc += w1 * x1[j];
+                out[j] = (float) acc;
+            }
+        }
+
+        @Override
+        public void mergeBf16(byte[][] x, int n, byte[] out) {
+            byte[] x0 = x[0];
+            byte[] x1 = x[1];
+            for (int j = 0; j < n; j++) {
+                double acc = 0.0;
+                acc += w0 * TensorCodec.bf16At(x0, j);
+                acc += w1 * TensorCodec.bf16At(x1, j);
+                TensorCodec.putBf16(out, j, (float) acc);
+            }
+        }
     }
 }

@@ -161,12 +161,24 @@ public final class UnitExecutor {
 
     /**
      * The fast path of an element-wise method with an {@link ElementwiseKernel}: see
-     * {@link #mergeBlocks}.
+     * {@link #mergeBlocks}; BF16 in and out with a {@link ElementwiseKernel.Bf16} kernel, a chunk's
+     * stored bytes straight into the output bytes.
      */
     private static void mergeWithKernel(MergePlan plan, MergeInputs inputs, Map<String, String> sources,
             OutputTensor tensor, TensorSlice slice, ElementwiseKernel kernel, Scratch scratch, UnitSink sink)
             throws IOException {
         StoredChunks in = new StoredChunks(inputs, sources, plan.chunkElements(), BLOCK_ELEMENTS, scratch);
+        if (kernel instanceof ElementwiseKernel.Bf16 fused && in.allOf(DType.BF16) && tensor.dtype() == DType.BF16) {
+            byte[] out = scratch.bytes(sources.size(), in.chunk * DType.BF16.byteSize());
+            for (long done = 0; done < slice.elementCount(); done += in.chunk) {
+                int n = (int) Math.min(in.chunk, slice.elementCount() - done);
+                long offset = slice.elementOffset() + done;
+                in.read(offset, n);
+                fused.mergeBf16(in.raw, n, out);
+                sink.write(tensor, offset * DType.BF16.byteSize(), ByteBuffer.wrap(out, 0, n * DType.BF16.byteSize()));
+            }
+            return;
+        }
         mergeBlocks(in, tensor, slice, (x, offset, n, y) -> kernel.merge(x, n, y), scratch, sink);
     }
 
@@ -246,7 +258,7 @@ public final class UnitExecutor {
         private final Checkpoint[] from;
         private final String[] names;
         private final DType[] types;
-        private final byte[][] raw;
+        final byte[][] raw;
 
         /** {@code block}: {@value #BLOCK_ELEMENTS}, or the whole chunk. */
         StoredChunks(MergeInputs inputs, Map<String, String> sources, int chunk, int block, Scratch scratch) {
@@ -272,6 +284,11 @@ public final class UnitExecutor {
 
         private float[] blockArray(Scratch scratch, int slot) {
             return block == BLOCK_ELEMENTS ? scratch.block(slot) : scratch.floats(slot, block, block);
+        }
+
+        /** Whether every input is stored as {@code dtype}. */
+        boolean allOf(DType dtype) {
+            return Arrays.stream(types).allMatch(t -> t == dtype);
         }
 
         /** Reads the stored bytes of elements {@code [offset, offset + n)}, {@code n <= chunk}. */
