@@ -250,6 +250,15 @@ public final class MergeInputs implements AutoCloseable {
     }
 
     /**
+     * Whether inputs stored as {@code a} and {@code b} merge into one tensor: the same dtype, or
+     * both floating point (each is read as its own floats, as mergekit loads each model and
+     * converts it; a BF16 base and a fine-tune saved in F32 is common).
+     */
+    public static boolean mergeTogether(DType a, DType b) {
+        return a == b || isMergeable(a) && isMergeable(b);
+    }
+
+    /**
      * The tensors the merge computes: the mergeable output tensors of the layout, or of the
      * reference model, in output order.
      */

@@ -21,7 +21,8 @@ import java.util.Map;
  * slice's sources at {@code t = j / (n - 1)} ({@code 1} when {@code n == 1}); last the other
  * non-layer tensors (final norm, LM head) from the last slice's sources at {@code t = 1}. The
  * tensors of an output layer are those of the first source's layer; every source must hold each in
- * the same shape (embeddings: the rows all sources have, {@link EmbeddingRows}) and dtype.
+ * the same shape (embeddings: the rows all sources have, {@link EmbeddingRows}) and a dtype it
+ * merges with.
  *
  * <p>Output order: the reference model's (the base model, else the first slice's first source),
  * with layers renumbered; a layer tensor it does not hold (a deeper output) follows its last tensor
@@ -171,7 +172,7 @@ public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers
 
     /**
      * Every input of every route exists with the route's shape (an embedding: at least its rows)
-     * and dtype; all problems in one error.
+     * and a dtype it merges with ({@link MergeInputs#mergeTogether}); all problems in one error.
      */
     private static void checkInputs(MergeConfig config, Map<String, Checkpoint> models, List<Route> routes) {
         List<String> problems = new ArrayList<>();
@@ -184,7 +185,7 @@ public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers
                 }
                 TensorInfo have = c.info(name);
                 if (!EmbeddingRows.supplies(r.name(), have.shape(), r.spec().shape())
-                        || have.dtype() != r.spec().dtype()) {
+                        || !MergeInputs.mergeTogether(have.dtype(), r.spec().dtype())) {
                     problems.add("model '" + model + "' tensor " + name + " is " + have.dtype()
                             + Arrays.toString(have.shape()) + ", the other inputs of " + r.name() + " are "
                             + r.spec().dtype() + Arrays.toString(r.spec().shape()));

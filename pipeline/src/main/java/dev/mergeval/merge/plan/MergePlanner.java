@@ -100,7 +100,7 @@ final class MergePlanner {
 
     /**
      * Lists every disagreement between the inputs, not just the first. Embeddings may differ in
-     * their rows ({@link EmbeddingRows}).
+     * their rows ({@link EmbeddingRows}), and floating-point tensors in their dtype.
      */
     static void checkCompatible(Map<String, List<TensorInfo>> headers, String referenceRef) {
         Map<String, TensorInfo> reference = byName(headers.get(referenceRef));
@@ -130,7 +130,7 @@ final class MergePlanner {
                     problems.add(e.getKey() + " tensor " + ref.name() + " " + what
                             + Arrays.toString(t.shape()) + " vs " + Arrays.toString(ref.shape()) + " in " + referenceRef);
                 }
-                if (ref.dtype() != t.dtype()) {
+                if (!MergeInputs.mergeTogether(ref.dtype(), t.dtype())) {
                     problems.add(e.getKey() + " tensor " + ref.name() + " dtype differs: "
                             + t.dtype() + " vs " + ref.dtype() + " in " + referenceRef);
                 }

@@ -14,6 +14,7 @@ import dev.mergeval.bench.SyntheticModels;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.OutputPublisher;
+import dev.mergeval.checkpoint.TensorCodec;
 import dev.mergeval.common.Sha256;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.FileDigest;
@@ -289,7 +290,46 @@ class MergeJobTest {
         assertTrue(e.getMessage().contains("model.layers.0.mlp.up_proj.weight shape differs: [32, 24] vs [32, 16]"),
                 e.getMessage());
         assertTrue(e.getMessage().contains("has extra tensor model.layers.2."), e.getMessage());
-        assertTrue(e.getMessage().contains("dtype differs"), e.getMessage());
+        assertFalse(e.getMessage().contains("dtype differs"), "F16 and F32 merge together: " + e.getMessage());
+    }
+
+    /**
+     * A fine-tune saved in another floating-point dtype than its base merges from each input's own
+     * floats into the first model's dtype: F32 with F16, and BF16 with F32 (where the one-pass BF16
+     * path must not be taken).
+     */
+    @Test
+    void inputsInDifferentFloatDtypesMergeFromTheirOwnFloats(@TempDir Path out) {
+        String f16 = out.resolve("tune-f16").toString();
+        SyntheticModels.writeFineTune(f16, SHAPE, DType.F16, 1, 2, 0.01, 1 << 20, CONF);
+        String bf16 = out.resolve("base-bf16").toString();
+        SyntheticModels.writeBase(bf16, SHAPE, DType.BF16, 1, 1 << 20, CONF);
+        String[][] pairs = {{base, f16}, {bf16, tuneA}};
+        for (String[] pair : pairs) {
+            Path dir = out.resolve("merged-" + pair[1].substring(pair[1].lastIndexOf('/') + 1));
+            MergeJob.run(request(linearOf(pair[0], pair[1], 0.3), dir, false, PlanOptions.defaults()), executor(2),
+                    CONF);
+            try (Checkpoint a = Checkpoint.open(pair[0], CONF); Checkpoint b = Checkpoint.open(pair[1], CONF);
+                    Checkpoint m = Checkpoint.open(dir.toString(), CONF)) {
+                for (String name : m.tensorNames()) {
+                    DType dtype = a.info(name).dtype();
+                    assertEquals(dtype, m.info(name).dtype(), name);
+                    float[] x = a.readFloats(name);
+                    float[] y = b.readFloats(name);
+                    // linear's normalized weights, as it computes them from the config's
+                    double sum = (1 - 0.3) + 0.3;
+                    float[] expected = new float[x.length];
+                    for (int i = 0; i < x.length; i++) {
+                        double acc = 0.0;
+                        acc += (1 - 0.3) / sum * x[i];
+                        acc += 0.3 / sum * y[i];
+                        expected[i] = (float) acc;
+                    }
+                    TensorCodec.roundTo(dtype, expected, 0, expected.length);
+                    assertArrayEquals(expected, m.readFloats(name), 0f, name);
+                }
+            }
+        }
     }
 
     @Test
