@@ -212,7 +212,7 @@ public final class MergeInputs implements AutoCloseable {
      * config declares ({@link EmbeddingRows#vocabSize}); empty where it stands.
      */
     public OptionalInt outputVocabSize() {
-        List<String> names = layout() != null ? List.copyOf(layout().byName().keySet()) : reference.tensorNames();
+        List<String> names = layout() != null ? List.copyOf(layout().byName().keySet()) : weights(reference);
         Map<String, long[]> shapes = new LinkedHashMap<>();
         names.stream().filter(EmbeddingRows::isEmbedding).forEach(name -> shapes.put(name, shape(name)));
         return EmbeddingRows.vocabSize(shapes, reference.config());
@@ -250,6 +250,17 @@ public final class MergeInputs implements AutoCloseable {
     }
 
     /**
+     * The weights of {@code model} that a merge reads and writes, in its order: every tensor but
+     * the rotary embedding's {@code inv_freq} buffers that older Llama checkpoints carry
+     * ({@code ...rotary_emb.inv_freq}). transformers computes them from the config and does not
+     * load them, mergekit (whose architectures list weights only) leaves them out, and so does
+     * Mergeval: they need not agree between the inputs and are not in the output.
+     */
+    public static List<String> weights(Checkpoint model) {
+        return model.tensorNames().stream().filter(name -> !name.endsWith("rotary_emb.inv_freq")).toList();
+    }
+
+    /**
      * Whether inputs stored as {@code a} and {@code b} merge into one tensor: the same dtype, or
      * both floating point (each is read as its own floats, as mergekit loads each model and
      * converts it; a BF16 base and a fine-tune saved in F32 is common).
@@ -267,7 +278,7 @@ public final class MergeInputs implements AutoCloseable {
             return layout().tensors().stream().filter(r -> isMergeable(r.spec().dtype()))
                     .map(MergeLayout.Route::name).toList();
         }
-        return reference.tensorNames().stream().filter(t -> isMergeable(reference.info(t).dtype())).toList();
+        return weights(reference).stream().filter(t -> isMergeable(reference.info(t).dtype())).toList();
     }
 
     /**

@@ -103,7 +103,7 @@ public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers
         models.forEach((ref, model) -> byLayer.put(ref, byLayer(model)));
         Checkpoint reference = models.get(config.baseModel().orElse(config.inputModels().get(0)));
         List<Route> routes = new ArrayList<>();
-        for (String name : reference.tensorNames()) {
+        for (String name : MergeInputs.weights(reference)) {
             if (TensorMerger.layerIndex(name) < 0) {
                 boolean pre = TensorMerger.isPreWeight(name);
                 routes.add(route(config, models, pre ? 0 : slices.size() - 1, pre ? 0.0 : 1.0, name, name,
@@ -203,7 +203,7 @@ public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers
     private static List<Route> ordered(List<Route> routes, Checkpoint reference) {
         Map<String, Integer> rank = new HashMap<>();
         Map<Integer, Integer> lastOfLayer = new HashMap<>();
-        List<String> names = reference.tensorNames();
+        List<String> names = MergeInputs.weights(reference);
         int deepest = -1;
         for (int i = 0; i < names.size(); i++) {
             rank.put(names.get(i), i);
@@ -234,7 +234,7 @@ public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers
     /** The tensors of each layer of {@code model}, in its order. */
     private static Map<Integer, List<String>> byLayer(Checkpoint model) {
         Map<Integer, List<String>> layers = new HashMap<>();
-        for (String name : model.tensorNames()) {
+        for (String name : MergeInputs.weights(model)) {
             int layer = TensorMerger.layerIndex(name);
             if (layer >= 0) {
                 layers.computeIfAbsent(layer, l -> new ArrayList<>()).add(name);

@@ -60,7 +60,7 @@ final class MergedTensorSource implements TensorSource {
         this.outDtype = config.outDtype().or(config::dtype).map(DType::fromTorchName).orElse(null);
         this.routes = inputs.layout() == null ? null : inputs.layout().byName();
         this.names = Collections.unmodifiableSet(new LinkedHashSet<>(
-                routes == null ? reference.tensorNames() : routes.keySet()));
+                routes == null ? MergeInputs.weights(reference) : routes.keySet()));
     }
 
     /**

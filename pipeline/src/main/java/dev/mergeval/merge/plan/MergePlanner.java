@@ -87,7 +87,7 @@ final class MergePlanner {
 
     private static List<TensorInfo> infos(Checkpoint ckpt) {
         List<TensorInfo> infos = new ArrayList<>();
-        for (String name : ckpt.tensorNames()) {
+        for (String name : MergeInputs.weights(ckpt)) {
             infos.add(ckpt.info(name));
         }
         return infos;

@@ -294,6 +294,44 @@ class MergeJobTest {
     }
 
     /**
+     * Rotary {@code inv_freq} buffers, which older Llama checkpoints carry and transformers does not
+     * load, need not agree between the inputs and are left out of the output, as mergekit leaves them.
+     */
+    @Test
+    void rotaryBuffersAreNeitherComparedNorWritten(@TempDir Path out) throws IOException {
+        Path buffered = out.resolve("tune-buffers");
+        Files.createDirectories(buffered);
+        List<dev.mergeval.checkpoint.SafetensorsWriter.TensorData> tensors = new ArrayList<>();
+        try (Checkpoint t = Checkpoint.open(tuneA, CONF)) {
+            for (String name : t.tensorNames()) {
+                tensors.add(dev.mergeval.checkpoint.SafetensorsWriter.TensorData.ofFloats(name, t.info(name).dtype(),
+                        t.info(name).shape(), t.readFloats(name)));
+                if (name.endsWith("self_attn.q_proj.weight")) {
+                    tensors.add(dev.mergeval.checkpoint.SafetensorsWriter.TensorData.ofFloats(
+                            name.replace("q_proj.weight", "rotary_emb.inv_freq"), DType.F32, new long[] {2},
+                            new float[] {1f, 0.01f}));
+                }
+            }
+        }
+        Files.copy(Path.of(tuneA, "config.json"), buffered.resolve("config.json"));
+        dev.mergeval.checkpoint.SafetensorsWriter.writeFile(dev.mergeval.checkpoint.HadoopFs.local(),
+                dev.mergeval.checkpoint.HadoopFs.of(buffered.resolve("model.safetensors")), tensors,
+                Map.of("format", "pt"));
+        Path plain = out.resolve("plain");
+        Path withBuffers = out.resolve("with-buffers");
+        MergeJob.run(request(linearOf(base, tuneA, 0.4), plain, false, PlanOptions.defaults()), executor(1), CONF);
+        MergeJob.run(request(linearOf(buffered.toString(), base, 0.6), withBuffers, false, PlanOptions.defaults()),
+                executor(1), CONF);
+        try (Checkpoint a = Checkpoint.open(plain.toString(), CONF);
+                Checkpoint b = Checkpoint.open(withBuffers.toString(), CONF)) {
+            assertEquals(a.tensorNames().stream().sorted().toList(), b.tensorNames().stream().sorted().toList());
+            for (String name : a.tensorNames()) {
+                assertArrayEquals(a.readFloats(name), b.readFloats(name), 0f, name);
+            }
+        }
+    }
+
+    /**
      * A fine-tune saved in another floating-point dtype than its base merges from each input's own
      * floats into the first model's dtype: F32 with F16, and BF16 with F32 (where the one-pass BF16
      * path must not be taken).
