@@ -20,13 +20,20 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code mergeval extract-lora --model FT --base-model BASE --max-rank R OUT_DIR}. */
+/**
+ * {@code mergeval extract-lora --model FT --base-model BASE --max-rank R OUT_DIR}; {@code --out-path OUT_DIR}
+ * as mergekit-extract-lora names it is the same.
+ */
 @Command(name = "extract-lora", mixinStandardHelpOptions = true,
         description = "Extract a PEFT LoRA adapter (rank <= R per matrix, truncated SVD of FT - BASE) into OUT_DIR.")
 final class ExtractLoraCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "OUT_DIR", description = "adapter directory (file://, hdfs://, s3a://)")
+    @Parameters(index = "0", arity = "0..1", paramLabel = "OUT_DIR",
+            description = "adapter directory (file://, hdfs://, s3a://)")
     String outDir;
+
+    @Option(names = "--out-path", paramLabel = "OUT_DIR", description = "OUT_DIR, under mergekit-extract-lora's name")
+    String outPath;
 
     @Option(names = "--model", required = true, paramLabel = "FT", description = "the fine-tuned model (dir, URI or BASE+ADAPTER)")
     String model;
@@ -100,7 +107,12 @@ final class ExtractLoraCommand implements Callable<Integer> {
         if (!(svEpsilon >= 0) || Double.isInfinite(svEpsilon)) {
             throw new BadInputException("--sv-epsilon " + svEpsilon + ": must be a finite number >= 0");
         }
-        LoraExtraction.Request request = new LoraExtraction.Request(model, baseModel, maxRank, outDir, overwrite,
+        if ((outDir == null) == (outPath == null)) {
+            throw new BadInputException(outDir == null ? "the adapter directory is missing: give OUT_DIR (or --out-path)"
+                    : "give the adapter directory once: OUT_DIR '" + outDir + "' or --out-path '" + outPath + "'");
+        }
+        String out = outDir != null ? outDir : outPath;
+        LoraExtraction.Request request = new LoraExtraction.Request(model, baseModel, maxRank, out, overwrite,
                 choice(ExtractionPlan.Svd.class, svd, "--svd"), exactLimit,
                 skipUndecomposable ? LoraExtraction.Other.REPORT : choice(LoraExtraction.Other.class, other, "--other"),
                 new LoraExtraction.Selection(includeLmHead, embedLora, saveModules, includeRegexes, excludeRegexes),

@@ -61,8 +61,9 @@ class ExtractLoraCliTest {
         Path spark = work.resolve("spark");
         assertEquals(0, cli("extract-lora", "--model", ft, "--base-model", base, "--max-rank", "6", "--svd", "randomized",
                 "--threads", "2", threads.toString()).rc());
+        // mergekit-extract-lora's --out-path names the same directory.
         assertEquals(0, cli("extract-lora", "--model", ft, "--base-model", base, "--max-rank", "6", "--svd", "randomized",
-                "--master", "local[2]", spark.toString()).rc());
+                "--master", "local[2]", "--out-path", spark.toString()).rc());
         assertArrayEquals(Files.readAllBytes(threads.resolve("adapter_model.safetensors")),
                 Files.readAllBytes(spark.resolve("adapter_model.safetensors")));
         assertEquals(Files.readString(threads.resolve("adapter_config.json")),
@@ -93,6 +94,9 @@ class ExtractLoraCliTest {
                 new String[] {"extract-lora", "--model", base, "--base-model", base, "--max-rank", "4", out.toString()},
                 new String[] {"extract-lora", "--model", tiny.toString(), "--base-model", base, "--max-rank", "4",
                         out.toString()},
+                new String[] {"extract-lora", "--model", ft, "--base-model", base, "--max-rank", "4"},
+                new String[] {"extract-lora", "--model", ft, "--base-model", base, "--max-rank", "4", "--out-path",
+                        out.toString(), out.toString()},
                 new String[] {"scale-lora", "--adapter", work.resolve("nope").toString(), "--ratio", "0.5",
                         out.toString()})) {
             Run r = cli(args);
