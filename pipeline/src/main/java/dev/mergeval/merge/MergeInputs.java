@@ -36,11 +36,16 @@ public final class MergeInputs implements AutoCloseable {
     private final Checkpoint reference;
     private MergeLayout layout;
 
+    /** The inputs, each seen with its output head tied as the reference model has it ({@link TiedHead}). */
     private MergeInputs(MergeConfig config, Map<String, Checkpoint> models, Map<String, Checkpoint> extras) {
         this.config = config;
-        this.models = Collections.unmodifiableMap(models);
-        this.extras = Collections.unmodifiableMap(extras);
         this.reference = models.get(config.baseModel().orElse(config.inputModels().get(0)));
+        Map<String, Checkpoint> tiedModels = new LinkedHashMap<>();
+        models.forEach((ref, model) -> tiedModels.put(ref, TiedHead.view(model, reference)));
+        Map<String, Checkpoint> tiedExtras = new LinkedHashMap<>();
+        extras.forEach((parameter, model) -> tiedExtras.put(parameter, TiedHead.view(model, reference)));
+        this.models = Collections.unmodifiableMap(tiedModels);
+        this.extras = Collections.unmodifiableMap(tiedExtras);
     }
 
     /**

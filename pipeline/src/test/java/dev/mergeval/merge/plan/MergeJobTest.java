@@ -13,7 +13,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mergeval.bench.SyntheticModels;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.OutputPublisher;
+import dev.mergeval.checkpoint.SafetensorsWriter;
 import dev.mergeval.checkpoint.TensorCodec;
 import dev.mergeval.common.Sha256;
 import dev.mergeval.common.BadInputException;
@@ -294,40 +296,89 @@ class MergeJobTest {
     }
 
     /**
+     * A copy of model {@code from} in {@code to}: its tensors as {@code edit} rewrites them (from the
+     * model and its tensors in order, to the tensors written), its {@code config.json} with
+     * {@code tie_word_embeddings} set to {@code tied}.
+     */
+    private static String rewritten(String from, Path to, boolean tied,
+            java.util.function.BiFunction<Checkpoint, List<SafetensorsWriter.TensorData>,
+                    List<SafetensorsWriter.TensorData>> edit) throws IOException {
+        Files.createDirectories(to);
+        try (Checkpoint c = Checkpoint.open(from, CONF)) {
+            List<SafetensorsWriter.TensorData> tensors = new ArrayList<>();
+            for (String name : c.tensorNames()) {
+                tensors.add(SafetensorsWriter.TensorData.ofFloats(name, c.info(name).dtype(), c.info(name).shape(),
+                        c.readFloats(name)));
+            }
+            SafetensorsWriter.writeFile(HadoopFs.local(), HadoopFs.of(to.resolve("model.safetensors")),
+                    edit.apply(c, tensors), Map.of("format", "pt"));
+            Files.writeString(to.resolve("config.json"), c.config().deepCopy().put("tie_word_embeddings", tied)
+                    .toPrettyString());
+        }
+        return to.toString();
+    }
+
+    private static void assertSameTensors(Path expected, Path actual) {
+        try (Checkpoint a = Checkpoint.open(expected.toString(), CONF);
+                Checkpoint b = Checkpoint.open(actual.toString(), CONF)) {
+            assertEquals(a.tensorNames().stream().sorted().toList(), b.tensorNames().stream().sorted().toList());
+            for (String name : a.tensorNames()) {
+                assertArrayEquals(a.readFloats(name), b.readFloats(name), 0f, name);
+            }
+        }
+    }
+
+    /**
      * Rotary {@code inv_freq} buffers, which older Llama checkpoints carry and transformers does not
      * load, need not agree between the inputs and are left out of the output, as mergekit leaves them.
      */
     @Test
     void rotaryBuffersAreNeitherComparedNorWritten(@TempDir Path out) throws IOException {
-        Path buffered = out.resolve("tune-buffers");
-        Files.createDirectories(buffered);
-        List<dev.mergeval.checkpoint.SafetensorsWriter.TensorData> tensors = new ArrayList<>();
-        try (Checkpoint t = Checkpoint.open(tuneA, CONF)) {
-            for (String name : t.tensorNames()) {
-                tensors.add(dev.mergeval.checkpoint.SafetensorsWriter.TensorData.ofFloats(name, t.info(name).dtype(),
-                        t.info(name).shape(), t.readFloats(name)));
-                if (name.endsWith("self_attn.q_proj.weight")) {
-                    tensors.add(dev.mergeval.checkpoint.SafetensorsWriter.TensorData.ofFloats(
-                            name.replace("q_proj.weight", "rotary_emb.inv_freq"), DType.F32, new long[] {2},
-                            new float[] {1f, 0.01f}));
+        String buffered = rewritten(tuneA, out.resolve("tune-buffers"), false, (c, tensors) -> {
+            List<SafetensorsWriter.TensorData> with = new ArrayList<>();
+            for (SafetensorsWriter.TensorData t : tensors) {
+                with.add(t);
+                if (t.spec().name().endsWith("self_attn.q_proj.weight")) {
+                    with.add(SafetensorsWriter.TensorData.ofFloats(t.spec().name().replace("q_proj.weight",
+                            "rotary_emb.inv_freq"), DType.F32, new long[] {2}, new float[] {1f, 0.01f}));
                 }
             }
-        }
-        Files.copy(Path.of(tuneA, "config.json"), buffered.resolve("config.json"));
-        dev.mergeval.checkpoint.SafetensorsWriter.writeFile(dev.mergeval.checkpoint.HadoopFs.local(),
-                dev.mergeval.checkpoint.HadoopFs.of(buffered.resolve("model.safetensors")), tensors,
-                Map.of("format", "pt"));
+            return with;
+        });
         Path plain = out.resolve("plain");
         Path withBuffers = out.resolve("with-buffers");
         MergeJob.run(request(linearOf(base, tuneA, 0.4), plain, false, PlanOptions.defaults()), executor(1), CONF);
-        MergeJob.run(request(linearOf(buffered.toString(), base, 0.6), withBuffers, false, PlanOptions.defaults()),
+        MergeJob.run(request(linearOf(buffered, base, 0.6), withBuffers, false, PlanOptions.defaults()),
                 executor(1), CONF);
-        try (Checkpoint a = Checkpoint.open(plain.toString(), CONF);
-                Checkpoint b = Checkpoint.open(withBuffers.toString(), CONF)) {
-            assertEquals(a.tensorNames().stream().sorted().toList(), b.tensorNames().stream().sorted().toList());
-            for (String name : a.tensorNames()) {
-                assertArrayEquals(a.readFloats(name), b.readFloats(name), 0f, name);
-            }
+        assertSameTensors(plain, withBuffers);
+    }
+
+    /**
+     * A model with tied embeddings (no {@code lm_head.weight}) beside one with a head: where the
+     * reference has a head, the tied model's head is its embedding (mergekit's {@code tied_names});
+     * where the reference is the tied one, the output has no head either.
+     */
+    @Test
+    void aModelWithTiedEmbeddingsMergesWithOneThatHasAHead(@TempDir Path out) throws IOException {
+        String tied = rewritten(base, out.resolve("tied"), true, (c, tensors) -> tensors.stream()
+                .filter(t -> !t.spec().name().equals("lm_head.weight")).toList());
+        String explicit = rewritten(base, out.resolve("explicit"), true, (c, tensors) -> tensors.stream()
+                .map(t -> t.spec().name().equals("lm_head.weight") ? SafetensorsWriter.TensorData.ofFloats(t.spec().name(),
+                        c.info(t.spec().name()).dtype(), c.info(t.spec().name()).shape(), c.readFloats("model.embed_tokens.weight"))
+                        : t).toList());
+        String headless = rewritten(tuneA, out.resolve("headless"), false, (c, tensors) -> tensors.stream()
+                .filter(t -> !t.spec().name().equals("lm_head.weight")).toList());
+        Path[] merged = new Path[4];
+        String[][] pairs = {{tuneA, tied}, {tuneA, explicit}, {tied, tuneA}, {tied, headless}};
+        for (int i = 0; i < pairs.length; i++) {
+            merged[i] = out.resolve("merged-" + i);
+            MergeJob.run(request(linearOf(pairs[i][0], pairs[i][1], 0.5), merged[i], false, PlanOptions.defaults()),
+                    executor(2), CONF);
+        }
+        assertSameTensors(merged[1], merged[0]);
+        assertSameTensors(merged[3], merged[2]);
+        try (Checkpoint m = Checkpoint.open(merged[2].toString(), CONF)) {
+            assertFalse(m.contains("lm_head.weight"));
         }
     }
 

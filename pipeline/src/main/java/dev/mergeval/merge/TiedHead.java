@@ -1,0 +1,133 @@
+package dev.mergeval.merge;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.checkpoint.Checkpoint;
+import dev.mergeval.checkpoint.ShardFile;
+import dev.mergeval.checkpoint.TensorInfo;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A merge input seen with its output head tied as the merge's reference model has it. A model
+ * with tied embeddings stores no {@code lm_head.weight}: its head is its input embedding matrix.
+ * mergekit's architectures name that embedding as the head's {@code tied_names}, and a model
+ * without the head is read through them. So here:
+ *
+ * <ul>
+ *   <li>the reference has a head and this model has none: this model's {@code lm_head.weight} is its
+ *       input embedding ({@code model.embed_tokens.weight}, or {@code transformer.wte.weight});</li>
+ *   <li>the reference has none (its config ties them) and this model has one: the output, like the
+ *       reference, has no head, and this model's is not read. mergekit would merge a head from the
+ *       reference's embedding and this one and write it beside a config that ties it, where
+ *       transformers ignores it.</li>
+ * </ul>
+ *
+ * Every other name reads through to the model.
+ */
+final class TiedHead implements Checkpoint {
+
+    static final String HEAD = "lm_head.weight";
+    private static final List<String> EMBEDDINGS = List.of("model.embed_tokens.weight", "transformer.wte.weight");
+
+    private final Checkpoint model;
+    /** The embedding read as the head; null where the head is hidden. */
+    private final String embedding;
+
+    private TiedHead(Checkpoint model, String embedding) {
+        this.model = model;
+        this.embedding = embedding;
+    }
+
+    /** {@code model} as a merge whose reference model is {@code reference} reads it. */
+    static Checkpoint view(Checkpoint model, Checkpoint reference) {
+        if (model == reference || model.contains(HEAD) == reference.contains(HEAD)) {
+            return model;
+        }
+        if (reference.contains(HEAD)) {
+            return EMBEDDINGS.stream().filter(model::contains).findFirst()
+                    .<Checkpoint>map(e -> new TiedHead(model, e)).orElse(model);
+        }
+        return EMBEDDINGS.stream().anyMatch(reference::contains) ? new TiedHead(model, null) : model;
+    }
+
+    /** The name this model stores {@code name} under (the head: its embedding). */
+    private String stored(String name) {
+        return embedding != null && name.equals(HEAD) ? embedding : name;
+    }
+
+    @Override
+    public String location() {
+        return model.location();
+    }
+
+    @Override
+    public String root() {
+        return model.root();
+    }
+
+    @Override
+    public List<String> tensorNames() {
+        List<String> names = new ArrayList<>(model.tensorNames());
+        if (embedding != null) {
+            names.add(HEAD);
+        } else {
+            names.remove(HEAD);
+        }
+        return names;
+    }
+
+    @Override
+    public boolean contains(String name) {
+        if (name.equals(HEAD)) {
+            return embedding != null;
+        }
+        return model.contains(name);
+    }
+
+    @Override
+    public TensorInfo info(String name) {
+        TensorInfo t = model.info(stored(name));
+        return new TensorInfo(name, t.dtype(), t.shape(), t.begin(), t.end());
+    }
+
+    @Override
+    public ShardFile shardOf(String name) {
+        return model.shardOf(stored(name));
+    }
+
+    @Override
+    public void readFloats(String name, long elementOffset, float[] dst, int dstOff, int count) {
+        model.readFloats(stored(name), elementOffset, dst, dstOff, count);
+    }
+
+    @Override
+    public byte[] readRaw(String name, long byteOffset, int length) {
+        return model.readRaw(stored(name), byteOffset, length);
+    }
+
+    @Override
+    public void readStored(String name, long byteOffset, byte[] dst, int dstOff, int length) {
+        model.readStored(stored(name), byteOffset, dst, dstOff, length);
+    }
+
+    @Override
+    public List<ShardFile> shardFiles() {
+        return model.shardFiles();
+    }
+
+    @Override
+    public ObjectNode config() {
+        return model.config();
+    }
+
+    @Override
+    public Map<String, String> metadata() {
+        return model.metadata();
+    }
+
+    @Override
+    public void close() {
+        model.close();
+    }
+}
