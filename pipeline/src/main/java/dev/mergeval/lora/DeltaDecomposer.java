@@ -3,6 +3,7 @@ package dev.mergeval.lora;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.TruncatedSvd;
+import dev.mergeval.merge.TiedHead;
 import org.apache.hadoop.conf.Configuration;
 import org.ejml.data.DMatrixRMaj;
 
@@ -32,7 +33,10 @@ public final class DeltaDecomposer {
         ExtractionPlan.DeltaTask task = plan.tasks().get(index);
         float[] ft;
         float[] base;
-        try (Checkpoint m = Checkpoint.open(plan.model(), conf); Checkpoint b = Checkpoint.open(plan.baseModel(), conf)) {
+        try (Checkpoint ftFile = Checkpoint.open(plan.model(), conf);
+                Checkpoint baseFile = Checkpoint.open(plan.baseModel(), conf)) {
+            Checkpoint m = TiedHead.aliased(ftFile, baseFile);
+            Checkpoint b = TiedHead.aliased(baseFile, ftFile);
             // A resized embedding is compared over the rows both have (a prefix of each).
             int n = Math.toIntExact(Math.min(m.info(task.tensor()).numElements(), b.info(task.tensor()).numElements()));
             ft = m.readFloats(task.tensor(), 0, n);

@@ -10,6 +10,7 @@ import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Shapes;
 import dev.mergeval.common.TruncatedSvd;
 import dev.mergeval.merge.EmbeddingRows;
+import dev.mergeval.merge.TiedHead;
 import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.LoraAdapterProvenance;
 import dev.mergeval.provenance.Provenance;
@@ -47,7 +48,9 @@ import org.apache.hadoop.fs.Path;
  * instead. Tensors equal in both are left out. An embedding or output head with more (or fewer) rows
  * in FT than in BASE (a fine-tune that added tokens, {@link EmbeddingRows}) is saved whole whatever
  * the options say, as mergekit does, and applying the adapter needs BASE's embeddings resized to
- * FT's rows first (PEFT: {@code resize_token_embeddings}).
+ * FT's rows first (PEFT: {@code resize_token_embeddings}). Where one of the two models ties its
+ * embeddings (no {@code lm_head.weight}) and the other has a head, the tied model's head is its
+ * input embedding, as mergekit reads it ({@link TiedHead#aliased}).
  *
  * <p>Plan (names, shapes and dtypes checked on this JVM before any work), execute (one task per
  * tensor on an {@link ExtractExecutor}), commit (the adapter staged beside {@code OUT_DIR} with the
@@ -190,7 +193,10 @@ public final class LoraExtraction {
         OutputPublisher publisher = OutputPublisher.forPath(r.outDir(), conf);
         publisher.checkDestination(publisher.outputPath(r.outDir()), r.overwrite());
         List<ExtractionPlan.DeltaTask> tasks = new ArrayList<>();
-        try (Checkpoint ft = Checkpoint.open(r.model(), conf); Checkpoint base = Checkpoint.open(r.baseModel(), conf)) {
+        try (Checkpoint ftFile = Checkpoint.open(r.model(), conf);
+                Checkpoint baseFile = Checkpoint.open(r.baseModel(), conf)) {
+            Checkpoint ft = TiedHead.aliased(ftFile, baseFile);
+            Checkpoint base = TiedHead.aliased(baseFile, ftFile);
             Selection selection = r.selection();
             Predicate<String> excluded = selection.excluded();
             for (String name : base.tensorNames()) {
@@ -281,7 +287,9 @@ public final class LoraExtraction {
             }
             Map<String, LoraAdapterProvenance.Whole> wholeRecords = new LinkedHashMap<>();
             TreeSet<String> toSave = new TreeSet<>();
-            try (Checkpoint ft = Checkpoint.open(r.model(), conf)) {
+            try (Checkpoint ftFile = Checkpoint.open(r.model(), conf);
+                    Checkpoint baseFile = Checkpoint.open(r.baseModel(), conf)) {
+                Checkpoint ft = TiedHead.aliased(ftFile, baseFile);
                 for (DeltaResult d : whole) {
                     TensorInfo t = ft.info(d.tensor());
                     boolean save = r.other() == Other.SAVE || byTensor.get(d.tensor()).save();

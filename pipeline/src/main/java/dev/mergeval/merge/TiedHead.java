@@ -23,9 +23,10 @@ import java.util.Map;
  *       transformers ignores it.</li>
  * </ul>
  *
- * Every other name reads through to the model.
+ * Every other name reads through to the model. {@link #aliased} is the first rule alone, for
+ * {@code extract-lora}'s two models.
  */
-final class TiedHead implements Checkpoint {
+public final class TiedHead implements Checkpoint {
 
     static final String HEAD = "lm_head.weight";
     private static final List<String> EMBEDDINGS = List.of("model.embed_tokens.weight", "transformer.wte.weight");
@@ -45,10 +46,21 @@ final class TiedHead implements Checkpoint {
             return model;
         }
         if (reference.contains(HEAD)) {
-            return EMBEDDINGS.stream().filter(model::contains).findFirst()
-                    .<Checkpoint>map(e -> new TiedHead(model, e)).orElse(model);
+            return aliased(model, reference);
         }
         return EMBEDDINGS.stream().anyMatch(reference::contains) ? new TiedHead(model, null) : model;
+    }
+
+    /**
+     * {@code model} with its input embedding read as its head where it has none and {@code other}
+     * has one; else {@code model} itself.
+     */
+    public static Checkpoint aliased(Checkpoint model, Checkpoint other) {
+        if (model.contains(HEAD) || !other.contains(HEAD)) {
+            return model;
+        }
+        return EMBEDDINGS.stream().filter(model::contains).findFirst()
+                .<Checkpoint>map(e -> new TiedHead(model, e)).orElse(model);
     }
 
     /** The name this model stores {@code name} under (the head: its embedding). */

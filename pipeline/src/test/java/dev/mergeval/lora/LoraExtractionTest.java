@@ -427,6 +427,61 @@ class LoraExtractionTest {
         }
     }
 
+    /** A copy of {@code model} in {@code to} with an output head of its own: its embedding plus 0.5. */
+    private Path untied(Path model, Path to) throws IOException {
+        Files.createDirectories(to);
+        List<SafetensorsWriter.TensorData> tensors = new ArrayList<>();
+        try (Checkpoint c = Checkpoint.open(model.toString(), conf)) {
+            for (String name : c.tensorNames()) {
+                tensors.add(SafetensorsWriter.TensorData.ofFloats(name, c.info(name).dtype(), c.info(name).shape(),
+                        c.readFloats(name)));
+            }
+            float[] head = c.readFloats("model.embed_tokens.weight");
+            for (int i = 0; i < head.length; i++) {
+                head[i] += 0.5f;
+            }
+            TensorInfo e = c.info("model.embed_tokens.weight");
+            tensors.add(SafetensorsWriter.TensorData.ofFloats("lm_head.weight", e.dtype(), e.shape(), head));
+            Files.writeString(to.resolve("config.json"), c.config().deepCopy().put("tie_word_embeddings", false)
+                    .toPrettyString());
+        }
+        SafetensorsWriter.writeFile(HadoopFs.local(), HadoopFs.of(to.resolve("model.safetensors")), tensors,
+                Map.of("format", "pt"));
+        return to;
+    }
+
+    /**
+     * One model ties its embeddings (no {@code lm_head.weight}), the other has a head: the tied
+     * model's head is its embedding, as mergekit reads it, and the head is saved whole (FT's).
+     */
+    @Test
+    void aTiedModelsHeadIsItsEmbedding() throws IOException {
+        Path[] m = generated(DType.F32, true);
+        Path ftHead = untied(m[1], tmp.resolve("ft-head"));
+        Path baseHead = untied(m[0], tmp.resolve("base-head"));
+        String[][] pairs = {{ftHead.toString(), m[0].toString()}, {m[1].toString(), baseHead.toString()}};
+        for (String[] pair : pairs) {
+            Path out = tmp.resolve("adapter-" + pair[0].substring(pair[0].lastIndexOf('/') + 1));
+            LoraAdapterProvenance p = extract(LoraExtraction.Request.of(pair[0], pair[1], 4, out.toString()));
+            LoraAdapterProvenance.Whole head = p.whole().get("lm_head.weight");
+            assertEquals("saved", head.action(), pair[0]);
+            try (Checkpoint ft = Checkpoint.open(pair[0], conf); Checkpoint base = Checkpoint.open(pair[1], conf);
+                    Checkpoint adapter = Checkpoint.open(out.resolve("adapter_model.safetensors").toString(), conf)) {
+                float[] ftHeadValues = ft.readFloats(ft.contains("lm_head.weight") ? "lm_head.weight"
+                        : "model.embed_tokens.weight");
+                float[] baseHeadValues = base.readFloats(base.contains("lm_head.weight") ? "lm_head.weight"
+                        : "model.embed_tokens.weight");
+                assertArrayEquals(ftHeadValues, adapter.readFloats("base_model.model.lm_head.weight"));
+                double norm2 = 0;
+                for (int i = 0; i < ftHeadValues.length; i++) {
+                    double d = (double) ftHeadValues[i] - baseHeadValues[i];
+                    norm2 += d * d;
+                }
+                assertEquals(Math.sqrt(norm2), head.deltaNorm(), 1e-9 * Math.sqrt(norm2));
+            }
+        }
+    }
+
     @Test
     void scalingMixesSavedTensorsWithTheBase() throws IOException {
         Path[] m = generated(DType.BF16, false);
