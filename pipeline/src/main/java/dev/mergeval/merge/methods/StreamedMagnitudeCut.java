@@ -77,30 +77,31 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
 
     @Override
     public void observe(float[] x, float[] base, long offset, int count) {
-        if (resolved) {
-            throw new IllegalStateException("the cut is already resolved");
-        }
-        if (!highPassDone) {
-            if (sinceFlush + count >= FLUSH_EVERY) {
-                flushLanes();
-            }
-            sinceFlush += count;
+        if (passOne(count)) {
             countHigh(x, base, count, laneCounts, laneZeroLow);
         } else {
             countLow(x, base, count, high, hist);
         }
     }
 
-    /** {@link #observe} over little-endian BF16 bytes. */
-    void observeBf16(byte[] x, byte[] base, long offset, int count) {
+    /** Starts a chunk of {@code count} elements of a pass; true in pass one (the high bits), false in pass two. */
+    private boolean passOne(int count) {
         if (resolved) {
             throw new IllegalStateException("the cut is already resolved");
         }
-        if (!highPassDone) {
-            if (sinceFlush + count >= FLUSH_EVERY) {
-                flushLanes();
-            }
-            sinceFlush += count;
+        if (highPassDone) {
+            return false;
+        }
+        if (sinceFlush + count >= FLUSH_EVERY) {
+            flushLanes();
+        }
+        sinceFlush += count;
+        return true;
+    }
+
+    /** {@link #observe} over little-endian BF16 bytes, {@link #countHigh} and {@link #countLow} decoding as they go. */
+    void observeBf16(byte[] x, byte[] base, long offset, int count) {
+        if (passOne(count)) {
             for (int i = 0; i < count; i++) {
                 int m = MagnitudeSelection.magnitudeBits(TensorCodec.bf16At(x, i), TensorCodec.bf16At(base, i));
                 int slot = (m >>> 16) * LANES + (i & (LANES - 1));
