@@ -77,31 +77,30 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
 
     @Override
     public void observe(float[] x, float[] base, long offset, int count) {
-        if (passOne(count)) {
+        if (resolved) {
+            throw new IllegalStateException("the cut is already resolved");
+        }
+        if (!highPassDone) {
+            if (sinceFlush + count >= FLUSH_EVERY) {
+                flushLanes();
+            }
+            sinceFlush += count;
             countHigh(x, base, count, laneCounts, laneZeroLow);
         } else {
             countLow(x, base, count, high, hist);
         }
     }
 
-    /** Starts a chunk of {@code count} elements of a pass; true in pass one (the high bits), false in pass two. */
-    private boolean passOne(int count) {
+    /** {@link #observe} over little-endian BF16 bytes. */
+    void observeBf16(byte[] x, byte[] base, long offset, int count) {
         if (resolved) {
             throw new IllegalStateException("the cut is already resolved");
         }
-        if (highPassDone) {
-            return false;
-        }
-        if (sinceFlush + count >= FLUSH_EVERY) {
-            flushLanes();
-        }
-        sinceFlush += count;
-        return true;
-    }
-
-    /** {@link #observe} over little-endian BF16 bytes, {@link #countHigh} and {@link #countLow} decoding as they go. */
-    void observeBf16(byte[] x, byte[] base, long offset, int count) {
-        if (passOne(count)) {
+        if (!highPassDone) {
+            if (sinceFlush + count >= FLUSH_EVERY) {
+                flushLanes();
+            }
+            sinceFlush += count;
             for (int i = 0; i < count; i++) {
                 int m = MagnitudeSelection.magnitudeBits(TensorCodec.bf16At(x, i), TensorCodec.bf16At(base, i));
                 int slot = (m >>> 16) * LANES + (i & (LANES - 1));
