@@ -36,25 +36,6 @@ public interface StreamedMerge {
     void merge(float[][] inputs, long offset, int n, float[] out);
 
     /**
-     * Whether this merge also runs on BF16 inputs and output straight from and to their stored
-     * bytes ({@link #observeBf16}, {@link #mergeBf16}): the same passes and exactly the bytes that
-     * decoding, {@link #observe}, {@link #merge} and encoding give, with no float arrays between.
-     */
-    default boolean mergesBf16() {
-        return false;
-    }
-
-    /** {@link #observe} over little-endian BF16 bytes; only where {@link #mergesBf16}. */
-    default void observeBf16(byte[][] inputs, long offset, int n) {
-        throw new UnsupportedOperationException("no BF16 path");
-    }
-
-    /** {@link #merge} from and to little-endian BF16 bytes; only where {@link #mergesBf16}. */
-    default void mergeBf16(byte[][] inputs, long offset, int n, byte[] out) {
-        throw new UnsupportedOperationException("no BF16 path");
-    }
-
-    /**
      * The whole-tensor merge by {@code merge}: every pass, and the merge, over {@code inputs} whole as
      * one chunk. Methods whose {@link MergeMethod#merge} is their streamed merge use this, so that the
      * two cannot differ.

@@ -1,6 +1,5 @@
 package dev.mergeval.merge.methods;
 
-import dev.mergeval.checkpoint.TensorCodec;
 import dev.mergeval.merge.MagnitudeSelection;
 import java.util.Arrays;
 
@@ -88,32 +87,6 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
             countHigh(x, base, count, laneCounts, laneZeroLow);
         } else {
             countLow(x, base, count, high, hist);
-        }
-    }
-
-    /** {@link #observe} over little-endian BF16 bytes. */
-    void observeBf16(byte[] x, byte[] base, long offset, int count) {
-        if (resolved) {
-            throw new IllegalStateException("the cut is already resolved");
-        }
-        if (!highPassDone) {
-            if (sinceFlush + count >= FLUSH_EVERY) {
-                flushLanes();
-            }
-            sinceFlush += count;
-            for (int i = 0; i < count; i++) {
-                int m = MagnitudeSelection.magnitudeBits(TensorCodec.bf16At(x, i), TensorCodec.bf16At(base, i));
-                int slot = (m >>> 16) * LANES + (i & (LANES - 1));
-                laneCounts[slot]++;
-                laneZeroLow[slot] += 1 - (((m & 0xFFFF) + 0xFFFF) >>> 16);
-            }
-        } else {
-            for (int i = 0; i < count; i++) {
-                int m = MagnitudeSelection.magnitudeBits(TensorCodec.bf16At(x, i), TensorCodec.bf16At(base, i));
-                if ((m >>> 16) == high) {
-                    hist[m & 0xFFFF]++;
-                }
-            }
         }
     }
 

@@ -247,26 +247,6 @@ final class StreamedTaskVectorMerge implements StreamedMerge {
         }
     }
 
-    /** One fine-tune through a magnitude cut, elected as it is merged (TIES): the common case, on BF16 bytes. */
-    @Override
-    public boolean mergesBf16() {
-        return cuts.length == 1 && cuts[0] instanceof StreamedMagnitudeCut && combiner.electsOne() && !sumsPending;
-    }
-
-    @Override
-    public void observeBf16(byte[][] inputs, long offset, int n) {
-        ((StreamedMagnitudeCut) cuts[0]).observeBf16(inputs[baseIndex == 0 ? 1 : 0], inputs[baseIndex], offset, n);
-    }
-
-    @Override
-    public void mergeBf16(byte[][] inputs, long offset, int n, byte[] out) {
-        if (needsPass()) {
-            throw new IllegalStateException("merge before the passes are done");
-        }
-        combiner.electOneBf16(inputs[baseIndex == 0 ? 1 : 0], inputs[baseIndex], n, (StreamedMagnitudeCut) cuts[0],
-                offset, scale(0), out);
-    }
-
     @Override
     public void merge(float[][] inputs, long offset, int n, float[] out) {
         if (needsPass()) {

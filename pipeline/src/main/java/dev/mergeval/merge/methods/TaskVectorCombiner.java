@@ -1,6 +1,5 @@
 package dev.mergeval.merge.methods;
 
-import dev.mergeval.checkpoint.TensorCodec;
 import dev.mergeval.merge.MagnitudeSelection;
 import dev.mergeval.merge.methods.GeneralizedTaskArithmeticMerge.Consensus;
 import java.util.Arrays;
@@ -214,23 +213,6 @@ final class TaskVectorCombiner {
             long tie = StreamedMagnitudeCut.tie(m, threshold);
             seen += tie;
             out[i] = one(x[i], base[i], scaled, StreamedMagnitudeCut.keeps(m, threshold, tie, seen, allowed));
-        }
-        cut.endChunk(seen);
-    }
-
-    /** {@link #electOne(float[], float[], int, StreamedMagnitudeCut, long, double, float[])} on BF16 bytes. */
-    void electOneBf16(byte[] x, byte[] base, int n, StreamedMagnitudeCut cut, long offset, double scale, byte[] out) {
-        double scaled = w[0] * scale;
-        int threshold = cut.threshold();
-        long allowed = cut.equalAllowed();
-        long seen = cut.startChunk(offset, n);
-        for (int i = 0; i < n; i++) {
-            float xi = TensorCodec.bf16At(x, i);
-            float bi = TensorCodec.bf16At(base, i);
-            int m = MagnitudeSelection.magnitudeBits(xi, bi);
-            long tie = StreamedMagnitudeCut.tie(m, threshold);
-            seen += tie;
-            TensorCodec.putBf16(out, i, one(xi, bi, scaled, StreamedMagnitudeCut.keeps(m, threshold, tie, seen, allowed)));
         }
         cut.endChunk(seen);
     }

@@ -169,7 +169,14 @@ public final class UnitExecutor {
             throws IOException {
         StoredChunks in = new StoredChunks(inputs, sources, plan.chunkElements(), BLOCK_ELEMENTS, scratch);
         if (kernel instanceof ElementwiseKernel.Bf16 fused && in.allOf(DType.BF16) && tensor.dtype() == DType.BF16) {
-            mergeBf16Chunks(in, tensor, slice, (x, offset, n, y) -> fused.mergeBf16(x, n, y), scratch, sink);
+            byte[] out = scratch.bytes(sources.size(), in.chunk * DType.BF16.byteSize());
+            for (long done = 0; done < slice.elementCount(); done += in.chunk) {
+                int n = (int) Math.min(in.chunk, slice.elementCount() - done);
+                long offset = slice.elementOffset() + done;
+                in.read(offset, n);
+                fused.mergeBf16(in.raw, n, out);
+                sink.write(tensor, offset * DType.BF16.byteSize(), ByteBuffer.wrap(out, 0, n * DType.BF16.byteSize()));
+            }
             return;
         }
         mergeBlocks(in, tensor, slice, (x, offset, n, y) -> kernel.merge(x, n, y), scratch, sink);
@@ -177,9 +184,7 @@ public final class UnitExecutor {
 
     /**
      * A tensor merged by its {@link StreamedMerge}: the passes it asks for, each over the whole
-     * tensor block by block as {@link #mergeBlocks} reads it, then the merge by {@link #mergeBlocks};
-     * for BF16 in and out where the merge {@link StreamedMerge#mergesBf16}, chunk by chunk on the
-     * stored bytes ({@link #mergeBf16Chunks}).
+     * tensor block by block as {@link #mergeBlocks} reads it, then the merge by {@link #mergeBlocks}.
      * A merge of whole rows gets blocks (and chunks) of as many whole rows as fit the plan's chunk
      * size, at least one. Memory stays a chunk's worth however large the tensor.
      */
@@ -194,18 +199,6 @@ public final class UnitExecutor {
         StoredChunks in = row > 1 ? new StoredChunks(inputs, sources, rows, rows, scratch)
                 : new StoredChunks(inputs, sources, plan.chunkElements(), BLOCK_ELEMENTS, scratch);
         long total = slice.elementCount();
-        if (streamed.mergesBf16() && in.allOf(DType.BF16) && tensor.dtype() == DType.BF16) {
-            while (streamed.needsPass()) {
-                for (long done = 0; done < total; done += in.chunk) {
-                    int n = (int) Math.min(in.chunk, total - done);
-                    in.read(done, n);
-                    streamed.observeBf16(in.raw, done, n);
-                }
-                streamed.endPass();
-            }
-            mergeBf16Chunks(in, tensor, slice, streamed::mergeBf16, scratch, sink);
-            return;
-        }
         while (streamed.needsPass()) {
             for (long done = 0; done < total; done += in.chunk) {
                 int n = (int) Math.min(in.chunk, total - done);
@@ -224,29 +217,6 @@ public final class UnitExecutor {
     @FunctionalInterface
     private interface BlockMerge {
         void merge(float[][] inputs, long offset, int n, float[] out);
-    }
-
-    /** {@link BlockMerge} from the inputs' stored BF16 bytes into the output's BF16 bytes. */
-    @FunctionalInterface
-    private interface Bf16Merge {
-        void merge(byte[][] inputs, long offset, int n, byte[] out);
-    }
-
-    /**
-     * BF16 inputs into a BF16 output: each chunk's stored bytes merged straight into the thread's
-     * output bytes, which go out in one write; no floats in between.
-     */
-    private static void mergeBf16Chunks(StoredChunks in, OutputTensor tensor, TensorSlice slice, Bf16Merge merge,
-            Scratch scratch, UnitSink sink) throws IOException {
-        int size = DType.BF16.byteSize();
-        byte[] out = scratch.bytes(in.raw.length, in.chunk * size);
-        for (long done = 0; done < slice.elementCount(); done += in.chunk) {
-            int n = (int) Math.min(in.chunk, slice.elementCount() - done);
-            long offset = slice.elementOffset() + done;
-            in.read(offset, n);
-            merge.merge(in.raw, offset, n, out);
-            sink.write(tensor, offset * size, ByteBuffer.wrap(out, 0, n * size));
-        }
     }
 
     /**
