@@ -45,6 +45,12 @@ class StreamedPathTest {
                 + "  - {model: %s, parameters: {weight: 0.5, density: %s}}\n".formatted(other, "0.7");
         String[] configs = {
             "merge_method: ties\nbase_model: %s\nmodels:\n%s".formatted(base, two),
+            // One fine-tune: elected as it is merged (TaskVectorCombiner.electOne), plain and with the
+            // inverse-density rescale.
+            "merge_method: ties\nbase_model: %s\nmodels: [{model: %s, parameters: {weight: 0.8, density: 0.3}}]\n"
+                    .formatted(base, tune),
+            ("merge_method: ties\nbase_model: %s\nmodels: [{model: %s, parameters: {weight: 0.8, density: 0.3}}]\n"
+                    + "parameters: {rescale: true, rescale_mode: inverse_density, lambda: 0.7}\n").formatted(base, tune),
             "merge_method: dare_ties\nbase_model: %s\nmodels:\n%s".formatted(base, two),
             "merge_method: breadcrumbs_ties\nbase_model: %s\nmodels:\n%sparameters: {gamma: 0.05}\n".formatted(base, two),
             "merge_method: della\nbase_model: %s\nmodels:\n%sparameters: {epsilon: 0.1}\n".formatted(base, two),
