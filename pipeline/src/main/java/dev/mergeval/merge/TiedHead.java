@@ -42,7 +42,7 @@ public final class TiedHead implements Checkpoint {
 
     /** {@code model} as a merge whose reference model is {@code reference} reads it. */
     static Checkpoint view(Checkpoint model, Checkpoint reference) {
-        if (model == reference || model.contains(HEAD) == reference.contains(HEAD)) {
+        if (model.contains(HEAD) == reference.contains(HEAD)) {
             return model;
         }
         if (reference.contains(HEAD)) {
