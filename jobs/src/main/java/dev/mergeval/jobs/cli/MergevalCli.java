@@ -26,8 +26,15 @@ import picocli.CommandLine.ScopeType;
         name = "mergeval",
         mixinStandardHelpOptions = true,
         versionProvider = MergevalCli.Version.class,
-        description = "Merge fine-tuned LLM checkpoints with their aligned base and evaluate safety and skill.",
-        subcommands = {
+        description = "Merge fine-tuned LLM checkpoints with their aligned base and evaluate safety and skill.")
+public final class MergevalCli {
+
+    public static final int EXIT_OK = 0;
+    public static final int EXIT_INTERNAL = 1;
+    public static final int EXIT_BAD_INPUT = 2;
+
+    /** The subcommands, in the order the help lists them. */
+    private static final List<Class<?>> SUBCOMMANDS = List.of(
             CommandLine.HelpCommand.class,
             GenerateCommand.class,
             ScoreCommand.class,
@@ -42,13 +49,7 @@ import picocli.CommandLine.ScopeType;
             FinetuneCommand.class,
             ExtractLoraCommand.class,
             ScaleLoraCommand.class,
-            ServeCommand.class,
-        })
-public final class MergevalCli {
-
-    public static final int EXIT_OK = 0;
-    public static final int EXIT_INTERNAL = 1;
-    public static final int EXIT_BAD_INPUT = 2;
+            ServeCommand.class);
 
     /** Declares the option for every subcommand; {@link #execute} reads it from the parse result, wherever given. */
     @Option(names = "--verbose", scope = ScopeType.INHERIT,
@@ -81,13 +82,32 @@ public final class MergevalCli {
 
     /** Runs the CLI and returns its exit code (tests call this instead of {@link #main}). */
     public static int run(String... args) {
-        return commandLine().execute(args);
+        return commandLine(invoked(args)).execute(args);
     }
 
     /** The command line with every command, the hidden aliases included, and its handlers. */
     static CommandLine commandLine() {
+        return commandLine(null);
+    }
+
+    /**
+     * The command line with its handlers and, where {@code invoked} names a subcommand other than
+     * {@code help}, that subcommand only; else every one and the hidden aliases. Picocli builds a
+     * command's model by reflection on all its options: for the fifteen commands that took 0.25 s
+     * of a fresh JVM's start, on every run of any one of them ({@code docs/benchmarks.md}, eighth
+     * pass). Parsing and help of the one command are the same either way.
+     */
+    static CommandLine commandLine(String invoked) {
         CommandLine cli = new CommandLine(new MergevalCli());
-        BenchCommand.addAliases(cli);
+        Class<?> only = SUBCOMMANDS.stream()
+                .filter(c -> c != CommandLine.HelpCommand.class && c.getAnnotation(Command.class).name().equals(invoked))
+                .findFirst().orElse(null);
+        if (only != null) {
+            cli.addSubcommand(only);
+        } else {
+            SUBCOMMANDS.forEach(cli::addSubcommand);
+            BenchCommand.addAliases(cli);
+        }
         cli.setExecutionExceptionHandler(MergevalCli::handle);
         cli.setExecutionStrategy(MergevalCli::execute);
         cli.setParameterExceptionHandler((ex, a) -> {
@@ -95,6 +115,16 @@ public final class MergevalCli {
             return EXIT_BAD_INPUT;
         });
         return cli;
+    }
+
+    /** The subcommand {@code args} name: the first argument that is not an option (the top level's take no value). */
+    static String invoked(String... args) {
+        for (String a : args) {
+            if (!a.startsWith("-")) {
+                return a;
+            }
+        }
+        return null;
     }
 
     /** Runs the subcommand with its log file (none for help and version requests). */
