@@ -39,9 +39,16 @@ import org.apache.hadoop.fs.Path;
  * module's copy) replace the base tensor of the same name whole; a module matches an entry that
  * equals it or is a dotted suffix of it, as for {@code target_modules}.
  *
- * <p>Supported: linear and embedding LoRA and {@code modules_to_save}. Refused with a message: other
- * PEFT types, DoRA ({@code use_dora}), trained biases ({@code bias} other than {@code none}),
- * convolution LoRA, and full-weight tensors of modules not in {@code modules_to_save}.
+ * <p>With {@code lora_bias: true} (PEFT 0.14 and later) a linear module's {@code lora_B} also has a
+ * bias, {@code ...lora_B.bias [out]}, which is what an extraction from a full fine-tune writes for a
+ * module whose bias changed ({@code mergeval extract-lora}): the module's base bias {@code b} reads
+ * as {@code b + scale * lora_B.bias}, rounded once to the base dtype, as PEFT's merge computes
+ * {@code (base_layer.bias + lora_B.bias * scaling).to(orig_dtype)}.
+ *
+ * <p>Supported: linear and embedding LoRA, {@code lora_bias} and {@code modules_to_save}. Refused
+ * with a message: other PEFT types, DoRA ({@code use_dora}), trained biases ({@code bias} other
+ * than {@code none}), convolution LoRA, and full-weight tensors of modules not in
+ * {@code modules_to_save}.
  */
 public final class LoraAdapter {
 
@@ -49,6 +56,8 @@ public final class LoraAdapter {
     static final String PEFT_PREFIX = "base_model.model.";
     private static final String A_SUFFIX = ".lora_A.weight";
     private static final String B_SUFFIX = ".lora_B.weight";
+    /** A linear module's {@code lora_B} bias, with {@code lora_bias: true}. */
+    public static final String B_BIAS_SUFFIX = ".lora_B.bias";
     private static final String EMBEDDING_A_SUFFIX = ".lora_embedding_A";
     private static final String EMBEDDING_B_SUFFIX = ".lora_embedding_B";
     /** PEFT's LoRA parameter names: linear A and B, then embedding A and B (index = {@link #loraPart}). */
@@ -65,6 +74,13 @@ public final class LoraAdapter {
     }
 
     /**
+     * The {@code lora_B} bias of a linear module ({@code lora_bias: true}): base tensor
+     * {@code baseTensor} ({@code <module>.bias}) reads as {@code base + scale * values}.
+     */
+    public record BiasDelta(String module, String baseTensor, float scale, float[] values) {
+    }
+
+    /**
      * A whole tensor saved under {@code modules_to_save}: it replaces the base tensor {@code tensor}.
      *
      * @param values its elements as floats, row-major
@@ -75,13 +91,15 @@ public final class LoraAdapter {
     private final String dir;
     private final Map<String, Module> byBaseTensor;
     private final Map<String, Saved> saved;
+    private final Map<String, BiasDelta> biases;
     private final ShardFile weightsFile;
 
     private LoraAdapter(String dir, Map<String, Module> byBaseTensor, Map<String, Saved> saved,
-                        ShardFile weightsFile) {
+                        Map<String, BiasDelta> biases, ShardFile weightsFile) {
         this.dir = dir;
         this.byBaseTensor = Collections.unmodifiableMap(byBaseTensor);
         this.saved = Collections.unmodifiableMap(saved);
+        this.biases = Collections.unmodifiableMap(biases);
         this.weightsFile = weightsFile;
     }
 
@@ -110,6 +128,7 @@ public final class LoraAdapter {
         double alpha = number(cfg, "lora_alpha", where);
         boolean rslora = bool(cfg, "use_rslora", where);
         boolean fanInFanOut = bool(cfg, "fan_in_fan_out", where);
+        boolean loraBias = bool(cfg, "lora_bias", where);
         Map<String, Double> rankPattern = patternMap(cfg, "rank_pattern", where);
         Map<String, Double> alphaPattern = patternMap(cfg, "alpha_pattern", where);
         TargetModules targets = TargetModules.parse(cfg.get("target_modules"), where);
@@ -124,11 +143,12 @@ public final class LoraAdapter {
         }
         Map<String, Module> modules = new LinkedHashMap<>();
         Map<String, Saved> saved = new LinkedHashMap<>();
+        Map<String, BiasDelta> biases = new LinkedHashMap<>();
         try (Checkpoint w = SafetensorsCheckpoint.open(weights.toString(), fs, dir, List.of(weights),
                 null, null)) {
-            Map<String, String[]> pairs = pairTensors(w, weights.toString(), toSave);
+            Map<String, String[]> pairs = pairTensors(w, weights.toString(), toSave, loraBias);
             for (String name : w.tensorNames()) {
-                if (loraPart(name) < 0) {
+                if (loraPart(name) < 0 && !name.endsWith(B_BIAS_SUFFIX)) {
                     TensorInfo t = w.info(name);
                     String tensor = name.substring(PEFT_PREFIX.length());
                     saved.put(tensor, new Saved(tensor, t.dtype(), t.shape(), w.readFloats(name)));
@@ -142,18 +162,24 @@ public final class LoraAdapter {
                 }
                 int rr = (int) lookup(rankPattern, module, r);
                 double aa = lookup(alphaPattern, module, alpha);
-                modules.put(module + ".weight",
-                        loadModule(w, module, e.getValue(), rr, aa, rslora, fanInFanOut, weights));
+                Module m = loadModule(w, module, e.getValue(), rr, aa, rslora, fanInFanOut, weights);
+                modules.put(module + ".weight", m);
+                String biasName = PEFT_PREFIX + module + B_BIAS_SUFFIX;
+                if (w.contains(biasName)) {
+                    biases.put(module + ".bias", loadBias(w, biasName, m, weights));
+                }
             }
-            return new LoraAdapter(dir.toString(), modules, saved, w.shardFiles().get(0));
+            return new LoraAdapter(dir.toString(), modules, saved, biases, w.shardFiles().get(0));
         }
     }
 
     /**
      * Groups tensors into (A, B) per module and refuses everything that is neither a LoRA factor
-     * (linear or embedding) nor a tensor of a module in {@code toSave}.
+     * (linear or embedding), nor a {@code lora_B} bias where {@code loraBias}, nor a tensor of a
+     * module in {@code toSave}.
      */
-    private static Map<String, String[]> pairTensors(Checkpoint w, String file, List<String> toSave) {
+    private static Map<String, String[]> pairTensors(Checkpoint w, String file, List<String> toSave,
+            boolean loraBias) {
         Map<String, String[]> pairs = new LinkedHashMap<>();
         for (String name : w.tensorNames()) {
             if (name.contains("lora_magnitude_vector")) {
@@ -165,6 +191,18 @@ public final class LoraAdapter {
                         + "' does not start with the PEFT prefix '" + PEFT_PREFIX + "'");
             }
             int part = loraPart(name);
+            if (name.endsWith(B_BIAS_SUFFIX)) {
+                if (!loraBias) {
+                    throw new BadInputException(file + ": tensor '" + name + "' is a lora_B bias, but the"
+                            + " adapter config does not set lora_bias: true (PEFT would not load it)");
+                }
+                String module = name.substring(PEFT_PREFIX.length(), name.length() - B_BIAS_SUFFIX.length());
+                if (!w.contains(PEFT_PREFIX + module + B_SUFFIX)) {
+                    throw new BadInputException(file + ": tensor '" + name + "' is a lora_B bias of module '"
+                            + module + "', which has no linear lora_B weight");
+                }
+                continue;
+            }
             if (part < 0) {
                 String tensor = name.substring(PEFT_PREFIX.length());
                 int dot = tensor.lastIndexOf('.');
@@ -241,6 +279,17 @@ public final class LoraAdapter {
         }
         return new Module(module, module + ".weight", r, alpha, scale, in, out,
                 Shapes.transpose(av, r, in), Shapes.transpose(bv, out, r));
+    }
+
+    /** The {@code lora_B} bias {@code name} of linear module {@code m}: one value per row of its lora_B. */
+    private static BiasDelta loadBias(Checkpoint w, String name, Module m, Path file) {
+        TensorInfo t = w.info(name);
+        long out = w.info(PEFT_PREFIX + m.module() + B_SUFFIX).dim(0);
+        if (t.rank() != 1 || t.dim(0) != out) {
+            throw new BadInputException(file + ": tensor '" + name + "' is " + Arrays.toString(t.shape())
+                    + "; a lora_B bias of module '" + m.module() + "' must be [" + out + "]");
+        }
+        return new BiasDelta(m.module(), m.module() + ".bias", m.scale(), w.readFloats(name));
     }
 
     private static List<String> modulesToSave(ObjectNode cfg, String where) {
@@ -402,6 +451,11 @@ public final class LoraAdapter {
     /** Adapted modules keyed by the base tensor they change ({@code <module>.weight}). */
     public Map<String, Module> modules() {
         return byBaseTensor;
+    }
+
+    /** The {@code lora_B} biases, keyed by the base bias they change ({@code <module>.bias}). */
+    public Map<String, BiasDelta> biases() {
+        return biases;
     }
 
     /** Whole tensors from {@code modules_to_save}, keyed by the base tensor they replace. */

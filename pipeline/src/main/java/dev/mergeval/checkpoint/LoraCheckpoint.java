@@ -22,6 +22,8 @@ import org.apache.hadoop.conf.Configuration;
  * returned. Only the order of the float32 dot-product accumulation (ascending rank index here) can
  * differ from PyTorch's matmul. A tensor saved whole ({@code modules_to_save}) reads in place of the
  * base tensor, rounded to the base tensor's dtype as PEFT's copy into the module's parameter does.
+ * A module's {@code lora_B} bias ({@code lora_bias}) is added to the base bias in float32 and the
+ * sum rounded once, as PEFT's merge of it does.
  */
 public final class LoraCheckpoint implements Checkpoint {
 
@@ -59,6 +61,19 @@ public final class LoraCheckpoint implements Checkpoint {
             if (!w.dtype().isCodecSupported()) {
                 throw new BadInputException(base.location() + ": base tensor '" + m.baseTensor()
                         + "' is " + w.dtype() + ", which LoRA cannot be applied to");
+            }
+        }
+        for (LoraAdapter.BiasDelta b : adapter.biases().values()) {
+            if (!base.contains(b.baseTensor())) {
+                throw new BadInputException(adapter.weightsFile().path() + ": module '" + b.module()
+                        + "' has a lora_B bias, but " + base.location() + " has no bias '" + b.baseTensor()
+                        + "' to add it to");
+            }
+            TensorInfo t = base.info(b.baseTensor());
+            if (t.rank() != 1 || t.dim(0) != b.values().length || !t.dtype().isCodecSupported()) {
+                throw new BadInputException(adapter.weightsFile().path() + ": module '" + b.module()
+                        + "' has a lora_B bias of " + b.values().length + " values, but base tensor '"
+                        + b.baseTensor() + "' is " + t.dtype() + " " + Arrays.toString(t.shape()));
             }
         }
         for (LoraAdapter.Saved t : adapter.saved().values()) {
@@ -130,6 +145,17 @@ public final class LoraCheckpoint implements Checkpoint {
             return;
         }
         base.readFloats(name, elementOffset, dst, dstOff, count);
+        LoraAdapter.BiasDelta bias = adapter.biases().get(name);
+        if (bias != null) {
+            Objects.checkFromIndexSize(elementOffset, count, bias.values().length);
+            DType dt = base.info(name).dtype();
+            boolean half = dt == DType.F16 || dt == DType.BF16;
+            for (int j = 0; j < count; j++) {
+                float v = dst[dstOff + j] + bias.values()[(int) elementOffset + j] * bias.scale();
+                dst[dstOff + j] = half ? round(dt, v) : v;
+            }
+            return;
+        }
         LoraAdapter.Module m = adapter.modules().get(name);
         if (m == null || count == 0) {
             return;
@@ -180,7 +206,8 @@ public final class LoraCheckpoint implements Checkpoint {
      */
     @Override
     public byte[] readRaw(String name, long byteOffset, int length) {
-        if (!adapter.modules().containsKey(name) && !adapter.saved().containsKey(name)) {
+        if (!adapter.modules().containsKey(name) && !adapter.saved().containsKey(name)
+                && !adapter.biases().containsKey(name)) {
             return base.readRaw(name, byteOffset, length);
         }
         TensorInfo t = base.info(name);

@@ -33,7 +33,7 @@ final class AdapterFiles {
      * writes it), so {@code PeftModel.from_pretrained} and multi-LoRA engines read it without defaults.
      */
     static ObjectNode config(String baseModel, int r, double alpha, List<String> targetModules,
-            List<String> modulesToSave) {
+            List<String> modulesToSave, boolean loraBias) {
         ObjectNode cfg = Mappers.JSON.createObjectNode();
         cfg.putObject("alpha_pattern");
         cfg.put("base_model_name_or_path", baseModel);
@@ -42,6 +42,10 @@ final class AdapterFiles {
         cfg.put("inference_mode", true);
         cfg.put("init_lora_weights", true);
         putAlpha(cfg, alpha);
+        if (loraBias) {
+            // Written only where used: PEFT before 0.14 refuses the key, and could not apply the biases.
+            cfg.put("lora_bias", true);
+        }
         cfg.put("lora_dropout", 0.0);
         if (modulesToSave.isEmpty()) {
             cfg.putNull("modules_to_save");

@@ -2,6 +2,7 @@ package dev.mergeval.lora;
 
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.checkpoint.LoraAdapter;
 import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.checkpoint.SafetensorsWriter;
 import dev.mergeval.checkpoint.TensorInfo;
@@ -20,10 +21,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
+import java.util.stream.Collectors;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -42,10 +45,13 @@ import org.apache.hadoop.fs.Path;
  * largest rank kept), so the config needs no {@code rank_pattern} that some engines ignore; their own
  * rank is in the provenance.
  *
- * <p>Every other tensor that differs (norms, biases, embeddings) is saved whole, FT's bytes, under
- * PEFT's {@code modules_to_save} ({@code base_model.model.<tensor>}, module listed in the config), as
- * mergekit saves its undecomposable modules; {@link Other#REPORT} lists them in the provenance
- * instead. Tensors equal in both are left out. An embedding or output head with more (or fewer) rows
+ * <p>The bias of a decomposed linear module, where it differs, is written exactly as the module's
+ * {@code lora_B} bias ({@code FT - BASE}, float32; {@code lora_bias: true} in the config, PEFT 0.14
+ * and later), as mergekit writes it: PEFT takes a module listed in {@code modules_to_save} whole and
+ * would drop its LoRA factors. Every other tensor that differs (norms, other biases, embeddings) is
+ * saved whole, FT's bytes, under PEFT's {@code modules_to_save} ({@code base_model.model.<tensor>},
+ * module listed in the config), as mergekit saves its undecomposable modules; {@link Other#REPORT}
+ * lists them in the provenance instead. Tensors equal in both are left out. An embedding or output head with more (or fewer) rows
  * in FT than in BASE (a fine-tune that added tokens, {@link EmbeddingRows}) is saved whole whatever
  * the options say, as mergekit does, and applying the adapter needs BASE's embeddings resized to
  * FT's rows first (PEFT: {@code resize_token_embeddings}). Where one of the two models ties its
@@ -60,6 +66,8 @@ import org.apache.hadoop.fs.Path;
 public final class LoraExtraction {
 
     static final String PEFT_PREFIX = "base_model.model.";
+    /** The provenance's action for a bias written as its module's {@code lora_B} bias. */
+    static final String LORA_BIAS = "lora_bias";
 
     /** What to do with tensors that differ and are not decomposed. */
     public enum Other {
@@ -285,13 +293,26 @@ public final class LoraExtraction {
                 modules.put(module, new LoraAdapterProvenance.Module(d.tensor(), task.embedding() ? "embedding"
                         : "linear", rows, cols, d.rank(), d.svd(), d.deltaNorm(), d.relativeError()));
             }
+            Set<String> linearModules = lora.stream().filter(d -> !byTensor.get(d.tensor()).embedding())
+                    .map(d -> module(d.tensor())).collect(Collectors.toSet());
             Map<String, LoraAdapterProvenance.Whole> wholeRecords = new LinkedHashMap<>();
             TreeSet<String> toSave = new TreeSet<>();
+            boolean loraBias = false;
             try (Checkpoint ftFile = Checkpoint.open(r.model(), conf);
                     Checkpoint baseFile = Checkpoint.open(r.baseModel(), conf)) {
                 Checkpoint ft = TiedHead.aliased(ftFile, baseFile);
                 for (DeltaResult d : whole) {
                     TensorInfo t = ft.info(d.tensor());
+                    if (d.tensor().endsWith(".bias") && linearModules.contains(module(d.tensor()))) {
+                        // PEFT would take a module in modules_to_save whole and drop its LoRA factors.
+                        tensors.add(SafetensorsWriter.TensorData.ofFloats(
+                                PEFT_PREFIX + module(d.tensor()) + LoraAdapter.B_BIAS_SUFFIX, DType.F32, t.shape(),
+                                difference(ft.readFloats(d.tensor()), baseFile.readFloats(d.tensor()))));
+                        wholeRecords.put(d.tensor(), new LoraAdapterProvenance.Whole(LORA_BIAS,
+                                Arrays.stream(t.shape()).boxed().toList(), d.deltaNorm()));
+                        loraBias = true;
+                        continue;
+                    }
                     boolean save = r.other() == Other.SAVE || byTensor.get(d.tensor()).save();
                     wholeRecords.put(d.tensor(), new LoraAdapterProvenance.Whole(save ? "saved" : "reported",
                             Arrays.stream(t.shape()).boxed().toList(), d.deltaNorm()));
@@ -305,7 +326,7 @@ public final class LoraExtraction {
                 SafetensorsWriter.writeFile(fs, new Path(staging, AdapterFiles.WEIGHTS), tensors, Map.of("format", "pt"));
             }
             AdapterFiles.writeConfig(fs, staging, AdapterFiles.config(r.baseModel(), rank, rank,
-                    List.copyOf(targets), List.copyOf(toSave)));
+                    List.copyOf(targets), List.copyOf(toSave), loraBias));
             LoraAdapterProvenance provenance = new LoraAdapterProvenance(LoraAdapterProvenance.EXTRACT,
                     Environment.buildVersion(),
                     List.of(AdapterFiles.input("model", r.model(), conf),
@@ -349,6 +370,15 @@ public final class LoraExtraction {
             }
         }
         return new ExtractionPlan.DeltaTask(name, lora, embedding, save, false, t.shape());
+    }
+
+    /** {@code ft - base} element by element, in float32 as PEFT's merge adds it back. */
+    private static float[] difference(float[] ft, float[] base) {
+        float[] d = new float[ft.length];
+        for (int i = 0; i < d.length; i++) {
+            d[i] = ft[i] - base[i];
+        }
+        return d;
     }
 
     /** The module a tensor belongs to: its name without the last part ({@code .weight}, {@code .bias}). */

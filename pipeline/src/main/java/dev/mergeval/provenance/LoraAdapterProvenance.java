@@ -64,7 +64,11 @@ public record LoraAdapterProvenance(
             double relativeError) {
     }
 
-    /** A tensor that differs and is not decomposed: {@code action} is {@code saved} or {@code reported}. */
+    /**
+     * A tensor that differs and is not decomposed: {@code action} is {@code saved} (whole, under
+     * {@code modules_to_save}), {@code reported} (not in the adapter) or {@code lora_bias} (a bias of a
+     * decomposed module, written exactly as its {@code lora_B} bias).
+     */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     public record Whole(String action, List<Long> shape, double deltaNorm) {
     }

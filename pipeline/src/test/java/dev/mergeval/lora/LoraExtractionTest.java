@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.HadoopFs;
@@ -480,6 +481,101 @@ class LoraExtractionTest {
                 assertEquals(Math.sqrt(norm2), head.deltaNorm(), 1e-9 * Math.sqrt(norm2));
             }
         }
+    }
+
+    /**
+     * A Qwen2-style model (biased q, k, v projections, BF16): FT changes layer 1's q_proj weight (rank
+     * 1) and bias, and k_proj's bias only. q_proj's bias goes in as its lora_B bias, not under
+     * modules_to_save (where PEFT would take q_proj whole and drop its factors); k_proj, whose weight
+     * is equal, is saved whole. BASE+ADAPTER gives FT's biases exactly, also scaled by scale-lora.
+     */
+    @Test
+    void aDecomposedModulesBiasIsItsLoraBBias() throws IOException {
+        ObjectNode config = TinyModels.llamaConfig().put("attention_bias", true);
+        Path base = TinyModels.write(tmp.resolve("base"), config, DType.BF16, 5, Long.MAX_VALUE);
+        Path ft = tmp.resolve("ft");
+        Files.createDirectories(ft);
+        Files.copy(base.resolve("config.json"), ft.resolve("config.json"));
+        String q = "model.layers.1.self_attn.q_proj";
+        String k = "model.layers.1.self_attn.k_proj";
+        SplittableRandom rnd = new SplittableRandom(3);
+        List<SafetensorsWriter.TensorData> tensors = new ArrayList<>();
+        try (Checkpoint b = Checkpoint.open(base.toString(), conf)) {
+            assertTrue(b.contains(q + ".bias") && b.contains(k + ".bias"), "the layout has attention biases");
+            for (String name : b.tensorNames()) {
+                TensorInfo t = b.info(name);
+                float[] v = b.readFloats(name);
+                if (name.equals(q + ".weight")) {
+                    int cols = (int) t.dim(1);
+                    for (int i = 0; i < v.length; i++) {
+                        v[i] += (float) (0.25 * Math.sin(i / cols + 1) * Math.cos(i % cols));
+                    }
+                } else if (name.equals(q + ".bias") || name.equals(k + ".bias")) {
+                    for (int i = 0; i < v.length; i++) {
+                        v[i] += (float) rnd.nextDouble(-0.5, 0.5);
+                    }
+                }
+                tensors.add(SafetensorsWriter.TensorData.ofFloats(name, t.dtype(), t.shape(), v));
+            }
+        }
+        SafetensorsWriter.writeFile(HadoopFs.local(), HadoopFs.of(ft.resolve("model.safetensors")), tensors,
+                Map.of("format", "pt"));
+
+        Path out = tmp.resolve("adapter");
+        LoraAdapterProvenance p = extract(LoraExtraction.Request.of(ft.toString(), base.toString(), 4, out.toString()));
+        assertEquals(List.of(q), List.copyOf(p.modules().keySet()));
+        assertEquals(LoraExtraction.LORA_BIAS, p.whole().get(q + ".bias").action());
+        assertEquals("saved", p.whole().get(k + ".bias").action());
+        assertEquals(List.of(k), p.adapter().modulesToSave(), "q_proj is a LoRA target, not saved whole");
+        JsonNode cfg = Mappers.JSON.readTree(Files.readString(out.resolve("adapter_config.json")));
+        assertTrue(cfg.get("lora_bias").asBoolean(), cfg.toString());
+        try (Checkpoint f = Checkpoint.open(ft.toString(), conf); Checkpoint b = Checkpoint.open(base.toString(), conf);
+                Checkpoint w = Checkpoint.open(out.resolve("adapter_model.safetensors").toString(), conf)) {
+            TensorInfo bias = w.info("base_model." + "model." + q + ".lora_B.bias");
+            assertEquals(DType.F32, bias.dtype());
+            float[] want = f.readFloats(q + ".bias");
+            float[] pre = b.readFloats(q + ".bias");
+            float[] delta = w.readFloats("base_model." + "model." + q + ".lora_B.bias");
+            for (int i = 0; i < want.length; i++) {
+                assertEquals(want[i] - pre[i], delta[i], 0f, "FT - BASE in float32 [" + i + "]");
+            }
+        }
+        try (Checkpoint f = Checkpoint.open(ft.toString(), conf);
+                Checkpoint loaded = Checkpoint.open(base + "+" + out, conf)) {
+            for (String name : List.of(q + ".bias", k + ".bias")) {
+                assertArrayEquals(f.readFloats(name), loaded.readFloats(name), name + ": FT's bias exactly");
+                int bytes = Math.toIntExact(f.info(name).byteLength());
+                assertArrayEquals(f.readRaw(name, 0, bytes), loaded.readRaw(name, 0, bytes), name + " as BF16 bytes");
+            }
+            float[] wantQ = f.readFloats(q + ".weight");
+            float[] gotQ = loaded.readFloats(q + ".weight");
+            for (int i = 0; i < wantQ.length; i++) {
+                assertEquals(wantQ[i], gotQ[i], 0x1.0p-7 * (1 + Math.abs(wantQ[i])), q + ".weight[" + i + "]");
+            }
+        }
+
+        Path scaled = tmp.resolve("scaled");
+        ScaledAdapter.write(new ScaledAdapter.Request(out.toString(), 0.5, base.toString(), scaled.toString(), false),
+                conf);
+        try (Checkpoint f = Checkpoint.open(ft.toString(), conf); Checkpoint b = Checkpoint.open(base.toString(), conf);
+                Checkpoint loaded = Checkpoint.open(base + "+" + scaled, conf)) {
+            float[] want = f.readFloats(q + ".bias");
+            float[] pre = b.readFloats(q + ".bias");
+            float[] got = loaded.readFloats(q + ".bias");
+            for (int i = 0; i < want.length; i++) {
+                float mid = pre[i] + 0.5f * (want[i] - pre[i]);
+                assertEquals(mid, got[i], 0x1.0p-8 * Math.abs(mid), "the bias half way [" + i + "]");
+            }
+        }
+
+        // PEFT loads a lora_B bias only with lora_bias: true; without it the adapter is refused, naming both.
+        ObjectNode withoutFlag = (ObjectNode)
+                Mappers.JSON.readTree(Files.readString(out.resolve("adapter_config.json")));
+        withoutFlag.remove("lora_bias");
+        Files.writeString(out.resolve("adapter_config.json"), Mappers.JSON.writeValueAsString(withoutFlag));
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> Checkpoint.open(base + "+" + out, conf).close());
+        assertTrue(e.getMessage().contains(q + ".lora_B.bias") && e.getMessage().contains("lora_bias"), e.getMessage());
     }
 
     @Test
