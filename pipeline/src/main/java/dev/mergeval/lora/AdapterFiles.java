@@ -33,12 +33,12 @@ final class AdapterFiles {
      * writes it), so {@code PeftModel.from_pretrained} and multi-LoRA engines read it without defaults.
      */
     static ObjectNode config(String baseModel, int r, double alpha, List<String> targetModules,
-            List<String> modulesToSave, boolean loraBias) {
+            List<String> modulesToSave, boolean loraBias, boolean fanInFanOut) {
         ObjectNode cfg = Mappers.JSON.createObjectNode();
         cfg.putObject("alpha_pattern");
         cfg.put("base_model_name_or_path", baseModel);
         cfg.put("bias", "none");
-        cfg.put("fan_in_fan_out", false);
+        cfg.put("fan_in_fan_out", fanInFanOut);
         cfg.put("inference_mode", true);
         cfg.put("init_lora_weights", true);
         putAlpha(cfg, alpha);

@@ -61,14 +61,17 @@ public record ExtractionPlan(String model, String baseModel, int maxRank, Svd sv
      *                  is compared and, if it differs, kept whole
      * @param embedding whether its factors are PEFT's embedding LoRA ({@code lora_embedding_A [r, vocab]},
      *                  {@code lora_embedding_B [dim, r]}) rather than a linear module's
+     * @param conv1d    a GPT-2 style {@code Conv1D} weight, stored {@code [in, out]}: its factors are
+     *                  those of {@code D^T} ({@code lora_A [r, in]}, {@code lora_B [out, r]}), which PEFT
+     *                  applies with {@code fan_in_fan_out}
      * @param save      a module named by {@code --save-module}: saved whole if it differs, whatever
      *                  {@code --other} says
      * @param resized   an embedding or output head with other rows in the fine-tune than in the base
      *                  (added tokens; {@code shape} is the fine-tune's): saved whole, compared over the rows
      *                  both have
      */
-    public record DeltaTask(String tensor, boolean lora, boolean embedding, boolean save, boolean resized,
-            long[] shape)
+    public record DeltaTask(String tensor, boolean lora, boolean embedding, boolean conv1d, boolean save,
+            boolean resized, long[] shape)
             implements Serializable {
         private static final long serialVersionUID = 1L;
     }

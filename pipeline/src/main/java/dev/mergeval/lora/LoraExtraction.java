@@ -1,5 +1,7 @@
 package dev.mergeval.lora;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.LoraAdapter;
@@ -68,6 +70,9 @@ public final class LoraExtraction {
     static final String PEFT_PREFIX = "base_model.model.";
     /** The provenance's action for a bias written as its module's {@code lora_B} bias. */
     static final String LORA_BIAS = "lora_bias";
+    /** transformers' model types whose linear layers are {@code Conv1D}. */
+    private static final Set<String> CONV1D_MODEL_TYPES = Set.of("gpt2", "openai-gpt", "imagegpt",
+            "decision_transformer");
 
     /** What to do with tensors that differ and are not decomposed. */
     public enum Other {
@@ -207,6 +212,7 @@ public final class LoraExtraction {
             Checkpoint base = TiedHead.aliased(baseFile, ftFile);
             Selection selection = r.selection();
             Predicate<String> excluded = selection.excluded();
+            boolean conv1d = storesConv1d(ftFile.config()) || storesConv1d(baseFile.config());
             for (String name : base.tensorNames()) {
                 if (!ft.contains(name) && !excluded.test(module(name))) {
                     throw new BadInputException(r.model() + ": has no tensor '" + name + "', which the base model "
@@ -234,8 +240,8 @@ public final class LoraExtraction {
                                 + " cannot be compared (only F64, F32, F16, BF16)");
                     }
                 }
-                tasks.add(resized ? new ExtractionPlan.DeltaTask(name, false, false, true, true, a.shape())
-                        : task(name, a, selection));
+                tasks.add(resized ? new ExtractionPlan.DeltaTask(name, false, false, false, true, true, a.shape())
+                        : task(name, a, selection, conv1d));
             }
         }
         return new ExtractionPlan(r.model(), r.baseModel(), r.maxRank(), r.svd(), r.exactLimit(), r.seed(),
@@ -276,7 +282,15 @@ public final class LoraExtraction {
                 ExtractionPlan.DeltaTask task = byTensor.get(d.tensor());
                 int rows = Math.toIntExact(task.shape()[0]);
                 int cols = Math.toIntExact(task.shape()[1]);
-                if (task.embedding()) {
+                if (task.conv1d()) {
+                    // W [in, out] = D ~ b a, and PEFT adds (B A)^T: A = b^T [k, in], B = a^T [out, k], as for an embedding.
+                    tensors.add(SafetensorsWriter.TensorData.ofFloats(PEFT_PREFIX + module + ".lora_A.weight",
+                            DType.F32, new long[] {rank, rows},
+                            Arrays.copyOf(Shapes.transpose(d.b(), rows, d.rank()), rank * rows)));
+                    tensors.add(SafetensorsWriter.TensorData.ofFloats(PEFT_PREFIX + module + ".lora_B.weight",
+                            DType.F32, new long[] {cols, rank},
+                            padColumns(Shapes.transpose(d.a(), d.rank(), cols), cols, d.rank(), rank)));
+                } else if (task.embedding()) {
                     // D^T = a^T b^T: A = b^T [k, vocab], B = a^T [dim, k] (no ".weight": PEFT's parameter names).
                     tensors.add(SafetensorsWriter.TensorData.ofFloats(PEFT_PREFIX + module + ".lora_embedding_A",
                             DType.F32, new long[] {rank, rows},
@@ -291,7 +305,8 @@ public final class LoraExtraction {
                             DType.F32, new long[] {rows, rank}, padColumns(d.b(), rows, d.rank(), rank)));
                 }
                 modules.put(module, new LoraAdapterProvenance.Module(d.tensor(), task.embedding() ? "embedding"
-                        : "linear", rows, cols, d.rank(), d.svd(), d.deltaNorm(), d.relativeError()));
+                        : task.conv1d() ? "conv1d" : "linear", rows, cols, d.rank(), d.svd(), d.deltaNorm(),
+                        d.relativeError()));
             }
             Set<String> linearModules = lora.stream().filter(d -> !byTensor.get(d.tensor()).embedding())
                     .map(d -> module(d.tensor())).collect(Collectors.toSet());
@@ -326,7 +341,8 @@ public final class LoraExtraction {
                 SafetensorsWriter.writeFile(fs, new Path(staging, AdapterFiles.WEIGHTS), tensors, Map.of("format", "pt"));
             }
             AdapterFiles.writeConfig(fs, staging, AdapterFiles.config(r.baseModel(), rank, rank,
-                    List.copyOf(targets), List.copyOf(toSave), loraBias));
+                    List.copyOf(targets), List.copyOf(toSave), loraBias,
+                    lora.stream().anyMatch(d -> byTensor.get(d.tensor()).conv1d())));
             LoraAdapterProvenance provenance = new LoraAdapterProvenance(LoraAdapterProvenance.EXTRACT,
                     Environment.buildVersion(),
                     List.of(AdapterFiles.input("model", r.model(), conf),
@@ -351,9 +367,11 @@ public final class LoraExtraction {
      * linear LoRA target, except the output head (with {@code --include-lm-head} or {@code --embed-lora}
      * only) and the input embeddings (embedding LoRA with {@code --embed-lora} only). Heads and
      * embeddings are recognised by the module's last name ({@code lm_head}, {@code embed_out}; anything
-     * with {@code embed}, {@code wte}, {@code wpe}).
+     * with {@code embed}, {@code wte}, {@code wpe}). In a model of {@code Conv1D} layers
+     * ({@code conv1d}, {@link #storesConv1d}) every other 2-D weight is one, stored {@code [in, out]},
+     * and a head is not decomposed: the adapter's {@code fan_in_fan_out} would apply to it too.
      */
-    static ExtractionPlan.DeltaTask task(String name, TensorInfo t, Selection s) {
+    static ExtractionPlan.DeltaTask task(String name, TensorInfo t, Selection s, boolean conv1d) {
         String module = module(name);
         boolean save = s.saves(module);
         boolean lora = false;
@@ -362,6 +380,11 @@ public final class LoraExtraction {
             String last = module.substring(module.lastIndexOf('.') + 1);
             if (last.equals("lm_head") || last.equals("embed_out")) {
                 lora = s.includeLmHead() || s.embedLora();
+                if (lora && conv1d) {
+                    throw new BadInputException(name + ": the output head of a model of Conv1D layers (GPT-2 style)"
+                            + " cannot be decomposed beside them (fan_in_fan_out would transpose it too);"
+                            + " drop --include-lm-head/--embed-lora or exclude it (-e " + last + ")");
+                }
             } else if (last.contains("embed") || last.equals("wte") || last.equals("wpe")) {
                 lora = s.embedLora();
                 embedding = s.embedLora();
@@ -369,7 +392,29 @@ public final class LoraExtraction {
                 lora = true;
             }
         }
-        return new ExtractionPlan.DeltaTask(name, lora, embedding, save, false, t.shape());
+        return new ExtractionPlan.DeltaTask(name, lora, embedding, lora && !embedding && conv1d, save, false,
+                t.shape());
+    }
+
+    /**
+     * Whether a model of this {@code config.json} stores its attention and MLP weights as
+     * transformers' {@code Conv1D} does, {@code [in, out]}: GPT-2 and the models built of its blocks
+     * (by {@code model_type}, else the architecture's name).
+     */
+    static boolean storesConv1d(ObjectNode config) {
+        if (config == null) {
+            return false;
+        }
+        String type = config.path("model_type").asText("");
+        if (!type.isEmpty()) {
+            return CONV1D_MODEL_TYPES.contains(type);
+        }
+        for (JsonNode a : config.path("architectures")) {
+            if (a.asText().startsWith("GPT2") || a.asText().startsWith("OpenAIGPT")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** {@code ft - base} element by element, in float32 as PEFT's merge adds it back. */

@@ -578,6 +578,110 @@ class LoraExtractionTest {
         assertTrue(e.getMessage().contains(q + ".lora_B.bias") && e.getMessage().contains("lora_bias"), e.getMessage());
     }
 
+    /** A GPT-2 style model directory: {@code Conv1D} weights {@code [in, out]}, {@code values} by name. */
+    private Path gpt2(Path dir, Map<String, float[]> values, Map<String, long[]> shapes) throws IOException {
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("config.json"),
+                "{\"model_type\": \"gpt2\", \"architectures\": [\"GPT2LMHeadModel\"], \"n_embd\": 16}");
+        List<SafetensorsWriter.TensorData> tensors = new ArrayList<>();
+        shapes.forEach((name, shape) -> tensors.add(
+                SafetensorsWriter.TensorData.ofFloats(name, DType.F32, shape, values.get(name))));
+        SafetensorsWriter.writeFile(HadoopFs.local(), HadoopFs.of(dir.resolve("model.safetensors")), tensors,
+                Map.of("format", "pt"));
+        return dir;
+    }
+
+    /**
+     * GPT-2's Conv1D layers store W [in, out]; PEFT adds scale * (B @ A)^T with lora_A [r, in] and
+     * lora_B [out, r] (fan_in_fan_out). The adapter's factors, multiplied out here as PEFT does, give
+     * FT - BASE; its c_attn bias is the lora_B bias [out]; a head beside them is refused.
+     */
+    @Test
+    void conv1dWeightsOfGpt2StyleModelsGetPeftsFanInFanOutFactors() throws IOException {
+        Map<String, long[]> shapes = new java.util.LinkedHashMap<>();
+        shapes.put("transformer.wte.weight", new long[] {40, 16});
+        shapes.put("transformer.h.0.ln_1.weight", new long[] {16});
+        shapes.put("transformer.h.0.attn.c_attn.weight", new long[] {16, 48});
+        shapes.put("transformer.h.0.attn.c_attn.bias", new long[] {48});
+        shapes.put("transformer.h.0.mlp.c_fc.weight", new long[] {16, 64});
+        shapes.put("transformer.ln_f.weight", new long[] {16});
+        shapes.put("lm_head.weight", new long[] {40, 16});
+        SplittableRandom rnd = new SplittableRandom(9);
+        Map<String, float[]> pre = new java.util.LinkedHashMap<>();
+        Map<String, float[]> post = new java.util.LinkedHashMap<>();
+        shapes.forEach((name, shape) -> {
+            float[] v = new float[(int) java.util.Arrays.stream(shape).reduce(1, (x, y) -> x * y)];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) rnd.nextDouble(-0.5, 0.5);
+            }
+            pre.put(name, v);
+            post.put(name, v.clone());
+        });
+        float[] attn = post.get("transformer.h.0.attn.c_attn.weight");
+        for (int k = 0; k < 2; k++) {
+            double[] u = rnd.doubles(16, -1, 1).toArray();
+            double[] w = rnd.doubles(48, -1, 1).toArray();
+            for (int i = 0; i < 16; i++) {
+                for (int j = 0; j < 48; j++) {
+                    attn[i * 48 + j] += (float) (0.3 * u[i] * w[j]);
+                }
+            }
+        }
+        float[] fc = post.get("transformer.h.0.mlp.c_fc.weight");
+        for (int i = 0; i < fc.length; i++) {
+            fc[i] += (float) (0.1 * Math.sin(i / 64 + 1) * Math.cos(i % 64));
+        }
+        float[] bias = post.get("transformer.h.0.attn.c_attn.bias");
+        for (int i = 0; i < bias.length; i++) {
+            bias[i] += 0.125f * (i % 5 - 2);
+        }
+        Path base = gpt2(tmp.resolve("gpt2-base"), pre, shapes);
+        Path ft = gpt2(tmp.resolve("gpt2-ft"), post, shapes);
+        Path out = tmp.resolve("gpt2-adapter");
+        LoraAdapterProvenance p = extract(LoraExtraction.Request.of(ft.toString(), base.toString(), 8, out.toString()));
+
+        String module = "transformer.h.0.attn.c_attn";
+        assertEquals("conv1d", p.modules().get(module).lora());
+        assertEquals(2, p.modules().get(module).rank());
+        assertEquals(LoraExtraction.LORA_BIAS, p.whole().get(module + ".bias").action());
+        JsonNode cfg = Mappers.JSON.readTree(Files.readString(out.resolve("adapter_config.json")));
+        assertTrue(cfg.get("fan_in_fan_out").asBoolean(), cfg.toString());
+        int r = cfg.get("r").asInt();
+        double scale = cfg.get("lora_alpha").asDouble() / r;
+        try (Checkpoint w = Checkpoint.open(out.resolve("adapter_model.safetensors").toString(), conf)) {
+            String prefix = "base_model.model." + module;
+            assertArrayEquals(new long[] {r, 16}, w.info(prefix + ".lora_A.weight").shape(), "lora_A [r, in]");
+            assertArrayEquals(new long[] {48, r}, w.info(prefix + ".lora_B.weight").shape(), "lora_B [out, r]");
+            assertArrayEquals(new long[] {48}, w.info(prefix + ".lora_B.bias").shape(), "lora_B bias [out]");
+            float[] a = w.readFloats(prefix + ".lora_A.weight");
+            float[] b = w.readFloats(prefix + ".lora_B.weight");
+            float[] before = pre.get(module + ".weight");
+            for (int i = 0; i < 16; i++) {
+                for (int j = 0; j < 48; j++) {
+                    double ba = 0;
+                    for (int k = 0; k < r; k++) {
+                        ba += (double) b[j * r + k] * a[k * 16 + i];
+                    }
+                    // PEFT's fan_in_fan_out delta: transpose(B @ A)[i][j] = (B @ A)[j][i].
+                    assertEquals(attn[i * 48 + j] - before[i * 48 + j], scale * ba, 1e-5, "W[" + i + "][" + j + "]");
+                }
+            }
+        }
+        try (Checkpoint loaded = Checkpoint.open(base + "+" + out, conf)) {
+            for (String name : shapes.keySet()) {
+                float[] want = post.get(name);
+                float[] got = loaded.readFloats(name);
+                for (int i = 0; i < want.length; i++) {
+                    assertEquals(want[i], got[i], 1e-5 * (1 + Math.abs(want[i])), name + "[" + i + "]");
+                }
+            }
+        }
+        BadInputException e = assertThrows(BadInputException.class, () -> extract(LoraExtraction.Request.of(
+                ft.toString(), base.toString(), 8, tmp.resolve("gpt2-head").toString())
+                .withSelection(new LoraExtraction.Selection(true, false, List.of(), List.of(), List.of()))));
+        assertTrue(e.getMessage().startsWith("lm_head.weight") && e.getMessage().contains("Conv1D"), e.getMessage());
+    }
+
     @Test
     void scalingMixesSavedTensorsWithTheBase() throws IOException {
         Path[] m = generated(DType.BF16, false);
