@@ -282,26 +282,21 @@ public final class LoraExtraction {
                 ExtractionPlan.DeltaTask task = byTensor.get(d.tensor());
                 int rows = Math.toIntExact(task.shape()[0]);
                 int cols = Math.toIntExact(task.shape()[1]);
-                if (task.conv1d()) {
-                    // W [in, out] = D ~ b a, and PEFT adds (B A)^T: A = b^T [k, in], B = a^T [out, k], as for an embedding.
-                    tensors.add(SafetensorsWriter.TensorData.ofFloats(PEFT_PREFIX + module + ".lora_A.weight",
+                String aName = task.embedding() ? ".lora_embedding_A" : ".lora_A.weight";
+                String bName = task.embedding() ? ".lora_embedding_B" : ".lora_B.weight";
+                if (task.embedding() || task.conv1d()) {
+                    // PEFT adds (B A)^T: to an embedding [vocab, dim] (parameter names without ".weight"), and
+                    // to a Conv1D weight [in, out]. D = b a, so D^T = a^T b^T: A = b^T [k, rows], B = a^T [cols, k].
+                    tensors.add(SafetensorsWriter.TensorData.ofFloats(PEFT_PREFIX + module + aName,
                             DType.F32, new long[] {rank, rows},
                             Arrays.copyOf(Shapes.transpose(d.b(), rows, d.rank()), rank * rows)));
-                    tensors.add(SafetensorsWriter.TensorData.ofFloats(PEFT_PREFIX + module + ".lora_B.weight",
-                            DType.F32, new long[] {cols, rank},
-                            padColumns(Shapes.transpose(d.a(), d.rank(), cols), cols, d.rank(), rank)));
-                } else if (task.embedding()) {
-                    // D^T = a^T b^T: A = b^T [k, vocab], B = a^T [dim, k] (no ".weight": PEFT's parameter names).
-                    tensors.add(SafetensorsWriter.TensorData.ofFloats(PEFT_PREFIX + module + ".lora_embedding_A",
-                            DType.F32, new long[] {rank, rows},
-                            Arrays.copyOf(Shapes.transpose(d.b(), rows, d.rank()), rank * rows)));
-                    tensors.add(SafetensorsWriter.TensorData.ofFloats(PEFT_PREFIX + module + ".lora_embedding_B",
+                    tensors.add(SafetensorsWriter.TensorData.ofFloats(PEFT_PREFIX + module + bName,
                             DType.F32, new long[] {cols, rank},
                             padColumns(Shapes.transpose(d.a(), d.rank(), cols), cols, d.rank(), rank)));
                 } else {
-                    tensors.add(SafetensorsWriter.TensorData.ofFloats(PEFT_PREFIX + module + ".lora_A.weight",
+                    tensors.add(SafetensorsWriter.TensorData.ofFloats(PEFT_PREFIX + module + aName,
                             DType.F32, new long[] {rank, cols}, Arrays.copyOf(d.a(), rank * cols)));
-                    tensors.add(SafetensorsWriter.TensorData.ofFloats(PEFT_PREFIX + module + ".lora_B.weight",
+                    tensors.add(SafetensorsWriter.TensorData.ofFloats(PEFT_PREFIX + module + bName,
                             DType.F32, new long[] {rows, rank}, padColumns(d.b(), rows, d.rank(), rank)));
                 }
                 modules.put(module, new LoraAdapterProvenance.Module(d.tensor(), task.embedding() ? "embedding"
