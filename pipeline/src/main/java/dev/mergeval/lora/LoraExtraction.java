@@ -50,7 +50,7 @@ import org.apache.hadoop.fs.Path;
  * <p>The bias of a decomposed linear module, where it differs, is written exactly as the module's
  * {@code lora_B} bias ({@code FT - BASE}, float32; {@code lora_bias: true} in the config, PEFT 0.14
  * and later), as mergekit writes it: PEFT takes a module listed in {@code modules_to_save} whole and
- * would drop its LoRA factors. Every other tensor that differs (norms, other biases, embeddings) is
+ * would drop its LoRA factors. {@link Other#REPORT} reports such biases too. Every other tensor that differs (norms, other biases, embeddings) is
  * saved whole, FT's bytes, under PEFT's {@code modules_to_save} ({@code base_model.model.<tensor>},
  * module listed in the config), as mergekit saves its undecomposable modules; {@link Other#REPORT}
  * lists them in the provenance instead. Tensors equal in both are left out. An embedding or output head with more (or fewer) rows
@@ -313,7 +313,8 @@ public final class LoraExtraction {
                 Checkpoint ft = TiedHead.aliased(ftFile, baseFile);
                 for (DeltaResult d : whole) {
                     TensorInfo t = ft.info(d.tensor());
-                    if (d.tensor().endsWith(".bias") && linearModules.contains(module(d.tensor()))) {
+                    boolean save = r.other() == Other.SAVE || byTensor.get(d.tensor()).save();
+                    if (save && d.tensor().endsWith(".bias") && linearModules.contains(module(d.tensor()))) {
                         // PEFT would take a module in modules_to_save whole and drop its LoRA factors.
                         tensors.add(SafetensorsWriter.TensorData.ofFloats(
                                 PEFT_PREFIX + module(d.tensor()) + LoraAdapter.B_BIAS_SUFFIX, DType.F32, t.shape(),
@@ -323,7 +324,6 @@ public final class LoraExtraction {
                         loraBias = true;
                         continue;
                     }
-                    boolean save = r.other() == Other.SAVE || byTensor.get(d.tensor()).save();
                     wholeRecords.put(d.tensor(), new LoraAdapterProvenance.Whole(save ? "saved" : "reported",
                             Arrays.stream(t.shape()).boxed().toList(), d.deltaNorm()));
                     if (save) {

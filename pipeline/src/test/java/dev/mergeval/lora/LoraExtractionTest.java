@@ -568,6 +568,17 @@ class LoraExtractionTest {
             }
         }
 
+        Path reported = tmp.resolve("reported");
+        LoraAdapterProvenance rp = extract(new LoraExtraction.Request(ft.toString(), base.toString(), 4,
+                reported.toString(), false, ExtractionPlan.Svd.AUTO, 1024, LoraExtraction.Other.REPORT,
+                LoraExtraction.Selection.DEFAULT, ExtractionPlan.Factors.DEFAULT, 0));
+        assertEquals("reported", rp.whole().get(q + ".bias").action());
+        assertTrue(Mappers.JSON.readTree(Files.readString(reported.resolve("adapter_config.json"))).path("lora_bias")
+                .isMissingNode(), "no lora_bias without biases");
+        try (Checkpoint w = Checkpoint.open(reported.resolve("adapter_model.safetensors").toString(), conf)) {
+            assertFalse(w.tensorNames().stream().anyMatch(n -> n.endsWith(".bias")), w.tensorNames().toString());
+        }
+
         // PEFT loads a lora_B bias only with lora_bias: true; without it the adapter is refused, naming both.
         ObjectNode withoutFlag = (ObjectNode)
                 Mappers.JSON.readTree(Files.readString(out.resolve("adapter_config.json")));
