@@ -50,13 +50,14 @@ import org.apache.hadoop.fs.Path;
  * <p>The bias of a decomposed linear module, where it differs, is written exactly as the module's
  * {@code lora_B} bias ({@code FT - BASE}, float32; {@code lora_bias: true} in the config, PEFT 0.14
  * and later), as mergekit writes it: PEFT takes a module listed in {@code modules_to_save} whole and
- * would drop its LoRA factors. {@link Other#REPORT} reports such biases too. Every other tensor that differs (norms, other biases, embeddings) is
+ * would drop its LoRA factors. Every other tensor that differs (norms, other biases, embeddings) is
  * saved whole, FT's bytes, under PEFT's {@code modules_to_save} ({@code base_model.model.<tensor>},
  * module listed in the config), as mergekit saves its undecomposable modules; {@link Other#REPORT}
- * lists them in the provenance instead. Tensors equal in both are left out. An embedding or output head with more (or fewer) rows
- * in FT than in BASE (a fine-tune that added tokens, {@link EmbeddingRows}) is saved whole whatever
- * the options say, as mergekit does, and applying the adapter needs BASE's embeddings resized to
- * FT's rows first (PEFT: {@code resize_token_embeddings}). Where one of the two models ties its
+ * lists them, and the biases above, in the provenance instead. Tensors equal in both are left out.
+ * An embedding or output head with more (or fewer) rows in FT than in BASE (a fine-tune that added
+ * tokens, {@link EmbeddingRows}) is saved whole whatever the options say, as mergekit does, and
+ * applying the adapter needs BASE's embeddings resized to FT's rows first (PEFT:
+ * {@code resize_token_embeddings}). Where one of the two models ties its
  * embeddings (no {@code lm_head.weight}) and the other has a head, the tied model's head is its
  * input embedding, as mergekit reads it ({@link TiedHead#aliased}).
  *
