@@ -93,9 +93,9 @@ public final class MergevalCli {
     /**
      * The command line with its handlers and, where {@code invoked} names a subcommand other than
      * {@code help}, that subcommand only; else every one and the hidden aliases. Picocli builds a
-     * command's model by reflection on all its options: for the fifteen commands that took 0.25 s
-     * of a fresh JVM's start, on every run of any one of them ({@code docs/benchmarks.md}, eighth
-     * pass). Parsing and help of the one command are the same either way.
+     * command's model by reflection on all its options: the fourteen others took about 0.1 s of a
+     * fresh JVM's start, on every run of any one command ({@code docs/benchmarks.md}, eighth pass).
+     * Parsing and help of the one command are the same either way.
      */
     static CommandLine commandLine(String invoked) {
         CommandLine cli = new CommandLine(new MergevalCli());
