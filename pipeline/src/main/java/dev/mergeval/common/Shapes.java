@@ -1,6 +1,9 @@
 package dev.mergeval.common;
 
-/** Arithmetic on tensor shapes ({@code long[]} dimensions, outermost first), and a matrix's transpose. */
+/**
+ * Arithmetic on tensor shapes ({@code long[]} dimensions, outermost first), a matrix's transpose and
+ * an element-wise difference.
+ */
 public final class Shapes {
 
     private Shapes() {
@@ -46,5 +49,14 @@ public final class Shapes {
             }
         }
         return t;
+    }
+
+    /** {@code x - y} element by element, formed in float32. */
+    public static float[] difference(float[] x, float[] y) {
+        float[] d = new float[x.length];
+        for (int i = 0; i < d.length; i++) {
+            d[i] = x[i] - y[i];
+        }
+        return d;
     }
 }

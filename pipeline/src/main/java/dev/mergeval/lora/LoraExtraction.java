@@ -319,7 +319,7 @@ public final class LoraExtraction {
                         // PEFT would take a module in modules_to_save whole and drop its LoRA factors.
                         tensors.add(SafetensorsWriter.TensorData.ofFloats(
                                 PEFT_PREFIX + module(d.tensor()) + LoraAdapter.B_BIAS_SUFFIX, DType.F32, t.shape(),
-                                difference(ft.readFloats(d.tensor()), baseFile.readFloats(d.tensor()))));
+                                Shapes.difference(ft.readFloats(d.tensor()), baseFile.readFloats(d.tensor()))));
                         wholeRecords.put(d.tensor(), new LoraAdapterProvenance.Whole(LORA_BIAS,
                                 Arrays.stream(t.shape()).boxed().toList(), d.deltaNorm()));
                         loraBias = true;
@@ -411,15 +411,6 @@ public final class LoraExtraction {
             }
         }
         return false;
-    }
-
-    /** {@code ft - base} element by element, in float32 as PEFT's merge adds it back. */
-    private static float[] difference(float[] ft, float[] base) {
-        float[] d = new float[ft.length];
-        for (int i = 0; i < d.length; i++) {
-            d[i] = ft[i] - base[i];
-        }
-        return d;
     }
 
     /** The module a tensor belongs to: its name without the last part ({@code .weight}, {@code .bias}). */

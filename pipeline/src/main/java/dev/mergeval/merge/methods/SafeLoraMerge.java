@@ -1,6 +1,7 @@
 package dev.mergeval.merge.methods;
 
 import dev.mergeval.checkpoint.LoraCheckpoint;
+import dev.mergeval.common.Shapes;
 import dev.mergeval.merge.AnalysisContext;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeMethod;
@@ -205,8 +206,8 @@ public final class SafeLoraMerge implements MergeMethod {
     private static Decision measure(AnalysisContext ctx, String tensor, String aligned, String post) {
         long[] shape = ctx.shape(tensor);
         float[] a = ctx.read(aligned, tensor);
-        float[] v = delta(a, ctx.read("unaligned_model", tensor));
-        float[] dw = delta(ctx.read(post, tensor), a);
+        float[] v = Shapes.difference(a, ctx.read("unaligned_model", tensor));
+        float[] dw = Shapes.difference(ctx.read(post, tensor), a);
         double vNorm = norm(v);
         if (vNorm == 0) {
             return new Decision(null, false, "no alignment change: W_aligned = W_unaligned");
@@ -226,9 +227,9 @@ public final class SafeLoraMerge implements MergeMethod {
             return post.clone();
         }
         float[] aligned = r.inputs()[r.baseIndex()];
-        float[] v = delta(aligned, r.extra("unaligned_model"));
+        float[] v = Shapes.difference(aligned, r.extra("unaligned_model"));
         float[] out = new float[post.length];
-        project(v, delta(post, aligned), (int) r.shape()[0], (int) r.shape()[1], norm(v), aligned, out);
+        project(v, Shapes.difference(post, aligned), (int) r.shape()[0], (int) r.shape()[1], norm(v), aligned, out);
         return out;
     }
 
@@ -283,15 +284,6 @@ public final class SafeLoraMerge implements MergeMethod {
             }
         }
         return new double[] {dot, pp, dd};
-    }
-
-    /** {@code x - y}, formed in float. */
-    private static float[] delta(float[] x, float[] y) {
-        float[] d = new float[x.length];
-        for (int i = 0; i < d.length; i++) {
-            d[i] = x[i] - y[i];
-        }
-        return d;
     }
 
     private static double norm(float[] x) {
