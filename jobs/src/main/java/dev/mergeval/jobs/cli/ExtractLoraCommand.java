@@ -1,5 +1,6 @@
 package dev.mergeval.jobs.cli;
 
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.common.TruncatedSvd;
@@ -129,8 +130,8 @@ final class ExtractLoraCommand implements Callable<Integer> {
                 spark.stop();
             }
         } else {
-            ExtractExecutor executor = new LocalExtractExecutor(threads, new Configuration(), new ConsoleProgress());
-            outcome = LoraExtraction.run(request, executor, new Configuration());
+            Configuration conf = HadoopFs.defaults();
+            outcome = LoraExtraction.run(request, new LocalExtractExecutor(threads, conf, new ConsoleProgress()), conf);
         }
         LoraAdapterProvenance p = outcome.provenance();
         System.out.printf("extracted %d matrices at r = %d (relative error %.3g overall, %.3g at most) into %s"

@@ -1,5 +1,6 @@
 package dev.mergeval.jobs.cli;
 
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.train.FineTuneJob;
 import dev.mergeval.train.FineTuneRequest;
@@ -8,7 +9,6 @@ import dev.mergeval.train.SpfReport;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.apache.hadoop.conf.Configuration;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -94,7 +94,7 @@ final class FinetuneCommand implements Callable<Integer> {
                 InputChecks.path(data), InputChecks.path(out), full, loraR, loraAlpha, targetModules, steps, epochs, lr,
                 batchSize, warmup, seed, device, overwrite, spfSafetyData == null ? null : InputChecks.path(spfSafetyData),
                 spfRank, spfCer, spfRefresh);
-        FineTuneJob.Outcome o = FineTuneJob.run(request, new Configuration(), new ConsoleProgress(),
+        FineTuneJob.Outcome o = FineTuneJob.run(request, HadoopFs.defaults(), new ConsoleProgress(),
                 LoggerFactory.getLogger(FineTuneJob.class)::info);
         List<Double> losses = o.run().losses();
         System.out.printf("fine-tuned (%s) %d steps on %d assistant turns in %.1f s: loss %.4f -> %.4f; wrote %s%n",

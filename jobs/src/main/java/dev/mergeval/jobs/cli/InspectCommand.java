@@ -1,6 +1,7 @@
 package dev.mergeval.jobs.cli;
 
 import dev.mergeval.checkpoint.Checkpoint;
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.ShardFile;
 import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.BadInputException;
@@ -10,7 +11,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.apache.hadoop.conf.Configuration;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -30,7 +30,7 @@ final class InspectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (Checkpoint ckpt = Checkpoint.open(path, new Configuration())) {
+        try (Checkpoint ckpt = Checkpoint.open(path, HadoopFs.defaults())) {
             Map<String, List<TensorInfo>> byShard = new LinkedHashMap<>();
             for (String name : ckpt.tensorNames()) {
                 byShard.computeIfAbsent(ckpt.shardOf(name).path(), k -> new ArrayList<>()).add(ckpt.info(name));

@@ -1,5 +1,6 @@
 package dev.mergeval.jobs.cli;
 
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.FileDigest;
 import dev.mergeval.common.KeyedRandom;
@@ -67,8 +68,9 @@ final class MergeCommand implements Callable<Integer> {
         if (master != null || SparkSessions.underSparkSubmit()) {
             outcome = SparkMergeRunner.run(request, master, new ConsoleProgress());
         } else {
-            // One set of Hadoop settings for planning and executing: each new one parses Hadoop's defaults again.
-            Configuration conf = new Configuration();
+            // The spark.hadoop.* settings of this JVM (an S3A endpoint and credentials), as a Spark merge
+            // gets them; one set for planning and executing: each new one parses Hadoop's defaults again.
+            Configuration conf = HadoopFs.defaults();
             outcome = MergeJob.run(request, new LocalMergeExecutor(threads, conf, new ConsoleProgress()), conf);
         }
         print(outcome);

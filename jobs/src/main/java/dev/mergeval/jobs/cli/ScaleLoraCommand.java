@@ -1,9 +1,9 @@
 package dev.mergeval.jobs.cli;
 
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.lora.ScaledAdapter;
 import dev.mergeval.provenance.LoraAdapterProvenance;
 import java.util.concurrent.Callable;
-import org.apache.hadoop.conf.Configuration;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -32,7 +32,7 @@ final class ScaleLoraCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         LoraAdapterProvenance p = ScaledAdapter.write(new ScaledAdapter.Request(adapter, ratio, baseModel, outDir,
-                overwrite), new Configuration());
+                overwrite), HadoopFs.defaults());
         System.out.printf("scaled %s by %s: lora_alpha %s, r %d, into %s%n", adapter, ratio, p.adapter().loraAlpha(),
                 p.adapter().r(), outDir);
         return MergevalCli.EXIT_OK;

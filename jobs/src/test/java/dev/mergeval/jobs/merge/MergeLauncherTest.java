@@ -1,0 +1,103 @@
+package dev.mergeval.jobs.merge;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.mergeval.common.Mappers;
+import dev.mergeval.jobs.cluster.MiniHdfs;
+import dev.mergeval.jobs.cluster.ProjectLayout;
+import dev.mergeval.jobs.cluster.S3MockServer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code bin/mergeval merge} as a user runs it, in a process of its own. Without {@code --master}
+ * the launcher starts the JVM on the build's merge class path, which holds no Spark jar; that JVM
+ * must still read HDFS and write S3 (with the {@code spark.hadoop.*} settings a user passes in
+ * {@code MERGEVAL_JAVA_OPTS}), and write the bytes the Spark path (whole class path) writes.
+ */
+class MergeLauncherTest {
+
+    private static final Configuration LOCAL = new Configuration();
+
+    @Test
+    void aMergeWithoutMasterRunsWithoutSparkAndWritesTheSparkPathsBytes() throws IOException {
+        Path root = ProjectLayout.root();
+        Path work = ProjectLayout.scratch("launcher-");
+        try (MiniHdfs hdfs = MiniHdfs.start(1); S3MockServer s3 = S3MockServer.start("merges")) {
+            Configuration remote = hdfs.clientConf();
+            s3.s3aSettings().forEach(remote::set);
+            MergeFixtures.Pair onHdfs = MergeFixtures.write(hdfs.uri() + "/models", MergeFixtures.SHAPE, remote);
+            MergeFixtures.Pair onDisk = MergeFixtures.write(work.resolve("models").toString(), MergeFixtures.SHAPE,
+                    LOCAL);
+            Path hdfsConfig = work.resolve("ties-hdfs.yml");
+            Files.writeString(hdfsConfig, ties(onHdfs));
+            Path diskConfig = work.resolve("ties-disk.yml");
+            Files.writeString(diskConfig, ties(onDisk));
+            String inJvm = "s3a://merges/merged";
+            Path onSpark = work.resolve("spark");
+            StringBuilder s3Settings = new StringBuilder();
+            s3.s3aSettings().forEach((k, v) -> s3Settings.append(" -Dspark.hadoop.").append(k).append('=').append(v));
+
+            mergeval(root, s3Settings.toString().strip(), "merge", hdfsConfig.toString(), inJvm, "--threads", "2");
+            mergeval(root, "", "merge", diskConfig.toString(), onSpark.toString(), "--master", "local[1]");
+
+            Map<String, String> shards = MergeFixtures.shardHashes(inJvm, remote);
+            assertFalse(shards.isEmpty());
+            assertEquals(MergeFixtures.shardHashes(onSpark.toString(), LOCAL), shards);
+            assertTrue(environment(inJvm + "/mergeval_provenance.json", remote).get("spark_version").isNull(),
+                    "no Spark jar on the in-JVM merge's class path");
+            assertEquals(org.apache.spark.package$.MODULE$.SPARK_VERSION(),
+                    environment(onSpark.resolve("mergeval_provenance.json").toString(), LOCAL)
+                            .get("spark_version").asText());
+        }
+    }
+
+    /** TIES: its bytes depend on the inputs' values only, not on where they are stored. */
+    private static String ties(MergeFixtures.Pair p) {
+        return """
+                merge_method: ties
+                base_model: %s
+                models:
+                  - model: %s
+                    parameters: {weight: 1.0, density: 0.5}
+                dtype: bfloat16
+                """.formatted(p.base(), p.tune());
+    }
+
+    /** Runs bin/mergeval with {@code javaOpts} as {@code MERGEVAL_JAVA_OPTS}; fails unless it exits with 0. */
+    private static void mergeval(Path root, String javaOpts, String... args) throws IOException {
+        List<String> command = new ArrayList<>(List.of(root.resolve("bin/mergeval").toString()));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command).directory(root.toFile()).redirectErrorStream(true);
+        pb.environment().put("MERGEVAL_JAVA_OPTS", javaOpts);
+        Process p = pb.start();
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        try {
+            assertTrue(p.waitFor(300, TimeUnit.SECONDS), "bin/mergeval timed out");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+        assertEquals(0, p.exitValue(), () -> String.join(" ", command) + ":\n" + out);
+    }
+
+    private static JsonNode environment(String provenance, Configuration conf) throws IOException {
+        org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(provenance);
+        try (InputStream in = p.getFileSystem(conf).open(p)) {
+            return Mappers.JSON.readTree(in).get("environment");
+        }
+    }
+}
