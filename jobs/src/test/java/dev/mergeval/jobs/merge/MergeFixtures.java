@@ -64,14 +64,23 @@ final class MergeFixtures {
     }
 
     static String dareTies(Pair p) {
+        return oneFineTune("dare_ties", p);
+    }
+
+    /** TIES: unlike DARE's masks (keyed by the model references), its bytes depend on the values alone. */
+    static String ties(Pair p) {
+        return oneFineTune("ties", p);
+    }
+
+    private static String oneFineTune(String method, Pair p) {
         return """
-                merge_method: dare_ties
+                merge_method: %s
                 base_model: %s
                 models:
                   - model: %s
                     parameters: {weight: 1.0, density: 0.5}
                 dtype: bfloat16
-                """.formatted(p.base(), p.tune());
+                """.formatted(method, p.base(), p.tune());
     }
 
     static MergeJob.Request request(String yaml, String outDir) {

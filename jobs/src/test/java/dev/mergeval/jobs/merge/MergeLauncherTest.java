@@ -42,9 +42,9 @@ class MergeLauncherTest {
             MergeFixtures.Pair onDisk = MergeFixtures.write(work.resolve("models").toString(), MergeFixtures.SHAPE,
                     LOCAL);
             Path hdfsConfig = work.resolve("ties-hdfs.yml");
-            Files.writeString(hdfsConfig, ties(onHdfs));
+            Files.writeString(hdfsConfig, MergeFixtures.ties(onHdfs));
             Path diskConfig = work.resolve("ties-disk.yml");
-            Files.writeString(diskConfig, ties(onDisk));
+            Files.writeString(diskConfig, MergeFixtures.ties(onDisk));
             String inJvm = "s3a://merges/merged";
             Path onSpark = work.resolve("spark");
             StringBuilder s3Settings = new StringBuilder();
@@ -62,18 +62,6 @@ class MergeLauncherTest {
                     environment(onSpark.resolve("mergeval_provenance.json").toString(), LOCAL)
                             .get("spark_version").asText());
         }
-    }
-
-    /** TIES: its bytes depend on the inputs' values only, not on where they are stored. */
-    private static String ties(MergeFixtures.Pair p) {
-        return """
-                merge_method: ties
-                base_model: %s
-                models:
-                  - model: %s
-                    parameters: {weight: 1.0, density: 0.5}
-                dtype: bfloat16
-                """.formatted(p.base(), p.tune());
     }
 
     /** Runs bin/mergeval with {@code javaOpts} as {@code MERGEVAL_JAVA_OPTS}; fails unless it exits with 0. */
