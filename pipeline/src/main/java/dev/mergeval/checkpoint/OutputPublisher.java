@@ -12,6 +12,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocatedFileStatus;
+import org.apache.hadoop.fs.ParentNotDirectoryException;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.RemoteIterator;
 
@@ -125,8 +126,12 @@ public final class OutputPublisher {
         Path staging = new Path(parent, "." + out.getName() + ".mergeval-staging-" + jobId);
         try {
             if (!fs.mkdirs(staging)) {
-                throw new IOException("mkdirs returned false");
+                // The local filesystem's answer where a parent is a file or is not writable.
+                throw new BadInputException(outUri + ": cannot create the directory " + staging
+                        + " beside it (is a parent a file, or not writable?)");
             }
+        } catch (ParentNotDirectoryException e) {
+            throw new BadInputException(outUri + ": a parent is not a directory (" + e.getMessage() + ")", e);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create staging directory " + staging, e);
         }
