@@ -6,6 +6,7 @@ import dev.mergeval.common.BadInputException;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -47,15 +48,26 @@ final class CheckpointResolver {
         Path path = null;
         FileSystem fs = null;
         FileStatus st = null;
+        String unknownHost = null;
         try {
             path = new Path(uri);
             fs = HadoopFs.get(path, conf);
             st = statOrNull(fs, path);
         } catch (IllegalArgumentException e) {
             // Not a path as a whole (e.g. "BASE+s3a://b/adapter"); it may still split at a '+'.
+            unknownHost = unknownHost(e);
         }
         if (st == null) {
-            int plus = adapterPlus(uri, conf);
+            int plus;
+            try {
+                plus = adapterPlus(uri, conf);
+            } catch (BadInputException notFound) {
+                if (unknownHost == null) {
+                    throw notFound;
+                }
+                throw new BadInputException(uri + ": unknown host '" + unknownHost + "' (an HDFS nameservice is"
+                        + " defined by the cluster's hdfs-site.xml: point HADOOP_CONF_DIR at its folder)");
+            }
             String adapter = uri.substring(plus + 1);
             Checkpoint base = open(uri.substring(0, plus), conf);
             try {
@@ -67,6 +79,20 @@ final class CheckpointResolver {
         }
         Path qualified = fs.makeQualified(path);
         return st.isDirectory() ? openDirectory(uri, fs, qualified) : openFile(uri, fs, qualified);
+    }
+
+    /**
+     * The host Hadoop could not resolve, where that is why {@code e} was thrown: HDFS's client
+     * reports an unknown namenode host (or an HA nameservice missing from the settings) as an
+     * {@link IllegalArgumentException} caused by an {@link UnknownHostException}.
+     */
+    private static String unknownHost(IllegalArgumentException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof UnknownHostException u) {
+                return u.getMessage();
+            }
+        }
+        return null;
     }
 
     /** See {@link Checkpoint#adapterSplit}. */

@@ -64,12 +64,68 @@ class MergeLauncherTest {
         }
     }
 
+    /**
+     * A cluster's HDFS is named by its HA nameservice ({@code hdfs://NAMESERVICE/...}), which only
+     * the cluster's {@code hdfs-site.xml} resolves to namenodes: the launcher must read it from
+     * {@code HADOOP_CONF_DIR} as spark-submit does, with and without Spark.
+     */
+    @Test
+    void hadoopConfDirResolvesAnHaNameservice() throws IOException {
+        Path root = ProjectLayout.root();
+        Path work = ProjectLayout.scratch("launcher-ha-");
+        try (MiniHdfs hdfs = MiniHdfs.start(1)) {
+            MergeFixtures.write(hdfs.uri() + "/models", MergeFixtures.SHAPE, hdfs.clientConf());
+            String nameservice = "mergeval-ha";
+            Path siteDir = Files.createDirectories(work.resolve("hadoop-conf"));
+            Files.writeString(siteDir.resolve("hdfs-site.xml"), """
+                    <configuration>
+                      <property><name>dfs.nameservices</name><value>%1$s</value></property>
+                      <property><name>dfs.ha.namenodes.%1$s</name><value>nn1</value></property>
+                      <property><name>dfs.namenode.rpc-address.%1$s.nn1</name><value>%2$s</value></property>
+                      <property><name>dfs.client.failover.proxy.provider.%1$s</name>
+                        <value>org.apache.hadoop.hdfs.server.namenode.ha.ConfiguredFailoverProxyProvider</value></property>
+                    </configuration>
+                    """.formatted(nameservice, hdfs.uri().substring("hdfs://".length())));
+            Path config = work.resolve("ties-ha.yml");
+            Files.writeString(config, MergeFixtures.ties(new MergeFixtures.Pair(
+                    "hdfs://" + nameservice + "/models/base", "hdfs://" + nameservice + "/models/tune")));
+            Map<String, String> withSite = Map.of("HADOOP_CONF_DIR", siteDir.toString());
+
+            Path inJvm = work.resolve("in-jvm");
+            Path onSpark = work.resolve("spark");
+            Result without = run(root, Map.of(), "merge", config.toString(), work.resolve("without").toString());
+            assertEquals(2, without.exit(), without.output());
+            assertTrue(without.output().contains("unknown host '" + nameservice + "'"), without.output());
+            mergeval(root, withSite, "merge", config.toString(), inJvm.toString());
+            mergeval(root, withSite, "merge", config.toString(), onSpark.toString(), "--master", "local[1]");
+
+            Map<String, String> shards = MergeFixtures.shardHashes(inJvm.toString(), LOCAL);
+            assertFalse(shards.isEmpty());
+            assertEquals(MergeFixtures.shardHashes(onSpark.toString(), LOCAL), shards);
+        }
+    }
+
     /** Runs bin/mergeval with {@code javaOpts} as {@code MERGEVAL_JAVA_OPTS}; fails unless it exits with 0. */
     private static void mergeval(Path root, String javaOpts, String... args) throws IOException {
+        mergeval(root, Map.of("MERGEVAL_JAVA_OPTS", javaOpts), args);
+    }
+
+    /** Runs bin/mergeval with {@code env} added to its environment; fails unless it exits with 0. */
+    private static void mergeval(Path root, Map<String, String> env, String... args) throws IOException {
+        Result r = run(root, env, args);
+        assertEquals(0, r.exit(), () -> String.join(" ", args) + ":\n" + r.output());
+    }
+
+    private record Result(int exit, String output) {
+    }
+
+    private static Result run(Path root, Map<String, String> env, String... args) throws IOException {
         List<String> command = new ArrayList<>(List.of(root.resolve("bin/mergeval").toString()));
         command.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(command).directory(root.toFile()).redirectErrorStream(true);
-        pb.environment().put("MERGEVAL_JAVA_OPTS", javaOpts);
+        pb.environment().remove("HADOOP_CONF_DIR");
+        pb.environment().remove("YARN_CONF_DIR");
+        pb.environment().putAll(env);
         Process p = pb.start();
         p.getOutputStream().close();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -79,7 +135,7 @@ class MergeLauncherTest {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
         }
-        assertEquals(0, p.exitValue(), () -> String.join(" ", command) + ":\n" + out);
+        return new Result(p.exitValue(), out);
     }
 
     private static JsonNode environment(String provenance, Configuration conf) throws IOException {
