@@ -100,12 +100,10 @@ public final class ModelFiles {
      * pieces numbered in order) and its added tokens; null when there is no {@code tokenizer.json}.
      */
     public static Map<String, Integer> tokenizerVocabulary(String dir, Configuration conf) {
-        Path file = new Path(dir, "tokenizer.json");
-        FileSystem fs = HadoopFs.get(file, conf);
-        if (!CheckpointResolver.isFile(fs, file)) {
+        ObjectNode root = jsonFile(dir, "tokenizer.json", conf);
+        if (root == null) {
             return null;
         }
-        ObjectNode root = Json.readObject(fs, file, CheckpointResolver.MAX_JSON_BYTES);
         Map<String, Integer> vocab = new LinkedHashMap<>();
         JsonNode model = root.path("model").path("vocab");
         if (model.isObject()) {
@@ -119,6 +117,21 @@ public final class ModelFiles {
             vocab.put(added.path("content").asText(), added.path("id").asInt());
         }
         return vocab;
+    }
+
+    /**
+     * The JSON object in file {@code name} of {@code dir} ({@code tokenizer.json},
+     * {@code config.json}); null when there is no such file.
+     *
+     * @throws BadInputException if it is not a JSON object, or larger than side files may be
+     */
+    public static ObjectNode jsonFile(String dir, String name, Configuration conf) {
+        Path file = new Path(dir, name);
+        FileSystem fs = HadoopFs.get(file, conf);
+        if (!CheckpointResolver.isFile(fs, file)) {
+            return null;
+        }
+        return Json.readObject(fs, file, CheckpointResolver.MAX_JSON_BYTES);
     }
 
     /** A copy of {@code config} with its dtype keys set to {@code dtype}; order is kept. */

@@ -68,16 +68,18 @@ public final class EmbeddingRows {
      * The {@code vocab_size} the output's {@code config.json} needs where its embeddings have fewer
      * rows than the {@code vocab_size} of the config it copies, so that the output loads (Hugging
      * Face checks the embedding's shape against it); empty where it stands. mergekit leaves
-     * {@code vocab_size} as copied.
+     * {@code vocab_size} as copied, except that with a {@code tokenizer_source} ({@code reindexed})
+     * it sets it to the output vocabulary's size, which is then the embeddings' rows whatever they are.
      *
      * @param shapes the output tensors' shapes, by name
      */
-    public static OptionalInt vocabSize(Map<String, long[]> shapes, JsonNode config) {
+    public static OptionalInt vocabSize(Map<String, long[]> shapes, JsonNode config, boolean reindexed) {
         if (config == null || !config.path("vocab_size").canConvertToInt()) {
             return OptionalInt.empty();
         }
         int declared = config.get("vocab_size").asInt();
         return shapes.entrySet().stream().filter(e -> isEmbedding(e.getKey()) && e.getValue().length == 2)
-                .mapToInt(e -> Math.toIntExact(e.getValue()[0])).filter(rows -> rows < declared).min();
+                .mapToInt(e -> Math.toIntExact(e.getValue()[0])).filter(rows -> reindexed ? rows != declared
+                        : rows < declared).min();
     }
 }

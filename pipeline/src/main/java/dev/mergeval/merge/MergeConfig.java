@@ -85,7 +85,7 @@ public record MergeConfig(
      * {@code base} or none.
      */
     public Optional<String> tokenizerModel() {
-        return tokenizerSource.filter(source -> !source.equals("base"))
+        return tokenizerSource.filter(source -> !source.equals("base") && !source.equals("union"))
                 .map(source -> source.startsWith("model:") ? source.substring("model:".length()) : source);
     }
 

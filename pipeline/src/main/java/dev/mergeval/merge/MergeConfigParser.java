@@ -92,11 +92,6 @@ final class MergeConfigParser {
         String dtype = optionalDtype(raw.dtype(), "dtype");
         String outDtype = optionalDtype(raw.outDtype(), "out_dtype");
         String tokenizerSource = optionalString(raw.tokenizerSource(), "tokenizer_source");
-        if ("union".equals(tokenizerSource)) {
-            throw bad("tokenizer_source", "'union' is not supported: Mergeval builds no union vocabulary and does not"
-                    + " re-index embedding rows (supported: 'base', or a model path whose vocabulary every merged model"
-                    + " shares)");
-        }
         if ("base".equals(tokenizerSource) && baseModel == null) {
             throw bad("tokenizer_source", "'base' needs a base_model");
         }

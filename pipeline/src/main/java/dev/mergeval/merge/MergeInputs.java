@@ -3,7 +3,6 @@ package dev.mergeval.merge;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.HadoopFs;
-import dev.mergeval.checkpoint.ModelFiles;
 import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Shapes;
@@ -36,16 +35,52 @@ public final class MergeInputs implements AutoCloseable {
     private final Checkpoint reference;
     private MergeLayout layout;
 
-    /** The inputs, each seen with its output head tied as the reference model has it ({@link TiedHead}). */
-    private MergeInputs(MergeConfig config, Map<String, Checkpoint> models, Map<String, Checkpoint> extras) {
+    /**
+     * The inputs, each seen with its output head tied as the reference model has it ({@link TiedHead})
+     * and, with {@code tokenizer_source}, with its token rows re-indexed to the output vocabulary
+     * ({@link ReindexedEmbeddings}; the vocabularies are read when an embedding is first read).
+     */
+    private MergeInputs(MergeConfig config, Map<String, Checkpoint> models, Map<String, Checkpoint> extras,
+            Configuration conf) {
         this.config = config;
-        this.reference = models.get(config.baseModel().orElse(config.inputModels().get(0)));
+        String referenceRef = config.baseModel().orElse(config.inputModels().get(0));
+        Checkpoint stored = models.get(referenceRef);
         Map<String, Checkpoint> tiedModels = new LinkedHashMap<>();
-        models.forEach((ref, model) -> tiedModels.put(ref, TiedHead.view(model, reference)));
+        models.forEach((ref, model) -> tiedModels.put(ref, TiedHead.view(model, stored)));
         Map<String, Checkpoint> tiedExtras = new LinkedHashMap<>();
-        extras.forEach((parameter, model) -> tiedExtras.put(parameter, TiedHead.view(model, reference)));
-        this.models = Collections.unmodifiableMap(tiedModels);
+        extras.forEach((parameter, model) -> tiedExtras.put(parameter, TiedHead.view(model, stored)));
+        Map<String, Checkpoint> views = tiedModels;
+        if (config.tokenizerSource().isPresent()) {
+            Map<String, Checkpoint> asStored = Collections.unmodifiableMap(new LinkedHashMap<>(tiedModels));
+            views = new LinkedHashMap<>();
+            int i = 0;
+            for (String ref : asStored.keySet()) {
+                views.put(ref, new ReindexedEmbeddings(i++, asStored, this::alignment));
+            }
+            alignmentSource = () -> VocabularyAlignment.of(config, asStored, asStored.get(referenceRef), conf);
+        } else {
+            alignmentSource = () -> null;
+        }
+        this.models = Collections.unmodifiableMap(views);
         this.extras = Collections.unmodifiableMap(tiedExtras);
+        this.reference = this.models.get(referenceRef);
+    }
+
+    /** See {@link #alignment()}. */
+    private final java.util.function.Supplier<VocabularyAlignment> alignmentSource;
+    private VocabularyAlignment alignment;
+    private boolean aligned;
+
+    /**
+     * The output vocabulary and each model's rows in it ({@link VocabularyAlignment}), read once;
+     * null without {@code tokenizer_source}, or where the base model has no {@code tokenizer.json}.
+     */
+    public synchronized VocabularyAlignment alignment() {
+        if (!aligned) {
+            alignment = alignmentSource.get();
+            aligned = true;
+        }
+        return alignment;
     }
 
     /**
@@ -69,69 +104,12 @@ public final class MergeInputs implements AutoCloseable {
                     throw config.error("parameters." + parameter, e.getMessage());
                 }
             }
-            return new MergeInputs(config, models, extras);
+            return new MergeInputs(config, models, extras, conf);
         } catch (RuntimeException e) {
             models.values().forEach(Checkpoint::close);
             extras.values().forEach(Checkpoint::close);
             throw e;
         }
-    }
-
-    /**
-     * With {@code tokenizer_source}, checks that every model numbers the output vocabulary's tokens
-     * as it does: the base model's (ids below its {@code vocab_size}) for {@code base}, the named
-     * model's whole {@code tokenizer.json} vocabulary otherwise. mergekit re-indexes each model's
-     * embedding rows to that vocabulary by token, Mergeval merges them by index, and the two agree
-     * exactly when the vocabularies do. A model without {@code tokenizer.json} is taken to have the
-     * base model's, as mergekit takes a model whose tokenizer it cannot load.
-     */
-    public void checkVocabularies(Configuration conf) {
-        if (config.tokenizerSource().isEmpty()) {
-            return;
-        }
-        Map<String, Integer> base = vocabulary(reference, conf);
-        Map<String, Integer> out = base;
-        String where = "base_model";
-        if (config.tokenizerModel().isPresent()) {
-            String dir = MergeConfig.resolvePath(config.tokenizerModel().get(), null);
-            out = ModelFiles.tokenizerVocabulary(dir, conf);
-            if (out == null) {
-                throw config.error("tokenizer_source", dir + " has no tokenizer.json");
-            }
-            where = "the tokenizer of " + config.tokenizerModel().get();
-        }
-        if (out == null) {
-            return;
-        }
-        for (Map.Entry<String, Checkpoint> e : models.entrySet()) {
-            Map<String, Integer> vocab = vocabulary(e.getValue(), conf);
-            if (vocab == null) {
-                vocab = base;
-            }
-            if (vocab == null || vocab == out) {
-                continue;
-            }
-            for (Map.Entry<String, Integer> token : out.entrySet()) {
-                Integer id = vocab.get(token.getKey());
-                if (!token.getValue().equals(id)) {
-                    throw config.error("tokenizer_source", "model '" + e.getKey() + "' "
-                            + (id == null ? "lacks token '" + token.getKey() + "'"
-                                    : "numbers token '" + token.getKey() + "' " + id)
-                            + ", which is " + token.getValue() + " in " + where + "; Mergeval merges embedding rows"
-                            + " by index and does not re-index them to the output vocabulary by token");
-                }
-            }
-        }
-    }
-
-    /** The model's tokenizer vocabulary, ids at or above its {@code vocab_size} left out; null without one. */
-    private static Map<String, Integer> vocabulary(Checkpoint model, Configuration conf) {
-        Map<String, Integer> vocab = ModelFiles.tokenizerVocabulary(model.root(), conf);
-        if (vocab != null && model.config() != null && model.config().hasNonNull("vocab_size")) {
-            int size = model.config().get("vocab_size").asInt();
-            vocab.values().removeIf(id -> id >= size);
-        }
-        return vocab;
     }
 
     /**
@@ -220,7 +198,7 @@ public final class MergeInputs implements AutoCloseable {
         List<String> names = layout() != null ? List.copyOf(layout().byName().keySet()) : weights(reference);
         Map<String, long[]> shapes = new LinkedHashMap<>();
         names.stream().filter(EmbeddingRows::isEmbedding).forEach(name -> shapes.put(name, shape(name)));
-        return EmbeddingRows.vocabSize(shapes, reference.config());
+        return EmbeddingRows.vocabSize(shapes, reference.config(), config.tokenizerSource().isPresent());
     }
 
     /** Where each output tensor of a {@code slices:} config comes from; null for a {@code models:} config. */

@@ -5,6 +5,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -17,8 +19,24 @@ public final class ModelDirectory {
 
     private final Path root;
     private final FileSystem fs;
+    /** Files read from memory instead of the directory (a merge's union tokenizer), by name. */
+    private final Map<String, byte[]> replaced;
+
+    private ModelDirectory(Path root, FileSystem fs, Map<String, byte[]> replaced) {
+        this.root = root;
+        this.fs = fs;
+        this.replaced = replaced;
+    }
+
+    /** This directory with file {@code name} read as {@code bytes}, whether or not the directory has it. */
+    public ModelDirectory withFile(String name, byte[] bytes) {
+        Map<String, byte[]> files = new HashMap<>(replaced);
+        files.put(name, bytes.clone());
+        return new ModelDirectory(root, fs, Map.copyOf(files));
+    }
 
     public ModelDirectory(String uri, Configuration conf) {
+        this.replaced = Map.of();
         this.root = new Path(uri);
         try {
             this.fs = root.getFileSystem(conf);
@@ -43,6 +61,9 @@ public final class ModelDirectory {
     }
 
     public boolean exists(String name) {
+        if (replaced.containsKey(name)) {
+            return true;
+        }
         try {
             return fs.exists(new Path(root, name));
         } catch (IOException e) {
@@ -52,6 +73,9 @@ public final class ModelDirectory {
 
     /** The file's bytes; a missing file is a {@link BadInputException} naming it. */
     public byte[] readBytes(String name) {
+        if (replaced.containsKey(name)) {
+            return replaced.get(name).clone();
+        }
         Path p = new Path(root, name);
         try (InputStream in = fs.open(p)) {
             return in.readAllBytes();

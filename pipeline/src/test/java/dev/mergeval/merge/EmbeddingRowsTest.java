@@ -49,10 +49,15 @@ class EmbeddingRowsTest {
     void theVocabSizeFollowsEmbeddingsThatLostRows() {
         ObjectNode config = Mappers.JSON.createObjectNode().put("vocab_size", 70);
         assertEquals(OptionalInt.of(64), EmbeddingRows.vocabSize(Map.of("model.embed_tokens.weight",
-                new long[] {64, 8}, "model.norm.weight", new long[] {8}), config));
+                new long[] {64, 8}, "model.norm.weight", new long[] {8}), config, false));
         assertEquals(OptionalInt.empty(), EmbeddingRows.vocabSize(Map.of("model.embed_tokens.weight",
-                new long[] {70, 8}), config));
+                new long[] {70, 8}), config, false));
+        // Re-indexed to a tokenizer's vocabulary, the rows are the vocab_size, more or fewer.
+        assertEquals(OptionalInt.of(72), EmbeddingRows.vocabSize(Map.of("model.embed_tokens.weight",
+                new long[] {72, 8}), config, true));
         assertEquals(OptionalInt.empty(), EmbeddingRows.vocabSize(Map.of("model.embed_tokens.weight",
-                new long[] {64, 8}), Mappers.JSON.createObjectNode()));
+                new long[] {70, 8}), config, true));
+        assertEquals(OptionalInt.empty(), EmbeddingRows.vocabSize(Map.of("model.embed_tokens.weight",
+                new long[] {64, 8}), Mappers.JSON.createObjectNode(), false));
     }
 }

@@ -79,7 +79,6 @@ class MergeConfigTest {
     @CsvSource(delimiter = '|', value = {
         "slices|merge_method: linear\\nslices:\\n  - sources: []\\nmodels: [{model: a, parameters: {weight: 1}}]",
         "tokenizer|merge_method: linear\\ntokenizer: {source: union}\\nmodels: [{model: a, parameters: {weight: 1}}]",
-        "tokenizer_source|merge_method: linear\\ntokenizer_source: union\\nmodels: [{model: a, parameters: {weight: 1}}]",
         "tokenizer_source|merge_method: linear\\ntokenizer_source: base\\nmodels: [{model: a, parameters: {weight: 1}}]",
         "chat_template|merge_method: linear\\nchat_template: chatml\\nmodels: [{model: a, parameters: {weight: 1}}]",
         "name|merge_method: linear\\nname: x\\nmodels: [{model: a, parameters: {weight: 1}}]",

@@ -3,10 +3,12 @@ package dev.mergeval.merge.onload;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeInputs;
 import dev.mergeval.merge.PlanAnalysis;
+import dev.mergeval.merge.UnionTokenizer;
 import dev.mergeval.runtime.LanguageModels;
 import dev.mergeval.runtime.ModelDirectory;
 import dev.mergeval.runtime.llama.LlamaConfig;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.util.OptionalInt;
 import org.apache.hadoop.conf.Configuration;
 
@@ -34,7 +36,7 @@ public final class MergeLoader {
             Configuration conf) {
         MergeInputs inputs = MergeInputs.open(merge, conf);
         try {
-            inputs.checkVocabularies(conf);
+            inputs.alignment();
             ModelDirectory dir = new ModelDirectory(inputs.reference().root(), conf);
             LlamaConfig config = LanguageModels.readConfig(dir);
             if (inputs.layout() != null) {
@@ -47,6 +49,10 @@ public final class MergeLoader {
             int layers = config.numHiddenLayers();
             ModelDirectory tokenizer = merge.tokenizerModel()
                     .map(ref -> new ModelDirectory(MergeConfig.resolvePath(ref, null), conf)).orElse(dir);
+            if (merge.tokenizerSource().filter("union"::equals).isPresent()) {
+                tokenizer = tokenizer.withFile("tokenizer.json", UnionTokenizer.of(inputs.reference(),
+                        inputs.models().values(), conf).tokenizer().toString().getBytes(StandardCharsets.UTF_8));
+            }
             return new LanguageModels.Opened(id, tokenizer, config, new MergedTensorSource(inputs, layers, seed,
                     () -> analysis(inputs, location, seed, layers, conf, false)));
         } catch (RuntimeException e) {

@@ -10,6 +10,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.common.FileDigest;
 import dev.mergeval.merge.EmbeddingRows;
 import dev.mergeval.merge.MergeConfig;
+import dev.mergeval.merge.MergeInputs;
+import dev.mergeval.merge.UnionTokenizer;
 import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.FileHash;
 import dev.mergeval.provenance.MergeProvenance;
@@ -132,6 +134,11 @@ public final class MergeJob {
             String tokenizerRoot = config.tokenizerModel().map(ref -> MergeConfig.resolvePath(ref, null))
                     .orElse(copyRoot);
             ModelFiles.copyAuxiliary(copyRoot, tokenizerRoot, staging, outputDtype(plan), outputConfig(plan), conf);
+            if (config.tokenizerSource().filter("union"::equals).isPresent()) {
+                try (MergeInputs inputs = MergeInputs.open(config, plan.modelUris(), plan.extraUris(), conf)) {
+                    UnionTokenizer.of(inputs.reference(), inputs.models().values(), conf).write(staging, conf);
+                }
+            }
             write(fs, new Path(staging, CONFIG_FILE), request.configYaml());
             long wallMillis = (System.nanoTime() - start) / 1_000_000;
             MergeProvenance provenance = provenance(plan, config.mergeMethod(), config.parameters(), inputHashes,
@@ -157,7 +164,8 @@ public final class MergeJob {
             if (plan.layout() != null) {
                 json.put("num_hidden_layers", plan.layout().numLayers());
             }
-            EmbeddingRows.vocabSize(shapes, json).ifPresent(rows -> json.put("vocab_size", rows));
+            EmbeddingRows.vocabSize(shapes, json, plan.config().tokenizerSource().isPresent())
+                    .ifPresent(rows -> json.put("vocab_size", rows));
             return json;
         };
     }

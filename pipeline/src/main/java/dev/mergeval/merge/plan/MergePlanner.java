@@ -12,6 +12,7 @@ import dev.mergeval.merge.MergeLayout;
 import dev.mergeval.merge.ParamDef;
 import dev.mergeval.merge.PlanAnalysis;
 import dev.mergeval.merge.TensorMerger;
+import dev.mergeval.merge.VocabularyAlignment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -51,7 +52,7 @@ final class MergePlanner {
             for (PlanInput in : inputs) {
                 headers.put(in.key(), infos(in.isExtra() ? open.extras().get(in.parameter()) : open.models().get(in.ref())));
             }
-            open.checkVocabularies(conf);
+            VocabularyAlignment alignment = open.alignment();
             MergeLayout layout = open.layout();
             List<TensorInfo> reference;
             int numLayers;
@@ -78,7 +79,7 @@ final class MergePlanner {
             PlanAnalysis analysis = open.analyze(numLayers, mergedNames, conf, Runtime.getRuntime().availableProcessors());
             TensorMerger merger = open.merger(numLayers, analysis);
             List<WorkUnit> units = cutUnits(tensors, merger, options);
-            String planId = planId(config, seed, options, inputs, headers, tensors, units, analysis);
+            String planId = planId(config, seed, options, inputs, headers, alignment, tensors, units, analysis);
             return new MergePlan(planId, config, seed, inputs, copySource, numLayers, tensors,
                     options.maxShardBytes(), units, options.chunkElements(), analysis, merger.params(mergedNames),
                     layout);
@@ -196,8 +197,8 @@ final class MergePlanner {
     }
 
     private static String planId(MergeConfig config, long seed, PlanOptions options, List<PlanInput> inputs,
-            Map<String, List<TensorInfo>> headers, List<OutputTensor> tensors, List<WorkUnit> units,
-            PlanAnalysis analysis) {
+            Map<String, List<TensorInfo>> headers, VocabularyAlignment alignment, List<OutputTensor> tensors,
+            List<WorkUnit> units, PlanAnalysis analysis) {
         StringBuilder sb = new StringBuilder();
         sb.append(config.normalizedYaml()).append('\n').append(seed).append('\n')
                 .append(options.maxShardBytes()).append('\n');
@@ -207,6 +208,9 @@ final class MergePlanner {
                 sb.append(t.name()).append(' ').append(t.dtype()).append(Arrays.toString(t.shape()))
                         .append(' ').append(t.begin()).append('-').append(t.end()).append('\n');
             }
+        }
+        if (alignment != null) {
+            sb.append("vocabulary ").append(alignment.fingerprint()).append('\n');
         }
         tensors.forEach(t -> sb.append(t).append('\n'));
         units.forEach(u -> sb.append(u).append('\n'));

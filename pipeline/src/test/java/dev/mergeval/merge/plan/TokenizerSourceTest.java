@@ -2,12 +2,9 @@ package dev.mergeval.merge.plan;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mergeval.checkpoint.DType;
-import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Progress;
 import dev.mergeval.runtime.DjlLanguageModel;
 import dev.mergeval.runtime.LanguageModels;
@@ -26,8 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code tokenizer_source}: the base model's (or the named model's) tokenizer files are the
- * output's, and a model that numbers that vocabulary's tokens differently (whose rows mergekit
- * would re-index by token) is bad input rather than a silent merge of unrelated rows.
+ * output's. Re-indexing rows to it is {@link VocabularyReindexTest}'s.
  */
 class TokenizerSourceTest {
 
@@ -64,32 +60,6 @@ class TokenizerSourceTest {
             assertArrayEquals(Files.readAllBytes(base.resolve("tokenizer.json")),
                     Files.readAllBytes(out.resolve("tokenizer.json")));
         }
-    }
-
-    @Test
-    void aModelThatNumbersTheBaseTokensDifferentlyIsBadInput() throws IOException {
-        Path base = TinyModels.write(tmp.resolve("base"), TinyModels.llamaConfig(), DType.F32, 1, Long.MAX_VALUE);
-        Path other = TinyModels.write(tmp.resolve("other"), TinyModels.llamaConfig(), DType.F32, 2, Long.MAX_VALUE);
-        Path tokenizer = other.resolve("tokenizer.json");
-        String text = Files.readString(tokenizer);
-        Files.writeString(tokenizer, text.replace("\"w3\" : 3,", "\"w3x\" : 3,"));
-        Path out = tmp.resolve("out");
-        BadInputException e = assertThrows(BadInputException.class, () -> MergeJob.run(request(yaml(base, other), out),
-                new LocalMergeExecutor(1, CONF, Progress.NONE), CONF));
-        assertEquals("test.yaml: tokenizer_source: model '" + other + "' lacks token 'w3', which is 3 in base_model;"
-                + " Mergeval merges embedding rows by index and does not re-index them to the output vocabulary by"
-                + " token", e.getMessage());
-        assertFalse(Files.exists(out));
-
-        // The same model's tokenizer named as the source: the base model now lacks its token.
-        String named = yaml(base, base.resolveSibling("third")).replace("tokenizer_source: base",
-                "tokenizer_source: model:" + other);
-        TinyModels.write(tmp.resolve("third"), TinyModels.llamaConfig(), DType.F32, 3, Long.MAX_VALUE);
-        BadInputException n = assertThrows(BadInputException.class, () -> MergeJob.run(request(named, out),
-                new LocalMergeExecutor(1, CONF, Progress.NONE), CONF));
-        assertTrue(n.getMessage().startsWith("test.yaml: tokenizer_source: model '" + base
-                + "' lacks token 'w3x', which is 3 in the tokenizer of " + other + ";"), n.getMessage());
-        assertFalse(Files.exists(out));
     }
 
     /**

@@ -1,0 +1,205 @@
+package dev.mergeval.merge;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.checkpoint.Checkpoint;
+import dev.mergeval.checkpoint.DType;
+import dev.mergeval.checkpoint.ShardFile;
+import dev.mergeval.checkpoint.TensorCodec;
+import dev.mergeval.checkpoint.TensorInfo;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+
+/**
+ * A merge input seen with its embedding and output-head matrices re-indexed to the output
+ * vocabulary ({@link VocabularyAlignment}): row {@code t} of such a matrix is the model's row of
+ * output token {@code t}, or, where the model lacks the token, the row its donors give (one
+ * model's, the base model's, their mean, or zeros). The matrix has the output vocabulary's rows.
+ * Rows are assembled as they are read, runs of consecutive rows in one read each, so memory stays
+ * what the reader asks for. Every other tensor reads through to the model.
+ */
+final class ReindexedEmbeddings implements Checkpoint {
+
+    private final Checkpoint model;
+    private final int index;
+    /** Every model of the merge as it stores its rows, in config order (donors are read there). */
+    private final List<Checkpoint> all;
+    private final List<String> refs;
+    private final Supplier<VocabularyAlignment> alignment;
+    /** Per tensor name, the alignment that re-indexes it, checked against every model's rows once. */
+    private final Map<String, Optional<VocabularyAlignment>> checked = new ConcurrentHashMap<>();
+
+    /**
+     * @param index this model's position in {@code all}
+     * @param all every model as stored, by reference in config order
+     * @param alignment built once, when an embedding is first read
+     */
+    ReindexedEmbeddings(int index, Map<String, Checkpoint> all, Supplier<VocabularyAlignment> alignment) {
+        this.all = List.copyOf(all.values());
+        this.refs = List.copyOf(all.keySet());
+        this.index = index;
+        this.model = this.all.get(index);
+        this.alignment = alignment;
+    }
+
+    /** The alignment where {@code name} is a matrix of token rows that it re-indexes, else null. */
+    private VocabularyAlignment aligned(String name) {
+        return checked.computeIfAbsent(name, this::check).orElse(null);
+    }
+
+    private Optional<VocabularyAlignment> check(String name) {
+        if (!EmbeddingRows.isEmbedding(name) || !model.contains(name) || model.info(name).shape().length != 2) {
+            return Optional.empty();
+        }
+        VocabularyAlignment a = alignment.get();
+        if (a != null) {
+            for (int m = 0; m < all.size(); m++) {
+                if (all.get(m).contains(name)) {
+                    a.checkRows(m, refs.get(m), name, all.get(m).info(name).shape()[0]);
+                }
+            }
+        }
+        return Optional.ofNullable(a);
+    }
+
+    @Override
+    public TensorInfo info(String name) {
+        TensorInfo t = model.info(name);
+        VocabularyAlignment a = aligned(name);
+        if (a == null) {
+            return t;
+        }
+        long[] shape = {a.size(), t.shape()[1]};
+        return new TensorInfo(name, t.dtype(), shape, t.begin(),
+                t.begin() + a.size() * t.shape()[1] * t.dtype().byteSize());
+    }
+
+    @Override
+    public void readStored(String name, long byteOffset, byte[] dst, int dstOff, int length) {
+        VocabularyAlignment a = aligned(name);
+        if (a == null) {
+            model.readStored(name, byteOffset, dst, dstOff, length);
+            return;
+        }
+        TensorInfo stored = model.info(name);
+        long rowBytes = stored.shape()[1] * stored.dtype().byteSize();
+        if (byteOffset < 0 || length < 0 || byteOffset + length > a.size() * rowBytes) {
+            throw new IndexOutOfBoundsException(name + ": bytes [" + byteOffset + ", " + (byteOffset + length)
+                    + ") outside " + a.size() * rowBytes);
+        }
+        long pos = byteOffset;
+        int out = dstOff;
+        long end = byteOffset + length;
+        while (pos < end) {
+            int t = Math.toIntExact(pos / rowBytes);
+            long within = pos - t * rowBytes;
+            int row = a.row(index, t);
+            if (row < 0) {
+                int n = (int) Math.min(rowBytes - within, end - pos);
+                byte[] bytes = defaultRow(a, name, t, stored);
+                System.arraycopy(bytes, (int) within, dst, out, n);
+                pos += n;
+                out += n;
+                continue;
+            }
+            // A run of output rows that are consecutive rows of the model: one read.
+            int last = t;
+            while ((last + 1) * rowBytes < end && last + 1 < a.size() && a.row(index, last + 1) == row + (last + 1 - t)) {
+                last++;
+            }
+            int n = (int) Math.min((last + 1) * rowBytes - pos, end - pos);
+            model.readStored(name, row * rowBytes + within, dst, out, n);
+            pos += n;
+            out += n;
+        }
+    }
+
+    /**
+     * The row of output token {@code t} for this model, which lacks it, in its stored dtype: the
+     * mean of the donors' rows (each read as floats, summed in double in config order), rounded once.
+     */
+    private byte[] defaultRow(VocabularyAlignment a, String name, int t, TensorInfo stored) {
+        int columns = Math.toIntExact(stored.shape()[1]);
+        double[] sum = new double[columns];
+        int[] donors = a.donors(t);
+        float[] row = new float[columns];
+        for (int m : donors) {
+            all.get(m).readFloats(name, (long) a.row(m, t) * columns, row, 0, columns);
+            for (int j = 0; j < columns; j++) {
+                sum[j] += row[j];
+            }
+        }
+        for (int j = 0; j < columns; j++) {
+            row[j] = donors.length == 0 ? 0f : (float) (sum[j] / donors.length);
+        }
+        DType dtype = stored.dtype();
+        byte[] bytes = new byte[columns * dtype.byteSize()];
+        TensorCodec.encode(dtype, row, 0, columns, bytes, 0);
+        return bytes;
+    }
+
+    @Override
+    public byte[] readRaw(String name, long byteOffset, int length) {
+        byte[] out = new byte[length];
+        readStored(name, byteOffset, out, 0, length);
+        return out;
+    }
+
+    @Override
+    public void readFloats(String name, long elementOffset, float[] dst, int dstOff, int count) {
+        if (aligned(name) == null) {
+            model.readFloats(name, elementOffset, dst, dstOff, count);
+            return;
+        }
+        DType dtype = model.info(name).dtype();
+        byte[] bytes = readRaw(name, elementOffset * dtype.byteSize(), count * dtype.byteSize());
+        TensorCodec.decode(dtype, bytes, 0, dst, dstOff, count);
+    }
+
+    @Override
+    public String location() {
+        return model.location();
+    }
+
+    @Override
+    public String root() {
+        return model.root();
+    }
+
+    @Override
+    public List<String> tensorNames() {
+        return model.tensorNames();
+    }
+
+    @Override
+    public boolean contains(String name) {
+        return model.contains(name);
+    }
+
+    @Override
+    public ShardFile shardOf(String name) {
+        return model.shardOf(name);
+    }
+
+    @Override
+    public List<ShardFile> shardFiles() {
+        return model.shardFiles();
+    }
+
+    @Override
+    public ObjectNode config() {
+        return model.config();
+    }
+
+    @Override
+    public Map<String, String> metadata() {
+        return model.metadata();
+    }
+
+    @Override
+    public void close() {
+        model.close();
+    }
+}

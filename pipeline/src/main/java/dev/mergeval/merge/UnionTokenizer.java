@@ -1,0 +1,204 @@
+package dev.mergeval.merge;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.checkpoint.Checkpoint;
+import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.checkpoint.ModelFiles;
+import dev.mergeval.common.BadInputException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * {@code tokenizer_source: union}, as mergekit's {@code build_union_tokenizer} builds it: the base
+ * model's tokenizer (tokens numbered at or above its {@code vocab_size} removed), then, numbered
+ * on from its size, every token of another model's vocabulary that it lacks, then every added
+ * token of any model that it lacks (each with the settings of the first model that adds it).
+ * Only tokens a model numbers below its {@code vocab_size} count; a model without
+ * {@code tokenizer.json} adds none. New vocabulary tokens become added tokens (not special,
+ * normalized), as transformers' {@code add_tokens} makes them.
+ *
+ * <p>mergekit walks each vocabulary in the order of a hash map, so its ids for new tokens vary from
+ * run to run; here each model's tokens come in the order of their ids, models in config order
+ * after the base model.
+ *
+ * @param vocabulary the union's tokens and ids, 0..n-1
+ * @param tokenizer the base model's {@code tokenizer.json} with the new added tokens
+ * @param added the added-token entries the base's tokenizer did not have, in id order
+ */
+public record UnionTokenizer(Map<String, Integer> vocabulary, ObjectNode tokenizer, List<ObjectNode> added) {
+
+    private static final String TOKENIZER = "tokenizer.json";
+    private static final String TOKENIZER_CONFIG = "tokenizer_config.json";
+
+    /**
+     * The union of the vocabularies of {@code reference} (the base model, else the first) and
+     * {@code models} (in config order; the reference among them is skipped).
+     */
+    public static UnionTokenizer of(Checkpoint reference, Collection<Checkpoint> models, Configuration conf) {
+        ObjectNode base = ModelFiles.jsonFile(reference.root(), TOKENIZER, conf);
+        if (base == null) {
+            throw new BadInputException("tokenizer_source: 'union' needs the base model's " + TOKENIZER + " ("
+                    + reference.root() + " has none)");
+        }
+        base = stripped(base, vocabSize(reference, base), reference.root());
+        Map<String, Integer> vocabulary = vocabulary(base);
+        Set<String> plain = new LinkedHashSet<>();
+        Map<String, ObjectNode> addedTokens = new LinkedHashMap<>();
+        collect(base, Integer.MAX_VALUE, plain, addedTokens);
+        for (Checkpoint model : models) {
+            if (model == reference) {
+                continue;
+            }
+            ObjectNode json = ModelFiles.jsonFile(model.root(), TOKENIZER, conf);
+            if (json != null) {
+                collect(json, vocabSize(model, json), plain, addedTokens);
+            }
+        }
+        Set<String> baseAdded = new HashSet<>();
+        base.path("added_tokens").forEach(t -> baseAdded.add(t.path("content").asText()));
+        List<ObjectNode> added = new ArrayList<>();
+        for (String token : plain) {
+            if (!addedTokens.containsKey(token) && !vocabulary.containsKey(token)) {
+                ObjectNode entry = base.objectNode().put("id", vocabulary.size()).put("content", token)
+                        .put("single_word", false).put("lstrip", false).put("rstrip", false)
+                        .put("normalized", true).put("special", false);
+                vocabulary.put(token, vocabulary.size());
+                added.add(entry);
+            }
+        }
+        for (ObjectNode info : addedTokens.values()) {
+            String token = info.path("content").asText();
+            if (baseAdded.contains(token)) {
+                continue;
+            }
+            // A token the base has in its vocabulary becomes an added token under its id.
+            int id = vocabulary.computeIfAbsent(token, t -> vocabulary.size());
+            ObjectNode entry = info.deepCopy();
+            entry.put("id", id);
+            added.add(entry);
+        }
+        added.sort(Comparator.comparingInt(e -> e.get("id").asInt()));
+        ArrayNode list = base.withArray("added_tokens");
+        added.forEach(list::add);
+        return new UnionTokenizer(vocabulary, base, List.copyOf(added));
+    }
+
+    /**
+     * Writes the union's {@code tokenizer.json} into {@code dir}, and its new added tokens into the
+     * {@code added_tokens_decoder} of the {@code tokenizer_config.json} there, where it has one.
+     */
+    public void write(String dir, Configuration conf) {
+        try {
+            Path out = new Path(dir);
+            FileSystem fs = HadoopFs.get(out, conf);
+            ModelFiles.writeConfig(fs, new Path(out, TOKENIZER), tokenizer);
+            ObjectNode config = ModelFiles.jsonFile(dir, TOKENIZER_CONFIG, conf);
+            if (config != null && config.path("added_tokens_decoder").isObject()) {
+                ObjectNode decoder = (ObjectNode) config.get("added_tokens_decoder");
+                for (ObjectNode entry : added) {
+                    ObjectNode e = entry.deepCopy();
+                    e.remove("id");
+                    decoder.set(entry.get("id").asText(), e);
+                }
+                ModelFiles.writeConfig(fs, new Path(out, TOKENIZER_CONFIG), config);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the union tokenizer to " + dir, e);
+        }
+    }
+
+    /** The model's {@code vocab_size}, else the number of its tokenizer's vocabulary tokens. */
+    private static int vocabSize(Checkpoint model, ObjectNode tokenizer) {
+        if (model.config() != null && model.config().path("vocab_size").canConvertToInt()) {
+            return model.config().get("vocab_size").asInt();
+        }
+        return tokenizer.path("model").path("vocab").size();
+    }
+
+    /** The tokenizer's vocabulary (its model's tokens, then its added tokens), as {@code get_vocab()}. */
+    private static Map<String, Integer> vocabulary(ObjectNode tokenizer) {
+        Map<String, Integer> vocab = new LinkedHashMap<>();
+        JsonNode model = tokenizer.path("model").path("vocab");
+        if (model.isObject()) {
+            model.fields().forEachRemaining(e -> vocab.put(e.getKey(), e.getValue().asInt()));
+        } else {
+            for (int i = 0; i < model.size(); i++) {
+                vocab.put(model.get(i).path(0).asText(), i);
+            }
+        }
+        tokenizer.path("added_tokens").forEach(t -> vocab.put(t.path("content").asText(), t.path("id").asInt()));
+        return vocab;
+    }
+
+    /** A tokenizer's tokens below {@code limit}: its vocabulary's, in id order, and its added tokens. */
+    private static void collect(ObjectNode tokenizer, int limit, Set<String> plain, Map<String, ObjectNode> added) {
+        Map<String, Integer> vocab = vocabulary(tokenizer);
+        vocab.entrySet().stream().filter(e -> e.getValue() < limit).sorted(Map.Entry.comparingByValue())
+                .forEach(e -> plain.add(e.getKey()));
+        for (JsonNode t : tokenizer.path("added_tokens")) {
+            if (t.path("id").asInt() < limit && t.isObject()) {
+                added.putIfAbsent(t.path("content").asText(), (ObjectNode) t);
+            }
+        }
+    }
+
+    /**
+     * The tokenizer without the tokens numbered at or above {@code vocabSize} (mergekit's
+     * {@code get_stripped_tokenizer}): from its vocabulary, its added tokens and, for BPE, the
+     * merges that name them. Like mergekit, only BPE vocabularies are stripped.
+     */
+    private static ObjectNode stripped(ObjectNode tokenizer, int vocabSize, String root) {
+        Map<String, Integer> vocab = vocabulary(tokenizer);
+        Set<String> unused = new HashSet<>();
+        vocab.forEach((token, id) -> {
+            if (id >= vocabSize) {
+                unused.add(token);
+            }
+        });
+        if (unused.isEmpty()) {
+            return tokenizer.deepCopy();
+        }
+        String type = tokenizer.path("model").path("type").asText();
+        if (!type.equals("BPE")) {
+            throw new BadInputException(root + "/" + TOKENIZER + ": tokens numbered at or above vocab_size " + vocabSize
+                    + " in a " + type + " tokenizer; only BPE tokenizers can be stripped for a union (as in mergekit)");
+        }
+        ObjectNode copy = tokenizer.deepCopy();
+        ObjectNode modelVocab = (ObjectNode) copy.path("model").path("vocab");
+        unused.forEach(modelVocab::remove);
+        ArrayNode addedTokens = copy.withArray("added_tokens");
+        for (int i = addedTokens.size() - 1; i >= 0; i--) {
+            if (addedTokens.get(i).path("id").asInt() >= vocabSize) {
+                addedTokens.remove(i);
+            }
+        }
+        ArrayNode merges = copy.path("model").withArray("merges");
+        for (int i = merges.size() - 1; i >= 0; i--) {
+            JsonNode m = merges.get(i);
+            List<String> parts = new ArrayList<>();
+            if (m.isTextual()) {
+                parts.addAll(List.of(m.asText().split(" ", -1)));
+            } else {
+                m.forEach(p -> parts.add(p.asText()));
+            }
+            if (parts.stream().anyMatch(unused::contains)) {
+                merges.remove(i);
+            }
+        }
+        return copy;
+    }
+}
