@@ -19,7 +19,8 @@ import java.util.TreeMap;
 /**
  * A validated mergekit merge configuration restricted to what Mergeval supports: {@code models}
  * or {@code slices}, {@code merge_method}, {@code base_model}, {@code parameters}, {@code dtype},
- * {@code out_dtype} and {@code tokenizer_source} (absent, {@code base} or a model path).
+ * {@code out_dtype}, and {@code tokenizer_source} ({@code base}, {@code union} or a model path) or
+ * the {@code tokenizer:} block.
  * {@link #parse} reads and checks one (see {@link MergeConfigParser} for what is rejected); the
  * canonical constructor checks nothing.
  *
@@ -41,6 +42,9 @@ import java.util.TreeMap;
  * @param mergeMethod the registry name of the method
  * @param parameters the global {@code parameters:} block: scalars, gradient lists and
  *     {@code {filter, value}} condition lists as parsed, by name in the order written
+ * @param tokenizerSource {@code tokenizer_source}, or the {@code tokenizer:} block's {@code source}
+ *     ({@code union} where the block has none)
+ * @param tokenizer the rest of the {@code tokenizer:} block, where one was given
  * @param slices the {@code slices:} list, empty for a {@code models:} config
  */
 public record MergeConfig(
@@ -53,6 +57,7 @@ public record MergeConfig(
         Optional<String> dtype,
         Optional<String> outDtype,
         Optional<String> tokenizerSource,
+        Optional<TokenizerSettings> tokenizer,
         List<MergeSlice> slices) implements Serializable {
 
     public MergeConfig {
@@ -98,7 +103,7 @@ public record MergeConfig(
     /** This config with errors naming {@code name} as their source. */
     public MergeConfig withSourceName(String name) {
         return new MergeConfig(name, location, mergeMethod, baseModel, models, parameters, dtype, outDtype,
-                tokenizerSource, slices);
+                tokenizerSource, tokenizer, slices);
     }
 
     /** True for a {@code slices:} config. */
@@ -122,7 +127,7 @@ public record MergeConfig(
         Map<String, Object> merged = new LinkedHashMap<>(parameters);
         slice.parameters().forEach((name, setting) -> merged.put(name, inFrontOf(setting, parameters.get(name))));
         return new MergeConfig(sourceName, location, mergeMethod, base, entries, merged, dtype, outDtype,
-                tokenizerSource, List.of());
+                tokenizerSource, tokenizer, List.of());
     }
 
     /**
@@ -259,7 +264,37 @@ public record MergeConfig(
         }
         dtype.ifPresent(d -> root.put("dtype", d));
         outDtype.ifPresent(d -> root.put("out_dtype", d));
-        tokenizerSource.ifPresent(t -> root.put("tokenizer_source", t));
+        if (tokenizer.isPresent()) {
+            ObjectNode block = root.putObject("tokenizer");
+            tokenizerSource.ifPresent(t -> block.put("source", t));
+            if (!tokenizer.get().tokens().isEmpty()) {
+                ObjectNode tokens = block.putObject("tokens");
+                tokenizer.get().tokens().forEach((token, e) -> {
+                    ObjectNode entry = tokens.putObject(token);
+                    switch (e.kind()) {
+                        case MODEL -> entry.put("source", e.model());
+                        case ZERO -> entry.putObject("source").put("kind", "zero");
+                        case MODEL_TOKEN -> {
+                            ObjectNode source = entry.putObject("source").put("kind", "model_token")
+                                    .put("model", e.model());
+                            if (e.token() != null) {
+                                source.put("token", e.token());
+                            } else {
+                                source.put("token_id", e.tokenId());
+                            }
+                        }
+                    }
+                    if (e.force()) {
+                        entry.put("force", true);
+                    }
+                });
+            }
+            if (tokenizer.get().padToMultipleOf() > 0) {
+                block.put("pad_to_multiple_of", tokenizer.get().padToMultipleOf());
+            }
+        } else {
+            tokenizerSource.ifPresent(t -> root.put("tokenizer_source", t));
+        }
         try {
             return MergeConfigParser.YAML.writeValueAsString(root);
         } catch (JsonProcessingException e) {
@@ -282,22 +317,23 @@ public record MergeConfig(
     @Serial
     private Object writeReplace() {
         return new Form(sourceName, location.orElse(null), mergeMethod, baseModel.orElse(null), models, parameters,
-                dtype.orElse(null), outDtype.orElse(null), tokenizerSource.orElse(null), slices);
+                dtype.orElse(null), outDtype.orElse(null), tokenizerSource.orElse(null), tokenizer.orElse(null),
+                slices);
     }
 
     /** The serialized form of a {@link MergeConfig}: its components, absent ones null. */
     private record Form(String sourceName, String location, String mergeMethod, String baseModel,
             List<ModelEntry> models, Map<String, Object> parameters, String dtype, String outDtype,
-            String tokenizerSource, List<MergeSlice> slices) implements Serializable {
+            String tokenizerSource, TokenizerSettings tokenizer, List<MergeSlice> slices) implements Serializable {
         @Serial
-        private static final long serialVersionUID = 1L;
+        private static final long serialVersionUID = 2L;
 
         @Serial
         private Object readResolve() {
             return new MergeConfig(sourceName, Optional.ofNullable(location), mergeMethod,
                     Optional.ofNullable(baseModel), models, parameters, Optional.ofNullable(dtype),
                     Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource),
-                    slices == null ? List.of() : slices);
+                    Optional.ofNullable(tokenizer), slices == null ? List.of() : slices);
         }
     }
 }

@@ -36,7 +36,6 @@ import java.util.function.BiFunction;
 final class MergeConfigParser {
     private static final Map<String, String> UNSUPPORTED_KEYS = Map.of(
             "modules", "modules are not supported; list whole models under 'models'",
-            "tokenizer", "the tokenizer block is not supported; use 'tokenizer_source: base' or omit it",
             "chat_template", "chat templates are not supported; the base model's tokenizer files are copied");
     private static final Set<String> DTYPES = Set.of("float32", "float16", "bfloat16", "float64");
 
@@ -46,7 +45,21 @@ final class MergeConfigParser {
     /** The top level of a config. */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     record RawConfig(JsonNode mergeMethod, JsonNode baseModel, JsonNode models, JsonNode parameters,
-            JsonNode dtype, JsonNode outDtype, JsonNode tokenizerSource, JsonNode slices) {
+            JsonNode dtype, JsonNode outDtype, JsonNode tokenizerSource, JsonNode tokenizer, JsonNode slices) {
+    }
+
+    /** The {@code tokenizer:} block. */
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    record RawTokenizer(JsonNode source, JsonNode tokens, JsonNode padToMultipleOf) {
+    }
+
+    /** One entry of the {@code tokenizer:} block's {@code tokens}. */
+    record RawTokenEmbedding(JsonNode source, JsonNode force) {
+    }
+
+    /** A {@code {kind: ...}} source of a token's embedding. */
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    record RawEmbeddingSource(JsonNode kind, JsonNode model, JsonNode token, JsonNode tokenId) {
     }
 
     /** One entry of {@code slices}. */
@@ -92,8 +105,23 @@ final class MergeConfigParser {
         String dtype = optionalDtype(raw.dtype(), "dtype");
         String outDtype = optionalDtype(raw.outDtype(), "out_dtype");
         String tokenizerSource = optionalString(raw.tokenizerSource(), "tokenizer_source");
+        TokenizerSettings tokenizer = null;
+        String sourceKey = "tokenizer_source";
+        if (!isAbsent(raw.tokenizer())) {
+            if (tokenizerSource != null) {
+                throw bad("tokenizer", "give either 'tokenizer' or 'tokenizer_source', not both");
+            }
+            if (!raw.tokenizer().isObject()) {
+                throw bad("tokenizer", "must be a mapping with 'source', 'tokens' and 'pad_to_multiple_of'");
+            }
+            RawTokenizer block = bind(raw.tokenizer(), RawTokenizer.class, "tokenizer.",
+                    (key, known) -> "unknown key (supported: " + String.join(", ", known) + ")");
+            tokenizerSource = isAbsent(block.source()) ? "union" : nonEmptyString(block.source(), "tokenizer.source");
+            sourceKey = "tokenizer.source";
+            tokenizer = new TokenizerSettings(tokens(block.tokens()), padToMultipleOf(block.padToMultipleOf()));
+        }
         if ("base".equals(tokenizerSource) && baseModel == null) {
-            throw bad("tokenizer_source", "'base' needs a base_model");
+            throw bad(sourceKey, "'base' needs a base_model");
         }
 
         JsonNode modelsNode = raw.models();
@@ -103,7 +131,8 @@ final class MergeConfigParser {
             }
             return sliced(raw, method, new MergeConfig(source, Optional.ofNullable(location), method.name(),
                     Optional.ofNullable(baseModel), List.of(), Map.of(), Optional.ofNullable(dtype),
-                    Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource), List.of()));
+                    Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource), Optional.ofNullable(tokenizer),
+                    List.of()));
         }
         if (isAbsent(modelsNode)) {
             throw bad("models", "required: the list of models to merge");
@@ -133,7 +162,9 @@ final class MergeConfigParser {
 
         MergeConfig config = new MergeConfig(source, Optional.ofNullable(location), method.name(),
                 Optional.ofNullable(baseModel), models, global, Optional.ofNullable(dtype),
-                Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource), List.of());
+                Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource), Optional.ofNullable(tokenizer),
+                List.of());
+        checkTokenizerModels(config);
         checkRequired(config, method);
         method.validate(config);
         return config;
@@ -155,7 +186,8 @@ final class MergeConfigParser {
         Map<String, Object> global = parameterBlock(raw.parameters(), "parameters", method.parameters(),
                 method.tensorParameters(), method.name());
         MergeConfig config = new MergeConfig(source, top.location(), top.mergeMethod(), top.baseModel(), List.of(),
-                global, top.dtype(), top.outDtype(), top.tokenizerSource(), slices);
+                global, top.dtype(), top.outDtype(), top.tokenizerSource(), top.tokenizer(), slices);
+        checkTokenizerModels(config);
         for (int i = 0; i < slices.size(); i++) {
             MergeConfig slice = config.forSlice(i);
             try {
@@ -469,6 +501,99 @@ final class MergeConfigParser {
             default:
                 throw new IllegalStateException("unknown kind " + def.kind());
         }
+    }
+
+    // ---- the tokenizer block ----
+
+    private Map<String, TokenizerSettings.TokenEmbedding> tokens(JsonNode node) {
+        Map<String, TokenizerSettings.TokenEmbedding> tokens = new LinkedHashMap<>();
+        if (isAbsent(node)) {
+            return tokens;
+        }
+        if (!node.isObject()) {
+            throw bad("tokenizer.tokens", "must be a mapping of tokens to {source, force}");
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            String where = "tokenizer.tokens." + e.getKey();
+            if (!e.getValue().isObject()) {
+                throw bad(where, "must be a mapping with 'source' and optional 'force'");
+            }
+            RawTokenEmbedding raw = bind(e.getValue(), RawTokenEmbedding.class, where + ".",
+                    (key, known) -> "unknown key (supported: " + String.join(", ", known) + ")");
+            boolean force = false;
+            if (!isAbsent(raw.force())) {
+                if (!raw.force().isBoolean()) {
+                    throw bad(where + ".force", "must be true or false");
+                }
+                force = raw.force().asBoolean();
+            }
+            tokens.put(e.getKey(), embedding(raw.source(), where + ".source", force));
+        }
+        return tokens;
+    }
+
+    /** A token's source: a model reference, {@code {kind: zero}} or {@code {kind: model_token, ...}}. */
+    private TokenizerSettings.TokenEmbedding embedding(JsonNode node, String where, boolean force) {
+        if (isAbsent(node)) {
+            throw bad(where, "required: a model, {kind: zero} or {kind: model_token, model, token | token_id}");
+        }
+        if (node.isTextual()) {
+            return new TokenizerSettings.TokenEmbedding(TokenizerSettings.Kind.MODEL, nonEmptyString(node, where),
+                    null, null, force);
+        }
+        if (!node.isObject()) {
+            throw bad(where, "must be a model, {kind: zero} or {kind: model_token, model, token | token_id}");
+        }
+        RawEmbeddingSource raw = bind(node, RawEmbeddingSource.class, where + ".",
+                (key, known) -> "unknown key (supported: " + String.join(", ", known) + ")");
+        String kind = requiredString(raw.kind(), where + ".kind");
+        switch (kind) {
+            case "zero" -> {
+                if (!isAbsent(raw.model()) || !isAbsent(raw.token()) || !isAbsent(raw.tokenId())) {
+                    throw bad(where, "kind 'zero' takes no model, token or token_id");
+                }
+                return new TokenizerSettings.TokenEmbedding(TokenizerSettings.Kind.ZERO, null, null, null, force);
+            }
+            case "model_token" -> {
+                String model = requiredString(raw.model(), where + ".model");
+                if (isAbsent(raw.token()) == isAbsent(raw.tokenId())) {
+                    throw bad(where, "give one of token or token_id");
+                }
+                Integer id = null;
+                if (!isAbsent(raw.tokenId())) {
+                    if (!raw.tokenId().canConvertToInt() || !raw.tokenId().isIntegralNumber()
+                            || raw.tokenId().asInt() < 0) {
+                        throw bad(where + ".token_id", "must be a non-negative integer");
+                    }
+                    id = raw.tokenId().asInt();
+                }
+                String token = isAbsent(raw.token()) ? null : nonEmptyString(raw.token(), where + ".token");
+                return new TokenizerSettings.TokenEmbedding(TokenizerSettings.Kind.MODEL_TOKEN, model, token, id,
+                        force);
+            }
+            default -> throw bad(where + ".kind", "unknown kind '" + kind + "' (known: model_token, zero)");
+        }
+    }
+
+    private int padToMultipleOf(JsonNode node) {
+        if (isAbsent(node)) {
+            return 0;
+        }
+        if (!node.isIntegralNumber() || !node.canConvertToInt() || node.asInt() < 1) {
+            throw bad("tokenizer.pad_to_multiple_of", "must be a positive integer");
+        }
+        return node.asInt();
+    }
+
+    /** A token's source model must be one of the merge's models, as mergekit asserts. */
+    private void checkTokenizerModels(MergeConfig config) {
+        config.tokenizer().ifPresent(t -> t.tokens().forEach((token, e) -> {
+            if (e.model() != null && !config.inputModels().contains(e.model())) {
+                throw bad("tokenizer.tokens." + token + ".source", "model '" + e.model()
+                        + "' is not one of the merge's models " + config.inputModels());
+            }
+        }));
     }
 
     // ---- scalar settings ----

@@ -30,6 +30,8 @@ final class ReindexedEmbeddings implements Checkpoint {
     private final Supplier<VocabularyAlignment> alignment;
     /** Per tensor name, the alignment that re-indexes it, checked against every model's rows once. */
     private final Map<String, Optional<VocabularyAlignment>> checked = new ConcurrentHashMap<>();
+    /** Per tensor name, its padding row ({@code pad_to_multiple_of}), in the stored dtype. */
+    private final Map<String, byte[]> padding = new ConcurrentHashMap<>();
 
     /**
      * @param index this model's position in {@code all}
@@ -95,10 +97,10 @@ final class ReindexedEmbeddings implements Checkpoint {
         while (pos < end) {
             int t = Math.toIntExact(pos / rowBytes);
             long within = pos - t * rowBytes;
-            int row = a.row(index, t);
+            int row = t < a.vocabularyRows() ? a.row(index, t) : -1;
             if (row < 0) {
                 int n = (int) Math.min(rowBytes - within, end - pos);
-                byte[] bytes = defaultRow(a, name, t, stored);
+                byte[] bytes = t < a.vocabularyRows() ? defaultRow(a, name, t, stored) : paddingRow(a, name, stored);
                 System.arraycopy(bytes, (int) within, dst, out, n);
                 pos += n;
                 out += n;
@@ -106,7 +108,8 @@ final class ReindexedEmbeddings implements Checkpoint {
             }
             // A run of output rows that are consecutive rows of the model: one read.
             int last = t;
-            while ((last + 1) * rowBytes < end && last + 1 < a.size() && a.row(index, last + 1) == row + (last + 1 - t)) {
+            while ((last + 1) * rowBytes < end && last + 1 < a.vocabularyRows()
+                    && a.row(index, last + 1) == row + (last + 1 - t)) {
                 last++;
             }
             int n = (int) Math.min((last + 1) * rowBytes - pos, end - pos);
@@ -123,20 +126,44 @@ final class ReindexedEmbeddings implements Checkpoint {
     private byte[] defaultRow(VocabularyAlignment a, String name, int t, TensorInfo stored) {
         int columns = Math.toIntExact(stored.shape()[1]);
         double[] sum = new double[columns];
-        int[] donors = a.donors(t);
+        int[][] donors = a.donors(t);
         float[] row = new float[columns];
-        for (int m : donors) {
-            all.get(m).readFloats(name, (long) a.row(m, t) * columns, row, 0, columns);
+        for (int[] donor : donors) {
+            all.get(donor[0]).readFloats(name, (long) donor[1] * columns, row, 0, columns);
             for (int j = 0; j < columns; j++) {
                 sum[j] += row[j];
             }
         }
-        for (int j = 0; j < columns; j++) {
-            row[j] = donors.length == 0 ? 0f : (float) (sum[j] / donors.length);
+        return encoded(sum, donors.length, stored.dtype());
+    }
+
+    /**
+     * A padding row (at or past the vocabulary's rows): the mean of this model's rows of the
+     * vocabulary, as read here, computed once per tensor.
+     */
+    private byte[] paddingRow(VocabularyAlignment a, String name, TensorInfo stored) {
+        return padding.computeIfAbsent(name, n -> {
+            int columns = Math.toIntExact(stored.shape()[1]);
+            double[] sum = new double[columns];
+            float[] row = new float[columns];
+            for (int t = 0; t < a.vocabularyRows(); t++) {
+                readFloats(n, (long) t * columns, row, 0, columns);
+                for (int j = 0; j < columns; j++) {
+                    sum[j] += row[j];
+                }
+            }
+            return encoded(sum, a.vocabularyRows(), stored.dtype());
+        });
+    }
+
+    /** {@code sum / count} per column (zeros for no rows), rounded once to float and encoded as {@code dtype}. */
+    private static byte[] encoded(double[] sum, int count, DType dtype) {
+        float[] row = new float[sum.length];
+        for (int j = 0; j < sum.length; j++) {
+            row[j] = count == 0 ? 0f : (float) (sum[j] / count);
         }
-        DType dtype = stored.dtype();
-        byte[] bytes = new byte[columns * dtype.byteSize()];
-        TensorCodec.encode(dtype, row, 0, columns, bytes, 0);
+        byte[] bytes = new byte[sum.length * dtype.byteSize()];
+        TensorCodec.encode(dtype, row, 0, sum.length, bytes, 0);
         return bytes;
     }
 

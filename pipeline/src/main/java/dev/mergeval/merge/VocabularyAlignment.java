@@ -9,110 +9,159 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 
 /**
- * The output vocabulary of a merge with {@code tokenizer_source}, and where each model's embedding
- * rows come from in it, as mergekit's {@code tokenizer/build.py} (the permutations) and
- * {@code tokenizer/embed.py} ({@code PermutedEmbeddings}) define them:
+ * The output vocabulary of a merge with {@code tokenizer_source} (or a {@code tokenizer:} block),
+ * and where each model's embedding rows come from in it, as mergekit's {@code tokenizer/build.py}
+ * (the permutations) and {@code tokenizer/embed.py} ({@code PermutedEmbeddings}) define them:
  *
  * <ul>
- *   <li>the output vocabulary {@code V}: the base model's tokenizer (ids at or above its
- *       {@code vocab_size} left out) for {@code base}; the named model's whole tokenizer for a model
- *       path; the base model's plus every token the other models add for {@code union}
- *       ({@link UnionTokenizer});</li>
+ *   <li>the output vocabulary {@code V}: {@link OutputTokenizer};</li>
  *   <li>model {@code m}'s row of output token {@code t}: {@code P_m[t]}, the id {@code m}'s tokenizer
  *       gives {@code t} (below its {@code vocab_size}), else none. A model without
  *       {@code tokenizer.json} is taken to have the base model's;</li>
- *   <li>a model that lacks {@code t} takes, in this order: the row of the only model that has it; a
- *       zero row where none has it; the base model's row where there is a base model that has it;
- *       else the mean of the rows of the models that have it.</li>
+ *   <li>a model that lacks {@code t} takes, where the {@code tokenizer:} block lists {@code t}, the
+ *       row its entry names (a model's row of {@code t}, a model's row of another token or id, or
+ *       zeros; with {@code force}, every model takes it); else the row of the only model that has
+ *       it; zeros where none has it; the base model's row where there is a base model that has it;
+ *       else the mean of the rows of the models that have it;</li>
+ *   <li>with {@code pad_to_multiple_of}, the rows are padded up to that multiple, each padding row
+ *       the mean of the model's rows of {@code V}.</li>
  * </ul>
  *
- * The output's embedding and head matrices have {@code |V|} rows, and its {@code vocab_size} is
- * {@code |V|}. Immutable.
+ * The output's embedding and head matrices have {@link #size()} rows, and its {@code vocab_size}
+ * is that. Immutable.
  */
 public final class VocabularyAlignment {
 
     private final int size;
+    private final String[] tokens;
     /** {@code rows[m][t]}: model {@code m}'s row of output token {@code t}, or -1. */
     private final int[][] rows;
-    private final String[] tokens;
+    /** Per listed token, the (model, row) pairs its row is the mean of (none: zeros). */
+    private final Map<Integer, int[][]> listed;
+    private final boolean[] forced;
     private final int base;
-    /** Per model, the largest row it is read at, or -1. */
+    /** Per model, the largest row it is read at, and the token that reads it. */
     private final int[] maxRows;
+    private final String[] maxRowTokens;
 
-    private VocabularyAlignment(int size, int[][] rows, String[] tokens, int base) {
+    private VocabularyAlignment(int size, String[] tokens, int[][] rows, Map<Integer, int[][]> listed,
+            boolean[] forced, int base) {
         this.size = size;
-        this.rows = rows;
         this.tokens = tokens;
+        this.rows = rows;
+        this.listed = listed;
+        this.forced = forced;
         this.base = base;
-        this.maxRows = Arrays.stream(rows).mapToInt(r -> Arrays.stream(r).max().orElse(-1)).toArray();
+        this.maxRows = new int[rows.length];
+        this.maxRowTokens = new String[rows.length];
+        Arrays.fill(maxRows, -1);
+        for (int m = 0; m < rows.length; m++) {
+            for (int t = 0; t < tokens.length; t++) {
+                note(m, rows[m][t], tokens[t]);
+            }
+        }
+        listed.forEach((t, pairs) -> {
+            for (int[] pair : pairs) {
+                note(pair[0], pair[1], tokens[t]);
+            }
+        });
+    }
+
+    private void note(int m, int row, String token) {
+        if (row > maxRows[m]) {
+            maxRows[m] = row;
+            maxRowTokens[m] = token;
+        }
     }
 
     /**
      * The alignment of {@code models} (in config order, as the merge reads them) for {@code config}'s
-     * {@code tokenizer_source}; null without one, or where the base model has no {@code tokenizer.json}
-     * and so no vocabulary to align to (rows are then merged by index).
+     * tokenizer; null without one, or where the base model has no {@code tokenizer.json} and so no
+     * vocabulary to align to (rows are then merged by index).
      *
      * @param reference the base model, else the first model: whose vocabulary the others default to
      */
     static VocabularyAlignment of(MergeConfig config, Map<String, Checkpoint> models, Checkpoint reference,
             Configuration conf) {
-        if (config.tokenizerSource().isEmpty()) {
+        OutputTokenizer output = OutputTokenizer.of(config, reference, models.values(), conf);
+        if (output == null) {
             return null;
         }
         Map<String, Integer> baseVocab = vocabulary(reference, conf);
+        List<String> refs = List.copyOf(models.keySet());
         List<Map<String, Integer>> vocabs = new ArrayList<>();
         for (Checkpoint model : models.values()) {
             Map<String, Integer> v = model == reference ? baseVocab : vocabulary(model, conf);
             vocabs.add(v != null ? v : baseVocab);
         }
-        Map<String, Integer> out;
-        String where;
-        if (config.tokenizerSource().get().equals("union")) {
-            out = UnionTokenizer.of(reference, models.values(), conf).vocabulary();
-            where = "the union vocabulary";
-        } else if (config.tokenizerModel().isPresent()) {
-            String dir = MergeConfig.resolvePath(config.tokenizerModel().get(), null);
-            out = ModelFiles.tokenizerVocabulary(dir, conf);
-            if (out == null) {
-                throw config.error("tokenizer_source", dir + " has no tokenizer.json");
-            }
-            where = "the tokenizer of " + config.tokenizerModel().get();
-        } else {
-            out = baseVocab;
-            where = "the base model's tokenizer";
-        }
-        if (out == null) {
-            return null;
-        }
-        String[] tokens = new String[out.size()];
-        for (Map.Entry<String, Integer> e : out.entrySet()) {
+        String[] tokens = new String[output.vocabulary().size()];
+        for (Map.Entry<String, Integer> e : output.vocabulary().entrySet()) {
             int id = e.getValue();
             if (id < 0 || id >= tokens.length || tokens[id] != null) {
-                throw config.error("tokenizer_source", where + " numbers its " + tokens.length + " tokens other than"
-                        + " 0.." + (tokens.length - 1) + " (token '" + e.getKey() + "' is " + id + ")");
+                throw config.error("tokenizer_source", "the output tokenizer numbers its " + tokens.length
+                        + " tokens other than 0.." + (tokens.length - 1) + " (token '" + e.getKey() + "' is " + id
+                        + ")");
             }
             tokens[id] = e.getKey();
         }
         int[][] rows = new int[vocabs.size()][];
-        List<String> refs = List.copyOf(models.keySet());
         for (int m = 0; m < rows.length; m++) {
             Map<String, Integer> vocab = vocabs.get(m);
             if (vocab == null) {
                 throw config.error("tokenizer_source", "model '" + refs.get(m) + "' has no tokenizer.json, nor has"
-                        + " the base model, so its embedding rows cannot be matched to " + where);
+                        + " the base model, so its embedding rows cannot be matched to the output tokenizer");
             }
             rows[m] = new int[tokens.length];
             for (int t = 0; t < tokens.length; t++) {
                 rows[m][t] = vocab.getOrDefault(tokens[t], -1);
             }
         }
+        Map<Integer, int[][]> listed = new HashMap<>();
+        boolean[] forced = new boolean[tokens.length];
+        int pad = 0;
+        if (config.tokenizer().isPresent()) {
+            pad = config.tokenizer().get().padToMultipleOf();
+            config.tokenizer().get().tokens().forEach((token, e) -> {
+                int t = output.vocabulary().get(token);
+                listed.put(t, listedRows(config, token, e, refs, vocabs, rows, t));
+                forced[t] = e.force();
+            });
+        }
+        int size = pad > 0 ? (tokens.length + pad - 1) / pad * pad : tokens.length;
         int base = config.baseModel().map(refs::indexOf).orElse(-1);
-        return new VocabularyAlignment(tokens.length, rows, tokens, base);
+        return new VocabularyAlignment(size, tokens, rows, listed, forced, base);
+    }
+
+    /** The (model, row) pairs the {@code tokenizer:} block gives listed token {@code t}. */
+    private static int[][] listedRows(MergeConfig config, String token, TokenizerSettings.TokenEmbedding e,
+            List<String> refs, List<Map<String, Integer>> vocabs, int[][] rows, int t) {
+        String key = "tokenizer.tokens." + token + ".source";
+        if (e.kind() == TokenizerSettings.Kind.ZERO) {
+            return new int[0][];
+        }
+        int m = refs.indexOf(e.model());
+        int row;
+        if (e.kind() == TokenizerSettings.Kind.MODEL) {
+            row = rows[m][t];
+            if (row < 0) {
+                throw config.error(key, "model '" + e.model() + "' has no token '" + token + "'");
+            }
+        } else if (e.token() != null) {
+            Integer id = vocabs.get(m).get(e.token());
+            if (id == null) {
+                throw config.error(key, "model '" + e.model() + "' has no token '" + e.token() + "'");
+            }
+            row = id;
+        } else {
+            row = e.tokenId();
+        }
+        return new int[][] {{m, row}};
     }
 
     /** A model's tokenizer vocabulary, ids at or above its {@code vocab_size} left out; null without one. */
@@ -135,58 +184,69 @@ public final class VocabularyAlignment {
             sha.update(token.getBytes(StandardCharsets.UTF_8));
             sha.update((byte) 0);
         }
-        ByteBuffer ids = ByteBuffer.allocate(4 * (size + 1));
+        ByteBuffer ids = ByteBuffer.allocate(4 * (tokens.length + 3));
         for (int[] r : rows) {
             ids.clear();
             for (int id : r) {
                 ids.putInt(id);
             }
-            ids.putInt(base);
+            ids.putInt(base).putInt(size);
             sha.update(ids.array(), 0, ids.position());
         }
+        listed.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> {
+            sha.update((Arrays.deepToString(e.getValue()) + forced[e.getKey()] + e.getKey()).getBytes(
+                    StandardCharsets.UTF_8));
+        });
         return Sha256.hex(sha);
     }
 
-    /** {@code |V|}: the output's rows. */
+    /** The output's rows: the vocabulary's, padded. */
     public int size() {
         return size;
     }
 
-    /** Model {@code m}'s (config order) row of output token {@code t}, or -1 where it lacks the token. */
-    int row(int m, int t) {
-        return rows[m][t];
+    /** The vocabulary's tokens: rows at or above this are padding. */
+    int vocabularyRows() {
+        return tokens.length;
     }
 
     /**
-     * Checks that model {@code m} (reference {@code ref}) has every row its tokenizer names in its
-     * matrix {@code tensor} of {@code matrixRows} rows.
+     * Model {@code m}'s (config order) row of output token {@code t < vocabularyRows()}, or -1 where
+     * it lacks the token or the {@code tokenizer:} block forces the token's row on every model.
+     */
+    int row(int m, int t) {
+        return forced[t] ? -1 : rows[m][t];
+    }
+
+    /**
+     * Checks that model {@code m} (reference {@code ref}) has every row it is read at in its matrix
+     * {@code tensor} of {@code matrixRows} rows.
      */
     void checkRows(int m, String ref, String tensor, long matrixRows) {
-        if (maxRows[m] < matrixRows) {
-            return;
+        if (maxRows[m] >= matrixRows) {
+            throw new BadInputException("tokenizer_source: model '" + ref + "' is read at row " + maxRows[m]
+                    + " (token '" + maxRowTokens[m] + "'), beyond the " + matrixRows + " rows of its " + tensor);
         }
-        int t = 0;
-        while (rows[m][t] != maxRows[m]) {
-            t++;
-        }
-        throw new BadInputException("tokenizer_source: model '" + ref + "' numbers token '" + tokens[t] + "' "
-                + maxRows[m] + ", beyond the " + matrixRows + " rows of its " + tensor);
     }
 
     /**
-     * The models whose rows a model that lacks output token {@code t} takes the mean of (one
-     * model: its row; none: zeros), in config order.
+     * The (model, row) pairs whose rows' mean a model takes for output token {@code t} where
+     * {@link #row} is -1 (one pair: that row; none: zeros).
      */
-    int[] donors(int t) {
-        int[] present = new int[rows.length];
+    int[][] donors(int t) {
+        int[][] fixed = listed.get(t);
+        if (fixed != null) {
+            return fixed;
+        }
+        int[][] present = new int[rows.length][];
         int n = 0;
         for (int m = 0; m < rows.length; m++) {
             if (rows[m][t] >= 0) {
-                present[n++] = m;
+                present[n++] = new int[] {m, rows[m][t]};
             }
         }
         if (n > 1 && base >= 0 && rows[base][t] >= 0) {
-            return new int[] {base};
+            return new int[][] {{base, rows[base][t]}};
         }
         return Arrays.copyOf(present, n);
     }

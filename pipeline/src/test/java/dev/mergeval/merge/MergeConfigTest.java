@@ -78,7 +78,13 @@ class MergeConfigTest {
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', value = {
         "slices|merge_method: linear\\nslices:\\n  - sources: []\\nmodels: [{model: a, parameters: {weight: 1}}]",
-        "tokenizer|merge_method: linear\\ntokenizer: {source: union}\\nmodels: [{model: a, parameters: {weight: 1}}]",
+        "tokenizer|merge_method: linear\\ntokenizer: {source: union}\\ntokenizer_source: union\\nmodels: [{model: a, parameters: {weight: 1}}]",
+        "tokenizer.tokens.x.source.kind|merge_method: linear\\ntokenizer: {tokens: {x: {source: {kind: one}}}}\\nmodels: [{model: a, parameters: {weight: 1}}]",
+        "tokenizer.tokens.x.source|merge_method: linear\\ntokenizer: {tokens: {x: {source: b}}}\\nmodels: [{model: a, parameters: {weight: 1}}]",
+        "tokenizer.tokens.x.source|merge_method: linear\\ntokenizer: {tokens: {x: {source: {kind: model_token, model: a}}}}\\nmodels: [{model: a, parameters: {weight: 1}}]",
+        "tokenizer.tokens.x.force|merge_method: linear\\ntokenizer: {tokens: {x: {source: a, force: yes please}}}\\nmodels: [{model: a, parameters: {weight: 1}}]",
+        "tokenizer.pad_to_multiple_of|merge_method: linear\\ntokenizer: {pad_to_multiple_of: 0}\\nmodels: [{model: a, parameters: {weight: 1}}]",
+        "tokenizer.source|merge_method: linear\\ntokenizer: {source: base}\\nmodels: [{model: a, parameters: {weight: 1}}]",
         "tokenizer_source|merge_method: linear\\ntokenizer_source: base\\nmodels: [{model: a, parameters: {weight: 1}}]",
         "chat_template|merge_method: linear\\nchat_template: chatml\\nmodels: [{model: a, parameters: {weight: 1}}]",
         "name|merge_method: linear\\nname: x\\nmodels: [{model: a, parameters: {weight: 1}}]",

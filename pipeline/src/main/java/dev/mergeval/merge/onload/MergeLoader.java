@@ -2,8 +2,8 @@ package dev.mergeval.merge.onload;
 
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeInputs;
+import dev.mergeval.merge.OutputTokenizer;
 import dev.mergeval.merge.PlanAnalysis;
-import dev.mergeval.merge.UnionTokenizer;
 import dev.mergeval.runtime.LanguageModels;
 import dev.mergeval.runtime.ModelDirectory;
 import dev.mergeval.runtime.llama.LlamaConfig;
@@ -49,9 +49,10 @@ public final class MergeLoader {
             int layers = config.numHiddenLayers();
             ModelDirectory tokenizer = merge.tokenizerModel()
                     .map(ref -> new ModelDirectory(MergeConfig.resolvePath(ref, null), conf)).orElse(dir);
-            if (merge.tokenizerSource().filter("union"::equals).isPresent()) {
-                tokenizer = tokenizer.withFile("tokenizer.json", UnionTokenizer.of(inputs.reference(),
-                        inputs.models().values(), conf).tokenizer().toString().getBytes(StandardCharsets.UTF_8));
+            OutputTokenizer merged = OutputTokenizer.of(merge, inputs.reference(), inputs.models().values(), conf);
+            if (merged != null && merged.rewritten()) {
+                tokenizer = tokenizer.withFile("tokenizer.json", merged.tokenizer().toString()
+                        .getBytes(StandardCharsets.UTF_8));
             }
             return new LanguageModels.Opened(id, tokenizer, config, new MergedTensorSource(inputs, layers, seed,
                     () -> analysis(inputs, location, seed, layers, conf, false)));

@@ -11,7 +11,7 @@ import dev.mergeval.common.FileDigest;
 import dev.mergeval.merge.EmbeddingRows;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeInputs;
-import dev.mergeval.merge.UnionTokenizer;
+import dev.mergeval.merge.OutputTokenizer;
 import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.FileHash;
 import dev.mergeval.provenance.MergeProvenance;
@@ -134,9 +134,13 @@ public final class MergeJob {
             String tokenizerRoot = config.tokenizerModel().map(ref -> MergeConfig.resolvePath(ref, null))
                     .orElse(copyRoot);
             ModelFiles.copyAuxiliary(copyRoot, tokenizerRoot, staging, outputDtype(plan), outputConfig(plan), conf);
-            if (config.tokenizerSource().filter("union"::equals).isPresent()) {
+            if (config.tokenizerSource().isPresent()) {
                 try (MergeInputs inputs = MergeInputs.open(config, plan.modelUris(), plan.extraUris(), conf)) {
-                    UnionTokenizer.of(inputs.reference(), inputs.models().values(), conf).write(staging, conf);
+                    OutputTokenizer tokenizer = OutputTokenizer.of(config, inputs.reference(),
+                            inputs.models().values(), conf);
+                    if (tokenizer != null && tokenizer.rewritten()) {
+                        tokenizer.write(staging, conf);
+                    }
                 }
             }
             write(fs, new Path(staging, CONFIG_FILE), request.configYaml());

@@ -221,6 +221,59 @@ class VocabularyReindexTest {
     }
 
     /**
+     * The {@code tokenizer:} block: a listed token the vocabulary lacks is added (and written); a
+     * listed token takes its entry's row where a model lacks it, and every model does with
+     * {@code force}; the rows are padded to the multiple, each padding row the model's mean row.
+     */
+    @Test
+    void theTokenizerBlockAddsTokensNamesTheirRowsAndPads() throws IOException {
+        Path other = TinyModels.write(tmp.resolve("other"), untied(VOCAB), DType.BF16, 3, Long.MAX_VALUE);
+        String yaml = "merge_method: task_arithmetic\nbase_model: " + base + "\nmodels:\n  - model: " + withTokens
+                + "\n    parameters: {weight: 0.5}\n  - model: " + other + "\n    parameters: {weight: 0.5}\n"
+                + "tokenizer:\n  source: base\n  tokens:\n"
+                + "    w64: {source: {kind: model_token, model: " + withTokens + ", token_id: 65}}\n"
+                + "    w3: {source: " + withTokens + ", force: true}\n"
+                + "    wnew: {source: {kind: zero}}\n"
+                + "  pad_to_multiple_of: 8\n";
+        MergeConfig config = MergeConfig.parse(yaml, "test.yaml");
+        float[] tune = rows(withTokens, 0, VOCAB + 6);
+        try (MergeInputs inputs = MergeInputs.open(config, CONF)) {
+            for (Path reader : List.of(base, withTokens)) {
+                Checkpoint view = inputs.models().get(reader.toString());
+                assertArrayEquals(new long[] {72, HIDDEN}, view.info(EMBED).shape());
+                float[] e = view.readFloats(EMBED);
+                float[] own = rows(reader, 0, VOCAB + 6);
+                assertArrayEquals(row(tune, 3), row(e, 3), "w3 is forced to the fine-tune's row");
+                assertArrayEquals(row(reader == base ? tune : own, reader == base ? 65 : 64), row(e, 64), "w64");
+                assertArrayEquals(new float[HIDDEN], row(e, 65), "wnew: zeros");
+                assertArrayEquals(row(own, 7), row(e, 7), "a token both have: its own row");
+                float[] mean = new float[HIDDEN];
+                for (int j = 0; j < HIDDEN; j++) {
+                    double sum = 0;
+                    for (int t = 0; t < 66; t++) {
+                        sum += e[t * HIDDEN + j];
+                    }
+                    mean[j] = TensorCodec.bf16ToFloat(TensorCodec.floatToBf16((float) (sum / 66)));
+                }
+                for (int t = 66; t < 72; t++) {
+                    assertArrayEquals(mean, row(e, t), "padding row " + t);
+                }
+            }
+        }
+        Path out = merge(yaml, "block");
+        assertEquals(72, json(out.resolve("config.json")).get("vocab_size").asInt());
+        ModelTokenizer tokenizer = ModelTokenizer.load(new ModelDirectory(out.toString(), CONF), -1, -1);
+        assertArrayEquals(new int[] {64, 65, 3}, tokenizer.encode("w64 wnew w3", false));
+        assertEquals("tokenizer:\n  source: base\n", MergeConfig.parse(yaml, "test.yaml").normalizedYaml()
+                .lines().filter(l -> l.startsWith("tokenizer") || l.startsWith("  source")).reduce("",
+                        (x, y) -> x + y + "\n"));
+    }
+
+    private static float[] row(float[] matrix, int t) {
+        return Arrays.copyOfRange(matrix, t * HIDDEN, (t + 1) * HIDDEN);
+    }
+
+    /**
      * {@code union}: the base's 64 tokens, then the six the first fine-tune adds, then the two only
      * the second adds; the tokenizer written (and the one merged on load) numbers them so.
      */

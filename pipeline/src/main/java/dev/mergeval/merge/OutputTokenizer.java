@@ -23,32 +23,90 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
 /**
- * {@code tokenizer_source: union}, as mergekit's {@code build_union_tokenizer} builds it: the base
- * model's tokenizer (tokens numbered at or above its {@code vocab_size} removed), then, numbered
- * on from its size, every token of another model's vocabulary that it lacks, then every added
- * token of any model that it lacks (each with the settings of the first model that adds it).
- * Only tokens a model numbers below its {@code vocab_size} count; a model without
- * {@code tokenizer.json} adds none. New vocabulary tokens become added tokens (not special,
- * normalized), as transformers' {@code add_tokens} makes them.
+ * The output tokenizer of a merge with {@code tokenizer_source} (or a {@code tokenizer:} block), as
+ * mergekit's {@code tokenizer/build.py} builds it: the base model's for {@code base} (tokens numbered
+ * at or above its {@code vocab_size} left out of the vocabulary), a named model's for a model path,
+ * or the union; then the block's {@code tokens} that it lacks, each added as transformers'
+ * {@code add_tokens} adds a string (numbered on, not special, normalized).
  *
- * <p>mergekit walks each vocabulary in the order of a hash map, so its ids for new tokens vary from
- * run to run; here each model's tokens come in the order of their ids, models in config order
- * after the base model.
+ * <p>The union ({@code build_union_tokenizer}): the base model's tokenizer (tokens numbered at or
+ * above its {@code vocab_size} removed), then, numbered on from its size, every token of another
+ * model's vocabulary that it lacks, then every added token of any model that it lacks (each with
+ * the settings of the first model that adds it). Only tokens a model numbers below its
+ * {@code vocab_size} count; a model without {@code tokenizer.json} adds none. mergekit walks each
+ * vocabulary in the order of a hash map, so its ids for new tokens vary from run to run; here each
+ * model's tokens come in the order of their ids, models in config order after the base model.
  *
- * @param vocabulary the union's tokens and ids, 0..n-1
- * @param tokenizer the base model's {@code tokenizer.json} with the new added tokens
- * @param added the added-token entries the base's tokenizer did not have, in id order
+ * @param vocabulary the output's tokens and ids
+ * @param tokenizer the output's {@code tokenizer.json}
+ * @param added the added-token entries the source tokenizer did not have, in id order: where there
+ *     are any, {@link #write} writes the tokenizer; else the source's files are copied as they are
  */
-public record UnionTokenizer(Map<String, Integer> vocabulary, ObjectNode tokenizer, List<ObjectNode> added) {
+public record OutputTokenizer(Map<String, Integer> vocabulary, ObjectNode tokenizer, List<ObjectNode> added) {
 
     private static final String TOKENIZER = "tokenizer.json";
     private static final String TOKENIZER_CONFIG = "tokenizer_config.json";
 
     /**
+     * The output tokenizer of {@code config}, whose models are {@code models} (config order) and
+     * whose base model (else first) is {@code reference}; null without {@code tokenizer_source}, or
+     * for {@code base} where the base model has no {@code tokenizer.json}.
+     */
+    public static OutputTokenizer of(MergeConfig config, Checkpoint reference, Collection<Checkpoint> models,
+            Configuration conf) {
+        if (config.tokenizerSource().isEmpty()) {
+            return null;
+        }
+        OutputTokenizer source;
+        if (config.tokenizerSource().get().equals("union")) {
+            source = union(reference, models, conf);
+        } else if (config.tokenizerModel().isPresent()) {
+            String dir = MergeConfig.resolvePath(config.tokenizerModel().get(), null);
+            ObjectNode json = ModelFiles.jsonFile(dir, TOKENIZER, conf);
+            if (json == null) {
+                throw config.error("tokenizer_source", dir + " has no " + TOKENIZER);
+            }
+            source = new OutputTokenizer(vocabulary(json), json, List.of());
+        } else {
+            ObjectNode json = ModelFiles.jsonFile(reference.root(), TOKENIZER, conf);
+            if (json == null) {
+                return null;
+            }
+            int limit = reference.config() != null && reference.config().path("vocab_size").canConvertToInt()
+                    ? reference.config().get("vocab_size").asInt() : Integer.MAX_VALUE;
+            source = new OutputTokenizer(vocabulary(json, limit), json, List.of());
+        }
+        List<String> extra = config.tokenizer().map(t -> List.copyOf(t.tokens().keySet())).orElse(List.of());
+        return source.with(extra);
+    }
+
+    /** This tokenizer with {@code tokens} that it lacks added, numbered on. */
+    private OutputTokenizer with(List<String> tokens) {
+        Map<String, Integer> vocab = new LinkedHashMap<>(vocabulary);
+        ObjectNode json = tokenizer.deepCopy();
+        List<ObjectNode> more = new ArrayList<>(added);
+        for (String token : tokens) {
+            if (!vocab.containsKey(token)) {
+                ObjectNode entry = plainAdded(json, vocab.size(), token);
+                vocab.put(token, vocab.size());
+                json.withArray("added_tokens").add(entry);
+                more.add(entry);
+            }
+        }
+        return new OutputTokenizer(vocab, json, List.copyOf(more));
+    }
+
+    /** An added token as transformers' {@code add_tokens} makes one of a string. */
+    private static ObjectNode plainAdded(ObjectNode json, int id, String token) {
+        return json.objectNode().put("id", id).put("content", token).put("single_word", false)
+                .put("lstrip", false).put("rstrip", false).put("normalized", true).put("special", false);
+    }
+
+    /**
      * The union of the vocabularies of {@code reference} (the base model, else the first) and
      * {@code models} (in config order; the reference among them is skipped).
      */
-    public static UnionTokenizer of(Checkpoint reference, Collection<Checkpoint> models, Configuration conf) {
+    private static OutputTokenizer union(Checkpoint reference, Collection<Checkpoint> models, Configuration conf) {
         ObjectNode base = ModelFiles.jsonFile(reference.root(), TOKENIZER, conf);
         if (base == null) {
             throw new BadInputException("tokenizer_source: 'union' needs the base model's " + TOKENIZER + " ("
@@ -73,11 +131,8 @@ public record UnionTokenizer(Map<String, Integer> vocabulary, ObjectNode tokeniz
         List<ObjectNode> added = new ArrayList<>();
         for (String token : plain) {
             if (!addedTokens.containsKey(token) && !vocabulary.containsKey(token)) {
-                ObjectNode entry = base.objectNode().put("id", vocabulary.size()).put("content", token)
-                        .put("single_word", false).put("lstrip", false).put("rstrip", false)
-                        .put("normalized", true).put("special", false);
+                added.add(plainAdded(base, vocabulary.size(), token));
                 vocabulary.put(token, vocabulary.size());
-                added.add(entry);
             }
         }
         for (ObjectNode info : addedTokens.values()) {
@@ -94,11 +149,16 @@ public record UnionTokenizer(Map<String, Integer> vocabulary, ObjectNode tokeniz
         added.sort(Comparator.comparingInt(e -> e.get("id").asInt()));
         ArrayNode list = base.withArray("added_tokens");
         added.forEach(list::add);
-        return new UnionTokenizer(vocabulary, base, List.copyOf(added));
+        return new OutputTokenizer(vocabulary, base, List.copyOf(added));
+    }
+
+    /** Whether the output's {@code tokenizer.json} differs from its source's, and {@link #write} writes it. */
+    public boolean rewritten() {
+        return !added.isEmpty();
     }
 
     /**
-     * Writes the union's {@code tokenizer.json} into {@code dir}, and its new added tokens into the
+     * Writes this {@code tokenizer.json} into {@code dir}, and its added tokens into the
      * {@code added_tokens_decoder} of the {@code tokenizer_config.json} there, where it has one.
      */
     public void write(String dir, Configuration conf) {
@@ -117,7 +177,7 @@ public record UnionTokenizer(Map<String, Integer> vocabulary, ObjectNode tokeniz
                 ModelFiles.writeConfig(fs, new Path(out, TOKENIZER_CONFIG), config);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write the union tokenizer to " + dir, e);
+            throw new UncheckedIOException("cannot write the merged tokenizer to " + dir, e);
         }
     }
 
@@ -129,8 +189,15 @@ public record UnionTokenizer(Map<String, Integer> vocabulary, ObjectNode tokeniz
         return tokenizer.path("model").path("vocab").size();
     }
 
+    /** The tokenizer's vocabulary below {@code limit}. */
+    private static Map<String, Integer> vocabulary(ObjectNode tokenizer, int limit) {
+        Map<String, Integer> vocab = vocabulary(tokenizer);
+        vocab.values().removeIf(id -> id >= limit);
+        return vocab;
+    }
+
     /** The tokenizer's vocabulary (its model's tokens, then its added tokens), as {@code get_vocab()}. */
-    private static Map<String, Integer> vocabulary(ObjectNode tokenizer) {
+    static Map<String, Integer> vocabulary(ObjectNode tokenizer) {
         Map<String, Integer> vocab = new LinkedHashMap<>();
         JsonNode model = tokenizer.path("model").path("vocab");
         if (model.isObject()) {
