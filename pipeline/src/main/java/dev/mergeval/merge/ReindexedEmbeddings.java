@@ -1,9 +1,8 @@
 package dev.mergeval.merge;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
-import dev.mergeval.checkpoint.ShardFile;
+import dev.mergeval.checkpoint.ForwardingCheckpoint;
 import dev.mergeval.checkpoint.TensorCodec;
 import dev.mergeval.checkpoint.TensorInfo;
 import java.util.List;
@@ -20,9 +19,8 @@ import java.util.function.Supplier;
  * Rows are assembled as they are read, runs of consecutive rows in one read each, so memory stays
  * what the reader asks for. Every other tensor reads through to the model.
  */
-final class ReindexedEmbeddings implements Checkpoint {
+final class ReindexedEmbeddings extends ForwardingCheckpoint {
 
-    private final Checkpoint model;
     private final int index;
     /** Every model of the merge as it stores its rows, in config order (donors are read there). */
     private final List<Checkpoint> all;
@@ -39,10 +37,10 @@ final class ReindexedEmbeddings implements Checkpoint {
      * @param alignment built once, when an embedding is first read
      */
     ReindexedEmbeddings(int index, Map<String, Checkpoint> all, Supplier<VocabularyAlignment> alignment) {
+        super(List.copyOf(all.values()).get(index));
         this.all = List.copyOf(all.values());
         this.refs = List.copyOf(all.keySet());
         this.index = index;
-        this.model = this.all.get(index);
         this.alignment = alignment;
     }
 
@@ -183,50 +181,5 @@ final class ReindexedEmbeddings implements Checkpoint {
         DType dtype = model.info(name).dtype();
         byte[] bytes = readRaw(name, elementOffset * dtype.byteSize(), count * dtype.byteSize());
         TensorCodec.decode(dtype, bytes, 0, dst, dstOff, count);
-    }
-
-    @Override
-    public String location() {
-        return model.location();
-    }
-
-    @Override
-    public String root() {
-        return model.root();
-    }
-
-    @Override
-    public List<String> tensorNames() {
-        return model.tensorNames();
-    }
-
-    @Override
-    public boolean contains(String name) {
-        return model.contains(name);
-    }
-
-    @Override
-    public ShardFile shardOf(String name) {
-        return model.shardOf(name);
-    }
-
-    @Override
-    public List<ShardFile> shardFiles() {
-        return model.shardFiles();
-    }
-
-    @Override
-    public ObjectNode config() {
-        return model.config();
-    }
-
-    @Override
-    public Map<String, String> metadata() {
-        return model.metadata();
-    }
-
-    @Override
-    public void close() {
-        model.close();
     }
 }

@@ -1,12 +1,11 @@
 package dev.mergeval.merge;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.Checkpoint;
+import dev.mergeval.checkpoint.ForwardingCheckpoint;
 import dev.mergeval.checkpoint.ShardFile;
 import dev.mergeval.checkpoint.TensorInfo;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * A merge input seen with its output head tied as the merge's reference model has it. A model
@@ -26,17 +25,16 @@ import java.util.Map;
  * Every other name reads through to the model. {@link #aliased} is the first rule alone, for
  * {@code extract-lora}'s two models.
  */
-public final class TiedHead implements Checkpoint {
+public final class TiedHead extends ForwardingCheckpoint {
 
     static final String HEAD = "lm_head.weight";
     private static final List<String> EMBEDDINGS = List.of("model.embed_tokens.weight", "transformer.wte.weight");
 
-    private final Checkpoint model;
     /** The embedding read as the head; null where the head is hidden. */
     private final String embedding;
 
     private TiedHead(Checkpoint model, String embedding) {
-        this.model = model;
+        super(model);
         this.embedding = embedding;
     }
 
@@ -66,16 +64,6 @@ public final class TiedHead implements Checkpoint {
     /** The name this model stores {@code name} under (the head: its embedding). */
     private String stored(String name) {
         return embedding != null && name.equals(HEAD) ? embedding : name;
-    }
-
-    @Override
-    public String location() {
-        return model.location();
-    }
-
-    @Override
-    public String root() {
-        return model.root();
     }
 
     @Override
@@ -121,25 +109,5 @@ public final class TiedHead implements Checkpoint {
     @Override
     public void readStored(String name, long byteOffset, byte[] dst, int dstOff, int length) {
         model.readStored(stored(name), byteOffset, dst, dstOff, length);
-    }
-
-    @Override
-    public List<ShardFile> shardFiles() {
-        return model.shardFiles();
-    }
-
-    @Override
-    public ObjectNode config() {
-        return model.config();
-    }
-
-    @Override
-    public Map<String, String> metadata() {
-        return model.metadata();
-    }
-
-    @Override
-    public void close() {
-        model.close();
     }
 }

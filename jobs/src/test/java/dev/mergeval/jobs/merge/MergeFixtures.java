@@ -87,6 +87,20 @@ final class MergeFixtures {
         return new MergeJob.Request("test.yaml", yaml, outDir, 42, false, OPTIONS);
     }
 
+    /** Runs {@code mergeval merge CONFIG OUT ARGS...} (exit 0) and returns the output's shard hashes. */
+    static Map<String, String> mergeCommand(java.nio.file.Path config, java.nio.file.Path out, String... args) {
+        String[] argv = new String[3 + args.length];
+        argv[0] = "merge";
+        argv[1] = config.toString();
+        argv[2] = out.toString();
+        System.arraycopy(args, 0, argv, 3, args.length);
+        org.junit.jupiter.api.Assertions.assertEquals(0, dev.mergeval.jobs.cli.MergevalCli.run(argv),
+                String.join(" ", argv));
+        Map<String, String> hashes = shardHashes(out.toString(), new Configuration());
+        org.junit.jupiter.api.Assertions.assertFalse(hashes.isEmpty(), "shards in " + out);
+        return hashes;
+    }
+
     /** SHA-256 of every {@code *.safetensors} file directly in {@code dir}, by file name. */
     static Map<String, String> shardHashes(String dir, Configuration conf) {
         Path root = new Path(dir);

@@ -8,7 +8,6 @@ import dev.mergeval.bench.SyntheticModels;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.common.Mappers;
 import dev.mergeval.common.Progress;
-import dev.mergeval.jobs.cli.MergevalCli;
 import dev.mergeval.jobs.cluster.ProjectLayout;
 import dev.mergeval.jobs.cluster.SparkTestConf;
 import dev.mergeval.merge.plan.LocalMergeExecutor;
@@ -82,9 +81,10 @@ class SlicesMergeCommandTest {
                     - value: 0.5
                 dtype: float16
                 """.formatted(orca, platypus));
-        Map<String, String> single = merge(config, work.resolve("single"), "--threads", "2");
-        assertEquals(single, merge(config, work.resolve("spark"), "--master", "local[2]"));
-        assertEquals(single, merge(modelsForm, work.resolve("models-form"), "--threads", "1"));
+        Map<String, String> single = MergeFixtures.mergeCommand(config, work.resolve("single"), "--threads", "2");
+        assertEquals(single, MergeFixtures.mergeCommand(config, work.resolve("spark"), "--master", "local[2]"));
+        assertEquals(single, MergeFixtures.mergeCommand(modelsForm, work.resolve("models-form"),
+                "--threads", "1"));
         JsonNode out = Mappers.JSON.readTree(work.resolve("spark/config.json").toFile());
         assertEquals(40, out.get("num_hidden_layers").asInt());
         assertEquals("float16", out.get("torch_dtype").asText());
@@ -100,8 +100,10 @@ class SlicesMergeCommandTest {
                     .replace("models/toy/", root.resolve("models/toy") + "/");
             Path config = work.resolve(example + ".yml");
             Files.writeString(config, yaml);
-            Map<String, String> single = merge(config, work.resolve(example + "-single"), "--threads", "1");
-            assertEquals(single, merge(config, work.resolve(example + "-spark"), "--master", "local[2]"), example);
+            Map<String, String> single = MergeFixtures.mergeCommand(config, work.resolve(example + "-single"),
+                    "--threads", "1");
+            assertEquals(single, MergeFixtures.mergeCommand(config, work.resolve(example + "-spark"),
+                    "--master", "local[2]"), example);
             JsonNode out = Mappers.JSON.readTree(work.resolve(example + "-spark/config.json").toFile());
             assertEquals(example.equals("frankenmerge") ? 6 : 5, out.get("num_hidden_layers").asInt(), example);
         }
@@ -145,18 +147,5 @@ class SlicesMergeCommandTest {
         } finally {
             sc.stop();
         }
-    }
-
-    /** Runs {@code mergeval merge CONFIG OUT ARGS...} (exit 0) and returns the output's shard hashes. */
-    private static Map<String, String> merge(Path config, Path out, String... args) {
-        String[] argv = new String[3 + args.length];
-        argv[0] = "merge";
-        argv[1] = config.toString();
-        argv[2] = out.toString();
-        System.arraycopy(args, 0, argv, 3, args.length);
-        assertEquals(0, MergevalCli.run(argv), String.join(" ", argv));
-        Map<String, String> hashes = MergeFixtures.shardHashes(out.toString(), CONF);
-        assertTrue(!hashes.isEmpty(), "shards in " + out);
-        return hashes;
     }
 }

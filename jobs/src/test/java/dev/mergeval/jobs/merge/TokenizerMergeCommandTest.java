@@ -2,12 +2,10 @@ package dev.mergeval.jobs.merge;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.common.Mappers;
-import dev.mergeval.jobs.cli.MergevalCli;
 import dev.mergeval.jobs.cluster.ProjectLayout;
 import dev.mergeval.runtime.TinyModels;
 import java.io.IOException;
@@ -46,8 +44,8 @@ class TokenizerMergeCommandTest {
                 """.formatted(base, tune));
         Path single = work.resolve("single");
         Path spark = work.resolve("spark");
-        Map<String, String> shards = merge(config, single, "--threads", "2");
-        assertEquals(shards, merge(config, spark, "--master", "local[2]"));
+        Map<String, String> shards = MergeFixtures.mergeCommand(config, single, "--threads", "2");
+        assertEquals(shards, MergeFixtures.mergeCommand(config, spark, "--master", "local[2]"));
         assertArrayEquals(Files.readAllBytes(single.resolve("tokenizer.json")),
                 Files.readAllBytes(spark.resolve("tokenizer.json")));
         assertEquals(80, Mappers.JSON.readTree(spark.resolve("config.json").toFile()).get("vocab_size").asInt());
@@ -65,17 +63,5 @@ class TokenizerMergeCommandTest {
 
     private static com.fasterxml.jackson.databind.node.ObjectNode untied(int vocab) {
         return TinyModels.llamaConfig().put("tie_word_embeddings", false).put("vocab_size", vocab);
-    }
-
-    private static Map<String, String> merge(Path config, Path out, String... args) {
-        String[] argv = new String[3 + args.length];
-        argv[0] = "merge";
-        argv[1] = config.toString();
-        argv[2] = out.toString();
-        System.arraycopy(args, 0, argv, 3, args.length);
-        assertEquals(0, MergevalCli.run(argv), String.join(" ", argv));
-        Map<String, String> hashes = MergeFixtures.shardHashes(out.toString(), CONF);
-        assertFalse(hashes.isEmpty(), "shards in " + out);
-        return hashes;
     }
 }
