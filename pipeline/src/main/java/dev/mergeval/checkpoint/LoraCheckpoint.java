@@ -1,12 +1,10 @@
 package dev.mergeval.checkpoint;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.common.BadInputException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import org.apache.hadoop.conf.Configuration;
 
@@ -25,15 +23,14 @@ import org.apache.hadoop.conf.Configuration;
  * A module's {@code lora_B} bias ({@code lora_bias}) is added to the base bias in float32 and the
  * sum rounded once, as PEFT's merge of it does.
  */
-public final class LoraCheckpoint implements Checkpoint {
+public final class LoraCheckpoint extends ForwardingCheckpoint {
 
     private final String location;
-    private final Checkpoint base;
     private final LoraAdapter adapter;
 
     private LoraCheckpoint(String location, Checkpoint base, LoraAdapter adapter) {
+        super(base);
         this.location = location;
-        this.base = base;
         this.adapter = adapter;
     }
 
@@ -98,7 +95,7 @@ public final class LoraCheckpoint implements Checkpoint {
 
     /** The underlying base checkpoint. */
     public Checkpoint base() {
-        return base;
+        return model;
     }
 
     @Override
@@ -107,36 +104,11 @@ public final class LoraCheckpoint implements Checkpoint {
     }
 
     @Override
-    public String root() {
-        return base.root();
-    }
-
-    @Override
-    public List<String> tensorNames() {
-        return base.tensorNames();
-    }
-
-    @Override
-    public boolean contains(String name) {
-        return base.contains(name);
-    }
-
-    @Override
-    public TensorInfo info(String name) {
-        return base.info(name);
-    }
-
-    @Override
-    public ShardFile shardOf(String name) {
-        return base.shardOf(name);
-    }
-
-    @Override
     public void readFloats(String name, long elementOffset, float[] dst, int dstOff, int count) {
         LoraAdapter.Saved saved = adapter.saved().get(name);
         if (saved != null) {
             Objects.checkFromIndexSize(elementOffset, count, saved.values().length);
-            DType dt = base.info(name).dtype();
+            DType dt = model.info(name).dtype();
             boolean half = dt == DType.F16 || dt == DType.BF16;
             for (int j = 0; j < count; j++) {
                 float v = saved.values()[(int) elementOffset + j];
@@ -144,11 +116,11 @@ public final class LoraCheckpoint implements Checkpoint {
             }
             return;
         }
-        base.readFloats(name, elementOffset, dst, dstOff, count);
+        model.readFloats(name, elementOffset, dst, dstOff, count);
         LoraAdapter.BiasDelta bias = adapter.biases().get(name);
         if (bias != null) {
             Objects.checkFromIndexSize(elementOffset, count, bias.values().length);
-            DType dt = base.info(name).dtype();
+            DType dt = model.info(name).dtype();
             boolean half = dt == DType.F16 || dt == DType.BF16;
             for (int j = 0; j < count; j++) {
                 float v = dst[dstOff + j] + bias.values()[(int) elementOffset + j] * bias.scale();
@@ -160,7 +132,7 @@ public final class LoraCheckpoint implements Checkpoint {
         if (m == null || count == 0) {
             return;
         }
-        DType dt = base.info(name).dtype();
+        DType dt = model.info(name).dtype();
         boolean half = dt == DType.F16 || dt == DType.BF16;
         int cols = m.cols();
         int r = m.rank();
@@ -206,11 +178,10 @@ public final class LoraCheckpoint implements Checkpoint {
      */
     @Override
     public byte[] readRaw(String name, long byteOffset, int length) {
-        if (!adapter.modules().containsKey(name) && !adapter.saved().containsKey(name)
-                && !adapter.biases().containsKey(name)) {
-            return base.readRaw(name, byteOffset, length);
+        if (!adapted(name)) {
+            return model.readRaw(name, byteOffset, length);
         }
-        TensorInfo t = base.info(name);
+        TensorInfo t = model.info(name);
         Objects.checkFromIndexSize(byteOffset, length, t.byteLength());
         int es = t.dtype().byteSize();
         if (byteOffset % es != 0 || length % es != 0) {
@@ -223,25 +194,26 @@ public final class LoraCheckpoint implements Checkpoint {
         return out.array();
     }
 
+    /** Whether the adapter changes tensor {@code name} (a LoRA pair, a saved module or a bias delta). */
+    private boolean adapted(String name) {
+        return adapter.modules().containsKey(name) || adapter.saved().containsKey(name)
+                || adapter.biases().containsKey(name);
+    }
+
+    /** As {@link Checkpoint#readStored}: the adapter's tensors are encoded by {@link #readRaw}. */
+    @Override
+    public void readStored(String name, long byteOffset, byte[] dst, int dstOff, int length) {
+        if (!adapted(name)) {
+            model.readStored(name, byteOffset, dst, dstOff, length);
+            return;
+        }
+        System.arraycopy(readRaw(name, byteOffset, length), 0, dst, dstOff, length);
+    }
+
     @Override
     public List<ShardFile> shardFiles() {
-        List<ShardFile> files = new ArrayList<>(base.shardFiles());
+        List<ShardFile> files = new ArrayList<>(model.shardFiles());
         files.add(adapter.weightsFile());
         return files;
-    }
-
-    @Override
-    public ObjectNode config() {
-        return base.config();
-    }
-
-    @Override
-    public Map<String, String> metadata() {
-        return base.metadata();
-    }
-
-    @Override
-    public void close() {
-        base.close();
     }
 }
