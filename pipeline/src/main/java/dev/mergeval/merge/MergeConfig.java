@@ -19,8 +19,8 @@ import java.util.TreeMap;
 /**
  * A validated mergekit merge configuration restricted to what Mergeval supports: {@code models}
  * or {@code slices}, {@code merge_method}, {@code base_model}, {@code parameters}, {@code dtype},
- * {@code out_dtype}, and {@code tokenizer_source} ({@code base}, {@code union} or a model path) or
- * the {@code tokenizer:} block.
+ * {@code out_dtype}, {@code tokenizer_source} ({@code base}, {@code union} or a model path) or the
+ * {@code tokenizer:} block, and {@code chat_template}.
  * {@link #parse} reads and checks one (see {@link MergeConfigParser} for what is rejected); the
  * canonical constructor checks nothing.
  *
@@ -45,6 +45,8 @@ import java.util.TreeMap;
  * @param tokenizerSource {@code tokenizer_source}, or the {@code tokenizer:} block's {@code source}
  *     ({@code union} where the block has none)
  * @param tokenizer the rest of the {@code tokenizer:} block, where one was given
+ * @param chatTemplate {@code chat_template}: {@code auto}, a template's name or a Jinja template
+ *     ({@link ChatTemplates})
  * @param slices the {@code slices:} list, empty for a {@code models:} config
  */
 public record MergeConfig(
@@ -58,6 +60,7 @@ public record MergeConfig(
         Optional<String> outDtype,
         Optional<String> tokenizerSource,
         Optional<TokenizerSettings> tokenizer,
+        Optional<String> chatTemplate,
         List<MergeSlice> slices) implements Serializable {
 
     public MergeConfig {
@@ -103,7 +106,7 @@ public record MergeConfig(
     /** This config with errors naming {@code name} as their source. */
     public MergeConfig withSourceName(String name) {
         return new MergeConfig(name, location, mergeMethod, baseModel, models, parameters, dtype, outDtype,
-                tokenizerSource, tokenizer, slices);
+                tokenizerSource, tokenizer, chatTemplate, slices);
     }
 
     /** True for a {@code slices:} config. */
@@ -127,7 +130,7 @@ public record MergeConfig(
         Map<String, Object> merged = new LinkedHashMap<>(parameters);
         slice.parameters().forEach((name, setting) -> merged.put(name, inFrontOf(setting, parameters.get(name))));
         return new MergeConfig(sourceName, location, mergeMethod, base, entries, merged, dtype, outDtype,
-                tokenizerSource, tokenizer, List.of());
+                tokenizerSource, tokenizer, chatTemplate, List.of());
     }
 
     /**
@@ -295,6 +298,7 @@ public record MergeConfig(
         } else {
             tokenizerSource.ifPresent(t -> root.put("tokenizer_source", t));
         }
+        chatTemplate.ifPresent(t -> root.put("chat_template", t));
         try {
             return MergeConfigParser.YAML.writeValueAsString(root);
         } catch (JsonProcessingException e) {
@@ -318,22 +322,24 @@ public record MergeConfig(
     private Object writeReplace() {
         return new Form(sourceName, location.orElse(null), mergeMethod, baseModel.orElse(null), models, parameters,
                 dtype.orElse(null), outDtype.orElse(null), tokenizerSource.orElse(null), tokenizer.orElse(null),
-                slices);
+                chatTemplate.orElse(null), slices);
     }
 
     /** The serialized form of a {@link MergeConfig}: its components, absent ones null. */
     private record Form(String sourceName, String location, String mergeMethod, String baseModel,
             List<ModelEntry> models, Map<String, Object> parameters, String dtype, String outDtype,
-            String tokenizerSource, TokenizerSettings tokenizer, List<MergeSlice> slices) implements Serializable {
+            String tokenizerSource, TokenizerSettings tokenizer, String chatTemplate, List<MergeSlice> slices)
+            implements Serializable {
         @Serial
-        private static final long serialVersionUID = 2L;
+        private static final long serialVersionUID = 3L;
 
         @Serial
         private Object readResolve() {
             return new MergeConfig(sourceName, Optional.ofNullable(location), mergeMethod,
                     Optional.ofNullable(baseModel), models, parameters, Optional.ofNullable(dtype),
                     Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource),
-                    Optional.ofNullable(tokenizer), slices == null ? List.of() : slices);
+                    Optional.ofNullable(tokenizer), Optional.ofNullable(chatTemplate),
+                    slices == null ? List.of() : slices);
         }
     }
 }

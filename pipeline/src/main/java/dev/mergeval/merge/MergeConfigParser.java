@@ -25,18 +25,16 @@ import java.util.function.BiFunction;
 /**
  * Reads a mergekit YAML config into a {@link MergeConfig}. The YAML is bound to the raw records
  * below, whose values stay YAML nodes so that each is checked here with a message of its own;
- * Jackson rejects keys they do not hold. Everything Mergeval does not support (modules,
- * tokenizer blocks, chat templates, unknown keys, parameters the method does not take, missing
- * required parameters, values of the wrong type) is a {@link BadInputException} whose one-line
- * message names the source and the key, checked in document order: the top-level keys, the method,
+ * Jackson rejects keys they do not hold. Everything Mergeval does not support (modules, unknown
+ * keys, parameters the method does not take, missing required parameters, values of the wrong
+ * type) is a {@link BadInputException} whose one-line message names the source and the key, checked in document order: the top-level keys, the method,
  * the scalar settings, each model (or each slice and its sources) in turn, the global parameters,
  * the required parameters, and last the method's own rules ({@link MergeMethod#validate}), which a
  * {@code slices:} config meets slice by slice ({@link MergeConfig#forSlice}).
  */
 final class MergeConfigParser {
     private static final Map<String, String> UNSUPPORTED_KEYS = Map.of(
-            "modules", "modules are not supported; list whole models under 'models'",
-            "chat_template", "chat templates are not supported; the base model's tokenizer files are copied");
+            "modules", "modules are not supported; list whole models under 'models'");
     private static final Set<String> DTYPES = Set.of("float32", "float16", "bfloat16", "float64");
 
     /** Reads configs (duplicate keys are an error) and writes {@link MergeConfig#normalizedYaml()}. */
@@ -45,7 +43,8 @@ final class MergeConfigParser {
     /** The top level of a config. */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     record RawConfig(JsonNode mergeMethod, JsonNode baseModel, JsonNode models, JsonNode parameters,
-            JsonNode dtype, JsonNode outDtype, JsonNode tokenizerSource, JsonNode tokenizer, JsonNode slices) {
+            JsonNode dtype, JsonNode outDtype, JsonNode tokenizerSource, JsonNode tokenizer, JsonNode chatTemplate,
+            JsonNode slices) {
     }
 
     /** The {@code tokenizer:} block. */
@@ -123,6 +122,10 @@ final class MergeConfigParser {
         if ("base".equals(tokenizerSource) && baseModel == null) {
             throw bad(sourceKey, "'base' needs a base_model");
         }
+        String chatTemplate = optionalString(raw.chatTemplate(), "chat_template");
+        if (chatTemplate != null && ChatTemplates.problem(chatTemplate) != null) {
+            throw bad("chat_template", ChatTemplates.problem(chatTemplate));
+        }
 
         JsonNode modelsNode = raw.models();
         if (!isAbsent(raw.slices())) {
@@ -132,7 +135,7 @@ final class MergeConfigParser {
             return sliced(raw, method, new MergeConfig(source, Optional.ofNullable(location), method.name(),
                     Optional.ofNullable(baseModel), List.of(), Map.of(), Optional.ofNullable(dtype),
                     Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource), Optional.ofNullable(tokenizer),
-                    List.of()));
+                    Optional.ofNullable(chatTemplate), List.of()));
         }
         if (isAbsent(modelsNode)) {
             throw bad("models", "required: the list of models to merge");
@@ -163,7 +166,7 @@ final class MergeConfigParser {
         MergeConfig config = new MergeConfig(source, Optional.ofNullable(location), method.name(),
                 Optional.ofNullable(baseModel), models, global, Optional.ofNullable(dtype),
                 Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource), Optional.ofNullable(tokenizer),
-                List.of());
+                Optional.ofNullable(chatTemplate), List.of());
         checkTokenizerModels(config);
         checkRequired(config, method);
         method.validate(config);
@@ -186,7 +189,8 @@ final class MergeConfigParser {
         Map<String, Object> global = parameterBlock(raw.parameters(), "parameters", method.parameters(),
                 method.tensorParameters(), method.name());
         MergeConfig config = new MergeConfig(source, top.location(), top.mergeMethod(), top.baseModel(), List.of(),
-                global, top.dtype(), top.outDtype(), top.tokenizerSource(), top.tokenizer(), slices);
+                global, top.dtype(), top.outDtype(), top.tokenizerSource(), top.tokenizer(), top.chatTemplate(),
+                slices);
         checkTokenizerModels(config);
         for (int i = 0; i < slices.size(); i++) {
             MergeConfig slice = config.forSlice(i);

@@ -1,5 +1,6 @@
 package dev.mergeval.merge.onload;
 
+import dev.mergeval.merge.ChatTemplates;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeInputs;
 import dev.mergeval.merge.OutputTokenizer;
@@ -9,6 +10,7 @@ import dev.mergeval.runtime.ModelDirectory;
 import dev.mergeval.runtime.llama.LlamaConfig;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.Optional;
 import java.util.OptionalInt;
 import org.apache.hadoop.conf.Configuration;
 
@@ -53,6 +55,13 @@ public final class MergeLoader {
             if (merged != null && merged.rewritten()) {
                 tokenizer = tokenizer.withFile("tokenizer.json", merged.tokenizer().toString()
                         .getBytes(StandardCharsets.UTF_8));
+            }
+            Optional<String> template = ChatTemplates.resolve(merge, inputs.models().values(), conf);
+            if (template.isPresent()) {
+                String file = "tokenizer_config.json";
+                tokenizer = tokenizer.withFile(file, ChatTemplates.tokenizerConfig(
+                        tokenizer.exists(file) ? tokenizer.readBytes(file) : null, tokenizer.resolve(file),
+                        template.get()));
             }
             return new LanguageModels.Opened(id, tokenizer, config, new MergedTensorSource(inputs, layers, seed,
                     () -> analysis(inputs, location, seed, layers, conf, false)));

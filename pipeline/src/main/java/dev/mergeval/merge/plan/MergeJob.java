@@ -8,6 +8,7 @@ import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.checkpoint.ShardFile;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.common.FileDigest;
+import dev.mergeval.merge.ChatTemplates;
 import dev.mergeval.merge.EmbeddingRows;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeInputs;
@@ -134,13 +135,15 @@ public final class MergeJob {
             String tokenizerRoot = config.tokenizerModel().map(ref -> MergeConfig.resolvePath(ref, null))
                     .orElse(copyRoot);
             ModelFiles.copyAuxiliary(copyRoot, tokenizerRoot, staging, outputDtype(plan), outputConfig(plan), conf);
-            if (config.tokenizerSource().isPresent()) {
+            if (config.tokenizerSource().isPresent() || config.chatTemplate().isPresent()) {
                 try (MergeInputs inputs = MergeInputs.open(config, plan.modelUris(), plan.extraUris(), conf)) {
                     OutputTokenizer tokenizer = OutputTokenizer.of(config, inputs.reference(),
                             inputs.models().values(), conf);
                     if (tokenizer != null && tokenizer.rewritten()) {
                         tokenizer.write(staging, conf);
                     }
+                    ChatTemplates.resolve(config, inputs.models().values(), conf)
+                            .ifPresent(template -> ChatTemplates.write(template, staging, conf));
                 }
             }
             write(fs, new Path(staging, CONFIG_FILE), request.configYaml());
