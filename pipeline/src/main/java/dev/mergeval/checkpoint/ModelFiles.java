@@ -1,10 +1,16 @@
 package dev.mergeval.checkpoint;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParseException;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.util.DefaultIndenter;
 import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.common.BadInputException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -27,6 +33,13 @@ public final class ModelFiles {
             "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
             "tokenizer.model", "added_tokens.json", "vocab.json", "merges.txt", "vocab.txt",
             "chat_template.jinja", "chat_template.json", "generation_config.json");
+
+    /**
+     * Reads tokenizer vocabularies, whose tokens are field names: without canonicalizing (and
+     * interning) them, which for a 128K-token vocabulary cost more than the parse.
+     */
+    private static final JsonFactory VOCABULARY_JSON = JsonFactory.builder()
+            .disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES).build();
 
     private ModelFiles() {
     }
@@ -100,22 +113,87 @@ public final class ModelFiles {
      * pieces numbered in order) and its added tokens; null when there is no {@code tokenizer.json}.
      */
     public static Map<String, Integer> tokenizerVocabulary(String dir, Configuration conf) {
-        ObjectNode root = jsonFile(dir, "tokenizer.json", conf);
-        if (root == null) {
+        Path file = new Path(dir, "tokenizer.json");
+        FileSystem fs = HadoopFs.get(file, conf);
+        if (!CheckpointResolver.isFile(fs, file)) {
             return null;
         }
+        try {
+            long len = fs.getFileStatus(file).getLen();
+            if (len > CheckpointResolver.MAX_JSON_BYTES) {
+                throw new BadInputException(file + ": " + len + " bytes, more than the "
+                        + CheckpointResolver.MAX_JSON_BYTES + "-byte limit for a JSON file");
+            }
+            try (InputStream in = fs.open(file); JsonParser p = VOCABULARY_JSON.createParser(in)) {
+                return vocabulary(p);
+            } catch (JsonProcessingException e) {
+                throw new BadInputException(file + ": not valid JSON: " + Json.firstLine(e.getOriginalMessage()));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file, e);
+        }
+    }
+
+    /**
+     * {@link #tokenizerVocabulary} from a parser at the start of {@code tokenizer.json}, streamed:
+     * only the model's vocabulary and the added tokens are read, the rest (a BPE tokenizer's
+     * hundreds of thousands of merges) is skipped without building a tree of it.
+     */
+    private static Map<String, Integer> vocabulary(JsonParser p) throws IOException {
         Map<String, Integer> vocab = new LinkedHashMap<>();
-        JsonNode model = root.path("model").path("vocab");
-        if (model.isObject()) {
-            model.fields().forEachRemaining(e -> vocab.put(e.getKey(), e.getValue().asInt()));
-        } else if (model.isArray()) {
-            for (int i = 0; i < model.size(); i++) {
-                vocab.put(model.get(i).path(0).asText(), i);
+        Map<String, Integer> added = new LinkedHashMap<>();
+        if (p.nextToken() != JsonToken.START_OBJECT) {
+            throw new JsonParseException(p, "expected a JSON object");
+        }
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String field = p.currentName();
+            JsonToken value = p.nextToken();
+            if (field.equals("model") && value == JsonToken.START_OBJECT) {
+                while (p.nextToken() == JsonToken.FIELD_NAME) {
+                    String key = p.currentName();
+                    JsonToken v = p.nextToken();
+                    if (key.equals("vocab") && v == JsonToken.START_OBJECT) {
+                        while (p.nextToken() == JsonToken.FIELD_NAME) {
+                            String token = p.currentName();
+                            p.nextToken();
+                            vocab.put(token, p.getValueAsInt());
+                        }
+                    } else if (key.equals("vocab") && v == JsonToken.START_ARRAY) {
+                        // Unigram: [piece, score] pairs, numbered in order.
+                        while (p.nextToken() == JsonToken.START_ARRAY) {
+                            p.nextToken();
+                            vocab.put(p.getValueAsString(), vocab.size());
+                            p.skipChildren();
+                            while (p.currentToken() != JsonToken.END_ARRAY) {
+                                p.nextToken();
+                            }
+                        }
+                    } else {
+                        p.skipChildren();
+                    }
+                }
+            } else if (field.equals("added_tokens") && value == JsonToken.START_ARRAY) {
+                while (p.nextToken() == JsonToken.START_OBJECT) {
+                    String content = null;
+                    int id = 0;
+                    while (p.nextToken() == JsonToken.FIELD_NAME) {
+                        String key = p.currentName();
+                        p.nextToken();
+                        if (key.equals("content")) {
+                            content = p.getValueAsString();
+                        } else if (key.equals("id")) {
+                            id = p.getValueAsInt();
+                        } else {
+                            p.skipChildren();
+                        }
+                    }
+                    added.put(String.valueOf(content), id);
+                }
+            } else {
+                p.skipChildren();
             }
         }
-        for (JsonNode added : root.path("added_tokens")) {
-            vocab.put(added.path("content").asText(), added.path("id").asInt());
-        }
+        vocab.putAll(added);
         return vocab;
     }
 

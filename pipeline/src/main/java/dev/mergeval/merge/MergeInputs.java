@@ -70,6 +70,31 @@ public final class MergeInputs implements AutoCloseable {
     private final java.util.function.Supplier<VocabularyAlignment> alignmentSource;
     private VocabularyAlignment alignment;
     private boolean aligned;
+    private String plan;
+
+    /**
+     * The alignments of the last few plans in this JVM, by plan id (which covers the alignment's
+     * fingerprint): the units of a plan, each of which opens the inputs anew, then read the
+     * tokenizers once per JVM rather than once per unit.
+     */
+    private static final Map<String, Optional<VocabularyAlignment>> PLANNED = Collections.synchronizedMap(
+            new LinkedHashMap<>(8, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<String, Optional<VocabularyAlignment>> eldest) {
+                    return size() > 4;
+                }
+            });
+
+    /** Marks these as the inputs of plan {@code planId}, whose alignment this JVM may know ({@link #remember}). */
+    public MergeInputs ofPlan(String planId) {
+        this.plan = planId;
+        return this;
+    }
+
+    /** Remembers {@code alignment} as plan {@code planId}'s, for the inputs {@link #ofPlan} marks. */
+    public static void remember(String planId, VocabularyAlignment alignment) {
+        PLANNED.put(planId, Optional.ofNullable(alignment));
+    }
 
     /**
      * The output vocabulary and each model's rows in it ({@link VocabularyAlignment}), read once;
@@ -77,7 +102,11 @@ public final class MergeInputs implements AutoCloseable {
      */
     public synchronized VocabularyAlignment alignment() {
         if (!aligned) {
-            alignment = alignmentSource.get();
+            Optional<VocabularyAlignment> known = plan == null ? null : PLANNED.get(plan);
+            alignment = known != null ? known.orElse(null) : alignmentSource.get();
+            if (plan != null && known == null) {
+                remember(plan, alignment);
+            }
             aligned = true;
         }
         return alignment;

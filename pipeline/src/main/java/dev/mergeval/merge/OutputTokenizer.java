@@ -18,6 +18,8 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
+import java.util.function.Supplier;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -38,7 +40,8 @@ import org.apache.hadoop.fs.Path;
  * model's tokens come in the order of their ids, models in config order after the base model.
  *
  * @param vocabulary the output's tokens and ids
- * @param tokenizer the output's {@code tokenizer.json}
+ * @param tokenizer the output's {@code tokenizer.json} where it is written; null where the source's
+ *     is copied
  * @param added the added-token entries the source tokenizer did not have, in id order: where there
  *     are any, {@link #write} writes the tokenizer; else the source's files are copied as they are
  */
@@ -54,36 +57,71 @@ public record OutputTokenizer(Map<String, Integer> vocabulary, ObjectNode tokeni
      */
     public static OutputTokenizer of(MergeConfig config, Checkpoint reference, Collection<Checkpoint> models,
             Configuration conf) {
+        return of(config, reference, models, dir -> ModelFiles.tokenizerVocabulary(dir, conf),
+                dir -> ModelFiles.jsonFile(dir, TOKENIZER, conf));
+    }
+
+    /**
+     * As {@link #of(MergeConfig, Checkpoint, Collection, Configuration)}, reading each directory's
+     * {@code tokenizer.json} with {@code vocabularies} (its vocabulary only, streamed) or, where
+     * the tokenizer is written, {@code tokenizers} (the whole file); each gives null where there is
+     * none, and neither's result is changed here. A tokenizer that is copied has no
+     * {@link #tokenizer()}.
+     */
+    static OutputTokenizer of(MergeConfig config, Checkpoint reference, Collection<Checkpoint> models,
+            Function<String, Map<String, Integer>> vocabularies, Function<String, ObjectNode> tokenizers) {
         if (config.tokenizerSource().isEmpty()) {
             return null;
         }
-        OutputTokenizer source;
         if (config.tokenizerSource().get().equals("union")) {
-            source = union(reference, models, conf);
-        } else if (config.tokenizerModel().isPresent()) {
-            String dir = MergeConfig.resolvePath(config.tokenizerModel().get(), null);
-            ObjectNode json = ModelFiles.jsonFile(dir, TOKENIZER, conf);
-            if (json == null) {
+            return union(reference, models, tokenizers).with(listed(config), null);
+        }
+        String dir;
+        Map<String, Integer> vocab;
+        if (config.tokenizerModel().isPresent()) {
+            dir = MergeConfig.resolvePath(config.tokenizerModel().get(), null);
+            vocab = vocabularies.apply(dir);
+            if (vocab == null) {
                 throw config.error("tokenizer_source", dir + " has no " + TOKENIZER);
             }
-            source = new OutputTokenizer(vocabulary(json), json, List.of());
         } else {
-            ObjectNode json = ModelFiles.jsonFile(reference.root(), TOKENIZER, conf);
-            if (json == null) {
+            dir = reference.root();
+            vocab = vocabularies.apply(dir);
+            if (vocab == null) {
                 return null;
             }
             int limit = reference.config() != null && reference.config().path("vocab_size").canConvertToInt()
                     ? reference.config().get("vocab_size").asInt() : Integer.MAX_VALUE;
-            source = new OutputTokenizer(vocabulary(json, limit), json, List.of());
+            vocab = new LinkedHashMap<>(vocab);
+            vocab.values().removeIf(id -> id >= limit);
         }
-        List<String> extra = config.tokenizer().map(t -> List.copyOf(t.tokens().keySet())).orElse(List.of());
-        return source.with(extra);
+        return new OutputTokenizer(vocab, null, List.of()).with(listed(config), () -> tokenizers.apply(dir));
     }
 
-    /** This tokenizer with {@code tokens} that it lacks added, numbered on. */
-    private OutputTokenizer with(List<String> tokens) {
+    /** The tokens the {@code tokenizer:} block lists. */
+    private static List<String> listed(MergeConfig config) {
+        return config.tokenizer().map(t -> List.copyOf(t.tokens().keySet())).orElse(List.of());
+    }
+
+    /**
+     * Whether {@code config}'s output tokenizer is written rather than copied: a union, or tokens
+     * listed to add ({@link #rewritten} says whether they were new).
+     */
+    public static boolean mayRewrite(MergeConfig config) {
+        return config.tokenizerSource().filter("union"::equals).isPresent()
+                || config.tokenizer().filter(t -> !t.tokens().isEmpty()).isPresent();
+    }
+
+    /**
+     * This tokenizer with {@code tokens} that it lacks added, numbered on; {@code source} gives its
+     * {@code tokenizer.json} where this has none yet.
+     */
+    private OutputTokenizer with(List<String> tokens, Supplier<ObjectNode> source) {
+        if (tokens.stream().allMatch(vocabulary::containsKey)) {
+            return this;
+        }
         Map<String, Integer> vocab = new LinkedHashMap<>(vocabulary);
-        ObjectNode json = tokenizer.deepCopy();
+        ObjectNode json = (tokenizer != null ? tokenizer : source.get()).deepCopy();
         List<ObjectNode> more = new ArrayList<>(added);
         for (String token : tokens) {
             if (!vocab.containsKey(token)) {
@@ -106,8 +144,9 @@ public record OutputTokenizer(Map<String, Integer> vocabulary, ObjectNode tokeni
      * The union of the vocabularies of {@code reference} (the base model, else the first) and
      * {@code models} (in config order; the reference among them is skipped).
      */
-    private static OutputTokenizer union(Checkpoint reference, Collection<Checkpoint> models, Configuration conf) {
-        ObjectNode base = ModelFiles.jsonFile(reference.root(), TOKENIZER, conf);
+    private static OutputTokenizer union(Checkpoint reference, Collection<Checkpoint> models,
+            Function<String, ObjectNode> tokenizers) {
+        ObjectNode base = tokenizers.apply(reference.root());
         if (base == null) {
             throw new BadInputException("tokenizer_source: 'union' needs the base model's " + TOKENIZER + " ("
                     + reference.root() + " has none)");
@@ -121,7 +160,7 @@ public record OutputTokenizer(Map<String, Integer> vocabulary, ObjectNode tokeni
             if (model == reference) {
                 continue;
             }
-            ObjectNode json = ModelFiles.jsonFile(model.root(), TOKENIZER, conf);
+            ObjectNode json = tokenizers.apply(model.root());
             if (json != null) {
                 collect(json, vocabSize(model, json), plain, addedTokens);
             }
@@ -187,13 +226,6 @@ public record OutputTokenizer(Map<String, Integer> vocabulary, ObjectNode tokeni
             return model.config().get("vocab_size").asInt();
         }
         return tokenizer.path("model").path("vocab").size();
-    }
-
-    /** The tokenizer's vocabulary below {@code limit}. */
-    private static Map<String, Integer> vocabulary(ObjectNode tokenizer, int limit) {
-        Map<String, Integer> vocab = vocabulary(tokenizer);
-        vocab.values().removeIf(id -> id >= limit);
-        return vocab;
     }
 
     /** The tokenizer's vocabulary (its model's tokens, then its added tokens), as {@code get_vocab()}. */

@@ -3,15 +3,17 @@ package dev.mergeval.merge;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.ModelFiles;
 import dev.mergeval.common.BadInputException;
-import dev.mergeval.common.Sha256;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.function.Function;
+import java.util.zip.CRC32C;
 import org.apache.hadoop.conf.Configuration;
 
 /**
@@ -89,15 +91,20 @@ public final class VocabularyAlignment {
      */
     static VocabularyAlignment of(MergeConfig config, Map<String, Checkpoint> models, Checkpoint reference,
             Configuration conf) {
-        OutputTokenizer output = OutputTokenizer.of(config, reference, models.values(), conf);
+        // Each tokenizer.json is read once: its vocabulary streamed, the whole file only for a union.
+        Map<String, Optional<Map<String, Integer>>> read = new HashMap<>();
+        Function<String, Map<String, Integer>> vocabularies = dir -> read.computeIfAbsent(dir,
+                d -> Optional.ofNullable(ModelFiles.tokenizerVocabulary(d, conf))).orElse(null);
+        OutputTokenizer output = OutputTokenizer.of(config, reference, models.values(), vocabularies,
+                dir -> ModelFiles.jsonFile(dir, "tokenizer.json", conf));
         if (output == null) {
             return null;
         }
-        Map<String, Integer> baseVocab = vocabulary(reference, conf);
+        Map<String, Integer> baseVocab = vocabulary(reference, vocabularies);
         List<String> refs = List.copyOf(models.keySet());
         List<Map<String, Integer>> vocabs = new ArrayList<>();
         for (Checkpoint model : models.values()) {
-            Map<String, Integer> v = model == reference ? baseVocab : vocabulary(model, conf);
+            Map<String, Integer> v = model == reference ? baseVocab : vocabulary(model, vocabularies);
             vocabs.add(v != null ? v : baseVocab);
         }
         String[] tokens = new String[output.vocabulary().size()];
@@ -165,8 +172,10 @@ public final class VocabularyAlignment {
     }
 
     /** A model's tokenizer vocabulary, ids at or above its {@code vocab_size} left out; null without one. */
-    static Map<String, Integer> vocabulary(Checkpoint model, Configuration conf) {
-        Map<String, Integer> vocab = ModelFiles.tokenizerVocabulary(model.root(), conf);
+    private static Map<String, Integer> vocabulary(Checkpoint model,
+            Function<String, Map<String, Integer>> vocabularies) {
+        Map<String, Integer> read = vocabularies.apply(model.root());
+        Map<String, Integer> vocab = read == null ? null : new LinkedHashMap<>(read);
         if (vocab != null && model.config() != null && model.config().hasNonNull("vocab_size")) {
             int size = model.config().get("vocab_size").asInt();
             vocab.values().removeIf(id -> id >= size);
@@ -176,28 +185,28 @@ public final class VocabularyAlignment {
 
     /**
      * Identifies the output vocabulary and every model's rows in it (a plan's id includes it, so
-     * that a changed tokenizer does not resume from parts merged for another).
+     * that a changed tokenizer does not resume from parts merged for another): CRC-32C of the
+     * tokens' hash codes, the rows, the base model, the size and the listed tokens' sources, over
+     * ints (a vocabulary of 128K tokens takes milliseconds).
      */
     public String fingerprint() {
-        MessageDigest sha = Sha256.digest();
+        CRC32C crc = new CRC32C();
+        ByteBuffer ints = ByteBuffer.allocate(4 * (tokens.length + 2));
         for (String token : tokens) {
-            sha.update(token.getBytes(StandardCharsets.UTF_8));
-            sha.update((byte) 0);
+            ints.putInt(token.hashCode());
         }
-        ByteBuffer ids = ByteBuffer.allocate(4 * (tokens.length + 3));
+        ints.putInt(base).putInt(size);
+        crc.update(ints.array(), 0, ints.position());
         for (int[] r : rows) {
-            ids.clear();
+            ints.clear();
             for (int id : r) {
-                ids.putInt(id);
+                ints.putInt(id);
             }
-            ids.putInt(base).putInt(size);
-            sha.update(ids.array(), 0, ids.position());
+            crc.update(ints.array(), 0, ints.position());
         }
-        listed.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> {
-            sha.update((Arrays.deepToString(e.getValue()) + forced[e.getKey()] + e.getKey()).getBytes(
-                    StandardCharsets.UTF_8));
-        });
-        return Sha256.hex(sha);
+        listed.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> crc.update(
+                (e.getKey() + Arrays.deepToString(e.getValue()) + forced[e.getKey()]).getBytes(StandardCharsets.UTF_8)));
+        return tokens.length + "-" + Long.toHexString(crc.getValue());
     }
 
     /** The output's rows: the vocabulary's, padded. */

@@ -51,7 +51,8 @@ public final class MergeLoader {
             int layers = config.numHiddenLayers();
             ModelDirectory tokenizer = merge.tokenizerModel()
                     .map(ref -> new ModelDirectory(MergeConfig.resolvePath(ref, null), conf)).orElse(dir);
-            OutputTokenizer merged = OutputTokenizer.of(merge, inputs.reference(), inputs.models().values(), conf);
+            OutputTokenizer merged = OutputTokenizer.mayRewrite(merge)
+                    ? OutputTokenizer.of(merge, inputs.reference(), inputs.models().values(), conf) : null;
             if (merged != null && merged.rewritten()) {
                 tokenizer = tokenizer.withFile("tokenizer.json", merged.tokenizer().toString()
                         .getBytes(StandardCharsets.UTF_8));

@@ -135,10 +135,10 @@ public final class MergeJob {
             String tokenizerRoot = config.tokenizerModel().map(ref -> MergeConfig.resolvePath(ref, null))
                     .orElse(copyRoot);
             ModelFiles.copyAuxiliary(copyRoot, tokenizerRoot, staging, outputDtype(plan), outputConfig(plan), conf);
-            if (config.tokenizerSource().isPresent() || config.chatTemplate().isPresent()) {
+            if (OutputTokenizer.mayRewrite(config) || config.chatTemplate().isPresent()) {
                 try (MergeInputs inputs = MergeInputs.open(config, plan.modelUris(), plan.extraUris(), conf)) {
-                    OutputTokenizer tokenizer = OutputTokenizer.of(config, inputs.reference(),
-                            inputs.models().values(), conf);
+                    OutputTokenizer tokenizer = OutputTokenizer.mayRewrite(config) ? OutputTokenizer.of(config,
+                            inputs.reference(), inputs.models().values(), conf) : null;
                     if (tokenizer != null && tokenizer.rewritten()) {
                         tokenizer.write(staging, conf);
                     }

@@ -80,6 +80,9 @@ final class MergePlanner {
             TensorMerger merger = open.merger(numLayers, analysis);
             List<WorkUnit> units = cutUnits(tensors, merger, options);
             String planId = planId(config, seed, options, inputs, headers, alignment, tensors, units, analysis);
+            if (alignment != null) {
+                MergeInputs.remember(planId, alignment);
+            }
             return new MergePlan(planId, config, seed, inputs, copySource, numLayers, tensors,
                     options.maxShardBytes(), units, options.chunkElements(), analysis, merger.params(mergedNames),
                     layout);
