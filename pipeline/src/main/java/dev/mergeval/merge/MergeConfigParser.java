@@ -27,8 +27,9 @@ import java.util.function.BiFunction;
  * below, whose values stay YAML nodes so that each is checked here with a message of its own;
  * Jackson rejects keys they do not hold. Everything Mergeval does not support (modules, unknown
  * keys, parameters the method does not take, missing required parameters, values of the wrong
- * type) is a {@link BadInputException} whose one-line message names the source and the key, checked in document order: the top-level keys, the method,
- * the scalar settings, each model (or each slice and its sources) in turn, the global parameters,
+ * type) is a {@link BadInputException} whose one-line message names the source and the key,
+ * checked in document order: the top-level keys, the method, the scalar settings, each model (or
+ * each slice and its sources) in turn, the global parameters,
  * the required parameters, and last the method's own rules ({@link MergeMethod#validate}), which a
  * {@code slices:} config meets slice by slice ({@link MergeConfig#forSlice}).
  */

@@ -48,12 +48,15 @@ public final class VocabularyAlignment {
     private final Map<Integer, int[][]> listed;
     private final boolean[] forced;
     private final int base;
+    /** The config's source name, which errors found when a matrix is read name first. */
+    private final String source;
     /** Per model, the largest row it is read at, and the token that reads it. */
     private final int[] maxRows;
     private final String[] maxRowTokens;
 
-    private VocabularyAlignment(int size, String[] tokens, int[][] rows, Map<Integer, int[][]> listed,
-            boolean[] forced, int base) {
+    private VocabularyAlignment(String source, int size, String[] tokens, int[][] rows,
+            Map<Integer, int[][]> listed, boolean[] forced, int base) {
+        this.source = source;
         this.size = size;
         this.tokens = tokens;
         this.rows = rows;
@@ -142,7 +145,7 @@ public final class VocabularyAlignment {
         }
         int size = pad > 0 ? (tokens.length + pad - 1) / pad * pad : tokens.length;
         int base = config.baseModel().map(refs::indexOf).orElse(-1);
-        return new VocabularyAlignment(size, tokens, rows, listed, forced, base);
+        return new VocabularyAlignment(config.sourceName(), size, tokens, rows, listed, forced, base);
     }
 
     /** The (model, row) pairs the {@code tokenizer:} block gives listed token {@code t}. */
@@ -204,8 +207,8 @@ public final class VocabularyAlignment {
             }
             crc.update(ints.array(), 0, ints.position());
         }
-        listed.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> crc.update(
-                (e.getKey() + Arrays.deepToString(e.getValue()) + forced[e.getKey()]).getBytes(StandardCharsets.UTF_8)));
+        listed.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> crc.update((e.getKey()
+                + Arrays.deepToString(e.getValue()) + forced[e.getKey()]).getBytes(StandardCharsets.UTF_8)));
         return tokens.length + "-" + Long.toHexString(crc.getValue());
     }
 
@@ -233,8 +236,9 @@ public final class VocabularyAlignment {
      */
     void checkRows(int m, String ref, String tensor, long matrixRows) {
         if (maxRows[m] >= matrixRows) {
-            throw new BadInputException("tokenizer_source: model '" + ref + "' is read at row " + maxRows[m]
-                    + " (token '" + maxRowTokens[m] + "'), beyond the " + matrixRows + " rows of its " + tensor);
+            throw new BadInputException(source + ": tokenizer_source: model '" + ref + "' is read at row "
+                    + maxRows[m] + " (token '" + maxRowTokens[m] + "'), beyond the " + matrixRows + " rows of its "
+                    + tensor);
         }
     }
 
