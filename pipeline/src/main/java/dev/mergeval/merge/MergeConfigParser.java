@@ -106,7 +106,6 @@ final class MergeConfigParser {
         String outDtype = optionalDtype(raw.outDtype(), "out_dtype");
         String tokenizerSource = optionalString(raw.tokenizerSource(), "tokenizer_source");
         TokenizerSettings tokenizer = null;
-        String sourceKey = "tokenizer_source";
         if (!isAbsent(raw.tokenizer())) {
             if (tokenizerSource != null) {
                 throw bad("tokenizer", "give either 'tokenizer' or 'tokenizer_source', not both");
@@ -117,11 +116,7 @@ final class MergeConfigParser {
             RawTokenizer block = bind(raw.tokenizer(), RawTokenizer.class, "tokenizer.",
                     (key, known) -> "unknown key (supported: " + String.join(", ", known) + ")");
             tokenizerSource = isAbsent(block.source()) ? "union" : nonEmptyString(block.source(), "tokenizer.source");
-            sourceKey = "tokenizer.source";
             tokenizer = new TokenizerSettings(tokens(block.tokens()), padToMultipleOf(block.padToMultipleOf()));
-        }
-        if ("base".equals(tokenizerSource) && baseModel == null) {
-            throw bad(sourceKey, "'base' needs a base_model");
         }
         String chatTemplate = optionalString(raw.chatTemplate(), "chat_template");
         if (chatTemplate != null && ChatTemplates.problem(chatTemplate) != null) {

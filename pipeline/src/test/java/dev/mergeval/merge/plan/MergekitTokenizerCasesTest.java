@@ -117,6 +117,19 @@ class MergekitTokenizerCasesTest {
         }
     }
 
+    /**
+     * Without a {@code base_model}, {@code base} is the first model's tokenizer, as mergekit's
+     * {@code build_tokenizer} takes it.
+     */
+    @Test
+    void sourceBaseWithoutABaseModelIsTheFirstModels() throws IOException {
+        Path out = merge(config(List.of(chatml, base), "tokenizer_source: base\n").replaceFirst("base_model: .*\n", ""),
+                "first");
+        checkTokenizer(out, 66, 5, List.of("<|im_start|>", "<|im_end|>"), List.of());
+        assertArrayEquals(row(chatml, "<|im_start|>"), row(out, "<|im_start|>"));
+        assertEquals(66, json(out.resolve("config.json")).get("vocab_size").asInt());
+    }
+
     @Test
     void sourceUnionHasEveryUsedTokenAndTheChatModelsRows() throws IOException {
         Path out = merge(config(List.of(base, padded, chatml), "tokenizer_source: union\n"), "union");
