@@ -135,6 +135,25 @@ public final class ModelFiles {
     }
 
     /**
+     * {@link #tokenizerVocabulary(String, Configuration)} of a {@code tokenizer.json} already read
+     * whole: the model's vocabulary (a mapping, or Unigram's pieces numbered in order), then the
+     * added tokens over it.
+     */
+    public static Map<String, Integer> tokenizerVocabulary(JsonNode tokenizer) {
+        Map<String, Integer> vocab = new LinkedHashMap<>();
+        JsonNode model = tokenizer.path("model").path("vocab");
+        if (model.isObject()) {
+            model.fields().forEachRemaining(e -> vocab.put(e.getKey(), e.getValue().asInt()));
+        } else if (model.isArray()) {
+            for (int i = 0; i < model.size(); i++) {
+                vocab.put(model.get(i).path(0).asText(), i);
+            }
+        }
+        tokenizer.path("added_tokens").forEach(t -> vocab.put(t.path("content").asText(), t.path("id").asInt()));
+        return vocab;
+    }
+
+    /**
      * {@link #tokenizerVocabulary} from a parser at the start of {@code tokenizer.json}, streamed:
      * only the model's vocabulary and the added tokens are read, the rest (a BPE tokenizer's
      * hundreds of thousands of merges) is skipped without building a tree of it.

@@ -152,7 +152,7 @@ public record OutputTokenizer(Map<String, Integer> vocabulary, ObjectNode tokeni
                     + reference.root() + " has none)");
         }
         base = stripped(base, vocabSize(reference, base), reference.root());
-        Map<String, Integer> vocabulary = vocabulary(base);
+        Map<String, Integer> vocabulary = ModelFiles.tokenizerVocabulary(base);
         Set<String> plain = new LinkedHashSet<>();
         Map<String, ObjectNode> addedTokens = new LinkedHashMap<>();
         collect(base, Integer.MAX_VALUE, plain, addedTokens);
@@ -228,24 +228,9 @@ public record OutputTokenizer(Map<String, Integer> vocabulary, ObjectNode tokeni
         return tokenizer.path("model").path("vocab").size();
     }
 
-    /** The tokenizer's vocabulary (its model's tokens, then its added tokens), as {@code get_vocab()}. */
-    static Map<String, Integer> vocabulary(ObjectNode tokenizer) {
-        Map<String, Integer> vocab = new LinkedHashMap<>();
-        JsonNode model = tokenizer.path("model").path("vocab");
-        if (model.isObject()) {
-            model.fields().forEachRemaining(e -> vocab.put(e.getKey(), e.getValue().asInt()));
-        } else {
-            for (int i = 0; i < model.size(); i++) {
-                vocab.put(model.get(i).path(0).asText(), i);
-            }
-        }
-        tokenizer.path("added_tokens").forEach(t -> vocab.put(t.path("content").asText(), t.path("id").asInt()));
-        return vocab;
-    }
-
     /** A tokenizer's tokens below {@code limit}: its vocabulary's, in id order, and its added tokens. */
     private static void collect(ObjectNode tokenizer, int limit, Set<String> plain, Map<String, ObjectNode> added) {
-        Map<String, Integer> vocab = vocabulary(tokenizer);
+        Map<String, Integer> vocab = ModelFiles.tokenizerVocabulary(tokenizer);
         vocab.entrySet().stream().filter(e -> e.getValue() < limit).sorted(Map.Entry.comparingByValue())
                 .forEach(e -> plain.add(e.getKey()));
         for (JsonNode t : tokenizer.path("added_tokens")) {
@@ -261,7 +246,7 @@ public record OutputTokenizer(Map<String, Integer> vocabulary, ObjectNode tokeni
      * merges that name them. Like mergekit, only BPE vocabularies are stripped.
      */
     private static ObjectNode stripped(ObjectNode tokenizer, int vocabSize, String root) {
-        Map<String, Integer> vocab = vocabulary(tokenizer);
+        Map<String, Integer> vocab = ModelFiles.tokenizerVocabulary(tokenizer);
         Set<String> unused = new HashSet<>();
         vocab.forEach((token, id) -> {
             if (id >= vocabSize) {

@@ -3,6 +3,7 @@ package dev.mergeval.runtime.tokenizer;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.mergeval.checkpoint.ModelFiles;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
 import dev.mergeval.runtime.ModelDirectory;
@@ -10,7 +11,6 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.Map;
 
 /**
@@ -55,7 +55,7 @@ public final class ModelTokenizer implements AutoCloseable {
         ObjectMapper mapper = Mappers.JSON;
         Map<String, Integer> ids;
         try {
-            ids = vocabulary(mapper.readTree(json));
+            ids = ModelFiles.tokenizerVocabulary(mapper.readTree(json));
         } catch (IOException e) {
             throw new BadInputException(dir.resolve("tokenizer.json") + ": not valid JSON", e);
         }
@@ -87,26 +87,6 @@ public final class ModelTokenizer implements AutoCloseable {
         } catch (RuntimeException e) {
             throw new BadInputException(dir.resolve("tokenizer.json") + ": " + e.getMessage(), e);
         }
-    }
-
-    /** token string -> id, from {@code model.vocab} (BPE/WordPiece map or Unigram list) and {@code added_tokens}. */
-    private static Map<String, Integer> vocabulary(JsonNode root) {
-        Map<String, Integer> ids = new HashMap<>();
-        JsonNode vocab = root.path("model").path("vocab");
-        if (vocab.isObject()) {
-            for (Iterator<Map.Entry<String, JsonNode>> it = vocab.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
-                ids.put(e.getKey(), e.getValue().asInt());
-            }
-        } else if (vocab.isArray()) {
-            for (int i = 0; i < vocab.size(); i++) {
-                ids.put(vocab.get(i).get(0).asText(), i);
-            }
-        }
-        for (JsonNode added : root.path("added_tokens")) {
-            ids.put(added.path("content").asText(), added.path("id").asInt());
-        }
-        return ids;
     }
 
     /** A special token given as a string or as {@code {"content": ...}}; null if absent. */
