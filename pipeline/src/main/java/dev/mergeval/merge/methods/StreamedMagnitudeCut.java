@@ -1,6 +1,7 @@
 package dev.mergeval.merge.methods;
 
 import dev.mergeval.merge.MagnitudeSelection;
+import java.util.ArrayDeque;
 import java.util.Arrays;
 
 /**
@@ -16,24 +17,26 @@ import java.util.Arrays;
  * bucket's low 16 bits. The ties at the threshold that are kept, the first
  * {@code k - (above the threshold)} by index, are counted as the keep is decided element by
  * element ({@link #bits}, {@link #keeps}), chunk after chunk in ascending order, so no pass looks
- * for the last one. Memory: 3 MiB of counters, whatever {@code n}.
+ * for the last one. Memory: 3 MiB of counters, whatever {@code n}, from the cut's first element to
+ * its resolution; the thread keeps them for its next cut, as a tensor's worth of cuts would
+ * otherwise fill the young generation every few tensors.
  */
 final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
     private static final int BUCKETS = 1 << 16;
 
     private final long n;
     private long k;
-    /** Lanes of pass one's counts, four per bucket (see {@link #countHigh}); flushed into {@link #hist}. */
+    /** Lanes of pass one's counts, four per bucket (see {@link #countHigh}); flushed into {@link Counters#hist}. */
     private static final int LANES = 4;
     /** A lane's count stays below 2^31 when flushed once every this many elements. */
     private static final long FLUSH_EVERY = 1L << 32;
 
-    private long[] hist = new long[BUCKETS];
-    private int[] laneCounts = new int[LANES * BUCKETS];
+    /** The thread's free counter sets, each all zeros (see {@link Counters}). */
+    private static final ThreadLocal<ArrayDeque<Counters>> FREE = ThreadLocal.withInitial(ArrayDeque::new);
+
+    /** This cut's counters from its first element to its resolution, then the thread's again. */
+    private Counters counters;
     private long sinceFlush;
-    /** Per bucket and lane, how many magnitudes have low 16 bits all zero: the bucket's smallest value. */
-    private int[] laneZeroLow = new int[LANES * BUCKETS];
-    private long[] zeroLow = new long[BUCKETS];
     private boolean resolved;
     private boolean highPassDone;
     private int high;
@@ -84,25 +87,24 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
                 flushLanes();
             }
             sinceFlush += count;
-            countHigh(x, base, count, laneCounts, laneZeroLow);
+            countHigh(x, base, count, counters().lanes);
         } else {
-            countLow(x, base, count, high, hist);
+            countLow(x, base, count, high, counters.hist);
         }
     }
 
     /**
      * Pass one: the count of each high-bit bucket and of its members whose low 16 bits are all
-     * zero. A fine-tune's magnitudes
-     * crowd into few buckets, so with one counter per bucket neighbouring elements would wait on
-     * each other's increment: element i counts in lane i % 4.
+     * zero, one increment per element: the counter of (bucket, low bits zero or not, lane). A
+     * fine-tune's magnitudes crowd into few buckets, so with one counter per bucket neighbouring
+     * elements would wait on each other's increment: element i counts in lane i % 4.
      */
-    private static void countHigh(float[] x, float[] base, int count, int[] laneCounts, int[] laneZeroLow) {
+    private static void countHigh(float[] x, float[] base, int count, int[] lanes) {
         for (int i = 0; i < count; i++) {
             int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
-            int slot = (m >>> 16) * LANES + (i & (LANES - 1));
-            laneCounts[slot]++;
             // (low + 0xFFFF) >>> 16 is 0 exactly when the low 16 bits are all zero.
-            laneZeroLow[slot] += 1 - (((m & 0xFFFF) + 0xFFFF) >>> 16);
+            int nonzeroLow = ((m & 0xFFFF) + 0xFFFF) >>> 16;
+            lanes[(((m >>> 16) << 1 | nonzeroLow) << 2) + (i & (LANES - 1))]++;
         }
     }
 
@@ -122,38 +124,54 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
             throw new IllegalStateException("the cut is already resolved");
         }
         if (highPassDone) {
-            resolve(hist);
+            resolve(counters().hist);
             return;
         }
         if (k == 0) {
             throw new IllegalStateException("the first pass ended before keep was set");
         }
+        Counters c = counters();
         flushLanes();
-        laneCounts = null;
+        long[] hist = c.hist;
         long rank = n - k;
         while (below + hist[high] <= rank) {
             below += hist[high++];
         }
         highPassDone = true;
-        if (rank - below < zeroLow[high]) {
+        long smallest = c.zeroLow[high];
+        Arrays.fill(hist, 0);
+        Arrays.fill(c.zeroLow, 0);
+        if (rank - below < smallest) {
             // Rank n - k is among the bucket's smallest value, whose low bits are zero.
-            long[] low = new long[BUCKETS];
-            low[0] = zeroLow[high];
-            resolve(low);
-        } else {
-            Arrays.fill(hist, 0);
+            resolve(0, below, smallest);
         }
-        laneZeroLow = null;
-        zeroLow = null;
+    }
+
+    /** The counters, taken from the thread's free sets (or made) on first use. */
+    private Counters counters() {
+        if (counters == null) {
+            Counters free = FREE.get().poll();
+            counters = free != null ? free : new Counters();
+        }
+        return counters;
     }
 
     private void flushLanes() {
-        for (int slot = 0; slot < laneCounts.length; slot++) {
-            hist[slot / LANES] += laneCounts[slot];
-            zeroLow[slot / LANES] += laneZeroLow[slot];
+        Counters c = counters();
+        int[] lanes = c.lanes;
+        for (int bucket = 0, slot = 0; bucket < BUCKETS; bucket++) {
+            long zero = 0;
+            long nonzero = 0;
+            for (int lane = 0; lane < LANES; lane++) {
+                zero += lanes[slot++];
+            }
+            for (int lane = 0; lane < LANES; lane++) {
+                nonzero += lanes[slot++];
+            }
+            c.hist[bucket] += zero + nonzero;
+            c.zeroLow[bucket] += zero;
         }
-        Arrays.fill(laneCounts, 0);
-        Arrays.fill(laneZeroLow, 0);
+        Arrays.fill(lanes, 0);
         sinceFlush = 0;
     }
 
@@ -165,11 +183,37 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
         while (lowBelow + low[bits] <= rank) {
             lowBelow += low[bits++];
         }
+        long at = low[bits];
+        Arrays.fill(low, 0);
+        resolve(bits, lowBelow, at);
+    }
+
+    /**
+     * Resolves the threshold at low bits {@code bits} of bucket {@link #high}, with {@code lowBelow}
+     * magnitudes below it and {@code at} equal to it, and gives the counters back to the thread.
+     */
+    private void resolve(int bits, long lowBelow, long at) {
         threshold = (high << 16) | bits;
         belowThreshold = lowBelow;
-        equalAllowed = k - (n - lowBelow - low[bits]);
-        hist = null;
+        equalAllowed = k - (n - lowBelow - at);
         resolved = true;
+        FREE.get().push(counters);
+        counters = null;
+    }
+
+    /**
+     * Pass one's lanes and the flushed counts, all zeros while free: pass one zeroes the lanes as
+     * it flushes them, the end of each pass the histograms it read.
+     */
+    private static final class Counters {
+        /**
+         * Pass one's counts at {@code ((bucket << 1 | (low bits nonzero)) << 2) + lane}: those
+         * with low bits all zero are the bucket's smallest value.
+         */
+        final int[] lanes = new int[2 * LANES * BUCKETS];
+        final long[] hist = new long[BUCKETS];
+        /** Per bucket, how many magnitudes have low 16 bits all zero. */
+        final long[] zeroLow = new long[BUCKETS];
     }
 
     /**
