@@ -26,7 +26,7 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
 
     private final long n;
     private long k;
-    /** Lanes of pass one's counts, four per bucket (see {@link #countHigh}); flushed into {@link Counters#hist}. */
+    /** Lanes of pass one's counts, four per counter (see {@link #countHigh}); flushed into {@link Counters#hist}. */
     private static final int LANES = 4;
     /** A lane's count stays below 2^31 when flushed once every this many elements. */
     private static final long FLUSH_EVERY = 1L << 32;
