@@ -3,6 +3,7 @@ package dev.mergeval.merge.methods;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.common.Shapes;
+import dev.mergeval.merge.ElementwiseKernel;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
@@ -186,6 +187,61 @@ public final class GeneralizedTaskArithmeticMerge implements MergeMethod {
             }
         }
         return true;
+    }
+
+    /**
+     * The element-wise cases without draws: task arithmetic, and any member whose every fine-tune is
+     * kept or dropped whole (density at least 1 or at most 0). The masks are {@link #sparsify}'s for
+     * those densities and the combination is {@link #merge}'s ({@link TaskVectorCombiner}), into the
+     * caller's array, so the floats are the same with no array allocated per chunk. DARE's
+     * pointwise draws, keyed by the element's offset, which a kernel does not see, keep {@link #merge}.
+     */
+    @Override
+    public ElementwiseKernel kernel(TensorParams params, TensorDecision decision) {
+        if (!elementwise(params)) {
+            return null;
+        }
+        int m = params.perModel().size() - 1;
+        double[] w = new double[m];
+        boolean[] dropped = new boolean[m];
+        double weightSum = 0;
+        for (int k = 0, j = 0; k < params.perModel().size(); k++) {
+            if (k == params.baseIndex()) {
+                continue;
+            }
+            Params p = params.perModel().get(k);
+            w[j] = p.number("weight");
+            weightSum += w[j];
+            if (sparsification != null) {
+                double density = p.number("density");
+                if (density > 0 && density < 1) {
+                    return null;
+                }
+                dropped[j] = density <= 0;
+            }
+            j++;
+        }
+        Params global = params.global();
+        TaskVectorCombiner combiner = new TaskVectorCombiner(consensus, w, weightSum, global.bool("normalize"),
+                global.number("lambda"));
+        int baseIndex = params.baseIndex();
+        float[][] xs = new float[m][];
+        KeepMask[] masks = new KeepMask[m];
+        return (x, n, out) -> {
+            KeepMask none = null;
+            for (int k = 0, j = 0; k < x.length; k++) {
+                if (k == baseIndex) {
+                    continue;
+                }
+                xs[j] = x[k];
+                if (dropped[j] && none == null) {
+                    none = new KeepMask(KeepMask.none(n), 1.0, null);
+                }
+                masks[j] = dropped[j] ? none : KeepMask.ALL;
+                j++;
+            }
+            combiner.combine(xs, x[baseIndex], masks, n, out);
+        };
     }
 
     /**
