@@ -1,11 +1,13 @@
 package dev.mergeval.merge.methods;
 
+import dev.mergeval.merge.ElementwiseKernel;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
 import dev.mergeval.merge.ParamDef;
 import dev.mergeval.merge.SweepMapping;
 import dev.mergeval.merge.SweepMapping.Knob;
+import dev.mergeval.merge.TensorDecision;
 import dev.mergeval.merge.TensorParams;
 import java.util.List;
 import java.util.Optional;
@@ -60,14 +62,23 @@ public final class NearSwapMerge implements MergeMethod {
 
     @Override
     public float[] merge(MergeRequest r) {
-        float[] a = r.inputs()[r.baseIndex()];
-        float[] b = r.inputs()[Rules.fineTuneIndex(r)];
-        double t = r.params().global().number("t");
-        float[] out = new float[a.length];
-        for (int i = 0; i < a.length; i++) {
-            double w = Math.min(1.0, Math.max(0.0, t / Math.max(Math.abs(a[i] - b[i]), 1e-6f)));
-            out[i] = (float) (w * b[i] + (1 - w) * a[i]);
-        }
+        float[] out = new float[r.length()];
+        kernel(r.params(), r.decision()).merge(r.inputs(), out.length, out);
         return out;
+    }
+
+    @Override
+    public ElementwiseKernel kernel(TensorParams params, TensorDecision decision) {
+        int base = params.baseIndex();
+        int other = base == 0 ? 1 : 0;
+        double t = params.global().number("t");
+        return (x, n, out) -> {
+            float[] a = x[base];
+            float[] b = x[other];
+            for (int i = 0; i < n; i++) {
+                double w = Math.min(1.0, Math.max(0.0, t / Math.max(Math.abs(a[i] - b[i]), 1e-6f)));
+                out[i] = (float) (w * b[i] + (1 - w) * a[i]);
+            }
+        };
     }
 }

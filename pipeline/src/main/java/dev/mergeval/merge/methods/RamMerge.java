@@ -1,5 +1,6 @@
 package dev.mergeval.merge.methods;
 
+import dev.mergeval.merge.ElementwiseKernel;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
@@ -94,6 +95,16 @@ public final class RamMerge implements MergeMethod {
     @Override
     public float[] merge(MergeRequest r) {
         return StreamedMerge.whole(new Streamed(r.params(), r.baseIndex()), r.inputs());
+    }
+
+    /** {@code ram}'s merge (no pass, every factor 1) into the caller's array; {@code ramplus_tl} has none. */
+    @Override
+    public ElementwiseKernel kernel(TensorParams params, TensorDecision decision) {
+        if (plus) {
+            return null;
+        }
+        Streamed merge = new Streamed(params, params.baseIndex());
+        return (x, n, out) -> merge.merge(x, 0, n, out);
     }
 
     /**

@@ -10,11 +10,12 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The task-arithmetic family's element-wise kernel (task arithmetic, and members whose fine-tunes
- * are all kept or dropped whole) gives exactly {@link MergeMethod#merge}'s floats, zeros of either
- * sign, NaNs and a weight sum near zero included; members that trim or draw have none.
+ * A method's element-wise kernel gives exactly {@link MergeMethod#merge}'s floats, zeros of either
+ * sign, NaNs and a weight sum near zero included: linear, the task-arithmetic family where every
+ * fine-tune is kept or dropped whole, nearswap and ram; members that trim or draw, and
+ * {@code ramplus_tl}, have none.
  */
-class TaskArithmeticKernelTest {
+class ElementwiseKernelTest {
     private static final String TENSOR = "model.layers.1.mlp.up_proj.weight";
 
     @ParameterizedTest
@@ -34,6 +35,10 @@ class TaskArithmeticKernelTest {
                 + " {model: b, parameters: {weight: 0.3, density: -0.5}}]\nparameters: {gamma: 0.01}",
         "merge_method: della\nbase_model: base\nmodels: [{model: a, parameters: {weight: 0.8, density: 1.0}},"
                 + " {model: b, parameters: {weight: 0.3, density: 0.0}}]\nparameters: {epsilon: 0.1}",
+        "merge_method: linear\nmodels: [{model: base, parameters: {weight: 0.3}}, {model: a, parameters: {weight: 0.7}},"
+                + " {model: b, parameters: {weight: 0.2}}]",
+        "merge_method: nearswap\nbase_model: base\nmodels: [{model: a}]\nparameters: {t: 0.02}",
+        "merge_method: ram\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {epsilon: 0.01}",
     })
     void kernelGivesTheMergesFloats(String yaml) {
         TensorMerger merger = TensorMerger.create(Merges.config(yaml), 4);
@@ -60,8 +65,9 @@ class TaskArithmeticKernelTest {
         "merge_method: dare_ties\nbase_model: base\nmodels: [{model: a, parameters: {weight: 1.0, density: 0.5}}]",
         "merge_method: dare_linear\nbase_model: base\nmodels: [{model: a, parameters: {weight: 1.0, density: 0.5}}]\n"
                 + "parameters: {rescale_mode: inverse_density}",
+        "merge_method: ramplus_tl\nbase_model: base\nmodels: [{model: a}, {model: b}]",
     })
-    void membersThatTrimOrDrawHaveNone(String yaml) {
+    void methodsThatTrimDrawOrCountHaveNone(String yaml) {
         assertNull(TensorMerger.create(Merges.config(yaml), 4).kernel(TENSOR), yaml);
     }
 
