@@ -75,7 +75,8 @@ public interface MergeMethod {
 
     /**
      * The method's {@link ElementwiseKernel} for a tensor with these parameters and plan-time
-     * decision, where {@link #elementwise} holds and the method reads no extra input for it; null
+     * decision, where {@link #elementwise} holds (the extra inputs it reads for the tensor follow
+     * the models' in the kernel's inputs); null
      * (the default) where it has none, and the tensor is merged by {@link #merge}. Opt-in: a method
      * without one loses nothing but speed.
      */

@@ -179,11 +179,12 @@ public final class TensorMerger {
     }
 
     /**
-     * The method's {@link ElementwiseKernel} for {@code tensorName}, or null where the tensor is not
-     * chunkable, reads an extra input, or the method has none: then {@link #merge} is the way.
+     * The method's {@link ElementwiseKernel} for {@code tensorName}, whose inputs are those of
+     * {@link #inputs} then the extra inputs of {@link #extrasFor}; null where the tensor is not
+     * chunkable or the method has none: then {@link #merge} is the way.
      */
     public ElementwiseKernel kernel(String tensorName) {
-        if (!chunkable(tensorName) || !extrasFor(tensorName).isEmpty()) {
+        if (!chunkable(tensorName)) {
             return null;
         }
         return method.kernel(params(tensorName), analysis.decision(tensorName));

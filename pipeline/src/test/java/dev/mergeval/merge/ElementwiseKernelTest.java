@@ -6,14 +6,15 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 
 import java.util.Map;
 import java.util.Random;
+import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A method's element-wise kernel gives exactly {@link MergeMethod#merge}'s floats, zeros of either
  * sign, NaNs and a weight sum near zero included: linear, the task-arithmetic family where every
- * fine-tune is kept or dropped whole, nearswap and ram; members that trim or draw, and
- * {@code ramplus_tl}, have none.
+ * fine-tune is kept or dropped whole, nearswap, ram, and RESTA with its safety vector whole; members
+ * that trim or draw, RESTA's draws and {@code ramplus_tl} have none.
  */
 class ElementwiseKernelTest {
     private static final String TENSOR = "model.layers.1.mlp.up_proj.weight";
@@ -39,6 +40,7 @@ class ElementwiseKernelTest {
                 + " {model: b, parameters: {weight: 0.2}}]",
         "merge_method: nearswap\nbase_model: base\nmodels: [{model: a}]\nparameters: {t: 0.02}",
         "merge_method: ram\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {epsilon: 0.01}",
+        "merge_method: resta\nbase_model: base\nmodels: [{model: a}]\nparameters: {unaligned_model: u, scale: 0.7}",
     })
     void kernelGivesTheMergesFloats(String yaml) {
         TensorMerger merger = TensorMerger.create(Merges.config(yaml), 4);
@@ -52,9 +54,13 @@ class ElementwiseKernelTest {
             float[] b = values(random, n);
             Map<String, float[]> inputs = two ? Merges.inputs("base", base, "a", a, "b", b)
                     : Merges.inputs("base", base, "a", a);
-            float[] expected = merger.merge(TENSOR, new long[] {n}, 0, inputs, 0);
+            // An extra model input (RESTA's unaligned model) follows the models in a kernel's inputs.
+            Map<String, float[]> extras = merger.extrasFor(TENSOR).isEmpty() ? Map.of()
+                    : Map.of("unaligned_model", values(random, n));
+            float[] expected = merger.merge(TENSOR, new long[] {n}, 0, inputs, extras, 0);
             float[] out = new float[n];
-            kernel.merge(merger.inputs(TENSOR).keySet().stream().map(inputs::get).toArray(float[][]::new), n, out);
+            kernel.merge(Stream.concat(merger.inputs(TENSOR).keySet().stream().map(inputs::get),
+                    merger.extrasFor(TENSOR).stream().map(extras::get)).toArray(float[][]::new), n, out);
             assertArrayEquals(expected, out, n + " elements of " + yaml);
         }
     }
@@ -66,6 +72,7 @@ class ElementwiseKernelTest {
         "merge_method: dare_linear\nbase_model: base\nmodels: [{model: a, parameters: {weight: 1.0, density: 0.5}}]\n"
                 + "parameters: {rescale_mode: inverse_density}",
         "merge_method: ramplus_tl\nbase_model: base\nmodels: [{model: a}, {model: b}]",
+        "merge_method: resta\nbase_model: base\nmodels: [{model: a}]\nparameters: {unaligned_model: u, density: 0.5}",
     })
     void methodsThatTrimDrawOrCountHaveNone(String yaml) {
         assertNull(TensorMerger.create(Merges.config(yaml), 4).kernel(TENSOR), yaml);

@@ -2,6 +2,7 @@ package dev.mergeval.merge.methods;
 
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.KeyedRandom;
+import dev.mergeval.merge.ElementwiseKernel;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
@@ -9,6 +10,7 @@ import dev.mergeval.merge.ParamDef;
 import dev.mergeval.merge.Params;
 import dev.mergeval.merge.SweepMapping;
 import dev.mergeval.merge.SweepMapping.Knob;
+import dev.mergeval.merge.TensorDecision;
 import dev.mergeval.merge.TensorParams;
 import java.util.List;
 import java.util.Optional;
@@ -74,6 +76,32 @@ public final class RestaMerge implements MergeMethod {
     @Override
     public boolean elementwise(TensorParams params) {
         return true;
+    }
+
+    /**
+     * The safety vector kept whole (density 1, the default), into the caller's array: {@link #merge}'s
+     * floats, as a mask that keeps every element has factor 1. Its draws, keyed by the element's
+     * offset, keep {@link #merge}.
+     */
+    @Override
+    public ElementwiseKernel kernel(TensorParams params, TensorDecision decision) {
+        Params p = params.global();
+        if (p.number("density") != 1) {
+            return null;
+        }
+        double scale = p.number("scale");
+        int alignedIndex = params.baseIndex();
+        int postIndex = alignedIndex == 0 ? 1 : 0;
+        int unalignedIndex = params.perModel().size();
+        return (x, n, out) -> {
+            float[] aligned = x[alignedIndex];
+            float[] post = x[postIndex];
+            float[] unaligned = x[unalignedIndex];
+            for (int i = 0; i < n; i++) {
+                float safety = aligned[i] - unaligned[i];
+                out[i] = (float) (post[i] + scale * safety);
+            }
+        };
     }
 
     @Override

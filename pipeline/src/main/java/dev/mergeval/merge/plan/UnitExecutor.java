@@ -124,9 +124,10 @@ public final class UnitExecutor {
                     copyRaw(inputs.models().get(first), sources.get(first), tensor, slice, sink);
                     continue;
                 }
+                List<String> extras = merger.extrasFor(tensor.name());
                 ElementwiseKernel kernel = merger.kernel(tensor.name());
                 if (kernel != null) {
-                    mergeWithKernel(plan, inputs, sources, tensor, slice, kernel, scratch, sink);
+                    mergeWithKernel(plan, inputs, sources, extras, tensor, slice, kernel, scratch, sink);
                     continue;
                 }
                 StreamedMerge streamed = merger.streamed(tensor.name(), tensor.shape(), plan.seed());
@@ -135,7 +136,6 @@ public final class UnitExecutor {
                     continue;
                 }
                 boolean chunked = merger.chunkable(tensor.name());
-                List<String> extras = merger.extrasFor(tensor.name());
                 int step = chunked ? plan.chunkElements() : Math.toIntExact(slice.elementCount());
                 for (long done = 0; done < slice.elementCount(); done += step) {
                     int n = (int) Math.min(step, slice.elementCount() - done);
@@ -166,11 +166,12 @@ public final class UnitExecutor {
      * stored bytes straight into the output bytes.
      */
     private static void mergeWithKernel(MergePlan plan, MergeInputs inputs, Map<String, String> sources,
-            OutputTensor tensor, TensorSlice slice, ElementwiseKernel kernel, Scratch scratch, UnitSink sink)
-            throws IOException {
-        StoredChunks in = new StoredChunks(inputs, sources, plan.chunkElements(), BLOCK_ELEMENTS, scratch);
+            List<String> extras, OutputTensor tensor, TensorSlice slice, ElementwiseKernel kernel, Scratch scratch,
+            UnitSink sink) throws IOException {
+        StoredChunks in = new StoredChunks(inputs, sources, extras, tensor.name(), plan.chunkElements(),
+                BLOCK_ELEMENTS, scratch);
         if (kernel instanceof ElementwiseKernel.Bf16 fused && in.allOf(DType.BF16) && tensor.dtype() == DType.BF16) {
-            byte[] out = scratch.bytes(sources.size(), in.chunk * DType.BF16.byteSize());
+            byte[] out = scratch.bytes(in.raw.length, in.chunk * DType.BF16.byteSize());
             for (long done = 0; done < slice.elementCount(); done += in.chunk) {
                 int n = (int) Math.min(in.chunk, slice.elementCount() - done);
                 long offset = slice.elementOffset() + done;
@@ -197,8 +198,9 @@ public final class UnitExecutor {
         }
         int row = streamed.rowLength();
         int rows = Math.toIntExact(Math.max(1, plan.chunkElements() / row) * (long) row);
-        StoredChunks in = row > 1 ? new StoredChunks(inputs, sources, rows, rows, scratch)
-                : new StoredChunks(inputs, sources, plan.chunkElements(), BLOCK_ELEMENTS, scratch);
+        StoredChunks in = row > 1 ? new StoredChunks(inputs, sources, List.of(), tensor.name(), rows, rows, scratch)
+                : new StoredChunks(inputs, sources, List.of(), tensor.name(), plan.chunkElements(), BLOCK_ELEMENTS,
+                        scratch);
         long total = slice.elementCount();
         while (streamed.needsPass()) {
             for (long done = 0; done < total; done += in.chunk) {
@@ -247,9 +249,9 @@ public final class UnitExecutor {
     }
 
     /**
-     * The inputs of one tensor, read as stored bytes a chunk at a time into the thread's byte
-     * arrays and decoded a block at a time into the thread's block arrays, with the thread's array
-     * for a merged block.
+     * The inputs of one tensor (the models', then the extra inputs'), read as stored bytes a chunk
+     * at a time into the thread's byte arrays and decoded a block at a time into the thread's block
+     * arrays, with the thread's array for a merged block.
      */
     private static final class StoredChunks {
         final int chunk;
@@ -261,9 +263,13 @@ public final class UnitExecutor {
         private final DType[] types;
         final byte[][] raw;
 
-        /** {@code block}: {@value #BLOCK_ELEMENTS}, or the whole chunk. */
-        StoredChunks(MergeInputs inputs, Map<String, String> sources, int chunk, int block, Scratch scratch) {
-            int m = sources.size();
+        /**
+         * {@code extras}: the extra inputs' parameters, each read at {@code tensor};
+         * {@code block}: {@value #BLOCK_ELEMENTS}, or the whole chunk.
+         */
+        StoredChunks(MergeInputs inputs, Map<String, String> sources, List<String> extras, String tensor, int chunk,
+                int block, Scratch scratch) {
+            int m = sources.size() + extras.size();
             this.chunk = chunk;
             this.block = block;
             this.from = new Checkpoint[m];
@@ -274,11 +280,17 @@ public final class UnitExecutor {
             int k = 0;
             for (Map.Entry<String, String> source : sources.entrySet()) {
                 from[k] = inputs.models().get(source.getKey());
-                names[k] = source.getValue();
+                names[k++] = source.getValue();
+            }
+            for (String parameter : extras) {
+                inputs.checkExtra(parameter, tensor);
+                from[k] = inputs.extras().get(parameter);
+                names[k++] = tensor;
+            }
+            for (k = 0; k < m; k++) {
                 types[k] = from[k].info(names[k]).dtype();
                 raw[k] = scratch.bytes(k, chunk * types[k].byteSize());
                 blocks[k] = blockArray(scratch, k);
-                k++;
             }
             this.merged = blockArray(scratch, m);
         }
