@@ -13,8 +13,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * A method's element-wise kernel gives exactly {@link MergeMethod#merge}'s floats, zeros of either
  * sign, NaNs and a weight sum near zero included: linear, the task-arithmetic family where every
- * fine-tune is kept or dropped whole, nearswap, ram, and RESTA with its safety vector whole; members
- * that trim or draw, RESTA's draws and {@code ramplus_tl} have none.
+ * fine-tune is kept or dropped whole, nearswap, ram, RESTA with its safety vector whole, and Safe
+ * LoRA and SPF on a tensor they leave as the fine-tune; members that trim or draw, RESTA's draws and
+ * {@code ramplus_tl} have none.
  */
 class ElementwiseKernelTest {
     private static final String TENSOR = "model.layers.1.mlp.up_proj.weight";
@@ -41,6 +42,8 @@ class ElementwiseKernelTest {
         "merge_method: nearswap\nbase_model: base\nmodels: [{model: a}]\nparameters: {t: 0.02}",
         "merge_method: ram\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {epsilon: 0.01}",
         "merge_method: resta\nbase_model: base\nmodels: [{model: a}]\nparameters: {unaligned_model: u, scale: 0.7}",
+        "merge_method: safe_lora\nbase_model: base\nmodels: [{model: a}]\nparameters: {unaligned_model: u}",
+        "merge_method: spf_project\nbase_model: base\nmodels: [{model: a}]\nparameters: {safety_data: harmful.jsonl}",
     })
     void kernelGivesTheMergesFloats(String yaml) {
         TensorMerger merger = TensorMerger.create(Merges.config(yaml), 4);

@@ -70,7 +70,7 @@ public final class NearSwapMerge implements MergeMethod {
     @Override
     public ElementwiseKernel kernel(TensorParams params, TensorDecision decision) {
         int base = params.baseIndex();
-        int other = base == 0 ? 1 : 0;
+        int other = Rules.fineTuneIndex(base);
         double t = params.global().number("t");
         return (x, n, out) -> {
             float[] a = x[base];

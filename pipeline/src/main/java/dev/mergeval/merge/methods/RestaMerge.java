@@ -91,7 +91,7 @@ public final class RestaMerge implements MergeMethod {
         }
         double scale = p.number("scale");
         int alignedIndex = params.baseIndex();
-        int postIndex = alignedIndex == 0 ? 1 : 0;
+        int postIndex = Rules.fineTuneIndex(alignedIndex);
         int unalignedIndex = params.perModel().size();
         return (x, n, out) -> {
             float[] aligned = x[alignedIndex];

@@ -1,6 +1,7 @@
 package dev.mergeval.merge.methods;
 
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.merge.ElementwiseKernel;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeRequest;
 import dev.mergeval.merge.TensorParams;
@@ -37,7 +38,21 @@ final class Rules {
 
     /** Position of the one model that is not the base in a {@link #requireFineTune} config. */
     static int fineTuneIndex(MergeRequest r) {
-        return r.baseIndex() == 0 ? 1 : 0;
+        return fineTuneIndex(r.baseIndex());
+    }
+
+    /** Position of the one model that is not the base at {@code baseIndex}, of two. */
+    static int fineTuneIndex(int baseIndex) {
+        return baseIndex == 0 ? 1 : 0;
+    }
+
+    /**
+     * The kernel of a post-hoc method on a tensor it leaves as the fine-tune: the fine-tune's floats,
+     * copied, as its {@code merge} gives them ({@code post.clone()}).
+     */
+    static ElementwiseKernel fineTuneCopy(TensorParams params) {
+        int post = fineTuneIndex(params.baseIndex());
+        return (x, n, out) -> System.arraycopy(x[post], 0, out, 0, n);
     }
 
     /** Models other than the base. */

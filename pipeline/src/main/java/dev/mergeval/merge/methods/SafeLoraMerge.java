@@ -3,6 +3,7 @@ package dev.mergeval.merge.methods;
 import dev.mergeval.checkpoint.LoraCheckpoint;
 import dev.mergeval.common.Shapes;
 import dev.mergeval.merge.AnalysisContext;
+import dev.mergeval.merge.ElementwiseKernel;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
@@ -218,6 +219,12 @@ public final class SafeLoraMerge implements MergeMethod {
         double[] stats = project(v, dw, (int) shape[0], (int) shape[1], vNorm, null, null);
         double cos = stats[1] == 0 ? 0 : stats[0] / (Math.sqrt(stats[1]) * Math.sqrt(stats[2]));
         return new Decision(Math.rint(cos * 1e5) / 1e5, false, null);
+    }
+
+    /** The tensors it merges element-wise are the fine-tune's, copied ({@link Rules#fineTuneCopy}). */
+    @Override
+    public ElementwiseKernel kernel(TensorParams params, TensorDecision decision) {
+        return elementwise(params, decision) ? Rules.fineTuneCopy(params) : null;
     }
 
     @Override

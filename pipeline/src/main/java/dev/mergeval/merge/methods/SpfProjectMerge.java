@@ -2,6 +2,7 @@ package dev.mergeval.merge.methods;
 
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.merge.AnalysisContext;
+import dev.mergeval.merge.ElementwiseKernel;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeMethod;
 import dev.mergeval.merge.MergeRequest;
@@ -198,6 +199,12 @@ public final class SpfProjectMerge implements MergeMethod {
         double norm = Rules.norm(dw, 0, dw.length, 1);
         float[] removed = subspace.component(dw);
         return new Decision(inner, subspace.cer(), Rules.norm(removed, 0, removed.length, 1) / norm, subspace);
+    }
+
+    /** The tensors it merges element-wise are the fine-tune's, copied ({@link Rules#fineTuneCopy}). */
+    @Override
+    public ElementwiseKernel kernel(TensorParams params, TensorDecision decision) {
+        return elementwise(params, decision) ? Rules.fineTuneCopy(params) : null;
     }
 
     @Override
