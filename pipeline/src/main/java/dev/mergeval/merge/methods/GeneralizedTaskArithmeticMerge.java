@@ -224,23 +224,27 @@ public final class GeneralizedTaskArithmeticMerge implements MergeMethod {
         Params global = params.global();
         TaskVectorCombiner combiner = new TaskVectorCombiner(consensus, w, weightSum, global.bool("normalize"),
                 global.number("lambda"));
-        int baseIndex = params.baseIndex();
-        float[][] xs = new float[m][];
-        KeepMask[] masks = new KeepMask[m];
-        return (x, n, out) -> {
-            KeepMask none = null;
-            for (int k = 0, j = 0; k < x.length; k++) {
-                if (k == baseIndex) {
-                    continue;
-                }
-                xs[j] = x[k];
-                if (dropped[j] && none == null) {
+        return new ElementwiseKernel() {
+            private final float[][] xs = new float[m][];
+            private final KeepMask[] masks = new KeepMask[m];
+            /** A dropped fine-tune's mask, no bits set, grown to the longest call (longer is fine). */
+            private KeepMask none = new KeepMask(KeepMask.none(0), 1.0, null);
+
+            @Override
+            public void merge(float[][] x, int n, float[] out) {
+                if (none.bits().length < (n + 63) >>> 6) {
                     none = new KeepMask(KeepMask.none(n), 1.0, null);
                 }
-                masks[j] = dropped[j] ? none : KeepMask.ALL;
-                j++;
+                for (int k = 0, j = 0; k < params.perModel().size(); k++) {
+                    if (k == params.baseIndex()) {
+                        continue;
+                    }
+                    xs[j] = x[k];
+                    masks[j] = dropped[j] ? none : KeepMask.ALL;
+                    j++;
+                }
+                combiner.combine(xs, x[params.baseIndex()], masks, n, out);
             }
-            combiner.combine(xs, x[baseIndex], masks, n, out);
         };
     }
 
