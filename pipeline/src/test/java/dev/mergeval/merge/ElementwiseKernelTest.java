@@ -81,7 +81,7 @@ class ElementwiseKernelTest {
         assertNull(TensorMerger.create(Merges.config(yaml), 4).kernel(TENSOR), yaml);
     }
 
-    /** Gaussian values with some zeros of either sign, an infinity and a NaN, in the models' order. */
+    /** Gaussian values with zeros of either sign, an infinity and a NaN, at the same positions in every input. */
     private static float[] values(Random random, int n) {
         float[] v = Merges.random(random, n, 0.05);
         for (int i = 0; i < n; i += 17) {
