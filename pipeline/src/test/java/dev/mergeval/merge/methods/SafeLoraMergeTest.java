@@ -209,4 +209,131 @@ class SafeLoraMergeTest {
                 yaml(post.toString(), "  select_layers_type: all\n")));
         assertTrue(e.getMessage().contains("parameters.select_layers_type"), e.getMessage());
     }
+
+    /**
+     * The grouped projection against the plain triple loop it stands for, bit for bit: 9 x 70 (two
+     * groups of four rows and one left over; a block of 64 columns and one of 6), zeros of {@code V}
+     * in whole rows and columns and scattered, and a {@code dW} holding an infinity in a column whose
+     * {@code V} is zero for some rows (the row-at-a-time loops that skip those terms, so no
+     * {@code 0 * inf} turns a sum into NaN).
+     */
+    @Test
+    void groupedProjectionGivesThePlainLoopsBytes() {
+        int rows = 9;
+        int cols = 70;
+        java.util.Random random = new java.util.Random(14);
+        float[] v = new float[rows * cols];
+        float[] dw = new float[rows * cols];
+        float[] a = new float[rows * cols];
+        for (int x = 0; x < v.length; x++) {
+            boolean zero = x / cols == 2 || x % cols == 5 || random.nextInt(4) == 0;
+            v[x] = zero ? 0 : spread(random);
+            dw[x] = random.nextInt(6) == 0 ? 0 : spread(random);
+            a[x] = (float) random.nextGaussian();
+        }
+        for (float[] d : new float[][] {dw, infinityWhereVIsZero(v, dw, cols)}) {
+            double vNorm = Rules.norm(v, 0, v.length, 1);
+            float[] out = new float[v.length];
+            float[] expected = new float[v.length];
+            double[] stats = SafeLoraMerge.project(v, d, rows, cols, vNorm, a, out);
+            assertArrayEquals(plainProjection(v, d, rows, cols, vNorm, a, expected), stats);
+            for (int x = 0; x < out.length; x++) {
+                assertEquals(Float.floatToRawIntBits(expected[x]), Float.floatToRawIntBits(out[x]), "element " + x);
+            }
+        }
+    }
+
+    /**
+     * The two grouped loops alone, on sums that round (one in six or so changes with the order of
+     * its terms): {@code V^T dW} over four rows and {@code V m} for four rows, against one row at a
+     * time in ascending order, bit for bit.
+     */
+    @Test
+    void groupLoopsAddTheirTermsInOrder() {
+        int cols = 70;
+        int b = 61;
+        int j0 = 5;
+        java.util.Random random = new java.util.Random(15);
+        float[] v = new float[SafeLoraMerge.GROUP * cols];
+        float[] dw = new float[SafeLoraMerge.GROUP * cols];
+        double[] m = new double[cols * SafeLoraMerge.BLOCK];
+        for (int x = 0; x < v.length; x++) {
+            v[x] = spread(random);
+            dw[x] = spread(random);
+        }
+        for (int x = 0; x < m.length; x++) {
+            m[x] = spread(random) * (double) spread(random);
+        }
+        double[] grouped = m.clone();
+        SafeLoraMerge.accumulateGroup(v, dw, cols, j0, b, 0, new double[SafeLoraMerge.GROUP * SafeLoraMerge.BLOCK],
+                grouped);
+        double[] rowByRow = m.clone();
+        double[] p = new double[SafeLoraMerge.GROUP * SafeLoraMerge.BLOCK];
+        for (int r = 0; r < SafeLoraMerge.GROUP; r++) {
+            for (int i = 0; i < cols; i++) {
+                for (int j = 0; j < b; j++) {
+                    rowByRow[i * SafeLoraMerge.BLOCK + j] += (double) v[r * cols + i] * dw[r * cols + j0 + j];
+                    p[r * SafeLoraMerge.BLOCK + j] += v[r * cols + i] * m[i * SafeLoraMerge.BLOCK + j];
+                }
+            }
+        }
+        assertBits(rowByRow, grouped);
+        double[] product = new double[p.length];
+        SafeLoraMerge.productGroup(v, m, cols, b, 0, product);
+        assertBits(p, product);
+    }
+
+    private static void assertBits(double[] expected, double[] actual) {
+        for (int x = 0; x < expected.length; x++) {
+            assertEquals(Double.doubleToRawLongBits(expected[x]), Double.doubleToRawLongBits(actual[x]), "element " + x);
+        }
+    }
+
+    private static float[] infinityWhereVIsZero(float[] v, float[] dw, int cols) {
+        float[] d = dw.clone();
+        d[3 * cols + 5] = Float.POSITIVE_INFINITY;
+        assertEquals(0f, v[3 * cols + 5]);
+        return d;
+    }
+
+    /** Safe LoRA's projection as three plain loops, terms with {@code V = 0} left out, by blocks of 64 columns. */
+    private static double[] plainProjection(float[] v, float[] dw, int rows, int cols, double vNorm, float[] a,
+            float[] out) {
+        double[] stats = new double[3];
+        for (int j0 = 0; j0 < cols; j0 += 64) {
+            int b = Math.min(64, cols - j0);
+            double[][] m = new double[cols][b];
+            for (int i = 0; i < cols; i++) {
+                for (int j = 0; j < b; j++) {
+                    for (int r = 0; r < rows; r++) {
+                        if (v[r * cols + i] != 0) {
+                            m[i][j] += (double) v[r * cols + i] * dw[r * cols + j0 + j];
+                        }
+                    }
+                }
+            }
+            for (int r = 0; r < rows; r++) {
+                for (int j = 0; j < b; j++) {
+                    double p = 0;
+                    for (int i = 0; i < cols; i++) {
+                        if (v[r * cols + i] != 0) {
+                            p += v[r * cols + i] * m[i][j];
+                        }
+                    }
+                    p /= vNorm;
+                    double d = dw[r * cols + j0 + j];
+                    stats[0] += p * d;
+                    stats[1] += p * p;
+                    stats[2] += d * d;
+                    out[r * cols + j0 + j] = (float) (a[r * cols + j0 + j] + p);
+                }
+            }
+        }
+        return stats;
+    }
+
+    /** A value whose exponent spans 2^-8..2^8, so that sums of products round and their order shows. */
+    private static float spread(java.util.Random random) {
+        return (float) Math.scalb(random.nextGaussian(), random.nextInt(17) - 8);
+    }
 }
