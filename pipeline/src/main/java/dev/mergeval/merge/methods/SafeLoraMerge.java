@@ -46,8 +46,10 @@ import java.util.Set;
  * pairs tensors by iteration order and computes in float32: tensors are matched by name; products
  * are accumulated in double; a matrix whose {@code dW} is zero, or whose {@code V} is zero (the
  * reference code then divides by zero and gets NaN), has no cosine, is never projected and does not
- * count in {@code number} mode. Cost: {@code 2 d_out d_in^2} multiply-adds per target matrix in the
- * analysis, and again for each projected matrix when it is merged.
+ * count in {@code number} mode. Cost: {@code 2 d_out d_in min(d_out, d_in)} multiply-adds per target
+ * matrix in the analysis (a matrix with fewer rows than columns gets its cosine as
+ * {@code (V V^T) dW}, the reference code's association: {@link #cosineTerms}), and
+ * {@code 2 d_out d_in^2} for each projected matrix when it is merged.
  */
 public final class SafeLoraMerge implements MergeMethod {
 
@@ -218,7 +220,7 @@ public final class SafeLoraMerge implements MergeMethod {
         if (norm(dw) == 0) {
             return new Decision(null, false, "no fine-tuning change: W_post = W_aligned");
         }
-        double[] stats = project(v, dw, (int) shape[0], (int) shape[1], vNorm, null, null);
+        double[] stats = cosineTerms(v, dw, (int) shape[0], (int) shape[1], vNorm);
         double cos = stats[1] == 0 ? 0 : stats[0] / (Math.sqrt(stats[1]) * Math.sqrt(stats[2]));
         return new Decision(Math.rint(cos * 1e5) / 1e5, false, null);
     }
@@ -318,6 +320,131 @@ public final class SafeLoraMerge implements MergeMethod {
             }
         }
         return new double[] {dot, pp, dd};
+    }
+
+    /**
+     * {@link #project}'s three sums without its output, for the cosine: where {@code V} has fewer
+     * rows than columns (k, v and down projections) and every input is finite, in the other
+     * association, {@code P = (V V^T) dW / vNorm} ({@code 2 d_out^2 d_in} multiply-adds instead of
+     * {@code 2 d_out d_in^2}: 2.75x fewer for a 2048 x 5632 down projection), four rows of
+     * {@code V V^T} and {@code P} at a time. Its sums round differently from {@link #project}'s, in
+     * the last bits; the cosine is rounded to five decimals before anything compares it.
+     */
+    static double[] cosineTerms(float[] v, float[] dw, int rows, int cols, double vNorm) {
+        if (rows >= cols || !Double.isFinite(vNorm) || !Double.isFinite(norm(dw))) {
+            return project(v, dw, rows, cols, vNorm, null, null);
+        }
+        double dot = 0;
+        double pp = 0;
+        double dd = 0;
+        double[] gram = new double[GROUP * rows];
+        double[] p = new double[GROUP * cols];
+        double[] d = new double[cols];
+        for (int r = 0; r < rows; r += GROUP) {
+            int n = Math.min(GROUP, rows - r);
+            java.util.Arrays.fill(p, 0);
+            for (int a = 0; a < rows; a++) {
+                int row = a * cols;
+                for (int j = 0; j < cols; j++) {
+                    d[j] = dw[row + j];
+                }
+                if (n == GROUP) {
+                    if (a % 2 == 0) {
+                        gramGroup(v, rows, cols, r, a, gram);
+                    }
+                    double c0 = gram[a];
+                    double c1 = gram[rows + a];
+                    double c2 = gram[2 * rows + a];
+                    double c3 = gram[3 * rows + a];
+                    for (int j = 0; j < cols; j++) {
+                        double dj = d[j];
+                        p[j] += c0 * dj;
+                        p[cols + j] += c1 * dj;
+                        p[2 * cols + j] += c2 * dj;
+                        p[3 * cols + j] += c3 * dj;
+                    }
+                    continue;
+                }
+                for (int q = 0; q < n; q++) {
+                    double c = dot(v, (r + q) * cols, row, cols);
+                    for (int j = 0; j < cols; j++) {
+                        p[q * cols + j] += c * d[j];
+                    }
+                }
+            }
+            for (int q = 0; q < n; q++) {
+                int row = (r + q) * cols;
+                for (int j = 0; j < cols; j++) {
+                    double pj = p[q * cols + j] / vNorm;
+                    double dj = dw[row + j];
+                    dot += pj * dj;
+                    pp += pj * pj;
+                    dd += dj * dj;
+                }
+            }
+        }
+        return new double[] {dot, pp, dd};
+    }
+
+    /**
+     * {@code gram[q * rows + b] = V[r+q] . V[b]} for the four rows {@code q} and {@code b = a, a+1}
+     * (the last row alone where {@code a + 1 = rows}), each sum in column order: eight independent
+     * sums, so that no addition waits on the one before it.
+     */
+    private static void gramGroup(float[] v, int rows, int cols, int r, int a, double[] gram) {
+        if (a + 1 == rows) {
+            for (int q = 0; q < GROUP; q++) {
+                gram[q * rows + a] = dot(v, (r + q) * cols, a * cols, cols);
+            }
+            return;
+        }
+        int x0 = r * cols;
+        int x1 = x0 + cols;
+        int x2 = x1 + cols;
+        int x3 = x2 + cols;
+        int y0 = a * cols;
+        int y1 = y0 + cols;
+        double s00 = 0;
+        double s01 = 0;
+        double s10 = 0;
+        double s11 = 0;
+        double s20 = 0;
+        double s21 = 0;
+        double s30 = 0;
+        double s31 = 0;
+        for (int i = 0; i < cols; i++) {
+            double b0 = v[y0 + i];
+            double b1 = v[y1 + i];
+            double v0 = v[x0 + i];
+            double v1 = v[x1 + i];
+            double v2 = v[x2 + i];
+            double v3 = v[x3 + i];
+            s00 += v0 * b0;
+            s01 += v0 * b1;
+            s10 += v1 * b0;
+            s11 += v1 * b1;
+            s20 += v2 * b0;
+            s21 += v2 * b1;
+            s30 += v3 * b0;
+            s31 += v3 * b1;
+        }
+        gram[a] = s00;
+        gram[a + 1] = s01;
+        gram[rows + a] = s10;
+        gram[rows + a + 1] = s11;
+        gram[2 * rows + a] = s20;
+        gram[2 * rows + a + 1] = s21;
+        gram[3 * rows + a] = s30;
+        gram[3 * rows + a + 1] = s31;
+    }
+
+    /** {@code V[x..x+cols) . V[y..y+cols)}, summed in column order. */
+    private static double dot(float[] v, int x, int y, int cols) {
+        double s = 0;
+        for (int i = 0; i < cols; i++) {
+            s += (double) v[x + i] * v[y + i];
+        }
+        return s;
     }
 
     /** {@code m += V[r..r+3]^T dW[r..r+3, j0..j0+b)}, the four rows' terms added in row order. */

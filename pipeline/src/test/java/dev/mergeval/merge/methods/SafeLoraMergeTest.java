@@ -283,6 +283,42 @@ class SafeLoraMergeTest {
         assertBits(p, product);
     }
 
+    /**
+     * The cosine's terms in the other association, {@code (V V^T) dW}, for matrices with fewer rows
+     * than columns: one group of four rows and one of three, of four and one, of four and four
+     * (the last two with odd and even row counts, so the Gram matrix's rows come in pairs and one
+     * alone), each within 1e-12 of {@link SafeLoraMerge#project}'s; a wider matrix than tall one
+     * and a non-finite one take {@code project} itself.
+     */
+    @Test
+    void cosineTermsInTheCheaperAssociationAgreeWithTheProjection() {
+        java.util.Random random = new java.util.Random(16);
+        for (int[] shape : new int[][] {{7, 70}, {9, 70}, {8, 33}, {70, 9}}) {
+            int rows = shape[0];
+            int cols = shape[1];
+            float[] v = new float[rows * cols];
+            float[] dw = new float[rows * cols];
+            for (int x = 0; x < v.length; x++) {
+                v[x] = random.nextInt(5) == 0 ? 0 : spread(random);
+                dw[x] = spread(random);
+            }
+            double vNorm = Rules.norm(v, 0, v.length, 1);
+            double[] expected = SafeLoraMerge.project(v, dw, rows, cols, vNorm, null, null);
+            double[] terms = SafeLoraMerge.cosineTerms(v, dw, rows, cols, vNorm);
+            for (int t = 0; t < 3; t++) {
+                assertEquals(expected[t], terms[t], Math.abs(expected[t]) * 1e-12, rows + "x" + cols + " term " + t);
+            }
+            if (rows > cols) {
+                assertArrayEquals(expected, terms, "taller than wide: the projection's own sums");
+            }
+        }
+        float[] v = {1, 0, 2, 0, 3, 1};
+        float[] dw = {Float.NaN, 1, 1, 1, 1, 1};
+        double vNorm = Rules.norm(v, 0, v.length, 1);
+        assertArrayEquals(SafeLoraMerge.project(v, dw, 2, 3, vNorm, null, null),
+                SafeLoraMerge.cosineTerms(v, dw, 2, 3, vNorm), "NaN: the projection's own sums");
+    }
+
     private static void assertBits(double[] expected, double[] actual) {
         for (int x = 0; x < expected.length; x++) {
             assertEquals(Double.doubleToRawLongBits(expected[x]), Double.doubleToRawLongBits(actual[x]), "element " + x);
