@@ -1,5 +1,6 @@
 package dev.mergeval.merge.methods;
 
+import dev.mergeval.checkpoint.LoraAdapter;
 import dev.mergeval.checkpoint.LoraCheckpoint;
 import dev.mergeval.common.Shapes;
 import dev.mergeval.merge.AnalysisContext;
@@ -210,19 +211,115 @@ public final class SafeLoraMerge implements MergeMethod {
 
     private static Decision measure(AnalysisContext ctx, String tensor, String aligned, String post) {
         long[] shape = ctx.shape(tensor);
+        int rows = (int) shape[0];
+        int cols = (int) shape[1];
         float[] a = ctx.read(aligned, tensor);
         float[] v = Shapes.difference(a, ctx.read("unaligned_model", tensor));
-        float[] dw = Shapes.difference(ctx.read(post, tensor), a);
         double vNorm = norm(v);
         if (vNorm == 0) {
             return new Decision(null, false, "no alignment change: W_aligned = W_unaligned");
         }
-        if (norm(dw) == 0) {
+        LoraAdapter.Module factors = factorsOf(ctx, tensor, aligned, post);
+        double[] stats;
+        if (factors != null) {
+            stats = factorTerms(v, rows, cols, vNorm, factors.left(), factors.right(), factors.rank(), factors.scale());
+        } else {
+            float[] dw = Shapes.difference(ctx.read(post, tensor), a);
+            stats = norm(dw) == 0 ? new double[3] : cosineTerms(v, dw, rows, cols, vNorm);
+        }
+        if (stats[2] == 0) {
             return new Decision(null, false, "no fine-tuning change: W_post = W_aligned");
         }
-        double[] stats = cosineTerms(v, dw, (int) shape[0], (int) shape[1], vNorm);
         double cos = stats[1] == 0 ? 0 : stats[0] / (Math.sqrt(stats[1]) * Math.sqrt(stats[2]));
         return new Decision(Math.rint(cos * 1e5) / 1e5, false, null);
+    }
+
+    /**
+     * The adapter's factors of {@code tensor} when the fine-tune is {@code ALIGNED+ADAPTER} on the
+     * aligned model itself, so that {@code dW = scale * left @ right} exactly; else null.
+     */
+    private static LoraAdapter.Module factorsOf(AnalysisContext ctx, String tensor, String aligned, String post) {
+        if (ctx.input(post) instanceof LoraCheckpoint lora
+                && lora.base().location().equals(ctx.location(aligned))) {
+            return lora.adapter().modules().get(tensor);
+        }
+        return null;
+    }
+
+    /**
+     * The cosine's terms from an adapter's factors, {@code dW = s L R} ({@code L [rows, r]},
+     * {@code R [r, cols]}), as the reference code takes the cosine of a LoRA module (from
+     * {@code lora_B} and {@code lora_A}, not from the merged weight): with {@code Z = V (V^T L)}
+     * {@code [rows, r]} and {@code G = R R^T},
+     * <pre>
+     *   &lt;P, dW&gt; = s^2 / n &lt;Z^T L, G&gt;,   ||P||^2 = s^2 / n^2 &lt;Z^T Z, G&gt;,   ||dW||^2 = s^2 &lt;L^T L, G&gt;
+     * </pre>
+     * ({@code n = ||V||_F}): {@code 2 rows cols r} multiply-adds and {@code O(r^2 (rows + cols))},
+     * where the merged weight's cosine costs {@code 2 rows cols min(rows, cols)}. The merged
+     * weight of a BF16 or F16 model is rounded to that type, so its {@code dW} differs from
+     * {@code s L R} by that rounding; the cosine here has none of it.
+     */
+    static double[] factorTerms(float[] v, int rows, int cols, double vNorm, float[] left, float[] right, int r,
+            double s) {
+        double[] y = new double[cols * r];
+        for (int row = 0; row < rows; row++) {
+            for (int i = 0; i < cols; i++) {
+                double vri = v[row * cols + i];
+                if (vri != 0) {
+                    for (int c = 0; c < r; c++) {
+                        y[i * r + c] += vri * left[row * r + c];
+                    }
+                }
+            }
+        }
+        double[] z = new double[rows * r];
+        double[] l = new double[rows * r];
+        for (int row = 0; row < rows; row++) {
+            for (int i = 0; i < cols; i++) {
+                double vri = v[row * cols + i];
+                if (vri != 0) {
+                    for (int c = 0; c < r; c++) {
+                        z[row * r + c] += vri * y[i * r + c];
+                    }
+                }
+            }
+            for (int c = 0; c < r; c++) {
+                l[row * r + c] = left[row * r + c];
+            }
+        }
+        double[] g = new double[r * r];
+        for (int c = 0; c < r; c++) {
+            for (int d = 0; d < r; d++) {
+                g[c * r + d] = dot(right, c * cols, d * cols, cols);
+            }
+        }
+        double dot = s * s / vNorm * inner(cross(z, l, rows, r), g);
+        double pp = s * s / (vNorm * vNorm) * inner(cross(z, z, rows, r), g);
+        double dd = s * s * inner(cross(l, l, rows, r), g);
+        return new double[] {dot, pp, dd};
+    }
+
+    /** {@code X^T Y} of two {@code [n, r]} matrices, each sum in row order. */
+    private static double[] cross(double[] x, double[] y, int n, int r) {
+        double[] out = new double[r * r];
+        for (int row = 0; row < n; row++) {
+            for (int c = 0; c < r; c++) {
+                double xc = x[row * r + c];
+                for (int d = 0; d < r; d++) {
+                    out[c * r + d] += xc * y[row * r + d];
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The Frobenius inner product of two matrices of the same shape. */
+    private static double inner(double[] x, double[] y) {
+        double s = 0;
+        for (int k = 0; k < x.length; k++) {
+            s += x[k] * y[k];
+        }
+        return s;
     }
 
     /** The tensors it merges element-wise are the fine-tune's, copied ({@link Rules#fineTuneCopy}). */

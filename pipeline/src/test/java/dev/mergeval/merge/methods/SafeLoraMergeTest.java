@@ -147,8 +147,8 @@ class SafeLoraMergeTest {
     }
 
     /**
-     * The fine-tune as {@code ALIGNED+ADAPTER} (LoRA on q and k) gives the same bytes as its merged
-     * full form, and by default targets only the adapter's matrices.
+     * The fine-tune as {@code ALIGNED+ADAPTER} (LoRA on q and k; its cosines from the factors) gives
+     * the same bytes as its merged full form, and by default targets only the adapter's matrices.
      */
     @Test
     void loraInputEqualsItsMergedFullForm() {
@@ -317,6 +317,49 @@ class SafeLoraMergeTest {
         double vNorm = Rules.norm(v, 0, v.length, 1);
         assertArrayEquals(SafeLoraMerge.project(v, dw, 2, 3, vNorm, null, null),
                 SafeLoraMerge.cosineTerms(v, dw, 2, 3, vNorm), "NaN: the projection's own sums");
+    }
+
+    /**
+     * An adapter's cosine terms from its factors against the projection of the update they make,
+     * {@code dW = s L R}, on small whole numbers (so that {@code dW} is exact in float and every
+     * sum of products is exact in double): the same three terms, to the last bits that dividing by
+     * {@code ||V||} in another order leaves.
+     */
+    @Test
+    void factorTermsAreTheProjectionsOfTheUpdateTheFactorsMake() {
+        java.util.Random random = new java.util.Random(17);
+        for (int[] shape : new int[][] {{6, 10, 3}, {10, 6, 2}, {5, 5, 1}}) {
+            int rows = shape[0];
+            int cols = shape[1];
+            int r = shape[2];
+            float[] v = new float[rows * cols];
+            float[] left = new float[rows * r];
+            float[] right = new float[r * cols];
+            for (int x = 0; x < v.length; x++) {
+                v[x] = random.nextInt(7) - 3;
+            }
+            for (int x = 0; x < left.length; x++) {
+                left[x] = random.nextInt(5) - 2;
+            }
+            for (int x = 0; x < right.length; x++) {
+                right[x] = random.nextInt(5) - 2;
+            }
+            float s = 0.5f;
+            float[] dw = new float[rows * cols];
+            for (int i = 0; i < rows; i++) {
+                for (int j = 0; j < cols; j++) {
+                    for (int c = 0; c < r; c++) {
+                        dw[i * cols + j] += s * left[i * r + c] * right[c * cols + j];
+                    }
+                }
+            }
+            double vNorm = Rules.norm(v, 0, v.length, 1);
+            double[] expected = SafeLoraMerge.project(v, dw, rows, cols, vNorm, null, null);
+            double[] terms = SafeLoraMerge.factorTerms(v, rows, cols, vNorm, left, right, r, s);
+            for (int t = 0; t < 3; t++) {
+                assertEquals(expected[t], terms[t], Math.abs(expected[t]) * 1e-13, rows + "x" + cols + " term " + t);
+            }
+        }
     }
 
     private static void assertBits(double[] expected, double[] actual) {
