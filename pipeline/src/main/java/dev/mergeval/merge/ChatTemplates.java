@@ -52,7 +52,7 @@ public final class ChatTemplates {
     }
 
     /** What is wrong with {@code value} as a {@code chat_template}, or null where it is one. */
-    static String problem(String value) {
+    public static String problem(String value) {
         if (value.equals("auto") || NAMES.contains(value) || value.length() >= 20 && value.contains("{")) {
             return null;
         }

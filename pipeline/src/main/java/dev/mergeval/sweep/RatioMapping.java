@@ -120,9 +120,10 @@ final class RatioMapping {
     }
 
     /** {@link #config} as mergekit YAML. */
-    static String yaml(String method, String aligned, String finetuned, Double l, Map<String, Object> params) {
+    static String yaml(String method, String aligned, String finetuned, Double l, Map<String, Object> params,
+            Map<String, String> options) {
         try {
-            return YAML.writeValueAsString(config(method, aligned, finetuned, l, params));
+            return YAML.writeValueAsString(config(method, aligned, finetuned, l, params, options));
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot write a mergekit config for " + method, e);
         }
@@ -134,15 +135,18 @@ final class RatioMapping {
      */
     static void checkWithEngine(String method, Map<String, Object> variant) {
         try {
-            MergeConfig.parse(yaml(method, "aligned", "finetuned", 0.5, variant), method);
+            MergeConfig.parse(yaml(method, "aligned", "finetuned", 0.5, variant, Map.of()), method);
         } catch (BadInputException e) {
             throw new BadInputException("parameters: " + variant + " is refused by the merge engine: " + e.getMessage());
         }
     }
 
-    /** The mergekit config (as YAML-ready maps) of {@code method} at ratio {@code l}. */
+    /**
+     * The mergekit config (as YAML-ready maps) of {@code method} at ratio {@code l}, with the
+     * sweep's top-level merge settings {@code options} ({@code tokenizer_source}, {@code chat_template}).
+     */
     static Map<String, Object> config(String method, String aligned, String finetuned, Double l,
-            Map<String, Object> params) {
+            Map<String, Object> params, Map<String, String> options) {
         MergeMethod m = MergeMethods.find(method).orElseThrow();
         Shape shape = m.sweepMapping().orElseThrow().shape();
         Map<String, Object> global = new TreeMap<>();
@@ -186,6 +190,7 @@ final class RatioMapping {
         if (!global.isEmpty()) {
             root.put("parameters", global);
         }
+        root.putAll(new TreeMap<>(options));
         return root;
     }
 

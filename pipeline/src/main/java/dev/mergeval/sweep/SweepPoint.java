@@ -1,6 +1,7 @@
 package dev.mergeval.sweep;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.io.Serializable;
 import java.util.ArrayList;
@@ -26,6 +27,9 @@ import java.util.TreeMap;
  * @param finetuned  the fine-tuned model source merged with (or evaluated); null for the aligned point
  * @param ratio      l in [0, 1]: 0 for the aligned point, 1 for a fine-tuned one; null for a post-hoc method
  * @param parameters the grid parameters of this variant (names sorted), empty for end points
+ * @param mergeOptions the sweep's settings of every merge's config beside its method's
+ *                     ({@code tokenizer_source}, {@code chat_template}; names sorted), empty for end
+ *                     points and where the spec sets none (the id then is what it was before they existed)
  */
 public record SweepPoint(@JsonProperty("id") String id,
                          @JsonProperty("role") Role role,
@@ -35,7 +39,9 @@ public record SweepPoint(@JsonProperty("id") String id,
                          @JsonProperty("ratio") Double ratio,
                          @JsonProperty("parameters") Map<String, Object> parameters,
                          @JsonProperty("seed") long seed,
-                         @JsonProperty("suite") String suiteIdentity) implements Serializable {
+                         @JsonProperty("suite") String suiteIdentity,
+                         @JsonProperty("merge_options") @JsonInclude(JsonInclude.Include.NON_EMPTY)
+                         Map<String, String> mergeOptions) implements Serializable {
 
     /** Hex digits kept of the SHA-256: 64 bits, ample for the points of any sweep. */
     public static final int ID_LENGTH = 16;
@@ -46,19 +52,21 @@ public record SweepPoint(@JsonProperty("id") String id,
         Objects.requireNonNull(aligned, "aligned");
         Objects.requireNonNull(suiteIdentity, "suite");
         parameters = Collections.unmodifiableMap(new TreeMap<>(parameters == null ? Map.of() : parameters));
+        mergeOptions = Collections.unmodifiableMap(new TreeMap<>(mergeOptions == null ? Map.of() : mergeOptions));
         switch (role) {
             case ALIGNED -> require(method == null && finetuned == null && ratio != null && ratio == 0
-                            && parameters.isEmpty(),
-                    "the aligned point has no method, fine-tune, parameters, and ratio 0");
+                            && parameters.isEmpty() && mergeOptions.isEmpty(),
+                    "the aligned point has no method, fine-tune, parameters, merge options, and ratio 0");
             case FINETUNED -> require(method == null && finetuned != null && ratio != null && ratio == 1
-                            && parameters.isEmpty(),
-                    "a fine-tuned point names its model, has no method or parameters, and ratio 1");
+                            && parameters.isEmpty() && mergeOptions.isEmpty(),
+                    "a fine-tuned point names its model, has no method, parameters or merge options, and ratio 1");
             case MERGE -> require(method != null && finetuned != null && (RatioMapping.postHoc(method)
                             ? ratio == null : ratio != null && ratio >= 0 && ratio <= 1),
                     "a merge names its method and fine-tune and has a ratio in [0, 1] (none for a post-hoc method)");
             default -> throw new IllegalStateException(role.name());
         }
-        String expected = contentId(role, method, aligned, finetuned, ratio, parameters, seed, suiteIdentity);
+        String expected = contentId(role, method, aligned, finetuned, ratio, parameters, mergeOptions, seed,
+                suiteIdentity);
         if (id == null) {
             id = expected;
         } else if (!id.equals(expected)) {
@@ -67,16 +75,24 @@ public record SweepPoint(@JsonProperty("id") String id,
     }
 
     public static SweepPoint aligned(String aligned, long seed, String suiteIdentity) {
-        return new SweepPoint(null, Role.ALIGNED, null, aligned, null, 0.0, Map.of(), seed, suiteIdentity);
+        return new SweepPoint(null, Role.ALIGNED, null, aligned, null, 0.0, Map.of(), seed, suiteIdentity, Map.of());
     }
 
     public static SweepPoint finetuned(String aligned, String finetuned, long seed, String suiteIdentity) {
-        return new SweepPoint(null, Role.FINETUNED, null, aligned, finetuned, 1.0, Map.of(), seed, suiteIdentity);
+        return new SweepPoint(null, Role.FINETUNED, null, aligned, finetuned, 1.0, Map.of(), seed, suiteIdentity,
+                Map.of());
     }
 
     public static SweepPoint merge(String method, String aligned, String finetuned, Double ratio,
             Map<String, Object> parameters, long seed, String suiteIdentity) {
-        return new SweepPoint(null, Role.MERGE, method, aligned, finetuned, ratio, parameters, seed, suiteIdentity);
+        return merge(method, aligned, finetuned, ratio, parameters, seed, suiteIdentity, Map.of());
+    }
+
+    /** A merge whose config also carries the sweep's {@code mergeOptions} ({@code tokenizer_source}, {@code chat_template}). */
+    public static SweepPoint merge(String method, String aligned, String finetuned, Double ratio,
+            Map<String, Object> parameters, long seed, String suiteIdentity, Map<String, String> mergeOptions) {
+        return new SweepPoint(null, Role.MERGE, method, aligned, finetuned, ratio, parameters, seed, suiteIdentity,
+                mergeOptions);
     }
 
     @JsonIgnore
@@ -108,7 +124,7 @@ public record SweepPoint(@JsonProperty("id") String id,
             throw new IllegalStateException("point " + id + " is the " + role.json()
                     + " end point; it loads " + modelSource() + " without merging");
         }
-        return RatioMapping.yaml(method, aligned, finetuned, ratio, parameters);
+        return RatioMapping.yaml(method, aligned, finetuned, ratio, parameters, mergeOptions);
     }
 
     /**
@@ -162,7 +178,7 @@ public record SweepPoint(@JsonProperty("id") String id,
     }
 
     private static String contentId(Role role, String method, String aligned, String finetuned, Double ratio,
-            Map<String, Object> parameters, long seed, String suite) {
+            Map<String, Object> parameters, Map<String, String> mergeOptions, long seed, String suite) {
         Map<String, Object> content = new TreeMap<>();
         content.put("role", role.json());
         Map<String, Object> models = new TreeMap<>();
@@ -174,7 +190,7 @@ public record SweepPoint(@JsonProperty("id") String id,
         }
         content.put("models", models);
         if (role == Role.MERGE) {
-            content.put("merge", RatioMapping.config(method, aligned, finetuned, ratio, parameters));
+            content.put("merge", RatioMapping.config(method, aligned, finetuned, ratio, parameters, mergeOptions));
         }
         content.put("seed", seed);
         content.put("suite", suite);

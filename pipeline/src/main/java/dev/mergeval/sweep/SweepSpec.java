@@ -1,5 +1,6 @@
 package dev.mergeval.sweep;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.JsonParseException;
@@ -13,6 +14,7 @@ import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.common.Mappers;
 import dev.mergeval.engine.EngineSpec;
+import dev.mergeval.merge.ChatTemplates;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -24,6 +26,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 
 /**
  * A sweep, as the user writes it in YAML:
@@ -46,6 +49,8 @@ import java.util.Set;
  * seed: 1234
  * reference_finetuned: models/toy/finetuned   # optional, see below
  * lora_adapters: {max_rank: 64}       # optional: the linear points as PEFT adapters ({@link LoraAdapters})
+ * tokenizer_source: union             # optional: set in every merge point's config, as mergekit reads it
+ * chat_template: chatml               # optional: likewise
  * </pre>
  * A grid entry may name the fine-tunes it applies to ({@code finetuned:}, default all), and the
  * post-hoc safety methods take no ratios ({@link MethodGrid}). {@code reference_finetuned}, when set,
@@ -71,7 +76,11 @@ public record SweepSpec(@JsonProperty("name") String name,
                         @JsonProperty("lora_adapters") @JsonInclude(JsonInclude.Include.NON_NULL)
                         LoraAdapters loraAdapters,
                         @JsonProperty("engine") @JsonInclude(JsonInclude.Include.NON_NULL)
-                        EngineSpec.Yaml engine) {
+                        EngineSpec.Yaml engine,
+                        @JsonProperty("tokenizer_source") @JsonInclude(JsonInclude.Include.NON_NULL)
+                        String tokenizerSource,
+                        @JsonProperty("chat_template") @JsonInclude(JsonInclude.Include.NON_NULL)
+                        String chatTemplate) {
 
     public static final String DEFAULT_NAME = "sweep";
 
@@ -141,6 +150,17 @@ public record SweepSpec(@JsonProperty("name") String name,
         if (seed == null) {
             seed = KeyedRandom.DEFAULT_SEED;
         }
+        if (tokenizerSource != null && tokenizerSource.isBlank()) {
+            throw new BadInputException("tokenizer_source: must be base, union or a model (model:PATH or PATH)");
+        }
+        if (chatTemplate != null && ChatTemplates.problem(chatTemplate) != null) {
+            throw new BadInputException("chat_template: " + ChatTemplates.problem(chatTemplate));
+        }
+        if (loraAdapters != null && (tokenizerSource != null || chatTemplate != null)) {
+            throw new BadInputException("lora_adapters: not with " + (tokenizerSource != null ? "tokenizer_source"
+                    : "chat_template") + ": the adapters are served with the aligned model's tokenizer and chat"
+                    + " template, which the merged points would not have");
+        }
         if (engine != null) {
             EngineSpec e = EngineSpec.of(engine, "engine");
             if (e.isOpenAi() && e.launch() == null) {
@@ -158,12 +178,28 @@ public record SweepSpec(@JsonProperty("name") String name,
         return engine == null ? EngineSpec.DJL_ENGINE : EngineSpec.of(engine, "engine");
     }
 
-    /** A spec without {@code lora_adapters} or {@code engine}. */
+    /** A spec without {@code lora_adapters}, {@code engine} or merge settings. */
     public SweepSpec(String name, String aligned, List<String> finetuned, List<MethodGrid> grid, SuiteRef suite,
             MetricRoles metrics, SelectRule select, Goal goal, Materialize materialize, Long seed,
             String referenceFinetuned) {
         this(name, aligned, finetuned, grid, suite, metrics, select, goal, materialize, seed, referenceFinetuned, null,
-                null);
+                null, null, null);
+    }
+
+    /**
+     * What every merge point's config sets beside its method ({@code tokenizer_source},
+     * {@code chat_template}), as mergekit reads them; empty where the spec sets neither.
+     */
+    @JsonIgnore
+    public Map<String, String> mergeOptions() {
+        Map<String, String> options = new TreeMap<>();
+        if (tokenizerSource != null) {
+            options.put("tokenizer_source", tokenizerSource);
+        }
+        if (chatTemplate != null) {
+            options.put("chat_template", chatTemplate);
+        }
+        return options;
     }
 
     /** Parses and validates a spec; errors are one line, {@code sourceName: key: problem}. */
@@ -231,7 +267,7 @@ public record SweepSpec(@JsonProperty("name") String name,
                 for (Map<String, Object> variant : entry.variants()) {
                     for (Double ratio : entry.ratioValues()) {
                         add(out, where, SweepPoint.merge(entry.method(), aligned, ft, ratio, variant, seed,
-                                suiteIdentity), "grid[" + g + "]");
+                                suiteIdentity, mergeOptions()), "grid[" + g + "]");
                     }
                 }
             }

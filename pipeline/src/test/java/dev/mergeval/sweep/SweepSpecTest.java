@@ -145,9 +145,45 @@ class SweepSpecTest {
     void pointIdIsCheckedAgainstContent() {
         SweepPoint p = SweepSpec.parse(SPEC, "s").points().get(5);
         assertEquals(p, new SweepPoint(p.id(), p.role(), p.method(), p.aligned(), p.finetuned(), p.ratio(),
-                p.parameters(), p.seed(), p.suiteIdentity()));
+                p.parameters(), p.seed(), p.suiteIdentity(), p.mergeOptions()));
         assertThrows(IllegalArgumentException.class, () -> new SweepPoint(p.id(), p.role(), p.method(),
-                p.aligned(), p.finetuned(), p.ratio() / 2 + 0.01, p.parameters(), p.seed(), p.suiteIdentity()));
+                p.aligned(), p.finetuned(), p.ratio() / 2 + 0.01, p.parameters(), p.seed(), p.suiteIdentity(),
+                p.mergeOptions()));
+        assertThrows(IllegalArgumentException.class, () -> new SweepPoint(p.id(), p.role(), p.method(),
+                p.aligned(), p.finetuned(), p.ratio(), p.parameters(), p.seed(), p.suiteIdentity(),
+                Map.of("tokenizer_source", "union")));
+    }
+
+    /**
+     * {@code tokenizer_source} and {@code chat_template} go into every merge point's config (and so
+     * its id) and into no end point; a spec without them keeps its ids; they are not offered with
+     * {@code lora_adapters}, and a template that is none is refused naming the key.
+     */
+    @Test
+    void mergeOptionsGoIntoEveryMergeConfig() {
+        String withOptions = SPEC + "tokenizer_source: model:models/finetuned\nchat_template: chatml\n";
+        List<SweepPoint> plain = SweepSpec.parse(SPEC, "s").points();
+        List<SweepPoint> points = SweepSpec.parse(withOptions, "s").points();
+        assertEquals(plain.size(), points.size());
+        for (int i = 0; i < points.size(); i++) {
+            SweepPoint p = points.get(i);
+            if (!p.isMerge()) {
+                assertEquals(plain.get(i), p, "end points are unchanged");
+                continue;
+            }
+            assertNotEquals(plain.get(i).id(), p.id(), p.label());
+            MergeConfig config = MergeConfig.parse(p.toMergekitYaml(), p.label());
+            assertEquals("model:models/finetuned", config.tokenizerSource().orElseThrow(), p.label());
+            assertEquals("models/finetuned", config.tokenizerModel().orElseThrow());
+            assertEquals("chatml", config.chatTemplate().orElseThrow());
+            MergeConfig before = MergeConfig.parse(plain.get(i).toMergekitYaml(), p.label());
+            assertTrue(before.tokenizerSource().isEmpty() && before.chatTemplate().isEmpty(), p.label());
+            assertEquals(before.parameters(), config.parameters(), p.label());
+        }
+        assertTrue(error(withOptions + "lora_adapters: {max_rank: 8}\n")
+                .contains("lora_adapters: not with tokenizer_source"));
+        assertTrue(error(SPEC + "chat_template: nonesuch\n").contains("spec.yaml: chat_template: 'nonesuch' is neither"));
+        assertTrue(error(SPEC + "tokenizer_source: ' '\n").contains("spec.yaml: tokenizer_source: must be"));
     }
 
     @Test

@@ -184,7 +184,16 @@ final class InputChecks {
         return new SweepSpec(spec.name(), modelSource(base, spec.aligned()), tuned, grid, suite,
                 spec.metrics(), spec.select(), spec.goal(), spec.materialize(), spec.seed(),
                 spec.referenceFinetuned() == null ? null : modelSource(base, spec.referenceFinetuned()),
-                spec.loraAdapters(), spec.engine());
+                spec.loraAdapters(), spec.engine(), tokenizerSource(base, spec.tokenizerSource()), spec.chatTemplate());
+    }
+
+    /** A {@code tokenizer_source} that names a model ({@code model:PATH} or {@code PATH}) with the path resolved. */
+    private static String tokenizerSource(Path base, String source) {
+        if (source == null || source.equals("base") || source.equals("union")) {
+            return source;
+        }
+        String prefix = source.startsWith("model:") ? "model:" : "";
+        return prefix + resolve(base, source.substring(prefix.length()));
     }
 
     /** The models, the suite, its datasets, and that the metric roles name metrics the suite measures. */
@@ -235,6 +244,7 @@ final class InputChecks {
      */
     private static void gridInputs(SweepSpec spec, String source) {
         Configuration conf = HadoopFs.defaults();
+        mergeOptionInputs(spec, source, conf);
         for (int i = 0; i < spec.grid().size(); i++) {
             MethodGrid g = spec.grid().get(i);
             Set<String> checked = new HashSet<>();
@@ -252,6 +262,23 @@ final class InputChecks {
                                 conf);
                     }
                 }
+            }
+        }
+    }
+
+    /**
+     * The spec's {@code tokenizer_source} and {@code chat_template}, checked on the first merge point
+     * of each fine-tune as its merge-on-load would apply them (the named tokenizer read, the union
+     * built, every model's rows found), so that a bad one fails before the end points are evaluated.
+     */
+    private static void mergeOptionInputs(SweepSpec spec, String source, Configuration conf) {
+        if (spec.mergeOptions().isEmpty()) {
+            return;
+        }
+        Set<String> checked = new HashSet<>();
+        for (SweepPoint p : spec.points()) {
+            if (p.isMerge() && checked.add(p.finetuned())) {
+                ModelSources.check(MergeConfig.parse(p.toMergekitYaml(), source), conf);
             }
         }
     }

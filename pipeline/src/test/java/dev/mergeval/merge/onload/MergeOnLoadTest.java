@@ -108,6 +108,36 @@ class MergeOnLoadTest {
     }
 
     /**
+     * A sweep point with the spec's {@code tokenizer_source} and {@code chat_template}: merged on
+     * load equals the point written to disk, and both render a conversation with the template set,
+     * which the point without them does not.
+     */
+    @Test
+    void sweepPointWithMergeOptionsMergedOnLoadEqualsTheMaterializedPoint() throws Exception {
+        writeInputs();
+        dev.mergeval.sweep.SweepPoint point = dev.mergeval.sweep.SweepPoint.merge("linear", base.toString(),
+                tuned.toString(), 0.3, java.util.Map.of(), 11, "test-suite",
+                java.util.Map.of("tokenizer_source", "model:" + tuned, "chat_template", "chatml"));
+        dev.mergeval.sweep.SweepPoint plain = dev.mergeval.sweep.SweepPoint.merge("linear", base.toString(),
+                tuned.toString(), 0.3, java.util.Map.of(), 11, "test-suite");
+        Path conf = tmp.resolve("options.yaml");
+        Files.writeString(conf, point.toMergekitYaml());
+        Path plainConf = tmp.resolve("plain.yaml");
+        Files.writeString(plainConf, plain.toMergekitYaml());
+        Path written = writeToDisk(conf, 11);
+        List<dev.mergeval.runtime.ChatMessage> hello = List.of(dev.mergeval.runtime.ChatMessage.user("w3 w4"));
+        try (DjlLanguageModel onDisk = LanguageModels.loadDirectory(written.toString(), new Configuration(), RuntimeOptions.cpu());
+                DjlLanguageModel onLoad = loadMerge("merge:" + conf + "#seed=11");
+                DjlLanguageModel without = loadMerge("merge:" + plainConf + "#seed=11")) {
+            assertSameModel(onDisk, onLoad);
+            assertSameModel(without, onLoad);
+            assertEquals(onDisk.renderChat(hello, true), onLoad.renderChat(hello, true));
+            assertTrue(onLoad.renderChat(hello, true).contains("<|im_start|>user"), onLoad.renderChat(hello, true));
+            assertFalse(without.renderChat(hello, true).contains("<|im_start|>"), without.renderChat(hello, true));
+        }
+    }
+
+    /**
      * The post-hoc methods, with their extra input given relative to the config and Safe LoRA's
      * plan-time analysis: merged on load equals written to disk, whether the load computes the
      * analysis or reads the one {@link dev.mergeval.source.ModelSources#prepare} kept beside the config.
