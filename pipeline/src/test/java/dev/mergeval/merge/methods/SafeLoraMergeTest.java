@@ -235,7 +235,7 @@ class SafeLoraMergeTest {
             double vNorm = Rules.norm(v, 0, v.length, 1);
             float[] out = new float[v.length];
             float[] expected = new float[v.length];
-            double[] stats = SafeLoraMerge.project(v, d, rows, cols, vNorm, a, out);
+            double[] stats = SafeLoraProjection.project(v, d, rows, cols, vNorm, a, out);
             assertArrayEquals(plainProjection(v, d, rows, cols, vNorm, a, expected), stats);
             for (int x = 0; x < out.length; x++) {
                 assertEquals(Float.floatToRawIntBits(expected[x]), Float.floatToRawIntBits(out[x]), "element " + x);
@@ -254,9 +254,9 @@ class SafeLoraMergeTest {
         int b = 61;
         int j0 = 5;
         java.util.Random random = new java.util.Random(15);
-        float[] v = new float[SafeLoraMerge.GROUP * cols];
-        float[] dw = new float[SafeLoraMerge.GROUP * cols];
-        double[] m = new double[cols * SafeLoraMerge.BLOCK];
+        float[] v = new float[SafeLoraProjection.GROUP * cols];
+        float[] dw = new float[SafeLoraProjection.GROUP * cols];
+        double[] m = new double[cols * SafeLoraProjection.BLOCK];
         for (int x = 0; x < v.length; x++) {
             v[x] = spread(random);
             dw[x] = spread(random);
@@ -265,21 +265,21 @@ class SafeLoraMergeTest {
             m[x] = spread(random) * (double) spread(random);
         }
         double[] grouped = m.clone();
-        SafeLoraMerge.accumulateGroup(v, dw, cols, j0, b, 0, new double[SafeLoraMerge.GROUP * SafeLoraMerge.BLOCK],
+        SafeLoraProjection.accumulateGroup(v, dw, cols, j0, b, 0, new double[SafeLoraProjection.GROUP * SafeLoraProjection.BLOCK],
                 grouped);
         double[] rowByRow = m.clone();
-        double[] p = new double[SafeLoraMerge.GROUP * SafeLoraMerge.BLOCK];
-        for (int r = 0; r < SafeLoraMerge.GROUP; r++) {
+        double[] p = new double[SafeLoraProjection.GROUP * SafeLoraProjection.BLOCK];
+        for (int r = 0; r < SafeLoraProjection.GROUP; r++) {
             for (int i = 0; i < cols; i++) {
                 for (int j = 0; j < b; j++) {
-                    rowByRow[i * SafeLoraMerge.BLOCK + j] += (double) v[r * cols + i] * dw[r * cols + j0 + j];
-                    p[r * SafeLoraMerge.BLOCK + j] += v[r * cols + i] * m[i * SafeLoraMerge.BLOCK + j];
+                    rowByRow[i * SafeLoraProjection.BLOCK + j] += (double) v[r * cols + i] * dw[r * cols + j0 + j];
+                    p[r * SafeLoraProjection.BLOCK + j] += v[r * cols + i] * m[i * SafeLoraProjection.BLOCK + j];
                 }
             }
         }
         assertBits(rowByRow, grouped);
         double[] product = new double[p.length];
-        SafeLoraMerge.productGroup(v, m, cols, b, 0, product);
+        SafeLoraProjection.productGroup(v, m, cols, b, 0, product);
         assertBits(p, product);
     }
 
@@ -287,7 +287,7 @@ class SafeLoraMergeTest {
      * The cosine's terms in the other association, {@code (V V^T) dW}, for matrices with fewer rows
      * than columns: one group of four rows and one of three, of four and one, of four and four
      * (the last two with odd and even row counts, so the Gram matrix's rows come in pairs and one
-     * alone), each within 1e-12 of {@link SafeLoraMerge#project}'s; a wider matrix than tall one
+     * alone), each within 1e-12 of {@link SafeLoraProjection#project}'s; a wider matrix than tall one
      * and a non-finite one take {@code project} itself.
      */
     @Test
@@ -303,8 +303,8 @@ class SafeLoraMergeTest {
                 dw[x] = spread(random);
             }
             double vNorm = Rules.norm(v, 0, v.length, 1);
-            double[] expected = SafeLoraMerge.project(v, dw, rows, cols, vNorm, null, null);
-            double[] terms = SafeLoraMerge.cosineTerms(v, dw, rows, cols, vNorm);
+            double[] expected = SafeLoraProjection.project(v, dw, rows, cols, vNorm, null, null);
+            double[] terms = SafeLoraProjection.cosineTerms(v, dw, rows, cols, vNorm);
             for (int t = 0; t < 3; t++) {
                 assertEquals(expected[t], terms[t], Math.abs(expected[t]) * 1e-12, rows + "x" + cols + " term " + t);
             }
@@ -315,8 +315,8 @@ class SafeLoraMergeTest {
         float[] v = {1, 0, 2, 0, 3, 1};
         float[] dw = {Float.NaN, 1, 1, 1, 1, 1};
         double vNorm = Rules.norm(v, 0, v.length, 1);
-        assertArrayEquals(SafeLoraMerge.project(v, dw, 2, 3, vNorm, null, null),
-                SafeLoraMerge.cosineTerms(v, dw, 2, 3, vNorm), "NaN: the projection's own sums");
+        assertArrayEquals(SafeLoraProjection.project(v, dw, 2, 3, vNorm, null, null),
+                SafeLoraProjection.cosineTerms(v, dw, 2, 3, vNorm), "NaN: the projection's own sums");
     }
 
     /**
@@ -354,8 +354,8 @@ class SafeLoraMergeTest {
                 }
             }
             double vNorm = Rules.norm(v, 0, v.length, 1);
-            double[] expected = SafeLoraMerge.project(v, dw, rows, cols, vNorm, null, null);
-            double[] terms = SafeLoraMerge.factorTerms(v, rows, cols, vNorm, left, right, r, s);
+            double[] expected = SafeLoraProjection.project(v, dw, rows, cols, vNorm, null, null);
+            double[] terms = SafeLoraProjection.factorTerms(v, rows, cols, vNorm, left, right, r, s);
             for (int t = 0; t < 3; t++) {
                 assertEquals(expected[t], terms[t], Math.abs(expected[t]) * 1e-13, rows + "x" + cols + " term " + t);
             }
