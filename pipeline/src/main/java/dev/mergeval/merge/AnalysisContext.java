@@ -2,6 +2,7 @@ package dev.mergeval.merge;
 
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.common.Parallel;
+import dev.mergeval.common.Progress;
 import java.util.List;
 import java.util.function.Function;
 import org.apache.hadoop.conf.Configuration;
@@ -18,18 +19,22 @@ public final class AnalysisContext {
     private final List<String> tensors;
     private final Configuration conf;
     private final int threads;
+    private final Progress progress;
 
     /**
-     * @param tensors the tensors the merge computes (float tensors of the reference model), in output order
-     * @param threads how many tensors {@link #map} works on at once
+     * @param tensors  the tensors the merge computes (float tensors of the reference model), in output order
+     * @param threads  how many tensors {@link #map} works on at once
+     * @param progress told of each item {@link #map} finishes (an analysis can take hours: Safe LoRA's
+     *                 of a full 8B fine-tune)
      */
     public AnalysisContext(MergeInputs inputs, TensorMerger merger, List<String> tensors, Configuration conf,
-            int threads) {
+            int threads, Progress progress) {
         this.inputs = inputs;
         this.merger = merger;
         this.tensors = List.copyOf(tensors);
         this.conf = conf;
         this.threads = Math.max(1, threads);
+        this.progress = progress;
     }
 
     public MergeConfig config() {
@@ -73,9 +78,17 @@ public final class AnalysisContext {
      * order, so the outcome does not depend on the thread count. Bad input is rethrown as is.
      */
     public <T, R> List<R> map(List<T> items, Function<T, R> fn) {
-        if (threads == 1 || items.size() < 2) {
-            return items.stream().map(fn).toList();
+        progress.start(config().mergeMethod() + " analysis", items.size());
+        Function<T, R> counted = item -> {
+            R result = fn.apply(item);
+            progress.advance(1);
+            return result;
+        };
+        try {
+            return threads == 1 || items.size() < 2 ? items.stream().map(counted).toList()
+                    : Parallel.map(items, threads, counted);
+        } finally {
+            progress.finish();
         }
-        return Parallel.map(items, threads, fn);
     }
 }

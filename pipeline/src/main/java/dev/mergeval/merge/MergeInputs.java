@@ -6,6 +6,7 @@ import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Shapes;
+import dev.mergeval.common.Progress;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -295,12 +296,14 @@ public final class MergeInputs implements AutoCloseable {
 
     /**
      * Runs the method's plan-time analysis ({@link MergeMethod#analyze}) over {@code tensors} on
-     * {@code threads} threads, then checks every extra input against the base model for each tensor
-     * the method will read from it, so that a mismatch fails here and not while merging.
+     * {@code threads} threads, reporting to {@code progress}, then checks every extra input against
+     * the base model for each tensor the method will read from it, so that a mismatch fails here and
+     * not while merging.
      */
-    public PlanAnalysis analyze(int numLayers, List<String> tensors, Configuration conf, int threads) {
+    public PlanAnalysis analyze(int numLayers, List<String> tensors, Configuration conf, int threads,
+            Progress progress) {
         PlanAnalysis analysis = config.method().analyze(new AnalysisContext(this,
-                merger(numLayers, PlanAnalysis.NONE), tensors, conf, threads));
+                merger(numLayers, PlanAnalysis.NONE), tensors, conf, threads, progress));
         checkExtras(tensors, merger(numLayers, analysis));
         return analysis;
     }

@@ -95,6 +95,11 @@ public final class SparkMergeExecutor implements MergeExecutor {
     }
 
     @Override
+    public Progress progress() {
+        return progress;
+    }
+
+    @Override
     public String describe() {
         return "spark(" + sc.master() + ")";
     }

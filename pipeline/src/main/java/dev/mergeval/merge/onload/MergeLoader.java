@@ -1,5 +1,6 @@
 package dev.mergeval.merge.onload;
 
+import dev.mergeval.common.Progress;
 import dev.mergeval.merge.ChatTemplates;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeInputs;
@@ -97,7 +98,7 @@ public final class MergeLoader {
             return kept;
         }
         PlanAnalysis fresh = inputs.analyze(layers, inputs.mergedTensors(), conf,
-                Runtime.getRuntime().availableProcessors());
+                Runtime.getRuntime().availableProcessors(), Progress.NONE);
         if (keep && !fresh.isEmpty()) {
             try {
                 MergeAnalysisFile.write(file, key, fresh, conf);

@@ -68,6 +68,11 @@ public final class LocalMergeExecutor implements MergeExecutor {
     }
 
     @Override
+    public Progress progress() {
+        return progress;
+    }
+
+    @Override
     public String describe() {
         return "threads(" + threads + ")";
     }

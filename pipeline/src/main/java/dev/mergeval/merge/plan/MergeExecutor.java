@@ -1,6 +1,7 @@
 package dev.mergeval.merge.plan;
 
 import dev.mergeval.common.FileDigest;
+import dev.mergeval.common.Progress;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -34,6 +35,11 @@ public interface MergeExecutor {
     default Executed executeAndHash(MergePlan plan, String partsDir, List<String> files, FileDigest kind) {
         List<UnitResult> units = execute(plan, partsDir);
         return new Executed(units, digests(files, kind));
+    }
+
+    /** Whom the run reports its progress to: the units', and before them the plan-time analysis'. */
+    default Progress progress() {
+        return Progress.NONE;
     }
 
     /** Short description for provenance, e.g. {@code threads(2)} or {@code spark(local[2])}. */

@@ -8,6 +8,7 @@ import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.checkpoint.ShardFile;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.common.FileDigest;
+import dev.mergeval.common.Progress;
 import dev.mergeval.merge.ChatTemplates;
 import dev.mergeval.merge.EmbeddingRows;
 import dev.mergeval.merge.MergeConfig;
@@ -91,13 +92,13 @@ public final class MergeJob {
     }
 
     public static MergePlan plan(Request request, Configuration conf) {
-        return plan(request, request.config(), conf);
+        return plan(request, request.config(), conf, Progress.NONE);
     }
 
-    private static MergePlan plan(Request request, MergeConfig config, Configuration conf) {
+    private static MergePlan plan(Request request, MergeConfig config, Configuration conf, Progress progress) {
         OutputPublisher publisher = OutputPublisher.forPath(request.outDir(), conf);
         publisher.checkDestination(publisher.outputPath(request.outDir()), request.overwrite());
-        return MergePlanner.plan(config, request.seed(), request.options(), conf);
+        return MergePlanner.plan(config, request.seed(), request.options(), conf, progress);
     }
 
     public static Outcome run(Request request, MergeExecutor executor, Configuration conf) {
@@ -105,7 +106,7 @@ public final class MergeJob {
         Environment.prefetch();
         Map<String, Long> phases = new LinkedHashMap<>();
         MergeConfig config = request.config();
-        MergePlan plan = plan(request, config, conf);
+        MergePlan plan = plan(request, config, conf, executor.progress());
         long mark = lap(phases, "plan", start);
         OutputPublisher publisher = OutputPublisher.forPath(request.outDir(), conf);
         String staging = publisher.stage(request.outDir(), plan.planId().substring(0, 16)).toString();

@@ -4,6 +4,7 @@ import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Progress;
 import dev.mergeval.common.Sha256;
 import dev.mergeval.merge.EmbeddingRows;
 import dev.mergeval.merge.MergeConfig;
@@ -37,7 +38,9 @@ final class MergePlanner {
     private MergePlanner() {
     }
 
-    public static MergePlan plan(MergeConfig config, long seed, PlanOptions options, Configuration conf) {
+    /** The plan of {@code config}; a plan-time analysis reports its progress to {@code progress}. */
+    public static MergePlan plan(MergeConfig config, long seed, PlanOptions options, Configuration conf,
+            Progress progress) {
         Map<String, String> modelUris = new LinkedHashMap<>();
         config.inputModels().forEach(ref -> modelUris.put(ref, resolve(ref)));
         Map<String, String> extraUris = new LinkedHashMap<>();
@@ -76,7 +79,8 @@ final class MergePlanner {
                 tensors.add(new OutputTensor(info.name(), dtype, shape, merged));
             }
             List<String> mergedNames = tensors.stream().filter(OutputTensor::merged).map(OutputTensor::name).toList();
-            PlanAnalysis analysis = open.analyze(numLayers, mergedNames, conf, Runtime.getRuntime().availableProcessors());
+            PlanAnalysis analysis = open.analyze(numLayers, mergedNames, conf, Runtime.getRuntime().availableProcessors(),
+                    progress);
             TensorMerger merger = open.merger(numLayers, analysis);
             List<WorkUnit> units = cutUnits(tensors, merger, options);
             String planId = planId(config, seed, options, inputs, headers, alignment, tensors, units, analysis);

@@ -83,12 +83,17 @@ final class PostHocFixtures {
 
     /** Runs {@code yaml} (read from {@code dir/merge.yaml}) into {@code dir/out} on 2 threads. */
     static Path merge(Path dir, String name, String yaml, long seed, PlanOptions options) {
+        return merge(dir, name, yaml, seed, options, Progress.NONE);
+    }
+
+    /** The merge, its progress (the plan-time analysis', then the units') reported to {@code progress}. */
+    static Path merge(Path dir, String name, String yaml, long seed, PlanOptions options, Progress progress) {
         try {
             Path config = dir.resolve(name + ".yaml");
             Files.writeString(config, yaml);
             Path out = dir.resolve(name);
             MergeJob.run(new MergeJob.Request(config.toString(), yaml, out.toString(), seed, false, options,
-                    config.toString()), new LocalMergeExecutor(2, CONF, Progress.NONE), CONF);
+                    config.toString()), new LocalMergeExecutor(2, CONF, progress), CONF);
             return out;
         } catch (IOException e) {
             throw new UncheckedIOException(e);

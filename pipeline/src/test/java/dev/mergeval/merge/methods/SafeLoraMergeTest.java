@@ -112,6 +112,34 @@ class SafeLoraMergeTest {
         assertFalse(tensors.has(NORM) || tensors.has(EMBED));
     }
 
+    /** The analysis reports one step per target matrix, before the units start theirs. */
+    @Test
+    void analysisReportsItsProgressBeforeTheUnits() {
+        List<String> events = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        dev.mergeval.common.Progress progress = new dev.mergeval.common.Progress() {
+            @Override
+            public void start(String task, long total) {
+                events.add("start " + task + " " + total);
+            }
+
+            @Override
+            public void advance(long steps) {
+                events.add("advance " + steps);
+            }
+
+            @Override
+            public void finish() {
+                events.add("finish");
+            }
+        };
+        PostHocFixtures.merge(dir, "progress", yaml(post.toString(), "  num_proj_layers: 1\n"), 0,
+                dev.mergeval.merge.plan.PlanOptions.defaults(), progress);
+        // q, k, v, o and down: the fixture's five 2-D projections.
+        assertEquals(List.of("start safe_lora analysis 5", "advance 1", "advance 1", "advance 1", "advance 1",
+                "advance 1", "finish"), events.subList(0, 7), events.toString());
+        assertTrue(events.get(7).startsWith("start merge"), events.toString());
+    }
+
     @Test
     void numberModeCountsOnlyMatricesWithACosine() {
         assertProjected(PostHocFixtures.read(PostHocFixtures.merge(dir, "number1",
