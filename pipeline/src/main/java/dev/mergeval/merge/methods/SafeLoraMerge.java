@@ -50,7 +50,9 @@ import java.util.Set;
  * count in {@code number} mode. Cost: {@code 2 d_out d_in min(d_out, d_in)} multiply-adds per target
  * matrix in the analysis (a matrix with fewer rows than columns gets its cosine as
  * {@code (V V^T) dW}, the reference code's association: {@link SafeLoraProjection#cosineTerms}), and
- * {@code 2 d_out d_in^2} for each projected matrix when it is merged.
+ * {@code 2 d_out d_in^2} for each projected matrix when it is merged. For {@code ALIGNED+ADAPTER} on
+ * the aligned model the analysis takes each adapted matrix's cosine from the adapter's factors, as
+ * the reference code does ({@link SafeLoraProjection#factorTerms}, {@code 2 d_out d_in r}).
  */
 public final class SafeLoraMerge implements MergeMethod {
 
@@ -219,7 +221,8 @@ public final class SafeLoraMerge implements MergeMethod {
         LoraAdapter.Module factors = factorsOf(ctx, tensor, aligned, post);
         double[] stats;
         if (factors != null) {
-            stats = SafeLoraProjection.factorTerms(v, rows, cols, vNorm, factors.left(), factors.right(), factors.rank(), factors.scale());
+            stats = SafeLoraProjection.factorTerms(v, rows, cols, vNorm, factors.left(), factors.right(),
+                    factors.rank(), factors.scale());
         } else {
             float[] dw = Shapes.difference(ctx.read(post, tensor), a);
             stats = norm(dw) == 0 ? new double[3] : SafeLoraProjection.cosineTerms(v, dw, rows, cols, vNorm);
