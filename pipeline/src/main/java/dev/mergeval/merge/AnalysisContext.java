@@ -64,6 +64,15 @@ public final class AnalysisContext {
         return inputs.input(name).location();
     }
 
+    /**
+     * Checks from its header that extra input {@code parameter} holds {@code tensor} in the reference
+     * model's shape, as {@link #read} does before reading it: an analysis that checks every tensor
+     * first fails on bad input before its progress starts.
+     */
+    public void checkExtra(String parameter, String tensor) {
+        inputs.checkExtra(parameter, tensor);
+    }
+
     /** The whole tensor from a model or an extra input (checked against the reference model's shape). */
     public float[] read(String name, String tensor) {
         return inputs.read(name, tensor);

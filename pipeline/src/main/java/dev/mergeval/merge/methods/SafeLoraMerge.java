@@ -150,6 +150,7 @@ public final class SafeLoraMerge implements MergeMethod {
         List<String> targets = targets(ctx, post);
         Params global = ctx.params(targets.get(0)).global();
         String mode = global.string("select_layers_type");
+        targets.forEach(t -> ctx.checkExtra("unaligned_model", t));
         List<Decision> measured = ctx.map(targets, t -> measure(ctx, t, aligned, post));
 
         Double threshold = null;
