@@ -190,7 +190,7 @@ final class RatioMapping {
         if (!global.isEmpty()) {
             root.put("parameters", global);
         }
-        root.putAll(new TreeMap<>(options));
+        root.putAll(options);
         return root;
     }
 

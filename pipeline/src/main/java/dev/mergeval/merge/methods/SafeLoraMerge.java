@@ -215,7 +215,7 @@ public final class SafeLoraMerge implements MergeMethod {
         int cols = (int) shape[1];
         float[] a = ctx.read(aligned, tensor);
         float[] v = Shapes.difference(a, ctx.read("unaligned_model", tensor));
-        double vNorm = norm(v);
+        double vNorm = SafeLoraProjection.norm(v);
         if (vNorm == 0) {
             return new Decision(null, false, "no alignment change: W_aligned = W_unaligned");
         }
@@ -226,7 +226,8 @@ public final class SafeLoraMerge implements MergeMethod {
                     factors.rank(), factors.scale());
         } else {
             float[] dw = Shapes.difference(ctx.read(post, tensor), a);
-            stats = norm(dw) == 0 ? new double[3] : SafeLoraProjection.cosineTerms(v, dw, rows, cols, vNorm);
+            stats = SafeLoraProjection.norm(dw) == 0 ? new double[3]
+                    : SafeLoraProjection.cosineTerms(v, dw, rows, cols, vNorm);
         }
         if (stats[2] == 0) {
             return new Decision(null, false, "no fine-tuning change: W_post = W_aligned");
@@ -263,11 +264,7 @@ public final class SafeLoraMerge implements MergeMethod {
         float[] v = Shapes.difference(aligned, r.extra("unaligned_model"));
         float[] out = new float[post.length];
         SafeLoraProjection.project(v, Shapes.difference(post, aligned), (int) r.shape()[0], (int) r.shape()[1],
-                norm(v), aligned, out);
+                SafeLoraProjection.norm(v), aligned, out);
         return out;
-    }
-
-    private static double norm(float[] x) {
-        return Rules.norm(x, 0, x.length, 1);
     }
 }

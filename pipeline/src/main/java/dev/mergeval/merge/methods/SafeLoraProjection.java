@@ -347,7 +347,8 @@ final class SafeLoraProjection {
         return s;
     }
 
-    private static double norm(float[] x) {
+    /** {@code ||x||}, summed in double in index order. */
+    static double norm(float[] x) {
         return Rules.norm(x, 0, x.length, 1);
     }
 }
