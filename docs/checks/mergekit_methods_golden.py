@@ -16,7 +16,11 @@ generalized_task_arithmetic.get_mask) from torch to numpy, op by op, in two prec
   the numerics Mergeval documents (docs/merge-methods.md, deviation 1).
 
 The Java test (MergekitMethodsGoldenTest) merges the stored inputs and compares with both. Inputs
-come from numpy's seeded generator, so rerunning the script rewrites the same file.
+come from numpy's seeded generator, so rerunning the script rewrites the same inputs and
+expectations (but for the last bits of some of karcher's float32 values: numpy's float32 sums
+are ordered differently by different builds), without what
+docs/checks/mergekit_executed_golden.py then adds to it (mergekit's own results, and the cases of
+the established methods): run that one after this one.
 """
 import json
 import math

@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""Runs mergekit's own code for the cases of pipeline/src/test/resources/mergekit-methods-golden.json.
+
+mergekit_methods_golden.py transliterates mergekit's methods to numpy; this script executes
+mergekit itself, its merge_methods/{sce,karcher,multislerp,nearswap,arcee_fusion,ram}.py as
+they are, on torch, for every case's stored inputs, and records the result beside the
+transliteration's as "expected_mergekit" (float32 inputs, mergekit's float32 numerics), so
+MergekitMethodsGoldenTest holds Mergeval to what mergekit computes, not to a reading of it.
+
+Usage, from the repository root, with torch (Debian's python3-torch is enough) and a mergekit
+source tree at the golden file's commit (e.g. `git archive a6e40288 mergekit | tar -x -C DIR`):
+    /usr/bin/python3 docs/checks/mergekit_executed_golden.py DIR pipeline/src/test/resources/mergekit-methods-golden.json [--write]
+
+Without --write it only compares. mergekit's CLI also needs transformers, pydantic 2, peft and
+huggingface_hub, which this machine cannot install; only the framework around the methods is
+replaced, by the minimal stand-ins below (decorators, base classes, a WeightInfo), so that the
+functions and task classes that do the arithmetic are mergekit's own. What the stand-ins decide
+is what mergekit's framework decides (see easy_define._execute): a task's tensors in mergekit's
+gather order (the listed models, then the base model if it is not listed); for the decorated
+methods the config's model order (mergekit takes a Python set of model references, whose order
+varies from run to run), the base model's tensor apart where the function takes base_tensor, first
+among the tensors where it does not.
+"""
+import importlib
+import inspect
+import json
+import sys
+import types
+import typing
+
+import numpy as np
+import torch
+import yaml
+
+
+DECORATED = {}  # name -> function, for the methods easy_define's @merge_method registers
+
+
+def install_stand_ins(root):
+    """Registers the mergekit package over ROOT with stand-ins for its framework modules."""
+    def module(name, **attrs):
+        m = types.ModuleType(name)
+        m.__dict__.update(attrs)
+        sys.modules[name] = m
+        return m
+
+    class Fields:
+        """What a pydantic model does here: keyword arguments become attributes."""
+        def __init__(self, **fields):
+            self.__dict__.update(fields)
+
+        def __init_subclass__(cls, **options):  # frozen=True and the like
+            super().__init_subclass__()
+
+    class Task(Fields, typing.Generic[typing.TypeVar("T")]):
+        pass
+
+    class MergeMethod(Fields):
+        def tensor_parameters(self):
+            return []
+
+        def parameters(self):
+            return []
+
+    class BaseModel(Fields):
+        pass
+
+    class ImmutableMap(dict):
+        @property
+        def data(self):
+            return self
+
+    class WeightInfo(Fields):
+        pass
+
+    def merge_method(name, **_):
+        def register(fn):
+            DECORATED[name] = fn
+            return fn
+        return register
+
+    module("pydantic", BaseModel=BaseModel, Field=lambda *a, **k: None)
+    module("mergekit", __path__=[root + "/mergekit"])
+    module("mergekit.merge_methods", __path__=[root + "/mergekit/merge_methods"])
+    module("mergekit.graph", Task=Task)
+    module("mergekit.architecture", WeightInfo=WeightInfo)
+    module("mergekit.common", ImmutableMap=ImmutableMap, ModelReference=str)
+    module("mergekit.merge_methods.base", ConfigParameterDef=Fields, MergeMethod=MergeMethod,
+           MergeTensorInput=object)
+    module("mergekit.merge_methods.easy_define", merge_method=merge_method)
+    for name in ("sce", "multislerp", "nearswap", "ram"):
+        importlib.import_module("mergekit.merge_methods." + name)
+    registry = importlib.import_module("mergekit.merge_methods.registry").REGISTERED_MERGE_METHODS
+    return registry, WeightInfo, ImmutableMap
+
+
+def run_decorated(fn, models, base, x, params, model_params):
+    """easy_define's _execute: the base tensor apart where the function takes one, else first."""
+    sig = inspect.signature(fn)
+    refs = [m for m in models if m != base]
+    kwargs = {}
+    if "base_tensor" in sig.parameters:
+        kwargs["base_tensor"] = x[base] if base is not None else None
+    elif base is not None:
+        refs = [base] + refs
+    for name, p in sig.parameters.items():
+        if name in ("tensors", "base_tensor"):
+            continue
+        if typing.get_origin(p.annotation) is list:
+            kwargs[name] = [model_params[m].get(name, p.default) for m in refs]
+        elif name in params:
+            kwargs[name] = params[name]
+    return fn(tensors=[x[m] for m in refs], **kwargs)
+
+
+def run_case(case, registry, weight_info, immutable_map):
+    config = yaml.safe_load(case["yaml"])
+    method = config["merge_method"]
+    # YAML 1.1 reads 1e-4 as a string; mergekit's pydantic config coerces it to a float.
+    number = lambda v: float(v) if isinstance(v, str) else v
+    params = {k: number(v) for k, v in (config.get("parameters") or {}).items()}
+    base = config.get("base_model")
+    models = [m["model"] for m in config["models"]]
+    model_params = {m["model"]: {k: number(v) for k, v in (m.get("parameters") or {}).items()}
+                    for m in config["models"]}
+    if base is not None and base not in models:
+        models = models + [base]  # mergekit's gather order: the listed models, then the base
+        model_params[base] = {}
+    results = []
+    for t in case["tensors"]:
+        shape = t["shape"]
+        x = {m: torch.tensor(v, dtype=torch.float32).reshape(shape) for m, v in t["inputs"].items()}
+        if method in DECORATED:
+            out = run_decorated(DECORATED[method], models, base, x, params, model_params)
+        else:
+            mm = registry[method]
+            resolved = immutable_map({p.name: params.get(p.name, getattr(p, "default_value", None))
+                                      for p in mm.parameters()})
+            per_model = immutable_map({m: immutable_map(
+                {p.name: model_params[m].get(p.name, getattr(p, "default_value", None))
+                 for p in mm.tensor_parameters()}) for m in models})
+            task = mm.make_task(output_weight=weight_info(name=t["name"], is_embed=False), tensors=None,
+                                parameters=resolved, tensor_parameters=per_model, base_model=base)
+            out = task.execute(tensors={m: x[m] for m in models})
+        results.append(out.to(torch.float32).reshape(-1).numpy())
+    return results
+
+
+SHAPES = {"model.layers.0.input_layernorm.weight": (16,), "model.layers.0.self_attn.q_proj.weight": (8, 12),
+          "model.layers.1.mlp.down_proj.weight": (6, 10)}
+ESTABLISHED = "mergekit-executed, established method"
+
+
+def established_cases():
+    """Cases of the methods before sce and the others, with only mergekit's result: their inputs
+    come from a seeded generator, three tensors per case. DARE and DELLA draw with torch's global
+    generator, which Mergeval does not reproduce (it keys its draws by tensor name), so they have none."""
+    rng = np.random.default_rng(20261206)
+
+    def tensors(models, scale, sparse=False):
+        out = {}
+        for name, shape in SHAPES.items():
+            base = rng.normal(0, 1, shape) + (1.0 if len(shape) == 1 else 0.0)
+            values = {}
+            for m in models:
+                d = rng.normal(0, scale, shape)
+                if sparse:
+                    d = d * (rng.random(shape) < 0.6)
+                values[m] = (base + d if m != "base" else base).astype(np.float32)
+            out[name] = values
+        return out
+
+    three = "models:\n  - {model: a, parameters: {weight: 1.0}}\n  - {model: b, parameters: {weight: 0.3}}\n" \
+            "  - {model: c, parameters: {weight: 0.5}}\n"
+    gta = "base_model: base\nmodels:\n  - {model: a, parameters: {weight: 1.0, density: 0.5}}\n" \
+          "  - {model: b, parameters: {weight: 0.5, density: 0.7}}\n  - {model: c, parameters: {weight: 0.3, density: 0.3}}\n"
+    # gamma * n >= 1 in every tensor: with int(gamma * n) == 0 mergekit drops the whole task vector
+    # (docs/merge-methods.md, deviation 5), which Mergeval does not copy.
+    crumbs = "base_model: base\nmodels:\n  - {model: a, parameters: {weight: 0.7, density: 0.8, gamma: 0.1}}\n" \
+             "  - {model: b, parameters: {weight: 0.5, density: 0.6, gamma: 0.07}}\n"
+    two = "models:\n  - {model: a, parameters: {weight: 0.7}}\n  - {model: b, parameters: {weight: 0.3}}\n"
+    specs = [
+        ("linear", "merge_method: linear\n" + three, ["a", "b", "c"], 0.3, "weights 1.0, 0.3, 0.5"),
+        ("linear", "merge_method: linear\n" + three + "parameters: {normalize: false}\n", ["a", "b", "c"], 0.3,
+         "normalize false"),
+        ("slerp", "merge_method: slerp\nbase_model: a\nmodels: [{model: a}, {model: b}]\nparameters: {t: 0.3}\n",
+         ["a", "b"], 0.5, "t 0.3"),
+        ("nuslerp", "merge_method: nuslerp\n" + two, ["a", "b"], 0.5, "flattened"),
+        ("nuslerp", "merge_method: nuslerp\n" + two + "parameters: {nuslerp_flatten: false}\n", ["a", "b"], 0.5,
+         "row by row"),
+        ("nuslerp", "merge_method: nuslerp\n" + two + "parameters: {nuslerp_flatten: false, nuslerp_row_wise: true}\n",
+         ["a", "b"], 0.5, "column by column"),
+        ("nuslerp", "merge_method: nuslerp\nbase_model: base\n" + two, ["base", "a", "b"], 0.3, "task vectors"),
+        ("model_stock", "merge_method: model_stock\nbase_model: base\nmodels: [{model: a}, {model: b}, {model: c}]\n",
+         ["base", "a", "b", "c"], 0.2, "three fine-tunes"),
+        ("model_stock", "merge_method: model_stock\nbase_model: base\nmodels: [{model: a}, {model: b}]\n"
+         "parameters: {filter_wise: true}\n", ["base", "a", "b"], 0.2, "filter_wise"),
+        ("task_arithmetic", "merge_method: task_arithmetic\n" + gta + "parameters: {lambda: 0.8}\n",
+         ["base", "a", "b", "c"], 0.1, "lambda 0.8, densities ignored"),
+        ("ties", "merge_method: ties\n" + gta, ["base", "a", "b", "c"], 0.1, "densities 0.5, 0.7, 0.3"),
+        ("ties", "merge_method: ties\n" + gta + "parameters: {normalize: false, int8_mask: true, lambda: 1.5}\n",
+         ["base", "a", "b", "c"], 0.1, "normalize false, lambda 1.5"),
+        ("ties", "merge_method: ties\n" + gta + "parameters: {rescale: true}\n", ["base", "a", "b", "c"], 0.1,
+         "L1 rescale"),
+        ("breadcrumbs", "merge_method: breadcrumbs\n" + crumbs, ["base", "a", "b"], 0.1, "gamma 0.1, 0.07"),
+        ("breadcrumbs_ties", "merge_method: breadcrumbs_ties\n" + crumbs, ["base", "a", "b"], 0.1,
+         "gamma 0.1, 0.07"),
+    ]
+    cases = []
+    for method, yml, models, scale, note in specs:
+        t = tensors(models, scale)
+        cases.append({"method": method, "yaml": yml, "num_layers": 2, "note": note, "source": ESTABLISHED,
+                      "tensors": [{"name": name, "shape": list(SHAPES[name]),
+                                   "inputs": {m: [float(v) for v in t[name][m].reshape(-1)] for m in models}}
+                                  for name in SHAPES]})
+    return cases
+
+
+def main(root, path, write):
+    registry, weight_info, immutable_map = install_stand_ins(root)
+    with open(path) as f:
+        golden = json.load(f)
+    golden["cases"] = [c for c in golden["cases"] if c.get("source") != ESTABLISHED] + established_cases()
+    worst_overall = 0.0
+    for case in golden["cases"]:
+        outs = run_case(case, registry, weight_info, immutable_map)
+        worst = 0.0
+        for t, out in zip(case["tensors"], outs):
+            if write:
+                t["expected_mergekit"] = [float(v) for v in out]
+            if "expected_f32" not in t:
+                continue
+            ref = np.asarray(t["expected_f32"], dtype=np.float32)
+            scale = max(float(np.max(np.abs(ref))), 1e-30)
+            worst = max(worst, float(np.max(np.abs(out - ref))) / scale)
+        worst_overall = max(worst_overall, worst)
+        against = (f"mergekit vs transliteration worst |d|/max|y| = {worst:.2e}"
+                   if "expected_f32" in case["tensors"][0] else "mergekit only")
+        print(f"{case['method']:16s} {case['note'][:40]:40s} {against}")
+    if write:
+        golden["mergekit_executed"] = {"torch": torch.__version__, "runner": "docs/checks/mergekit_executed_golden.py"}
+        with open(path, "w") as f:
+            json.dump(golden, f)
+            f.write("\n")
+    print(f"worst over all cases: {worst_overall:.2e}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) not in (3, 4) or (len(sys.argv) == 4 and sys.argv[3] != "--write"):
+        raise SystemExit(__doc__)
+    main(sys.argv[1], sys.argv[2], len(sys.argv) == 4)
