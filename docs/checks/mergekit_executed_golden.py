@@ -24,6 +24,7 @@ among the tensors where it does not.
 import importlib
 import inspect
 import json
+import re
 import sys
 import types
 import typing
@@ -79,7 +80,8 @@ def install_stand_ins(root):
             return fn
         return register
 
-    module("pydantic", BaseModel=BaseModel, Field=lambda *a, **k: None)
+    module("pydantic", BaseModel=BaseModel, Field=lambda *a, **k: None,
+           model_validator=lambda **_: (lambda f: f))
     module("mergekit", __path__=[root + "/mergekit"])
     module("mergekit.merge_methods", __path__=[root + "/mergekit/merge_methods"])
     module("mergekit.graph", Task=Task)
@@ -88,10 +90,13 @@ def install_stand_ins(root):
     module("mergekit.merge_methods.base", ConfigParameterDef=Fields, MergeMethod=MergeMethod,
            MergeTensorInput=object)
     module("mergekit.merge_methods.easy_define", merge_method=merge_method)
+    module("mergekit.tokenizer", __path__=[])
+    module("mergekit.tokenizer.config", TokenizerConfig=Fields)
     for name in ("sce", "multislerp", "nearswap", "ram"):
         importlib.import_module("mergekit.merge_methods." + name)
     registry = importlib.import_module("mergekit.merge_methods.registry").REGISTERED_MERGE_METHODS
-    return registry, WeightInfo, ImmutableMap
+    config_module = importlib.import_module("mergekit.config")  # ConditionalParameter, evaluate_setting
+    return registry, WeightInfo, ImmutableMap, config_module
 
 
 def run_decorated(fn, models, base, x, params, model_params):
@@ -113,33 +118,64 @@ def run_decorated(fn, models, base, x, params, model_params):
     return fn(tensors=[x[m] for m in refs], **kwargs)
 
 
-def run_case(case, registry, weight_info, immutable_map):
+def layer_position(name, num_layers):
+    """mergekit's planner: layer i of L at i / (L - 1) (1 when L == 1); every other tensor (its
+    module's pre- and post-layer weights) with the module-level reader, at 0."""
+    m = re.search(r"\.layers\.(\d+)\.", name)
+    if m is None:
+        return 0.0
+    return int(m.group(1)) / (num_layers - 1) if num_layers > 1 else 1.0
+
+
+def run_case(case, registry, weight_info, immutable_map, config_module):
     config = yaml.safe_load(case["yaml"])
     method = config["merge_method"]
-    # YAML 1.1 reads 1e-4 as a string; mergekit's pydantic config coerces it to a float.
-    number = lambda v: float(v) if isinstance(v, str) else v
-    params = {k: number(v) for k, v in (config.get("parameters") or {}).items()}
+
+    def setting(v):
+        """A YAML value as mergekit's pydantic config holds it: filters as ConditionalParameter,
+        and numeric strings (YAML 1.1 reads 1e-4 as one) as floats."""
+        if isinstance(v, str):
+            return float(v)
+        if isinstance(v, dict):
+            return config_module.ConditionalParameter(value=setting(v["value"]), filter=v.get("filter"))
+        if isinstance(v, list):
+            return [setting(e) for e in v]
+        return v
+
+    settings = {k: setting(v) for k, v in (config.get("parameters") or {}).items()}
     base = config.get("base_model")
     models = [m["model"] for m in config["models"]]
-    model_params = {m["model"]: {k: number(v) for k, v in (m.get("parameters") or {}).items()}
-                    for m in config["models"]}
+    model_settings = {m["model"]: {k: setting(v) for k, v in (m.get("parameters") or {}).items()}
+                      for m in config["models"]}
     if base is not None and base not in models:
         models = models + [base]  # mergekit's gather order: the listed models, then the base
-        model_params[base] = {}
+        model_settings[base] = {}
     results = []
     for t in case["tensors"]:
-        shape = t["shape"]
+        name, shape = t["name"], t["shape"]
+        pos = layer_position(name, case["num_layers"])
+
+        def value(model, key, default):  # ConfigReader.parameter: the model's own, then the global
+            for where in ([model_settings[model]] if model else []) + [settings]:
+                if key in where:
+                    v = config_module.evaluate_setting(name, where[key], pos)
+                    if v is not None:
+                        return v
+            return default
+
         x = {m: torch.tensor(v, dtype=torch.float32).reshape(shape) for m, v in t["inputs"].items()}
         if method in DECORATED:
+            params = {k: value(None, k, None) for k in settings}
+            model_params = {m: {k: value(m, k, None) for k in model_settings[m]} for m in models}
             out = run_decorated(DECORATED[method], models, base, x, params, model_params)
         else:
             mm = registry[method]
-            resolved = immutable_map({p.name: params.get(p.name, getattr(p, "default_value", None))
+            resolved = immutable_map({p.name: value(None, p.name, getattr(p, "default_value", None))
                                       for p in mm.parameters()})
             per_model = immutable_map({m: immutable_map(
-                {p.name: model_params[m].get(p.name, getattr(p, "default_value", None))
-                 for p in mm.tensor_parameters()}) for m in models})
-            task = mm.make_task(output_weight=weight_info(name=t["name"], is_embed=False), tensors=None,
+                {p.name: value(m, p.name, getattr(p, "default_value", None)) for p in mm.tensor_parameters()})
+                for m in models})
+            task = mm.make_task(output_weight=weight_info(name=name, is_embed=False), tensors=None,
                                 parameters=resolved, tensor_parameters=per_model, base_model=base)
             out = task.execute(tensors={m: x[m] for m in models})
         results.append(out.to(torch.float32).reshape(-1).numpy())
@@ -148,26 +184,25 @@ def run_case(case, registry, weight_info, immutable_map):
 
 SHAPES = {"model.layers.0.input_layernorm.weight": (16,), "model.layers.0.self_attn.q_proj.weight": (8, 12),
           "model.layers.1.mlp.down_proj.weight": (6, 10)}
+GRADIENT_SHAPES = {"model.embed_tokens.weight": (10, 8), "model.layers.0.self_attn.q_proj.weight": (8, 8),
+                   "model.layers.1.mlp.up_proj.weight": (12, 8), "model.layers.2.self_attn.o_proj.weight": (8, 8),
+                   "model.norm.weight": (8,), "lm_head.weight": (10, 8)}
 ESTABLISHED = "mergekit-executed, established method"
 
 
 def established_cases():
     """Cases of the methods before sce and the others, with only mergekit's result: their inputs
-    come from a seeded generator, three tensors per case. DARE and DELLA draw with torch's global
+    come from a seeded generator, three tensors per case (six, over three layers, for the
+    gradients). DARE and DELLA draw with torch's global
     generator, which Mergeval does not reproduce (it keys its draws by tensor name), so they have none."""
     rng = np.random.default_rng(20261206)
 
-    def tensors(models, scale, sparse=False):
+    def tensors(models, scale, shapes=SHAPES):
         out = {}
-        for name, shape in SHAPES.items():
+        for name, shape in shapes.items():
             base = rng.normal(0, 1, shape) + (1.0 if len(shape) == 1 else 0.0)
-            values = {}
-            for m in models:
-                d = rng.normal(0, scale, shape)
-                if sparse:
-                    d = d * (rng.random(shape) < 0.6)
-                values[m] = (base + d if m != "base" else base).astype(np.float32)
-            out[name] = values
+            out[name] = {m: (base + rng.normal(0, scale, shape) if m != "base" else base).astype(np.float32)
+                         for m in models}
         return out
 
     three = "models:\n  - {model: a, parameters: {weight: 1.0}}\n  - {model: b, parameters: {weight: 0.3}}\n" \
@@ -206,24 +241,42 @@ def established_cases():
         ("breadcrumbs_ties", "merge_method: breadcrumbs_ties\n" + crumbs, ["base", "a", "b"], 0.1,
          "gamma 0.1, 0.07"),
     ]
+    # Gradients over three layers, reaching the tensors before and after them (mergekit's t = 0),
+    # with mergekit's examples' filters (examples/gradient-slerp.yml, examples/ties.yml).
+    ties_example = ("base_model: base\nmodels:\n  - {model: a, parameters: {density: [1, 0.7, 0.1], weight: 1.0}}\n"
+                    "  - {model: b, parameters: {density: 0.5, weight: [0, 0.3, 0.7, 1]}}\n"
+                    "  - model: c\n    parameters:\n      density: 0.33\n"
+                    "      weight: [{filter: mlp, value: 0.5}, {value: 0}]\n")
+    gradient_specs = [
+        ("slerp", "merge_method: slerp\nbase_model: a\nmodels: [{model: a}, {model: b}]\nparameters: {t: [0, 1]}\n",
+         ["a", "b"], 0.5, "gradient t: [0, 1]"),
+        ("slerp", "merge_method: slerp\nbase_model: a\nmodels: [{model: a}, {model: b}]\nparameters:\n  t:\n"
+         "    - {filter: self_attn, value: [0, 0.5, 0.3, 0.7, 1]}\n    - {filter: mlp, value: [1, 0.5, 0.7, 0.3, 0]}\n"
+         "    - {value: 0.5}\n", ["a", "b"], 0.5, "examples/gradient-slerp.yml's t"),
+        ("ties", "merge_method: ties\n" + ties_example + "parameters: {normalize: true, int8_mask: true}\n",
+         ["base", "a", "b", "c"], 0.1, "examples/ties.yml's gradients and filter"),
+        ("linear", "merge_method: linear\nmodels:\n  - {model: a, parameters: {weight: [1, 0.2]}}\n"
+         "  - {model: b, parameters: {weight: [0.1, 0.9]}}\n", ["a", "b"], 0.3, "weight gradients"),
+    ]
     cases = []
-    for method, yml, models, scale, note in specs:
-        t = tensors(models, scale)
-        cases.append({"method": method, "yaml": yml, "num_layers": 2, "note": note, "source": ESTABLISHED,
-                      "tensors": [{"name": name, "shape": list(SHAPES[name]),
-                                   "inputs": {m: [float(v) for v in t[name][m].reshape(-1)] for m in models}}
-                                  for name in SHAPES]})
+    for shapes, num_layers, group in ((SHAPES, 2, specs), (GRADIENT_SHAPES, 3, gradient_specs)):
+        for method, yml, models, scale, note in group:
+            t = tensors(models, scale, shapes)
+            cases.append({"method": method, "yaml": yml, "num_layers": num_layers, "note": note, "source": ESTABLISHED,
+                          "tensors": [{"name": name, "shape": list(shapes[name]),
+                                       "inputs": {m: [float(v) for v in t[name][m].reshape(-1)] for m in models}}
+                                      for name in shapes]})
     return cases
 
 
 def main(root, path, write):
-    registry, weight_info, immutable_map = install_stand_ins(root)
+    registry, weight_info, immutable_map, config_module = install_stand_ins(root)
     with open(path) as f:
         golden = json.load(f)
     golden["cases"] = [c for c in golden["cases"] if c.get("source") != ESTABLISHED] + established_cases()
     worst_overall = 0.0
     for case in golden["cases"]:
-        outs = run_case(case, registry, weight_info, immutable_map)
+        outs = run_case(case, registry, weight_info, immutable_map, config_module)
         worst = 0.0
         for t, out in zip(case["tensors"], outs):
             if write:

@@ -19,7 +19,7 @@ import java.util.Map;
  * then, slice after slice, layer {@code j} of a slice of {@code n} layers becomes output layer
  * {@code k} (numbered on across slices) and is merged from layer {@code start + j} of each of the
  * slice's sources at {@code t = j / (n - 1)} ({@code 1} when {@code n == 1}); last the other
- * non-layer tensors (final norm, LM head) from the last slice's sources at {@code t = 1}. The
+ * non-layer tensors (final norm, LM head) from the last slice's sources, also at {@code t = 0}. The
  * tensors of an output layer are those of the first source's layer; every source must hold each in
  * the same shape (embeddings: the rows all sources have, {@link EmbeddingRows}) and a dtype it
  * merges with.
@@ -105,9 +105,9 @@ public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers
         List<Route> routes = new ArrayList<>();
         for (String name : MergeInputs.weights(reference)) {
             if (TensorMerger.layerIndex(name) < 0) {
-                boolean pre = TensorMerger.isPreWeight(name);
-                routes.add(route(config, models, pre ? 0 : slices.size() - 1, pre ? 0.0 : 1.0, name, name,
-                        Map.of()));
+                // mergekit plans them with its module-level reader, which stays at t = 0.
+                routes.add(route(config, models, TensorMerger.isPreWeight(name) ? 0 : slices.size() - 1, 0.0,
+                        name, name, Map.of()));
             }
         }
         List<Layer> layers = new ArrayList<>();

@@ -18,8 +18,8 @@ import java.util.regex.Pattern;
  * tensor name.
  *
  * <p>Gradient position {@code t}, as mergekit's planner: layer {@code i} of {@code L} gets
- * {@code i / (L - 1)} ({@code 1} when {@code L == 1}); tensors before the layers (embeddings) get
- * 0 and tensors after them (final norm, LM head) get 1.
+ * {@code i / (L - 1)} ({@code 1} when {@code L == 1}); the tensors outside the layers (embeddings,
+ * final norm, LM head) get 0, where mergekit's module-level config reader stays.
  *
  * <p>A {@code slices:} config merges with its {@link MergeLayout}: each output tensor is merged
  * from its route's input tensors, as the {@code models:} config of its slice
@@ -164,7 +164,7 @@ public final class TensorMerger {
         }
         int layer = layerIndex(tensorName);
         if (layer < 0) {
-            return isPreWeight(tensorName) ? 0.0 : 1.0;
+            return 0.0;
         }
         if (layer >= numLayers) {
             throw new BadInputException(tensorName + ": layer index " + layer

@@ -24,7 +24,8 @@ import org.junit.jupiter.api.TestFactory;
  *       are, only its framework stood in for). Within {@value #TOL_F32} of the tensor's largest
  *       magnitude, element by element. The cases of linear, slerp, nuslerp, model_stock,
  *       task_arithmetic, ties and breadcrumbs have only this reference (DARE's and DELLA's draws
- *       are torch's, which Mergeval does not reproduce);</li>
+ *       are torch's, which Mergeval does not reproduce); four of them have gradients and filters
+ *       over three layers and the tensors outside them;</li>
  *   <li>{@code expected_f32}, for sce, karcher, multislerp, nearswap, arcee_fusion, ram and
  *       ramplus_tl: {@code docs/checks/mergekit_methods_golden.py}'s numpy transliteration of
  *       mergekit's code in float32, within {@value #TOL_F32} likewise;</li>
@@ -52,7 +53,7 @@ class MergekitMethodsGoldenTest {
             String label = (i++) + " " + c.get("method").asText() + " " + c.get("note").asText();
             tests.add(DynamicTest.dynamicTest(label, () -> check(c)));
         }
-        assertTrue(tests.size() >= 28, "cases for every deterministic method");
+        assertTrue(tests.size() >= 32, "cases for every deterministic method and gradients");
         return tests.stream();
     }
 

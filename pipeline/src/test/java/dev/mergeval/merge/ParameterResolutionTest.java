@@ -32,8 +32,9 @@ class ParameterResolutionTest {
         assertEquals(0.0, m.gradientPosition("model.layers.0.self_attn.q_proj.weight"));
         assertEquals(0.25, m.gradientPosition("model.layers.1.self_attn.q_proj.weight"));
         assertEquals(1.0, m.gradientPosition("model.layers.4.mlp.down_proj.weight"));
-        assertEquals(1.0, m.gradientPosition("model.norm.weight"));
-        assertEquals(1.0, m.gradientPosition("lm_head.weight"));
+        // After the layers, but at mergekit's t = 0 (its module-level config reader, since v0.1.2).
+        assertEquals(0.0, m.gradientPosition("model.norm.weight"));
+        assertEquals(0.0, m.gradientPosition("lm_head.weight"));
         TensorMerger one = TensorMerger.create(Merges.config("merge_method: passthrough\nmodels: [{model: a}]"), 1);
         assertEquals(1.0, one.gradientPosition("model.layers.0.mlp.down_proj.weight"));
         assertThrows(BadInputException.class, () -> m.gradientPosition("model.layers.5.mlp.down_proj.weight"));
@@ -104,7 +105,8 @@ class ParameterResolutionTest {
         var in = inputs("base", f(1, 1), "a", f(3, 5));
         assertArrayEquals(f(1, 1), m.merge("model.embed_tokens.weight", new long[] {2}, 0, in, 0), 0f);
         assertArrayEquals(f(2, 3), m.merge("model.layers.1.mlp.up_proj.weight", new long[] {2}, 0, in, 0), 0f);
-        assertArrayEquals(f(3, 5), m.merge("lm_head.weight", new long[] {2}, 0, in, 0), 0f);
+        assertArrayEquals(f(3, 5), m.merge("model.layers.2.mlp.up_proj.weight", new long[] {2}, 0, in, 0), 0f);
+        assertArrayEquals(f(1, 1), m.merge("lm_head.weight", new long[] {2}, 0, in, 0), 0f);
     }
 
     @Test
