@@ -11,7 +11,9 @@ Usage, from the repository root, with torch (Debian's python3-torch is enough) a
 source tree at the golden file's commit (e.g. `git archive a6e40288 mergekit | tar -x -C DIR`):
     /usr/bin/python3 docs/checks/mergekit_executed_golden.py DIR pipeline/src/test/resources/mergekit-methods-golden.json [--write]
 
-Without --write it only compares. mergekit's CLI also needs transformers, pydantic 2, peft and
+Without --write it only compares. With --bfloat16-report instead, it writes nothing and prints
+how far mergekit's bf16 arithmetic is from its float32 arithmetic on each case (inputs rounded to
+bf16): what separates a bf16 mergekit run from Mergeval's (docs/merge-methods.md, deviation 1). mergekit's CLI also needs transformers, pydantic 2, peft and
 huggingface_hub, which this machine cannot install; only the framework around the methods is
 replaced, by the minimal stand-ins below (decorators, base classes, a WeightInfo), so that the
 functions and task classes that do the arithmetic are mergekit's own. What the stand-ins decide
@@ -127,7 +129,9 @@ def layer_position(name, num_layers):
     return int(m.group(1)) / (num_layers - 1) if num_layers > 1 else 1.0
 
 
-def run_case(case, registry, weight_info, immutable_map, config_module):
+def run_case(case, registry, weight_info, immutable_map, config_module, compute=torch.float32):
+    """mergekit's result for each tensor of CASE, its inputs cast to COMPUTE first (GatherTensors'
+    dtype), as float32 arrays."""
     config = yaml.safe_load(case["yaml"])
     method = config["merge_method"]
 
@@ -163,7 +167,7 @@ def run_case(case, registry, weight_info, immutable_map, config_module):
                         return v
             return default
 
-        x = {m: torch.tensor(v, dtype=torch.float32).reshape(shape) for m, v in t["inputs"].items()}
+        x = {m: torch.tensor(v, dtype=torch.float32).reshape(shape).to(compute) for m, v in t["inputs"].items()}
         if method in DECORATED:
             params = {k: value(None, k, None) for k in settings}
             model_params = {m: {k: value(m, k, None) for k in model_settings[m]} for m in models}
@@ -298,7 +302,34 @@ def main(root, path, write):
     print(f"worst over all cases: {worst_overall:.2e}")
 
 
+def bfloat16_report(root, path):
+    """How far mergekit's own bf16 arithmetic (BF16 inputs with no dtype, or dtype: bfloat16) is
+    from its float32 arithmetic on the same values: every case's inputs rounded to bf16, merged both
+    ways, the float32 result rounded to bf16 (what Mergeval's more accurate result rounds to, within
+    an ulp)."""
+    registry, weight_info, immutable_map, config_module = install_stand_ins(root)
+    with open(path) as f:
+        golden = json.load(f)
+    for case in golden["cases"]:
+        for t in case["tensors"]:
+            t["inputs"] = {m: torch.tensor(v).to(torch.bfloat16).float().tolist() for m, v in t["inputs"].items()}
+        accurate = run_case(case, registry, weight_info, immutable_map, config_module)
+        in_bf16 = run_case(case, registry, weight_info, immutable_map, config_module, torch.bfloat16)
+        worst, off, n = 0.0, 0, 0
+        for a, b in zip(accurate, in_bf16):
+            a = torch.from_numpy(a).to(torch.bfloat16).double().numpy()
+            d = np.abs(a - b)
+            worst = max(worst, float(np.max(d)) / max(float(np.max(np.abs(a))), 1e-30))
+            off += int(np.sum(d > 2 * 2.0 ** -8 * np.maximum(np.abs(a), 2.0 ** -126)))
+            n += d.size
+        print(f"{case['method']:16s} {case['note'][:36]:36s} bf16 vs float32 arithmetic: worst |d| "
+              f"{worst:.2e} of max|y|, {off}/{n} elements more than 2 bf16 ulps apart")
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[3] == "--bfloat16-report":
+        bfloat16_report(sys.argv[1], sys.argv[2])
+        sys.exit(0)
     if len(sys.argv) not in (3, 4) or (len(sys.argv) == 4 and sys.argv[3] != "--write"):
         raise SystemExit(__doc__)
     main(sys.argv[1], sys.argv[2], len(sys.argv) == 4)
