@@ -129,23 +129,26 @@ def layer_position(name, num_layers):
     return int(m.group(1)) / (num_layers - 1) if num_layers > 1 else 1.0
 
 
+def as_setting(v, config_module):
+    """A YAML value as mergekit's pydantic config holds it: filters as ConditionalParameter, and
+    numeric strings (YAML 1.1 reads 1e-4 as one) as floats."""
+    if isinstance(v, str):
+        return float(v)
+    if isinstance(v, dict):
+        return config_module.ConditionalParameter(value=as_setting(v["value"], config_module),
+                                                  filter=v.get("filter"))
+    if isinstance(v, list):
+        return [as_setting(e, config_module) for e in v]
+    return v
+
+
 def run_case(case, registry, weight_info, immutable_map, config_module, compute=torch.float32):
     """mergekit's result for each tensor of CASE, its inputs cast to COMPUTE first (GatherTensors'
     dtype), as float32 arrays."""
     config = yaml.safe_load(case["yaml"])
     method = config["merge_method"]
 
-    def setting(v):
-        """A YAML value as mergekit's pydantic config holds it: filters as ConditionalParameter,
-        and numeric strings (YAML 1.1 reads 1e-4 as one) as floats."""
-        if isinstance(v, str):
-            return float(v)
-        if isinstance(v, dict):
-            return config_module.ConditionalParameter(value=setting(v["value"]), filter=v.get("filter"))
-        if isinstance(v, list):
-            return [setting(e) for e in v]
-        return v
-
+    setting = lambda v: as_setting(v, config_module)
     settings = {k: setting(v) for k, v in (config.get("parameters") or {}).items()}
     base = config.get("base_model")
     models = [m["model"] for m in config["models"]]

@@ -68,14 +68,7 @@ def main(root, config_path, out_dir):
     dtype = DTYPES.get(config.get("dtype"), None)
     method = registry[config["merge_method"]]
 
-    def setting(v):
-        if isinstance(v, str):
-            return float(v)
-        if isinstance(v, dict):
-            return config_module.ConditionalParameter(value=setting(v["value"]), filter=v.get("filter"))
-        if isinstance(v, list):
-            return [setting(e) for e in v]
-        return v
+    setting = lambda v: golden.as_setting(v, config_module)
 
     def merge(out_name, in_names, the_slice, t):
         """plan_tensor: the parameters as ConfigReader.parameter finds them, then make_task/execute."""
