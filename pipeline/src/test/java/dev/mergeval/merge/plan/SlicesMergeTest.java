@@ -228,7 +228,8 @@ class SlicesMergeTest {
     /**
      * Gradients run over each slice: with {@code t: [0, 1]} and two slices of two layers, the first
      * layer of each slice is the base model's (t = 0) and the second the other model's (t = 1),
-     * where over the whole model they would be at 0, 1/3, 2/3 and 1.
+     * where over the whole model they would be at 0, 1/3, 2/3 and 1. The tensors outside the
+     * layers are at t = 0 (mergekit's module-level reader), the final norm after them included.
      */
     @Test
     void gradientsInterpolateWithinEachSlice(@TempDir Path out) {
@@ -250,6 +251,11 @@ class SlicesMergeTest {
                 assertArrayEquals(raw(expected, name), raw(merged, name), name);
                 assertNotEquals(java.util.Arrays.toString(raw(layer % 2 == 0 ? mb : ma, name)),
                         java.util.Arrays.toString(raw(merged, name)), name);
+            }
+            for (String name : List.of("model.embed_tokens.weight", "model.norm.weight")) {
+                assertArrayEquals(raw(ma, name), raw(merged, name), name);
+                assertNotEquals(java.util.Arrays.toString(raw(mb, name)), java.util.Arrays.toString(raw(merged, name)),
+                        name);
             }
         }
     }
