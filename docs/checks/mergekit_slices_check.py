@@ -96,7 +96,7 @@ def main(root, config_path, out_dir):
             tensors[ref] = x.to(dtype) if dtype is not None else x
         task = method.make_task(output_weight=weight_info(name=out_name, is_embed="embed" in out_name),
                                 tensors=None, parameters=params, tensor_parameters=per_model,
-                                base_model=base)
+                                base_model=the_slice.get("base_model") or base)  # ConfigReader.base_model
         return task.execute(tensors=tensors)
 
     expected = {}

@@ -116,7 +116,8 @@ public record MergeConfig(
 
     /**
      * Slice {@code index} as the {@code models:} config that merges its layers: its sources as the
-     * models (with their own parameters), {@code base_model} only where it is one of them, and as
+     * models (with their own parameters), its own {@code base_model} or else the config's, only where
+     * it is one of them, and as
      * global parameters the slice's settings in front of the global ones (a slice's filter list that
      * matches no tensor falls through to the global setting, as in mergekit).
      */
@@ -126,7 +127,8 @@ public record MergeConfig(
         for (SliceSource source : slice.sources()) {
             entries.add(new ModelEntry(source.model(), source.parameters()));
         }
-        Optional<String> base = baseModel.filter(b -> entries.stream().anyMatch(e -> e.model().equals(b)));
+        Optional<String> base = slice.ownBase().or(() -> baseModel)
+                .filter(b -> entries.stream().anyMatch(e -> e.model().equals(b)));
         Map<String, Object> merged = new LinkedHashMap<>(parameters);
         slice.parameters().forEach((name, setting) -> merged.put(name, inFrontOf(setting, parameters.get(name))));
         return new MergeConfig(sourceName, location, mergeMethod, base, entries, merged, dtype, outDtype,
@@ -253,6 +255,7 @@ public record MergeConfig(
                     putParameters(m, source.parameters());
                 }
                 putParameters(out, slice.parameters());
+                slice.ownBase().ifPresent(base -> out.put("base_model", base));
             }
         } else {
             var list = root.putArray("models");

@@ -216,11 +216,8 @@ final class MergeConfigParser {
                 throw bad(where, "must be a mapping with 'sources' and optional 'parameters'");
             }
             RawSlice raw = bind(node.get(i), RawSlice.class, where + ".",
-                    (key, known) -> "unknown key (supported: parameters, sources)");
-            if (!isAbsent(raw.baseModel())) {
-                throw bad(where + ".base_model", "a slice's own base_model is not supported; set base_model"
-                        + " at the top level");
-            }
+                    (key, known) -> "unknown key (supported: base_model, parameters, sources)");
+            String base = optionalString(raw.baseModel(), where + ".base_model");
             if (!isAbsent(raw.residualWeight())) {
                 throw bad(where + ".residual_weight", "not supported (mergekit's planner does not use it either)");
             }
@@ -255,7 +252,7 @@ final class MergeConfigParser {
                         at + ".parameters", method.tensorParameters(), List.of(), method.name())));
             }
             slices.add(new MergeSlice(sources, parameterBlock(raw.parameters(), where + ".parameters",
-                    method.parameters(), method.tensorParameters(), method.name())));
+                    method.parameters(), method.tensorParameters(), method.name()), base));
         }
         return slices;
     }
@@ -296,9 +293,10 @@ final class MergeConfigParser {
         if (rest.startsWith("models")) {
             return new BadInputException(prefix + where + ".sources" + rest.substring("models".length()));
         }
-        if (rest.startsWith("base_model: ") && config.baseModel().isPresent()) {
+        Optional<String> base = config.slices().get(index).ownBase().or(config::baseModel);
+        if (rest.startsWith("base_model: ") && base.isPresent()) {
             return new BadInputException(prefix + where + ".sources: " + rest.substring("base_model: ".length())
-                    + ", and base_model '" + config.baseModel().get() + "' is not one of this slice's sources");
+                    + ", and base_model '" + base.get() + "' is not one of this slice's sources");
         }
         return new BadInputException(prefix + where + ": " + rest);
     }

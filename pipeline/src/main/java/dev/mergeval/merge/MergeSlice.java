@@ -5,13 +5,19 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
- * One entry of {@code slices:}: its sources, which all cover the same number of layers, and its
+ * One entry of {@code slices:}: its sources, which all cover the same number of layers, its
  * {@code parameters} (looked up after a source's own and before the global ones, as mergekit's
- * {@code ConfigReader.parameter}).
+ * {@code ConfigReader.parameter}) and its own {@code base_model}, which replaces the config's for
+ * this slice's tensors (and, for the first and last slice, the tensors before and after the layers),
+ * as mergekit's {@code ConfigReader.base_model}.
+ *
+ * @param baseModel the slice's own {@code base_model}, or null where it has none
  */
-public record MergeSlice(List<SliceSource> sources, Map<String, Object> parameters) implements Serializable {
+public record MergeSlice(List<SliceSource> sources, Map<String, Object> parameters, String baseModel)
+        implements Serializable {
     public MergeSlice {
         sources = List.copyOf(sources);
         parameters = Collections.unmodifiableMap(new LinkedHashMap<>(parameters));
@@ -20,5 +26,10 @@ public record MergeSlice(List<SliceSource> sources, Map<String, Object> paramete
     /** The number of output layers the slice makes. */
     public int layers() {
         return sources.get(0).layers();
+    }
+
+    /** The slice's own {@code base_model}, if it has one. */
+    public Optional<String> ownBase() {
+        return Optional.ofNullable(baseModel);
     }
 }

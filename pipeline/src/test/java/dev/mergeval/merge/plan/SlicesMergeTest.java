@@ -260,6 +260,35 @@ class SlicesMergeTest {
         }
     }
 
+    /**
+     * A slice's own {@code base_model} replaces the config's for its layers, and for the tensors
+     * after the layers where it is the last slice (mergekit's {@code ConfigReader.base_model}): slerp
+     * at {@code t = 0} gives each slice's base.
+     */
+    @Test
+    void aSlicesOwnBaseModelIsItsBase(@TempDir Path out) {
+        String yaml = """
+                merge_method: slerp
+                base_model: %1$s
+                slices:
+                  - sources: [{model: %1$s, layer_range: [0, 2]}, {model: %2$s, layer_range: [0, 2]}]
+                  - sources: [{model: %1$s, layer_range: [2, 4]}, {model: %2$s, layer_range: [2, 4]}]
+                    base_model: %2$s
+                parameters: {t: 0}
+                """.formatted(a, b);
+        Path dir = out.resolve("own-base");
+        MergeJob.run(request(yaml, dir), executor(2), CONF);
+        try (Checkpoint merged = Checkpoint.open(dir.toString(), CONF); Checkpoint ma = Checkpoint.open(a, CONF);
+                Checkpoint mb = Checkpoint.open(b, CONF)) {
+            for (int layer = 0; layer < 4; layer++) {
+                String name = "model.layers." + layer + ".mlp.down_proj.weight";
+                assertArrayEquals(raw(layer < 2 ? ma : mb, name), raw(merged, name), name);
+            }
+            assertArrayEquals(raw(ma, "model.embed_tokens.weight"), raw(merged, "model.embed_tokens.weight"));
+            assertArrayEquals(raw(mb, "model.norm.weight"), raw(merged, "model.norm.weight"));
+        }
+    }
+
     @Test
     void layerRangeBeyondTheModelIsBadInputNamingTheKey(@TempDir Path out) {
         String yaml = """
