@@ -1,27 +1,32 @@
 #!/usr/bin/env python3
 """Runs mergekit's own code for the cases of pipeline/src/test/resources/mergekit-methods-golden.json.
 
-mergekit_methods_golden.py transliterates mergekit's methods to numpy; this script executes
-mergekit itself, its merge_methods/{sce,karcher,multislerp,nearswap,arcee_fusion,ram}.py as
-they are, on torch, for every case's stored inputs, and records the result beside the
-transliteration's as "expected_mergekit" (float32 inputs, mergekit's float32 numerics), so
+mergekit_methods_golden.py transliterates the newer methods (sce, karcher, multislerp, nearswap,
+arcee_fusion, ram, ramplus_tl) to numpy; this script executes mergekit itself on torch: its
+merge_methods/*.py and sparsify.py through the registry's make_task and task classes, and its
+config.py evaluate_setting for gradients and filters. It records the result of every case as
+"expected_mergekit" (float32 inputs, mergekit's float32 numerics) and adds cases of the
+established methods (linear, slerp, nuslerp, model_stock, task_arithmetic, ties, breadcrumbs), so
 MergekitMethodsGoldenTest holds Mergeval to what mergekit computes, not to a reading of it.
 
 Usage, from the repository root, with torch (Debian's python3-torch is enough) and a mergekit
 source tree at the golden file's commit (e.g. `git archive a6e40288 mergekit | tar -x -C DIR`):
-    /usr/bin/python3 docs/checks/mergekit_executed_golden.py DIR pipeline/src/test/resources/mergekit-methods-golden.json [--write]
+    /usr/bin/python3 docs/checks/mergekit_executed_golden.py DIR pipeline/src/test/resources/mergekit-methods-golden.json [--write | --bfloat16-report]
 
-Without --write it only compares. With --bfloat16-report instead, it writes nothing and prints
-how far mergekit's bf16 arithmetic is from its float32 arithmetic on each case (inputs rounded to
-bf16): what separates a bf16 mergekit run from Mergeval's (docs/merge-methods.md, deviation 1). mergekit's CLI also needs transformers, pydantic 2, peft and
-huggingface_hub, which this machine cannot install; only the framework around the methods is
-replaced, by the minimal stand-ins below (decorators, base classes, a WeightInfo), so that the
-functions and task classes that do the arithmetic are mergekit's own. What the stand-ins decide
-is what mergekit's framework decides (see easy_define._execute): a task's tensors in mergekit's
-gather order (the listed models, then the base model if it is not listed); for the decorated
-methods the config's model order (mergekit takes a Python set of model references, whose order
-varies from run to run), the base model's tensor apart where the function takes base_tensor, first
-among the tensors where it does not.
+Without an option it only compares with the transliteration. --write stores mergekit's results.
+--bfloat16-report writes nothing and prints how far mergekit's bf16 arithmetic is from its float32
+arithmetic on each case (inputs rounded to bf16): what separates a bf16 mergekit run from
+Mergeval's (docs/merge-methods.md, deviation 1).
+
+mergekit's CLI also needs transformers, pydantic 2, peft and huggingface_hub, which this machine
+cannot install; only the framework around the methods is replaced, by the minimal stand-ins below
+(decorators, base classes, a WeightInfo), so that the functions and task classes that do the
+arithmetic are mergekit's own; the planner's layer position t is computed as its plan.py does.
+What the stand-ins decide is what mergekit's framework decides (see easy_define._execute): a
+task's tensors in mergekit's gather order (the listed models, then the base model if it is not
+listed); for the decorated methods the config's model order (mergekit takes a Python set of model
+references, whose order varies from run to run), the base model's tensor apart where the function
+takes base_tensor, first among the tensors where it does not.
 """
 import importlib
 import inspect

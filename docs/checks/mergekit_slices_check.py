@@ -23,7 +23,7 @@ differs by more than two such units (one rounding each, and mergekit's cast of t
 norms and dot products over a tensor of millions of elements drift further than an ulp), or where
 the names, shapes or layer count differ.
 """
-import importlib.util
+import importlib
 import json
 import os
 import re

@@ -116,10 +116,9 @@ public record MergeConfig(
 
     /**
      * Slice {@code index} as the {@code models:} config that merges its layers: its sources as the
-     * models (with their own parameters), its own {@code base_model} or else the config's, only where
-     * it is one of them, and as
-     * global parameters the slice's settings in front of the global ones (a slice's filter list that
-     * matches no tensor falls through to the global setting, as in mergekit).
+     * models (with their own parameters), its {@link #sliceBase} only where it is one of them, and
+     * as global parameters the slice's settings in front of the global ones (a slice's filter list
+     * that matches no tensor falls through to the global setting, as in mergekit).
      */
     public MergeConfig forSlice(int index) {
         MergeSlice slice = slices.get(index);
@@ -127,12 +126,19 @@ public record MergeConfig(
         for (SliceSource source : slice.sources()) {
             entries.add(new ModelEntry(source.model(), source.parameters()));
         }
-        Optional<String> base = slice.ownBase().or(() -> baseModel)
-                .filter(b -> entries.stream().anyMatch(e -> e.model().equals(b)));
+        Optional<String> base = sliceBase(index).filter(b -> entries.stream().anyMatch(e -> e.model().equals(b)));
         Map<String, Object> merged = new LinkedHashMap<>(parameters);
         slice.parameters().forEach((name, setting) -> merged.put(name, inFrontOf(setting, parameters.get(name))));
         return new MergeConfig(sourceName, location, mergeMethod, base, entries, merged, dtype, outDtype,
                 tokenizerSource, tokenizer, chatTemplate, List.of());
+    }
+
+    /**
+     * Slice {@code index}'s base model: its own {@code base_model}, else the config's (mergekit's
+     * {@code ConfigReader.base_model}).
+     */
+    public Optional<String> sliceBase(int index) {
+        return slices.get(index).ownBase().or(() -> baseModel);
     }
 
     /**

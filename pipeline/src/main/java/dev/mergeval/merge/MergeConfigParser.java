@@ -293,7 +293,7 @@ final class MergeConfigParser {
         if (rest.startsWith("models")) {
             return new BadInputException(prefix + where + ".sources" + rest.substring("models".length()));
         }
-        Optional<String> base = config.slices().get(index).ownBase().or(config::baseModel);
+        Optional<String> base = config.sliceBase(index);
         if (rest.startsWith("base_model: ") && base.isPresent()) {
             return new BadInputException(prefix + where + ".sources: " + rest.substring("base_model: ".length())
                     + ", and base_model '" + base.get() + "' is not one of this slice's sources");

@@ -233,18 +233,7 @@ class SlicesMergeTest {
      */
     @Test
     void gradientsInterpolateWithinEachSlice(@TempDir Path out) {
-        String yaml = """
-                merge_method: slerp
-                base_model: %1$s
-                slices:
-                  - sources: [{model: %1$s, layer_range: [0, 2]}, {model: %2$s, layer_range: [0, 2]}]
-                  - sources: [{model: %1$s, layer_range: [2, 4]}, {model: %2$s, layer_range: [2, 4]}]
-                parameters: {t: [0, 1]}
-                """.formatted(a, b);
-        Path dir = out.resolve("gradient");
-        MergeJob.run(request(yaml, dir), executor(2), CONF);
-        try (Checkpoint merged = Checkpoint.open(dir.toString(), CONF); Checkpoint ma = Checkpoint.open(a, CONF);
-                Checkpoint mb = Checkpoint.open(b, CONF)) {
+        slerpOverTwoSlices(out.resolve("gradient"), "", "[0, 1]", (merged, ma, mb) -> {
             for (int layer = 0; layer < 4; layer++) {
                 String name = "model.layers." + layer + ".mlp.down_proj.weight";
                 Checkpoint expected = layer % 2 == 0 ? ma : mb;
@@ -257,7 +246,7 @@ class SlicesMergeTest {
                 assertNotEquals(java.util.Arrays.toString(raw(mb, name)), java.util.Arrays.toString(raw(merged, name)),
                         name);
             }
-        }
+        });
     }
 
     /**
@@ -267,25 +256,40 @@ class SlicesMergeTest {
      */
     @Test
     void aSlicesOwnBaseModelIsItsBase(@TempDir Path out) {
-        String yaml = """
-                merge_method: slerp
-                base_model: %1$s
-                slices:
-                  - sources: [{model: %1$s, layer_range: [0, 2]}, {model: %2$s, layer_range: [0, 2]}]
-                  - sources: [{model: %1$s, layer_range: [2, 4]}, {model: %2$s, layer_range: [2, 4]}]
-                    base_model: %2$s
-                parameters: {t: 0}
-                """.formatted(a, b);
-        Path dir = out.resolve("own-base");
-        MergeJob.run(request(yaml, dir), executor(2), CONF);
-        try (Checkpoint merged = Checkpoint.open(dir.toString(), CONF); Checkpoint ma = Checkpoint.open(a, CONF);
-                Checkpoint mb = Checkpoint.open(b, CONF)) {
+        slerpOverTwoSlices(out.resolve("own-base"), "base_model: " + b, "0", (merged, ma, mb) -> {
             for (int layer = 0; layer < 4; layer++) {
                 String name = "model.layers." + layer + ".mlp.down_proj.weight";
                 assertArrayEquals(raw(layer < 2 ? ma : mb, name), raw(merged, name), name);
             }
             assertArrayEquals(raw(ma, "model.embed_tokens.weight"), raw(merged, "model.embed_tokens.weight"));
             assertArrayEquals(raw(mb, "model.norm.weight"), raw(merged, "model.norm.weight"));
+        });
+    }
+
+    /** What a test holds the merge and its two inputs to. */
+    private interface MergedCheck {
+        void check(Checkpoint merged, Checkpoint ma, Checkpoint mb);
+    }
+
+    /**
+     * Slerp of {@code a} (the config's base) and {@code b} over two slices of two layers each, with
+     * {@code t} and {@code secondSlice} as the second slice's extra key (or ""), merged into
+     * {@code dir}, then {@code check}.
+     */
+    private static void slerpOverTwoSlices(Path dir, String secondSlice, String t, MergedCheck check) {
+        String yaml = """
+                merge_method: slerp
+                base_model: %1$s
+                slices:
+                  - sources: [{model: %1$s, layer_range: [0, 2]}, {model: %2$s, layer_range: [0, 2]}]
+                  - sources: [{model: %1$s, layer_range: [2, 4]}, {model: %2$s, layer_range: [2, 4]}]
+                    %3$s
+                parameters: {t: %4$s}
+                """.formatted(a, b, secondSlice, t);
+        MergeJob.run(request(yaml, dir), executor(2), CONF);
+        try (Checkpoint merged = Checkpoint.open(dir.toString(), CONF); Checkpoint ma = Checkpoint.open(a, CONF);
+                Checkpoint mb = Checkpoint.open(b, CONF)) {
+            check.check(merged, ma, mb);
         }
     }
 
