@@ -39,7 +39,8 @@ public final class MergeInputs implements AutoCloseable {
     /**
      * The inputs, each seen with its output head tied as the reference model has it ({@link TiedHead})
      * and, with {@code tokenizer_source}, with its token rows re-indexed to the output vocabulary
-     * ({@link ReindexedEmbeddings}; the vocabularies are read when an embedding is first read).
+     * ({@link ReindexedEmbeddings}, the extra inputs too; the vocabularies are read when an embedding
+     * is first read).
      */
     private MergeInputs(MergeConfig config, Map<String, Checkpoint> models, Map<String, Checkpoint> extras,
             Configuration conf) {
@@ -51,19 +52,31 @@ public final class MergeInputs implements AutoCloseable {
         Map<String, Checkpoint> tiedExtras = new LinkedHashMap<>();
         extras.forEach((parameter, model) -> tiedExtras.put(parameter, TiedHead.view(model, stored)));
         Map<String, Checkpoint> views = tiedModels;
+        Map<String, Checkpoint> extraViews = tiedExtras;
         if (config.tokenizerSource().isPresent()) {
-            Map<String, Checkpoint> asStored = Collections.unmodifiableMap(new LinkedHashMap<>(tiedModels));
+            Map<String, Checkpoint> storedModels = Collections.unmodifiableMap(new LinkedHashMap<>(tiedModels));
+            // The extras' rows are read like the models', after them, each named as its errors name it.
+            Map<String, Checkpoint> storedExtras = new LinkedHashMap<>();
+            tiedExtras.forEach((parameter, model) -> storedExtras.put(
+                    "parameters." + parameter + " '" + config.extraModels().get(parameter) + "'", model));
+            Map<String, Checkpoint> asStored = new LinkedHashMap<>(storedModels);
+            asStored.putAll(storedExtras);
             views = new LinkedHashMap<>();
             int i = 0;
-            for (String ref : asStored.keySet()) {
+            for (String ref : storedModels.keySet()) {
                 views.put(ref, new ReindexedEmbeddings(i++, asStored, this::alignment));
             }
-            alignmentSource = () -> VocabularyAlignment.of(config, asStored, asStored.get(referenceRef), conf);
+            extraViews = new LinkedHashMap<>();
+            for (String parameter : tiedExtras.keySet()) {
+                extraViews.put(parameter, new ReindexedEmbeddings(i++, asStored, this::alignment));
+            }
+            alignmentSource = () -> VocabularyAlignment.of(config, storedModels, storedExtras,
+                    storedModels.get(referenceRef), conf);
         } else {
             alignmentSource = () -> null;
         }
         this.models = Collections.unmodifiableMap(views);
-        this.extras = Collections.unmodifiableMap(tiedExtras);
+        this.extras = Collections.unmodifiableMap(extraViews);
         this.reference = this.models.get(referenceRef);
     }
 

@@ -35,6 +35,11 @@ import org.apache.hadoop.conf.Configuration;
  *       the mean of the model's rows of {@code V}.</li>
  * </ul>
  *
+ * An extra model input (the {@code unaligned_model} of RESTA and Safe LoRA) is read like a model,
+ * after them: its own row of each token, else the row the models' rules give (a token it lacks
+ * reads as the models read it). It adds no token to a {@code union} and is no donor: mergekit,
+ * which has no such inputs, builds both from the models alone.
+ *
  * The output's embedding and head matrices have {@link #size()} rows, and its {@code vocab_size}
  * is that. Immutable.
  */
@@ -42,8 +47,10 @@ public final class VocabularyAlignment {
 
     private final int size;
     private final String[] tokens;
-    /** {@code rows[m][t]}: model {@code m}'s row of output token {@code t}, or -1. */
+    /** {@code rows[m][t]}: model {@code m}'s row of output token {@code t}, or -1; the extra inputs after the models. */
     private final int[][] rows;
+    /** How many of {@link #rows} are the merge's models (the donors); the rest are extra inputs. */
+    private final int models;
     /** Per listed token, the (model, row) pairs its row is the mean of (none: zeros). */
     private final Map<Integer, int[][]> listed;
     private final boolean[] forced;
@@ -54,12 +61,13 @@ public final class VocabularyAlignment {
     private final int[] maxRows;
     private final String[] maxRowTokens;
 
-    private VocabularyAlignment(String source, int size, String[] tokens, int[][] rows,
+    private VocabularyAlignment(String source, int size, String[] tokens, int[][] rows, int models,
             Map<Integer, int[][]> listed, boolean[] forced, int base) {
         this.source = source;
         this.size = size;
         this.tokens = tokens;
         this.rows = rows;
+        this.models = models;
         this.listed = listed;
         this.forced = forced;
         this.base = base;
@@ -86,14 +94,15 @@ public final class VocabularyAlignment {
     }
 
     /**
-     * The alignment of {@code models} (in config order, as the merge reads them) for {@code config}'s
-     * tokenizer; null without one, or where the base model has no {@code tokenizer.json} and so no
-     * vocabulary to align to (rows are then merged by index).
+     * The alignment of {@code models} (in config order, as the merge reads them) and then of
+     * {@code extras} for {@code config}'s tokenizer; null without one, or where the base model has no
+     * {@code tokenizer.json} and so no vocabulary to align to (rows are then merged by index).
      *
+     * @param extras the extra model inputs, by the name their errors give them
      * @param reference the base model, else the first model: whose vocabulary the others default to
      */
-    static VocabularyAlignment of(MergeConfig config, Map<String, Checkpoint> models, Checkpoint reference,
-            Configuration conf) {
+    static VocabularyAlignment of(MergeConfig config, Map<String, Checkpoint> models, Map<String, Checkpoint> extras,
+            Checkpoint reference, Configuration conf) {
         // Each tokenizer.json is read once: its vocabulary streamed, the whole file only for a union.
         Map<String, Optional<Map<String, Integer>>> read = new HashMap<>();
         Function<String, Map<String, Integer>> vocabularies = dir -> read.computeIfAbsent(dir,
@@ -104,9 +113,12 @@ public final class VocabularyAlignment {
             return null;
         }
         Map<String, Integer> baseVocab = vocabulary(reference, vocabularies);
-        List<String> refs = List.copyOf(models.keySet());
+        List<String> refs = new ArrayList<>(models.keySet());
+        refs.addAll(extras.keySet());
+        List<Checkpoint> readers = new ArrayList<>(models.values());
+        readers.addAll(extras.values());
         List<Map<String, Integer>> vocabs = new ArrayList<>();
-        for (Checkpoint model : models.values()) {
+        for (Checkpoint model : readers) {
             Map<String, Integer> v = model == reference ? baseVocab : vocabulary(model, vocabularies);
             vocabs.add(v != null ? v : baseVocab);
         }
@@ -124,7 +136,7 @@ public final class VocabularyAlignment {
         for (int m = 0; m < rows.length; m++) {
             Map<String, Integer> vocab = vocabs.get(m);
             if (vocab == null) {
-                throw config.error("tokenizer_source", "model '" + refs.get(m) + "' has no tokenizer.json, nor has"
+                throw config.error("tokenizer_source", named(m, refs.get(m), models.size()) + " has no tokenizer.json, nor has"
                         + " the base model, so its embedding rows cannot be matched to the output tokenizer");
             }
             rows[m] = new int[tokens.length];
@@ -145,7 +157,7 @@ public final class VocabularyAlignment {
         }
         int size = pad > 0 ? (tokens.length + pad - 1) / pad * pad : tokens.length;
         int base = config.baseModel().map(refs::indexOf).orElse(-1);
-        return new VocabularyAlignment(config.sourceName(), size, tokens, rows, listed, forced, base);
+        return new VocabularyAlignment(config.sourceName(), size, tokens, rows, models.size(), listed, forced, base);
     }
 
     /** The (model, row) pairs the {@code tokenizer:} block gives listed token {@code t}. */
@@ -236,24 +248,29 @@ public final class VocabularyAlignment {
      */
     void checkRows(int m, String ref, String tensor, long matrixRows) {
         if (maxRows[m] >= matrixRows) {
-            throw new BadInputException(source + ": tokenizer_source: model '" + ref + "' is read at row "
+            throw new BadInputException(source + ": tokenizer_source: " + named(m, ref, models) + " is read at row "
                     + maxRows[m] + " (token '" + maxRowTokens[m] + "'), beyond the " + matrixRows + " rows of its "
                     + tensor);
         }
     }
 
+    /** How errors name reader {@code m}: a model by its reference, an extra input by its name. */
+    private static String named(int m, String ref, int models) {
+        return m < models ? "model '" + ref + "'" : ref;
+    }
+
     /**
-     * The (model, row) pairs whose rows' mean a model takes for output token {@code t} where
-     * {@link #row} is -1 (one pair: that row; none: zeros).
+     * The (model, row) pairs whose rows' mean a model (or extra input) takes for output token
+     * {@code t} where {@link #row} is -1 (one pair: that row; none: zeros); models only.
      */
     int[][] donors(int t) {
         int[][] fixed = listed.get(t);
         if (fixed != null) {
             return fixed;
         }
-        int[][] present = new int[rows.length][];
+        int[][] present = new int[models][];
         int n = 0;
-        for (int m = 0; m < rows.length; m++) {
+        for (int m = 0; m < models; m++) {
             if (rows[m][t] >= 0) {
                 present[n++] = new int[] {m, rows[m][t]};
             }

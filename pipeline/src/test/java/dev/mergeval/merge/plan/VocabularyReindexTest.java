@@ -136,6 +136,29 @@ class VocabularyReindexTest {
     }
 
     /**
+     * An extra model input (RESTA's {@code unaligned_model}) is re-indexed like the models: one that
+     * numbers the tokens differently merges as one numbering them alike, and one with more tokens
+     * is read at the output vocabulary's rows (without it, its rows would be taken by index).
+     */
+    @Test
+    void anExtraModelInputIsReindexedToo() throws IOException {
+        String yaml = "merge_method: resta\nbase_model: %1$s\nmodels:\n  - model: %2$s\n"
+                + "parameters:\n  unaligned_model: %3$s\n  scale: 0.5\ntokenizer_source: base\n";
+        Path expected = merge(yaml.formatted(base, tuned, tuned), "resta-alike");
+        Path actual = merge(yaml.formatted(base, tuned, permuted), "resta-permuted");
+        assertArrayEquals(Files.readAllBytes(expected.resolve("model.safetensors")),
+                Files.readAllBytes(actual.resolve("model.safetensors")));
+        Path wider = merge(yaml.formatted(base, tuned, withTokens), "resta-wider");
+        try (Checkpoint merged = Checkpoint.open(wider.toString(), CONF);
+                Checkpoint alike = Checkpoint.open(expected.toString(), CONF)) {
+            for (String name : List.of(EMBED, HEAD)) {
+                assertArrayEquals(new long[] {VOCAB, HIDDEN}, merged.info(name).shape(), name);
+                assertArrayEquals(alike.readFloats(name), merged.readFloats(name), name);
+            }
+        }
+    }
+
+    /**
      * The fine-tune's tokenizer, which adds tokens: the output has its rows and {@code vocab_size};
      * the tokens the base lacks keep the fine-tune's rows, as the only model that has them.
      */
