@@ -1,5 +1,8 @@
 package dev.mergeval.merge;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.BadInputException;
@@ -12,6 +15,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * Where each output tensor of a {@code slices:} merge comes from, as mergekit's planner lays it
@@ -72,6 +76,51 @@ public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers
     public MergeLayout {
         tensors = List.copyOf(tensors);
         layers = List.copyOf(layers);
+    }
+
+    /**
+     * The {@code config.json} keys that hold one entry per decoder layer. transformers requires
+     * {@code layer_types} to have {@code num_hidden_layers} entries, and each entry (sliding or full
+     * attention, RoPE or none) belongs to the weights of its layer.
+     */
+    public static final List<String> PER_LAYER_KEYS = List.of("layer_types", "no_rope_layers");
+
+    /**
+     * Lays out the per-layer lists ({@link #PER_LAYER_KEYS}) of the output's {@code config} over the
+     * output layers: entry {@code k} is the entry of the layer that output layer {@code k} comes
+     * from, in the config of its slice's first source ({@code configOf}, by model reference), else
+     * in {@code config}'s own list. A list that some layer finds no entry in is removed, so that
+     * transformers derives it (a list of another length fails to load).
+     *
+     * @return the keys removed
+     */
+    public List<String> layOutPerLayerKeys(ObjectNode config, Function<String, JsonNode> configOf) {
+        List<String> removed = new ArrayList<>();
+        for (String key : PER_LAYER_KEYS) {
+            JsonNode own = config.get(key);
+            if (own == null || !own.isArray()) {
+                continue;
+            }
+            ArrayNode out = config.arrayNode();
+            for (Layer layer : layers) {
+                Map.Entry<String, Integer> first = layer.sources().entrySet().iterator().next();
+                JsonNode model = configOf.apply(first.getKey());
+                JsonNode list = model == null ? null : model.get(key);
+                JsonNode entry = list != null && list.isArray() ? list.get(first.getValue()) : own.get(first.getValue());
+                if (entry == null) {
+                    out = null;
+                    break;
+                }
+                out.add(entry);
+            }
+            if (out == null) {
+                config.remove(key);
+                removed.add(key);
+            } else {
+                config.set(key, out);
+            }
+        }
+        return removed;
     }
 
     /** The output tensors by name, in output order. */

@@ -6,6 +6,7 @@ import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.ModelFiles;
 import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.checkpoint.ShardFile;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.common.FileDigest;
 import dev.mergeval.common.Progress;
@@ -23,6 +24,7 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -135,7 +137,8 @@ public final class MergeJob {
             }
             String tokenizerRoot = config.tokenizerModel().map(ref -> MergeConfig.resolvePath(ref, null))
                     .orElse(copyRoot);
-            ModelFiles.copyAuxiliary(copyRoot, tokenizerRoot, staging, outputDtype(plan), outputConfig(plan), conf);
+            ModelFiles.copyAuxiliary(copyRoot, tokenizerRoot, staging, outputDtype(plan), outputConfig(plan, conf),
+                    conf);
             if (OutputTokenizer.mayRewrite(config) || config.chatTemplate().isPresent()) {
                 try (MergeInputs inputs = MergeInputs.open(config, plan.modelUris(), plan.extraUris(), conf)) {
                     OutputTokenizer tokenizer = OutputTokenizer.mayRewrite(config) ? OutputTokenizer.of(config,
@@ -162,15 +165,22 @@ public final class MergeJob {
     }
 
     /**
-     * The output's {@code config.json} from the one it copies: a layout's layer count, and the
+     * The output's {@code config.json} from the one it copies: a layout's layer count and per-layer
+     * lists ({@link dev.mergeval.merge.MergeLayout#layOutPerLayerKeys}, from the source models' configs), and the
      * {@code vocab_size} of embeddings cut to the rows all inputs have ({@link EmbeddingRows}).
      */
-    private static UnaryOperator<ObjectNode> outputConfig(MergePlan plan) {
+    private static UnaryOperator<ObjectNode> outputConfig(MergePlan plan, Configuration conf) {
         Map<String, long[]> shapes = new LinkedHashMap<>();
         plan.tensors().forEach(t -> shapes.put(t.name(), t.shape()));
         return json -> {
             if (plan.layout() != null) {
                 json.put("num_hidden_layers", plan.layout().numLayers());
+                Map<String, JsonNode> configs = new HashMap<>();
+                plan.layout().layOutPerLayerKeys(json, ref -> configs.computeIfAbsent(ref, r -> {
+                    try (Checkpoint model = Checkpoint.open(plan.uriOf(r), conf)) {
+                        return model.config();
+                    }
+                }));
             }
             EmbeddingRows.vocabSize(shapes, json, plan.config().tokenizerSource().isPresent())
                     .ifPresent(rows -> json.put("vocab_size", rows));

@@ -124,6 +124,33 @@ class SlicesMergeTest {
         }
     }
 
+    /**
+     * A config's per-layer lists ({@code layer_types}, {@code no_rope_layers}) follow the layers: each
+     * output layer takes its source layer's entry from its source model's config, so the lists have
+     * {@code num_hidden_layers} entries, as transformers requires of {@code layer_types}.
+     */
+    @Test
+    void perLayerConfigListsFollowTheLayers(@TempDir Path out) throws IOException {
+        ObjectNode config = TinyModels.llamaConfig().put("num_hidden_layers", 4).put("tie_word_embeddings", false);
+        ObjectNode withA = config.deepCopy();
+        withA.putArray("layer_types").add("sliding_attention").add("full_attention").add("sliding_attention")
+                .add("full_attention");
+        withA.putArray("no_rope_layers").add(1).add(1).add(1).add(0);
+        ObjectNode withB = config.deepCopy();
+        withB.putArray("layer_types").add("full_attention").add("linear_attention").add("chunked_attention")
+                .add("sliding_attention");
+        String la = TinyModels.write(out.resolve("la"), withA, DType.BF16, 1, Long.MAX_VALUE).toString();
+        String lb = TinyModels.write(out.resolve("lb"), withB, DType.BF16, 2, Long.MAX_VALUE).toString();
+        Path dir = out.resolve("franken");
+        MergeJob.run(request(frankenmerge().replace(a, la).replace(b, lb), dir), executor(2), CONF);
+        JsonNode merged = Mappers.JSON.readTree(dir.resolve("config.json").toFile());
+        assertEquals(5, merged.get("num_hidden_layers").asInt());
+        assertEquals(Mappers.JSON.readTree("[\"sliding_attention\", \"full_attention\", \"linear_attention\","
+                + " \"chunked_attention\", \"sliding_attention\"]"), merged.get("layer_types"));
+        // lb has no no_rope_layers: its layers take the copied config's (la's) entries of their indices.
+        assertEquals(Mappers.JSON.readTree("[1, 1, 1, 1, 0]"), merged.get("no_rope_layers"));
+    }
+
     @Test
     void frankenmergeMergedOnLoadEqualsTheOneWrittenToDisk(@TempDir Path out) throws IOException {
         Path conf = out.resolve("franken.yaml");
