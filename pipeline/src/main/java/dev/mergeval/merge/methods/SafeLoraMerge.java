@@ -48,9 +48,9 @@ import java.util.Set;
  * are accumulated in double; a matrix whose {@code dW} is zero, or whose {@code V} is zero (the
  * reference code then divides by zero and gets NaN), has no cosine, is never projected and does not
  * count in {@code number} mode. Cost: {@code 2 d_out d_in min(d_out, d_in)} multiply-adds per target
- * matrix in the analysis (a matrix with fewer rows than columns gets its cosine as
- * {@code (V V^T) dW}, the reference code's association: {@link SafeLoraProjection#cosineTerms}), and
- * {@code 2 d_out d_in^2} for each projected matrix when it is merged. For {@code ALIGNED+ADAPTER} on
+ * matrix in the analysis, and again for each projected matrix when it is merged (a matrix with
+ * fewer rows than columns is projected as {@code (V V^T) dW}, the reference code's association,
+ * others as {@code V (V^T dW)}: {@link SafeLoraProjection#projectCheaply}). For {@code ALIGNED+ADAPTER} on
  * the aligned model the analysis takes each adapted matrix's cosine from the adapter's factors, as
  * the reference code does ({@link SafeLoraProjection#factorTerms}, {@code 2 d_out d_in r}).
  */
@@ -227,7 +227,7 @@ public final class SafeLoraMerge implements MergeMethod {
         } else {
             float[] dw = Shapes.difference(ctx.read(post, tensor), a);
             stats = SafeLoraProjection.norm(dw) == 0 ? new double[3]
-                    : SafeLoraProjection.cosineTerms(v, dw, rows, cols, vNorm);
+                    : SafeLoraProjection.projectCheaply(v, dw, rows, cols, vNorm, null, null);
         }
         if (stats[2] == 0) {
             return new Decision(null, false, "no fine-tuning change: W_post = W_aligned");
@@ -263,8 +263,8 @@ public final class SafeLoraMerge implements MergeMethod {
         float[] aligned = r.inputs()[r.baseIndex()];
         float[] v = Shapes.difference(aligned, r.extra("unaligned_model"));
         float[] out = new float[post.length];
-        SafeLoraProjection.project(v, Shapes.difference(post, aligned), (int) r.shape()[0], (int) r.shape()[1],
-                SafeLoraProjection.norm(v), aligned, out);
+        SafeLoraProjection.projectCheaply(v, Shapes.difference(post, aligned), (int) r.shape()[0],
+                (int) r.shape()[1], SafeLoraProjection.norm(v), aligned, out);
         return out;
     }
 }

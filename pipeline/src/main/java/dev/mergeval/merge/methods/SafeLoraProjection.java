@@ -4,8 +4,9 @@ package dev.mergeval.merge.methods;
  * Safe LoRA's linear algebra ({@link SafeLoraMerge}): the projection {@code P = C dW},
  * {@code C = V V^T / ||V||_F}, of an update {@code dW} onto the alignment matrix {@code V}, and the
  * three sums its cosine with {@code dW} needs, in doubles, each sum in a fixed order whatever the
- * threads: {@link #project} ({@code V (V^T dW)}, the merge's bytes), {@link #cosineTerms} (the
- * cheaper association for a wide matrix) and {@link #factorTerms} (from an adapter's factors).
+ * threads: {@link #project} ({@code V (V^T dW)}), {@link #projectViaGram} ({@code (V V^T) dW}, the
+ * reference code's association), {@link #projectCheaply} (whichever of the two costs less for the
+ * shape, what the analysis and the merge use) and {@link #factorTerms} (from an adapter's factors).
  */
 final class SafeLoraProjection {
 
@@ -96,17 +97,27 @@ final class SafeLoraProjection {
     }
 
     /**
-     * {@link #project}'s three sums without its output, for the cosine: where {@code V} has fewer
-     * rows than columns (k, v and down projections) and every input is finite, in the other
-     * association, {@code P = (V V^T) dW / vNorm} ({@code 2 d_out^2 d_in} multiply-adds instead of
-     * {@code 2 d_out d_in^2}: 2.75x fewer for a 2048 x 5632 down projection), four rows of
-     * {@code V V^T} and {@code P} at a time. Its sums round differently from {@link #project}'s, in
-     * the last bits; the cosine is rounded to five decimals before anything compares it.
+     * {@link #project} in whichever association costs less: where {@code V} has fewer rows than
+     * columns (k, v and down projections) and every input is finite, {@link #projectViaGram}
+     * ({@code 2 d_out^2 d_in} multiply-adds instead of {@code 2 d_out d_in^2}: 2.75x fewer for a
+     * 2048 x 5632 down projection), else {@link #project}. The two round differently in the last
+     * bits of their double sums; the cosine is rounded to five decimals before anything compares it.
      */
-    static double[] cosineTerms(float[] v, float[] dw, int rows, int cols, double vNorm) {
+    static double[] projectCheaply(float[] v, float[] dw, int rows, int cols, double vNorm, float[] aligned,
+            float[] out) {
         if (rows >= cols || !Double.isFinite(vNorm) || !Double.isFinite(norm(dw))) {
-            return project(v, dw, rows, cols, vNorm, null, null);
+            return project(v, dw, rows, cols, vNorm, aligned, out);
         }
+        return projectViaGram(v, dw, rows, cols, vNorm, aligned, out);
+    }
+
+    /**
+     * {@link #project}'s result in the other association, {@code P = (V V^T) dW / vNorm}, four rows
+     * of {@code V V^T} and {@code P} at a time, each sum in a fixed order: every Gram entry over the
+     * columns, every element of {@code P} over the rows of {@code dW}, in ascending order.
+     */
+    static double[] projectViaGram(float[] v, float[] dw, int rows, int cols, double vNorm, float[] aligned,
+            float[] out) {
         double dot = 0;
         double pp = 0;
         double dd = 0;
@@ -153,6 +164,9 @@ final class SafeLoraProjection {
                     dot += pj * dj;
                     pp += pj * pj;
                     dd += dj * dj;
+                    if (out != null) {
+                        out[row + j] = (float) (aligned[row + j] + pj);
+                    }
                 }
             }
         }

@@ -312,14 +312,15 @@ class SafeLoraMergeTest {
     }
 
     /**
-     * The cosine's terms in the other association, {@code (V V^T) dW}, for matrices with fewer rows
-     * than columns: one group of four rows and one of three, of four and one, of four and four
-     * (the last two with odd and even row counts, so the Gram matrix's rows come in pairs and one
-     * alone), each within 1e-12 of {@link SafeLoraProjection#project}'s; a wider matrix than tall one
-     * and a non-finite one take {@code project} itself.
+     * The projection in the other association, {@code (V V^T) dW}, for matrices with fewer rows than
+     * columns: one group of four rows and one of three, of four and one, of four and four (the last
+     * two with odd and even row counts, so the Gram matrix's rows come in pairs and one alone), each
+     * of the cosine's sums within 1e-12 of {@link SafeLoraProjection#project}'s and each merged
+     * element within one float ulp of its; a taller than wide matrix and a non-finite one take
+     * {@code project} itself.
      */
     @Test
-    void cosineTermsInTheCheaperAssociationAgreeWithTheProjection() {
+    void theCheaperAssociationAgreesWithTheProjection() {
         java.util.Random random = new java.util.Random(16);
         for (int[] shape : new int[][] {{7, 70}, {9, 70}, {8, 33}, {70, 9}}) {
             int rows = shape[0];
@@ -332,7 +333,17 @@ class SafeLoraMergeTest {
             }
             double vNorm = Rules.norm(v, 0, v.length, 1);
             double[] expected = SafeLoraProjection.project(v, dw, rows, cols, vNorm, null, null);
-            double[] terms = SafeLoraProjection.cosineTerms(v, dw, rows, cols, vNorm);
+            float[] a = new float[v.length];
+            for (int x = 0; x < a.length; x++) {
+                a[x] = spread(random);
+            }
+            float[] out = new float[v.length];
+            float[] cheap = new float[v.length];
+            SafeLoraProjection.project(v, dw, rows, cols, vNorm, a, out);
+            double[] terms = SafeLoraProjection.projectCheaply(v, dw, rows, cols, vNorm, a, cheap);
+            for (int x = 0; x < out.length; x++) {
+                assertEquals(out[x], cheap[x], Math.ulp(out[x]), rows + "x" + cols + " element " + x);
+            }
             for (int t = 0; t < 3; t++) {
                 assertEquals(expected[t], terms[t], Math.abs(expected[t]) * 1e-12, rows + "x" + cols + " term " + t);
             }
@@ -344,7 +355,7 @@ class SafeLoraMergeTest {
         float[] dw = {Float.NaN, 1, 1, 1, 1, 1};
         double vNorm = Rules.norm(v, 0, v.length, 1);
         assertArrayEquals(SafeLoraProjection.project(v, dw, 2, 3, vNorm, null, null),
-                SafeLoraProjection.cosineTerms(v, dw, 2, 3, vNorm), "NaN: the projection's own sums");
+                SafeLoraProjection.projectCheaply(v, dw, 2, 3, vNorm, null, null), "NaN: the projection's own sums");
     }
 
     /**
