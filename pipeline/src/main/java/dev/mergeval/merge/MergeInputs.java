@@ -34,6 +34,9 @@ public final class MergeInputs implements AutoCloseable {
     private final Map<String, Checkpoint> models;
     private final Map<String, Checkpoint> extras;
     private final Checkpoint reference;
+    /** Where {@link #open} read the models and extras, for an analysis in another JVM. */
+    private final Map<String, String> modelLocations;
+    private final Map<String, String> extraLocations;
     private MergeLayout layout;
 
     /**
@@ -43,8 +46,10 @@ public final class MergeInputs implements AutoCloseable {
      * is first read).
      */
     private MergeInputs(MergeConfig config, Map<String, Checkpoint> models, Map<String, Checkpoint> extras,
-            Configuration conf) {
+            Map<String, String> modelLocations, Map<String, String> extraLocations, Configuration conf) {
         this.config = config;
+        this.modelLocations = Map.copyOf(modelLocations);
+        this.extraLocations = Map.copyOf(extraLocations);
         String referenceRef = config.baseModel().orElse(config.inputModels().get(0));
         Checkpoint stored = models.get(referenceRef);
         Map<String, Checkpoint> tiedModels = new LinkedHashMap<>();
@@ -147,7 +152,7 @@ public final class MergeInputs implements AutoCloseable {
                     throw config.error("parameters." + parameter, e.getMessage());
                 }
             }
-            return new MergeInputs(config, models, extras, conf);
+            return new MergeInputs(config, models, extras, modelLocations, extraLocations, conf);
         } catch (RuntimeException e) {
             models.values().forEach(Checkpoint::close);
             extras.values().forEach(Checkpoint::close);
@@ -307,16 +312,24 @@ public final class MergeInputs implements AutoCloseable {
         return weights(reference).stream().filter(t -> isMergeable(reference.info(t).dtype())).toList();
     }
 
-    /**
-     * Runs the method's plan-time analysis ({@link MergeMethod#analyze}) over {@code tensors} on
-     * {@code threads} threads, reporting to {@code progress}, then checks every extra input against
-     * the base model for each tensor the method will read from it, so that a mismatch fails here and
-     * not while merging.
-     */
+    /** {@link #analyze(int, List, Configuration, int, Progress, AnalysisRunner)} in this JVM. */
     public PlanAnalysis analyze(int numLayers, List<String> tensors, Configuration conf, int threads,
             Progress progress) {
+        return analyze(numLayers, tensors, conf, threads, progress, AnalysisRunner.LOCAL);
+    }
+
+    /**
+     * Runs the method's plan-time analysis ({@link MergeMethod#analyze}) over {@code tensors}, its
+     * per-tensor work where {@code runner} puts it (in this JVM on {@code threads} threads),
+     * reporting to {@code progress}, then checks every extra input against the base model for each
+     * tensor the method will read from it, so that a mismatch fails here and not while merging.
+     */
+    public PlanAnalysis analyze(int numLayers, List<String> tensors, Configuration conf, int threads,
+            Progress progress, AnalysisRunner runner) {
+        AnalysisContext.Remote remote = new AnalysisContext.Remote(config, modelLocations, extraLocations, numLayers,
+                tensors);
         PlanAnalysis analysis = config.method().analyze(new AnalysisContext(this,
-                merger(numLayers, PlanAnalysis.NONE), tensors, conf, threads, progress));
+                merger(numLayers, PlanAnalysis.NONE), tensors, conf, threads, progress, runner, remote));
         checkExtras(tensors, merger(numLayers, analysis));
         return analysis;
     }

@@ -4,6 +4,7 @@ import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.FileDigest;
 import dev.mergeval.common.Progress;
 import dev.mergeval.jobs.FailFast;
+import dev.mergeval.merge.AnalysisRunner;
 import dev.mergeval.merge.plan.MergeExecutor;
 import dev.mergeval.merge.plan.MergePlan;
 import dev.mergeval.merge.plan.UnitResult;
@@ -92,6 +93,12 @@ public final class SparkMergeExecutor implements MergeExecutor {
         } finally {
             conf.destroy();
         }
+    }
+
+    /** Safe LoRA's cosines and any other per-tensor analysis run as tasks too ({@link SparkAnalysisRunner}). */
+    @Override
+    public AnalysisRunner analysisRunner() {
+        return new SparkAnalysisRunner(sc);
     }
 
     @Override

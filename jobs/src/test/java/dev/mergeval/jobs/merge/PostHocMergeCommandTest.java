@@ -102,7 +102,11 @@ class PostHocMergeCommandTest {
         assertEquals(conflicts, conflicting);
     }
 
-    /** Merges with the CLI on threads and on local[2]; checks both agree; returns the provenance. */
+    /**
+     * Merges with the CLI on threads and on local[2] (where the analysis' per-tensor work runs as
+     * Spark tasks, {@link SparkAnalysisRunner}); checks that both write the same bytes from the same
+     * analysis; returns the provenance.
+     */
     private static JsonNode run(Path work, Path configs, String method, Path aligned, Path finetuned,
             String parameters) throws Exception {
         Path config = configs.resolve(method + ".yaml");
@@ -113,6 +117,9 @@ class PostHocMergeCommandTest {
         assertEquals(0, MergevalCli.run("merge", config.toString(), local, "--threads", "2"));
         assertEquals(0, MergevalCli.run("merge", config.toString(), spark, "--master", "local[2]"));
         assertEquals(MergeFixtures.shardHashes(local, CONF), MergeFixtures.shardHashes(spark, CONF), method);
-        return new ObjectMapper().readTree(Path.of(spark, OutputPublisher.PROVENANCE_FILE).toFile());
+        JsonNode onSpark = new ObjectMapper().readTree(Path.of(spark, OutputPublisher.PROVENANCE_FILE).toFile());
+        assertEquals(new ObjectMapper().readTree(Path.of(local, OutputPublisher.PROVENANCE_FILE).toFile()).get("analysis"),
+                onSpark.get("analysis"), method + ": the analysis on Spark tasks is the single JVM's");
+        return onSpark;
     }
 }

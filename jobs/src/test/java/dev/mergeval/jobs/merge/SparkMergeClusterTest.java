@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mergeval.bench.SyntheticModels;
+import dev.mergeval.checkpoint.DType;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Progress;
 import dev.mergeval.jobs.cluster.LocalSparkCluster;
@@ -17,7 +18,9 @@ import dev.mergeval.merge.plan.MergeJob;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
@@ -25,6 +28,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerTaskStart;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -130,6 +134,53 @@ class SparkMergeClusterTest {
             assertEquals(reference(method), onCluster(MergeFixtures.request(MergeFixtures.yaml(method, localPair()), out)),
                     method);
         }
+    }
+
+    /**
+     * Safe LoRA's analysis runs as tasks in the workers' JVMs ({@link SparkAnalysisRunner}), one per
+     * target matrix, each opening the inputs there: the plan (whose id covers every cosine and
+     * decision) and the bytes are the single JVM's.
+     */
+    @Test
+    void safeLoraAnalysisRunsOnTheWorkersAndGivesTheSingleJvmPlan() {
+        MergeFixtures.Pair pair = localPair();
+        String unaligned = work.resolve("unaligned").toString();
+        SyntheticModels.writeFineTune(unaligned, MergeFixtures.SHAPE, DType.BF16, 7, 9, 0.02, 96 << 10, conf);
+        String yaml = """
+                merge_method: safe_lora
+                base_model: %s
+                models:
+                  - model: %s
+                parameters:
+                  unaligned_model: %s
+                  num_proj_layers: 5
+                """.formatted(pair.base(), pair.tune(), unaligned);
+        String single = work.resolve("safe-lora-single").toString();
+        MergeJob.Outcome local = MergeJob.run(MergeFixtures.request(yaml, single),
+                new LocalMergeExecutor(2, conf, Progress.NONE), conf);
+        List<String> jobs = new CopyOnWriteArrayList<>();
+        AtomicInteger analysisTasks = new AtomicInteger();
+        SparkListener watch = new SparkListener() {
+            @Override
+            public void onJobStart(SparkListenerJobStart start) {
+                jobs.add(String.valueOf(start.properties().getProperty("spark.job.description")));
+                if (jobs.get(jobs.size() - 1).contains("safe_lora analysis")) {
+                    scala.collection.JavaConverters.seqAsJavaList(start.stageInfos())
+                            .forEach(stage -> analysisTasks.addAndGet(stage.numTasks()));
+                }
+            }
+        };
+        sc.sc().addSparkListener(watch);
+        MergeJob.Outcome remote;
+        try {
+            remote = MergeJob.run(MergeFixtures.request(yaml, work.resolve("safe-lora-cluster").toString()), spark, conf);
+            TaskFailures.drain(sc);
+        } finally {
+            sc.sc().removeSparkListener(watch);
+        }
+        assertEquals(7 * MergeFixtures.SHAPE.layers(), analysisTasks.get(), "a task per target matrix: " + jobs);
+        assertEquals(local.plan().planId(), remote.plan().planId());
+        assertEquals(MergeFixtures.shardHashes(single, conf), MergeFixtures.shardHashes(remote.outDir(), conf));
     }
 
     @Test

@@ -151,7 +151,7 @@ public final class SafeLoraMerge implements MergeMethod {
         Params global = ctx.params(targets.get(0)).global();
         String mode = global.string("select_layers_type");
         targets.forEach(t -> ctx.checkExtra("unaligned_model", t));
-        List<Decision> measured = ctx.map(targets, t -> measure(ctx, t, aligned, post));
+        List<Decision> measured = ctx.mapTensors(targets, new Measure(aligned, post));
 
         Double threshold = null;
         if (NUMBER.equals(mode)) {
@@ -207,6 +207,14 @@ public final class SafeLoraMerge implements MergeMethod {
                     + "<module>.weight for a module of " + (adapted != null ? "the adapter" : names));
         }
         return targets;
+    }
+
+    /** One target matrix's cosine ({@link #measure}): values only, so it runs on a cluster's executors too. */
+    private record Measure(String aligned, String post) implements AnalysisContext.TensorTask<Decision> {
+        @Override
+        public Decision apply(AnalysisContext ctx, String tensor) {
+            return measure(ctx, tensor, aligned, post);
+        }
     }
 
     private static Decision measure(AnalysisContext ctx, String tensor, String aligned, String post) {

@@ -2,6 +2,7 @@ package dev.mergeval.merge.plan;
 
 import dev.mergeval.common.FileDigest;
 import dev.mergeval.common.Progress;
+import dev.mergeval.merge.AnalysisRunner;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -35,6 +36,11 @@ public interface MergeExecutor {
     default Executed executeAndHash(MergePlan plan, String partsDir, List<String> files, FileDigest kind) {
         List<UnitResult> units = execute(plan, partsDir);
         return new Executed(units, digests(files, kind));
+    }
+
+    /** Where the plan-time analysis runs its per-tensor work: by default in this JVM. */
+    default AnalysisRunner analysisRunner() {
+        return AnalysisRunner.LOCAL;
     }
 
     /** Whom the run reports its progress to: the units', and before them the plan-time analysis'. */

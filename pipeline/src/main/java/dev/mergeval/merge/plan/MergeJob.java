@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.common.FileDigest;
 import dev.mergeval.common.Progress;
+import dev.mergeval.merge.AnalysisRunner;
 import dev.mergeval.merge.ChatTemplates;
 import dev.mergeval.merge.EmbeddingRows;
 import dev.mergeval.merge.MergeConfig;
@@ -94,13 +95,14 @@ public final class MergeJob {
     }
 
     public static MergePlan plan(Request request, Configuration conf) {
-        return plan(request, request.config(), conf, Progress.NONE);
+        return plan(request, request.config(), conf, Progress.NONE, AnalysisRunner.LOCAL);
     }
 
-    private static MergePlan plan(Request request, MergeConfig config, Configuration conf, Progress progress) {
+    private static MergePlan plan(Request request, MergeConfig config, Configuration conf, Progress progress,
+            AnalysisRunner runner) {
         OutputPublisher publisher = OutputPublisher.forPath(request.outDir(), conf);
         publisher.checkDestination(publisher.outputPath(request.outDir()), request.overwrite());
-        return MergePlanner.plan(config, request.seed(), request.options(), conf, progress);
+        return MergePlanner.plan(config, request.seed(), request.options(), conf, progress, runner);
     }
 
     public static Outcome run(Request request, MergeExecutor executor, Configuration conf) {
@@ -108,7 +110,7 @@ public final class MergeJob {
         Environment.prefetch();
         Map<String, Long> phases = new LinkedHashMap<>();
         MergeConfig config = request.config();
-        MergePlan plan = plan(request, config, conf, executor.progress());
+        MergePlan plan = plan(request, config, conf, executor.progress(), executor.analysisRunner());
         long mark = lap(phases, "plan", start);
         OutputPublisher publisher = OutputPublisher.forPath(request.outDir(), conf);
         String staging = publisher.stage(request.outDir(), plan.planId().substring(0, 16)).toString();

@@ -7,6 +7,7 @@ import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Progress;
 import dev.mergeval.common.Sha256;
 import dev.mergeval.merge.EmbeddingRows;
+import dev.mergeval.merge.AnalysisRunner;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeInputs;
 import dev.mergeval.merge.MergeLayout;
@@ -38,9 +39,12 @@ final class MergePlanner {
     private MergePlanner() {
     }
 
-    /** The plan of {@code config}; a plan-time analysis reports its progress to {@code progress}. */
+    /**
+     * The plan of {@code config}; a plan-time analysis reports its progress to {@code progress} and
+     * runs its per-tensor work where {@code runner} puts it.
+     */
     public static MergePlan plan(MergeConfig config, long seed, PlanOptions options, Configuration conf,
-            Progress progress) {
+            Progress progress, AnalysisRunner runner) {
         Map<String, String> modelUris = new LinkedHashMap<>();
         config.inputModels().forEach(ref -> modelUris.put(ref, resolve(ref)));
         Map<String, String> extraUris = new LinkedHashMap<>();
@@ -80,7 +84,7 @@ final class MergePlanner {
             }
             List<String> mergedNames = tensors.stream().filter(OutputTensor::merged).map(OutputTensor::name).toList();
             PlanAnalysis analysis = open.analyze(numLayers, mergedNames, conf, Runtime.getRuntime().availableProcessors(),
-                    progress);
+                    progress, runner);
             TensorMerger merger = open.merger(numLayers, analysis);
             List<WorkUnit> units = cutUnits(tensors, merger, options);
             String planId = planId(config, seed, options, inputs, headers, alignment, tensors, units, analysis);
