@@ -83,7 +83,7 @@ public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers
      * {@code layer_types} to have {@code num_hidden_layers} entries, and each entry (sliding or full
      * attention, RoPE or none) belongs to the weights of its layer.
      */
-    public static final List<String> PER_LAYER_KEYS = List.of("layer_types", "no_rope_layers");
+    private static final List<String> PER_LAYER_KEYS = List.of("layer_types", "no_rope_layers");
 
     /**
      * Lays out the per-layer lists ({@link #PER_LAYER_KEYS}) of the output's {@code config} over the
@@ -91,11 +91,8 @@ public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers
      * from, in the config of its slice's first source ({@code configOf}, by model reference), else
      * in {@code config}'s own list. A list that some layer finds no entry in is removed, so that
      * transformers derives it (a list of another length fails to load).
-     *
-     * @return the keys removed
      */
-    public List<String> layOutPerLayerKeys(ObjectNode config, Function<String, JsonNode> configOf) {
-        List<String> removed = new ArrayList<>();
+    public void layOutPerLayerKeys(ObjectNode config, Function<String, JsonNode> configOf) {
         for (String key : PER_LAYER_KEYS) {
             JsonNode own = config.get(key);
             if (own == null || !own.isArray()) {
@@ -106,7 +103,7 @@ public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers
                 Map.Entry<String, Integer> first = layer.sources().entrySet().iterator().next();
                 JsonNode model = configOf.apply(first.getKey());
                 JsonNode list = model == null ? null : model.get(key);
-                JsonNode entry = list != null && list.isArray() ? list.get(first.getValue()) : own.get(first.getValue());
+                JsonNode entry = (list != null && list.isArray() ? list : own).get(first.getValue());
                 if (entry == null) {
                     out = null;
                     break;
@@ -115,12 +112,10 @@ public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers
             }
             if (out == null) {
                 config.remove(key);
-                removed.add(key);
             } else {
                 config.set(key, out);
             }
         }
-        return removed;
     }
 
     /** The output tensors by name, in output order. */

@@ -47,7 +47,7 @@ public final class VocabularyAlignment {
 
     private final int size;
     private final String[] tokens;
-    /** {@code rows[m][t]}: model {@code m}'s row of output token {@code t}, or -1; the extra inputs after the models. */
+    /** {@code rows[m][t]}: model {@code m}'s row of output token {@code t}, or -1; extra inputs after the models. */
     private final int[][] rows;
     /** How many of {@link #rows} are the merge's models (the donors); the rest are extra inputs. */
     private final int models;
@@ -136,8 +136,9 @@ public final class VocabularyAlignment {
         for (int m = 0; m < rows.length; m++) {
             Map<String, Integer> vocab = vocabs.get(m);
             if (vocab == null) {
-                throw config.error("tokenizer_source", named(m, refs.get(m), models.size()) + " has no tokenizer.json, nor has"
-                        + " the base model, so its embedding rows cannot be matched to the output tokenizer");
+                throw config.error("tokenizer_source", named(m, refs.get(m), models.size()) + " has no"
+                        + " tokenizer.json, nor has the base model, so its embedding rows cannot be matched to the"
+                        + " output tokenizer");
             }
             rows[m] = new int[tokens.length];
             for (int t = 0; t < tokens.length; t++) {

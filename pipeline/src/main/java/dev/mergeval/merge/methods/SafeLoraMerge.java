@@ -50,9 +50,10 @@ import java.util.Set;
  * count in {@code number} mode. Cost: {@code 2 d_out d_in min(d_out, d_in)} multiply-adds per target
  * matrix in the analysis, and again for each projected matrix when it is merged (a matrix with
  * fewer rows than columns is projected as {@code (V V^T) dW}, the reference code's association,
- * others as {@code V (V^T dW)}: {@link SafeLoraProjection#projectCheaply}). For {@code ALIGNED+ADAPTER} on
- * the aligned model the analysis takes each adapted matrix's cosine from the adapter's factors, as
- * the reference code does ({@link SafeLoraProjection#factorTerms}, {@code 2 d_out d_in r}).
+ * others as {@code V (V^T dW)}: {@link SafeLoraProjection#projectCheaply}). For
+ * {@code ALIGNED+ADAPTER} on the aligned model the analysis takes each adapted matrix's cosine from
+ * the adapter's factors, as the reference code does ({@link SafeLoraProjection#factorTerms},
+ * {@code 2 d_out d_in r}).
  */
 public final class SafeLoraMerge implements MergeMethod {
 

@@ -116,7 +116,7 @@ final class SafeLoraProjection {
      * of {@code V V^T} and {@code P} at a time, each sum in a fixed order: every Gram entry over the
      * columns, every element of {@code P} over the rows of {@code dW}, in ascending order.
      */
-    static double[] projectViaGram(float[] v, float[] dw, int rows, int cols, double vNorm, float[] aligned,
+    private static double[] projectViaGram(float[] v, float[] dw, int rows, int cols, double vNorm, float[] aligned,
             float[] out) {
         double dot = 0;
         double pp = 0;
