@@ -168,8 +168,9 @@ public final class MergeJob {
 
     /**
      * The output's {@code config.json} from the one it copies: a layout's layer count and per-layer
-     * lists ({@link dev.mergeval.merge.MergeLayout#layOutPerLayerKeys}, from the source models' configs), and the
-     * {@code vocab_size} of embeddings cut to the rows all inputs have ({@link EmbeddingRows}).
+     * lists ({@link dev.mergeval.merge.MergeLayout#layOutPerLayerKeys}, from the source models'
+     * configs), and the {@code vocab_size} of embeddings cut to the rows all inputs have
+     * ({@link EmbeddingRows}).
      */
     private static UnaryOperator<ObjectNode> outputConfig(MergePlan plan, Configuration conf) {
         Map<String, long[]> shapes = new LinkedHashMap<>();

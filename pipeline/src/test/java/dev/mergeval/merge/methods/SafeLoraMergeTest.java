@@ -332,14 +332,13 @@ class SafeLoraMergeTest {
                 dw[x] = spread(random);
             }
             double vNorm = Rules.norm(v, 0, v.length, 1);
-            double[] expected = SafeLoraProjection.project(v, dw, rows, cols, vNorm, null, null);
             float[] a = new float[v.length];
             for (int x = 0; x < a.length; x++) {
                 a[x] = spread(random);
             }
             float[] out = new float[v.length];
             float[] cheap = new float[v.length];
-            SafeLoraProjection.project(v, dw, rows, cols, vNorm, a, out);
+            double[] expected = SafeLoraProjection.project(v, dw, rows, cols, vNorm, a, out);
             double[] terms = SafeLoraProjection.projectCheaply(v, dw, rows, cols, vNorm, a, cheap);
             for (int x = 0; x < out.length; x++) {
                 assertEquals(out[x], cheap[x], Math.ulp(out[x]), rows + "x" + cols + " element " + x);
