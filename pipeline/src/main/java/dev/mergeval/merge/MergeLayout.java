@@ -182,8 +182,29 @@ public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers
                 }
             }
         }
+        routes = withCommonTokenRows(routes);
         checkInputs(config, models, routes);
         return new MergeLayout(layers.size(), ordered(routes, reference), layers);
+    }
+
+    /**
+     * The routes with every token matrix (embedding, output head: {@link EmbeddingRows}) cut to the
+     * rows that all of them have, the {@code models:} form's rule applied across slices: the
+     * embedding comes from the first slice's sources and the head from the last's, and a model
+     * that added tokens would otherwise give them different rows, an output no loader takes.
+     * mergekit writes the two sizes as they come. With {@code tokenizer_source} every input
+     * already has the output vocabulary's rows.
+     */
+    private static List<Route> withCommonTokenRows(List<Route> routes) {
+        long rows = routes.stream().filter(MergeLayout::isTokenMatrix).mapToLong(r -> r.spec().shape()[0]).min()
+                .orElse(0);
+        return routes.stream().map(r -> !isTokenMatrix(r) || r.spec().shape()[0] == rows ? r
+                : new Route(new TensorInfo(r.name(), r.spec().dtype(), new long[] {rows, r.spec().shape()[1]}),
+                        r.slice(), r.t(), r.inputs())).toList();
+    }
+
+    private static boolean isTokenMatrix(Route r) {
+        return EmbeddingRows.isEmbedding(r.name()) && r.spec().shape().length == 2;
     }
 
     /**

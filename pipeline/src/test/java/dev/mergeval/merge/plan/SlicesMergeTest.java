@@ -151,6 +151,39 @@ class SlicesMergeTest {
         assertEquals(Mappers.JSON.readTree("[1, 1, 1, 1, 0]"), merged.get("no_rope_layers"));
     }
 
+    /**
+     * A frankenmerge of a model and one that added six tokens takes the embedding from the first
+     * slice and the head from the last, each cut to the rows both have, whichever comes first; the
+     * config declares those rows, and the output loads and generates.
+     */
+    @Test
+    void tokenMatricesOfSlicesFromModelsWithAddedTokensKeepTheCommonRows(@TempDir Path out) throws IOException {
+        ObjectNode config = TinyModels.llamaConfig().put("num_hidden_layers", 4).put("tie_word_embeddings", false);
+        int vocab = config.get("vocab_size").asInt();
+        String wide = TinyModels.write(out.resolve("wide"), config.deepCopy().put("vocab_size", vocab + 6), DType.BF16,
+                4, Long.MAX_VALUE).toString();
+        for (boolean wideFirst : new boolean[] {false, true}) {
+            String first = wideFirst ? wide : a;
+            String last = wideFirst ? a : wide;
+            Path dir = out.resolve(wideFirst ? "wide-first" : "wide-last");
+            MergeJob.run(request(frankenmerge().replace(a, "FIRST").replace(b, last).replace("FIRST", first), dir),
+                    executor(2), CONF);
+            try (Checkpoint merged = Checkpoint.open(dir.toString(), CONF);
+                    Checkpoint from = Checkpoint.open(first, CONF); Checkpoint to = Checkpoint.open(last, CONF)) {
+                for (String name : List.of("model.embed_tokens.weight", "lm_head.weight")) {
+                    Checkpoint source = name.startsWith("model.") ? from : to;
+                    assertArrayEquals(new long[] {vocab, 32}, merged.info(name).shape(), name);
+                    byte[] rows = raw(merged, name);
+                    assertArrayEquals(source.readRaw(name, 0, rows.length), rows, name + " <- " + source.location());
+                }
+            }
+            assertEquals(vocab, Mappers.JSON.readTree(dir.resolve("config.json").toFile()).get("vocab_size").asInt());
+            try (DjlLanguageModel model = LanguageModels.loadDirectory(dir.toString(), CONF, RuntimeOptions.cpu())) {
+                assertEquals(1, model.generate(List.of("w3 w4 w5"), GenerationParams.greedy(4)).size());
+            }
+        }
+    }
+
     @Test
     void frankenmergeMergedOnLoadEqualsTheOneWrittenToDisk(@TempDir Path out) throws IOException {
         Path conf = out.resolve("franken.yaml");
