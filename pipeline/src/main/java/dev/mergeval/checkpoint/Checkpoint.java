@@ -35,6 +35,18 @@ public interface Checkpoint extends AutoCloseable {
     }
 
     /**
+     * {@link #open} for a task of {@code job} (a merge plan, an analysis, an extraction plan: the
+     * value every task of the job shares in a JVM, compared by identity): the first task of the job
+     * in this JVM opens the checkpoint, the later ones get it {@link #reopen reopened}, reading no
+     * header, index, config or adapter again. A unit of a 70B merge on S3 would otherwise make a
+     * request or two for each shard of each input before its first byte, and read a LoRA adapter
+     * whole; the files must not change while the job runs, as its plan assumes anyway.
+     */
+    static Checkpoint openFor(Object job, String uri, Configuration conf) {
+        return JobCheckpoints.open(job, uri, conf);
+    }
+
+    /**
      * Where {@link #open} splits {@code uri} into mergekit's {@code BASE+ADAPTER}: the index of that
      * {@code '+'}, or -1 when {@code uri} names a path itself, so that callers classify a location
      * by the very rule that opens it.
@@ -122,6 +134,18 @@ public interface Checkpoint extends AutoCloseable {
 
     /** The {@code __metadata__} of the first shard (empty if none). */
     Map<String, String> metadata();
+
+    /**
+     * A checkpoint over the same files as this one as {@link #open} opened it, with its own streams,
+     * opened as each shard is first read: nothing is read again (headers, configs, an adapter's
+     * factors), so the files must be the ones this checkpoint read, as they are for the tasks of
+     * one job ({@link #openFor}). Closing either leaves the other open.
+     *
+     * @throws UnsupportedOperationException for a view that {@link #open} does not give
+     */
+    default Checkpoint reopen() {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " is not reopened");
+    }
 
     @Override
     void close();

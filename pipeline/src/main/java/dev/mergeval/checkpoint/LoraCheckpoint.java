@@ -88,6 +88,12 @@ public final class LoraCheckpoint extends ForwardingCheckpoint {
         return new LoraCheckpoint(location, base, adapter);
     }
 
+    /** The same adapter, already read, over the base reopened. */
+    @Override
+    public Checkpoint reopen() {
+        return new LoraCheckpoint(location, model.reopen(), adapter);
+    }
+
     /** The adapter applied on read. */
     public LoraAdapter adapter() {
         return adapter;

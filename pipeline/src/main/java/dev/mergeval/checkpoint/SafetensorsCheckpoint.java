@@ -12,13 +12,17 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import org.apache.hadoop.fs.FSDataInputStream;
+import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.util.functional.FutureIO;
 
 /**
  * A checkpoint stored as one or more safetensors files. One stream is kept open per shard and all
  * reads are positional ({@code readFully(position, ...)}), so concurrent readers do not share a
- * file pointer.
+ * file pointer. {@link #reopen} gives a checkpoint over the same headers whose streams open as
+ * their shards are first read, with the status the headers were checked against (on S3A, no
+ * request until then).
  */
 final class SafetensorsCheckpoint implements Checkpoint {
 
@@ -27,23 +31,28 @@ final class SafetensorsCheckpoint implements Checkpoint {
 
     private static final ThreadLocal<byte[]> SCRATCH = ThreadLocal.withInitial(() -> new byte[0]);
 
-    private record Shard(ShardFile file, SafetensorsHeader header, FSDataInputStream in) {
+    private record Shard(ShardFile file, SafetensorsHeader header, FileStatus status) {
     }
 
     private final String location;
     private final String root;
+    private final FileSystem fs;
     private final List<Shard> shards;
     private final Map<String, Integer> shardOfTensor;
     private final List<String> names;
     private final ObjectNode config;
+    /** Each shard's stream, null until it is first read; guarded by itself, as is {@link #closed}. */
+    private final FSDataInputStream[] streams;
     private volatile boolean closed;
 
-    private SafetensorsCheckpoint(String location, String root, List<Shard> shards,
-                                  ObjectNode config) {
+    private SafetensorsCheckpoint(String location, String root, FileSystem fs, List<Shard> shards,
+                                  ObjectNode config, FSDataInputStream[] streams) {
         this.location = location;
         this.root = root;
+        this.fs = fs;
         this.shards = List.copyOf(shards);
         this.config = config;
+        this.streams = streams;
         Map<String, Integer> idx = new HashMap<>();
         List<String> order = new ArrayList<>();
         for (int i = 0; i < shards.size(); i++) {
@@ -60,6 +69,22 @@ final class SafetensorsCheckpoint implements Checkpoint {
         this.names = Collections.unmodifiableList(order);
     }
 
+    private SafetensorsCheckpoint(SafetensorsCheckpoint opened) {
+        this.location = opened.location;
+        this.root = opened.root;
+        this.fs = opened.fs;
+        this.shards = opened.shards;
+        this.config = opened.config;
+        this.shardOfTensor = opened.shardOfTensor;
+        this.names = opened.names;
+        this.streams = new FSDataInputStream[shards.size()];
+    }
+
+    @Override
+    public Checkpoint reopen() {
+        return new SafetensorsCheckpoint(this);
+    }
+
     /**
      * Opens {@code shardPaths} (already checked to exist) of the model directory {@code rootDir}.
      * If {@code weightMap} is non-null it must agree exactly with the shards' headers.
@@ -68,27 +93,24 @@ final class SafetensorsCheckpoint implements Checkpoint {
                                       List<Path> shardPaths, Map<String, String> weightMap,
                                       ObjectNode config) {
         List<Shard> shards = new ArrayList<>();
+        FSDataInputStream[] streams = new FSDataInputStream[shardPaths.size()];
         try {
             for (Path p : shardPaths) {
-                long len = fs.getFileStatus(p).getLen();
+                FileStatus status = fs.getFileStatus(p);
                 FSDataInputStream in = fs.open(p);
-                try {
-                    SafetensorsHeader h = SafetensorsHeader.read(in, len, p.toString());
-                    shards.add(new Shard(new ShardFile(p.toString(), len), h, in));
-                } catch (RuntimeException | IOException e) {
-                    in.close();
-                    throw e;
-                }
+                streams[shards.size()] = in;
+                SafetensorsHeader h = SafetensorsHeader.read(in, status.getLen(), p.toString());
+                shards.add(new Shard(new ShardFile(p.toString(), status.getLen()), h, status));
             }
             if (weightMap != null) {
                 checkWeightMap(shards, relativeNames(rootDir, shardPaths), weightMap);
             }
-            return new SafetensorsCheckpoint(location, rootDir.toString(), shards, config);
+            return new SafetensorsCheckpoint(location, rootDir.toString(), fs, shards, config, streams);
         } catch (IOException e) {
-            closeAll(shards);
+            closeAll(streams);
             throw new UncheckedIOException("cannot open checkpoint " + location, e);
         } catch (RuntimeException e) {
-            closeAll(shards);
+            closeAll(streams);
             throw e;
         }
     }
@@ -130,12 +152,14 @@ final class SafetensorsCheckpoint implements Checkpoint {
         }
     }
 
-    private static void closeAll(List<Shard> shards) {
-        for (Shard s : shards) {
+    private static void closeAll(FSDataInputStream[] streams) {
+        for (FSDataInputStream in : streams) {
             try {
-                s.in().close();
+                if (in != null) {
+                    in.close();
+                }
             } catch (IOException ignored) {
-                // Already failing; the first error is the one to report.
+                // Already failing or closing; the first error is the one to report.
             }
         }
     }
@@ -161,11 +185,15 @@ final class SafetensorsCheckpoint implements Checkpoint {
     }
 
     private Shard shard(String name) {
+        return shards.get(shardIndex(name));
+    }
+
+    private int shardIndex(String name) {
         Integer i = shardOfTensor.get(name);
         if (i == null) {
             throw new BadInputException(location + ": no tensor '" + name + "'");
         }
-        return shards.get(i);
+        return i;
     }
 
     @Override
@@ -180,7 +208,8 @@ final class SafetensorsCheckpoint implements Checkpoint {
 
     @Override
     public void readFloats(String name, long elementOffset, float[] dst, int dstOff, int count) {
-        Shard s = shard(name);
+        int shard = shardIndex(name);
+        Shard s = shards.get(shard);
         TensorInfo t = s.header().tensor(name);
         DType dt = t.dtype();
         if (!dt.isCodecSupported()) {
@@ -195,7 +224,7 @@ final class SafetensorsCheckpoint implements Checkpoint {
         long pos = s.header().dataOffset() + t.begin() + elementOffset * es;
         for (int done = 0; done < count; ) {
             int n = Math.min(maxElems, count - done);
-            readFully(s, name, pos, buf, n * es);
+            readFully(shard, name, pos, buf, 0, n * es);
             TensorCodec.decode(dt, ByteBuffer.wrap(buf, 0, n * es), dst, dstOff + done, n);
             pos += (long) n * es;
             done += n;
@@ -204,36 +233,46 @@ final class SafetensorsCheckpoint implements Checkpoint {
 
     @Override
     public byte[] readRaw(String name, long byteOffset, int length) {
-        Shard s = shard(name);
+        int shard = shardIndex(name);
+        Shard s = shards.get(shard);
         TensorInfo t = s.header().tensor(name);
         Objects.checkFromIndexSize(byteOffset, length, t.byteLength());
         byte[] out = new byte[length];
-        readFully(s, name, s.header().dataOffset() + t.begin() + byteOffset, out, length);
+        readFully(shard, name, s.header().dataOffset() + t.begin() + byteOffset, out, 0, length);
         return out;
     }
 
     @Override
     public void readStored(String name, long byteOffset, byte[] dst, int dstOff, int length) {
-        Shard s = shard(name);
+        int shard = shardIndex(name);
+        Shard s = shards.get(shard);
         TensorInfo t = s.header().tensor(name);
         Objects.checkFromIndexSize(byteOffset, length, t.byteLength());
         Objects.checkFromIndexSize(dstOff, length, dst.length);
-        readFully(s, name, s.header().dataOffset() + t.begin() + byteOffset, dst, dstOff, length);
+        readFully(shard, name, s.header().dataOffset() + t.begin() + byteOffset, dst, dstOff, length);
     }
 
-    private void readFully(Shard s, String name, long pos, byte[] buf, int len) {
-        readFully(s, name, pos, buf, 0, len);
-    }
-
-    private void readFully(Shard s, String name, long pos, byte[] buf, int off, int len) {
-        if (closed) {
-            throw new IllegalStateException("checkpoint " + location + " is closed");
-        }
+    private void readFully(int shard, String name, long pos, byte[] buf, int off, int len) {
+        Shard s = shards.get(shard);
         try {
-            s.in().readFully(pos, buf, off, len);
+            stream(shard).readFully(pos, buf, off, len);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read tensor '" + name + "' from "
                     + s.file().path(), e);
+        }
+    }
+
+    /** Shard {@code i}'s stream, opened on first use with the status its header was checked against. */
+    private FSDataInputStream stream(int i) throws IOException {
+        synchronized (streams) {
+            if (closed) {
+                throw new IllegalStateException("checkpoint " + location + " is closed");
+            }
+            if (streams[i] == null) {
+                FileStatus status = shards.get(i).status();
+                streams[i] = FutureIO.awaitFuture(fs.openFile(status.getPath()).withFileStatus(status).build());
+            }
+            return streams[i];
         }
     }
 
@@ -267,9 +306,11 @@ final class SafetensorsCheckpoint implements Checkpoint {
 
     @Override
     public void close() {
-        if (!closed) {
-            closed = true;
-            closeAll(shards);
+        synchronized (streams) {
+            if (!closed) {
+                closed = true;
+                closeAll(streams);
+            }
         }
     }
 }

@@ -28,13 +28,16 @@ public final class DeltaDecomposer {
     private DeltaDecomposer() {
     }
 
-    /** Runs task {@code index} of {@code plan}, opening both models through {@code conf}. */
+    /**
+     * Runs task {@code index} of {@code plan}, opening both models through {@code conf} (as
+     * {@link Checkpoint#openFor} does for the tasks of one plan).
+     */
     public static DeltaResult run(ExtractionPlan plan, int index, Configuration conf) {
         ExtractionPlan.DeltaTask task = plan.tasks().get(index);
         float[] ft;
         float[] base;
-        try (Checkpoint ftFile = Checkpoint.open(plan.model(), conf);
-                Checkpoint baseFile = Checkpoint.open(plan.baseModel(), conf)) {
+        try (Checkpoint ftFile = Checkpoint.openFor(plan, plan.model(), conf);
+                Checkpoint baseFile = Checkpoint.openFor(plan, plan.baseModel(), conf)) {
             Checkpoint m = TiedHead.aliased(ftFile, baseFile);
             Checkpoint b = TiedHead.aliased(baseFile, ftFile);
             // A resized embedding is compared over the rows both have (a prefix of each).

@@ -42,9 +42,13 @@ public final class AnalysisContext {
             tensors = List.copyOf(tensors);
         }
 
-        /** {@code task} applied to {@code tensor} of these inputs, opened (and closed) here, on this thread. */
+        /**
+         * {@code task} applied to {@code tensor} of these inputs, opened (and closed) here, on this
+         * thread: reopened where an earlier task of this very value opened them in this JVM
+         * ({@link MergeInputs#openFor}).
+         */
         public <R extends Serializable> R apply(String tensor, TensorTask<R> task, Configuration conf) {
-            try (MergeInputs inputs = MergeInputs.open(config, models, extras, conf)) {
+            try (MergeInputs inputs = MergeInputs.openFor(this, config, models, extras, conf)) {
                 AnalysisContext ctx = new AnalysisContext(inputs, inputs.merger(numLayers, PlanAnalysis.NONE), tensors,
                         conf, 1, Progress.NONE, AnalysisRunner.LOCAL, this);
                 return task.apply(ctx, tensor);

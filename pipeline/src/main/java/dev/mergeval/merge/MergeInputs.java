@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.function.Function;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 
@@ -139,15 +140,30 @@ public final class MergeInputs implements AutoCloseable {
      */
     public static MergeInputs open(MergeConfig config, Map<String, String> modelLocations,
             Map<String, String> extraLocations, Configuration conf) {
+        return open(config, modelLocations, extraLocations, conf, location -> Checkpoint.open(location, conf));
+    }
+
+    /**
+     * {@link #open} for a task of {@code job} (a plan, an analysis): each input is opened as
+     * {@link Checkpoint#openFor} opens it, so only the job's first task in this JVM reads headers.
+     */
+    public static MergeInputs openFor(Object job, MergeConfig config, Map<String, String> modelLocations,
+            Map<String, String> extraLocations, Configuration conf) {
+        return open(config, modelLocations, extraLocations, conf,
+                location -> Checkpoint.openFor(job, location, conf));
+    }
+
+    private static MergeInputs open(MergeConfig config, Map<String, String> modelLocations,
+            Map<String, String> extraLocations, Configuration conf, Function<String, Checkpoint> opener) {
         Map<String, Checkpoint> models = new LinkedHashMap<>();
         Map<String, Checkpoint> extras = new LinkedHashMap<>();
         try {
             for (String ref : config.inputModels()) {
-                models.put(ref, Checkpoint.open(modelLocations.get(ref), conf));
+                models.put(ref, opener.apply(modelLocations.get(ref)));
             }
             for (String parameter : config.extraModels().keySet()) {
                 try {
-                    extras.put(parameter, Checkpoint.open(extraLocations.get(parameter), conf));
+                    extras.put(parameter, opener.apply(extraLocations.get(parameter)));
                 } catch (BadInputException e) {
                     throw config.error("parameters." + parameter, e.getMessage());
                 }

@@ -13,8 +13,9 @@ import org.apache.spark.util.SerializableConfiguration;
 
 /**
  * Runs a plan-time analysis' per-tensor work (Safe LoRA's cosines: minutes per matrix of an 8B model)
- * as Spark tasks, one per tensor: each opens the inputs again from the broadcast
- * {@link AnalysisContext.Remote} and the driver's Hadoop configuration, and returns its result;
+ * as Spark tasks, one per tensor: each opens the inputs from the broadcast
+ * {@link AnalysisContext.Remote} and the driver's Hadoop configuration (an executor's first task
+ * reads their headers, the later ones reopen them), and returns its result;
  * {@code collect} gives them back in the tensors' order, so the plan is the one a single JVM makes.
  * A task failing on bad input stops the job ({@link FailFast}).
  */

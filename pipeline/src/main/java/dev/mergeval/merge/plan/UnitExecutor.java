@@ -113,7 +113,7 @@ public final class UnitExecutor {
         TensorMerger merger = TensorMerger.create(config, plan.numLayers(), plan.analysis(), plan.params(),
                 plan.layout());
         Scratch scratch = SCRATCH.get();
-        try (MergeInputs inputs = MergeInputs.open(config, plan.modelUris(), plan.extraUris(), conf)
+        try (MergeInputs inputs = MergeInputs.openFor(plan, config, plan.modelUris(), plan.extraUris(), conf)
                 .ofPlan(plan.planId())) {
             for (TensorSlice slice : unit.slices()) {
                 OutputTensor tensor = plan.tensor(slice.tensor());
