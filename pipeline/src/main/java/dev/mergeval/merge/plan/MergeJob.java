@@ -180,7 +180,8 @@ public final class MergeJob {
                 json.put("num_hidden_layers", plan.layout().numLayers());
                 Map<String, JsonNode> configs = new HashMap<>();
                 plan.layout().layOutPerLayerKeys(json, ref -> configs.computeIfAbsent(ref, r -> {
-                    try (Checkpoint model = Checkpoint.open(plan.uriOf(r), conf)) {
+                    // As the units opened it: read again only where they ran in other JVMs.
+                    try (Checkpoint model = Checkpoint.openFor(plan, plan.uriOf(r), conf)) {
                         return model.config();
                     }
                 }));
