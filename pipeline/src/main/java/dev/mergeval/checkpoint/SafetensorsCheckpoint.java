@@ -43,7 +43,7 @@ final class SafetensorsCheckpoint implements Checkpoint {
     private final ObjectNode config;
     /** Each shard's stream, null until it is first read; guarded by itself, as is {@link #closed}. */
     private final FSDataInputStream[] streams;
-    private volatile boolean closed;
+    private boolean closed;
 
     private SafetensorsCheckpoint(String location, String root, FileSystem fs, List<Shard> shards,
                                   ObjectNode config, FSDataInputStream[] streams) {

@@ -26,7 +26,7 @@ import java.util.function.Function;
  * non-layer tensors (final norm, LM head) from the last slice's sources, also at {@code t = 0}. The
  * tensors of an output layer are those of the first source's layer; every source must hold each in
  * the same shape (embeddings: the rows all sources have, {@link EmbeddingRows}) and a dtype it
- * merges with.
+ * merges with; the embedding and the head then keep the rows they both have.
  *
  * <p>Output order: the reference model's (the base model, else the first slice's first source),
  * with layers renumbered; a layer tensor it does not hold (a deeper output) follows its last tensor
