@@ -85,12 +85,17 @@ public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers
      */
     private static final List<String> PER_LAYER_KEYS = List.of("layer_types", "no_rope_layers");
 
+    private static final String SLIDING = "sliding_attention";
+    private static final String FULL = "full_attention";
+
     /**
      * Lays out the per-layer lists ({@link #PER_LAYER_KEYS}) of the output's {@code config} over the
      * output layers: entry {@code k} is the entry of the layer that output layer {@code k} comes
      * from, in the config of its slice's first source ({@code configOf}, by model reference), else
      * in {@code config}'s own list. A list that some layer finds no entry in is removed, so that
-     * transformers derives it (a list of another length fails to load).
+     * transformers derives it (a list of another length fails to load). Then, without a
+     * {@code layer_types}, the types transformers derives from each layer's index follow their
+     * layers too ({@link #writeDerivedLayerTypes}).
      */
     public void layOutPerLayerKeys(ObjectNode config, Function<String, JsonNode> configOf) {
         for (String key : PER_LAYER_KEYS) {
@@ -116,6 +121,62 @@ public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers
                 config.set(key, out);
             }
         }
+        writeDerivedLayerTypes(config, configOf);
+    }
+
+    /**
+     * Where {@code config} has no {@code layer_types} and transformers derives each layer's attention
+     * from its index (below), writes the list of the source layers' types wherever that index rule
+     * would give an output layer another type than its source layer had: a frankenmerge of Gemma 3
+     * (a full-attention layer every sixth) stacking ranges that do not start at a multiple of six,
+     * or of Qwen2/3 with sliding windows above {@code max_window_layers}. transformers 4.53 and
+     * later read the list; older versions ignore it.
+     */
+    private void writeDerivedLayerTypes(ObjectNode config, Function<String, JsonNode> configOf) {
+        if (config.has("layer_types")) {
+            return;
+        }
+        ArrayNode types = config.arrayNode();
+        boolean moved = false;
+        for (Layer layer : layers) {
+            Map.Entry<String, Integer> first = layer.sources().entrySet().iterator().next();
+            JsonNode model = configOf.apply(first.getKey());
+            String source = derivedLayerType(model == null ? config : model, first.getValue());
+            String output = derivedLayerType(config, layer.layer());
+            if (source == null || output == null) {
+                return;
+            }
+            types.add(source);
+            moved |= !source.equals(output);
+        }
+        if (moved) {
+            config.set("layer_types", types);
+        }
+    }
+
+    /**
+     * The attention type transformers' config gives layer {@code i} of a model whose
+     * {@code config.json} lists no {@code layer_types}, or null where it derives none from the index:
+     * Qwen2/3 (and their MoE) slide above {@code max_window_layers} when {@code use_sliding_window}
+     * is set; Gemma 2 every other layer, Gemma 3 and Cohere 2 all but every
+     * {@code sliding_window_pattern}-th (6 and 4 by default).
+     */
+    static String derivedLayerType(JsonNode config, int i) {
+        int pattern;
+        switch (config.path("model_type").asText("")) {
+            case "qwen2", "qwen2_moe", "qwen3", "qwen3_moe" -> {
+                boolean sliding = config.path("use_sliding_window").asBoolean(false)
+                        && config.hasNonNull("sliding_window") && i >= config.path("max_window_layers").asInt(28);
+                return sliding ? SLIDING : FULL;
+            }
+            case "gemma2" -> pattern = 2;
+            case "gemma3_text" -> pattern = config.path("sliding_window_pattern").asInt(6);
+            case "cohere2" -> pattern = config.path("sliding_window_pattern").asInt(4);
+            default -> {
+                return null;
+            }
+        }
+        return pattern <= 0 ? null : (i + 1) % pattern != 0 ? SLIDING : FULL;
     }
 
     /** The output tensors by name, in output order. */

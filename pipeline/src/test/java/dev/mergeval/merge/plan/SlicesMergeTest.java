@@ -152,6 +152,37 @@ class SlicesMergeTest {
     }
 
     /**
+     * Where the config has no {@code layer_types} and transformers derives them from the layer index
+     * (Qwen2 with sliding windows above {@code max_window_layers} 2), the output lists each layer's
+     * source layer's type: by index, output layer 2 (layer 1 of the second model, full attention)
+     * would slide. A stack whose layers keep their types by index gets no list.
+     */
+    @Test
+    void layerTypesDerivedFromTheIndexFollowTheLayers(@TempDir Path out) throws IOException {
+        ObjectNode config = TinyModels.llamaConfig().put("num_hidden_layers", 4).put("tie_word_embeddings", false)
+                .put("model_type", "qwen2").put("use_sliding_window", true).put("sliding_window", 4096)
+                .put("max_window_layers", 2);
+        String qa = TinyModels.write(out.resolve("qa"), config, DType.BF16, 1, Long.MAX_VALUE).toString();
+        String qb = TinyModels.write(out.resolve("qb"), config, DType.BF16, 2, Long.MAX_VALUE).toString();
+        Path dir = out.resolve("franken");
+        MergeJob.run(request(frankenmerge().replace(a, qa).replace(b, qb), dir), executor(2), CONF);
+        assertEquals(Mappers.JSON.readTree("[\"full_attention\", \"full_attention\", \"full_attention\","
+                + " \"sliding_attention\", \"sliding_attention\"]"),
+                Mappers.JSON.readTree(dir.resolve("config.json").toFile()).get("layer_types"));
+
+        Path kept = out.resolve("kept");
+        String sameIndices = """
+                merge_method: passthrough
+                slices:
+                  - sources: [{model: %s, layer_range: [0, 2]}]
+                  - sources: [{model: %s, layer_range: [2, 4]}]
+                """.formatted(qa, qb);
+        MergeJob.run(request(sameIndices, kept), executor(2), CONF);
+        assertFalse(Mappers.JSON.readTree(kept.resolve("config.json").toFile()).has("layer_types"),
+                "every layer keeps its index, so transformers derives the same types");
+    }
+
+    /**
      * A frankenmerge of a model and one that added six tokens takes the embedding from the first
      * slice and the head from the last, each cut to the rows both have, whichever comes first; the
      * config declares those rows, and the output loads and generates.
