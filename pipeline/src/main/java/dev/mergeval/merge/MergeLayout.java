@@ -15,6 +15,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.function.Function;
 
 /**
@@ -204,6 +205,14 @@ public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers
                 }
             }
         }
+        models.forEach((ref, model) -> {
+            List<String> stacks = MergeInputs.weights(model).stream().map(TensorMerger::layerStack)
+                    .filter(Objects::nonNull).distinct().toList();
+            if (stacks.size() > 1) {
+                throw config.error("slices", "model '" + ref + "' has " + stacks.size() + " stacks of layers "
+                        + stacks + " (a multimodal model?), which layer ranges would mix; merge it with models:");
+            }
+        });
         Map<String, Map<Integer, List<String>>> byLayer = new HashMap<>();
         models.forEach((ref, model) -> byLayer.put(ref, byLayer(model)));
         Checkpoint reference = models.get(config.baseModel().orElse(config.inputModels().get(0)));

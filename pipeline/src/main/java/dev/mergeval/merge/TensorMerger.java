@@ -152,6 +152,15 @@ public final class TensorMerger {
         return tensorName.substring(0, m.start(1)) + layer + tensorName.substring(m.end(1));
     }
 
+    /**
+     * The stack of layers a layer tensor belongs to, its name up to the layer index (such as
+     * {@code model.layers.}), or null for a tensor outside any (see {@link #layerIndex}).
+     */
+    public static String layerStack(String tensorName) {
+        Matcher m = LAYER.matcher(tensorName);
+        return m.find() ? tensorName.substring(0, m.start(1)) : null;
+    }
+
     /** True for a non-layer tensor that comes before the layers (embeddings). */
     public static boolean isPreWeight(String tensorName) {
         return PRE_WEIGHT.matcher(tensorName).find();

@@ -9,9 +9,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mergeval.bench.SyntheticModels;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
+import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.OutputPublisher;
+import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
 import dev.mergeval.common.Progress;
@@ -397,6 +400,24 @@ class SlicesMergeTest {
                 () -> MergeJob.run(request(yaml, dir), executor(1), CONF));
         assertEquals("test.yaml: slices[1].sources[0].layer_range: [2, 6) is outside model '" + b
                 + "', which has 4 layers [0, 4)", e.getMessage());
+        assertFalse(Files.exists(dir), "nothing published");
+    }
+
+    /** A model with a second stack of layers (a vision encoder's) is refused, naming both stacks. */
+    @Test
+    void aModelWithTwoStacksOfLayersIsBadInput(@TempDir Path out) throws IOException {
+        ObjectNode config = TinyModels.llamaConfig().put("num_hidden_layers", 4).put("tie_word_embeddings", false);
+        List<TensorInfo> tensors = new java.util.ArrayList<>(SyntheticModels.tensors(config, DType.BF16));
+        tensors.add(new TensorInfo("vision_tower.encoder.layers.0.fc.weight", DType.BF16, new long[] {4, 4}));
+        Path multimodal = out.resolve("mm");
+        SyntheticModels.writeLlama(HadoopFs.local(), HadoopFs.of(multimodal), config, tensors,
+                t -> new float[Math.toIntExact(t.numElements())], Long.MAX_VALUE, Map.of());
+        Path dir = out.resolve("bad");
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> MergeJob.run(request(frankenmerge().replace(b, multimodal.toString()), dir), executor(1), CONF));
+        assertEquals("test.yaml: slices: model '" + multimodal + "' has 2 stacks of layers [model.layers.,"
+                + " vision_tower.encoder.layers.] (a multimodal model?), which layer ranges would mix; merge it with"
+                + " models:", e.getMessage());
         assertFalse(Files.exists(dir), "nothing published");
     }
 
