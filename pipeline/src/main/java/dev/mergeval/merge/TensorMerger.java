@@ -37,10 +37,15 @@ public final class TensorMerger {
     private final PlanAnalysis analysis;
     private final Map<String, MergeLayout.Route> routes;
     private final List<MergeConfig> slices;
+    /** The parameters a plan resolved, by tensor name, read as they are (not copied: a plan has one per tensor). */
+    private final Map<String, TensorParams> planned;
+    /** The parameters resolved here, of tensors {@link #planned} lacks. */
     private final Map<String, TensorParams> resolved = new ConcurrentHashMap<>();
 
-    private TensorMerger(MergeConfig config, int numLayers, PlanAnalysis analysis, MergeLayout layout) {
+    private TensorMerger(MergeConfig config, int numLayers, PlanAnalysis analysis, MergeLayout layout,
+            Map<String, TensorParams> planned) {
         this.config = config;
+        this.planned = planned;
         this.method = config.method();
         this.numLayers = numLayers;
         this.models = config.inputModels();
@@ -66,7 +71,8 @@ public final class TensorMerger {
     /**
      * Like {@link #create(MergeConfig, int, PlanAnalysis)}, starting from the parameters of the
      * tensors in {@code resolved} (by name, from {@link #params(List)} of an equal merger, as a plan
-     * carries them), so that they are not resolved again.
+     * carries them), so that they are not resolved again. The map is read where it is, not copied,
+     * and must not change.
      */
     public static TensorMerger create(MergeConfig config, int numLayers, PlanAnalysis analysis,
             Map<String, TensorParams> resolved) {
@@ -85,9 +91,7 @@ public final class TensorMerger {
         if (config.isSliced() != (layout != null)) {
             throw new IllegalArgumentException("a slices: config merges with its layout, a models: config without");
         }
-        TensorMerger merger = new TensorMerger(config, numLayers, analysis, layout);
-        merger.resolved.putAll(resolved);
-        return merger;
+        return new TensorMerger(config, numLayers, analysis, layout, resolved);
     }
 
     /**
@@ -274,7 +278,8 @@ public final class TensorMerger {
 
     /** The parameters resolved for {@code tensorName}. */
     public TensorParams params(String tensorName) {
-        return resolved.computeIfAbsent(tensorName, this::resolve);
+        TensorParams params = planned.get(tensorName);
+        return params != null ? params : resolved.computeIfAbsent(tensorName, this::resolve);
     }
 
     /** The parameters resolved for each of {@code tensorNames}, by name in their order. */

@@ -19,7 +19,10 @@ import java.util.Arrays;
  * element ({@link #bits}, {@link #keeps}), chunk after chunk in ascending order, so no pass looks
  * for the last one. Memory: 3 MiB of counters, whatever {@code n}, from the cut's first element to
  * its resolution; the thread keeps them for its next cut, as a tensor's worth of cuts would
- * otherwise fill the young generation every few tensors.
+ * otherwise fill the young generation every few tensors. Only the buckets up to the largest
+ * magnitude's are summed and cleared: a fine-tune's deltas are small (below 2^-3, a quarter of the
+ * buckets), and for a small tensor (the experts of a mixture of experts) sweeping all 3 MiB cost
+ * several times the counting itself.
  */
 final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
     private static final int BUCKETS = 1 << 16;
@@ -37,6 +40,8 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
     /** This cut's counters from its first element to its resolution, then the thread's again. */
     private Counters counters;
     private long sinceFlush;
+    /** The largest high-bit bucket counted so far: the counters above it are all zeros. */
+    private int topBucket;
     private boolean resolved;
     private boolean highPassDone;
     private int high;
@@ -87,7 +92,7 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
                 flushLanes();
             }
             sinceFlush += count;
-            countHigh(x, base, count, counters().lanes);
+            topBucket = Math.max(topBucket, countHigh(x, base, count, counters().lanes));
         } else {
             countLow(x, base, count, high, counters.hist);
         }
@@ -97,15 +102,19 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
      * Pass one: the count of each high-bit bucket and of its members whose low 16 bits are all
      * zero, one increment per element: the counter of (bucket, low bits zero or not, lane). A
      * fine-tune's magnitudes crowd into few buckets, so with one counter per bucket neighbouring
-     * elements would wait on each other's increment: element i counts in lane i % 4.
+     * elements would wait on each other's increment: element i counts in lane i % 4. Returns the
+     * largest bucket counted.
      */
-    private static void countHigh(float[] x, float[] base, int count, int[] lanes) {
+    private static int countHigh(float[] x, float[] base, int count, int[] lanes) {
+        int top = 0;
         for (int i = 0; i < count; i++) {
             int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
             // (low + 0xFFFF) >>> 16 is 0 exactly when the low 16 bits are all zero.
             int nonzeroLow = ((m & 0xFFFF) + 0xFFFF) >>> 16;
             lanes[(((m >>> 16) << 1 | nonzeroLow) << 2) + (i & (LANES - 1))]++;
+            top = Math.max(top, m);
         }
+        return top >>> 16;
     }
 
     /** Pass two: the counts of the low bits inside bucket {@code high}. */
@@ -139,8 +148,8 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
         }
         highPassDone = true;
         long smallest = c.zeroLow[high];
-        Arrays.fill(hist, 0);
-        Arrays.fill(c.zeroLow, 0);
+        Arrays.fill(hist, 0, topBucket + 1, 0);
+        Arrays.fill(c.zeroLow, 0, topBucket + 1, 0);
         if (rank - below < smallest) {
             // Rank n - k is among the bucket's smallest value, whose low bits are zero.
             resolve(0, below, smallest);
@@ -159,7 +168,7 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
     private void flushLanes() {
         Counters c = counters();
         int[] lanes = c.lanes;
-        for (int bucket = 0, slot = 0; bucket < BUCKETS; bucket++) {
+        for (int bucket = 0, slot = 0; bucket <= topBucket; bucket++) {
             long zero = 0;
             long nonzero = 0;
             for (int lane = 0; lane < LANES; lane++) {
@@ -171,7 +180,7 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
             c.hist[bucket] += zero + nonzero;
             c.zeroLow[bucket] += zero;
         }
-        Arrays.fill(lanes, 0);
+        Arrays.fill(lanes, 0, (topBucket + 1) * 2 * LANES, 0);
         sinceFlush = 0;
     }
 

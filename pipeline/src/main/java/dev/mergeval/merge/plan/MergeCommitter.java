@@ -131,20 +131,20 @@ public final class MergeCommitter {
         for (UnitResult r : results) {
             byUnit.put(r.unitId(), r);
         }
-        Map<String, OutputTensor> tensors = plan.tensorIndex();
         Map<String, List<Piece>> pieces = new LinkedHashMap<>();
         for (WorkUnit unit : plan.units()) {
             UnitResult r = byUnit.get(unit.id());
             if (r == null) {
                 throw new IllegalStateException("unit " + unit.id() + " produced no part");
             }
-            if (r.bytes() != plan.unitBytes(unit)) {
+            long expected = plan.unitBytes(unit);
+            if (r.bytes() != expected) {
                 throw new IllegalStateException("part of unit " + unit.id() + " has " + r.bytes()
-                        + " bytes, plan says " + plan.unitBytes(unit));
+                        + " bytes, plan says " + expected);
             }
             long offset = 0;
             for (TensorSlice s : unit.slices()) {
-                int size = tensors.get(s.tensor()).dtype().byteSize();
+                int size = plan.tensor(s.tensor()).dtype().byteSize();
                 long length = s.elementCount() * size;
                 pieces.computeIfAbsent(s.tensor(), k -> new ArrayList<>())
                         .add(new Piece(r.partPath(), offset, s.elementOffset() * size, length));

@@ -58,8 +58,9 @@ public interface MergeExecutor {
      * changes any byte: units write to places fixed by the plan.
      */
     static List<Integer> largestFirst(MergePlan plan) {
-        List<Integer> order = new ArrayList<>(IntStream.range(0, plan.units().size()).boxed().toList());
-        order.sort(Comparator.comparingLong((Integer i) -> -plan.unitBytes(plan.units().get(i))).thenComparingInt(i -> i));
+        long[] bytes = plan.units().stream().mapToLong(plan::unitBytes).toArray();
+        List<Integer> order = new ArrayList<>(IntStream.range(0, bytes.length).boxed().toList());
+        order.sort(Comparator.comparingLong((Integer i) -> -bytes[i]).thenComparingInt(i -> i));
         return order;
     }
 }

@@ -51,7 +51,7 @@ public record MergePlan(
 
     public MergePlan {
         inputs = List.copyOf(inputs);
-        tensors = List.copyOf(tensors);
+        tensors = OutputTensors.of(tensors);
         units = List.copyOf(units);
         params = Collections.unmodifiableMap(new LinkedHashMap<>(params));
     }
@@ -85,21 +85,20 @@ public record MergePlan(
         return uris;
     }
 
+    /** The output tensor named {@code name}. */
     public OutputTensor tensor(String name) {
-        for (OutputTensor t : tensors) {
-            if (t.name().equals(name)) {
-                return t;
-            }
+        OutputTensor t = ((OutputTensors) tensors).byName(name);
+        if (t == null) {
+            throw new IllegalArgumentException("no tensor " + name + " in plan " + planId);
         }
-        throw new IllegalArgumentException("no tensor " + name + " in plan " + planId);
+        return t;
     }
 
     /** Output bytes a unit writes (the length of its part file). */
     public long unitBytes(WorkUnit unit) {
-        Map<String, OutputTensor> index = tensorIndex();
         long bytes = 0;
         for (TensorSlice s : unit.slices()) {
-            bytes += s.elementCount() * index.get(s.tensor()).dtype().byteSize();
+            bytes += s.elementCount() * tensor(s.tensor()).dtype().byteSize();
         }
         return bytes;
     }
@@ -112,12 +111,4 @@ public record MergePlan(
         return bytes;
     }
 
-    /** Output tensors by name, in output order. */
-    public Map<String, OutputTensor> tensorIndex() {
-        Map<String, OutputTensor> index = new LinkedHashMap<>();
-        for (OutputTensor t : tensors) {
-            index.put(t.name(), t);
-        }
-        return index;
-    }
 }

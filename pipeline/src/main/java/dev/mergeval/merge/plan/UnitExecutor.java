@@ -54,6 +54,28 @@ public final class UnitExecutor {
     /** Elements per decode-merge-encode block of the kernel path: its float arrays fit in 32 KB of L1. */
     private static final int BLOCK_ELEMENTS = 2048;
 
+    /**
+     * The merger of the plan whose units this JVM ran last, shared by its units (on Spark, by the
+     * tasks of an executor, which share the plan's broadcast object): a {@code slices:} layout's
+     * index and the slices' configs are built once per plan, not once per unit.
+     */
+    private static volatile PlanMerger lastMerger;
+
+    /** A plan's config (named for errors) and its {@link TensorMerger}. */
+    private record PlanMerger(MergePlan plan, MergeConfig config, TensorMerger merger) {
+        static PlanMerger of(MergePlan plan) {
+            PlanMerger last = lastMerger;
+            if (last != null && last.plan == plan) {
+                return last;
+            }
+            MergeConfig config = plan.config().withSourceName("plan " + plan.planId());
+            last = new PlanMerger(plan, config, TensorMerger.create(config, plan.numLayers(), plan.analysis(),
+                    plan.params(), plan.layout()));
+            lastMerger = last;
+            return last;
+        }
+    }
+
     /** Per-thread buffers: the encode block, and the chunk arrays of each input. */
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
@@ -109,9 +131,9 @@ public final class UnitExecutor {
     }
 
     private static void merge(MergePlan plan, WorkUnit unit, UnitSink sink, Configuration conf) throws IOException {
-        MergeConfig config = plan.config().withSourceName("plan " + plan.planId());
-        TensorMerger merger = TensorMerger.create(config, plan.numLayers(), plan.analysis(), plan.params(),
-                plan.layout());
+        PlanMerger planMerger = PlanMerger.of(plan);
+        MergeConfig config = planMerger.config();
+        TensorMerger merger = planMerger.merger();
         Scratch scratch = SCRATCH.get();
         try (MergeInputs inputs = MergeInputs.openFor(plan, config, plan.modelUris(), plan.extraUris(), conf)
                 .ofPlan(plan.planId())) {

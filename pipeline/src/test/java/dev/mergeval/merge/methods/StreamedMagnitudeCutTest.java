@@ -9,7 +9,9 @@ import org.junit.jupiter.api.Test;
 /**
  * The streamed cut keeps exactly the whole-tensor cut's elements, chunk by chunk, however many
  * cuts one thread has run, resolved or abandoned before it: a thread reuses the counters of every
- * cut it resolved, so a count left in them would move the next cut's threshold.
+ * cut it resolved, so a count left in them would move the next cut's threshold. The deltas' sizes
+ * change from cut to cut by up to 2^20, so a cut sums and clears counters its predecessors did not
+ * reach, and they counters this one does not.
  */
 class StreamedMagnitudeCutTest {
 
@@ -18,16 +20,18 @@ class StreamedMagnitudeCutTest {
     @Test
     void cutsInOneThreadKeepTheWholeTensorsElements() {
         SplittableRandom random = new SplittableRandom(7);
-        for (int round = 0; round < 8; round++) {
+        for (int round = 0; round < 10; round++) {
             // Odd rounds: BF16 values, whose deltas usually resolve in one pass (the bucket's smallest
             // value); even rounds: float deltas, which need the low-bit pass.
             boolean bf16 = round % 2 == 1;
             int n = 5_000 + random.nextInt(4_000);
             float[] base = values(random, n, bf16, 1.0f);
             float[] x = base.clone();
+            // Round 9: no element changed, every magnitude 0, the cut by index alone.
+            double scale = round == 9 ? 0 : new double[] {0.01, 0.5, 1e-6}[round % 3];
             for (int i = 0; i < n; i++) {
-                // Every seventh element unchanged: ties at magnitude 0, which rounds 4 to 7 cut into.
-                x[i] = i % 7 == 0 ? base[i] : x[i] + (float) (random.nextGaussian() * 0.01);
+                // Every seventh element unchanged: ties at magnitude 0, which rounds 4 to 8 cut into.
+                x[i] = i % 7 == 0 ? base[i] : x[i] + (float) (random.nextGaussian() * scale);
                 if (bf16) {
                     x[i] = TensorCodec.bf16ToFloat(TensorCodec.floatToBf16(x[i]));
                 }

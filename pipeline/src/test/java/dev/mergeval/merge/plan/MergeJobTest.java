@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -523,6 +524,11 @@ class MergeJobTest {
             assertEquals(MergeConfig.parse(yaml, "test.yaml"), plan.config());
             assertEquals(plan.tensors().stream().filter(OutputTensor::merged).map(OutputTensor::name).toList(),
                     List.copyOf(plan.params().keySet()), method);
+            // The tensors' index by name is rebuilt where the plan is read back, not shipped.
+            for (OutputTensor t : plan.tensors()) {
+                assertSame(t, plan.tensor(t.name()), t.name());
+            }
+            assertThrows(IllegalArgumentException.class, () -> plan.tensor("model.no_such.weight"));
         }
     }
 
