@@ -12,10 +12,13 @@ import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
-/** The package's JSON mapper: duplicate keys are an error, not "last one wins". */
+/**
+ * The package's JSON mapper: duplicate keys are an error, not "last one wins"; keys are read as
+ * distinct names ({@link Mappers#DISTINCT_KEYS}: headers and indexes have one per tensor).
+ */
 final class Json {
 
-    static final ObjectMapper MAPPER = Mappers.JSON;
+    static final ObjectMapper MAPPER = Mappers.DISTINCT_KEYS;
 
     private Json() {
     }

@@ -1,7 +1,8 @@
 package dev.mergeval.checkpoint;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Shapes;
 import java.io.FileNotFoundException;
@@ -9,14 +10,19 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.CharBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
-import java.util.Iterator;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -118,22 +124,39 @@ final class SafetensorsHeader {
 
     /**
      * Validates header JSON of a file whose total length is {@code fileLength}; {@code file} names
-     * it in errors.
+     * it in errors. Read as a stream of tokens into the tensors' records, not as a tree: a header
+     * holds one entry per tensor (tens of thousands in a mixture of experts), and the tree's maps and
+     * nodes cost several times the records they give.
      */
     static SafetensorsHeader parse(byte[] json, long fileLength, String file) {
         checkHeaderLength(json.length, fileLength, file);
-        ObjectNode root = Json.parseObject(json, file + ": header");
+        String what = file + ": header";
         long dataLength = fileLength - 8 - json.length;
         Map<String, String> metadata = new LinkedHashMap<>();
         List<TensorInfo> tensors = new ArrayList<>();
-        Iterator<Map.Entry<String, JsonNode>> it = root.fields();
-        while (it.hasNext()) {
-            Map.Entry<String, JsonNode> e = it.next();
-            if (METADATA_KEY.equals(e.getKey())) {
-                readMetadata(e.getValue(), metadata, file);
-            } else {
-                tensors.add(readTensor(e.getKey(), e.getValue(), dataLength, file));
+        try (JsonParser p = Json.MAPPER.getFactory().createParser(utf8(json, what))) {
+            // Duplicates are found here, naming the key as Jackson does, without its set per entry.
+            p.disable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                throw new BadInputException(what + ": expected a JSON object");
             }
+            Set<String> names = new HashSet<>();
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String name = p.currentName();
+                if (!names.add(name)) {
+                    throw duplicate(what, name);
+                }
+                p.nextToken();
+                if (METADATA_KEY.equals(name)) {
+                    readMetadata(p, metadata, file, what);
+                } else {
+                    tensors.add(readTensor(name, p, dataLength, file, what));
+                }
+            }
+        } catch (JsonProcessingException e) {
+            throw new BadInputException(what + ": not valid JSON: " + Json.firstLine(e.getOriginalMessage()));
+        } catch (IOException e) {
+            throw new BadInputException(what + ": not valid JSON: " + Json.firstLine(e.getMessage()));
         }
         // Stable: zero-length tensors sharing an offset keep their header order.
         tensors.sort(Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end));
@@ -160,81 +183,169 @@ final class SafetensorsHeader {
         return new SafetensorsHeader(file, fileLength, json.length, tensors, metadata);
     }
 
-    private static void readMetadata(JsonNode node, Map<String, String> out, String file) {
-        if (!node.isObject()) {
-            throw new BadInputException(file + ": " + METADATA_KEY + " must be a JSON object");
-        }
-        Iterator<Map.Entry<String, JsonNode>> it = node.fields();
-        while (it.hasNext()) {
-            Map.Entry<String, JsonNode> e = it.next();
-            if (!e.getValue().isTextual()) {
-                throw new BadInputException(file + ": " + METADATA_KEY + " key '" + e.getKey()
-                        + "' must map to a string");
-            }
-            out.put(e.getKey(), e.getValue().textValue());
+    /**
+     * The header's characters, strictly decoded: the JSON is read from characters because Jackson's
+     * byte parser keeps every key in its table of names ({@link dev.mergeval.common.Mappers#DISTINCT_KEYS}).
+     */
+    private static char[] utf8(byte[] json, String what) {
+        try {
+            CharBuffer chars = StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(json));
+            return Arrays.copyOf(chars.array(), chars.limit());
+        } catch (CharacterCodingException e) {
+            throw new BadInputException(what + ": not valid JSON: not UTF-8 (" + e.getMessage() + ")");
         }
     }
 
-    private static TensorInfo readTensor(String name, JsonNode node, long dataLength, String file) {
-        String where = file + ": tensor '" + name + "'";
-        if (!node.isObject()) {
-            throw new BadInputException(where + ": entry must be a JSON object");
+    private static BadInputException duplicate(String what, String key) {
+        return new BadInputException(what + ": not valid JSON: Duplicate field '" + key + "'");
+    }
+
+    /** The {@code __metadata__} object at the parser's current token. */
+    private static void readMetadata(JsonParser p, Map<String, String> out, String file, String what)
+            throws IOException {
+        if (p.currentToken() != JsonToken.START_OBJECT) {
+            throw new BadInputException(file + ": " + METADATA_KEY + " must be a JSON object");
         }
-        JsonNode dt = node.get("dtype");
-        if (dt == null || !dt.isTextual()) {
-            throw new BadInputException(where + ": missing or non-string 'dtype'");
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String key = p.currentName();
+            if (p.nextToken() != JsonToken.VALUE_STRING) {
+                throw new BadInputException(file + ": " + METADATA_KEY + " key '" + key + "' must map to a string");
+            }
+            if (out.put(key, p.getText()) != null) {
+                throw duplicate(what, key);
+            }
+        }
+    }
+
+    /**
+     * The entry of tensor {@code name} at the parser's current token. Its fields come in any order;
+     * they are checked once the entry is read, in a fixed order, so a bad entry gets the same message
+     * whatever its fields' order. Fields other than the three are skipped, as the spec allows.
+     */
+    private static TensorInfo readTensor(String name, JsonParser p, long dataLength, String file, String what)
+            throws IOException {
+        if (p.currentToken() != JsonToken.START_OBJECT) {
+            throw new BadInputException(where(file, name) + ": entry must be a JSON object");
+        }
+        String dtypeText = null;
+        boolean dtypeSeen = false;
+        Integers shapeField = null;
+        Integers offsetsField = null;
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String field = p.currentName();
+            JsonToken value = p.nextToken();
+            switch (field) {
+                case "dtype" -> {
+                    if (dtypeSeen) {
+                        throw duplicate(what, field);
+                    }
+                    dtypeSeen = true;
+                    dtypeText = value == JsonToken.VALUE_STRING ? p.getText() : null;
+                    p.skipChildren();
+                }
+                case "shape" -> {
+                    if (shapeField != null) {
+                        throw duplicate(what, field);
+                    }
+                    shapeField = Integers.read(p);
+                }
+                case "data_offsets" -> {
+                    if (offsetsField != null) {
+                        throw duplicate(what, field);
+                    }
+                    offsetsField = Integers.read(p);
+                }
+                default -> p.skipChildren();
+            }
+        }
+        if (dtypeText == null) {
+            throw new BadInputException(where(file, name) + ": missing or non-string 'dtype'");
         }
         DType dtype;
         try {
-            dtype = DType.fromSafetensors(dt.textValue());
+            dtype = DType.fromSafetensors(dtypeText);
         } catch (BadInputException e) {
-            throw new BadInputException(where + ": unknown dtype '" + dt.textValue() + "'");
+            throw new BadInputException(where(file, name) + ": unknown dtype '" + dtypeText + "'");
         }
-        long[] shape = longArray(node.get("shape"), -1, "shape", where);
-        long[] offsets = longArray(node.get("data_offsets"), 2, "data_offsets", where);
+        long[] shape = longArray(shapeField, -1, "shape", file, name);
+        long[] offsets = longArray(offsetsField, 2, "data_offsets", file, name);
         long begin = offsets[0];
         long end = offsets[1];
         if (begin > end) {
-            throw new BadInputException(where + ": data_offsets [" + begin + ", " + end
+            throw new BadInputException(where(file, name) + ": data_offsets [" + begin + ", " + end
                     + "] end before begin");
         }
         if (end > dataLength) {
-            throw new BadInputException(where + ": data_offsets [" + begin + ", " + end
+            throw new BadInputException(where(file, name) + ": data_offsets [" + begin + ", " + end
                     + "] outside the data section (" + dataLength + " bytes)");
         }
         long bytes;
         try {
             bytes = Shapes.byteCount(shape, dtype.byteSize());
         } catch (ArithmeticException e) {
-            throw new BadInputException(where + ": shape " + Arrays.toString(shape)
+            throw new BadInputException(where(file, name) + ": shape " + Arrays.toString(shape)
                     + " overflows a 64-bit byte count");
         }
         if (bytes != end - begin) {
-            throw new BadInputException(where + ": shape " + Arrays.toString(shape)
+            throw new BadInputException(where(file, name) + ": shape " + Arrays.toString(shape)
                     + " of " + dtype + " needs " + bytes + " bytes but data_offsets span "
                     + (end - begin));
         }
         return new TensorInfo(name, dtype, shape, begin, end);
     }
 
-    private static long[] longArray(JsonNode node, int requiredSize, String field, String where) {
-        if (node == null || !node.isArray()) {
-            throw new BadInputException(where + ": missing or non-array '" + field + "'");
-        }
-        if (requiredSize >= 0 && node.size() != requiredSize) {
-            throw new BadInputException(where + ": '" + field + "' must have " + requiredSize
-                    + " entries, has " + node.size());
-        }
-        long[] out = new long[node.size()];
-        for (int i = 0; i < out.length; i++) {
-            JsonNode v = node.get(i);
-            if (!v.isIntegralNumber() || !v.canConvertToLong() || v.longValue() < 0) {
-                throw new BadInputException(where + ": '" + field + "' entry " + v
-                        + " is not a non-negative 64-bit integer");
+    private static String where(String file, String name) {
+        return file + ": tensor '" + name + "'";
+    }
+
+    /**
+     * A field that must be an array of non-negative 64-bit integers, as read: null where it is not
+     * an array, else its values and the first entry that is not such an integer (as JSON), if any.
+     */
+    private record Integers(long[] values, int size, String firstBad) {
+        static Integers read(JsonParser p) throws IOException {
+            if (p.currentToken() != JsonToken.START_ARRAY) {
+                p.skipChildren();
+                return null;
             }
-            out[i] = v.longValue();
+            long[] values = new long[4];
+            int size = 0;
+            String firstBad = null;
+            while (p.nextToken() != JsonToken.END_ARRAY) {
+                boolean ok = p.currentToken() == JsonToken.VALUE_NUMBER_INT
+                        && p.getNumberType() != JsonParser.NumberType.BIG_INTEGER && p.getLongValue() >= 0;
+                if (ok) {
+                    if (size == values.length) {
+                        values = Arrays.copyOf(values, size * 2);
+                    }
+                    values[size] = p.getLongValue();
+                } else if (firstBad == null) {
+                    firstBad = p.readValueAsTree().toString();
+                } else {
+                    p.skipChildren();
+                }
+                size++;
+            }
+            return new Integers(values, size, firstBad);
         }
-        return out;
+    }
+
+    private static long[] longArray(Integers field, int requiredSize, String name, String file, String tensor) {
+        if (field == null) {
+            throw new BadInputException(where(file, tensor) + ": missing or non-array '" + name + "'");
+        }
+        if (requiredSize >= 0 && field.size() != requiredSize) {
+            throw new BadInputException(where(file, tensor) + ": '" + name + "' must have " + requiredSize
+                    + " entries, has " + field.size());
+        }
+        if (field.firstBad() != null) {
+            throw new BadInputException(where(file, tensor) + ": '" + name + "' entry " + field.firstBad()
+                    + " is not a non-negative 64-bit integer");
+        }
+        return Arrays.copyOf(field.values(), field.size());
     }
 
     /** The file this header was read from (as given). */

@@ -1,5 +1,6 @@
 package dev.mergeval.common;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -23,6 +24,20 @@ public final class Mappers {
 
     /** JSON, one line on output. */
     public static final ObjectMapper JSON = json().build();
+
+    /**
+     * JSON for objects keyed by many distinct names (a safetensors header or index holds one key per
+     * tensor, tens of thousands in a mixture of experts). Jackson keeps every field name it reads in a
+     * table, to reuse the string when the name comes again; a name longer than 12 bytes goes in an
+     * area that grows by at most 16 KiB at a time, each growth a copy: a header of 16,384 tensors
+     * allocated about 40 MB parsing it, and the copies grew as the square of its size. These names do
+     * not come again.
+     */
+    public static final ObjectMapper DISTINCT_KEYS = JsonMapper.builder(JsonFactory.builder()
+                    .disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES)
+                    .build())
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .build();
 
     /** JSON written with Jackson's default pretty printer (provenance, configs, markers). */
     public static final ObjectMapper PRETTY = json().enable(SerializationFeature.INDENT_OUTPUT).build();

@@ -1,5 +1,7 @@
 package dev.mergeval.checkpoint;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -66,6 +68,45 @@ class MalformedInputTest {
                 + "\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4)),
                 "dup.safetensors", "w");
         rejected(single("meta", file("{\"__metadata__\":{\"k\":1}}", 0)), "meta.safetensors", "k");
+        rejected(single("metadup", file("{\"__metadata__\":{\"k\":\"a\",\"k\":\"b\"}}", 0)),
+                "metadup.safetensors", "Duplicate field 'k'");
+        rejected(single("fielddup", file("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"dtype\":\"F16\","
+                + "\"data_offsets\":[0,4]}}", 4)), "fielddup.safetensors", "Duplicate field 'dtype'");
+        byte[] latin1 = file("{\"w\u00e9\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
+        // The name's UTF-8 "é" (C3 A9) made a lone Latin-1 byte E9: not UTF-8.
+        byte[] broken = new byte[latin1.length - 1];
+        int at = indexOf(latin1, (byte) 0xC3);
+        System.arraycopy(latin1, 0, broken, 0, at);
+        broken[at] = (byte) 0xE9;
+        System.arraycopy(latin1, at + 2, broken, at + 1, latin1.length - at - 2);
+        ByteBuffer.wrap(broken).order(ByteOrder.LITTLE_ENDIAN).putLong(0, latin1.length - 8 - 4 - 1);
+        rejected(single("latin1", broken), "latin1.safetensors", "UTF-8");
+    }
+
+    private static int indexOf(byte[] bytes, byte b) {
+        for (int i = 0; i < bytes.length; i++) {
+            if (bytes[i] == b) {
+                return i;
+            }
+        }
+        throw new IllegalArgumentException("no byte " + b);
+    }
+
+    /** An entry's fields in any order, and fields the spec does not name, read as the usual order is. */
+    @Test
+    void entriesInAnyOrderWithUnknownFields() throws IOException {
+        String json = "{\"b\":{\"data_offsets\":[8,16],\"x-note\":{\"any\":[1,{\"k\":null}]},\"shape\":[2],"
+                + "\"dtype\":\"F32\"},\"__metadata__\":{\"format\":\"pt\"},"
+                + "\"a\":{\"shape\":[2,1],\"dtype\":\"BF16\",\"data_offsets\":[0,4],\"extra\":\"s\"},"
+                + "\"c\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[4,8]}}";
+        try (Checkpoint c = Checkpoint.open(single("order", file(json, 16)).toString(), conf)) {
+            assertEquals(List.of("a", "c", "b"), c.tensorNames());
+            TensorInfo a = c.info("a");
+            assertEquals(DType.BF16, a.dtype());
+            assertArrayEquals(new long[] {2, 1}, a.shape());
+            assertArrayEquals(new long[] {}, c.info("c").shape());
+            assertEquals(8, c.info("b").begin());
+        }
     }
 
     @Test
@@ -93,7 +134,15 @@ class MalformedInputTest {
         rejected(single("offsets3", file("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4,8]}}", 4)),
                 "offsets3.safetensors", "'w'", "data_offsets");
         rejected(single("fraction", file("{\"w\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4)),
-                "fraction.safetensors", "'w'", "shape");
+                "fraction.safetensors", "'w'", "shape", "entry 1.5 ");
+        rejected(single("nested", file("{\"w\":{\"dtype\":\"F32\",\"shape\":[1,[2,{\"x\":3}]],"
+                + "\"data_offsets\":[0,4]}}", 4)), "nested.safetensors", "'w'", "'shape' entry [2,{\"x\":3}] ");
+        rejected(single("huge-int", file("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],"
+                + "\"data_offsets\":[0,99999999999999999999]}}", 4)), "huge-int.safetensors", "'w'",
+                "entry 99999999999999999999 ");
+        rejected(single("offsets-first", file("{\"w\":{\"data_offsets\":[0,4,8],\"shape\":[1,\"x\"],"
+                + "\"dtype\":\"F32\"}}", 4)), "offsets-first.safetensors", "'w'", "'shape' entry \"x\"");
+        rejected(single("notentry", file("{\"w\":[1,2]}", 0)), "notentry.safetensors", "'w'", "JSON object");
     }
 
     /** A valid two-shard model whose index is then replaced by {@code weightMapJson}. */
