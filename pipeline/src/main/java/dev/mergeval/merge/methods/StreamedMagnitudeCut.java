@@ -22,7 +22,8 @@ import java.util.Arrays;
  * otherwise fill the young generation every few tensors. Only the buckets up to the largest
  * magnitude's are summed and cleared: a fine-tune's deltas are small (below 2^-3, a quarter of the
  * buckets), and for a small tensor (the experts of a mixture of experts) sweeping all 3 MiB cost
- * several times the counting itself.
+ * several times the counting itself. A cut of at most {@value #DIRECT_MAX} elements counts straight
+ * into the bucket counts, without lanes to sum: its few increments gain nothing from them.
  */
 final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
     private static final int BUCKETS = 1 << 16;
@@ -31,6 +32,8 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
     private long k;
     /** Lanes of pass one's counts, four per counter (see {@link #countHigh}); flushed into {@link Counters#hist}. */
     private static final int LANES = 4;
+    /** The most elements a cut counts straight into {@link Counters#hist}, without lanes. */
+    static final int DIRECT_MAX = 1 << 16;
     /** A lane's count stays below 2^31 when flushed once every this many elements. */
     private static final long FLUSH_EVERY = 1L << 32;
 
@@ -88,6 +91,10 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
             throw new IllegalStateException("the cut is already resolved");
         }
         if (!highPassDone) {
+            if (n <= DIRECT_MAX) {
+                topBucket = Math.max(topBucket, countDirect(x, base, count, counters()));
+                return;
+            }
             if (sinceFlush + count >= FLUSH_EVERY) {
                 flushLanes();
             }
@@ -117,6 +124,20 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
         return top >>> 16;
     }
 
+    /** Pass one of a small cut: each bucket's count and its count of low bits all zero, directly. */
+    private static int countDirect(float[] x, float[] base, int count, Counters c) {
+        long[] hist = c.hist;
+        long[] zeroLow = c.zeroLow;
+        int top = 0;
+        for (int i = 0; i < count; i++) {
+            int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
+            hist[m >>> 16]++;
+            zeroLow[m >>> 16] += ((m & 0xFFFF) - 1) >>> 31;
+            top = Math.max(top, m);
+        }
+        return top >>> 16;
+    }
+
     /** Pass two: the counts of the low bits inside bucket {@code high}. */
     private static void countLow(float[] x, float[] base, int count, int high, long[] hist) {
         for (int i = 0; i < count; i++) {
@@ -140,7 +161,9 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
             throw new IllegalStateException("the first pass ended before keep was set");
         }
         Counters c = counters();
-        flushLanes();
+        if (n > DIRECT_MAX) {
+            flushLanes();
+        }
         long[] hist = c.hist;
         long rank = n - k;
         while (below + hist[high] <= rank) {

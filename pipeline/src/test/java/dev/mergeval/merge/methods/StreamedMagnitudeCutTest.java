@@ -11,7 +11,8 @@ import org.junit.jupiter.api.Test;
  * cuts one thread has run, resolved or abandoned before it: a thread reuses the counters of every
  * cut it resolved, so a count left in them would move the next cut's threshold. The deltas' sizes
  * change from cut to cut by up to 2^20, so a cut sums and clears counters its predecessors did not
- * reach, and they counters this one does not.
+ * reach, and they counters this one does not; small cuts and large ones (counted in lanes)
+ * alternate.
  */
 class StreamedMagnitudeCutTest {
 
@@ -24,7 +25,8 @@ class StreamedMagnitudeCutTest {
             // Odd rounds: BF16 values, whose deltas usually resolve in one pass (the bucket's smallest
             // value); even rounds: float deltas, which need the low-bit pass.
             boolean bf16 = round % 2 == 1;
-            int n = 5_000 + random.nextInt(4_000);
+            // Rounds 2, 3, 6, 7: more elements than a cut counts without lanes.
+            int n = (round % 4 >= 2 ? StreamedMagnitudeCut.DIRECT_MAX : 0) + 5_000 + random.nextInt(4_000);
             float[] base = values(random, n, bf16, 1.0f);
             float[] x = base.clone();
             // Round 9: no element changed, every magnitude 0, the cut by index alone.
