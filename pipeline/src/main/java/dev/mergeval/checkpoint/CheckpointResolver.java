@@ -201,7 +201,11 @@ final class CheckpointResolver {
                         + "' must be a shard file name");
             }
             String shard = e.getValue().textValue();
-            checkShardName(index, e.getKey(), shard);
+            // Each name once (a model has a few shards and up to tens of thousands of tensors), and
+            // named with the first tensor that gives it.
+            if (!shardNames.contains(shard)) {
+                checkShardName(index, e.getKey(), shard);
+            }
             weightMap.put(e.getKey(), shard);
             shardNames.add(shard);
         }

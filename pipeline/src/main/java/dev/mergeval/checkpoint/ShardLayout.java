@@ -1,8 +1,7 @@
 package dev.mergeval.checkpoint;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import dev.mergeval.common.BadInputException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -191,12 +190,12 @@ public final class ShardLayout {
         return new Shard(index, fileName, header.array(), offset, infos);
     }
 
+    /**
+     * {@code s} as a JSON string, escaped as Jackson's generator escapes it; without a generator
+     * per call, as a header holds one name per tensor.
+     */
     private static String quote(String s) {
-        try {
-            return Json.MAPPER.writeValueAsString(s);
-        } catch (JsonProcessingException e) {
-            throw new UncheckedIOException(e);
-        }
+        return '"' + new String(JsonStringEncoder.getInstance().quoteAsString(s)) + '"';
     }
 
     /** The shards in order. */

@@ -234,6 +234,43 @@ class WriteReadRoundTripTest {
         assertEquals(s.tensors(), parsed.tensors());
     }
 
+    /**
+     * Names and metadata that JSON must escape (quotes, backslashes, control characters, non-ASCII
+     * and a character outside the BMP) are written as Jackson's generator writes them, and read back.
+     */
+    @Test
+    void namesThatNeedEscapingRoundTrip() throws Exception {
+        List<String> names = List.of("a\"quote", "back\\slash", "line\nbreak\ttab\u0001", "caf\u00e9.weight",
+                "emoji\ud83d\ude00", "plain/slash");
+        List<SafetensorsWriter.TensorData> tensors = new ArrayList<>();
+        List<TensorInfo> specs = new ArrayList<>();
+        for (String name : names) {
+            SafetensorsWriter.TensorData t = SafetensorsWriter.TensorData.ofFloats(name, DType.F32, new long[] {2},
+                    new float[] {1, 2});
+            tensors.add(t);
+            specs.add(t.spec());
+        }
+        Map<String, String> meta = Map.of("k\"\u0002", "v\\\u00e9");
+        StringBuilder expected = new StringBuilder("{");
+        ObjectMapper jackson = new ObjectMapper();
+        expected.append(jackson.writeValueAsString("__metadata__")).append(":{")
+                .append(jackson.writeValueAsString("k\"\u0002")).append(':')
+                .append(jackson.writeValueAsString("v\\\u00e9")).append('}');
+        ShardLayout.Shard shard = ShardLayout.plan(specs, 1 << 20, meta).shards().get(0);
+        String header = new String(shard.headerBytes(), 8, shard.headerBytes().length - 8,
+                java.nio.charset.StandardCharsets.UTF_8).stripTrailing();
+        for (String name : names) {
+            assertTrue(header.contains(jackson.writeValueAsString(name) + ":{"), name + " in " + header);
+        }
+        assertTrue(header.startsWith(expected.toString()), header);
+        Path dir = new Path(tmp.resolve("escaped").toUri());
+        SafetensorsWriter.write(HadoopFs.get(dir, conf), dir, tensors, 1 << 20, meta);
+        try (Checkpoint ck = Checkpoint.open(dir.toString(), conf)) {
+            assertEquals(names, ck.tensorNames());
+            assertSameContents(tensors, ck);
+        }
+    }
+
     @Test
     void oversizedTensorGoesAloneAndOrderIsKept() {
         List<TensorInfo> specs = List.of(
