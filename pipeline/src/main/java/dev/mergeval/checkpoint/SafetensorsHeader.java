@@ -134,7 +134,8 @@ final class SafetensorsHeader {
         long dataLength = fileLength - 8 - json.length;
         Map<String, String> metadata = new LinkedHashMap<>();
         List<TensorInfo> tensors = new ArrayList<>();
-        try (JsonParser p = Json.MAPPER.getFactory().createParser(utf8(json, what))) {
+        CharBuffer chars = utf8(json, what);
+        try (JsonParser p = Json.MAPPER.getFactory().createParser(chars.array(), chars.arrayOffset() + chars.position(), chars.remaining())) {
             // Duplicates are found here, naming the key as Jackson does, without its set per entry.
             p.disable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
             if (p.nextToken() != JsonToken.START_OBJECT) {
@@ -187,13 +188,12 @@ final class SafetensorsHeader {
      * The header's characters, strictly decoded: the JSON is read from characters because Jackson's
      * byte parser keeps every key in its table of names ({@link dev.mergeval.common.Mappers#DISTINCT_KEYS}).
      */
-    private static char[] utf8(byte[] json, String what) {
+    private static CharBuffer utf8(byte[] json, String what) {
         try {
-            CharBuffer chars = StandardCharsets.UTF_8.newDecoder()
+            return StandardCharsets.UTF_8.newDecoder()
                     .onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT)
                     .decode(ByteBuffer.wrap(json));
-            return Arrays.copyOf(chars.array(), chars.limit());
         } catch (CharacterCodingException e) {
             throw new BadInputException(what + ": not valid JSON: not UTF-8 (" + e.getMessage() + ")");
         }

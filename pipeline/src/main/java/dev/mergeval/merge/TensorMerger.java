@@ -41,6 +41,11 @@ public final class TensorMerger {
     private final Map<String, TensorParams> planned;
     /** The parameters resolved here, of tensors {@link #planned} lacks. */
     private final Map<String, TensorParams> resolved = new ConcurrentHashMap<>();
+    /**
+     * Each distinct set of resolved values once: most tensors share theirs (no gradient or filter
+     * sets them apart), and a plan holds every tensor's, three maps a tensor otherwise.
+     */
+    private final Map<Map<String, Object>, Params> distinct = new ConcurrentHashMap<>();
 
     private TensorMerger(MergeConfig config, int numLayers, PlanAnalysis analysis, MergeLayout layout,
             Map<String, TensorParams> planned) {
@@ -316,9 +321,10 @@ public final class TensorMerger {
                 }
                 values.put(def.name(), v == null ? def.defaultValue() : v);
             }
-            perModel.add(new Params(values));
+            perModel.add(distinct.computeIfAbsent(values, Params::new));
         }
-        return new TensorParams(name, new Params(global), perModel, config.baseModel().map(models::indexOf).orElse(-1));
+        return new TensorParams(name, distinct.computeIfAbsent(global, Params::new), perModel,
+                config.baseModel().map(models::indexOf).orElse(-1));
     }
 
     private Object orDefault(Object v, ParamDef def, String tensor, String key) {

@@ -24,10 +24,15 @@ final class TaskVectorCombiner {
     private final double plainDivisor;
     private final boolean normalize;
     private final double lambda;
-    private final double[][] e;
-    private final double[] mixed = new double[BLOCK];
-    private final double[] divisor = new double[BLOCK];
-    private final double[] elected = new double[BLOCK];
+    /**
+     * The block path's arrays, made on its first block: TIES on one fine-tune ({@link #electOne})
+     * never uses them, and a streamed merge makes a combiner per tensor, so 32 KB each made for
+     * nothing was most of a merge's garbage where the tensors are many and small.
+     */
+    private double[][] e;
+    private double[] mixed;
+    private double[] divisor;
+    private double[] elected;
 
     TaskVectorCombiner(Consensus consensus, float[][] xs, float[] base, double[] w, KeepMask[] masks,
             double weightSum, boolean normalize, double lambda) {
@@ -45,7 +50,6 @@ final class TaskVectorCombiner {
         this.plainDivisor = Math.abs(weightSum) < 1e-8 ? 1.0 : weightSum;
         this.normalize = normalize;
         this.lambda = lambda;
-        this.e = new double[w.length][BLOCK];
     }
 
     /** The merged tensor (or chunk): {@code b + lambda * (normalize ? D / S : D)} per element. */
@@ -76,6 +80,12 @@ final class TaskVectorCombiner {
 
     /** The general path of {@link #combine()} into {@code out}; package-private to pin the fast path to it. */
     float[] combineByBlocks(float[] out) {
+        if (e == null) {
+            e = new double[w.length][BLOCK];
+            mixed = new double[BLOCK];
+            divisor = new double[BLOCK];
+            elected = new double[BLOCK];
+        }
         for (int from = 0; from < n; from += BLOCK) {
             block(from, Math.min(n, from + BLOCK), out);
         }

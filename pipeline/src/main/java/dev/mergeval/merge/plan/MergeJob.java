@@ -134,7 +134,8 @@ public final class MergeJob {
             FileSystem fs = HadoopFs.get(new Path(staging), conf);
             fs.delete(new Path(parts), true);
             String copyRoot;
-            try (Checkpoint source = Checkpoint.open(plan.uriOf(plan.copySource()), conf)) {
+            // Reopened as the units opened it where they ran here: no header read again for a root.
+            try (Checkpoint source = Checkpoint.openFor(plan, plan.uriOf(plan.copySource()), conf)) {
                 copyRoot = source.root();
             }
             String tokenizerRoot = config.tokenizerModel().map(ref -> MergeConfig.resolvePath(ref, null))
@@ -285,6 +286,8 @@ public final class MergeJob {
     private static InputFiles inputFiles(MergePlan plan, Configuration conf) {
         Map<String, List<ShardFile>> shardFiles = new LinkedHashMap<>();
         for (PlanInput in : plan.inputs()) {
+            // Opened anew, not for the plan's job: the units' first opening checks the files as
+            // they are then, so an input changed since planning is bad input, not a short read.
             try (Checkpoint ckpt = Checkpoint.open(in.uri(), conf)) {
                 shardFiles.put(in.key(), ckpt.shardFiles());
             }

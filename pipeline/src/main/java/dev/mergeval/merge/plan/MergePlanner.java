@@ -15,6 +15,8 @@ import dev.mergeval.merge.ParamDef;
 import dev.mergeval.merge.PlanAnalysis;
 import dev.mergeval.merge.TensorMerger;
 import dev.mergeval.merge.VocabularyAlignment;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -210,27 +212,55 @@ final class MergePlanner {
     private static String planId(MergeConfig config, long seed, PlanOptions options, List<PlanInput> inputs,
             Map<String, List<TensorInfo>> headers, VocabularyAlignment alignment, List<OutputTensor> tensors,
             List<WorkUnit> units, PlanAnalysis analysis) {
-        StringBuilder sb = new StringBuilder();
-        sb.append(config.normalizedYaml()).append('\n').append(seed).append('\n')
+        TextDigest text = new TextDigest();
+        text.line().append(config.normalizedYaml()).append('\n').append(seed).append('\n')
                 .append(options.maxShardBytes()).append('\n');
         for (PlanInput in : inputs) {
-            sb.append(in.key()).append('=').append(in.uri()).append('\n');
+            text.line().append(in.key()).append('=').append(in.uri()).append('\n');
             for (TensorInfo t : headers.get(in.key())) {
-                sb.append(t.name()).append(' ').append(t.dtype()).append(Arrays.toString(t.shape()))
+                text.line().append(t.name()).append(' ').append(t.dtype()).append(Arrays.toString(t.shape()))
                         .append(' ').append(t.begin()).append('-').append(t.end()).append('\n');
             }
         }
         if (alignment != null) {
-            sb.append("vocabulary ").append(alignment.fingerprint()).append('\n');
+            text.line().append("vocabulary ").append(alignment.fingerprint()).append('\n');
         }
-        tensors.forEach(t -> sb.append(t).append('\n'));
-        units.forEach(u -> sb.append(u).append('\n'));
+        tensors.forEach(t -> text.line().append(t).append('\n'));
+        units.forEach(u -> text.line().append(u).append('\n'));
         for (ParamDef def : config.method().parameters()) {
             if (def.kind() == ParamDef.Kind.FILE && config.parameters().containsKey(def.name())) {
-                sb.append(def.name()).append('=').append(config.resolve(def.name())).append('\n');
+                text.line().append(def.name()).append('=').append(config.resolve(def.name())).append('\n');
             }
         }
-        sb.append("analysis ").append(analysis.digest()).append('\n');
-        return Sha256.ofText(sb.toString());
+        text.line().append("analysis ").append(analysis.digest()).append('\n');
+        return text.hex();
+    }
+
+    /**
+     * A text's SHA-256 (its UTF-8 bytes), hashed as it is written a few lines at a time: the plan's
+     * text for tens of thousands of tensors is tens of MB, which one string would hold whole, and
+     * copy as it grew and again to encode it. Split only where a line ends, so no character is.
+     */
+    private static final class TextDigest {
+        private final MessageDigest digest = Sha256.digest();
+        private final StringBuilder pending = new StringBuilder();
+
+        /** Where the next line goes, once the lines before it may have been hashed. */
+        StringBuilder line() {
+            if (pending.length() >= 1 << 16) {
+                flush();
+            }
+            return pending;
+        }
+
+        private void flush() {
+            digest.update(pending.toString().getBytes(StandardCharsets.UTF_8));
+            pending.setLength(0);
+        }
+
+        String hex() {
+            flush();
+            return Sha256.hex(digest);
+        }
     }
 }
