@@ -118,7 +118,7 @@ public final class MergeJob {
 
         boolean inPlace = prepareInPlace(plan, staging, parts, conf);
         mark = lap(phases, "prepare", mark);
-        InputFiles inputFiles = inputFiles(plan, conf);
+        InputFiles inputFiles = new InputFiles(plan.inputFiles());
         // The inputs are hashed for provenance on the same threads as the units, after them.
         FileDigest digest = request.digest();
         MergeExecutor.Executed executed = executor.executeAndHash(plan, parts, inputFiles.paths(), digest);
@@ -283,17 +283,6 @@ public final class MergeJob {
         }
     }
 
-    private static InputFiles inputFiles(MergePlan plan, Configuration conf) {
-        Map<String, List<ShardFile>> shardFiles = new LinkedHashMap<>();
-        for (PlanInput in : plan.inputs()) {
-            // Opened anew, not for the plan's job: the units' first opening checks the files as
-            // they are then, so an input changed since planning is bad input, not a short read.
-            try (Checkpoint ckpt = Checkpoint.open(in.uri(), conf)) {
-                shardFiles.put(in.key(), ckpt.shardFiles());
-            }
-        }
-        return new InputFiles(shardFiles);
-    }
 
     private static void write(FileSystem fs, Path path, String text) throws IOException {
         try (OutputStream out = fs.create(path, true)) {

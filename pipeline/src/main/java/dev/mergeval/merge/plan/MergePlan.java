@@ -1,5 +1,6 @@
 package dev.mergeval.merge.plan;
 
+import dev.mergeval.checkpoint.ShardFile;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeLayout;
 import dev.mergeval.merge.PlanAnalysis;
@@ -33,6 +34,8 @@ import java.util.Map;
  * @param params the parameters resolved for each merged tensor, by name in output order
  * @param layout where each output tensor of a {@code slices:} config comes from; null for a
  *     {@code models:} config
+ * @param inputFiles the files of each input (by {@link PlanInput#key()}, in the inputs' order) as
+ *     the planner found them, whose digests the provenance records
  */
 public record MergePlan(
         String planId,
@@ -47,10 +50,14 @@ public record MergePlan(
         int chunkElements,
         PlanAnalysis analysis,
         Map<String, TensorParams> params,
-        MergeLayout layout) implements Serializable {
+        MergeLayout layout,
+        Map<String, List<ShardFile>> inputFiles) implements Serializable {
 
     public MergePlan {
         inputs = List.copyOf(inputs);
+        Map<String, List<ShardFile>> files = new LinkedHashMap<>();
+        inputFiles.forEach((key, list) -> files.put(key, List.copyOf(list)));
+        inputFiles = Collections.unmodifiableMap(files);
         tensors = OutputTensors.of(tensors);
         units = List.copyOf(units);
         params = Collections.unmodifiableMap(new LinkedHashMap<>(params));

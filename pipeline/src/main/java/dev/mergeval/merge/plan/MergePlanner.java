@@ -2,6 +2,7 @@ package dev.mergeval.merge.plan;
 
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
+import dev.mergeval.checkpoint.ShardFile;
 import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Progress;
@@ -58,8 +59,11 @@ final class MergePlanner {
         MergeInputs.checkFiles(config, conf);
         try (MergeInputs open = MergeInputs.open(config, modelUris, extraUris, conf)) {
             Map<String, List<TensorInfo>> headers = new LinkedHashMap<>();
+            Map<String, List<ShardFile>> files = new LinkedHashMap<>();
             for (PlanInput in : inputs) {
-                headers.put(in.key(), infos(in.isExtra() ? open.extras().get(in.parameter()) : open.models().get(in.ref())));
+                Checkpoint input = in.isExtra() ? open.extras().get(in.parameter()) : open.models().get(in.ref());
+                headers.put(in.key(), infos(input));
+                files.put(in.key(), input.shardFiles());
             }
             VocabularyAlignment alignment = open.alignment();
             MergeLayout layout = open.layout();
@@ -95,7 +99,7 @@ final class MergePlanner {
             }
             return new MergePlan(planId, config, seed, inputs, copySource, numLayers, tensors,
                     options.maxShardBytes(), units, options.chunkElements(), analysis, merger.params(mergedNames),
-                    layout);
+                    layout, files);
         }
     }
 
