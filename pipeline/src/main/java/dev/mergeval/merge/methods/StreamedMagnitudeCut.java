@@ -19,11 +19,11 @@ import java.util.Arrays;
  * element ({@link #bits}, {@link #keeps}), chunk after chunk in ascending order, so no pass looks
  * for the last one. Memory: 3 MiB of counters, whatever {@code n}, from the cut's first element to
  * its resolution; the thread keeps them for its next cut, as a tensor's worth of cuts would
- * otherwise fill the young generation every few tensors. Only the buckets up to the largest
- * magnitude's are summed and cleared: a fine-tune's deltas are small (below 2^-3, a quarter of the
- * buckets), and for a small tensor (the experts of a mixture of experts) sweeping all 3 MiB cost
- * several times the counting itself. A cut of at most {@value #DIRECT_MAX} elements counts straight
- * into the bucket counts, without lanes to sum: its few increments gain nothing from them.
+ * otherwise fill the young generation every few tensors. A cut of at most {@value #DIRECT_MAX}
+ * elements counts straight into the bucket counts, without lanes to sum (its few increments gain
+ * nothing from them), and clears only the buckets up to its largest magnitude's: a fine-tune's
+ * deltas are small (below 2^-3, a quarter of the buckets), and for a small tensor (the experts of a
+ * mixture of experts) sweeping all 3 MiB cost several times the counting itself.
  */
 final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
     private static final int BUCKETS = 1 << 16;
@@ -43,7 +43,7 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
     /** This cut's counters from its first element to its resolution, then the thread's again. */
     private Counters counters;
     private long sinceFlush;
-    /** The largest high-bit bucket counted so far: the counters above it are all zeros. */
+    /** The largest high-bit bucket counted so far (the last of all, for a large cut): the counters above it are all zeros. */
     private int topBucket;
     private boolean resolved;
     private boolean highPassDone;
@@ -99,7 +99,10 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
                 flushLanes();
             }
             sinceFlush += count;
-            topBucket = Math.max(topBucket, countHigh(x, base, count, counters().lanes));
+            // A large cut sweeps every counter: one sweep is little beside its counting, which
+            // tracking its largest bucket element by element would slow.
+            topBucket = BUCKETS - 1;
+            countHigh(x, base, count, counters().lanes);
         } else {
             countLow(x, base, count, high, counters.hist);
         }
@@ -109,19 +112,15 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
      * Pass one: the count of each high-bit bucket and of its members whose low 16 bits are all
      * zero, one increment per element: the counter of (bucket, low bits zero or not, lane). A
      * fine-tune's magnitudes crowd into few buckets, so with one counter per bucket neighbouring
-     * elements would wait on each other's increment: element i counts in lane i % 4. Returns the
-     * largest bucket counted.
+     * elements would wait on each other's increment: element i counts in lane i % 4.
      */
-    private static int countHigh(float[] x, float[] base, int count, int[] lanes) {
-        int top = 0;
+    private static void countHigh(float[] x, float[] base, int count, int[] lanes) {
         for (int i = 0; i < count; i++) {
             int m = MagnitudeSelection.magnitudeBits(x[i], base[i]);
             // (low + 0xFFFF) >>> 16 is 0 exactly when the low 16 bits are all zero.
             int nonzeroLow = ((m & 0xFFFF) + 0xFFFF) >>> 16;
             lanes[(((m >>> 16) << 1 | nonzeroLow) << 2) + (i & (LANES - 1))]++;
-            top = Math.max(top, m);
         }
-        return top >>> 16;
     }
 
     /** Pass one of a small cut: each bucket's count and its count of low bits all zero, directly. */
