@@ -135,7 +135,8 @@ final class SafetensorsHeader {
         Map<String, String> metadata = new LinkedHashMap<>();
         List<TensorInfo> tensors = new ArrayList<>();
         CharBuffer chars = utf8(json, what);
-        try (JsonParser p = Json.MAPPER.getFactory().createParser(chars.array(), chars.arrayOffset() + chars.position(), chars.remaining())) {
+        try (JsonParser p = Json.MAPPER.getFactory()
+                .createParser(chars.array(), chars.arrayOffset() + chars.position(), chars.remaining())) {
             // Duplicates are found here, naming the key as Jackson does, without its set per entry.
             p.disable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
             if (p.nextToken() != JsonToken.START_OBJECT) {

@@ -43,7 +43,10 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
     /** This cut's counters from its first element to its resolution, then the thread's again. */
     private Counters counters;
     private long sinceFlush;
-    /** The largest high-bit bucket counted so far (the last of all, for a large cut): the counters above it are all zeros. */
+    /**
+     * The largest high-bit bucket counted so far (the last of all, for a large cut): the counters
+     * above it are all zeros.
+     */
     private int topBucket;
     private boolean resolved;
     private boolean highPassDone;

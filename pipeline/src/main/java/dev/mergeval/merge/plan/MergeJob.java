@@ -283,7 +283,6 @@ public final class MergeJob {
         }
     }
 
-
     private static void write(FileSystem fs, Path path, String text) throws IOException {
         try (OutputStream out = fs.create(path, true)) {
             out.write(text.getBytes(StandardCharsets.UTF_8));

@@ -117,5 +117,4 @@ public record MergePlan(
         }
         return bytes;
     }
-
 }
