@@ -43,10 +43,7 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
     /** This cut's counters from its first element to its resolution, then the thread's again. */
     private Counters counters;
     private long sinceFlush;
-    /**
-     * The largest high-bit bucket counted so far (the last of all, for a large cut): the counters
-     * above it are all zeros.
-     */
+    /** A small cut's largest high-bit bucket counted so far: the counters above it are all zeros. */
     private int topBucket;
     private boolean resolved;
     private boolean highPassDone;
@@ -102,9 +99,6 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
                 flushLanes();
             }
             sinceFlush += count;
-            // A large cut sweeps every counter: one sweep is little beside its counting, which
-            // tracking its largest bucket element by element would slow.
-            topBucket = BUCKETS - 1;
             countHigh(x, base, count, counters().lanes);
         } else {
             countLow(x, base, count, high, counters.hist);
@@ -173,8 +167,11 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
         }
         highPassDone = true;
         long smallest = c.zeroLow[high];
-        Arrays.fill(hist, 0, topBucket + 1, 0);
-        Arrays.fill(c.zeroLow, 0, topBucket + 1, 0);
+        // A large cut sweeps every counter: one sweep is little beside its counting, which
+        // tracking its largest bucket element by element would slow.
+        int counted = n <= DIRECT_MAX ? topBucket + 1 : BUCKETS;
+        Arrays.fill(hist, 0, counted, 0);
+        Arrays.fill(c.zeroLow, 0, counted, 0);
         if (rank - below < smallest) {
             // Rank n - k is among the bucket's smallest value, whose low bits are zero.
             resolve(0, below, smallest);
@@ -193,7 +190,7 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
     private void flushLanes() {
         Counters c = counters();
         int[] lanes = c.lanes;
-        for (int bucket = 0, slot = 0; bucket <= topBucket; bucket++) {
+        for (int bucket = 0, slot = 0; bucket < BUCKETS; bucket++) {
             long zero = 0;
             long nonzero = 0;
             for (int lane = 0; lane < LANES; lane++) {
@@ -205,7 +202,7 @@ final class StreamedMagnitudeCut implements StreamedTaskVectorMerge.Selection {
             c.hist[bucket] += zero + nonzero;
             c.zeroLow[bucket] += zero;
         }
-        Arrays.fill(lanes, 0, (topBucket + 1) * 2 * LANES, 0);
+        Arrays.fill(lanes, 0);
         sinceFlush = 0;
     }
 
