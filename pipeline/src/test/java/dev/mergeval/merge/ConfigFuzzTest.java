@@ -1,0 +1,143 @@
+package dev.mergeval.merge;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.mergeval.common.BadInputException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Seeded mutations of mergekit's own example configs (a value replaced by another YAML value, a line
+ * deleted, repeated or re-indented): each must parse, or fail with a one-line {@link BadInputException}
+ * naming the config; never a class cast, a null pointer or a number format error from deep inside.
+ */
+class ConfigFuzzTest {
+    private static final int CASES = 4000;
+
+    /** mergekit's examples (arcee-ai/mergekit examples/, models renamed), and parameters of the other methods. */
+    private static final List<String> SEEDS = List.of("""
+            slices:
+              - sources:
+                  - model: a
+                    layer_range: [0, 40]
+                  - model: b
+                    layer_range: [0, 40]
+            merge_method: slerp
+            base_model: a
+            parameters:
+              t:
+                - filter: self_attn
+                  value: [0, 0.5, 0.3, 0.7, 1]
+                - filter: mlp
+                  value: [1, 0.5, 0.7, 0.3, 0]
+                - value: 0.5
+            dtype: float16
+            """, """
+            models:
+              - model: a
+                parameters:
+                  density: [1, 0.7, 0.1]
+                  weight: 1.0
+              - model: b
+                parameters:
+                  density: 0.5
+                  weight: [0, 0.3, 0.7, 1]
+              - model: c
+                parameters:
+                  density: 0.33
+                  weight:
+                    - filter: mlp
+                      value: 0.5
+                    - value: 0
+            merge_method: ties
+            base_model: base
+            parameters:
+              normalize: true
+              int8_mask: true
+            dtype: float16
+            """, """
+            slices:
+              - sources:
+                - model: a
+                  layer_range: [0, 24]
+              - sources:
+                - model: b
+                  layer_range: [20, 40]
+            merge_method: passthrough
+            dtype: float16
+            """, """
+            models:
+              - model: a
+              - model: b
+                parameters: {weight: 0.5, select_topk: 0.3}
+            merge_method: sce
+            base_model: a
+            tokenizer:
+              source: union
+              tokens:
+                <|im_start|>: {source: b}
+            chat_template: chatml
+            out_dtype: bfloat16
+            """, """
+            models:
+              - model: a
+                parameters: {weight: 1.0}
+              - model: b
+                parameters: {weight: 0.5}
+            merge_method: karcher
+            parameters: {max_iter: 10, tol: 1.0e-5}
+            tokenizer_source: base
+            """);
+
+    private static final String[] VALUES = {"-1", "0", "1e309", ".nan", "-.inf", "abc", "[]", "{}", "[1, \"x\"]",
+        "null", "~", "true", "\"0.5\"", "{filter: mlp}", "[[0, 1]]", "!!binary aGVsbG8=", "2147483648",
+        "9223372036854775808", "[0]", "[5, 2]", "[0, 1, 2]", "''", "{value: [0, 1]}", "- 1", "\"\\u0000\""};
+
+    @Test
+    void mutatedConfigsParseOrFailCleanly() {
+        SplittableRandom random = new SplittableRandom(20261206L);
+        int parsed = 0;
+        for (int c = 0; c < CASES; c++) {
+            String yaml = mutate(SEEDS.get(random.nextInt(SEEDS.size())), random);
+            try {
+                MergeConfig.parse(yaml, "case" + c + ".yml").normalizedYaml();
+                parsed++;
+            } catch (BadInputException e) {
+                assertTrue(e.getMessage().contains("case" + c + ".yml"), e.getMessage() + "\n" + yaml);
+                assertTrue(!e.getMessage().contains("\n"), "one-line message: " + e.getMessage());
+            } catch (RuntimeException e) {
+                throw new AssertionError("not a bad-input error for\n" + yaml, e);
+            }
+        }
+        // Many mutations keep a valid config (a weight's value changed, a line repeated).
+        assertTrue(parsed > 0 && parsed < CASES, parsed + " of " + CASES + " parsed");
+    }
+
+    private static String mutate(String seed, SplittableRandom random) {
+        List<String> lines = new ArrayList<>(Arrays.asList(seed.split("\n")));
+        for (int edits = 1 + random.nextInt(2), e = 0; e < edits; e++) {
+            int at = random.nextInt(lines.size());
+            String line = lines.get(at);
+            switch (random.nextInt(5)) {
+                case 0, 1 -> {
+                    int colon = line.indexOf(": ");
+                    int dash = line.indexOf("- ");
+                    int from = colon >= 0 ? colon + 2 : dash >= 0 ? dash + 2 : -1;
+                    if (from >= 0) {
+                        lines.set(at, line.substring(0, from) + VALUES[random.nextInt(VALUES.length)]);
+                    }
+                }
+                case 2 -> lines.remove(at);
+                case 3 -> lines.add(at, line);
+                default -> lines.set(at, random.nextBoolean() ? "  " + line : line.strip());
+            }
+            if (lines.isEmpty()) {
+                lines.add("{}");
+            }
+        }
+        return String.join("\n", lines) + "\n";
+    }
+}
