@@ -48,6 +48,9 @@ import java.util.TreeMap;
  * @param chatTemplate {@code chat_template}: {@code auto}, a template's name or a Jinja template
  *     ({@link ChatTemplates})
  * @param slices the {@code slices:} list, empty for a {@code models:} config
+ * @param ignored what the config says that no part of the merge reads, each as {@code key: why}
+ *     (parameters the method does not take, unknown keys): mergekit ignores them, and so does
+ *     Mergeval, with a warning; not carried to executors
  */
 public record MergeConfig(
         String sourceName,
@@ -61,7 +64,8 @@ public record MergeConfig(
         Optional<String> tokenizerSource,
         Optional<TokenizerSettings> tokenizer,
         Optional<String> chatTemplate,
-        List<MergeSlice> slices) implements Serializable {
+        List<MergeSlice> slices,
+        List<String> ignored) implements Serializable {
 
     public MergeConfig {
         Objects.requireNonNull(sourceName, "sourceName");
@@ -69,6 +73,7 @@ public record MergeConfig(
         models = List.copyOf(models);
         parameters = Collections.unmodifiableMap(new LinkedHashMap<>(parameters));
         slices = List.copyOf(slices);
+        ignored = List.copyOf(ignored);
     }
 
     /**
@@ -106,7 +111,7 @@ public record MergeConfig(
     /** This config with errors naming {@code name} as their source. */
     public MergeConfig withSourceName(String name) {
         return new MergeConfig(name, location, mergeMethod, baseModel, models, parameters, dtype, outDtype,
-                tokenizerSource, tokenizer, chatTemplate, slices);
+                tokenizerSource, tokenizer, chatTemplate, slices, ignored);
     }
 
     /** True for a {@code slices:} config. */
@@ -130,7 +135,7 @@ public record MergeConfig(
         Map<String, Object> merged = new LinkedHashMap<>(parameters);
         slice.parameters().forEach((name, setting) -> merged.put(name, inFrontOf(setting, parameters.get(name))));
         return new MergeConfig(sourceName, location, mergeMethod, base, entries, merged, dtype, outDtype,
-                tokenizerSource, tokenizer, chatTemplate, List.of());
+                tokenizerSource, tokenizer, chatTemplate, List.of(), ignored);
     }
 
     /**
@@ -348,7 +353,7 @@ public record MergeConfig(
                     Optional.ofNullable(baseModel), models, parameters, Optional.ofNullable(dtype),
                     Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource),
                     Optional.ofNullable(tokenizer), Optional.ofNullable(chatTemplate),
-                    slices == null ? List.of() : slices);
+                    slices == null ? List.of() : slices, List.of());
         }
     }
 }

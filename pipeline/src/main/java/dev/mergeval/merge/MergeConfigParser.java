@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
 import java.io.IOException;
@@ -20,20 +21,24 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.function.BiFunction;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Reads a mergekit YAML config into a {@link MergeConfig}. The YAML is bound to the raw records
- * below, whose values stay YAML nodes so that each is checked here with a message of its own;
- * Jackson rejects keys they do not hold. Everything Mergeval does not support (modules, unknown
- * keys, parameters the method does not take, missing required parameters, values of the wrong
- * type) is a {@link BadInputException} whose one-line message names the source and the key,
- * checked in document order: the top-level keys, the method, the scalar settings, each model (or
- * each slice and its sources) in turn, the global parameters,
- * the required parameters, and last the method's own rules ({@link MergeMethod#validate}), which a
- * {@code slices:} config meets slice by slice ({@link MergeConfig#forSlice}).
+ * below, whose values stay YAML nodes so that each is checked here with a message of its own.
+ * What mergekit reads and Mergeval does not support ({@code modules}), missing required
+ * parameters and values of the wrong type are a {@link BadInputException} whose one-line message
+ * names the source and the key, checked in document order: the top-level keys, the method, the
+ * scalar settings, each model (or each slice and its sources) in turn, the global parameters, the
+ * required parameters, and last the method's own rules ({@link MergeMethod#validate}), which a
+ * {@code slices:} config meets slice by slice ({@link MergeConfig#forSlice}). What mergekit
+ * ignores, Mergeval ignores too, with a warning naming the key: keys the records do not hold, and
+ * parameters the method does not read where they are written (mergekit's own test configs give
+ * every model a {@code weight}, whichever the method), recorded in {@link MergeConfig#ignored}.
  */
 final class MergeConfigParser {
+    private static final Logger LOG = LoggerFactory.getLogger(MergeConfigParser.class);
     private static final Map<String, String> UNSUPPORTED_KEYS = Map.of(
             "modules", "modules are not supported; list whole models under 'models'");
     private static final Set<String> DTYPES = Set.of("float32", "float16", "bfloat16", "float64");
@@ -81,6 +86,8 @@ final class MergeConfigParser {
     }
 
     private final String source;
+    /** What the config says that nothing reads, as {@code key: why}, in document order. */
+    private final List<String> ignored = new ArrayList<>();
 
     MergeConfigParser(String source) {
         this.source = source;
@@ -96,8 +103,7 @@ final class MergeConfigParser {
         if (root == null || !root.isObject()) {
             throw new BadInputException(source + ": the config must be a YAML mapping");
         }
-        RawConfig raw = bind(root, RawConfig.class, "", (key, known) -> UNSUPPORTED_KEYS.getOrDefault(key,
-                "unknown key (supported: " + String.join(", ", known) + ")"));
+        RawConfig raw = bind(root, RawConfig.class, "");
         String methodName = requiredString(raw.mergeMethod(), "merge_method");
         MergeMethod method = MergeMethods.find(methodName).orElseThrow(() -> bad("merge_method",
                 "unknown method '" + methodName + "' (known: " + String.join(", ", MergeMethods.names()) + ")"));
@@ -113,8 +119,7 @@ final class MergeConfigParser {
             if (!raw.tokenizer().isObject()) {
                 throw bad("tokenizer", "must be a mapping with 'source', 'tokens' and 'pad_to_multiple_of'");
             }
-            RawTokenizer block = bind(raw.tokenizer(), RawTokenizer.class, "tokenizer.",
-                    (key, known) -> "unknown key (supported: " + String.join(", ", known) + ")");
+            RawTokenizer block = bind(raw.tokenizer(), RawTokenizer.class, "tokenizer.");
             tokenizerSource = isAbsent(block.source()) ? "union" : nonEmptyString(block.source(), "tokenizer.source");
             tokenizer = new TokenizerSettings(tokens(block.tokens()), padToMultipleOf(block.padToMultipleOf()));
         }
@@ -131,7 +136,7 @@ final class MergeConfigParser {
             return sliced(raw, method, new MergeConfig(source, Optional.ofNullable(location), method.name(),
                     Optional.ofNullable(baseModel), List.of(), Map.of(), Optional.ofNullable(dtype),
                     Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource), Optional.ofNullable(tokenizer),
-                    Optional.ofNullable(chatTemplate), List.of()));
+                    Optional.ofNullable(chatTemplate), List.of(), List.of()));
         }
         if (isAbsent(modelsNode)) {
             throw bad("models", "required: the list of models to merge");
@@ -147,8 +152,7 @@ final class MergeConfigParser {
             if (!node.isObject()) {
                 throw bad(where, "must be a mapping with 'model' and optional 'parameters'");
             }
-            RawModel entry = bind(node, RawModel.class, where + ".",
-                    (key, known) -> "unknown key (supported: " + String.join(", ", known) + ")");
+            RawModel entry = bind(node, RawModel.class, where + ".");
             String model = requiredString(entry.model(), where + ".model");
             if (!seen.add(model)) {
                 throw bad(where + ".model", "'" + model + "' is listed twice");
@@ -162,7 +166,7 @@ final class MergeConfigParser {
         MergeConfig config = new MergeConfig(source, Optional.ofNullable(location), method.name(),
                 Optional.ofNullable(baseModel), models, global, Optional.ofNullable(dtype),
                 Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource), Optional.ofNullable(tokenizer),
-                Optional.ofNullable(chatTemplate), List.of());
+                Optional.ofNullable(chatTemplate), List.of(), ignored);
         checkTokenizerModels(config);
         checkRequired(config, method);
         method.validate(config);
@@ -186,7 +190,7 @@ final class MergeConfigParser {
                 method.tensorParameters(), method.name());
         MergeConfig config = new MergeConfig(source, top.location(), top.mergeMethod(), top.baseModel(), List.of(),
                 global, top.dtype(), top.outDtype(), top.tokenizerSource(), top.tokenizer(), top.chatTemplate(),
-                slices);
+                slices, ignored);
         checkTokenizerModels(config);
         for (int i = 0; i < slices.size(); i++) {
             MergeConfig slice = config.forSlice(i);
@@ -215,11 +219,10 @@ final class MergeConfigParser {
             if (!node.get(i).isObject()) {
                 throw bad(where, "must be a mapping with 'sources' and optional 'parameters'");
             }
-            RawSlice raw = bind(node.get(i), RawSlice.class, where + ".",
-                    (key, known) -> "unknown key (supported: base_model, parameters, sources)");
+            RawSlice raw = bind(node.get(i), RawSlice.class, where + ".");
             String base = optionalString(raw.baseModel(), where + ".base_model");
             if (!isAbsent(raw.residualWeight())) {
-                throw bad(where + ".residual_weight", "not supported (mergekit's planner does not use it either)");
+                ignore(where + ".residual_weight", "mergekit's planner does not read it");
             }
             JsonNode sourcesNode = raw.sources();
             if (isAbsent(sourcesNode)) {
@@ -235,8 +238,7 @@ final class MergeConfigParser {
                 if (!sourceNode.isObject()) {
                     throw bad(at, "must be a mapping with 'model', 'layer_range' and optional 'parameters'");
                 }
-                RawSource entry = bind(sourceNode, RawSource.class, at + ".",
-                        (key, known) -> "unknown key (supported: " + String.join(", ", known) + ")");
+                RawSource entry = bind(sourceNode, RawSource.class, at + ".");
                 String model = requiredString(entry.model(), at + ".model");
                 if (sources.stream().anyMatch(s -> s.model().equals(model))) {
                     throw bad(at + ".model", "'" + model + "' is listed twice in this slice (a slice merges each"
@@ -321,19 +323,35 @@ final class MergeConfigParser {
     }
 
     /**
-     * {@code node} (a mapping) bound to {@code type}. The first key in document order that the type
-     * does not hold is an error at {@code prefix + key}, saying what {@code unknown} makes of the key
-     * and the sorted keys the type holds.
+     * {@code node} (a mapping) bound to {@code type}. A key the type does not hold is ignored at
+     * {@code prefix + key}, with the sorted keys the type holds; at the top level, a key naming
+     * what Mergeval does not support ({@link #UNSUPPORTED_KEYS}) is an error.
      */
-    private <T> T bind(JsonNode node, Class<T> type, String prefix, BiFunction<String, List<String>, String> unknown) {
-        try {
-            return YAML.readerFor(type).with(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES).readValue(node);
-        } catch (UnrecognizedPropertyException e) {
-            List<String> known = e.getKnownPropertyIds().stream().map(String::valueOf).sorted().toList();
-            throw bad(prefix + e.getPropertyName(), unknown.apply(e.getPropertyName(), known));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot bind " + type.getSimpleName(), e);
+    private <T> T bind(JsonNode node, Class<T> type, String prefix) {
+        JsonNode bound = node;
+        while (true) {
+            try {
+                return YAML.readerFor(type).with(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES).readValue(bound);
+            } catch (UnrecognizedPropertyException e) {
+                String key = e.getPropertyName();
+                if (prefix.isEmpty() && UNSUPPORTED_KEYS.containsKey(key)) {
+                    throw bad(key, UNSUPPORTED_KEYS.get(key));
+                }
+                List<String> known = e.getKnownPropertyIds().stream().map(String::valueOf).sorted().toList();
+                ignore(prefix + key, "unknown key (known: " + String.join(", ", known) + ")");
+                ObjectNode rest = bound.deepCopy();
+                rest.remove(key);
+                bound = rest;
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot bind " + type.getSimpleName(), e);
+            }
         }
+    }
+
+    /** Records {@code key} as ignored, and warns: mergekit ignores it without a word. */
+    private void ignore(String key, String why) {
+        ignored.add(key + ": " + why);
+        LOG.warn("{}: {}: {}; ignored, as mergekit ignores it", source, key, why);
     }
 
     // ---- parameter settings ----
@@ -356,8 +374,9 @@ final class MergeConfigParser {
                 List<String> known = new ArrayList<>();
                 allowed.forEach(d -> known.add(d.name()));
                 alsoAllowed.forEach(d -> known.add(d.name()));
-                throw bad(key, "not a parameter of " + methodName + " here (accepted: "
+                ignore(key, "not a parameter of " + methodName + " here (it reads: "
                         + (known.isEmpty() ? "none" : String.join(", ", known)) + ")");
+                continue;
             }
             if (field.getValue().isNull()) {
                 continue;
@@ -433,8 +452,7 @@ final class MergeConfigParser {
     }
 
     private Map<String, Object> condition(JsonNode node, ParamDef def, String key) {
-        RawCondition raw = bind(node, RawCondition.class, key + ".",
-                (k, known) -> "unknown key (a condition has 'filter' and 'value')");
+        RawCondition raw = bind(node, RawCondition.class, key + ".");
         Map<String, Object> cond = new LinkedHashMap<>();
         if (!isAbsent(raw.filter())) {
             if (!raw.filter().isTextual()) {
@@ -517,8 +535,7 @@ final class MergeConfigParser {
             if (!e.getValue().isObject()) {
                 throw bad(where, "must be a mapping with 'source' and optional 'force'");
             }
-            RawTokenEmbedding raw = bind(e.getValue(), RawTokenEmbedding.class, where + ".",
-                    (key, known) -> "unknown key (supported: " + String.join(", ", known) + ")");
+            RawTokenEmbedding raw = bind(e.getValue(), RawTokenEmbedding.class, where + ".");
             boolean force = false;
             if (!isAbsent(raw.force())) {
                 if (!raw.force().isBoolean()) {
@@ -543,8 +560,7 @@ final class MergeConfigParser {
         if (!node.isObject()) {
             throw bad(where, "must be a model, {kind: zero} or {kind: model_token, model, token | token_id}");
         }
-        RawEmbeddingSource raw = bind(node, RawEmbeddingSource.class, where + ".",
-                (key, known) -> "unknown key (supported: " + String.join(", ", known) + ")");
+        RawEmbeddingSource raw = bind(node, RawEmbeddingSource.class, where + ".");
         String kind = requiredString(raw.kind(), where + ".kind");
         switch (kind) {
             case "zero" -> {

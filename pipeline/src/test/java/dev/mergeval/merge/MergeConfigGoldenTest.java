@@ -52,6 +52,7 @@ class MergeConfigGoldenTest {
                     out.append("model ").append(m.model()).append(": ").append(typed(m.parameters()))
                             .append(" / ").append(typed(c.modelParameters(m.model()))).append('\n');
                 }
+                c.ignored().forEach(i -> out.append("ignored ").append(i).append('\n'));
                 out.append(c.normalizedYaml());
             } catch (BadInputException e) {
                 out.append("error: ").append(e.getMessage()).append('\n');

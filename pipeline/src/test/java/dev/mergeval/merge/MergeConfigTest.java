@@ -86,12 +86,9 @@ class MergeConfigTest {
         "tokenizer.pad_to_multiple_of|merge_method: linear\\ntokenizer: {pad_to_multiple_of: 0}\\nmodels: [{model: a, parameters: {weight: 1}}]",
         "chat_template|merge_method: linear\\nchat_template: bogus\\nmodels: [{model: a, parameters: {weight: 1}}]",
         "chat_template|merge_method: linear\\nchat_template: 3\\nmodels: [{model: a, parameters: {weight: 1}}]",
-        "name|merge_method: linear\\nname: x\\nmodels: [{model: a, parameters: {weight: 1}}]",
         "merge_method|merge_method: frankenmerge\\nmodels: [{model: a}]",
         "merge_method|models: [{model: a}]",
         "models|merge_method: linear",
-        "models[0].parameters.density|merge_method: linear\\nmodels: [{model: a, parameters: {weight: 1, density: 0.5}}]",
-        "parameters.gamma|merge_method: ties\\nbase_model: b\\nmodels: [{model: a, parameters: {weight: 1}}]\\nparameters: {gamma: 0.1}",
         "models[1].parameters.weight|merge_method: linear\\nmodels: [{model: a, parameters: {weight: 1}}, {model: c}]",
         "models[0].parameters.weight|merge_method: ties\\nbase_model: b\\nmodels: [{model: a}]",
         "parameters.t|merge_method: slerp\\nbase_model: b\\nmodels: [{model: a}]",
@@ -100,7 +97,6 @@ class MergeConfigTest {
         "models[0].parameters.weight|merge_method: linear\\nmodels: [{model: a, parameters: {weight: heavy}}]",
         "parameters.normalize|merge_method: linear\\nmodels: [{model: a, parameters: {weight: 1}}]\\nparameters: {normalize: maybe}",
         "models[1].model|merge_method: linear\\nmodels: [{model: a, parameters: {weight: 1}}, {model: a, parameters: {weight: 1}}]",
-        "models[0].revision|merge_method: linear\\nmodels: [{model: a, revision: main, parameters: {weight: 1}}]",
         "dtype|merge_method: linear\\ndtype: int4\\nmodels: [{model: a, parameters: {weight: 1}}]",
         "base_model|merge_method: linear\\nbase_model: b\\nmodels: [{model: a, parameters: {weight: 1}}]",
         "models|merge_method: passthrough\\nmodels: [{model: a}, {model: c}]",
@@ -109,13 +105,38 @@ class MergeConfigTest {
         "models|merge_method: nuslerp\\nmodels: [{model: a, parameters: {weight: 1}}]",
         "parameters.rescale_mode|merge_method: dare_linear\\nbase_model: b\\nmodels: [{model: a, parameters: {weight: 1}}]\\nparameters: {rescale_mode: l2}",
         "parameters.weight[1].value|merge_method: linear\\nmodels: [{model: a}]\\nparameters: {weight: [{filter: mlp, value: 1}, {filter: attn}]}",
-        "parameters.weight[0].match|merge_method: linear\\nmodels: [{model: a}]\\nparameters: {weight: [{match: mlp, value: 1}]}",
     })
     void rejectsUnsupportedInputNamingTheKey(String key, String yaml) {
         BadInputException e = assertThrows(BadInputException.class,
                 () -> MergeConfig.parse(yaml.replace("\\n", "\n"), "bad.yaml"));
         assertTrue(e.getMessage().startsWith("bad.yaml: " + key + ": "), e.getMessage());
         assertEquals(1, e.getMessage().lines().count(), e.getMessage());
+    }
+
+    /** What mergekit reads past without a word: ignored, with the key recorded, the merge unchanged. */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "name|merge_method: linear\\nname: x\\nmodels: [{model: a, parameters: {weight: 1}}]"
+            + "|merge_method: linear\\nmodels: [{model: a, parameters: {weight: 1}}]",
+        "models[0].parameters.density|merge_method: linear\\nmodels: [{model: a, parameters: {weight: 1, density: 0.5}}]"
+            + "|merge_method: linear\\nmodels: [{model: a, parameters: {weight: 1}}]",
+        "parameters.gamma|merge_method: ties\\nbase_model: b\\nmodels: [{model: a, parameters: {weight: 1}}]\\nparameters: {gamma: 0.1}"
+            + "|merge_method: ties\\nbase_model: b\\nmodels: [{model: a, parameters: {weight: 1}}]",
+        "models[0].revision|merge_method: linear\\nmodels: [{model: a, revision: main, parameters: {weight: 1}}]"
+            + "|merge_method: linear\\nmodels: [{model: a, parameters: {weight: 1}}]",
+        "parameters.weight[0].match|merge_method: linear\\nmodels: [{model: a}]\\nparameters: {weight: [{match: mlp, value: 1}]}"
+            + "|merge_method: linear\\nmodels: [{model: a}]\\nparameters: {weight: [{value: 1}]}",
+        // mergekit's tests/test_basic_merges.py gives every model a weight, whichever the method.
+        "models[0].parameters.weight|merge_method: karcher\\nmodels: [{model: a, parameters: {weight: 0.6}}, {model: c}]"
+            + "|merge_method: karcher\\nmodels: [{model: a}, {model: c}]",
+        "slices[0].residual_weight|merge_method: passthrough\\nslices: [{sources: [{model: a, layer_range: [0, 2]}],"
+            + " residual_weight: 0.5}]|merge_method: passthrough\\nslices: [{sources: [{model: a, layer_range: [0, 2]}]}]",
+    })
+    void ignoresWhatMergekitIgnores(String key, String yaml, String without) {
+        MergeConfig c = MergeConfig.parse(yaml.replace("\\n", "\n"), "lax.yaml");
+        assertEquals(1, c.ignored().size(), c.ignored().toString());
+        assertTrue(c.ignored().get(0).startsWith(key + ": "), c.ignored().toString());
+        assertEquals(MergeConfig.parse(without.replace("\\n", "\n"), "lax.yaml").normalizedYaml(), c.normalizedYaml());
     }
 
     @Test

@@ -265,7 +265,6 @@ class MergekitParityMethodsTest {
             {"merge_method: arcee_fusion\nbase_model: a\nmodels: [{model: b}, {model: c}]", "models"},
             {"merge_method: sce\nmodels: [{model: a}, {model: b}]", "base_model"},
             {"merge_method: ram\nbase_model: a\nmodels: [{model: a}]", "models"},
-            {"merge_method: ramplus_tl\nbase_model: a\nmodels: [{model: b}]\nparameters: {gamma: 1}", "parameters.gamma"},
             {"merge_method: multislerp\nmodels: [{model: a}, {model: b, parameters: {weight: 1}}]", "weight"},
             {"merge_method: multislerp\nmodels: [{model: a, parameters: {weight: 1}}, {model: b, parameters: {weight: -1}}]",
                 "models: multislerp: the models' weights sum to 0"},

@@ -47,9 +47,9 @@ class PathParameterTest {
             BadInputException e = assertThrows(BadInputException.class, () -> MergeConfig.parse(SAFE_LORA + bad, "c.yaml"));
             assertTrue(e.getMessage().startsWith("c.yaml: parameters."), e.getMessage());
         }
+        // Read past, as mergekit reads past what a method does not take: then the global one is missing.
         BadInputException e = assertThrows(BadInputException.class, () -> MergeConfig.parse(
                 "merge_method: resta\nbase_model: a\nmodels:\n  - model: f\n    parameters: {unaligned_model: u}\n", "c.yaml"));
-        assertTrue(e.getMessage().contains("models[0].parameters.unaligned_model: not a parameter of resta here"),
-                e.getMessage());
+        assertEquals("c.yaml: parameters.unaligned_model: required by resta", e.getMessage());
     }
 }

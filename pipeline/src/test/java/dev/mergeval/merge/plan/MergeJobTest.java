@@ -482,6 +482,50 @@ class MergeJobTest {
         return s.hex();
     }
 
+    /**
+     * mergekit's tests/test_basic_merges.py merges every method with its {@code two_model_config}:
+     * weights 0.6 and 0.4 on the two models, whether the method reads them or not. mergekit reads
+     * past what a method does not take; so must Mergeval, with the same output as the config
+     * without it (karcher averages the base like the other models, in both).
+     */
+    @Test
+    void mergekitsOwnTestConfigsMergeAsIfWithoutWhatTheMethodDoesNotRead(@TempDir Path out) throws IOException {
+        Map<String, String> methods = Map.of("karcher", "{max_iter: 5, tol: 1.0e-5}", "sce", "{select_topk: 0.5}",
+                "ram", "{}", "ramplus_tl", "{r: 0.05, alpha: 1.0}", "nearswap", "{t: 0.0001}", "arcee_fusion", "{}");
+        for (Map.Entry<String, String> m : methods.entrySet()) {
+            String method = m.getKey();
+            boolean swapped = method.equals("nearswap") || method.equals("arcee_fusion");
+            String first = swapped ? base : tuneA;
+            String second = swapped ? tuneA : tuneB;
+            String mergekit = """
+                    merge_method: %s
+                    base_model: %s
+                    models:
+                      - model: %s
+                        parameters: {weight: 0.6}
+                      - model: %s
+                        parameters: {weight: 0.4}
+                    dtype: bfloat16
+                    parameters: %s
+                    """.formatted(method, base, first, second, m.getValue());
+            String plain = """
+                    merge_method: %s
+                    base_model: %s
+                    models:
+                      - model: %s
+                      - model: %s
+                    dtype: bfloat16
+                    parameters: %s
+                    """.formatted(method, base, first, second, m.getValue());
+            Path asMergekit = out.resolve(method + "-mergekit");
+            Path asWritten = out.resolve(method + "-plain");
+            MergeJob.run(request(mergekit, asMergekit, false, PlanOptions.defaults()), executor(2), CONF);
+            MergeJob.run(request(plain, asWritten, false, PlanOptions.defaults()), executor(2), CONF);
+            assertEquals(shardHashes(asWritten, false), shardHashes(asMergekit, false), method);
+            assertEquals(mergekit, Files.readString(asMergekit.resolve(MergeJob.CONFIG_FILE)), method);
+        }
+    }
+
     @Test
     void aPlanShippedByJavaSerializationMergesTheSameBytes(@TempDir Path out) throws Exception {
         for (String method : List.of("dare_ties", "della", "slerp")) {
