@@ -378,15 +378,45 @@ public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers
         return layers;
     }
 
-    /** {@code num_hidden_layers} from config.json, else one more than the highest layer index seen. */
+    /**
+     * The keys by which families' {@code config.json} count their layers, as mergekit's
+     * architectures name them ({@code num_layers_config_key}): Llama and most others
+     * {@code num_hidden_layers}, GPT-2, GPT-J, GPTBigCode, Bloom and Phi-1 {@code n_layer}, and
+     * others' {@code num_layers}, {@code n_layers}, {@code num_decoder_layers}.
+     */
+    static final List<String> LAYER_COUNT_KEYS =
+            List.of("num_hidden_layers", "n_layer", "num_layers", "n_layers", "num_decoder_layers");
+
+    /** The layer count from config.json (its family's key), else one more than the highest layer index seen. */
     public static int layerCount(Checkpoint model) {
-        if (model.config() != null && model.config().hasNonNull("num_hidden_layers")) {
-            return model.config().get("num_hidden_layers").asInt();
+        JsonNode config = model.config();
+        for (String key : LAYER_COUNT_KEYS) {
+            if (config != null && config.path(key).isInt()) {
+                return config.get(key).asInt();
+            }
         }
         int max = -1;
         for (String name : model.tensorNames()) {
             max = Math.max(max, TensorMerger.layerIndex(name));
         }
         return max + 1;
+    }
+
+    /**
+     * Sets an output {@code config.json}'s layer count to {@code layers} under the key(s) its family
+     * counts by ({@link #LAYER_COUNT_KEYS}), {@code num_hidden_layers} where it has none: a GPT-2
+     * config keeps {@code n_layer}, which mergekit sets and every loader reads.
+     */
+    public static void setLayerCount(ObjectNode config, int layers) {
+        boolean set = false;
+        for (String key : LAYER_COUNT_KEYS) {
+            if (config.path(key).isInt()) {
+                config.put(key, layers);
+                set = true;
+            }
+        }
+        if (!set) {
+            config.put("num_hidden_layers", layers);
+        }
     }
 }

@@ -15,6 +15,7 @@ import dev.mergeval.merge.ChatTemplates;
 import dev.mergeval.merge.EmbeddingRows;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeInputs;
+import dev.mergeval.merge.MergeLayout;
 import dev.mergeval.merge.OutputTokenizer;
 import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.FileHash;
@@ -168,17 +169,17 @@ public final class MergeJob {
     }
 
     /**
-     * The output's {@code config.json} from the one it copies: a layout's layer count and per-layer
-     * lists ({@link dev.mergeval.merge.MergeLayout#layOutPerLayerKeys}, from the source models'
-     * configs), and the {@code vocab_size} of embeddings cut to the rows all inputs have
-     * ({@link EmbeddingRows}).
+     * The output's {@code config.json} from the one it copies: a layout's layer count (under its
+     * family's key, {@link MergeLayout#setLayerCount}) and per-layer lists
+     * ({@link MergeLayout#layOutPerLayerKeys}, from the source models' configs), and the
+     * {@code vocab_size} of embeddings cut to the rows all inputs have ({@link EmbeddingRows}).
      */
     private static UnaryOperator<ObjectNode> outputConfig(MergePlan plan, Configuration conf) {
         Map<String, long[]> shapes = new LinkedHashMap<>();
         plan.tensors().forEach(t -> shapes.put(t.name(), t.shape()));
         return json -> {
             if (plan.layout() != null) {
-                json.put("num_hidden_layers", plan.layout().numLayers());
+                MergeLayout.setLayerCount(json, plan.layout().numLayers());
                 Map<String, JsonNode> configs = new HashMap<>();
                 plan.layout().layOutPerLayerKeys(json, ref -> configs.computeIfAbsent(ref, r -> {
                     // As the units opened it: read again only where they ran in other JVMs.

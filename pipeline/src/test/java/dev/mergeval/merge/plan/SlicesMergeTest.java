@@ -403,6 +403,51 @@ class SlicesMergeTest {
         assertFalse(Files.exists(dir), "nothing published");
     }
 
+    /**
+     * mergekit's {@code test_gpt2_stack}: a GPT-2 config counts its layers by {@code n_layer}, which
+     * the stack must set (mergekit sets its architecture's {@code num_layers_config_key}); a
+     * {@code num_hidden_layers} beside a stale {@code n_layer} would leave other loaders the wrong
+     * count. The layers are stacked and renumbered under {@code transformer.h.}.
+     */
+    @Test
+    void aGpt2StackSetsTheFamilysLayerCount(@TempDir Path out) throws IOException {
+        ObjectNode config = Mappers.JSON.createObjectNode().put("model_type", "gpt2").put("n_layer", 3)
+                .put("n_embd", 4).put("vocab_size", 8);
+        config.putArray("architectures").add("GPT2LMHeadModel");
+        List<TensorInfo> tensors = new java.util.ArrayList<>();
+        tensors.add(new TensorInfo("transformer.wte.weight", DType.F32, new long[] {8, 4}));
+        for (int i = 0; i < 3; i++) {
+            tensors.add(new TensorInfo("transformer.h." + i + ".ln_1.weight", DType.F32, new long[] {4}));
+            tensors.add(new TensorInfo("transformer.h." + i + ".attn.c_attn.weight", DType.F32, new long[] {4, 12}));
+        }
+        tensors.add(new TensorInfo("transformer.ln_f.weight", DType.F32, new long[] {4}));
+        Path gpt2 = out.resolve("gpt2");
+        SyntheticModels.writeLlama(HadoopFs.local(), HadoopFs.of(gpt2), config, tensors, t -> {
+            float[] v = new float[Math.toIntExact(t.numElements())];
+            for (int j = 0; j < v.length; j++) {
+                v[j] = t.name().hashCode() % 97 + j;
+            }
+            return v;
+        }, Long.MAX_VALUE, Map.of());
+        Path dir = out.resolve("stack");
+        MergeJob.run(request("""
+                merge_method: passthrough
+                slices:
+                  - sources: [{model: %1$s, layer_range: [0, 3]}]
+                  - sources: [{model: %1$s, layer_range: [1, 3]}]
+                """.formatted(gpt2), dir), executor(1), CONF);
+        JsonNode merged = Mappers.JSON.readTree(dir.resolve("config.json").toFile());
+        assertEquals(5, merged.get("n_layer").asInt());
+        assertFalse(merged.has("num_hidden_layers"), merged.toString());
+        try (Checkpoint in = Checkpoint.open(gpt2.toString(), CONF);
+                Checkpoint stacked = Checkpoint.open(dir.toString(), CONF)) {
+            assertEquals(2 + 2 * 5, stacked.tensorNames().size());
+            assertArrayEquals(raw(in, "transformer.h.1.attn.c_attn.weight"),
+                    raw(stacked, "transformer.h.3.attn.c_attn.weight"));
+            assertArrayEquals(raw(in, "transformer.h.2.ln_1.weight"), raw(stacked, "transformer.h.4.ln_1.weight"));
+        }
+    }
+
     /** A model with a second stack of layers (a vision encoder's) is refused, naming both stacks. */
     @Test
     void aModelWithTwoStacksOfLayersIsBadInput(@TempDir Path out) throws IOException {
