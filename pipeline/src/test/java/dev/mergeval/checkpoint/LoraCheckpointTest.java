@@ -284,4 +284,70 @@ class LoraCheckpointTest {
         rejected(base, adapter("regex", "{\"r\":2,\"lora_alpha\":2,\"target_modules\":\".*\\\\.v_proj\"}",
                 List.of(q), List.of()), "q_proj", "target_modules");
     }
+
+    /**
+     * Seeded mutations of a valid adapter's {@code adapter_config.json} (a value replaced by another
+     * JSON value, a character inserted or deleted): each {@code BASE+ADAPTER} must open and read every
+     * tensor, or fail as one-line bad input naming the adapter; never a class cast, a null pointer or
+     * an arithmetic error from a rank of 0.
+     */
+    @Test
+    void mutatedAdapterConfigsReadOrFailCleanly() throws IOException {
+        SplittableRandom rnd = new SplittableRandom(12);
+        java.nio.file.Path base = base("base-fuzz", DType.F32);
+        Lora q = new Lora("model.layers.0.self_attn.q_proj", 6, 5, random(rnd, 10), random(rnd, 12));
+        String valid = config(2, 4, ",\"fan_in_fan_out\":false,\"use_rslora\":false,\"modules_to_save\":null,"
+                + "\"layers_to_transform\":null,\"rank_pattern\":{},\"alpha_pattern\":{},\"lora_dropout\":0.05");
+        String[] values = {"0", "-1", "2.5", "1e400", "\"x\"", "null", "true", "[]", "{}", "[1, \"q\"]",
+            "{\"q_proj\": \"x\"}", "9223372036854775807", "\"\\u0000\""};
+        java.nio.file.Path ad = adapter("fuzz", valid, List.of(q), List.of());
+        int opened = 0;
+        for (int c = 0; c < 1500; c++) {
+            StringBuilder json = new StringBuilder(valid);
+            if (rnd.nextBoolean()) {
+                int colon = nthIndexOf(valid, ':', rnd.nextInt(count(valid, ':')));
+                int end = colon + 1;
+                int depth = 0;
+                while (end < json.length() && !(depth == 0 && (json.charAt(end) == ',' || json.charAt(end) == '}'))) {
+                    depth += json.charAt(end) == '[' || json.charAt(end) == '{' ? 1
+                            : json.charAt(end) == ']' || json.charAt(end) == '}' ? -1 : 0;
+                    end++;
+                }
+                json.replace(colon + 1, end, values[rnd.nextInt(values.length)]);
+            } else {
+                int at = rnd.nextInt(json.length());
+                if (rnd.nextBoolean()) {
+                    json.deleteCharAt(at);
+                } else {
+                    String pool = "{}[],:\"0x";
+                    json.insert(at, pool.charAt(rnd.nextInt(pool.length())));
+                }
+            }
+            Files.writeString(ad.resolve("adapter_config.json"), json.toString());
+            try (Checkpoint ck = Checkpoint.open(base + "+" + ad, conf)) {
+                for (String name : ck.tensorNames()) {
+                    assertEquals(ck.info(name).numElements(), ck.readFloats(name).length, name);
+                }
+                opened++;
+            } catch (BadInputException e) {
+                assertTrue(e.getMessage().contains("fuzz"), e.getMessage() + " names the adapter: " + json);
+                assertEquals(1, e.getMessage().lines().count(), e.getMessage());
+            } catch (RuntimeException e) {
+                throw new AssertionError("not a bad-input error for " + json, e);
+            }
+        }
+        assertTrue(opened > 0 && opened < 1500, opened + " opened");
+    }
+
+    private static int count(String s, char c) {
+        return (int) s.chars().filter(x -> x == c).count();
+    }
+
+    private static int nthIndexOf(String s, char c, int n) {
+        int at = -1;
+        for (int i = 0; i <= n; i++) {
+            at = s.indexOf(c, at + 1);
+        }
+        return at;
+    }
 }
