@@ -273,9 +273,12 @@ public final class MergeInputs implements AutoCloseable {
         return layout;
     }
 
-    /** A merger for these inputs over {@code numLayers} layers (unused by a layout) with {@code analysis}. */
+    /**
+     * A merger for these inputs over {@code numLayers} layers (unused by a layout; per stack where the
+     * reference model has several) with {@code analysis}.
+     */
     public TensorMerger merger(int numLayers, PlanAnalysis analysis) {
-        return TensorMerger.create(config, numLayers, analysis, Map.of(), layout());
+        return TensorMerger.create(config, numLayers, analysis, Map.of(), layout(), reference.tensorNames());
     }
 
     /** A model by reference, or an extra input by parameter name. */

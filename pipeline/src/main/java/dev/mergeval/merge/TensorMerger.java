@@ -19,7 +19,10 @@ import java.util.regex.Pattern;
  *
  * <p>Gradient position {@code t}, as mergekit's planner: layer {@code i} of {@code L} gets
  * {@code i / (L - 1)} ({@code 1} when {@code L == 1}); the tensors outside the layers (embeddings,
- * final norm, LM head) get 0, where mergekit's module-level config reader stays.
+ * final norm, LM head) get 0, where mergekit's module-level config reader stays. A model with two
+ * or more stacks of layers (a vision-language model's vision encoder beside its decoder) counts
+ * {@code L} per stack, as mergekit plans each module with its own layer count
+ * ({@link #stackLayerCounts}): Qwen2-VL's 32 vision blocks beside 28 decoder layers.
  *
  * <p>A {@code slices:} config merges with its {@link MergeLayout}: each output tensor is merged
  * from its route's input tensors, as the {@code models:} config of its slice
@@ -33,6 +36,8 @@ public final class TensorMerger {
     private final MergeConfig config;
     private final MergeMethod method;
     private final int numLayers;
+    /** Each stack's layer count where the model has two or more stacks ({@link #stackLayerCounts}), else empty. */
+    private final Map<String, Integer> stackLayers;
     private final List<String> models;
     private final PlanAnalysis analysis;
     private final Map<String, MergeLayout.Route> routes;
@@ -47,12 +52,13 @@ public final class TensorMerger {
      */
     private final Map<Map<String, Object>, Params> distinct = new ConcurrentHashMap<>();
 
-    private TensorMerger(MergeConfig config, int numLayers, PlanAnalysis analysis, MergeLayout layout,
-            Map<String, TensorParams> planned) {
+    private TensorMerger(MergeConfig config, int numLayers, Map<String, Integer> stackLayers, PlanAnalysis analysis,
+            MergeLayout layout, Map<String, TensorParams> planned) {
         this.config = config;
         this.planned = planned;
         this.method = config.method();
         this.numLayers = numLayers;
+        this.stackLayers = Map.copyOf(stackLayers);
         this.models = config.inputModels();
         this.analysis = analysis;
         this.routes = layout == null ? null : layout.byName();
@@ -90,13 +96,40 @@ public final class TensorMerger {
      */
     public static TensorMerger create(MergeConfig config, int numLayers, PlanAnalysis analysis,
             Map<String, TensorParams> resolved, MergeLayout layout) {
+        return create(config, numLayers, analysis, resolved, layout, List.of());
+    }
+
+    /**
+     * Like {@link #create(MergeConfig, int, PlanAnalysis, Map, MergeLayout)}, over a model holding
+     * {@code tensorNames}: where they form two or more stacks of layers, each stack's tensors are
+     * placed by its own layer count ({@link #stackLayerCounts}), {@code numLayers} being the
+     * decoder's from its config.
+     */
+    public static TensorMerger create(MergeConfig config, int numLayers, PlanAnalysis analysis,
+            Map<String, TensorParams> resolved, MergeLayout layout, Iterable<String> tensorNames) {
         if (numLayers < 0) {
             throw new IllegalArgumentException("numLayers must be >= 0, got " + numLayers);
         }
         if (config.isSliced() != (layout != null)) {
             throw new IllegalArgumentException("a slices: config merges with its layout, a models: config without");
         }
-        return new TensorMerger(config, numLayers, analysis, layout, resolved);
+        return new TensorMerger(config, numLayers, stackLayerCounts(tensorNames), analysis, layout, resolved);
+    }
+
+    /**
+     * Each stack of layers in {@code tensorNames} ({@link #layerStack}) with its layer count, one
+     * more than its highest index, where there are two or more stacks; empty for one (or none),
+     * whose count is the config's.
+     */
+    public static Map<String, Integer> stackLayerCounts(Iterable<String> tensorNames) {
+        Map<String, Integer> counts = new HashMap<>();
+        for (String name : tensorNames) {
+            String stack = layerStack(name);
+            if (stack != null) {
+                counts.merge(stack, layerIndex(name) + 1, Math::max);
+            }
+        }
+        return counts.size() > 1 ? counts : Map.of();
     }
 
     /**
@@ -184,11 +217,12 @@ public final class TensorMerger {
         if (layer < 0) {
             return 0.0;
         }
-        if (layer >= numLayers) {
+        int count = stackLayers.getOrDefault(layerStack(tensorName), numLayers);
+        if (layer >= count) {
             throw new BadInputException(tensorName + ": layer index " + layer
-                    + " is not below the model's layer count " + numLayers);
+                    + " is not below the model's layer count " + count);
         }
-        return numLayers > 1 ? layer / (double) (numLayers - 1) : 1.0;
+        return count > 1 ? layer / (double) (count - 1) : 1.0;
     }
 
     /** True when this tensor may be merged in independent element chunks. */

@@ -40,6 +40,26 @@ class ParameterResolutionTest {
         assertThrows(BadInputException.class, () -> m.gradientPosition("model.layers.5.mlp.down_proj.weight"));
     }
 
+    /**
+     * A vision-language model (Qwen2-VL's layout: 28 decoder layers, 32 vision blocks, here 2 and 4)
+     * places each stack's layers by its own count, as mergekit plans each module; with the decoder's
+     * count for both, the vision blocks past it were refused and every merge of such a model failed.
+     */
+    @Test
+    void eachStackOfLayersHasItsOwnCount() {
+        List<String> names = List.of("model.embed_tokens.weight", "model.layers.0.q.weight", "model.layers.1.q.weight",
+                "visual.blocks.0.qkv.weight", "visual.blocks.1.qkv.weight", "visual.blocks.2.qkv.weight",
+                "visual.blocks.3.qkv.weight", "lm_head.weight");
+        assertEquals(Map.of("model.layers.", 2, "visual.blocks.", 4), TensorMerger.stackLayerCounts(names));
+        TensorMerger vl = TensorMerger.create(Merges.config("merge_method: passthrough\nmodels: [{model: a}]"), 2,
+                PlanAnalysis.NONE, Map.of(), null, names);
+        assertEquals(1.0, vl.gradientPosition("model.layers.1.q.weight"));
+        assertEquals(1.0 / 3, vl.gradientPosition("visual.blocks.1.qkv.weight"));
+        assertEquals(1.0, vl.gradientPosition("visual.blocks.3.qkv.weight"));
+        assertEquals(0.0, vl.gradientPosition("lm_head.weight"));
+        assertEquals(Map.of(), TensorMerger.stackLayerCounts(names.subList(0, 3)), "one stack: the config's count");
+    }
+
     @Test
     void evaluateSettingPortsMergekitCases() {
         // mergekit tests/test_config_parameters.py: [1e-5, 1e-3] at t = 0.5 -> 0.000505 for a float

@@ -526,6 +526,52 @@ class MergeJobTest {
         }
     }
 
+    /**
+     * A vision-language model whose vision encoder is deeper than its decoder (Qwen2-VL: 32 vision
+     * blocks, 28 decoder layers, {@code num_hidden_layers} the decoder's) merges, each stack's
+     * gradient running over its own layers: block 3 of 4 at {@code t = 1}, layer 1 of 2 too.
+     */
+    @Test
+    void aVisionEncoderDeeperThanTheDecoderMergesWithItsOwnGradient(@TempDir Path out) throws IOException {
+        String[] models = new String[2];
+        for (int m = 0; m < 2; m++) {
+            List<SafetensorsWriter.TensorData> tensors = new ArrayList<>();
+            float[] one = {m + 1f, m + 1f};
+            tensors.add(SafetensorsWriter.TensorData.ofFloats("model.embed_tokens.weight", DType.F32, new long[] {2}, one));
+            for (int i = 0; i < 2; i++) {
+                tensors.add(SafetensorsWriter.TensorData.ofFloats("model.layers." + i + ".mlp.up_proj.weight", DType.F32,
+                        new long[] {2}, one));
+            }
+            for (int i = 0; i < 4; i++) {
+                tensors.add(SafetensorsWriter.TensorData.ofFloats("visual.blocks." + i + ".attn.qkv.weight", DType.F32,
+                        new long[] {2}, one));
+            }
+            Path dir = out.resolve("vl" + m);
+            SafetensorsWriter.writeFile(HadoopFs.local(), HadoopFs.of(dir.resolve("model.safetensors")), tensors,
+                    Map.of("format", "pt"));
+            Files.writeString(dir.resolve("config.json"), "{\"model_type\": \"qwen2_vl\", \"num_hidden_layers\": 2,"
+                    + " \"vision_config\": {\"depth\": 4}}");
+            models[m] = dir.toString();
+        }
+        Path merged = out.resolve("merged");
+        // Weights 1 - t and t: each tensor is 1 + t, its position on its own stack.
+        MergeJob.run(request("""
+                merge_method: linear
+                models:
+                  - model: %s
+                    parameters: {weight: [1, 0]}
+                  - model: %s
+                    parameters: {weight: [0, 1]}
+                dtype: float32
+                """.formatted(models[0], models[1]), merged, false, PlanOptions.defaults()), executor(2), CONF);
+        try (Checkpoint c = Checkpoint.open(merged.toString(), CONF)) {
+            assertEquals(1f, c.readFloats("model.embed_tokens.weight")[0]);
+            assertEquals(2f, c.readFloats("model.layers.1.mlp.up_proj.weight")[0]);
+            assertEquals(1f + 1f / 3, c.readFloats("visual.blocks.1.attn.qkv.weight")[0], 1e-6);
+            assertEquals(2f, c.readFloats("visual.blocks.3.attn.qkv.weight")[0]);
+        }
+    }
+
     @Test
     void aPlanShippedByJavaSerializationMergesTheSameBytes(@TempDir Path out) throws Exception {
         for (String method : List.of("dare_ties", "della", "slerp")) {
