@@ -3,6 +3,9 @@ package dev.mergeval.merge;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mergeval.common.BadInputException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -10,32 +13,18 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 /**
- * Seeded mutations of mergekit's own example configs (a value replaced by another YAML value, a line
+ * Seeded mutations of mergekit's example configs (a value replaced by another YAML value, a line
  * deleted, repeated or re-indented): each must parse, or fail with a one-line {@link BadInputException}
  * naming the config; never a class cast, a null pointer or a number format error from deep inside.
  */
 class ConfigFuzzTest {
     private static final int CASES = 4000;
 
-    /** mergekit's examples (arcee-ai/mergekit examples/, models renamed), and parameters of the other methods. */
+    /**
+     * mergekit's examples/ties.yml (models renamed) and configs with the other methods' parameters;
+     * with the project's {@code conf/merges} examples (mergekit's gradient SLERP and a frankenmerge).
+     */
     private static final List<String> SEEDS = List.of("""
-            slices:
-              - sources:
-                  - model: a
-                    layer_range: [0, 40]
-                  - model: b
-                    layer_range: [0, 40]
-            merge_method: slerp
-            base_model: a
-            parameters:
-              t:
-                - filter: self_attn
-                  value: [0, 0.5, 0.3, 0.7, 1]
-                - filter: mlp
-                  value: [1, 0.5, 0.7, 0.3, 0]
-                - value: 0.5
-            dtype: float16
-            """, """
             models:
               - model: a
                 parameters:
@@ -97,11 +86,15 @@ class ConfigFuzzTest {
         "9223372036854775808", "[0]", "[5, 2]", "[0, 1, 2]", "''", "{value: [0, 1]}", "- 1", "\"\\u0000\""};
 
     @Test
-    void mutatedConfigsParseOrFailCleanly() {
+    void mutatedConfigsParseOrFailCleanly() throws IOException {
+        List<String> seeds = new ArrayList<>(SEEDS);
+        for (String example : List.of("gradient-slerp.yml", "frankenmerge.yml")) {
+            seeds.add(Files.readString(Path.of("..", "conf", "merges", example)));
+        }
         SplittableRandom random = new SplittableRandom(20261206L);
         int parsed = 0;
         for (int c = 0; c < CASES; c++) {
-            String yaml = mutate(SEEDS.get(random.nextInt(SEEDS.size())), random);
+            String yaml = mutate(seeds.get(random.nextInt(seeds.size())), random);
             try {
                 MergeConfig.parse(yaml, "case" + c + ".yml").normalizedYaml();
                 parsed++;
