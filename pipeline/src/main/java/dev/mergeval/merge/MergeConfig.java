@@ -50,7 +50,7 @@ import java.util.TreeMap;
  * @param slices the {@code slices:} list, empty for a {@code models:} config
  * @param ignored what the config says that no part of the merge reads, each as {@code key: why}
  *     (parameters the method does not take, unknown keys): mergekit ignores them, and so does
- *     Mergeval, with a warning; not carried to executors
+ *     Mergeval, with a warning
  */
 public record MergeConfig(
         String sourceName,
@@ -336,16 +336,16 @@ public record MergeConfig(
     private Object writeReplace() {
         return new Form(sourceName, location.orElse(null), mergeMethod, baseModel.orElse(null), models, parameters,
                 dtype.orElse(null), outDtype.orElse(null), tokenizerSource.orElse(null), tokenizer.orElse(null),
-                chatTemplate.orElse(null), slices);
+                chatTemplate.orElse(null), slices, ignored);
     }
 
     /** The serialized form of a {@link MergeConfig}: its components, absent ones null. */
     private record Form(String sourceName, String location, String mergeMethod, String baseModel,
             List<ModelEntry> models, Map<String, Object> parameters, String dtype, String outDtype,
-            String tokenizerSource, TokenizerSettings tokenizer, String chatTemplate, List<MergeSlice> slices)
-            implements Serializable {
+            String tokenizerSource, TokenizerSettings tokenizer, String chatTemplate, List<MergeSlice> slices,
+            List<String> ignored) implements Serializable {
         @Serial
-        private static final long serialVersionUID = 3L;
+        private static final long serialVersionUID = 4L;
 
         @Serial
         private Object readResolve() {
@@ -353,7 +353,7 @@ public record MergeConfig(
                     Optional.ofNullable(baseModel), models, parameters, Optional.ofNullable(dtype),
                     Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource),
                     Optional.ofNullable(tokenizer), Optional.ofNullable(chatTemplate),
-                    slices == null ? List.of() : slices, List.of());
+                    slices == null ? List.of() : slices, ignored == null ? List.of() : ignored);
         }
     }
 }

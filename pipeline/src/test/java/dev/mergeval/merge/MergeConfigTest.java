@@ -172,11 +172,13 @@ class MergeConfigTest {
 
     @Test
     void isAValueThatSurvivesJavaSerialization() throws Exception {
-        MergeConfig c = MergeConfig.parse(TIES, "ties.yaml", "/conf/ties.yaml");
-        assertEquals(c, MergeConfig.parse(TIES, "ties.yaml", "/conf/ties.yaml"));
-        assertEquals(c.hashCode(), MergeConfig.parse(TIES, "ties.yaml", "/conf/ties.yaml").hashCode());
-        assertNotEquals(c, MergeConfig.parse(TIES.replace("weight: 0.3", "weight: 0.4"), "ties.yaml",
-                "/conf/ties.yaml"));
+        // With a key nothing reads (recorded in ignored(), which travels too).
+        MergeConfig c = MergeConfig.parse(TIES + "revision: main\n", "ties.yaml", "/conf/ties.yaml");
+        assertEquals(1, c.ignored().size());
+        assertEquals(c, MergeConfig.parse(TIES + "revision: main\n", "ties.yaml", "/conf/ties.yaml"));
+        assertEquals(c.hashCode(), MergeConfig.parse(TIES + "revision: main\n", "ties.yaml", "/conf/ties.yaml").hashCode());
+        assertNotEquals(c, MergeConfig.parse((TIES + "revision: main\n").replace("weight: 0.3", "weight: 0.4"),
+                "ties.yaml", "/conf/ties.yaml"));
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
             out.writeObject(c);
@@ -187,6 +189,7 @@ class MergeConfigTest {
         }
         assertEquals(c, back);
         MergeConfig copy = (MergeConfig) back;
+        assertEquals(c.ignored(), copy.ignored());
         assertEquals(c.normalizedYaml(), copy.normalizedYaml());
         assertEquals(Optional.of("/conf/ties.yaml"), copy.location());
         assertEquals("ties", copy.method().name());
