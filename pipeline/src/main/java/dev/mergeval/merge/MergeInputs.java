@@ -39,6 +39,7 @@ public final class MergeInputs implements AutoCloseable {
     private final Map<String, String> modelLocations;
     private final Map<String, String> extraLocations;
     private MergeLayout layout;
+    private Map<String, Integer> stackLayers;
 
     /**
      * The inputs, each seen with its output head tied as the reference model has it ({@link TiedHead})
@@ -278,7 +279,15 @@ public final class MergeInputs implements AutoCloseable {
      * reference model has several) with {@code analysis}.
      */
     public TensorMerger merger(int numLayers, PlanAnalysis analysis) {
-        return TensorMerger.create(config, numLayers, analysis, Map.of(), layout(), reference.tensorNames());
+        return TensorMerger.create(config, numLayers, analysis, Map.of(), layout(), stackLayers());
+    }
+
+    /** The reference model's stacks of layers with their counts, once ({@link TensorMerger#stackLayerCounts}). */
+    private synchronized Map<String, Integer> stackLayers() {
+        if (stackLayers == null) {
+            stackLayers = TensorMerger.stackLayerCounts(reference.tensorNames());
+        }
+        return stackLayers;
     }
 
     /** A model by reference, or an extra input by parameter name. */

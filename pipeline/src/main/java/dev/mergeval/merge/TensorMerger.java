@@ -96,24 +96,23 @@ public final class TensorMerger {
      */
     public static TensorMerger create(MergeConfig config, int numLayers, PlanAnalysis analysis,
             Map<String, TensorParams> resolved, MergeLayout layout) {
-        return create(config, numLayers, analysis, resolved, layout, List.of());
+        return create(config, numLayers, analysis, resolved, layout, Map.of());
     }
 
     /**
-     * Like {@link #create(MergeConfig, int, PlanAnalysis, Map, MergeLayout)}, over a model holding
-     * {@code tensorNames}: where they form two or more stacks of layers, each stack's tensors are
-     * placed by its own layer count ({@link #stackLayerCounts}), {@code numLayers} being the
-     * decoder's from its config.
+     * Like {@link #create(MergeConfig, int, PlanAnalysis, Map, MergeLayout)}, over a model with two
+     * or more stacks of layers, each placed by its own count ({@link #stackLayerCounts} of its
+     * tensors; empty for one stack), {@code numLayers} being the decoder's from its config.
      */
     public static TensorMerger create(MergeConfig config, int numLayers, PlanAnalysis analysis,
-            Map<String, TensorParams> resolved, MergeLayout layout, Iterable<String> tensorNames) {
+            Map<String, TensorParams> resolved, MergeLayout layout, Map<String, Integer> stackLayers) {
         if (numLayers < 0) {
             throw new IllegalArgumentException("numLayers must be >= 0, got " + numLayers);
         }
         if (config.isSliced() != (layout != null)) {
             throw new IllegalArgumentException("a slices: config merges with its layout, a models: config without");
         }
-        return new TensorMerger(config, numLayers, stackLayerCounts(tensorNames), analysis, layout, resolved);
+        return new TensorMerger(config, numLayers, stackLayers, analysis, layout, resolved);
     }
 
     /**
@@ -124,9 +123,9 @@ public final class TensorMerger {
     public static Map<String, Integer> stackLayerCounts(Iterable<String> tensorNames) {
         Map<String, Integer> counts = new HashMap<>();
         for (String name : tensorNames) {
-            String stack = layerStack(name);
-            if (stack != null) {
-                counts.merge(stack, layerIndex(name) + 1, Math::max);
+            int layer = layerIndex(name);
+            if (layer >= 0) {
+                counts.merge(layerStack(name), layer + 1, Math::max);
             }
         }
         return counts.size() > 1 ? counts : Map.of();
@@ -217,7 +216,7 @@ public final class TensorMerger {
         if (layer < 0) {
             return 0.0;
         }
-        int count = stackLayers.getOrDefault(layerStack(tensorName), numLayers);
+        int count = stackLayers.isEmpty() ? numLayers : stackLayers.getOrDefault(layerStack(tensorName), numLayers);
         if (layer >= count) {
             throw new BadInputException(tensorName + ": layer index " + layer
                     + " is not below the model's layer count " + count);

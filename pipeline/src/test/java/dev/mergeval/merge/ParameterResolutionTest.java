@@ -52,7 +52,7 @@ class ParameterResolutionTest {
                 "visual.blocks.3.qkv.weight", "lm_head.weight");
         assertEquals(Map.of("model.layers.", 2, "visual.blocks.", 4), TensorMerger.stackLayerCounts(names));
         TensorMerger vl = TensorMerger.create(Merges.config("merge_method: passthrough\nmodels: [{model: a}]"), 2,
-                PlanAnalysis.NONE, Map.of(), null, names);
+                PlanAnalysis.NONE, Map.of(), null, TensorMerger.stackLayerCounts(names));
         assertEquals(1.0, vl.gradientPosition("model.layers.1.q.weight"));
         assertEquals(1.0 / 3, vl.gradientPosition("visual.blocks.1.qkv.weight"));
         assertEquals(1.0, vl.gradientPosition("visual.blocks.3.qkv.weight"));

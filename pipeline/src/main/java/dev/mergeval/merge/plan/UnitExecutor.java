@@ -70,7 +70,8 @@ public final class UnitExecutor {
             }
             MergeConfig config = plan.config().withSourceName("plan " + plan.planId());
             last = new PlanMerger(plan, config, TensorMerger.create(config, plan.numLayers(), plan.analysis(),
-                    plan.params(), plan.layout(), () -> plan.tensors().stream().map(OutputTensor::name).iterator()));
+                    plan.params(), plan.layout(),
+                    TensorMerger.stackLayerCounts(plan.tensors().stream().map(OutputTensor::name).toList())));
             lastMerger = last;
             return last;
         }
