@@ -39,7 +39,7 @@ public final class MergeInputs implements AutoCloseable {
     private final Map<String, String> modelLocations;
     private final Map<String, String> extraLocations;
     private MergeLayout layout;
-    private Map<String, Integer> stackLayers;
+    private LayerPositions positions;
 
     /**
      * The inputs, each seen with its output head tied as the reference model has it ({@link TiedHead})
@@ -275,19 +275,23 @@ public final class MergeInputs implements AutoCloseable {
     }
 
     /**
-     * A merger for these inputs over {@code numLayers} layers (unused by a layout; per stack where the
-     * reference model has several) with {@code analysis}.
+     * A merger for these inputs over {@code numLayers} layers (unused by a layout), placed by
+     * {@link #positions} of the reference model, with {@code analysis}.
      */
     public TensorMerger merger(int numLayers, PlanAnalysis analysis) {
-        return TensorMerger.create(config, numLayers, analysis, Map.of(), layout(), stackLayers());
+        return TensorMerger.create(config, positions(numLayers), analysis, Map.of(), layout());
     }
 
-    /** The reference model's stacks of layers with their counts, once ({@link TensorMerger#stackLayerCounts}). */
-    private synchronized Map<String, Integer> stackLayers() {
-        if (stackLayers == null) {
-            stackLayers = TensorMerger.stackLayerCounts(reference.tensorNames());
+    /**
+     * The {@link LayerPositions} of the reference model over {@code numLayers} decoder layers: its
+     * stacks counted once from its tensor names, its multi-token-prediction layers from its config.
+     */
+    private synchronized LayerPositions positions(int numLayers) {
+        if (positions == null || positions.layers() != numLayers) {
+            positions = LayerPositions.of(numLayers, LayerPositions.trailingLayers(reference.config()),
+                    reference.tensorNames());
         }
-        return stackLayers;
+        return positions;
     }
 
     /** A model by reference, or an extra input by parameter name. */

@@ -29,6 +29,12 @@ import java.util.function.Function;
  * the same shape (embeddings: the rows all sources have, {@link EmbeddingRows}) and a dtype it
  * merges with; the embedding and the head then keep the rows they both have.
  *
+ * <p>Multi-token-prediction layers ({@link LayerPositions}: {@code num_nextn_predict_layers}, such as
+ * GLM-4.5's {@code model.layers.46} after 46 layers) follow the output's last layer, numbered on
+ * from it, merged from the same layers of the last slice's sources at {@code t = 1}, the position of
+ * the last layer they read from; as many as every source of the last slice declares and holds.
+ * mergekit leaves them out.
+ *
  * <p>Output order: the reference model's (the base model, else the first slice's first source),
  * with layers renumbered; a layer tensor it does not hold (a deeper output) follows its last tensor
  * of that layer, or of its last layer. So a single slice over every layer of its models gives the
@@ -37,10 +43,12 @@ import java.util.function.Function;
  * <p>A value (serializable): it travels in the merge plan to the executors.
  *
  * @param numLayers the output's decoder layers
+ * @param trailing the output's multi-token-prediction layers, after them
  * @param tensors every output tensor, in output order
  * @param layers each output layer's slice and the source layer of each of its models
  */
-public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers) implements Serializable {
+public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List<Layer> layers)
+        implements Serializable {
 
     /**
      * One output tensor.
@@ -252,9 +260,24 @@ public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers
                 }
             }
         }
+        int last = slices.size() - 1;
+        List<SliceSource> lastSources = slices.get(last).sources();
+        int trailing = lastSources.stream().mapToInt(s -> trailingHeld(models.get(s.model()), byLayer.get(s.model())))
+                .min().orElse(0);
+        for (int k = 0; k < trailing; k++) {
+            Map<String, Integer> from = new LinkedHashMap<>();
+            for (SliceSource s : lastSources) {
+                from.put(s.model(), layerCount(models.get(s.model())) + k);
+            }
+            SliceSource first = lastSources.get(0);
+            for (String name : byLayer.get(first.model()).get(from.get(first.model()))) {
+                routes.add(route(config, models, last, 1.0, TensorMerger.withLayerIndex(name, layers.size() + k), name,
+                        from));
+            }
+        }
         routes = withCommonTokenRows(routes);
         checkInputs(config, models, routes);
-        return new MergeLayout(layers.size(), ordered(routes, reference), layers);
+        return new MergeLayout(layers.size(), trailing, ordered(routes, reference), layers);
     }
 
     /**
@@ -364,6 +387,30 @@ public record MergeLayout(int numLayers, List<Route> tensors, List<Layer> layers
         out.sort(Comparator.<Route>comparingLong(r -> key.get(r.name())[0])
                 .thenComparingLong(r -> key.get(r.name())[1]));
         return out;
+    }
+
+    /**
+     * How many of the multi-token-prediction layers that {@code model}'s config declares
+     * ({@link LayerPositions#trailingLayers}) it holds, in order after its last layer.
+     */
+    private static int trailingHeld(Checkpoint model, Map<Integer, List<String>> byLayer) {
+        int count = layerCount(model);
+        int held = 0;
+        while (held < LayerPositions.trailingLayers(model.config()) && byLayer.containsKey(count + held)) {
+            held++;
+        }
+        return held;
+    }
+
+    /**
+     * Sets the output {@code config}'s layer count ({@link #setLayerCount}) and, where it declares
+     * multi-token-prediction layers, their number here.
+     */
+    public void writeLayerCounts(ObjectNode config) {
+        setLayerCount(config, numLayers);
+        if (config.has(LayerPositions.TRAILING_KEY)) {
+            config.put(LayerPositions.TRAILING_KEY, trailing);
+        }
     }
 
     /** The tensors of each layer of {@code model}, in its order. */

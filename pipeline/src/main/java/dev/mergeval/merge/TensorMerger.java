@@ -17,12 +17,7 @@ import java.util.regex.Pattern;
  * runs the method on {@code float[]} inputs. Thread-safe; resolved parameters are cached per
  * tensor name.
  *
- * <p>Gradient position {@code t}, as mergekit's planner: layer {@code i} of {@code L} gets
- * {@code i / (L - 1)} ({@code 1} when {@code L == 1}); the tensors outside the layers (embeddings,
- * final norm, LM head) get 0, where mergekit's module-level config reader stays. A model with two
- * or more stacks of layers (a vision-language model's vision encoder beside its decoder) counts
- * {@code L} per stack, as mergekit plans each module with its own layer count
- * ({@link #stackLayerCounts}): Qwen2-VL's 32 vision blocks beside 28 decoder layers.
+ * <p>Gradient positions {@code t}, as mergekit's planner, are those of {@link LayerPositions}.
  *
  * <p>A {@code slices:} config merges with its {@link MergeLayout}: each output tensor is merged
  * from its route's input tensors, as the {@code models:} config of its slice
@@ -35,9 +30,7 @@ public final class TensorMerger {
 
     private final MergeConfig config;
     private final MergeMethod method;
-    private final int numLayers;
-    /** Each stack's layer count where the model has two or more stacks ({@link #stackLayerCounts}), else empty. */
-    private final Map<String, Integer> stackLayers;
+    private final LayerPositions positions;
     private final List<String> models;
     private final PlanAnalysis analysis;
     private final Map<String, MergeLayout.Route> routes;
@@ -52,13 +45,12 @@ public final class TensorMerger {
      */
     private final Map<Map<String, Object>, Params> distinct = new ConcurrentHashMap<>();
 
-    private TensorMerger(MergeConfig config, int numLayers, Map<String, Integer> stackLayers, PlanAnalysis analysis,
-            MergeLayout layout, Map<String, TensorParams> planned) {
+    private TensorMerger(MergeConfig config, LayerPositions positions, PlanAnalysis analysis, MergeLayout layout,
+            Map<String, TensorParams> planned) {
         this.config = config;
         this.planned = planned;
         this.method = config.method();
-        this.numLayers = numLayers;
-        this.stackLayers = Map.copyOf(stackLayers);
+        this.positions = positions;
         this.models = config.inputModels();
         this.analysis = analysis;
         this.routes = layout == null ? null : layout.byName();
@@ -96,39 +88,19 @@ public final class TensorMerger {
      */
     public static TensorMerger create(MergeConfig config, int numLayers, PlanAnalysis analysis,
             Map<String, TensorParams> resolved, MergeLayout layout) {
-        return create(config, numLayers, analysis, resolved, layout, Map.of());
+        return create(config, LayerPositions.of(numLayers), analysis, resolved, layout);
     }
 
     /**
-     * Like {@link #create(MergeConfig, int, PlanAnalysis, Map, MergeLayout)}, over a model with two
-     * or more stacks of layers, each placed by its own count ({@link #stackLayerCounts} of its
-     * tensors; empty for one stack), {@code numLayers} being the decoder's from its config.
+     * Like {@link #create(MergeConfig, int, PlanAnalysis, Map, MergeLayout)}, over a model whose
+     * layers are placed by {@code positions}: several stacks, or multi-token-prediction layers.
      */
-    public static TensorMerger create(MergeConfig config, int numLayers, PlanAnalysis analysis,
-            Map<String, TensorParams> resolved, MergeLayout layout, Map<String, Integer> stackLayers) {
-        if (numLayers < 0) {
-            throw new IllegalArgumentException("numLayers must be >= 0, got " + numLayers);
-        }
+    public static TensorMerger create(MergeConfig config, LayerPositions positions, PlanAnalysis analysis,
+            Map<String, TensorParams> resolved, MergeLayout layout) {
         if (config.isSliced() != (layout != null)) {
             throw new IllegalArgumentException("a slices: config merges with its layout, a models: config without");
         }
-        return new TensorMerger(config, numLayers, stackLayers, analysis, layout, resolved);
-    }
-
-    /**
-     * Each stack of layers in {@code tensorNames} ({@link #layerStack}) with its layer count, one
-     * more than its highest index, where there are two or more stacks; empty for one (or none),
-     * whose count is the config's.
-     */
-    public static Map<String, Integer> stackLayerCounts(Iterable<String> tensorNames) {
-        Map<String, Integer> counts = new HashMap<>();
-        for (String name : tensorNames) {
-            int layer = layerIndex(name);
-            if (layer >= 0) {
-                counts.merge(layerStack(name), layer + 1, Math::max);
-            }
-        }
-        return counts.size() > 1 ? counts : Map.of();
+        return new TensorMerger(config, positions, analysis, layout, resolved);
     }
 
     /**
@@ -207,21 +179,14 @@ public final class TensorMerger {
         return PRE_WEIGHT.matcher(tensorName).find();
     }
 
-    /** The gradient position {@code t} in [0, 1] of a tensor (see the class comment). */
+    /** The gradient position {@code t} in [0, 1] of a tensor: its route's, else its {@link LayerPositions}'. */
     public double gradientPosition(String tensorName) {
-        if (routes != null) {
-            return route(tensorName).t();
-        }
-        int layer = layerIndex(tensorName);
-        if (layer < 0) {
-            return 0.0;
-        }
-        int count = stackLayers.isEmpty() ? numLayers : stackLayers.getOrDefault(layerStack(tensorName), numLayers);
-        if (layer >= count) {
-            throw new BadInputException(tensorName + ": layer index " + layer
-                    + " is not below the model's layer count " + count);
-        }
-        return count > 1 ? layer / (double) (count - 1) : 1.0;
+        return routes != null ? route(tensorName).t() : positions.position(tensorName);
+    }
+
+    /** How this merger places the layers of a {@code models:} config. */
+    public LayerPositions positions() {
+        return positions;
     }
 
     /** True when this tensor may be merged in independent element chunks. */

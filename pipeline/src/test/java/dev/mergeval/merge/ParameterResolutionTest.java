@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mergeval.common.BadInputException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -50,14 +51,48 @@ class ParameterResolutionTest {
         List<String> names = List.of("model.embed_tokens.weight", "model.layers.0.q.weight", "model.layers.1.q.weight",
                 "visual.blocks.0.qkv.weight", "visual.blocks.1.qkv.weight", "visual.blocks.2.qkv.weight",
                 "visual.blocks.3.qkv.weight", "lm_head.weight");
-        assertEquals(Map.of("model.layers.", 2, "visual.blocks.", 4), TensorMerger.stackLayerCounts(names));
-        TensorMerger vl = TensorMerger.create(Merges.config("merge_method: passthrough\nmodels: [{model: a}]"), 2,
-                PlanAnalysis.NONE, Map.of(), null, TensorMerger.stackLayerCounts(names));
+        LayerPositions positions = LayerPositions.of(2, 0, names);
+        assertEquals(Map.of("model.layers.", 2, "visual.blocks.", 4), positions.stacks());
+        TensorMerger vl = TensorMerger.create(Merges.config("merge_method: passthrough\nmodels: [{model: a}]"),
+                positions, PlanAnalysis.NONE, Map.of(), null);
         assertEquals(1.0, vl.gradientPosition("model.layers.1.q.weight"));
         assertEquals(1.0 / 3, vl.gradientPosition("visual.blocks.1.qkv.weight"));
         assertEquals(1.0, vl.gradientPosition("visual.blocks.3.qkv.weight"));
         assertEquals(0.0, vl.gradientPosition("lm_head.weight"));
-        assertEquals(Map.of(), TensorMerger.stackLayerCounts(names.subList(0, 3)), "one stack: the config's count");
+        assertEquals(Map.of(), LayerPositions.of(2, 0, names.subList(0, 3)).stacks(), "one stack: the config's count");
+    }
+
+    /**
+     * GLM-4.5's and DeepSeek-V3's multi-token-prediction layers follow the last decoder layer in
+     * the same stack ({@code model.layers.46} of 46 layers, {@code num_nextn_predict_layers: 1}):
+     * each is at the last layer's position, and the decoder's layers keep theirs; a layer past
+     * them is still refused, naming the tensor.
+     */
+    @Test
+    void multiTokenPredictionLayersFollowTheLast() {
+        MergeConfig config = Merges.config("merge_method: passthrough\nmodels: [{model: a}]");
+        List<String> names = List.of("model.layers.0.q.weight", "model.layers.1.q.weight", "model.layers.2.q.weight",
+                "model.layers.3.q.weight", "model.layers.4.q.weight", "model.layers.5.q.weight");
+        TensorMerger mtp = TensorMerger.create(config, LayerPositions.of(5, 1, names), PlanAnalysis.NONE, Map.of(), null);
+        assertEquals(0.25, mtp.gradientPosition("model.layers.1.q.weight"));
+        assertEquals(1.0, mtp.gradientPosition("model.layers.4.q.weight"));
+        assertEquals(1.0, mtp.gradientPosition("model.layers.5.q.weight"));
+        BadInputException past = assertThrows(BadInputException.class,
+                () -> mtp.gradientPosition("model.layers.6.q.weight"));
+        assertTrue(past.getMessage().contains("model.layers.6.q.weight") && past.getMessage().contains(
+                "num_nextn_predict_layers"), past.getMessage());
+        assertThrows(BadInputException.class, () -> TensorMerger.create(config, LayerPositions.of(5, 0, names),
+                PlanAnalysis.NONE, Map.of(), null).gradientPosition("model.layers.5.q.weight"), "undeclared");
+
+        List<String> withVision = new ArrayList<>(names);
+        withVision.addAll(List.of("visual.blocks.0.qkv.weight", "visual.blocks.1.qkv.weight",
+                "visual.blocks.2.qkv.weight", "visual.blocks.3.qkv.weight", "visual.blocks.4.qkv.weight",
+                "visual.blocks.5.qkv.weight", "visual.blocks.6.qkv.weight", "visual.blocks.7.qkv.weight"));
+        LayerPositions vlm = LayerPositions.of(5, 1, withVision);
+        assertEquals(Map.of("model.layers.", 5, "visual.blocks.", 8), vlm.stacks(), "the decoder counts without it");
+        assertEquals(1.0, vlm.position("model.layers.5.q.weight"));
+        assertEquals(0.75, vlm.position("model.layers.3.q.weight"));
+        assertEquals(3.0 / 7, vlm.position("visual.blocks.3.qkv.weight"));
     }
 
     @Test

@@ -169,8 +169,8 @@ public final class MergeJob {
     }
 
     /**
-     * The output's {@code config.json} from the one it copies: a layout's layer count (under its
-     * family's key, {@link MergeLayout#setLayerCount}) and per-layer lists
+     * The output's {@code config.json} from the one it copies: a layout's layer counts (under its
+     * family's key, {@link MergeLayout#writeLayerCounts}) and per-layer lists
      * ({@link MergeLayout#layOutPerLayerKeys}, from the source models' configs), and the
      * {@code vocab_size} of embeddings cut to the rows all inputs have ({@link EmbeddingRows}).
      */
@@ -179,7 +179,7 @@ public final class MergeJob {
         plan.tensors().forEach(t -> shapes.put(t.name(), t.shape()));
         return json -> {
             if (plan.layout() != null) {
-                MergeLayout.setLayerCount(json, plan.layout().numLayers());
+                plan.layout().writeLayerCounts(json);
                 Map<String, JsonNode> configs = new HashMap<>();
                 plan.layout().layOutPerLayerKeys(json, ref -> configs.computeIfAbsent(ref, r -> {
                     // As the units opened it: read again only where they ran in other JVMs.

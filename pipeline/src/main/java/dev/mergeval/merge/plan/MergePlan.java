@@ -1,6 +1,7 @@
 package dev.mergeval.merge.plan;
 
 import dev.mergeval.checkpoint.ShardFile;
+import dev.mergeval.merge.LayerPositions;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeLayout;
 import dev.mergeval.merge.PlanAnalysis;
@@ -23,8 +24,8 @@ import java.util.Map;
  * @param inputs the input models, in the config's order (base first), then the extra model inputs
  *     named by parameters
  * @param copySource reference of the model whose non-float tensors, config and tokenizer are copied
- * @param numLayers the output's layer count (for a {@code models:} config, the one per-layer parameter
- *     gradients are interpolated over)
+ * @param positions the output's layer count and where each layer sits for a {@code models:} config's
+ *     gradients (its stacks, its multi-token-prediction layers)
  * @param tensors the output tensors, in output order
  * @param maxShardBytes the output shard size limit
  * @param units the work, each unit within one layer
@@ -43,7 +44,7 @@ public record MergePlan(
         long seed,
         List<PlanInput> inputs,
         String copySource,
-        int numLayers,
+        LayerPositions positions,
         List<OutputTensor> tensors,
         long maxShardBytes,
         List<WorkUnit> units,
@@ -61,6 +62,11 @@ public record MergePlan(
         tensors = OutputTensors.of(tensors);
         units = List.copyOf(units);
         params = Collections.unmodifiableMap(new LinkedHashMap<>(params));
+    }
+
+    /** The output's decoder layer count. */
+    public int numLayers() {
+        return positions.layers();
     }
 
     /** The normalized merge config ({@link MergeConfig#normalizedYaml()}). */

@@ -97,7 +97,7 @@ final class MergePlanner {
             if (alignment != null) {
                 MergeInputs.remember(planId, alignment);
             }
-            return new MergePlan(planId, config, seed, inputs, copySource, numLayers, tensors,
+            return new MergePlan(planId, config, seed, inputs, copySource, merger.positions(), tensors,
                     options.maxShardBytes(), units, options.chunkElements(), analysis, merger.params(mergedNames),
                     layout, files);
         }

@@ -69,9 +69,8 @@ public final class UnitExecutor {
                 return last;
             }
             MergeConfig config = plan.config().withSourceName("plan " + plan.planId());
-            last = new PlanMerger(plan, config, TensorMerger.create(config, plan.numLayers(), plan.analysis(),
-                    plan.params(), plan.layout(),
-                    TensorMerger.stackLayerCounts(plan.tensors().stream().map(OutputTensor::name).toList())));
+            last = new PlanMerger(plan, config, TensorMerger.create(config, plan.positions(), plan.analysis(),
+                    plan.params(), plan.layout()));
             lastMerger = last;
             return last;
         }
