@@ -113,6 +113,16 @@ public final class HadoopFs {
         return new Path("file", null, path.toAbsolutePath().normalize().toString());
     }
 
+    /**
+     * A {@code java.nio} path as a location string that {@link Path#Path(String)} reads back to the
+     * same file: {@code file://} and the absolute, normalized path as it is (with a trailing slash
+     * for a directory, as {@link java.nio.file.Path#toUri()}). {@code toUri()}'s own string escapes
+     * a space as {@code %20}, which Hadoop reads as those three characters.
+     */
+    public static String location(java.nio.file.Path path) {
+        return "file://" + path.toAbsolutePath().normalize().toUri().getPath();
+    }
+
     /** A UTF-8 writer that creates or replaces {@code file} (parent directories are created as needed). */
     public static Writer writer(FileSystem fs, Path file) throws IOException {
         return new BufferedWriter(new OutputStreamWriter(fs.create(file, true), StandardCharsets.UTF_8));

@@ -324,7 +324,7 @@ public final class OpenAiLanguageModel implements LanguageModel {
             return null;
         }
         try {
-            Path p = where.startsWith("file:") ? Path.of(java.net.URI.create(where)) : Path.of(where);
+            Path p = where.startsWith("file:") ? Path.of(new org.apache.hadoop.fs.Path(where).toUri()) : Path.of(where);
             return Files.isDirectory(p) ? p : null;
         } catch (RuntimeException e) {
             return null;

@@ -231,7 +231,7 @@ public record MergeConfig(
         if (location == null || !HadoopFs.hasScheme(location)) {
             java.nio.file.Path dir = location == null ? java.nio.file.Path.of("")
                     : java.nio.file.Path.of(location).toAbsolutePath().getParent();
-            return dir.resolve(ref).toAbsolutePath().normalize().toUri().toString();
+            return HadoopFs.location(dir.resolve(ref));
         }
         return new org.apache.hadoop.fs.Path(new org.apache.hadoop.fs.Path(location).getParent(), ref).toString();
     }

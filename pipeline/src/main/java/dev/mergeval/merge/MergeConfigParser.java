@@ -81,6 +81,15 @@ final class MergeConfigParser {
     record RawModel(JsonNode model, JsonNode parameters) {
     }
 
+    /** A model reference written as a mapping (mergekit's {@code ModelReference}). */
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    record RawModelReference(JsonNode model, JsonNode lora, JsonNode overrideArchitecture) {
+    }
+
+    /** A model or adapter path written as a mapping (mergekit's {@code ModelPath}). */
+    record RawModelPath(JsonNode path, JsonNode revision) {
+    }
+
     /** One {@code {filter, value}} entry of a parameter setting. */
     record RawCondition(JsonNode filter, JsonNode value) {
     }
@@ -107,10 +116,10 @@ final class MergeConfigParser {
         String methodName = requiredString(raw.mergeMethod(), "merge_method");
         MergeMethod method = MergeMethods.find(methodName).orElseThrow(() -> bad("merge_method",
                 "unknown method '" + methodName + "' (known: " + String.join(", ", MergeMethods.names()) + ")"));
-        String baseModel = optionalString(raw.baseModel(), "base_model");
+        String baseModel = optionalModel(raw.baseModel(), "base_model");
         String dtype = optionalDtype(raw.dtype(), "dtype");
         String outDtype = optionalDtype(raw.outDtype(), "out_dtype");
-        String tokenizerSource = optionalString(raw.tokenizerSource(), "tokenizer_source");
+        String tokenizerSource = tokenizerSource(raw.tokenizerSource(), "tokenizer_source");
         TokenizerSettings tokenizer = null;
         if (!isAbsent(raw.tokenizer())) {
             if (tokenizerSource != null) {
@@ -120,7 +129,7 @@ final class MergeConfigParser {
                 throw bad("tokenizer", "must be a mapping with 'source', 'tokens' and 'pad_to_multiple_of'");
             }
             RawTokenizer block = bind(raw.tokenizer(), RawTokenizer.class, "tokenizer.");
-            tokenizerSource = isAbsent(block.source()) ? "union" : nonEmptyString(block.source(), "tokenizer.source");
+            tokenizerSource = isAbsent(block.source()) ? "union" : tokenizerSource(block.source(), "tokenizer.source");
             tokenizer = new TokenizerSettings(tokens(block.tokens()), padToMultipleOf(block.padToMultipleOf()));
         }
         String chatTemplate = optionalString(raw.chatTemplate(), "chat_template");
@@ -153,7 +162,7 @@ final class MergeConfigParser {
                 throw bad(where, "must be a mapping with 'model' and optional 'parameters'");
             }
             RawModel entry = bind(node, RawModel.class, where + ".");
-            String model = requiredString(entry.model(), where + ".model");
+            String model = requiredModel(entry.model(), where + ".model");
             if (!seen.add(model)) {
                 throw bad(where + ".model", "'" + model + "' is listed twice");
             }
@@ -220,7 +229,7 @@ final class MergeConfigParser {
                 throw bad(where, "must be a mapping with 'sources' and optional 'parameters'");
             }
             RawSlice raw = bind(node.get(i), RawSlice.class, where + ".");
-            String base = optionalString(raw.baseModel(), where + ".base_model");
+            String base = optionalModel(raw.baseModel(), where + ".base_model");
             if (!isAbsent(raw.residualWeight())) {
                 ignore(where + ".residual_weight", "mergekit's planner does not read it");
             }
@@ -239,7 +248,7 @@ final class MergeConfigParser {
                     throw bad(at, "must be a mapping with 'model', 'layer_range' and optional 'parameters'");
                 }
                 RawSource entry = bind(sourceNode, RawSource.class, at + ".");
-                String model = requiredString(entry.model(), at + ".model");
+                String model = requiredModel(entry.model(), at + ".model");
                 if (sources.stream().anyMatch(s -> s.model().equals(model))) {
                     throw bad(at + ".model", "'" + model + "' is listed twice in this slice (a slice merges each"
                             + " model once; stack other layers of it in another slice)");
@@ -350,8 +359,81 @@ final class MergeConfigParser {
 
     /** Records {@code key} as ignored, and warns: mergekit ignores it without a word. */
     private void ignore(String key, String why) {
+        ignore(key, why, "as mergekit ignores it");
+    }
+
+    /** Records {@code key} as ignored, and warns with {@code why} and how that compares with mergekit. */
+    private void ignore(String key, String why, String mergekit) {
         ignored.add(key + ": " + why);
-        LOG.warn("{}: {}: {}; ignored, as mergekit ignores it", source, key, why);
+        LOG.warn("{}: {}: {}; ignored, {}", source, key, why, mergekit);
+    }
+
+    // ---- model references ----
+
+    /**
+     * A model, as mergekit's {@code ModelReference} reads one, in the one string Mergeval keys
+     * models by ({@code PATH}, or {@code PATH+ADAPTER} for a PEFT adapter applied to it): a string,
+     * or a mapping {@code {model, lora, override_architecture}} whose {@code model} and {@code lora}
+     * are each a path or {@code {path, revision}}, as mergekit writes a path with a space or a quote
+     * into the {@code mergekit_config.yml} of its outputs.
+     */
+    private String requiredModel(JsonNode v, String key) {
+        if (isAbsent(v)) {
+            throw bad(key, "required");
+        }
+        if (v.isTextual()) {
+            return nonEmptyString(v, key);
+        }
+        if (!v.isObject()) {
+            throw bad(key, "must be a model: a path, PATH+ADAPTER, or a mapping {model, lora}");
+        }
+        RawModelReference ref = bind(v, RawModelReference.class, key + ".");
+        String model = modelPath(ref.model(), key + ".model");
+        if (!isAbsent(ref.overrideArchitecture())) {
+            ignore(key + ".override_architecture", "Mergeval tells each tensor's role by its name, not by an"
+                    + " architecture's list", "where mergekit plans by that architecture's tensor list");
+        }
+        if (isAbsent(ref.lora())) {
+            return model;
+        }
+        return model + "+" + modelPath(ref.lora(), key + ".lora");
+    }
+
+    private String optionalModel(JsonNode v, String key) {
+        return isAbsent(v) ? null : requiredModel(v, key);
+    }
+
+    /** A path of {@link #requiredModel}'s mapping form: a string or {@code {path, revision}}. */
+    private String modelPath(JsonNode v, String key) {
+        String path;
+        if (isAbsent(v) || v.isTextual()) {
+            path = requiredString(v, key);
+        } else if (v.isObject()) {
+            RawModelPath raw = bind(v, RawModelPath.class, key + ".");
+            path = requiredString(raw.path(), key + ".path");
+            if (!isAbsent(raw.revision())) {
+                throw bad(key + ".revision", "a hub revision cannot be fetched here (nothing is downloaded);"
+                        + " give the path of a local or Hadoop copy of it");
+            }
+        } else {
+            throw bad(key, "must be a path or a mapping {path, revision}");
+        }
+        if (path.contains("+")) {
+            throw bad(key, "'" + path + "' holds a '+', which here separates a model from its adapter;"
+                    + " give a path without one");
+        }
+        return path;
+    }
+
+    /** {@code tokenizer_source}: {@code base}, {@code union}, or a model ({@link #requiredModel}). */
+    private String tokenizerSource(JsonNode v, String key) {
+        if (isAbsent(v)) {
+            return null;
+        }
+        if (!v.isTextual() && !v.isObject()) {
+            throw bad(key, "must be base, union or a model (a path, PATH+ADAPTER, or a mapping {model, lora})");
+        }
+        return requiredModel(v, key);
     }
 
     // ---- parameter settings ----
@@ -553,8 +635,8 @@ final class MergeConfigParser {
         if (isAbsent(node)) {
             throw bad(where, "required: a model, {kind: zero} or {kind: model_token, model, token | token_id}");
         }
-        if (node.isTextual()) {
-            return new TokenizerSettings.TokenEmbedding(TokenizerSettings.Kind.MODEL, nonEmptyString(node, where),
+        if (node.isTextual() || node.isObject() && !node.has("kind")) {
+            return new TokenizerSettings.TokenEmbedding(TokenizerSettings.Kind.MODEL, requiredModel(node, where),
                     null, null, force);
         }
         if (!node.isObject()) {
@@ -570,7 +652,7 @@ final class MergeConfigParser {
                 return new TokenizerSettings.TokenEmbedding(TokenizerSettings.Kind.ZERO, null, null, null, force);
             }
             case "model_token" -> {
-                String model = requiredString(raw.model(), where + ".model");
+                String model = requiredModel(raw.model(), where + ".model");
                 if (isAbsent(raw.token()) == isAbsent(raw.tokenId())) {
                     throw bad(where, "give one of token or token_id");
                 }

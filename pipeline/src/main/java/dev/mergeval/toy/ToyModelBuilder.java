@@ -124,7 +124,7 @@ public final class ToyModelBuilder {
 
         String configJson = Files.readString(baseModel.resolve("config.json"));
         LlamaConfig config = LlamaConfig.parse(configJson, baseModel.resolve("config.json").toString());
-        ModelDirectory dir = new ModelDirectory(baseModel.toUri().toString(), new Configuration());
+        ModelDirectory dir = new ModelDirectory(HadoopFs.location(baseModel), new Configuration());
         Map<String, ToyScores> scores = new LinkedHashMap<>();
         Map<String, Double> seconds = new LinkedHashMap<>();
         try (ModelTokenizer tokenizer = ModelTokenizer.load(dir, config.bosTokenId(), eosOf(config))) {
@@ -244,7 +244,7 @@ public final class ToyModelBuilder {
 
     static Map<String, NDArray> load(NDManager manager, Path file) throws IOException {
         Map<String, NDArray> params = new TreeMap<>();
-        try (Checkpoint weights = Checkpoint.open(file.toUri().toString(), new Configuration())) {
+        try (Checkpoint weights = Checkpoint.open(HadoopFs.location(file), new Configuration())) {
             for (String name : weights.tensorNames()) {
                 params.put(name, manager.create(weights.readFloats(name), new Shape(weights.info(name).shape())));
             }

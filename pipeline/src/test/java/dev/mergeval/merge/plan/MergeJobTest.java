@@ -22,6 +22,8 @@ import dev.mergeval.common.Sha256;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.FileDigest;
 import dev.mergeval.common.Progress;
+import dev.mergeval.lora.LocalExtractExecutor;
+import dev.mergeval.lora.LoraExtraction;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.FileHash;
@@ -635,6 +637,37 @@ class MergeJobTest {
         } catch (IOException | ClassNotFoundException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /**
+     * mergekit's mapping form of a model reference ({@code {model: {path, revision}, lora}}, what it
+     * writes into an output's {@code mergekit_config.yml} for a path with a space) merges as its
+     * string form {@code PATH+ADAPTER}, byte for byte, with a PEFT adapter on a path with a space.
+     */
+    @Test
+    void mergekitsMappingFormOfAModelMergesAsItsString(@TempDir Path out) throws IOException {
+        Path spaced = out.resolve("model dir");
+        SyntheticModels.writeBase(spaced.toString(), SHAPE, DType.F32, 1, 1 << 20, CONF);
+        String adapter = out.resolve("an adapter").toString();
+        LoraExtraction.run(LoraExtraction.Request.of(tuneA, base, 2, adapter),
+                new LocalExtractExecutor(1, CONF, Progress.NONE), CONF);
+        Path viaString = out.resolve("string");
+        Path viaMapping = out.resolve("mapping");
+        MergeJob.run(request(linearOf("\"" + spaced + "+" + adapter + "\"", tuneB, 0.4), viaString, false,
+                PlanOptions.defaults()), executor(2), CONF);
+        MergeJob.run(request(linearOf("{model: {path: \"" + spaced + "\", revision: null}, lora: {path: \"" + adapter
+                + "\"}}", "{model: " + tuneB + ", lora: null}", 0.4), viaMapping, false, PlanOptions.defaults()),
+                executor(1), CONF);
+        Map<String, String> hashes = shardHashes(viaString, false);
+        assertFalse(hashes.isEmpty());
+        assertEquals(hashes, shardHashes(viaMapping, false));
+        assertNotEquals(shardHashes(viaString, false), mergedHashes(out.resolve("plain"),
+                linearOf("\"" + spaced + "\"", tuneB, 0.4)), "the adapter took part");
+    }
+
+    private static Map<String, String> mergedHashes(Path dir, String yaml) throws IOException {
+        MergeJob.run(request(yaml, dir, false, PlanOptions.defaults()), executor(1), CONF);
+        return shardHashes(dir, false);
     }
 
     /**
