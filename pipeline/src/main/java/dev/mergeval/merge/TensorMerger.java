@@ -26,7 +26,8 @@ import java.util.regex.Pattern;
  */
 public final class TensorMerger {
     private static final Pattern LAYER = Pattern.compile("(?:^|\\.)(?:layers|layer|h|blocks)\\.(\\d+)\\.");
-    private static final Pattern PRE_WEIGHT = Pattern.compile("embed|(?:^|\\.)(?:wte|wpe)\\.");
+    /** Input embeddings; GPT-NeoX's output head {@code embed_out} is a post-layer weight, as in mergekit's architecture. */
+    private static final Pattern PRE_WEIGHT = Pattern.compile("embed(?!_out\\.)|(?:^|\\.)(?:wte|wpe)\\.");
 
     private final MergeConfig config;
     private final MergeMethod method;

@@ -448,6 +448,57 @@ class SlicesMergeTest {
         }
     }
 
+    /**
+     * GPT-NeoX (Pythia) names its output head {@code embed_out.weight}: mergekit's architecture lists
+     * it among the post-layer weights, which come from the last slice's sources; its input
+     * embedding {@code gpt_neox.embed_in.weight} from the first's. Taken for an input embedding by
+     * its name, the head came from the first slice.
+     */
+    @Test
+    void gptNeoxsOutputHeadComesFromTheLastSlice(@TempDir Path out) throws IOException {
+        Path first = gptNeox(out.resolve("neox-a"), 1);
+        Path second = gptNeox(out.resolve("neox-b"), 2);
+        Path dir = out.resolve("stack");
+        MergeJob.run(request("""
+                merge_method: passthrough
+                slices:
+                  - sources: [{model: %s, layer_range: [0, 2]}]
+                  - sources: [{model: %s, layer_range: [1, 3]}]
+                """.formatted(first, second), dir), executor(1), CONF);
+        try (Checkpoint a = Checkpoint.open(first.toString(), CONF); Checkpoint b = Checkpoint.open(second.toString(), CONF);
+                Checkpoint stacked = Checkpoint.open(dir.toString(), CONF)) {
+            assertArrayEquals(raw(a, "gpt_neox.embed_in.weight"), raw(stacked, "gpt_neox.embed_in.weight"));
+            assertArrayEquals(raw(b, "embed_out.weight"), raw(stacked, "embed_out.weight"));
+            assertArrayEquals(raw(b, "gpt_neox.final_layer_norm.weight"), raw(stacked, "gpt_neox.final_layer_norm.weight"));
+            assertArrayEquals(raw(b, "gpt_neox.layers.2.mlp.dense_h_to_4h.weight"),
+                    raw(stacked, "gpt_neox.layers.3.mlp.dense_h_to_4h.weight"));
+        }
+    }
+
+    /** A 3-layer GPT-NeoX-shaped checkpoint whose values depend on {@code seed}. */
+    private static Path gptNeox(Path dir, int seed) throws IOException {
+        ObjectNode config = Mappers.JSON.createObjectNode().put("model_type", "gpt_neox").put("num_hidden_layers", 3)
+                .put("hidden_size", 4).put("vocab_size", 8);
+        config.putArray("architectures").add("GPTNeoXForCausalLM");
+        List<TensorInfo> tensors = new java.util.ArrayList<>();
+        tensors.add(new TensorInfo("gpt_neox.embed_in.weight", DType.F32, new long[] {8, 4}));
+        for (int i = 0; i < 3; i++) {
+            tensors.add(new TensorInfo("gpt_neox.layers." + i + ".input_layernorm.weight", DType.F32, new long[] {4}));
+            tensors.add(new TensorInfo("gpt_neox.layers." + i + ".mlp.dense_h_to_4h.weight", DType.F32,
+                    new long[] {16, 4}));
+        }
+        tensors.add(new TensorInfo("gpt_neox.final_layer_norm.weight", DType.F32, new long[] {4}));
+        tensors.add(new TensorInfo("embed_out.weight", DType.F32, new long[] {8, 4}));
+        SyntheticModels.writeLlama(HadoopFs.local(), HadoopFs.of(dir), config, tensors, t -> {
+            float[] v = new float[Math.toIntExact(t.numElements())];
+            for (int j = 0; j < v.length; j++) {
+                v[j] = seed * 1000 + t.name().hashCode() % 97 + j;
+            }
+            return v;
+        }, Long.MAX_VALUE, Map.of());
+        return dir;
+    }
+
     /** A model with a second stack of layers (a vision encoder's) is refused, naming both stacks. */
     @Test
     void aModelWithTwoStacksOfLayersIsBadInput(@TempDir Path out) throws IOException {
