@@ -25,7 +25,7 @@ import java.util.regex.Pattern;
  * the input tensor's name, global ones against the output's (as mergekit's planner).
  */
 public final class TensorMerger {
-    private static final Pattern LAYER = Pattern.compile("(?:^|\\.)(?:layers|layer|h|blocks)\\.(\\d+)\\.");
+    private static final Pattern LAYER = Pattern.compile("(?:^|\\.)(?:layers|layer|h|blocks|block)\\.(\\d+)\\.");
     /** Input embeddings; GPT-NeoX's output head {@code embed_out} is a post-layer weight, as in mergekit's architecture. */
     private static final Pattern PRE_WEIGHT = Pattern.compile("embed(?!_out\\.)|(?:^|\\.)(?:wte|wpe)\\.");
 

@@ -24,6 +24,10 @@ class ParameterResolutionTest {
         assertEquals(-1, TensorMerger.layerIndex("model.embed_tokens.weight"));
         assertEquals(-1, TensorMerger.layerIndex("lm_head.weight"));
         assertEquals(-1, TensorMerger.layerIndex("model.norm.weight"));
+        // T5's blocks hold numbered sub-layers: the block is the layer, encoder and decoder each a stack.
+        assertEquals(3, TensorMerger.layerIndex("encoder.block.3.layer.1.DenseReluDense.wi.weight"));
+        assertEquals("decoder.block.", TensorMerger.layerStack("decoder.block.5.layer.2.DenseReluDense.wo.weight"));
+        assertEquals(2, TensorMerger.layerIndex("model.layers.2.block_sparse_moe.experts.7.w1.weight"));
     }
 
     @Test
