@@ -305,8 +305,9 @@ public final class MergeInputs implements AutoCloseable {
     }
 
     /**
-     * Whether a tensor of this dtype is merged. FP8 and integer tensors are carried through from
-     * the reference model: averaging quantized codes or integer buffers has no meaning.
+     * Whether a tensor of this dtype is merged. Integer tensors are carried through from the
+     * reference model, FP8 ones only by passthrough: averaging quantized codes or integer buffers
+     * has no meaning.
      */
     public static boolean isMergeable(DType dtype) {
         return dtype == DType.F32 || dtype == DType.F16 || dtype == DType.BF16 || dtype == DType.F64;

@@ -43,6 +43,33 @@ final class MergePlanner {
     }
 
     /**
+     * Quantized weights (FP8: {@link MergeInputs#isMergeable} is false for them) are carried through
+     * from one input as they are. Only {@code passthrough}, which copies its one model, may meet
+     * them, and not where it scales them (the factor would belong on their dequantization scales,
+     * other tensors): any other method would write one model's quantized codes beside merged
+     * scales, a broken model that loads without a word. Bad input naming the model and tensor.
+     */
+    static void checkQuantized(MergeConfig config, List<OutputTensor> tensors, TensorMerger merger) {
+        for (OutputTensor t : tensors) {
+            if (t.merged() || !t.dtype().isFloatingPoint()) {
+                continue;
+            }
+            String model = merger.inputs(t.name()).keySet().iterator().next();
+            String what = "model '" + model + "' tensor " + t.name() + " is " + t.dtype().torchName()
+                    + ", a quantized weight: ";
+            if (!config.mergeMethod().equals("passthrough")) {
+                throw config.error("merge_method", what + config.mergeMethod() + " cannot merge it (Mergeval"
+                        + " merges float32, float16, bfloat16 and float64 weights); merge the checkpoints it was"
+                        + " quantized from");
+            }
+            if (merger.params(t.name()).perModel().get(0).has("scale")) {
+                throw config.error("scale", what + "passthrough copies it as it is and cannot scale it; leave it"
+                        + " out of the scale's filter");
+            }
+        }
+    }
+
+    /**
      * The plan of {@code config}; a plan-time analysis reports its progress to {@code progress} and
      * runs its per-tensor work where {@code runner} puts it.
      */
@@ -88,6 +115,7 @@ final class MergePlanner {
                 long[] shape = layout == null ? open.shape(info.name()) : info.shape();
                 tensors.add(new OutputTensor(info.name(), dtype, shape, merged));
             }
+            checkQuantized(config, tensors, open.merger(numLayers, PlanAnalysis.NONE));
             List<String> mergedNames = tensors.stream().filter(OutputTensor::merged).map(OutputTensor::name).toList();
             PlanAnalysis analysis = open.analyze(numLayers, mergedNames, conf, Runtime.getRuntime().availableProcessors(),
                     progress, runner);

@@ -11,8 +11,8 @@ import java.util.Arrays;
  *
  * @param spec name (as in the inputs), output dtype and shape
  * @param merged true when the merge method computes it; false when it is carried through unchanged
- *     from its first input (for a {@code models:} config, {@link MergePlan#copySource()}): integer and
- *     FP8 tensors
+ *     from its first input (for a {@code models:} config, {@link MergePlan#copySource()}): integer
+ *     tensors, and FP8 ones under passthrough ({@link MergePlanner#checkQuantized})
  */
 record OutputTensor(TensorInfo spec, boolean merged) implements Serializable {
 

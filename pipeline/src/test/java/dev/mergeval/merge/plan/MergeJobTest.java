@@ -17,7 +17,9 @@ import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.checkpoint.SafetensorsWriter;
+import dev.mergeval.checkpoint.ShardLayout;
 import dev.mergeval.checkpoint.TensorCodec;
+import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.Sha256;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.FileDigest;
@@ -37,6 +39,7 @@ import java.io.ObjectOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -663,6 +666,64 @@ class MergeJobTest {
         assertEquals(hashes, shardHashes(viaMapping, false));
         assertNotEquals(shardHashes(viaString, false), mergedHashes(out.resolve("plain"),
                 linearOf("\"" + spaced + "\"", tuneB, 0.4)), "the adapter took part");
+    }
+
+    /**
+     * A quantized (FP8) weight cannot be merged: every method but passthrough is refused before
+     * anything is written (it was carried through from one model beside merged scales, a broken
+     * model); passthrough copies it byte for byte, but not under a {@code scale}.
+     */
+    @Test
+    void quantizedWeightsAreRefusedUnlessCopied(@TempDir Path out) throws IOException {
+        Path a = fp8Model(out.resolve("a"), 1);
+        Path b = fp8Model(out.resolve("b"), 2);
+        String quantized = "model.layers.0.mlp.up_proj.weight";
+        Path linear = out.resolve("linear");
+        BadInputException e = assertThrows(BadInputException.class, () -> MergeJob.run(request(
+                linearOf(a.toString(), b.toString(), 0.5), linear, false, PlanOptions.defaults()), executor(1), CONF));
+        assertEquals("test.yaml: merge_method: model '" + a + "' tensor " + quantized + " is float8_e4m3fn, a"
+                + " quantized weight: linear cannot merge it (Mergeval merges float32, float16, bfloat16 and float64"
+                + " weights); merge the checkpoints it was quantized from", e.getMessage());
+        assertFalse(Files.exists(linear), "nothing published");
+
+        Path copy = out.resolve("copy");
+        MergeJob.run(request("merge_method: passthrough\nmodels: [{model: " + b + "}]\n", copy, false,
+                PlanOptions.defaults()), executor(1), CONF);
+        try (Checkpoint in = Checkpoint.open(b.toString(), CONF); Checkpoint copied = Checkpoint.open(copy.toString(), CONF)) {
+            assertArrayEquals(in.readRaw(quantized, 0, 16), copied.readRaw(quantized, 0, 16));
+        }
+        Path scaled = out.resolve("scaled");
+        BadInputException s = assertThrows(BadInputException.class, () -> MergeJob.run(request("""
+                merge_method: passthrough
+                models: [{model: %s, parameters: {scale: [{filter: mlp, value: 0.5}, {value: 1.0}]}}]
+                """.formatted(b), scaled, false, PlanOptions.defaults()), executor(1), CONF));
+        assertTrue(s.getMessage().startsWith("test.yaml: scale: model '" + b + "' tensor " + quantized), s.getMessage());
+    }
+
+    /** A one-layer checkpoint whose MLP weight is FP8 (E4M3 codes from {@code seed}) with its F32 scale. */
+    private static Path fp8Model(Path dir, int seed) throws IOException {
+        List<TensorInfo> tensors = List.of(new TensorInfo("model.embed_tokens.weight", DType.F32, new long[] {8, 4}),
+                new TensorInfo("model.layers.0.mlp.up_proj.weight", DType.F8_E4M3, new long[] {4, 4}),
+                new TensorInfo("model.layers.0.mlp.up_proj.weight_scale_inv", DType.F32, new long[] {1}),
+                new TensorInfo("model.norm.weight", DType.F32, new long[] {4}));
+        try (SafetensorsWriter w = SafetensorsWriter.create(HadoopFs.local(), HadoopFs.of(dir),
+                ShardLayout.plan(tensors, Long.MAX_VALUE, Map.of()))) {
+            for (TensorInfo t : tensors) {
+                if (t.dtype() == DType.F8_E4M3) {
+                    byte[] codes = new byte[16];
+                    for (int i = 0; i < codes.length; i++) {
+                        codes[i] = (byte) (seed * 17 + i);
+                    }
+                    w.writeRaw(t.name(), codes, 0, codes.length);
+                } else {
+                    float[] v = new float[Math.toIntExact(t.numElements())];
+                    Arrays.fill(v, seed);
+                    w.writeFloats(t.name(), v, 0, v.length);
+                }
+            }
+        }
+        Files.writeString(dir.resolve("config.json"), "{\"num_hidden_layers\": 1}");
+        return dir;
     }
 
     private static Map<String, String> mergedHashes(Path dir, String yaml) throws IOException {
