@@ -4,16 +4,25 @@ import java.util.Properties;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
+import org.slf4j.LoggerFactory;
 
 /**
  * The one way jobs get a Spark session: settings come from spark-submit and spark-defaults.conf
  * as usual; {@code --master} is a convenience, and with no master anywhere the job runs on
  * {@code local[*]}. A local master ({@code local[...]}, {@code local-cluster[...]}) binds the driver to
  * 127.0.0.1 unless {@code spark.driver.host} is set.
+ *
+ * <p>The session serializes with Java serialization whatever {@code spark.serializer} a cluster's
+ * defaults name: the jobs pass Java records (plans, work units, results) and immutable collections
+ * through broadcasts and task results, which Kryo (4, as Spark 3.5 ships it) cannot serialize (a
+ * merge failed with "can't get field offset on a record class"). The jobs move their bulk data
+ * through files, not shuffles, so nothing they do is slower for it.
  */
 public final class SparkSessions {
 
     private static final String HADOOP_PREFIX = "spark.hadoop.";
+    private static final String SERIALIZER = "spark.serializer";
+    private static final String JAVA_SERIALIZER = "org.apache.spark.serializer.JavaSerializer";
 
     private SparkSessions() {
     }
@@ -44,6 +53,12 @@ public final class SparkSessions {
             // this machine (local-cluster, bin/local-cluster) read the classes where the driver does.
             builder.config("spark.executor.extraClassPath", System.getProperty("java.class.path"));
         }
+        String serializer = conf.get(SERIALIZER, JAVA_SERIALIZER);
+        if (!serializer.equals(JAVA_SERIALIZER)) {
+            LoggerFactory.getLogger(SparkSessions.class).warn("{}={} is replaced by {} for {}: its plans and results"
+                    + " are Java records, which Kryo cannot serialize", SERIALIZER, serializer, JAVA_SERIALIZER, appName);
+        }
+        builder.config(SERIALIZER, JAVA_SERIALIZER);
         return builder.getOrCreate();
     }
 

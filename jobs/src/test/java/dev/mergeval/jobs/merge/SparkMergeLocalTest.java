@@ -64,6 +64,29 @@ class SparkMergeLocalTest {
         }
     }
 
+    /**
+     * A cluster whose defaults name Kryo (common where RAPIDS runs): the plan, a Java record, failed
+     * to broadcast ("can't get field offset on a record class", exit 1). The session serializes
+     * with Java serialization instead, and the merge writes the same bytes.
+     */
+    @Test
+    void aClusterDefaultOfKryoStillMerges() throws Exception {
+        Path config = work.resolve("kryo-ties.yaml");
+        Files.writeString(config, MergeFixtures.ties(pair));
+        String single = work.resolve("kryo-single").toString();
+        String spark = work.resolve("kryo-spark").toString();
+        String shard = Long.toString(MergeFixtures.OPTIONS.maxShardBytes());
+        assertEquals(0, MergevalCli.run("merge", config.toString(), single, "--threads", "1", "--max-shard-size", shard));
+        System.setProperty("spark.serializer", "org.apache.spark.serializer.KryoSerializer");
+        try {
+            assertEquals(0, MergevalCli.run("merge", config.toString(), spark, "--master", "local[2]",
+                    "--max-shard-size", shard));
+        } finally {
+            System.clearProperty("spark.serializer");
+        }
+        assertEquals(MergeFixtures.shardHashes(single, CONF), MergeFixtures.shardHashes(spark, CONF));
+    }
+
     @Test
     void mergeCommandWithMasterRunsOnSpark() throws Exception {
         Path config = work.resolve("cli-linear.yaml");
