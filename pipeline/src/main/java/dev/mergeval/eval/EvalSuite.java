@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.YamlReader;
 import dev.mergeval.common.Mappers;
 import dev.mergeval.engine.EngineSpec;
 import dev.mergeval.eval.datasets.DatasetKind;
@@ -109,7 +110,7 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks, EngineSpec
     public static EvalSuite parse(String yaml, String source, String baseDir) {
         SuiteYaml y;
         try {
-            y = YAML.readValue(yaml, SuiteYaml.class);
+            y = YamlReader.readValue(YAML, yaml, SuiteYaml.class);
         } catch (JsonMappingException e) {
             BadInputException cause = BadInputException.in(e);
             if (cause != null) {
@@ -127,6 +128,8 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks, EngineSpec
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             String line = e.getLocation() == null ? "" : ":" + e.getLocation().getLineNr();
             throw new BadInputException(source + line + ": invalid YAML: " + oneLine(e.getOriginalMessage()), e);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + source, e);
         }
         if (y == null) {
             throw new BadInputException(source + ": empty suite");

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.annotation.JsonNaming;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.YamlReader;
 import dev.mergeval.common.Mappers;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -105,9 +106,11 @@ final class MergeConfigParser {
     MergeConfig parse(String yaml, String location) {
         JsonNode root;
         try {
-            root = YAML.readTree(yaml);
+            root = YamlReader.readTree(YAML, yaml, source);
         } catch (JsonProcessingException e) {
             throw new BadInputException(source + ": invalid YAML: " + oneLine(e.getOriginalMessage()));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + source, e);
         }
         if (root == null || !root.isObject()) {
             throw new BadInputException(source + ": the config must be a YAML mapping");

@@ -11,11 +11,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.YamlReader;
 import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.common.Mappers;
 import dev.mergeval.engine.EngineSpec;
 import dev.mergeval.merge.ChatTemplates;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -205,7 +207,7 @@ public record SweepSpec(@JsonProperty("name") String name,
     /** Parses and validates a spec; errors are one line, {@code sourceName: key: problem}. */
     public static SweepSpec parse(String yaml, String sourceName) {
         try {
-            SweepSpec spec = YAML.readValue(yaml, SweepSpec.class);
+            SweepSpec spec = YamlReader.readValue(YAML, yaml, SweepSpec.class);
             if (spec == null) {
                 throw new BadInputException(sourceName + ": the spec is empty");
             }
@@ -219,6 +221,8 @@ public record SweepSpec(@JsonProperty("name") String name,
             throw new BadInputException(sourceName + ": " + describe(e), e);
         } catch (JsonProcessingException e) {
             throw new BadInputException(sourceName + ": invalid YAML: " + oneLine(e.getOriginalMessage()), e);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + sourceName, e);
         } catch (BadInputException e) {
             throw e.getMessage().startsWith(sourceName + ": ") ? e
                     : new BadInputException(sourceName + ": " + e.getMessage(), e);

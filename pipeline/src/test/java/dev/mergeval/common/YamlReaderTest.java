@@ -1,0 +1,87 @@
+package dev.mergeval.common;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** Aliases and merge keys read as PyYAML reads them; Jackson alone gave an alias's name as a string. */
+class YamlReaderTest {
+
+    private static JsonNode read(String yaml) throws IOException {
+        return YamlReader.readTree(Mappers.YAML, yaml, "test.yaml");
+    }
+
+    @Test
+    void aliasesAreTheNodesTheirAnchorsMarked() throws IOException {
+        JsonNode root = read("""
+                base: &base /models/base
+                p: &p {weight: 0.5, density: [0.1, 0.9]}
+                models:
+                  - model: *base
+                    parameters: *p
+                  - &tune {model: /models/tune, parameters: {weight: *base}}
+                  - *tune
+                nested: &outer {inner: &inner [1, *base], again: *inner}
+                after: *outer
+                n: &n 3
+                m: *n
+                """);
+        assertEquals("/models/base", root.at("/models/0/model").asText());
+        assertEquals(root.get("p"), root.at("/models/0/parameters"));
+        assertEquals(0.5, root.at("/models/0/parameters/weight").asDouble());
+        assertEquals(root.at("/models/1"), root.at("/models/2"));
+        assertEquals("/models/base", root.at("/models/2/parameters/weight").asText());
+        assertEquals(read("{inner: [1, /models/base], again: [1, /models/base]}"), root.get("nested"));
+        assertEquals(root.get("nested"), root.get("after"));
+        assertTrue(root.get("m").isInt(), "a number stays a number: " + root.get("m"));
+    }
+
+    @Test
+    void mergeKeysMergeAsPyYamlMerges() throws IOException {
+        JsonNode root = read("""
+                defaults: &d {weight: 1, density: 0.5, normalize: true}
+                more: &m {density: 0.7, lambda: 2}
+                one: {<<: *d, density: 0.3}
+                two: {<<: [*m, *d]}
+                """);
+        assertEquals(read("{weight: 1, density: 0.3, normalize: true}"), root.get("one"));
+        assertEquals(read("{density: 0.7, lambda: 2, weight: 1, normalize: true}"), root.get("two"),
+                "the earlier mapping of the list wins");
+        assertEquals(List.of("weight", "density", "normalize"), fieldNames(root.get("one")));
+        BadInputException bad = assertThrows(BadInputException.class, () -> read("a: {<<: 3}"));
+        assertTrue(bad.getMessage().startsWith("test.yaml: <<:"), bad.getMessage());
+    }
+
+    @Test
+    void anAliasWithoutItsAnchorIsAnError() {
+        JsonProcessingException e = assertThrows(JsonProcessingException.class, () -> read("a: *nowhere"));
+        assertTrue(e.getOriginalMessage().contains("*nowhere"), e.getOriginalMessage());
+        assertThrows(JsonProcessingException.class, () -> read("a: &self [1, *self]"), "an anchor is complete only after its node");
+    }
+
+    record Spec(String name, Map<String, Object> options, List<String> list) {
+    }
+
+    @Test
+    void boundValuesSeeAliasesToo() throws IOException {
+        Spec spec = YamlReader.readValue(Mappers.YAML, """
+                name: &n first
+                options: &o {a: 1, b: *n}
+                list: [*n, second, *n]
+                """, Spec.class);
+        assertEquals(new Spec("first", Map.of("a", 1, "b", "first"), List.of("first", "second", "first")), spec);
+    }
+
+    private static List<String> fieldNames(JsonNode node) {
+        List<String> names = new java.util.ArrayList<>();
+        node.fieldNames().forEachRemaining(names::add);
+        return names;
+    }
+}
