@@ -71,34 +71,37 @@ class SparkMergeLocalTest {
      */
     @Test
     void aClusterDefaultOfKryoStillMerges() throws Exception {
-        Path config = work.resolve("kryo-ties.yaml");
-        Files.writeString(config, MergeFixtures.ties(pair));
-        String single = work.resolve("kryo-single").toString();
-        String spark = work.resolve("kryo-spark").toString();
-        String shard = Long.toString(MergeFixtures.OPTIONS.maxShardBytes());
-        assertEquals(0, MergevalCli.run("merge", config.toString(), single, "--threads", "1", "--max-shard-size", shard));
         System.setProperty("spark.serializer", "org.apache.spark.serializer.KryoSerializer");
         try {
-            assertEquals(0, MergevalCli.run("merge", config.toString(), spark, "--master", "local[2]",
-                    "--max-shard-size", shard));
+            cliOnSparkAsInOneJvm("kryo", MergeFixtures.ties(pair));
         } finally {
             System.clearProperty("spark.serializer");
         }
-        assertEquals(MergeFixtures.shardHashes(single, CONF), MergeFixtures.shardHashes(spark, CONF));
     }
 
     @Test
     void mergeCommandWithMasterRunsOnSpark() throws Exception {
-        Path config = work.resolve("cli-linear.yaml");
-        Files.writeString(config, MergeFixtures.linear(pair));
-        String single = work.resolve("cli-single").toString();
-        String spark = work.resolve("cli-spark").toString();
-        String shard = Long.toString(MergeFixtures.OPTIONS.maxShardBytes());
-        assertEquals(0, MergevalCli.run("merge", config.toString(), single, "--threads", "1", "--max-shard-size", shard));
-        assertEquals(0, MergevalCli.run("merge", config.toString(), spark, "--master", "local[2]", "--max-shard-size", shard));
-        assertEquals(MergeFixtures.shardHashes(single, CONF), MergeFixtures.shardHashes(spark, CONF));
+        String spark = cliOnSparkAsInOneJvm("cli", MergeFixtures.linear(pair));
         String provenance = Files.readString(Path.of(spark, OutputPublisher.PROVENANCE_FILE));
         assertTrue(provenance.contains("spark(local[2])"), provenance);
+    }
+
+    /**
+     * {@code mergeval merge} of {@code yaml} on one thread without Spark, then on {@code local[2]}
+     * (under this JVM's {@code spark.*} settings): both exit 0 with the same shards. Returns the
+     * Spark run's output.
+     */
+    private static String cliOnSparkAsInOneJvm(String name, String yaml) throws Exception {
+        Path config = work.resolve(name + ".yaml");
+        Files.writeString(config, yaml);
+        String single = work.resolve(name + "-single").toString();
+        String spark = work.resolve(name + "-spark").toString();
+        String shard = Long.toString(MergeFixtures.OPTIONS.maxShardBytes());
+        assertEquals(0, MergevalCli.run("merge", config.toString(), single, "--threads", "1", "--max-shard-size", shard));
+        assertEquals(0, MergevalCli.run("merge", config.toString(), spark, "--master", "local[2]", "--max-shard-size",
+                shard));
+        assertEquals(MergeFixtures.shardHashes(single, CONF), MergeFixtures.shardHashes(spark, CONF));
+        return spark;
     }
 
     @Test

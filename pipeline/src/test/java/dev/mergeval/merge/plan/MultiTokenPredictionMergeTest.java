@@ -1,5 +1,8 @@
 package dev.mergeval.merge.plan;
 
+import static dev.mergeval.merge.plan.SlicesMergeTest.executor;
+import static dev.mergeval.merge.plan.SlicesMergeTest.raw;
+import static dev.mergeval.merge.plan.SlicesMergeTest.request;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -15,7 +18,6 @@ import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
-import dev.mergeval.common.Progress;
 import dev.mergeval.runtime.TinyModels;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -194,17 +196,5 @@ class MultiTokenPredictionMergeTest {
                   - sources: [{model: %1$s, layer_range: [0, 2]}]
                   - sources: [{model: %2$s, layer_range: [1, 3]}]
                 """.formatted(a, last);
-    }
-
-    private static byte[] raw(Checkpoint c, String name) {
-        return c.readRaw(name, 0, Math.toIntExact(c.info(name).byteLength()));
-    }
-
-    private static MergeJob.Request request(String yaml, Path out) {
-        return new MergeJob.Request("test.yaml", yaml, out.toString(), 0, false, PlanOptions.defaults());
-    }
-
-    private static LocalMergeExecutor executor(int threads) {
-        return new LocalMergeExecutor(threads, CONF, Progress.NONE);
     }
 }

@@ -517,15 +517,15 @@ class SlicesMergeTest {
         assertFalse(Files.exists(dir), "nothing published");
     }
 
-    private static byte[] raw(Checkpoint c, String name) {
+    static byte[] raw(Checkpoint c, String name) {
         return c.readRaw(name, 0, Math.toIntExact(c.info(name).byteLength()));
     }
 
-    private static MergeJob.Request request(String yaml, Path out) {
+    static MergeJob.Request request(String yaml, Path out) {
         return new MergeJob.Request("test.yaml", yaml, out.toString(), 0, false, PlanOptions.defaults());
     }
 
-    private static LocalMergeExecutor executor(int threads) {
+    static LocalMergeExecutor executor(int threads) {
         return new LocalMergeExecutor(threads, CONF, Progress.NONE);
     }
 }
