@@ -65,7 +65,7 @@ class SparkMergeLocalTest {
     }
 
     /**
-     * A cluster whose defaults name Kryo (common where RAPIDS runs): the plan, a Java record, failed
+     * A cluster whose defaults name Kryo: the plan, a Java record, failed
      * to broadcast ("can't get field offset on a record class", exit 1). The session serializes
      * with Java serialization instead, and the merge writes the same bytes.
      */
