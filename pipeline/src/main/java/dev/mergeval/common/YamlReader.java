@@ -29,8 +29,8 @@ import org.yaml.snakeyaml.events.NodeEvent;
  * Reads YAML as PyYAML (mergekit's reader) does where Jackson's YAML parser does not: an alias
  * ({@code *name}) is the node its anchor ({@code &name}) marked, where Jackson returns the string
  * {@code "name"} and a config silently means something else ({@code model: *base} became a model
- * called {@code base}); and a tree's merge keys ({@code <<: *defaults}) are merged into their
- * mapping. Scalars are typed by Jackson as before.
+ * called {@code base}); a tree's merge keys ({@code <<: *defaults}) are merged into their
+ * mapping; and a second document is an error, not dropped. Scalars are typed by Jackson as before.
  */
 public final class YamlReader {
 
@@ -46,6 +46,7 @@ public final class YamlReader {
     public static JsonNode readTree(ObjectMapper mapper, String yaml, String source) throws IOException {
         try (JsonParser p = parser(mapper, yaml)) {
             JsonNode root = mapper.readTree(p);
+            single(p);
             return root == null ? null : mergeKeys(root, source);
         }
     }
@@ -53,7 +54,19 @@ public final class YamlReader {
     /** {@code yaml} bound to {@code type}, aliases resolved (a merge key is an unknown property there). */
     public static <T> T readValue(ObjectMapper mapper, String yaml, Class<T> type) throws IOException {
         try (JsonParser p = parser(mapper, yaml)) {
-            return mapper.readValue(p, type);
+            T value = mapper.readValue(p, type);
+            single(p);
+            return value;
+        }
+    }
+
+    /**
+     * Nothing after the first document: PyYAML's {@code safe_load} refuses a stream of several
+     * ({@code ---} between them), where Jackson would read the first and drop the others unread.
+     */
+    private static void single(JsonParser p) throws IOException {
+        if (p.nextToken() != null) {
+            throw new JsonParseException(p, "expected a single document, found another (---) after the first");
         }
     }
 

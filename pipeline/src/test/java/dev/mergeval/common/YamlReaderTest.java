@@ -66,6 +66,16 @@ class YamlReaderTest {
         assertThrows(JsonProcessingException.class, () -> read("a: &self [1, *self]"), "an anchor is complete only after its node");
     }
 
+    /** A second document is refused, as PyYAML's safe_load refuses it; Jackson read the first and dropped it. */
+    @Test
+    void aSecondDocumentIsAnError() throws IOException {
+        JsonProcessingException e = assertThrows(JsonProcessingException.class, () -> read("a: 1\n---\nb: 2\n"));
+        assertTrue(e.getOriginalMessage().contains("single document"), e.getOriginalMessage());
+        assertThrows(JsonProcessingException.class,
+                () -> YamlReader.readValue(Mappers.YAML, "name: x\n---\nname: y\n", Spec.class));
+        assertEquals(read("a: 1"), read("---\na: 1\n...\n"), "one document with its markers");
+    }
+
     record Spec(String name, Map<String, Object> options, List<String> list) {
     }
 
