@@ -166,6 +166,12 @@ final class CheckpointResolver {
                 pickles.add(n);
             }
         }
+        if (isFile(fs, new Path(dir, ADAPTER_CONFIG))) {
+            // Its one adapter_model.safetensors would otherwise open as a model of lora_A/lora_B tensors.
+            throw new BadInputException(dir + ": is a PEFT adapter, not a model; name it as BASE+" + dir
+                    + " to apply it to its base model (its weights alone: " + new Path(dir, LoraAdapter.ADAPTER_WEIGHTS)
+                    + ")");
+        }
         if (safetensors.size() == 1) {
             Path only = new Path(dir, safetensors.get(0));
             return SafetensorsCheckpoint.open(uri, fs, dir, List.of(only), null,
@@ -177,10 +183,6 @@ final class CheckpointResolver {
         }
         if (!pickles.isEmpty()) {
             throw pickleRefusal(new Path(dir, pickles.get(0)).toString());
-        }
-        if (isFile(fs, new Path(dir, ADAPTER_CONFIG))) {
-            throw new BadInputException(dir + ": is a PEFT adapter, not a model; name it as"
-                    + " BASE+" + dir + " to apply it to its base model");
         }
         throw new BadInputException(dir + ": no " + SINGLE_FILE + " or " + INDEX_FILE);
     }

@@ -246,6 +246,12 @@ class LoraCheckpointTest {
         BadInputException e = assertThrows(BadInputException.class,
                 () -> Checkpoint.open(base + "+" + tmp.resolve("nothere"), conf));
         assertTrue(e.getMessage().contains("not found"));
+        // Alone, the adapter is not a model: its one .safetensors opened as one of lora_A/lora_B tensors.
+        BadInputException alone = assertThrows(BadInputException.class, () -> Checkpoint.open(ad.toString(), conf));
+        assertTrue(alone.getMessage().contains("is a PEFT adapter, not a model; name it as BASE+"), alone.getMessage());
+        try (Checkpoint weights = Checkpoint.open(ad.resolve("adapter_model.safetensors").toString(), conf)) {
+            assertEquals(2, weights.tensorNames().size(), "its weights file opens as such");
+        }
     }
 
     private void rejected(java.nio.file.Path base, java.nio.file.Path ad, String... mentions) {
