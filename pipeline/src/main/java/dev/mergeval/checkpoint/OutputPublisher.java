@@ -3,9 +3,12 @@ package dev.mergeval.checkpoint;
 import dev.mergeval.common.BadInputException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
@@ -81,6 +84,29 @@ public final class OutputPublisher {
         if (!overwrite && isCompleteOutput(out)) {
             throw new BadInputException(out + ": output exists, pass --overwrite to replace it");
         }
+    }
+
+    /**
+     * Fails if {@code out} is or holds any of {@code inputs} (by name, the files or directories a
+     * job reads): publishing replaces {@code out} whole, so with {@code --overwrite} an output at an
+     * input model's directory, or above it, would delete what the job read. An output inside an
+     * input's directory replaces nothing of it.
+     */
+    public static void checkOutside(Path out, Map<String, List<String>> inputs, Configuration conf) {
+        URI to = out.toUri();
+        String prefix = to.getPath().endsWith("/") ? to.getPath() : to.getPath() + "/";
+        inputs.forEach((input, paths) -> {
+            for (String path : paths) {
+                Path p = new Path(path);
+                URI in = HadoopFs.qualify(HadoopFs.get(p, conf), p).toUri();
+                String inPath = in.getPath().endsWith("/") ? in.getPath() : in.getPath() + "/";
+                if (Objects.equals(in.getScheme(), to.getScheme()) && Objects.equals(in.getAuthority(), to.getAuthority())
+                        && inPath.startsWith(prefix)) {
+                    throw new BadInputException(out + ": holds " + path + ", which this job reads (" + input
+                            + "); write the output elsewhere");
+                }
+            }
+        });
     }
 
     /**

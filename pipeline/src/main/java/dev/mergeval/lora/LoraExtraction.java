@@ -7,6 +7,7 @@ import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.LoraAdapter;
 import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.checkpoint.SafetensorsWriter;
+import dev.mergeval.checkpoint.ShardFile;
 import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.common.BadInputException;
@@ -209,6 +210,9 @@ public final class LoraExtraction {
         List<ExtractionPlan.DeltaTask> tasks = new ArrayList<>();
         try (Checkpoint ftFile = Checkpoint.open(r.model(), conf);
                 Checkpoint baseFile = Checkpoint.open(r.baseModel(), conf)) {
+            OutputPublisher.checkOutside(publisher.outputPath(r.outDir()), Map.of(
+                    "--model", ftFile.shardFiles().stream().map(ShardFile::path).toList(),
+                    "--base-model", baseFile.shardFiles().stream().map(ShardFile::path).toList()), conf);
             Checkpoint ft = TiedHead.aliased(ftFile, baseFile);
             Checkpoint base = TiedHead.aliased(baseFile, ftFile);
             Selection selection = r.selection();

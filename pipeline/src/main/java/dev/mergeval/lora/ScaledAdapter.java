@@ -61,6 +61,12 @@ public final class ScaledAdapter {
         Path out = publisher.outputPath(r.outDir());
         publisher.checkDestination(out, r.overwrite());
         LoraAdapter adapter = LoraAdapter.load(r.adapter(), conf);
+        Map<String, List<String>> read = new LinkedHashMap<>();
+        read.put("the adapter", List.of(adapter.dir()));
+        if (r.baseModel() != null) {
+            read.put("--base-model", List.of(r.baseModel()));
+        }
+        OutputPublisher.checkOutside(out, read, conf);
         if (!adapter.saved().isEmpty() && r.baseModel() == null) {
             throw new BadInputException(r.adapter() + ": has modules_to_save tensors " + adapter.saved().keySet()
                     + ", which only the base model can scale: give --base-model");

@@ -76,6 +76,7 @@ public final class FineTuneJob {
         OutputPublisher publisher = OutputPublisher.forPath(request.out(), conf);
         Path out = publisher.outputPath(request.out());
         publisher.checkDestination(out, request.overwrite());
+        OutputPublisher.checkOutside(out, Map.of("--model", List.of(request.model())), conf);
 
         try (DjlLanguageModel lm = LanguageModels.loadDirectory(request.model(), conf, RuntimeOptions.cpu())) {
             if (!lm.hasChatTemplate()) {

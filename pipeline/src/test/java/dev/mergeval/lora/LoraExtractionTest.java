@@ -306,6 +306,22 @@ class LoraExtractionTest {
         assertEquals("saved", s.whole().get(embed + ".weight").action(), "without --embed-lora: saved whole");
     }
 
+    /**
+     * An adapter written over the fine-tune it is extracted from (or above it) would delete that
+     * model: refused even with --overwrite, the model untouched.
+     */
+    @Test
+    void anOutputOverAnInputModelIsRefused() throws IOException {
+        Path[] m = generated(DType.F32, true);
+        byte[] before = Files.readAllBytes(m[1].resolve("model.safetensors"));
+        for (Path over : List.of(m[1], m[1].getParent())) {
+            BadInputException e = assertThrows(BadInputException.class, () -> extract(LoraExtraction.Request.of(
+                    m[1].toString(), m[0].toString(), 4, over.toString()).withOverwrite(true)));
+            assertTrue(e.getMessage().contains("which this job reads (--"), e.getMessage());
+        }
+        assertArrayEquals(before, Files.readAllBytes(m[1].resolve("model.safetensors")));
+    }
+
     @Test
     void mergekitsSelectionAndFactorOptions() throws IOException {
         Path[] m = generated(DType.F32, true);

@@ -1,6 +1,7 @@
 package dev.mergeval.jobs.eval;
 
 import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Progress;
 import dev.mergeval.eval.EvalOutputs;
 import dev.mergeval.eval.EvalSuite;
@@ -63,6 +64,31 @@ public final class EvalJob {
     private EvalJob() {
     }
 
+    /**
+     * With {@code --overwrite} the output directory is replaced whole: it must not be, or hold,
+     * the suite or a model the evaluation reads (a directory, an adapter's parts, a merge's config),
+     * as the sweep's output checks it.
+     */
+    private static void checkOutsideInputs(OutputLocation out, EvalJobConfig config) {
+        List<String> inputs = new ArrayList<>();
+        inputs.add(config.suitePath());
+        for (ModelSource m : config.models()) {
+            if (m instanceof ModelSource.Directory d) {
+                inputs.add(d.uri());
+            } else if (m instanceof ModelSource.WithAdapter a) {
+                inputs.addAll(List.of(a.base(), a.adapter()));
+            } else if (m instanceof ModelSource.MergeOnLoad merge) {
+                inputs.add(merge.location());
+            }
+        }
+        for (String input : inputs) {
+            if (input != null && out.contains(input)) {
+                throw new BadInputException(out.display() + ": --overwrite would delete " + input
+                        + ", which this evaluation reads; choose another output directory");
+            }
+        }
+    }
+
     /** The units: every model x task, each task's sampled items cut into slices of {@code sliceSize}. */
     public static List<EvalUnit> plan(EvalSuite suite, EvalJobConfig config) {
         List<EvalUnit> units = new ArrayList<>();
@@ -90,6 +116,9 @@ public final class EvalJob {
         HadoopFs.useDefaults(spark.sparkContext().hadoopConfiguration());
         OutputLocation out = OutputLocation.resolve(config.outDir(), spark.sparkContext().hadoopConfiguration());
         StagedOutput.check(out, overwrite);
+        if (overwrite) {
+            checkOutsideInputs(out, config);
+        }
         EvalSuite suite = EvalSuite.read(config.suitePath());
         List<EvalUnit> units = plan(suite, config);
         List<ModelSource> judgeModels = judgeModels(suite);

@@ -169,4 +169,18 @@ class OccupiedOutputTest {
         String err = refused(sweep(project, "--overwrite"));
         assertTrue(err.contains(project + ": --overwrite would delete " + inner), err);
     }
+
+    /** Nor does eval's: an output over the model it evaluates (or its suite) would delete it. */
+    @Test
+    void overwriteNeverDeletesTheEvaluationsInputs() throws IOException {
+        Path model = work.resolve("model");
+        Files.createDirectories(model);
+        for (String f : List.of("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")) {
+            Files.copy(root.resolve("models/toy/aligned").resolve(f), model.resolve(f));
+        }
+        List<String> args = new ArrayList<>(List.of(eval(model, "--overwrite")));
+        args.set(args.indexOf("--model") + 1, model.toString());
+        String err = refused(args.toArray(new String[0]));
+        assertTrue(err.contains(model + ": --overwrite would delete " + model), err);
+    }
 }

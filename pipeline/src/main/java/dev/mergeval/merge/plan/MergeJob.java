@@ -102,8 +102,14 @@ public final class MergeJob {
     private static MergePlan plan(Request request, MergeConfig config, Configuration conf, Progress progress,
             AnalysisRunner runner) {
         OutputPublisher publisher = OutputPublisher.forPath(request.outDir(), conf);
-        publisher.checkDestination(publisher.outputPath(request.outDir()), request.overwrite());
-        return MergePlanner.plan(config, request.seed(), request.options(), conf, progress, runner);
+        Path out = publisher.outputPath(request.outDir());
+        publisher.checkDestination(out, request.overwrite());
+        MergePlan plan = MergePlanner.plan(config, request.seed(), request.options(), conf, progress, runner);
+        Map<String, List<String>> read = new LinkedHashMap<>();
+        plan.inputFiles().forEach((input, files) -> read.put("input '" + input + "'",
+                files.stream().map(ShardFile::path).toList()));
+        OutputPublisher.checkOutside(out, read, conf);
+        return plan;
     }
 
     public static Outcome run(Request request, MergeExecutor executor, Configuration conf) {

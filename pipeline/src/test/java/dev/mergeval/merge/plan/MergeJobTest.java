@@ -669,6 +669,31 @@ class MergeJobTest {
     }
 
     /**
+     * An output at an input model's directory, or above it, would replace the model the merge
+     * reads: refused even with --overwrite, the input left as it was; an output inside an input's
+     * directory replaces nothing of it and is written.
+     */
+    @Test
+    void anOutputOverAnInputIsRefusedEvenWithOverwrite(@TempDir Path out) throws IOException {
+        Path inputs = out.resolve("models");
+        Path a = inputs.resolve("a");
+        Path b = inputs.resolve("b");
+        SyntheticModels.writeBase(a.toString(), SHAPE, DType.F32, 1, 1 << 20, CONF);
+        SyntheticModels.writeFineTune(b.toString(), SHAPE, DType.F32, 1, 2, 0.01, 1 << 20, CONF);
+        Map<String, String> before = shardHashes(a, true);
+        String yaml = linearOf(a.toString(), b.toString(), 0.5);
+        for (Path over : List.of(a, inputs)) {
+            BadInputException e = assertThrows(BadInputException.class,
+                    () -> MergeJob.run(request(yaml, over, true, PlanOptions.defaults()), executor(1), CONF));
+            assertTrue(e.getMessage().contains("which this job reads (input '" + a + "')")
+                    && e.getMessage().contains(a.resolve("model").toString()), e.getMessage());
+        }
+        assertEquals(before, shardHashes(a, true), "the input untouched");
+        MergeJob.run(request(yaml, a.resolve("merged"), false, PlanOptions.defaults()), executor(1), CONF);
+        assertTrue(Files.exists(a.resolve("merged").resolve("config.json")));
+    }
+
+    /**
      * A quantized (FP8) weight cannot be merged: every method but passthrough is refused before
      * anything is written (it was carried through from one model beside merged scales, a broken
      * model); passthrough copies it byte for byte, but not under a {@code scale}.
