@@ -210,9 +210,10 @@ public final class LoraExtraction {
         List<ExtractionPlan.DeltaTask> tasks = new ArrayList<>();
         try (Checkpoint ftFile = Checkpoint.open(r.model(), conf);
                 Checkpoint baseFile = Checkpoint.open(r.baseModel(), conf)) {
-            OutputPublisher.checkOutside(publisher.outputPath(r.outDir()), Map.of(
-                    "--model", ftFile.shardFiles().stream().map(ShardFile::path).toList(),
-                    "--base-model", baseFile.shardFiles().stream().map(ShardFile::path).toList()), conf);
+            Map<String, List<String>> read = new LinkedHashMap<>();
+            read.put("--model", ftFile.shardFiles().stream().map(ShardFile::path).toList());
+            read.put("--base-model", baseFile.shardFiles().stream().map(ShardFile::path).toList());
+            OutputPublisher.checkOutside(publisher.outputPath(r.outDir()), read, conf);
             Checkpoint ft = TiedHead.aliased(ftFile, baseFile);
             Checkpoint base = TiedHead.aliased(baseFile, ftFile);
             Selection selection = r.selection();
