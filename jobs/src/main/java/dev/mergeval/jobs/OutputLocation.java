@@ -75,6 +75,22 @@ public record OutputLocation(FileSystem fs, Path path) {
         }
     }
 
+    /**
+     * Before {@code --overwrite} deletes this directory: none of {@code inputs} (locations, a
+     * {@code BASE+ADAPTER} one by its parts) may be it or lie inside it, else a bad-input error
+     * naming the first, read by {@code reader} (such as "this sweep reads").
+     */
+    public void requireHoldsNone(List<String> inputs, String reader) {
+        for (String input : inputs) {
+            for (String part : input.split("\\+")) {
+                if (!part.isBlank() && contains(part)) {
+                    throw new BadInputException(display() + ": --overwrite would delete " + part + ", which " + reader
+                            + "; choose another output directory");
+                }
+            }
+        }
+    }
+
     /** True when {@code location} is this directory or lies inside it. */
     public boolean contains(String location) {
         String inner = qualify(location).toString();

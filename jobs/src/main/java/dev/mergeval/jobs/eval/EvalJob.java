@@ -1,7 +1,6 @@
 package dev.mergeval.jobs.eval;
 
 import dev.mergeval.checkpoint.HadoopFs;
-import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Progress;
 import dev.mergeval.eval.EvalOutputs;
 import dev.mergeval.eval.EvalSuite;
@@ -81,12 +80,7 @@ public final class EvalJob {
                 inputs.add(merge.location());
             }
         }
-        for (String input : inputs) {
-            if (input != null && out.contains(input)) {
-                throw new BadInputException(out.display() + ": --overwrite would delete " + input
-                        + ", which this evaluation reads; choose another output directory");
-            }
-        }
+        out.requireHoldsNone(inputs, "this evaluation reads");
     }
 
     /** The units: every model x task, each task's sampled items cut into slices of {@code sliceSize}. */

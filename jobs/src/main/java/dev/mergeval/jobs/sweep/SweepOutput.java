@@ -93,14 +93,7 @@ public final class SweepOutput {
         if ("file".equals(out.path().toUri().getScheme())) {
             keep.add(System.getProperty("user.dir"));
         }
-        for (String k : keep) {
-            for (String part : k.split("\\+")) {
-                if (!part.isBlank() && out.contains(part)) {
-                    throw new BadInputException(out.display() + ": --overwrite would delete " + part
-                            + ", which this sweep reads or runs in; choose another output directory");
-                }
-            }
-        }
+        out.requireHoldsNone(keep, "this sweep reads or runs in");
         try {
             out.fs().delete(out.path(), true);
         } catch (IOException e) {
