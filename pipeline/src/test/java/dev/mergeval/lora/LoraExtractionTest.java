@@ -718,6 +718,13 @@ class LoraExtractionTest {
         BadInputException e = assertThrows(BadInputException.class, () -> ScaledAdapter.write(
                 new ScaledAdapter.Request(out.toString(), 0.3, null, scaled.toString(), false), conf));
         assertTrue(e.getMessage().contains("--base-model"), e.getMessage());
+        byte[] weights = Files.readAllBytes(out.resolve("adapter_model.safetensors"));
+        for (Path over : List.of(out, m[0])) {
+            BadInputException o = assertThrows(BadInputException.class, () -> ScaledAdapter.write(
+                    new ScaledAdapter.Request(out.toString(), 0.3, m[0].toString(), over.toString(), true), conf));
+            assertTrue(o.getMessage().contains("which this job reads"), o.getMessage());
+        }
+        assertArrayEquals(weights, Files.readAllBytes(out.resolve("adapter_model.safetensors")), "the adapter untouched");
         LoraAdapterProvenance p = ScaledAdapter.write(
                 new ScaledAdapter.Request(out.toString(), 0.3, m[0].toString(), scaled.toString(), false), conf);
         assertEquals(LoraAdapterProvenance.SCALE, p.madeBy());

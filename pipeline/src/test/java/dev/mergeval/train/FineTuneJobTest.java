@@ -144,6 +144,26 @@ class FineTuneJobTest {
         assertFalse(java.util.Arrays.equals(a, Files.readAllBytes(tmp.resolve("c/adapter_model.safetensors"))));
     }
 
+    /** An output over the model being tuned would replace it: refused before any step, even with --overwrite. */
+    @Test
+    void anOutputOverTheModelIsRefused(@TempDir Path tmp) throws IOException {
+        Path data = slice(tmp, "finetune-train", 4);
+        Path model = tmp.resolve("model");
+        Files.createDirectories(model);
+        try (var files = Files.list(Path.of(aligned()))) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                Files.copy(f, model.resolve(f.getFileName()));
+            }
+        }
+        byte[] before = Files.readAllBytes(model.resolve("model.safetensors"));
+        FineTuneRequest r = new FineTuneRequest(model.toString(), data.toString(), model.toString(), false, 8, 16,
+                PROJECTIONS, 1, null, 5e-3, 8, 2, 7, "cpu", true, null, null, null, 10);
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> FineTuneJob.run(r, new Configuration(), Progress.NONE, s -> { }));
+        assertTrue(e.getMessage().contains("which this job reads (--model)"), e.getMessage());
+        assertArrayEquals(before, Files.readAllBytes(model.resolve("model.safetensors")));
+    }
+
     @Test
     void fullWritesAModelDirectoryWithOnlyTheTargetsTrained(@TempDir Path tmp) throws IOException {
         Path data = slice(tmp, "finetune-train", 16);
