@@ -70,11 +70,9 @@ public final class YamlReader {
         }
     }
 
+    /** A parser of {@code yaml} with {@code mapper}'s settings (a YAML mapper's) that resolves aliases. */
     private static JsonParser parser(ObjectMapper mapper, String yaml) throws IOException {
-        if (!(mapper.getFactory() instanceof YAMLFactory factory)) {
-            return mapper.createParser(yaml);
-        }
-        return new Aliases((EventParser) new EventFactory(factory).createParser(yaml));
+        return new Aliases((EventParser) new EventFactory((YAMLFactory) mapper.getFactory()).createParser(yaml));
     }
 
     /** {@code from}'s settings, making {@link EventParser}s. */

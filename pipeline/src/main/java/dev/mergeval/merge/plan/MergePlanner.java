@@ -26,6 +26,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Supplier;
 import org.apache.hadoop.conf.Configuration;
 
 /**
@@ -49,11 +50,13 @@ final class MergePlanner {
      * other tensors): any other method would write one model's quantized codes beside merged
      * scales, a broken model that loads without a word. Bad input naming the model and tensor.
      */
-    static void checkQuantized(MergeConfig config, List<OutputTensor> tensors, TensorMerger merger) {
+    static void checkQuantized(MergeConfig config, List<OutputTensor> tensors, Supplier<TensorMerger> mergers) {
+        TensorMerger merger = null;
         for (OutputTensor t : tensors) {
             if (t.merged() || !t.dtype().isFloatingPoint()) {
                 continue;
             }
+            merger = merger == null ? mergers.get() : merger;
             String model = merger.inputs(t.name()).keySet().iterator().next();
             String what = "model '" + model + "' tensor " + t.name() + " is " + t.dtype().torchName()
                     + ", a quantized weight: ";
@@ -115,7 +118,8 @@ final class MergePlanner {
                 long[] shape = layout == null ? open.shape(info.name()) : info.shape();
                 tensors.add(new OutputTensor(info.name(), dtype, shape, merged));
             }
-            checkQuantized(config, tensors, open.merger(numLayers, PlanAnalysis.NONE));
+            int layers = numLayers;
+            checkQuantized(config, tensors, () -> open.merger(layers, PlanAnalysis.NONE));
             List<String> mergedNames = tensors.stream().filter(OutputTensor::merged).map(OutputTensor::name).toList();
             PlanAnalysis analysis = open.analyze(numLayers, mergedNames, conf, Runtime.getRuntime().availableProcessors(),
                     progress, runner);
