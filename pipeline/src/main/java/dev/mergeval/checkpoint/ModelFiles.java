@@ -53,33 +53,35 @@ public final class ModelFiles {
      */
     public static List<String> copyAuxiliary(String srcDir, String dstDir, DType outDtype,
                                              Configuration conf) {
-        return copyAuxiliary(srcDir, srcDir, dstDir, outDtype, UnaryOperator.identity(), conf);
+        return copyAuxiliary(srcDir, srcDir, dstDir, outDtype, UnaryOperator.identity(), true, conf);
     }
 
     /**
      * As {@link #copyAuxiliary(String, String, DType, Configuration)}, with {@code config.json}
      * from {@code configDir} further changed by {@code editConfig} (a merge of layer slices sets
      * its {@code num_hidden_layers}) and the {@link #AUXILIARY_FILES} from {@code auxiliaryDir}
-     * (a merge that takes another model's tokenizer).
+     * (a merge that takes another model's tokenizer), or none of them where {@code auxiliary} is
+     * false (mergekit-yaml's {@code --no-copy-tokenizer}).
      */
     public static List<String> copyAuxiliary(String configDir, String auxiliaryDir, String dstDir, DType outDtype,
-                                             UnaryOperator<ObjectNode> editConfig, Configuration conf) {
+                                             UnaryOperator<ObjectNode> editConfig, boolean auxiliary,
+                                             Configuration conf) {
         Path src = new Path(configDir);
         Path aux = new Path(auxiliaryDir);
         Path dst = new Path(dstDir);
         return copyAuxiliary(HadoopFs.get(src, conf), src, HadoopFs.get(aux, conf), aux, HadoopFs.get(dst, conf), dst,
-                outDtype, editConfig);
+                outDtype, editConfig, auxiliary);
     }
 
     /** As {@link #copyAuxiliary(String, String, DType, Configuration)}, on given filesystems. */
     public static List<String> copyAuxiliary(FileSystem srcFs, Path srcDir, FileSystem dstFs,
                                              Path dstDir, DType outDtype) {
-        return copyAuxiliary(srcFs, srcDir, srcFs, srcDir, dstFs, dstDir, outDtype, UnaryOperator.identity());
+        return copyAuxiliary(srcFs, srcDir, srcFs, srcDir, dstFs, dstDir, outDtype, UnaryOperator.identity(), true);
     }
 
     private static List<String> copyAuxiliary(FileSystem srcFs, Path srcDir, FileSystem auxFs, Path auxDir,
                                               FileSystem dstFs, Path dstDir, DType outDtype,
-                                              UnaryOperator<ObjectNode> editConfig) {
+                                              UnaryOperator<ObjectNode> editConfig, boolean auxiliary) {
         List<String> written = new ArrayList<>();
         try {
             dstFs.mkdirs(dstDir);
@@ -90,7 +92,7 @@ public final class ModelFiles {
                         editConfig.apply(withDtype(config, outDtype)));
                 written.add(CheckpointResolver.CONFIG_FILE);
             }
-            for (String name : AUXILIARY_FILES) {
+            for (String name : auxiliary ? AUXILIARY_FILES : List.<String>of()) {
                 Path from = new Path(auxDir, name);
                 if (CheckpointResolver.isFile(auxFs, from)) {
                     try (InputStream in = auxFs.open(from);

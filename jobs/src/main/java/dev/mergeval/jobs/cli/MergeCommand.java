@@ -4,6 +4,7 @@ import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.FileDigest;
 import dev.mergeval.common.KeyedRandom;
+import dev.mergeval.common.Progress;
 import dev.mergeval.jobs.SparkSessions;
 import dev.mergeval.jobs.merge.SparkMergeRunner;
 import dev.mergeval.merge.plan.LocalMergeExecutor;
@@ -17,10 +18,15 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code mergeval merge CONFIG.yaml OUT_DIR}: a mergekit-compatible merge. */
+/**
+ * {@code mergeval merge CONFIG.yaml OUT_DIR}: a mergekit-compatible merge, which also takes
+ * {@code mergekit-yaml}'s options (those without a counterpart here are accepted and named as having
+ * no effect, {@link MergekitYamlOptions}).
+ */
 @Command(name = "merge", mixinStandardHelpOptions = true,
         description = "Merge checkpoints as a mergekit YAML config says, into an HF-layout OUT_DIR.")
 final class MergeCommand implements Callable<Integer> {
@@ -39,13 +45,38 @@ final class MergeCommand implements Callable<Integer> {
 
     @Option(names = "--max-shard-size", converter = SizeConverter.class,
             description = "largest output shard, e.g. 5GB, 2GiB, bytes (default 5GB)")
-    long maxShardSize = PlanOptions.DEFAULT_MAX_SHARD_BYTES;
+    Long maxShardSize;
+
+    @Option(names = "--out-shard-size", converter = SizeConverter.Kmb.class, paramLabel = "SIZE",
+            description = "largest output shard in bytes as mergekit-yaml reads it: a whole number, with K, M or B for "
+                    + "thousands, millions or billions (5B is 5GB)")
+    Long outShardSize;
+
+    @Option(names = "--copy-tokenizer", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "copy the tokenizer's files (and generation_config.json) into OUT_DIR (default: true); a "
+                    + "tokenizer rebuilt for tokenizer_source is written either way")
+    boolean copyTokenizer = true;
+
+    @Option(names = "--write-model-card", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "write README.md, mergekit's model card (default: true)")
+    boolean writeModelCard = true;
+
+    @Option(names = "--allow-crimes", negatable = true,
+            description = "merge models whose config.json name different architectures (refused otherwise)")
+    boolean allowCrimes;
+
+    @Option(names = "--quiet", description = "no progress bar")
+    boolean quiet;
+
+    @Mixin
+    MergekitYamlOptions mergekitYaml = new MergekitYamlOptions();
 
     @Option(names = "--master", description = "Spark master URL (e.g. local[2], spark://host:7077); "
             + "without it (and outside spark-submit) units run on threads in this JVM")
     String master;
 
-    @Option(names = "--threads", description = "threads of the single-JVM path (default: cores)")
+    @Option(names = {"--threads", "--num-threads", "-j"},
+            description = "threads of the single-JVM path (default: cores)")
     int threads = Runtime.getRuntime().availableProcessors();
 
     @Option(names = "--digest", paramLabel = "xxh64|sha256",
@@ -61,17 +92,26 @@ final class MergeCommand implements Callable<Integer> {
         } catch (IOException e) {
             throw new BadInputException(config + ": cannot read merge config (" + e.getMessage() + ")");
         }
+        if (maxShardSize != null && outShardSize != null) {
+            throw new BadInputException("give the shard size once: --max-shard-size or --out-shard-size");
+        }
+        mergekitYaml.notes().forEach(note -> System.err.println("mergeval: " + note));
+        long shardBytes = maxShardSize != null ? maxShardSize
+                : outShardSize != null ? outShardSize : PlanOptions.DEFAULT_MAX_SHARD_BYTES;
         MergeJob.Request request = new MergeJob.Request(config.toString(), yaml, outDir, seed, overwrite,
-                PlanOptions.defaults().withMaxShardBytes(maxShardSize), config.toAbsolutePath().toString())
-                .withDigest(FileDigest.parse(digest, "--digest"));
+                PlanOptions.defaults().withMaxShardBytes(shardBytes).withMixedArchitectures(allowCrimes),
+                config.toAbsolutePath().toString())
+                .withDigest(FileDigest.parse(digest, "--digest"))
+                .withFiles(new MergeJob.OutputFiles(copyTokenizer, writeModelCard));
+        Progress progress = quiet ? Progress.NONE : new ConsoleProgress();
         MergeJob.Outcome outcome;
         if (master != null || SparkSessions.underSparkSubmit()) {
-            outcome = SparkMergeRunner.run(request, master, new ConsoleProgress());
+            outcome = SparkMergeRunner.run(request, master, progress);
         } else {
             // The spark.hadoop.* settings of this JVM (an S3A endpoint and credentials), as a Spark merge
             // gets them; one set for planning and executing: each new one parses Hadoop's defaults again.
             Configuration conf = HadoopFs.defaults();
-            outcome = MergeJob.run(request, new LocalMergeExecutor(threads, conf, new ConsoleProgress()), conf);
+            outcome = MergeJob.run(request, new LocalMergeExecutor(threads, conf, progress), conf);
         }
         print(outcome);
         return MergevalCli.EXIT_OK;

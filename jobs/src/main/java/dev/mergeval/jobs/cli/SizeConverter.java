@@ -35,4 +35,37 @@ final class SizeConverter implements ITypeConverter<Long> {
             throw new TypeConversionException("not a size (e.g. 5GB, 500MB, 2GiB): '" + value + "'");
         }
     }
+
+    /**
+     * Sizes as mergekit-yaml's {@code --out-shard-size} reads them ({@code parse_kmb}): a whole
+     * number, or one followed by K, M or B (either case) for thousands, millions or billions.
+     */
+    static final class Kmb implements ITypeConverter<Long> {
+        @Override
+        public Long convert(String value) {
+            String v = value.trim();
+            long multiplier = 1;
+            if (!v.isEmpty()) {
+                switch (Character.toLowerCase(v.charAt(v.length() - 1))) {
+                    case 'k' -> multiplier = 1_000L;
+                    case 'm' -> multiplier = 1_000_000L;
+                    case 'b' -> multiplier = 1_000_000_000L;
+                    default -> multiplier = 1;
+                }
+                if (multiplier != 1) {
+                    v = v.substring(0, v.length() - 1);
+                }
+            }
+            try {
+                long number = Long.parseLong(v);
+                if (number <= 0) {
+                    throw new TypeConversionException("size must be positive: '" + value + "'");
+                }
+                return Math.multiplyExact(number, multiplier);
+            } catch (NumberFormatException | ArithmeticException e) {
+                throw new TypeConversionException("not a size as mergekit writes it (e.g. 5B, 500M, 1000000): '"
+                        + value + "'");
+            }
+        }
+    }
 }

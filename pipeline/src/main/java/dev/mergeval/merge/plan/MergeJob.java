@@ -16,6 +16,7 @@ import dev.mergeval.merge.EmbeddingRows;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeInputs;
 import dev.mergeval.merge.MergeLayout;
+import dev.mergeval.merge.ModelCard;
 import dev.mergeval.merge.OutputTokenizer;
 import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.FileHash;
@@ -57,14 +58,16 @@ public final class MergeJob {
      * @param configLocation the config file (local path or Hadoop URI) that relative path parameters
      *     resolve against, or null for the working directory
      * @param digest the digest provenance records of every input and output shard
+     * @param files which files beside the weights the output gets
      */
     public record Request(String configSource, String configYaml, String outDir, long seed, boolean overwrite,
-            PlanOptions options, String configLocation, FileDigest digest) {
+            PlanOptions options, String configLocation, FileDigest digest, OutputFiles files) {
 
-        /** A request with the default digest, {@link FileDigest#XXH64}. */
+        /** A request with the default digest, {@link FileDigest#XXH64}, and {@link OutputFiles#ALL}. */
         public Request(String configSource, String configYaml, String outDir, long seed, boolean overwrite,
                 PlanOptions options, String configLocation) {
-            this(configSource, configYaml, outDir, seed, overwrite, options, configLocation, FileDigest.XXH64);
+            this(configSource, configYaml, outDir, seed, overwrite, options, configLocation, FileDigest.XXH64,
+                    OutputFiles.ALL);
         }
 
         /** A request for a config that is not read from a file. */
@@ -75,12 +78,30 @@ public final class MergeJob {
 
         /** This request with provenance digests of kind {@code kind}. */
         public Request withDigest(FileDigest kind) {
-            return new Request(configSource, configYaml, outDir, seed, overwrite, options, configLocation, kind);
+            return new Request(configSource, configYaml, outDir, seed, overwrite, options, configLocation, kind, files);
+        }
+
+        /** This request with {@code files} beside the weights. */
+        public Request withFiles(OutputFiles files) {
+            return new Request(configSource, configYaml, outDir, seed, overwrite, options, configLocation, digest, files);
         }
 
         MergeConfig config() {
             return MergeConfig.parse(configYaml, configSource, configLocation);
         }
+    }
+
+    /**
+     * The files an output gets beside its weights, {@code config.json}, {@value #CONFIG_FILE} and the
+     * provenance, as mergekit-yaml's {@code --copy-tokenizer} and {@code --write-model-card} choose
+     * them.
+     *
+     * @param tokenizer the tokenizer's files (and {@code generation_config.json}) copied from the
+     *     model that gives them; a tokenizer rebuilt for {@code tokenizer_source} is written either way
+     * @param modelCard a {@link ModelCard} as {@value ModelCard#FILE}
+     */
+    public record OutputFiles(boolean tokenizer, boolean modelCard) {
+        public static final OutputFiles ALL = new OutputFiles(true, true);
     }
 
     /**
@@ -147,20 +168,29 @@ public final class MergeJob {
             }
             String tokenizerRoot = config.tokenizerModel().map(ref -> MergeConfig.resolvePath(ref, null))
                     .orElse(copyRoot);
+            boolean tokenizerFiles = request.files().tokenizer();
             ModelFiles.copyAuxiliary(copyRoot, tokenizerRoot, staging, outputDtype(plan), outputConfig(plan, conf),
-                    conf);
-            if (OutputTokenizer.mayRewrite(config) || config.chatTemplate().isPresent()) {
+                    tokenizerFiles, conf);
+            if (OutputTokenizer.mayRewrite(config) || (tokenizerFiles && config.chatTemplate().isPresent())) {
                 try (MergeInputs inputs = MergeInputs.open(config, plan.modelUris(), plan.extraUris(), conf)) {
                     OutputTokenizer tokenizer = OutputTokenizer.mayRewrite(config) ? OutputTokenizer.of(config,
                             inputs.reference(), inputs.models().values(), conf) : null;
-                    if (tokenizer != null && tokenizer.rewritten()) {
+                    boolean rewritten = tokenizer != null && tokenizer.rewritten();
+                    if (rewritten) {
                         tokenizer.write(staging, conf);
                     }
-                    ChatTemplates.resolve(config, inputs.models().values(), conf)
-                            .ifPresent(template -> ChatTemplates.write(template, staging, conf));
+                    // As mergekit: a chat template goes with a tokenizer, copied or rebuilt.
+                    if (tokenizerFiles || rewritten) {
+                        ChatTemplates.resolve(config, inputs.models().values(), conf)
+                                .ifPresent(template -> ChatTemplates.write(template, staging, conf));
+                    }
                 }
             }
             write(fs, new Path(staging, CONFIG_FILE), request.configYaml());
+            if (request.files().modelCard()) {
+                write(fs, new Path(staging, ModelCard.FILE), ModelCard.render(config, request.configYaml(),
+                        new Path(request.outDir()).getName()));
+            }
             long wallMillis = (System.nanoTime() - start) / 1_000_000;
             MergeProvenance provenance = provenance(plan, config.mergeMethod(), config.parameters(), inputHashes,
                     shards, executor.describe(), wallMillis);

@@ -1,5 +1,7 @@
 package dev.mergeval.merge.plan;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.ShardFile;
@@ -73,6 +75,32 @@ final class MergePlanner {
     }
 
     /**
+     * mergekit's rule for models of different architectures ({@code architectures[0]} of their
+     * {@code config.json}): merged only when asked for, as tensors of the same names and shapes can
+     * mean different things in them. A model without the key is not compared.
+     */
+    static void checkArchitectures(MergeConfig config, Map<String, Checkpoint> models) {
+        String firstModel = null;
+        String first = null;
+        for (Map.Entry<String, Checkpoint> model : models.entrySet()) {
+            ObjectNode json = model.getValue().config();
+            JsonNode names = json == null ? null : json.path("architectures");
+            if (names == null || !names.isArray() || names.isEmpty()) {
+                continue;
+            }
+            String architecture = names.get(0).asText();
+            if (first == null) {
+                firstModel = model.getKey();
+                first = architecture;
+            } else if (!architecture.equals(first)) {
+                throw config.error("models", "model '" + model.getKey() + "' is a " + architecture + " and model '"
+                        + firstModel + "' a " + first + "; different architectures are merged only when asked for"
+                        + " (mergeval merge --allow-crimes, as mergekit-yaml)");
+            }
+        }
+    }
+
+    /**
      * The plan of {@code config}; a plan-time analysis reports its progress to {@code progress} and
      * runs its per-tensor work where {@code runner} puts it.
      */
@@ -88,6 +116,9 @@ final class MergePlanner {
         String copySource = config.baseModel().orElse(config.inputModels().get(0));
         MergeInputs.checkFiles(config, conf);
         try (MergeInputs open = MergeInputs.open(config, modelUris, extraUris, conf)) {
+            if (!options.mixedArchitectures()) {
+                checkArchitectures(config, open.models());
+            }
             Map<String, List<TensorInfo>> headers = new LinkedHashMap<>();
             Map<String, List<ShardFile>> files = new LinkedHashMap<>();
             for (PlanInput in : inputs) {

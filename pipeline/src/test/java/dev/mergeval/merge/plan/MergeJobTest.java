@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.bench.SyntheticModels;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
@@ -27,6 +28,7 @@ import dev.mergeval.common.Progress;
 import dev.mergeval.lora.LocalExtractExecutor;
 import dev.mergeval.lora.LoraExtraction;
 import dev.mergeval.merge.MergeConfig;
+import dev.mergeval.merge.ModelCard;
 import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.FileHash;
 import dev.mergeval.provenance.MergeProvenance;
@@ -783,6 +785,65 @@ class MergeJobTest {
                   - model: %s
                     parameters: {weight: %s}
                 """.formatted(a, 1 - t, b, t);
+    }
+
+    @Test
+    void theOutputGetsTheTokenizersFilesAndAModelCardUnlessAskedNot(@TempDir Path out) throws IOException {
+        Path model = out.resolve("with-tokenizer");
+        SyntheticModels.writeBase(model.toString(), SHAPE, DType.F32, 1, 1 << 20, CONF);
+        Files.writeString(model.resolve("tokenizer_config.json"), "{\"model_max_length\": 64}");
+        Files.writeString(model.resolve("generation_config.json"), "{\"do_sample\": false}");
+        String yaml = """
+                merge_method: ties
+                base_model: %s
+                models:
+                  - model: %s
+                    parameters: {weight: 1.0, density: 0.5}
+                """.formatted(model, tuneA);
+        Path all = out.resolve("all");
+        MergeJob.run(request(yaml, all, false, PlanOptions.defaults()), executor(2), CONF);
+        for (String file : List.of("tokenizer_config.json", "generation_config.json", ModelCard.FILE)) {
+            assertTrue(Files.exists(all.resolve(file)), file);
+        }
+        String card = Files.readString(all.resolve(ModelCard.FILE));
+        assertTrue(card.startsWith("---\n") && card.contains("\n# all\n"), card);
+        assertTrue(card.contains("merge method using " + model + " as a base."), card);
+        assertTrue(card.contains("\n* " + tuneA + "\n"), card);
+        assertTrue(card.contains("```yaml\n" + yaml.strip() + "\n```"), card);
+
+        Path bare = out.resolve("bare");
+        MergeJob.run(request(yaml, bare, false, PlanOptions.defaults()).withFiles(new MergeJob.OutputFiles(false, false)),
+                executor(2), CONF);
+        assertEquals(shardHashes(all, false), shardHashes(bare, false));
+        for (String file : List.of("tokenizer_config.json", "generation_config.json", ModelCard.FILE)) {
+            assertFalse(Files.exists(bare.resolve(file)), file);
+        }
+        for (String file : List.of("config.json", MergeJob.CONFIG_FILE, OutputPublisher.PROVENANCE_FILE)) {
+            assertTrue(Files.exists(bare.resolve(file)), file);
+        }
+    }
+
+    @Test
+    void modelsOfDifferentArchitecturesMergeOnlyWhenAskedFor(@TempDir Path out) throws IOException {
+        Path other = out.resolve("other");
+        SyntheticModels.writeFineTune(other.toString(), SHAPE, DType.F32, 1, 4, 0.01, 1 << 20, CONF);
+        Path configJson = other.resolve("config.json");
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode config = (ObjectNode) json.readTree(configJson.toFile());
+        config.putArray("architectures").add("MistralForCausalLM");
+        json.writeValue(configJson.toFile(), config);
+        String yaml = linearOf(base, other.toString(), 0.5);
+        Path refused = out.resolve("refused");
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> MergeJob.run(request(yaml, refused, false, PlanOptions.defaults()), executor(2), CONF));
+        assertTrue(e.getMessage().contains("model '" + other + "' is a MistralForCausalLM and model '" + base
+                + "' a LlamaForCausalLM") && e.getMessage().contains("--allow-crimes"), e.getMessage());
+        assertFalse(Files.exists(refused));
+
+        Path allowed = out.resolve("allowed");
+        MergeJob.run(request(yaml, allowed, false, PlanOptions.defaults().withMixedArchitectures(true)), executor(2),
+                CONF);
+        assertTrue(Files.exists(allowed.resolve(OutputPublisher.PROVENANCE_FILE)));
     }
 
     private static MergeJob.Request request(String yaml, Path out, boolean overwrite, PlanOptions options) {
