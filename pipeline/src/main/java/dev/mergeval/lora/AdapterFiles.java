@@ -7,6 +7,7 @@ import dev.mergeval.checkpoint.ModelFiles;
 import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.checkpoint.ShardFile;
 import dev.mergeval.common.Mappers;
+import dev.mergeval.merge.ModelCard;
 import dev.mergeval.provenance.FileHash;
 import dev.mergeval.provenance.LoraAdapterProvenance;
 import java.io.IOException;
@@ -76,6 +77,15 @@ final class AdapterFiles {
             ModelFiles.writeConfig(fs, new Path(dir, CONFIG), cfg);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + new Path(dir, CONFIG), e);
+        }
+    }
+
+    /** The adapter's model card ({@link ModelCard#lora}). */
+    static void writeCard(FileSystem fs, Path dir, String card) {
+        try (OutputStream o = fs.create(new Path(dir, ModelCard.FILE), true)) {
+            o.write(card.getBytes(StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the model card into " + dir, e);
         }
     }
 

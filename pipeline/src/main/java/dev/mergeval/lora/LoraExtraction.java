@@ -14,6 +14,7 @@ import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Shapes;
 import dev.mergeval.common.TruncatedSvd;
 import dev.mergeval.merge.EmbeddingRows;
+import dev.mergeval.merge.ModelCard;
 import dev.mergeval.merge.TiedHead;
 import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.LoraAdapterProvenance;
@@ -124,6 +125,51 @@ public final class LoraExtraction {
         public Request withSelection(Selection value) {
             return new Request(model, baseModel, maxRank, outDir, overwrite, svd, exactLimit, other, value, factors,
                     seed);
+        }
+
+        /**
+         * The {@code mergeval extract-lora} command that makes this request, options at their
+         * defaults left out, each argument quoted for a POSIX shell where it needs to be.
+         */
+        public String commandLine() {
+            List<String> a = new ArrayList<>(List.of("mergeval", "extract-lora", "--model", model, "--base-model",
+                    baseModel, "--max-rank", String.valueOf(maxRank)));
+            if (svd != ExtractionPlan.Svd.AUTO) {
+                a.addAll(List.of("--svd", svd.name().toLowerCase(Locale.ROOT)));
+            }
+            if (exactLimit != TruncatedSvd.EXACT_LIMIT) {
+                a.addAll(List.of("--exact-limit", String.valueOf(exactLimit)));
+            }
+            if (other != Other.SAVE) {
+                a.addAll(List.of("--other", other.json()));
+            }
+            if (selection.includeLmHead()) {
+                a.add("--include-lm-head");
+            }
+            if (selection.embedLora()) {
+                a.add("--embed-lora");
+            }
+            selection.saveModules().forEach(m -> a.addAll(List.of("--save-module", m)));
+            selection.includeRegexes().forEach(r -> a.addAll(List.of("--include-regex", r)));
+            selection.excludeRegexes().forEach(r -> a.addAll(List.of("--exclude-regex", r)));
+            if (factors.svEpsilon() != 0) {
+                a.addAll(List.of("--sv-epsilon", String.valueOf(factors.svEpsilon())));
+            }
+            if (!factors.distributeScale()) {
+                a.add("--no-distribute-scale");
+            }
+            if (seed != 0) {
+                a.addAll(List.of("--random-seed", String.valueOf(seed)));
+            }
+            if (overwrite) {
+                a.add("--overwrite");
+            }
+            a.add(outDir);
+            return a.stream().map(Request::quoted).collect(Collectors.joining(" "));
+        }
+
+        private static String quoted(String arg) {
+            return arg.matches("[A-Za-z0-9_@%+=:,./-]+") ? arg : "'" + arg.replace("'", "'\\''") + "'";
         }
 
         public Request withFactors(ExtractionPlan.Factors value) {
@@ -341,6 +387,8 @@ public final class LoraExtraction {
                 }
                 SafetensorsWriter.writeFile(fs, new Path(staging, AdapterFiles.WEIGHTS), tensors, Map.of("format", "pt"));
             }
+            AdapterFiles.writeCard(fs, staging, ModelCard.lora(r.baseModel(), r.model(), r.commandLine(),
+                    new Path(r.outDir()).getName()));
             AdapterFiles.writeConfig(fs, staging, AdapterFiles.config(r.baseModel(), rank, rank,
                     List.copyOf(targets), List.copyOf(toSave), loraBias,
                     lora.stream().anyMatch(d -> byTensor.get(d.tensor()).conv1d())));

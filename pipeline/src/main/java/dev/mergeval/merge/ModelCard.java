@@ -12,10 +12,12 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The {@code README.md} of a merged model, as mergekit's {@code generate_card} writes it (the card
- * the Hugging Face Hub shows): metadata, the method with its paper, the base model, the other
- * models, and the config as given. Models are local paths or storage URIs here (Mergeval never
- * reads from the Hub), so, as mergekit for such models, the metadata names no {@code base_model}.
+ * The {@code README.md} of a merged model or an extracted adapter, as mergekit's
+ * {@code generate_card} and {@code generate_card_lora} write them (the card the Hugging Face Hub
+ * shows): metadata, then for a merge the method with its paper, the base model, the other models
+ * and the config as given, for an adapter the two models and the command. Models are local paths
+ * or storage URIs here (Mergeval never reads from the Hub), so, as mergekit for such models, the
+ * metadata names no {@code base_model}.
  */
 public final class ModelCard {
 
@@ -46,10 +48,7 @@ public final class ModelCard {
                 bullets.add("* " + model);
             }
         }
-        ObjectNode metadata = YAML.createObjectNode();
-        metadata.putArray("base_model");
-        metadata.put("library_name", "transformers");
-        metadata.putArray("tags").add("mergekit").add("merge").add("mergeval");
+        ObjectNode metadata = metadata("transformers", "merge");
         String link = method.referenceUrl() == null || method.referenceUrl().isBlank() ? method.name()
                 : "[" + method.name() + "](" + method.referenceUrl() + ")";
         return """
@@ -82,6 +81,46 @@ public final class ModelCard {
                 model are recorded in `%s`.
                 """.formatted(yaml(metadata), name, link, base == null ? "" : " using " + base + " as a base",
                 String.join("\n", bullets), configYaml.strip(), OutputPublisher.PROVENANCE_FILE);
+    }
+
+    /**
+     * The card of an adapter extracted from {@code model} over {@code baseModel} by the command
+     * {@code commandLine}, called {@code name} (the adapter directory's name).
+     */
+    public static String lora(String baseModel, String model, String commandLine, String name) {
+        return """
+                ---
+                %s---
+                # %s
+
+                This is a LoRA adapter extracted from a language model with Mergeval, as \
+                [mergekit](https://github.com/arcee-ai/mergekit)'s mergekit-extract-lora extracts it.
+
+                ## LoRA Details
+
+                This LoRA adapter was extracted from %s and uses %s as a base.
+
+                ### Parameters
+
+                The following command was used to extract this LoRA adapter:
+
+                ```sh
+                %s
+                ```
+
+                The rank and relative error of every matrix, and the digests of both models, are recorded \
+                in `%s`.
+                """.formatted(yaml(metadata("peft", "peft")), name, model, baseModel, commandLine,
+                OutputPublisher.PROVENANCE_FILE);
+    }
+
+    /** mergekit's metadata: no Hub model to name as {@code base_model}, the library and the tags. */
+    private static ObjectNode metadata(String library, String kind) {
+        ObjectNode metadata = YAML.createObjectNode();
+        metadata.putArray("base_model");
+        metadata.put("library_name", library);
+        metadata.putArray("tags").add("mergekit").add(kind).add("mergeval");
+        return metadata;
     }
 
     private static String yaml(ObjectNode node) {

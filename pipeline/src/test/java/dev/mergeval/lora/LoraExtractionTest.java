@@ -323,6 +323,25 @@ class LoraExtractionTest {
     }
 
     @Test
+    void theAdapterHasMergekitsCardWithTheCommandThatMadeIt() throws IOException {
+        Path[] m = generated(DType.F32, true);
+        Path out = tmp.resolve("my adapter");
+        LoraExtraction.Request r = LoraExtraction.Request.of(m[1].toString(), m[0].toString(), 4, out.toString())
+                .withSelection(new LoraExtraction.Selection(false, true, List.of("lm_head"), List.of(),
+                        List.of("it's (norm)")))
+                .withFactors(new ExtractionPlan.Factors(0, false));
+        assertEquals("mergeval extract-lora --model " + m[1] + " --base-model " + m[0] + " --max-rank 4 --embed-lora"
+                + " --save-module lm_head --exclude-regex 'it'\\''s (norm)' --no-distribute-scale '" + out + "'",
+                r.commandLine());
+        extract(r);
+        String card = Files.readString(out.resolve("README.md"));
+        assertTrue(card.startsWith("---\nbase_model: []\nlibrary_name: peft\n"), card);
+        assertTrue(card.contains("\n# my adapter\n"), card);
+        assertTrue(card.contains("extracted from " + m[1] + " and uses " + m[0] + " as a base."), card);
+        assertTrue(card.contains("```sh\n" + r.commandLine() + "\n```"), card);
+    }
+
+    @Test
     void mergekitsSelectionAndFactorOptions() throws IOException {
         Path[] m = generated(DType.F32, true);
         String ft = m[1].toString();
