@@ -102,6 +102,24 @@ public record MergeConfig(
                 .map(source -> source.startsWith("model:") ? source.substring("model:".length()) : source);
     }
 
+    /**
+     * Every location this merge reads, resolved as the merge resolves them: the models (a
+     * {@code BASE+ADAPTER} as one), the extra models, the tokenizer's source and the file parameters.
+     */
+    public List<String> readLocations() {
+        String at = location.orElse(null);
+        LinkedHashSet<String> read = new LinkedHashSet<>();
+        inputModels().forEach(ref -> read.add(resolvePath(ref, at)));
+        extraModels().keySet().forEach(parameter -> read.add(resolve(parameter)));
+        tokenizerModel().ifPresent(ref -> read.add(resolvePath(ref, at)));
+        for (ParamDef def : method().parameters()) {
+            if (def.kind() == ParamDef.Kind.FILE && parameters.containsKey(def.name())) {
+                read.add(resolve(def.name()));
+            }
+        }
+        return List.copyOf(read);
+    }
+
     /** The registered method named by {@link #mergeMethod()}. */
     public MergeMethod method() {
         return MergeMethods.find(mergeMethod)

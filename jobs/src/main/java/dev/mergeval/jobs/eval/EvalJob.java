@@ -65,8 +65,8 @@ public final class EvalJob {
 
     /**
      * With {@code --overwrite} the output directory is replaced whole: it must not be, or hold,
-     * the suite or a model the evaluation reads (a directory, an adapter's parts, a merge's config),
-     * as the sweep's output checks it.
+     * the suite or a model the evaluation reads (a directory, an adapter's parts, a merge's config
+     * and what that merge reads), as the sweep's output checks it.
      */
     private static void checkOutsideInputs(OutputLocation out, EvalJobConfig config) {
         List<String> inputs = new ArrayList<>();
@@ -78,6 +78,7 @@ public final class EvalJob {
                 inputs.addAll(List.of(a.base(), a.adapter()));
             } else if (m instanceof ModelSource.MergeOnLoad merge) {
                 inputs.add(merge.location());
+                inputs.addAll(merge.config().readLocations());
             }
         }
         out.requireHoldsNone(inputs, "this evaluation reads");

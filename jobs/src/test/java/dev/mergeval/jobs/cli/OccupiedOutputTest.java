@@ -183,4 +183,24 @@ class OccupiedOutputTest {
         String err = refused(args.toArray(new String[0]));
         assertTrue(err.contains(model + ": --overwrite would delete " + model), err);
     }
+
+    /** Nor the models a merge-on-load config names: its config file is not all the evaluation reads. */
+    @Test
+    void overwriteNeverDeletesAModelThatAMergeOnLoadReads() throws IOException {
+        Path out = work.resolve("out");
+        Path model = out.resolve("model");
+        Files.createDirectories(model);
+        for (String f : List.of("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")) {
+            Files.copy(root.resolve("models/toy/aligned").resolve(f), model.resolve(f));
+        }
+        Path config = work.resolve("merge.yaml");
+        Files.writeString(config, "merge_method: linear\nmodels:\n  - {model: %s, parameters: {weight: 0.5}}\n"
+                .formatted(model) + "  - {model: %s, parameters: {weight: 0.5}}\n"
+                .formatted(root.resolve("models/toy/finetuned")));
+        List<String> args = new ArrayList<>(List.of(eval(out, "--overwrite")));
+        args.set(args.indexOf("--model") + 1, "merge:" + config);
+        String err = refused(args.toArray(new String[0]));
+        assertTrue(err.contains(out + ": --overwrite would delete ") && err.contains(model.toString())
+                && err.endsWith("which this evaluation reads; choose another output directory"), err);
+    }
 }
