@@ -112,12 +112,19 @@ public record MergeConfig(
         inputModels().forEach(ref -> read.add(resolvePath(ref, at)));
         extraModels().keySet().forEach(parameter -> read.add(resolve(parameter)));
         tokenizerModel().ifPresent(ref -> read.add(resolvePath(ref, at)));
+        read.addAll(fileParameters().values());
+        return List.copyOf(read);
+    }
+
+    /** Each {@link ParamDef.Kind#FILE} parameter that is set, by name, with its resolved location. */
+    public Map<String, String> fileParameters() {
+        Map<String, String> files = new LinkedHashMap<>();
         for (ParamDef def : method().parameters()) {
             if (def.kind() == ParamDef.Kind.FILE && parameters.containsKey(def.name())) {
-                read.add(resolve(def.name()));
+                files.put(def.name(), resolve(def.name()));
             }
         }
-        return List.copyOf(read);
+        return files;
     }
 
     /** The registered method named by {@link #mergeMethod()}. */

@@ -182,21 +182,18 @@ public final class MergeInputs implements AutoCloseable {
      * (the executors of a plan need none of them).
      */
     public static void checkFiles(MergeConfig config, Configuration conf) {
-        for (ParamDef def : config.method().parameters()) {
-            if (def.kind() != ParamDef.Kind.FILE || !config.parameters().containsKey(def.name())) {
-                continue;
-            }
-            Path file = new Path(config.resolve(def.name()));
+        config.fileParameters().forEach((name, location) -> {
+            Path file = new Path(location);
             try {
                 if (!HadoopFs.get(file, conf).getFileStatus(file).isFile()) {
-                    throw config.error("parameters." + def.name(), file + " is not a file");
+                    throw config.error("parameters." + name, file + " is not a file");
                 }
             } catch (FileNotFoundException e) {
-                throw config.error("parameters." + def.name(), file + ": not found");
+                throw config.error("parameters." + name, file + ": not found");
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot stat " + file, e);
             }
-        }
+        });
     }
 
     /**

@@ -76,7 +76,13 @@ public final class FineTuneJob {
         OutputPublisher publisher = OutputPublisher.forPath(request.out(), conf);
         Path out = publisher.outputPath(request.out());
         publisher.checkDestination(out, request.overwrite());
-        OutputPublisher.checkOutside(out, Map.of("--model", List.of(request.model())), conf);
+        Map<String, List<String>> read = new LinkedHashMap<>();
+        read.put("--model", List.of(request.model()));
+        read.put("--data", List.of(request.data()));
+        if (request.spfSafetyData() != null) {
+            read.put("--spf-safety-data", List.of(request.spfSafetyData()));
+        }
+        OutputPublisher.checkOutside(out, read, conf);
 
         try (DjlLanguageModel lm = LanguageModels.loadDirectory(request.model(), conf, RuntimeOptions.cpu())) {
             if (!lm.hasChatTemplate()) {

@@ -162,6 +162,16 @@ class FineTuneJobTest {
                 () -> FineTuneJob.run(r, new Configuration(), Progress.NONE, s -> { }));
         assertTrue(e.getMessage().contains("which this job reads (--model)"), e.getMessage());
         assertArrayEquals(before, Files.readAllBytes(model.resolve("model.safetensors")));
+
+        // Nor over the training data, read before the run but deleted by the publish.
+        Path project = tmp.resolve("project");
+        Files.createDirectories(project);
+        Path kept = Files.copy(data, project.resolve("train.jsonl"));
+        FineTuneRequest over = new FineTuneRequest(aligned(), kept.toString(), project.toString(), true, 8, 16,
+                PROJECTIONS, 1, null, 5e-3, 8, 2, 7, "cpu", true, null, null, null, 10);
+        e = assertThrows(BadInputException.class, () -> FineTuneJob.run(over, new Configuration(), Progress.NONE, s -> { }));
+        assertTrue(e.getMessage().contains("which this job reads (--data)"), e.getMessage());
+        assertArrayEquals(Files.readAllBytes(data), Files.readAllBytes(kept));
     }
 
     @Test

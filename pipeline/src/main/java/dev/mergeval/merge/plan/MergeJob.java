@@ -129,6 +129,12 @@ public final class MergeJob {
         Map<String, List<String>> read = new LinkedHashMap<>();
         plan.inputFiles().forEach((input, files) -> read.put("input '" + input + "'",
                 files.stream().map(ShardFile::path).toList()));
+        config.tokenizerModel().ifPresent(ref -> read.put("tokenizer_source",
+                List.of(MergeConfig.resolvePath(ref, config.location().orElse(null)))));
+        config.fileParameters().forEach((name, file) -> read.put("parameters." + name, List.of(file)));
+        if (request.configLocation() != null) {
+            read.put("the merge config", List.of(request.configLocation()));
+        }
         OutputPublisher.checkOutside(out, read, conf);
         return plan;
     }

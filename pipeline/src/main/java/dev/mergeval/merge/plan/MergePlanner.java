@@ -14,7 +14,6 @@ import dev.mergeval.merge.AnalysisRunner;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeInputs;
 import dev.mergeval.merge.MergeLayout;
-import dev.mergeval.merge.ParamDef;
 import dev.mergeval.merge.PlanAnalysis;
 import dev.mergeval.merge.TensorMerger;
 import dev.mergeval.merge.VocabularyAlignment;
@@ -294,11 +293,7 @@ final class MergePlanner {
         }
         tensors.forEach(t -> text.line().append(t).append('\n'));
         units.forEach(u -> text.line().append(u).append('\n'));
-        for (ParamDef def : config.method().parameters()) {
-            if (def.kind() == ParamDef.Kind.FILE && config.parameters().containsKey(def.name())) {
-                text.line().append(def.name()).append('=').append(config.resolve(def.name())).append('\n');
-            }
-        }
+        config.fileParameters().forEach((name, file) -> text.line().append(name).append('=').append(file).append('\n'));
         text.line().append("analysis ").append(analysis.digest()).append('\n');
         return text.hex();
     }

@@ -693,6 +693,16 @@ class MergeJobTest {
         assertEquals(before, shardHashes(a, true), "the input untouched");
         MergeJob.run(request(yaml, a.resolve("merged"), false, PlanOptions.defaults()), executor(1), CONF);
         assertTrue(Files.exists(a.resolve("merged").resolve("config.json")));
+
+        // Nor over the config file itself.
+        Path project = out.resolve("project");
+        Files.createDirectories(project);
+        Path config = Files.writeString(project.resolve("merge.yml"), yaml);
+        BadInputException e = assertThrows(BadInputException.class, () -> MergeJob.run(new MergeJob.Request(
+                config.toString(), yaml, project.toString(), 0, true, PlanOptions.defaults(), config.toString()),
+                executor(1), CONF));
+        assertTrue(e.getMessage().contains("which this job reads (the merge config)"), e.getMessage());
+        assertEquals(yaml, Files.readString(config));
     }
 
     /**
