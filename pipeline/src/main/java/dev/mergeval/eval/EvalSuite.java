@@ -20,6 +20,7 @@ import java.io.Reader;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 
@@ -86,6 +87,24 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks, EngineSpec
                 throw new BadInputException("suite '" + name + "': duplicate task name '" + t.name() + "'");
             }
         }
+    }
+
+    /**
+     * Every location the suite's tasks read: datasets, few-shot files and the models of judges that
+     * load one (a {@code BASE+ADAPTER} as one), as resolved when the suite was read.
+     */
+    public List<String> readLocations() {
+        LinkedHashSet<String> read = new LinkedHashSet<>();
+        for (EvalTask task : tasks) {
+            read.add(task.dataset().path());
+            if (task.dataset().fewShotPath() != null) {
+                read.add(task.dataset().fewShotPath());
+            }
+            if (task.judge() != null && task.judge().needsModel() && task.judge().servedEngine() == null) {
+                read.add(task.judge().modelSource());
+            }
+        }
+        return List.copyOf(read);
     }
 
     /** Reads and validates a suite file (any Hadoop FileSystem path). */

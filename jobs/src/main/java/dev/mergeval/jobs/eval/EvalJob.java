@@ -65,12 +65,14 @@ public final class EvalJob {
 
     /**
      * With {@code --overwrite} the output directory is replaced whole: it must not be, or hold,
-     * the suite or a model the evaluation reads (a directory, an adapter's parts, a merge's config
-     * and what that merge reads), as the sweep's output checks it.
+     * the suite, what its tasks read (datasets, judge models) or a model the evaluation reads (a
+     * directory, an adapter's parts, a merge's config and what that merge reads), as the sweep's
+     * output checks it.
      */
-    private static void checkOutsideInputs(OutputLocation out, EvalJobConfig config) {
+    private static void checkOutsideInputs(OutputLocation out, EvalJobConfig config, EvalSuite suite) {
         List<String> inputs = new ArrayList<>();
         inputs.add(config.suitePath());
+        inputs.addAll(suite.readLocations());
         for (ModelSource m : config.models()) {
             if (m instanceof ModelSource.Directory d) {
                 inputs.add(d.uri());
@@ -111,10 +113,10 @@ public final class EvalJob {
         HadoopFs.useDefaults(spark.sparkContext().hadoopConfiguration());
         OutputLocation out = OutputLocation.resolve(config.outDir(), spark.sparkContext().hadoopConfiguration());
         StagedOutput.check(out, overwrite);
-        if (overwrite) {
-            checkOutsideInputs(out, config);
-        }
         EvalSuite suite = EvalSuite.read(config.suitePath());
+        if (overwrite) {
+            checkOutsideInputs(out, config, suite);
+        }
         List<EvalUnit> units = plan(suite, config);
         List<ModelSource> judgeModels = judgeModels(suite);
         // A merge's plan-time analysis runs here once, not on every executor that loads the merge.

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
+import dev.mergeval.eval.EvalSuite;
 import dev.mergeval.jobs.OutputLocation;
 import dev.mergeval.provenance.Environment;
 import dev.mergeval.report.ReportHtml;
@@ -89,6 +90,7 @@ public final class SweepOutput {
         keep.addAll(spec.finetuned());
         if (spec.suite().path() != null) {
             keep.add(spec.suite().path());
+            keep.addAll(EvalSuite.read(spec.suite().path()).readLocations());
         }
         if ("file".equals(out.path().toUri().getScheme())) {
             keep.add(System.getProperty("user.dir"));

@@ -203,4 +203,19 @@ class OccupiedOutputTest {
         assertTrue(err.contains(out + ": --overwrite would delete ") && err.contains(model.toString())
                 && err.endsWith("which this evaluation reads; choose another output directory"), err);
     }
+
+    /** Nor a dataset the suite reads: it is read before the output is replaced, and would be gone after. */
+    @Test
+    void overwriteNeverDeletesASuitesDataset() throws IOException {
+        Path out = work.resolve("results");
+        Files.createDirectories(out);
+        Path data = Files.copy(root.resolve("data/toy/heldout-harmful.jsonl"), out.resolve("harmful.jsonl"));
+        Path suite = work.resolve("suite.yaml");
+        Files.writeString(suite, "name: s\ntasks:\n  - name: harmful\n    dataset: {kind: jsonl, path: " + data
+                + "}\n    judge: keyword\n");
+        List<String> args = new ArrayList<>(List.of(eval(out, "--overwrite")));
+        args.set(args.indexOf("--suite") + 1, suite.toString());
+        String err = refused(args.toArray(new String[0]));
+        assertTrue(err.contains(out + ": --overwrite would delete " + data), err);
+    }
 }
