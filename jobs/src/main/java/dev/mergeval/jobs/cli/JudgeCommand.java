@@ -21,6 +21,7 @@ import dev.mergeval.runtime.LanguageModel;
 import dev.mergeval.source.ModelSource;
 import dev.mergeval.source.ModelSources;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.function.Supplier;
@@ -93,6 +94,13 @@ final class JudgeCommand implements Callable<Integer> {
         JudgeSpec judgeSpec = js;
         OutputLocation location = OutputLocation.resolve(out, SparkSessions.hadoopConfiguration());
         StagedOutput.check(location, overwrite);
+        if (overwrite) {
+            List<String> read = new ArrayList<>(List.of(input));
+            if (js.needsModel() && js.servedEngine() == null) {
+                read.add(js.modelSource());
+            }
+            location.requireHoldsNone(read, "this judging reads");
+        }
         String model = modelName != null ? modelName : DatasetFiles.stem(input);
         FileHash inputHash = EvalOutputs.hash(input, SparkSessions.hadoopConfiguration());
         Environment environment = Environment.current();

@@ -218,4 +218,14 @@ class OccupiedOutputTest {
         String err = refused(args.toArray(new String[0]));
         assertTrue(err.contains(out + ": --overwrite would delete " + data), err);
     }
+
+    /** Nor judge's: completions kept in the output directory they are judged into. */
+    @Test
+    void overwriteNeverDeletesTheCompletionsBeingJudged() throws IOException {
+        Path out = work.resolve("judged");
+        Files.createDirectories(out);
+        input = Files.copy(input, out.resolve("completions.jsonl"));
+        String err = refused(judge(out, "--overwrite"));
+        assertTrue(err.contains(out + ": --overwrite would delete " + input + ", which this judging reads"), err);
+    }
 }
