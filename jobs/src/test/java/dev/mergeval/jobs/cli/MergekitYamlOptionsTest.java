@@ -5,10 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mergeval.jobs.cluster.ProjectLayout;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -38,20 +35,6 @@ class MergekitYamlOptionsTest {
                 .formatted(aligned, finetuned) + "    parameters: {weight: 1.0, density: 0.5}\n");
     }
 
-    private record Run(int rc, String err) {
-    }
-
-    private static Run run(String... args) {
-        PrintStream old = System.err;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
-        try {
-            return new Run(MergevalCli.run(args), buf.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setErr(old);
-        }
-    }
-
     private static List<String> files(Path dir) throws IOException {
         try (Stream<Path> list = Files.list(dir)) {
             return list.map(p -> p.getFileName().toString()).sorted().toList();
@@ -61,7 +44,7 @@ class MergekitYamlOptionsTest {
     @Test
     void aMergekitCommandLineRuns() throws IOException {
         Path out = work.resolve("out");
-        Run r = run("merge", config.toString(), out.toString(), "--cuda", "--lazy-unpickle", "--allow-crimes",
+        CliRun r = CliRun.of("merge", config.toString(), out.toString(), "--cuda", "--lazy-unpickle", "--allow-crimes",
                 "--copy-tokenizer", "--out-shard-size", "300K", "-j", "2", "--quiet", "--write-model-card");
         assertEquals(0, r.rc(), r.err());
         assertTrue(r.err().contains("--cuda, --device") && r.err().contains("--lazy-unpickle has no effect"), r.err());
@@ -77,7 +60,7 @@ class MergekitYamlOptionsTest {
         assertTrue(files.containsAll(List.of("README.md", "tokenizer.json", "model.safetensors.index.json")), files.toString());
 
         Path bare = work.resolve("bare");
-        r = run("merge", config.toString(), bare.toString(), "--no-copy-tokenizer", "--no-write-model-card",
+        r = CliRun.of("merge", config.toString(), bare.toString(), "--no-copy-tokenizer", "--no-write-model-card",
                 "--num-threads", "1", "--quiet");
         assertEquals(0, r.rc(), r.err());
         assertEquals(List.of("config.json", "mergekit_config.yml", "mergeval_provenance.json", "model.safetensors"),
@@ -87,13 +70,13 @@ class MergekitYamlOptionsTest {
     @Test
     void pickledOutputAndTwoShardSizesAreRefused() {
         Path out = work.resolve("refused");
-        Run r = run("merge", config.toString(), out.toString(), "--no-safe-serialization");
+        CliRun r = CliRun.of("merge", config.toString(), out.toString(), "--no-safe-serialization");
         assertEquals(2, r.rc(), r.err());
         assertTrue(r.err().contains("--no-safe-serialization: Mergeval writes safetensors only"), r.err());
-        r = run("merge", config.toString(), out.toString(), "--max-shard-size", "1GB", "--out-shard-size", "1B");
+        r = CliRun.of("merge", config.toString(), out.toString(), "--max-shard-size", "1GB", "--out-shard-size", "1B");
         assertEquals(2, r.rc(), r.err());
         assertTrue(r.err().contains("--max-shard-size or --out-shard-size"), r.err());
-        r = run("merge", config.toString(), out.toString(), "--out-shard-size", "1.5B");
+        r = CliRun.of("merge", config.toString(), out.toString(), "--out-shard-size", "1.5B");
         assertEquals(2, r.rc(), r.err());
         assertFalse(Files.exists(out));
     }

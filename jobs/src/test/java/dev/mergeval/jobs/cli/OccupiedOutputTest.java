@@ -96,6 +96,15 @@ class OccupiedOutputTest {
         return lines.get(0);
     }
 
+    /** The toy aligned model's files an evaluation loads, copied into {@code dir}. */
+    private Path alignedCopy(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        for (String f : List.of("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")) {
+            Files.copy(root.resolve("models/toy/aligned").resolve(f), dir.resolve(f));
+        }
+        return dir;
+    }
+
     /** Every file and directory under {@code dir}, hidden ones too, with file contents. */
     private static Map<String, String> snapshot(Path dir) {
         Map<String, String> m = new TreeMap<>();
@@ -173,11 +182,7 @@ class OccupiedOutputTest {
     /** Nor does eval's: an output over the model it evaluates (or its suite) would delete it. */
     @Test
     void overwriteNeverDeletesTheEvaluationsInputs() throws IOException {
-        Path model = work.resolve("model");
-        Files.createDirectories(model);
-        for (String f : List.of("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")) {
-            Files.copy(root.resolve("models/toy/aligned").resolve(f), model.resolve(f));
-        }
+        Path model = alignedCopy(work.resolve("model"));
         List<String> args = new ArrayList<>(List.of(eval(model, "--overwrite")));
         args.set(args.indexOf("--model") + 1, model.toString());
         String err = refused(args.toArray(new String[0]));
@@ -188,11 +193,7 @@ class OccupiedOutputTest {
     @Test
     void overwriteNeverDeletesAModelThatAMergeOnLoadReads() throws IOException {
         Path out = work.resolve("out");
-        Path model = out.resolve("model");
-        Files.createDirectories(model);
-        for (String f : List.of("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")) {
-            Files.copy(root.resolve("models/toy/aligned").resolve(f), model.resolve(f));
-        }
+        Path model = alignedCopy(out.resolve("model"));
         Path config = work.resolve("merge.yaml");
         Files.writeString(config, "merge_method: linear\nmodels:\n  - {model: %s, parameters: {weight: 0.5}}\n"
                 .formatted(model) + "  - {model: %s, parameters: {weight: 0.5}}\n"

@@ -7,12 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.mergeval.common.Mappers;
-import dev.mergeval.jobs.cli.MergevalCli;
+import dev.mergeval.jobs.cli.CliRun;
 import dev.mergeval.jobs.cluster.ProjectLayout;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -34,21 +31,6 @@ class ExtractLoraCliTest {
     final String ft = root.resolve("models/toy/finetuned").toString();
     final String base = root.resolve("models/toy/aligned").toString();
 
-    /** Exit code and stderr of one CLI run. */
-    private record Run(int rc, String err) {
-    }
-
-    private static Run cli(String... args) {
-        PrintStream old = System.err;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
-        try {
-            return new Run(MergevalCli.run(args), buf.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setErr(old);
-        }
-    }
-
     /** Stderr without log lines and the progress bar (equal models are found only after reading them). */
     private static List<String> errorLines(String err) {
         return err.lines().filter(l -> !l.matches("[0-9:.]+ (WARN|INFO) .*") && !l.isBlank()
@@ -59,11 +41,11 @@ class ExtractLoraCliTest {
     void sparkAndThreadsWriteTheSameAdapter() throws IOException {
         Path threads = work.resolve("threads");
         Path spark = work.resolve("spark");
-        assertEquals(0, cli("extract-lora", "--model", ft, "--base-model", base, "--max-rank", "6", "--svd", "randomized",
-                "--threads", "2", threads.toString()).rc());
+        assertEquals(0, CliRun.of("extract-lora", "--model", ft, "--base-model", base, "--max-rank", "6", "--svd",
+                "randomized", "--threads", "2", threads.toString()).rc());
         // mergekit-extract-lora's --out-path names the same directory.
-        assertEquals(0, cli("extract-lora", "--model", ft, "--base-model", base, "--max-rank", "6", "--svd", "randomized",
-                "--master", "local[2]", "--out-path", spark.toString()).rc());
+        assertEquals(0, CliRun.of("extract-lora", "--model", ft, "--base-model", base, "--max-rank", "6", "--svd",
+                "randomized", "--master", "local[2]", "--out-path", spark.toString()).rc());
         assertArrayEquals(Files.readAllBytes(threads.resolve("adapter_model.safetensors")),
                 Files.readAllBytes(spark.resolve("adapter_model.safetensors")));
         assertEquals(Files.readString(threads.resolve("adapter_config.json")),
@@ -74,7 +56,7 @@ class ExtractLoraCliTest {
         assertTrue(prov.get("totals").get("relative_error").asDouble() > 0);
 
         Path half = work.resolve("half");
-        assertEquals(0, cli("scale-lora", "--adapter", spark.toString(), "--ratio", "0.5", half.toString()).rc());
+        assertEquals(0, CliRun.of("scale-lora", "--adapter", spark.toString(), "--ratio", "0.5", half.toString()).rc());
         JsonNode cfg = Mappers.JSON.readTree(Files.readString(half.resolve("adapter_config.json")));
         assertEquals(3.0, cfg.get("lora_alpha").asDouble(), 0, "r = 6, lora_alpha = 0.5 * 6");
         assertArrayEquals(Files.readAllBytes(spark.resolve("adapter_model.safetensors")),
@@ -99,7 +81,7 @@ class ExtractLoraCliTest {
                         out.toString(), out.toString()},
                 new String[] {"scale-lora", "--adapter", work.resolve("nope").toString(), "--ratio", "0.5",
                         out.toString()})) {
-            Run r = cli(args);
+            CliRun r = CliRun.of(args);
             assertEquals(2, r.rc(), String.join(" ", args) + ": " + r.err());
             List<String> lines = errorLines(r.err());
             assertEquals(1, lines.size(), r.err());
@@ -112,7 +94,8 @@ class ExtractLoraCliTest {
         Path occupied = work.resolve("occupied");
         Files.createDirectories(occupied);
         Files.writeString(occupied.resolve("mine.txt"), "keep");
-        Run r = cli("extract-lora", "--model", ft, "--base-model", base, "--max-rank", "4", occupied.toString());
+        CliRun r = CliRun.of("extract-lora", "--model", ft, "--base-model", base, "--max-rank", "4",
+                occupied.toString());
         assertEquals(2, r.rc());
         assertTrue(errorLines(r.err()).get(0).contains("--overwrite"), r.err());
         assertEquals("keep", Files.readString(occupied.resolve("mine.txt")));
