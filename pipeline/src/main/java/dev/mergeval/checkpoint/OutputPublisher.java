@@ -77,10 +77,15 @@ public final class OutputPublisher {
     }
 
     /**
-     * Fails early, before any work, if {@code out} holds a complete output and {@code overwrite}
-     * is false.
+     * Fails early, before any work, if {@code out} is a file (an output is a directory, and a file
+     * there is someone's, {@code --overwrite} or not, as eval's and the sweep's outputs refuse it),
+     * or holds a complete output and {@code overwrite} is false.
      */
     public void checkDestination(Path out, boolean overwrite) {
+        FileStatus st = CheckpointResolver.statOrNull(fs, out);
+        if (st != null && st.isFile()) {
+            throw new BadInputException(out + ": output location is a file, not a directory");
+        }
         if (!overwrite && isCompleteOutput(out)) {
             throw new BadInputException(out + ": output exists, pass --overwrite to replace it");
         }

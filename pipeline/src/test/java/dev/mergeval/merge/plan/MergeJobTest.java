@@ -166,6 +166,13 @@ class MergeJobTest {
         assertEquals(before, shardHashes(dir, true));
         MergeJob.run(request(other, dir, true, PlanOptions.defaults()), executor(1), CONF);
         assertNotEquals(before.get("model.safetensors"), shardHashes(dir, true).get("model.safetensors"));
+
+        // A file is someone's, not an output: kept even with --overwrite.
+        Path notes = Files.writeString(out.resolve("notes.txt"), "mine\n");
+        e = assertThrows(BadInputException.class,
+                () -> MergeJob.run(request(other, notes, true, PlanOptions.defaults()), executor(1), CONF));
+        assertTrue(e.getMessage().endsWith(": output location is a file, not a directory"), e.getMessage());
+        assertEquals("mine\n", Files.readString(notes));
     }
 
     @Test
