@@ -28,7 +28,8 @@ import picocli.CommandLine.Parameters;
  * no effect, {@link MergekitYamlOptions}).
  */
 @Command(name = "merge", mixinStandardHelpOptions = true,
-        description = "Merge checkpoints as a mergekit YAML config says, into an HF-layout OUT_DIR.")
+        description = "Merge checkpoints as a mergekit YAML config says, into an HF-layout OUT_DIR.",
+        footer = MergekitYamlOptions.FOOTER)
 final class MergeCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "CONFIG.yaml", description = "mergekit merge config")

@@ -8,45 +8,50 @@ import picocli.CommandLine.Option;
 /**
  * The options of {@code mergekit-yaml} that have no counterpart here, accepted so that a mergekit
  * command line runs as {@code mergeval merge}: each one given is named on the console with why it
- * changes nothing. {@code --no-safe-serialization} (pickled output) is refused.
+ * changes nothing. {@code --no-safe-serialization} (pickled output) is refused. Left out of the
+ * usage, which names them in its footer ({@link #FOOTER}).
  */
 final class MergekitYamlOptions {
+
+    static final String FOOTER = "%nmergekit-yaml's --cuda, --device, --low-cpu-memory, --read-to-gpu, --multi-gpu, --gpu-rich,"
+            + " --lazy-unpickle, --trust-remote-code, --clone-tensors and --async-write are accepted and have no effect;"
+            + " --no-safe-serialization is refused.";
 
     private static final String NO_ACCELERATOR = "tensors are merged on CPU threads or Spark executors, a unit's"
             + " worth of memory each";
 
-    @Option(names = "--cuda", negatable = true, description = "accepted for mergekit-yaml; no effect")
+    @Option(names = "--cuda", negatable = true, hidden = true)
     boolean cuda;
 
-    @Option(names = "--device", paramLabel = "DEVICE", description = "accepted for mergekit-yaml; no effect")
+    @Option(names = "--device", paramLabel = "DEVICE", hidden = true)
     String device;
 
-    @Option(names = "--low-cpu-memory", negatable = true, description = "accepted for mergekit-yaml; no effect")
+    @Option(names = "--low-cpu-memory", negatable = true, hidden = true)
     boolean lowCpuMemory;
 
-    @Option(names = "--read-to-gpu", negatable = true, description = "accepted for mergekit-yaml; no effect")
+    @Option(names = "--read-to-gpu", negatable = true, hidden = true)
     boolean readToGpu;
 
-    @Option(names = "--multi-gpu", negatable = true, description = "accepted for mergekit-yaml; no effect")
+    @Option(names = "--multi-gpu", negatable = true, hidden = true)
     boolean multiGpu;
 
-    @Option(names = "--gpu-rich", description = "accepted for mergekit-yaml; no effect")
+    @Option(names = "--gpu-rich", hidden = true)
     boolean gpuRich;
 
-    @Option(names = "--lazy-unpickle", negatable = true, description = "accepted for mergekit-yaml; no effect")
+    @Option(names = "--lazy-unpickle", negatable = true, hidden = true)
     boolean lazyUnpickle;
 
-    @Option(names = "--trust-remote-code", negatable = true, description = "accepted for mergekit-yaml; no effect")
+    @Option(names = "--trust-remote-code", negatable = true, hidden = true)
     boolean trustRemoteCode;
 
-    @Option(names = "--clone-tensors", negatable = true, description = "accepted for mergekit-yaml; no effect")
+    @Option(names = "--clone-tensors", negatable = true, hidden = true)
     boolean cloneTensors;
 
-    @Option(names = "--async-write", negatable = true, description = "accepted for mergekit-yaml; no effect")
+    @Option(names = "--async-write", negatable = true, hidden = true)
     boolean asyncWrite;
 
     @Option(names = "--safe-serialization", negatable = true, defaultValue = "true", fallbackValue = "true",
-            description = "outputs are safetensors; --no-safe-serialization is refused")
+            hidden = true)
     boolean safeSerialization = true;
 
     /** Why each option given changes nothing; throws for {@code --no-safe-serialization}. */
