@@ -14,7 +14,8 @@ import picocli.CommandLine.Option;
 final class MergekitYamlOptions {
 
     static final String FOOTER = "%nmergekit-yaml's --cuda, --device, --low-cpu-memory, --read-to-gpu, --multi-gpu, --gpu-rich,"
-            + " --lazy-unpickle, --trust-remote-code, --clone-tensors and --async-write are accepted and have no effect;"
+            + " --lazy-unpickle, --trust-remote-code, --clone-tensors, --async-write, --write-threads,"
+            + " --transformers-cache, --lora-merge-cache and --lora-merge-dtype are accepted and have no effect;"
             + " --no-safe-serialization is refused.";
 
     private static final String NO_ACCELERATOR = "tensors are merged on CPU threads or Spark executors, a unit's"
@@ -50,6 +51,18 @@ final class MergekitYamlOptions {
     @Option(names = "--async-write", negatable = true, hidden = true)
     boolean asyncWrite;
 
+    @Option(names = "--transformers-cache", paramLabel = "DIR", hidden = true)
+    String transformersCache;
+
+    @Option(names = "--lora-merge-cache", paramLabel = "DIR", hidden = true)
+    String loraMergeCache;
+
+    @Option(names = "--lora-merge-dtype", paramLabel = "DTYPE", hidden = true)
+    String loraMergeDtype;
+
+    @Option(names = "--write-threads", paramLabel = "N", hidden = true)
+    Integer writeThreads;
+
     @Option(names = "--safe-serialization", negatable = true, defaultValue = "true", fallbackValue = "true",
             hidden = true)
     boolean safeSerialization = true;
@@ -74,8 +87,15 @@ final class MergekitYamlOptions {
         if (cloneTensors) {
             notes.add("--clone-tensors has no effect: every output tensor is written from its own bytes");
         }
-        if (asyncWrite) {
-            notes.add("--async-write has no effect: every thread writes its own units in place");
+        if (asyncWrite || writeThreads != null) {
+            notes.add("--async-write and --write-threads have no effect: every thread writes its own units");
+        }
+        if (transformersCache != null) {
+            notes.add("--transformers-cache has no effect: models are read where they are, nothing is downloaded");
+        }
+        if (loraMergeCache != null || loraMergeDtype != null) {
+            notes.add("--lora-merge-cache and --lora-merge-dtype have no effect: an adapter is applied as each tensor"
+                    + " is read (its delta in float32, as PEFT merges it), and nothing is cached");
         }
         return notes;
     }

@@ -45,9 +45,11 @@ class MergekitYamlOptionsTest {
     void aMergekitCommandLineRuns() throws IOException {
         Path out = work.resolve("out");
         CliRun r = CliRun.of("merge", config.toString(), out.toString(), "--cuda", "--lazy-unpickle", "--allow-crimes",
-                "--copy-tokenizer", "--out-shard-size", "300K", "-j", "2", "--quiet", "--write-model-card");
+                "--copy-tokenizer", "--out-shard-size", "300K", "-j", "2", "--quiet", "--write-model-card",
+                "--transformers-cache", work.resolve("cache").toString(), "--write-threads", "2");
         assertEquals(0, r.rc(), r.err());
-        assertTrue(r.err().contains("--cuda, --device") && r.err().contains("--lazy-unpickle has no effect"), r.err());
+        assertTrue(r.err().contains("--cuda, --device") && r.err().contains("--lazy-unpickle has no effect")
+                && r.err().contains("--transformers-cache has no effect") && r.err().contains("--write-threads"), r.err());
         List<Path> shards;
         try (Stream<Path> list = Files.list(out)) {
             shards = list.filter(p -> p.toString().endsWith(".safetensors")).toList();
