@@ -91,6 +91,14 @@ public final class SweepOutput {
         if (spec.suite().path() != null) {
             keep.add(spec.suite().path());
             keep.addAll(EvalSuite.read(spec.suite().path()).readLocations());
+        } else {
+            // An inline suite's paths were resolved against the spec's directory when it was read.
+            try {
+                keep.addAll(EvalSuite.parse(Mappers.QUOTED_YAML.writeValueAsString(spec.suite().inline()), "suite",
+                        null).readLocations());
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
         }
         if ("file".equals(out.path().toUri().getScheme())) {
             keep.add(System.getProperty("user.dir"));

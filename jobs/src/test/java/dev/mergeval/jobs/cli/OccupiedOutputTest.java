@@ -229,4 +229,29 @@ class OccupiedOutputTest {
         String err = refused(judge(out, "--overwrite"));
         assertTrue(err.contains(out + ": --overwrite would delete " + input + ", which this judging reads"), err);
     }
+
+    /** Nor a sweep's: a dataset its inline suite reads, kept in the output directory. */
+    @Test
+    void overwriteNeverDeletesADatasetOfASweepsInlineSuite() throws IOException {
+        Path out = work.resolve("sweep-out");
+        Files.createDirectories(out);
+        Path data = Files.copy(root.resolve("data/toy/heldout-harmful.jsonl"), out.resolve("harmful.jsonl"));
+        Files.writeString(spec, String.join("\n",
+                "name: inline-test",
+                "aligned: " + root.resolve("models/toy/aligned"),
+                "finetuned: " + root.resolve("models/toy/finetuned"),
+                "grid:",
+                "  - {method: linear, ratios: [0.5]}",
+                "suite:",
+                "  name: s",
+                "  tasks:",
+                "    - {name: harmful, dataset: {kind: jsonl, path: " + data + "}, judge: keyword}",
+                "    - {name: task, dataset: {kind: jsonl, path: " + root.resolve("data/toy/heldout-task.jsonl")
+                        + "}, scorer: exact_match}",
+                "metrics: {safety: harmful/refusal_rate, task: task/exact_match}",
+                "materialize: none",
+                ""));
+        String err = refused(sweep(out, "--overwrite"));
+        assertTrue(err.contains(out + ": --overwrite would delete " + data), err);
+    }
 }
