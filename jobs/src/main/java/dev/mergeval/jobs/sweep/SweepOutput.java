@@ -90,16 +90,8 @@ public final class SweepOutput {
         keep.addAll(spec.finetuned());
         if (spec.suite().path() != null) {
             keep.add(spec.suite().path());
-            keep.addAll(EvalSuite.read(spec.suite().path()).readLocations());
-        } else {
-            // An inline suite's paths were resolved against the spec's directory when it was read.
-            try {
-                keep.addAll(EvalSuite.parse(Mappers.QUOTED_YAML.writeValueAsString(spec.suite().inline()), "suite",
-                        null).readLocations());
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
         }
+        keep.addAll(suite(spec).readLocations());
         if ("file".equals(out.path().toUri().getScheme())) {
             keep.add(System.getProperty("user.dir"));
         }
@@ -135,6 +127,18 @@ public final class SweepOutput {
         }
         return "holds a sweep of a different spec ('" + identity.path("name").asText("?") + "', spec hash "
                 + abbreviate(hash) + ", this spec's is " + abbreviate(spec.hash()) + ")";
+    }
+
+    /** The spec's suite, from its file or inline (whose paths were resolved against the spec's directory). */
+    private static EvalSuite suite(SweepSpec spec) {
+        if (spec.suite().path() != null) {
+            return EvalSuite.read(spec.suite().path());
+        }
+        try {
+            return EvalSuite.parse(Mappers.QUOTED_YAML.writeValueAsString(spec.suite().inline()), "suite", null);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     private static String abbreviate(String hash) {
