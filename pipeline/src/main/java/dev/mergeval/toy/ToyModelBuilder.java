@@ -32,7 +32,9 @@ import dev.mergeval.train.data.TrainingSequence;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -40,6 +42,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.Consumer;
+import java.util.stream.Collectors;
 import org.apache.hadoop.conf.Configuration;
 
 /**
@@ -82,13 +85,18 @@ public final class ToyModelBuilder {
     public record Result(Map<String, ToyScores> scores, Map<String, Double> seconds) {
     }
 
-    /** Builds every model. */
+    /** Builds every model into an empty output root. */
     public Result build(Path outRoot) throws IOException {
-        return build(outRoot, MODELS);
+        return build(outRoot, MODELS, false);
     }
 
-    /** Builds the datasets and the models named in {@code only} (a subset of {@link #MODELS}). */
-    public Result build(Path outRoot, Collection<String> only) throws IOException {
+    /**
+     * Builds the datasets and the models named in {@code only} (a subset of {@link #MODELS}) in a
+     * hidden staging directory under {@code outRoot}, then moves each into place: a model directory
+     * or dataset already there is replaced only if {@code overwrite} (a dataset with the same bytes
+     * is left as it is), and a build that fails leaves what was there untouched.
+     */
+    public Result build(Path outRoot, Collection<String> only, boolean overwrite) throws IOException {
         for (String m : only) {
             if (!MODELS.contains(m)) {
                 throw new BadInputException("unknown toy model '" + m + "'; expected some of " + MODELS);
@@ -109,24 +117,81 @@ public final class ToyModelBuilder {
             throw new BadInputException(alignedWeights + " not found: the fine-tunes start from the aligned model;"
                     + " build 'aligned' too");
         }
-        ToyDatasets data = ToyDataGenerator.generate(recipe.seed());
-        Path dataDir = outRoot.resolve("data").resolve("toy");
-        Map<String, Path> files = data.writeJsonl(dataDir);
-        Path safetyFile = dataDir.resolve(SPF_SAFETY_FILE);
-        ToyDatasets.writeJsonl(safetyFile, data.alignmentTrain().stream()
-                .filter(e -> e.kind().equals("harmful")).limit(recipe.spf().samples()).toList());
-        Map<String, String> dataHashes = new LinkedHashMap<>();
-        for (Map.Entry<String, Path> e : files.entrySet()) {
-            dataHashes.put(e.getKey() + ".jsonl", Sha256.of(Files.readAllBytes(e.getValue())));
+        List<Path> occupied = new ArrayList<>();
+        for (String m : only) {
+            if (Files.exists(modelsDir.resolve(m), LinkOption.NOFOLLOW_LINKS)) {
+                occupied.add(modelsDir.resolve(m));
+            }
         }
-        log.accept("datasets: " + data.alignmentTrain().size() + " alignment, " + data.fineTuneTrain().size()
-                + " fine-tuning examples -> " + dataDir);
+        refuseUnlessOverwrite(occupied, overwrite);
+        Path dataDir = outRoot.resolve("data").resolve("toy");
+        Files.createDirectories(outRoot);
+        Path staging = Files.createTempDirectory(outRoot, ".toy-models-staging-");
+        try {
+            Path stagedModels = staging.resolve("models");
+            ToyDatasets data = ToyDataGenerator.generate(recipe.seed());
+            Path stagedData = staging.resolve("data");
+            Map<String, Path> files = new LinkedHashMap<>(data.writeJsonl(stagedData));
+            Path safetyFile = stagedData.resolve(SPF_SAFETY_FILE);
+            ToyDatasets.writeJsonl(safetyFile, data.alignmentTrain().stream()
+                    .filter(e -> e.kind().equals("harmful")).limit(recipe.spf().samples()).toList());
+            Map<String, String> dataHashes = new LinkedHashMap<>();
+            for (Map.Entry<String, Path> e : files.entrySet()) {
+                dataHashes.put(e.getKey() + ".jsonl", Sha256.of(Files.readAllBytes(e.getValue())));
+            }
+            files.put("spf-safety", safetyFile);
+            List<Path> changedData = new ArrayList<>();
+            for (Path staged : files.values()) {
+                Path target = dataDir.resolve(staged.getFileName());
+                if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)
+                        && !(Files.isRegularFile(target) && Files.mismatch(staged, target) == -1)) {
+                    changedData.add(target);
+                }
+            }
+            refuseUnlessOverwrite(changedData, overwrite);
+            log.accept("datasets: " + data.alignmentTrain().size() + " alignment, " + data.fineTuneTrain().size()
+                    + " fine-tuning examples -> " + dataDir);
 
+            Map<String, ToyScores> scores = new LinkedHashMap<>();
+            Map<String, Double> seconds = new LinkedHashMap<>();
+            build(only, data, files, dataHashes, stagedModels,
+                    only.contains("aligned") ? stagedModels.resolve("aligned").resolve("model.safetensors") : alignedWeights,
+                    scores, seconds);
+            Files.createDirectories(dataDir);
+            for (Path staged : files.values()) {
+                Files.move(staged, dataDir.resolve(staged.getFileName()), StandardCopyOption.REPLACE_EXISTING,
+                        StandardCopyOption.ATOMIC_MOVE);
+            }
+            Files.createDirectories(modelsDir);
+            for (String m : only) {
+                Path target = modelsDir.resolve(m);
+                if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+                    Files.move(target, staging.resolve("replaced-" + m), StandardCopyOption.ATOMIC_MOVE);
+                }
+                Files.move(stagedModels.resolve(m), target, StandardCopyOption.ATOMIC_MOVE);
+            }
+            return new Result(scores, seconds);
+        } finally {
+            HadoopFs.local().delete(HadoopFs.of(staging), true);
+        }
+    }
+
+    /** Fails, naming them, if any of {@code existing} is there and {@code overwrite} is false. */
+    private static void refuseUnlessOverwrite(List<Path> existing, boolean overwrite) {
+        if (!existing.isEmpty() && !overwrite) {
+            throw new BadInputException(existing.stream().map(Path::toString).collect(Collectors.joining(", "))
+                    + (existing.size() == 1 ? " exists" : " exist") + "; pass --overwrite to replace "
+                    + (existing.size() == 1 ? "it" : "them"));
+        }
+    }
+
+    /** Trains, writes and scores the models of {@code only} under {@code modelsDir}, in build order. */
+    private void build(Collection<String> only, ToyDatasets data, Map<String, Path> files,
+            Map<String, String> dataHashes, Path modelsDir, Path alignedWeights, Map<String, ToyScores> scores,
+            Map<String, Double> seconds) throws IOException {
         String configJson = Files.readString(baseModel.resolve("config.json"));
         LlamaConfig config = LlamaConfig.parse(configJson, baseModel.resolve("config.json").toString());
         ModelDirectory dir = new ModelDirectory(HadoopFs.location(baseModel), new Configuration());
-        Map<String, ToyScores> scores = new LinkedHashMap<>();
-        Map<String, Double> seconds = new LinkedHashMap<>();
         try (ModelTokenizer tokenizer = ModelTokenizer.load(dir, config.bosTokenId(), eosOf(config))) {
             ToyChatFormat chat = new ToyChatFormat();
             ChatEncoder encoder = new ChatEncoder(chat::render, tokenizer, config.maxPositionEmbeddings());
@@ -140,14 +205,13 @@ public final class ToyModelBuilder {
                             recipe.alignment(), null);
                     case "finetuned" -> run.stage(model, alignedWeights, files.get("finetune-train"), recipe.fineTune(), null);
                     case "finetuned-spf" -> run.stage(model, alignedWeights, files.get("finetune-train"), recipe.fineTune(),
-                            safetyFile);
+                            files.get("spf-safety"));
                     default -> run.base();
                 };
                 scores.put(model, s.scores());
                 seconds.put(model, s.seconds());
             }
         }
-        return new Result(scores, seconds);
     }
 
     private record Stage(ToyScores scores, double seconds) {

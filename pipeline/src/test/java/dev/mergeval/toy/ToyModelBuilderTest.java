@@ -120,16 +120,35 @@ class ToyModelBuilderTest {
         stories.forEach((name, t) -> assertArrayEquals(t, written.get(name), name));
         assertTrue(Files.readString(tmp.resolve("a/models/toy/base/LICENSE")).contains("MIT"));
 
-        // Only some models: the SPF fine-tune again from the aligned model on disk, nothing else touched.
+        // Only some models: the SPF fine-tune again from the aligned model on disk, nothing else touched;
+        // replacing the one there is refused, before any training, unless asked for.
         byte[] alignedBytes = Files.readAllBytes(aligned.resolve("model.safetensors"));
+        byte[] spfBytes = Files.readAllBytes(spf.resolve("model.safetensors"));
         Files.delete(finetuned.resolve("model.safetensors"));
-        ToyModelBuilder.Result only = new ToyModelBuilder(base, tiny(0), s -> { }).build(tmp.resolve("a"), List.of("finetuned-spf"));
+        Files.writeString(spf.resolve("notes.txt"), "mine");
+        BadInputException occupied = assertThrows(BadInputException.class, () -> new ToyModelBuilder(base, tiny(0), s -> { })
+                .build(tmp.resolve("a"), List.of("finetuned-spf"), false));
+        assertTrue(occupied.getMessage().contains(spf + " exists; pass --overwrite"), occupied.getMessage());
+        assertTrue(Files.isRegularFile(spf.resolve("notes.txt")));
+        BadInputException otherData = assertThrows(BadInputException.class, () -> new ToyModelBuilder(base, tiny(1), s -> { })
+                .build(tmp.resolve("a"), List.of(), false), "another seed's datasets over these");
+        assertTrue(otherData.getMessage().contains(tmp.resolve("a/data/toy/alignment-train.jsonl").toString()),
+                otherData.getMessage());
+        new ToyModelBuilder(base, tiny(0), s -> { }).build(tmp.resolve("a"), List.of(), false);
+        try (var left = Files.list(tmp.resolve("a"))) {
+            assertEquals(List.of("data", "models"), left.map(p -> p.getFileName().toString()).sorted().toList(),
+                    "no staging directory is left behind");
+        }
+        ToyModelBuilder.Result only = new ToyModelBuilder(base, tiny(0), s -> { })
+                .build(tmp.resolve("a"), List.of("finetuned-spf"), true);
+        assertArrayEquals(spfBytes, Files.readAllBytes(spf.resolve("model.safetensors")), "same seed, same bytes");
+        assertFalse(Files.exists(spf.resolve("notes.txt")), "the model directory is replaced whole");
         assertEquals(List.of("finetuned-spf"), List.copyOf(only.scores().keySet()));
         assertArrayEquals(alignedBytes, Files.readAllBytes(aligned.resolve("model.safetensors")));
         assertFalse(Files.exists(finetuned.resolve("model.safetensors")));
         assertTrue(Files.isRegularFile(spf.resolve("model.safetensors")));
         assertThrows(BadInputException.class,
-                () -> new ToyModelBuilder(base, tiny(0), s -> { }).build(tmp.resolve("c"), List.of("finetuned")));
+                () -> new ToyModelBuilder(base, tiny(0), s -> { }).build(tmp.resolve("c"), List.of("finetuned"), false));
     }
 
     /** Every tensor of a safetensors file as floats, by name. */

@@ -11,12 +11,12 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code mergeval toy-models --out DIR [--seed N] [--base DIR] [--only M,...] [--finetune-seed N]}:
+ * {@code mergeval toy-models --out DIR [--seed N] [--base DIR] [--only M,...] [--finetune-seed N] [--overwrite]}:
  * regenerates the embedded default models (an aligned stories260K chat model, its task fine-tune,
  * the same fine-tune with SPF, and the pre-alignment base) and their datasets under
- * {@code DIR/models/toy} and {@code DIR/data/toy}. Run with {@code --out .} at the repository root
- * to reproduce the committed files; {@code --only finetuned-spf,base} builds those from the
- * aligned model already there.
+ * {@code DIR/models/toy} and {@code DIR/data/toy}, each moved into place once built. Run with
+ * {@code --out . --overwrite} at the repository root to reproduce the committed files;
+ * {@code --only finetuned-spf,base} builds those from the aligned model already there.
  */
 @Command(
         name = "toy-models",
@@ -43,6 +43,10 @@ final class ToyModelsCommand implements Callable<Integer> {
             + "the data and the alignment keep --seed.")
     Long fineTuneSeed;
 
+    @Option(names = "--overwrite", description = "Replace models and datasets already under --out"
+            + " (without it, a build that would replace one is refused before training).")
+    boolean overwrite;
+
     @Override
     public Integer call() throws Exception {
         Path baseModel = base != null ? base : findBase();
@@ -56,7 +60,7 @@ final class ToyModelsCommand implements Callable<Integer> {
         // Fixed intra-op threads: set before the PyTorch engine starts on this thread.
         System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(recipe.threads()));
         System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
-        ToyModelBuilder.Result r = new ToyModelBuilder(baseModel, recipe, System.out::println).build(out, only);
+        ToyModelBuilder.Result r = new ToyModelBuilder(baseModel, recipe, System.out::println).build(out, only, overwrite);
         r.scores().forEach((model, s) -> System.out.printf(
                 "%-14s refusal %.3f, over-refusal %.3f (borderline) %.3f (benign), task %.3f%n",
                 model + ":", s.refusal(), s.overRefusalBorderline(), s.overRefusalBenign(), s.task()));

@@ -3,8 +3,10 @@ package dev.mergeval.jobs.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
+import dev.mergeval.jobs.cluster.ProjectLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,6 +19,20 @@ class ToyModelsCommandTest {
         int code = MergevalCli.run("toy-models", "--out", tmp.resolve("out").toString(), "--base", base.toString());
         assertEquals(MergevalCli.EXIT_BAD_INPUT, code);
         assertFalse(Files.exists(tmp.resolve("out/models")));
+    }
+
+    @Test
+    void aModelAlreadyThereIsKeptUnlessOverwriteIsGiven(@TempDir Path tmp) throws Exception {
+        Path mine = Files.createDirectories(tmp.resolve("out/models/toy/aligned")).resolve("notes.txt");
+        Files.writeString(mine, "mine");
+        Path base = ProjectLayout.root().resolve("models/toy/aligned");
+        int code = MergevalCli.run("toy-models", "--out", tmp.resolve("out").toString(), "--base", base.toString(),
+                "--only", "aligned");
+        assertEquals(MergevalCli.EXIT_BAD_INPUT, code);
+        assertEquals("mine", Files.readString(mine));
+        try (var left = Files.list(tmp.resolve("out"))) {
+            assertEquals(List.of("models"), left.map(p -> p.getFileName().toString()).toList(), "nothing written");
+        }
     }
 
     @Test
