@@ -52,9 +52,10 @@ public final class MergevalCli {
             ServeCommand.class);
 
     /** Declares the option for every subcommand; {@link #execute} reads it from the parse result, wherever given. */
-    @Option(names = "--verbose", scope = ScopeType.INHERIT,
-            description = "Also show Spark's, Hadoop's and Mergeval's INFO log lines on the console (they always go to the log file).")
-    boolean verbose;
+    @Option(names = {"--verbose", "-v"}, scope = ScopeType.INHERIT,
+            description = "Also show Spark's, Hadoop's and Mergeval's INFO log lines on the console (they always go to the"
+                    + " log file); -v, as mergekit-yaml's, may be repeated.")
+    boolean[] verbose;
 
     public static void main(String[] args) {
         int code = run(args);

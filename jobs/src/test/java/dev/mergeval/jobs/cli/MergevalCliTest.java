@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
@@ -52,5 +53,11 @@ class MergevalCliTest {
         CommandLine.ParseResult merge = parsed.subcommand();
         assertTrue(merge.hasMatchedOption("--verbose"));
         assertEquals(3, (int) merge.matchedOptionValue("--threads", 0));
+        for (String[] mergekit : new String[][] {{"-v"}, {"-vv"}, {"-v", "-v"}}) {
+            List<String> args = new ArrayList<>(List.of("merge", "a.yml", "out"));
+            args.addAll(List.of(mergekit));
+            CommandLine.ParseResult verbose = MergevalCli.commandLine("merge").parseArgs(args.toArray(String[]::new));
+            assertTrue(verbose.subcommand().hasMatchedOption("--verbose"), List.of(mergekit).toString());
+        }
     }
 }
