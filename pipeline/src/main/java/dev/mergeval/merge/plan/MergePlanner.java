@@ -1,7 +1,5 @@
 package dev.mergeval.merge.plan;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.ShardFile;
@@ -74,29 +72,36 @@ final class MergePlanner {
     }
 
     /**
-     * mergekit's rule for models of different architectures ({@code architectures[0]} of their
-     * {@code config.json}): merged only when asked for, as tensors of the same names and shapes can
-     * mean different things in them. A model without the key is not compared.
+     * mergekit's rule for models of different architectures: merged only when asked for, as tensors
+     * of the same names and shapes can mean different things in them. Models are compared by the
+     * definition mergekit has for them ({@link MergekitArchitectures}), so {@code LlamaForCausalLM}
+     * and {@code LLaMaForCausalLM} are one; where any model has none (or no {@code architectures}),
+     * mergekit infers the layout from the tensors and compares nothing, and neither does this.
      */
     static void checkArchitectures(MergeConfig config, Map<String, Checkpoint> models) {
-        String firstModel = null;
-        String first = null;
+        Map<String, MergekitArchitectures.Definition> definitions = new LinkedHashMap<>();
         for (Map.Entry<String, Checkpoint> model : models.entrySet()) {
-            ObjectNode json = model.getValue().config();
-            JsonNode names = json == null ? null : json.path("architectures");
-            if (names == null || !names.isArray() || names.isEmpty()) {
-                continue;
+            Optional<MergekitArchitectures.Definition> d = MergekitArchitectures.of(model.getValue().config());
+            if (d.isEmpty()) {
+                return;
             }
-            String architecture = names.get(0).asText();
-            if (first == null) {
-                firstModel = model.getKey();
-                first = architecture;
-            } else if (!architecture.equals(first)) {
-                throw config.error("models", "model '" + model.getKey() + "' is a " + architecture + " and model '"
-                        + firstModel + "' a " + first + "; different architectures are merged only when asked for"
+            definitions.put(model.getKey(), d.get());
+        }
+        String firstModel = definitions.keySet().iterator().next();
+        MergekitArchitectures.Definition first = definitions.get(firstModel);
+        definitions.forEach((model, definition) -> {
+            if (!definition.equals(first)) {
+                throw config.error("models", "model '" + model + "' is a " + architecture(models.get(model))
+                        + " and model '" + firstModel + "' a " + architecture(models.get(firstModel))
+                        + " (mergekit's definitions " + definition.name() + " and " + first.name()
+                        + "); different architectures are merged only when asked for"
                         + " (mergeval merge --allow-crimes, as mergekit-yaml)");
             }
-        }
+        });
+    }
+
+    private static String architecture(Checkpoint model) {
+        return model.config().path("architectures").get(0).asText();
     }
 
     /**

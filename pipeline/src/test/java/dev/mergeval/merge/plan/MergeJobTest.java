@@ -854,8 +854,20 @@ class MergeJobTest {
         BadInputException e = assertThrows(BadInputException.class,
                 () -> MergeJob.run(request(yaml, refused, false, PlanOptions.defaults()), executor(2), CONF));
         assertTrue(e.getMessage().contains("model '" + other + "' is a MistralForCausalLM and model '" + base
-                + "' a LlamaForCausalLM") && e.getMessage().contains("--allow-crimes"), e.getMessage());
+                + "' a LlamaForCausalLM (mergekit's definitions mistral and llama)")
+                && e.getMessage().contains("--allow-crimes"), e.getMessage());
         assertFalse(Files.exists(refused));
+
+        // As mergekit: one definition lists both names; one it has no definition for is not compared.
+        for (String same : List.of("LLaMaForCausalLM", "MyOwnForCausalLM")) {
+            config.putArray("architectures").add(same);
+            json.writeValue(configJson.toFile(), config);
+            Path merged = out.resolve(same);
+            MergeJob.run(request(yaml, merged, false, PlanOptions.defaults()), executor(2), CONF);
+            assertTrue(Files.exists(merged.resolve(OutputPublisher.PROVENANCE_FILE)), same);
+        }
+        config.putArray("architectures").add("MistralForCausalLM");
+        json.writeValue(configJson.toFile(), config);
 
         Path allowed = out.resolve("allowed");
         MergeJob.run(request(yaml, allowed, false, PlanOptions.defaults().withMixedArchitectures(true)), executor(2),
