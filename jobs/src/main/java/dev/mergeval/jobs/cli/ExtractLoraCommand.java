@@ -3,6 +3,7 @@ package dev.mergeval.jobs.cli;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.KeyedRandom;
+import dev.mergeval.common.Progress;
 import dev.mergeval.common.TruncatedSvd;
 import dev.mergeval.jobs.SparkSessions;
 import dev.mergeval.jobs.lora.SparkExtractExecutor;
@@ -18,15 +19,20 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
  * {@code mergeval extract-lora --model FT --base-model BASE --max-rank R OUT_DIR}; {@code --out-path OUT_DIR}
- * as mergekit-extract-lora names it is the same.
+ * as mergekit-extract-lora names it is the same. mergekit-extract-lora also takes mergekit-yaml's
+ * options, as this command does: {@code -j}, {@code --quiet} and {@code --random-seed} act, the
+ * rest are named on the console as having no effect ({@link MergekitYamlOptions}).
  */
 @Command(name = "extract-lora", mixinStandardHelpOptions = true,
-        description = "Extract a PEFT LoRA adapter (rank <= R per matrix, truncated SVD of FT - BASE) into OUT_DIR.")
+        description = "Extract a PEFT LoRA adapter (rank <= R per matrix, truncated SVD of FT - BASE) into OUT_DIR.",
+        footer = MergekitYamlOptions.FOOTER + "%n--out-shard-size, --copy-tokenizer, --write-model-card and"
+                + " --allow-crimes are accepted and have no effect here, as in mergekit-extract-lora.")
 final class ExtractLoraCommand implements Callable<Integer> {
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "OUT_DIR",
@@ -42,8 +48,9 @@ final class ExtractLoraCommand implements Callable<Integer> {
     @Option(names = "--base-model", required = true, paramLabel = "BASE", description = "the model FT was tuned from")
     String baseModel;
 
-    @Option(names = "--max-rank", required = true, paramLabel = "R", description = "largest rank per matrix")
-    int maxRank;
+    @Option(names = "--max-rank", paramLabel = "R",
+            description = "largest rank per matrix (default: ${DEFAULT-VALUE}, as mergekit-extract-lora)")
+    int maxRank = 128;
 
     @Option(names = "--svd", paramLabel = "auto|exact|randomized",
             description = "exact (EJML, double), randomized (Halko-Martinsson-Tropp, keyed by tensor name), or auto:"
@@ -100,8 +107,26 @@ final class ExtractLoraCommand implements Callable<Integer> {
             + "without it (and outside spark-submit) tensors run on threads in this JVM")
     String master;
 
-    @Option(names = "--threads", description = "threads of the single-JVM path (default: cores)")
+    @Option(names = {"--threads", "--num-threads", "-j"}, description = "threads of the single-JVM path (default: cores)")
     int threads = Runtime.getRuntime().availableProcessors();
+
+    @Option(names = "--quiet", description = "no progress bar")
+    boolean quiet;
+
+    @Mixin
+    MergekitYamlOptions mergekitYaml = new MergekitYamlOptions();
+
+    @Option(names = "--out-shard-size", paramLabel = "SIZE", hidden = true)
+    String outShardSize;
+
+    @Option(names = "--copy-tokenizer", negatable = true, hidden = true)
+    Boolean copyTokenizer;
+
+    @Option(names = "--write-model-card", negatable = true, hidden = true)
+    Boolean writeModelCard;
+
+    @Option(names = "--allow-crimes", negatable = true, hidden = true)
+    Boolean allowCrimes;
 
     @Override
     public Integer call() {
@@ -113,6 +138,14 @@ final class ExtractLoraCommand implements Callable<Integer> {
                     : "give the adapter directory once: OUT_DIR '" + outDir + "' or --out-path '" + outPath + "'");
         }
         String out = outDir != null ? outDir : outPath;
+        List<String> notes = new ArrayList<>(mergekitYaml.notes());
+        if (outShardSize != null || copyTokenizer != null || writeModelCard != null || allowCrimes != null) {
+            notes.add("--out-shard-size, --copy-tokenizer, --write-model-card and --allow-crimes have no effect on"
+                    + " extract-lora, as on mergekit-extract-lora: the adapter is one file, with its card and no"
+                    + " tokenizer");
+        }
+        notes.forEach(note -> System.err.println("mergeval: " + note));
+        Progress progress = quiet ? Progress.NONE : new ConsoleProgress();
         LoraExtraction.Request request = new LoraExtraction.Request(model, baseModel, maxRank, out, overwrite,
                 choice(ExtractionPlan.Svd.class, svd, "--svd"), exactLimit,
                 skipUndecomposable ? LoraExtraction.Other.REPORT : choice(LoraExtraction.Other.class, other, "--other"),
@@ -124,14 +157,14 @@ final class ExtractLoraCommand implements Callable<Integer> {
             SparkSession spark = SparkSessions.create("mergeval extract-lora", master);
             try {
                 JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-                outcome = LoraExtraction.run(request, new SparkExtractExecutor(sc, new ConsoleProgress()),
+                outcome = LoraExtraction.run(request, new SparkExtractExecutor(sc, progress),
                         sc.hadoopConfiguration());
             } finally {
                 spark.stop();
             }
         } else {
             Configuration conf = HadoopFs.defaults();
-            outcome = LoraExtraction.run(request, new LocalExtractExecutor(threads, conf, new ConsoleProgress()), conf);
+            outcome = LoraExtraction.run(request, new LocalExtractExecutor(threads, conf, progress), conf);
         }
         LoraAdapterProvenance p = outcome.provenance();
         System.out.printf("extracted %d matrices at r = %d (relative error %.3g overall, %.3g at most) into %s"

@@ -70,6 +70,27 @@ class MergekitYamlOptionsTest {
     }
 
     @Test
+    void aMergekitExtractLoraCommandLineRuns() throws IOException {
+        Path out = work.resolve("adapter");
+        CliRun r = CliRun.of("extract-lora", "--model", finetuned.toString(), "--base-model", aligned.toString(),
+                "--out-path", out.toString(), "--cuda", "--lazy-unpickle", "--copy-tokenizer", "--allow-crimes",
+                "-j", "2", "--quiet");
+        assertEquals(0, r.rc(), r.err());
+        assertTrue(r.err().contains("--lazy-unpickle has no effect")
+                && r.err().contains("--allow-crimes have no effect on extract-lora"), r.err());
+        assertFalse(r.err().contains("%"), "no progress bar: " + r.err());
+        assertEquals(List.of("README.md", "adapter_config.json", "adapter_model.safetensors", "mergeval_provenance.json"),
+                files(out));
+        // mergekit's default rank, 128, keeps every singular value of these 64-row matrices.
+        assertEquals(64, new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(out.resolve("adapter_config.json").toFile()).get("r").asInt());
+        r = CliRun.of("extract-lora", "--model", finetuned.toString(), "--base-model", aligned.toString(),
+                work.resolve("pickled").toString(), "--no-safe-serialization");
+        assertEquals(2, r.rc(), r.err());
+        assertFalse(Files.exists(work.resolve("pickled")));
+    }
+
+    @Test
     void pickledOutputAndTwoShardSizesAreRefused() {
         Path out = work.resolve("refused");
         CliRun r = CliRun.of("merge", config.toString(), out.toString(), "--no-safe-serialization");
