@@ -165,10 +165,19 @@ public final class ToyModelBuilder {
             Files.createDirectories(modelsDir);
             for (String m : only) {
                 Path target = modelsDir.resolve(m);
-                if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
-                    Files.move(target, staging.resolve("replaced-" + m), StandardCopyOption.ATOMIC_MOVE);
+                Path aside = staging.resolve("replaced-" + m);
+                boolean replacing = Files.exists(target, LinkOption.NOFOLLOW_LINKS);
+                if (replacing) {
+                    Files.move(target, aside, StandardCopyOption.ATOMIC_MOVE);
                 }
-                Files.move(stagedModels.resolve(m), target, StandardCopyOption.ATOMIC_MOVE);
+                try {
+                    Files.move(stagedModels.resolve(m), target, StandardCopyOption.ATOMIC_MOVE);
+                } catch (IOException e) {
+                    if (replacing) {
+                        Files.move(aside, target, StandardCopyOption.ATOMIC_MOVE);
+                    }
+                    throw e;
+                }
             }
             return new Result(scores, seconds);
         } finally {
