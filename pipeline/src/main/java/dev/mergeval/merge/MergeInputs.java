@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.function.Function;
+import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 
@@ -93,6 +94,9 @@ public final class MergeInputs implements AutoCloseable {
     private boolean aligned;
     private String plan;
 
+    /** A name as the Hugging Face Hub gives models: {@code owner/name}. */
+    private static final Pattern HUB_ID = Pattern.compile("[A-Za-z0-9][\\w.-]*/[\\w.-]+");
+
     /**
      * The alignments of the last few plans in this JVM, by plan id (which covers the alignment's
      * fingerprint): the units of a plan, each of which opens the inputs anew, then read the
@@ -134,6 +138,19 @@ public final class MergeInputs implements AutoCloseable {
     }
 
     /**
+     * What to do where a model is not found under a name that reads as a Hugging Face id
+     * ({@code owner/name}): mergekit downloads those from the Hub.
+     */
+    private static String hubHint(String ref, BadInputException e) {
+        if (!e.getMessage().endsWith(": not found") || !HUB_ID.matcher(ref).matches()) {
+            return "";
+        }
+        return " (mergekit fetches a Hugging Face id such as '" + ref + "' from the Hub; Mergeval reads models"
+                + " where they are and downloads nothing: download it, e.g. huggingface-cli download " + ref
+                + " --local-dir DIR, and give DIR or its URI)";
+    }
+
+    /**
      * Opens every input.
      *
      * @param modelLocations where each of {@link MergeConfig#inputModels()} is read, by reference
@@ -160,7 +177,13 @@ public final class MergeInputs implements AutoCloseable {
         Map<String, Checkpoint> extras = new LinkedHashMap<>();
         try {
             for (String ref : config.inputModels()) {
-                models.put(ref, opener.apply(modelLocations.get(ref)));
+                try {
+                    models.put(ref, opener.apply(modelLocations.get(ref)));
+                } catch (BadInputException e) {
+                    String key = config.baseModel().filter(ref::equals).isPresent() ? "base_model"
+                            : config.isSliced() ? "slices" : "models";
+                    throw config.error(key, "model '" + ref + "': " + e.getMessage() + hubHint(ref, e));
+                }
             }
             for (String parameter : config.extraModels().keySet()) {
                 try {

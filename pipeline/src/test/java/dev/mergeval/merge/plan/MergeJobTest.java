@@ -875,6 +875,24 @@ class MergeJobTest {
         assertTrue(Files.exists(allowed.resolve(OutputPublisher.PROVENANCE_FILE)));
     }
 
+    @Test
+    void aMissingModelIsNamedByItsFieldAndAHubIdGetsWhatToDo(@TempDir Path out) {
+        String hubId = "mistralai/Mistral-7B-v0.1-" + out.getFileName();
+        String yaml = "merge_method: ties\nbase_model: " + hubId + "\nmodels:\n  - model: " + tuneA
+                + "\n    parameters: {weight: 1.0, density: 0.5}\n";
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> MergeJob.run(request(yaml, out.resolve("o"), false, PlanOptions.defaults()), executor(1), CONF));
+        assertTrue(e.getMessage().startsWith("test.yaml: base_model: model '" + hubId + "': ")
+                && e.getMessage().contains("downloads nothing: download it, e.g. huggingface-cli download " + hubId),
+                e.getMessage());
+        String local = out.resolve("nowhere").toString();
+        BadInputException plain = assertThrows(BadInputException.class, () -> MergeJob.run(
+                request(linearOf(base, local, 0.5), out.resolve("o"), false, PlanOptions.defaults()), executor(1), CONF));
+        assertTrue(plain.getMessage().startsWith("test.yaml: models: model '" + local + "': ")
+                && plain.getMessage().endsWith(": not found"), plain.getMessage());
+        assertFalse(Files.exists(out.resolve("o")));
+    }
+
     private static MergeJob.Request request(String yaml, Path out, boolean overwrite, PlanOptions options) {
         return new MergeJob.Request("test.yaml", yaml, out.toString(), 0, overwrite, options);
     }
