@@ -119,8 +119,13 @@ public final class ToyModelBuilder {
         }
         List<Path> occupied = new ArrayList<>();
         for (String m : only) {
-            if (Files.exists(modelsDir.resolve(m), LinkOption.NOFOLLOW_LINKS)) {
-                occupied.add(modelsDir.resolve(m));
+            Path dir = modelsDir.resolve(m);
+            if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+                if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+                    // Someone's file, not an earlier build's model: kept, --overwrite or not.
+                    throw new BadInputException(dir + ": is a file, not a model directory");
+                }
+                occupied.add(dir);
             }
         }
         refuseUnlessOverwrite(occupied, overwrite);

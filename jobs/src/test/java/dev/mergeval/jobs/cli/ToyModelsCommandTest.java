@@ -33,6 +33,11 @@ class ToyModelsCommandTest {
         try (var left = Files.list(tmp.resolve("out"))) {
             assertEquals(List.of("models"), left.map(p -> p.getFileName().toString()).toList(), "nothing written");
         }
+        Path file = Files.writeString(Files.createDirectories(tmp.resolve("out2/models/toy")).resolve("aligned"), "mine");
+        code = MergevalCli.run("toy-models", "--out", tmp.resolve("out2").toString(), "--base", base.toString(),
+                "--only", "aligned", "--overwrite");
+        assertEquals(MergevalCli.EXIT_BAD_INPUT, code);
+        assertEquals("mine", Files.readString(file), "a file where a model goes is kept, --overwrite or not");
     }
 
     @Test
