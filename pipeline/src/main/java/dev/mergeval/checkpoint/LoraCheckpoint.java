@@ -13,11 +13,13 @@ import org.apache.hadoop.conf.Configuration;
  * {@code W + scale * (B @ A)} (see {@link LoraAdapter}), computed on read for just the requested
  * elements; all other tensors read from the base unchanged.
  *
- * <p>Rounding follows PEFT's {@code merge_and_unload} on CPU, which is what mergekit runs for
- * {@code base+adapter}: the delta is computed in float32 (dot products, then times the scale);
- * for an F16/BF16 base it is rounded to that dtype, added in float32 and the sum rounded to the
- * dtype again, as a half-precision tensor addition does. For F32/F64 bases the float32 sum is
- * returned. Only the order of the float32 dot-product accumulation (ascending rank index here) can
+ * <p>Rounding follows PEFT's {@code merge_and_unload}, which is what mergekit runs for
+ * {@code base+adapter}: the delta is computed in float32 (dot products, then times the scale), as
+ * PEFT computes it from adapter weights it holds in float32 (it upcasts half-precision ones when it
+ * loads them), and added to the weight in float32; for an F16/BF16 base the sum is rounded once to
+ * that dtype, as PyTorch's in-place {@code weight += delta} of a float32 delta into a half-precision
+ * weight does (measured: the same bits as rounding the float32 sum, not as adding the delta
+ * rounded first). For F32/F64 bases the float32 sum is returned. Only the order of the float32 dot-product accumulation (ascending rank index here) can
  * differ from PyTorch's matmul. A tensor saved whole ({@code modules_to_save}) reads in place of the
  * base tensor, rounded to the base tensor's dtype as PEFT's copy into the module's parameter does.
  * A module's {@code lora_B} bias ({@code lora_bias}) is added to the base bias in float32 and the
@@ -161,13 +163,8 @@ public final class LoraCheckpoint extends ForwardingCheckpoint {
             }
             int out = dstOff + (int) (e - elementOffset);
             for (int j = 0; j < n; j++) {
-                float d = delta[j] * m.scale();
-                if (half) {
-                    d = round(dt, d);
-                    dst[out + j] = round(dt, dst[out + j] + d);
-                } else {
-                    dst[out + j] += d;
-                }
+                float sum = dst[out + j] + delta[j] * m.scale();
+                dst[out + j] = half ? round(dt, sum) : sum;
             }
             e += n;
         }

@@ -522,7 +522,8 @@ class LoraExtractionTest {
      * A Qwen2-style model (biased q, k, v projections, BF16): FT changes layer 1's q_proj weight (rank
      * 1) and bias, and k_proj's bias only. q_proj's bias goes in as its lora_B bias, not under
      * modules_to_save (where PEFT would take q_proj whole and drop its factors); k_proj, whose weight
-     * is equal, is saved whole. BASE+ADAPTER gives FT's biases exactly, also scaled by scale-lora.
+     * is equal, is saved whole. BASE+ADAPTER gives FT's biases exactly, and at full rank every FT
+     * byte; also scaled by scale-lora.
      */
     @Test
     void aDecomposedModulesBiasIsItsLoraBBias() throws IOException {
@@ -586,6 +587,18 @@ class LoraExtractionTest {
             float[] gotQ = loaded.readFloats(q + ".weight");
             for (int i = 0; i < wantQ.length; i++) {
                 assertEquals(wantQ[i], gotQ[i], 0x1.0p-7 * (1 + Math.abs(wantQ[i])), q + ".weight[" + i + "]");
+            }
+        }
+
+        // At full rank the factors carry FT - BASE to float32 precision, and BASE+ADAPTER rounds
+        // BASE + B A once to BF16, as PEFT's merge does: FT's bytes exactly.
+        Path full = tmp.resolve("full-rank");
+        extract(LoraExtraction.Request.of(ft.toString(), base.toString(), 1000, full.toString()));
+        try (Checkpoint f = Checkpoint.open(ft.toString(), conf);
+                Checkpoint loaded = Checkpoint.open(base + "+" + full, conf)) {
+            for (String name : f.tensorNames()) {
+                int bytes = Math.toIntExact(f.info(name).byteLength());
+                assertArrayEquals(f.readRaw(name, 0, bytes), loaded.readRaw(name, 0, bytes), name + " as BF16 bytes");
             }
         }
 
