@@ -19,8 +19,8 @@ import org.apache.hadoop.conf.Configuration;
  * loads them), and added to the weight in float32; for an F16/BF16 base the sum is rounded once to
  * that dtype, as PyTorch's in-place {@code weight += delta} of a float32 delta into a half-precision
  * weight does (measured: the same bits as rounding the float32 sum, not as adding the delta
- * rounded first). For F32/F64 bases the float32 sum is returned. Only the order of the float32 dot-product accumulation (ascending rank index here) can
- * differ from PyTorch's matmul. A tensor saved whole ({@code modules_to_save}) reads in place of the
+ * rounded first). For F32/F64 bases the float32 sum is returned. Only the order of the float32
+ * dot-product accumulation (ascending rank index here) can differ from PyTorch's matmul. A tensor saved whole ({@code modules_to_save}) reads in place of the
  * base tensor, rounded to the base tensor's dtype as PEFT's copy into the module's parameter does.
  * A module's {@code lora_B} bias ({@code lora_bias}) is added to the base bias in float32 and the
  * sum rounded once, as PEFT's merge of it does.
