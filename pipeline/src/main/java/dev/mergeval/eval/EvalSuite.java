@@ -100,7 +100,7 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks, EngineSpec
             if (task.dataset().fewShotPath() != null) {
                 read.add(task.dataset().fewShotPath());
             }
-            if (task.judge() != null && task.judge().needsModel() && task.judge().servedEngine() == null) {
+            if (task.judge() != null && task.judge().loadsModel()) {
                 read.add(task.judge().modelSource());
             }
         }

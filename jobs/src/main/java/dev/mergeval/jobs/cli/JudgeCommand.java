@@ -96,7 +96,7 @@ final class JudgeCommand implements Callable<Integer> {
         StagedOutput.check(location, overwrite);
         if (overwrite) {
             List<String> read = new ArrayList<>(List.of(input));
-            if (js.needsModel() && js.servedEngine() == null) {
+            if (js.loadsModel()) {
                 read.add(js.modelSource());
             }
             location.requireHoldsNone(read, "this judging reads");

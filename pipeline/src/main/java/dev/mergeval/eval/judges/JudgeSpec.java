@@ -80,6 +80,11 @@ public record JudgeSpec(String kind, String modelSource, EngineSpec engine) {
         return modelSource != null;
     }
 
+    /** A model judge that loads its model where it runs (not one on a server): it reads {@link #modelSource}. */
+    public boolean loadsModel() {
+        return needsModel() && servedEngine() == null;
+    }
+
     /** A rule judge; model judges are built with {@link #modelJudge}. */
     public Judge ruleJudge() {
         return switch (kind) {
