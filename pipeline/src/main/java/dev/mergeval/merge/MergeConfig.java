@@ -26,7 +26,9 @@ import java.util.TreeMap;
  *
  * <p>A {@code slices:} config ({@link #isSliced()}) has no {@code models}; each slice is merged as
  * the {@code models:} config {@link #forSlice} makes of it, and {@link MergeLayout} says which
- * input layers make which output layers.
+ * input layers make which output layers. A {@code modules:} config ({@link MergeModule}) is one too
+ * once its models are open: {@link MergekitModules#resolve} lays each module out as slices over its
+ * own layers, as mergekit's planner normalizes it, and keeps the modules.
  *
  * <p>A value: equal by content and serializable, so the parsed config travels as it is to Spark
  * executors (inside a merge plan or a model source) and is never re-parsed there. The method is
@@ -47,7 +49,9 @@ import java.util.TreeMap;
  * @param tokenizer the rest of the {@code tokenizer:} block, where one was given
  * @param chatTemplate {@code chat_template}: {@code auto}, a template's name or a Jinja template
  *     ({@link ChatTemplates})
- * @param slices the {@code slices:} list, empty for a {@code models:} config
+ * @param slices the {@code slices:} list, empty for a {@code models:} config (and for a
+ *     {@code modules:} config until {@link MergekitModules#resolve} lays its modules out)
+ * @param modules the {@code modules:} mapping in the order written, empty for the other forms
  * @param ignored what the config says that no part of the merge reads, each as {@code key: why}
  *     (parameters the method does not take, unknown keys): mergekit ignores them, and so does
  *     Mergeval, with a warning
@@ -65,6 +69,7 @@ public record MergeConfig(
         Optional<TokenizerSettings> tokenizer,
         Optional<String> chatTemplate,
         List<MergeSlice> slices,
+        List<MergeModule> modules,
         List<String> ignored) implements Serializable {
 
     public MergeConfig {
@@ -73,6 +78,7 @@ public record MergeConfig(
         models = List.copyOf(models);
         parameters = Collections.unmodifiableMap(new LinkedHashMap<>(parameters));
         slices = List.copyOf(slices);
+        modules = List.copyOf(modules);
         ignored = List.copyOf(ignored);
     }
 
@@ -136,12 +142,23 @@ public record MergeConfig(
     /** This config with errors naming {@code name} as their source. */
     public MergeConfig withSourceName(String name) {
         return new MergeConfig(name, location, mergeMethod, baseModel, models, parameters, dtype, outDtype,
-                tokenizerSource, tokenizer, chatTemplate, slices, ignored);
+                tokenizerSource, tokenizer, chatTemplate, slices, modules, ignored);
     }
 
-    /** True for a {@code slices:} config. */
+    /** This config with {@code slices} in place of its own (a {@code modules:} config laid out). */
+    public MergeConfig withSlices(List<MergeSlice> slices) {
+        return new MergeConfig(sourceName, location, mergeMethod, baseModel, models, parameters, dtype, outDtype,
+                tokenizerSource, tokenizer, chatTemplate, slices, modules, ignored);
+    }
+
+    /** True for a {@code slices:} or {@code modules:} config. */
     public boolean isSliced() {
-        return !slices.isEmpty();
+        return !slices.isEmpty() || !modules.isEmpty();
+    }
+
+    /** True for a {@code modules:} config. */
+    public boolean isModular() {
+        return !modules.isEmpty();
     }
 
     /**
@@ -157,10 +174,29 @@ public record MergeConfig(
             entries.add(new ModelEntry(source.model(), source.parameters()));
         }
         Optional<String> base = sliceBase(index).filter(b -> entries.stream().anyMatch(e -> e.model().equals(b)));
-        Map<String, Object> merged = new LinkedHashMap<>(parameters);
-        slice.parameters().forEach((name, setting) -> merged.put(name, inFrontOf(setting, parameters.get(name))));
+        Map<String, Object> merged = inFrontOf(slice.parameters(), parameters);
         return new MergeConfig(sourceName, location, mergeMethod, base, entries, merged, dtype, outDtype,
-                tokenizerSource, tokenizer, chatTemplate, List.of(), ignored);
+                tokenizerSource, tokenizer, chatTemplate, List.of(), List.of(), ignored);
+    }
+
+    /**
+     * A module's {@code models:} as the {@code models:} config that merges it: the module's
+     * parameters in front of the global ones, the config's base model.
+     */
+    public MergeConfig forModule(MergeModule module) {
+        return new MergeConfig(sourceName, location, mergeMethod, baseModel, module.models(),
+                inFrontOf(module.parameters(), parameters), dtype, outDtype, tokenizerSource, tokenizer, chatTemplate,
+                List.of(), List.of(), ignored);
+    }
+
+    /**
+     * {@code front}'s settings consulted before {@code back}'s ({@link #inFrontOf(Object, Object)}),
+     * with the names only {@code back} has.
+     */
+    static Map<String, Object> inFrontOf(Map<String, Object> front, Map<String, Object> back) {
+        Map<String, Object> merged = new LinkedHashMap<>(back);
+        front.forEach((name, setting) -> merged.put(name, inFrontOf(setting, back.get(name))));
+        return merged;
     }
 
     /**
@@ -207,6 +243,10 @@ public record MergeConfig(
         }
         for (MergeSlice slice : slices) {
             slice.sources().forEach(source -> refs.add(source.model()));
+        }
+        for (MergeModule module : modules) {
+            module.models().forEach(entry -> refs.add(entry.model()));
+            module.slices().forEach(slice -> slice.sources().forEach(source -> refs.add(source.model())));
         }
         return List.copyOf(refs);
     }
@@ -279,27 +319,21 @@ public record MergeConfig(
         ObjectNode root = MergeConfigParser.YAML.createObjectNode();
         root.put("merge_method", mergeMethod);
         baseModel.ifPresent(base -> root.put("base_model", base));
-        if (isSliced()) {
-            var list = root.putArray("slices");
-            for (MergeSlice slice : slices) {
-                ObjectNode out = list.addObject();
-                var sources = out.putArray("sources");
-                for (SliceSource source : slice.sources()) {
-                    ObjectNode m = sources.addObject();
-                    m.put("model", source.model());
-                    m.putArray("layer_range").add(source.start()).add(source.end());
-                    putParameters(m, source.parameters());
+        if (isModular()) {
+            ObjectNode block = root.putObject("modules");
+            for (MergeModule module : modules) {
+                ObjectNode out = block.putObject(module.name());
+                if (module.slices().isEmpty()) {
+                    putModels(out, module.models());
+                } else {
+                    putSlices(out, module.slices());
                 }
-                putParameters(out, slice.parameters());
-                slice.ownBase().ifPresent(base -> out.put("base_model", base));
+                putParameters(out, module.parameters());
             }
+        } else if (isSliced()) {
+            putSlices(root, slices);
         } else {
-            var list = root.putArray("models");
-            for (ModelEntry entry : models) {
-                ObjectNode m = list.addObject();
-                m.put("model", entry.model());
-                putParameters(m, entry.parameters());
-            }
+            putModels(root, models);
         }
         if (!parameters.isEmpty()) {
             root.set("parameters", MergeConfigParser.YAML.valueToTree(new TreeMap<>(parameters)));
@@ -345,6 +379,31 @@ public record MergeConfig(
         }
     }
 
+    private static void putSlices(ObjectNode node, List<MergeSlice> slices) {
+        var list = node.putArray("slices");
+        for (MergeSlice slice : slices) {
+            ObjectNode out = list.addObject();
+            var sources = out.putArray("sources");
+            for (SliceSource source : slice.sources()) {
+                ObjectNode m = sources.addObject();
+                m.put("model", source.model());
+                m.putArray("layer_range").add(source.start()).add(source.end());
+                putParameters(m, source.parameters());
+            }
+            putParameters(out, slice.parameters());
+            slice.ownBase().ifPresent(base -> out.put("base_model", base));
+        }
+    }
+
+    private static void putModels(ObjectNode node, List<ModelEntry> models) {
+        var list = node.putArray("models");
+        for (ModelEntry entry : models) {
+            ObjectNode m = list.addObject();
+            m.put("model", entry.model());
+            putParameters(m, entry.parameters());
+        }
+    }
+
     private static void putParameters(ObjectNode node, Map<String, Object> parameters) {
         if (!parameters.isEmpty()) {
             node.set("parameters", MergeConfigParser.YAML.valueToTree(new TreeMap<>(parameters)));
@@ -361,16 +420,16 @@ public record MergeConfig(
     private Object writeReplace() {
         return new Form(sourceName, location.orElse(null), mergeMethod, baseModel.orElse(null), models, parameters,
                 dtype.orElse(null), outDtype.orElse(null), tokenizerSource.orElse(null), tokenizer.orElse(null),
-                chatTemplate.orElse(null), slices, ignored);
+                chatTemplate.orElse(null), slices, modules, ignored);
     }
 
     /** The serialized form of a {@link MergeConfig}: its components, absent ones null. */
     private record Form(String sourceName, String location, String mergeMethod, String baseModel,
             List<ModelEntry> models, Map<String, Object> parameters, String dtype, String outDtype,
             String tokenizerSource, TokenizerSettings tokenizer, String chatTemplate, List<MergeSlice> slices,
-            List<String> ignored) implements Serializable {
+            List<MergeModule> modules, List<String> ignored) implements Serializable {
         @Serial
-        private static final long serialVersionUID = 4L;
+        private static final long serialVersionUID = 5L;
 
         @Serial
         private Object readResolve() {
@@ -378,7 +437,8 @@ public record MergeConfig(
                     Optional.ofNullable(baseModel), models, parameters, Optional.ofNullable(dtype),
                     Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource),
                     Optional.ofNullable(tokenizer), Optional.ofNullable(chatTemplate),
-                    slices == null ? List.of() : slices, ignored == null ? List.of() : ignored);
+                    slices == null ? List.of() : slices, modules == null ? List.of() : modules,
+                    ignored == null ? List.of() : ignored);
         }
     }
 }

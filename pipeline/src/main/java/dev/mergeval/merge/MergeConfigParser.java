@@ -28,20 +28,18 @@ import org.slf4j.LoggerFactory;
 /**
  * Reads a mergekit YAML config into a {@link MergeConfig}. The YAML is bound to the raw records
  * below, whose values stay YAML nodes so that each is checked here with a message of its own.
- * What mergekit reads and Mergeval does not support ({@code modules}), missing required
- * parameters and values of the wrong type are a {@link BadInputException} whose one-line message
- * names the source and the key, checked in document order: the top-level keys, the method, the
- * scalar settings, each model (or each slice and its sources) in turn, the global parameters, the
- * required parameters, and last the method's own rules ({@link MergeMethod#validate}), which a
- * {@code slices:} config meets slice by slice ({@link MergeConfig#forSlice}). What mergekit
+ * Missing required parameters and values of the wrong type are a {@link BadInputException} whose
+ * one-line message names the source and the key, checked in document order: the top-level keys,
+ * the method, the scalar settings, each model (or each slice and its sources, or each module and
+ * its models or slices) in turn, the global parameters, the required parameters, and last the
+ * method's own rules ({@link MergeMethod#validate}), which a {@code slices:} config meets slice by
+ * slice ({@link MergeConfig#forSlice}) and a {@code modules:} config module by module. What mergekit
  * ignores, Mergeval ignores too, with a warning naming the key: keys the records do not hold, and
  * parameters the method does not read where they are written (mergekit's own test configs give
  * every model a {@code weight}, whichever the method), recorded in {@link MergeConfig#ignored}.
  */
 final class MergeConfigParser {
     private static final Logger LOG = LoggerFactory.getLogger(MergeConfigParser.class);
-    private static final Map<String, String> UNSUPPORTED_KEYS = Map.of(
-            "modules", "modules are not supported; list whole models under 'models'");
     private static final Set<String> DTYPES = Set.of("float32", "float16", "bfloat16", "float64");
 
     /** Reads configs (duplicate keys are an error) and writes {@link MergeConfig#normalizedYaml()}. */
@@ -51,7 +49,11 @@ final class MergeConfigParser {
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     record RawConfig(JsonNode mergeMethod, JsonNode baseModel, JsonNode models, JsonNode parameters,
             JsonNode dtype, JsonNode outDtype, JsonNode tokenizerSource, JsonNode tokenizer, JsonNode chatTemplate,
-            JsonNode slices) {
+            JsonNode slices, JsonNode modules) {
+    }
+
+    /** One entry of {@code modules}. */
+    record RawModule(JsonNode slices, JsonNode models, JsonNode parameters) {
     }
 
     /** The {@code tokenizer:} block. */
@@ -141,25 +143,47 @@ final class MergeConfigParser {
         }
 
         JsonNode modelsNode = raw.models();
-        if (!isAbsent(raw.slices())) {
-            if (!isAbsent(modelsNode)) {
-                throw bad("slices", "give either 'models' or 'slices', not both");
-            }
-            return sliced(raw, method, new MergeConfig(source, Optional.ofNullable(location), method.name(),
-                    Optional.ofNullable(baseModel), List.of(), Map.of(), Optional.ofNullable(dtype),
-                    Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource), Optional.ofNullable(tokenizer),
-                    Optional.ofNullable(chatTemplate), List.of(), List.of()));
+        int forms = (isAbsent(modelsNode) ? 0 : 1) + (isAbsent(raw.slices()) ? 0 : 1) + (isAbsent(raw.modules()) ? 0 : 1);
+        if (forms > 1) {
+            throw bad(isAbsent(raw.modules()) ? "slices" : "modules",
+                    "give exactly one of 'models', 'slices' and 'modules'");
         }
+        MergeConfig top = new MergeConfig(source, Optional.ofNullable(location), method.name(),
+                Optional.ofNullable(baseModel), List.of(), Map.of(), Optional.ofNullable(dtype),
+                Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource), Optional.ofNullable(tokenizer),
+                Optional.ofNullable(chatTemplate), List.of(), List.of(), List.of());
+        if (!isAbsent(raw.slices())) {
+            return sliced(raw, method, top);
+        }
+        if (!isAbsent(raw.modules())) {
+            return modular(raw, method, top);
+        }
+        List<ModelEntry> models = models(modelsNode, "models", method);
+        Map<String, Object> global = parameterBlock(raw.parameters(), "parameters", method.parameters(),
+                method.tensorParameters(), method.name());
+
+        MergeConfig config = new MergeConfig(source, Optional.ofNullable(location), method.name(),
+                Optional.ofNullable(baseModel), models, global, Optional.ofNullable(dtype),
+                Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource), Optional.ofNullable(tokenizer),
+                Optional.ofNullable(chatTemplate), List.of(), List.of(), ignored);
+        checkTokenizerModels(config);
+        checkRequired(config, method);
+        method.validate(config);
+        return config;
+    }
+
+    /** A {@code models:} list (at {@code key}): each model once, with its parameters. */
+    private List<ModelEntry> models(JsonNode modelsNode, String key, MergeMethod method) {
         if (isAbsent(modelsNode)) {
-            throw bad("models", "required: the list of models to merge");
+            throw bad(key, "required: the list of models to merge");
         }
         if (!modelsNode.isArray() || modelsNode.isEmpty()) {
-            throw bad("models", "must be a non-empty list");
+            throw bad(key, "must be a non-empty list");
         }
         List<ModelEntry> models = new ArrayList<>();
         Set<String> seen = new HashSet<>();
         for (int i = 0; i < modelsNode.size(); i++) {
-            String where = "models[" + i + "]";
+            String where = key + "[" + i + "]";
             JsonNode node = modelsNode.get(i);
             if (!node.isObject()) {
                 throw bad(where, "must be a mapping with 'model' and optional 'parameters'");
@@ -172,17 +196,79 @@ final class MergeConfigParser {
             models.add(new ModelEntry(model, parameterBlock(entry.parameters(), where + ".parameters",
                     method.tensorParameters(), List.of(), method.name())));
         }
+        return models;
+    }
+
+    /**
+     * A {@code modules:} config: {@code top} with the modules, in the order written, and the global
+     * parameters. Each module gives {@code models} or {@code slices} (over the module's own layers),
+     * not both, as mergekit's {@code OutputModuleDefinition} requires, and meets the method's rules
+     * as the {@code models:} config ({@link MergeConfig#forModule}) or the slices it merges as.
+     * Whether the modules are those of the models' architecture is checked where the models are
+     * opened ({@link MergekitModules#resolve}).
+     */
+    private MergeConfig modular(RawConfig raw, MergeMethod method, MergeConfig top) {
+        requireLayerwise(method, "modules");
+        JsonNode node = raw.modules();
+        if (!node.isObject() || node.isEmpty()) {
+            throw bad("modules", "must be a non-empty mapping of module names (text_decoder, vision_tower, ...)"
+                    + " to each module's models or slices");
+        }
+        List<MergeModule> modules = new ArrayList<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> field = it.next();
+            String where = "modules." + field.getKey();
+            if (!field.getValue().isObject()) {
+                throw bad(where, "must be a mapping with 'models' or 'slices', and optional 'parameters'");
+            }
+            RawModule entry = bind(field.getValue(), RawModule.class, where + ".");
+            if (isAbsent(entry.models()) == isAbsent(entry.slices())) {
+                throw bad(where, "give either 'models' or 'slices' (mergekit: \"Must specify either output slices"
+                        + " or models to merge\")");
+            }
+            List<ModelEntry> models = isAbsent(entry.models()) ? List.of() : models(entry.models(), where + ".models", method);
+            List<MergeSlice> slices = isAbsent(entry.slices()) ? List.of()
+                    : slices(entry.slices(), where + ".slices", field.getKey(), method);
+            modules.add(new MergeModule(field.getKey(), models, slices, parameterBlock(entry.parameters(),
+                    where + ".parameters", method.parameters(), method.tensorParameters(), method.name())));
+        }
         Map<String, Object> global = parameterBlock(raw.parameters(), "parameters", method.parameters(),
                 method.tensorParameters(), method.name());
-
-        MergeConfig config = new MergeConfig(source, Optional.ofNullable(location), method.name(),
-                Optional.ofNullable(baseModel), models, global, Optional.ofNullable(dtype),
-                Optional.ofNullable(outDtype), Optional.ofNullable(tokenizerSource), Optional.ofNullable(tokenizer),
-                Optional.ofNullable(chatTemplate), List.of(), ignored);
+        MergeConfig config = new MergeConfig(source, top.location(), top.mergeMethod(), top.baseModel(), List.of(),
+                global, top.dtype(), top.outDtype(), top.tokenizerSource(), top.tokenizer(), top.chatTemplate(),
+                List.of(), modules, ignored);
         checkTokenizerModels(config);
-        checkRequired(config, method);
-        method.validate(config);
+        for (MergeModule module : modules) {
+            String where = "modules." + module.name();
+            if (module.slices().isEmpty()) {
+                try {
+                    MergeConfig models = config.forModule(module);
+                    checkRequired(models, method);
+                    method.validate(models);
+                } catch (BadInputException e) {
+                    throw within(e, where + ".");
+                }
+                continue;
+            }
+            MergeConfig sliced = config.withSlices(MergekitModules.folded(module));
+            for (int i = 0; i < module.slices().size(); i++) {
+                try {
+                    MergeConfig slice = sliced.forSlice(i);
+                    checkRequired(slice, method);
+                    method.validate(slice);
+                } catch (BadInputException e) {
+                    throw inSlice(e, where + ".slices[" + i + "]", sliced.sliceBase(i));
+                }
+            }
+        }
         return config;
+    }
+
+    /** {@code e} (keyed at the top level of a config) keyed under {@code prefix}. */
+    private BadInputException within(BadInputException e, String prefix) {
+        String head = source + ": ";
+        String message = e.getMessage();
+        return message.startsWith(head) ? new BadInputException(head + prefix + message.substring(head.length())) : e;
     }
 
     /**
@@ -191,18 +277,13 @@ final class MergeConfigParser {
      * merges as.
      */
     private MergeConfig sliced(RawConfig raw, MergeMethod method, MergeConfig top) {
-        for (ParamDef def : method.parameters()) {
-            if (def.kind().wholeMerge()) {
-                throw bad("slices", method.name() + " reads whole models (parameter '" + def.name()
-                        + "'); it cannot merge slices, list whole models under 'models'");
-            }
-        }
-        List<MergeSlice> slices = slices(raw.slices(), method);
+        requireLayerwise(method, "slices");
+        List<MergeSlice> slices = slices(raw.slices(), "slices", null, method);
         Map<String, Object> global = parameterBlock(raw.parameters(), "parameters", method.parameters(),
                 method.tensorParameters(), method.name());
         MergeConfig config = new MergeConfig(source, top.location(), top.mergeMethod(), top.baseModel(), List.of(),
                 global, top.dtype(), top.outDtype(), top.tokenizerSource(), top.tokenizer(), top.chatTemplate(),
-                slices, ignored);
+                slices, List.of(), ignored);
         checkTokenizerModels(config);
         for (int i = 0; i < slices.size(); i++) {
             MergeConfig slice = config.forSlice(i);
@@ -210,24 +291,35 @@ final class MergeConfigParser {
                 checkRequired(slice, method);
                 method.validate(slice);
             } catch (BadInputException e) {
-                throw inSlice(e, i, config);
+                throw inSlice(e, "slices[" + i + "]", config.sliceBase(i));
             }
         }
         return config;
     }
 
+    /** A method that reads whole models (a {@code wholeMerge} parameter) cannot merge parts of them. */
+    private void requireLayerwise(MergeMethod method, String key) {
+        for (ParamDef def : method.parameters()) {
+            if (def.kind().wholeMerge()) {
+                throw bad(key, method.name() + " reads whole models (parameter '" + def.name()
+                        + "'); it cannot merge " + key + ", list whole models under 'models'");
+            }
+        }
+    }
+
     /**
-     * The {@code slices:} list: each slice's sources (model, {@code layer_range: [start, end)} with
-     * {@code 0 <= start < end}, each model once, all of the same length) and parameters. Whether a
-     * range lies inside its model is checked where the models are opened ({@link MergeLayout}).
+     * A {@code slices:} list (at {@code key}, of {@code module} or null): each slice's sources
+     * (model, {@code layer_range: [start, end)} with {@code 0 <= start < end}, each model once, all of
+     * the same length) and parameters. Whether a range lies inside its model is checked where the
+     * models are opened ({@link MergeLayout}).
      */
-    private List<MergeSlice> slices(JsonNode node, MergeMethod method) {
+    private List<MergeSlice> slices(JsonNode node, String key, String module, MergeMethod method) {
         if (!node.isArray() || node.isEmpty()) {
-            throw bad("slices", "must be a non-empty list of slices, each with 'sources'");
+            throw bad(key, "must be a non-empty list of slices, each with 'sources'");
         }
         List<MergeSlice> slices = new ArrayList<>();
         for (int i = 0; i < node.size(); i++) {
-            String where = "slices[" + i + "]";
+            String where = key + "[" + i + "]";
             if (!node.get(i).isObject()) {
                 throw bad(where, "must be a mapping with 'sources' and optional 'parameters'");
             }
@@ -266,7 +358,7 @@ final class MergeConfigParser {
                         at + ".parameters", method.tensorParameters(), List.of(), method.name())));
             }
             slices.add(new MergeSlice(sources, parameterBlock(raw.parameters(), where + ".parameters",
-                    method.parameters(), method.tensorParameters(), method.name()), base));
+                    method.parameters(), method.tensorParameters(), method.name()), base, module));
         }
         return slices;
     }
@@ -292,13 +384,12 @@ final class MergeConfigParser {
     }
 
     /**
-     * An error of slice {@code index}'s rules ({@link MergeConfig#forSlice}), keyed in the slice:
-     * its {@code models} are the slice's {@code sources}, and a {@code base_model} it lacks is one
-     * that is not among them.
+     * An error of the rules of the slice at {@code where} ({@link MergeConfig#forSlice}), keyed in the
+     * slice: its {@code models} are the slice's {@code sources}, and a {@code base_model} it lacks
+     * ({@code base}, the slice's) is one that is not among them.
      */
-    private BadInputException inSlice(BadInputException e, int index, MergeConfig config) {
+    private BadInputException inSlice(BadInputException e, String where, Optional<String> base) {
         String prefix = source + ": ";
-        String where = "slices[" + index + "]";
         String message = e.getMessage();
         if (!message.startsWith(prefix)) {
             return e;
@@ -307,7 +398,6 @@ final class MergeConfigParser {
         if (rest.startsWith("models")) {
             return new BadInputException(prefix + where + ".sources" + rest.substring("models".length()));
         }
-        Optional<String> base = config.sliceBase(index);
         if (rest.startsWith("base_model: ") && base.isPresent()) {
             return new BadInputException(prefix + where + ".sources: " + rest.substring("base_model: ".length())
                     + ", and base_model '" + base.get() + "' is not one of this slice's sources");
@@ -336,8 +426,7 @@ final class MergeConfigParser {
 
     /**
      * {@code node} (a mapping) bound to {@code type}. A key the type does not hold is ignored at
-     * {@code prefix + key}, with the sorted keys the type holds; at the top level, a key naming
-     * what Mergeval does not support ({@link #UNSUPPORTED_KEYS}) is an error.
+     * {@code prefix + key}, with the sorted keys the type holds.
      */
     private <T> T bind(JsonNode node, Class<T> type, String prefix) {
         JsonNode bound = node;
@@ -346,9 +435,6 @@ final class MergeConfigParser {
                 return YAML.readerFor(type).with(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES).readValue(bound);
             } catch (UnrecognizedPropertyException e) {
                 String key = e.getPropertyName();
-                if (prefix.isEmpty() && UNSUPPORTED_KEYS.containsKey(key)) {
-                    throw bad(key, UNSUPPORTED_KEYS.get(key));
-                }
                 List<String> known = e.getKnownPropertyIds().stream().map(String::valueOf).sorted().toList();
                 ignore(prefix + key, "unknown key (known: " + String.join(", ", known) + ")");
                 ObjectNode rest = bound.deepCopy();

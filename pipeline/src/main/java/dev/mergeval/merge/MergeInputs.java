@@ -181,7 +181,7 @@ public final class MergeInputs implements AutoCloseable {
                     models.put(ref, opener.apply(modelLocations.get(ref)));
                 } catch (BadInputException e) {
                     String key = config.baseModel().filter(ref::equals).isPresent() ? "base_model"
-                            : config.isSliced() ? "slices" : "models";
+                            : config.isModular() ? "modules" : config.isSliced() ? "slices" : "models";
                     throw config.error(key, "model '" + ref + "': " + e.getMessage() + hubHint(ref, e));
                 }
             }
@@ -192,7 +192,8 @@ public final class MergeInputs implements AutoCloseable {
                     throw config.error("parameters." + parameter, e.getMessage());
                 }
             }
-            return new MergeInputs(config, models, extras, modelLocations, extraLocations, conf);
+            return new MergeInputs(MergekitModules.resolve(config, models), models, extras, modelLocations,
+                    extraLocations, conf);
         } catch (RuntimeException e) {
             models.values().forEach(Checkpoint::close);
             extras.values().forEach(Checkpoint::close);

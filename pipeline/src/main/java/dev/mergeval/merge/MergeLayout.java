@@ -40,15 +40,23 @@ import java.util.function.Function;
  * of that layer, or of its last layer. So a single slice over every layer of its models gives the
  * reference's names in its order, exactly the {@code models:} form.
  *
+ * <p>A {@code modules:} config ({@link MergekitModules}) lays out each module so, over the module's
+ * own tensors and layers, in the order the modules are written: its pre-layer tensors from its first
+ * slice, its layers numbered from 0, the rest from its last slice. A tensor of none of the modules is
+ * bad input naming it.
+ *
  * <p>A value (serializable): it travels in the merge plan to the executors.
  *
- * @param numLayers the output's decoder layers
+ * @param numLayers the output's decoder layers (of a modules config, those of the module with the
+ *     token embedding)
  * @param trailing the output's multi-token-prediction layers, after them
  * @param tensors every output tensor, in output order
  * @param layers each output layer's slice and the source layer of each of its models
+ * @param layerKeys of a modules config, the {@code config.json} key counting each module's layers
+ *     (dotted into a sub-config, as {@code text_config.num_hidden_layers}), by module; else empty
  */
-public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List<Layer> layers)
-        implements Serializable {
+public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List<Layer> layers,
+        Map<String, String> layerKeys) implements Serializable {
 
     /**
      * One output tensor.
@@ -72,11 +80,12 @@ public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List
     /**
      * One output layer, for provenance.
      *
-     * @param layer its index in the output
+     * @param layer its index in the output (in its module's layers)
      * @param slice the slice it comes from
      * @param sources the layer of each source model it is merged from
+     * @param module its module, of a {@code modules:} config; else null
      */
-    public record Layer(int layer, int slice, Map<String, Integer> sources) implements Serializable {
+    public record Layer(int layer, int slice, Map<String, Integer> sources, String module) implements Serializable {
         public Layer {
             sources = Collections.unmodifiableMap(new LinkedHashMap<>(sources));
         }
@@ -85,6 +94,7 @@ public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List
     public MergeLayout {
         tensors = List.copyOf(tensors);
         layers = List.copyOf(layers);
+        layerKeys = Collections.unmodifiableMap(new LinkedHashMap<>(layerKeys));
     }
 
     /**
@@ -107,6 +117,31 @@ public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List
      * layers too ({@link #writeDerivedLayerTypes}).
      */
     public void layOutPerLayerKeys(ObjectNode config, Function<String, JsonNode> configOf) {
+        if (layerKeys.isEmpty()) {
+            layOutPerLayerKeys(config, configOf, layers);
+            return;
+        }
+        // Each module's lists are in the (sub-)config that counts its layers.
+        layerKeys.forEach((module, key) -> {
+            int dot = key.lastIndexOf('.');
+            String sub = dot < 0 ? null : key.substring(0, dot);
+            JsonNode own = sub == null ? config : at(config, sub);
+            if (own instanceof ObjectNode node) {
+                layOutPerLayerKeys(node, ref -> sub == null ? configOf.apply(ref) : at(configOf.apply(ref), sub),
+                        layers.stream().filter(l -> module.equals(l.module())).toList());
+            }
+        });
+    }
+
+    /** The node at a dotted {@code path} under {@code node}, or null. */
+    private static JsonNode at(JsonNode node, String path) {
+        for (String part : path.split("\\.")) {
+            node = node == null ? null : node.get(part);
+        }
+        return node;
+    }
+
+    private static void layOutPerLayerKeys(ObjectNode config, Function<String, JsonNode> configOf, List<Layer> layers) {
         for (String key : PER_LAYER_KEYS) {
             JsonNode own = config.get(key);
             if (own == null || !own.isArray()) {
@@ -130,7 +165,7 @@ public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List
                 config.set(key, out);
             }
         }
-        writeDerivedLayerTypes(config, configOf);
+        writeDerivedLayerTypes(config, configOf, layers);
     }
 
     /**
@@ -141,7 +176,8 @@ public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List
      * or of Qwen2/3 with sliding windows above {@code max_window_layers}. transformers 4.53 and
      * later read the list; older versions ignore it.
      */
-    private void writeDerivedLayerTypes(ObjectNode config, Function<String, JsonNode> configOf) {
+    private static void writeDerivedLayerTypes(ObjectNode config, Function<String, JsonNode> configOf,
+            List<Layer> layers) {
         if (config.has("layer_types")) {
             return;
         }
@@ -202,82 +238,158 @@ public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List
      */
     public static MergeLayout of(MergeConfig config, Map<String, Checkpoint> models) {
         List<MergeSlice> slices = config.slices();
+        Checkpoint reference = models.get(config.baseModel().orElse(config.inputModels().get(0)));
+        Map<String, LayerStack> stacks = config.isModular() ? MergekitModules.stacks(reference)
+                : Map.of(MergekitModules.DEFAULT, LayerStack.WHOLE);
         for (int i = 0; i < slices.size(); i++) {
+            LayerStack stack = stackOf(slices.get(i), stacks);
             for (int j = 0; j < slices.get(i).sources().size(); j++) {
                 SliceSource s = slices.get(i).sources().get(j);
-                int n = layerCount(models.get(s.model()));
+                int n = stack.layerCount(models.get(s.model()));
                 if (s.end() > n) {
-                    throw config.error("slices[" + i + "].sources[" + j + "].layer_range", "[" + s.start() + ", "
+                    throw config.error(sliceKey(config, i) + ".sources[" + j + "].layer_range", "[" + s.start() + ", "
                             + s.end() + ") is outside model '" + s.model() + "', which has " + n + " layers [0, "
-                            + n + ")");
+                            + n + ")" + (config.isModular() ? " in module " + stack.module() : ""));
                 }
             }
         }
-        models.forEach((ref, model) -> {
-            List<String> stacks = MergeInputs.weights(model).stream().map(TensorMerger::layerStack)
-                    .filter(Objects::nonNull).distinct().toList();
-            if (stacks.size() > 1) {
-                throw config.error("slices", "model '" + ref + "' has " + stacks.size() + " stacks of layers "
-                        + stacks + " (a multimodal model?), which layer ranges would mix; merge it with models:");
-            }
-        });
-        Map<String, Map<Integer, List<String>>> byLayer = new HashMap<>();
-        models.forEach((ref, model) -> byLayer.put(ref, byLayer(model)));
-        Checkpoint reference = models.get(config.baseModel().orElse(config.inputModels().get(0)));
+        if (!config.isModular()) {
+            models.forEach((ref, model) -> {
+                List<String> names = MergeInputs.weights(model).stream().map(TensorMerger::layerStack)
+                        .filter(Objects::nonNull).distinct().toList();
+                if (names.size() > 1) {
+                    throw config.error("slices", "model '" + ref + "' has " + names.size() + " stacks of layers "
+                            + names + " (a multimodal model?), which layer ranges would mix; merge it with models:,"
+                            + " or with modules: where mergekit defines its modules");
+                }
+            });
+        }
+        Map<String, Function<String, LayerStack>> moduleOf = new HashMap<>();
+        models.forEach((ref, model) -> moduleOf.put(ref, modules(config, ref, model, stacks)));
         List<Route> routes = new ArrayList<>();
-        for (String name : MergeInputs.weights(reference)) {
-            if (TensorMerger.layerIndex(name) < 0) {
-                // mergekit plans them with its module-level reader, which stays at t = 0.
-                routes.add(route(config, models, TensorMerger.isPreWeight(name) ? 0 : slices.size() - 1, 0.0,
-                        name, name, Map.of()));
-            }
-        }
         List<Layer> layers = new ArrayList<>();
-        for (int i = 0; i < slices.size(); i++) {
-            List<SliceSource> sources = slices.get(i).sources();
-            int n = slices.get(i).layers();
-            for (int j = 0; j < n; j++) {
-                int k = layers.size();
-                Map<String, Integer> from = new LinkedHashMap<>();
-                for (SliceSource s : sources) {
-                    from.put(s.model(), s.start() + j);
+        Map<String, String> layerKeys = new LinkedHashMap<>();
+        int decoderLayers = -1;
+        int trailing = 0;
+        for (int first = 0; first < slices.size(); ) {
+            LayerStack stack = stackOf(slices.get(first), stacks);
+            int last = first;
+            while (last + 1 < slices.size() && Objects.equals(slices.get(last + 1).module(), slices.get(first).module())) {
+                last++;
+            }
+            Map<String, Map<Integer, List<String>>> byLayer = new HashMap<>();
+            models.forEach((ref, model) -> byLayer.put(ref, byLayer(model, stack, moduleOf.get(ref))));
+            boolean embedding = false;
+            for (String name : MergeInputs.weights(reference)) {
+                if (moduleOf.get(refOf(config)).apply(name) == stack && stack.layerIndex(name) < 0) {
+                    // mergekit plans them with its module-level reader, which stays at t = 0.
+                    routes.add(route(config, models, stack, stack.isPre(name) ? first : last, 0.0, name, name, Map.of()));
+                    embedding |= EmbeddingRows.isEmbedding(name);
                 }
-                layers.add(new Layer(k, i, from));
-                double t = n > 1 ? j / (double) (n - 1) : 1.0;
-                SliceSource first = sources.get(0);
-                List<String> names = byLayer.get(first.model()).getOrDefault(first.start() + j, List.of());
-                for (String name : names) {
-                    routes.add(route(config, models, i, t, TensorMerger.withLayerIndex(name, k), name, from));
-                }
-                for (SliceSource s : sources) {
-                    int have = byLayer.get(s.model()).getOrDefault(s.start() + j, List.of()).size();
-                    int want = names.size();
-                    if (have != want) {
-                        throw config.error("slices[" + i + "].sources", "layer " + (s.start() + j) + " of '"
-                                + s.model() + "' has " + have + " tensors, layer " + (first.start() + j) + " of '"
-                                + first.model() + "' has " + want);
+            }
+            int before = layers.size();
+            String module = config.isModular() ? stack.module() : null;
+            for (int i = first; i <= last; i++) {
+                List<SliceSource> sources = slices.get(i).sources();
+                int n = slices.get(i).layers();
+                for (int j = 0; j < n; j++) {
+                    int k = layers.size() - before;
+                    Map<String, Integer> from = new LinkedHashMap<>();
+                    for (SliceSource s : sources) {
+                        from.put(s.model(), s.start() + j);
+                    }
+                    layers.add(new Layer(k, i, from, module));
+                    double t = n > 1 ? j / (double) (n - 1) : 1.0;
+                    SliceSource firstSource = sources.get(0);
+                    List<String> names = byLayer.get(firstSource.model()).getOrDefault(firstSource.start() + j, List.of());
+                    for (String name : names) {
+                        routes.add(route(config, models, stack, i, t, stack.withLayerIndex(name, k), name, from));
+                    }
+                    for (SliceSource s : sources) {
+                        int have = byLayer.get(s.model()).getOrDefault(s.start() + j, List.of()).size();
+                        int want = names.size();
+                        if (have != want) {
+                            throw config.error(sliceKey(config, i) + ".sources", "layer " + (s.start() + j) + " of '"
+                                    + s.model() + "' has " + have + " tensors, layer " + (firstSource.start() + j)
+                                    + " of '" + firstSource.model() + "' has " + want);
+                        }
                     }
                 }
             }
-        }
-        int last = slices.size() - 1;
-        List<SliceSource> lastSources = slices.get(last).sources();
-        int trailing = lastSources.stream().mapToInt(s -> trailingHeld(models.get(s.model()), byLayer.get(s.model())))
-                .min().orElse(0);
-        for (int k = 0; k < trailing; k++) {
-            Map<String, Integer> from = new LinkedHashMap<>();
-            for (SliceSource s : lastSources) {
-                from.put(s.model(), layerCount(models.get(s.model())) + k);
+            if (!config.isModular()) {
+                List<SliceSource> lastSources = slices.get(last).sources();
+                trailing = lastSources.stream()
+                        .mapToInt(s -> trailingHeld(models.get(s.model()), byLayer.get(s.model()))).min().orElse(0);
+                for (int k = 0; k < trailing; k++) {
+                    Map<String, Integer> from = new LinkedHashMap<>();
+                    for (SliceSource s : lastSources) {
+                        from.put(s.model(), layerCount(models.get(s.model())) + k);
+                    }
+                    SliceSource firstSource = lastSources.get(0);
+                    for (String name : byLayer.get(firstSource.model()).get(from.get(firstSource.model()))) {
+                        routes.add(route(config, models, stack, last, 1.0,
+                                TensorMerger.withLayerIndex(name, layers.size() + k), name, from));
+                    }
+                }
+            } else if (stack.layersKey() != null) {
+                layerKeys.put(stack.module(), stack.layersKey());
             }
-            SliceSource first = lastSources.get(0);
-            for (String name : byLayer.get(first.model()).get(from.get(first.model()))) {
-                routes.add(route(config, models, last, 1.0, TensorMerger.withLayerIndex(name, layers.size() + k), name,
-                        from));
+            if (embedding || decoderLayers < 0) {
+                decoderLayers = layers.size() - before;
             }
+            first = last + 1;
         }
         routes = withCommonTokenRows(routes);
         checkInputs(config, models, routes);
-        return new MergeLayout(layers.size(), trailing, ordered(routes, reference), layers);
+        return new MergeLayout(config.isModular() ? decoderLayers : layers.size(), trailing, ordered(routes, reference),
+                layers, layerKeys);
+    }
+
+    /** The reference model's reference: the base model, else the first. */
+    private static String refOf(MergeConfig config) {
+        return config.baseModel().orElse(config.inputModels().get(0));
+    }
+
+    /** The stack a slice lays out: its module's, or the whole model's. */
+    private static LayerStack stackOf(MergeSlice slice, Map<String, LayerStack> stacks) {
+        return slice.module() == null ? LayerStack.WHOLE : stacks.get(slice.module());
+    }
+
+    /**
+     * Where {@code model}'s tensors belong among {@code stacks}: every tensor to the whole model's
+     * stack, except for a modules config, where a tensor of the reference model in no module is
+     * bad input naming it.
+     */
+    private static Function<String, LayerStack> modules(MergeConfig config, String ref, Checkpoint model,
+            Map<String, LayerStack> stacks) {
+        if (!config.isModular()) {
+            return name -> LayerStack.WHOLE;
+        }
+        Map<String, LayerStack> of = new HashMap<>();
+        for (String name : MergeInputs.weights(model)) {
+            LayerStack stack = MergekitModules.moduleOf(name, stacks);
+            if (stack == null && ref.equals(refOf(config))) {
+                throw config.error("modules", "model '" + ref + "' tensor " + name + " is in none of the modules "
+                        + String.join(", ", stacks.keySet()) + " of its architecture as mergekit defines them"
+                        + " (mergekit would leave it out); merge the model with models:");
+            }
+            of.put(name, stack);
+        }
+        return of::get;
+    }
+
+    /** The key of slice {@code index} in the config as written, for errors. */
+    private static String sliceKey(MergeConfig config, int index) {
+        String module = config.slices().get(index).module();
+        if (module == null) {
+            return "slices[" + index + "]";
+        }
+        int first = index;
+        while (first > 0 && module.equals(config.slices().get(first - 1).module())) {
+            first--;
+        }
+        boolean asModels = config.modules().stream().anyMatch(m -> m.name().equals(module) && m.slices().isEmpty());
+        return "modules." + module + (asModels ? ".models" : ".slices[" + (index - first) + "]");
     }
 
     /**
@@ -304,17 +416,17 @@ public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List
      * The route of output tensor {@code out} of slice {@code slice}, read as {@code name} with its
      * layer index replaced by each model's source layer in {@code from} (as is where it has none).
      */
-    private static Route route(MergeConfig config, Map<String, Checkpoint> models, int slice, double t,
-            String out, String name, Map<String, Integer> from) {
+    private static Route route(MergeConfig config, Map<String, Checkpoint> models, LayerStack stack, int slice,
+            double t, String out, String name, Map<String, Integer> from) {
         Map<String, String> inputs = new LinkedHashMap<>();
         for (String model : config.forSlice(slice).inputModels()) {
-            inputs.put(model, from.containsKey(model) ? TensorMerger.withLayerIndex(name, from.get(model)) : name);
+            inputs.put(model, from.containsKey(model) ? stack.withLayerIndex(name, from.get(model)) : name);
         }
         String firstModel = inputs.keySet().iterator().next();
         Checkpoint first = models.get(firstModel);
         String firstName = inputs.get(firstModel);
         if (!first.contains(firstName)) {
-            throw config.error("slices[" + slice + "].sources", "model '" + firstModel + "' has no tensor '"
+            throw config.error(sliceKey(config, slice) + ".sources", "model '" + firstModel + "' has no tensor '"
                     + firstName + "'");
         }
         TensorInfo info = first.info(firstName);
@@ -351,7 +463,8 @@ public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List
             });
         }
         if (!problems.isEmpty()) {
-            throw new BadInputException(config.sourceName() + ": slices: inputs are not compatible ("
+            throw new BadInputException(config.sourceName() + ": " + (config.isModular() ? "modules" : "slices")
+                    + ": inputs are not compatible ("
                     + problems.size() + " problem" + (problems.size() == 1 ? "" : "s") + "): "
                     + String.join("; ", problems));
         }
@@ -407,17 +520,29 @@ public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List
      * multi-token-prediction layers, their number here.
      */
     public void writeLayerCounts(ObjectNode config) {
+        if (!layerKeys.isEmpty()) {
+            // mergekit's set_config_value of each module's num_layers_config_key.
+            layerKeys.forEach((module, key) -> {
+                int dot = key.lastIndexOf('.');
+                JsonNode parent = dot < 0 ? config : at(config, key.substring(0, dot));
+                if (parent instanceof ObjectNode node) {
+                    node.put(key.substring(dot + 1), (int) layers.stream().filter(l -> module.equals(l.module())).count());
+                }
+            });
+            return;
+        }
         setLayerCount(config, numLayers);
         if (config.has(LayerPositions.TRAILING_KEY)) {
             config.put(LayerPositions.TRAILING_KEY, trailing);
         }
     }
 
-    /** The tensors of each layer of {@code model}, in its order. */
-    private static Map<Integer, List<String>> byLayer(Checkpoint model) {
+    /** The tensors of each layer of {@code model} in {@code stack} ({@code moduleOf} tells), in its order. */
+    private static Map<Integer, List<String>> byLayer(Checkpoint model, LayerStack stack,
+            Function<String, LayerStack> moduleOf) {
         Map<Integer, List<String>> layers = new HashMap<>();
         for (String name : MergeInputs.weights(model)) {
-            int layer = TensorMerger.layerIndex(name);
+            int layer = moduleOf.apply(name) == stack ? stack.layerIndex(name) : -1;
             if (layer >= 0) {
                 layers.computeIfAbsent(layer, l -> new ArrayList<>()).add(name);
             }

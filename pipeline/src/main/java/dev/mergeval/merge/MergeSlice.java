@@ -15,12 +15,19 @@ import java.util.Optional;
  * as mergekit's {@code ConfigReader.base_model}.
  *
  * @param baseModel the slice's own {@code base_model}, or null where it has none
+ * @param module the module of a {@code modules:} config the slice lays out ({@link MergeModule}), or
+ *     null for a {@code slices:} config's
  */
-public record MergeSlice(List<SliceSource> sources, Map<String, Object> parameters, String baseModel)
+public record MergeSlice(List<SliceSource> sources, Map<String, Object> parameters, String baseModel, String module)
         implements Serializable {
     public MergeSlice {
         sources = List.copyOf(sources);
         parameters = Collections.unmodifiableMap(new LinkedHashMap<>(parameters));
+    }
+
+    /** A slice of a {@code slices:} config. */
+    public MergeSlice(List<SliceSource> sources, Map<String, Object> parameters, String baseModel) {
+        this(sources, parameters, baseModel, null);
     }
 
     /** The number of output layers the slice makes. */

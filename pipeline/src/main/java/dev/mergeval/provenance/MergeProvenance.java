@@ -101,11 +101,13 @@ public record MergeProvenance(
     /**
      * An output layer of a merge of layer slices.
      *
-     * @param layer   its index in the output
+     * @param layer   its index in the output (in its module's layers)
      * @param slice   the index of the slice it comes from
      * @param sources the layer of each source model it was merged from, by model reference
+     * @param module  its module, for a {@code modules:} config (absent otherwise)
      */
-    public record Layer(int layer, int slice, Map<String, Integer> sources) {
+    public record Layer(int layer, int slice, Map<String, Integer> sources,
+            @JsonInclude(JsonInclude.Include.NON_NULL) String module) {
     }
 
     /** A work unit: its id, group, bytes written and the tensor slices it computes. */

@@ -278,7 +278,7 @@ public final class MergeJob {
             return null;
         }
         return plan.layout().layers().stream()
-                .map(l -> new MergeProvenance.Layer(l.layer(), l.slice(), l.sources())).toList();
+                .map(l -> new MergeProvenance.Layer(l.layer(), l.slice(), l.sources(), l.module())).toList();
     }
 
     private static long lap(Map<String, Long> phases, String phase, long since) {

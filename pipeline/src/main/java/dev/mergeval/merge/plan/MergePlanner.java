@@ -12,6 +12,7 @@ import dev.mergeval.merge.AnalysisRunner;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.MergeInputs;
 import dev.mergeval.merge.MergeLayout;
+import dev.mergeval.merge.MergekitArchitectures;
 import dev.mergeval.merge.PlanAnalysis;
 import dev.mergeval.merge.TensorMerger;
 import dev.mergeval.merge.VocabularyAlignment;
@@ -164,7 +165,8 @@ final class MergePlanner {
             if (alignment != null) {
                 MergeInputs.remember(planId, alignment);
             }
-            return new MergePlan(planId, config, seed, inputs, copySource, merger.positions(), tensors,
+            // A modules config travels laid out as slices, as the layout routes it.
+            return new MergePlan(planId, open.config(), seed, inputs, copySource, merger.positions(), tensors,
                     options.maxShardBytes(), units, options.chunkElements(), analysis, merger.params(mergedNames),
                     layout, files);
         }

@@ -513,7 +513,7 @@ class SlicesMergeTest {
                 () -> MergeJob.run(request(frankenmerge().replace(b, multimodal.toString()), dir), executor(1), CONF));
         assertEquals("test.yaml: slices: model '" + multimodal + "' has 2 stacks of layers [model.layers.,"
                 + " vision_tower.encoder.layers.] (a multimodal model?), which layer ranges would mix; merge it with"
-                + " models:", e.getMessage());
+                + " models:, or with modules: where mergekit defines its modules", e.getMessage());
         assertFalse(Files.exists(dir), "nothing published");
     }
 

@@ -1,4 +1,4 @@
-package dev.mergeval.merge.plan;
+package dev.mergeval.merge;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -23,10 +23,10 @@ import java.util.Optional;
  * models of different definitions without {@code --allow-crimes}; a model it has no definition for
  * has its layout inferred from the tensors, and then nothing is compared.
  */
-final class MergekitArchitectures {
+public final class MergekitArchitectures {
 
     /** One of mergekit's definitions: its file (or class) and the {@code model_type} it expects. */
-    record Definition(String name, String modelType) {
+    public record Definition(String name, String modelType) {
     }
 
     private static final String TABLE = "/dev/mergeval/merge/mergekit-architectures.tsv";
@@ -37,7 +37,7 @@ final class MergekitArchitectures {
     }
 
     /** mergekit's definition for a model with this {@code config.json}, or empty where it has none. */
-    static Optional<Definition> of(ObjectNode config) {
+    public static Optional<Definition> of(ObjectNode config) {
         JsonNode names = config == null ? null : config.path("architectures");
         if (names == null || !names.isArray() || names.isEmpty()) {
             return Optional.empty();

@@ -1,4 +1,4 @@
-package dev.mergeval.merge.plan;
+package dev.mergeval.merge;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
