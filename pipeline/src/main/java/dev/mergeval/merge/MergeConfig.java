@@ -17,8 +17,8 @@ import java.util.Optional;
 import java.util.TreeMap;
 
 /**
- * A validated mergekit merge configuration restricted to what Mergeval supports: {@code models}
- * or {@code slices}, {@code merge_method}, {@code base_model}, {@code parameters}, {@code dtype},
+ * A validated mergekit merge configuration restricted to what Mergeval supports: {@code models},
+ * {@code slices} or {@code modules}, {@code merge_method}, {@code base_model}, {@code parameters}, {@code dtype},
  * {@code out_dtype}, {@code tokenizer_source} ({@code base}, {@code union} or a model path) or the
  * {@code tokenizer:} block, and {@code chat_template}.
  * {@link #parse} reads and checks one (see {@link MergeConfigParser} for what is rejected); the

@@ -253,12 +253,12 @@ public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List
                 }
             }
         }
-        if (!config.isModular()) {
+        if (stacks.containsKey(MergekitModules.DEFAULT)) {
             models.forEach((ref, model) -> {
                 List<String> names = MergeInputs.weights(model).stream().map(TensorMerger::layerStack)
                         .filter(Objects::nonNull).distinct().toList();
                 if (names.size() > 1) {
-                    throw config.error("slices", "model '" + ref + "' has " + names.size() + " stacks of layers "
+                    throw config.error(config.isModular() ? "modules." + MergekitModules.DEFAULT : "slices", "model '" + ref + "' has " + names.size() + " stacks of layers "
                             + names + " (a multimodal model?), which layer ranges would mix; merge it with models:,"
                             + " or with modules: where mergekit defines its modules");
                 }
@@ -316,7 +316,7 @@ public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List
                     }
                 }
             }
-            if (!config.isModular()) {
+            if (stack == LayerStack.WHOLE) {
                 List<SliceSource> lastSources = slices.get(last).sources();
                 trailing = lastSources.stream()
                         .mapToInt(s -> trailingHeld(models.get(s.model()), byLayer.get(s.model()))).min().orElse(0);

@@ -20,6 +20,7 @@ import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
+import dev.mergeval.runtime.TinyModels;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -240,6 +241,35 @@ class ModulesMergeTest {
         assertTrue(unknown.getMessage().startsWith("test.yaml: modules.audio_tower: model '" + a
                 + "' (Mistral3ForConditionalGeneration) has no module 'audio_tower'; its modules: text_decoder,"), unknown.getMessage());
         assertFalse(Files.exists(dir), "nothing published");
+    }
+
+    /**
+     * A model mergekit defines by one module (a Llama) has the module {@code default}: its slices
+     * are the {@code slices:} form byte for byte, and another module's name is bad input.
+     */
+    @Test
+    void aModelOfOneModuleHasTheModuleDefault(@TempDir Path out) throws IOException {
+        ObjectNode config = TinyModels.llamaConfig().put("num_hidden_layers", 4).put("tie_word_embeddings", false);
+        String x = TinyModels.write(out.resolve("x"), config, DType.BF16, 1, Long.MAX_VALUE).toString();
+        String y = TinyModels.write(out.resolve("y"), config, DType.BF16, 2, Long.MAX_VALUE).toString();
+        String slices = """
+                  - sources: [{model: %1$s, layer_range: [0, 3]}]
+                  - sources: [{model: %2$s, layer_range: [2, 4]}]
+                """.formatted(x, y);
+        Path viaSlices = out.resolve("slices");
+        Path viaModules = out.resolve("modules");
+        MergeJob.run(request("merge_method: passthrough\nslices:\n" + slices, viaSlices), executor(1), CONF);
+        MergeJob.run(request("merge_method: passthrough\nmodules:\n  default:\n    slices:\n"
+                + slices.indent(4), viaModules), executor(2), CONF);
+        Map<String, String> hashes = MergeJobTest.shardHashes(viaSlices, false);
+        assertFalse(hashes.isEmpty());
+        assertEquals(hashes, MergeJobTest.shardHashes(viaModules, false));
+        assertEquals(5, Mappers.JSON.readTree(viaModules.resolve("config.json").toFile()).get("num_hidden_layers").asInt());
+        BadInputException e = assertThrows(BadInputException.class, () -> MergeJob.run(request(
+                "merge_method: passthrough\nmodules:\n  text_decoder:\n    models: [{model: " + x + "}]\n",
+                out.resolve("bad")), executor(1), CONF));
+        assertEquals("test.yaml: modules.text_decoder: model '" + x + "' (LlamaForCausalLM) has no module"
+                + " 'text_decoder'; its modules: default", e.getMessage());
     }
 
     /** A layer range beyond a module's layers names the module's slice and its layer count. */
