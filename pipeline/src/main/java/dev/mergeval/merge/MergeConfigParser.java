@@ -143,7 +143,8 @@ final class MergeConfigParser {
         }
 
         JsonNode modelsNode = raw.models();
-        int forms = (isAbsent(modelsNode) ? 0 : 1) + (isAbsent(raw.slices()) ? 0 : 1) + (isAbsent(raw.modules()) ? 0 : 1);
+        int forms = (isAbsent(modelsNode) ? 0 : 1) + (isAbsent(raw.slices()) ? 0 : 1)
+                + (isAbsent(raw.modules()) ? 0 : 1);
         if (forms > 1) {
             throw bad(isAbsent(raw.modules()) ? "slices" : "modules",
                     "give exactly one of 'models', 'slices' and 'modules'");
@@ -226,7 +227,8 @@ final class MergeConfigParser {
                 throw bad(where, "give either 'models' or 'slices' (mergekit: \"Must specify either output slices"
                         + " or models to merge\")");
             }
-            List<ModelEntry> models = isAbsent(entry.models()) ? List.of() : models(entry.models(), where + ".models", method);
+            List<ModelEntry> models = isAbsent(entry.models()) ? List.of()
+                    : models(entry.models(), where + ".models", method);
             List<MergeSlice> slices = isAbsent(entry.slices()) ? List.of()
                     : slices(entry.slices(), where + ".slices", field.getKey(), method);
             modules.add(new MergeModule(field.getKey(), models, slices, parameterBlock(entry.parameters(),

@@ -258,7 +258,8 @@ public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List
                 List<String> names = MergeInputs.weights(model).stream().map(TensorMerger::layerStack)
                         .filter(Objects::nonNull).distinct().toList();
                 if (names.size() > 1) {
-                    throw config.error(config.isModular() ? "modules." + MergekitModules.DEFAULT : "slices", "model '" + ref + "' has " + names.size() + " stacks of layers "
+                    String key = config.isModular() ? "modules." + MergekitModules.DEFAULT : "slices";
+                    throw config.error(key, "model '" + ref + "' has " + names.size() + " stacks of layers "
                             + names + " (a multimodal model?), which layer ranges would mix; merge it with models:,"
                             + " or with modules: where mergekit defines its modules");
                 }
@@ -274,7 +275,8 @@ public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List
         for (int first = 0; first < slices.size(); ) {
             LayerStack stack = stackOf(slices.get(first), stacks);
             int last = first;
-            while (last + 1 < slices.size() && Objects.equals(slices.get(last + 1).module(), slices.get(first).module())) {
+            String module = slices.get(first).module();
+            while (last + 1 < slices.size() && Objects.equals(slices.get(last + 1).module(), module)) {
                 last++;
             }
             Map<String, Map<Integer, List<String>>> byLayer = new HashMap<>();
@@ -283,12 +285,13 @@ public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List
             for (String name : MergeInputs.weights(reference)) {
                 if (moduleOf.get(refOf(config)).apply(name) == stack && stack.layerIndex(name) < 0) {
                     // mergekit plans them with its module-level reader, which stays at t = 0.
-                    routes.add(route(config, models, stack, stack.isPre(name) ? first : last, 0.0, name, name, Map.of()));
+                    int slice = stack.isPre(name) ? first : last;
+                    routes.add(route(config, models, stack, slice, 0.0, name, name, Map.of()));
                     embedding |= EmbeddingRows.isEmbedding(name);
                 }
             }
             int before = layers.size();
-            String module = config.isModular() ? stack.module() : null;
+            String layerModule = config.isModular() ? stack.module() : null;
             for (int i = first; i <= last; i++) {
                 List<SliceSource> sources = slices.get(i).sources();
                 int n = slices.get(i).layers();
@@ -298,10 +301,11 @@ public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List
                     for (SliceSource s : sources) {
                         from.put(s.model(), s.start() + j);
                     }
-                    layers.add(new Layer(k, i, from, module));
+                    layers.add(new Layer(k, i, from, layerModule));
                     double t = n > 1 ? j / (double) (n - 1) : 1.0;
                     SliceSource firstSource = sources.get(0);
-                    List<String> names = byLayer.get(firstSource.model()).getOrDefault(firstSource.start() + j, List.of());
+                    List<String> names = byLayer.get(firstSource.model())
+                            .getOrDefault(firstSource.start() + j, List.of());
                     for (String name : names) {
                         routes.add(route(config, models, stack, i, t, stack.withLayerIndex(name, k), name, from));
                     }
@@ -526,7 +530,8 @@ public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List
                 int dot = key.lastIndexOf('.');
                 JsonNode parent = dot < 0 ? config : at(config, key.substring(0, dot));
                 if (parent instanceof ObjectNode node) {
-                    node.put(key.substring(dot + 1), (int) layers.stream().filter(l -> module.equals(l.module())).count());
+                    long count = layers.stream().filter(l -> module.equals(l.module())).count();
+                    node.put(key.substring(dot + 1), (int) count);
                 }
             });
             return;

@@ -108,7 +108,8 @@ public final class MergekitModules {
 
         /** Whether {@code tensor} is one of the module's listed weights. */
         boolean lists(String tensor) {
-            return pre.contains(tensor) || post.contains(tensor) || layers.stream().anyMatch(p -> p.matcher(tensor).matches());
+            return pre.contains(tensor) || post.contains(tensor)
+                    || layers.stream().anyMatch(p -> p.matcher(tensor).matches());
         }
 
         /** Whether {@code tensor}, listed by no module, continues one of this module's layer names. */
@@ -170,8 +171,8 @@ public final class MergekitModules {
             listed.add(module.name());
             if (!available.containsKey(module.name())) {
                 throw config.error("modules." + module.name(), "model '" + referenceRef + "' "
-                        + architecture(models.get(referenceRef)) + " has no module '" + module.name() + "'; its modules: "
-                        + String.join(", ", available.keySet()));
+                        + architecture(models.get(referenceRef)) + " has no module '" + module.name()
+                        + "'; its modules: " + String.join(", ", available.keySet()));
             }
         }
         List<String> missing = available.keySet().stream().filter(m -> !listed.contains(m)).toList();
@@ -201,7 +202,8 @@ public final class MergekitModules {
                 }
                 if (!sources.isEmpty() && sources.get(0).layers() != layers) {
                     throw config.error(where, "model '" + entry.model() + "' has " + layers + " layers in module "
-                            + module.name() + ", model '" + sources.get(0).model() + "' has " + sources.get(0).layers());
+                            + module.name() + ", model '" + sources.get(0).model() + "' has "
+                            + sources.get(0).layers());
                 }
                 sources.add(new SliceSource(entry.model(), 0, layers, entry.parameters()));
             }
@@ -260,7 +262,8 @@ public final class MergekitModules {
                     continue;
                 }
                 String[] f = line.split("\t", -1);
-                rows.computeIfAbsent(f[0], k -> new LinkedHashMap<>()).computeIfAbsent(f[1], k -> new ArrayList<>()).add(f);
+                rows.computeIfAbsent(f[0], k -> new LinkedHashMap<>())
+                        .computeIfAbsent(f[1], k -> new ArrayList<>()).add(f);
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + TABLE, e);
