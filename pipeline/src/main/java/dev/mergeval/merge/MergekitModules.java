@@ -1,6 +1,7 @@
 package dev.mergeval.merge;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.Checkpoint;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -43,7 +44,11 @@ public final class MergekitModules {
 
     private static final String TABLE = "/dev/mergeval/merge/mergekit-modules.tsv";
     private static final String LAYER_INDEX = "${layer_index}";
-    private static final Map<String, List<Module>> BY_DEFINITION = load();
+
+    /** The table, read when a modules config is first laid out (a plain merge never reads it). */
+    private static final class Table {
+        static final Map<String, List<Module>> BY_DEFINITION = load();
+    }
 
     private MergekitModules() {
     }
@@ -135,13 +140,13 @@ public final class MergekitModules {
     }
 
     /**
-     * The modules of the architecture of {@code reference} (by its {@code config.json}, as
+     * The modules of the architecture of a model with this {@code config.json} (as
      * {@link MergekitArchitectures} finds mergekit's definition), in the definition's order; one
      * {@link #DEFAULT} module where the definition has no modules, or there is none.
      */
-    static List<LayerStack> modulesOf(Checkpoint reference) {
-        Optional<MergekitArchitectures.Definition> definition = MergekitArchitectures.of(reference.config());
-        List<Module> modules = definition.map(d -> BY_DEFINITION.get(d.name())).orElse(null);
+    static List<LayerStack> modulesOf(ObjectNode config) {
+        Optional<MergekitArchitectures.Definition> definition = MergekitArchitectures.of(config);
+        List<Module> modules = definition.map(d -> Table.BY_DEFINITION.get(d.name())).orElse(null);
         return modules == null ? List.of(LayerStack.WHOLE) : List.copyOf(modules);
     }
 
@@ -165,7 +170,7 @@ public final class MergekitModules {
         }
         String referenceRef = config.baseModel().orElse(config.inputModels().get(0));
         Map<String, LayerStack> available = new LinkedHashMap<>();
-        modulesOf(models.get(referenceRef)).forEach(m -> available.put(m.module(), m));
+        modulesOf(models.get(referenceRef).config()).forEach(m -> available.put(m.module(), m));
         Set<String> listed = new HashSet<>();
         for (MergeModule module : config.modules()) {
             listed.add(module.name());
@@ -215,7 +220,7 @@ public final class MergekitModules {
     /** The stacks of a laid-out modules config's reference model, by module name. */
     static Map<String, LayerStack> stacks(Checkpoint reference) {
         Map<String, LayerStack> stacks = new LinkedHashMap<>();
-        modulesOf(reference).forEach(m -> stacks.put(m.module(), m));
+        modulesOf(reference.config()).forEach(m -> stacks.put(m.module(), m));
         return stacks;
     }
 
