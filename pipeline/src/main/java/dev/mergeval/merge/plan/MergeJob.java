@@ -1,6 +1,7 @@
 package dev.mergeval.merge.plan;
 
 import dev.mergeval.checkpoint.Checkpoint;
+import dev.mergeval.common.BadInputException;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.ModelFiles;
@@ -125,18 +126,48 @@ public final class MergeJob {
         OutputPublisher publisher = OutputPublisher.forPath(request.outDir(), conf);
         Path out = publisher.outputPath(request.outDir());
         publisher.checkDestination(out, request.overwrite());
+        // The models' locations before planning (a plan-time analysis may take minutes), their
+        // files after it.
+        Map<String, List<String>> locations = new LinkedHashMap<>();
+        config.inputModels().forEach(ref -> locations.put(ref, locationPaths(MergePlanner.resolve(ref), conf)));
+        config.extraModels().keySet().forEach(parameter -> locations.put("parameters." + parameter,
+                locationPaths(config.resolve(parameter), conf)));
+        OutputPublisher.checkOutside(out, reads(request, config, locations), conf);
         MergePlan plan = MergePlanner.plan(config, request.seed(), request.options(), conf, progress, runner);
+        Map<String, List<String>> files = new LinkedHashMap<>();
+        plan.inputFiles().forEach((input, list) -> files.put(input, list.stream().map(ShardFile::path).toList()));
+        OutputPublisher.checkOutside(out, reads(request, config, files), conf);
+        return plan;
+    }
+
+    /**
+     * What a merge reads, by what reads it: each input's paths ({@code inputs}, by input key), the
+     * tokenizer's source, the file parameters and the config itself.
+     */
+    private static Map<String, List<String>> reads(Request request, MergeConfig config,
+            Map<String, List<String>> inputs) {
         Map<String, List<String>> read = new LinkedHashMap<>();
-        plan.inputFiles().forEach((input, files) -> read.put("input '" + input + "'",
-                files.stream().map(ShardFile::path).toList()));
+        inputs.forEach((input, paths) -> read.put("input '" + input + "'", paths));
         config.tokenizerModel().ifPresent(ref -> read.put("tokenizer_source",
                 List.of(MergeConfig.resolvePath(ref, config.location().orElse(null)))));
         config.fileParameters().forEach((name, file) -> read.put("parameters." + name, List.of(file)));
         if (request.configLocation() != null) {
             read.put("the merge config", List.of(request.configLocation()));
         }
-        OutputPublisher.checkOutside(out, read, conf);
-        return plan;
+        return read;
+    }
+
+    /**
+     * The paths a model location names: itself, or a {@code BASE+ADAPTER}'s two; none where it names
+     * nothing (the planner then says so, naming the config's field).
+     */
+    private static List<String> locationPaths(String uri, Configuration conf) {
+        try {
+            int plus = Checkpoint.adapterSplit(uri, conf);
+            return plus < 0 ? List.of(uri) : List.of(uri.substring(0, plus), uri.substring(plus + 1));
+        } catch (BadInputException e) {
+            return List.of();
+        }
     }
 
     public static Outcome run(Request request, MergeExecutor executor, Configuration conf) {

@@ -679,8 +679,9 @@ class MergeJobTest {
 
     /**
      * An output at an input model's directory, or above it, would replace the model the merge
-     * reads: refused even with --overwrite, the input left as it was; an output inside an input's
-     * directory replaces nothing of it and is written.
+     * reads: refused even with --overwrite, before planning (inputs that could not merge are not
+     * even read), the input left as it was; an output inside an input's directory replaces nothing
+     * of it and is written.
      */
     @Test
     void anOutputOverAnInputIsRefusedEvenWithOverwrite(@TempDir Path out) throws IOException {
@@ -694,9 +695,14 @@ class MergeJobTest {
         for (Path over : List.of(a, inputs)) {
             BadInputException e = assertThrows(BadInputException.class,
                     () -> MergeJob.run(request(yaml, over, true, PlanOptions.defaults()), executor(1), CONF));
-            assertTrue(e.getMessage().contains("which this job reads (input '" + a + "')")
-                    && e.getMessage().contains(a.resolve("model").toString()), e.getMessage());
+            assertTrue(e.getMessage().contains(a + "/, which this job reads (input '" + a + "')"), e.getMessage());
         }
+        Path wider = inputs.resolve("wider");
+        SyntheticModels.writeBase(wider.toString(), new SyntheticModels.Shape(2, 32, 32, 4, 2, 64), DType.F32, 3,
+                1 << 20, CONF);
+        BadInputException early = assertThrows(BadInputException.class, () -> MergeJob.run(request(
+                linearOf(a.toString(), wider.toString(), 0.5), a, true, PlanOptions.defaults()), executor(1), CONF));
+        assertTrue(early.getMessage().contains("which this job reads (input '" + a + "')"), early.getMessage());
         assertEquals(before, shardHashes(a, true), "the input untouched");
         MergeJob.run(request(yaml, a.resolve("merged"), false, PlanOptions.defaults()), executor(1), CONF);
         assertTrue(Files.exists(a.resolve("merged").resolve("config.json")));
