@@ -155,6 +155,58 @@ public final class SyntheticModels {
     }
 
     /**
+     * Writes a vision-language checkpoint as mergekit's {@code mistral3} definition names one
+     * ({@code Mistral3ForConditionalGeneration}): a text decoder of {@code textLayers} layers under
+     * {@code language_model.} (embedding, three tensors a layer, norm, untied head), a vision tower of
+     * {@code visionLayers} under {@code vision_tower.} (patch convolution, two tensors a layer, a
+     * norm), a two-tensor projector under {@code multi_modal_projector.}; BF16 normal draws seeded by
+     * {@code seed} and each tensor's name, and a config that counts each stack's layers in its
+     * sub-config. The fixture of merges by {@code modules:}.
+     */
+    public static void writeVisionLanguage(String dir, int textLayers, int visionLayers, long seed,
+            Configuration conf) {
+        ObjectNode config = Mappers.JSON.createObjectNode();
+        config.putArray("architectures").add("Mistral3ForConditionalGeneration");
+        config.put("model_type", "mistral3");
+        config.putObject("text_config").put("model_type", "mistral").put("num_hidden_layers", textLayers);
+        config.putObject("vision_config").put("model_type", "pixtral").put("num_hidden_layers", visionLayers);
+        List<TensorInfo> tensors = new ArrayList<>();
+        tensors.add(bf16("language_model.model.embed_tokens.weight", 32, 8));
+        for (int i = 0; i < textLayers; i++) {
+            tensors.add(bf16("language_model.model.layers." + i + ".input_layernorm.weight", 8));
+            tensors.add(bf16("language_model.model.layers." + i + ".self_attn.q_proj.weight", 8, 8));
+            tensors.add(bf16("language_model.model.layers." + i + ".mlp.up_proj.weight", 16, 8));
+        }
+        tensors.add(bf16("language_model.model.norm.weight", 8));
+        tensors.add(bf16("language_model.lm_head.weight", 32, 8));
+        tensors.add(bf16("vision_tower.patch_conv.weight", 6, 3));
+        for (int i = 0; i < visionLayers; i++) {
+            tensors.add(bf16("vision_tower.transformer.layers." + i + ".attention_norm.weight", 6));
+            tensors.add(bf16("vision_tower.transformer.layers." + i + ".attention.q_proj.weight", 6, 6));
+        }
+        tensors.add(bf16("vision_tower.ln_pre.weight", 6));
+        tensors.add(bf16("multi_modal_projector.linear_1.weight", 8, 6));
+        tensors.add(bf16("multi_modal_projector.norm.weight", 6));
+        Path path = new Path(dir);
+        try {
+            writeLlama(path.getFileSystem(conf), path, config, tensors, t -> {
+                SplittableRandom random = new SplittableRandom(seed * 1_000_003L + t.name().hashCode());
+                float[] v = new float[Math.toIntExact(t.numElements())];
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = (float) random.nextGaussian();
+                }
+                return v;
+            }, Long.MAX_VALUE, Map.of());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + dir, e);
+        }
+    }
+
+    private static TensorInfo bf16(String name, long... shape) {
+        return new TensorInfo(name, DType.BF16, shape);
+    }
+
+    /**
      * A "fine-tune" of a real checkpoint: every floating-point tensor plus uniform noise of the given
      * amplitude, with the source's config and tokenizer files. Used where a test needs a second
      * runnable model that differs a little from the first.

@@ -110,6 +110,42 @@ class SlicesMergeCommandTest {
     }
 
     /**
+     * A {@code modules:} config (a generated Mistral 3 layout: a text-decoder frankenmerge with
+     * gradients, the vision tower kept, the projector merged) through the CLI in one JVM and on
+     * Spark {@code local[2]}: the same bytes, the plan's laid-out modules travelling to the executors.
+     */
+    @Test
+    void aModulesConfigRunsOnOneJvmAndOnSpark() throws Exception {
+        Path work = ProjectLayout.scratch("modules-");
+        String a = work.resolve("a").toString();
+        String b = work.resolve("b").toString();
+        SyntheticModels.writeVisionLanguage(a, 4, 3, 1, CONF);
+        SyntheticModels.writeVisionLanguage(b, 4, 3, 2, CONF);
+        Path config = work.resolve("modules.yml");
+        Files.writeString(config, """
+                merge_method: slerp
+                base_model: %1$s
+                parameters: {t: 0.5}
+                modules:
+                  text_decoder:
+                    slices:
+                      - sources: [{model: %1$s, layer_range: [0, 3]}, {model: %2$s, layer_range: [0, 3]}]
+                        parameters: {t: [0, 1]}
+                      - sources: [{model: %1$s, layer_range: [2, 4]}, {model: %2$s, layer_range: [2, 4]}]
+                  vision_tower:
+                    models: [{model: %1$s}, {model: %2$s}]
+                    parameters: {t: 0}
+                  multi_modal_projector:
+                    models: [{model: %2$s}]
+                """.formatted(a, b));
+        Map<String, String> single = MergeFixtures.mergeCommand(config, work.resolve("single"), "--threads", "2");
+        assertEquals(single, MergeFixtures.mergeCommand(config, work.resolve("spark"), "--master", "local[2]"));
+        JsonNode out = Mappers.JSON.readTree(work.resolve("spark/config.json").toFile());
+        assertEquals(5, out.at("/text_config/num_hidden_layers").asInt());
+        assertEquals(3, out.at("/vision_config/num_hidden_layers").asInt());
+    }
+
+    /**
      * Small units (16 KiB of output, embeddings split into row ranges) spread over two executors:
      * a frankenmerge and a gradient SLERP over two slices write the single-JVM bytes.
      */

@@ -15,19 +15,15 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.bench.SyntheticModels;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
-import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.OutputPublisher;
-import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
 import dev.mergeval.runtime.TinyModels;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -54,48 +50,11 @@ class ModulesMergeTest {
     static String b;
 
     @BeforeAll
-    static void writeModels() throws IOException {
-        a = write("a", 1);
-        b = write("b", 2);
-    }
-
-    private static String write(String name, long seed) throws IOException {
-        ObjectNode config = Mappers.JSON.createObjectNode();
-        config.putArray("architectures").add("Mistral3ForConditionalGeneration");
-        config.put("model_type", "mistral3");
-        config.putObject("text_config").put("model_type", "mistral").put("num_hidden_layers", TEXT_LAYERS);
-        config.putObject("vision_config").put("model_type", "pixtral").put("num_hidden_layers", VISION_LAYERS);
-        List<TensorInfo> tensors = new ArrayList<>();
-        tensors.add(spec("language_model.model.embed_tokens.weight", 32, 8));
-        for (int i = 0; i < TEXT_LAYERS; i++) {
-            tensors.add(spec("language_model.model.layers." + i + ".input_layernorm.weight", 8));
-            tensors.add(spec("language_model.model.layers." + i + ".self_attn.q_proj.weight", 8, 8));
-            tensors.add(spec("language_model.model.layers." + i + ".mlp.up_proj.weight", 16, 8));
-        }
-        tensors.add(spec("language_model.model.norm.weight", 8));
-        tensors.add(spec("language_model.lm_head.weight", 32, 8));
-        tensors.add(spec("vision_tower.patch_conv.weight", 6, 3));
-        for (int i = 0; i < VISION_LAYERS; i++) {
-            tensors.add(spec("vision_tower.transformer.layers." + i + ".attention_norm.weight", 6));
-            tensors.add(spec("vision_tower.transformer.layers." + i + ".attention.q_proj.weight", 6, 6));
-        }
-        tensors.add(spec("vision_tower.ln_pre.weight", 6));
-        tensors.add(spec("multi_modal_projector.linear_1.weight", 8, 6));
-        tensors.add(spec("multi_modal_projector.norm.weight", 6));
-        Path dir = models.resolve(name);
-        SyntheticModels.writeLlama(HadoopFs.local(), HadoopFs.of(dir), config, tensors, t -> {
-            SplittableRandom random = new SplittableRandom(seed * 1_000_003L + t.name().hashCode());
-            float[] v = new float[Math.toIntExact(t.numElements())];
-            for (int i = 0; i < v.length; i++) {
-                v[i] = (float) random.nextGaussian();
-            }
-            return v;
-        }, Long.MAX_VALUE, Map.of());
-        return dir.toString();
-    }
-
-    private static TensorInfo spec(String name, long... shape) {
-        return new TensorInfo(name, DType.BF16, shape);
+    static void writeModels() {
+        a = models.resolve("a").toString();
+        b = models.resolve("b").toString();
+        SyntheticModels.writeVisionLanguage(a, TEXT_LAYERS, VISION_LAYERS, 1, CONF);
+        SyntheticModels.writeVisionLanguage(b, TEXT_LAYERS, VISION_LAYERS, 2, CONF);
     }
 
     private static String linear(double wa, double wb) {
