@@ -134,7 +134,7 @@ public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List
     }
 
     /** The node at a dotted {@code path} under {@code node}, or null. */
-    private static JsonNode at(JsonNode node, String path) {
+    static JsonNode at(JsonNode node, String path) {
         for (String part : path.split("\\.")) {
             node = node == null ? null : node.get(part);
         }

@@ -62,12 +62,12 @@ public final class MergekitModules {
      *     empty for a module without layers (a projector)
      * @param pre its weights before the layers, with their aliases, prefixed
      * @param post its weights after the layers, prefixed
-     * @param layers a pattern per layer weight (the layer number its group 1), prefixed
-     * @param stems a pattern per start of a layer weight's name up to its layer number, for the
-     *     layers' tensors the definition does not list (the layer number its group 1)
+     * @param layers its layer weights' names, prefixed, {@code ${layer_index}} in place of the number
+     * @param stems a pattern per start of a layer weight's name up to its layer number (the number
+     *     its group 1): every tensor of the module's layers matches one, listed or not
      */
     record Module(String name, String prefix, String layersKey, Set<String> pre, Set<String> post,
-            List<Pattern> layers, List<Pattern> stems) implements LayerStack {
+            Set<String> layers, List<Pattern> stems) implements LayerStack {
 
         @Override
         public String module() {
@@ -101,10 +101,7 @@ public final class MergekitModules {
             if (layersKey.isEmpty()) {
                 return 0;
             }
-            JsonNode node = model.config();
-            for (String part : layersKey.split("\\.")) {
-                node = node == null ? null : node.get(part);
-            }
+            JsonNode node = MergeLayout.at(model.config(), layersKey);
             if (node == null || !node.canConvertToInt()) {
                 return -1;
             }
@@ -113,22 +110,20 @@ public final class MergekitModules {
 
         /** Whether {@code tensor} is one of the module's listed weights. */
         boolean lists(String tensor) {
-            return pre.contains(tensor) || post.contains(tensor)
-                    || layers.stream().anyMatch(p -> p.matcher(tensor).matches());
+            if (pre.contains(tensor) || post.contains(tensor)) {
+                return true;
+            }
+            Matcher m = layerMatch(tensor);
+            return m != null
+                    && layers.contains(tensor.substring(0, m.start(1)) + LAYER_INDEX + tensor.substring(m.end(1)));
         }
 
         /** Whether {@code tensor}, listed by no module, continues one of this module's layer names. */
         boolean continues(String tensor) {
-            return stems.stream().anyMatch(p -> p.matcher(tensor).matches());
+            return layerMatch(tensor) != null;
         }
 
         private Matcher layerMatch(String tensor) {
-            for (Pattern p : layers) {
-                Matcher m = p.matcher(tensor);
-                if (m.matches()) {
-                    return m;
-                }
-            }
             for (Pattern p : stems) {
                 Matcher m = p.matcher(tensor);
                 if (m.matches()) {
@@ -169,8 +164,7 @@ public final class MergekitModules {
             return config;
         }
         String referenceRef = config.baseModel().orElse(config.inputModels().get(0));
-        Map<String, LayerStack> available = new LinkedHashMap<>();
-        modulesOf(models.get(referenceRef).config()).forEach(m -> available.put(m.module(), m));
+        Map<String, LayerStack> available = stacks(models.get(referenceRef));
         Set<String> listed = new HashSet<>();
         for (MergeModule module : config.modules()) {
             listed.add(module.name());
@@ -286,7 +280,7 @@ public final class MergekitModules {
         String prefix = weights.get(0)[2];
         Set<String> pre = new HashSet<>();
         Set<String> post = new HashSet<>();
-        List<Pattern> layers = new ArrayList<>();
+        Set<String> layers = new HashSet<>();
         Set<String> stems = new LinkedHashSet<>();
         for (String[] w : weights) {
             for (String weight : w[5].split("\\|")) {
@@ -298,8 +292,7 @@ public final class MergekitModules {
                     case "pre" -> pre.add(full);
                     case "post" -> post.add(full);
                     default -> {
-                        layers.add(Pattern.compile(Pattern.quote(full.substring(0, at)) + "(\\d+)"
-                                + Pattern.quote(full.substring(at + LAYER_INDEX.length()))));
+                        layers.add(full);
                         stems.add(full.substring(0, at));
                     }
                 }
