@@ -65,7 +65,8 @@ class ModulesMergeTest {
     /**
      * Each module is merged by its own models and weights: every tensor of the text decoder is the
      * {@code models:} merge at 0.3 / 0.7's, the vision tower model A's, the projector the merge at
-     * 0.5 / 0.5's (a module's {@code parameters} behind its models' own, before the global ones).
+     * 0.5 / 0.5's: a module's {@code parameters} behind its models' own, before the global ones (no
+     * normalization, so the global 0.1 would show).
      */
     @Test
     void eachModuleIsMergedByItsOwnModelsAndParameters(@TempDir Path out) throws IOException {
@@ -76,6 +77,7 @@ class ModulesMergeTest {
                     models:
                       - {model: %1$s, parameters: {weight: 0.3}}
                       - {model: %2$s, parameters: {weight: 0.7}}
+                    parameters: {weight: 0.9}
                   vision_tower:
                     models:
                       - {model: %1$s}
@@ -85,7 +87,7 @@ class ModulesMergeTest {
                       - {model: %1$s}
                       - {model: %2$s}
                     parameters: {weight: 0.5}
-                parameters: {weight: 0.1}
+                parameters: {weight: 0.1, normalize: false}
                 """.formatted(a, b);
         Path dir = out.resolve("modules");
         MergeJob.run(request(yaml, dir), executor(2), CONF);
