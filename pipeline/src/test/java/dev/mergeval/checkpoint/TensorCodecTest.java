@@ -175,6 +175,38 @@ class TensorCodecTest {
         }
     }
 
+    /**
+     * The array form's BF16 encode (the merge's) gives {@link TensorCodec#floatToBf16}'s bits for
+     * every element: random float bit patterns (NaNs, infinities, subnormals, carries into the
+     * exponent), odd counts and offsets, counts beyond the codec's chunk, bytes around the written
+     * range untouched.
+     */
+    @Test
+    void bf16ArrayEncodeIsFloatToBf16ElementByElement() {
+        java.util.SplittableRandom random = new java.util.SplittableRandom(7);
+        int n = 20_001;
+        float[] src = new float[n + 3];
+        for (int i = 0; i < src.length; i++) {
+            src[i] = Float.intBitsToFloat(i % 7 == 0 ? 0x7f800000 | random.nextInt(0x800000) : random.nextInt());
+        }
+        src[5] = Float.intBitsToFloat(0x7f810000);
+        src[6] = Float.intBitsToFloat(0xff800001);
+        src[7] = Float.intBitsToFloat(0x3f80ffff);
+        for (int count : new int[] {0, 1, 2, 7, 8192, 8193, n}) {
+            byte[] dst = new byte[2 * count + 6];
+            java.util.Arrays.fill(dst, (byte) 0x5a);
+            TensorCodec.encode(DType.BF16, src, 3, count, dst, 3);
+            ByteBuffer le = ByteBuffer.wrap(dst).order(ByteOrder.LITTLE_ENDIAN);
+            for (int i = 0; i < count; i++) {
+                assertEquals(TensorCodec.floatToBf16(src[3 + i]), le.getShort(3 + 2 * i),
+                        "element " + i + " of " + count + ": " + Integer.toHexString(Float.floatToRawIntBits(src[3 + i])));
+            }
+            for (int k : new int[] {0, 1, 2, 2 * count + 3, 2 * count + 4, 2 * count + 5}) {
+                assertEquals((byte) 0x5a, dst[k], "byte " + k + " outside the range written, count " + count);
+            }
+        }
+    }
+
     @Test
     void rawOnlyTypesAreRefused() {
         ByteBuffer b = ByteBuffer.allocate(8);
