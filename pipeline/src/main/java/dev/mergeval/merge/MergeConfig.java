@@ -232,6 +232,14 @@ public record MergeConfig(
     }
 
     /**
+     * The model whose config, tokenizer and tensor order the output takes, and whose tensors the
+     * others are checked against: the base model, else the first.
+     */
+    public String referenceModel() {
+        return baseModel.orElse(inputModels().get(0));
+    }
+
+    /**
      * Distinct model references: the base model first (if any), then {@code models} in order (or
      * the slices' sources in order).
      */

@@ -53,7 +53,7 @@ public final class MergeInputs implements AutoCloseable {
         this.config = config;
         this.modelLocations = Map.copyOf(modelLocations);
         this.extraLocations = Map.copyOf(extraLocations);
-        String referenceRef = config.baseModel().orElse(config.inputModels().get(0));
+        String referenceRef = config.referenceModel();
         Checkpoint stored = models.get(referenceRef);
         Map<String, Checkpoint> tiedModels = new LinkedHashMap<>();
         models.forEach((ref, model) -> tiedModels.put(ref, TiedHead.view(model, stored)));

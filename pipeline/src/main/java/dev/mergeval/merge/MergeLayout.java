@@ -238,7 +238,7 @@ public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List
      */
     public static MergeLayout of(MergeConfig config, Map<String, Checkpoint> models) {
         List<MergeSlice> slices = config.slices();
-        Checkpoint reference = models.get(config.baseModel().orElse(config.inputModels().get(0)));
+        Checkpoint reference = models.get(config.referenceModel());
         Map<String, LayerStack> stacks = config.isModular() ? MergekitModules.stacks(reference)
                 : Map.of(MergekitModules.DEFAULT, LayerStack.WHOLE);
         for (int i = 0; i < slices.size(); i++) {
@@ -267,6 +267,7 @@ public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List
         }
         Map<String, Function<String, LayerStack>> moduleOf = new HashMap<>();
         models.forEach((ref, model) -> moduleOf.put(ref, modules(config, ref, model, stacks)));
+        Function<String, LayerStack> referenceModules = moduleOf.get(config.referenceModel());
         List<Route> routes = new ArrayList<>();
         List<Layer> layers = new ArrayList<>();
         Map<String, String> layerKeys = new LinkedHashMap<>();
@@ -283,7 +284,7 @@ public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List
             models.forEach((ref, model) -> byLayer.put(ref, byLayer(model, stack, moduleOf.get(ref))));
             boolean embedding = false;
             for (String name : MergeInputs.weights(reference)) {
-                if (moduleOf.get(refOf(config)).apply(name) == stack && stack.layerIndex(name) < 0) {
+                if (referenceModules.apply(name) == stack && stack.layerIndex(name) < 0) {
                     // mergekit plans them with its module-level reader, which stays at t = 0.
                     int slice = stack.isPre(name) ? first : last;
                     routes.add(route(config, models, stack, slice, 0.0, name, name, Map.of()));
@@ -349,11 +350,6 @@ public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List
                 layers, layerKeys);
     }
 
-    /** The reference model's reference: the base model, else the first. */
-    private static String refOf(MergeConfig config) {
-        return config.baseModel().orElse(config.inputModels().get(0));
-    }
-
     /** The stack a slice lays out: its module's, or the whole model's. */
     private static LayerStack stackOf(MergeSlice slice, Map<String, LayerStack> stacks) {
         return slice.module() == null ? LayerStack.WHOLE : stacks.get(slice.module());
@@ -370,9 +366,10 @@ public record MergeLayout(int numLayers, int trailing, List<Route> tensors, List
             return name -> LayerStack.WHOLE;
         }
         Map<String, LayerStack> of = new HashMap<>();
+        boolean reference = ref.equals(config.referenceModel());
         for (String name : MergeInputs.weights(model)) {
             LayerStack stack = MergekitModules.moduleOf(name, stacks);
-            if (stack == null && ref.equals(refOf(config))) {
+            if (stack == null && reference) {
                 throw config.error("modules", "model '" + ref + "' tensor " + name + " is in none of the modules "
                         + String.join(", ", stacks.keySet()) + " of its architecture as mergekit defines them"
                         + " (mergekit would leave it out); merge the model with models:");

@@ -52,27 +52,37 @@ public final class MergekitArchitectures {
 
     private static Map<String, List<Definition>> load() {
         Map<String, List<Definition>> byName = new HashMap<>();
-        try (InputStream in = MergekitArchitectures.class.getResourceAsStream(TABLE);
+        for (String[] f : rows(TABLE)) {
+            Definition d = new Definition(f[0], f[1]);
+            for (String architecture : f[2].split(",")) {
+                // mergekit looks up the definitions it builds in code before its JSON files;
+                // the table lists them last, so they replace any file's.
+                if (d.name().startsWith(IN_CODE)) {
+                    byName.put(architecture, List.of(d));
+                } else {
+                    byName.computeIfAbsent(architecture, k -> new ArrayList<>()).add(d);
+                }
+            }
+        }
+        return byName;
+    }
+
+    /**
+     * The rows of a tab-separated table written from mergekit's definitions (a class-path
+     * resource), each as its fields, empty ones kept; lines starting with {@code #} are comments.
+     */
+    static List<String[]> rows(String resource) {
+        List<String[]> rows = new ArrayList<>();
+        try (InputStream in = MergekitArchitectures.class.getResourceAsStream(resource);
                 BufferedReader lines = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
             for (String line; (line = lines.readLine()) != null; ) {
-                if (line.startsWith("#") || line.isBlank()) {
-                    continue;
-                }
-                String[] f = line.split("\t");
-                Definition d = new Definition(f[0], f[1]);
-                for (String architecture : f[2].split(",")) {
-                    // mergekit looks up the definitions it builds in code before its JSON files;
-                    // the table lists them last, so they replace any file's.
-                    if (d.name().startsWith(IN_CODE)) {
-                        byName.put(architecture, List.of(d));
-                    } else {
-                        byName.computeIfAbsent(architecture, k -> new ArrayList<>()).add(d);
-                    }
+                if (!line.startsWith("#") && !line.isBlank()) {
+                    rows.add(line.split("\t", -1));
                 }
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + TABLE, e);
+            throw new UncheckedIOException("cannot read " + resource, e);
         }
-        return byName;
+        return rows;
     }
 }

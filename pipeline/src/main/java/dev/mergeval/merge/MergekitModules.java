@@ -3,13 +3,8 @@ package dev.mergeval.merge;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.Checkpoint;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -163,7 +158,7 @@ public final class MergekitModules {
         if (!config.isModular() || !config.slices().isEmpty()) {
             return config;
         }
-        String referenceRef = config.baseModel().orElse(config.inputModels().get(0));
+        String referenceRef = config.referenceModel();
         Map<String, LayerStack> available = stacks(models.get(referenceRef));
         Set<String> listed = new HashSet<>();
         for (MergeModule module : config.modules()) {
@@ -225,25 +220,13 @@ public final class MergekitModules {
         if (modules.containsKey(DEFAULT)) {
             return modules.get(DEFAULT);
         }
-        for (LayerStack m : modules.values()) {
-            if (((Module) m).lists(tensor)) {
-                return m;
-            }
-        }
-        for (LayerStack m : modules.values()) {
-            if (((Module) m).continues(tensor)) {
-                return m;
-            }
-        }
-        LayerStack byPrefix = null;
-        for (LayerStack m : modules.values()) {
-            String prefix = ((Module) m).prefix();
-            if (!prefix.isEmpty() && tensor.startsWith(prefix)
-                    && (byPrefix == null || prefix.length() > ((Module) byPrefix).prefix().length())) {
-                byPrefix = m;
-            }
-        }
-        return byPrefix;
+        // Every stack of a modular definition is one of its Modules.
+        List<Module> defined = modules.values().stream().map(Module.class::cast).toList();
+        Optional<Module> found = defined.stream().filter(m -> m.lists(tensor)).findFirst()
+                .or(() -> defined.stream().filter(m -> m.continues(tensor)).findFirst())
+                .or(() -> defined.stream().filter(m -> !m.prefix().isEmpty() && tensor.startsWith(m.prefix()))
+                        .max(Comparator.comparingInt(m -> m.prefix().length())));
+        return found.orElse(null);
     }
 
     private static String architecture(Checkpoint model) {
@@ -254,18 +237,9 @@ public final class MergekitModules {
 
     private static Map<String, List<Module>> load() {
         Map<String, Map<String, List<String[]>>> rows = new LinkedHashMap<>();
-        try (InputStream in = MergekitModules.class.getResourceAsStream(TABLE);
-                BufferedReader lines = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
-            for (String line; (line = lines.readLine()) != null; ) {
-                if (line.startsWith("#") || line.isBlank()) {
-                    continue;
-                }
-                String[] f = line.split("\t", -1);
-                rows.computeIfAbsent(f[0], k -> new LinkedHashMap<>())
-                        .computeIfAbsent(f[1], k -> new ArrayList<>()).add(f);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + TABLE, e);
+        for (String[] f : MergekitArchitectures.rows(TABLE)) {
+            rows.computeIfAbsent(f[0], k -> new LinkedHashMap<>())
+                    .computeIfAbsent(f[1], k -> new ArrayList<>()).add(f);
         }
         Map<String, List<Module>> byDefinition = new LinkedHashMap<>();
         rows.forEach((definition, modules) -> {

@@ -118,7 +118,7 @@ final class MergePlanner {
         List<PlanInput> inputs = new ArrayList<>();
         modelUris.forEach((ref, uri) -> inputs.add(new PlanInput(ref, uri)));
         config.extraModels().forEach((parameter, ref) -> inputs.add(new PlanInput(ref, extraUris.get(parameter), parameter)));
-        String copySource = config.baseModel().orElse(config.inputModels().get(0));
+        String copySource = config.referenceModel();
         MergeInputs.checkFiles(config, conf);
         try (MergeInputs open = MergeInputs.open(config, modelUris, extraUris, conf)) {
             if (!options.mixedArchitectures()) {
