@@ -21,6 +21,8 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.events.AliasEvent;
 import org.yaml.snakeyaml.events.NodeEvent;
@@ -35,16 +37,20 @@ import org.yaml.snakeyaml.events.NodeEvent;
 public final class YamlReader {
 
     private static final String MERGE_KEY = "<<";
+    /** YAML 1.1's spellings of infinity (group 1 its sign) and not-a-number (group 2). */
+    private static final Pattern SPECIAL_FLOAT = Pattern.compile("([-+]?)\\.(?:inf|Inf|INF)|(\\.(?:nan|NaN|NAN))");
 
     private YamlReader() {
     }
 
     /**
-     * {@code yaml} as a tree, aliases and merge keys resolved; null for an empty document. A merge
-     * key that is not a mapping (or a list of them) is bad input naming {@code source}.
+     * {@code yaml} as a tree, aliases and merge keys resolved, and YAML's {@code .inf} and {@code .nan}
+     * read as the doubles they are (the tree's reader checks its numbers: a record bound by
+     * {@link #readValue} would take NaN as 0 in an integer field); null for an empty document. A
+     * merge key that is not a mapping (or a list of them) is bad input naming {@code source}.
      */
     public static JsonNode readTree(ObjectMapper mapper, String yaml, String source) throws IOException {
-        try (JsonParser p = parser(mapper, yaml)) {
+        try (JsonParser p = parser(mapper, yaml, true)) {
             JsonNode root = mapper.readTree(p);
             single(p);
             return root == null ? null : mergeKeys(root, source);
@@ -53,7 +59,7 @@ public final class YamlReader {
 
     /** {@code yaml} bound to {@code type}, aliases resolved (a merge key is an unknown property there). */
     public static <T> T readValue(ObjectMapper mapper, String yaml, Class<T> type) throws IOException {
-        try (JsonParser p = parser(mapper, yaml)) {
+        try (JsonParser p = parser(mapper, yaml, false)) {
             T value = mapper.readValue(p, type);
             single(p);
             return value;
@@ -71,8 +77,10 @@ public final class YamlReader {
     }
 
     /** A parser of {@code yaml} with {@code mapper}'s settings (a YAML mapper's) that resolves aliases. */
-    private static JsonParser parser(ObjectMapper mapper, String yaml) throws IOException {
-        return new Aliases((EventParser) new EventFactory((YAMLFactory) mapper.getFactory()).createParser(yaml));
+    private static JsonParser parser(ObjectMapper mapper, String yaml, boolean specialFloats) throws IOException {
+        EventParser parser = (EventParser) new EventFactory((YAMLFactory) mapper.getFactory()).createParser(yaml);
+        parser.specialFloats = specialFloats;
+        return new Aliases(parser);
     }
 
     /** {@code from}'s settings, making {@link EventParser}s. */
@@ -94,9 +102,32 @@ public final class YamlReader {
      * {@link YAMLParser#getCurrentAnchor} gives none for a scalar that is a mapping's value.
      */
     private static final class EventParser extends YAMLParser {
+        /** Whether {@code .inf} and {@code .nan} are numbers ({@link #readTree}) or fail as Jackson fails. */
+        boolean specialFloats;
+
         EventParser(IOContext ctxt, int parserFeatures, int yamlFeatures, LoaderOptions options, ObjectCodec codec,
                 Reader r) {
             super(ctxt, parserFeatures, yamlFeatures, options, codec, r);
+        }
+
+        /**
+         * YAML 1.1's infinities and not-a-number ({@code .inf}, {@code -.Inf}, {@code .NaN}, ...) as the
+         * doubles PyYAML reads, where Jackson's parser matches them as floats and then fails to parse
+         * them ("Malformed numeric value"): a config's reader can then name the key that holds one.
+         */
+        @Override
+        protected void _parseNumericValue(int expType) throws IOException {
+            if (specialFloats && currentToken() == JsonToken.VALUE_NUMBER_FLOAT && _textValue != null) {
+                Matcher m = SPECIAL_FLOAT.matcher(_textValue);
+                if (m.matches()) {
+                    _numberDouble = m.group(2) != null ? Double.NaN
+                            : "-".equals(m.group(1)) ? Double.NEGATIVE_INFINITY : Double.POSITIVE_INFINITY;
+                    _numberString = null;
+                    _numTypesValid = NR_DOUBLE;
+                    return;
+                }
+            }
+            super._parseNumericValue(expType);
         }
 
         /** The anchor of the node the current token is or starts (not of a mapping's key), or null. */

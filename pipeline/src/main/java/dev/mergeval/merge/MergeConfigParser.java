@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.JacksonYAMLParseException;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.YamlReader;
 import dev.mergeval.common.Mappers;
@@ -22,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,6 +43,10 @@ import org.slf4j.LoggerFactory;
 final class MergeConfigParser {
     private static final Logger LOG = LoggerFactory.getLogger(MergeConfigParser.class);
     private static final Set<String> DTYPES = Set.of("float32", "float16", "bfloat16", "float64");
+    /** A number written as text (YAML 1.1 reads {@code 1e-3}, without a dot, as a string). */
+    private static final Pattern DECIMAL = Pattern.compile("[-+]?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?");
+    /** What Python's {@code float()} also reads as text: infinity and not-a-number. */
+    private static final Pattern NON_FINITE = Pattern.compile("(?i)[-+]?(inf|infinity|nan)");
 
     /** Reads configs (duplicate keys are an error) and writes {@link MergeConfig#normalizedYaml()}. */
     static final ObjectMapper YAML = Mappers.YAML;
@@ -110,7 +116,10 @@ final class MergeConfigParser {
         try {
             root = YamlReader.readTree(YAML, yaml, source);
         } catch (JsonProcessingException e) {
-            throw new BadInputException(source + ": invalid YAML: " + oneLine(e.getOriginalMessage()));
+            // SnakeYAML's own errors name their lines in the message; Jackson's (a duplicate key) only in the location.
+            String line = e instanceof JacksonYAMLParseException || e.getLocation() == null
+                    || e.getLocation().getLineNr() < 1 ? "" : ":" + e.getLocation().getLineNr();
+            throw new BadInputException(source + line + ": invalid YAML: " + oneLine(e.getOriginalMessage()));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + source, e);
         }
@@ -661,15 +670,19 @@ final class MergeConfigParser {
         switch (def.kind()) {
             case NUMBER:
                 if (node.isNumber()) {
-                    return node.isIntegralNumber() ? (Object) node.longValue() : (Object) node.doubleValue();
+                    return finite(numberOf(node), node, key);
                 }
                 if (node.isTextual()) {
-                    // YAML 1.1 reads "1e-3" (no dot) as a string; accept numeric text.
-                    try {
-                        return Double.parseDouble(node.asText().trim());
-                    } catch (NumberFormatException e) {
-                        throw bad(key, "must be a number (got '" + node.asText() + "')");
+                    // YAML 1.1 reads "1e-3" (no dot) as a string; accept numeric text, as mergekit's
+                    // pydantic does (not Java's own forms: "1f", hexadecimal).
+                    String text = node.asText().trim();
+                    if (DECIMAL.matcher(text).matches()) {
+                        return finite(Double.parseDouble(text), node, key);
                     }
+                    if (NON_FINITE.matcher(text).matches()) {
+                        return finite(Double.NaN, node, key);
+                    }
+                    throw bad(key, "must be a number (got '" + node.asText() + "')");
                 }
                 throw bad(key, "must be a number (got " + node.getNodeType().toString().toLowerCase() + ")");
             case BOOLEAN:
@@ -677,7 +690,7 @@ final class MergeConfigParser {
                     return node.booleanValue();
                 }
                 if (node.isNumber()) {
-                    return node.isIntegralNumber() ? (Object) node.longValue() : (Object) node.doubleValue();
+                    return numberOf(node);
                 }
                 throw bad(key, "must be true or false");
             case STRING:
@@ -690,6 +703,22 @@ final class MergeConfigParser {
             default:
                 throw new IllegalStateException("unknown kind " + def.kind());
         }
+    }
+
+    /** A Long where the integer fits one (a larger one would wrap), else a Double. */
+    private static Object numberOf(JsonNode node) {
+        return node.isIntegralNumber() && node.canConvertToLong() ? (Object) node.longValue() : (Object) node.doubleValue();
+    }
+
+    /**
+     * {@code value}, unless it is infinite or not a number (a YAML {@code .nan}, {@code 1e309}): mergekit
+     * would merge with it and write NaN or infinite weights.
+     */
+    private Object finite(Object value, JsonNode node, String key) {
+        if (value instanceof Double d && !Double.isFinite(d)) {
+            throw bad(key, "must be a finite number (got " + (node.isTextual() ? "'" + node.asText() + "'" : d) + ")");
+        }
+        return value;
     }
 
     // ---- the tokenizer block ----

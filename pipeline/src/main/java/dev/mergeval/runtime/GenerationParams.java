@@ -21,17 +21,17 @@ public record GenerationParams(
         if (maxNewTokens < 0) {
             throw new IllegalArgumentException("max_new_tokens must be >= 0, got " + maxNewTokens);
         }
-        if (temperature < 0) {
-            throw new IllegalArgumentException("temperature must be >= 0, got " + temperature);
+        if (!(temperature >= 0 && temperature < Double.POSITIVE_INFINITY)) {
+            throw new IllegalArgumentException("temperature must be >= 0 and finite, got " + temperature);
         }
         if (topK < 0) {
             throw new IllegalArgumentException("top_k must be >= 0, got " + topK);
         }
-        if (topP <= 0 || topP > 1) {
+        if (!(topP > 0 && topP <= 1)) {
             throw new IllegalArgumentException("top_p must be in (0, 1], got " + topP);
         }
-        if (repetitionPenalty <= 0) {
-            throw new IllegalArgumentException("repetition_penalty must be > 0, got " + repetitionPenalty);
+        if (!(repetitionPenalty > 0 && repetitionPenalty < Double.POSITIVE_INFINITY)) {
+            throw new IllegalArgumentException("repetition_penalty must be > 0 and finite, got " + repetitionPenalty);
         }
         stopStrings = List.copyOf(stopStrings);
     }

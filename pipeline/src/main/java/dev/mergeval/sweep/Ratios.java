@@ -48,11 +48,14 @@ public record Ratios(List<Double> values) {
 
     /** {@code from, from+step, ...} up to {@code to} inclusive (within 1e-9 of a step). */
     public static Ratios range(double from, double to, double step) {
-        if (!(step > 0)) {
-            throw new BadInputException("ratios.step: must be > 0 (got " + step + ")");
+        if (!Double.isFinite(from)) {
+            throw new BadInputException("ratios.from: must be a finite number (got " + from + ")");
         }
-        if (!(to >= from)) {
-            throw new BadInputException("ratios.to: must be >= from (" + from + "), got " + to);
+        if (!(step > 0 && step < Double.POSITIVE_INFINITY)) {
+            throw new BadInputException("ratios.step: must be a finite number > 0 (got " + step + ")");
+        }
+        if (!(to >= from && to < Double.POSITIVE_INFINITY)) {
+            throw new BadInputException("ratios.to: must be a finite number >= from (" + from + "), got " + to);
         }
         BigDecimal f = BigDecimal.valueOf(from);
         BigDecimal s = BigDecimal.valueOf(step);

@@ -89,6 +89,33 @@ class YamlReaderTest {
         assertEquals(new Spec("first", Map.of("a", 1, "b", "first"), List.of("first", "second", "first")), spec);
     }
 
+    /** PyYAML reads YAML 1.1's infinities and not-a-number as floats; Jackson's parser failed on them. */
+    @Test
+    void infinitiesAndNotANumberAreDoubles() throws IOException {
+        JsonNode root = read("""
+                a: [.inf, +.Inf, -.INF, .nan, .NaN, .NAN]
+                b: &x -.inf
+                c: *x
+                d: [.in, .nana, inf, '.inf']
+                """);
+        JsonNode a = root.get("a");
+        for (int i = 0; i < 3; i++) {
+            assertTrue(a.get(i).isDouble(), a.toString());
+            assertEquals(i < 2 ? Double.POSITIVE_INFINITY : Double.NEGATIVE_INFINITY, a.get(i).doubleValue(), a.toString());
+        }
+        for (int i = 3; i < 6; i++) {
+            assertTrue(a.get(i).isDouble() && Double.isNaN(a.get(i).doubleValue()), a.toString());
+        }
+        assertEquals(Double.NEGATIVE_INFINITY, root.get("c").doubleValue(), "through an alias");
+        root.get("d").forEach(n -> assertTrue(n.isTextual(), "not YAML's spellings, or quoted: " + n));
+        assertEquals(2.5, read("a: 2.5").get("a").doubleValue(), "other floats as before");
+        // A record's integer would take NaN as 0: bound values keep Jackson's error.
+        assertThrows(JsonProcessingException.class, () -> YamlReader.readValue(Mappers.YAML, "seed: .nan", Seeded.class));
+    }
+
+    record Seeded(long seed) {
+    }
+
     private static List<String> fieldNames(JsonNode node) {
         List<String> names = new java.util.ArrayList<>();
         node.fieldNames().forEachRemaining(names::add);

@@ -96,6 +96,10 @@ class EvalSuiteTest {
         BadInputException badTemp = assertThrows(BadInputException.class, () -> EvalSuite.read(write(
                 "tasks:\n  - {name: a, dataset: {kind: advbench, path: x}, judge: keyword, generation: {temperature: -1}}\n")));
         assertTrue(badTemp.getMessage().contains("temperature must be >= 0"), badTemp.getMessage());
+        // 1e309 overflows to infinity: sampling would then be uniform over the vocabulary.
+        BadInputException infTemp = assertThrows(BadInputException.class, () -> EvalSuite.read(write(
+                "tasks:\n  - {name: a, dataset: {kind: advbench, path: x}, judge: keyword, generation: {temperature: 1e309}}\n")));
+        assertTrue(infTemp.getMessage().contains("temperature must be >= 0 and finite, got Infinity"), infTemp.getMessage());
     }
 
     @Test

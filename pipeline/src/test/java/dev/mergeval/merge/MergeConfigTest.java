@@ -146,8 +146,9 @@ class MergeConfigTest {
         assertTrue(e.getMessage().startsWith("broken.yaml: invalid YAML"), e.getMessage());
         assertEquals(1, e.getMessage().lines().count());
         assertThrows(BadInputException.class, () -> MergeConfig.parse("- a\n- b\n", "list.yaml"));
-        assertThrows(BadInputException.class,
+        BadInputException dup = assertThrows(BadInputException.class,
                 () -> MergeConfig.parse("merge_method: linear\nmerge_method: ties\nmodels: []", "dup.yaml"));
+        assertEquals("dup.yaml:2: invalid YAML: Duplicate field 'merge_method'", dup.getMessage(), "with its line");
     }
 
     @Test

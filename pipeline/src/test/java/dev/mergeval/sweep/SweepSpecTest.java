@@ -231,8 +231,15 @@ class SweepSpecTest {
     void errorsNameTheKey() {
         assertEquals("spec.yaml: grid[1].ratios[1]: must be a number in [0, 1] (got 1.5)",
                 error(with("ratios: [0.25, 0.5]", "ratios: [0.25, 1.5]")));
-        assertEquals("spec.yaml: grid[0].ratios.step: must be > 0 (got 0.0)",
+        assertEquals("spec.yaml: grid[0].ratios.step: must be a finite number > 0 (got 0.0)",
                 error(with("step: 0.1", "step: 0")));
+        // A literal beyond the double range reads as an infinity: a range with one never ends.
+        assertEquals("spec.yaml: grid[0].ratios.step: must be a finite number > 0 (got Infinity)",
+                error(with("step: 0.1", "step: 1e309")));
+        assertEquals("spec.yaml: grid[0].ratios.to: must be a finite number >= from (0.0), got Infinity",
+                error(with("to: 1,", "to: 1e309,")));
+        assertEquals("spec.yaml: grid[0].ratios.from: must be a finite number (got -Infinity)",
+                error(with("from: 0,", "from: -1e309,")));
         assertTrue(error(with("method: nuslerp", "method: passthrough"))
                 .startsWith("spec.yaml: grid[4].method: 'passthrough' cannot be swept (supported:"));
         assertEquals("spec.yaml: grid[2].parameters.weight: set by the ratio; do not give it",
@@ -294,7 +301,7 @@ class SweepSpecTest {
         java.nio.file.Files.writeString(file, SPEC);
         assertEquals(SweepSpec.parse(SPEC, "x"), SweepSpec.load(file));
         java.nio.file.Files.writeString(file, with("step: 0.1", "step: -1"));
-        assertEquals(file + ": grid[0].ratios.step: must be > 0 (got -1.0)",
+        assertEquals(file + ": grid[0].ratios.step: must be a finite number > 0 (got -1.0)",
                 assertThrows(BadInputException.class, () -> SweepSpec.load(file)).getMessage());
         assertTrue(assertThrows(BadInputException.class, () -> SweepSpec.load(dir.resolve("missing.yaml")))
                 .getMessage().contains("missing.yaml: file not found"));
