@@ -2,7 +2,12 @@ package dev.mergeval.common;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.MapperFeature;
+import com.fasterxml.jackson.databind.cfg.CoercionAction;
+import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
+import com.fasterxml.jackson.databind.exc.InvalidFormatException;
+import com.fasterxml.jackson.databind.type.LogicalType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -89,6 +94,27 @@ public final class Mappers {
                         .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
                         .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
                         .build())
-                .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION);
+                .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+                // A fraction where a whole number belongs is an error (see problem), where Jackson
+                // would cut it (max_new_tokens: 16.5 read as 16).
+                .withCoercionConfig(LogicalType.Integer,
+                        c -> c.setCoercion(CoercionInputShape.Float, CoercionAction.Fail));
+    }
+
+    /**
+     * What is wrong with a value a YAML or JSON file gave, in one line for a bad-input message: a
+     * fraction for a whole number says so, anything else is Jackson's first line.
+     */
+    public static String problem(JsonMappingException e) {
+        if (e instanceof InvalidFormatException f && f.getValue() instanceof Number n && isWhole(f.getTargetType())) {
+            return "must be written as a whole number (got " + n + ")";
+        }
+        String message = e.getOriginalMessage();
+        return message == null ? "" : message.split("\n")[0].trim();
+    }
+
+    private static boolean isWhole(Class<?> type) {
+        return type == int.class || type == long.class || type == short.class || type == Integer.class
+                || type == Long.class || type == Short.class;
     }
 }

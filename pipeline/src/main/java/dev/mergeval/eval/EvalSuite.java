@@ -142,7 +142,7 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks, EngineSpec
             String key = keyPath(e);
             String what = e instanceof UnrecognizedPropertyException u
                     ? "unknown key (known: " + u.getKnownPropertyIds() + ")"
-                    : e.getOriginalMessage().split("\n")[0];
+                    : Mappers.problem(e);
             throw new BadInputException(source + line + ": " + (key.isEmpty() ? "" : key + ": ") + what, e);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             String line = e.getLocation() == null ? "" : ":" + e.getLocation().getLineNr();

@@ -5,6 +5,7 @@ import dev.mergeval.common.BadInputException;
 import java.io.Serializable;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Where each tensor of a {@code models:} merge sits for its gradients, the {@code t} in [0, 1] that
@@ -74,13 +75,28 @@ public record LayerPositions(int layers, int trailing, Map<String, Integer> stac
         return n != null && n.canConvertToInt() && n.asInt() > 0 ? n.asInt() : 0;
     }
 
+    /** The first of {@code tensorNames} in a layer beyond its stack's count and the trailing layers, if any. */
+    public Optional<String> firstBeyond(Iterable<String> tensorNames) {
+        for (String name : tensorNames) {
+            int layer = TensorMerger.layerIndex(name);
+            if (layer >= 0 && layer >= count(name) + trailing) {
+                return Optional.of(name);
+            }
+        }
+        return Optional.empty();
+    }
+
+    private int count(String tensorName) {
+        return stacks.isEmpty() ? layers : stacks.getOrDefault(TensorMerger.layerStack(tensorName), layers);
+    }
+
     /** The gradient position {@code t} in [0, 1] of {@code tensorName} (see the class comment). */
     public double position(String tensorName) {
         int layer = TensorMerger.layerIndex(tensorName);
         if (layer < 0) {
             return 0.0;
         }
-        int count = stacks.isEmpty() ? layers : stacks.getOrDefault(TensorMerger.layerStack(tensorName), layers);
+        int count = count(tensorName);
         if (layer >= count) {
             if (layer < count + trailing) {
                 return 1.0;

@@ -309,8 +309,20 @@ public final class MergeInputs implements AutoCloseable {
      */
     private synchronized LayerPositions positions(int numLayers) {
         if (positions == null || positions.layers() != numLayers) {
-            positions = LayerPositions.of(numLayers, LayerPositions.trailingLayers(reference.config()),
+            LayerPositions of = LayerPositions.of(numLayers, LayerPositions.trailingLayers(reference.config()),
                     reference.tensorNames());
+            // A config.json that counts fewer layers than the weights hold (edited, or another model's):
+            // their gradients would have no place, and mergekit would leave them out of the output. A
+            // layout's output layers are counted by its slices, not by the reference's config.
+            if (!config.isSliced()) {
+                of.firstBeyond(reference.tensorNames()).ifPresent(name -> {
+                    throw config.error("models", "model '" + config.referenceModel() + "': its config.json counts "
+                            + numLayers + " layers" + (of.trailing() > 0 ? " and " + of.trailing() + " "
+                            + LayerPositions.TRAILING_KEY : "") + ", but it holds '" + name + "' (layer "
+                            + TensorMerger.layerIndex(name) + ")");
+                });
+            }
+            positions = of;
         }
         return positions;
     }

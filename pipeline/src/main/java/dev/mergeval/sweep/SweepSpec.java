@@ -357,7 +357,7 @@ public record SweepSpec(@JsonProperty("name") String name,
         if (e instanceof UnrecognizedPropertyException u) {
             return path + ": unknown key (known: " + u.getKnownPropertyIds() + ")";
         }
-        return (path.length() == 0 ? "" : path + ": ") + oneLine(e.getOriginalMessage());
+        return (path.length() == 0 ? "" : path + ": ") + oneLine(Mappers.problem(e));
     }
 
     private static String oneLine(String s) {

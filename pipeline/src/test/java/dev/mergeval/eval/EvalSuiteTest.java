@@ -100,6 +100,11 @@ class EvalSuiteTest {
         BadInputException infTemp = assertThrows(BadInputException.class, () -> EvalSuite.read(write(
                 "tasks:\n  - {name: a, dataset: {kind: advbench, path: x}, judge: keyword, generation: {temperature: 1e309}}\n")));
         assertTrue(infTemp.getMessage().contains("temperature must be >= 0 and finite, got Infinity"), infTemp.getMessage());
+        // Jackson would cut a fraction to the integer below it.
+        BadInputException fraction = assertThrows(BadInputException.class, () -> EvalSuite.read(write(
+                "tasks:\n  - {name: a, dataset: {kind: advbench, path: x}, judge: keyword, generation: {max_new_tokens: 16.5}}\n")));
+        assertTrue(fraction.getMessage().endsWith(
+                ":2: tasks[0].generation.max_new_tokens: must be written as a whole number (got 16.5)"), fraction.getMessage());
     }
 
     @Test

@@ -240,6 +240,7 @@ class SweepSpecTest {
                 error(with("to: 1,", "to: 1e309,")));
         assertEquals("spec.yaml: grid[0].ratios.from: must be a finite number (got -Infinity)",
                 error(with("from: 0,", "from: -1e309,")));
+        assertEquals("spec.yaml: seed: must be written as a whole number (got 2.5)", error(SPEC + "seed: 2.5\n"));
         assertTrue(error(with("method: nuslerp", "method: passthrough"))
                 .startsWith("spec.yaml: grid[4].method: 'passthrough' cannot be swept (supported:"));
         assertEquals("spec.yaml: grid[2].parameters.weight: set by the ratio; do not give it",

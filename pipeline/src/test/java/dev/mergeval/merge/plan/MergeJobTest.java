@@ -24,6 +24,7 @@ import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.Sha256;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.FileDigest;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.common.Progress;
 import dev.mergeval.lora.LocalExtractExecutor;
 import dev.mergeval.lora.LoraExtraction;
@@ -897,6 +898,33 @@ class MergeJobTest {
         assertTrue(plain.getMessage().startsWith("test.yaml: models: model '" + local + "': ")
                 && plain.getMessage().endsWith(": not found"), plain.getMessage());
         assertFalse(Files.exists(out.resolve("o")));
+    }
+
+    /**
+     * A {@code config.json} that counts fewer layers than the weights hold (edited, or copied from
+     * another model) would leave the last layers' gradient positions undefined: refused at
+     * planning, naming the model, the count and the first tensor beyond it.
+     */
+    @Test
+    void aConfigCountingFewerLayersThanTheWeightsIsRefused(@TempDir Path out) throws IOException {
+        Path stale = out.resolve("stale");
+        org.apache.commons.io.FileUtils.copyDirectory(Path.of(base).toFile(), stale.toFile());
+        ObjectNode config = (ObjectNode) Mappers.JSON.readTree(stale.resolve("config.json").toFile());
+        int layers = config.get("num_hidden_layers").asInt();
+        config.put("num_hidden_layers", layers - 1);
+        Files.writeString(stale.resolve("config.json"), config.toString());
+        BadInputException e = assertThrows(BadInputException.class, () -> MergeJob.run(
+                request(linearOf(stale.toString(), tuneA, 0.5), out.resolve("o"), false, PlanOptions.defaults()),
+                executor(1), CONF));
+        assertTrue(e.getMessage().startsWith("test.yaml: models: model '" + stale + "': its config.json counts "
+                + (layers - 1) + " layers, but it holds 'model.layers." + (layers - 1) + "."), e.getMessage());
+        assertFalse(Files.exists(out.resolve("o")));
+        // With the model's own count it merges.
+        config.put("num_hidden_layers", layers);
+        Files.writeString(stale.resolve("config.json"), config.toString());
+        MergeJob.run(request(linearOf(stale.toString(), tuneA, 0.5), out.resolve("o"), false, PlanOptions.defaults()),
+                executor(1), CONF);
+        assertTrue(Files.exists(out.resolve("o").resolve("config.json")));
     }
 
     private static MergeJob.Request request(String yaml, Path out, boolean overwrite, PlanOptions options) {

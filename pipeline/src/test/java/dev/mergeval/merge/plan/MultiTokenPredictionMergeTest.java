@@ -184,7 +184,7 @@ class MultiTokenPredictionMergeTest {
         Path dir = out.resolve("bad");
         BadInputException e = assertThrows(BadInputException.class,
                 () -> MergeJob.run(request(GRADIENT.formatted(undeclared, a), dir), executor(1), CONF));
-        assertTrue(e.getMessage().contains("model.layers.3.") && e.getMessage().contains("layer count 3"),
+        assertTrue(e.getMessage().contains("its config.json counts 3 layers, but it holds 'model.layers.3."),
                 e.getMessage());
         assertFalse(Files.exists(dir), "nothing published");
     }
