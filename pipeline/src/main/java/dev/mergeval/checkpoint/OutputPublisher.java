@@ -191,7 +191,13 @@ public final class OutputPublisher {
             throw new IllegalStateException(staging + " has no " + PROVENANCE_FILE
                     + ": the output is not finished and is not published");
         }
-        checkDestination(out, overwrite);
+        try {
+            checkDestination(out, overwrite);
+        } catch (BadInputException e) {
+            // Another run published there after this one's start-up checks: say where this one's result is.
+            throw new BadInputException(e.getMessage() + "; this run's complete output is left in " + staging
+                    + " (move it into place by hand, or delete it)", e);
+        }
         try {
             Path aside = null;
             Path asideMarker = null;

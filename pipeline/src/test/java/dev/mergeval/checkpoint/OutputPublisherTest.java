@@ -77,6 +77,10 @@ class OutputPublisherTest {
         BadInputException e = assertThrows(BadInputException.class,
                 () -> pub.publish(s2, pub.outputPath(out), false));
         assertTrue(e.getMessage().contains("--overwrite") && e.getMessage().contains("out"));
+        assertTrue(e.getMessage().endsWith("; this run's complete output is left in " + s2
+                + " (move it into place by hand, or delete it)"), e.getMessage());
+        assertEquals("second", Files.readString(java.nio.file.Path.of(s2.toUri()).resolve("model.safetensors")),
+                "a run that finished after another published keeps its result where the message says");
         assertEquals("first", Files.readString(tmp.resolve("out/model.safetensors")));
 
         pub.publish(s2, pub.outputPath(out), true);
