@@ -6,6 +6,7 @@ import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.ModelFiles;
 import dev.mergeval.checkpoint.OutputPublisher;
+import dev.mergeval.checkpoint.StagingClaim;
 import dev.mergeval.checkpoint.ShardFile;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -179,23 +180,25 @@ public final class MergeJob {
         long mark = lap(phases, "plan", start);
         OutputPublisher publisher = OutputPublisher.forPath(request.outDir(), conf);
         String staging = publisher.stage(request.outDir(), plan.planId().substring(0, 16)).toString();
-        String parts = new Path(staging, "_parts").toString();
-
-        boolean inPlace = prepareInPlace(plan, staging, parts, conf);
-        mark = lap(phases, "prepare", mark);
-        InputFiles inputFiles = new InputFiles(plan.inputFiles());
-        // The inputs are hashed for provenance on the same threads as the units, after them.
-        FileDigest digest = request.digest();
-        MergeExecutor.Executed executed = executor.executeAndHash(plan, parts, inputFiles.paths(), digest);
-        mark = lap(phases, "execute+hash_inputs", mark);
-        Map<String, List<FileHash>> inputHashes = inputFiles.withHashes(executed.digests(), digest);
-        List<MergeCommitter.WrittenShard> shards = inPlace
-                ? MergeCommitter.commitInPlace(plan, executed.units(), staging, conf,
-                        files -> executor.digests(files, digest), digest)
-                : MergeCommitter.assemble(plan, executed.units(), staging, conf,
-                        Runtime.getRuntime().availableProcessors(), digest);
-        mark = lap(phases, inPlace ? "hash_outputs" : "assemble", mark);
-        try {
+        // Another run of the same plan would resume in this directory too: one at a time.
+        try (StagingClaim claim = StagingClaim.take(HadoopFs.get(new Path(staging), conf), new Path(staging),
+                request.outDir())) {
+            String parts = new Path(staging, "_parts").toString();
+            boolean inPlace = prepareInPlace(plan, staging, parts, conf);
+            mark = lap(phases, "prepare", mark);
+            InputFiles inputFiles = new InputFiles(plan.inputFiles());
+            // The inputs are hashed for provenance on the same threads as the units, after them.
+            FileDigest digest = request.digest();
+            MergeExecutor.Executed executed = executor.executeAndHash(plan, parts, inputFiles.paths(), digest);
+            mark = lap(phases, "execute+hash_inputs", mark);
+            Map<String, List<FileHash>> inputHashes = inputFiles.withHashes(executed.digests(), digest);
+            claim.verify();
+            List<MergeCommitter.WrittenShard> shards = inPlace
+                    ? MergeCommitter.commitInPlace(plan, executed.units(), staging, conf,
+                            files -> executor.digests(files, digest), digest)
+                    : MergeCommitter.assemble(plan, executed.units(), staging, conf,
+                            Runtime.getRuntime().availableProcessors(), digest);
+            mark = lap(phases, inPlace ? "hash_outputs" : "assemble", mark);
             FileSystem fs = HadoopFs.get(new Path(staging), conf);
             fs.delete(new Path(parts), true);
             String copyRoot;
@@ -233,6 +236,7 @@ public final class MergeJob {
                     shards, executor.describe(), wallMillis);
             // Written last: its presence marks the staged output complete.
             write(fs, new Path(staging, OutputPublisher.PROVENANCE_FILE), provenance.toJson());
+            claim.release();
             publisher.publish(new Path(staging), publisher.outputPath(request.outDir()), request.overwrite());
             lap(phases, "publish", mark);
             return new Outcome(plan, request.outDir(), shards, (System.nanoTime() - start) / 1_000_000, phases);

@@ -46,6 +46,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
@@ -925,6 +928,58 @@ class MergeJobTest {
         MergeJob.run(request(linearOf(stale.toString(), tuneA, 0.5), out.resolve("o"), false, PlanOptions.defaults()),
                 executor(1), CONF);
         assertTrue(Files.exists(out.resolve("o").resolve("config.json")));
+    }
+
+    /**
+     * Two runs of one merge into one output (a scheduler's retry while the first still runs) would
+     * share the staging directory named after their plan: with {@code --overwrite} both reported
+     * success and the output held no weights. The second is refused while the first works, and the
+     * first publishes the whole output.
+     */
+    @Test
+    void aSecondRunOfTheSameMergeIsRefusedWhileTheFirstWorks(@TempDir Path out) throws Exception {
+        String yaml = linearOf(base, tuneA, 0.3);
+        Path reference = out.resolve("reference");
+        MergeJob.run(request(yaml, reference, false, PlanOptions.defaults()), executor(1), CONF);
+        CountDownLatch executing = new CountDownLatch(1);
+        CountDownLatch secondDone = new CountDownLatch(1);
+        LocalMergeExecutor local = executor(1);
+        MergeExecutor held = new MergeExecutor() {
+            @Override
+            public List<UnitResult> execute(MergePlan plan, String partsDir) {
+                executing.countDown();
+                try {
+                    assertTrue(secondDone.await(60, TimeUnit.SECONDS));
+                } catch (InterruptedException e) {
+                    throw new AssertionError(e);
+                }
+                return local.execute(plan, partsDir);
+            }
+
+            @Override
+            public List<String> digests(List<String> files, FileDigest kind) {
+                return local.digests(files, kind);
+            }
+
+            @Override
+            public String describe() {
+                return local.describe();
+            }
+        };
+        Path dir = out.resolve("o");
+        CompletableFuture<MergeJob.Outcome> first = CompletableFuture.supplyAsync(
+                () -> MergeJob.run(request(yaml, dir, true, PlanOptions.defaults()), held, CONF));
+        assertTrue(executing.await(60, TimeUnit.SECONDS));
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> MergeJob.run(request(yaml, dir, true, PlanOptions.defaults()), executor(1), CONF));
+        secondDone.countDown();
+        assertTrue(e.getMessage().startsWith(dir + ": another run of this job is writing it"), e.getMessage());
+        first.get(60, TimeUnit.SECONDS);
+        assertEquals(shardHashes(reference, false), shardHashes(dir, false), "the whole output, weights included");
+        try (Stream<Path> left = Files.list(out)) {
+            assertEquals(List.of("o", "reference"), left.map(p -> p.getFileName().toString()).sorted().toList(),
+                    "no staging directory left");
+        }
     }
 
     private static MergeJob.Request request(String yaml, Path out, boolean overwrite, PlanOptions options) {

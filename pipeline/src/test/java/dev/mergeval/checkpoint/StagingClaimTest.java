@@ -1,0 +1,122 @@
+package dev.mergeval.checkpoint;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Mappers;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileAlreadyExistsException;
+import org.apache.hadoop.fs.FileSystem;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** One run at a time in a resumable staging directory, on the local filesystem Mergeval uses. */
+class StagingClaimTest {
+
+    @TempDir
+    Path dir;
+
+    private FileSystem fs() {
+        return HadoopFs.get(HadoopFs.of(dir), new Configuration());
+    }
+
+    private org.apache.hadoop.fs.Path staging() throws IOException {
+        Files.createDirectories(dir.resolve("staging"));
+        return HadoopFs.of(dir.resolve("staging"));
+    }
+
+    private JsonNode claimFile() throws IOException {
+        return Mappers.JSON.readTree(dir.resolve("staging").resolve(StagingClaim.FILE).toFile());
+    }
+
+    private void writeClaim(Map<String, Object> content) throws IOException {
+        Files.writeString(dir.resolve("staging").resolve(StagingClaim.FILE), Mappers.JSON.writeValueAsString(content));
+    }
+
+    @Test
+    void aLiveClaimRefusesASecondRunUntilReleased() throws IOException {
+        org.apache.hadoop.fs.Path staging = staging();
+        StagingClaim first = StagingClaim.take(fs(), staging, "OUT");
+        assertEquals(ProcessHandle.current().pid(), claimFile().get("pid").asLong());
+        BadInputException e = assertThrows(BadInputException.class, () -> StagingClaim.take(fs(), staging, "OUT"));
+        assertTrue(e.getMessage().startsWith("OUT: another run of this job is writing it (staging ")
+                && e.getMessage().contains("claimed by process " + ProcessHandle.current().pid()), e.getMessage());
+        first.verify();
+        first.release();
+        assertFalse(Files.exists(dir.resolve("staging").resolve(StagingClaim.FILE)), "released before publishing");
+        try (StagingClaim second = StagingClaim.take(fs(), staging, "OUT")) {
+            second.verify();
+        }
+        assertFalse(Files.exists(dir.resolve("staging").resolve(StagingClaim.FILE)), "a closed claim is removed");
+    }
+
+    /** A killed run's claim: on this host, its process gone; elsewhere, not renewed for two minutes. */
+    @Test
+    void aDeadRunsClaimIsTakenOver() throws Exception {
+        org.apache.hadoop.fs.Path staging = staging();
+        Process done = new ProcessBuilder("true").start();
+        done.waitFor();
+        JsonNode own = ownClaim();
+        writeClaim(Map.of("run", "killed", "host", own.get("host").asText(), "pid_namespace",
+                own.get("pid_namespace").asText(), "pid", done.pid(), "written", System.currentTimeMillis()));
+        try (StagingClaim taken = StagingClaim.take(fs(), staging, "OUT")) {
+            assertEquals(ProcessHandle.current().pid(), claimFile().get("pid").asLong());
+        }
+        long stale = System.currentTimeMillis() - StagingClaim.STALE.toMillis() - 1000;
+        writeClaim(Map.of("run", "elsewhere", "host", "another-host", "pid", 1, "written", stale));
+        try (StagingClaim taken = StagingClaim.take(fs(), staging, "OUT")) {
+            taken.verify();
+        }
+        long fresh = System.currentTimeMillis() - 5000;
+        writeClaim(Map.of("run", "elsewhere", "host", "another-host", "pid", 1, "written", fresh));
+        BadInputException e = assertThrows(BadInputException.class, () -> StagingClaim.take(fs(), staging, "OUT"));
+        assertTrue(e.getMessage().contains("on another-host, 5 s ago") || e.getMessage().contains("on another-host, 6 s ago"),
+                e.getMessage());
+        // Cut short by a kill mid-write: judged by the file's age, so new now.
+        Files.writeString(dir.resolve("staging").resolve(StagingClaim.FILE), "{\"run\": \"x\", \"wri");
+        assertThrows(BadInputException.class, () -> StagingClaim.take(fs(), staging, "OUT"));
+    }
+
+    @Test
+    void aRunWhoseClaimWasTakenOverPublishesNothing() throws IOException {
+        org.apache.hadoop.fs.Path staging = staging();
+        StagingClaim claim = StagingClaim.take(fs(), staging, "OUT");
+        writeClaim(Map.of("run", "usurper", "host", "another-host", "pid", 1, "written", System.currentTimeMillis()));
+        IllegalStateException e = assertThrows(IllegalStateException.class, claim::release);
+        assertTrue(e.getMessage().contains("was taken over by another run"), e.getMessage());
+        claim.close();
+        assertEquals("usurper", claimFile().get("run").asText(), "the other run's claim is left alone");
+    }
+
+    /** Two processes creating one file: Hadoop's local create checked, then created; now one fails. */
+    @Test
+    void creatingWithoutOverwriteIsExclusiveOnTheLocalFilesystem() throws IOException {
+        FileSystem fs = fs();
+        org.apache.hadoop.fs.Path file = HadoopFs.of(dir.resolve("sub").resolve("f"));
+        fs.create(file, false).close();
+        assertThrows(FileAlreadyExistsException.class, () -> fs.create(file, false));
+        fs.create(file, true).close();
+        assertTrue(Files.isRegularFile(dir.resolve("sub").resolve("f")));
+    }
+
+    /** What this process writes in a claim. */
+    private static JsonNode ownClaim() throws IOException {
+        Path dir = Files.createTempDirectory("claim-host");
+        try {
+            FileSystem fs = HadoopFs.get(HadoopFs.of(dir), new Configuration());
+            try (StagingClaim claim = StagingClaim.take(fs, HadoopFs.of(dir), "OUT")) {
+                return Mappers.JSON.readTree(dir.resolve(StagingClaim.FILE).toFile());
+            }
+        } finally {
+            Files.deleteIfExists(dir);
+        }
+    }
+}
