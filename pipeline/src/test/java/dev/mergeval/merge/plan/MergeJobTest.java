@@ -50,6 +50,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.BeforeAll;
@@ -606,26 +607,11 @@ class MergeJobTest {
             PlanOptions small = new PlanOptions(PlanOptions.DEFAULT_MAX_SHARD_BYTES, 700, 7);
             MergeJob.run(request(yaml, here, false, small), executor(2), CONF);
             List<MergePlan> received = new ArrayList<>();
-            MergeExecutor remote = new MergeExecutor() {
-                final LocalMergeExecutor inner = executor(2);
-
-                @Override
-                public List<UnitResult> execute(MergePlan plan, String partsDir) {
-                    MergePlan copy = shipped(plan);
-                    received.add(copy);
-                    return inner.execute(copy, partsDir);
-                }
-
-                @Override
-                public List<String> digests(List<String> files, FileDigest kind) {
-                    return inner.digests(files, kind);
-                }
-
-                @Override
-                public String describe() {
-                    return "remote";
-                }
-            };
+            MergeExecutor remote = executing(executor(2), plan -> {
+                MergePlan copy = shipped(plan);
+                received.add(copy);
+                return copy;
+            });
             MergeJob.run(request(yaml, shipped, false, small), remote, CONF);
             assertEquals(shardHashes(here, false), shardHashes(shipped, false), method);
             MergePlan plan = received.get(0);
@@ -941,35 +927,21 @@ class MergeJobTest {
         String yaml = linearOf(base, tuneA, 0.3);
         Path reference = out.resolve("reference");
         MergeJob.run(request(yaml, reference, false, PlanOptions.defaults()), executor(1), CONF);
-        CountDownLatch executing = new CountDownLatch(1);
+        CountDownLatch firstExecuting = new CountDownLatch(1);
         CountDownLatch secondDone = new CountDownLatch(1);
-        LocalMergeExecutor local = executor(1);
-        MergeExecutor held = new MergeExecutor() {
-            @Override
-            public List<UnitResult> execute(MergePlan plan, String partsDir) {
-                executing.countDown();
-                try {
-                    assertTrue(secondDone.await(60, TimeUnit.SECONDS));
-                } catch (InterruptedException e) {
-                    throw new AssertionError(e);
-                }
-                return local.execute(plan, partsDir);
+        MergeExecutor held = executing(executor(1), plan -> {
+            firstExecuting.countDown();
+            try {
+                assertTrue(secondDone.await(60, TimeUnit.SECONDS));
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
             }
-
-            @Override
-            public List<String> digests(List<String> files, FileDigest kind) {
-                return local.digests(files, kind);
-            }
-
-            @Override
-            public String describe() {
-                return local.describe();
-            }
-        };
+            return plan;
+        });
         Path dir = out.resolve("o");
         CompletableFuture<MergeJob.Outcome> first = CompletableFuture.supplyAsync(
                 () -> MergeJob.run(request(yaml, dir, true, PlanOptions.defaults()), held, CONF));
-        assertTrue(executing.await(60, TimeUnit.SECONDS));
+        assertTrue(firstExecuting.await(60, TimeUnit.SECONDS));
         BadInputException e = assertThrows(BadInputException.class,
                 () -> MergeJob.run(request(yaml, dir, true, PlanOptions.defaults()), executor(1), CONF));
         secondDone.countDown();
@@ -988,6 +960,26 @@ class MergeJobTest {
 
     static LocalMergeExecutor executor(int threads) {
         return new LocalMergeExecutor(threads, CONF, Progress.NONE);
+    }
+
+    /** {@code inner}, executing the plan {@code beforeExecute} returns for the one it is given. */
+    static MergeExecutor executing(MergeExecutor inner, UnaryOperator<MergePlan> beforeExecute) {
+        return new MergeExecutor() {
+            @Override
+            public List<UnitResult> execute(MergePlan plan, String partsDir) {
+                return inner.execute(beforeExecute.apply(plan), partsDir);
+            }
+
+            @Override
+            public List<String> digests(List<String> files, FileDigest kind) {
+                return inner.digests(files, kind);
+            }
+
+            @Override
+            public String describe() {
+                return inner.describe();
+            }
+        };
     }
 
     /** sha256 of every safetensors file (and, if asked, every file) of an output directory. */
