@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
@@ -99,19 +100,38 @@ public final class OutputPublisher {
      */
     public static void checkOutside(Path out, Map<String, List<String>> inputs, Configuration conf) {
         URI to = out.toUri();
-        String prefix = to.getPath().endsWith("/") ? to.getPath() : to.getPath() + "/";
+        String prefix = slashed(to.getPath());
+        String realPrefix = realPath(to).map(OutputPublisher::slashed).orElse(null);
         inputs.forEach((input, paths) -> {
             for (String path : paths) {
                 Path p = new Path(path);
                 URI in = HadoopFs.qualify(HadoopFs.get(p, conf), p).toUri();
-                String inPath = in.getPath().endsWith("/") ? in.getPath() : in.getPath() + "/";
-                if (Objects.equals(in.getScheme(), to.getScheme()) && Objects.equals(in.getAuthority(), to.getAuthority())
-                        && inPath.startsWith(prefix)) {
+                boolean sameStore = Objects.equals(in.getScheme(), to.getScheme())
+                        && Objects.equals(in.getAuthority(), to.getAuthority());
+                // Through symbolic links too: an output linked to an input's folder is that folder.
+                boolean linked = realPrefix != null && realPath(in).map(r -> slashed(r).startsWith(realPrefix)).orElse(false);
+                if (sameStore && slashed(in.getPath()).startsWith(prefix) || linked) {
                     throw new BadInputException(out + ": holds " + path + ", which this job reads (" + input
                             + "); write the output elsewhere");
                 }
             }
         });
+    }
+
+    private static String slashed(String path) {
+        return path.endsWith("/") ? path : path + "/";
+    }
+
+    /** A local file's path with every symbolic link resolved, where it exists. */
+    private static Optional<String> realPath(URI uri) {
+        if (!"file".equals(uri.getScheme())) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(java.nio.file.Path.of(uri.getPath()).toRealPath().toString());
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();
+        }
     }
 
     /**

@@ -693,6 +693,12 @@ class MergeJobTest {
         BadInputException early = assertThrows(BadInputException.class, () -> MergeJob.run(request(
                 linearOf(a.toString(), wider.toString(), 0.5), a, true, PlanOptions.defaults()), executor(1), CONF));
         assertTrue(early.getMessage().contains("which this job reads (input '" + a + "')"), early.getMessage());
+        // Nor through a symbolic link to it (publishing replaced the link, not the model, but it is refused as the model).
+        Path link = Files.createSymbolicLink(out.resolve("link"), a);
+        BadInputException linked = assertThrows(BadInputException.class,
+                () -> MergeJob.run(request(yaml, link, true, PlanOptions.defaults()), executor(1), CONF));
+        assertTrue(linked.getMessage().contains("which this job reads (input '" + a + "')"), linked.getMessage());
+        assertTrue(Files.isSymbolicLink(link));
         assertEquals(before, shardHashes(a, true), "the input untouched");
         MergeJob.run(request(yaml, a.resolve("merged"), false, PlanOptions.defaults()), executor(1), CONF);
         assertTrue(Files.exists(a.resolve("merged").resolve("config.json")));
