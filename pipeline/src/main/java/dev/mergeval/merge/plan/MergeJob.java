@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.common.FileDigest;
 import dev.mergeval.common.Progress;
+import dev.mergeval.common.Sha256;
 import dev.mergeval.merge.AnalysisRunner;
 import dev.mergeval.merge.ChatTemplates;
 import dev.mergeval.merge.EmbeddingRows;
@@ -24,10 +25,12 @@ import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.FileHash;
 import dev.mergeval.provenance.MergeProvenance;
 import dev.mergeval.provenance.Provenance;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -35,6 +38,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.UnaryOperator;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
@@ -179,7 +183,7 @@ public final class MergeJob {
         MergePlan plan = plan(request, config, conf, executor.progress(), executor.analysisRunner());
         long mark = lap(phases, "plan", start);
         OutputPublisher publisher = OutputPublisher.forPath(request.outDir(), conf);
-        String staging = publisher.stage(request.outDir(), plan.planId().substring(0, 16)).toString();
+        String staging = publisher.stage(request.outDir(), stagingKey(plan)).toString();
         // Another run of the same plan would resume in this directory too: one at a time.
         try (StagingClaim claim = StagingClaim.take(HadoopFs.get(new Path(staging), conf), new Path(staging),
                 request.outDir())) {
@@ -192,6 +196,13 @@ public final class MergeJob {
             MergeExecutor.Executed executed = executor.executeAndHash(plan, parts, inputFiles.paths(), digest);
             mark = lap(phases, "execute+hash_inputs", mark);
             Map<String, List<FileHash>> inputHashes = inputFiles.withHashes(executed.digests(), digest);
+            try {
+                inputFiles.checkUnchanged(conf);
+            } catch (BadInputException e) {
+                // Its units read files that have changed since: nothing in it is worth resuming.
+                publisher.discard(new Path(staging));
+                throw e;
+            }
             claim.verify();
             List<MergeCommitter.WrittenShard> shards = inPlace
                     ? MergeCommitter.commitInPlace(plan, executed.units(), staging, conf,
@@ -340,10 +351,50 @@ public final class MergeJob {
         }
     }
 
+    /**
+     * The name of the plan's staging directory: its id and the versions (length, modification
+     * time) of the files it reads, so that a rerun resumes the units of a killed run only where
+     * it reads the same files, not where an input has been written again since.
+     */
+    static String stagingKey(MergePlan plan) {
+        StringBuilder versions = new StringBuilder(plan.planId());
+        plan.inputFiles().values().forEach(files -> files.forEach(f -> versions.append('\n').append(f.path())
+                .append(' ').append(f.length()).append(' ').append(f.modified())));
+        return Sha256.ofText(versions.toString()).substring(0, 16);
+    }
+
     /** The input models' shard files by {@link PlanInput#key()}, in plan order. */
     private record InputFiles(Map<String, List<ShardFile>> byInput) {
         List<String> paths() {
             return byInput.values().stream().flatMap(List::stream).map(ShardFile::path).toList();
+        }
+
+        /**
+         * Refuses the merge if an input file is not as it was planned: a checkpoint written over
+         * while it was read (a training run saving to the same path) gives weights of two versions,
+         * and digests of neither.
+         */
+        void checkUnchanged(Configuration conf) {
+            for (List<ShardFile> files : byInput.values()) {
+                for (ShardFile s : files) {
+                    Path path = new Path(s.path());
+                    String now;
+                    try {
+                        FileStatus status = HadoopFs.get(path, conf).getFileStatus(path);
+                        if (status.getLen() == s.length() && status.getModificationTime() == s.modified()) {
+                            continue;
+                        }
+                        now = status.getLen() + " bytes, modified " + Instant.ofEpochMilli(status.getModificationTime());
+                    } catch (FileNotFoundException e) {
+                        now = "gone";
+                    } catch (IOException e) {
+                        throw new UncheckedIOException("cannot check " + path, e);
+                    }
+                    throw new BadInputException(s.path() + ": changed while it was merged (planned: " + s.length()
+                            + " bytes, modified " + Instant.ofEpochMilli(s.modified()) + "; now: " + now
+                            + "); nothing published: merge again once it is written");
+                }
+            }
         }
 
         /** The shard files with their {@code kind} digests, given in {@link #paths()} order. */

@@ -50,6 +50,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiFunction;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
@@ -238,27 +239,8 @@ class MergeJobTest {
         }
 
         List<UnitResult> seen = new ArrayList<>();
-        MergeExecutor recording = new MergeExecutor() {
-            final LocalMergeExecutor inner = new LocalMergeExecutor(1, conf, Progress.NONE);
-
-            @Override
-            public List<UnitResult> execute(MergePlan plan, String partsDir) {
-                List<UnitResult> r = inner.execute(plan, partsDir);
-                seen.addAll(r);
-                return r;
-            }
-
-            @Override
-            public List<String> digests(List<String> files, FileDigest kind) {
-                return inner.digests(files, kind);
-            }
-
-            @Override
-            public String describe() {
-                return "recording";
-            }
-        };
-        MergeJob.run(request(yaml, dir, false, small), recording, conf);
+        MergeJob.run(request(yaml, dir, false, small), recording(new LocalMergeExecutor(1, conf, Progress.NONE), seen),
+                conf);
         assertEquals(tearFirstUnit ? 2 : 3, seen.stream().filter(UnitResult::reused).count());
         assertTrue(seen.size() > 3);
         assertFalse(seen.get(0).reused() && tearFirstUnit);
@@ -266,6 +248,39 @@ class MergeJobTest {
         Path fresh = out.resolve("fresh");
         MergeJob.run(request(yaml, fresh, false, small), executor(2), CONF);
         assertEquals(shardHashes(fresh, false), shardHashes(dir, false));
+    }
+
+    /**
+     * A killed run's finished units were computed from its inputs as they were then: where an
+     * input has been written again before the rerun, the rerun starts over, and its output is the
+     * new version's merge.
+     */
+    @Test
+    void aRerunAfterAnInputChangedReusesNothing(@TempDir Path out) throws IOException {
+        Path copy = out.resolve("tune");
+        org.apache.commons.io.FileUtils.copyDirectory(Path.of(tuneA).toFile(), copy.toFile());
+        String yaml = linearOf(base, copy.toString(), 0.5);
+        Path dir = out.resolve("merged");
+        PlanOptions small = PlanOptions.defaults().withMaxUnitBytes(2_000);
+        assertThrows(IllegalStateException.class,
+                () -> MergeJob.run(request(yaml, dir, false, small), new FailingAfter(3, new AtomicInteger(), CONF), CONF));
+        Path shard;
+        try (Stream<Path> files = Files.list(copy)) {
+            shard = files.filter(f -> f.toString().endsWith(".safetensors")).sorted().findFirst().orElseThrow();
+        }
+        byte[] bytes = Files.readAllBytes(shard);
+        for (int i = bytes.length / 2; i < bytes.length; i += 4) {
+            bytes[i] ^= 1;
+        }
+        Files.write(shard, bytes);
+        Files.setLastModifiedTime(shard, java.nio.file.attribute.FileTime.fromMillis(
+                Files.getLastModifiedTime(shard).toMillis() + 5000));
+        List<UnitResult> seen = new ArrayList<>();
+        MergeJob.run(request(yaml, dir, false, small), recording(executor(1), seen), CONF);
+        assertTrue(seen.size() > 3 && seen.stream().noneMatch(UnitResult::reused), "every unit written again");
+        Path fresh = out.resolve("fresh");
+        MergeJob.run(request(yaml, fresh, false, small), executor(2), CONF);
+        assertEquals(shardHashes(fresh, false), shardHashes(dir, false), "the new version's merge");
     }
 
     /** Overwrites unit 0's bytes in the staged shard with 0x5A and deletes its completion marker. */
@@ -960,6 +975,46 @@ class MergeJobTest {
         }
     }
 
+    /**
+     * An input written over while it is merged (a training run saving to the same path, same
+     * length) would give an output of two versions' weights: refused before anything is published.
+     */
+    @Test
+    void anInputWrittenOverDuringTheMergeIsRefused(@TempDir Path out) throws IOException {
+        Path copy = out.resolve("tune");
+        org.apache.commons.io.FileUtils.copyDirectory(Path.of(tuneA).toFile(), copy.toFile());
+        Path shard;
+        try (Stream<Path> files = Files.list(copy)) {
+            shard = files.filter(f -> f.toString().endsWith(".safetensors")).sorted().findFirst().orElseThrow();
+        }
+        MergeExecutor rewriting = executing(executor(1), plan -> {
+            try {
+                byte[] bytes = Files.readAllBytes(shard);
+                bytes[bytes.length - 1] ^= 1;
+                Files.write(shard, bytes);
+                Files.setLastModifiedTime(shard, java.nio.file.attribute.FileTime.fromMillis(
+                        Files.getLastModifiedTime(shard).toMillis() + 5000));
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            return plan;
+        });
+        Path dir = out.resolve("o");
+        BadInputException e = assertThrows(BadInputException.class, () -> MergeJob.run(
+                request(linearOf(base, copy.toString(), 0.5), dir, false, PlanOptions.defaults()), rewriting, CONF));
+        assertTrue(e.getMessage().contains(shard.getFileName() + ": changed while it was merged (planned: "
+                + Files.size(shard) + " bytes"), e.getMessage());
+        assertFalse(Files.exists(dir), "nothing published");
+        try (Stream<Path> left = Files.list(out)) {
+            assertEquals(List.of("tune"), left.map(p -> p.getFileName().toString()).toList(), "no staging to resume");
+        }
+        // Merged again, it reads the new version: as a fresh merge into another directory does.
+        MergeJob.run(request(linearOf(base, copy.toString(), 0.5), dir, false, PlanOptions.defaults()), executor(1), CONF);
+        MergeJob.run(request(linearOf(base, copy.toString(), 0.5), out.resolve("fresh"), false, PlanOptions.defaults()),
+                executor(2), CONF);
+        assertEquals(shardHashes(out.resolve("fresh"), false), shardHashes(dir, false));
+    }
+
     private static MergeJob.Request request(String yaml, Path out, boolean overwrite, PlanOptions options) {
         return new MergeJob.Request("test.yaml", yaml, out.toString(), 0, overwrite, options);
     }
@@ -970,10 +1025,23 @@ class MergeJobTest {
 
     /** {@code inner}, executing the plan {@code beforeExecute} returns for the one it is given. */
     static MergeExecutor executing(MergeExecutor inner, UnaryOperator<MergePlan> beforeExecute) {
+        return around(inner, (plan, partsDir) -> inner.execute(beforeExecute.apply(plan), partsDir));
+    }
+
+    /** {@code inner}, adding the results of every execution to {@code seen}. */
+    static MergeExecutor recording(MergeExecutor inner, List<UnitResult> seen) {
+        return around(inner, (plan, partsDir) -> {
+            List<UnitResult> r = inner.execute(plan, partsDir);
+            seen.addAll(r);
+            return r;
+        });
+    }
+
+    private static MergeExecutor around(MergeExecutor inner, BiFunction<MergePlan, String, List<UnitResult>> execute) {
         return new MergeExecutor() {
             @Override
             public List<UnitResult> execute(MergePlan plan, String partsDir) {
-                return inner.execute(beforeExecute.apply(plan), partsDir);
+                return execute.apply(plan, partsDir);
             }
 
             @Override
