@@ -1,10 +1,44 @@
 package dev.mergeval.checkpoint;
 
+import dev.mergeval.common.BadInputException;
+import java.io.FileNotFoundException;
+import java.io.IOException;
 import java.io.Serializable;
+import java.io.UncheckedIOException;
+import java.time.Instant;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.Path;
 
 /**
  * One file a checkpoint reads from: its fully qualified path, length in bytes and modification
  * time (milliseconds, as its filesystem reports it), as they were when it was opened.
  */
 public record ShardFile(String path, long length, long modified) implements Serializable {
+
+    /**
+     * Refuses a job whose input file is no longer as it was opened: a checkpoint written over while
+     * it was read (a training run saving to the same path) gives results of two versions, and
+     * digests of neither.
+     */
+    public static void checkUnchanged(Iterable<ShardFile> files, Configuration conf) {
+        for (ShardFile s : files) {
+            Path path = new Path(s.path());
+            String now;
+            try {
+                FileStatus status = HadoopFs.get(path, conf).getFileStatus(path);
+                if (status.getLen() == s.length() && status.getModificationTime() == s.modified()) {
+                    continue;
+                }
+                now = status.getLen() + " bytes, modified " + Instant.ofEpochMilli(status.getModificationTime());
+            } catch (FileNotFoundException e) {
+                now = "gone";
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot check " + path, e);
+            }
+            throw new BadInputException(s.path() + ": changed while it was read (then: " + s.length() + " bytes, modified "
+                    + Instant.ofEpochMilli(s.modified()) + "; now: " + now + "); nothing published: run again once it"
+                    + " is written");
+        }
+    }
 }

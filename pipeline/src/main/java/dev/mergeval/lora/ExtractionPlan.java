@@ -1,5 +1,6 @@
 package dev.mergeval.lora;
 
+import dev.mergeval.checkpoint.ShardFile;
 import java.io.Serializable;
 import java.util.List;
 
@@ -15,14 +16,16 @@ import java.util.List;
  * @param seed       seed of the randomized SVD's sketch (its stream is named after the tensor)
  * @param factors    how the kept singular values become factors
  * @param tasks      one per tensor present in both models and not excluded
+ * @param inputFiles both models' files as they were planned, checked again before publishing
  */
 public record ExtractionPlan(String model, String baseModel, int maxRank, Svd svd, int exactLimit, long seed,
-        Factors factors, List<DeltaTask> tasks) implements Serializable {
+        Factors factors, List<DeltaTask> tasks, List<ShardFile> inputFiles) implements Serializable {
 
     private static final long serialVersionUID = 1L;
 
     public ExtractionPlan {
         tasks = List.copyOf(tasks);
+        inputFiles = List.copyOf(inputFiles);
     }
 
     /** Which SVD decomposes a matrix. */

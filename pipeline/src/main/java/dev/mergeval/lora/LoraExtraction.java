@@ -254,8 +254,11 @@ public final class LoraExtraction {
         OutputPublisher publisher = OutputPublisher.forPath(r.outDir(), conf);
         publisher.checkDestination(publisher.outputPath(r.outDir()), r.overwrite());
         List<ExtractionPlan.DeltaTask> tasks = new ArrayList<>();
+        List<ShardFile> files = new ArrayList<>();
         try (Checkpoint ftFile = Checkpoint.open(r.model(), conf);
                 Checkpoint baseFile = Checkpoint.open(r.baseModel(), conf)) {
+            files.addAll(ftFile.shardFiles());
+            files.addAll(baseFile.shardFiles());
             Map<String, List<String>> read = new LinkedHashMap<>();
             read.put("--model", ftFile.shardFiles().stream().map(ShardFile::path).toList());
             read.put("--base-model", baseFile.shardFiles().stream().map(ShardFile::path).toList());
@@ -297,7 +300,7 @@ public final class LoraExtraction {
             }
         }
         return new ExtractionPlan(r.model(), r.baseModel(), r.maxRank(), r.svd(), r.exactLimit(), r.seed(),
-                r.factors(), tasks);
+                r.factors(), tasks, files);
     }
 
     /** Runs the extraction on {@code executor} and publishes the adapter. */
@@ -305,6 +308,7 @@ public final class LoraExtraction {
         long start = System.nanoTime();
         ExtractionPlan plan = plan(r, conf);
         List<DeltaResult> results = executor.run(plan);
+        ShardFile.checkUnchanged(plan.inputFiles(), conf);
         List<DeltaResult> lora = results.stream().filter(DeltaResult::decomposed).toList();
         List<DeltaResult> whole = results.stream().filter(x -> x.differs() && !x.lora()).toList();
         if (lora.isEmpty()) {

@@ -836,4 +836,39 @@ class LoraExtractionTest {
         extract(LoraExtraction.Request.of(ft, base, 4, occupied.toString()).withOverwrite(true));
         assertFalse(Files.exists(occupied.resolve("notes.txt")));
     }
+
+    /** A model written over while the extraction reads it (same length) gives no adapter. */
+    @Test
+    void aModelWrittenOverDuringTheExtractionIsRefused() throws IOException {
+        Path ft = tmp.resolve("ft");
+        org.apache.commons.io.FileUtils.copyDirectory(toy.resolve("finetuned").toFile(), ft.toFile());
+        Path shard = ft.resolve("model.safetensors");
+        LocalExtractExecutor local = new LocalExtractExecutor(2, conf, Progress.NONE);
+        ExtractExecutor rewriting = new ExtractExecutor() {
+            @Override
+            public List<DeltaResult> run(ExtractionPlan plan) {
+                List<DeltaResult> results = local.run(plan);
+                try {
+                    byte[] bytes = Files.readAllBytes(shard);
+                    bytes[bytes.length - 1] ^= 1;
+                    Files.write(shard, bytes);
+                    Files.setLastModifiedTime(shard, java.nio.file.attribute.FileTime.fromMillis(
+                            Files.getLastModifiedTime(shard).toMillis() + 5000));
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+                return results;
+            }
+
+            @Override
+            public String describe() {
+                return local.describe();
+            }
+        };
+        Path out = tmp.resolve("adapter");
+        BadInputException e = assertThrows(BadInputException.class, () -> LoraExtraction.run(LoraExtraction.Request.of(
+                ft.toString(), toy.resolve("aligned").toString(), 4, out.toString()), rewriting, conf));
+        assertTrue(e.getMessage().contains("model.safetensors: changed while it was read"), e.getMessage());
+        assertFalse(Files.exists(out));
+    }
 }

@@ -25,12 +25,10 @@ import dev.mergeval.provenance.Environment;
 import dev.mergeval.provenance.FileHash;
 import dev.mergeval.provenance.MergeProvenance;
 import dev.mergeval.provenance.Provenance;
-import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -38,7 +36,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.UnaryOperator;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
@@ -369,32 +366,9 @@ public final class MergeJob {
             return byInput.values().stream().flatMap(List::stream).map(ShardFile::path).toList();
         }
 
-        /**
-         * Refuses the merge if an input file is not as it was planned: a checkpoint written over
-         * while it was read (a training run saving to the same path) gives weights of two versions,
-         * and digests of neither.
-         */
+        /** Refuses the merge if an input file is not as it was planned ({@link ShardFile#checkUnchanged}). */
         void checkUnchanged(Configuration conf) {
-            for (List<ShardFile> files : byInput.values()) {
-                for (ShardFile s : files) {
-                    Path path = new Path(s.path());
-                    String now;
-                    try {
-                        FileStatus status = HadoopFs.get(path, conf).getFileStatus(path);
-                        if (status.getLen() == s.length() && status.getModificationTime() == s.modified()) {
-                            continue;
-                        }
-                        now = status.getLen() + " bytes, modified " + Instant.ofEpochMilli(status.getModificationTime());
-                    } catch (FileNotFoundException e) {
-                        now = "gone";
-                    } catch (IOException e) {
-                        throw new UncheckedIOException("cannot check " + path, e);
-                    }
-                    throw new BadInputException(s.path() + ": changed while it was merged (planned: " + s.length()
-                            + " bytes, modified " + Instant.ofEpochMilli(s.modified()) + "; now: " + now
-                            + "); nothing published: merge again once it is written");
-                }
-            }
+            ShardFile.checkUnchanged(byInput.values().stream().flatMap(List::stream).toList(), conf);
         }
 
         /** The shard files with their {@code kind} digests, given in {@link #paths()} order. */

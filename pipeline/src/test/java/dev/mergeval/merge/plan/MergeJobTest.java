@@ -1002,7 +1002,7 @@ class MergeJobTest {
         Path dir = out.resolve("o");
         BadInputException e = assertThrows(BadInputException.class, () -> MergeJob.run(
                 request(linearOf(base, copy.toString(), 0.5), dir, false, PlanOptions.defaults()), rewriting, CONF));
-        assertTrue(e.getMessage().contains(shard.getFileName() + ": changed while it was merged (planned: "
+        assertTrue(e.getMessage().contains(shard.getFileName() + ": changed while it was read (then: "
                 + Files.size(shard) + " bytes"), e.getMessage());
         assertFalse(Files.exists(dir), "nothing published");
         try (Stream<Path> left = Files.list(out)) {
