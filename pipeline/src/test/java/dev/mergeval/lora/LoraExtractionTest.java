@@ -13,6 +13,7 @@ import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.SafetensorsWriter;
 import dev.mergeval.checkpoint.TensorInfo;
+import dev.mergeval.checkpoint.WrittenOver;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
 import dev.mergeval.common.Progress;
@@ -848,15 +849,7 @@ class LoraExtractionTest {
             @Override
             public List<DeltaResult> run(ExtractionPlan plan) {
                 List<DeltaResult> results = local.run(plan);
-                try {
-                    byte[] bytes = Files.readAllBytes(shard);
-                    bytes[bytes.length - 1] ^= 1;
-                    Files.write(shard, bytes);
-                    Files.setLastModifiedTime(shard, java.nio.file.attribute.FileTime.fromMillis(
-                            Files.getLastModifiedTime(shard).toMillis() + 5000));
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
+                WrittenOver.writeOver(shard);
                 return results;
             }
 

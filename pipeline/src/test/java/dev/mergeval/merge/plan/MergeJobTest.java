@@ -21,6 +21,7 @@ import dev.mergeval.checkpoint.SafetensorsWriter;
 import dev.mergeval.checkpoint.ShardLayout;
 import dev.mergeval.checkpoint.TensorCodec;
 import dev.mergeval.checkpoint.TensorInfo;
+import dev.mergeval.checkpoint.WrittenOver;
 import dev.mergeval.common.Sha256;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.FileDigest;
@@ -268,13 +269,7 @@ class MergeJobTest {
         try (Stream<Path> files = Files.list(copy)) {
             shard = files.filter(f -> f.toString().endsWith(".safetensors")).sorted().findFirst().orElseThrow();
         }
-        byte[] bytes = Files.readAllBytes(shard);
-        for (int i = bytes.length / 2; i < bytes.length; i += 4) {
-            bytes[i] ^= 1;
-        }
-        Files.write(shard, bytes);
-        Files.setLastModifiedTime(shard, java.nio.file.attribute.FileTime.fromMillis(
-                Files.getLastModifiedTime(shard).toMillis() + 5000));
+        WrittenOver.writeOver(shard);
         List<UnitResult> seen = new ArrayList<>();
         MergeJob.run(request(yaml, dir, false, small), recording(executor(1), seen), CONF);
         assertTrue(seen.size() > 3 && seen.stream().noneMatch(UnitResult::reused), "every unit written again");
@@ -988,15 +983,7 @@ class MergeJobTest {
             shard = files.filter(f -> f.toString().endsWith(".safetensors")).sorted().findFirst().orElseThrow();
         }
         MergeExecutor rewriting = executing(executor(1), plan -> {
-            try {
-                byte[] bytes = Files.readAllBytes(shard);
-                bytes[bytes.length - 1] ^= 1;
-                Files.write(shard, bytes);
-                Files.setLastModifiedTime(shard, java.nio.file.attribute.FileTime.fromMillis(
-                        Files.getLastModifiedTime(shard).toMillis() + 5000));
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
+            WrittenOver.writeOver(shard);
             return plan;
         });
         Path dir = out.resolve("o");
