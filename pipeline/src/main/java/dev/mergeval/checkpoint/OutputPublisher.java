@@ -110,7 +110,7 @@ public final class OutputPublisher {
                         && Objects.equals(in.getAuthority(), to.getAuthority());
                 // Through symbolic links too: an output linked to an input's folder is that folder.
                 boolean linked = realPrefix != null && realPath(in).map(r -> slashed(r).startsWith(realPrefix)).orElse(false);
-                if (sameStore && slashed(in.getPath()).startsWith(prefix) || linked) {
+                if ((sameStore && slashed(in.getPath()).startsWith(prefix)) || linked) {
                     throw new BadInputException(out + ": holds " + path + ", which this job reads (" + input
                             + "); write the output elsewhere");
                 }

@@ -4,14 +4,14 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.MapperFeature;
-import com.fasterxml.jackson.databind.cfg.CoercionAction;
-import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
-import com.fasterxml.jackson.databind.exc.InvalidFormatException;
-import com.fasterxml.jackson.databind.type.LogicalType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.cfg.CoercionAction;
+import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
+import com.fasterxml.jackson.databind.exc.InvalidFormatException;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.type.LogicalType;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
@@ -19,9 +19,10 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
 
 /**
  * The project's Jackson mappers, configured once. Every reader rejects a duplicate key (a config or
- * header that says a thing twice is an error, not "last one wins"). Writers differ only where their
- * files always have: plain one-line JSON, Jackson's default pretty printer (two-space indent,
- * {@code "key" : value}), map entries sorted by key, and two YAML styles. The shared instances must
+ * header that says a thing twice is an error, not "last one wins"), and a YAML reader a fraction
+ * where a whole number belongs. Writers differ only where their files always have: plain one-line
+ * JSON, Jackson's default pretty printer (two-space indent, {@code "key" : value}), map entries
+ * sorted by key, and two YAML styles. The shared instances must
  * not be reconfigured; a caller that needs more (a naming strategy, subtypes) starts from
  * {@link #json()} or {@link #yaml()}.
  */
