@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -94,7 +93,7 @@ class ConfigFuzzTest {
         SplittableRandom random = new SplittableRandom(20261206L);
         int parsed = 0;
         for (int c = 0; c < CASES; c++) {
-            String yaml = mutate(seeds.get(random.nextInt(seeds.size())), random);
+            String yaml = ConfigMutations.mutate(seeds.get(random.nextInt(seeds.size())), random, VALUES);
             try {
                 MergeConfig.parse(yaml, "case" + c + ".yml").normalizedYaml();
                 parsed++;
@@ -107,30 +106,5 @@ class ConfigFuzzTest {
         }
         // Many mutations keep a valid config (a weight's value changed, a line repeated).
         assertTrue(parsed > 0 && parsed < CASES, parsed + " of " + CASES + " parsed");
-    }
-
-    private static String mutate(String seed, SplittableRandom random) {
-        List<String> lines = new ArrayList<>(Arrays.asList(seed.split("\n")));
-        for (int edits = 1 + random.nextInt(2), e = 0; e < edits; e++) {
-            int at = random.nextInt(lines.size());
-            String line = lines.get(at);
-            switch (random.nextInt(5)) {
-                case 0, 1 -> {
-                    int colon = line.indexOf(": ");
-                    int dash = line.indexOf("- ");
-                    int from = colon >= 0 ? colon + 2 : dash >= 0 ? dash + 2 : -1;
-                    if (from >= 0) {
-                        lines.set(at, line.substring(0, from) + VALUES[random.nextInt(VALUES.length)]);
-                    }
-                }
-                case 2 -> lines.remove(at);
-                case 3 -> lines.add(at, line);
-                default -> lines.set(at, random.nextBoolean() ? "  " + line : line.strip());
-            }
-            if (lines.isEmpty()) {
-                lines.add("{}");
-            }
-        }
-        return String.join("\n", lines) + "\n";
     }
 }

@@ -9,14 +9,13 @@ import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Progress;
+import dev.mergeval.merge.ConfigMutations;
 import dev.mergeval.runtime.TinyModels;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -58,7 +57,8 @@ class MergeFuzzTest {
         SplittableRandom random = new SplittableRandom(20261207L);
         int merged = 0;
         for (int c = 0; c < CASES; c++) {
-            String yaml = withPaths(mutate(seeds.get(random.nextInt(seeds.size())), random), models);
+            String seed = seeds.get(random.nextInt(seeds.size()));
+            String yaml = withPaths(ConfigMutations.mutate(seed, random, VALUES), models);
             String name = "case" + c + ".yml";
             Path parent = Files.createDirectories(dir.resolve("runs").resolve("case" + c));
             Path out = parent.resolve("out");
@@ -101,32 +101,6 @@ class MergeFuzzTest {
 
     private static String withPaths(String yaml, Map<String, String> models) {
         return NAME.matcher(yaml).replaceAll(m -> Matcher.quoteReplacement(models.get(m.group(1))));
-    }
-
-    /** One or two edits: a value replaced (most often), a line deleted, repeated or re-indented. */
-    private static String mutate(String seed, SplittableRandom random) {
-        List<String> lines = new ArrayList<>(Arrays.asList(seed.split("\n")));
-        for (int edits = 1 + random.nextInt(2), e = 0; e < edits; e++) {
-            int at = random.nextInt(lines.size());
-            String line = lines.get(at);
-            switch (random.nextInt(6)) {
-                case 0, 1, 2 -> {
-                    int colon = line.indexOf(": ");
-                    int dash = line.indexOf("- ");
-                    int from = colon >= 0 ? colon + 2 : dash >= 0 ? dash + 2 : -1;
-                    if (from >= 0) {
-                        lines.set(at, line.substring(0, from) + VALUES[random.nextInt(VALUES.length)]);
-                    }
-                }
-                case 3 -> lines.remove(at);
-                case 4 -> lines.add(at, line);
-                default -> lines.set(at, random.nextBoolean() ? "  " + line : line.strip());
-            }
-            if (lines.isEmpty()) {
-                lines.add("{}");
-            }
-        }
-        return String.join("\n", lines) + "\n";
     }
 
     private static String resource() throws IOException {
