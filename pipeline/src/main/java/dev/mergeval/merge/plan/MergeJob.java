@@ -6,8 +6,8 @@ import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.ModelFiles;
 import dev.mergeval.checkpoint.OutputPublisher;
-import dev.mergeval.checkpoint.StagingClaim;
 import dev.mergeval.checkpoint.ShardFile;
+import dev.mergeval.checkpoint.StagingClaim;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.common.FileDigest;
@@ -181,9 +181,9 @@ public final class MergeJob {
         long mark = lap(phases, "plan", start);
         OutputPublisher publisher = OutputPublisher.forPath(request.outDir(), conf);
         String staging = publisher.stage(request.outDir(), stagingKey(plan)).toString();
+        FileSystem fs = HadoopFs.get(new Path(staging), conf);
         // Another run of the same plan would resume in this directory too: one at a time.
-        try (StagingClaim claim = StagingClaim.take(HadoopFs.get(new Path(staging), conf), new Path(staging),
-                request.outDir())) {
+        try (StagingClaim claim = StagingClaim.take(fs, new Path(staging), request.outDir())) {
             String parts = new Path(staging, "_parts").toString();
             boolean inPlace = prepareInPlace(plan, staging, parts, conf);
             mark = lap(phases, "prepare", mark);
@@ -207,7 +207,6 @@ public final class MergeJob {
                     : MergeCommitter.assemble(plan, executed.units(), staging, conf,
                             Runtime.getRuntime().availableProcessors(), digest);
             mark = lap(phases, inPlace ? "hash_outputs" : "assemble", mark);
-            FileSystem fs = HadoopFs.get(new Path(staging), conf);
             fs.delete(new Path(parts), true);
             String copyRoot;
             // Reopened as the units opened it where they ran here: no header read again for a root.
