@@ -55,7 +55,7 @@ public final class StagedOutput {
 
     private static void discard(OutputPublisher publisher, Path staging, Throwable cause) {
         try {
-            publisher.discard(staging);
+            publisher.discardAfter(staging, cause);
         } catch (RuntimeException e) {
             cause.addSuppressed(e);
         }

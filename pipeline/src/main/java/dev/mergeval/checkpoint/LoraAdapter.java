@@ -11,11 +11,16 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A PEFT LoRA adapter: {@code adapter_config.json} plus {@code adapter_model.safetensors}, loaded
@@ -23,8 +28,10 @@ import org.apache.hadoop.fs.Path;
  *
  * <p>For a linear module with weight {@code W [out, in]} PEFT stores
  * {@code base_model.model.<module>.lora_A.weight [r, in]} and {@code ...lora_B.weight [out, r]};
- * the merged weight is {@code W + scale * (B @ A)}, transposed when {@code fan_in_fan_out} is set
- * (GPT-2 style Conv1D weights stored as {@code [in, out]}). The scale is
+ * the merged weight is {@code W + scale * (B @ A)}, transposed for a GPT-2 style {@code Conv1D}
+ * weight stored as {@code [in, out]}. Which of the two a module is comes from the base model, as in
+ * PEFT, which overrides a config's {@code fan_in_fan_out} that contradicts the layer (with a
+ * warning, as here). The scale is
  * {@code lora_alpha / r}, or {@code lora_alpha / sqrt(r)} with {@code use_rslora}; {@code r} and
  * {@code lora_alpha} come from {@code rank_pattern}/{@code alpha_pattern} where a key matches the
  * module as PEFT's {@code get_pattern_key} does (first key, in file order, such that the module
@@ -45,6 +52,14 @@ import org.apache.hadoop.fs.Path;
  * as {@code b + scale * lora_B.bias}, rounded once to the base dtype, as PEFT's merge computes
  * {@code (base_layer.bias + lora_B.bias * scaling).to(orig_dtype)}.
  *
+ * <p>Every module with factors must be one PEFT adapts when it loads the adapter
+ * ({@code check_target_module_exists}): in {@code target_modules} (a full-match regex; or names, each
+ * the module or a dotted suffix of it; or {@code all-linear}: linear layers except the output head),
+ * not in {@code exclude_modules}, not inside a module of {@code modules_to_save}, and, where a name
+ * matched as a suffix, in a layer of {@code layers_to_transform} (the index after
+ * {@code layers_pattern}, or after any name). PEFT leaves the factors of any other module unloaded;
+ * here they are refused, naming the module and the field.
+ *
  * <p>Supported: linear and embedding LoRA, {@code lora_bias} and {@code modules_to_save}. Refused
  * with a message: other PEFT types, DoRA ({@code use_dora}), trained biases ({@code bias} other
  * than {@code none}), convolution LoRA, and full-weight tensors of modules not in
@@ -62,6 +77,12 @@ public final class LoraAdapter {
     private static final String EMBEDDING_B_SUFFIX = ".lora_embedding_B";
     /** PEFT's LoRA parameter names: linear A and B, then embedding A and B (index = {@link #loraPart}). */
     private static final String[] SUFFIXES = {A_SUFFIX, B_SUFFIX, EMBEDDING_A_SUFFIX, EMBEDDING_B_SUFFIX};
+    /** transformers' model types whose linear layers are {@code Conv1D}, stored {@code [in, out]}. */
+    private static final Set<String> CONV1D_MODEL_TYPES = Set.of("gpt2", "openai-gpt", "imagegpt",
+            "decision_transformer");
+    /** The output head's module names (an {@code nn.Linear} in every architecture). */
+    private static final Set<String> HEADS = Set.of("lm_head", "embed_out");
+    private static final Logger LOG = LoggerFactory.getLogger(LoraAdapter.class);
 
     /**
      * One adapted linear module. {@code left [rows, rank]} and {@code right [rank, cols]} are laid
@@ -93,24 +114,44 @@ public final class LoraAdapter {
     private final Map<String, Saved> saved;
     private final Map<String, BiasDelta> biases;
     private final ShardFile weightsFile;
+    private final ShardFile configFile;
 
     private LoraAdapter(String dir, Map<String, Module> byBaseTensor, Map<String, Saved> saved,
-                        Map<String, BiasDelta> biases, ShardFile weightsFile) {
+                        Map<String, BiasDelta> biases, ShardFile weightsFile, ShardFile configFile) {
         this.dir = dir;
         this.byBaseTensor = Collections.unmodifiableMap(byBaseTensor);
         this.saved = Collections.unmodifiableMap(saved);
         this.biases = Collections.unmodifiableMap(biases);
         this.weightsFile = weightsFile;
+        this.configFile = configFile;
     }
 
-    /** Loads and validates the adapter in directory {@code dirUri}. */
+    /**
+     * Loads and validates the adapter in directory {@code dirUri}, its linear factors laid out as
+     * its config's {@code fan_in_fan_out} says (for a reader that applies them to no base).
+     */
     public static LoraAdapter load(String dirUri, Configuration conf) {
+        return load(dirUri, conf, null);
+    }
+
+    /**
+     * Loads and validates the adapter in directory {@code dirUri} for a base whose linear layers are
+     * {@code Conv1D} ({@code conv1dBase}, {@link #storesConv1d}) or {@code nn.Linear}; null takes the
+     * config's {@code fan_in_fan_out}.
+     */
+    public static LoraAdapter load(String dirUri, Configuration conf, Boolean conv1dBase) {
         Path dir = new Path(dirUri);
         FileSystem fs = HadoopFs.get(dir, conf);
         dir = fs.makeQualified(dir);
         Path cfgPath = new Path(dir, CheckpointResolver.ADAPTER_CONFIG);
+        ShardFile configFile = version(fs, cfgPath);
         ObjectNode cfg = Json.readObject(fs, cfgPath, CheckpointResolver.MAX_JSON_BYTES);
         String where = cfgPath.toString();
+        JsonNode type = cfg.get("peft_type");
+        if (type == null || type.isNull()) {
+            throw new BadInputException(where + ": missing peft_type (PEFT loads no adapter config without it;"
+                    + " a LoRA adapter's is \"LORA\")");
+        }
         String peftType = text(cfg, "peft_type", "LORA", where);
         if (!peftType.equals("LORA")) {
             throw new BadInputException(where + ": peft_type " + peftType
@@ -129,10 +170,10 @@ public final class LoraAdapter {
         boolean rslora = bool(cfg, "use_rslora", where);
         boolean fanInFanOut = bool(cfg, "fan_in_fan_out", where);
         boolean loraBias = bool(cfg, "lora_bias", where);
-        Map<String, Double> rankPattern = patternMap(cfg, "rank_pattern", where);
-        Map<String, Double> alphaPattern = patternMap(cfg, "alpha_pattern", where);
-        TargetModules targets = TargetModules.parse(cfg.get("target_modules"), where);
+        List<PatternValue> rankPattern = patternMap(cfg, "rank_pattern", where);
+        List<PatternValue> alphaPattern = patternMap(cfg, "alpha_pattern", where);
         List<String> toSave = modulesToSave(cfg, where);
+        Targeting targets = Targeting.parse(cfg, toSave, where);
 
         Path weights = new Path(dir, ADAPTER_WEIGHTS);
         if (!CheckpointResolver.isFile(fs, weights)) {
@@ -154,23 +195,69 @@ public final class LoraAdapter {
                     saved.put(tensor, new Saved(tensor, t.dtype(), t.shape(), w.readFloats(name)));
                 }
             }
+            boolean warned = false;
             for (Map.Entry<String, String[]> e : pairs.entrySet()) {
                 String module = e.getKey();
-                if (!targets.matches(module)) {
-                    throw new BadInputException(weights + ": module '" + module
-                            + "' has LoRA weights but is not in target_modules " + targets);
+                boolean embedding = loraPart(e.getValue()[0]) >= 2;
+                String notAdapted = targets.whyNot(module, embedding);
+                if (notAdapted != null) {
+                    throw new BadInputException(weights + ": module '" + module + "' has LoRA weights, but "
+                            + notAdapted + " in " + where + " (PEFT would not load them)");
                 }
                 int rr = (int) lookup(rankPattern, module, r);
                 double aa = lookup(alphaPattern, module, alpha);
-                Module m = loadModule(w, module, e.getValue(), rr, aa, rslora, fanInFanOut, weights);
+                boolean conv1d = conv1dBase == null ? fanInFanOut : conv1dBase && !HEADS.contains(lastName(module));
+                if (!embedding && conv1d != fanInFanOut && !warned) {
+                    LOG.warn("{}: fan_in_fan_out is {}, but the base model's layer '{}' is {}; its factors are"
+                            + " applied as for the layer, as PEFT does", where, fanInFanOut, module,
+                            conv1d ? "a Conv1D, stored [in, out]" : "an nn.Linear, stored [out, in]");
+                    warned = true;
+                }
+                Module m = loadModule(w, module, e.getValue(), rr, aa, rslora, conv1d, weights);
                 modules.put(module + ".weight", m);
                 String biasName = PEFT_PREFIX + module + B_BIAS_SUFFIX;
                 if (w.contains(biasName)) {
                     biases.put(module + ".bias", loadBias(w, biasName, m, weights));
                 }
             }
-            return new LoraAdapter(dir.toString(), modules, saved, biases, w.shardFiles().get(0));
+            return new LoraAdapter(dir.toString(), modules, saved, biases, w.shardFiles().get(0), configFile);
         }
+    }
+
+    /**
+     * Whether a model of this {@code config.json} stores its attention and MLP weights as
+     * transformers' {@code Conv1D} does, {@code [in, out]}: GPT-2 and the models built of its blocks
+     * (by {@code model_type}, else the architecture's name).
+     */
+    public static boolean storesConv1d(ObjectNode config) {
+        if (config == null) {
+            return false;
+        }
+        String type = config.path("model_type").asText("");
+        if (!type.isEmpty()) {
+            return CONV1D_MODEL_TYPES.contains(type);
+        }
+        for (JsonNode a : config.path("architectures")) {
+            if (a.asText().startsWith("GPT2") || a.asText().startsWith("OpenAIGPT")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static ShardFile version(FileSystem fs, Path file) {
+        try {
+            FileStatus st = fs.getFileStatus(file);
+            return new ShardFile(file.toString(), st.getLen(), st.getModificationTime());
+        } catch (java.io.FileNotFoundException e) {
+            throw new BadInputException(file + ": not found");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot read " + file, e);
+        }
+    }
+
+    private static String lastName(String module) {
+        return module.substring(module.lastIndexOf('.') + 1);
     }
 
     /**
@@ -253,7 +340,7 @@ public final class LoraAdapter {
     }
 
     private static Module loadModule(Checkpoint w, String module, String[] ab, int r, double alpha,
-                                     boolean rslora, boolean fanInFanOut, Path file) {
+                                     boolean rslora, boolean conv1d, Path file) {
         TensorInfo a = w.info(ab[0]);
         TensorInfo b = w.info(ab[1]);
         if (a.rank() != 2 || b.rank() != 2) {
@@ -272,9 +359,9 @@ public final class LoraAdapter {
         float[] av = w.readFloats(ab[0]);
         float[] bv = w.readFloats(ab[1]);
         float scale = (float) (rslora ? alpha / Math.sqrt(r) : alpha / r);
-        // An embedding [vocab, dim] (A [r, vocab], B [dim, r]) is laid out as a fan_in_fan_out weight;
+        // An embedding [vocab, dim] (A [r, vocab], B [dim, r]) is laid out as a Conv1D weight;
         // PEFT's embedding layer ignores fan_in_fan_out.
-        if (!fanInFanOut && loraPart(ab[0]) < 2) {
+        if (!conv1d && loraPart(ab[0]) < 2) {
             return new Module(module, module + ".weight", r, alpha, scale, out, in, bv, av);
         }
         return new Module(module, module + ".weight", r, alpha, scale, in, out,
@@ -321,64 +408,157 @@ public final class LoraAdapter {
     }
 
     /** PEFT's {@code get_pattern_key}: the first key whose regex matches the module's tail. */
-    private static double lookup(Map<String, Double> pattern, String module, double dflt) {
-        for (Map.Entry<String, Double> e : pattern.entrySet()) {
-            Pattern p;
-            try {
-                p = Pattern.compile("(.*\\.)?(" + e.getKey() + ")");
-            } catch (PatternSyntaxException ex) {
-                throw new BadInputException("adapter pattern key '" + e.getKey()
-                        + "' is not a valid regular expression");
-            }
-            if (p.matcher(module).matches()) {
-                return e.getValue();
+    private static double lookup(List<PatternValue> pattern, String module, double dflt) {
+        for (PatternValue e : pattern) {
+            if (e.tail().matcher(module).matches()) {
+                return e.value();
             }
         }
         return dflt;
     }
 
-    /** Which modules the adapter declares: a list (exact or dotted suffix) or a full-match regex. */
-    private record TargetModules(List<String> names, Pattern regex) {
-        static TargetModules parse(JsonNode node, String where) {
+    /** A {@code rank_pattern}/{@code alpha_pattern} entry: its key as PEFT matches it, {@code (.*\.)?(KEY)}. */
+    private record PatternValue(Pattern tail, double value) {
+    }
+
+    /**
+     * Whether PEFT adapts a module, decided as its {@code check_target_module_exists} decides it:
+     * {@code exclude_modules} (a full-match regex, or names each the module or a dotted suffix of it)
+     * and the modules of {@code modules_to_save} (and what is inside them) first; then
+     * {@code target_modules}: a full-match regex; names, where a module equal to one is adapted
+     * whatever its layer, and one that ends with a dotted name only in a layer of
+     * {@code layers_to_transform}; or {@code all-linear}, the linear layers but the output head,
+     * which PEFT expands to their last names (so layers count for it too).
+     */
+    private record Targeting(List<String> names, Pattern regex, List<String> excludeNames, Pattern excludeRegex,
+                             List<String> saved, List<Integer> layers, List<Pattern> layerIndex, String display) {
+
+        static Targeting parse(ObjectNode cfg, List<String> saved, String where) {
+            JsonNode node = cfg.get("target_modules");
             if (node == null || node.isNull()) {
                 throw new BadInputException(where + ": missing target_modules");
             }
+            List<String> names = null;
+            Pattern regex = null;
             if (node.isTextual()) {
-                if (node.textValue().equals("all-linear")) {
-                    return new TargetModules(null, null);
+                if (!node.textValue().equalsIgnoreCase("all-linear")) {
+                    regex = regex(node.textValue(), "target_modules", where);
                 }
-                try {
-                    return new TargetModules(null, Pattern.compile(node.textValue()));
-                } catch (PatternSyntaxException e) {
-                    throw new BadInputException(where + ": target_modules '" + node.textValue()
-                            + "' is not a valid regular expression");
-                }
+            } else if (node.isArray()) {
+                names = strings(node, "target_modules", where);
+            } else {
+                throw new BadInputException(where + ": target_modules must be a list or a string");
             }
-            if (node.isArray()) {
-                List<String> names = new ArrayList<>();
-                for (JsonNode n : node) {
-                    if (!n.isTextual()) {
-                        throw new BadInputException(where + ": target_modules entry " + n
-                                + " is not a string");
-                    }
-                    names.add(n.textValue());
-                }
-                return new TargetModules(names, null);
+            JsonNode ex = cfg.get("exclude_modules");
+            List<String> excludeNames = List.of();
+            Pattern excludeRegex = null;
+            if (ex != null && ex.isTextual()) {
+                excludeRegex = regex(ex.textValue(), "exclude_modules", where);
+            } else if (ex != null && ex.isArray()) {
+                excludeNames = strings(ex, "exclude_modules", where);
+            } else if (ex != null && !ex.isNull()) {
+                throw new BadInputException(where + ": exclude_modules must be a list or a string");
             }
-            throw new BadInputException(where + ": target_modules must be a list or a string");
+            return new Targeting(names, regex, excludeNames, excludeRegex, saved, layers(cfg, where),
+                    layerIndex(cfg, where), node.isTextual() ? "'" + node.textValue() + "'" : names.toString());
         }
 
-        boolean matches(String module) {
+        /** Why PEFT would not adapt {@code module} (a phrase naming the field), or null where it would. */
+        String whyNot(String module, boolean embedding) {
+            if (excludeRegex != null ? excludeRegex.matcher(module).matches() : matchesAny(excludeNames, module)) {
+                return "it is excluded by exclude_modules";
+            }
+            for (String m : saved) {
+                if (module.equals(m) || module.endsWith("." + m) || module.startsWith(m + ".")
+                        || module.contains("." + m + ".")) {
+                    return "modules_to_save " + saved + " keeps it (or the module it is in) whole";
+                }
+            }
             if (regex != null) {
-                return regex.matcher(module).matches();
+                return regex.matcher(module).matches() ? null : "it is not in target_modules " + display;
             }
-            return names == null || matchesAny(names, module);
+            if (names == null) {
+                if (embedding || HEADS.contains(lastName(module))) {
+                    return "target_modules " + display + " adapts the linear layers but the output head";
+                }
+                if (!module.contains(".")) {
+                    return null;
+                }
+            } else if (names.contains(module)) {
+                return null;
+            } else if (names.stream().noneMatch(n -> module.endsWith("." + n))) {
+                return "it is not in target_modules " + display;
+            }
+            if (layers.isEmpty()) {
+                return null;
+            }
+            for (Pattern p : layerIndex) {
+                Matcher m = p.matcher(module);
+                if (m.lookingAt()) {
+                    int index = Integer.parseInt(m.group(1));
+                    return layers.contains(index) ? null
+                            : "its layer " + index + " is not in layers_to_transform " + layers;
+                }
+            }
+            return "no layer index is found in its name for layers_to_transform " + layers;
         }
 
-        @Override
-        public String toString() {
-            return regex != null ? "'" + regex.pattern() + "'" : names == null ? "all-linear"
-                    : names.toString();
+        private static Pattern regex(String text, String key, String where) {
+            try {
+                return Pattern.compile(text);
+            } catch (PatternSyntaxException e) {
+                throw new BadInputException(where + ": " + key + " '" + text + "' is not a valid regular expression");
+            }
+        }
+
+        private static List<String> strings(JsonNode node, String key, String where) {
+            List<String> out = new ArrayList<>();
+            for (JsonNode n : node) {
+                if (!n.isTextual()) {
+                    throw new BadInputException(where + ": " + key + " entry " + n + " is not a string");
+                }
+                out.add(n.textValue());
+            }
+            return out;
+        }
+
+        /** {@code layers_to_transform}: one index or a list of them; none (or an empty list) filters nothing. */
+        private static List<Integer> layers(ObjectNode cfg, String where) {
+            JsonNode n = cfg.get("layers_to_transform");
+            if (n == null || n.isNull()) {
+                return List.of();
+            }
+            List<Integer> out = new ArrayList<>();
+            for (JsonNode e : n.isArray() ? n : List.of(n)) {
+                if (!e.isIntegralNumber() || !e.canConvertToInt() || e.intValue() < 0) {
+                    throw new BadInputException(where + ": layers_to_transform must be a layer index or a list of"
+                            + " them (got " + n + ")");
+                }
+                out.add(e.intValue());
+            }
+            return out;
+        }
+
+        /**
+         * Where a module's layer index is: after a {@code layers_pattern} name, or after any name
+         * without one (PEFT's {@code .*\.[^.]*\.(\d+)\.}, matched from the start of the name).
+         */
+        private static List<Pattern> layerIndex(ObjectNode cfg, String where) {
+            JsonNode n = cfg.get("layers_pattern");
+            List<String> names = n == null || n.isNull() ? List.of()
+                    : n.isTextual() ? (n.textValue().isEmpty() ? List.of() : List.of(n.textValue()))
+                    : n.isArray() ? strings(n, "layers_pattern", where) : null;
+            if (names == null) {
+                throw new BadInputException(where + ": layers_pattern must be a string or a list of them");
+            }
+            if (names.isEmpty()) {
+                return List.of(Pattern.compile(".*\\.[^.]*\\.(\\d+)\\."));
+            }
+            List<Pattern> out = new ArrayList<>();
+            for (String name : names) {
+                out.add(regex(".*\\." + name + "\\.(\\d+)\\.", "layers_pattern", where));
+            }
+            return out;
         }
     }
 
@@ -420,9 +600,9 @@ public final class LoraAdapter {
         return n.doubleValue();
     }
 
-    private static Map<String, Double> patternMap(ObjectNode cfg, String key, String where) {
+    private static List<PatternValue> patternMap(ObjectNode cfg, String key, String where) {
         JsonNode n = cfg.get(key);
-        Map<String, Double> out = new LinkedHashMap<>();
+        List<PatternValue> out = new ArrayList<>();
         if (n == null || n.isNull()) {
             return out;
         }
@@ -434,11 +614,18 @@ public final class LoraAdapter {
             Map.Entry<String, JsonNode> e = it.next();
             JsonNode v = e.getValue();
             boolean rank = key.equals("rank_pattern");
-            if (!v.isNumber() || (rank && (!v.isIntegralNumber() || v.intValue() <= 0))) {
+            if (!v.isNumber() || (rank && (!v.isIntegralNumber() || !v.canConvertToInt() || v.intValue() <= 0))) {
                 throw new BadInputException(where + ": " + key + " entry '" + e.getKey()
-                        + "' must be a " + (rank ? "positive integer" : "number"));
+                        + "' must be a " + (rank ? "positive integer" : "number") + " (got " + v + ")");
             }
-            out.put(e.getKey(), v.doubleValue());
+            Pattern tail;
+            try {
+                tail = Pattern.compile("(.*\\.)?(" + e.getKey() + ")");
+            } catch (PatternSyntaxException ex) {
+                throw new BadInputException(where + ": " + key + " key '" + e.getKey()
+                        + "' is not a valid regular expression");
+            }
+            out.add(new PatternValue(tail, v.doubleValue()));
         }
         return out;
     }
@@ -466,5 +653,10 @@ public final class LoraAdapter {
     /** The adapter's weights file. */
     public ShardFile weightsFile() {
         return weightsFile;
+    }
+
+    /** The adapter's {@code adapter_config.json}, whose scales and layout the weights read with. */
+    public ShardFile configFile() {
+        return configFile;
     }
 }

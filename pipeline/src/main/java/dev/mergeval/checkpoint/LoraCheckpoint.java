@@ -42,7 +42,9 @@ public final class LoraCheckpoint extends ForwardingCheckpoint {
      */
     public static LoraCheckpoint open(String location, Checkpoint base, String adapterDir,
                                       Configuration conf) {
-        LoraAdapter adapter = LoraAdapter.load(adapterDir, conf);
+        // Without the base's config.json its layer types are unknown: the adapter's fan_in_fan_out decides.
+        LoraAdapter adapter = LoraAdapter.load(adapterDir, conf,
+                base.config() == null ? null : LoraAdapter.storesConv1d(base.config()));
         for (LoraAdapter.Module m : adapter.modules().values()) {
             if (!base.contains(m.baseTensor())) {
                 throw new BadInputException(adapter.weightsFile().path() + ": module '" + m.module()
@@ -55,7 +57,7 @@ public final class LoraCheckpoint extends ForwardingCheckpoint {
                 throw new BadInputException(adapter.weightsFile().path() + ": module '" + m.module()
                         + "' makes a delta of shape " + Arrays.toString(want) + " but base tensor '"
                         + m.baseTensor() + "' is " + Arrays.toString(w.shape())
-                        + " (check fan_in_fan_out and that the adapter belongs to this base)");
+                        + " (check that the adapter belongs to this base)");
             }
             if (!w.dtype().isCodecSupported()) {
                 throw new BadInputException(base.location() + ": base tensor '" + m.baseTensor()
@@ -217,6 +219,7 @@ public final class LoraCheckpoint extends ForwardingCheckpoint {
     public List<ShardFile> shardFiles() {
         List<ShardFile> files = new ArrayList<>(model.shardFiles());
         files.add(adapter.weightsFile());
+        files.add(adapter.configFile());
         return files;
     }
 }

@@ -189,6 +189,27 @@ public final class OutputPublisher {
         return staging;
     }
 
+    /**
+     * A publish refused because another run published a complete output there after this one's
+     * start-up checks: this run's output is complete and stays in its staging directory, which the
+     * message names.
+     */
+    public static final class Superseded extends BadInputException {
+        Superseded(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /**
+     * Deletes a staging directory after {@code failure}, unless the failure is the publish's
+     * {@link Superseded}, whose message sends the user to it.
+     */
+    public void discardAfter(Path staging, Throwable failure) {
+        if (!(failure instanceof Superseded)) {
+            discard(staging);
+        }
+    }
+
     /** Deletes a staging directory (after a failed job). */
     public void discard(Path staging) {
         try {
@@ -203,6 +224,7 @@ public final class OutputPublisher {
      *
      * @throws IllegalStateException if {@code staging} lacks {@link #PROVENANCE_FILE}
      * @throws BadInputException if {@code out} is a complete output and {@code overwrite} is false
+     *         ({@link Superseded})
      */
     public void publish(Path staging, Path out, boolean overwrite) {
         staging = fs.makeQualified(staging);
@@ -215,7 +237,7 @@ public final class OutputPublisher {
             checkDestination(out, overwrite);
         } catch (BadInputException e) {
             // Another run published there after this one's start-up checks: say where this one's result is.
-            throw new BadInputException(e.getMessage() + "; this run's complete output is left in " + staging
+            throw new Superseded(e.getMessage() + "; this run's complete output is left in " + staging
                     + " (move it into place by hand, or delete it)", e);
         }
         try {

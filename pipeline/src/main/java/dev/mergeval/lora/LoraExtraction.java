@@ -1,7 +1,5 @@
 package dev.mergeval.lora;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.LoraAdapter;
@@ -34,6 +32,8 @@ import java.util.stream.Collectors;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@code mergeval extract-lora}: a PEFT LoRA adapter that turns BASE into (approximately) FT. For
@@ -70,12 +70,11 @@ import org.apache.hadoop.fs.Path;
  */
 public final class LoraExtraction {
 
+    private static final Logger LOG = LoggerFactory.getLogger(LoraExtraction.class);
+
     static final String PEFT_PREFIX = "base_model.model.";
     /** The provenance's action for a bias written as its module's {@code lora_B} bias. */
     static final String LORA_BIAS = "lora_bias";
-    /** transformers' model types whose linear layers are {@code Conv1D}. */
-    private static final Set<String> CONV1D_MODEL_TYPES = Set.of("gpt2", "openai-gpt", "imagegpt",
-            "decision_transformer");
 
     /** What to do with tensors that differ and are not decomposed. */
     public enum Other {
@@ -267,7 +266,7 @@ public final class LoraExtraction {
             Checkpoint base = TiedHead.aliased(baseFile, ftFile);
             Selection selection = r.selection();
             Predicate<String> excluded = selection.excluded();
-            boolean conv1d = storesConv1d(ftFile.config()) || storesConv1d(baseFile.config());
+            boolean conv1d = LoraAdapter.storesConv1d(ftFile.config()) || LoraAdapter.storesConv1d(baseFile.config());
             for (String name : base.tensorNames()) {
                 if (!ft.contains(name) && !excluded.test(module(name))) {
                     throw new BadInputException(r.model() + ": has no tensor '" + name + "', which the base model "
@@ -298,6 +297,18 @@ public final class LoraExtraction {
                 tasks.add(resized ? new ExtractionPlan.DeltaTask(name, false, false, false, true, true, a.shape())
                         : task(name, a, selection, conv1d));
             }
+            if (tasks.isEmpty()) {
+                throw new BadInputException("--include-regex " + selection.includeRegexes() + ", --exclude-regex "
+                        + selection.excludeRegexes() + ": they leave no module of " + r.model() + " to compare");
+            }
+            for (String m : selection.saveModules()) {
+                if (tasks.stream().noneMatch(t -> module(t.tensor()).equals(m) || module(t.tensor()).endsWith("." + m))) {
+                    // A warning, not an error: mergekit takes the option for a module a model may not store (a tied head).
+                    LOG.warn("--save-module {}: {} has no tensor of such a module{}; nothing is saved for it", m, r.model(),
+                            selection.includeRegexes().isEmpty() && selection.excludeRegexes().isEmpty() ? ""
+                            : " among those --include-regex/--exclude-regex select");
+                }
+            }
         }
         return new ExtractionPlan(r.model(), r.baseModel(), r.maxRank(), r.svd(), r.exactLimit(), r.seed(),
                 r.factors(), tasks, files);
@@ -308,7 +319,6 @@ public final class LoraExtraction {
         long start = System.nanoTime();
         ExtractionPlan plan = plan(r, conf);
         List<DeltaResult> results = executor.run(plan);
-        ShardFile.checkUnchanged(plan.inputFiles(), conf);
         List<DeltaResult> lora = results.stream().filter(DeltaResult::decomposed).toList();
         List<DeltaResult> whole = results.stream().filter(x -> x.differs() && !x.lora()).toList();
         if (lora.isEmpty()) {
@@ -406,10 +416,12 @@ public final class LoraExtraction {
                     modules, wholeRecords, totals(lora, whole.size(), results.size() - lora.size() - whole.size()),
                     executor.describe(), (System.nanoTime() - start) / 1_000_000, Environment.current());
             AdapterFiles.writeProvenance(fs, staging, provenance);
+            // Checked last: the commit reads FT again (saved tensors, digests), after the decomposition.
+            ShardFile.checkUnchanged(plan.inputFiles(), conf);
             publisher.publish(staging, out, r.overwrite());
             return new Outcome(r.outDir(), provenance);
         } catch (RuntimeException e) {
-            publisher.discard(staging);
+            publisher.discardAfter(staging, e);
             throw e;
         }
     }
@@ -421,7 +433,7 @@ public final class LoraExtraction {
      * only) and the input embeddings (embedding LoRA with {@code --embed-lora} only). Heads and
      * embeddings are recognised by the module's last name ({@code lm_head}, {@code embed_out}; anything
      * with {@code embed}, {@code wte}, {@code wpe}). In a model of {@code Conv1D} layers
-     * ({@code conv1d}, {@link #storesConv1d}) every other 2-D weight is one, stored {@code [in, out]},
+     * ({@code conv1d}, {@link LoraAdapter#storesConv1d}) every other 2-D weight is one, stored {@code [in, out]},
      * and a head is not decomposed: the adapter's {@code fan_in_fan_out} would apply to it too.
      */
     static ExtractionPlan.DeltaTask task(String name, TensorInfo t, Selection s, boolean conv1d) {
@@ -447,27 +459,6 @@ public final class LoraExtraction {
         }
         return new ExtractionPlan.DeltaTask(name, lora, embedding, lora && !embedding && conv1d, save, false,
                 t.shape());
-    }
-
-    /**
-     * Whether a model of this {@code config.json} stores its attention and MLP weights as
-     * transformers' {@code Conv1D} does, {@code [in, out]}: GPT-2 and the models built of its blocks
-     * (by {@code model_type}, else the architecture's name).
-     */
-    static boolean storesConv1d(ObjectNode config) {
-        if (config == null) {
-            return false;
-        }
-        String type = config.path("model_type").asText("");
-        if (!type.isEmpty()) {
-            return CONV1D_MODEL_TYPES.contains(type);
-        }
-        for (JsonNode a : config.path("architectures")) {
-            if (a.asText().startsWith("GPT2") || a.asText().startsWith("OpenAIGPT")) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** The module a tensor belongs to: its name without the last part ({@code .weight}, {@code .bias}). */

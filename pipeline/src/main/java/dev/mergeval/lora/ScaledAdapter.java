@@ -17,6 +17,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -80,13 +81,14 @@ public final class ScaledAdapter {
             throw new BadInputException(new Path(in, AdapterFiles.CONFIG) + ": cannot read: " + e.getMessage());
         }
         double alpha = cfg.get("lora_alpha").doubleValue();
-        AdapterFiles.putAlpha(cfg, r.ratio() * alpha);
+        AdapterFiles.putAlpha(cfg, scaled(r.ratio(), alpha, "lora_alpha"));
         JsonNode pattern = cfg.get("alpha_pattern");
         if (pattern instanceof ObjectNode p) {
             Iterator<Map.Entry<String, JsonNode>> it = p.fields();
             while (it.hasNext()) {
                 Map.Entry<String, JsonNode> e = it.next();
-                e.setValue(Mappers.JSON.getNodeFactory().numberNode(r.ratio() * e.getValue().doubleValue()));
+                e.setValue(Mappers.JSON.getNodeFactory().numberNode(
+                        scaled(r.ratio(), e.getValue().doubleValue(), "alpha_pattern entry '" + e.getKey() + "'")));
             }
         }
         Path staging = publisher.stage(r.outDir());
@@ -124,9 +126,19 @@ public final class ScaledAdapter {
             publisher.publish(staging, out, r.overwrite());
             return provenance;
         } catch (RuntimeException e) {
-            publisher.discard(staging);
+            publisher.discardAfter(staging, e);
             throw e;
         }
+    }
+
+    /** {@code ratio * alpha}, which JSON (and PEFT) can only take finite. */
+    private static double scaled(double ratio, double alpha, String what) {
+        double v = ratio * alpha;
+        if (!Double.isFinite(v)) {
+            throw new BadInputException("--ratio " + ratio + ": the scaled " + what + " (" + ratio + " * " + alpha
+                    + ") is not a finite number");
+        }
+        return v;
     }
 
     /** The factors as they are, and each saved tensor as the linear merge of the base's and its own. */
@@ -145,15 +157,23 @@ public final class ScaledAdapter {
                     throw new BadInputException(r.baseModel() + ": has no tensor '" + saved.tensor()
                             + "', which the adapter saves whole");
                 }
-                float[] pre = base.readFloats(saved.tensor());
-                if (pre.length != saved.values().length) {
-                    throw new BadInputException(saved.tensor() + ": the adapter saves " + saved.values().length
-                            + " elements, the base model has " + pre.length);
+                long[] shape = base.info(saved.tensor()).shape();
+                if (!Arrays.equals(shape, saved.shape())) {
+                    throw new BadInputException(r.baseModel() + ": tensor '" + saved.tensor() + "' is "
+                            + Arrays.toString(shape) + ", but the adapter saves it as " + Arrays.toString(saved.shape()));
                 }
+                float[] pre = base.readFloats(saved.tensor());
                 float l = (float) r.ratio();
                 float[] mixed = new float[pre.length];
                 for (int i = 0; i < pre.length; i++) {
                     mixed[i] = pre[i] + l * (saved.values()[i] - pre[i]);
+                    if (!Float.isFinite(mixed[i])) {
+                        String whose = !Float.isFinite(pre[i]) ? r.baseModel() + ": the base's"
+                                : !Float.isFinite(saved.values()[i]) ? r.adapter() + ": the saved"
+                                : "--ratio " + r.ratio() + ": the scaled";
+                        throw new BadInputException(whose + " tensor '" + saved.tensor() + "' element " + i
+                                + " is not a finite number");
+                    }
                 }
                 tensors.add(SafetensorsWriter.TensorData.ofFloats(name, saved.dtype(), saved.shape(), mixed));
             }

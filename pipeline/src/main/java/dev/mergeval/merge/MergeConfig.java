@@ -288,10 +288,16 @@ public record MergeConfig(
     /**
      * {@code ref} made absolute: a URI with a scheme as is; a relative path against the directory
      * of {@code location} (a local path or Hadoop URI of a file), or against the working directory
-     * when {@code location} is null. Each part of {@code BASE+ADAPTER} resolves on its own.
+     * when {@code location} is null. Each part of {@code BASE+ADAPTER} resolves on its own; a local
+     * path with a {@code '+'} in a name is one path where it exists, and else splits where
+     * {@code Checkpoint.open} splits it, at the rightmost {@code '+'} followed by an adapter folder.
      */
     public static String resolvePath(String ref, String location) {
         if (ref.contains("+") && !ref.contains("://")) {
+            String local = location == null || !HadoopFs.hasScheme(location) ? resolveLocal(ref, location) : null;
+            if (local != null) {
+                return local;
+            }
             List<String> resolved = new ArrayList<>();
             for (String part : ref.split("\\+", -1)) {
                 resolved.add(resolvePath(part, location));
@@ -302,11 +308,34 @@ public record MergeConfig(
             return ref;
         }
         if (location == null || !HadoopFs.hasScheme(location)) {
-            java.nio.file.Path dir = location == null ? java.nio.file.Path.of("")
-                    : java.nio.file.Path.of(location).toAbsolutePath().getParent();
-            return HadoopFs.location(dir.resolve(ref));
+            return HadoopFs.location(localPath(ref, location));
         }
         return new org.apache.hadoop.fs.Path(new org.apache.hadoop.fs.Path(location).getParent(), ref).toString();
+    }
+
+    /**
+     * A local reference with a {@code '+'}: the path it names where that exists, else a base and the
+     * adapter folder after the rightmost {@code '+'} that is followed by one; null where neither is found
+     * (every part then resolves on its own, and the error names what is missing).
+     */
+    private static String resolveLocal(String ref, String location) {
+        java.nio.file.Path whole = localPath(ref, location);
+        if (java.nio.file.Files.exists(whole)) {
+            return HadoopFs.location(whole);
+        }
+        for (int plus = ref.lastIndexOf('+'); plus > 0; plus = ref.lastIndexOf('+', plus - 1)) {
+            java.nio.file.Path adapter = localPath(ref.substring(plus + 1), location);
+            if (plus < ref.length() - 1 && java.nio.file.Files.isRegularFile(adapter.resolve("adapter_config.json"))) {
+                return resolvePath(ref.substring(0, plus), location) + "+" + HadoopFs.location(adapter);
+            }
+        }
+        return null;
+    }
+
+    private static java.nio.file.Path localPath(String ref, String location) {
+        java.nio.file.Path dir = location == null ? java.nio.file.Path.of("")
+                : java.nio.file.Path.of(location).toAbsolutePath().getParent();
+        return dir.resolve(ref);
     }
 
     /** The per-model settings of {@code model}, empty if it is only the base model. */

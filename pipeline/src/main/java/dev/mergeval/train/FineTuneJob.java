@@ -123,7 +123,7 @@ public final class FineTuneJob {
                     writeProvenance(fs, staging, provenance(request, training, spf, records.size(), sequences, run, conf));
                     publisher.publish(staging, out, request.overwrite());
                 } catch (RuntimeException e) {
-                    publisher.discard(staging);
+                    publisher.discardAfter(staging, e);
                     throw e;
                 }
                 return new Outcome(request.out(), training, records.size(), sequences.size(), run);

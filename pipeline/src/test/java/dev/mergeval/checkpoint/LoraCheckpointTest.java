@@ -128,7 +128,9 @@ class LoraCheckpointTest {
             float[] raw = new float[30];
             TensorCodec.decode(DType.F32, java.nio.ByteBuffer.wrap(ck.readRaw(Q, 0, 120)), raw, 0, 30);
             assertArrayEquals(got, raw, "raw read carries the delta too");
-            assertEquals(b.shardFiles().size() + 1, ck.shardFiles().size());
+            List<String> files = ck.shardFiles().stream().map(ShardFile::path).toList();
+            assertEquals(b.shardFiles().size() + 2, files.size(), "the adapter's weights and config: " + files);
+            assertTrue(files.get(files.size() - 1).endsWith("adapter_config.json"), files.toString());
         }
     }
 
@@ -198,7 +200,7 @@ class LoraCheckpointTest {
             }
             assertClose(want, ck.readFloats(embed + ".weight"), 1e-6, "embedding");
         }
-        rejected(base, adapter("embed-mixed", "{\"r\":2,\"lora_alpha\":2,\"target_modules\":[\"embed_tokens\"]}",
+        rejected(base, adapter("embed-mixed", "{\"peft_type\":\"LORA\",\"r\":2,\"lora_alpha\":2,\"target_modules\":[\"embed_tokens\"]}",
                 List.of(), List.of(
                 SafetensorsWriter.TensorData.ofFloats("base_model.model." + embed + ".lora_embedding_A", DType.F32,
                         new long[] {r, vocab}, a),
@@ -307,8 +309,107 @@ class LoraCheckpointTest {
         rejected(base, adapter("full", config(2, 2, ""), List.of(q), List.of(
                 SafetensorsWriter.TensorData.ofFloats("base_model.model.lm_head.weight",
                         DType.F32, new long[] {2}, new float[2]))), "lm_head", "modules_to_save");
-        rejected(base, adapter("regex", "{\"r\":2,\"lora_alpha\":2,\"target_modules\":\".*\\\\.v_proj\"}",
+        rejected(base, adapter("regex", "{\"peft_type\":\"LORA\",\"r\":2,\"lora_alpha\":2,\"target_modules\":\".*\\\\.v_proj\"}",
                 List.of(q), List.of()), "q_proj", "target_modules");
+    }
+
+    /**
+     * PEFT adapts a module only where its config's {@code target_modules}, {@code exclude_modules},
+     * {@code modules_to_save}, {@code layers_to_transform} and {@code layers_pattern} let it
+     * ({@code check_target_module_exists}); it leaves any other module's factors unloaded. Those are
+     * refused, naming the module and the field, and the ones it adapts read as before.
+     */
+    @Test
+    void factorsOfModulesPeftWouldNotAdaptAreRefused() throws IOException {
+        SplittableRandom rnd = new SplittableRandom(13);
+        java.nio.file.Path base = base("base-targets", DType.F32);
+        Lora q = new Lora("model.layers.0.self_attn.q_proj", 6, 5, random(rnd, 10), random(rnd, 12));
+        String[][] refused = {
+            {",\"layers_to_transform\":[1]", "layer 0 is not in layers_to_transform [1]"},
+            {",\"layers_to_transform\":1,\"layers_pattern\":\"layers\"", "layer 0 is not in layers_to_transform [1]"},
+            {",\"layers_to_transform\":[0],\"layers_pattern\":[\"h\",\"blocks\"]", "no layer index"},
+            {",\"exclude_modules\":[\"q_proj\"]", "exclude_modules"},
+            {",\"exclude_modules\":\".*\\\\.q_proj\"", "exclude_modules"},
+            {",\"modules_to_save\":[\"self_attn\"]", "modules_to_save [self_attn]"},
+        };
+        for (String[] c : refused) {
+            rejected(base, adapter("targets-" + Math.abs(c[0].hashCode()), config(2, 2, c[0]), List.of(q), List.of()),
+                    "model.layers.0.self_attn.q_proj", c[1], "adapter_config.json");
+        }
+        rejected(base, adapter("layers-type", config(2, 2, ",\"layers_to_transform\":\"zero\""), List.of(q), List.of()),
+                "adapter_config.json", "layers_to_transform must be a layer index or a list of them (got \"zero\")");
+        String allLinear = "{\"peft_type\":\"LORA\",\"r\":2,\"lora_alpha\":2,\"target_modules\":\"ALL-LINEAR\"}";
+        Lora head = new Lora("lm_head", 6, 5, random(rnd, 10), random(rnd, 12));
+        rejected(base, adapter("all-linear-head", allLinear, List.of(head), List.of()),
+                "'lm_head'", "linear layers but the output head");
+        String[] adapted = {
+            ",\"layers_to_transform\":[0, 3]",
+            ",\"layers_to_transform\":0,\"layers_pattern\":[\"h\",\"layers\"]",
+            ",\"layers_to_transform\":[]",
+            ",\"exclude_modules\":[\"v_proj\"],\"modules_to_save\":[\"norm\"]",
+        };
+        try (Checkpoint b = Checkpoint.open(base.toString(), conf)) {
+            double[] want = expected(b.readFloats(Q), q, 2, 1.0, false);
+            for (String extra : adapted) {
+                java.nio.file.Path ad = adapter("adapted-" + Math.abs(extra.hashCode()), config(2, 2, extra), List.of(q), List.of());
+                try (Checkpoint ck = Checkpoint.open(base + "+" + ad, conf)) {
+                    assertClose(want, ck.readFloats(Q), 1e-6, extra);
+                }
+            }
+            // A module named whole in target_modules is adapted whatever its layer, as in PEFT.
+            java.nio.file.Path whole = adapter("whole-name", "{\"peft_type\":\"LORA\",\"r\":2,\"lora_alpha\":2,"
+                    + "\"target_modules\":[\"model.layers.0.self_attn.q_proj\"],\"layers_to_transform\":[5]}",
+                    List.of(q), List.of());
+            try (Checkpoint ck = Checkpoint.open(base + "+" + whole, conf)) {
+                assertClose(want, ck.readFloats(Q), 1e-6, "named whole");
+            }
+            java.nio.file.Path linear = adapter("all-linear", allLinear, List.of(q), List.of());
+            try (Checkpoint ck = Checkpoint.open(base + "+" + linear, conf)) {
+                assertClose(want, ck.readFloats(Q), 1e-6, "all-linear");
+            }
+        }
+    }
+
+    /**
+     * As in PEFT, the base model's layer decides the layout, not the config's {@code fan_in_fan_out}:
+     * an {@code nn.Linear} (a Llama) reads {@code W + s B A} even where the flag is set, a
+     * {@code Conv1D} (a GPT-2) reads {@code W + s (B A)^T} even where it is not. Without the base's
+     * {@code config.json} the flag decides.
+     */
+    @Test
+    void theBaseModelsLayerDecidesTheLayoutAsInPeft() throws IOException {
+        SplittableRandom rnd = new SplittableRandom(14);
+        int r = 2;
+        Lora q = new Lora("model.layers.0.self_attn.q_proj", 6, 5, random(rnd, r * 5), random(rnd, 6 * r));
+        Lora fc = new Lora("transformer.h.0.mlp.c_fc", 7, 5, random(rnd, r * 5), random(rnd, 7 * r));
+        java.nio.file.Path llama = base("llama", DType.F32);
+        Files.writeString(llama.resolve("config.json"), "{\"model_type\":\"llama\"}");
+        java.nio.file.Path gpt2 = base("gpt2", DType.F32);
+        Files.writeString(gpt2.resolve("config.json"), "{\"model_type\":\"gpt2\"}");
+        java.nio.file.Path flagged = adapter("flag-set", config(r, 4, ",\"fan_in_fan_out\":true"), List.of(q), List.of());
+        java.nio.file.Path unflagged = adapter("flag-unset", config(r, 4, ""), List.of(fc), List.of());
+        try (Checkpoint b = Checkpoint.open(llama.toString(), conf);
+             Checkpoint ck = Checkpoint.open(llama + "+" + flagged, conf)) {
+            assertClose(expected(b.readFloats(Q), q, r, 2.0, false), ck.readFloats(Q), 1e-6, "nn.Linear");
+        }
+        try (Checkpoint b = Checkpoint.open(gpt2.toString(), conf);
+             Checkpoint ck = Checkpoint.open(gpt2 + "+" + unflagged, conf)) {
+            assertClose(expected(b.readFloats(FC), fc, r, 2.0, true), ck.readFloats(FC), 1e-6, "Conv1D");
+        }
+        rejected(base("no-config", DType.F32), flagged, "q_proj", "[5, 6]", "[6, 5]");
+    }
+
+    @Test
+    void adapterConfigErrorsNameTheFileAndTheField() throws IOException {
+        java.nio.file.Path base = base("base-config-errors", DType.F32);
+        SplittableRandom rnd = new SplittableRandom(15);
+        Lora q = new Lora("model.layers.0.self_attn.q_proj", 6, 5, random(rnd, 10), random(rnd, 12));
+        rejected(base, adapter("huge-rank", config(2, 2, ",\"rank_pattern\":{\"q_proj\":4294967298}"), List.of(q),
+                List.of()), "adapter_config.json", "rank_pattern entry 'q_proj'", "positive integer");
+        rejected(base, adapter("bad-key", config(2, 2, ",\"alpha_pattern\":{\"q_proj[\":3}"), List.of(q),
+                List.of()), "adapter_config.json", "alpha_pattern key 'q_proj['", "regular expression");
+        rejected(base, adapter("no-type", config(2, 2, "").replace("\"peft_type\":\"LORA\",", ""), List.of(q),
+                List.of()), "adapter_config.json", "missing peft_type");
     }
 
     /**

@@ -789,6 +789,66 @@ class LoraExtractionTest {
         }
     }
 
+    /**
+     * Scaling never writes what PEFT or this loader cannot read: a ratio that overflows the scaled
+     * {@code lora_alpha}, a base whose saved tensor has another shape (the same number of elements)
+     * or a value that is not finite are bad input, naming what is wrong, and nothing is published.
+     */
+    @Test
+    void scalingRefusesWhatItCannotWriteFaithfully() throws IOException {
+        Path[] m = generated(DType.BF16, false);
+        Path out = tmp.resolve("adapter");
+        extract(LoraExtraction.Request.of(m[1].toString(), m[0].toString(), 8, out.toString()));
+        Path scaled = tmp.resolve("scaled");
+        BadInputException e = assertThrows(BadInputException.class, () -> ScaledAdapter.write(
+                new ScaledAdapter.Request(out.toString(), 1e308, m[0].toString(), scaled.toString(), false), conf));
+        assertTrue(e.getMessage().startsWith("--ratio 1.0E308: the scaled lora_alpha"), e.getMessage());
+        String norm = "model.norm.weight";
+        Path reshaped = editedBase(m[0], "reshaped", t -> t.name().equals(norm)
+                ? new Read(t.name(), t.dtype(), new long[] {2, t.shape()[0] / 2}, t.values()) : t);
+        e = assertThrows(BadInputException.class, () -> ScaledAdapter.write(
+                new ScaledAdapter.Request(out.toString(), 0.5, reshaped.toString(), scaled.toString(), false), conf));
+        assertTrue(e.getMessage().contains("tensor '" + norm + "' is [2, "), e.getMessage());
+        Path nan = editedBase(m[0], "nan", t -> {
+            if (!t.name().equals(norm)) {
+                return t;
+            }
+            float[] v = t.values().clone();
+            v[3] = Float.NaN;
+            return new Read(t.name(), t.dtype(), t.shape(), v);
+        });
+        e = assertThrows(BadInputException.class, () -> ScaledAdapter.write(
+                new ScaledAdapter.Request(out.toString(), 0.5, nan.toString(), scaled.toString(), false), conf));
+        assertTrue(e.getMessage().contains("the base's tensor '" + norm + "' element 3 is not a finite number"),
+                e.getMessage());
+        assertFalse(Files.exists(scaled));
+        try (var s = Files.list(tmp)) {
+            assertTrue(s.noneMatch(x -> x.getFileName().toString().contains("staging")), "no staging left");
+        }
+    }
+
+    /** A tensor as read, and as written again. */
+    private record Read(String name, DType dtype, long[] shape, float[] values) {
+    }
+
+    /** A copy of model {@code from} (its config and every tensor, {@code edit} applied) in {@code tmp/name}. */
+    private Path editedBase(Path from, String name, java.util.function.UnaryOperator<Read> edit) throws IOException {
+        Path dir = tmp.resolve(name);
+        Files.createDirectories(dir);
+        Files.copy(from.resolve("config.json"), dir.resolve("config.json"));
+        List<SafetensorsWriter.TensorData> tensors = new ArrayList<>();
+        try (Checkpoint b = Checkpoint.open(from.toString(), conf)) {
+            for (String t : b.tensorNames()) {
+                TensorInfo info = b.info(t);
+                Read edited = edit.apply(new Read(t, info.dtype(), info.shape(), b.readFloats(t)));
+                tensors.add(SafetensorsWriter.TensorData.ofFloats(t, edited.dtype(), edited.shape(), edited.values()));
+            }
+        }
+        org.apache.hadoop.fs.Path f = HadoopFs.of(dir.resolve("model.safetensors"));
+        SafetensorsWriter.writeFile(HadoopFs.get(f, conf), f, tensors, Map.of("format", "pt"));
+        return dir;
+    }
+
     @Test
     void randomizedIsKeyedByTensorNameAndSeedNotByOrder() throws IOException {
         String ft = toy.resolve("finetuned").toString();
@@ -863,5 +923,8 @@ class LoraExtractionTest {
                 ft.toString(), toy.resolve("aligned").toString(), 4, out.toString()), rewriting, conf));
         assertTrue(e.getMessage().contains("model.safetensors: changed while it was read"), e.getMessage());
         assertFalse(Files.exists(out));
+        try (var s = Files.list(tmp)) {
+            assertTrue(s.noneMatch(x -> x.getFileName().toString().contains("staging")), "no staging left");
+        }
     }
 }

@@ -30,6 +30,26 @@ class PathParameterTest {
                 "without a location, against the working directory");
     }
 
+    /**
+     * A local path with a {@code '+'} in a folder's name is one path where it exists; with an adapter
+     * after it, it splits at that adapter's {@code '+'} only, as {@code Checkpoint.open} splits it.
+     */
+    @Test
+    void aPlusInALocalFoldersNameIsKept(@org.junit.jupiter.api.io.TempDir Path tmp) throws java.io.IOException {
+        Path base = java.nio.file.Files.createDirectories(tmp.resolve("my+base"));
+        Path adapter = java.nio.file.Files.createDirectories(tmp.resolve("ad+1"));
+        java.nio.file.Files.writeString(adapter.resolve("adapter_config.json"), "{}");
+        String config = tmp.resolve("c.yaml").toString();
+        String b = dev.mergeval.checkpoint.HadoopFs.location(base);
+        assertTrue(b.endsWith("/my+base") || b.endsWith("/my+base/"), b);
+        assertEquals(b, MergeConfig.resolvePath("my+base", config));
+        assertEquals(b + "+" + dev.mergeval.checkpoint.HadoopFs.location(adapter),
+                MergeConfig.resolvePath(base + "+ad+1", config));
+        assertEquals(MergeConfig.resolvePath("my+base", config) + "+" + MergeConfig.resolvePath("ad+1", config) + "+"
+                + MergeConfig.resolvePath("ad+1", config), MergeConfig.resolvePath("my+base+ad+1+ad+1", config),
+                "adapters stack");
+    }
+
     @Test
     void namesAreAListOrOneCommaSeparatedString() {
         MergeConfig list = MergeConfig.parse(SAFE_LORA + "  unaligned_model: u\n  target_modules: [q_proj, v_proj]\n", "c.yaml");

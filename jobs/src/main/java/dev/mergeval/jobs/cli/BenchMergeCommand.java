@@ -51,6 +51,7 @@ final class BenchMergeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        InputChecks.atLeast("--threads", threads, 1);
         Configuration conf = new Configuration();
         List<Supplier<MergeBenchmark.Backend>> backends = new ArrayList<>();
         backends.add(() -> MergeBenchmark.threads(threads, conf));

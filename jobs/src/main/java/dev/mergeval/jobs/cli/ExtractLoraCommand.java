@@ -130,6 +130,7 @@ final class ExtractLoraCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        InputChecks.atLeast("--threads", threads, 1);
         if (!(svEpsilon >= 0) || Double.isInfinite(svEpsilon)) {
             throw new BadInputException("--sv-epsilon " + svEpsilon + ": must be a finite number >= 0");
         }

@@ -87,6 +87,7 @@ final class MergeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        InputChecks.atLeast("--threads", threads, 1);
         String yaml;
         try {
             yaml = Files.readString(config, StandardCharsets.UTF_8);

@@ -278,6 +278,50 @@ class MergeJobTest {
         assertEquals(shardHashes(fresh, false), shardHashes(dir, false), "the new version's merge");
     }
 
+    /**
+     * An adapter's {@code adapter_config.json} sets the scale its weights read with: a rerun after it
+     * changed (a new {@code lora_alpha}) reuses none of the killed run's units, which were computed
+     * with the old scale, and gives the new config's merge.
+     */
+    @Test
+    void aRerunAfterAnAdapterConfigChangedReusesNothing(@TempDir Path out) throws IOException {
+        Path adapter = out.resolve("adapter");
+        Files.createDirectories(adapter);
+        List<SafetensorsWriter.TensorData> factors = new ArrayList<>();
+        try (Checkpoint b = Checkpoint.open(base, CONF)) {
+            for (String name : b.tensorNames()) {
+                if (name.endsWith("self_attn.q_proj.weight")) {
+                    String module = "base_model.model." + name.substring(0, name.length() - ".weight".length());
+                    TensorInfo t = b.info(name);
+                    float[] a = new float[(int) t.dim(1)];
+                    float[] bb = new float[(int) t.dim(0)];
+                    Arrays.fill(a, 0.25f);
+                    Arrays.fill(bb, 0.5f);
+                    factors.add(SafetensorsWriter.TensorData.ofFloats(module + ".lora_A.weight", DType.F32,
+                            new long[] {1, t.dim(1)}, a));
+                    factors.add(SafetensorsWriter.TensorData.ofFloats(module + ".lora_B.weight", DType.F32,
+                            new long[] {t.dim(0), 1}, bb));
+                }
+            }
+        }
+        org.apache.hadoop.fs.Path weights = HadoopFs.of(adapter.resolve("adapter_model.safetensors"));
+        SafetensorsWriter.writeFile(HadoopFs.get(weights, CONF), weights, factors, Map.of("format", "pt"));
+        String config = "{\"peft_type\": \"LORA\", \"r\": 1, \"lora_alpha\": %s, \"target_modules\": [\"q_proj\"]}";
+        Files.writeString(adapter.resolve("adapter_config.json"), String.format(config, "1"));
+        String yaml = linearOf(base, base + "+" + adapter, 0.5);
+        Path dir = out.resolve("merged");
+        PlanOptions small = PlanOptions.defaults().withMaxUnitBytes(2_000);
+        assertThrows(IllegalStateException.class,
+                () -> MergeJob.run(request(yaml, dir, false, small), new FailingAfter(3, new AtomicInteger(), CONF), CONF));
+        Files.writeString(adapter.resolve("adapter_config.json"), String.format(config, "4"));
+        List<UnitResult> seen = new ArrayList<>();
+        MergeJob.run(request(yaml, dir, false, small), recording(executor(1), seen), CONF);
+        assertTrue(seen.size() > 3 && seen.stream().noneMatch(UnitResult::reused), "every unit written again");
+        Path fresh = out.resolve("fresh");
+        MergeJob.run(request(yaml, fresh, false, small), executor(2), CONF);
+        assertEquals(shardHashes(fresh, false), shardHashes(dir, false), "the new config's merge");
+    }
+
     /** Overwrites unit 0's bytes in the staged shard with 0x5A and deletes its completion marker. */
     private static void tearFirstUnit(MergePlan plan, Path out) throws IOException {
         Path staging;
