@@ -379,12 +379,13 @@ final class MergeConfigParser {
         if (isAbsent(node)) {
             throw bad(key, "required: [start, end), the layers this source contributes");
         }
-        if (!node.isArray() || node.size() != 2 || !node.get(0).canConvertToInt() || !node.get(1).canConvertToInt()
-                || !node.get(0).isIntegralNumber() || !node.get(1).isIntegralNumber()) {
+        Integer first = node.isArray() && node.size() == 2 ? laxInt(node.get(0)) : null;
+        Integer second = node.isArray() && node.size() == 2 ? laxInt(node.get(1)) : null;
+        if (first == null || second == null) {
             throw bad(key, "must be a list of two layer indices [start, end)");
         }
-        int start = node.get(0).intValue();
-        int end = node.get(1).intValue();
+        int start = first;
+        int end = second;
         if (start < 0) {
             throw bad(key, "start " + start + " is negative");
         }
@@ -392,6 +393,25 @@ final class MergeConfigParser {
             throw bad(key, "[" + start + ", " + end + ") is empty: the range is [start, end), start must be below end");
         }
         return new int[] {start, end};
+    }
+
+    /**
+     * An integer as mergekit's pydantic {@code Tuple[int, int]} reads one: a whole number, written
+     * as such, as a float without a fraction ({@code 4.0}) or as a string of digits ({@code '4'});
+     * null for anything else.
+     */
+    private static Integer laxInt(JsonNode n) {
+        if (n.isIntegralNumber()) {
+            return n.canConvertToInt() ? n.intValue() : null;
+        }
+        if (n.isFloatingPointNumber()) {
+            double d = n.doubleValue();
+            return d == Math.rint(d) && Math.abs(d) <= Integer.MAX_VALUE ? (int) d : null;
+        }
+        if (n.isTextual() && n.textValue().strip().matches("[+-]?\\d{1,9}")) {
+            return Integer.parseInt(n.textValue().strip());
+        }
+        return null;
     }
 
     /**

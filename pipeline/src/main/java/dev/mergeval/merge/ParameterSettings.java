@@ -11,9 +11,11 @@ import java.util.Map;
  *   <li>for a numeric parameter, a list is a gradient: with {@code s = t * (len - 1)},
  *       {@code i0 = floor(s)}, {@code i1 = min(len - 1, i0 + 1)}, the value is
  *       {@code (1 - (s - i0)) * v[i0] + (s - i0) * v[i1]};</li>
- *   <li>for a boolean or string parameter, a list picks {@code v[floor(t * (len - 1))]} (current
- *       mergekit interprets gradients by the parameter's declared type, so {@code [false, true]}
- *       at {@code t = 0.5} is {@code false}, not 0.5);</li>
+ *   <li>for a boolean parameter, a list of booleans (and numbers) is a gradient too, {@code false}
+ *       and {@code true} counting as 0 and 1 (Python's {@code bool} is an {@code int}, and mergekit's
+ *       config types parse them as floats); the caller decides what a value between them means
+ *       ({@link TensorMerger});</li>
+ *   <li>any other list (strings) picks {@code v[floor(t * (len - 1))]};</li>
  *   <li>a list of {@code {filter, value}} conditions returns the first whose filter is absent,
  *       {@code "*"}, or a substring of the tensor name, evaluated recursively; none matching
  *       gives {@code null}, so the caller falls back to the next scope.</li>
@@ -35,12 +37,14 @@ final class ParameterSettings {
         if (!(setting instanceof List<?> list)) {
             return setting;
         }
-        if (kind == ParamDef.Kind.NUMBER && list.stream().allMatch(e -> e instanceof Number)) {
+        boolean numbers = list.stream().allMatch(e -> e instanceof Number)
+                || (kind == ParamDef.Kind.BOOLEAN && list.stream().allMatch(e -> e instanceof Number || e instanceof Boolean));
+        if ((kind == ParamDef.Kind.NUMBER || kind == ParamDef.Kind.BOOLEAN) && numbers) {
             double scaled = t * (list.size() - 1);
             int i0 = (int) scaled;
             int i1 = Math.min(list.size() - 1, i0 + 1);
             double frac = scaled - i0;
-            return (1 - frac) * ((Number) list.get(i0)).doubleValue() + frac * ((Number) list.get(i1)).doubleValue();
+            return (1 - frac) * number(list.get(i0)) + frac * number(list.get(i1));
         }
         if (list.stream().noneMatch(e -> e instanceof Map)) {
             return list.get((int) (t * (list.size() - 1)));
@@ -54,5 +58,9 @@ final class ParameterSettings {
             }
         }
         return null;
+    }
+
+    private static double number(Object element) {
+        return element instanceof Boolean b ? (b ? 1 : 0) : ((Number) element).doubleValue();
     }
 }

@@ -327,6 +327,9 @@ public final class TensorMerger {
     }
 
     private Object orDefault(Object v, ParamDef def, String tensor, String key) {
+        if (v instanceof Number n && def.kind() == ParamDef.Kind.BOOLEAN) {
+            return truth(n.doubleValue(), tensor, key);
+        }
         if (v != null) {
             return v;
         }
@@ -334,5 +337,19 @@ public final class TensorMerger {
             throw config.error(key, "no value on tensor " + tensor + " (no filter matches)");
         }
         return def.defaultValue();
+    }
+
+    /**
+     * A true/false parameter given as a number, or blended by a gradient ({@code [false, true]}):
+     * 0 and 1 are false and true; mergekit's merge tasks take nothing else for one (pydantic refuses
+     * 0.33 for a {@code bool} field), so nor does this.
+     */
+    private Boolean truth(double v, String tensor, String key) {
+        if (v == 0 || v == 1) {
+            return v == 1;
+        }
+        throw config.error(key, "is " + v + " on tensor " + tensor + " (a list of true/false values blends between"
+                + " layers, as mergekit's gradients do), neither true nor false, which mergekit refuses too;"
+                + " give each layer's value with filters, or one value");
     }
 }

@@ -4,6 +4,7 @@ import static dev.mergeval.merge.Merges.f;
 import static dev.mergeval.merge.Merges.inputs;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -103,8 +104,10 @@ class ParameterResolutionTest {
     void evaluateSettingPortsMergekitCases() {
         // mergekit tests/test_config_parameters.py: [1e-5, 1e-3] at t = 0.5 -> 0.000505 for a float
         assertEquals(0.000505, (double) ParameterSettings.evaluate("w", List.of(1e-5, 1e-3), 0.5, ParamDef.Kind.NUMBER), 1e-12);
-        assertEquals(false, ParameterSettings.evaluate("w", List.of(false, true), 0.5, ParamDef.Kind.BOOLEAN));
-        assertEquals(0L, ParameterSettings.evaluate("w", List.of(0L, 1L), 0.5, ParamDef.Kind.BOOLEAN));
+        // A bool is an int in Python, and mergekit's config types parse [false, true] as floats: a gradient.
+        assertEquals(0.5, ParameterSettings.evaluate("w", List.of(false, true), 0.5, ParamDef.Kind.BOOLEAN));
+        assertEquals(0.5, ParameterSettings.evaluate("w", List.of(0L, 1L), 0.5, ParamDef.Kind.BOOLEAN));
+        assertEquals(1.0, ParameterSettings.evaluate("w", List.of(false, true, true), 0.5, ParamDef.Kind.BOOLEAN));
         assertEquals("1e-5", ParameterSettings.evaluate("w", List.of("1e-5", "1e-3"), 0.5, ParamDef.Kind.STRING));
         assertEquals(3.0, ParameterSettings.evaluate("w", List.of(2L, 4L), 0.5, ParamDef.Kind.NUMBER));
         // gradient of 3 values at t = 0.75: s = 1.5 -> halfway between v[1] and v[2]
@@ -151,6 +154,33 @@ class ParameterResolutionTest {
         TensorParams head = m.params("lm_head.weight");
         assertEquals(0.3, head.perModel().get(1).number("density"));
         assertEquals(false, m.params("model.embed_tokens.weight").global().bool("normalize"));
+    }
+
+    /**
+     * A list of true/false values blends between layers, as mergekit's gradients blend it: where it
+     * lands on 0 or 1 it is false or true; elsewhere (0.33) mergekit's merge task refuses it (a
+     * pydantic {@code bool} field), so the plan does too, naming the key and the tensor.
+     */
+    @Test
+    void aTrueFalseGradientIsTrueOrFalseOnlyWhereItBlendsToOneOrZero() {
+        String yaml = """
+                merge_method: task_arithmetic
+                base_model: base
+                models: [{model: a, parameters: {weight: 1}}]
+                parameters: {normalize: [false, true, true]}
+                """;
+        TensorMerger three = TensorMerger.create(Merges.config(yaml), 3);
+        assertFalse(three.params("model.layers.0.mlp.up_proj.weight").global().bool("normalize"));
+        assertTrue(three.params("model.layers.1.mlp.up_proj.weight").global().bool("normalize"), "t = 0.5 lands on v[1]");
+        assertTrue(three.params("model.layers.2.mlp.up_proj.weight").global().bool("normalize"));
+        assertFalse(three.params("lm_head.weight").global().bool("normalize"), "post-layer weights at t = 0");
+        TensorMerger four = TensorMerger.create(Merges.config(yaml), 4);
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> four.params("model.layers.1.mlp.up_proj.weight"));
+        assertTrue(e.getMessage().contains("parameters.normalize: is 0.666") && e.getMessage().contains("on tensor model.layers.1.mlp.up_proj.weight"),
+                e.getMessage());
+        TensorMerger scalar = TensorMerger.create(Merges.config(yaml.replace("[false, true, true]", "0.5")), 3);
+        assertThrows(BadInputException.class, () -> scalar.params("model.layers.0.mlp.up_proj.weight"));
     }
 
     @Test
