@@ -1,12 +1,14 @@
 package dev.mergeval.jobs;
 
 import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.common.BadInputException;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -77,8 +79,9 @@ public record OutputLocation(FileSystem fs, Path path) {
 
     /**
      * Before {@code --overwrite} deletes this directory: none of {@code inputs} (locations, a
-     * {@code BASE+ADAPTER} one by its parts) may be it or lie inside it, else a bad-input error
-     * naming the first, read by {@code reader} (such as "this sweep reads").
+     * {@code BASE+ADAPTER} one by its parts) may be it or lie inside it, nor may the working
+     * directory, else a bad-input error naming the first, read by {@code reader} (such as "this
+     * sweep reads").
      */
     public void requireHoldsNone(List<String> inputs, String reader) {
         for (String input : inputs) {
@@ -89,12 +92,28 @@ public record OutputLocation(FileSystem fs, Path path) {
                 }
             }
         }
+        String cwd = System.getProperty("user.dir");
+        if ("file".equals(path.toUri().getScheme()) && contains(cwd)) {
+            throw new BadInputException(display() + ": --overwrite would delete the working directory " + cwd
+                    + ", which the command runs in; choose another output directory");
+        }
     }
 
-    /** True when {@code location} is this directory or lies inside it. */
+    /**
+     * True when {@code location} is this directory or lies inside it, also through symbolic links
+     * (an input reached by a link into this directory is in it).
+     */
     public boolean contains(String location) {
-        String inner = qualify(location).toString();
-        String outer = path.toString();
+        Path inner = qualify(location);
+        if (within(inner.toString(), path.toString())) {
+            return true;
+        }
+        Optional<String> realInner = OutputPublisher.realPath(inner.toUri());
+        Optional<String> realOuter = OutputPublisher.realPath(path.toUri());
+        return realInner.isPresent() && realOuter.isPresent() && within(realInner.get(), realOuter.get());
+    }
+
+    private static boolean within(String inner, String outer) {
         return inner.equals(outer) || inner.startsWith(outer.endsWith("/") ? outer : outer + "/");
     }
 }

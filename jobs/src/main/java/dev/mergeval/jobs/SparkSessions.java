@@ -1,5 +1,6 @@
 package dev.mergeval.jobs;
 
+import dev.mergeval.common.BadInputException;
 import java.util.Properties;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkConf;
@@ -59,7 +60,16 @@ public final class SparkSessions {
                     + " are Java records, which Kryo cannot serialize", SERIALIZER, serializer, JAVA_SERIALIZER, appName);
         }
         builder.config(SERIALIZER, JAVA_SERIALIZER);
-        return builder.getOrCreate();
+        try {
+            return builder.getOrCreate();
+        } catch (Exception e) {
+            // Scala's checked SparkException, undeclared: a mistyped --master is the user's.
+            if (String.valueOf(e.getMessage()).startsWith("Could not parse Master URL")) {
+                throw new BadInputException((master != null ? "--master " : "spark.master ") + resolved
+                        + ": not a Spark master URL (local[N], local-cluster[N,C,M], spark://HOST:PORT, yarn, k8s://URL)", e);
+            }
+            throw e;
+        }
     }
 
     /**

@@ -88,7 +88,10 @@ public final class OutputPublisher {
             throw new BadInputException(out + ": output location is a file, not a directory");
         }
         if (!overwrite && isCompleteOutput(out)) {
-            throw new BadInputException(out + ": output exists, pass --overwrite to replace it");
+            boolean ours = CheckpointResolver.isFile(fs, new Path(out, PROVENANCE_FILE));
+            throw new BadInputException(out + (ours ? ": output exists, pass --overwrite to replace it"
+                    : ": output exists as a folder that is not empty and holds no finished output; pass --overwrite"
+                    + " to replace it whole, the files in it included"));
         }
     }
 
@@ -123,7 +126,7 @@ public final class OutputPublisher {
     }
 
     /** A local file's path with every symbolic link resolved, where it exists. */
-    private static Optional<String> realPath(URI uri) {
+    public static Optional<String> realPath(URI uri) {
         if (!"file".equals(uri.getScheme())) {
             return Optional.empty();
         }

@@ -134,6 +134,15 @@ public final class JudgeRun {
         if (rows.isEmpty()) {
             throw new BadInputException(input + ": no rows");
         }
+        Map<String, Long> seen = new java.util.HashMap<>();
+        for (InputRow r : rows) {
+            String id = r.text("id");
+            Long first = id == null ? null : seen.putIfAbsent(id, r.line());
+            if (first != null) {
+                throw new BadInputException(input + ":" + r.line() + ": id '" + id + "' is given twice (first on line "
+                        + first + "); each row needs its own id");
+            }
+        }
         return rows;
     }
 }

@@ -88,6 +88,16 @@ public final class DjlLanguageModel implements LanguageModel {
     @Override
     public List<Completion> generate(List<String> prompts, GenerationParams params) {
         List<int[]> ids = prompts.stream().map(tokenizer::encode).toList();
+        int positions = forward.config().maxPositionEmbeddings();
+        for (int i = 0; i < ids.size(); i++) {
+            // A prompt that fills the context gets no token: an empty completion a judge would score.
+            if (ids.get(i).length >= positions && params.maxNewTokens() > 0) {
+                String text = prompts.get(i);
+                throw new BadInputException("a prompt of " + ids.get(i).length + " tokens leaves no room in " + id
+                        + "'s " + positions + " positions for a completion (it begins '"
+                        + text.substring(0, Math.min(60, text.length())).replace('\n', ' ') + "')");
+            }
+        }
         long[] keys = prompts.stream().mapToLong(KeyedRandom::textKey).toArray();
         return generateIds(ids, keys, params);
     }

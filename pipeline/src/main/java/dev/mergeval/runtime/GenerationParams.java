@@ -34,6 +34,10 @@ public record GenerationParams(
             throw new IllegalArgumentException("repetition_penalty must be > 0 and finite, got " + repetitionPenalty);
         }
         stopStrings = List.copyOf(stopStrings);
+        if (stopStrings.contains("")) {
+            throw new IllegalArgumentException("stop: an empty stop string would end every completion before its"
+                    + " first token");
+        }
     }
 
     public static GenerationParams greedy(int maxNewTokens) {

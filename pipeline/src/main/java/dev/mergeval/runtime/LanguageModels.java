@@ -127,7 +127,7 @@ public final class LanguageModels {
                 template = ChatTemplate.fromTokenizerConfig(json(dir, "tokenizer_config.json"));
             }
             GenerationDefaults defaults = GenerationDefaults.load(dir, config, tokenizer.eosId());
-            NDManager manager = NDManager.newBaseManager(options.djlDevice(), "PyTorch");
+            NDManager manager = manager(options);
             try {
                 Map<String, NDArray> params = LlamaWeights.load(
                         config, tensors, manager, options.djlDevice(), options.computeType());
@@ -140,6 +140,24 @@ public final class LanguageModels {
         } catch (RuntimeException e) {
             tokenizer.close();
             throw e;
+        }
+    }
+
+    /** A manager on the options' device; a GPU this machine lacks is bad input, named as the user wrote it. */
+    private static NDManager manager(RuntimeOptions options) {
+        NDManager manager = NDManager.newBaseManager(options.djlDevice(), "PyTorch");
+        try {
+            // PyTorch looks at the device only when it first places a tensor there.
+            manager.zeros(new ai.djl.ndarray.types.Shape(1)).close();
+            return manager;
+        } catch (ai.djl.engine.EngineException | IllegalArgumentException e) {
+            manager.close();
+            if (options.device().equals("cpu")) {
+                throw e;
+            }
+            String why = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
+            throw new BadInputException("device " + options.device() + ": PyTorch cannot use it on this machine ("
+                    + why + ")", e);
         }
     }
 

@@ -127,6 +127,12 @@ final class EvalCommand implements Callable<Integer> {
         }
         Path cwd = Path.of("").toAbsolutePath();
         List<String> sources = models.stream().map(m -> InputChecks.modelSource(cwd, m)).toList();
+        for (int i = 0; i < sources.size(); i++) {
+            if (sources.indexOf(sources.get(i)) < i) {
+                // Results are grouped by model: one model twice would pool into one row of twice the items.
+                throw new BadInputException("--model " + models.get(i) + ": given twice");
+            }
+        }
         return new EvalJobConfig(InputChecks.models(sources), suitePath, out, limit, sliceSize);
     }
 }

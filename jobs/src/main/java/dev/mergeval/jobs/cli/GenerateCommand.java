@@ -104,14 +104,17 @@ final class GenerateCommand implements Callable<Integer> {
     private GenerationParams checkedParams() {
         InputChecks.atLeast("--max-new-tokens", maxNewTokens, 1);
         InputChecks.atLeast("--top-k", topK, 0);
-        if (!(temperature >= 0)) {
-            throw new BadInputException("--temperature must be >= 0, got " + temperature);
+        if (!(temperature >= 0 && Double.isFinite(temperature))) {
+            throw new BadInputException("--temperature must be >= 0 and finite, got " + temperature);
         }
         if (!(topP > 0 && topP <= 1)) {
             throw new BadInputException("--top-p must be in (0, 1], got " + topP);
         }
-        if (!(repetitionPenalty > 0)) {
-            throw new BadInputException("--repetition-penalty must be > 0, got " + repetitionPenalty);
+        if (!(repetitionPenalty > 0 && Double.isFinite(repetitionPenalty))) {
+            throw new BadInputException("--repetition-penalty must be > 0 and finite, got " + repetitionPenalty);
+        }
+        if (stops.contains("")) {
+            throw new BadInputException("--stop: an empty stop string would end every completion before its first token");
         }
         return new GenerationParams(maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, stops);
     }

@@ -57,7 +57,11 @@ public final class MergevalCli {
                     + " log file); -v, as mergekit-yaml's, may be repeated.")
     boolean[] verbose;
 
+    /** Set once the JVM is ending on a signal (SIGINT, SIGTERM): the failures that follow are its doing. */
+    private static volatile boolean stopping;
+
     public static void main(String[] args) {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> stopping = true, "mergeval-stopping"));
         int code = run(args);
         if (code == EXIT_OK) {
             markClassArchive();
@@ -166,6 +170,11 @@ public final class MergevalCli {
         if (bad != null) {
             cmd.getErr().println("mergeval: error: " + bad.getMessage());
             return EXIT_BAD_INPUT;
+        }
+        if (stopping) {
+            // Spark's and the pools' own shutdown fails the work in flight; that is no internal error.
+            cmd.getErr().println("mergeval: stopped by a signal before it finished; no output was published");
+            return EXIT_INTERNAL;
         }
         cmd.getErr().println("mergeval: internal error: " + ex);
         ex.printStackTrace(cmd.getErr());

@@ -9,6 +9,9 @@ import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
 import dev.mergeval.common.Progress;
+import dev.mergeval.common.Sha256;
+import dev.mergeval.eval.EvalSuite;
+import dev.mergeval.eval.EvalTask;
 import dev.mergeval.eval.MetricRow;
 import dev.mergeval.jobs.OutputLocation;
 import dev.mergeval.jobs.eval.EvalJob;
@@ -117,7 +120,7 @@ public final class SweepJob {
         OutputLocation out = output.location();
         FileSystem fs = out.fs();
         String suite = suitePath(spec, out);
-        List<SweepPoint> points = spec.points("sha256:" + HadoopFs.sha256(suite, conf));
+        List<SweepPoint> points = spec.points(suiteIdentity(suite, conf));
         SweepAdapters.Written adapters = spec.loraAdapters() == null ? null
                 : SweepAdapters.write(spec.loraAdapters(), spec.aligned(), spec.finetuned(), points, spec.seed(),
                         OutputLocation.name(out.path()), new SparkExtractExecutor(
@@ -241,6 +244,43 @@ public final class SweepJob {
     }
 
     /** The suite file every executor reads: the spec's path, or the inline suite written out. */
+    /**
+     * What identifies the suite in point ids: its file's SHA-256 and each dataset's (every file of a
+     * dataset folder), so that a rerun after a dataset was written again (rows appended) evaluates
+     * the points anew instead of reusing metrics of the old rows.
+     */
+    static String suiteIdentity(String suite, Configuration conf) {
+        StringBuilder text = new StringBuilder(HadoopFs.sha256(suite, conf));
+        for (EvalTask task : EvalSuite.read(suite).tasks()) {
+            for (String data : java.util.Arrays.asList(task.dataset().path(), task.dataset().fewShotPath())) {
+                if (data == null) {
+                    continue;
+                }
+                Path p = new Path(data);
+                try {
+                    FileSystem fs = HadoopFs.get(p, conf);
+                    List<String> files = new ArrayList<>();
+                    if (fs.getFileStatus(p).isDirectory()) {
+                        for (org.apache.hadoop.fs.FileStatus f : fs.listStatus(p)) {
+                            if (f.isFile()) {
+                                files.add(f.getPath().toString());
+                            }
+                        }
+                        files.sort(null);
+                    } else {
+                        files.add(data);
+                    }
+                    for (String f : files) {
+                        text.append(' ').append(HadoopFs.sha256(f, conf));
+                    }
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot read dataset " + data + " of " + suite, e);
+                }
+            }
+        }
+        return "sha256:" + Sha256.ofText(text.toString());
+    }
+
     private static String suitePath(SweepSpec spec, OutputLocation out) {
         if (spec.suite().path() != null) {
             java.nio.file.Path p = java.nio.file.Path.of(spec.suite().path()).toAbsolutePath();

@@ -230,6 +230,22 @@ class OccupiedOutputTest {
         assertTrue(err.contains(out + ": --overwrite would delete " + input + ", which this judging reads"), err);
     }
 
+    /**
+     * Nor through a symbolic link: completions named by a link to the output directory are in it
+     * (the check compared the paths as written, and --overwrite deleted them).
+     */
+    @Test
+    void overwriteNeverDeletesWhatALinkIntoTheOutputNames() throws IOException {
+        Path out = work.resolve("judged-linked");
+        Files.createDirectories(out);
+        Path completions = Files.copy(input, out.resolve("completions.jsonl"));
+        Path link = Files.createSymbolicLink(work.resolve("link"), out);
+        input = link.resolve("completions.jsonl");
+        String err = refused(judge(out, "--overwrite"));
+        assertTrue(err.contains(out + ": --overwrite would delete " + input + ", which this judging reads"), err);
+        assertTrue(Files.exists(completions));
+    }
+
     /** Nor a sweep's: a dataset its inline suite reads, kept in the output directory. */
     @Test
     void overwriteNeverDeletesADatasetOfASweepsInlineSuite() throws IOException {

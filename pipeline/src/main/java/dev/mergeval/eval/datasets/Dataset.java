@@ -1,6 +1,9 @@
 package dev.mergeval.eval.datasets;
 
+import dev.mergeval.common.BadInputException;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The items loaded from one source.
@@ -13,6 +16,16 @@ public record Dataset(String source, DatasetKind kind, List<EvalExample> example
 
     public Dataset {
         examples = List.copyOf(examples);
+        Map<String, Integer> seen = new HashMap<>();
+        for (int i = 0; i < examples.size(); i++) {
+            String id = examples.get(i).id();
+            Integer first = seen.putIfAbsent(id, i);
+            if (first != null) {
+                // Items are sampled, limited and reported by id: two of one id would be counted as one.
+                throw new BadInputException(source + ": id '" + id + "' is given twice (items " + (first + 1) + " and "
+                        + (i + 1) + "); each item needs its own id");
+            }
+        }
     }
 
     public int size() {

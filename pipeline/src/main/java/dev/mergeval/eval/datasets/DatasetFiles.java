@@ -3,9 +3,13 @@ package dev.mergeval.eval.datasets;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
 import java.io.BufferedReader;
+import java.io.FilterReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.Reader;
 import java.io.UncheckedIOException;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,7 +27,11 @@ public final class DatasetFiles {
     private DatasetFiles() {
     }
 
-    /** A UTF-8 reader of the file, with a leading byte-order mark removed. */
+    /**
+     * A UTF-8 reader of the file, with a leading byte-order mark removed. Bytes that are not UTF-8
+     * are bad input naming the line they are on (a Latin-1 file read as UTF-8 would turn each
+     * accented letter into U+FFFD, silently changing prompts and answers).
+     */
     public static BufferedReader open(String path) {
         Path p = new Path(path);
         try {
@@ -34,7 +42,9 @@ public final class DatasetFiles {
             if (fs.getFileStatus(p).isDirectory()) {
                 throw new BadInputException(path + ": is a directory, expected a file");
             }
-            BufferedReader r = new BufferedReader(new InputStreamReader(fs.open(p), StandardCharsets.UTF_8));
+            BufferedReader r = new BufferedReader(new Utf8Lines(path, new InputStreamReader(fs.open(p),
+                    StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                            .onUnmappableCharacter(CodingErrorAction.REPORT))));
             r.mark(1);
             if (r.read() != '\uFEFF') {
                 r.reset();
@@ -42,6 +52,64 @@ public final class DatasetFiles {
             return r;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open " + path, e);
+        }
+    }
+
+    /** Reports bytes that are not UTF-8 as bad input naming their line (found by reading the file again). */
+    private static final class Utf8Lines extends FilterReader {
+        private final String path;
+
+        Utf8Lines(String path, Reader in) {
+            super(in);
+            this.path = path;
+        }
+
+        @Override
+        public int read(char[] buf, int off, int len) throws IOException {
+            try {
+                return super.read(buf, off, len);
+            } catch (CharacterCodingException e) {
+                throw new BadInputException(path + ":" + firstBadLine(path) + ": not UTF-8 text (a byte sequence"
+                        + " that is not UTF-8; convert the file, e.g. iconv -f latin1 -t utf-8)");
+            }
+        }
+
+        @Override
+        public int read() throws IOException {
+            char[] one = new char[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0];
+        }
+
+        /** The 1-based line of the file's first byte sequence that is not UTF-8 (the decoder reads ahead). */
+        private static long firstBadLine(String path) throws IOException {
+            Path p = new Path(path);
+            try (java.io.InputStream in = new java.io.BufferedInputStream(
+                    p.getFileSystem(HadoopFs.defaults()).open(p))) {
+                java.io.ByteArrayOutputStream line = new java.io.ByteArrayOutputStream();
+                long number = 1;
+                for (int b; (b = in.read()) >= 0; ) {
+                    if (b != '\n') {
+                        line.write(b);
+                        continue;
+                    }
+                    if (!utf8(line.toByteArray())) {
+                        return number;
+                    }
+                    line.reset();
+                    number++;
+                }
+                return number;
+            }
+        }
+
+        private static boolean utf8(byte[] bytes) {
+            try {
+                StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(CodingErrorAction.REPORT).decode(java.nio.ByteBuffer.wrap(bytes));
+                return true;
+            } catch (CharacterCodingException e) {
+                return false;
+            }
         }
     }
 

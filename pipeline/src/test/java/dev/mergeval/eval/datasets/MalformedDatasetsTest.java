@@ -105,6 +105,30 @@ class MalformedDatasetsTest {
         assertBad("s.jsonl:1: missing field 'prompt'", () -> JsonlPromptLoader.load(noPrompt));
     }
 
+    /** Items are sampled, limited and reported by id: one id on two items is bad input. */
+    @Test
+    void anIdGivenTwiceIsRefused() throws IOException {
+        String f = write("dup.jsonl", "{\"id\":\"x\",\"prompt\":\"a\"}\n{\"id\":\"y\",\"prompt\":\"b\"}\n"
+                + "{\"id\":\"x\",\"prompt\":\"c\"}\n");
+        assertBad("dup.jsonl: id 'x' is given twice (items 1 and 3)", () -> JsonlPromptLoader.load(f));
+    }
+
+    /**
+     * Bytes that are not UTF-8 (a Latin-1 file) are refused on their line, in JSONL and CSV alike,
+     * rather than read as U+FFFD.
+     */
+    @Test
+    void bytesThatAreNotUtf8AreRefusedOnTheirLine() throws IOException {
+        Path jsonl = dir.resolve("latin1.jsonl");
+        Files.write(jsonl, "{\"prompt\":\"ok\"}\n{\"prompt\":\"plain\"}\n{\"prompt\":\"caf\u00e9\"}\n"
+                .getBytes(StandardCharsets.ISO_8859_1));
+        assertBad("latin1.jsonl:3: not UTF-8 text", () -> JsonlPromptLoader.load(jsonl.toString()));
+        Path csv = dir.resolve("latin1.csv");
+        Files.write(csv, "goal,target\nplain,x\nna\u00efve,y\n".getBytes(StandardCharsets.ISO_8859_1));
+        assertBad("latin1.csv:3: not UTF-8 text", () -> AdvBenchLoader.load(csv.toString()));
+        assertEquals("café", JsonlPromptLoader.load(write("utf8.jsonl", "{\"prompt\":\"café\"}\n")).examples().get(0).prompt());
+    }
+
     @Test
     void gsm8kRejectsAnswerWithoutFinalLine() throws IOException {
         String f = write("g.jsonl", "{\"question\":\"1+1?\",\"answer\":\"1+1=2\\n#### 2\"}\n"
