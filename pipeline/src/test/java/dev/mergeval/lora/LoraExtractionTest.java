@@ -742,11 +742,18 @@ class LoraExtractionTest {
         assertTrue(e.getMessage().startsWith("lm_head.weight") && e.getMessage().contains("Conv1D"), e.getMessage());
     }
 
-    @Test
-    void scalingMixesSavedTensorsWithTheBase() throws IOException {
+    /** The BF16 pair of {@link #generated} and its rank-8 adapter: {base, fine-tune, adapter}. */
+    private Path[] extractedBf16() throws IOException {
         Path[] m = generated(DType.BF16, false);
         Path out = tmp.resolve("adapter");
         extract(LoraExtraction.Request.of(m[1].toString(), m[0].toString(), 8, out.toString()));
+        return new Path[] {m[0], m[1], out};
+    }
+
+    @Test
+    void scalingMixesSavedTensorsWithTheBase() throws IOException {
+        Path[] m = extractedBf16();
+        Path out = m[2];
         Path scaled = tmp.resolve("scaled");
         BadInputException e = assertThrows(BadInputException.class, () -> ScaledAdapter.write(
                 new ScaledAdapter.Request(out.toString(), 0.3, null, scaled.toString(), false), conf));
@@ -796,9 +803,8 @@ class LoraExtractionTest {
      */
     @Test
     void scalingRefusesWhatItCannotWriteFaithfully() throws IOException {
-        Path[] m = generated(DType.BF16, false);
-        Path out = tmp.resolve("adapter");
-        extract(LoraExtraction.Request.of(m[1].toString(), m[0].toString(), 8, out.toString()));
+        Path[] m = extractedBf16();
+        Path out = m[2];
         Path scaled = tmp.resolve("scaled");
         BadInputException e = assertThrows(BadInputException.class, () -> ScaledAdapter.write(
                 new ScaledAdapter.Request(out.toString(), 1e308, m[0].toString(), scaled.toString(), false), conf));
