@@ -4,6 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Shapes;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -16,7 +19,6 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.slf4j.Logger;
@@ -144,7 +146,14 @@ public final class LoraAdapter {
         FileSystem fs = HadoopFs.get(dir, conf);
         dir = fs.makeQualified(dir);
         Path cfgPath = new Path(dir, CheckpointResolver.ADAPTER_CONFIG);
-        ShardFile configFile = version(fs, cfgPath);
+        ShardFile configFile;
+        try {
+            configFile = ShardFile.of(cfgPath, fs.getFileStatus(cfgPath));
+        } catch (FileNotFoundException e) {
+            throw new BadInputException(cfgPath + ": not found");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + cfgPath, e);
+        }
         ObjectNode cfg = Json.readObject(fs, cfgPath, CheckpointResolver.MAX_JSON_BYTES);
         String where = cfgPath.toString();
         JsonNode type = cfg.get("peft_type");
@@ -206,7 +215,7 @@ public final class LoraAdapter {
                 }
                 int rr = (int) lookup(rankPattern, module, r);
                 double aa = lookup(alphaPattern, module, alpha);
-                boolean conv1d = conv1dBase == null ? fanInFanOut : conv1dBase && !HEADS.contains(lastName(module));
+                boolean conv1d = conv1dBase == null ? fanInFanOut : conv1dBase && !isOutputHead(module);
                 if (!embedding && conv1d != fanInFanOut && !warned) {
                     LOG.warn("{}: fan_in_fan_out is {}, but the base model's layer '{}' is {}; its factors are"
                             + " applied as for the layer, as PEFT does", where, fanInFanOut, module,
@@ -245,15 +254,9 @@ public final class LoraAdapter {
         return false;
     }
 
-    private static ShardFile version(FileSystem fs, Path file) {
-        try {
-            FileStatus st = fs.getFileStatus(file);
-            return new ShardFile(file.toString(), st.getLen(), st.getModificationTime());
-        } catch (java.io.FileNotFoundException e) {
-            throw new BadInputException(file + ": not found");
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("cannot read " + file, e);
-        }
+    /** Whether {@code module} is a model's output head ({@code lm_head}, GPT-NeoX's {@code embed_out}). */
+    public static boolean isOutputHead(String module) {
+        return HEADS.contains(lastName(module));
     }
 
     private static String lastName(String module) {
@@ -478,7 +481,7 @@ public final class LoraAdapter {
                 return regex.matcher(module).matches() ? null : "it is not in target_modules " + display;
             }
             if (names == null) {
-                if (embedding || HEADS.contains(lastName(module))) {
+                if (embedding || isOutputHead(module)) {
                     return "target_modules " + display + " adapts the linear layers but the output head";
                 }
                 if (!module.contains(".")) {

@@ -100,7 +100,7 @@ final class SafetensorsCheckpoint implements Checkpoint {
                 FSDataInputStream in = fs.open(p);
                 streams[shards.size()] = in;
                 SafetensorsHeader h = SafetensorsHeader.read(in, status.getLen(), p.toString());
-                shards.add(new Shard(new ShardFile(p.toString(), status.getLen(), status.getModificationTime()), h, status));
+                shards.add(new Shard(ShardFile.of(p, status), h, status));
             }
             if (weightMap != null) {
                 checkWeightMap(shards, relativeNames(rootDir, shardPaths), weightMap);

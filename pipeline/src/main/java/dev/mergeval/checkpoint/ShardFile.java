@@ -16,6 +16,11 @@ import org.apache.hadoop.fs.Path;
  */
 public record ShardFile(String path, long length, long modified) implements Serializable {
 
+    /** The version of {@code path} its {@code status} describes. */
+    public static ShardFile of(Path path, FileStatus status) {
+        return new ShardFile(path.toString(), status.getLen(), status.getModificationTime());
+    }
+
     /**
      * Refuses a job whose input file is no longer as it was opened: a checkpoint written over while
      * it was read (a training run saving to the same path) gives results of two versions, and

@@ -443,7 +443,7 @@ public final class LoraExtraction {
         boolean embedding = false;
         if (!save && t.rank() == 2 && name.endsWith(".weight")) {
             String last = module.substring(module.lastIndexOf('.') + 1);
-            if (last.equals("lm_head") || last.equals("embed_out")) {
+            if (LoraAdapter.isOutputHead(module)) {
                 lora = s.includeLmHead() || s.embedLora();
                 if (lora && conv1d) {
                     throw new BadInputException(name + ": the output head of a model of Conv1D layers (GPT-2 style)"

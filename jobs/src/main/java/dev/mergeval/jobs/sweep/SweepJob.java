@@ -38,9 +38,11 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Function;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -252,7 +254,7 @@ public final class SweepJob {
     static String suiteIdentity(String suite, Configuration conf) {
         StringBuilder text = new StringBuilder(HadoopFs.sha256(suite, conf));
         for (EvalTask task : EvalSuite.read(suite).tasks()) {
-            for (String data : java.util.Arrays.asList(task.dataset().path(), task.dataset().fewShotPath())) {
+            for (String data : Arrays.asList(task.dataset().path(), task.dataset().fewShotPath())) {
                 if (data == null) {
                     continue;
                 }
@@ -261,7 +263,7 @@ public final class SweepJob {
                     FileSystem fs = HadoopFs.get(p, conf);
                     List<String> files = new ArrayList<>();
                     if (fs.getFileStatus(p).isDirectory()) {
-                        for (org.apache.hadoop.fs.FileStatus f : fs.listStatus(p)) {
+                        for (FileStatus f : fs.listStatus(p)) {
                             if (f.isFile()) {
                                 files.add(f.getPath().toString());
                             }

@@ -2,12 +2,16 @@ package dev.mergeval.eval.datasets;
 
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
+import java.io.BufferedInputStream;
 import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
 import java.io.FilterReader;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.Reader;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
@@ -83,9 +87,9 @@ public final class DatasetFiles {
         /** The 1-based line of the file's first byte sequence that is not UTF-8 (the decoder reads ahead). */
         private static long firstBadLine(String path) throws IOException {
             Path p = new Path(path);
-            try (java.io.InputStream in = new java.io.BufferedInputStream(
+            try (InputStream in = new BufferedInputStream(
                     p.getFileSystem(HadoopFs.defaults()).open(p))) {
-                java.io.ByteArrayOutputStream line = new java.io.ByteArrayOutputStream();
+                ByteArrayOutputStream line = new ByteArrayOutputStream();
                 long number = 1;
                 for (int b; (b = in.read()) >= 0; ) {
                     if (b != '\n') {
@@ -105,7 +109,7 @@ public final class DatasetFiles {
         private static boolean utf8(byte[] bytes) {
             try {
                 StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                        .onUnmappableCharacter(CodingErrorAction.REPORT).decode(java.nio.ByteBuffer.wrap(bytes));
+                        .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes));
                 return true;
             } catch (CharacterCodingException e) {
                 return false;
