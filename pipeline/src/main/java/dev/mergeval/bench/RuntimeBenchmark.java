@@ -87,7 +87,7 @@ public final class RuntimeBenchmark {
         try (NDManager manager = NDManager.newBaseManager(Device.cpu(), "PyTorch");
                 CheckpointTensorSource src = new CheckpointTensorSource(Checkpoint.open(dir.toString(), new Configuration()))) {
             Map<String, NDArray> params = LlamaWeights.load(config, src, manager, Device.cpu(), DataType.FLOAT32);
-            BatchGenerator gen = new BatchGenerator(new LlamaForward(config), params, Set.of(), ids -> "");
+            BatchGenerator gen = new BatchGenerator(new LlamaForward(config), params, Set.of(), (prompt, ids) -> "");
             for (int batch : BATCHES) {
                 List<int[]> prompts = prompts(batch, promptLen, config.vocabSize());
                 long[] keys = new long[batch];

@@ -116,7 +116,7 @@ public final class DjlLanguageModel implements LanguageModel {
     public List<Completion> generateIds(List<int[]> prompts, long[] streamKeys, List<GenerationParams> params,
             BatchGenerator.TokenListener listener) {
         applyThreads();
-        BatchGenerator generator = new BatchGenerator(forward, this.params, defaults.eosIds(), tokenizer::decode);
+        BatchGenerator generator = new BatchGenerator(forward, this.params, defaults.eosIds(), tokenizer::decodeAfter);
         Completion[] out = new Completion[prompts.size()];
         for (int[] chunk : chunks(prompts)) {
             List<int[]> batch = Arrays.stream(chunk).mapToObj(prompts::get).toList();

@@ -38,6 +38,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -393,7 +394,7 @@ public final class OpenAiServer implements AutoCloseable {
     private ArrayNode chatLogprobs(int[] prompt, Completion c, List<TokenText.Position> positions) {
         ArrayNode content = Mappers.JSON.createArrayNode();
         List<String> pieces = generatedPieces(c);
-        int[] output = outputIds(c);
+        int[] sequence = sequence(c);
         for (int i = 0; i < pieces.size() && i < positions.size(); i++) {
             TokenText.Position p = positions.get(i);
             ObjectNode entry = content.addObject();
@@ -402,7 +403,7 @@ public final class OpenAiServer implements AutoCloseable {
             entry.set("bytes", bytes(pieces.get(i)));
             ArrayNode tops = entry.putArray("top_logprobs");
             for (int k = 0; k < p.topIds().length; k++) {
-                String t = TokenText.alternative(tokenizer, output, 0, i, p.topIds()[k]);
+                String t = TokenText.alternative(tokenizer, sequence, 0, prompt.length + i, p.topIds()[k]);
                 tops.addObject().put("token", t).put("logprob", p.topLogProbs()[k]).set("bytes", bytes(t));
             }
         }
@@ -515,14 +516,15 @@ public final class OpenAiServer implements AutoCloseable {
             }
         }
         List<String> pieces = generatedPieces(c);
-        int[] output = outputIds(c);
+        int[] sequence = sequence(c);
+        int from = c.promptIds().size();
         for (int i = 0; i < pieces.size() && i < generated.size(); i++) {
             TokenText.Position pos = generated.get(i);
             tokens.add(pieces.get(i));
             offsets.add(offset);
             offset += pieces.get(i).length();
             tokenLogprobs.add(pos.logProb());
-            topLogprobs.add(topMap(output, 0, i, pos.logProb(), pos.topIds(), pos.topLogProbs()));
+            topLogprobs.add(topMap(sequence, 0, from + i, pos.logProb(), pos.topIds(), pos.topLogProbs()));
         }
         return lp;
     }
@@ -569,12 +571,11 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     /**
-     * The pieces of the generated tokens that made the returned text, decoded as the text is (on
-     * their own, as {@code mergeval generate} decodes them): after a stop string, the tokens past
-     * its start are left out.
+     * The pieces of the generated tokens that made the returned text, decoded as the text is (after
+     * the prompt's): after a stop string, the tokens past its start are left out.
      */
     private List<String> generatedPieces(Completion c) {
-        List<String> pieces = TokenText.pieces(tokenizer, outputIds(c), 0, true);
+        List<String> pieces = TokenText.pieces(tokenizer, sequence(c), c.promptIds().size(), true);
         if (!"stop".equals(c.finishReason())) {
             return pieces;
         }
@@ -590,8 +591,10 @@ public final class OpenAiServer implements AutoCloseable {
         return kept;
     }
 
-    private static int[] outputIds(Completion c) {
-        return c.outputIds().stream().mapToInt(Integer::intValue).toArray();
+    /** The prompt's ids, then the generated ones. */
+    private static int[] sequence(Completion c) {
+        return Stream.of(c.promptIds(), c.outputIds()).flatMap(List::stream)
+                .mapToInt(Integer::intValue).toArray();
     }
 
     private static ArrayNode bytes(String s) {
@@ -633,7 +636,7 @@ public final class OpenAiServer implements AutoCloseable {
         for (int i = 0; i < pending.size(); i++) {
             int index = i;
             Pending p = pending.get(i);
-            texts.add(new StreamText(tokenizer, p.params().stopStrings()));
+            texts.add(new StreamText(tokenizer, p.ids(), p.params().stopStrings()));
             if (p.params().maxNewTokens() == 0) {
                 events.add(new Event(i, -1, new Completion("", box(p.ids()), List.of(), "length", 0), null));
                 continue;

@@ -5,7 +5,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The text deltas of one streamed generation. Each token re-decodes the output so far; what is sent
+ * The text deltas of one streamed generation. Each token re-decodes the output so far (after its
+ * prompt, as the final text is); what is sent
  * stops short of a trailing incomplete UTF-8 sequence (U+FFFD) and of the last
  * {@code longest stop string - 1} characters, which could still begin a stop string that the
  * runtime would cut, and of any stop string already there. The final text (the runtime's, stop string removed) sends the rest, so the
@@ -14,13 +15,15 @@ import java.util.List;
 final class StreamText {
 
     private final ModelTokenizer tokenizer;
+    private final int[] prompt;
     private final List<String> stops;
     private final int holdBack;
     private final List<Integer> output = new ArrayList<>();
     private String sent = "";
 
-    StreamText(ModelTokenizer tokenizer, List<String> stops) {
+    StreamText(ModelTokenizer tokenizer, int[] prompt, List<String> stops) {
         this.tokenizer = tokenizer;
+        this.prompt = prompt.clone();
         this.stops = stops;
         this.holdBack = stops.stream().mapToInt(String::length).max().orElse(1) - 1;
     }
@@ -28,7 +31,7 @@ final class StreamText {
     /** The delta that token {@code token} makes safe to send (may be empty). */
     String next(int token) {
         output.add(token);
-        String text = tokenizer.decode(output.stream().mapToInt(Integer::intValue).toArray());
+        String text = tokenizer.decodeAfter(prompt, output.stream().mapToInt(Integer::intValue).toArray());
         int end = text.length();
         while (end > 0 && text.charAt(end - 1) == '\uFFFD') {
             end--;

@@ -17,9 +17,6 @@ import java.util.List;
  */
 final class TokenText {
 
-    /** Tokens of context kept before the window (vLLM keeps 5). */
-    private static final int CONTEXT = 5;
-
     private TokenText() {
     }
 
@@ -31,7 +28,7 @@ final class TokenText {
      */
     static List<String> pieces(ModelTokenizer tokenizer, int[] ids, int from, boolean skipSpecial) {
         List<String> out = new ArrayList<>();
-        int prefix = Math.max(0, from - CONTEXT);
+        int prefix = Math.max(0, from - ModelTokenizer.CONTEXT_WINDOW);
         int read = from;
         for (int i = from; i < ids.length; i++) {
             String before = tokenizer.decode(Arrays.copyOfRange(ids, prefix, read), skipSpecial);
@@ -53,12 +50,7 @@ final class TokenText {
      * their token strings: the label of an alternative in {@code top_logprobs}.
      */
     static String alternative(ModelTokenizer tokenizer, int[] ids, int from, int at, int candidate) {
-        int[] context = Arrays.copyOfRange(ids, Math.max(from, at - CONTEXT), at);
-        int[] with = Arrays.copyOf(context, context.length + 1);
-        with[context.length] = candidate;
-        String before = tokenizer.decode(context, false);
-        String now = tokenizer.decode(with, false);
-        return now.startsWith(before) ? now.substring(before.length()) : tokenizer.decode(new int[] {candidate}, false);
+        return tokenizer.decodeAfter(Arrays.copyOfRange(ids, from, at), new int[] {candidate}, false);
     }
 
     /** Log-probability of one token and the most likely ones, for one position. */

@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -111,13 +112,26 @@ class Stories260KGenerationTest {
     }
 
     @Test
+    void aContinuationReadsAsItDoesAfterItsPrompt() {
+        // "Once" continues with "▁upon": on its own that token decodes to "upon", after the
+        // prompt to " upon" (as transformers' and vLLM's generated text read)
+        Completion c = model.generate(List.of("Once"), GenerationParams.greedy(8)).get(0);
+        int[] all = Stream.of(c.promptIds(), c.outputIds()).flatMap(List::stream)
+                .mapToInt(Integer::intValue).toArray();
+        assertEquals(model.tokenizer().decode(all), "Once" + c.text());
+        assertTrue(c.text().startsWith(" "), c.text());
+        assertFalse(model.tokenizer().decode(c.outputIds().stream().mapToInt(Integer::intValue).toArray())
+                .startsWith(" "), "the same ids decoded alone lose the space");
+    }
+
+    @Test
     void eosStopsOneRowWhileOthersContinue() {
         List<int[]> prompts = List.of(model.tokenizer().encode("Once upon a time"), model.tokenizer().encode("Lily"));
         List<Completion> free = model.generateIds(prompts, new long[2], GenerationParams.greedy(20));
         int eos = free.get(0).outputIds().get(4);
         // a generator that treats row 0's fifth token as EOS
         dev.mergeval.runtime.generation.BatchGenerator gen = new dev.mergeval.runtime.generation.BatchGenerator(
-                model.forward(), model.parameters(), java.util.Set.of(eos), model.tokenizer()::decode);
+                model.forward(), model.parameters(), java.util.Set.of(eos), model.tokenizer()::decodeAfter);
         try (NDManager m = NDManager.newBaseManager()) {
             List<Completion> out = gen.generate(m, prompts, new long[2], GenerationParams.greedy(20));
             assertEquals("eos", out.get(0).finishReason());

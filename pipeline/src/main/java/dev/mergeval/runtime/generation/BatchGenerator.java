@@ -12,7 +12,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.Function;
+import java.util.function.BiFunction;
 
 /**
  * Batched autoregressive decoding with a KV cache. Prompts of different lengths are left-padded
@@ -28,13 +28,14 @@ public final class BatchGenerator {
     private final LlamaForward forward;
     private final Map<String, NDArray> weights;
     private final Set<Integer> eosIds;
-    private final Function<int[], String> decoder;
+    private final BiFunction<int[], int[], String> decoder;
 
     /**
-     * @param decoder token ids to text (special tokens skipped), for stop strings and the result
+     * @param decoder the text of generated ids after their prompt's, {@code (prompt, output)}
+     *     (special tokens skipped), for stop strings and the result
      */
-    public BatchGenerator(
-            LlamaForward forward, Map<String, NDArray> weights, Set<Integer> eosIds, Function<int[], String> decoder) {
+    public BatchGenerator(LlamaForward forward, Map<String, NDArray> weights, Set<Integer> eosIds,
+            BiFunction<int[], int[], String> decoder) {
         this.forward = forward;
         this.weights = weights;
         this.eosIds = Set.copyOf(eosIds);
@@ -164,7 +165,7 @@ public final class BatchGenerator {
             row.finishReason = "length";
         }
         int[] output = row.output();
-        String text = row.stopText != null ? row.stopText : decoder.apply(output);
+        String text = row.stopText != null ? row.stopText : decoder.apply(row.prompt, output);
         return new Completion(text, box(row.prompt), box(output), row.finishReason, elapsed);
     }
 
@@ -197,7 +198,7 @@ public final class BatchGenerator {
             return Arrays.copyOf(generated, count);
         }
 
-        void accept(int token, Set<Integer> eos, Function<int[], String> decoder) {
+        void accept(int token, Set<Integer> eos, BiFunction<int[], int[], String> decoder) {
             if (count == generated.length) {
                 generated = Arrays.copyOf(generated, count * 2);
             }
@@ -207,7 +208,7 @@ public final class BatchGenerator {
                 return;
             }
             if (!stops.isEmpty()) {
-                String text = decoder.apply(output());
+                String text = decoder.apply(prompt, output());
                 int cut = -1;
                 for (String s : stops) {
                     int at = text.indexOf(s);

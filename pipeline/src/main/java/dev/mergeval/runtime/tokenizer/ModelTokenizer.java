@@ -10,6 +10,7 @@ import dev.mergeval.runtime.ModelDirectory;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -22,6 +23,9 @@ import java.util.Map;
  * the BOS token (a rendered chat template) does not get a second one. EOS is never appended.
  */
 public final class ModelTokenizer implements AutoCloseable {
+
+    /** Context tokens decoded before a continuation's (vLLM keeps 5). */
+    public static final int CONTEXT_WINDOW = 5;
 
     private final HuggingFaceTokenizer tokenizer;
     private final Map<String, Integer> tokenIds;
@@ -138,6 +142,30 @@ public final class ModelTokenizer implements AutoCloseable {
             l[i] = ids[i];
         }
         return tokenizer.decode(l, skipSpecialTokens);
+    }
+
+    /**
+     * The text {@code ids} add after {@code context}, special tokens skipped: what a generation's
+     * continuation reads as after its prompt ("Once" + " upon", where {@code ids} alone decode to
+     * "upon", a SentencePiece decoder dropping the first token's space).
+     */
+    public String decodeAfter(int[] context, int[] ids) {
+        return decodeAfter(context, ids, true);
+    }
+
+    /**
+     * The text {@code ids} add after {@code context}, found as vLLM's incremental detokenizer finds
+     * it: decode the last {@value #CONTEXT_WINDOW} context tokens with and without {@code ids} and
+     * take the difference; where the shorter is not a prefix of the longer (a multi-byte character
+     * split across the two), {@code ids} decoded on their own.
+     */
+    public String decodeAfter(int[] context, int[] ids, boolean skipSpecialTokens) {
+        int[] window = Arrays.copyOfRange(context, Math.max(0, context.length - CONTEXT_WINDOW), context.length);
+        int[] with = Arrays.copyOf(window, window.length + ids.length);
+        System.arraycopy(ids, 0, with, window.length, ids.length);
+        String before = decode(window, skipSpecialTokens);
+        String now = decode(with, skipSpecialTokens);
+        return now.startsWith(before) ? now.substring(before.length()) : decode(ids, skipSpecialTokens);
     }
 
     /** The id of a token string, or -1. */
