@@ -90,6 +90,7 @@ public record CsvTable(String source, List<String> header, List<Row> rows) {
 
     private static List<Row> readRows(String source, Reader in) {
         List<Row> rows = new ArrayList<>();
+        long line = -1;
         try (JsonParser p = MAPPER.reader().with(CsvSchema.emptySchema()).createParser(in)) {
             ((CsvParser) p).enable(CsvParser.Feature.SKIP_EMPTY_LINES);
             if (p.nextToken() != JsonToken.START_ARRAY) {
@@ -98,7 +99,7 @@ public record CsvTable(String source, List<String> header, List<Row> rows) {
             JsonToken t;
             while ((t = p.nextToken()) == JsonToken.START_ARRAY) {
                 // Jackson's CSV parser reports the row's start token one line early (0-based rows).
-                long line = p.currentTokenLocation().getLineNr() + 1;
+                line = p.currentTokenLocation().getLineNr() + 1;
                 List<String> values = new ArrayList<>();
                 while ((t = p.nextToken()) == JsonToken.VALUE_STRING) {
                     values.add(p.getText());
@@ -109,8 +110,9 @@ public record CsvTable(String source, List<String> header, List<Row> rows) {
                 rows.add(new Row(source, line, List.copyOf(values), Map.of()));
             }
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            long line = e.getLocation() == null ? -1 : e.getLocation().getLineNr();
-            throw new BadInputException(source + ":" + line + ": malformed CSV: " + e.getOriginalMessage(), e);
+            // the row being read (an unclosed quote is found only at the end of the file)
+            long at = line > 0 ? line : e.getLocation() == null ? -1 : e.getLocation().getLineNr();
+            throw new BadInputException(source + ":" + at + ": malformed CSV: " + e.getOriginalMessage(), e);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + source, e);
         }

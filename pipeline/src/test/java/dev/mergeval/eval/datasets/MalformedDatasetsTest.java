@@ -60,8 +60,9 @@ class MalformedDatasetsTest {
         assertBad("a.csv:1: missing column 'target'", () -> AdvBenchLoader.load(noTarget));
         String emptyGoal = write("b.csv", "goal,target\nx,y\n ,z\n");
         assertBad("b.csv:3: empty goal", () -> AdvBenchLoader.load(emptyGoal));
-        String unterminated = write("c.csv", "goal,target\n\"x,y\n");
-        assertThrows(BadInputException.class, () -> AdvBenchLoader.load(unterminated));
+        // the quote opens on line 3 and is found unclosed only at the end of the file
+        String unterminated = write("c.csv", "goal,target\nx,y\n\"x,y\nz,w\n");
+        assertBad("c.csv:3: malformed CSV", () -> AdvBenchLoader.load(unterminated));
         assertBad("file not found", () -> AdvBenchLoader.load(dir.resolve("none.csv").toString()));
     }
 
