@@ -266,7 +266,7 @@ final class MergeConfigParser {
                 try {
                     MergeConfig slice = sliced.forSlice(i);
                     checkRequired(slice, method);
-                    method.validate(slice);
+                    validateSlice(slice, method);
                 } catch (BadInputException e) {
                     throw inSlice(e, where + ".slices[" + i + "]", sliced.sliceBase(i));
                 }
@@ -300,12 +300,19 @@ final class MergeConfigParser {
             MergeConfig slice = config.forSlice(i);
             try {
                 checkRequired(slice, method);
-                method.validate(slice);
+                validateSlice(slice, method);
             } catch (BadInputException e) {
                 throw inSlice(e, "slices[" + i + "]", config.sliceBase(i));
             }
         }
         return config;
+    }
+
+    /** A slice's rules: the method's, except for a single source that the method keeps as it is. */
+    private static void validateSlice(MergeConfig slice, MergeMethod method) {
+        if (slice.inputModels().size() != 1 || !method.keepsALoneModel(slice)) {
+            method.validate(slice);
+        }
     }
 
     /** A method that reads whole models (a {@code wholeMerge} parameter) cannot merge parts of them. */
@@ -648,7 +655,9 @@ final class MergeConfigParser {
             return List.copyOf(list);
         }
         if (node.isObject()) {
-            return List.of(condition(node, def, key));
+            // mergekit's evaluate_setting takes scalars and lists only ("Unexpected setting value")
+            throw bad(key, "a single {filter, value} mapping is not a setting mergekit reads; write it as a"
+                    + " one-entry list, [{filter: ..., value: ...}]");
         }
         return scalar(node, def, key);
     }

@@ -43,6 +43,16 @@ public interface MergeMethod {
     void validate(MergeConfig config);
 
     /**
+     * Whether this method, given a single model (a slice of one source), returns that model's
+     * tensor unchanged instead of holding the config to {@link #validate}'s rules: mergekit's
+     * slerp, nuslerp, karcher, multislerp and arcee_fusion do (their {@code len(tensors) == 1}
+     * return), model_stock where the one model is the base. False by default.
+     */
+    default boolean keepsALoneModel(MergeConfig config) {
+        return false;
+    }
+
+    /**
      * True when the output element {@code i} depends only on the inputs' element {@code i} for this
      * tensor's resolved parameters, so the tensor may be merged in independent chunks.
      */

@@ -2,6 +2,7 @@ package dev.mergeval.merge;
 
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Shapes;
+import dev.mergeval.merge.methods.PassthroughMerge;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -31,6 +32,8 @@ public final class TensorMerger {
 
     private final MergeConfig config;
     private final MergeMethod method;
+    /** What merges a slice's one model where the method keeps it as it is. */
+    private static final MergeMethod LONE = new PassthroughMerge();
     private final LayerPositions positions;
     private final List<String> models;
     private final PlanAnalysis analysis;
@@ -126,6 +129,15 @@ public final class TensorMerger {
         return route;
     }
 
+    /**
+     * The method that merges {@code tensorName}: the config's, or a copy of the one input where its
+     * slice has a single source and the method keeps a lone model ({@link MergeMethod#keepsALoneModel}).
+     */
+    private MergeMethod methodFor(String tensorName) {
+        MergeConfig scope = scope(tensorName);
+        return scope != config && scope.inputModels().size() == 1 && method.keepsALoneModel(scope) ? LONE : method;
+    }
+
     /** The config whose models and parameters merge {@code tensorName}: its slice's, or the whole one. */
     private MergeConfig scope(String tensorName) {
         return routes == null ? config : slices.get(route(tensorName).slice());
@@ -192,7 +204,7 @@ public final class TensorMerger {
 
     /** True when this tensor may be merged in independent element chunks. */
     public boolean chunkable(String tensorName) {
-        return method.elementwise(params(tensorName), analysis.decision(tensorName));
+        return methodFor(tensorName).elementwise(params(tensorName), analysis.decision(tensorName));
     }
 
     /**
@@ -204,7 +216,7 @@ public final class TensorMerger {
         if (!chunkable(tensorName)) {
             return null;
         }
-        return method.kernel(params(tensorName), analysis.decision(tensorName));
+        return methodFor(tensorName).kernel(params(tensorName), analysis.decision(tensorName));
     }
 
     /**
@@ -217,7 +229,7 @@ public final class TensorMerger {
                 || !List.copyOf(inputs(tensorName).keySet()).equals(scope(tensorName).inputModels())) {
             return null;
         }
-        return method.streamed(params(tensorName), analysis.decision(tensorName), shape.clone(), seed);
+        return methodFor(tensorName).streamed(params(tensorName), analysis.decision(tensorName), shape.clone(), seed);
     }
 
     /**
@@ -276,7 +288,7 @@ public final class TensorMerger {
                         + (x == null ? "nothing" : x.length + " elements") + ", the models " + len);
             }
         }
-        return method.merge(new MergeRequest(tensorName, shape.clone(), elementOffset, seed, params, models,
+        return methodFor(tensorName).merge(new MergeRequest(tensorName, shape.clone(), elementOffset, seed, params, models,
                 baseIndex, xs, extras, analysis.decision(tensorName)));
     }
 

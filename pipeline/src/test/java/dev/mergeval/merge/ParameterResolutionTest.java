@@ -131,7 +131,7 @@ class ParameterResolutionTest {
                           value: 2
                         - filter: mlp
                           value: [0, 1]
-                      density: {filter: lm_head, value: 0.3}
+                      density: [{filter: lm_head, value: 0.3}]
                   - model: b
                     parameters: {weight: 1}
                 parameters:

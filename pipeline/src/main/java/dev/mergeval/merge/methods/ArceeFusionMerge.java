@@ -52,6 +52,12 @@ public final class ArceeFusionMerge implements MergeMethod {
         return List.of();
     }
 
+    /** Mergekit's arcee_fusion returns a lone tensor before it looks for the base. */
+    @Override
+    public boolean keepsALoneModel(MergeConfig config) {
+        return true;
+    }
+
     @Override
     public void validate(MergeConfig config) {
         Rules.requirePair(config, name());

@@ -53,6 +53,12 @@ public final class KarcherMerge implements MergeMethod {
         return List.of();
     }
 
+    /** Mergekit's karcher returns a lone tensor. */
+    @Override
+    public boolean keepsALoneModel(MergeConfig config) {
+        return true;
+    }
+
     @Override
     public void validate(MergeConfig config) {
         if (config.parameters().get("max_iter") instanceof Number n && n.doubleValue() != Math.rint(n.doubleValue())) {

@@ -42,6 +42,12 @@ public final class ModelStockMerge implements MergeMethod {
         return List.of();
     }
 
+    /** Mergekit's model_stock returns the base where it is the only tensor. */
+    @Override
+    public boolean keepsALoneModel(MergeConfig config) {
+        return config.baseModel().isPresent();
+    }
+
     @Override
     public void validate(MergeConfig config) {
         Rules.requireBase(config, name());

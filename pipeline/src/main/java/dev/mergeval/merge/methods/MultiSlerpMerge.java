@@ -59,6 +59,12 @@ public final class MultiSlerpMerge implements MergeMethod {
         return List.of(ParamDef.requiredNumber("weight"));
     }
 
+    /** Mergekit's multislerp returns a lone tensor that is not the base (the base alone leaves it nothing to stack). */
+    @Override
+    public boolean keepsALoneModel(MergeConfig config) {
+        return config.baseModel().isEmpty();
+    }
+
     @Override
     public void validate(MergeConfig config) {
         if (Rules.others(config) < 1) {

@@ -51,6 +51,12 @@ public final class NuSlerpMerge implements MergeMethod {
         return List.of(ParamDef.requiredNumber("weight"));
     }
 
+    /** Mergekit's nuslerp returns a lone tensor before its other checks. */
+    @Override
+    public boolean keepsALoneModel(MergeConfig config) {
+        return true;
+    }
+
     @Override
     public void validate(MergeConfig config) {
         if (Rules.others(config) != 2) {

@@ -50,6 +50,12 @@ public final class SlerpMerge implements MergeMethod {
         return List.of();
     }
 
+    /** Mergekit's slerp returns a lone tensor before it checks for two models. */
+    @Override
+    public boolean keepsALoneModel(MergeConfig config) {
+        return true;
+    }
+
     @Override
     public void validate(MergeConfig config) {
         Rules.requirePair(config, name());

@@ -30,6 +30,7 @@ import dev.mergeval.source.ModelSources;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
@@ -358,6 +359,55 @@ class SlicesMergeTest {
             assertArrayEquals(raw(ma, "model.embed_tokens.weight"), raw(merged, "model.embed_tokens.weight"));
             assertArrayEquals(raw(mb, "model.norm.weight"), raw(merged, "model.norm.weight"));
         });
+    }
+
+    /**
+     * A slice of one source, the usual way to keep a model's first layers before merging the rest:
+     * slerp, nuslerp and karcher copy the lone model's layers as mergekit's {@code len(tensors) == 1}
+     * return does; model_stock does so only where the lone model is the base, and refuses another.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"slerp", "nuslerp", "karcher"})
+    void aSliceOfOneSourceIsCopiedWhereMergekitReturnsALoneTensor(String method, @TempDir Path out) {
+        String yaml = """
+                merge_method: %3$s
+                %4$s
+                slices:
+                  - sources: [{model: %2$s, layer_range: [0, 2]}]
+                  - sources: [{model: %1$s, layer_range: [2, 4]}, {model: %2$s, layer_range: [2, 4]}]
+                parameters: {t: 0.5, weight: 0.5}
+                """.formatted(a, b, method, method.equals("nuslerp") ? "" : "base_model: " + a);
+        Path dir = out.resolve(method);
+        MergeJob.run(request(yaml, dir), executor(2), CONF);
+        try (Checkpoint merged = Checkpoint.open(dir.toString(), CONF); Checkpoint ma = Checkpoint.open(a, CONF);
+                Checkpoint mb = Checkpoint.open(b, CONF)) {
+            for (int layer = 0; layer < 4; layer++) {
+                String name = "model.layers." + layer + ".mlp.down_proj.weight";
+                if (layer < 2) {
+                    assertArrayEquals(raw(mb, name), raw(merged, name), name);
+                } else {
+                    assertFalse(Arrays.equals(raw(ma, name), raw(merged, name)), name + " merged");
+                    assertFalse(Arrays.equals(raw(mb, name), raw(merged, name)), name + " merged");
+                }
+            }
+            assertArrayEquals(raw(mb, "model.embed_tokens.weight"), raw(merged, "model.embed_tokens.weight"));
+        }
+        String stock = """
+                merge_method: model_stock
+                base_model: %1$s
+                slices:
+                  - sources: [{model: %4$s, layer_range: [0, 2]}]
+                  - sources: [{model: %1$s, layer_range: [2, 4]}, {model: %2$s, layer_range: [2, 4]}, {model: %3$s, layer_range: [2, 4]}]
+                """;
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> MergeJob.run(request(stock.formatted(a, b, c, b), out.resolve("stock")), executor(2), CONF));
+        assertTrue(e.getMessage().contains("slices[0]"), e.getMessage());
+        Path kept = out.resolve("stock-base");
+        MergeJob.run(request(stock.formatted(a, b, c, a), kept), executor(2), CONF);
+        try (Checkpoint merged = Checkpoint.open(kept.toString(), CONF); Checkpoint ma = Checkpoint.open(a, CONF)) {
+            String name = "model.layers.1.self_attn.q_proj.weight";
+            assertArrayEquals(raw(ma, name), raw(merged, name), name);
+        }
     }
 
     /** What a test holds the merge and its two inputs to. */
