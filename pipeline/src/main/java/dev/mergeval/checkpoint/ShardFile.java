@@ -46,4 +46,22 @@ public record ShardFile(String path, long length, long modified) implements Seri
                     + " is written");
         }
     }
+
+    /**
+     * What to report for {@code failure} of a job that read {@code files}: the refusal of
+     * {@link #checkUnchanged} where one of them changed since it was opened (a read that failed on
+     * a file truncated meanwhile is that change, not an internal error), else {@code failure}.
+     */
+    public static RuntimeException changedOr(Iterable<ShardFile> files, Configuration conf, RuntimeException failure) {
+        try {
+            checkUnchanged(files, conf);
+            return failure;
+        } catch (BadInputException changed) {
+            changed.addSuppressed(failure);
+            return changed;
+        } catch (RuntimeException unreadable) {
+            failure.addSuppressed(unreadable);
+            return failure;
+        }
+    }
 }

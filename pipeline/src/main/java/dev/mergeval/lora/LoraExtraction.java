@@ -421,8 +421,9 @@ public final class LoraExtraction {
             publisher.publish(staging, out, r.overwrite());
             return new Outcome(r.outDir(), provenance);
         } catch (RuntimeException e) {
-            publisher.discardAfter(staging, e);
-            throw e;
+            RuntimeException reported = ShardFile.changedOr(plan.inputFiles(), conf, e);
+            publisher.discardAfter(staging, reported);
+            throw reported;
         }
     }
 

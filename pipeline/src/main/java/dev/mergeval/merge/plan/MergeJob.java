@@ -190,16 +190,15 @@ public final class MergeJob {
             InputFiles inputFiles = new InputFiles(plan.inputFiles());
             // The inputs are hashed for provenance on the same threads as the units, after them.
             FileDigest digest = request.digest();
-            MergeExecutor.Executed executed = executor.executeAndHash(plan, parts, inputFiles.paths(), digest);
+            MergeExecutor.Executed executed;
+            try {
+                executed = executor.executeAndHash(plan, parts, inputFiles.paths(), digest);
+            } catch (RuntimeException failed) {
+                throw inputFiles.changedOr(failed, publisher, staging, conf);
+            }
             mark = lap(phases, "execute+hash_inputs", mark);
             Map<String, List<FileHash>> inputHashes = inputFiles.withHashes(executed.digests(), digest);
-            try {
-                inputFiles.checkUnchanged(conf);
-            } catch (BadInputException e) {
-                // Its units read files that have changed since: nothing in it is worth resuming.
-                publisher.discard(new Path(staging));
-                throw e;
-            }
+            inputFiles.checkUnchanged(publisher, staging, conf);
             claim.verify();
             List<MergeCommitter.WrittenShard> shards = inPlace
                     ? MergeCommitter.commitInPlace(plan, executed.units(), staging, conf,
@@ -362,12 +361,35 @@ public final class MergeJob {
     /** The input models' shard files by {@link PlanInput#key()}, in plan order. */
     private record InputFiles(Map<String, List<ShardFile>> byInput) {
         List<String> paths() {
-            return byInput.values().stream().flatMap(List::stream).map(ShardFile::path).toList();
+            return all().stream().map(ShardFile::path).toList();
         }
 
-        /** Refuses the merge if an input file is not as it was planned ({@link ShardFile#checkUnchanged}). */
-        void checkUnchanged(Configuration conf) {
-            ShardFile.checkUnchanged(byInput.values().stream().flatMap(List::stream).toList(), conf);
+        private List<ShardFile> all() {
+            return byInput.values().stream().flatMap(List::stream).toList();
+        }
+
+        /**
+         * Refuses the merge if an input file is not as it was planned ({@link ShardFile#checkUnchanged}),
+         * deleting the staging directory: its units read files that have changed since, so nothing
+         * in it is worth resuming.
+         */
+        void checkUnchanged(OutputPublisher publisher, String staging, Configuration conf) {
+            try {
+                ShardFile.checkUnchanged(all(), conf);
+            } catch (BadInputException changed) {
+                publisher.discard(new Path(staging));
+                throw changed;
+            }
+        }
+
+        /** {@link ShardFile#changedOr} for a failed execution, the staging directory deleted where it refuses. */
+        RuntimeException changedOr(RuntimeException failure, OutputPublisher publisher, String staging,
+                Configuration conf) {
+            RuntimeException reported = ShardFile.changedOr(all(), conf, failure);
+            if (reported != failure) {
+                publisher.discard(new Path(staging));
+            }
+            return reported;
         }
 
         /** The shard files with their {@code kind} digests, given in {@link #paths()} order. */

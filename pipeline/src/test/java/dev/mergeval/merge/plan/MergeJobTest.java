@@ -1046,6 +1046,40 @@ class MergeJobTest {
         assertEquals(shardHashes(out.resolve("fresh"), false), shardHashes(dir, false));
     }
 
+    /**
+     * An input cut short while it is merged fails the read of a tensor planned within it: that is
+     * the change, reported as such (exit 2, one line), not as an internal error, and nothing is
+     * kept to resume.
+     */
+    @Test
+    void anInputTruncatedDuringTheMergeIsRefusedAsChanged(@TempDir Path out) throws IOException {
+        Path copy = out.resolve("tune");
+        org.apache.commons.io.FileUtils.copyDirectory(Path.of(tuneA).toFile(), copy.toFile());
+        Path shard;
+        try (Stream<Path> files = Files.list(copy)) {
+            shard = files.filter(f -> f.toString().endsWith(".safetensors")).sorted().findFirst().orElseThrow();
+        }
+        long planned = Files.size(shard);
+        MergeExecutor truncating = executing(executor(2), plan -> {
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(shard,
+                    java.nio.file.StandardOpenOption.WRITE)) {
+                ch.truncate(planned / 2);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            return plan;
+        });
+        Path dir = out.resolve("o");
+        BadInputException e = assertThrows(BadInputException.class, () -> MergeJob.run(
+                request(linearOf(base, copy.toString(), 0.5), dir, false, PlanOptions.defaults()), truncating, CONF));
+        assertTrue(e.getMessage().contains(shard.getFileName() + ": changed while it was read (then: " + planned
+                + " bytes"), e.getMessage());
+        assertFalse(Files.exists(dir), "nothing published");
+        try (Stream<Path> left = Files.list(out)) {
+            assertEquals(List.of("tune"), left.map(p -> p.getFileName().toString()).toList(), "no staging to resume");
+        }
+    }
+
     private static MergeJob.Request request(String yaml, Path out, boolean overwrite, PlanOptions options) {
         return new MergeJob.Request("test.yaml", yaml, out.toString(), 0, overwrite, options);
     }
