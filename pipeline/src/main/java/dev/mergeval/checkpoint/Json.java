@@ -60,8 +60,8 @@ final class Json {
     }
 
     static String firstLine(String s) {
-        if (s == null) {
-            return "";
+        if (s == null || s.startsWith("Trailing token")) {
+            return Mappers.oneLine(s);
         }
         int nl = s.indexOf('\n');
         return nl < 0 ? s : s.substring(0, nl);

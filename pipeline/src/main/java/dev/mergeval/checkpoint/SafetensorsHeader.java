@@ -3,6 +3,8 @@ package dev.mergeval.checkpoint;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectReader;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Shapes;
 import java.io.FileNotFoundException;
@@ -144,7 +146,7 @@ final class SafetensorsHeader {
             }
             Set<String> names = new HashSet<>();
             while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String name = p.currentName();
+                String name = unicode(p.currentName(), what);
                 if (!names.add(name)) {
                     throw duplicate(what, name);
                 }
@@ -154,6 +156,10 @@ final class SafetensorsHeader {
                 } else {
                     tensors.add(readTensor(name, p, dataLength, file, what));
                 }
+            }
+            // The reference reader (serde_json::from_str) takes the object and whitespace, nothing after.
+            if (p.nextToken() != null) {
+                throw new BadInputException(what + ": not valid JSON: characters after the header's object");
             }
         } catch (JsonProcessingException e) {
             throw new BadInputException(what + ": not valid JSON: " + Json.firstLine(e.getOriginalMessage()));
@@ -200,6 +206,26 @@ final class SafetensorsHeader {
         }
     }
 
+    /**
+     * {@code text}, refused where it holds half of a UTF-16 surrogate pair (a lone {@code \\udc80}
+     * escape): no Unicode text, which the reference reader refuses and which would be written out
+     * as another name ('?').
+     */
+    private static String unicode(String text, String what) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            boolean paired = Character.isHighSurrogate(c) && i + 1 < text.length()
+                    && Character.isLowSurrogate(text.charAt(i + 1));
+            if (paired) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                throw new BadInputException(what + ": not valid JSON: '" + text.substring(0, i) + "' is followed by a"
+                        + " lone surrogate escape (\\u" + Integer.toHexString(c) + "), which is not Unicode text");
+            }
+        }
+        return text;
+    }
+
     private static BadInputException duplicate(String what, String key) {
         return new BadInputException(what + ": not valid JSON: Duplicate field '" + key + "'");
     }
@@ -207,15 +233,19 @@ final class SafetensorsHeader {
     /** The {@code __metadata__} object at the parser's current token. */
     private static void readMetadata(JsonParser p, Map<String, String> out, String file, String what)
             throws IOException {
+        // null is the reference's Option::None: no metadata
+        if (p.currentToken() == JsonToken.VALUE_NULL) {
+            return;
+        }
         if (p.currentToken() != JsonToken.START_OBJECT) {
-            throw new BadInputException(file + ": " + METADATA_KEY + " must be a JSON object");
+            throw new BadInputException(file + ": " + METADATA_KEY + " must be a JSON object or null");
         }
         while (p.nextToken() == JsonToken.FIELD_NAME) {
-            String key = p.currentName();
+            String key = unicode(p.currentName(), what);
             if (p.nextToken() != JsonToken.VALUE_STRING) {
                 throw new BadInputException(file + ": " + METADATA_KEY + " key '" + key + "' must map to a string");
             }
-            if (out.put(key, p.getText()) != null) {
+            if (out.put(key, unicode(p.getText(), what)) != null) {
                 throw duplicate(what, key);
             }
         }
@@ -307,6 +337,10 @@ final class SafetensorsHeader {
      * an array, else its values and the first entry that is not such an integer (as JSON), if any.
      */
     private record Integers(long[] values, int size, String firstBad) {
+        /** Reads one entry of an array mid-header: the rest of the header follows it. */
+        private static final ObjectReader ENTRY = Json.MAPPER.reader()
+                .without(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
         static Integers read(JsonParser p) throws IOException {
             if (p.currentToken() != JsonToken.START_ARRAY) {
                 p.skipChildren();
@@ -324,7 +358,7 @@ final class SafetensorsHeader {
                     }
                     values[size] = p.getLongValue();
                 } else if (firstBad == null) {
-                    firstBad = p.readValueAsTree().toString();
+                    firstBad = ENTRY.readTree(p).toString();
                 } else {
                     p.skipChildren();
                 }

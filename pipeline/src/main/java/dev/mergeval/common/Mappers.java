@@ -2,6 +2,7 @@ package dev.mergeval.common;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -19,7 +20,9 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
 
 /**
  * The project's Jackson mappers, configured once. Every reader rejects a duplicate key (a config or
- * header that says a thing twice is an error, not "last one wins"), and a YAML reader a fraction
+ * header that says a thing twice is an error, not "last one wins"), a JSON reader anything after the
+ * value it reads (as Python's {@code json.load}: "Extra data"; {@link YamlReader} refuses a second YAML
+ * document), and a YAML reader a fraction
  * where a whole number belongs. Writers differ only where their files always have: plain one-line
  * JSON, Jackson's default pretty printer (two-space indent, {@code "key" : value}), map entries
  * sorted by key, and two YAML styles. The shared instances must
@@ -43,6 +46,7 @@ public final class Mappers {
                     .disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES)
                     .build())
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .build();
 
     /** JSON written with Jackson's default pretty printer (provenance, configs, markers). */
@@ -75,9 +79,13 @@ public final class Mappers {
     private Mappers() {
     }
 
-    /** A JSON mapper builder that rejects duplicate keys. */
+    /**
+     * A JSON mapper builder that rejects duplicate keys and anything after the value read, as
+     * Python's {@code json.load} does ("Extra data"): a file is one value.
+     */
     public static JsonMapper.Builder json() {
-        return JsonMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION);
+        return JsonMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+                .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     }
 
     /** {@link #json()} with sorted map entries and properties ({@link #CANONICAL}). */
@@ -100,6 +108,20 @@ public final class Mappers {
                 // would cut it (max_new_tokens: 16.5 read as 16).
                 .withCoercionConfig(LogicalType.Integer,
                         c -> c.setCoercion(CoercionInputShape.Float, CoercionAction.Fail));
+    }
+
+    /**
+     * Jackson's message about a file's syntax in one line, whitespace collapsed; its message for
+     * what follows the value ({@link DeserializationFeature#FAIL_ON_TRAILING_TOKENS}) in a user's words.
+     */
+    public static String oneLine(String message) {
+        if (message == null) {
+            return "";
+        }
+        if (message.startsWith("Trailing token")) {
+            return "more after the end of the value, where a JSON file holds one";
+        }
+        return message.replaceAll("\\s+", " ").trim();
     }
 
     /**

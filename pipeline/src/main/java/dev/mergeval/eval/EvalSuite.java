@@ -137,7 +137,7 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks, EngineSpec
             }
             String line = e.getLocation() == null ? "" : ":" + e.getLocation().getLineNr();
             if (e.getCause() instanceof com.fasterxml.jackson.core.JsonParseException syntax) {
-                throw new BadInputException(source + line + ": invalid YAML: " + oneLine(syntax.getOriginalMessage()), e);
+                throw new BadInputException(source + line + ": invalid YAML: " + Mappers.oneLine(syntax.getOriginalMessage()), e);
             }
             String key = keyPath(e);
             String what = e instanceof UnrecognizedPropertyException u
@@ -146,7 +146,7 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks, EngineSpec
             throw new BadInputException(source + line + ": " + (key.isEmpty() ? "" : key + ": ") + what, e);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             String line = e.getLocation() == null ? "" : ":" + e.getLocation().getLineNr();
-            throw new BadInputException(source + line + ": invalid YAML: " + oneLine(e.getOriginalMessage()), e);
+            throw new BadInputException(source + line + ": invalid YAML: " + Mappers.oneLine(e.getOriginalMessage()), e);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + source, e);
         }
@@ -259,9 +259,5 @@ public record EvalSuite(String name, long seed, List<EvalTask> tasks, EngineSpec
             }
         }
         return path.toString();
-    }
-
-    private static String oneLine(String s) {
-        return s == null ? "" : s.replaceAll("\\s+", " ").trim();
     }
 }

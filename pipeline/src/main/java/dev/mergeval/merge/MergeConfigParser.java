@@ -119,7 +119,7 @@ final class MergeConfigParser {
             // SnakeYAML's own errors name their lines in the message; Jackson's (a duplicate key) only in the location.
             String line = e instanceof JacksonYAMLParseException || e.getLocation() == null
                     || e.getLocation().getLineNr() < 1 ? "" : ":" + e.getLocation().getLineNr();
-            throw new BadInputException(source + line + ": invalid YAML: " + oneLine(e.getOriginalMessage()));
+            throw new BadInputException(source + line + ": invalid YAML: " + Mappers.oneLine(e.getOriginalMessage()));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + source, e);
         }
@@ -891,9 +891,5 @@ final class MergeConfigParser {
 
     static BadInputException bad(String source, String key, String problem) {
         return new BadInputException(source + ": " + key + ": " + problem);
-    }
-
-    private static String oneLine(String s) {
-        return s == null ? "" : s.replaceAll("\\s+", " ").trim();
     }
 }

@@ -216,11 +216,11 @@ public record SweepSpec(@JsonProperty("name") String name,
         } catch (JsonMappingException e) {
             if (e.getCause() instanceof JsonParseException syntax) {
                 String line = syntax.getLocation() == null ? "" : ":" + syntax.getLocation().getLineNr();
-                throw new BadInputException(sourceName + line + ": invalid YAML: " + oneLine(syntax.getOriginalMessage()), e);
+                throw new BadInputException(sourceName + line + ": invalid YAML: " + Mappers.oneLine(syntax.getOriginalMessage()), e);
             }
             throw new BadInputException(sourceName + ": " + describe(e), e);
         } catch (JsonProcessingException e) {
-            throw new BadInputException(sourceName + ": invalid YAML: " + oneLine(e.getOriginalMessage()), e);
+            throw new BadInputException(sourceName + ": invalid YAML: " + Mappers.oneLine(e.getOriginalMessage()), e);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + sourceName, e);
         } catch (BadInputException e) {
@@ -357,10 +357,6 @@ public record SweepSpec(@JsonProperty("name") String name,
         if (e instanceof UnrecognizedPropertyException u) {
             return path + ": unknown key (known: " + u.getKnownPropertyIds() + ")";
         }
-        return (path.length() == 0 ? "" : path + ": ") + oneLine(Mappers.problem(e));
-    }
-
-    private static String oneLine(String s) {
-        return s == null ? "" : s.replaceAll("\\s+", " ").trim();
+        return (path.length() == 0 ? "" : path + ": ") + Mappers.oneLine(Mappers.problem(e));
     }
 }

@@ -81,6 +81,29 @@ class MalformedInputTest {
         System.arraycopy(latin1, at + 2, broken, at + 1, latin1.length - at - 2);
         ByteBuffer.wrap(broken).order(ByteOrder.LITTLE_ENDIAN).putLong(0, latin1.length - 8 - 4 - 1);
         rejected(single("latin1", broken), "latin1.safetensors", "UTF-8");
+        // The reference reader (serde_json::from_str) takes one object and whitespace around it.
+        String entry = "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+        rejected(single("second", file(entry + "{}", 4)), "second.safetensors", "after the header's object");
+        rejected(single("junk", file(entry + "xy", 4)), "junk.safetensors", "not valid JSON");
+        rejected(single("nul", file(entry + "\0\0", 4)), "nul.safetensors", "not valid JSON");
+        rejected(single("surrogate", file("{\"w\\udc80\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+                4)), "surrogate.safetensors", "'w' is followed by a lone surrogate");
+        rejected(single("metasurrogate", file("{\"__metadata__\":{\"k\":\"\\ud800\"}}", 0)),
+                "metasurrogate.safetensors", "lone surrogate");
+    }
+
+    /** What the reference reader opens opens here: padding, null metadata, a surrogate pair, unsigned ints. */
+    @Test
+    void whatTheReferenceReaderAcceptsIsAccepted() throws IOException {
+        String json = "{\"__metadata__\":null,\"u\\ud83d\\ude00\":{\"dtype\":\"U16\",\"shape\":[2],\"data_offsets\":[0,4]},"
+                + "\"v\":{\"dtype\":\"U32\",\"shape\":[1],\"data_offsets\":[4,8]},"
+                + "\"x\":{\"dtype\":\"U64\",\"shape\":[1],\"data_offsets\":[8,16]}}  \n\t";
+        try (Checkpoint c = Checkpoint.open(single("accepted", file(json, 16)).toString(), conf)) {
+            assertEquals(List.of("u\ud83d\ude00", "v", "x"), c.tensorNames());
+            assertEquals(DType.U16, c.info("u\ud83d\ude00").dtype());
+            assertEquals(DType.U64, c.info("x").dtype());
+            assertEquals(8, c.info("x").byteLength());
+        }
     }
 
     private static int indexOf(byte[] bytes, byte b) {
@@ -182,6 +205,7 @@ class MalformedInputTest {
         rejected(sharded("pickleshard", "{\"a\":\"" + S1 + "\",\"b\":\"pytorch_model-00001.bin\"}"),
                 "pytorch_model-00001.bin", "arbitrary code");
         rejected(sharded("noweights", "[]"), "weight_map");
+        rejected(sharded("tail", "{\"a\":\"" + S1 + "\",\"b\":\"" + S2 + "\"}} ,\"x\""), "index.json", "not valid JSON");
     }
 
     @Test
