@@ -119,7 +119,7 @@ public final class Mappers {
             return "";
         }
         if (message.startsWith("Trailing token")) {
-            return "more after the end of the value, where a JSON file holds one";
+            return "more after the end of the JSON value, where one value belongs";
         }
         return message.replaceAll("\\s+", " ").trim();
     }
