@@ -12,11 +12,14 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.Set;
 import java.util.function.Function;
 import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
@@ -40,6 +43,8 @@ public final class MergeInputs implements AutoCloseable {
     private final Map<String, String> modelLocations;
     private final Map<String, String> extraLocations;
     private MergeLayout layout;
+    /** {@link #donorModels} by input tensor name, from the layout. */
+    private Map<String, Set<String>> donors;
     private LayerPositions positions;
 
     /**
@@ -72,11 +77,11 @@ public final class MergeInputs implements AutoCloseable {
             views = new LinkedHashMap<>();
             int i = 0;
             for (String ref : storedModels.keySet()) {
-                views.put(ref, new ReindexedEmbeddings(i++, asStored, this::alignment));
+                views.put(ref, new ReindexedEmbeddings(i++, asStored, this::alignment, this::donorModels));
             }
             extraViews = new LinkedHashMap<>();
             for (String parameter : tiedExtras.keySet()) {
-                extraViews.put(parameter, new ReindexedEmbeddings(i++, asStored, this::alignment));
+                extraViews.put(parameter, new ReindexedEmbeddings(i++, asStored, this::alignment, this::donorModels));
             }
             alignmentSource = () -> VocabularyAlignment.of(config, storedModels, storedExtras,
                     storedModels.get(referenceRef), conf);
@@ -285,6 +290,28 @@ public final class MergeInputs implements AutoCloseable {
         Map<String, long[]> shapes = new LinkedHashMap<>();
         names.stream().filter(EmbeddingRows::isEmbedding).forEach(name -> shapes.put(name, shape(name)));
         return EmbeddingRows.vocabSize(shapes, reference.config(), config.tokenizerSource().isPresent());
+    }
+
+    /**
+     * The models whose rows may fill a token another model lacks in input matrix {@code name}
+     * ({@link ReindexedEmbeddings}): with {@code slices:}, the inputs of the output tensors that
+     * read it and the base model, the models mergekit's {@code PermutedEmbeddings} sees; every model
+     * of a {@code models:} config.
+     */
+    private synchronized Set<String> donorModels(String name) {
+        if (layout() == null) {
+            return models.keySet();
+        }
+        if (donors == null) {
+            Map<String, Set<String>> byInput = new HashMap<>();
+            for (MergeLayout.Route r : layout().tensors()) {
+                r.inputs().values().forEach(input -> byInput.computeIfAbsent(input, k -> new HashSet<>())
+                        .addAll(r.inputs().keySet()));
+            }
+            config.baseModel().ifPresent(base -> byInput.values().forEach(refs -> refs.add(base)));
+            donors = byInput;
+        }
+        return donors.getOrDefault(name, Set.of());
     }
 
     /** Where each output tensor of a {@code slices:} config comes from; null for a {@code models:} config. */

@@ -8,7 +8,9 @@ import dev.mergeval.checkpoint.TensorInfo;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -26,6 +28,8 @@ final class ReindexedEmbeddings extends ForwardingCheckpoint {
     private final List<Checkpoint> all;
     private final List<String> refs;
     private final Supplier<VocabularyAlignment> alignment;
+    /** Per input tensor name, the references of the models whose rows may fill a token this one lacks. */
+    private final Function<String, Set<String>> donorModels;
     /** Per tensor name, the alignment that re-indexes it, checked against every model's rows once. */
     private final Map<String, Optional<VocabularyAlignment>> checked = new ConcurrentHashMap<>();
     /** Per tensor name, its padding row ({@code pad_to_multiple_of}), in the stored dtype. */
@@ -35,13 +39,17 @@ final class ReindexedEmbeddings extends ForwardingCheckpoint {
      * @param index this model's position in {@code all}
      * @param all every model as stored, by reference in config order
      * @param alignment built once, when an embedding is first read
+     * @param donorModels per tensor name, the models (by reference) that may donate a row to it: the
+     *     inputs of the output tensors that read it, and the base model
      */
-    ReindexedEmbeddings(int index, Map<String, Checkpoint> all, Supplier<VocabularyAlignment> alignment) {
+    ReindexedEmbeddings(int index, Map<String, Checkpoint> all, Supplier<VocabularyAlignment> alignment,
+            Function<String, Set<String>> donorModels) {
         super(List.copyOf(all.values()).get(index));
         this.all = List.copyOf(all.values());
         this.refs = List.copyOf(all.keySet());
         this.index = index;
         this.alignment = alignment;
+        this.donorModels = donorModels;
     }
 
     /** The alignment where {@code name} is a matrix of token rows that it re-indexes, else null. */
@@ -124,7 +132,8 @@ final class ReindexedEmbeddings extends ForwardingCheckpoint {
     private byte[] defaultRow(VocabularyAlignment a, String name, int t, TensorInfo stored) {
         int columns = Math.toIntExact(stored.shape()[1]);
         double[] sum = new double[columns];
-        int[][] donors = a.donors(t);
+        Set<String> eligible = donorModels.apply(name);
+        int[][] donors = a.donors(t, m -> eligible.contains(refs.get(m)));
         float[] row = new float[columns];
         for (int[] donor : donors) {
             all.get(donor[0]).readFloats(name, (long) donor[1] * columns, row, 0, columns);

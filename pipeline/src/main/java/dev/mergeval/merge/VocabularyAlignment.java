@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Function;
+import java.util.function.IntPredicate;
 import java.util.zip.CRC32C;
 import org.apache.hadoop.conf.Configuration;
 
@@ -262,9 +263,12 @@ public final class VocabularyAlignment {
 
     /**
      * The (model, row) pairs whose rows' mean a model (or extra input) takes for output token
-     * {@code t} where {@link #row} is -1 (one pair: that row; none: zeros); models only.
+     * {@code t} where {@link #row} is -1 (one pair: that row; none: zeros); models only, and of them
+     * those {@code eligible} (by position) for the tensor read: mergekit's {@code PermutedEmbeddings}
+     * sees the models of its own tensor and the base model, so with {@code slices:} a model that
+     * gives no input to a matrix gives none of its rows either.
      */
-    int[][] donors(int t) {
+    int[][] donors(int t, IntPredicate eligible) {
         int[][] fixed = listed.get(t);
         if (fixed != null) {
             return fixed;
@@ -272,11 +276,11 @@ public final class VocabularyAlignment {
         int[][] present = new int[models][];
         int n = 0;
         for (int m = 0; m < models; m++) {
-            if (rows[m][t] >= 0) {
+            if (eligible.test(m) && rows[m][t] >= 0) {
                 present[n++] = new int[] {m, rows[m][t]};
             }
         }
-        if (n > 1 && base >= 0 && rows[base][t] >= 0) {
+        if (n > 1 && base >= 0 && eligible.test(base) && rows[base][t] >= 0) {
             return new int[][] {{base, rows[base][t]}};
         }
         return Arrays.copyOf(present, n);

@@ -210,6 +210,30 @@ class VocabularyReindexTest {
         assertArrayEquals(Arrays.copyOf(a, 6 * HIDDEN), fromBase);
     }
 
+    /**
+     * With {@code slices:}, a token's donors are the models of the matrix being filled (and the
+     * base), as mergekit's {@code PermutedEmbeddings} sees them: the embedding of a frankenmerge
+     * whose first slice's model lacks the fine-tune's added tokens gets zeros for them, not the
+     * rows of the last slice's model, which gives the head and keeps its own rows there.
+     */
+    @Test
+    void aSlicesMatrixTakesRowsOnlyFromItsOwnModels() throws IOException {
+        String yaml = """
+                merge_method: passthrough
+                slices:
+                  - sources: [{model: %1$s, layer_range: [0, 1]}]
+                  - sources: [{model: %2$s, layer_range: [1, 2]}]
+                tokenizer_source: model:%2$s
+                """.formatted(base, withTokens);
+        Path out = merge(yaml, "franken");
+        try (Checkpoint merged = Checkpoint.open(out.toString(), CONF);
+                Checkpoint tune = Checkpoint.open(withTokens.toString(), CONF)) {
+            assertArrayEquals(new float[6 * HIDDEN], merged.readFloats(EMBED, (long) VOCAB * HIDDEN, 6 * HIDDEN));
+            assertArrayEquals(tune.readFloats(HEAD, (long) VOCAB * HIDDEN, 6 * HIDDEN),
+                    merged.readFloats(HEAD, (long) VOCAB * HIDDEN, 6 * HIDDEN));
+        }
+    }
+
     /** {@code rows} rows of the embedding of {@code model} from row {@code first} (zeros past its end). */
     private static float[] rows(Path model, int first, int rows) {
         try (Checkpoint c = Checkpoint.open(model.toString(), CONF)) {
