@@ -382,11 +382,15 @@ public final class MergeJob {
             }
         }
 
-        /** {@link ShardFile#changedOr} for a failed execution, the staging directory deleted where it refuses. */
+        /**
+         * {@link ShardFile#changedOr} for a failed execution, the staging directory deleted where the
+         * failure is bad input: a changed file, or a unit refusing what it read, which a rerun of
+         * the same plan would refuse again (only a config or input that changes the plan helps).
+         */
         RuntimeException changedOr(RuntimeException failure, OutputPublisher publisher, String staging,
                 Configuration conf) {
             RuntimeException reported = ShardFile.changedOr(all(), conf, failure);
-            if (reported != failure) {
+            if (reported instanceof BadInputException) {
                 publisher.discard(new Path(staging));
             }
             return reported;

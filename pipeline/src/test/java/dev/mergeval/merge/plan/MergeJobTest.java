@@ -1080,6 +1080,29 @@ class MergeJobTest {
         }
     }
 
+    /**
+     * A unit that refuses what it reads (multislerp's weights, gradients here, cancel at the first
+     * layer): the same plan would refuse it again, so nothing is kept to resume.
+     */
+    @Test
+    void aRefusalWhileExecutingLeavesNoStaging(@TempDir Path out) throws IOException {
+        String yaml = """
+                merge_method: multislerp
+                models:
+                  - model: %s
+                    parameters: {weight: [1, 1]}
+                  - model: %s
+                    parameters: {weight: [-1, 1]}
+                """.formatted(tuneA, tuneB);
+        Path dir = out.resolve("o");
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> MergeJob.run(request(yaml, dir, false, PlanOptions.defaults()), executor(2), CONF));
+        assertTrue(e.getMessage().contains("weights sum to 0"), e.getMessage());
+        try (Stream<Path> left = Files.list(out)) {
+            assertEquals(List.of(), left.map(p -> p.getFileName().toString()).toList(), "no staging left");
+        }
+    }
+
     private static MergeJob.Request request(String yaml, Path out, boolean overwrite, PlanOptions options) {
         return new MergeJob.Request("test.yaml", yaml, out.toString(), 0, overwrite, options);
     }
