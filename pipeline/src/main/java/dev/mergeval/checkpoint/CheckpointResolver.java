@@ -193,6 +193,9 @@ final class CheckpointResolver {
         if (wm == null || !wm.isObject()) {
             throw new BadInputException(index + ": missing 'weight_map' object");
         }
+        if (wm.isEmpty()) {
+            throw new BadInputException(index + ": 'weight_map' lists no tensor: a checkpoint of no weights");
+        }
         Map<String, String> weightMap = new LinkedHashMap<>();
         TreeSet<String> shardNames = new TreeSet<>();
         Iterator<Map.Entry<String, JsonNode>> it = wm.fields();

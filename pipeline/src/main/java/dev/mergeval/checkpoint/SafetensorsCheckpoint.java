@@ -147,9 +147,15 @@ final class SafetensorsCheckpoint implements Checkpoint {
         for (Map.Entry<String, String> e : weightMap.entrySet()) {
             if (!actual.containsKey(e.getKey())) {
                 throw new BadInputException("index weight_map lists tensor '" + e.getKey()
-                        + "' in " + e.getValue() + " but that shard does not contain it");
+                        + "' in " + shardPath(shards, shardNames, e.getValue()) + " but that shard does not contain it");
             }
         }
+    }
+
+    /** The path of the shard an index names {@code name}, for errors. */
+    private static String shardPath(List<Shard> shards, List<String> shardNames, String name) {
+        int i = shardNames.indexOf(name);
+        return i >= 0 ? shards.get(i).file().path() : name;
     }
 
     private static void closeAll(FSDataInputStream[] streams) {

@@ -205,6 +205,9 @@ class MalformedInputTest {
         rejected(sharded("pickleshard", "{\"a\":\"" + S1 + "\",\"b\":\"pytorch_model-00001.bin\"}"),
                 "pytorch_model-00001.bin", "arbitrary code");
         rejected(sharded("noweights", "[]"), "weight_map");
+        rejected(sharded("emptymap", "{}"), "model.safetensors.index.json", "lists no tensor");
+        rejected(sharded("extrapath", "{\"a\":\"" + S1 + "\",\"b\":\"" + S2 + "\",\"c\":\"" + S1 + "\"}"),
+                "'c'", tmp.resolve("extrapath").resolve(S1).toString());
         rejected(sharded("tail", "{\"a\":\"" + S1 + "\",\"b\":\"" + S2 + "\"}} ,\"x\""), "index.json", "not valid JSON");
     }
 
