@@ -825,8 +825,9 @@ final class MergeConfigParser {
         if (isAbsent(node)) {
             return 0;
         }
-        if (!node.isIntegralNumber() || !node.canConvertToInt() || node.asInt() < 1) {
-            throw bad("tokenizer.pad_to_multiple_of", "must be a positive integer");
+        // 0 is no padding, as mergekit's truth test reads it
+        if (!node.isIntegralNumber() || !node.canConvertToInt() || node.asInt() < 0) {
+            throw bad("tokenizer.pad_to_multiple_of", "must be a positive integer, or 0 for none");
         }
         return node.asInt();
     }
