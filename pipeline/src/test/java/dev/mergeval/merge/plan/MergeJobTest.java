@@ -1021,11 +1021,7 @@ class MergeJobTest {
     @Test
     void anInputWrittenOverDuringTheMergeIsRefused(@TempDir Path out) throws IOException {
         Path copy = out.resolve("tune");
-        org.apache.commons.io.FileUtils.copyDirectory(Path.of(tuneA).toFile(), copy.toFile());
-        Path shard;
-        try (Stream<Path> files = Files.list(copy)) {
-            shard = files.filter(f -> f.toString().endsWith(".safetensors")).sorted().findFirst().orElseThrow();
-        }
+        Path shard = firstShardOfACopy(tuneA, copy);
         MergeExecutor rewriting = executing(executor(1), plan -> {
             WrittenOver.writeOver(shard);
             return plan;
@@ -1054,11 +1050,7 @@ class MergeJobTest {
     @Test
     void anInputTruncatedDuringTheMergeIsRefusedAsChanged(@TempDir Path out) throws IOException {
         Path copy = out.resolve("tune");
-        org.apache.commons.io.FileUtils.copyDirectory(Path.of(tuneA).toFile(), copy.toFile());
-        Path shard;
-        try (Stream<Path> files = Files.list(copy)) {
-            shard = files.filter(f -> f.toString().endsWith(".safetensors")).sorted().findFirst().orElseThrow();
-        }
+        Path shard = firstShardOfACopy(tuneA, copy);
         long planned = Files.size(shard);
         MergeExecutor truncating = executing(executor(2), plan -> {
             try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(shard,
@@ -1100,6 +1092,14 @@ class MergeJobTest {
         assertTrue(e.getMessage().contains("weights sum to 0"), e.getMessage());
         try (Stream<Path> left = Files.list(out)) {
             assertEquals(List.of(), left.map(p -> p.getFileName().toString()).toList(), "no staging left");
+        }
+    }
+
+    /** Copies model {@code from} to {@code copy}; its first shard there. */
+    private static Path firstShardOfACopy(String from, Path copy) throws IOException {
+        org.apache.commons.io.FileUtils.copyDirectory(Path.of(from).toFile(), copy.toFile());
+        try (Stream<Path> files = Files.list(copy)) {
+            return files.filter(f -> f.toString().endsWith(".safetensors")).sorted().findFirst().orElseThrow();
         }
     }
 
