@@ -15,10 +15,12 @@ import dev.mergeval.runtime.LanguageModel;
 import dev.mergeval.runtime.generation.BatchScorer;
 import dev.mergeval.runtime.tokenizer.ModelTokenizer;
 import dev.mergeval.source.ModelSources;
+import io.undertow.Handlers;
 import io.undertow.Undertow;
 import io.undertow.UndertowOptions;
 import io.undertow.server.HttpServerExchange;
 import io.undertow.server.RequestTooBigException;
+import io.undertow.server.handlers.GracefulShutdownHandler;
 import io.undertow.util.Headers;
 import io.undertow.util.HttpString;
 import java.io.IOException;
@@ -67,6 +69,9 @@ public final class OpenAiServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(OpenAiServer.class);
     private static final HttpString ALLOW = new HttpString("Allow");
 
+    /** How long {@link #close} waits for the requests in flight. */
+    private static final int DRAIN_MINUTES = 2;
+
     /** Bodies up to this many times the limit are read and dropped before a 413; larger ones close the connection. */
     private static final int DRAIN_FACTOR = 4;
 
@@ -78,6 +83,8 @@ public final class OpenAiServer implements AutoCloseable {
     private final long created = Instant.now().getEpochSecond();
     private final MicroBatcher batcher;
     private final Undertow undertow;
+    /** Counts the requests in flight, and answers 503 once shutdown has begun. */
+    private final GracefulShutdownHandler requests;
     private final String baseUrl;
     private final int port;
 
@@ -89,11 +96,12 @@ public final class OpenAiServer implements AutoCloseable {
         this.vocabSize = model.forward().config().vocabSize();
         this.batcher = new MicroBatcher(model, options.maxBatch(),
                 TimeUnit.MILLISECONDS.toNanos(options.batchWindowMillis()));
+        this.requests = Handlers.gracefulShutdown(this::handle);
         this.undertow = Undertow.builder()
                 .addHttpListener(options.port(), options.host())
                 .setWorkerThreads(Math.max(64, 4 * options.maxBatch()))
                 .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, (long) DRAIN_FACTOR * options.maxBodyBytes())
-                .setHandler(this::handle)
+                .setHandler(requests)
                 .build();
         try {
             undertow.start();
@@ -154,9 +162,19 @@ public final class OpenAiServer implements AutoCloseable {
         return batcher.takeLargestBatch();
     }
 
-    /** Stops listening, lets the running batch end, fails queued work, and frees the model. */
+    /**
+     * Answers new requests 503, lets the requests in flight finish (for up to {@link #DRAIN_MINUTES}
+     * minutes: then their connections close), stops listening, fails what is still queued, and frees
+     * the model.
+     */
     @Override
     public void close() {
+        requests.shutdown();
+        try {
+            requests.awaitShutdown(TimeUnit.MINUTES.toMillis(DRAIN_MINUTES));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         undertow.stop();
         batcher.close();
         model.close();
@@ -343,7 +361,7 @@ public final class OpenAiServer implements AutoCloseable {
 
     private GenerationParams params(Requests.Sampling s, int defaultMaxTokens) {
         int max = s.maxTokens() != null ? s.maxTokens() : defaultMaxTokens;
-        return new GenerationParams(max, s.temperature(), 0, s.topP(), 1.0, s.seed(), s.stop());
+        return new GenerationParams(max, s.temperature(), s.topK(), s.topP(), s.repetitionPenalty(), s.seed(), s.stop());
     }
 
     private void chat(HttpServerExchange ex, Requests.Chat req) throws IOException {
@@ -403,7 +421,8 @@ public final class OpenAiServer implements AutoCloseable {
             entry.set("bytes", bytes(pieces.get(i)));
             ArrayNode tops = entry.putArray("top_logprobs");
             for (int k = 0; k < p.topIds().length; k++) {
-                String t = TokenText.alternative(tokenizer, sequence, 0, prompt.length + i, p.topIds()[k]);
+                String t = p.topIds()[k] == p.token() ? pieces.get(i)
+                        : TokenText.alternative(tokenizer, sequence, 0, prompt.length + i, p.topIds()[k]);
                 tops.addObject().put("token", t).put("logprob", p.topLogProbs()[k]).set("bytes", bytes(t));
             }
         }
@@ -503,13 +522,13 @@ public final class OpenAiServer implements AutoCloseable {
             for (int i = 0; i < pieces.size(); i++) {
                 tokens.add(pieces.get(i));
                 offsets.add(offset);
-                offset += pieces.get(i).length();
+                offset += codePoints(pieces.get(i));
                 if (i == 0 || scored == null) {
                     tokenLogprobs.addNull();
                     topLogprobs.addNull();
                 } else {
                     tokenLogprobs.add(scored.logProbs()[i - 1]);
-                    topLogprobs.add(topMap(p.ids(), addedBos(p) ? 1 : 0, i, scored.logProbs()[i - 1],
+                    topLogprobs.add(topMap(p.ids(), addedBos(p) ? 1 : 0, i, pieces.get(i), scored.logProbs()[i - 1],
                             Arrays.copyOf(scored.topIds()[i - 1], topK),
                             Arrays.copyOf(scored.topLogProbs()[i - 1], topK)));
                 }
@@ -522,29 +541,31 @@ public final class OpenAiServer implements AutoCloseable {
             TokenText.Position pos = generated.get(i);
             tokens.add(pieces.get(i));
             offsets.add(offset);
-            offset += pieces.get(i).length();
+            offset += codePoints(pieces.get(i));
             tokenLogprobs.add(pos.logProb());
-            topLogprobs.add(topMap(sequence, 0, from + i, pos.logProb(), pos.topIds(), pos.topLogProbs()));
+            topLogprobs.add(topMap(sequence, 0, from + i, pieces.get(i), pos.logProb(), pos.topIds(),
+                    pos.topLogProbs()));
         }
         return lp;
     }
 
     /**
      * {token text: logprob} of the most likely tokens at position {@code at} of {@code sequence}, and
-     * of the chosen one (as vLLM adds it); each label decoded after the tokens before it from
-     * {@code from} on, as the pieces are.
+     * of the chosen one (as vLLM adds it): the chosen one labelled {@code chosen}, its entry in
+     * {@code tokens}, each other decoded after the tokens before it from {@code from} on, as the
+     * pieces are.
      */
-    private ObjectNode topMap(int[] sequence, int from, int at, float chosenLogProb, int[] ids, float[] logProbs) {
+    private ObjectNode topMap(int[] sequence, int from, int at, String chosen, float chosenLogProb, int[] ids,
+            float[] logProbs) {
         ObjectNode map = Mappers.JSON.createObjectNode();
         for (int k = 0; k < ids.length; k++) {
-            String t = TokenText.alternative(tokenizer, sequence, from, at, ids[k]);
+            String t = ids[k] == sequence[at] ? chosen : TokenText.alternative(tokenizer, sequence, from, at, ids[k]);
             if (!map.has(t)) {
                 map.put(t, logProbs[k]);
             }
         }
-        String t = TokenText.alternative(tokenizer, sequence, from, at, sequence[at]);
-        if (!map.has(t)) {
-            map.put(t, chosenLogProb);
+        if (!map.has(chosen)) {
+            map.put(chosen, chosenLogProb);
         }
         return map;
     }
@@ -572,7 +593,8 @@ public final class OpenAiServer implements AutoCloseable {
 
     /**
      * The pieces of the generated tokens that made the returned text, decoded as the text is (after
-     * the prompt's): after a stop string, the tokens past its start are left out.
+     * the prompt's): after a stop string, the tokens past its start are left out, and a token the
+     * stop string begins inside keeps the part before it, so that the pieces add up to the text.
      */
     private List<String> generatedPieces(Completion c) {
         List<String> pieces = TokenText.pieces(tokenizer, sequence(c), c.promptIds().size(), true);
@@ -585,7 +607,7 @@ public final class OpenAiServer implements AutoCloseable {
             if (length >= c.text().length()) {
                 break;
             }
-            kept.add(piece);
+            kept.add(piece.substring(0, Math.min(piece.length(), c.text().length() - length)));
             length += piece.length();
         }
         return kept;
@@ -595,6 +617,11 @@ public final class OpenAiServer implements AutoCloseable {
     private static int[] sequence(Completion c) {
         return Stream.of(c.promptIds(), c.outputIds()).flatMap(List::stream)
                 .mapToInt(Integer::intValue).toArray();
+    }
+
+    /** A text's length as Python servers count it (vLLM's text_offset): in code points. */
+    private static int codePoints(String s) {
+        return s.codePointCount(0, s.length());
     }
 
     private static ArrayNode bytes(String s) {

@@ -9,9 +9,11 @@ import java.util.List;
 /**
  * The request bodies of the two generation endpoints, read and range-checked as OpenAI does: a
  * value of the wrong type or out of range is an {@link ApiException} naming its field
- * ({@code param}). Fields the runtime has no use for (user, metadata, ...) are ignored; fields that
- * would change the answer and that it cannot honour ({@code n > 1}, penalties, {@code suffix}) are
- * refused rather than silently dropped.
+ * ({@code param}). Fields the runtime has no use for (user, metadata, ...) are ignored; vLLM's
+ * {@code top_k} and {@code repetition_penalty} are honoured; fields that would change the answer and
+ * that it cannot honour ({@code n > 1}, OpenAI's penalties and {@code logit_bias}, {@code suffix},
+ * vLLM's {@code min_tokens}, {@code ignore_eos}, {@code min_p}, guided decoding, ...) are refused
+ * where they are set to anything but their neutral value, rather than silently dropped.
  */
 final class Requests {
 
@@ -24,9 +26,22 @@ final class Requests {
     private Requests() {
     }
 
-    /** Decoding settings shared by both endpoints; {@code maxTokens} null where the request named none. */
-    record Sampling(Integer maxTokens, double temperature, double topP, long seed, List<String> stop) {
+    /**
+     * Decoding settings shared by both endpoints; {@code maxTokens} null where the request named none,
+     * {@code topK} 0 for no filter.
+     */
+    record Sampling(Integer maxTokens, double temperature, int topK, double topP, double repetitionPenalty, long seed,
+            List<String> stop) {
     }
+
+    /**
+     * Fields that change the answer and that the runtime cannot honour, with what counts as unset:
+     * null, false, 0, an empty list or object, or for {@code response_format} the type text.
+     */
+    private static final List<String> UNSUPPORTED = List.of("logit_bias", "min_tokens", "ignore_eos", "min_p",
+            "use_beam_search", "stop_token_ids", "bad_words", "allowed_token_ids",
+            "logits_processors", "guided_json", "guided_regex", "guided_choice", "guided_grammar", "structured_outputs",
+            "tools", "functions", "prompt_logprobs", "truncate_prompt_tokens");
 
     record Chat(String model, List<ChatMessage> messages, Sampling sampling, boolean stream, boolean includeUsage,
             boolean logprobs, int topLogprobs) {
@@ -133,6 +148,22 @@ final class Requests {
                 throw ApiException.invalid("'" + penalty + "' is not supported (only 0)", penalty);
             }
         }
+        // vLLM's: -1 (and 0) for no filter
+        Integer topK = optionalInt(body, "top_k", -1, Integer.MAX_VALUE);
+        Double repetition = optionalDouble(body, "repetition_penalty");
+        if (repetition != null && !(repetition > 0 && repetition <= 2)) {
+            throw ApiException.invalid(repetition + " is not in (0, 2] - 'repetition_penalty'", "repetition_penalty");
+        }
+        for (String field : UNSUPPORTED) {
+            if (isSet(body.get(field))) {
+                throw ApiException.invalid("'" + field + "' is not supported; leave it unset", field);
+            }
+        }
+        JsonNode format = body.get("response_format");
+        if (format != null && !format.isNull() && !"text".equals(format.path("type").asText())) {
+            throw ApiException.invalid("'response_format' other than {\"type\": \"text\"} is not supported",
+                    "response_format");
+        }
         JsonNode seedNode = body.get("seed");
         long seed = KeyedRandom.DEFAULT_SEED;
         if (seedNode != null && !seedNode.isNull()) {
@@ -141,8 +172,14 @@ final class Requests {
             }
             seed = seedNode.asLong();
         }
-        return new Sampling(maxTokens, temperature == null ? 1.0 : temperature, topP == null ? 1.0 : topP, seed,
-                stops(body.get("stop")));
+        return new Sampling(maxTokens, temperature == null ? 1.0 : temperature, topK == null ? 0 : Math.max(0, topK),
+                topP == null ? 1.0 : topP, repetition == null ? 1.0 : repetition, seed, stops(body.get("stop")));
+    }
+
+    /** Whether an answer-changing field is set to anything but its neutral value. */
+    private static boolean isSet(JsonNode v) {
+        return v != null && !v.isNull() && !(v.isBoolean() && !v.asBoolean()) && !(v.isNumber() && v.asDouble() == 0)
+                && !(v.isContainerNode() && v.isEmpty());
     }
 
     private static List<String> stops(JsonNode stop) {

@@ -71,9 +71,9 @@ final class TokenText {
         int k = Math.min(topK, logits.length);
         int[] topIds = new int[k];
         float[] topLps = new float[k];
-        // selection of the k largest, k small: insertion into a sorted prefix
+        // selection of the k largest, k small (0: none): insertion into a sorted prefix
         int filled = 0;
-        for (int i = 0; i < logits.length; i++) {
+        for (int i = 0; k > 0 && i < logits.length; i++) {
             float l = logits[i];
             if (filled < k || l > logits[topIds[filled - 1]]) {
                 int at = Math.min(filled, k - 1);

@@ -418,6 +418,118 @@ class OpenAiServerTest {
         assertFalse(keyed.toString().contains(KEY));
     }
 
+    /** {@code logprobs: 0} (completions) and chat {@code logprobs: true} alone: the chosen tokens, no alternatives. */
+    @Test
+    void logprobsWithNoAlternativesListTheChosenTokens() throws Exception {
+        Reply completion = post("/completions", Map.of("prompt", "Once", "logprobs", 0, "max_tokens", 4,
+                "temperature", 0), null);
+        assertEquals(200, completion.status(), completion.body().toString());
+        JsonNode lp = completion.body().at("/choices/0/logprobs");
+        assertEquals(4, lp.get("tokens").size());
+        lp.get("top_logprobs").forEach(top -> assertEquals(1, top.size(), "the chosen token only: " + top));
+        Reply chat = post("/chat/completions", Map.of("model", "aligned", "messages",
+                List.of(Map.of("role", "user", "content", "Say hello")), "logprobs", true, "max_tokens", 4,
+                "temperature", 0), null);
+        assertEquals(200, chat.status(), chat.body().toString());
+        chat.body().at("/choices/0/logprobs/content").forEach(e -> assertEquals(0, e.get("top_logprobs").size()));
+    }
+
+    /**
+     * Offsets in code points (an emoji counts once, as Python servers count), the chosen token's label
+     * its entry, and pieces that add up to the text where a stop string cuts a token.
+     */
+    @Test
+    void logprobsTokensOffsetsAndLabelsAgreeWithTheText() throws Exception {
+        String prompt = "I like \uD83C\uDF55 a lot";
+        JsonNode echoed = post("/completions", Map.of("prompt", prompt, "echo", true, "logprobs", 1,
+                "max_tokens", 6, "temperature", 0), null).body().at("/choices/0");
+        String text = echoed.get("text").asText();
+        JsonNode lp = echoed.get("logprobs");
+        int[] codePoints = text.codePoints().toArray();
+        for (int i = 0; i < lp.get("tokens").size(); i++) {
+            String token = lp.get("tokens").get(i).asText();
+            int offset = lp.get("text_offset").get(i).asInt();
+            String from = new String(codePoints, offset, codePoints.length - offset);
+            assertTrue(from.startsWith(token), i + ": '" + token + "' at code point " + offset + " of " + text);
+            JsonNode top = lp.get("top_logprobs").get(i);
+            assertTrue(top.isNull() || top.has(token), "label of the chosen token " + i + ": " + top);
+        }
+        // a stop string that begins inside a generated token, not found in the text before it
+        JsonNode free = post("/completions", Map.of("prompt", "Once upon a time", "logprobs", 0, "max_tokens", 12,
+                "temperature", 0), null).body().at("/choices/0/logprobs/tokens");
+        int cut = -1;
+        StringBuilder before = new StringBuilder();
+        for (int i = 0; i < free.size() && cut < 0; i++) {
+            String piece = free.get(i).asText();
+            boolean fresh = piece.length() >= 2 && !(before + piece.substring(0, 1)).contains(piece.substring(1));
+            cut = i > 0 && fresh ? i : -1;
+            before.append(piece);
+        }
+        assertTrue(cut > 0, "a token of two characters or more: " + free);
+        String stop = free.get(cut).asText().substring(1);
+        JsonNode stopped = post("/completions", Map.of("prompt", "Once upon a time", "logprobs", 1, "max_tokens", 12,
+                "temperature", 0, "stop", stop), null).body().at("/choices/0");
+        StringBuilder joined = new StringBuilder();
+        stopped.at("/logprobs/tokens").forEach(t -> joined.append(t.asText()));
+        assertEquals(stopped.get("text").asText(), joined.toString());
+        assertEquals(free.get(cut).asText().substring(0, 1),
+                stopped.at("/logprobs/tokens").get(cut).asText(), "the cut token keeps its text before the stop string");
+    }
+
+    /** vLLM's top_k and repetition_penalty are honoured; fields that cannot be are refused, not dropped. */
+    @Test
+    void samplingFieldsAreHonouredOrRefused() throws Exception {
+        Map<String, Object> greedy = Map.of("prompt", "Once upon a time", "max_tokens", 12, "temperature", 0);
+        String expected = post("/completions", greedy, null).body().at("/choices/0/text").asText();
+        for (long seed = 1; seed <= 3; seed++) {
+            Reply topK = post("/completions", Map.of("prompt", "Once upon a time", "max_tokens", 12,
+                    "temperature", 1.5, "top_k", 1, "seed", seed), null);
+            assertEquals(expected, topK.body().at("/choices/0/text").asText(), "top_k 1 is greedy");
+        }
+        Map<String, Object> penalized = new java.util.HashMap<>(greedy);
+        penalized.put("repetition_penalty", 2.0);
+        String withPenalty = post("/completions", penalized, null).body().at("/choices/0/text").asText();
+        assertEquals(reference.generate(List.of("Once upon a time"),
+                new GenerationParams(12, 0, 0, 1.0, 2.0, 0, List.of())).get(0).text(), withPenalty);
+        assertError(post("/completions", Map.of("prompt", "x", "top_k", "x"), null), 400, "invalid_request_error",
+                "top_k");
+        assertError(post("/completions", Map.of("prompt", "x", "logit_bias", Map.of("3", -100)), null), 400,
+                "invalid_request_error", "logit_bias");
+        assertError(post("/chat/completions", Map.of("messages", List.of(Map.of("role", "user", "content", "x")),
+                "min_tokens", 5), null), 400, "invalid_request_error", "min_tokens");
+        assertEquals(200, post("/completions", Map.of("prompt", "x", "max_tokens", 1, "logit_bias", Map.of(),
+                "ignore_eos", false), null).status(), "neutral values are accepted");
+    }
+
+    /** SIGTERM's close: requests in flight are answered, new ones get 503, then the port closes. */
+    @Test
+    void closingAnswersTheRequestsInFlight() throws Exception {
+        // stories260K tells long stories: its stream is still going when the server closes
+        java.nio.file.Path stories = TestModels.stories260K();
+        OpenAiServer own = OpenAiServer.start(ServeOptions.of(new ModelSource.Directory(stories.toString()))
+                .withPort(0));
+        HttpRequest streamed = HttpRequest.newBuilder(URI.create(own.baseUrl() + "/completions"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+                        Mappers.JSON.writeValueAsString(Map.of("prompt", "Once upon a time", "max_tokens", 160,
+                                "temperature", 0, "stream", true)))).build();
+        HttpResponse<java.io.InputStream> inFlight = HTTP.send(streamed, HttpResponse.BodyHandlers.ofInputStream());
+        try (java.io.BufferedReader lines = new java.io.BufferedReader(new java.io.InputStreamReader(
+                inFlight.body(), java.nio.charset.StandardCharsets.UTF_8))) {
+            assertTrue(lines.readLine().startsWith("data: "), "the first chunk: generating");
+            Thread closing = new Thread(own::close);
+            closing.start();
+            Thread.sleep(200);
+            HttpResponse<String> late = HTTP.send(HttpRequest.newBuilder(URI.create(own.baseUrl() + "/models"))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(503, late.statusCode(), "a request after shutdown began");
+            List<String> rest = lines.lines().filter(l -> l.startsWith("data: ")).toList();
+            assertEquals("data: [DONE]", rest.get(rest.size() - 1), "the stream in flight ends as it should");
+            closing.join();
+        }
+        assertThrows(java.io.IOException.class, () -> HTTP.send(streamed, HttpResponse.BodyHandlers.ofString()),
+                "the port is closed");
+    }
+
     private record Reply(int status, JsonNode body) {
     }
 

@@ -15,8 +15,8 @@ import picocli.CommandLine.Spec;
 /**
  * {@code mergeval serve}: one model source behind the OpenAI HTTP API ({@link OpenAiServer},
  * {@code docs/serving.md}). Prints {@code mergeval serve: listening on URL (model NAME)} once the
- * port is bound, and serves until the process is stopped; SIGTERM (or Ctrl-C) closes the listener,
- * lets the running batch end and frees the model.
+ * port is bound, and serves until the process is stopped; SIGTERM (or Ctrl-C) answers new requests
+ * 503, lets those in flight finish, closes the listener and frees the model.
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "Serve a model over the OpenAI HTTP API (/v1/models, /v1/chat/completions, /v1/completions).")
