@@ -571,11 +571,20 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     /**
-     * The prompt's pieces. A BOS the tokenizer added (not in the text) is an empty piece, and the rest
-     * is decoded without it, as the text begins (a SentencePiece decoder drops the first token's space).
+     * The prompt's pieces: for a text prompt, the parts of its text its tokens stand for, by the
+     * tokenizer's offsets ({@link ModelTokenizer#textPieces}), so that they add up to the text even
+     * where decoding would not ({@code "<s>literal"} decodes to {@code "<s> literal"}). Otherwise a
+     * BOS the tokenizer added (not in the text) is an empty piece, and the rest is decoded without it,
+     * as the text begins (a SentencePiece decoder drops the first token's space).
      */
     private List<String> promptPieces(Pending p) {
         int[] ids = p.ids();
+        if (Arrays.equals(tokenizer.encode(p.promptText()), ids)) {
+            List<String> fromText = tokenizer.textPieces(p.promptText());
+            if (fromText != null && fromText.size() == ids.length) {
+                return fromText;
+            }
+        }
         if (addedBos(p)) {
             List<String> pieces = new ArrayList<>();
             pieces.add("");

@@ -440,19 +440,25 @@ class OpenAiServerTest {
      */
     @Test
     void logprobsTokensOffsetsAndLabelsAgreeWithTheText() throws Exception {
-        String prompt = "I like \uD83C\uDF55 a lot";
-        JsonNode echoed = post("/completions", Map.of("prompt", prompt, "echo", true, "logprobs", 1,
-                "max_tokens", 6, "temperature", 0), null).body().at("/choices/0");
-        String text = echoed.get("text").asText();
-        JsonNode lp = echoed.get("logprobs");
-        int[] codePoints = text.codePoints().toArray();
-        for (int i = 0; i < lp.get("tokens").size(); i++) {
-            String token = lp.get("tokens").get(i).asText();
-            int offset = lp.get("text_offset").get(i).asInt();
-            String from = new String(codePoints, offset, codePoints.length - offset);
-            assertTrue(from.startsWith(token), i + ": '" + token + "' at code point " + offset + " of " + text);
-            JsonNode top = lp.get("top_logprobs").get(i);
-            assertTrue(top.isNull() || top.has(token), "label of the chosen token " + i + ": " + top);
+        // an emoji (two UTF-16 units, four byte tokens), and special tokens' text, which decodes otherwise
+        for (String prompt : List.of("I like \uD83C\uDF55 a lot", "<s>literal", "</s> x")) {
+            JsonNode echoed = post("/completions", Map.of("prompt", prompt, "echo", true, "logprobs", 1,
+                    "max_tokens", 6, "temperature", 0), null).body().at("/choices/0");
+            String text = echoed.get("text").asText();
+            JsonNode lp = echoed.get("logprobs");
+            StringBuilder joined = new StringBuilder();
+            int[] codePoints = text.codePoints().toArray();
+            for (int i = 0; i < lp.get("tokens").size(); i++) {
+                String token = lp.get("tokens").get(i).asText();
+                joined.append(token);
+                int offset = lp.get("text_offset").get(i).asInt();
+                String from = new String(codePoints, offset, codePoints.length - offset);
+                assertTrue(from.startsWith(token), i + ": '" + token + "' at code point " + offset + " of " + text);
+                JsonNode top = lp.get("top_logprobs").get(i);
+                assertTrue(top.isNull() || top.has(token), "label of the chosen token " + i + ": " + top);
+            }
+            assertEquals(text, joined.toString());
+            assertTrue(text.startsWith(prompt), text);
         }
         // a stop string that begins inside a generated token, not found in the text before it
         JsonNode free = post("/completions", Map.of("prompt", "Once upon a time", "logprobs", 0, "max_tokens", 12,

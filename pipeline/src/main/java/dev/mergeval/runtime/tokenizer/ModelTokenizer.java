@@ -1,6 +1,8 @@
 package dev.mergeval.runtime.tokenizer;
 
+import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.huggingface.tokenizers.jni.CharSpan;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mergeval.checkpoint.ModelFiles;
@@ -10,8 +12,10 @@ import dev.mergeval.runtime.ModelDirectory;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -128,6 +132,45 @@ public final class ModelTokenizer implements AutoCloseable {
             out[i + offset] = Math.toIntExact(ids[i]);
         }
         return out;
+    }
+
+    /**
+     * Per token of {@link #encode(String) encode(text)}, the part of {@code text} it stands for, from
+     * the tokenizer's character offsets: they concatenate to {@code text} exactly (a BOS the
+     * tokenizer adds is ""; text between two tokens' spans goes with the earlier one), where decoding
+     * the tokens one by one may not (a SentencePiece token after a special one decodes with a space
+     * the text lacks). Null where the offsets do not tile the text in order.
+     */
+    public List<String> textPieces(String text) {
+        Encoding e = tokenizer.encode(text, false, false);
+        CharSpan[] spans = e.getCharTokenSpans();
+        int n = e.getIds().length;
+        if (spans == null || spans.length != n) {
+            return null;
+        }
+        int codePoints = text.codePointCount(0, text.length());
+        int[] starts = new int[n];
+        int previous = 0;
+        for (int i = 0; i < n; i++) {
+            // the tokenizers library's offsets count code points; Java's strings count UTF-16 units
+            int start = spans[i] == null ? previous : spans[i].getStart();
+            if (start < previous || start > codePoints) {
+                return null;
+            }
+            starts[i] = start;
+            previous = start;
+        }
+        for (int i = 0; i < n; i++) {
+            starts[i] = text.offsetByCodePoints(0, starts[i]);
+        }
+        List<String> pieces = new ArrayList<>();
+        if (encode(text).length == n + 1) {
+            pieces.add("");
+        }
+        for (int i = 0; i < n; i++) {
+            pieces.add(text.substring(i == 0 ? 0 : starts[i], i + 1 < n ? starts[i + 1] : text.length()));
+        }
+        return pieces;
     }
 
     /** Text of {@code ids}, special tokens skipped. */
