@@ -168,7 +168,7 @@ final class Requests {
         long seed = KeyedRandom.DEFAULT_SEED;
         if (seedNode != null && !seedNode.isNull()) {
             if (!seedNode.isIntegralNumber() || !seedNode.canConvertToLong()) {
-                throw ApiException.invalid("'seed' must be an integer", "seed");
+                throw ApiException.invalid("'seed' must be an integer of 64 bits", "seed");
             }
             seed = seedNode.asLong();
         }
@@ -223,10 +223,14 @@ final class Requests {
         if (!m.isObject()) {
             throw ApiException.invalid(where + " must be an object", "messages");
         }
-        String role = m.path("role").isTextual() ? m.get("role").asText() : null;
-        if (role == null) {
+        JsonNode roleNode = m.get("role");
+        if (roleNode == null || roleNode.isNull()) {
             throw ApiException.invalid(where + ".role is required", "messages");
         }
+        if (!roleNode.isTextual()) {
+            throw ApiException.invalid(where + ".role must be a string", "messages");
+        }
+        String role = roleNode.asText();
         role = switch (role) {
             case "system", "developer" -> "system";
             case "user", "assistant" -> role;
@@ -302,8 +306,13 @@ final class Requests {
         if (n == null || n.isNull()) {
             return null;
         }
-        if (!n.isIntegralNumber() || !n.canConvertToInt()) {
+        if (!n.isIntegralNumber()) {
             throw ApiException.invalid("'" + field + "' must be an integer", field);
+        }
+        if (!n.canConvertToInt()) {
+            throw ApiException.invalid(n.asText() + " is " + (n.bigIntegerValue().signum() < 0
+                    ? "less than the minimum of " + min : "greater than the maximum of " + max) + " - '" + field + "'",
+                    field);
         }
         int v = n.asInt();
         if (v < min || v > max) {

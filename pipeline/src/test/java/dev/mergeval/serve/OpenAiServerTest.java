@@ -505,6 +505,11 @@ class OpenAiServerTest {
                 "min_tokens", 5), null), 400, "invalid_request_error", "min_tokens");
         assertEquals(200, post("/completions", Map.of("prompt", "x", "max_tokens", 1, "logit_bias", Map.of(),
                 "ignore_eos", false), null).status(), "neutral values are accepted");
+        Reply huge = post("/completions", Map.of("prompt", "x", "max_tokens", 1_000_000_000_000L), null);
+        assertError(huge, 400, "invalid_request_error", "max_tokens");
+        assertTrue(huge.body().at("/error/message").asText().contains("greater than the maximum"), huge.body().toString());
+        assertError(post("/chat/completions", Map.of("messages", List.of(Map.of("role", 5, "content", "x"))), null),
+                400, "invalid_request_error", "messages");
     }
 
     /** SIGTERM's close: requests in flight are answered, new ones get 503, then the port closes. */
