@@ -47,6 +47,16 @@ public interface Checkpoint extends AutoCloseable {
     }
 
     /**
+     * The paths {@code uri} names, by {@link #adapterSplit}: itself, or a {@code BASE+ADAPTER}'s two.
+     *
+     * @throws BadInputException where it names nothing ({@link #adapterSplit})
+     */
+    static List<String> paths(String uri, Configuration conf) {
+        int plus = adapterSplit(uri, conf);
+        return plus < 0 ? List.of(uri) : List.of(uri.substring(0, plus), uri.substring(plus + 1));
+    }
+
+    /**
      * Where {@link #open} splits {@code uri} into mergekit's {@code BASE+ADAPTER}: the index of that
      * {@code '+'}, or -1 when {@code uri} names a path itself, so that callers classify a location
      * by the very rule that opens it.

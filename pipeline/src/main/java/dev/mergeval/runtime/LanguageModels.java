@@ -144,7 +144,7 @@ public final class LanguageModels {
     }
 
     /** A manager on the options' device; a GPU this machine lacks is bad input, named as the user wrote it. */
-    private static NDManager manager(RuntimeOptions options) {
+    public static NDManager manager(RuntimeOptions options) {
         NDManager manager = NDManager.newBaseManager(options.djlDevice(), "PyTorch");
         try {
             // PyTorch looks at the device only when it first places a tensor there.

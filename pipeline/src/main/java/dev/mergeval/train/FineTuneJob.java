@@ -32,6 +32,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 import java.util.function.Consumer;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
@@ -60,6 +61,10 @@ public final class FineTuneJob {
     public static final double BETA2 = 0.95;
     public static final double GRAD_CLIP = 1.0;
 
+    /** Input embeddings, which PEFT adapts as {@code nn.Embedding}, not as linear layers. */
+    private static final Pattern INPUT_EMBEDDING = Pattern.compile(
+            "(?:^|.*\\.)(?:embed_tokens|wte|word_embeddings|embed_in|tok_embeddings|shared)\\.weight");
+
     private FineTuneJob() {
     }
 
@@ -77,7 +82,8 @@ public final class FineTuneJob {
         Path out = publisher.outputPath(request.out());
         publisher.checkDestination(out, request.overwrite());
         Map<String, List<String>> read = new LinkedHashMap<>();
-        read.put("--model", List.of(request.model()));
+        // a BASE+ADAPTER's adapter is read too: an output over it would delete it
+        read.put("--model", Checkpoint.paths(request.model(), conf));
         read.put("--data", List.of(request.data()));
         if (request.spfSafetyData() != null) {
             read.put("--spf-safety-data", List.of(request.spfSafetyData()));
@@ -103,8 +109,9 @@ public final class FineTuneJob {
                         request.spfCer() != null ? 0 : request.spfRank() != null ? request.spfRank() : SpfConfig.DEFAULT_RANK,
                         request.spfCer() != null ? request.spfCer() : Double.NaN, request.spfRefresh());
             }
-            Device device = new RuntimeOptions(request.device(), 0, 1).djlDevice();
-            try (NDManager manager = NDManager.newBaseManager(device)) {
+            RuntimeOptions onDevice = new RuntimeOptions(request.device(), 0, 1);
+            Device device = onDevice.djlDevice();
+            try (NDManager manager = LanguageModels.manager(onDevice)) {
                 Map<String, NDArray> params = onDevice(lm.parameters(), manager, device);
                 Adaptation adaptation = request.full() ? new FullAdaptation(params, training::trains)
                         : new LoraAdaptation(params, new LoraConfig(request.loraR(), request.loraAlpha(),
@@ -161,6 +168,12 @@ public final class FineTuneJob {
                     continue;
                 }
                 any = true;
+                if (!r.full() && INPUT_EMBEDDING.matcher(name).matches()) {
+                    // PEFT adapts an nn.Embedding with lora_embedding_A/B, a layout this trainer does not write
+                    throw new BadInputException("--target-modules " + r.targetModules() + " selects the input embedding '"
+                            + name + "': LoRA on an embedding is not supported (PEFT would not load it as written);"
+                            + " leave it out, or train it with --full");
+                }
                 long side = Math.min(shape[0], shape[1]);
                 if (!r.full() && r.loraR() > side) {
                     throw new BadInputException("--lora-r " + r.loraR() + " exceeds the smaller side of '" + name

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
+import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.common.Progress;
 import dev.mergeval.runtime.llama.LlamaForward;
@@ -88,7 +89,14 @@ public final class Trainer {
                     try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
                         NDArray loss = ResponseLoss.of(scope, forward, adaptation.forwardParams(scope), batch).mean();
                         collector.backward(loss);
-                        losses.add((double) loss.getFloat());
+                        double value = loss.getFloat();
+                        if (!Double.isFinite(value)) {
+                            // every later step and the written weights would be NaN too: nothing to publish
+                            throw new BadInputException("step " + (step + 1) + ": the loss is " + value
+                                    + ": training diverged (too high a learning rate?) or the model's weights are not"
+                                    + " finite (mergeval inspect --verify names them); nothing written");
+                        }
+                        losses.add(value);
                     }
                     if (refresh) {
                         projector.recordTaskCer(batch, scope);

@@ -174,6 +174,66 @@ class FineTuneJobTest {
         assertArrayEquals(Files.readAllBytes(data), Files.readAllBytes(kept));
     }
 
+    /** Tuning BASE+ADAPTER into the adapter's own folder would delete that input: refused, even with --overwrite. */
+    @Test
+    void anOutputOverTheAdapterBeingTunedIsRefused(@TempDir Path tmp) throws IOException {
+        Path data = slice(tmp, "finetune-train", 8);
+        Path adapter = tmp.resolve("adapter");
+        FineTuneJob.run(lora(data, adapter, 3, 7, null), new Configuration(), Progress.NONE, s -> { });
+        byte[] before = Files.readAllBytes(adapter.resolve("adapter_model.safetensors"));
+        FineTuneRequest again = new FineTuneRequest(aligned() + "+" + adapter, data.toString(), adapter.toString(),
+                false, 8, 16, PROJECTIONS, 3, null, 5e-3, 8, 2, 7, "cpu", true, null, null, null, 10);
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> FineTuneJob.run(again, new Configuration(), Progress.NONE, s -> { }));
+        assertTrue(e.getMessage().contains("which this job reads (--model)"), e.getMessage());
+        assertArrayEquals(before, Files.readAllBytes(adapter.resolve("adapter_model.safetensors")));
+    }
+
+    /** A GPU this machine lacks is bad input naming the device as written, not PyTorch's backend dump. */
+    @Test
+    void aDeviceThisMachineLacksIsBadInput(@TempDir Path tmp) throws IOException {
+        Path data = slice(tmp, "finetune-train", 8);
+        FineTuneRequest r = new FineTuneRequest(aligned(), data.toString(), tmp.resolve("out").toString(), false, 8,
+                16, PROJECTIONS, 3, null, 5e-3, 8, 2, 7, "cuda:99", false, null, null, null, 10);
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> FineTuneJob.run(r, new Configuration(), Progress.NONE, s -> { }));
+        assertTrue(e.getMessage().startsWith("device cuda:99: PyTorch cannot use it on this machine"), e.getMessage());
+        assertFalse(Files.exists(tmp.resolve("out")));
+    }
+
+    /** A loss that is not finite (here a NaN weight) stops the run: no adapter of NaNs is published. */
+    @Test
+    void aLossThatIsNotFiniteWritesNothing(@TempDir Path tmp) throws IOException {
+        Path data = slice(tmp, "finetune-train", 4);
+        Path model = tmp.resolve("nan-model");
+        Files.createDirectories(model);
+        try (var files = Files.list(Path.of(aligned()))) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                Files.copy(f, model.resolve(f.getFileName()));
+            }
+        }
+        String tensor = "model.layers.1.mlp.down_proj.weight";
+        long begin;
+        try (Checkpoint c = Checkpoint.open(model.toString(), new Configuration())) {
+            assertEquals(dev.mergeval.checkpoint.DType.F32, c.info(tensor).dtype());
+            begin = c.info(tensor).begin();
+        }
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(model.resolve("model.safetensors"),
+                java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+            java.nio.ByteBuffer length = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            ch.read(length, 0);
+            // a float32 NaN, little-endian, as the tensor's first element
+            ch.write(java.nio.ByteBuffer.wrap(new byte[] {0, 0, (byte) 0xc0, 0x7f}), 8 + length.getLong(0) + begin);
+        }
+        Path out = tmp.resolve("out");
+        FineTuneRequest r = new FineTuneRequest(model.toString(), data.toString(), out.toString(), false, 8, 16,
+                PROJECTIONS, 2, null, 5e-3, 4, 0, 7, "cpu", false, null, null, null, 10);
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> FineTuneJob.run(r, new Configuration(), Progress.NONE, s -> { }));
+        assertTrue(e.getMessage().contains("step 1: the loss is NaN"), e.getMessage());
+        assertFalse(Files.exists(out), "nothing published");
+    }
+
     @Test
     void fullWritesAModelDirectoryWithOnlyTheTargetsTrained(@TempDir Path tmp) throws IOException {
         Path data = slice(tmp, "finetune-train", 16);

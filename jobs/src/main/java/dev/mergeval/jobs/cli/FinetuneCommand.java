@@ -1,6 +1,7 @@
 package dev.mergeval.jobs.cli;
 
 import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.KeyedRandom;
 import dev.mergeval.train.FineTuneJob;
 import dev.mergeval.train.FineTuneRequest;
@@ -84,16 +85,20 @@ final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--spf-cer", paramLabel = "C", description = "Instead of --spf-rank: the smallest rank keeping this share of the squared singular values.")
     Double spfCer;
 
-    @Option(names = "--spf-refresh", paramLabel = "STEPS", defaultValue = "" + SpfConfig.DEFAULT_REFRESH,
-            description = "Re-estimate the subspace every STEPS steps at the current weights; 0 = once at the start (default ${DEFAULT-VALUE}).")
-    int spfRefresh;
+    @Option(names = "--spf-refresh", paramLabel = "STEPS",
+            description = "Re-estimate the subspace every STEPS steps at the current weights; 0 = once at the start (default "
+                    + SpfConfig.DEFAULT_REFRESH + ").")
+    Integer spfRefresh;
 
     @Override
     public Integer call() {
+        if (spfRefresh != null && spfSafetyData == null) {
+            throw new BadInputException("--spf-refresh needs --spf-safety-data");
+        }
         FineTuneRequest request = new FineTuneRequest(InputChecks.modelSource(Path.of("").toAbsolutePath(), model),
                 InputChecks.path(data), InputChecks.path(out), full, loraR, loraAlpha, targetModules, steps, epochs, lr,
                 batchSize, warmup, seed, device, overwrite, spfSafetyData == null ? null : InputChecks.path(spfSafetyData),
-                spfRank, spfCer, spfRefresh);
+                spfRank, spfCer, spfRefresh == null ? SpfConfig.DEFAULT_REFRESH : spfRefresh);
         FineTuneJob.Outcome o = FineTuneJob.run(request, HadoopFs.defaults(), new ConsoleProgress(),
                 LoggerFactory.getLogger(FineTuneJob.class)::info);
         List<Double> losses = o.run().losses();

@@ -17,6 +17,7 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -37,9 +38,14 @@ public final class DatasetFiles {
      * accented letter into U+FFFD, silently changing prompts and answers).
      */
     public static BufferedReader open(String path) {
+        return open(path, HadoopFs.defaults());
+    }
+
+    /** {@link #open(String)} with the job's Hadoop settings {@code conf}. */
+    public static BufferedReader open(String path, Configuration conf) {
         Path p = new Path(path);
         try {
-            FileSystem fs = p.getFileSystem(HadoopFs.defaults());
+            FileSystem fs = p.getFileSystem(conf);
             if (!fs.exists(p)) {
                 throw new BadInputException(path + ": file not found");
             }

@@ -165,8 +165,7 @@ public final class MergeJob {
      */
     private static List<String> locationPaths(String uri, Configuration conf) {
         try {
-            int plus = Checkpoint.adapterSplit(uri, conf);
-            return plus < 0 ? List.of(uri) : List.of(uri.substring(0, plus), uri.substring(plus + 1));
+            return Checkpoint.paths(uri, conf);
         } catch (BadInputException e) {
             return List.of();
         }

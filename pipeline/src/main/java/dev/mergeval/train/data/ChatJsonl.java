@@ -3,22 +3,17 @@ package dev.mergeval.train.data;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
+import dev.mergeval.eval.datasets.DatasetFiles;
 import dev.mergeval.runtime.ChatMessage;
 import java.io.BufferedReader;
-import java.io.FileNotFoundException;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
 
 /**
  * Reads chat-format JSONL, the shape of Hugging Face chat datasets: one object per line with
@@ -35,11 +30,10 @@ public final class ChatJsonl {
 
     /** The file's records, in order; anything malformed is a {@link BadInputException} naming {@code file:line}. */
     public static List<ChatRecord> read(String location, Configuration conf) {
-        Path path = new Path(location);
-        FileSystem fs = HadoopFs.get(path, conf);
         ObjectMapper json = Mappers.JSON;
         List<ChatRecord> out = new ArrayList<>();
-        try (BufferedReader in = new BufferedReader(new InputStreamReader(fs.open(path), StandardCharsets.UTF_8))) {
+        // strict UTF-8 (bytes that are not are named by line), a byte-order mark dropped
+        try (BufferedReader in = DatasetFiles.open(location, conf)) {
             int lineNo = 0;
             for (String line = in.readLine(); line != null; line = in.readLine()) {
                 lineNo++;
@@ -47,12 +41,7 @@ public final class ChatJsonl {
                     out.add(parse(json, line, location + ":" + lineNo));
                 }
             }
-        } catch (FileNotFoundException e) {
-            throw new BadInputException(location + ": file not found", e);
         } catch (IOException e) {
-            if (isDirectory(fs, path)) {
-                throw new BadInputException(location + ": is a directory, not a JSONL file", e);
-            }
             throw new UncheckedIOException("cannot read " + location, e);
         }
         if (out.isEmpty()) {
@@ -90,13 +79,5 @@ public final class ChatJsonl {
             throw new BadInputException(where + ": no assistant turn to train on");
         }
         return new ChatRecord(where, out);
-    }
-
-    private static boolean isDirectory(FileSystem fs, Path path) {
-        try {
-            return fs.getFileStatus(path).isDirectory();
-        } catch (IOException e) {
-            return false;
-        }
     }
 }
