@@ -44,6 +44,17 @@ class FineTuneJobTest {
         return root.resolve("models/toy/aligned").toString();
     }
 
+    /** A copy of the toy aligned model's files in {@code dir}. */
+    static Path copyOfAligned(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        try (var files = Files.list(Path.of(aligned()))) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                Files.copy(f, dir.resolve(f.getFileName()));
+            }
+        }
+        return dir;
+    }
+
     /** The first {@code n} lines of a committed toy split. */
     static Path slice(Path dir, String split, int n) throws IOException {
         Path file = dir.resolve(split + "-" + n + ".jsonl");
@@ -148,13 +159,7 @@ class FineTuneJobTest {
     @Test
     void anOutputOverTheModelIsRefused(@TempDir Path tmp) throws IOException {
         Path data = slice(tmp, "finetune-train", 4);
-        Path model = tmp.resolve("model");
-        Files.createDirectories(model);
-        try (var files = Files.list(Path.of(aligned()))) {
-            for (Path f : files.filter(Files::isRegularFile).toList()) {
-                Files.copy(f, model.resolve(f.getFileName()));
-            }
-        }
+        Path model = copyOfAligned(tmp.resolve("model"));
         byte[] before = Files.readAllBytes(model.resolve("model.safetensors"));
         FineTuneRequest r = new FineTuneRequest(model.toString(), data.toString(), model.toString(), false, 8, 16,
                 PROJECTIONS, 1, null, 5e-3, 8, 2, 7, "cpu", true, null, null, null, 10);
@@ -205,13 +210,7 @@ class FineTuneJobTest {
     @Test
     void aLossThatIsNotFiniteWritesNothing(@TempDir Path tmp) throws IOException {
         Path data = slice(tmp, "finetune-train", 4);
-        Path model = tmp.resolve("nan-model");
-        Files.createDirectories(model);
-        try (var files = Files.list(Path.of(aligned()))) {
-            for (Path f : files.filter(Files::isRegularFile).toList()) {
-                Files.copy(f, model.resolve(f.getFileName()));
-            }
-        }
+        Path model = copyOfAligned(tmp.resolve("nan-model"));
         String tensor = "model.layers.1.mlp.down_proj.weight";
         long begin;
         try (Checkpoint c = Checkpoint.open(model.toString(), new Configuration())) {
