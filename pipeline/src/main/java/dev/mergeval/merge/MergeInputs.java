@@ -37,6 +37,8 @@ public final class MergeInputs implements AutoCloseable {
 
     private final MergeConfig config;
     private final Map<String, Checkpoint> models;
+    /** The models as stored, before the views below. */
+    private final Map<String, Checkpoint> stored;
     private final Map<String, Checkpoint> extras;
     private final Checkpoint reference;
     /** Where {@link #open} read the models and extras, for an analysis in another JVM. */
@@ -56,6 +58,7 @@ public final class MergeInputs implements AutoCloseable {
     private MergeInputs(MergeConfig config, Map<String, Checkpoint> models, Map<String, Checkpoint> extras,
             Map<String, String> modelLocations, Map<String, String> extraLocations, Configuration conf) {
         this.config = config;
+        this.stored = Collections.unmodifiableMap(new LinkedHashMap<>(models));
         this.modelLocations = Map.copyOf(modelLocations);
         this.extraLocations = Map.copyOf(extraLocations);
         String referenceRef = config.referenceModel();
@@ -323,6 +326,14 @@ public final class MergeInputs implements AutoCloseable {
     }
 
     /**
+     * Checks that each model holds the weights that mergekit's definition of its architecture
+     * requires of it in this merge ({@link MergekitWeights#check}), as it stores them.
+     */
+    public void checkRequiredWeights() {
+        MergekitWeights.check(config, stored);
+    }
+
+    /**
      * A merger for these inputs over {@code numLayers} layers (unused by a layout), placed by
      * {@link #positions} of the reference model, with {@code analysis}.
      */
@@ -381,7 +392,12 @@ public final class MergeInputs implements AutoCloseable {
      * Mergeval: they need not agree between the inputs and are not in the output.
      */
     public static List<String> weights(Checkpoint model) {
-        return model.tensorNames().stream().filter(name -> !name.endsWith("rotary_emb.inv_freq")).toList();
+        return model.tensorNames().stream().filter(MergeInputs::isWeight).toList();
+    }
+
+    /** Whether a tensor of this name is a weight ({@link #weights}), not a buffer the merge leaves out. */
+    static boolean isWeight(String name) {
+        return !name.endsWith("rotary_emb.inv_freq");
     }
 
     /**

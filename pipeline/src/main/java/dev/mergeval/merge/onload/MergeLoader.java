@@ -45,6 +45,7 @@ public final class MergeLoader {
             if (inputs.layout() != null) {
                 config = config.withNumHiddenLayers(inputs.layout().numLayers());
             }
+            inputs.checkRequiredWeights();
             OptionalInt vocab = inputs.outputVocabSize();
             if (vocab.isPresent()) {
                 config = config.withVocabSize(vocab.getAsInt());

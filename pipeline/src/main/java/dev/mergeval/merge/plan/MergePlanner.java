@@ -36,7 +36,9 @@ import org.apache.hadoop.conf.Configuration;
  * the tensors the method reads from it in the base model's shapes, runs the analysis, fixes the
  * output dtypes and order, and cuts the work into units that never mix layers. A {@code slices:}
  * config takes its output tensors, their inputs and the layer count from its
- * {@link MergeLayout}, which checks the inputs of each tensor instead.
+ * {@link MergeLayout}, which checks the inputs of each tensor instead. Either way each model must
+ * hold the weights that mergekit's definition of its architecture requires of it
+ * ({@link dev.mergeval.merge.MergekitWeights}).
  */
 final class MergePlanner {
 
@@ -145,6 +147,7 @@ final class MergePlanner {
                 reference = layout.tensors().stream().map(MergeLayout.Route::spec).toList();
                 numLayers = layout.numLayers();
             }
+            open.checkRequiredWeights();
 
             Optional<DType> outDtype = config.outDtype().or(config::dtype).map(DType::fromTorchName);
             List<OutputTensor> tensors = new ArrayList<>();

@@ -464,13 +464,30 @@ class SlicesMergeTest {
         ObjectNode config = Mappers.JSON.createObjectNode().put("model_type", "gpt2").put("n_layer", 3)
                 .put("n_embd", 4).put("vocab_size", 8);
         config.putArray("architectures").add("GPT2LMHeadModel");
+        // Every weight mergekit's gpt2 definition requires, the head tied.
         List<TensorInfo> tensors = new java.util.ArrayList<>();
         tensors.add(new TensorInfo("transformer.wte.weight", DType.F32, new long[] {8, 4}));
+        tensors.add(new TensorInfo("transformer.wpe.weight", DType.F32, new long[] {8, 4}));
+        Map<String, long[]> layer = new java.util.LinkedHashMap<>();
+        layer.put("ln_1.weight", new long[] {4});
+        layer.put("ln_1.bias", new long[] {4});
+        layer.put("attn.c_attn.weight", new long[] {4, 12});
+        layer.put("attn.c_attn.bias", new long[] {12});
+        layer.put("attn.c_proj.weight", new long[] {4, 4});
+        layer.put("attn.c_proj.bias", new long[] {4});
+        layer.put("ln_2.weight", new long[] {4});
+        layer.put("ln_2.bias", new long[] {4});
+        layer.put("mlp.c_fc.weight", new long[] {4, 16});
+        layer.put("mlp.c_fc.bias", new long[] {16});
+        layer.put("mlp.c_proj.weight", new long[] {16, 4});
+        layer.put("mlp.c_proj.bias", new long[] {4});
         for (int i = 0; i < 3; i++) {
-            tensors.add(new TensorInfo("transformer.h." + i + ".ln_1.weight", DType.F32, new long[] {4}));
-            tensors.add(new TensorInfo("transformer.h." + i + ".attn.c_attn.weight", DType.F32, new long[] {4, 12}));
+            for (Map.Entry<String, long[]> w : layer.entrySet()) {
+                tensors.add(new TensorInfo("transformer.h." + i + "." + w.getKey(), DType.F32, w.getValue()));
+            }
         }
         tensors.add(new TensorInfo("transformer.ln_f.weight", DType.F32, new long[] {4}));
+        tensors.add(new TensorInfo("transformer.ln_f.bias", DType.F32, new long[] {4}));
         Path gpt2 = out.resolve("gpt2");
         SyntheticModels.writeLlama(HadoopFs.local(), HadoopFs.of(gpt2), config, tensors, t -> {
             float[] v = new float[Math.toIntExact(t.numElements())];
@@ -491,7 +508,7 @@ class SlicesMergeTest {
         assertFalse(merged.has("num_hidden_layers"), merged.toString());
         try (Checkpoint in = Checkpoint.open(gpt2.toString(), CONF);
                 Checkpoint stacked = Checkpoint.open(dir.toString(), CONF)) {
-            assertEquals(2 + 2 * 5, stacked.tensorNames().size());
+            assertEquals(4 + 12 * 5, stacked.tensorNames().size());
             assertArrayEquals(raw(in, "transformer.h.1.attn.c_attn.weight"),
                     raw(stacked, "transformer.h.3.attn.c_attn.weight"));
             assertArrayEquals(raw(in, "transformer.h.2.ln_1.weight"), raw(stacked, "transformer.h.4.ln_1.weight"));
@@ -530,14 +547,32 @@ class SlicesMergeTest {
         ObjectNode config = Mappers.JSON.createObjectNode().put("model_type", "gpt_neox").put("num_hidden_layers", 3)
                 .put("hidden_size", 4).put("vocab_size", 8);
         config.putArray("architectures").add("GPTNeoXForCausalLM");
+        // Every weight mergekit's gpt-neox definition requires (Pythia's checkpoints hold the attention's
+        // bias and masked_bias buffers too), but the rotary inv_freq, which Mergeval does not read.
         List<TensorInfo> tensors = new java.util.ArrayList<>();
         tensors.add(new TensorInfo("gpt_neox.embed_in.weight", DType.F32, new long[] {8, 4}));
+        Map<String, long[]> layer = new java.util.LinkedHashMap<>();
+        layer.put("input_layernorm.weight", new long[] {4});
+        layer.put("input_layernorm.bias", new long[] {4});
+        layer.put("post_attention_layernorm.weight", new long[] {4});
+        layer.put("post_attention_layernorm.bias", new long[] {4});
+        layer.put("attention.bias", new long[] {1, 1, 4, 4});
+        layer.put("attention.masked_bias", new long[] {1});
+        layer.put("attention.query_key_value.weight", new long[] {12, 4});
+        layer.put("attention.query_key_value.bias", new long[] {12});
+        layer.put("attention.dense.weight", new long[] {4, 4});
+        layer.put("attention.dense.bias", new long[] {4});
+        layer.put("mlp.dense_h_to_4h.weight", new long[] {16, 4});
+        layer.put("mlp.dense_h_to_4h.bias", new long[] {16});
+        layer.put("mlp.dense_4h_to_h.weight", new long[] {4, 16});
+        layer.put("mlp.dense_4h_to_h.bias", new long[] {4});
         for (int i = 0; i < 3; i++) {
-            tensors.add(new TensorInfo("gpt_neox.layers." + i + ".input_layernorm.weight", DType.F32, new long[] {4}));
-            tensors.add(new TensorInfo("gpt_neox.layers." + i + ".mlp.dense_h_to_4h.weight", DType.F32,
-                    new long[] {16, 4}));
+            for (Map.Entry<String, long[]> w : layer.entrySet()) {
+                tensors.add(new TensorInfo("gpt_neox.layers." + i + "." + w.getKey(), DType.F32, w.getValue()));
+            }
         }
         tensors.add(new TensorInfo("gpt_neox.final_layer_norm.weight", DType.F32, new long[] {4}));
+        tensors.add(new TensorInfo("gpt_neox.final_layer_norm.bias", DType.F32, new long[] {4}));
         tensors.add(new TensorInfo("embed_out.weight", DType.F32, new long[] {8, 4}));
         SyntheticModels.writeLlama(HadoopFs.local(), HadoopFs.of(dir), config, tensors, t -> {
             float[] v = new float[Math.toIntExact(t.numElements())];
