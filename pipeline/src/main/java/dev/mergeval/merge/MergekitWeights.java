@@ -10,6 +10,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * The weights of mergekit's non-modular architecture definitions (the modular ones' are
@@ -26,6 +27,7 @@ public final class MergekitWeights {
     private static final String TABLE = "/dev/mergeval/merge/mergekit-weights.tsv";
     private static final String LAYER_INDEX = "${layer_index}";
     private static final String NUM_LAYERS = "${num_layers}";
+    private static final Pattern MASK_BUFFER = Pattern.compile(".*\\.attention\\.(?:bias|masked_bias)");
 
     /** The table, read when a merge of a model with a definition is first checked. */
     private static final class Table {
@@ -156,8 +158,9 @@ public final class MergekitWeights {
         String modelType = model.config().path("model_type").asText("");
         int layers = MergeLayout.layerCount(model);
         for (Weight w : weights) {
-            // A buffer that the merge neither reads nor writes (MergeInputs.weights) is not required of it.
-            if (w.optional() || !MergeInputs.isWeight(w.names().get(0))) {
+            // A buffer that the merge neither reads nor writes (MergeInputs.weights) is not required of it,
+            // nor GPT-NeoX's causal-mask buffers, which transformers no longer saves (it rebuilds them).
+            if (w.optional() || !MergeInputs.isWeight(w.names().get(0)) || MASK_BUFFER.matcher(w.names().get(0)).matches()) {
                 continue;
             }
             Map<String, List<String>> needed = new LinkedHashMap<>();
