@@ -151,8 +151,9 @@ final class Requests {
         // vLLM's: -1 (and 0) for no filter
         Integer topK = optionalInt(body, "top_k", -1, Integer.MAX_VALUE);
         Double repetition = optionalDouble(body, "repetition_penalty");
-        if (repetition != null && !(repetition > 0 && repetition <= 2)) {
-            throw ApiException.invalid(repetition + " is not in (0, 2] - 'repetition_penalty'", "repetition_penalty");
+        if (repetition != null && !(repetition > 0 && Double.isFinite(repetition))) {
+            throw ApiException.invalid(repetition + " is not a finite number > 0 - 'repetition_penalty'",
+                    "repetition_penalty");
         }
         for (String field : UNSUPPORTED) {
             if (isSet(body.get(field))) {
