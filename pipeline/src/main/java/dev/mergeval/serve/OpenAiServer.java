@@ -162,6 +162,11 @@ public final class OpenAiServer implements AutoCloseable {
         return batcher.takeLargestBatch();
     }
 
+    /** Answers requests from now on with 503, still listening; the first step of {@link #close}. */
+    public void refuseNewRequests() {
+        requests.shutdown();
+    }
+
     /**
      * Answers new requests 503, lets the requests in flight finish (for up to {@link #DRAIN_MINUTES}
      * minutes: then their connections close), stops listening, fails what is still queued, and frees
@@ -169,7 +174,7 @@ public final class OpenAiServer implements AutoCloseable {
      */
     @Override
     public void close() {
-        requests.shutdown();
+        refuseNewRequests();
         try {
             requests.awaitShutdown(TimeUnit.MINUTES.toMillis(DRAIN_MINUTES));
         } catch (InterruptedException e) {

@@ -83,7 +83,7 @@ class MergeConfigTest {
         "tokenizer.tokens.x.source|merge_method: linear\\ntokenizer: {tokens: {x: {source: b}}}\\nmodels: [{model: a, parameters: {weight: 1}}]",
         "tokenizer.tokens.x.source|merge_method: linear\\ntokenizer: {tokens: {x: {source: {kind: model_token, model: a}}}}\\nmodels: [{model: a, parameters: {weight: 1}}]",
         "tokenizer.tokens.x.force|merge_method: linear\\ntokenizer: {tokens: {x: {source: a, force: yes please}}}\\nmodels: [{model: a, parameters: {weight: 1}}]",
-        "tokenizer.pad_to_multiple_of|merge_method: linear\\ntokenizer: {pad_to_multiple_of: 0}\\nmodels: [{model: a, parameters: {weight: 1}}]",
+        "tokenizer.pad_to_multiple_of|merge_method: linear\\ntokenizer: {pad_to_multiple_of: -8}\\nmodels: [{model: a, parameters: {weight: 1}}]",
         "chat_template|merge_method: linear\\nchat_template: bogus\\nmodels: [{model: a, parameters: {weight: 1}}]",
         "chat_template|merge_method: linear\\nchat_template: 3\\nmodels: [{model: a, parameters: {weight: 1}}]",
         "merge_method|merge_method: frankenmerge\\nmodels: [{model: a}]",

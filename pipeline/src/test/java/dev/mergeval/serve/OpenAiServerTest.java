@@ -527,12 +527,12 @@ class OpenAiServerTest {
         try (java.io.BufferedReader lines = new java.io.BufferedReader(new java.io.InputStreamReader(
                 inFlight.body(), java.nio.charset.StandardCharsets.UTF_8))) {
             assertTrue(lines.readLine().startsWith("data: "), "the first chunk: generating");
-            Thread closing = new Thread(own::close);
-            closing.start();
-            Thread.sleep(200);
+            own.refuseNewRequests();
             HttpResponse<String> late = HTTP.send(HttpRequest.newBuilder(URI.create(own.baseUrl() + "/models"))
                     .build(), HttpResponse.BodyHandlers.ofString());
             assertEquals(503, late.statusCode(), "a request after shutdown began");
+            Thread closing = new Thread(own::close);
+            closing.start();
             List<String> rest = lines.lines().filter(l -> l.startsWith("data: ")).toList();
             assertEquals("data: [DONE]", rest.get(rest.size() - 1), "the stream in flight ends as it should");
             closing.join();
