@@ -7,14 +7,20 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
  * Work fanned out over a bounded thread pool of this JVM: results come back in the tasks' order,
  * so an outcome never depends on the thread count, and a failure is rethrown as
- * {@link Failures#unwrap} says (the user's bad-input error first). The pool lives for one call.
+ * {@link Failures#unwrap} says (the user's bad-input error first). The pool lives for one call, and
+ * no task outlives it: after a failure the others are interrupted and awaited, so that none writes
+ * into a directory the caller then deletes.
  */
 public final class Parallel {
+
+    /** How long a failed call waits for its other tasks to stop. */
+    private static final int TERMINATION_MINUTES = 10;
 
     private Parallel() {
     }
@@ -39,6 +45,16 @@ public final class Parallel {
             throw Failures.unwrap(e);
         } finally {
             pool.shutdownNow();
+            awaitTermination(pool);
+        }
+    }
+
+    /** Waits for the interrupted tasks: one that ignores interruption ends with its piece of work. */
+    private static void awaitTermination(ExecutorService pool) {
+        try {
+            pool.awaitTermination(TERMINATION_MINUTES, TimeUnit.MINUTES);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
