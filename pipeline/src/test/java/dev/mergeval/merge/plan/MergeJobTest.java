@@ -285,29 +285,8 @@ class MergeJobTest {
      */
     @Test
     void aRerunAfterAnAdapterConfigChangedReusesNothing(@TempDir Path out) throws IOException {
-        Path adapter = out.resolve("adapter");
-        Files.createDirectories(adapter);
-        List<SafetensorsWriter.TensorData> factors = new ArrayList<>();
-        try (Checkpoint b = Checkpoint.open(base, CONF)) {
-            for (String name : b.tensorNames()) {
-                if (name.endsWith("self_attn.q_proj.weight")) {
-                    String module = "base_model.model." + name.substring(0, name.length() - ".weight".length());
-                    TensorInfo t = b.info(name);
-                    float[] a = new float[(int) t.dim(1)];
-                    float[] bb = new float[(int) t.dim(0)];
-                    Arrays.fill(a, 0.25f);
-                    Arrays.fill(bb, 0.5f);
-                    factors.add(SafetensorsWriter.TensorData.ofFloats(module + ".lora_A.weight", DType.F32,
-                            new long[] {1, t.dim(1)}, a));
-                    factors.add(SafetensorsWriter.TensorData.ofFloats(module + ".lora_B.weight", DType.F32,
-                            new long[] {t.dim(0), 1}, bb));
-                }
-            }
-        }
-        org.apache.hadoop.fs.Path weights = HadoopFs.of(adapter.resolve("adapter_model.safetensors"));
-        SafetensorsWriter.writeFile(HadoopFs.get(weights, CONF), weights, factors, Map.of("format", "pt"));
+        Path adapter = qProjAdapter(out.resolve("adapter"), base, 0.25f, 0.5f);
         String config = "{\"peft_type\": \"LORA\", \"r\": 1, \"lora_alpha\": %s, \"target_modules\": [\"q_proj\"]}";
-        Files.writeString(adapter.resolve("adapter_config.json"), String.format(config, "1"));
         String yaml = linearOf(base, base + "+" + adapter, 0.5);
         Path dir = out.resolve("merged");
         PlanOptions small = PlanOptions.defaults().withMaxUnitBytes(2_000);
@@ -1093,6 +1072,36 @@ class MergeJobTest {
         try (Stream<Path> left = Files.list(out)) {
             assertEquals(List.of(), left.map(p -> p.getFileName().toString()).toList(), "no staging left");
         }
+    }
+
+    /**
+     * A rank-1 PEFT adapter in {@code dir} of every {@code q_proj} of {@code base}, {@code lora_A}
+     * filled with {@code a} and {@code lora_B} with {@code b}, {@code lora_alpha} 1.
+     */
+    static Path qProjAdapter(Path dir, String base, float a, float b) throws IOException {
+        Files.createDirectories(dir);
+        List<SafetensorsWriter.TensorData> factors = new ArrayList<>();
+        try (Checkpoint model = Checkpoint.open(base, CONF)) {
+            for (String name : model.tensorNames()) {
+                if (name.endsWith("self_attn.q_proj.weight")) {
+                    String module = "base_model.model." + name.substring(0, name.length() - ".weight".length());
+                    TensorInfo t = model.info(name);
+                    float[] down = new float[(int) t.dim(1)];
+                    float[] up = new float[(int) t.dim(0)];
+                    Arrays.fill(down, a);
+                    Arrays.fill(up, b);
+                    factors.add(SafetensorsWriter.TensorData.ofFloats(module + ".lora_A.weight", DType.F32,
+                            new long[] {1, t.dim(1)}, down));
+                    factors.add(SafetensorsWriter.TensorData.ofFloats(module + ".lora_B.weight", DType.F32,
+                            new long[] {t.dim(0), 1}, up));
+                }
+            }
+        }
+        org.apache.hadoop.fs.Path weights = HadoopFs.of(dir.resolve("adapter_model.safetensors"));
+        SafetensorsWriter.writeFile(HadoopFs.get(weights, CONF), weights, factors, Map.of("format", "pt"));
+        Files.writeString(dir.resolve("adapter_config.json"),
+                "{\"peft_type\": \"LORA\", \"r\": 1, \"lora_alpha\": 1, \"target_modules\": [\"q_proj\"]}");
+        return dir;
     }
 
     /** Copies model {@code from} to {@code copy}; its first shard there. */

@@ -12,7 +12,6 @@ import dev.mergeval.bench.SyntheticModels;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.HadoopFs;
-import dev.mergeval.checkpoint.SafetensorsWriter;
 import dev.mergeval.checkpoint.TensorInfo;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
@@ -184,25 +183,7 @@ class RequiredWeightsTest {
 
     /** A rank-1 adapter of every {@code q_proj} of {@code base}. */
     private static Path adapter(Path dir, String base) throws IOException {
-        Files.createDirectories(dir);
-        List<SafetensorsWriter.TensorData> factors = new ArrayList<>();
-        try (Checkpoint b = Checkpoint.open(base, CONF)) {
-            for (String name : b.tensorNames()) {
-                if (name.endsWith("self_attn.q_proj.weight")) {
-                    String module = "base_model.model." + name.substring(0, name.length() - ".weight".length());
-                    TensorInfo t = b.info(name);
-                    factors.add(SafetensorsWriter.TensorData.ofFloats(module + ".lora_A.weight", DType.F32,
-                            new long[] {1, t.dim(1)}, new float[(int) t.dim(1)]));
-                    factors.add(SafetensorsWriter.TensorData.ofFloats(module + ".lora_B.weight", DType.F32,
-                            new long[] {t.dim(0), 1}, new float[(int) t.dim(0)]));
-                }
-            }
-        }
-        org.apache.hadoop.fs.Path weights = HadoopFs.of(dir.resolve("adapter_model.safetensors"));
-        SafetensorsWriter.writeFile(HadoopFs.get(weights, CONF), weights, factors, Map.of("format", "pt"));
-        Files.writeString(dir.resolve("adapter_config.json"),
-                "{\"peft_type\": \"LORA\", \"r\": 1, \"lora_alpha\": 1, \"target_modules\": [\"q_proj\"]}");
-        return dir;
+        return MergeJobTest.qProjAdapter(dir, base, 0f, 0f);
     }
 
     /**
