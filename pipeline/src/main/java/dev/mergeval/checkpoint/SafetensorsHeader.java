@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectReader;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.Mappers;
 import dev.mergeval.common.Shapes;
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -212,16 +213,10 @@ final class SafetensorsHeader {
      * as another name ('?').
      */
     private static String unicode(String text, String what) {
-        for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            boolean paired = Character.isHighSurrogate(c) && i + 1 < text.length()
-                    && Character.isLowSurrogate(text.charAt(i + 1));
-            if (paired) {
-                i++;
-            } else if (Character.isSurrogate(c)) {
-                throw new BadInputException(what + ": not valid JSON: '" + text.substring(0, i) + "' is followed by a"
-                        + " lone surrogate escape (\\u" + Integer.toHexString(c) + "), which is not Unicode text");
-            }
+        int i = Mappers.loneSurrogate(text);
+        if (i >= 0) {
+            throw new BadInputException(what + ": not valid JSON: '" + text.substring(0, i) + "' is followed by a"
+                    + " lone surrogate escape (\\u" + Integer.toHexString(text.charAt(i)) + "), which is not Unicode text");
         }
         return text;
     }

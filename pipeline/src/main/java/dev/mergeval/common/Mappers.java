@@ -140,4 +140,21 @@ public final class Mappers {
         return type == int.class || type == long.class || type == short.class || type == Integer.class
                 || type == Long.class || type == Short.class;
     }
+
+    /**
+     * The index of the first half of a UTF-16 surrogate pair in {@code text} that has no other half
+     * (a JSON {@code \\ud800} escape alone), or -1: such text is no Unicode, cannot be encoded as
+     * UTF-8, and Jackson accepts it.
+     */
+    public static int loneSurrogate(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                return i;
+            }
+        }
+        return -1;
+    }
 }

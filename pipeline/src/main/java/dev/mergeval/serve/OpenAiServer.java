@@ -33,7 +33,9 @@ import java.security.MessageDigest;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -305,10 +307,32 @@ public final class OpenAiServer implements AutoCloseable {
             if (node == null || node.isMissingNode()) {
                 throw ApiException.invalid("the request body is empty; send a JSON object", null);
             }
+            requireUnicode(node, "");
             return node;
         } catch (JsonProcessingException e) {
             throw ApiException.invalid("We could not parse the JSON body of your request: "
                     + e.getOriginalMessage(), null);
+        }
+    }
+
+    /** Refuses a name or string anywhere in the body holding a lone surrogate escape: it has no UTF-8 and no tokens. */
+    private static void requireUnicode(JsonNode node, String path) {
+        String param = path.isEmpty() ? null : path;
+        int at = node.isTextual() ? Mappers.loneSurrogate(node.textValue()) : -1;
+        if (at >= 0) {
+            throw ApiException.invalid("'" + path + "' holds a lone UTF-16 surrogate escape (\\u"
+                    + Integer.toHexString(node.textValue().charAt(at)) + "), which is not Unicode text", param);
+        }
+        for (int i = 0; node.isArray() && i < node.size(); i++) {
+            requireUnicode(node.get(i), path + "[" + i + "]");
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> field = it.next();
+            if (Mappers.loneSurrogate(field.getKey()) >= 0) {
+                throw ApiException.invalid("a field name " + (param == null ? "" : "in '" + path + "' ")
+                        + "holds a lone UTF-16 surrogate escape, which is not Unicode text", param);
+            }
+            requireUnicode(field.getValue(), param == null ? field.getKey() : path + "." + field.getKey());
         }
     }
 
@@ -354,7 +378,11 @@ public final class OpenAiServer implements AutoCloseable {
         }
     }
 
-    private void checkLength(int[] ids, String param) {
+    /**
+     * Refuses an empty prompt, one longer than the context, and (as vLLM does) a requested
+     * {@code max_tokens} that does not fit in the context after the prompt.
+     */
+    private void checkLength(int[] ids, Integer maxTokens, String param) {
         if (ids.length == 0) {
             throw ApiException.invalid("the prompt encodes to no tokens", param);
         }
@@ -362,11 +390,17 @@ public final class OpenAiServer implements AutoCloseable {
             throw ApiException.invalid("This model's maximum context length is " + maxPositions
                     + " tokens. However, your prompt has " + ids.length + " tokens.", param, "context_length_exceeded");
         }
+        if (maxTokens != null && (long) ids.length + maxTokens > maxPositions) {
+            throw ApiException.invalid("This model's maximum context length is " + maxPositions
+                    + " tokens. However, you requested " + ((long) ids.length + maxTokens) + " tokens (" + ids.length
+                    + " in the " + param + ", " + maxTokens + " in the completion). Please reduce the length of the "
+                    + param + " or completion.", "max_tokens", "context_length_exceeded");
+        }
     }
 
-    private GenerationParams params(Requests.Sampling s, int defaultMaxTokens) {
-        int max = s.maxTokens() != null ? s.maxTokens() : defaultMaxTokens;
-        return new GenerationParams(max, s.temperature(), s.topK(), s.topP(), s.repetitionPenalty(), s.seed(), s.stop());
+    private GenerationParams params(Requests.Sampling s, int maxTokens) {
+        return new GenerationParams(maxTokens, s.temperature(), s.topK(), s.topP(), s.repetitionPenalty(), s.seed(),
+                s.stop());
     }
 
     private void chat(HttpServerExchange ex, Requests.Chat req) throws IOException {
@@ -379,8 +413,10 @@ public final class OpenAiServer implements AutoCloseable {
                     "messages");
         }
         int[] ids = tokenizer.encode(prompt);
-        checkLength(ids, "messages");
-        GenerationParams params = params(req.sampling(), maxPositions);
+        Integer maxTokens = req.sampling().maxTokens();
+        checkLength(ids, maxTokens, "messages");
+        // without max_tokens a chat may run to the end of the context, as vLLM's
+        GenerationParams params = params(req.sampling(), maxTokens != null ? maxTokens : maxPositions - ids.length);
         String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
         if (req.stream()) {
             if (req.logprobs()) {
@@ -437,7 +473,7 @@ public final class OpenAiServer implements AutoCloseable {
     private void completions(HttpServerExchange ex, Requests.Completions req) throws IOException {
         checkModel(req.model());
         List<Pending> pending = new ArrayList<>();
-        GenerationParams params = params(req.sampling(), Requests.COMPLETIONS_DEFAULT_MAX_TOKENS);
+        GenerationParams params = params(req.sampling(), req.sampling().maxTokens());
         for (Requests.Prompt p : req.prompts()) {
             int[] ids;
             String text;
@@ -454,7 +490,7 @@ public final class OpenAiServer implements AutoCloseable {
                 }
                 text = String.join("", TokenText.pieces(tokenizer, ids, 0, false));
             }
-            checkLength(ids, "prompt");
+            checkLength(ids, params.maxNewTokens(), "prompt");
             pending.add(new Pending(ids, KeyedRandom.textKey(text), params, text));
         }
         String id = "cmpl-" + UUID.randomUUID().toString().replace("-", "");

@@ -1,6 +1,7 @@
 package dev.mergeval.train;
 
 import dev.mergeval.common.BadInputException;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.regex.Pattern;
 
@@ -44,11 +45,14 @@ public record FineTuneRequest(
     /** Default peak learning rate of full fine-tuning. */
     public static final double FULL_LEARNING_RATE = 1e-5;
     public static final int DEFAULT_BATCH_SIZE = 8;
+    public static final int DEFAULT_LORA_R = 8;
+    public static final double DEFAULT_LORA_ALPHA = 16;
 
     private static final Pattern DEVICE = Pattern.compile("cpu|cuda:\\d+");
 
     public FineTuneRequest {
-        targetModules = List.copyOf(targetModules);
+        // PEFT keeps target_modules as a set: a module named twice is one module, written once
+        targetModules = List.copyOf(new LinkedHashSet<>(targetModules));
         if (!full) {
             new LoraConfig(loraR, loraAlpha, targetModules);
         } else if (targetModules.isEmpty() || targetModules.stream().anyMatch(String::isBlank)) {

@@ -512,6 +512,41 @@ class OpenAiServerTest {
                 400, "invalid_request_error", "messages");
     }
 
+    /** As vLLM: a requested max_tokens must fit in the context after the prompt (the toy model's is 512). */
+    @Test
+    void maxTokensBeyondTheContextIsRefusedAndNoneRunsToItsEnd() throws Exception {
+        List<Integer> ids = java.util.Collections.nCopies(508, 300);
+        Reply defaulted = post("/completions", Map.of("prompt", List.of(ids)), null);
+        assertError(defaulted, 400, "invalid_request_error", "max_tokens");
+        assertTrue(defaulted.body().at("/error/message").asText().contains("524 tokens (508 in the prompt, 16 in the"),
+                defaulted.body().toString());
+        assertEquals("context_length_exceeded", defaulted.body().at("/error/code").asText());
+        Reply fits = post("/completions", Map.of("prompt", List.of(ids), "max_tokens", 4, "temperature", 0), null);
+        assertEquals(200, fits.status(), fits.body().toString());
+        assertTrue(fits.body().at("/usage/completion_tokens").asInt() <= 4, fits.body().toString());
+        assertError(post("/chat/completions", Map.of("messages", List.of(Map.of("role", "user", "content", "hi")),
+                "max_tokens", 512), null), 400, "invalid_request_error", "max_tokens");
+        String longChat = "Once upon a time there was a cat. ".repeat(40);
+        Reply open = post("/chat/completions", Map.of("messages", List.of(Map.of("role", "user", "content", longChat)),
+                "temperature", 0), null);
+        assertEquals(200, open.status(), open.body().toString());
+        int promptTokens = open.body().at("/usage/prompt_tokens").asInt();
+        assertTrue(promptTokens > 400 && promptTokens < 512, "prompt of " + promptTokens + " tokens");
+        assertTrue(open.body().at("/usage/completion_tokens").asInt() <= 512 - promptTokens, open.body().toString());
+    }
+
+    @Test
+    void aLoneSurrogateEscapeIsRefusedWhereverItIs() throws Exception {
+        assertError(post("/completions", "{\"prompt\": \"a\\ud800b\", \"max_tokens\": 1}", null), 400,
+                "invalid_request_error", "prompt");
+        assertError(post("/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"x\\udc00\"}]}", null),
+                400, "invalid_request_error", "messages[0].content");
+        assertError(post("/completions", "{\"prompt\": \"x\", \"stop\": [\"ok\", \"\\ud83d\"]}", null), 400,
+                "invalid_request_error", "stop[1]");
+        assertEquals(200, post("/completions", "{\"prompt\": \"a cat \\ud83d\\ude00\", \"max_tokens\": 1}", null).status(),
+                "a surrogate pair is one code point");
+    }
+
     /** SIGTERM's close: requests in flight are answered, new ones get 503, then the port closes. */
     @Test
     void closingAnswersTheRequestsInFlight() throws Exception {

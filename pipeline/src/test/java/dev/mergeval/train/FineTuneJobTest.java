@@ -277,6 +277,13 @@ class FineTuneJobTest {
         assertTrue(e.getMessage().startsWith("--warmup 5"), e.getMessage());
     }
 
+    @Test
+    void aModuleNamedTwiceIsOneTarget() {
+        FineTuneRequest r = new FineTuneRequest("m", "d", "o", false, 8, 16,
+                List.of("q_proj", "v_proj", "q_proj"), 5, null, null, 8, null, 0, "cpu", false, null, null, null, 10);
+        assertEquals(List.of("q_proj", "v_proj"), r.targetModules());
+    }
+
     /** The first 8 harmful requests of the alignment training data, with their refusal. */
     static Path spfSamples(Path dir) throws IOException {
         Path file = dir.resolve("safety.jsonl");

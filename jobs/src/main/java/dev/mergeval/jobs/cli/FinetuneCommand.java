@@ -38,11 +38,12 @@ final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--full", description = "Train the target modules' weights themselves and write a model directory.")
     boolean full;
 
-    @Option(names = "--lora-r", paramLabel = "R", defaultValue = "8", description = "LoRA rank (default ${DEFAULT-VALUE}).")
-    int loraR;
+    @Option(names = "--lora-r", paramLabel = "R", description = "LoRA rank (default " + FineTuneRequest.DEFAULT_LORA_R + ").")
+    Integer loraR;
 
-    @Option(names = "--lora-alpha", paramLabel = "A", defaultValue = "16", description = "LoRA alpha; scale alpha/r (default ${DEFAULT-VALUE}).")
-    double loraAlpha;
+    @Option(names = "--lora-alpha", paramLabel = "A",
+            description = "LoRA alpha; scale alpha/r (default " + FineTuneRequest.DEFAULT_LORA_ALPHA + ").")
+    Double loraAlpha;
 
     @Option(names = "--target-modules", split = ",", paramLabel = "M",
             defaultValue = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
@@ -95,15 +96,20 @@ final class FinetuneCommand implements Callable<Integer> {
         if (spfRefresh != null && spfSafetyData == null) {
             throw new BadInputException("--spf-refresh needs --spf-safety-data");
         }
+        if (full && (loraR != null || loraAlpha != null)) {
+            throw new BadInputException("--lora-r and --lora-alpha set LoRA factors; --full trains the weights themselves");
+        }
+        int rank = loraR == null ? FineTuneRequest.DEFAULT_LORA_R : loraR;
+        double alpha = loraAlpha == null ? FineTuneRequest.DEFAULT_LORA_ALPHA : loraAlpha;
         FineTuneRequest request = new FineTuneRequest(InputChecks.modelSource(Path.of("").toAbsolutePath(), model),
-                InputChecks.path(data), InputChecks.path(out), full, loraR, loraAlpha, targetModules, steps, epochs, lr,
+                InputChecks.path(data), InputChecks.path(out), full, rank, alpha, targetModules, steps, epochs, lr,
                 batchSize, warmup, seed, device, overwrite, spfSafetyData == null ? null : InputChecks.path(spfSafetyData),
                 spfRank, spfCer, spfRefresh == null ? SpfConfig.DEFAULT_REFRESH : spfRefresh);
         FineTuneJob.Outcome o = FineTuneJob.run(request, HadoopFs.defaults(), new ConsoleProgress(),
                 LoggerFactory.getLogger(FineTuneJob.class)::info);
         List<Double> losses = o.run().losses();
         System.out.printf("fine-tuned (%s) %d steps on %d assistant turns in %.1f s: loss %.4f -> %.4f; wrote %s%n",
-                full ? "full" : "LoRA r " + loraR, o.training().steps(), o.sequences(), o.run().seconds(),
+                full ? "full" : "LoRA r " + rank, o.training().steps(), o.sequences(), o.run().seconds(),
                 losses.get(0), losses.get(losses.size() - 1), o.outDir());
         SpfReport spf = o.run().spf();
         if (spf != null) {
