@@ -2,6 +2,7 @@ package dev.mergeval.jobs;
 
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Progress;
+import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
@@ -10,6 +11,7 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
+import org.apache.spark.scheduler.SparkListenerTaskStart;
 import scala.collection.JavaConverters;
 
 /**
@@ -28,6 +30,8 @@ final class JobGroupWatch extends SparkListener {
     private final Progress progress;
     private final Set<Integer> stages = ConcurrentHashMap.newKeySet();
     private final AtomicReference<BadInputException> firstBadInput = new AtomicReference<>();
+    /** Tasks of the group started and not yet ended; guarded by {@code this}. */
+    private int running;
 
     JobGroupWatch(JavaSparkContext sc, String jobGroup, Progress progress) {
         this.sc = sc;
@@ -45,9 +49,22 @@ final class JobGroupWatch extends SparkListener {
     }
 
     @Override
+    public void onTaskStart(SparkListenerTaskStart start) {
+        if (stages.contains(start.stageId())) {
+            synchronized (this) {
+                running++;
+            }
+        }
+    }
+
+    @Override
     public void onTaskEnd(SparkListenerTaskEnd end) {
         if (!stages.contains(end.stageId())) {
             return;
+        }
+        synchronized (this) {
+            running--;
+            notifyAll();
         }
         if (end.taskInfo().successful()) {
             progress.advance(1);
@@ -56,6 +73,18 @@ final class JobGroupWatch extends SparkListener {
                 && firstBadInput.compareAndSet(null, new BadInputException(failure.description()))) {
             sc.cancelJobGroup(jobGroup);
         }
+    }
+
+    /**
+     * Waits until every task of the group that started has ended (a cancelled task ends once its
+     * thread stops), at most {@code bound}; whether they all did.
+     */
+    synchronized boolean awaitTasksEnded(Duration bound) throws InterruptedException {
+        long deadline = System.nanoTime() + bound.toNanos();
+        for (long left = bound.toNanos(); running > 0 && left > 0; left = deadline - System.nanoTime()) {
+            wait(Math.max(1, left / 1_000_000));
+        }
+        return running <= 0;
     }
 
     /** The first bad-input failure seen in the group, or null. */
