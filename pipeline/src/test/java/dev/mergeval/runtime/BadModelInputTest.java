@@ -121,4 +121,34 @@ class BadModelInputTest {
     void missingDirectory() {
         assertTrue(loadFails(tmp.resolve("nope")).getMessage().contains("nope"));
     }
+
+    @Test
+    void aNonFiniteWeightIsNamedAtLoad() throws Exception {
+        Path dir = TinyModels.write(tmp.resolve("nan"), TinyModels.llamaConfig(), DType.F32, 1, Long.MAX_VALUE);
+        Path shard = dir.resolve("model.safetensors");
+        byte[] bytes = Files.readAllBytes(shard);
+        long headerLength = java.nio.ByteBuffer.wrap(bytes, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+        int at = (int) (8 + headerLength + 4 * 3); // the fourth value of the first tensor's data
+        java.nio.ByteBuffer.wrap(bytes, at, 4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putFloat(Float.NaN);
+        Files.write(shard, bytes);
+        BadInputException e = loadFails(dir);
+        assertTrue(e.getMessage().contains("holds NaN at element 3") && e.getMessage().contains("nan: tensor '"),
+                e.getMessage());
+    }
+
+    /** A tokenizer with more tokens than the embedding has rows fails on the first such token, by name. */
+    @Test
+    void aTokenBeyondTheVocabularyIsRefused() throws Exception {
+        Path dir = TinyModels.write(tmp.resolve("vocab"), TinyModels.llamaConfig(), DType.F32, 1, Long.MAX_VALUE);
+        TinyModels.writeTokenizer(dir, 100);
+        try (LanguageModel model = ModelSources.load(new ModelSource.Directory(dir.toString()), new Configuration(),
+                RuntimeOptions.cpu())) {
+            assertEquals(1, model.generate(List.of("w5 w6"), GenerationParams.greedy(1)).size());
+            BadInputException e = assertThrows(BadInputException.class,
+                    () -> model.generate(List.of("w5 w80"), GenerationParams.greedy(1)));
+            assertTrue(e.getMessage().contains("token id 80 is outside the model's vocabulary of 64"), e.getMessage());
+            assertThrows(BadInputException.class,
+                    () -> model.logLikelihood(List.of(new LogLikelihoodRequest("w5", " w81"))));
+        }
+    }
 }

@@ -92,6 +92,7 @@ public final class BatchGenerator {
             if (p.length == 0) {
                 throw new IllegalArgumentException("prompt " + b + " has no tokens");
             }
+            forward.checkTokenIds(p, "prompt");
             GenerationParams rowParams = params.get(b);
             int budget = Math.max(0, Math.min(rowParams.maxNewTokens(), maxPositions - p.length));
             rows[b] = new Row(p, budget, rowParams.stopStrings(), new TokenSampler(rowParams, streamKeys[b], p));

@@ -41,6 +41,8 @@ public final class BatchScorer {
             if (r.context().length == 0 || r.continuation().length == 0) {
                 throw new IllegalArgumentException("context and continuation need at least one token each");
             }
+            forward.checkTokenIds(r.context(), "context");
+            forward.checkTokenIds(r.continuation(), "continuation");
             width = Math.max(width, r.context().length + r.continuation().length - 1);
         }
         long[] ids = new long[batch * width];

@@ -31,6 +31,10 @@ import java.util.List;
  * @param outputBias whether the attention output projection has a bias (Llama with
  *     {@code attention_bias})
  * @param mlpBias whether the MLP projections have biases ({@code mlp_bias})
+ * @param slidingWindow keys a query sees, itself included, in the sliding-window layers (Mistral's
+ *     {@code sliding_window}; Qwen2's with {@code use_sliding_window}), or 0 for full attention
+ * @param firstSlidingLayer the first layer with the sliding window (Qwen2's
+ *     {@code max_window_layers}; 0 for Mistral)
  * @param bosTokenId BOS id from the config, or -1
  * @param eosTokenIds EOS ids from the config (may be empty)
  */
@@ -51,6 +55,8 @@ public record LlamaConfig(
         boolean qkvBias,
         boolean outputBias,
         boolean mlpBias,
+        int slidingWindow,
+        int firstSlidingLayer,
         int bosTokenId,
         List<Integer> eosTokenIds) {
 
@@ -84,6 +90,10 @@ public record LlamaConfig(
         if (!(ropeTheta > 0)) {
             throw new BadInputException("config: rope_theta must be > 0, got " + ropeTheta);
         }
+        if (slidingWindow < 0 || firstSlidingLayer < 0) {
+            throw new BadInputException("config: sliding_window and max_window_layers must be >= 0, got "
+                    + slidingWindow + " and " + firstSlidingLayer);
+        }
         eosTokenIds = List.copyOf(eosTokenIds);
     }
 
@@ -97,14 +107,21 @@ public record LlamaConfig(
     public LlamaConfig withNumHiddenLayers(int layers) {
         return new LlamaConfig(architecture, vocabSize, hiddenSize, intermediateSize, layers, numAttentionHeads,
                 numKeyValueHeads, headDim, rmsNormEps, ropeTheta, ropeScaling, maxPositionEmbeddings,
-                tieWordEmbeddings, qkvBias, outputBias, mlpBias, bosTokenId, eosTokenIds);
+                tieWordEmbeddings, qkvBias, outputBias, mlpBias, slidingWindow, firstSlidingLayer, bosTokenId,
+                eosTokenIds);
     }
 
     /** This config with {@code vocab_size} set to {@code rows} (a merge of embeddings cut to their common rows). */
     public LlamaConfig withVocabSize(int rows) {
         return new LlamaConfig(architecture, rows, hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads,
                 numKeyValueHeads, headDim, rmsNormEps, ropeTheta, ropeScaling, maxPositionEmbeddings,
-                tieWordEmbeddings, qkvBias, outputBias, mlpBias, bosTokenId, eosTokenIds);
+                tieWordEmbeddings, qkvBias, outputBias, mlpBias, slidingWindow, firstSlidingLayer, bosTokenId,
+                eosTokenIds);
+    }
+
+    /** Whether {@code layer}'s queries see only the last {@link #slidingWindow} keys. */
+    public boolean slides(int layer) {
+        return slidingWindow > 0 && layer >= firstSlidingLayer;
     }
 
     /** Query heads that share one key/value head. */
@@ -126,10 +143,7 @@ public record LlamaConfig(
         public static final List<String> SUPPORTED_TYPES = List.of("linear", "llama3");
 
         public RopeScaling {
-            if (!SUPPORTED_TYPES.contains(type)) {
-                throw new BadInputException("config: unsupported rope_scaling type '" + type
-                        + "' (supported: default, " + String.join(", ", SUPPORTED_TYPES) + ")");
-            }
+            checkType(type);
             if (!(factor > 0)) {
                 throw new BadInputException("config: rope_scaling.factor must be > 0, got " + factor);
             }
@@ -142,6 +156,13 @@ public record LlamaConfig(
                     throw new BadInputException(
                             "config: rope_scaling.original_max_position_embeddings must be > 0");
                 }
+            }
+        }
+
+        static void checkType(String type) {
+            if (!SUPPORTED_TYPES.contains(type)) {
+                throw new BadInputException("config: unsupported rope_scaling type '" + type
+                        + "' (supported: default, " + String.join(", ", SUPPORTED_TYPES) + ")");
             }
         }
     }
@@ -167,28 +188,36 @@ public record LlamaConfig(
                     + "' (supported: " + String.join(", ", SUPPORTED_ARCHITECTURES) + ")");
         }
         boolean qwen2 = architecture.equals("Qwen2ForCausalLM");
-        int hidden = requiredInt(root, "hidden_size", source);
-        int heads = requiredInt(root, "num_attention_heads", source);
-        int headDim = root.hasNonNull("head_dim") ? root.get("head_dim").asInt() : hidden / heads;
-        boolean attentionBias = root.path("attention_bias").asBoolean(false);
         try {
+            // the MLP is SwiGLU: another activation would run as SiLU, silently wrong
+            String act = root.path("hidden_act").asText("silu");
+            if (!act.equals("silu") && !act.equals("swish")) {
+                throw new BadInputException("hidden_act '" + act + "' is not supported (supported: silu, swish)");
+            }
+            int hidden = requiredInt(root, "hidden_size");
+            int heads = requiredInt(root, "num_attention_heads");
+            int headDim = root.hasNonNull("head_dim") ? requiredInt(root, "head_dim") : heads > 0 ? hidden / heads : 0;
+            boolean attentionBias = bool(root, "attention_bias");
+            int[] window = slidingWindow(root, architecture);
             return new LlamaConfig(
                     architecture,
-                    requiredInt(root, "vocab_size", source),
+                    requiredInt(root, "vocab_size"),
                     hidden,
-                    requiredInt(root, "intermediate_size", source),
-                    requiredInt(root, "num_hidden_layers", source),
+                    requiredInt(root, "intermediate_size"),
+                    requiredInt(root, "num_hidden_layers"),
                     heads,
-                    root.hasNonNull("num_key_value_heads") ? root.get("num_key_value_heads").asInt() : heads,
+                    root.hasNonNull("num_key_value_heads") ? requiredInt(root, "num_key_value_heads") : heads,
                     headDim,
-                    root.path("rms_norm_eps").asDouble(1e-6),
-                    root.path("rope_theta").asDouble(10000.0),
-                    ropeScaling(root.path("rope_scaling"), source),
-                    root.path("max_position_embeddings").asInt(2048),
-                    root.path("tie_word_embeddings").asBoolean(qwen2),
+                    number(root, "rms_norm_eps", 1e-6),
+                    number(root, "rope_theta", 10000.0),
+                    ropeScaling(root.path("rope_scaling")),
+                    root.hasNonNull("max_position_embeddings") ? requiredInt(root, "max_position_embeddings") : 2048,
+                    root.hasNonNull("tie_word_embeddings") ? bool(root, "tie_word_embeddings") : qwen2,
                     qwen2 || attentionBias,
                     !qwen2 && attentionBias,
-                    root.path("mlp_bias").asBoolean(false),
+                    bool(root, "mlp_bias"),
+                    window[0],
+                    window[1],
                     root.path("bos_token_id").isIntegralNumber() ? root.get("bos_token_id").asInt() : -1,
                     intList(root.path("eos_token_id")));
         } catch (BadInputException e) {
@@ -196,29 +225,98 @@ public record LlamaConfig(
         }
     }
 
-    private static int requiredInt(JsonNode root, String key, String source) {
+    /**
+     * {@code [window, first layer]} as Hugging Face reads them: Mistral slides every layer where
+     * {@code sliding_window} is set; Qwen2 only with {@code use_sliding_window}, from layer
+     * {@code max_window_layers} on (its config's defaults 4096 and 28); Llama never.
+     */
+    private static int[] slidingWindow(JsonNode root, String architecture) {
+        switch (architecture) {
+            case "MistralForCausalLM":
+                return new int[] {root.hasNonNull("sliding_window") ? requiredInt(root, "sliding_window") : 0, 0};
+            case "Qwen2ForCausalLM":
+                if (!bool(root, "use_sliding_window")) {
+                    return new int[] {0, 0};
+                }
+                return new int[] {root.hasNonNull("sliding_window") ? requiredInt(root, "sliding_window") : 4096,
+                        root.hasNonNull("max_window_layers") ? requiredInt(root, "max_window_layers") : 28};
+            default:
+                return new int[] {0, 0};
+        }
+    }
+
+    private static int requiredInt(JsonNode root, String key) {
         JsonNode n = root.get(key);
-        if (n == null || !n.isIntegralNumber()) {
-            throw new BadInputException(source + ": missing or non-integer key '" + key + "'");
+        if (n == null || !n.isIntegralNumber() || !n.canConvertToInt()) {
+            throw new BadInputException("missing or non-integer key '" + key + "'" + (n == null ? "" : ", got " + n));
         }
         return n.asInt();
     }
 
-    private static RopeScaling ropeScaling(JsonNode n, String source) {
+    private static double number(JsonNode root, String key, double absent) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) {
+            return absent;
+        }
+        if (!n.isNumber()) {
+            throw new BadInputException("'" + key + "' must be a number, got " + n);
+        }
+        return n.asDouble();
+    }
+
+    private static boolean bool(JsonNode root, String key) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) {
+            return false;
+        }
+        if (!n.isBoolean()) {
+            throw new BadInputException("'" + key + "' must be true or false, got " + n);
+        }
+        return n.asBoolean();
+    }
+
+    /**
+     * {@code rope_scaling} with the keys its type requires, as Hugging Face's validation requires
+     * them ({@code factor}; llama3 also the two frequency factors and the original context).
+     */
+    private static RopeScaling ropeScaling(JsonNode n) {
         if (n.isMissingNode() || n.isNull()) {
             return null;
         }
+        if (!n.isObject()) {
+            throw new BadInputException("rope_scaling must be an object or null, got " + n);
+        }
         // HF renamed "type" to "rope_type"; either may appear.
-        String type = n.hasNonNull("rope_type") ? n.get("rope_type").asText() : n.path("type").asText("default");
+        JsonNode typeNode = n.hasNonNull("rope_type") ? n.get("rope_type") : n.get("type");
+        if (typeNode == null || !typeNode.isTextual()) {
+            throw new BadInputException("rope_scaling names no rope_type (or type): " + n);
+        }
+        String type = typeNode.asText();
         if (type.equals("default")) {
             return null;
         }
+        RopeScaling.checkType(type);
+        boolean llama3 = type.equals("llama3");
         return new RopeScaling(
                 type,
-                n.path("factor").asDouble(1.0),
-                n.path("low_freq_factor").asDouble(1.0),
-                n.path("high_freq_factor").asDouble(4.0),
-                n.path("original_max_position_embeddings").asInt(0));
+                scalingNumber(n, "factor", true),
+                scalingNumber(n, "low_freq_factor", llama3),
+                scalingNumber(n, "high_freq_factor", llama3),
+                llama3 ? (int) scalingNumber(n, "original_max_position_embeddings", true) : 0);
+    }
+
+    private static double scalingNumber(JsonNode scaling, String key, boolean required) {
+        JsonNode n = scaling.get(key);
+        if (n == null || n.isNull()) {
+            if (required) {
+                throw new BadInputException("rope_scaling is missing '" + key + "'");
+            }
+            return 0;
+        }
+        if (!n.isNumber()) {
+            throw new BadInputException("rope_scaling." + key + " must be a number, got " + n);
+        }
+        return n.asDouble();
     }
 
     /** Reads an id or a list of ids (HF allows both for {@code eos_token_id}). */

@@ -28,7 +28,8 @@ import java.util.Map;
  *   logits = lm_head(rmsnorm(h_L))
  *   rmsnorm(x) = w * x / sqrt(mean(x^2) + eps)
  *   rope(x)    = x * cos(p * f) + rotate_half(x) * sin(p * f),  rotate_half([x1, x2]) = [-x2, x1]
- *   attention  = softmax(q k^T / sqrt(head_dim) + mask) v   (grouped-query: head h reads kv head h / group)
+ *   attention  = softmax(q k^T / sqrt(head_dim) + mask) v   (grouped-query: head h reads kv head h / group;
+ *                sliding-window layers mask keys more than sliding_window - 1 positions back)
  * </pre>
  *
  * <p>Ownership: every array this class creates belongs to the manager of {@code inputIds} (DJL
@@ -54,6 +55,19 @@ public final class LlamaForward {
 
     public LlamaConfig config() {
         return config;
+    }
+
+    /**
+     * Refuses a token id the embedding has no row for: a tokenizer with more tokens than
+     * {@code config.json}'s {@code vocab_size}, where the native lookup would fail with no name.
+     */
+    public void checkTokenIds(int[] ids, String what) {
+        for (int id : ids) {
+            if (id < 0 || id >= config.vocabSize()) {
+                throw new BadInputException(what + ": token id " + id + " is outside the model's vocabulary of "
+                        + config.vocabSize() + " (config.json's vocab_size; its tokenizer has more tokens)");
+            }
+        }
     }
 
     /** Logits and the extended cache of one forward call. */
@@ -95,7 +109,9 @@ public final class LlamaForward {
         long time = idShape.get(1);
         long past = cache == null ? 0 : cache.length();
         long total = past + time;
-        if (total > config.maxPositionEmbeddings()) {
+        // with a mask, rows are left-padded to a common width and their real lengths are the caller's
+        // to bound (a batch's finished rows may run past the context; their outputs are dropped)
+        if (attentionMask == null && total > config.maxPositionEmbeddings()) {
             throw new BadInputException("sequence of " + total + " tokens exceeds max_position_embeddings "
                     + config.maxPositionEmbeddings());
         }
@@ -113,7 +129,10 @@ public final class LlamaForward {
         NDArray positions = positions(scope, attentionMask, past, time);
         NDList cosSin = rotaryCosSin(positions, dtype);
         // one new token with no padding may see every key: no mask needed
-        NDArray mask = attentionMask == null && time == 1 ? null : additiveMask(scope, attentionMask, batch, past, time);
+        NDArray mask = attentionMask == null && time == 1 ? null : additiveMask(scope, attentionMask, batch, past, time, 0);
+        int window = config.slidingWindow();
+        NDArray slidingMask = window == 0 || (attentionMask == null && time == 1 && total <= window) ? mask
+                : additiveMask(scope, attentionMask, batch, past, time, window);
 
         // one scale for every layer; TorchMemory keeps it alive for the backward pass
         NDArray scale = TorchMemory.scalar(scope, 1.0 / Math.sqrt(config.headDim()));
@@ -121,7 +140,8 @@ public final class LlamaForward {
         List<NDArray> values = new ArrayList<>();
         for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
             NDArray n = rmsNorm(h, param(params, LlamaLayout.layer(layer, "input_layernorm.weight")));
-            NDArray attn = attention(params, layer, n, cosSin, mask, scale, cache, keys, values);
+            NDArray attn = attention(params, layer, n, cosSin, config.slides(layer) ? slidingMask : mask, scale, cache,
+                    keys, values);
             h = h.add(attn);
             NDArray m = rmsNorm(h, param(params, LlamaLayout.layer(layer, "post_attention_layernorm.weight")));
             h = h.add(mlp(params, layer, m));
@@ -243,13 +263,20 @@ public final class LlamaForward {
 
     /**
      * Additive attention mask {@code [B, 1, 1, T, P + T]} (F32): 0 where query {@code P + t} may see
-     * key {@code s} (causal, and the key is not padding), {@link #MASKED} elsewhere.
+     * key {@code s} (causal, the key is not padding and, with a {@code window} > 0, is one of the
+     * query's last {@code window} positions, itself included, as Hugging Face's sliding window),
+     * {@link #MASKED} elsewhere. Padding is only on the left, so distances between real tokens are
+     * the same in the padded positions.
      */
-    private static NDArray additiveMask(NDManager scope, NDArray attentionMask, long batch, long past, long time) {
+    private static NDArray additiveMask(NDManager scope, NDArray attentionMask, long batch, long past, long time,
+            int window) {
         long total = past + time;
         NDArray keyPos = scope.arange(0, (int) total, 1, DataType.INT64).reshape(1, 1, total);
         NDArray queryPos = scope.arange((int) past, (int) total, 1, DataType.INT64).reshape(1, time, 1);
         NDArray allowed = keyPos.lte(queryPos); // [1, T, P + T]
+        if (window > 0) {
+            allowed = allowed.logicalAnd(keyPos.gt(queryPos.sub(window)));
+        }
         if (attentionMask != null) {
             allowed = allowed.logicalAnd(attentionMask.gt(0).reshape(batch, 1, total));
         }

@@ -63,9 +63,21 @@ public final class LlamaWeights {
         validate(config, source);
         Map<String, NDArray> params = new LinkedHashMap<>();
         for (Map.Entry<String, long[]> e : LlamaLayout.expectedShapes(config).entrySet()) {
-            params.put(e.getKey(), toArray(source.readFloats(e.getKey()), e.getValue(), manager, device, dtype));
+            float[] values = source.readFloats(e.getKey());
+            requireFinite(values, e.getKey(), source);
+            params.put(e.getKey(), toArray(values, e.getValue(), manager, device, dtype));
         }
         return params;
+    }
+
+    /** A NaN or infinite weight turns every logit it reaches into NaN: refused, naming where it is. */
+    private static void requireFinite(float[] values, String name, TensorSource source) {
+        for (int i = 0; i < values.length; i++) {
+            if (!Float.isFinite(values[i])) {
+                throw new BadInputException(source.location() + ": tensor '" + name + "' holds " + values[i]
+                        + " at element " + i + " (mergeval inspect --verify lists every such tensor)");
+            }
+        }
     }
 
     /**

@@ -45,6 +45,30 @@ class PerRowGenerationTest {
         }
     }
 
+    /**
+     * Near the end of the context (the toy model's is 512) a row's budget is its own: a shorter
+     * prompt may run past the point where a longer one stops, in the same batch.
+     */
+    @Test
+    void rowsNearTheContextEndGiveWhatTheyGiveAlone() {
+        List<int[]> ids = new ArrayList<>();
+        for (int length : new int[] {500, 508}) {
+            int[] p = new int[length];
+            java.util.Arrays.fill(p, 300);
+            p[0] = 1;
+            ids.add(p);
+        }
+        List<GenerationParams> settings = List.of(GenerationParams.greedy(11), GenerationParams.greedy(11));
+        long[] keys = {1, 2};
+        List<Completion> batched = model.generateIds(ids, keys, settings, null);
+        for (int i = 0; i < ids.size(); i++) {
+            Completion alone = model.generateIds(List.of(ids.get(i)), new long[] {keys[i]}, List.of(settings.get(i)), null)
+                    .get(0);
+            assertEquals(alone.outputIds(), batched.get(i).outputIds(), "row " + i);
+            assertTrue(ids.get(i).length + alone.outputIds().size() <= 512, "row " + i + " within the context");
+        }
+    }
+
     @Test
     void rowsWithTheirOwnSettingsGiveWhatTheyGiveAlone() {
         List<String> prompts = List.of("Once upon a time", "User: Tell me a story\nAssistant:", "Once upon a time, there was", "A cat sat");

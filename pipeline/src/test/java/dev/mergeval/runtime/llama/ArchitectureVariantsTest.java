@@ -57,7 +57,17 @@ class ArchitectureVariantsTest {
         biased.put("attention_bias", true);
         biased.put("mlp_bias", true);
         biased.put("tie_word_embeddings", false);
+        ObjectNode slidingMistral = TinyModels.llamaConfig();
+        slidingMistral.putArray("architectures").add("MistralForCausalLM");
+        slidingMistral.put("sliding_window", 5);
+        ObjectNode slidingQwen2 = TinyModels.llamaConfig();
+        slidingQwen2.putArray("architectures").add("Qwen2ForCausalLM");
+        slidingQwen2.put("use_sliding_window", true);
+        slidingQwen2.put("sliding_window", 4);
+        slidingQwen2.put("max_window_layers", 1);
         return Stream.of(
+                Arguments.of("mistral sliding window 5", slidingMistral, DType.F32, Long.MAX_VALUE),
+                Arguments.of("qwen2 sliding window 4 from layer 1", slidingQwen2, DType.F32, Long.MAX_VALUE),
                 Arguments.of("llama GQA 4:1, sharded F32", gqa4, DType.F32, 20_000L),
                 Arguments.of("llama3 rope scaling, head_dim 16", llama3, DType.F32, Long.MAX_VALUE),
                 Arguments.of("qwen2 q/k/v biases, untied, F16", qwen2, DType.F16, Long.MAX_VALUE),
@@ -92,6 +102,22 @@ class ArchitectureVariantsTest {
                 out = forward.forward(params, m.create(new int[] {tokens[p]}).reshape(1, 1), null, out.cache(), false);
                 assertClose(Arrays.copyOfRange(full, p * v, (p + 1) * v), out.logits().toFloatArray(),
                         name + " cached position " + p);
+            }
+            // a row left-padded by 6 next to the whole sequence sees what it sees alone
+            int pad = 6;
+            int[] batch = new int[2 * tokens.length];
+            long[] mask = new long[2 * tokens.length];
+            System.arraycopy(tokens, 0, batch, 0, tokens.length);
+            System.arraycopy(tokens, 0, batch, tokens.length + pad, tokens.length - pad);
+            Arrays.fill(mask, 0, tokens.length, 1);
+            Arrays.fill(mask, tokens.length + pad, 2 * tokens.length, 1);
+            float[] padded = forward.forward(params, m.create(batch).reshape(2, tokens.length),
+                    m.create(mask).reshape(2, tokens.length), null, true).logits().toFloatArray();
+            int rowTwo = tokens.length * v;
+            for (int p = 0; p < tokens.length - pad; p++) {
+                assertClose(Arrays.copyOfRange(full, p * v, (p + 1) * v),
+                        Arrays.copyOfRange(padded, rowTwo + (p + pad) * v, rowTwo + (p + pad + 1) * v),
+                        name + " left-padded position " + p);
             }
         }
     }

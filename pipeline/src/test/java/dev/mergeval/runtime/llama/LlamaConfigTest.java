@@ -59,4 +59,53 @@ class LlamaConfigTest {
         assertTrue(gqa.getMessage().contains("num_key_value_heads 2"), gqa.getMessage());
         assertThrows(BadInputException.class, () -> LlamaConfig.parse("not json", "c.json"));
     }
+
+    private static final String TINY = "\"vocab_size\": 10, \"hidden_size\": 8, \"intermediate_size\": 8,"
+            + " \"num_hidden_layers\": 3";
+
+    private static LlamaConfig parse(String architecture, String extra) {
+        String heads = extra.contains("num_attention_heads") ? "" : ", \"num_attention_heads\": 2";
+        return LlamaConfig.parse("{\"architectures\": [\"" + architecture + "\"], " + TINY + heads + ", " + extra + "}",
+                "m/config.json");
+    }
+
+    private static String refused(String architecture, String extra) {
+        return assertThrows(BadInputException.class, () -> parse(architecture, extra)).getMessage();
+    }
+
+    /** Mistral slides every layer where sliding_window is set; Qwen2 only when asked, from max_window_layers. */
+    @Test
+    void slidingWindowsAsHuggingFaceReadsThem() {
+        LlamaConfig mistral = parse("MistralForCausalLM", "\"sliding_window\": 4096");
+        assertTrue(mistral.slides(0) && mistral.slides(2));
+        assertEquals(4096, mistral.slidingWindow());
+        assertFalse(parse("MistralForCausalLM", "\"sliding_window\": null").slides(0));
+        assertFalse(parse("Qwen2ForCausalLM", "\"sliding_window\": 4, \"use_sliding_window\": false").slides(2));
+        LlamaConfig qwen2 = parse("Qwen2ForCausalLM",
+                "\"sliding_window\": 4, \"use_sliding_window\": true, \"max_window_layers\": 2");
+        assertFalse(qwen2.slides(1));
+        assertTrue(qwen2.slides(2));
+        assertFalse(parse("LlamaForCausalLM", "\"sliding_window\": 4").slides(0), "HF's Llama has no window");
+    }
+
+    /** What Hugging Face refuses, or would run differently, is refused naming the file and key, once. */
+    @Test
+    void settingsThisRuntimeWouldMisreadAreRefused() {
+        assertTrue(refused("LlamaForCausalLM", "\"hidden_act\": \"gelu\"").contains("hidden_act 'gelu'"));
+        assertEquals(3, parse("LlamaForCausalLM", "\"hidden_act\": \"swish\"").numHiddenLayers(), "swish is silu");
+        assertTrue(refused("LlamaForCausalLM", "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0}")
+                .contains("rope_scaling is missing 'low_freq_factor'"));
+        assertTrue(refused("LlamaForCausalLM", "\"rope_scaling\": {\"factor\": 2.0}").contains("no rope_type"));
+        assertTrue(refused("LlamaForCausalLM", "\"rope_scaling\": {\"type\": \"linear\"}")
+                .contains("missing 'factor'"));
+        assertTrue(refused("LlamaForCausalLM", "\"rope_theta\": \"abc\"").contains("'rope_theta' must be a number"));
+        assertTrue(refused("LlamaForCausalLM", "\"tie_word_embeddings\": \"yes\"").contains("tie_word_embeddings"));
+        assertTrue(refused("LlamaForCausalLM", "\"num_attention_heads\": 0").contains("num_attention_heads must be > 0"));
+        String missing = assertThrows(BadInputException.class, () -> LlamaConfig.parse(
+                "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 8, \"num_attention_heads\": 2}",
+                "m/config.json")).getMessage();
+        assertEquals("m/config.json: missing or non-integer key 'vocab_size'", missing);
+        assertEquals(2.0, parse("LlamaForCausalLM", "\"rope_scaling\": {\"type\": \"linear\", \"factor\": 2}")
+                .ropeScaling().factor());
+    }
 }

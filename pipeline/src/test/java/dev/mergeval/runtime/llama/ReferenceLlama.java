@@ -6,7 +6,8 @@ import java.util.Map;
 /**
  * An independent plain-Java Llama forward pass (llama3.java style: one sequence, explicit loops,
  * double accumulation), the oracle for {@link LlamaForward}. Follows Hugging Face's
- * {@code modeling_llama.py}: rotate_half RoPE, grouped-query attention, SwiGLU, RMSNorm.
+ * {@code modeling_llama.py}: rotate_half RoPE, grouped-query attention, SwiGLU, RMSNorm, and
+ * {@code modeling_mistral.py}'s sliding window (a query sees its last {@code sliding_window} keys).
  */
 final class ReferenceLlama {
 
@@ -44,12 +45,13 @@ final class ReferenceLlama {
                 v[p] = linear(n, pre + "self_attn.v_proj", c.qkvBias());
             }
             for (int p = 0; p < t; p++) {
+                int first = c.slides(l) ? Math.max(0, p - c.slidingWindow() + 1) : 0;
                 float[] att = new float[heads * hd];
                 for (int h = 0; h < heads; h++) {
                     int kvh = h / c.groupSize();
                     double[] score = new double[p + 1];
                     double max = Double.NEGATIVE_INFINITY;
-                    for (int s = 0; s <= p; s++) {
+                    for (int s = first; s <= p; s++) {
                         double dot = 0;
                         for (int i = 0; i < hd; i++) {
                             dot += q[p][h * hd + i] * k[s][kvh * hd + i];
@@ -58,13 +60,13 @@ final class ReferenceLlama {
                         max = Math.max(max, score[s]);
                     }
                     double sum = 0;
-                    for (int s = 0; s <= p; s++) {
+                    for (int s = first; s <= p; s++) {
                         score[s] = Math.exp(score[s] - max);
                         sum += score[s];
                     }
                     for (int i = 0; i < hd; i++) {
                         double acc = 0;
-                        for (int s = 0; s <= p; s++) {
+                        for (int s = first; s <= p; s++) {
                             acc += score[s] / sum * v[s][kvh * hd + i];
                         }
                         att[h * hd + i] = (float) acc;
