@@ -120,7 +120,8 @@ public final class ConsoleLogging {
         b.setStatusLevel(Level.ERROR);
         b.add(b.newAppender("file", "File").addAttribute("fileName", file.toString()).addAttribute("append", true)
                 .add(layout(b, FILE_PATTERN)));
-        b.add(b.newAppender("console", "Console").addAttribute("target", "SYSTEM_ERR")
+        // follow: writes go to System.err as it is then, which a run ending on a signal redirects
+        b.add(b.newAppender("console", "Console").addAttribute("target", "SYSTEM_ERR").addAttribute("follow", true)
                 .add(layout(b, CONSOLE_PATTERN))
                 .add(b.newFilter("RegexFilter", Filter.Result.DENY, Filter.Result.NEUTRAL)
                         .addAttribute("regex", HOSTNAME_WARNINGS)));

@@ -1,6 +1,11 @@
 package dev.mergeval.jobs.cli;
 
 import dev.mergeval.common.Progress;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -15,14 +20,35 @@ import me.tongfei.progressbar.ProgressBarStyle;
 final class ConsoleProgress implements Progress {
 
     private static final int DEFAULT_WIDTH = 80;
+    /** The bars on the console now, which a run ending on a signal closes before it says so. */
+    private static final Set<ProgressBar> OPEN = ConcurrentHashMap.newKeySet();
+
+    /** System.err as it is at each write: a run ending on a signal sends it to the log file. */
+    private static final PrintStream STDERR = new PrintStream(new OutputStream() {
+        @Override
+        public void write(int b) {
+            System.err.write(b);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            System.err.write(b, off, len);
+        }
+
+        @Override
+        public void flush() {
+            System.err.flush();
+        }
+    }, true, StandardCharsets.UTF_8);
 
     private ProgressBar bar;
 
     @Override
     public synchronized void start(String task, long total) {
         bar = new ProgressBarBuilder().setTaskName(task).setInitialMax(total)
-                .setStyle(ProgressBarStyle.ASCII).setConsumer(new ConsoleProgressBarConsumer(System.err, width()))
+                .setStyle(ProgressBarStyle.ASCII).setConsumer(new ConsoleProgressBarConsumer(STDERR, width()))
                 .setUpdateIntervalMillis(500).build();
+        OPEN.add(bar);
     }
 
     @Override
@@ -42,9 +68,16 @@ final class ConsoleProgress implements Progress {
     @Override
     public synchronized void finish() {
         if (bar != null) {
+            OPEN.remove(bar);
             bar.close();
             bar = null;
         }
+    }
+
+    /** Stops every bar's updates, each ending its line as it stands. */
+    static void closeAll() {
+        OPEN.forEach(ProgressBar::close);
+        OPEN.clear();
     }
 
     /** One less than the terminal's columns, so the bar never fills the last column and wraps. */

@@ -5,11 +5,16 @@ import dev.mergeval.common.BadInputException;
 import dev.mergeval.jobs.ConsoleLogging;
 import dev.mergeval.jobs.SparkSessions;
 import dev.mergeval.provenance.Environment;
+import java.io.FileOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -59,14 +64,44 @@ public final class MergevalCli {
 
     /** Set once the JVM is ending on a signal (SIGINT, SIGTERM): the failures that follow are its doing. */
     private static volatile boolean stopping;
+    /** Set when the command has returned: a JVM ending after that is no signal's doing. */
+    private static volatile boolean finished;
+    private static final AtomicBoolean STOP_REPORTED = new AtomicBoolean();
+    private static final String STOPPED = "mergeval: stopped by a signal before it finished; no output was published";
 
     public static void main(String[] args) {
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> stopping = true, "mergeval-stopping"));
+        Runtime.getRuntime().addShutdownHook(new Thread(MergevalCli::endingOnASignal, "mergeval-stopping"));
         int code = run(args);
+        finished = true;
         if (code == EXIT_OK) {
             markClassArchive();
         }
         System.exit(code);
+    }
+
+    /**
+     * The JVM is ending before the command returned, so on a signal: says so once, then sends what
+     * the dying threads print (Spark's and Scala's pools rejecting their work, with stack traces)
+     * to the log file instead of the console, which ends with that one line.
+     */
+    private static void endingOnASignal() {
+        stopping = true;
+        if (finished || !STOP_REPORTED.compareAndSet(false, true)) {
+            return;
+        }
+        ConsoleProgress.closeAll();
+        System.err.println(STOPPED);
+        System.err.flush();
+        PrintStream rest = new PrintStream(OutputStream.nullOutputStream());
+        Path log = ConsoleLogging.file();
+        if (log != null) {
+            try {
+                rest = new PrintStream(new FileOutputStream(log.toFile(), true), true, StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                // the console stays quiet all the same
+            }
+        }
+        System.setErr(rest);
     }
 
     /**
@@ -173,7 +208,9 @@ public final class MergevalCli {
         }
         if (stopping) {
             // Spark's and the pools' own shutdown fails the work in flight; that is no internal error.
-            cmd.getErr().println("mergeval: stopped by a signal before it finished; no output was published");
+            if (STOP_REPORTED.compareAndSet(false, true)) {
+                cmd.getErr().println(STOPPED);
+            }
             return EXIT_INTERNAL;
         }
         cmd.getErr().println("mergeval: internal error: " + ex);
