@@ -67,17 +67,17 @@ public final class EvalOutputs {
     }
 
     /** Writes {@code metrics.json} and {@code metrics.csv} into {@code dir}; {@code info} goes into the JSON header. */
-    public static void writeMetrics(Path dir, List<MetricRow> rows, Map<String, String> info) {
+    public static void writeMetrics(Path dir, List<MetricRow> rows, Map<String, ?> info) {
         writeMetrics(HadoopFs.local(), HadoopFs.of(dir), rows, info);
     }
 
     /** {@link #writeMetrics(Path, List, Map)} on any Hadoop filesystem. */
     public static void writeMetrics(FileSystem fs, org.apache.hadoop.fs.Path dir, List<MetricRow> rows,
-            Map<String, String> info) {
+            Map<String, ?> info) {
         try {
             ObjectNode root = JSON.createObjectNode();
             root.put("mergeval_version", Environment.buildVersion());
-            info.forEach(root::put);
+            info.forEach((key, value) -> root.set(key, JSON.valueToTree(value)));
             ArrayNode arr = root.putArray("metrics");
             StringBuilder csv = new StringBuilder(CSV_HEADER).append('\n');
             for (MetricRow r : rows) {

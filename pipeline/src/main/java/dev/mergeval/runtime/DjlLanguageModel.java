@@ -90,6 +90,10 @@ public final class DjlLanguageModel implements LanguageModel {
         List<int[]> ids = prompts.stream().map(tokenizer::encode).toList();
         int positions = forward.config().maxPositionEmbeddings();
         for (int i = 0; i < ids.size(); i++) {
+            if (ids.get(i).length == 0) {
+                throw new BadInputException("prompt " + i + " of " + id + " encodes to no tokens (an empty text, and"
+                        + " the tokenizer adds no BOS)");
+            }
             // A prompt that fills the context gets no token: an empty completion a judge would score.
             if (ids.get(i).length >= positions && params.maxNewTokens() > 0) {
                 String text = prompts.get(i);

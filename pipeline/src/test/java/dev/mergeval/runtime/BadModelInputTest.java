@@ -151,4 +151,18 @@ class BadModelInputTest {
                     () -> model.logLikelihood(List.of(new LogLikelihoodRequest("w5", " w81"))));
         }
     }
+
+    @Test
+    void anEmptyPromptWithoutBosIsRefusedByIndex() throws Exception {
+        Path dir = TinyModels.write(tmp.resolve("nobos"), TinyModels.llamaConfig(), DType.F32, 1, Long.MAX_VALUE);
+        Path config = dir.resolve("tokenizer_config.json");
+        Files.writeString(config, Files.readString(config).replace("\"add_bos_token\" : true", "\"add_bos_token\" : false"));
+        try (LanguageModel model = ModelSources.load(new ModelSource.Directory(dir.toString()), new Configuration(),
+                RuntimeOptions.cpu())) {
+            BadInputException e = assertThrows(BadInputException.class,
+                    () -> model.generate(List.of("w5", ""), GenerationParams.greedy(1)));
+            assertTrue(e.getMessage().startsWith("prompt 1 of ") && e.getMessage().contains("encodes to no tokens"),
+                    e.getMessage());
+        }
+    }
 }

@@ -194,16 +194,16 @@ public final class EvalJob {
                     .thenComparingInt(r -> r.getInt(2)));
             List<PromptRecord> records = ordered.stream().map(RecordRows::toRecord).toList();
             EvalOutputs.writeJsonLines(fs, new org.apache.hadoop.fs.Path(dir, EvalOutputs.RECORDS), records);
-            Map<String, String> info = new LinkedHashMap<>();
+            Map<String, Object> info = new LinkedHashMap<>();
             info.put("suite", config.suitePath());
-            info.put("models", String.join(",", config.models().stream().map(ModelSource::text).toList()));
+            info.put("models", config.models().stream().map(ModelSource::text).toList());
             info.put("spark_master", spark.sparkContext().master());
-            info.put("limit", Integer.toString(config.limit()));
+            info.put("limit", config.limit() > 0 ? config.limit() : null);
             long failures = records.stream().filter(r -> r.judgeOutput() != null
                     && (r.judgeOutput().startsWith(TaskRunner.ENGINE_ERROR)
                     || r.judgeOutput().startsWith("judge " + TaskRunner.ENGINE_ERROR))).count();
             if (failures > 0) {
-                info.put("engine_failed_records", Long.toString(failures));
+                info.put("engine_failed_records", failures);
             }
             EvalOutputs.writeMetrics(fs, dir, metrics, info);
             return new Summary(units.size(), records.size(), metrics, loads.value(), loadNanos.value() / 1e9,

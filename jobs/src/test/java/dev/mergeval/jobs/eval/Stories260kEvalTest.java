@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.mergeval.eval.EvalOutputs;
 import dev.mergeval.eval.EvalSuite;
 import dev.mergeval.eval.LocalEvaluation;
@@ -103,6 +104,10 @@ class Stories260kEvalTest {
                 "--master", "local[2]", "--slice-size", "2");
         assertEquals(0, rc);
         assertSameAsLocal(out);
+        JsonNode metrics = EvalOutputs.JSON.readTree(out.resolve("metrics.json").toFile());
+        assertEquals(List.of(model), EvalOutputs.JSON.convertValue(metrics.get("models"), List.class),
+                "models a list, so a path with a comma is one model");
+        assertTrue(metrics.get("limit").isNull(), "no --limit: " + metrics.get("limit"));
     }
 
     @Test
