@@ -19,7 +19,8 @@ import java.util.Map;
 /**
  * A Hugging Face chat template ({@code chat_template} of {@code tokenizer_config.json}) rendered
  * with Jinjava under Hugging Face's conventions ({@code apply_chat_template}): Jinja's
- * {@code trim_blocks} and {@code lstrip_blocks}, the variables {@code messages} (list of
+ * {@code trim_blocks} and {@code lstrip_blocks} (comments included since Jinjava 2.7.4), {@code break}
+ * and {@code continue}, the variables {@code messages} (list of
  * {@code {role, content}}), {@code add_generation_prompt}, {@code bos_token}, {@code eos_token}
  * and the tokenizer config's other special tokens, and a {@code raise_exception(message)} function
  * that fails the rendering (e.g. a system prompt given to a template that refuses one).

@@ -13,10 +13,13 @@ import dev.mergeval.runtime.ChatMessage;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /** Renders the public Llama-3, Qwen2/ChatML, Mistral and Gemma templates to their known strings. */
 class ChatTemplateTest {
@@ -67,5 +70,32 @@ class ChatTemplateTest {
                 "{\"chat_template\": \"{% for m in messages %}[{{ m.content }}]{% endfor %}\"}");
         String text = "say {{ 7 * 7 }} and {% raw %}x{% endraw %}";
         assertEquals("[" + text + "]", ChatTemplate.fromTokenizerConfig(config).render(List.of(ChatMessage.user(text)), false));
+    }
+
+    /** Renderings of Python's jinja2 under HF's environment (trim_blocks, lstrip_blocks, loopcontrols). */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', quoteCharacter = '"', value = {
+        // A comment alone on its line leaves no blank line: lstrip_blocks and trim_blocks apply to it as to a tag.
+        "A\\n  {# a note #}\\nB                      | A\\nB",
+        "A\\n{# c #}\\nB                              | A\\nB",
+        "A\\n\t {# two\\n lines #}\\n\\nB             | A\\n\\nB",
+        "A\\n{#- c #}\\nB                             | AB",
+        "{{ '{#' }}\\n  {# c #}\\nB                   | {#\\nB",
+        "A\\n  {{ 'x' }}\\nB                          | A\\n  x\\nB",
+        "{% for m in messages %}{% if loop.first %}{% continue %}{% endif %}{{ m.role }}{% endfor %} | assistant",
+        "{% for m in messages %}{{ m.role }}{% break %}{% endfor %} | user",
+    })
+    void whitespaceAndLoopControlsAsJinja2(String template, String expected) {
+        assertEquals(unescape(expected), render(unescape(template)));
+    }
+
+    private static String render(String template) {
+        return new ChatTemplate(template, Map.of()).render(
+                List.of(ChatMessage.user("hi"), ChatMessage.assistant("ok")), false);
+    }
+
+    /** CSV values spell a newline as a backslash and n. */
+    private static String unescape(String s) {
+        return s.replace("\\n", "\n");
     }
 }
