@@ -310,7 +310,8 @@ public final class OpenAiLanguageModel implements LanguageModel {
                 Path config = dir.resolve("tokenizer_config.json");
                 try {
                     return new Rendering(true, Files.isRegularFile(config)
-                            ? ChatTemplate.fromTokenizerConfig(Mappers.JSON.readTree(config.toFile())) : null);
+                            ? ChatTemplate.fromTokenizerConfig(
+                                    Mappers.JSON.readTree(config.toFile()), config.toString()) : null);
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }

@@ -124,7 +124,8 @@ public final class LanguageModels {
         try {
             ChatTemplate template = null;
             if (dir.exists("tokenizer_config.json")) {
-                template = ChatTemplate.fromTokenizerConfig(json(dir, "tokenizer_config.json"));
+                template = ChatTemplate.fromTokenizerConfig(
+                        json(dir, "tokenizer_config.json"), dir.resolve("tokenizer_config.json"));
             }
             GenerationDefaults defaults = GenerationDefaults.load(dir, config, tokenizer.eosId());
             NDManager manager = manager(options);

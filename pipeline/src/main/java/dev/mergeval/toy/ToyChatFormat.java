@@ -31,7 +31,8 @@ final class ToyChatFormat {
      * thousands of prompts are formatted); the template inserts the content verbatim.
      */
     public ToyChatFormat() {
-        this.template = new ChatTemplate(CHAT_TEMPLATE, Map.of("bos_token", "<s>", "eos_token", "</s>"));
+        this.template = new ChatTemplate(
+                "ToyChatFormat.CHAT_TEMPLATE", CHAT_TEMPLATE, Map.of("bos_token", "<s>", "eos_token", "</s>"));
         String rendered = template.render(List.of(ChatMessage.user(SLOT)), true);
         int at = rendered.indexOf(SLOT);
         this.before = rendered.substring(0, at);

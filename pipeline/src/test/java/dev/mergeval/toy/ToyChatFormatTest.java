@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 class ToyChatFormatTest {
 
     private final ChatTemplate template =
-            new ChatTemplate(ToyChatFormat.CHAT_TEMPLATE, Map.of("bos_token", "<s>", "eos_token", "</s>"));
+            new ChatTemplate("toy", ToyChatFormat.CHAT_TEMPLATE, Map.of("bos_token", "<s>", "eos_token", "</s>"));
 
     @Test
     void promptIsTheTemplateRendering() {

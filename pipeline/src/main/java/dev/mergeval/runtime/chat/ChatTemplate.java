@@ -4,8 +4,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
 import com.hubspot.jinjava.LegacyOverrides;
+import com.hubspot.jinjava.interpret.Context;
+import com.hubspot.jinjava.interpret.JinjavaInterpreter;
+import com.hubspot.jinjava.interpret.JinjavaInterpreterFactory;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
+import com.hubspot.jinjava.lib.exptest.ExpTest;
+import com.hubspot.jinjava.lib.filter.Filter;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.runtime.ChatMessage;
@@ -23,25 +28,31 @@ import java.util.Map;
  * and {@code continue}, the variables {@code messages} (list of
  * {@code {role, content}}), {@code add_generation_prompt}, {@code bos_token}, {@code eos_token}
  * and the tokenizer config's other special tokens, and a {@code raise_exception(message)} function
- * that fails the rendering (e.g. a system prompt given to a template that refuses one).
+ * that fails the rendering (e.g. a system prompt given to a template that refuses one). A filter or
+ * test Jinjava lacks fails the rendering as in jinja2, and so does any other error Jinjava counts as
+ * fatal (unknown function or tag, syntax error); its warnings do not.
  */
 public final class ChatTemplate {
 
     private static final Jinjava JINJAVA = newEngine();
 
+    private final String source;
     private final String template;
     private final Map<String, Object> specialTokens;
 
-    public ChatTemplate(String template, Map<String, String> specialTokens) {
+    /** {@code source} names where the template comes from (a file) in error messages. */
+    public ChatTemplate(String source, String template, Map<String, String> specialTokens) {
+        this.source = source;
         this.template = template;
         this.specialTokens = new HashMap<>(specialTokens);
     }
 
     /**
      * The template of a parsed {@code tokenizer_config.json}, or null when it has none. A list of
-     * named templates (newer configs) yields the one named {@code default}.
+     * named templates (newer configs) yields the one named {@code default}. {@code source} names the
+     * file in error messages.
      */
-    public static ChatTemplate fromTokenizerConfig(JsonNode config) {
+    public static ChatTemplate fromTokenizerConfig(JsonNode config, String source) {
         JsonNode t = config.path("chat_template");
         String text = null;
         if (t.isTextual()) {
@@ -67,14 +78,17 @@ public final class ChatTemplate {
                 }
             }
         }
-        return new ChatTemplate(text, tokens);
+        return new ChatTemplate(source, text, tokens);
     }
 
     public String template() {
         return template;
     }
 
-    /** Renders a conversation; a template error or {@code raise_exception} is a {@link BadInputException}. */
+    /**
+     * Renders a conversation; a fatal template error or {@code raise_exception} is a
+     * {@link BadInputException} naming the source.
+     */
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
         List<Map<String, Object>> msgs = new ArrayList<>();
         for (ChatMessage m : messages) {
@@ -91,7 +105,7 @@ public final class ChatTemplate {
         RenderResult result = JINJAVA.renderForResult(template, bindings);
         for (TemplateError error : result.getErrors()) {
             if (error.getSeverity() == TemplateError.ErrorType.FATAL) {
-                throw new BadInputException("chat template: " + rootMessage(error));
+                throw new BadInputException(source + ": chat template: " + rootMessage(error));
             }
         }
         return result.getOutput();
@@ -99,22 +113,55 @@ public final class ChatTemplate {
 
     /** Called by templates as {@code raise_exception('...')}. */
     public static String raiseException(String message) {
-        throw new TemplateRaisedException(message);
+        throw new TemplateFailure(message);
     }
 
+    /** Our own failure's message as it was thrown; else Jinjava's first line, with the template line. */
     private static String rootMessage(TemplateError error) {
         for (Throwable c = error.getException(); c != null; c = c.getCause()) {
-            if (c instanceof TemplateRaisedException raised) {
-                return raised.getMessage();
+            if (c instanceof TemplateFailure failure) {
+                return failure.getMessage();
             }
         }
-        return error.getMessage();
+        String message = error.getMessage().lines().findFirst().orElse("");
+        return error.getLineno() > 0 ? "line " + error.getLineno() + ": " + message : message;
     }
 
-    /** The exception {@code raise_exception} throws through Jinjava. */
-    static final class TemplateRaisedException extends RuntimeException {
-        TemplateRaisedException(String message) {
+    /**
+     * A failure the template causes, thrown through Jinjava (which records it as a fatal error) and
+     * reported with its own message.
+     */
+    static final class TemplateFailure extends RuntimeException {
+        TemplateFailure(String message) {
             super(message);
+        }
+    }
+
+    /**
+     * The scope of a rendering. Jinjava renders a filter or test it lacks as empty (no error at
+     * all, so a misspelt or unsupported filter would silently change the prompt); jinja2 fails.
+     */
+    private static final class StrictContext extends Context {
+        StrictContext(Context parent) {
+            super(parent);
+        }
+
+        @Override
+        public Filter getFilter(String name) {
+            Filter filter = super.getFilter(name);
+            if (filter == null) {
+                throw new TemplateFailure("No filter named '" + name + "'.");
+            }
+            return filter;
+        }
+
+        @Override
+        public ExpTest getExpTest(String name) {
+            ExpTest test = super.getExpTest(name);
+            if (test == null) {
+                throw new TemplateFailure("No test named '" + name + "'.");
+            }
+            return test;
         }
     }
 
@@ -132,6 +179,13 @@ public final class ChatTemplate {
                 .withTrimBlocks(true)
                 .withLstripBlocks(true)
                 .withLegacyOverrides(python)
+                // Each rendering gets its scope through this factory, so every scope descends from a StrictContext.
+                .withInterperterFactory(new JinjavaInterpreterFactory() {
+                    @Override
+                    public JinjavaInterpreter newInstance(Jinjava jinjava, Context context, JinjavaConfig config) {
+                        return super.newInstance(jinjava, new StrictContext(context), config);
+                    }
+                })
                 .build();
         Jinjava jinjava = new Jinjava(config);
         jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition(

@@ -68,7 +68,7 @@ class ChatTemplateMergeTest {
                 + "[|assistant|]",
     })
     void eachNamedTemplateRendersItsFormat(String name, String expected) {
-        ChatTemplate template = new ChatTemplate(named(name), Map.of("bos_token", "<s>", "eos_token", "</s>"));
+        ChatTemplate template = new ChatTemplate(name, named(name), Map.of("bos_token", "<s>", "eos_token", "</s>"));
         assertEquals(expected.replace("\\n", "\n"), template.render(CHAT, true), name);
     }
 

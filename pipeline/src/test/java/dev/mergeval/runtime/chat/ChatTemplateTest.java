@@ -35,7 +35,8 @@ class ChatTemplateTest {
         List<DynamicTest> tests = new ArrayList<>();
         for (JsonNode c : cases()) {
             tests.add(DynamicTest.dynamicTest(c.get("name").asText(), () -> {
-                ChatTemplate template = ChatTemplate.fromTokenizerConfig(c.get("tokenizer_config"));
+                ChatTemplate template =
+                        ChatTemplate.fromTokenizerConfig(c.get("tokenizer_config"), "tokenizer_config.json");
                 assertNotNull(template);
                 List<ChatMessage> messages = new ArrayList<>();
                 c.get("messages").forEach(m -> messages.add(new ChatMessage(m.get("role").asText(), m.get("content").asText())));
@@ -53,7 +54,7 @@ class ChatTemplateTest {
 
     @Test
     void configWithoutTemplateHasNone() throws Exception {
-        assertNull(ChatTemplate.fromTokenizerConfig(new ObjectMapper().readTree("{\"bos_token\": \"<s>\"}")));
+        assertNull(ChatTemplate.fromTokenizerConfig(new ObjectMapper().readTree("{\"bos_token\": \"<s>\"}"), "t"));
     }
 
     @Test
@@ -61,7 +62,7 @@ class ChatTemplateTest {
         JsonNode config = new ObjectMapper().readTree(
                 "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"T\"},"
                         + " {\"name\": \"default\", \"template\": \"{{ messages[0].content }}!\"}]}");
-        assertEquals("hi!", ChatTemplate.fromTokenizerConfig(config).render(List.of(ChatMessage.user("hi")), true));
+        assertEquals("hi!", ChatTemplate.fromTokenizerConfig(config, "t").render(List.of(ChatMessage.user("hi")), true));
     }
 
     @Test
@@ -69,7 +70,7 @@ class ChatTemplateTest {
         JsonNode config = new ObjectMapper().readTree(
                 "{\"chat_template\": \"{% for m in messages %}[{{ m.content }}]{% endfor %}\"}");
         String text = "say {{ 7 * 7 }} and {% raw %}x{% endraw %}";
-        assertEquals("[" + text + "]", ChatTemplate.fromTokenizerConfig(config).render(List.of(ChatMessage.user(text)), false));
+        assertEquals("[" + text + "]", ChatTemplate.fromTokenizerConfig(config, "t").render(List.of(ChatMessage.user(text)), false));
     }
 
     /** Renderings of Python's jinja2 under HF's environment (trim_blocks, lstrip_blocks, loopcontrols). */
@@ -89,8 +90,27 @@ class ChatTemplateTest {
         assertEquals(unescape(expected), render(unescape(template)));
     }
 
+    /**
+     * What Jinjava lacks fails as in jinja2 (Jinjava alone renders an unknown filter or test as
+     * empty), with the template's source named once, on one line.
+     */
+    @ParameterizedTest
+    @CsvSource(delimiterString = "=>", quoteCharacter = '"', value = {
+        "[{{ messages[0].content | nosuchfilter }}]           => No filter named 'nosuchfilter'.",
+        "{% for k, v in {'a': 1} | items %}{{ k }}{% endfor %} => No filter named 'items'.",
+        "{{ messages | map('nosuchfilter') | list }}           => No filter named 'nosuchfilter'.",
+        "{% if messages[0] is nosuchtest %}x{% endif %}        => No test named 'nosuchtest'.",
+        "{{ messages | selectattr('role', 'nosuchtest') | list }} => No test named 'nosuchtest'.",
+        "\\n{{ nosuchfunction('x') }}                        => line 2: Could not resolve function 'nosuchfunction'",
+        "{% nosuchtag %}                                       => line 1: Syntax error in '{% nosuchtag %}': Unknown tag: nosuchtag",
+    })
+    void whatJinjavaLacksFailsTheRendering(String template, String message) {
+        BadInputException e = assertThrows(BadInputException.class, () -> render(unescape(template)));
+        assertEquals("t: chat template: " + message, e.getMessage());
+    }
+
     private static String render(String template) {
-        return new ChatTemplate(template, Map.of()).render(
+        return new ChatTemplate("t", template, Map.of()).render(
                 List.of(ChatMessage.user("hi"), ChatMessage.assistant("ok")), false);
     }
 
