@@ -28,7 +28,8 @@ import java.util.Map;
  * and {@code continue}, the variables {@code messages} (list of
  * {@code {role, content}}), {@code add_generation_prompt}, {@code bos_token}, {@code eos_token}
  * and the tokenizer config's other special tokens, and a {@code raise_exception(message)} function
- * that fails the rendering (e.g. a system prompt given to a template that refuses one). A filter or
+ * that fails the rendering (e.g. a system prompt given to a template that refuses one), and HF's
+ * {@code tojson} ({@link ToJsonFilter}). A filter or
  * test Jinjava lacks fails the rendering as in jinja2, and so does any other error Jinjava counts as
  * fatal (unknown function or tag, syntax error); its warnings do not.
  */
@@ -190,6 +191,7 @@ public final class ChatTemplate {
         Jinjava jinjava = new Jinjava(config);
         jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition(
                 "", "raise_exception", ChatTemplate.class, "raiseException", String.class));
+        jinjava.getGlobalContext().registerFilter(new ToJsonFilter());
         return jinjava;
     }
 }

@@ -109,9 +109,31 @@ class ChatTemplateTest {
         assertEquals("t: chat template: " + message, e.getMessage());
     }
 
+    /** HF's tojson is json.dumps(x, ensure_ascii=False, ...); the expected strings are Python's. */
+    @Test
+    void tojsonAsPythonJsonDumps() {
+        String x = "{% set x = {'role': messages[0].role, 'n': [1, 2.0, none, true]} %}";
+        assertEquals("{\"role\": \"user\", \"n\": [1, 2.0, null, true]}", render(x + "{{ x | tojson }}"));
+        assertEquals("{\n  \"role\": \"user\",\n  \"n\": [\n    1,\n    2.0,\n    null,\n    true\n  ]\n}",
+                render(x + "{{ x | tojson(indent=2) }}"));
+        assertEquals("{\"n\":[1,2.0,null,true],\"role\":\"user\"}",
+                render(x + "{{ x | tojson(separators=(',', ':'), sort_keys=true) }}"));
+        assertEquals("[\n 0.5,\n 1e+16,\n 1000000000000000.0,\n 0.0001,\n 1e-05,\n 3.5,\n {},\n []\n]",
+                render("{{ [0.5, 1e16, 1e15, 0.0001, 0.00001, 7 / 2, {}, []] | tojson(indent=1) }}"));
+        String text = "q\"\\\n\r\t\b\f\u0001\u00e9\uD83D\uDE00\u007f";
+        assertEquals("\"q\\\"\\\\\\n\\r\\t\\b\\f\\u0001\u00e9\uD83D\uDE00\u007f\"",
+                render("{{ messages[0].content | tojson }}", text));
+        assertEquals("\"\\u00e9\\ud83d\\ude00\\u007f\"",
+                render("{{ messages[0].content | tojson(ensure_ascii=true) }}", "\u00e9\uD83D\uDE00\u007f"));
+    }
+
     private static String render(String template) {
+        return render(template, "hi");
+    }
+
+    private static String render(String template, String userText) {
         return new ChatTemplate("t", template, Map.of()).render(
-                List.of(ChatMessage.user("hi"), ChatMessage.assistant("ok")), false);
+                List.of(ChatMessage.user(userText), ChatMessage.assistant("ok")), false);
     }
 
     /** CSV values spell a newline as a backslash and n. */
