@@ -30,7 +30,7 @@ import java.util.TreeMap;
  *
  * @param parameters parameter name to the values to cross, names sorted; numbers as doubles
  * @param finetuned  the fine-tunes (as listed in the spec's {@code finetuned}) this entry applies
- *                   to; empty for all
+ *                   to; null for all (an empty list would restrict it to none, so it is refused)
  */
 public record MethodGrid(@JsonProperty("method") String method, @JsonProperty("ratios") Ratios ratios,
                          @JsonProperty("parameters") Map<String, List<Object>> parameters,
@@ -50,7 +50,11 @@ public record MethodGrid(@JsonProperty("method") String method, @JsonProperty("r
                     + " ratio; sweep its knob (" + String.join(" or ", RatioMapping.knobs(method))
                     + ") by listing values under parameters");
         }
-        finetuned = finetuned == null ? List.of() : List.copyOf(finetuned);
+        if (finetuned != null && finetuned.isEmpty()) {
+            throw new BadInputException("finetuned: must list at least one of the spec's finetuned models"
+                    + " (leave the key out for all of them)");
+        }
+        finetuned = finetuned == null ? null : List.copyOf(finetuned);
         Map<String, List<Object>> norm = new TreeMap<>();
         if (parameters != null) {
             for (Map.Entry<String, List<Object>> e : parameters.entrySet()) {
@@ -87,11 +91,11 @@ public record MethodGrid(@JsonProperty("method") String method, @JsonProperty("r
     }
 
     public MethodGrid(String method, Ratios ratios) {
-        this(method, ratios, Map.of(), List.of());
+        this(method, ratios, Map.of(), null);
     }
 
     public MethodGrid(String method, Ratios ratios, Map<String, List<Object>> parameters) {
-        this(method, ratios, parameters, List.of());
+        this(method, ratios, parameters, null);
     }
 
     /** The ratios to evaluate; one null "ratio" for a post-hoc method, which has none. */
@@ -109,7 +113,7 @@ public record MethodGrid(@JsonProperty("method") String method, @JsonProperty("r
 
     /** Whether this entry applies to fine-tune {@code ft}. */
     public boolean appliesTo(String ft) {
-        return finetuned.isEmpty() || finetuned.contains(ft);
+        return finetuned == null || finetuned.contains(ft);
     }
 
     /**

@@ -121,7 +121,7 @@ public record SweepSpec(@JsonProperty("name") String name,
             if (grid.get(i) == null) {
                 throw new BadInputException("grid[" + i + "]: empty entry");
             }
-            List<String> only = grid.get(i).finetuned();
+            List<String> only = grid.get(i).finetuned() == null ? List.of() : grid.get(i).finetuned();
             for (int j = 0; j < only.size(); j++) {
                 if (!finetuned.contains(only.get(j))) {
                     throw new BadInputException("grid[" + i + "].finetuned[" + j + "]: '" + only.get(j)

@@ -259,6 +259,10 @@ class SweepSpecTest {
                 error(with("finetuned: models/finetuned", "finetuned: [models/finetuned, models/finetuned]")));
         assertEquals("spec.yaml: finetuned[0]: 'base+' must be BASE+ADAPTER with both parts",
                 error(with("finetuned: models/finetuned", "finetuned: base+")));
+        // An empty restriction is refused like ratios: [], not read as "every fine-tune".
+        assertEquals("spec.yaml: grid[4].finetuned: must list at least one of the spec's finetuned models"
+                + " (leave the key out for all of them)",
+                error(with("ratios: [0.4]", "ratios: [0.4]\n    finetuned: []")));
         assertEquals("spec.yaml: select.tolerance: must be in [0, 1] (an absolute difference of rates), got 5.0",
                 error(SPEC + "select: {tolerance: 5}\n"));
         assertTrue(error(SPEC + "select: {rule: best}\n").startsWith("spec.yaml: select.rule: unknown rule 'best'"));

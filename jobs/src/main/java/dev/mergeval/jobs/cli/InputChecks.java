@@ -179,7 +179,7 @@ final class InputChecks {
                 }
             }
             grid.add(new MethodGrid(g.method(), g.ratios(), params,
-                    g.finetuned().stream().map(f -> modelSource(base, f)).toList()));
+                    g.finetuned() == null ? null : g.finetuned().stream().map(f -> modelSource(base, f)).toList()));
         }
         return new SweepSpec(spec.name(), modelSource(base, spec.aligned()), tuned, grid, suite,
                 spec.metrics(), spec.select(), spec.goal(), spec.materialize(), spec.seed(),
