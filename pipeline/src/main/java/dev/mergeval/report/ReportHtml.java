@@ -258,7 +258,9 @@ public final class ReportHtml {
             PointAssessment a = r.assessment();
             h.open("tr", "class", r.chosen() ? "chosen" : "", "data-point", p.id());
             h.open("td", "class", "l")
-                    .text(p.isMerge() ? p.variant() : p.role() == Role.ALIGNED ? spec.aligned() : p.finetuned())
+                    // A post-hoc point has no ratio: its label carries the knob (resta @ scale=0.1).
+                    .text(p.isPostHoc() ? p.label() : p.isMerge() ? p.variant()
+                            : p.role() == Role.ALIGNED ? spec.aligned() : p.finetuned())
                     .element("code", p.id(), "class", "ci").close("td");
             h.element("td", p.role().json(), "class", "l");
             h.element("td", p.isMerge() && !p.isPostHoc() ? Format.rate(p.ratio()) : "–");

@@ -237,6 +237,28 @@ class SweepReportTest {
     }
 
     @Test
+    void htmlAllPointsNamesEachPostHocPointsKnob(@TempDir Path dir) throws Exception {
+        SweepSpec spec = SweepFixture.comparison();
+        SweepTable table = SweepTable.of(spec, SweepFixture.results(spec));
+        SweepReport.write(dir, table, SweepFixture.provenance(spec));
+        String html = Files.readString(dir.resolve("report.html"));
+        String points = html.substring(html.indexOf("<table id=\"points\""), html.indexOf("</table>",
+                html.indexOf("<table id=\"points\"")));
+        int postHoc = 0;
+        for (SweepTable.Row r : table.rows()) {
+            SweepPoint p = r.point();
+            if (p.isPostHoc()) {
+                int row = points.indexOf("data-point=\"" + p.id() + "\"");
+                String cell = points.substring(row, points.indexOf("<code", row));
+                assertTrue(p.label().contains(" @ ") && cell.contains(p.label()),
+                        "the row of " + p.id() + " lacks its knob: " + cell);
+                postHoc++;
+            }
+        }
+        assertEquals(11, postHoc);
+    }
+
+    @Test
     void summaryComparesEveryMethodAtTheBestOfItsOwnPoints(@TempDir Path dir) throws Exception {
         SweepSpec spec = SweepFixture.comparison();
         List<PointResult> results = new ArrayList<>(SweepFixture.results(spec));
