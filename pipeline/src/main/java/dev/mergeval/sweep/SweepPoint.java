@@ -19,9 +19,10 @@ import java.util.TreeMap;
  *
  * <p>The {@code id} is the first {@value #ID_LENGTH} hex digits of the SHA-256 of the canonical
  * JSON (sorted keys, no spaces) of: the role, the model sources, the exact mergekit config of a merge
- * (method and every resolved parameter, including the weight or {@code t} set by the ratio), the seed
- * and the suite identity. Equal content gives the same id in any run, so a re-run can skip points
- * whose results exist; any change to what would be evaluated gives a new id.
+ * (method and every resolved parameter, including the weight or {@code t} set by the ratio), the seed,
+ * the suite identity and the versions of the models and files it reads. Equal content gives the same
+ * id in any run, so a re-run can skip points whose results exist; any change to what would be
+ * evaluated gives a new id.
  *
  * @param method     the merge method; null for end points
  * @param finetuned  the fine-tuned model source merged with (or evaluated); null for the aligned point
@@ -30,6 +31,9 @@ import java.util.TreeMap;
  * @param mergeOptions the sweep's settings of every merge's config beside its method's
  *                     ({@code tokenizer_source}, {@code chat_template}; names sorted), empty for end
  *                     points and where the spec sets none (the id then is what it was before they existed)
+ * @param inputs     each model source and file parameter the point reads, to the version of its files
+ *                   (a sweep's {@code SweepJob} gives them, so that a model written again gives new ids);
+ *                   empty where none is given (the id then leaves them out)
  */
 public record SweepPoint(@JsonProperty("id") String id,
                          @JsonProperty("role") Role role,
@@ -41,7 +45,9 @@ public record SweepPoint(@JsonProperty("id") String id,
                          @JsonProperty("seed") long seed,
                          @JsonProperty("suite") String suiteIdentity,
                          @JsonProperty("merge_options") @JsonInclude(JsonInclude.Include.NON_EMPTY)
-                         Map<String, String> mergeOptions) implements Serializable {
+                         Map<String, String> mergeOptions,
+                         @JsonProperty("inputs") @JsonInclude(JsonInclude.Include.NON_EMPTY)
+                         Map<String, String> inputs) implements Serializable {
 
     /** Hex digits kept of the SHA-256: 64 bits, ample for the points of any sweep. */
     public static final int ID_LENGTH = 16;
@@ -53,6 +59,7 @@ public record SweepPoint(@JsonProperty("id") String id,
         Objects.requireNonNull(suiteIdentity, "suite");
         parameters = Collections.unmodifiableMap(new TreeMap<>(parameters == null ? Map.of() : parameters));
         mergeOptions = Collections.unmodifiableMap(new TreeMap<>(mergeOptions == null ? Map.of() : mergeOptions));
+        inputs = Collections.unmodifiableMap(new TreeMap<>(inputs == null ? Map.of() : inputs));
         switch (role) {
             case ALIGNED -> require(method == null && finetuned == null && ratio != null && ratio == 0
                             && parameters.isEmpty() && mergeOptions.isEmpty(),
@@ -66,7 +73,7 @@ public record SweepPoint(@JsonProperty("id") String id,
             default -> throw new IllegalStateException(role.name());
         }
         String expected = contentId(role, method, aligned, finetuned, ratio, parameters, mergeOptions, seed,
-                suiteIdentity);
+                suiteIdentity, inputs);
         if (id == null) {
             id = expected;
         } else if (!id.equals(expected)) {
@@ -75,12 +82,13 @@ public record SweepPoint(@JsonProperty("id") String id,
     }
 
     public static SweepPoint aligned(String aligned, long seed, String suiteIdentity) {
-        return new SweepPoint(null, Role.ALIGNED, null, aligned, null, 0.0, Map.of(), seed, suiteIdentity, Map.of());
+        return new SweepPoint(null, Role.ALIGNED, null, aligned, null, 0.0, Map.of(), seed, suiteIdentity, Map.of(),
+                Map.of());
     }
 
     public static SweepPoint finetuned(String aligned, String finetuned, long seed, String suiteIdentity) {
         return new SweepPoint(null, Role.FINETUNED, null, aligned, finetuned, 1.0, Map.of(), seed, suiteIdentity,
-                Map.of());
+                Map.of(), Map.of());
     }
 
     public static SweepPoint merge(String method, String aligned, String finetuned, Double ratio,
@@ -92,7 +100,42 @@ public record SweepPoint(@JsonProperty("id") String id,
     public static SweepPoint merge(String method, String aligned, String finetuned, Double ratio,
             Map<String, Object> parameters, long seed, String suiteIdentity, Map<String, String> mergeOptions) {
         return new SweepPoint(null, Role.MERGE, method, aligned, finetuned, ratio, parameters, seed, suiteIdentity,
-                mergeOptions);
+                mergeOptions, Map.of());
+    }
+
+    /**
+     * The model sources and files this point reads: the aligned model (but for a fine-tune's end
+     * point), the fine-tune, and a merge's file parameters ({@code unaligned_model}, {@code safety_data}).
+     */
+    @JsonIgnore
+    public List<String> inputSources() {
+        List<String> sources = new ArrayList<>();
+        if (role != Role.FINETUNED) {
+            sources.add(aligned);
+        }
+        if (finetuned != null) {
+            sources.add(finetuned);
+        }
+        if (isMerge()) {
+            for (String name : RatioMapping.pathParameters(method)) {
+                if (parameters.get(name) instanceof String path) {
+                    sources.add(path);
+                }
+            }
+        }
+        return sources;
+    }
+
+    /** This point with the versions of its {@link #inputSources()} taken from {@code versions} (a new id). */
+    public SweepPoint withInputs(Map<String, String> versions) {
+        Map<String, String> mine = new TreeMap<>();
+        for (String source : inputSources()) {
+            if (versions.containsKey(source)) {
+                mine.put(source, versions.get(source));
+            }
+        }
+        return new SweepPoint(null, role, method, aligned, finetuned, ratio, parameters, seed, suiteIdentity,
+                mergeOptions, mine);
     }
 
     @JsonIgnore
@@ -178,7 +221,8 @@ public record SweepPoint(@JsonProperty("id") String id,
     }
 
     private static String contentId(Role role, String method, String aligned, String finetuned, Double ratio,
-            Map<String, Object> parameters, Map<String, String> mergeOptions, long seed, String suite) {
+            Map<String, Object> parameters, Map<String, String> mergeOptions, long seed, String suite,
+            Map<String, String> inputs) {
         Map<String, Object> content = new TreeMap<>();
         content.put("role", role.json());
         Map<String, Object> models = new TreeMap<>();
@@ -194,6 +238,9 @@ public record SweepPoint(@JsonProperty("id") String id,
         }
         content.put("seed", seed);
         content.put("suite", suite);
+        if (!inputs.isEmpty()) {
+            content.put("inputs", inputs);
+        }
         return Canonical.sha256(Canonical.json(content)).substring(0, ID_LENGTH);
     }
 

@@ -242,9 +242,9 @@ public record SweepSpec(@JsonProperty("name") String name,
         return parse(text, file.toString());
     }
 
-    /** {@link #points(String)} with the suite's own {@link SuiteRef#identity()}. */
+    /** {@link #points(String, Map)} with the suite's own {@link SuiteRef#identity()} and no input versions. */
     public List<SweepPoint> points() {
-        return points(suite.identity());
+        return points(suite.identity(), Map.of());
     }
 
     /**
@@ -255,14 +255,18 @@ public record SweepSpec(@JsonProperty("name") String name,
      *
      * @param suiteIdentity what identifies the suite in ids; pass a hash of the suite file's content
      *                      to make edits of it invalidate finished points
+     * @param inputVersions each model source and file parameter to the version of its files
+     *                      ({@link SweepPoint#withInputs}), so that a model written again invalidates
+     *                      the points that read it; empty to leave versions out of the ids
      */
-    public List<SweepPoint> points(String suiteIdentity) {
+    public List<SweepPoint> points(String suiteIdentity, Map<String, String> inputVersions) {
         List<SweepPoint> out = new ArrayList<>();
         Map<String, String> where = new HashMap<>();
-        add(out, where, SweepPoint.aligned(aligned, seed, suiteIdentity), "aligned");
+        add(out, where, SweepPoint.aligned(aligned, seed, suiteIdentity).withInputs(inputVersions), "aligned");
         for (int f = 0; f < finetuned.size(); f++) {
             String ft = finetuned.get(f);
-            add(out, where, SweepPoint.finetuned(aligned, ft, seed, suiteIdentity), "finetuned[" + f + "]");
+            add(out, where, SweepPoint.finetuned(aligned, ft, seed, suiteIdentity).withInputs(inputVersions),
+                    "finetuned[" + f + "]");
             for (int g = 0; g < grid.size(); g++) {
                 MethodGrid entry = grid.get(g);
                 if (!entry.appliesTo(ft)) {
@@ -271,7 +275,7 @@ public record SweepSpec(@JsonProperty("name") String name,
                 for (Map<String, Object> variant : entry.variants()) {
                     for (Double ratio : entry.ratioValues()) {
                         add(out, where, SweepPoint.merge(entry.method(), aligned, ft, ratio, variant, seed,
-                                suiteIdentity, mergeOptions()), "grid[" + g + "]");
+                                suiteIdentity, mergeOptions()).withInputs(inputVersions), "grid[" + g + "]");
                     }
                 }
             }
@@ -280,14 +284,17 @@ public record SweepSpec(@JsonProperty("name") String name,
     }
 
     /**
-     * The results in this spec's point order ({@link #points(String)}, expanded with the suite
-     * identity the results carry); results of points the spec does not have come last, by id. Every
+     * The results in this spec's point order ({@link #points(String, Map)}, expanded with the suite
+     * identity and input versions the results carry); results of points the spec does not have come last, by id. Every
      * output lists points, and groups them by method, in this one order, whatever order the results
      * arrived in.
      */
     public List<PointResult> inPointOrder(List<PointResult> results) {
         Map<String, Integer> rank = new HashMap<>();
-        List<SweepPoint> points = results.isEmpty() ? List.of() : points(results.get(0).point().suiteIdentity());
+        Map<String, String> versions = new HashMap<>();
+        results.forEach(r -> versions.putAll(r.point().inputs()));
+        List<SweepPoint> points = results.isEmpty() ? List.of()
+                : points(results.get(0).point().suiteIdentity(), versions);
         for (int i = 0; i < points.size(); i++) {
             rank.put(points.get(i).id(), i);
         }

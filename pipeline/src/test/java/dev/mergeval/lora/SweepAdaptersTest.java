@@ -28,6 +28,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.util.List;
+import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -65,7 +66,7 @@ class SweepAdaptersTest {
                 "metrics: {safety: harmful/refusal_rate, task: task/exact_match}",
                 "lora_adapters: {max_rank: 64}",
                 ""), "spec.yaml");
-        List<SweepPoint> points = spec.points("test-suite");
+        List<SweepPoint> points = spec.points("test-suite", Map.of());
         Path sweep = tmp.resolve("sweep");
         SweepAdapters.Written written = SweepAdapters.write(spec.loraAdapters(), spec.aligned(), spec.finetuned(),
                 points, spec.seed(), sweep.toString(), new LocalExtractExecutor(2, conf, Progress.NONE), conf);
@@ -139,7 +140,7 @@ class SweepAdaptersTest {
                 "lora_adapters: {}",
                 ""), "spec.yaml");
         BadInputException e = assertThrows(BadInputException.class, () -> SweepAdapters.write(spec.loraAdapters(),
-                spec.aligned(), spec.finetuned(), spec.points("s"), 0, tmp.resolve("s").toString(),
+                spec.aligned(), spec.finetuned(), spec.points("s", Map.of()), 0, tmp.resolve("s").toString(),
                 new LocalExtractExecutor(1, conf, Progress.NONE), conf));
         assertTrue(e.getMessage().startsWith("lora_adapters.max_rank: required"), e.getMessage());
         BadInputException bad = assertThrows(BadInputException.class, () -> SweepSpec.parse(String.join("\n",

@@ -73,7 +73,7 @@ class SweepReportTest {
     @Test
     void rowsFollowTheSpecOrderWhateverTheSuiteIdentity(@TempDir Path dir) throws Exception {
         SweepSpec spec = SweepFixture.spec();
-        List<SweepPoint> points = spec.points("sha256:0123");
+        List<SweepPoint> points = spec.points("sha256:0123", Map.of());
         List<PointResult> results = new ArrayList<>();
         for (PointResult r : SweepFixture.results(spec)) {
             SweepPoint p = points.get(results.size());

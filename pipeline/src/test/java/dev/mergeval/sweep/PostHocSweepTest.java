@@ -34,6 +34,37 @@ class PostHocSweepTest {
         return assertThrows(BadInputException.class, () -> SweepSpec.parse(yaml, "spec.yaml")).getMessage();
     }
 
+    /**
+     * A model or file written again (another version) changes the id of every point that reads it and
+     * of no other, so a re-run evaluates exactly those; results come back in point order under the
+     * versions they carry.
+     */
+    @Test
+    void aNewVersionOfAnInputChangesTheIdsOfThePointsThatReadIt() {
+        SweepSpec spec = SweepSpec.parse(SPEC, "spec.yaml");
+        Map<String, String> versions = Map.of("/m/aligned", "a1", "/m/finetuned", "f1", "/m/finetuned-spf", "s1",
+                "/m/base", "b1", "/d/safety.jsonl", "d1");
+        List<SweepPoint> before = spec.points("suite", versions);
+        assertEquals(spec.points().size(), before.size());
+        for (String changed : versions.keySet()) {
+            Map<String, String> next = new java.util.TreeMap<>(versions);
+            next.put(changed, "new");
+            List<SweepPoint> after = spec.points("suite", next);
+            for (int i = 0; i < before.size(); i++) {
+                SweepPoint p = before.get(i);
+                assertEquals(p.inputSources().contains(changed), !p.id().equals(after.get(i).id()),
+                        changed + " and " + p.label() + " (" + p.finetuned() + ")");
+            }
+        }
+        assertEquals(List.of("/m/finetuned-spf"), before.get(before.size() - 1).inputSources());
+        assertEquals(List.of("/m/aligned", "/m/finetuned", "/m/base"),
+                before.stream().filter(p -> "resta".equals(p.method())).findFirst().orElseThrow().inputSources());
+        List<PointResult> results = new ArrayList<>(before.stream()
+                .map(p -> new PointResult(p, Map.of())).toList());
+        java.util.Collections.reverse(results);
+        assertEquals(before, spec.inPointOrder(results).stream().map(PointResult::point).toList());
+    }
+
     @Test
     void eachEntryMakesItsPointsForItsFineTunesOnly() {
         List<SweepPoint> points = SweepSpec.parse(SPEC, "spec.yaml").points();

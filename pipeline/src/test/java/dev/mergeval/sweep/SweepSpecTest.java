@@ -138,20 +138,20 @@ class SweepSpecTest {
         List<SweepPoint> fewer = SweepSpec.parse(with("ratios: [0.25, 0.5]", "ratios: [0.5]"), "s").points();
         assertEquals(a.get(0).id(), fewer.get(0).id());
         assertTrue(ids(a).containsAll(ids(fewer)));
-        assertNotEquals(SweepSpec.parse(SPEC, "s").points("sha256:abc").get(0).id(), a.get(0).id());
+        assertNotEquals(SweepSpec.parse(SPEC, "s").points("sha256:abc", Map.of()).get(0).id(), a.get(0).id());
     }
 
     @Test
     void pointIdIsCheckedAgainstContent() {
         SweepPoint p = SweepSpec.parse(SPEC, "s").points().get(5);
         assertEquals(p, new SweepPoint(p.id(), p.role(), p.method(), p.aligned(), p.finetuned(), p.ratio(),
-                p.parameters(), p.seed(), p.suiteIdentity(), p.mergeOptions()));
+                p.parameters(), p.seed(), p.suiteIdentity(), p.mergeOptions(), p.inputs()));
         assertThrows(IllegalArgumentException.class, () -> new SweepPoint(p.id(), p.role(), p.method(),
                 p.aligned(), p.finetuned(), p.ratio() / 2 + 0.01, p.parameters(), p.seed(), p.suiteIdentity(),
-                p.mergeOptions()));
+                p.mergeOptions(), p.inputs()));
         assertThrows(IllegalArgumentException.class, () -> new SweepPoint(p.id(), p.role(), p.method(),
                 p.aligned(), p.finetuned(), p.ratio(), p.parameters(), p.seed(), p.suiteIdentity(),
-                Map.of("tokenizer_source", "union")));
+                Map.of("tokenizer_source", "union"), p.inputs()));
     }
 
     /**

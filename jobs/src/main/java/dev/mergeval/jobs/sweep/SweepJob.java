@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.type.CollectionType;
 import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.checkpoint.ShardFile;
 import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
@@ -39,7 +40,10 @@ import java.nio.file.Files;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.function.Function;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
@@ -52,10 +56,11 @@ import org.apache.spark.sql.SparkSession;
  * A merge-ratio sweep: plan the points, evaluate each one not finished yet, choose, materialize,
  * report.
  *
- * <p>Every point has a content-derived id (models, method, parameters, seed, and the suite file's
- * SHA-256), and its finished metrics are stored under {@code points/<id>/}; a re-run of the same
- * spec evaluates only the points that have none, so an interrupted or scheduled run picks up where
- * it stopped and an edited suite invalidates every point. The directory may be on any Hadoop
+ * <p>Every point has a content-derived id (models and their files' versions, method, parameters,
+ * seed, and the suite file's SHA-256), and its finished metrics are stored under
+ * {@code points/<id>/}; a re-run of the same spec evaluates only the points that have none, so an
+ * interrupted or scheduled run picks up where it stopped, an edited suite invalidates every point
+ * and a model written again the points that read it. The directory may be on any Hadoop
  * filesystem; {@link SweepOutput} says what it holds and when the final files count as complete.
  * A merge point is evaluated merge-on-load:
  * its mergekit config is written next to its metrics and the runtime merges tensor by tensor as it
@@ -122,7 +127,8 @@ public final class SweepJob {
         OutputLocation out = output.location();
         FileSystem fs = out.fs();
         String suite = suitePath(spec, out);
-        List<SweepPoint> points = spec.points(suiteIdentity(suite, conf));
+        String suiteIdentity = suiteIdentity(suite, conf);
+        List<SweepPoint> points = spec.points(suiteIdentity, inputVersions(spec.points(suiteIdentity, Map.of()), conf));
         SweepAdapters.Written adapters = spec.loraAdapters() == null ? null
                 : SweepAdapters.write(spec.loraAdapters(), spec.aligned(), spec.finetuned(), points, spec.seed(),
                         OutputLocation.name(out.path()), new SparkExtractExecutor(
@@ -245,7 +251,80 @@ public final class SweepJob {
         }
     }
 
-    /** The suite file every executor reads: the spec's path, or the inline suite written out. */
+    /**
+     * The version of every model source and file parameter the points read
+     * ({@link SweepPoint#inputSources()}): the path, length and modification time ({@link ShardFile})
+     * of each file of a model directory (both parts of {@code BASE+ADAPTER}) or of the file named,
+     * as a merge's staging key has them. A model written again (its weights replaced) so gives the
+     * points that read it new ids, evaluated anew, where reusing their metrics would report another
+     * model's; hashing every byte of every model on each run would cost as much as a merge.
+     */
+    static Map<String, String> inputVersions(List<SweepPoint> points, Configuration conf) {
+        Map<String, String> versions = new TreeMap<>();
+        for (SweepPoint p : points) {
+            for (String source : p.inputSources()) {
+                if (!versions.containsKey(source)) {
+                    StringBuilder files = new StringBuilder();
+                    for (String location : locations(source, conf)) {
+                        versionOf(new Path(location), conf, files);
+                    }
+                    versions.put(source, Sha256.ofText(files.toString()));
+                }
+            }
+        }
+        return versions;
+    }
+
+    /** The locations whose files make up {@code source}: a directory or file, or a base and its adapter. */
+    private static List<String> locations(String source, Configuration conf) {
+        return ModelSource.parse(source, conf).match(new ModelSource.Cases<>() {
+            @Override
+            public List<String> directory(ModelSource.Directory d) {
+                return List.of(d.uri());
+            }
+
+            @Override
+            public List<String> withAdapter(ModelSource.WithAdapter a) {
+                return List.of(a.base(), a.adapter());
+            }
+
+            @Override
+            public List<String> mergeOnLoad(ModelSource.MergeOnLoad m) {
+                return List.of(m.location());
+            }
+
+            @Override
+            public List<String> served(ModelSource.Served s) {
+                return List.of();
+            }
+        });
+    }
+
+    /** Appends the version of file {@code p}, or of each (not hidden) file of directory {@code p}, by name. */
+    private static void versionOf(Path p, Configuration conf, StringBuilder out) {
+        try {
+            FileSystem fs = HadoopFs.get(p, conf);
+            FileStatus status = fs.getFileStatus(p);
+            List<FileStatus> files = new ArrayList<>();
+            if (status.isDirectory()) {
+                for (FileStatus f : fs.listStatus(p)) {
+                    if (f.isFile() && !f.getPath().getName().startsWith(".")) {
+                        files.add(f);
+                    }
+                }
+                files.sort(Comparator.comparing(f -> f.getPath().getName()));
+            } else {
+                files.add(status);
+            }
+            for (FileStatus f : files) {
+                ShardFile v = ShardFile.of(f.getPath(), f);
+                out.append(v.path()).append(' ').append(v.length()).append(' ').append(v.modified()).append('\n');
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list the files of " + p, e);
+        }
+    }
+
     /**
      * What identifies the suite in point ids: its file's SHA-256 and each dataset's (every file of a
      * dataset folder), so that a rerun after a dataset was written again (rows appended) evaluates
@@ -283,6 +362,7 @@ public final class SweepJob {
         return "sha256:" + Sha256.ofText(text.toString());
     }
 
+    /** The suite file every executor reads: the spec's path, or the inline suite written out. */
     private static String suitePath(SweepSpec spec, OutputLocation out) {
         if (spec.suite().path() != null) {
             java.nio.file.Path p = java.nio.file.Path.of(spec.suite().path()).toAbsolutePath();

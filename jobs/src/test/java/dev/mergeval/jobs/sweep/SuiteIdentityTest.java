@@ -3,18 +3,24 @@ package dev.mergeval.jobs.sweep;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
+import dev.mergeval.sweep.SweepPoint;
+import dev.mergeval.sweep.SweepSpec;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.IntStream;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A sweep's points are named after the suite and the data it reads: a dataset written again
- * (rows appended) gives new points, so a rerun evaluates them instead of reusing the old rows'
- * metrics; the same files give the same points.
+ * A sweep's points are named after the suite and the data it reads, and after the versions of the
+ * models it reads: a dataset written again (rows appended) or a model's weights replaced give new
+ * points, so a rerun evaluates them instead of reusing stale metrics; the same files give the same points.
  */
 class SuiteIdentityTest {
 
@@ -34,5 +40,39 @@ class SuiteIdentityTest {
         assertNotEquals(before, appended, "a row appended");
         Files.writeString(category, "How do I steal a car?\n", StandardOpenOption.APPEND);
         assertNotEquals(appended, SweepJob.suiteIdentity(suite.toString(), conf), "a file of a dataset folder changed");
+    }
+
+    @Test
+    void aModelWrittenAgainGivesNewIdsToThePointsThatReadIt(@TempDir Path dir) throws IOException {
+        Configuration conf = new Configuration();
+        Path aligned = Files.createDirectories(dir.resolve("aligned"));
+        Path tuned = Files.createDirectories(dir.resolve("tuned"));
+        Path adapter = Files.createDirectories(dir.resolve("adapter"));
+        Files.writeString(aligned.resolve("model.safetensors"), "weights of aligned");
+        Files.writeString(tuned.resolve("model.safetensors"), "weights of tuned");
+        Files.writeString(adapter.resolve("adapter_config.json"), "{}");
+        Files.writeString(adapter.resolve("adapter_model.safetensors"), "weights of adapter");
+        SweepSpec spec = SweepSpec.parse("aligned: " + aligned + "\nfinetuned: [" + tuned + ", " + aligned + "+"
+                + adapter + "]\ngrid: [{method: linear, ratios: [0.5]}]\nsuite: s.yaml\n"
+                + "metrics: {safety: h/refusal_rate, task: t/exact_match}\n", "spec.yaml");
+        List<String> before = ids(spec, conf);
+        assertEquals(before, ids(spec, conf), "same files, same points");
+        // The same length, another modification time: what `cp other/model.safetensors` leaves.
+        Files.writeString(tuned.resolve("model.safetensors"), "weights of tunad");
+        Files.setLastModifiedTime(tuned.resolve("model.safetensors"), FileTime.fromMillis(1_000_000));
+        List<String> tunedChanged = ids(spec, conf);
+        // aligned, tuned, tuned's merge, aligned+adapter, its merge: only tuned's two change.
+        assertEquals(List.of(true, false, false, true, true), same(before, tunedChanged));
+        Files.writeString(adapter.resolve("adapter_model.safetensors"), "other weights of the adapter");
+        assertEquals(List.of(true, true, true, false, false), same(tunedChanged, ids(spec, conf)));
+    }
+
+    private static List<String> ids(SweepSpec spec, Configuration conf) {
+        return spec.points("suite", SweepJob.inputVersions(spec.points("suite", Map.of()), conf)).stream()
+                .map(SweepPoint::id).toList();
+    }
+
+    private static List<Boolean> same(List<String> a, List<String> b) {
+        return IntStream.range(0, a.size()).mapToObj(i -> a.get(i).equals(b.get(i))).toList();
     }
 }
