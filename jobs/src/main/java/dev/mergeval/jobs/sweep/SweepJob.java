@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.type.CollectionType;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.ShardFile;
 import dev.mergeval.checkpoint.OutputPublisher;
+import dev.mergeval.checkpoint.StagingClaim;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
 import dev.mergeval.common.Progress;
@@ -34,6 +35,7 @@ import dev.mergeval.sweep.Selection;
 import dev.mergeval.sweep.SweepPoint;
 import dev.mergeval.sweep.SweepSpec;
 import dev.mergeval.sweep.SweepTable;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -123,7 +125,13 @@ public final class SweepJob {
         Instant started = Instant.now();
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         SweepOutput output = SweepOutput.of(spec, outDir, conf);
-        output.claim();
+        try (StagingClaim claim = output.claim()) {
+            return run(spark, spec, output, models, mergeExecutors, progress, started, conf);
+        }
+    }
+
+    private static Outcome run(SparkSession spark, SweepSpec spec, SweepOutput output, ModelFactory models,
+            Function<String, MergeExecutor> mergeExecutors, Progress progress, Instant started, Configuration conf) {
         OutputLocation out = output.location();
         FileSystem fs = out.fs();
         String suite = suitePath(spec, out);
@@ -140,6 +148,7 @@ public final class SweepJob {
             for (SweepPoint point : points) {
                 Path dir = new Path(out.child(POINTS_DIR), point.id());
                 Path metrics = new Path(dir, METRICS_FILE);
+                removeStaging(fs, dir);
                 if (!exists(fs, metrics)) {
                     if (spec.engineSpec().isOpenAi()) {
                         evaluateLaunched(spark, spec, point, out, dir, suite, models, mergeExecutors, conf);
@@ -230,6 +239,23 @@ public final class SweepJob {
             }
         } catch (IOException e) {
             throw new UncheckedIOException("point " + point.id() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Deletes what a killed run left staged in a point's directory (its evaluation's
+     * {@code .eval.mergeval-staging-<random>}): each evaluation stages under a new name, so none is
+     * resumed, and this run holds the sweep's claim, so none is another live run's.
+     */
+    private static void removeStaging(FileSystem fs, Path pointDir) {
+        try {
+            for (FileStatus f : fs.listStatus(pointDir, p -> p.getName().contains(".mergeval-staging-"))) {
+                fs.delete(f.getPath(), true);
+            }
+        } catch (FileNotFoundException e) {
+            // A point not started yet: nothing staged.
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot clear the staging directories of " + pointDir, e);
         }
     }
 

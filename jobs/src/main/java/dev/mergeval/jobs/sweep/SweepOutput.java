@@ -3,6 +3,7 @@ package dev.mergeval.jobs.sweep;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.checkpoint.StagingClaim;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
 import dev.mergeval.eval.EvalSuite;
@@ -47,6 +48,8 @@ public final class SweepOutput {
     /** The final files, in the order they are published: the completeness marker last. */
     static final List<String> FINAL_FILES = List.of(ResultsParquet.DIR, ResultsCsv.FILE, ReportHtml.FILE,
             SummaryJson.FILE);
+
+    private static final String FINAL_STAGING = ".final.mergeval-staging-";
 
     private static final ObjectMapper JSON = Mappers.PRETTY;
 
@@ -102,7 +105,9 @@ public final class SweepOutput {
 
     /** Why the directory may not be used for this spec, or null when it may. */
     private String occupiedBy() {
-        List<FileStatus> entries = out.list();
+        // A run's claim is no content: a fresh directory holds only that of the run checking it.
+        List<FileStatus> entries = out.list().stream()
+                .filter(e -> !e.getPath().getName().equals(StagingClaim.FILE)).toList();
         if (entries.isEmpty()) {
             return null;
         }
@@ -143,11 +148,27 @@ public final class SweepOutput {
     }
 
     /**
-     * Starts a run: checks the directory again (refusing, never deleting), records the spec's
-     * identity in {@code sweep.json} if it is not there yet, and removes earlier final files.
+     * Starts a run: takes the directory's claim ({@link StagingClaim}, its file in the directory),
+     * so that a second run of the sweep into it is refused while this one works and a killed run's
+     * is taken over; checks the directory again (refusing, never deleting), records the spec's
+     * identity in {@code sweep.json} if it is not there yet, and removes earlier final files. The
+     * caller closes the claim when the run ends.
      */
-    void claim() {
-        prepare(false, List.of());
+    StagingClaim claim() {
+        StagingClaim claim = StagingClaim.take(out.fs(), out.path(), out.display());
+        try {
+            prepare(false, List.of());
+            writeMarker();
+            removeFinalFiles();
+            removeFinalStaging();
+            return claim;
+        } catch (RuntimeException e) {
+            claim.close();
+            throw e;
+        }
+    }
+
+    private void writeMarker() {
         Path marker = out.child(SWEEP_FILE);
         try {
             if (!out.fs().exists(marker)) {
@@ -162,7 +183,17 @@ public final class SweepOutput {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + marker, e);
         }
-        removeFinalFiles();
+    }
+
+    /** Deletes the final files a killed run left staged: each run stages them under a new name. */
+    private void removeFinalStaging() {
+        try {
+            for (FileStatus f : out.fs().listStatus(out.path(), p -> p.getName().startsWith(FINAL_STAGING))) {
+                out.fs().delete(f.getPath(), true);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot clear the staging directories of " + out.display(), e);
+        }
     }
 
     private void removeFinalFiles() {
@@ -180,7 +211,7 @@ public final class SweepOutput {
      * into place, {@code summary.json} last.
      */
     void publishFinalFiles(Consumer<Path> writer) {
-        Path staging = out.child(".final.mergeval-staging-" + UUID.randomUUID());
+        Path staging = out.child(FINAL_STAGING + UUID.randomUUID());
         try {
             try {
                 writer.accept(staging);
