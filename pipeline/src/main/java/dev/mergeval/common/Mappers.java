@@ -1,6 +1,7 @@
 package dev.mergeval.common;
 
 import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
@@ -11,12 +12,14 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.cfg.CoercionAction;
 import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
 import com.fasterxml.jackson.databind.exc.InvalidFormatException;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.type.LogicalType;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
+import java.io.IOException;
 
 /**
  * The project's Jackson mappers, configured once. Every reader rejects a duplicate key (a config or
@@ -126,14 +129,68 @@ public final class Mappers {
 
     /**
      * What is wrong with a value a YAML or JSON file gave, in one line for a bad-input message: a
-     * fraction for a whole number says so, anything else is Jackson's first line.
+     * fraction for a whole number says so; a value of the wrong kind says which kind belongs and
+     * what was given ({@code must be a whole number (got 'abc')}, {@code must be a mapping (got a
+     * list)}), where Jackson would name Java classes and its own settings; anything else is Jackson's
+     * first line.
      */
     public static String problem(JsonMappingException e) {
         if (e instanceof InvalidFormatException f && f.getValue() instanceof Number n && isWhole(f.getTargetType())) {
             return "must be written as a whole number (got " + n + ")";
         }
+        String expected = e instanceof MismatchedInputException m ? expected(m.getTargetType()) : null;
+        if (expected != null) {
+            String got = e instanceof InvalidFormatException f ? shownValue(f.getValue()) : shownToken(e.getProcessor());
+            return "must be " + expected + (got == null ? "" : " (got " + got + ")");
+        }
         String message = e.getOriginalMessage();
         return message == null ? "" : message.split("\n")[0].trim();
+    }
+
+    /** The kind of YAML/JSON value {@code type} reads, in a user's words; null for an enum or unknown. */
+    private static String expected(Class<?> type) {
+        if (type == null || type.isEnum()) {
+            return null;
+        }
+        if (isWhole(type) || type == java.math.BigInteger.class) {
+            return "a whole number";
+        }
+        if (Number.class.isAssignableFrom(type) || type == double.class || type == float.class) {
+            return "a number";
+        }
+        if (type == Boolean.class || type == boolean.class) {
+            return "true or false";
+        }
+        if (type == String.class) {
+            return "a string";
+        }
+        if (java.util.Collection.class.isAssignableFrom(type) || type.isArray()) {
+            return "a list";
+        }
+        return type.isPrimitive() || type == Object.class ? null : "a mapping";
+    }
+
+    /** A value read, as a message quotes it: text in quotes, numbers and booleans as they are. */
+    private static String shownValue(Object value) {
+        return value instanceof String text ? "'" + text + "'" : value == null ? null : String.valueOf(value);
+    }
+
+    /** The value the parser stopped at, as {@link #shownValue}; a list or mapping by its kind. */
+    private static String shownToken(Object processor) {
+        if (!(processor instanceof JsonParser p) || p.currentToken() == null) {
+            return null;
+        }
+        try {
+            return switch (p.currentToken()) {
+                case START_ARRAY -> "a list";
+                case START_OBJECT -> "a mapping";
+                case VALUE_STRING -> "'" + p.getText() + "'";
+                case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT, VALUE_TRUE, VALUE_FALSE -> p.getText();
+                default -> null;
+            };
+        } catch (IOException unreadable) {
+            return null;
+        }
     }
 
     private static boolean isWhole(Class<?> type) {

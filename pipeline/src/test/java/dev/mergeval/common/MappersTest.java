@@ -28,6 +28,33 @@ class MappersTest {
         return m;
     }
 
+    record Settings(Long seed, Double tolerance, Integer limit, List<String> stop, Inner inner, Boolean on) {
+    }
+
+    record Inner(Integer n) {
+    }
+
+    /** A value of the wrong kind is named in a user's words, not by Java classes and Jackson settings. */
+    @Test
+    void aValueOfTheWrongKindSaysWhichKindBelongs() {
+        ObjectMapper yaml = Mappers.yaml().build();
+        Map<String, String> cases = new LinkedHashMap<>();
+        cases.put("seed: abc", "must be a whole number (got 'abc')");
+        cases.put("limit: abc", "must be a whole number (got 'abc')");
+        cases.put("limit: 2.5", "must be written as a whole number (got 2.5)");
+        cases.put("tolerance: abc", "must be a number (got 'abc')");
+        cases.put("stop: 5", "must be a list (got 5)");
+        cases.put("inner: 5", "must be a mapping (got 5)");
+        cases.put("inner: [1]", "must be a mapping (got a list)");
+        cases.put("on: maybe", "must be true or false (got 'maybe')");
+        cases.put("[a, b]", "must be a mapping (got a list)");
+        cases.forEach((text, expected) -> {
+            var e = assertThrows(com.fasterxml.jackson.databind.JsonMappingException.class,
+                    () -> yaml.readValue(text, Settings.class), text);
+            assertEquals(expected, Mappers.problem(e), text);
+        });
+    }
+
     @Test
     void readersRejectDuplicateKeys() throws Exception {
         assertThrows(JsonProcessingException.class, () -> Mappers.JSON.readTree("{\"a\": 1, \"a\": 2}"));

@@ -241,6 +241,10 @@ class SweepSpecTest {
         assertEquals("spec.yaml: grid[0].ratios.from: must be a finite number (got -Infinity)",
                 error(with("from: 0,", "from: -1e309,")));
         assertEquals("spec.yaml: seed: must be written as a whole number (got 2.5)", error(SPEC + "seed: 2.5\n"));
+        assertEquals("spec.yaml: seed: must be a whole number (got 'abc')", error(SPEC + "seed: abc\n"));
+        assertEquals("spec.yaml: select.tolerance: must be a number (got 'abc')", error(SPEC + "select: {tolerance: abc}\n"));
+        assertEquals("spec.yaml: grid[5]: must be a mapping (got 5)", error(with("suite:", "  - 5\nsuite:")));
+        assertEquals("spec.yaml: must be a mapping (got a list)", error("- a\n- b\n"));
         assertTrue(error(with("method: nuslerp", "method: passthrough"))
                 .startsWith("spec.yaml: grid[4].method: 'passthrough' cannot be swept (supported:"));
         assertEquals("spec.yaml: grid[2].parameters.weight: set by the ratio; do not give it",
