@@ -2,6 +2,7 @@ package dev.mergeval.jobs.cli;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectWriter;
+import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
@@ -16,6 +17,7 @@ import dev.mergeval.eval.scorers.ExactMatchScorer;
 import dev.mergeval.eval.scorers.Gsm8kScorer;
 import dev.mergeval.eval.scorers.MultipleChoiceScorer;
 import dev.mergeval.merge.MergeConfig;
+import dev.mergeval.merge.methods.SpfProjectMerge;
 import dev.mergeval.runtime.RuntimeOptions;
 import dev.mergeval.source.ModelSource;
 import dev.mergeval.source.ModelSources;
@@ -261,6 +263,28 @@ final class InputChecks {
                         ModelSources.check(MergeConfig.parse(p.toMergekitYaml(), source + ": grid[" + i + "]"),
                                 conf);
                     }
+                }
+            }
+            if (g.method().equals("spf_project")) {
+                spfRanks(spec, g, source + ": grid[" + i + "].parameters.rank", conf);
+            }
+        }
+    }
+
+    /**
+     * Each {@code rank} of an {@code spf_project} entry against the aligned model's projection
+     * matrices, from its headers: the method's analysis would find a rank above a matrix's own only
+     * at the entry's first point, after the end points were evaluated, naming the merge config the
+     * sweep generated rather than the spec.
+     */
+    private static void spfRanks(SweepSpec spec, MethodGrid g, String key, Configuration conf) {
+        try (Checkpoint aligned = Checkpoint.open(spec.aligned(), conf)) {
+            for (Object rank : g.parameters().getOrDefault("rank", List.of())) {
+                String problem = rank instanceof Number n
+                        ? SpfProjectMerge.rankProblem(n.intValue(), aligned.tensorNames(), t -> aligned.info(t).shape())
+                        : null;
+                if (problem != null) {
+                    throw new BadInputException(key + ": " + problem);
                 }
             }
         }

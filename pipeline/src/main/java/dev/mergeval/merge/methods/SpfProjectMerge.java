@@ -17,12 +17,14 @@ import dev.mergeval.merge.TensorParams;
 import dev.mergeval.safety.SafetyGradient;
 import dev.mergeval.safety.SafetySubspace;
 import dev.mergeval.train.data.ChatJsonl;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
  * Post-hoc SPF: the conflict-gated safety-subspace projection of SPF (arXiv 2601.10141) applied
@@ -144,12 +146,9 @@ public final class SpfProjectMerge implements MergeMethod {
         }
         Params global = ctx.params(matrices.get(0)).global();
         int rank = (int) global.number("rank");
-        for (String t : matrices) {
-            long[] shape = ctx.shape(t);
-            if (rank > Math.min(shape[0], shape[1])) {
-                throw config.error("parameters.rank", rank + " is above the rank of " + t + ", a " + shape[0] + "x"
-                        + shape[1] + " matrix");
-            }
+        String tooHigh = rankProblem(rank, matrices, ctx::shape);
+        if (tooHigh != null) {
+            throw config.error("parameters.rank", tooHigh);
         }
         String data = config.resolve("safety_data");
         try {
@@ -175,6 +174,21 @@ public final class SpfProjectMerge implements MergeMethod {
         summary.put("projection_matrices", matrices.size());
         summary.put("conflicting_matrices", conflicts);
         return new PlanAnalysis(decisions, summary);
+    }
+
+    /**
+     * Why {@code rank} cannot be the rank of the projection among {@code tensors} (shapes by
+     * {@code shape}), or null: it is above a projection matrix's own rank. The analysis checks it,
+     * and a sweep before any work, from the aligned model's headers.
+     */
+    public static String rankProblem(int rank, Collection<String> tensors, Function<String, long[]> shape) {
+        for (String t : tensors) {
+            long[] s = shape.apply(t);
+            if (isProjection(t, s) && rank > Math.min(s[0], s[1])) {
+                return rank + " is above the rank of " + t + ", a " + s[0] + "x" + s[1] + " matrix";
+            }
+        }
+        return null;
     }
 
     static boolean isProjection(String tensor, long[] shape) {
