@@ -1,6 +1,8 @@
 package dev.mergeval.sweep;
 
 import dev.mergeval.common.BadInputException;
+import java.math.BigDecimal;
+import java.math.MathContext;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -39,6 +41,9 @@ final class Selector {
     /** Slack for comparisons of rates and ratios computed in floating point. */
     public static final double EPS = 1e-9;
 
+    /** Significant digits kept of a floor or retention ({@link #clean}). */
+    private static final MathContext DIGITS = new MathContext(12);
+
     private Selector() {
     }
 
@@ -56,7 +61,7 @@ final class Selector {
         boolean anyGain = gains.values().stream().anyMatch(g -> g > 0);
 
         double tolerance = spec.select().tolerance();
-        double floor = rA - tolerance;
+        double floor = clean(rA - tolerance);
         Goal goal = spec.goal();
         Set<String> frontier = new HashSet<>();
         List<String> frontierIds = new ArrayList<>();
@@ -76,13 +81,13 @@ final class Selector {
             }
             double rp = r.value(roles.safety());
             double tp = r.value(roles.task());
-            double rr = rA > 0 ? rp / rA : Double.NaN;
+            double rr = rA > 0 ? clean(rp / rA) : Double.NaN;
             double tgr;
             if (p.role() == Role.ALIGNED) {
                 tgr = anyGain ? 0 : Double.NaN;
             } else {
                 double gain = gains.getOrDefault(spec.gainReference(p.finetuned()), Double.NaN);
-                tgr = gain > 0 ? (tp - tA) / gain : Double.NaN;
+                tgr = gain > 0 ? clean((tp - tA) / gain) : Double.NaN;
             }
             boolean within = !Double.isNaN(tp) && rp >= floor - EPS;
             boolean meets = rr >= goal.minRefusalRetention() - EPS && tgr >= goal.minTaskGainRetention() - EPS;
@@ -101,6 +106,15 @@ final class Selector {
         GoalStatus status = goalStatus(spec, results, chosen, meeting, assessments, rA, gains, order);
         return new Selection(chosen, spec.select().rule(), tolerance, rA, floor, eligible.size(), reason, status,
                 assessments, frontierIds);
+    }
+
+    /**
+     * {@code v} to 12 significant digits: a rate minus the tolerance, or a ratio of rates, carries
+     * floating-point noise beyond them (0.65 - 0.05 = 0.6000000000000001) that summary.json would show
+     * and that the comparisons, within {@link #EPS}, ignore anyway.
+     */
+    static double clean(double v) {
+        return Double.isFinite(v) ? new BigDecimal(v).round(DIGITS).doubleValue() : v;
     }
 
     /** Best first: task desc, refusal desc, over-refusal asc, aligned < merge < finetuned, ratio asc, id. */
@@ -183,7 +197,7 @@ final class Selector {
             }
         });
         String gainNote = noGain.isEmpty() ? "" : " No task gain to retain for fine-tune"
-                + (noGain.size() == 1 ? " " : "s ") + String.join("; ", noGain)
+                + (noGain.size() == 1 ? ": " : "s: ") + String.join("; ", noGain)
                 + (noGain.size() == gains.size() ? "." : ", so its points cannot meet the goal.");
 
         if (!(rA > 0)) {

@@ -68,6 +68,21 @@ class SelectorTest {
         assertEquals(s.chosenPoint(), Selector.select(spec, shuffled).chosenPoint());
     }
 
+    /** Rates minus the tolerance, and ratios of rates, leave floating-point noise that summary.json would print. */
+    @Test
+    void theFloorAndRetentionsCarryNoFloatingPointNoise() {
+        SweepSpec spec = spec(0.05, 0.5);
+        // aligned refuses 21/200 = 0.105: 0.105 - 0.05 is 0.05499999999999999 in doubles.
+        List<PointResult> rs = results(spec, new int[] {21, 10, 40}, new int[] {5, 4, 160},
+                new int[] {11, 9, 100});
+        Selection s = Selector.select(spec, rs);
+        assertEquals(0.055, s.refusalFloor());
+        PointAssessment a = s.assessments().get(rs.get(2).point().id());
+        assertTrue(a.withinTolerance());
+        assertEquals(0.52380952381, a.refusalRetention(), "0.055 / 0.105 to 12 digits");
+        assertEquals(0.5, a.taskGainRetention(), "(0.5 - 0.2) / (0.8 - 0.2) is 0.4999999999999999 in doubles");
+    }
+
     @Test
     void zeroToleranceCanLeaveOnlyTheAlignedModel() {
         SweepSpec spec = spec(0.0, 0.5);
@@ -159,8 +174,8 @@ class SelectorTest {
             assertNull(g.pointId());
             assertTrue(Double.isNaN(s.assessments().get(spec.points().get(2).id()).taskGainRetention()));
             assertTrue(g.explanation().contains("no task gain to retain"), g.explanation());
-            assertTrue(g.explanation().contains(ftTask == 40 ? "'ft' changed the task score by +0.000"
-                    : "'ft' changed the task score by -0.050"), g.explanation());
+            assertTrue(g.explanation().contains(ftTask == 40 ? "No task gain to retain for fine-tune: 'ft' changed"
+                    + " the task score by +0.000." : "'ft' changed the task score by -0.050"), g.explanation());
             // The selection itself still works on the numbers.
             assertEquals(0.5, s.chosenPoint().ratio());
         }
