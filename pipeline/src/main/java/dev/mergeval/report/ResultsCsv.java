@@ -2,6 +2,7 @@ package dev.mergeval.report;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.csv.CsvGenerator;
 import com.fasterxml.jackson.dataformat.csv.CsvMapper;
 import com.fasterxml.jackson.dataformat.csv.CsvSchema;
 import dev.mergeval.checkpoint.HadoopFs;
@@ -49,7 +50,9 @@ public final class ResultsCsv {
         for (String m : metrics) {
             header.addAll(List.of(m, m + "_low", m + "_high", m + "_n", m + "_unparseable"));
         }
-        CsvMapper csv = new CsvMapper();
+        // Quote only where RFC 4180 needs it: Jackson by default also quotes any value over 24
+        // characters, so of two header fields only the longer one was quoted.
+        CsvMapper csv = CsvMapper.builder().enable(CsvGenerator.Feature.STRICT_CHECK_FOR_QUOTING).build();
         try (Writer w = HadoopFs.writer(fs, file);
              var out = csv.writerFor(String[].class).with(CsvSchema.emptySchema().withLineSeparator("\n"))
                      .writeValues(w)) {

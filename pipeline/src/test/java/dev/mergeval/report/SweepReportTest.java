@@ -95,6 +95,10 @@ class SweepReportTest {
         List<String[]> rows = readCsv(dir.resolve("r.csv"));
         assertEquals(spec.points().size() + 1, rows.size());
         assertTrue(rows.stream().allMatch(r -> r.length == rows.get(0).length));
+        // Only where RFC 4180 needs it: not a header field for being long (harmful/refused_unparseable).
+        String header = Files.readAllLines(dir.resolve("r.csv")).get(0);
+        assertTrue(header.contains(",harmful/refused_unparseable,") && !header.contains("\""), header);
+        assertTrue(Files.readString(dir.resolve("r.csv")).contains(",\"{\"\"density\"\":0.3}\","), "JSON is quoted");
     }
 
     @Test
