@@ -9,6 +9,7 @@ import dev.mergeval.checkpoint.ShardFile;
 import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.checkpoint.StagingClaim;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.FileDigest;
 import dev.mergeval.common.Mappers;
 import dev.mergeval.common.Progress;
 import dev.mergeval.common.Sha256;
@@ -49,6 +50,8 @@ import java.util.TreeMap;
 import java.util.function.Function;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.LocalFileSystem;
+import org.apache.hadoop.fs.RawLocalFileSystem;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -279,11 +282,13 @@ public final class SweepJob {
 
     /**
      * The version of every model source and file parameter the points read
-     * ({@link SweepPoint#inputSources()}): the path, length and modification time ({@link ShardFile})
-     * of each file of a model directory (both parts of {@code BASE+ADAPTER}) or of the file named,
-     * as a merge's staging key has them. A model written again (its weights replaced) so gives the
-     * points that read it new ids, evaluated anew, where reusing their metrics would report another
-     * model's; hashing every byte of every model on each run would cost as much as a merge.
+     * ({@link SweepPoint#inputSources()}), from each file of a model directory (both parts of
+     * {@code BASE+ADAPTER}) or the file named: a local file by its name, length and XXH64 (hashed
+     * once per file version, {@link dev.mergeval.common.DigestCache}), so that the same bytes give
+     * the same ids in any checkout, copied or not; a remote one (S3, HDFS) by its path, length and
+     * modification time, which its store keeps for every reader, where hashing would download the
+     * model on every run. A model written again so gives the points that read it new ids, evaluated
+     * anew, where reusing their metrics would report another model's.
      */
     static Map<String, String> inputVersions(List<SweepPoint> points, Configuration conf) {
         Map<String, String> versions = new TreeMap<>();
@@ -342,9 +347,16 @@ public final class SweepJob {
             } else {
                 files.add(status);
             }
+            boolean local = fs instanceof LocalFileSystem || fs instanceof RawLocalFileSystem;
             for (FileStatus f : files) {
-                ShardFile v = ShardFile.of(f.getPath(), f);
-                out.append(v.path()).append(' ').append(v.length()).append(' ').append(v.modified()).append('\n');
+                if (local) {
+                    out.append(f.getPath().getName()).append(' ').append(f.getLen()).append(' ')
+                            .append(FileDigest.XXH64.id()).append(':').append(FileDigest.XXH64.of(fs, f.getPath()));
+                } else {
+                    ShardFile v = ShardFile.of(f.getPath(), f);
+                    out.append(v.path()).append(' ').append(v.length()).append(' ').append(v.modified());
+                }
+                out.append('\n');
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot list the files of " + p, e);

@@ -57,14 +57,18 @@ class SuiteIdentityTest {
                 + "metrics: {safety: h/refusal_rate, task: t/exact_match}\n", "spec.yaml");
         List<String> before = ids(spec, conf);
         assertEquals(before, ids(spec, conf), "same files, same points");
-        // The same length, another modification time: what `cp other/model.safetensors` leaves.
+        // Other bytes of the same length.
         Files.writeString(tuned.resolve("model.safetensors"), "weights of tunad");
         Files.setLastModifiedTime(tuned.resolve("model.safetensors"), FileTime.fromMillis(1_000_000));
         List<String> tunedChanged = ids(spec, conf);
         // aligned, tuned, tuned's merge, aligned+adapter, its merge: only tuned's two change.
         assertEquals(List.of(true, false, false, true, true), same(before, tunedChanged));
         Files.writeString(adapter.resolve("adapter_model.safetensors"), "other weights of the adapter");
-        assertEquals(List.of(true, true, true, false, false), same(tunedChanged, ids(spec, conf)));
+        List<String> adapterChanged = ids(spec, conf);
+        assertEquals(List.of(true, true, true, false, false), same(tunedChanged, adapterChanged));
+        // the same bytes with another modification time, as a copy or a fresh checkout leaves them
+        Files.setLastModifiedTime(aligned.resolve("model.safetensors"), FileTime.fromMillis(2_000_000));
+        assertEquals(adapterChanged, ids(spec, conf), "a local file counts by its bytes");
     }
 
     private static List<String> ids(SweepSpec spec, Configuration conf) {
