@@ -6,13 +6,16 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.common.BadInputException;
+import dev.mergeval.common.FileDigest;
 import dev.mergeval.common.Mappers;
 import dev.mergeval.common.TruncatedSvd;
+import dev.mergeval.provenance.FileHash;
 import dev.mergeval.provenance.LoraAdapterProvenance;
 import dev.mergeval.provenance.Provenance;
 import dev.mergeval.source.ModelSource;
 import dev.mergeval.sweep.LoraAdapters;
 import dev.mergeval.sweep.SweepPoint;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.math.BigDecimal;
@@ -93,8 +96,9 @@ public final class SweepAdapters {
                             + ") is not a LoRA adapter of the aligned model and must be extracted first");
                 }
                 Path dir = new Path(root, "extracted-f" + f);
-                if (!complete(fs, dir)) {
-                    LoraExtraction.run(new LoraExtraction.Request(ft, aligned, block.maxRank(), dir.toString(), false,
+                if (!current(fs, dir, conf)) {
+                    LoraExtraction.run(new LoraExtraction.Request(ft, aligned, block.maxRank(), dir.toString(),
+                            complete(fs, dir),
                             ExtractionPlan.Svd.valueOf(block.svd().toUpperCase(Locale.ROOT)),
                             TruncatedSvd.EXACT_LIMIT, LoraExtraction.Other.SAVE, LoraExtraction.Selection.DEFAULT,
                             ExtractionPlan.Factors.DEFAULT, seed), extractor, conf);
@@ -105,9 +109,9 @@ public final class SweepAdapters {
             for (SweepPoint p : linear) {
                 String name = "f" + f + "-linear-" + BigDecimal.valueOf(p.ratio()).stripTrailingZeros().toPlainString();
                 Path dir = new Path(root, name);
-                if (!complete(fs, dir)) {
-                    ScaledAdapter.write(new ScaledAdapter.Request(adapter, p.ratio(), aligned, dir.toString(), false),
-                            conf);
+                if (!current(fs, dir, conf)) {
+                    ScaledAdapter.write(new ScaledAdapter.Request(adapter, p.ratio(), aligned, dir.toString(),
+                            complete(fs, dir)), conf);
                 }
                 LoraAdapterProvenance prov = read(fs, dir);
                 entries.add(new Entry(name, p.id(), ft, p.ratio(), localPath(fs.makeQualified(dir)), prov.adapter().r(),
@@ -162,6 +166,40 @@ public final class SweepAdapters {
     private static String localPath(Path p) {
         String scheme = p.toUri().getScheme();
         return scheme == null || scheme.equals("file") ? p.toUri().getPath() : p.toString();
+    }
+
+    /**
+     * Whether {@code dir} holds a finished adapter made from its inputs as they are now: every input
+     * file its provenance lists has the length and digest recorded (a fine-tune trained again, or an
+     * extracted adapter redone, makes it stale; local digests are remembered per file version).
+     */
+    private static boolean current(FileSystem fs, Path dir, Configuration conf) {
+        if (!complete(fs, dir)) {
+            return false;
+        }
+        for (LoraAdapterProvenance.Input input : read(fs, dir).inputs()) {
+            for (FileHash f : input.files()) {
+                if (!unchanged(f, conf)) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    private static boolean unchanged(FileHash file, Configuration conf) {
+        Path p = new Path(file.path());
+        try {
+            if (HadoopFs.get(p, conf).getFileStatus(p).getLen() != file.bytes()) {
+                return false;
+            }
+        } catch (FileNotFoundException e) {
+            return false;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot stat " + p, e);
+        }
+        return file.sha256() != null ? file.sha256().equals(HadoopFs.digest(file.path(), FileDigest.SHA256, conf))
+                : file.xxh64() != null && file.xxh64().equals(HadoopFs.digest(file.path(), FileDigest.XXH64, conf));
     }
 
     private static boolean complete(FileSystem fs, Path dir) {

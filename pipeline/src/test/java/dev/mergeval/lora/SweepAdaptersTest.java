@@ -11,6 +11,7 @@ import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
 import dev.mergeval.common.Progress;
+import dev.mergeval.common.TruncatedSvd;
 import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.onload.MergeLoader;
 import dev.mergeval.runtime.GenerationParams;
@@ -127,6 +128,18 @@ class SweepAdaptersTest {
         SweepAdapters.write(spec.loraAdapters(), spec.aligned(), spec.finetuned(), points, spec.seed(),
                 sweep.toString(), new LocalExtractExecutor(2, conf, Progress.NONE), conf);
         assertEquals(before, Files.getLastModifiedTime(first), "a re-run keeps the adapters written");
+
+        // the LoRA fine-tune trained again (rank 4 now): its scaled adapters follow, the full one's stay
+        Path last = Path.of(written.entries().get(5).path(), "adapter_model.safetensors");
+        FileTime fullBefore = Files.getLastModifiedTime(last);
+        LoraExtraction.run(new LoraExtraction.Request(full, aligned, 4, rank8.toString(), true, ExtractionPlan.Svd.AUTO,
+                TruncatedSvd.EXACT_LIMIT, LoraExtraction.Other.SAVE, LoraExtraction.Selection.DEFAULT,
+                ExtractionPlan.Factors.DEFAULT, 0), new LocalExtractExecutor(2, conf, Progress.NONE), conf);
+        SweepAdapters.Written again = SweepAdapters.write(spec.loraAdapters(), spec.aligned(), spec.finetuned(), points,
+                spec.seed(), sweep.toString(), new LocalExtractExecutor(2, conf, Progress.NONE), conf);
+        assertEquals(List.of(4, 4, 4), again.entries().subList(0, 3).stream().map(SweepAdapters.Entry::r).toList(),
+                "the LoRA fine-tune's points scaled from its new adapter");
+        assertEquals(fullBefore, Files.getLastModifiedTime(last), "the full fine-tune's adapters kept");
     }
 
     @Test
