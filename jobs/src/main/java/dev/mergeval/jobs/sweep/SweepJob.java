@@ -306,7 +306,10 @@ public final class SweepJob {
         return versions;
     }
 
-    /** The locations whose files make up {@code source}: a directory or file, or a base and its adapter. */
+    /**
+     * The locations whose files make up {@code source}: a directory or file, a base and its adapter,
+     * or a merge's config and everything it reads.
+     */
     private static List<String> locations(String source, Configuration conf) {
         return ModelSource.parse(source, conf).match(new ModelSource.Cases<>() {
             @Override
@@ -321,7 +324,9 @@ public final class SweepJob {
 
             @Override
             public List<String> mergeOnLoad(ModelSource.MergeOnLoad m) {
-                return List.of(m.location());
+                List<String> read = new ArrayList<>(List.of(m.location()));
+                m.config().readLocations().forEach(location -> read.addAll(locations(location, conf)));
+                return read;
             }
 
             @Override

@@ -71,6 +71,26 @@ class SuiteIdentityTest {
         assertEquals(adapterChanged, ids(spec, conf), "a local file counts by its bytes");
     }
 
+    /** A fine-tune given as a merge-on-load config counts by the models the config reads too. */
+    @Test
+    void aMergeOnLoadFineTuneCountsByTheModelsItReads(@TempDir Path dir) throws IOException {
+        Configuration conf = new Configuration();
+        Path aligned = Files.createDirectories(dir.resolve("aligned"));
+        Path tuned = Files.createDirectories(dir.resolve("tuned"));
+        Files.writeString(aligned.resolve("model.safetensors"), "weights of aligned");
+        Files.writeString(tuned.resolve("model.safetensors"), "weights of tuned");
+        Path config = dir.resolve("ft.yaml");
+        Files.writeString(config, "merge_method: linear\nmodels:\n  - model: " + tuned + "\n    parameters: {weight: 1.0}\n"
+                + "  - model: " + aligned + "\n    parameters: {weight: 0.0}\n");
+        SweepSpec spec = SweepSpec.parse("aligned: " + aligned + "\nfinetuned: [merge:" + config + "]\n"
+                + "grid: [{method: linear, ratios: [0.5]}]\nsuite: s.yaml\n"
+                + "metrics: {safety: h/refusal_rate, task: t/exact_match}\n", "spec.yaml");
+        List<String> before = ids(spec, conf);
+        Files.writeString(tuned.resolve("model.safetensors"), "other weights of tuned");
+        // aligned, the merge-on-load fine-tune, their merge: the last two read the tuned weights
+        assertEquals(List.of(true, false, false), same(before, ids(spec, conf)));
+    }
+
     private static List<String> ids(SweepSpec spec, Configuration conf) {
         return spec.points("suite", SweepJob.inputVersions(spec.points("suite", Map.of()), conf)).stream()
                 .map(SweepPoint::id).toList();
