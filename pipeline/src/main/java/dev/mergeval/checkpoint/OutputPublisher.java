@@ -1,6 +1,7 @@
 package dev.mergeval.checkpoint;
 
 import dev.mergeval.common.BadInputException;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -177,7 +178,7 @@ public final class OutputPublisher {
         if (parent == null) {
             throw new BadInputException(outUri + ": the output cannot be a filesystem root");
         }
-        Path staging = new Path(parent, "." + out.getName() + ".mergeval-staging-" + jobId);
+        Path staging = new Path(parent, stagingPrefix(out.getName()) + jobId);
         try {
             if (!fs.mkdirs(staging)) {
                 // The local filesystem's answer where a parent is a file or is not writable.
@@ -210,6 +211,29 @@ public final class OutputPublisher {
     public void discardAfter(Path staging, Throwable failure) {
         if (!(failure instanceof Superseded)) {
             discard(staging);
+        }
+    }
+
+    /** The start of the name of every staging directory of an output named {@code name}. */
+    public static String stagingPrefix(String name) {
+        return "." + name + ".mergeval-staging-";
+    }
+
+    /**
+     * Deletes the staging directories of the output named {@code name} under {@code parent} that
+     * killed runs left (each staged under a new name, so none is resumed); the caller holds the
+     * claim that no live run stages there. A parent not there yet holds none.
+     */
+    public void discardLeftovers(Path parent, String name) {
+        String prefix = stagingPrefix(name);
+        try {
+            for (FileStatus f : fs.listStatus(parent, p -> p.getName().startsWith(prefix))) {
+                discard(f.getPath());
+            }
+        } catch (FileNotFoundException e) {
+            // nothing was staged
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list the staging directories in " + parent, e);
         }
     }
 

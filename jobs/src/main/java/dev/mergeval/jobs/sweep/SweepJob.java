@@ -36,7 +36,6 @@ import dev.mergeval.sweep.Selection;
 import dev.mergeval.sweep.SweepPoint;
 import dev.mergeval.sweep.SweepSpec;
 import dev.mergeval.sweep.SweepTable;
-import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -78,6 +77,8 @@ import org.apache.spark.sql.SparkSession;
 public final class SweepJob {
 
     public static final String POINTS_DIR = "points";
+    /** A point's evaluation output, in its directory. */
+    static final String EVAL_DIR = "eval";
     public static final String METRICS_FILE = "metrics.json";
     public static final String MERGE_CONFIG = "merge.yaml";
     public static final String MODELS_DIR = "models";
@@ -151,7 +152,8 @@ public final class SweepJob {
             for (SweepPoint point : points) {
                 Path dir = new Path(out.child(POINTS_DIR), point.id());
                 Path metrics = new Path(dir, METRICS_FILE);
-                removeStaging(fs, dir);
+                // what a killed run left staged there; this run holds the sweep's claim
+                new OutputPublisher(fs).discardLeftovers(dir, EVAL_DIR);
                 if (!exists(fs, metrics)) {
                     if (spec.engineSpec().isOpenAi()) {
                         evaluateLaunched(spark, spec, point, out, dir, suite, models, mergeExecutors, conf);
@@ -201,7 +203,7 @@ public final class SweepJob {
             }
             // A point interrupted after its evaluation was published is evaluated again, replacing it.
             EvalJob.Summary summary = EvalJob.run(spark, new EvalJobConfig(List.of(modelSource(point, dir, conf)),
-                    suite, OutputLocation.name(new Path(dir, "eval")), -1, SLICE_SIZE), models, true);
+                    suite, OutputLocation.name(new Path(dir, EVAL_DIR)), -1, SLICE_SIZE), models, true);
             // The metrics file is the point's completion marker: it appears whole or not at all.
             HadoopFs.writeAtomically(fs, new Path(dir, METRICS_FILE), JSON.writeValueAsString(summary.metrics()));
         } catch (IOException e) {
@@ -234,7 +236,7 @@ public final class SweepJob {
             }
             // Each executor task starts its own server on the materialized point (LaunchedUnits).
             EvalJob.Summary summary = EvalJob.run(spark, new EvalJobConfig(List.of(modelSource(point, dir, conf)),
-                    suite, OutputLocation.name(new Path(dir, "eval")), -1, SLICE_SIZE, spec.engineSpec(), model),
+                    suite, OutputLocation.name(new Path(dir, EVAL_DIR)), -1, SLICE_SIZE, spec.engineSpec(), model),
                     models, true);
             HadoopFs.writeAtomically(fs, new Path(dir, METRICS_FILE), JSON.writeValueAsString(summary.metrics()));
             if (point.isMerge() && spec.materialize() != Materialize.ALL) {
@@ -242,23 +244,6 @@ public final class SweepJob {
             }
         } catch (IOException e) {
             throw new UncheckedIOException("point " + point.id() + ": " + e.getMessage(), e);
-        }
-    }
-
-    /**
-     * Deletes what a killed run left staged in a point's directory (its evaluation's
-     * {@code .eval.mergeval-staging-<random>}): each evaluation stages under a new name, so none is
-     * resumed, and this run holds the sweep's claim, so none is another live run's.
-     */
-    private static void removeStaging(FileSystem fs, Path pointDir) {
-        try {
-            for (FileStatus f : fs.listStatus(pointDir, p -> p.getName().contains(".mergeval-staging-"))) {
-                fs.delete(f.getPath(), true);
-            }
-        } catch (FileNotFoundException e) {
-            // A point not started yet: nothing staged.
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot clear the staging directories of " + pointDir, e);
         }
     }
 

@@ -3,6 +3,7 @@ package dev.mergeval.jobs.sweep;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.checkpoint.StagingClaim;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
@@ -49,7 +50,8 @@ public final class SweepOutput {
     static final List<String> FINAL_FILES = List.of(ResultsParquet.DIR, ResultsCsv.FILE, ReportHtml.FILE,
             SummaryJson.FILE);
 
-    private static final String FINAL_STAGING = ".final.mergeval-staging-";
+    /** The name the final files are staged under, as {@link OutputPublisher} names its staging. */
+    private static final String FINAL = "final";
 
     private static final ObjectMapper JSON = Mappers.PRETTY;
 
@@ -160,7 +162,7 @@ public final class SweepOutput {
             prepare(false, List.of());
             writeMarker();
             removeFinalFiles();
-            removeFinalStaging();
+            new OutputPublisher(out.fs()).discardLeftovers(out.path(), FINAL);
             return claim;
         } catch (RuntimeException e) {
             claim.close();
@@ -185,17 +187,6 @@ public final class SweepOutput {
         }
     }
 
-    /** Deletes the final files a killed run left staged: each run stages them under a new name. */
-    private void removeFinalStaging() {
-        try {
-            for (FileStatus f : out.fs().listStatus(out.path(), p -> p.getName().startsWith(FINAL_STAGING))) {
-                out.fs().delete(f.getPath(), true);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot clear the staging directories of " + out.display(), e);
-        }
-    }
-
     private void removeFinalFiles() {
         for (int i = FINAL_FILES.size() - 1; i >= 0; i--) {
             try {
@@ -211,7 +202,7 @@ public final class SweepOutput {
      * into place, {@code summary.json} last.
      */
     void publishFinalFiles(Consumer<Path> writer) {
-        Path staging = out.child(FINAL_STAGING + UUID.randomUUID());
+        Path staging = out.child(OutputPublisher.stagingPrefix(FINAL) + UUID.randomUUID());
         try {
             try {
                 writer.accept(staging);

@@ -254,12 +254,17 @@ public record LlamaConfig(
     }
 
     private static double number(JsonNode root, String key, double absent) {
-        JsonNode n = root.get(key);
+        return number(root, key, absent, "");
+    }
+
+    /** {@code node}'s number {@code key}, {@code absent} where it has none; {@code where} prefixes the key in errors. */
+    private static double number(JsonNode node, String key, double absent, String where) {
+        JsonNode n = node.get(key);
         if (n == null || n.isNull()) {
             return absent;
         }
         if (!n.isNumber()) {
-            throw new BadInputException("'" + key + "' must be a number, got " + n);
+            throw new BadInputException("'" + where + key + "' must be a number, got " + n);
         }
         return n.asDouble();
     }
@@ -306,17 +311,10 @@ public record LlamaConfig(
     }
 
     private static double scalingNumber(JsonNode scaling, String key, boolean required) {
-        JsonNode n = scaling.get(key);
-        if (n == null || n.isNull()) {
-            if (required) {
-                throw new BadInputException("rope_scaling is missing '" + key + "'");
-            }
-            return 0;
+        if (required && !scaling.hasNonNull(key)) {
+            throw new BadInputException("rope_scaling is missing '" + key + "'");
         }
-        if (!n.isNumber()) {
-            throw new BadInputException("rope_scaling." + key + " must be a number, got " + n);
-        }
-        return n.asDouble();
+        return number(scaling, key, 0, "rope_scaling.");
     }
 
     /** Reads an id or a list of ids (HF allows both for {@code eos_token_id}). */
