@@ -1,5 +1,6 @@
 package dev.mergeval.jobs.cli;
 
+import dev.mergeval.checkpoint.StagingClaim;
 import dev.mergeval.common.Progress;
 import dev.mergeval.jobs.ConsoleLogging;
 import dev.mergeval.jobs.OutputLocation;
@@ -58,14 +59,25 @@ final class SweepCommand implements Callable<Integer> {
         return run(InputChecks.sweep(spec), spec, out, overwrite, master, requireGoal, System.out);
     }
 
-    /** Checks (and with {@code overwrite} clears) the output before Spark starts, then sweeps. */
+    /**
+     * Checks (and with {@code overwrite} clears) the output and claims it before Spark starts, so that
+     * a second run into a busy directory is refused at once, then sweeps.
+     */
     static int run(SweepSpec spec, Path specFile, String out, boolean overwrite, String master, boolean requireGoal,
             PrintStream stdout) {
-        SweepOutput.of(spec, out, SparkSessions.hadoopConfiguration()).prepare(overwrite, List.of(specFile.toString()));
+        SweepOutput output = SweepOutput.of(spec, out, SparkSessions.hadoopConfiguration());
+        output.prepare(overwrite, List.of(specFile.toString()));
+        try (StagingClaim claim = output.claim()) {
+            return sweep(spec, output, out, master, requireGoal, stdout);
+        }
+    }
+
+    private static int sweep(SweepSpec spec, SweepOutput output, String out, String master, boolean requireGoal,
+            PrintStream stdout) {
         SparkSession spark = SparkSessions.create("mergeval sweep " + spec.name(), master);
         try {
             JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-            SweepJob.Outcome outcome = SweepJob.run(spark, spec, out, new RuntimeModelFactory(),
+            SweepJob.Outcome outcome = SweepJob.runClaimed(spark, spec, output, new RuntimeModelFactory(),
                     id -> new SparkMergeExecutor(sc, Progress.NONE), new ConsoleProgress());
             print(outcome, out, stdout);
             String log = ConsoleLogging.copyTo(OutputLocation.resolve(out, spark.sparkContext().hadoopConfiguration()));

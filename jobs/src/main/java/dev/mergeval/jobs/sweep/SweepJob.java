@@ -134,6 +134,13 @@ public final class SweepJob {
         }
     }
 
+    /** {@link #run} into {@code output}, whose claim ({@link SweepOutput#claim}) the caller holds. */
+    public static Outcome runClaimed(SparkSession spark, SweepSpec spec, SweepOutput output, ModelFactory models,
+            Function<String, MergeExecutor> mergeExecutors, Progress progress) {
+        return run(spark, spec, output, models, mergeExecutors, progress, Instant.now(),
+                spark.sparkContext().hadoopConfiguration());
+    }
+
     private static Outcome run(SparkSession spark, SweepSpec spec, SweepOutput output, ModelFactory models,
             Function<String, MergeExecutor> mergeExecutors, Progress progress, Instant started, Configuration conf) {
         OutputLocation out = output.location();

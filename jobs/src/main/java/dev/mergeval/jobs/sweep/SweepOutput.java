@@ -156,7 +156,7 @@ public final class SweepOutput {
      * identity in {@code sweep.json} if it is not there yet, and removes earlier final files. The
      * caller closes the claim when the run ends.
      */
-    StagingClaim claim() {
+    public StagingClaim claim() {
         StagingClaim claim = StagingClaim.take(out.fs(), out.path(), out.display());
         try {
             prepare(false, List.of());

@@ -5,11 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.StagingClaim;
+import dev.mergeval.jobs.cli.CliRun;
 import dev.mergeval.jobs.cli.MergevalCli;
 import dev.mergeval.jobs.cluster.ProjectLayout;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -53,8 +55,12 @@ class SweepResumeTest {
                 "partial");
 
         try (StagingClaim live = StagingClaim.take(HadoopFs.local(), HadoopFs.of(out), out.toString())) {
-            assertEquals(MergevalCli.EXIT_BAD_INPUT, MergevalCli.run(sweep.toArray(String[]::new)),
-                    "a second run while one holds the directory");
+            // Refused before Spark starts: a master Spark cannot parse would fail it otherwise.
+            List<String> second = new ArrayList<>(sweep.subList(0, sweep.size() - 1));
+            second.add("no-such-master");
+            CliRun run = CliRun.of(second.toArray(String[]::new));
+            assertEquals(MergevalCli.EXIT_BAD_INPUT, run.rc(), run.err());
+            assertTrue(run.err().contains(out + ": another run of this job is writing it"), run.err());
         }
         assertEquals(0, MergevalCli.run(sweep.toArray(String[]::new)));
         try (Stream<Path> files = Files.walk(out)) {

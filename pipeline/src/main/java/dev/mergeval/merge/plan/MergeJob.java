@@ -193,7 +193,8 @@ public final class MergeJob {
             try {
                 executed = executor.executeAndHash(plan, parts, inputFiles.paths(), digest);
             } catch (RuntimeException failed) {
-                throw inputFiles.changedOr(failed, publisher, staging, conf);
+                RuntimeException reported = inputFiles.changedOr(failed, publisher, staging, conf);
+                throw reported == failed ? namingConfig(config, failed) : reported;
             }
             mark = lap(phases, "execute+hash_inputs", mark);
             Map<String, List<FileHash>> inputHashes = inputFiles.withHashes(executed.digests(), digest);
@@ -355,6 +356,19 @@ public final class MergeJob {
         plan.inputFiles().values().forEach(files -> files.forEach(f -> versions.append('\n').append(f.path())
                 .append(' ').append(f.length()).append(' ').append(f.modified())));
         return Sha256.ofText(versions.toString()).substring(0, 16);
+    }
+
+    /**
+     * A unit's refusal of what it read (a tensor whose gradient weights sum to 0, say) prefixed by
+     * the config it came from, as planning's errors are: units run from the plan, which names no file.
+     */
+    private static RuntimeException namingConfig(MergeConfig config, RuntimeException failed) {
+        BadInputException bad = BadInputException.in(failed);
+        String prefix = config.sourceName() + ": ";
+        if (bad == null || String.valueOf(bad.getMessage()).startsWith(prefix)) {
+            return failed;
+        }
+        return new BadInputException(prefix + bad.getMessage(), failed);
     }
 
     /** The input models' shard files by {@link PlanInput#key()}, in plan order. */

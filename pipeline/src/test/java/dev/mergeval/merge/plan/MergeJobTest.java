@@ -1068,7 +1068,7 @@ class MergeJobTest {
         Path dir = out.resolve("o");
         BadInputException e = assertThrows(BadInputException.class,
                 () -> MergeJob.run(request(yaml, dir, false, PlanOptions.defaults()), executor(2), CONF));
-        assertTrue(e.getMessage().contains("weights sum to 0"), e.getMessage());
+        assertTrue(e.getMessage().matches("test\\.yaml: model\\.\\S+: multislerp: the models. weights sum to 0.*"), e.getMessage());
         try (Stream<Path> left = Files.list(out)) {
             assertEquals(List.of(), left.map(p -> p.getFileName().toString()).toList(), "no staging left");
         }
