@@ -20,7 +20,7 @@ import org.apache.logging.log4j.core.config.builder.impl.BuiltConfiguration;
 /**
  * Logging while a command runs: everything at INFO into a log file, and on the console (standard
  * error, shared with the progress bar) only Mergeval's own warnings and errors, or with
- * {@code --verbose} everything the file gets. Spark, Hadoop and DJL log a line per task and per
+ * {@code --verbose} everything the file gets ({@code -vv}: DEBUG lines too, in both). Spark, Hadoop and DJL log a line per task and per
  * stage, and a failed task's stack trace once per attempt; on the console they bury the progress
  * bar and the CLI's one-line error, in the file they are there when a run needs explaining.
  *
@@ -55,12 +55,12 @@ public final class ConsoleLogging {
      *
      * @param command the subcommand, part of the file name
      */
-    public static synchronized Path start(String command, boolean verbose) {
+    public static synchronized Path start(String command, int verbosity) {
         if (SparkSessions.underSparkSubmit()) {
             return null;
         }
         Path file = newFile(command);
-        BuiltConfiguration config = configuration(file, verbose);
+        BuiltConfiguration config = configuration(file, verbosity);
         // A JVM that has not logged yet starts its logging with this configuration, rather than
         // configuring log4j2.configurationFile's first and replacing it (about 20 ms of a CLI's start).
         LoggerContext context = Configurator.initialize(ConsoleLogging.class.getClassLoader(), config);
@@ -114,7 +114,9 @@ public final class ConsoleLogging {
         }
     }
 
-    static BuiltConfiguration configuration(Path file, boolean verbose) {
+    static BuiltConfiguration configuration(Path file, int verbosity) {
+        boolean verbose = verbosity > 0;
+        Level level = verbosity > 1 ? Level.DEBUG : Level.INFO;
         ConfigurationBuilder<BuiltConfiguration> b = ConfigurationBuilderFactory.newConfigurationBuilder();
         b.setConfigurationName("mergeval-console");
         b.setStatusLevel(Level.ERROR);
@@ -125,8 +127,8 @@ public final class ConsoleLogging {
                 .add(layout(b, CONSOLE_PATTERN))
                 .add(b.newFilter("RegexFilter", Filter.Result.DENY, Filter.Result.NEUTRAL)
                         .addAttribute("regex", HOSTNAME_WARNINGS)));
-        b.add(b.newRootLogger(Level.INFO).add(b.newAppenderRef("file"))
-                .add(console(b, verbose ? Level.INFO : Level.OFF)));
+        b.add(b.newRootLogger(level).add(b.newAppenderRef("file"))
+                .add(console(b, verbose ? level : Level.OFF)));
         if (!verbose) {
             b.add(logger(b, "dev.mergeval").add(console(b, Level.WARN)));
         }

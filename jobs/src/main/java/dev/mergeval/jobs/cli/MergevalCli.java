@@ -59,7 +59,7 @@ public final class MergevalCli {
     /** Declares the option for every subcommand; {@link #execute} reads it from the parse result, wherever given. */
     @Option(names = {"--verbose", "-v"}, scope = ScopeType.INHERIT,
             description = "Also show Spark's, Hadoop's and Mergeval's INFO log lines on the console (they always go to the"
-                    + " log file); -v, as mergekit-yaml's, may be repeated.")
+                    + " log file); -vv, as mergekit-yaml's, DEBUG lines too, on the console and in the file.")
     boolean[] verbose;
 
     /** Set once the JVM is ending on a signal (SIGINT, SIGTERM): the failures that follow are its doing. */
@@ -167,6 +167,12 @@ public final class MergevalCli {
         return null;
     }
 
+    /** How many times {@code -v} was given at this level of the command line. */
+    private static int verbosity(CommandLine.ParseResult level) {
+        CommandLine.Model.OptionSpec option = level.matchedOption("--verbose");
+        return option == null ? 0 : ((boolean[]) option.getValue()).length;
+    }
+
     /** Runs the subcommand with its log file (none for help and version requests). */
     private static int execute(CommandLine.ParseResult parsed) {
         Integer help = CommandLine.executeHelpRequest(parsed);
@@ -174,19 +180,19 @@ public final class MergevalCli {
             return help;
         }
         CommandLine.ParseResult last = parsed;
-        boolean verbose = parsed.hasMatchedOption("--verbose");
+        int verbosity = verbosity(parsed);
         // The command's path below mergeval, e.g. bench-merge for "bench merge" (the name of its log file).
         List<String> path = new ArrayList<>();
         while (last.hasSubcommand()) {
             last = last.subcommand();
             path.add(last.commandSpec().name());
-            verbose |= last.hasMatchedOption("--verbose");
+            verbosity += verbosity(last);
         }
         if (last == parsed || last.commandSpec().userObject() instanceof CommandLine.HelpCommand) {
             return new CommandLine.RunLast().execute(parsed);
         }
         String command = String.join("-", path);
-        ConsoleLogging.start(command, verbose);
+        ConsoleLogging.start(command, verbosity);
         // Input checks run before any Spark session, yet must reach s3a:// or hdfs:// suites with
         // the spark.hadoop.* settings the job will have.
         HadoopFs.useDefaults(SparkSessions.hadoopConfiguration());

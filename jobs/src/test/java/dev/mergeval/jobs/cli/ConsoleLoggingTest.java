@@ -130,7 +130,7 @@ class ConsoleLoggingTest {
     @Test
     void startWritesAFileCopiedIntoAnOutputDirAndStopRestoresTheConfiguration() throws IOException {
         String before = LoggerContext.getContext(false).getConfiguration().getName();
-        Path file = ConsoleLogging.start("unit", false);
+        Path file = ConsoleLogging.start("unit", 0);
         try {
             org.slf4j.LoggerFactory.getLogger("org.apache.spark.Example").info("an info line for the file");
         } finally {
@@ -148,5 +148,20 @@ class ConsoleLoggingTest {
         assertTrue(copy.endsWith(copied.toString()), copy);
         assertEquals(Files.readString(file), Files.readString(copied));
         Files.delete(file);
+    }
+
+    /** {@code -vv}, as mergekit-yaml's: DEBUG lines too; one {@code -v} keeps them out of the file. */
+    @Test
+    void twoVerboseFlagsLogDebugLines() throws IOException {
+        for (int verbosity : new int[] {1, 2}) {
+            Path file = ConsoleLogging.start("unit", verbosity);
+            try {
+                org.slf4j.LoggerFactory.getLogger("org.apache.hadoop.Example").debug("a debug line");
+            } finally {
+                ConsoleLogging.stop();
+            }
+            assertEquals(verbosity > 1, Files.readString(file).contains(" DEBUG "), "verbosity " + verbosity);
+            Files.delete(file);
+        }
     }
 }
