@@ -2,6 +2,7 @@ package dev.mergeval.jobs;
 
 import dev.mergeval.common.BadInputException;
 import java.util.Properties;
+import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
@@ -65,11 +66,31 @@ public final class SparkSessions {
         } catch (Exception e) {
             // Scala's checked SparkException, undeclared: a mistyped --master is the user's.
             if (String.valueOf(e.getMessage()).startsWith("Could not parse Master URL")) {
-                throw new BadInputException((master != null ? "--master " : "spark.master ") + resolved
-                        + ": not a Spark master URL (local[N], local-cluster[N,C,M], spark://HOST:PORT, yarn, k8s://URL)", e);
+                throw notAMaster((master != null ? "--master " : "spark.master ") + resolved, e);
             }
             throw e;
         }
+    }
+
+    /** The forms of master URL Spark's scheduler parses (SparkContext.createTaskScheduler) and its cluster managers take. */
+    private static final Pattern MASTER = Pattern.compile("local|local\\[([0-9]+|\\*)(\\s*,\\s*[0-9]+)?]"
+            + "|local-cluster\\[\\s*[0-9]+\\s*,\\s*[0-9]+\\s*,\\s*[0-9]+\\s*]|spark://.+|yarn|k8s://.+|mesos://.+");
+
+    /**
+     * Refuses a master URL Spark would refuse, without starting Spark: for commands that start
+     * sessions only after other work ({@code bench merge --spark-masters}).
+     *
+     * @param option the option, for the message
+     */
+    public static void checkMaster(String option, String master) {
+        if (!MASTER.matcher(master).matches()) {
+            throw notAMaster(option + " " + master, null);
+        }
+    }
+
+    private static BadInputException notAMaster(String given, Exception cause) {
+        return new BadInputException(given
+                + ": not a Spark master URL (local[N], local-cluster[N,C,M], spark://HOST:PORT, yarn, k8s://URL)", cause);
     }
 
     /**

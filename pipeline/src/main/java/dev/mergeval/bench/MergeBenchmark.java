@@ -7,6 +7,7 @@ import dev.mergeval.checkpoint.ShardFile;
 import dev.mergeval.common.DigestCache;
 import dev.mergeval.common.Parallel;
 import dev.mergeval.common.Progress;
+import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.plan.LocalMergeExecutor;
 import dev.mergeval.merge.plan.MergeExecutor;
 import dev.mergeval.merge.plan.MergeJob;
@@ -180,6 +181,13 @@ public final class MergeBenchmark {
         long fixed = one.parameters() - perLayer;
         int layers = (int) Math.max(1, (targetBytes / 2 - fixed) / perLayer);
         return new SyntheticModels.Shape(layers, 2048, 5632, 16, 4, 32000);
+    }
+
+    /** Refuses a method whose config {@link #run} could not merge, before anything is generated or timed. */
+    public static void checkMethods(List<String> methods) {
+        for (String method : methods) {
+            MergeConfig.parse(yamlFor(method, "base", "fine-tune"), "--methods " + method);
+        }
     }
 
     static String yamlFor(String method, String base, String tune) {

@@ -196,20 +196,18 @@ public final class DjlLanguageModel implements LanguageModel {
         if (continuation.isEmpty()) {
             throw new BadInputException("log-likelihood request has an empty continuation");
         }
-        int trailing = context.length() - context.stripTrailing().length();
-        if (trailing > 0) {
-            continuation = context.substring(context.length() - trailing) + continuation;
-            context = context.substring(0, context.length() - trailing);
+        int kept = context.length();
+        while (kept > 0 && isPythonSpace(context.codePointBefore(kept))) {
+            kept -= Character.charCount(context.codePointBefore(kept));
         }
+        continuation = context.substring(kept) + continuation;
+        context = context.substring(0, kept);
         int[] whole = tokenizer.encode(context + continuation);
         int[] ctx = tokenizer.encode(context);
-        int[] cont;
-        if (ctx.length > 0 && ctx.length < whole.length
-                && Arrays.equals(ctx, Arrays.copyOf(whole, ctx.length))) {
-            cont = Arrays.copyOfRange(whole, ctx.length, whole.length);
-        } else {
-            cont = tokenizer.encode(continuation, false);
-        }
+        // The harness's whole[len(context):], also where the context's tokens are not a prefix of the
+        // pair's (a context ending mid-word): the boundary then falls where the context's count says.
+        int[] cont = ctx.length == 0 ? tokenizer.encode(continuation, false)
+                : Arrays.copyOfRange(whole, Math.min(ctx.length, whole.length), whole.length);
         if (ctx.length == 0) {
             int start = tokenizer.bosId() >= 0 ? tokenizer.bosId() : tokenizer.eosId();
             if (start < 0) {
@@ -229,6 +227,11 @@ public final class DjlLanguageModel implements LanguageModel {
             ctx = Arrays.copyOfRange(ctx, ctx.length + cont.length - window, ctx.length);
         }
         return new BatchScorer.Tokens(ctx, cont);
+    }
+
+    /** Python's {@code str.isspace} for one code point, which the harness's {@code rstrip()} strips. */
+    static boolean isPythonSpace(int cp) {
+        return Character.isWhitespace(cp) || cp == 0x85 || cp == 0xA0 || cp == 0x2007 || cp == 0x202F;
     }
 
     /** Request indices sorted by length, cut into batches. */

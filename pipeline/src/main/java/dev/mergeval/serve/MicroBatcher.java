@@ -36,10 +36,13 @@ final class MicroBatcher implements AutoCloseable {
     /** The longest a batch waits for more requests, in batch windows. */
     private static final int WINDOWS_PER_BATCH = 10;
 
-    /** Sees each generated token of one request on the model thread (keep it short). */
+    /**
+     * Sees each generated token of one request on the model thread (keep it short), with the reason
+     * the request finished at it ({@code eos}, {@code stop}, {@code length}) or null.
+     */
     @FunctionalInterface
     interface TokenSink {
-        void onToken(int token, float[] logits);
+        void onToken(int token, float[] logits, String finishReason);
     }
 
     /** One prompt to continue; {@code sink} may be null. */
@@ -181,7 +184,7 @@ final class MicroBatcher implements AutoCloseable {
                             public void onToken(int row, int token, float[] logits, String finishReason) {
                                 TokenSink sink = generations.get(row).sink();
                                 if (sink != null) {
-                                    sink.onToken(token, logits);
+                                    sink.onToken(token, logits, finishReason);
                                 }
                             }
 

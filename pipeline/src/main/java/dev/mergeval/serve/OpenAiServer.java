@@ -429,7 +429,7 @@ public final class OpenAiServer implements AutoCloseable {
         List<TokenText.Position> positions = new ArrayList<>();
         int top = req.topLogprobs();
         MicroBatcher.Generation g = new MicroBatcher.Generation(ids, KeyedRandom.textKey(prompt), params,
-                req.logprobs() ? (token, logits) -> positions.add(TokenText.fromLogits(logits, token, top)) : null);
+                req.logprobs() ? (token, logits, finish) -> positions.add(TokenText.fromLogits(logits, token, top)) : null);
         batcher.submit(g);
         Completion c = await(g.result());
         ObjectNode body = envelope(id, "chat.completion");
@@ -519,7 +519,7 @@ public final class OpenAiServer implements AutoCloseable {
             MicroBatcher.Generation g = null;
             if (params.maxNewTokens() > 0) {
                 g = new MicroBatcher.Generation(p.ids(), p.streamKey(), params, logprobs == null ? null
-                        : (token, logits) -> seen.add(TokenText.fromLogits(logits, token, logprobs)));
+                        : (token, logits, finish) -> seen.add(TokenText.fromLogits(logits, token, logprobs)));
                 batcher.submit(g);
             }
             generations.add(g);
@@ -719,7 +719,11 @@ public final class OpenAiServer implements AutoCloseable {
                 continue;
             }
             MicroBatcher.Generation g = new MicroBatcher.Generation(p.ids(), p.streamKey(), p.params(),
-                    (token, logits) -> events.add(new Event(index, token, null, null)));
+                    (token, logits, finish) -> {
+                        if (!"eos".equals(finish)) {  // its text is no part of the answer's (BatchGenerator)
+                            events.add(new Event(index, token, null, null));
+                        }
+                    });
             g.result().whenComplete((c, t) -> events.add(new Event(index, -1, c, t)));
             batcher.submit(g);
         }

@@ -3,7 +3,6 @@ package dev.mergeval.jobs.cli;
 import dev.mergeval.bench.MergeBenchmark;
 import dev.mergeval.merge.plan.PlanOptions;
 import java.io.IOException;
-import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Progress;
 import dev.mergeval.jobs.SparkSessions;
 import dev.mergeval.jobs.merge.SparkMergeExecutor;
@@ -52,14 +51,15 @@ final class BenchMergeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         InputChecks.atLeast("--threads", threads, 1);
+        InputChecks.atLeast("--chunk-elements", chunkElements, 1);
+        InputChecks.atLeast("--repeats", repeats, 1);
+        MergeBenchmark.checkMethods(methods);
+        sparkMasters.forEach(master -> SparkSessions.checkMaster("--spark-masters", master));
         Configuration conf = new Configuration();
         List<Supplier<MergeBenchmark.Backend>> backends = new ArrayList<>();
         backends.add(() -> MergeBenchmark.threads(threads, conf));
         for (String master : sparkMasters) {
             backends.add(() -> spark(master));
-        }
-        if (repeats < 1) {
-            throw new BadInputException("--repeats must be at least 1, got " + repeats);
         }
         List<MergeBenchmark.Row> rows = MergeBenchmark.run(work, size, methods, threads,
                 PlanOptions.defaults().withChunkElements(chunkElements), backends, repeats, conf, System.err);

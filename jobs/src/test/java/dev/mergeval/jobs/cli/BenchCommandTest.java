@@ -7,13 +7,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mergeval.jobs.ConsoleLogging;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
@@ -115,6 +119,22 @@ class BenchCommandTest {
         Result missing = run("bench-merge-on-load");
         assertEquals(MergevalCli.EXIT_BAD_INPUT, missing.exitCode());
         assertEquals(run("bench", "merge-on-load").stderr(), missing.stderr());
+    }
+
+    /** Refused before the input pair is generated: the work directory stays empty. */
+    @Test
+    void mergeChecksItsOptionsBeforeAnyWork(@TempDir Path work) throws IOException {
+        List<List<String>> bad = List.of(List.of("--methods", "linear,bogus"), List.of("--spark-masters", "nonsense["),
+                List.of("--chunk-elements", "0"), List.of("--repeats", "0"));
+        for (List<String> options : bad) {
+            Result r = run(concat(List.of("bench", "merge", "--work", work.toString(), "--size", "1MB"),
+                    options.toArray(String[]::new)));
+            assertEquals(MergevalCli.EXIT_BAD_INPUT, r.exitCode(), options + ": " + r.stderr());
+            assertTrue(r.stderr().contains(options.get(0)), r.stderr());
+            try (Stream<Path> files = Files.list(work)) {
+                assertEquals(List.of(), files.toList(), options.toString());
+            }
+        }
     }
 
     @Test

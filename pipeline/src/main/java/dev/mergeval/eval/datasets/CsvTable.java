@@ -98,10 +98,15 @@ public record CsvTable(String source, List<String> header, List<Row> rows) {
             }
             JsonToken t;
             while ((t = p.nextToken()) == JsonToken.START_ARRAY) {
-                // Jackson's CSV parser reports the row's start token one line early (0-based rows).
-                line = p.currentTokenLocation().getLineNr() + 1;
+                // Jackson's CSV parser gives a row's start token the location of the previous row's
+                // last value: the row's line is where the parser is now (past any quoted field that
+                // spans lines), then exactly its first value's (past skipped empty lines).
+                line = p.currentLocation().getLineNr();
                 List<String> values = new ArrayList<>();
                 while ((t = p.nextToken()) == JsonToken.VALUE_STRING) {
+                    if (values.isEmpty()) {
+                        line = p.currentTokenLocation().getLineNr();
+                    }
                     values.add(p.getText());
                 }
                 if (t != JsonToken.END_ARRAY) {

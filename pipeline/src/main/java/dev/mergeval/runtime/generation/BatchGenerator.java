@@ -166,7 +166,9 @@ public final class BatchGenerator {
             row.finishReason = "length";
         }
         int[] output = row.output();
-        String text = row.stopText != null ? row.stopText : decoder.apply(row.prompt, output);
+        // The EOS token ends the text whether or not the tokenizer calls it special.
+        int[] said = "eos".equals(row.finishReason) ? Arrays.copyOf(output, output.length - 1) : output;
+        String text = row.stopText != null ? row.stopText : decoder.apply(row.prompt, said);
         return new Completion(text, box(row.prompt), box(output), row.finishReason, elapsed);
     }
 

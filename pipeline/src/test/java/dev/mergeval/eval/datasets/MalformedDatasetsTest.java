@@ -52,6 +52,9 @@ class MalformedDatasetsTest {
         String noContext = write("hb3.csv", "Behavior,FunctionalCategory,SemanticCategory,Tags,ContextString,BehaviorID\n"
                 + "Do x,contextual,illegal,,,b1\n");
         assertBad("hb3.csv:2: contextual behavior without ContextString", () -> HarmBenchLoader.load(noContext));
+        // a row's last field spans lines: the next row starts after them
+        String lastSpans = write("d.csv", "goal,target\n\"a\nb\nc\",\"x\ny\"\n ,z\n");
+        assertBad("d.csv:6: empty goal", () -> AdvBenchLoader.load(lastSpans));
     }
 
     @Test
