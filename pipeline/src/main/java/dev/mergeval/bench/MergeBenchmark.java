@@ -4,6 +4,7 @@ import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.ShardFile;
+import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.DigestCache;
 import dev.mergeval.common.Parallel;
 import dev.mergeval.common.Progress;
@@ -179,8 +180,17 @@ public final class MergeBenchmark {
         SyntheticModels.Shape one = new SyntheticModels.Shape(1, 2048, 5632, 16, 4, 32000);
         long perLayer = new SyntheticModels.Shape(2, 2048, 5632, 16, 4, 32000).parameters() - one.parameters();
         long fixed = one.parameters() - perLayer;
-        int layers = (int) Math.max(1, (targetBytes / 2 - fixed) / perLayer);
+        if (targetBytes < one.parameters() * 2) {
+            throw new BadInputException("--size must be at least " + one.parameters() * 2 + " bytes (one layer of the"
+                    + " benchmark's 2048-wide Llama shape in BF16), got " + targetBytes);
+        }
+        int layers = (int) ((targetBytes / 2 - fixed) / perLayer);
         return new SyntheticModels.Shape(layers, 2048, 5632, 16, 4, 32000);
+    }
+
+    /** Refuses a {@code --size} below one layer of the generated shape, before anything is generated. */
+    public static void checkSize(long targetBytes) {
+        shapeFor(targetBytes);
     }
 
     /** Refuses a method whose config {@link #run} could not merge, before anything is generated or timed. */

@@ -53,6 +53,7 @@ final class BenchMergeCommand implements Callable<Integer> {
         InputChecks.atLeast("--threads", threads, 1);
         InputChecks.atLeast("--chunk-elements", chunkElements, 1);
         InputChecks.atLeast("--repeats", repeats, 1);
+        MergeBenchmark.checkSize(size);
         MergeBenchmark.checkMethods(methods);
         sparkMasters.forEach(master -> SparkSessions.checkMaster("--spark-masters", master));
         Configuration conf = new Configuration();

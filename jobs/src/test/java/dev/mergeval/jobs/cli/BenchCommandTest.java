@@ -12,6 +12,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -125,10 +126,13 @@ class BenchCommandTest {
     @Test
     void mergeChecksItsOptionsBeforeAnyWork(@TempDir Path work) throws IOException {
         List<List<String>> bad = List.of(List.of("--methods", "linear,bogus"), List.of("--spark-masters", "nonsense["),
-                List.of("--chunk-elements", "0"), List.of("--repeats", "0"));
+                List.of("--chunk-elements", "0"), List.of("--repeats", "0"), List.of("--size", "24MB"));
         for (List<String> options : bad) {
-            Result r = run(concat(List.of("bench", "merge", "--work", work.toString(), "--size", "1MB"),
-                    options.toArray(String[]::new)));
+            List<String> size = options.contains("--size") ? List.of() : List.of("--size", "1GB");
+            List<String> args = new ArrayList<>(List.of("bench", "merge", "--work", work.toString()));
+            args.addAll(size);
+            args.addAll(options);
+            Result r = run(args.toArray(String[]::new));
             assertEquals(MergevalCli.EXIT_BAD_INPUT, r.exitCode(), options + ": " + r.stderr());
             assertTrue(r.stderr().contains(options.get(0)), r.stderr());
             try (Stream<Path> files = Files.list(work)) {
