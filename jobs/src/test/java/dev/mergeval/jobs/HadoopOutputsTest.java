@@ -177,6 +177,19 @@ class HadoopOutputsTest {
         }
     }
 
+    /** A bucket that does not exist is the user's path, as a missing key is: bad input naming it. */
+    @Test
+    void aMissingBucketIsBadInputNamingThePath() {
+        Configuration conf = s3.s3aConf();
+        conf.set("fs.s3a.impl.disable.cache", "true");
+        String path = "s3a://no-such-bucket/m/model";
+        Exception e = assertThrows(Exception.class, () -> HadoopFs.get(new org.apache.hadoop.fs.Path(path), conf)
+                .getFileStatus(new org.apache.hadoop.fs.Path(path)));
+        BadInputException bad = BadInputException.in(new java.io.UncheckedIOException("cannot stat " + path,
+                (IOException) e));
+        assertEquals(path + ": no such bucket", bad == null ? e.toString() : bad.getMessage());
+    }
+
     @Test
     void aFailedEvalPublishesNothing() throws IOException {
         String parent = "s3a://" + BUCKET + "/failed-eval";

@@ -20,8 +20,9 @@ public class BadInputException extends RuntimeException {
     /**
      * The first bad-input error in {@code t}'s cause chain, or null: Spark, thread pools and parsers
      * wrap the user's error, whose one-line message is what the user must see. Where there is none,
-     * a denied access (a file's permissions, HDFS's, missing or refused S3 credentials) counts as
-     * one: the paths and settings were the user's; its message names the path.
+     * a denied access (a file's permissions, HDFS's, missing or refused S3 credentials) or an S3
+     * bucket that does not exist counts as one: the paths and settings were the user's; its message
+     * names the path.
      */
     public static BadInputException in(Throwable t) {
         for (Throwable c = t; c != null; c = c.getCause()) {
@@ -31,10 +32,20 @@ public class BadInputException extends RuntimeException {
         }
         for (Throwable c = t; c != null; c = c.getCause()) {
             if (c instanceof AccessDeniedException || c instanceof AccessControlException) {
-                String message = String.valueOf(c.getMessage()).lines().findFirst().orElse("");
-                return new BadInputException("access denied: " + message, c);
+                return new BadInputException("access denied: " + firstLine(c), c);
+            }
+            // S3A's for a bucket that does not exist (hadoop-aws, not on every class path)
+            if (c.getClass().getName().equals("org.apache.hadoop.fs.s3a.UnknownStoreException")) {
+                String message = firstLine(c);
+                int end = message.indexOf("': ");
+                String path = message.startsWith("`") && end > 0 ? message.substring(1, end) : message;
+                return new BadInputException(path + ": no such bucket", c);
             }
         }
         return null;
+    }
+
+    private static String firstLine(Throwable t) {
+        return String.valueOf(t.getMessage()).lines().findFirst().orElse("");
     }
 }
