@@ -12,6 +12,7 @@ import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Shapes;
 import dev.mergeval.common.TruncatedSvd;
 import dev.mergeval.merge.EmbeddingRows;
+import dev.mergeval.merge.MergeConfig;
 import dev.mergeval.merge.ModelCard;
 import dev.mergeval.merge.TiedHead;
 import dev.mergeval.provenance.Environment;
@@ -310,8 +311,9 @@ public final class LoraExtraction {
                 }
             }
         }
-        return new ExtractionPlan(r.model(), r.baseModel(), r.maxRank(), r.svd(), r.exactLimit(), r.seed(),
-                r.factors(), tasks, files);
+        // Absolute: executors resolve a relative path against their own working directory.
+        return new ExtractionPlan(MergeConfig.resolvePath(r.model(), null), MergeConfig.resolvePath(r.baseModel(), null),
+                r.maxRank(), r.svd(), r.exactLimit(), r.seed(), r.factors(), tasks, files);
     }
 
     /** Runs the extraction on {@code executor} and publishes the adapter. */

@@ -56,6 +56,19 @@ class LoraExtractionTest {
                 LoraAdapterProvenance.class);
     }
 
+    /** Executors run in their own working directories: the plan they get names the models absolutely. */
+    @Test
+    void thePlanNamesRelativeModelsAbsolutely() {
+        Path cwd = Path.of("").toAbsolutePath();
+        String ft = cwd.relativize(toy.resolve("finetuned").toAbsolutePath()).toString();
+        String base = cwd.relativize(toy.resolve("aligned").toAbsolutePath()).toString();
+        ExtractionPlan plan = LoraExtraction.plan(LoraExtraction.Request.of(ft, base, 4, tmp.resolve("a").toString()), conf);
+        assertEquals(toy.resolve("finetuned").toAbsolutePath().normalize().toUri().getPath(),
+                new org.apache.hadoop.fs.Path(plan.model()).toUri().getPath().replaceAll("/?$", "/"));
+        assertEquals(toy.resolve("aligned").toAbsolutePath().normalize().toUri().getPath(),
+                new org.apache.hadoop.fs.Path(plan.baseModel()).toUri().getPath().replaceAll("/?$", "/"));
+    }
+
     @Test
     void theAdapterIsBasePlusTheTruncatedSvdOfTheDifference() throws IOException {
         String ft = toy.resolve("finetuned").toString();
