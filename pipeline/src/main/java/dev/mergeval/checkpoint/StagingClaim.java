@@ -47,6 +47,8 @@ public final class StagingClaim implements AutoCloseable {
     private final Path file;
     private final String run = UUID.randomUUID().toString();
     private final ScheduledExecutorService beats;
+    /** Held while this run reads or writes its claim: a read must not see its own heartbeat half written. */
+    private final Object access = new Object();
     private volatile boolean lost;
 
     private StagingClaim(FileSystem fs, Path staging) {
@@ -64,12 +66,16 @@ public final class StagingClaim implements AutoCloseable {
      * another live run holds it.
      */
     public static StagingClaim take(FileSystem fs, Path staging, String output) {
+        return take(fs, staging, output, HEARTBEAT);
+    }
+
+    static StagingClaim take(FileSystem fs, Path staging, String output, Duration heartbeat) {
         StagingClaim claim = new StagingClaim(fs, staging);
         try {
             // A dead claim renamed aside, then created again: a few turns at most, unless runs keep racing.
             for (int attempt = 0; attempt < 5; attempt++) {
                 if (claim.create()) {
-                    claim.beats.scheduleWithFixedDelay(claim::beat, HEARTBEAT.toMillis(), HEARTBEAT.toMillis(),
+                    claim.beats.scheduleWithFixedDelay(claim::beat, heartbeat.toMillis(), heartbeat.toMillis(),
                             TimeUnit.MILLISECONDS);
                     return claim;
                 }
@@ -119,7 +125,10 @@ public final class StagingClaim implements AutoCloseable {
      */
     public void verify() {
         try {
-            JsonNode holder = read();
+            JsonNode holder;
+            synchronized (access) {
+                holder = read();
+            }
             if (lost || holder == null || !run.equals(holder.path("run").asText())) {
                 throw new IllegalStateException(file.getParent() + " was taken over by another run of this job while"
                         + " this one ran (its claim was not renewed for " + STALE.toSeconds() + " s); nothing published");
@@ -156,9 +165,11 @@ public final class StagingClaim implements AutoCloseable {
         }
         beats.shutdownNow();
         try {
-            JsonNode holder = read();
-            if (holder != null && run.equals(holder.path("run").asText())) {
-                fs.delete(file, false);
+            synchronized (access) {
+                JsonNode holder = read();
+                if (holder != null && run.equals(holder.path("run").asText())) {
+                    fs.delete(file, false);
+                }
             }
         } catch (IOException e) {
             // A claim left behind goes stale; a rerun takes it over then.
@@ -183,14 +194,16 @@ public final class StagingClaim implements AutoCloseable {
     /** Writes the claim again, unless another run has taken it over (then this run stops renewing it). */
     private void beat() {
         try {
-            JsonNode holder = read();
-            if (holder == null || !run.equals(holder.path("run").asText())) {
-                lost = true;
-                beats.shutdown();
-                return;
-            }
-            try (OutputStream out = fs.create(file, true)) {
-                out.write(content());
+            synchronized (access) {
+                JsonNode holder = read();
+                if (holder == null || !run.equals(holder.path("run").asText())) {
+                    lost = true;
+                    beats.shutdown();
+                    return;
+                }
+                try (OutputStream out = fs.create(file, true)) {
+                    out.write(content());
+                }
             }
         } catch (IOException e) {
             // A missed beat: the next one writes it; STALE allows for several.

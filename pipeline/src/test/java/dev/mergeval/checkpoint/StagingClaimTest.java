@@ -11,10 +11,18 @@ import dev.mergeval.common.Mappers;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileAlreadyExistsException;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.FilterFileSystem;
+import org.apache.hadoop.fs.permission.FsPermission;
+import org.apache.hadoop.util.Progressable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -59,6 +67,40 @@ class StagingClaimTest {
     }
 
     /** A killed run's claim: on this host, its process gone; elsewhere, not renewed for two minutes. */
+    /**
+     * A check of the claim while this run's own heartbeat rewrites it (on S3 a read then fails on
+     * the changed object; here it sees the file truncated) is no takeover.
+     */
+    @Test
+    void aCheckDuringTheRunsOwnHeartbeatPasses() throws Exception {
+        CountDownLatch rewriting = new CountDownLatch(1);
+        CountDownLatch resume = new CountDownLatch(1);
+        FileSystem slow = new FilterFileSystem(fs()) {
+            @Override
+            public FSDataOutputStream create(org.apache.hadoop.fs.Path f, FsPermission permission, boolean overwrite,
+                    int bufferSize, short replication, long blockSize, Progressable progress) throws IOException {
+                FSDataOutputStream out = super.create(f, permission, overwrite, bufferSize, replication, blockSize,
+                        progress);
+                if (overwrite && f.getName().equals(StagingClaim.FILE)) {
+                    rewriting.countDown();
+                    try {
+                        resume.await(30, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                return out;
+            }
+        };
+        try (StagingClaim claim = StagingClaim.take(slow, staging(), "OUT", Duration.ofMillis(50))) {
+            assertTrue(rewriting.await(30, TimeUnit.SECONDS), "a heartbeat began");
+            CompletableFuture<Void> check = CompletableFuture.runAsync(claim::verify);
+            Thread.sleep(200);
+            resume.countDown();
+            check.get(30, TimeUnit.SECONDS);
+        }
+    }
+
     @Test
     void aDeadRunsClaimIsTakenOver() throws Exception {
         org.apache.hadoop.fs.Path staging = staging();
