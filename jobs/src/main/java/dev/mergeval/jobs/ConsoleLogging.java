@@ -16,6 +16,7 @@ import org.apache.logging.log4j.core.config.builder.api.ConfigurationBuilderFact
 import org.apache.logging.log4j.core.config.builder.api.LayoutComponentBuilder;
 import org.apache.logging.log4j.core.config.builder.api.LoggerComponentBuilder;
 import org.apache.logging.log4j.core.config.builder.impl.BuiltConfiguration;
+import org.slf4j.bridge.SLF4JBridgeHandler;
 
 /**
  * Logging while a command runs: everything at INFO into a log file, and on the console (standard
@@ -66,6 +67,12 @@ public final class ConsoleLogging {
         LoggerContext context = Configurator.initialize(ConsoleLogging.class.getClassLoader(), config);
         if (context == null || context.getConfiguration() != config) {
             Configurator.reconfigure(config);
+        }
+        // java.util.logging (the AWS SDK's) into the same file and rules, not raw onto the console;
+        // Spark does the same when it starts, but a merge in this JVM starts no Spark.
+        if (!SLF4JBridgeHandler.isInstalled()) {
+            SLF4JBridgeHandler.removeHandlersForRootLogger();
+            SLF4JBridgeHandler.install();
         }
         current = file;
         active = true;

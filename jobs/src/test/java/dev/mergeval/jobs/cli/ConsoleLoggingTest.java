@@ -150,6 +150,24 @@ class ConsoleLoggingTest {
         Files.delete(file);
     }
 
+    /** java.util.logging's records (the AWS SDK's) go where every other library's go, not raw onto the console. */
+    @Test
+    void javaUtilLoggingGoesToTheLogFile() throws IOException {
+        Path file = ConsoleLogging.start("unit", 0);
+        try {
+            java.util.logging.Logger.getLogger("com.amazonaws.util.Base64").warning("JAXB is unavailable");
+        } finally {
+            ConsoleLogging.stop();
+        }
+        String logged = Files.readString(file);
+        assertTrue(logged.contains(" WARN [") && logged.contains("com.amazonaws.util.Base64: JAXB is unavailable"), logged);
+        assertEquals(0, java.util.logging.Logger.getLogger("").getHandlers().length
+                - (int) java.util.Arrays.stream(java.util.logging.Logger.getLogger("").getHandlers())
+                        .filter(h -> h instanceof org.slf4j.bridge.SLF4JBridgeHandler).count(),
+                "no console handler of java.util.logging's own");
+        Files.delete(file);
+    }
+
     /** {@code -vv}, as mergekit-yaml's: DEBUG lines too; one {@code -v} keeps them out of the file. */
     @Test
     void twoVerboseFlagsLogDebugLines() throws IOException {
