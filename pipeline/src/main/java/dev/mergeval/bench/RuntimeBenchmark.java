@@ -13,6 +13,7 @@ import dev.mergeval.bench.SyntheticModels;
 import dev.mergeval.checkpoint.Checkpoint;
 import dev.mergeval.checkpoint.DType;
 import dev.mergeval.checkpoint.HadoopFs;
+import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
 import dev.mergeval.runtime.CheckpointTensorSource;
 import dev.mergeval.runtime.GenerationParams;
@@ -22,6 +23,7 @@ import dev.mergeval.runtime.llama.LlamaForward;
 import dev.mergeval.runtime.llama.LlamaLayout;
 import dev.mergeval.runtime.llama.LlamaWeights;
 import java.io.InputStream;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -62,6 +64,17 @@ public final class RuntimeBenchmark {
      * {@code promptLen} tokens and {@code decode} decoding steps.
      */
     public static void run(int threads, int promptLen, int decode, List<Path> models) throws Exception {
+        if (models.isEmpty()) {
+            throw new BadInputException("no model to benchmark: give --model DIR or --generate-100m DIR");
+        }
+        for (Path model : models) {
+            LlamaConfig config = config(model);
+            if ((long) promptLen + decode + 1 > config.maxPositionEmbeddings()) {
+                throw new BadInputException(model.resolve("config.json") + ": --prompt-len " + promptLen + " and --decode "
+                        + decode + " (plus the first token) need " + (promptLen + decode + 1L)
+                        + " positions; max_position_embeddings is " + config.maxPositionEmbeddings());
+            }
+        }
         Engine.getEngine("PyTorch"); // loads the native library before the thread setting
         JniUtils.setNumThreads(threads);
         double gflops = matmulGflops();
@@ -75,8 +88,16 @@ public final class RuntimeBenchmark {
         }
     }
 
+    private static LlamaConfig config(Path dir) throws IOException {
+        Path file = dir.resolve("config.json");
+        if (!Files.isRegularFile(file)) {
+            throw new BadInputException(dir + ": not a model directory (no config.json)");
+        }
+        return LlamaConfig.parse(Files.readString(file), file.toString());
+    }
+
     private static void run(Path dir, int threads, int promptLen, int decode, double gflops) throws Exception {
-        LlamaConfig config = LlamaConfig.parse(Files.readString(dir.resolve("config.json")), dir + "/config.json");
+        LlamaConfig config = config(dir);
         long flopsPerToken = 0;
         for (Map.Entry<String, long[]> e : LlamaLayout.expectedShapes(config).entrySet()) {
             if (e.getValue().length == 2 && !e.getKey().equals(LlamaLayout.EMBED)) {

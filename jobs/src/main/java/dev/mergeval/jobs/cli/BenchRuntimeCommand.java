@@ -47,6 +47,8 @@ final class BenchRuntimeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         InputChecks.atLeast("--threads", threads, 1);
+        InputChecks.atLeast("--prompt-len", promptLen, 1);
+        InputChecks.atLeast("--decode", decode, 1);
         List<Path> dirs = new ArrayList<>();
         for (Model m : models) {
             dirs.add(m.dir != null ? m.dir : RuntimeBenchmark.generate100M(m.generate));

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mergeval.jobs.ConsoleLogging;
+import dev.mergeval.jobs.cluster.ProjectLayout;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -138,6 +139,24 @@ class BenchCommandTest {
             try (Stream<Path> files = Files.list(work)) {
                 assertEquals(List.of(), files.toList(), options.toString());
             }
+        }
+    }
+
+    /** Figures only for runs that fit: no NaN or negative rates, no stack trace. */
+    @Test
+    void runtimeRefusesRunsThatCannotGiveFigures(@TempDir Path work) {
+        String model = ProjectLayout.root().resolve("models/toy/aligned").toString();
+        List<List<String>> bad = List.of(List.of("--model", model, "--decode", "0"),
+                List.of("--model", model, "--prompt-len", "0"),
+                List.of("--model", model, "--prompt-len", "100000"),
+                List.of("--model", work.resolve("nothing").toString()),
+                List.of());
+        for (List<String> options : bad) {
+            List<String> args = new ArrayList<>(List.of("bench", "runtime"));
+            args.addAll(options);
+            Result r = run(args.toArray(String[]::new));
+            assertEquals(MergevalCli.EXIT_BAD_INPUT, r.exitCode(), options + ": " + r.stderr());
+            assertEquals(1, r.stderr().lines().filter(l -> !l.isBlank()).count(), r.stderr());
         }
     }
 
