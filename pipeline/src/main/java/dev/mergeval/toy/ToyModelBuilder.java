@@ -97,6 +97,18 @@ public final class ToyModelBuilder {
      * is left as it is), and a build that fails leaves what was there untouched.
      */
     public Result build(Path outRoot, Collection<String> only, boolean overwrite) throws IOException {
+        if (only.isEmpty()) {
+            throw new BadInputException("--only names no model; expected some of " + MODELS);
+        }
+        for (Path p = outRoot.toAbsolutePath(); p != null; p = p.getParent()) {
+            if (Files.exists(p)) {
+                if (!Files.isDirectory(p)) {
+                    throw new BadInputException(outRoot + ": output location is " + (p.equals(outRoot.toAbsolutePath())
+                            ? "a file, not a directory" : "under " + p + ", a file, not a directory"));
+                }
+                break;
+            }
+        }
         for (String m : only) {
             if (!MODELS.contains(m)) {
                 throw new BadInputException("unknown toy model '" + m + "'; expected some of " + MODELS);

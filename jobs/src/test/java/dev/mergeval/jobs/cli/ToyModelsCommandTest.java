@@ -2,6 +2,7 @@ package dev.mergeval.jobs.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mergeval.jobs.cluster.ProjectLayout;
 import java.nio.file.Files;
@@ -38,6 +39,22 @@ class ToyModelsCommandTest {
                 "--only", "aligned", "--overwrite");
         assertEquals(MergevalCli.EXIT_BAD_INPUT, code);
         assertEquals("mine", Files.readString(file), "a file where a model goes is kept, --overwrite or not");
+    }
+
+    @Test
+    void anOutputThatIsOrIsUnderAFileAndAnEmptyOnlyAreBadInput(@TempDir Path tmp) throws Exception {
+        Path base = ProjectLayout.root().resolve("models/toy/aligned");
+        Path file = Files.writeString(tmp.resolve("afile"), "mine");
+        for (Path out : List.of(file, file.resolve("sub"))) {
+            CliRun r = CliRun.of("toy-models", "--out", out.toString(), "--base", base.toString(), "--only", "aligned");
+            assertEquals(MergevalCli.EXIT_BAD_INPUT, r.rc(), r.err());
+            assertTrue(r.err().contains(out + ": output location is"), r.err());
+        }
+        assertEquals("mine", Files.readString(file));
+        CliRun none = CliRun.of("toy-models", "--out", tmp.resolve("o").toString(), "--base", base.toString(), "--only", ",");
+        assertEquals(MergevalCli.EXIT_BAD_INPUT, none.rc(), none.err());
+        assertTrue(none.err().contains("--only names no model"), none.err());
+        assertFalse(Files.exists(tmp.resolve("o")));
     }
 
     @Test
