@@ -190,6 +190,20 @@ class HadoopOutputsTest {
         assertEquals(path + ": no such bucket", bad == null ? e.toString() : bad.getMessage());
     }
 
+    /** S3A refuses a directory under a file object with its own exception: still the user's bad path. */
+    @Test
+    void anOutputUnderAFileObjectIsBadInput() throws IOException {
+        Configuration conf = s3.s3aConf();
+        conf.set("fs.s3a.impl.disable.cache", "true");
+        org.apache.hadoop.fs.Path file = new org.apache.hadoop.fs.Path("s3a://" + BUCKET + "/a-file");
+        try (var out = HadoopFs.get(file, conf).create(file, true)) {
+            out.write(1);
+        }
+        String under = file + "/sub/out";
+        BadInputException e = assertThrows(BadInputException.class, () -> OutputPublisher.forPath(under, conf).stage(under));
+        assertTrue(e.getMessage().startsWith(under + ": a parent is not a directory"), e.getMessage());
+    }
+
     @Test
     void aFailedEvalPublishesNothing() throws IOException {
         String parent = "s3a://" + BUCKET + "/failed-eval";

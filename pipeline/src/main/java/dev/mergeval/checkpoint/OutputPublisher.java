@@ -14,6 +14,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileAlreadyExistsException;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocatedFileStatus;
@@ -185,7 +186,8 @@ public final class OutputPublisher {
                 throw new BadInputException(outUri + ": cannot create the directory " + staging
                         + " beside it (is a parent a file, or not writable?)");
             }
-        } catch (ParentNotDirectoryException e) {
+        } catch (ParentNotDirectoryException | FileAlreadyExistsException e) {
+            // HDFS's, and S3A's (a parent is a file object), where the local filesystem answers false
             throw new BadInputException(outUri + ": a parent is not a directory (" + e.getMessage() + ")", e);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create staging directory " + staging, e);
