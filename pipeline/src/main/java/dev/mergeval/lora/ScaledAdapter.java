@@ -7,6 +7,7 @@ import dev.mergeval.checkpoint.HadoopFs;
 import dev.mergeval.checkpoint.LoraAdapter;
 import dev.mergeval.checkpoint.OutputPublisher;
 import dev.mergeval.checkpoint.SafetensorsWriter;
+import dev.mergeval.checkpoint.TensorCodec;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
 import dev.mergeval.provenance.Environment;
@@ -35,7 +36,7 @@ import org.apache.hadoop.fs.Path;
  * the only rounding is the engine's own, of {@code l * alpha / r}; scaling {@code B} instead would
  * round every element of it. Tensors saved whole ({@code modules_to_save}) cannot be scaled by
  * alpha: they are written as the merge itself, {@code W_pre + l (W_saved - W_pre)} in float32 (encoded
- * to their dtype), for which the base model is needed.
+ * to their dtype, every element of which must be finite once rounded to it), for which the base model is needed.
  */
 public final class ScaledAdapter {
 
@@ -167,12 +168,19 @@ public final class ScaledAdapter {
                 float[] mixed = new float[pre.length];
                 for (int i = 0; i < pre.length; i++) {
                     mixed[i] = pre[i] + l * (saved.values()[i] - pre[i]);
+                }
+                // Checked as written: a value finite in float32 can overflow F16 (65504) or BF16 when rounded.
+                TensorCodec.roundTo(saved.dtype(), mixed, 0, mixed.length);
+                for (int i = 0; i < pre.length; i++) {
                     if (!Float.isFinite(mixed[i])) {
+                        float exact = pre[i] + l * (saved.values()[i] - pre[i]);
                         String whose = !Float.isFinite(pre[i]) ? r.baseModel() + ": the base's"
                                 : !Float.isFinite(saved.values()[i]) ? r.adapter() + ": the saved"
                                 : "--ratio " + r.ratio() + ": the scaled";
                         throw new BadInputException(whose + " tensor '" + saved.tensor() + "' element " + i
-                                + " is not a finite number");
+                                + " is not a finite number" + (Float.isFinite(exact) && Float.isFinite(pre[i])
+                                && Float.isFinite(saved.values()[i]) ? " in " + saved.dtype() + " (" + exact
+                                + " overflows it)" : ""));
                     }
                 }
                 tensors.add(SafetensorsWriter.TensorData.ofFloats(name, saved.dtype(), saved.shape(), mixed));

@@ -846,6 +846,32 @@ class LoraExtractionTest {
         }
     }
 
+    /**
+     * The finiteness of a saved tensor's merge is checked as it is written, in its own dtype: an F16
+     * norm moved by 0.25 is about 0.25 l from BASE's, finite in float32 at l = 300000 but beyond
+     * F16's largest finite value (65504), which is bad input naming the tensor; at l = 200000 it fits.
+     */
+    @Test
+    void scalingRefusesAMergeThatOverflowsTheSavedTensorsDtype() throws IOException {
+        Path[] m = generated(DType.F16, false);
+        Path out = tmp.resolve("adapter");
+        extract(LoraExtraction.Request.of(m[1].toString(), m[0].toString(), 8, out.toString()));
+        Path scaled = tmp.resolve("scaled");
+        BadInputException e = assertThrows(BadInputException.class, () -> ScaledAdapter.write(
+                new ScaledAdapter.Request(out.toString(), 300000, m[0].toString(), scaled.toString(), false), conf));
+        assertTrue(e.getMessage().startsWith("--ratio 300000.0: the scaled tensor 'model.norm.weight' element 0 is not"
+                + " a finite number in F16"), e.getMessage());
+        assertFalse(Files.exists(scaled));
+        ScaledAdapter.write(new ScaledAdapter.Request(out.toString(), 200000, m[0].toString(), scaled.toString(),
+                false), conf);
+        try (Checkpoint w = Checkpoint.open(scaled.resolve("adapter_model.safetensors").toString(), conf)) {
+            assertEquals(DType.F16, w.info("base_model.model.model.norm.weight").dtype());
+            for (float x : w.readFloats("base_model.model.model.norm.weight")) {
+                assertTrue(Float.isFinite(x) && x > 40000, "about 0.25 * 200000: " + x);
+            }
+        }
+    }
+
     /** A tensor as read, and as written again. */
     private record Read(String name, DType dtype, long[] shape, float[] values) {
     }
