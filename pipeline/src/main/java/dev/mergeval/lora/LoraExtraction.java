@@ -333,6 +333,11 @@ public final class LoraExtraction {
             throw new BadInputException("--sv-epsilon " + r.factors().svEpsilon() + ": no singular value of the "
                     + lora.size() + " differing matrices is above it; there is nothing to extract");
         }
+        Map<String, ExtractionPlan.DeltaTask> byTensor = new LinkedHashMap<>();
+        plan.tasks().forEach(t -> byTensor.put(t.tensor(), t));
+        Set<String> linearModules = lora.stream().filter(d -> !byTensor.get(d.tensor()).embedding())
+                .map(d -> module(d.tensor())).collect(Collectors.toSet());
+        checkPeftLoads(r, lora, whole, byTensor, linearModules);
         OutputPublisher publisher = OutputPublisher.forPath(r.outDir(), conf);
         Path out = publisher.outputPath(r.outDir());
         publisher.checkDestination(out, r.overwrite());
@@ -342,8 +347,6 @@ public final class LoraExtraction {
             List<SafetensorsWriter.TensorData> tensors = new ArrayList<>();
             Map<String, LoraAdapterProvenance.Module> modules = new LinkedHashMap<>();
             TreeSet<String> targets = new TreeSet<>();
-            Map<String, ExtractionPlan.DeltaTask> byTensor = new LinkedHashMap<>();
-            plan.tasks().forEach(t -> byTensor.put(t.tensor(), t));
             for (DeltaResult d : lora) {
                 String module = module(d.tensor());
                 targets.add(module.substring(module.lastIndexOf('.') + 1));
@@ -371,8 +374,6 @@ public final class LoraExtraction {
                         : task.conv1d() ? "conv1d" : "linear", rows, cols, d.rank(), d.svd(), d.deltaNorm(),
                         d.relativeError()));
             }
-            Set<String> linearModules = lora.stream().filter(d -> !byTensor.get(d.tensor()).embedding())
-                    .map(d -> module(d.tensor())).collect(Collectors.toSet());
             Map<String, LoraAdapterProvenance.Whole> wholeRecords = new LinkedHashMap<>();
             TreeSet<String> toSave = new TreeSet<>();
             boolean loraBias = false;
@@ -381,8 +382,8 @@ public final class LoraExtraction {
                 Checkpoint ft = TiedHead.aliased(ftFile, baseFile);
                 for (DeltaResult d : whole) {
                     TensorInfo t = ft.info(d.tensor());
-                    boolean save = r.other() == Other.SAVE || byTensor.get(d.tensor()).save();
-                    if (save && d.tensor().endsWith(".bias") && linearModules.contains(module(d.tensor()))) {
+                    boolean save = saves(r, byTensor.get(d.tensor()));
+                    if (save && isLoraBias(d.tensor(), linearModules)) {
                         // PEFT would take a module in modules_to_save whole and drop its LoRA factors.
                         tensors.add(SafetensorsWriter.TensorData.ofFloats(
                                 PEFT_PREFIX + module(d.tensor()) + LoraAdapter.B_BIAS_SUFFIX, DType.F32, t.shape(),
@@ -427,6 +428,89 @@ public final class LoraExtraction {
             publisher.discardAfter(staging, reported);
             throw reported;
         }
+    }
+
+    /** Whether a tensor that differs and is not decomposed is saved whole (else reported). */
+    private static boolean saves(Request r, ExtractionPlan.DeltaTask task) {
+        return r.other() == Other.SAVE || task.save();
+    }
+
+    /** Whether a saved tensor is the bias of a decomposed linear module, written as its {@code lora_B} bias. */
+    private static boolean isLoraBias(String tensor, Set<String> linearModules) {
+        return tensor.endsWith(".bias") && linearModules.contains(module(tensor));
+    }
+
+    /**
+     * Refuses, before anything is written, an adapter that PEFT would not load as written, or would
+     * load with part of FT's change silently lost.
+     *
+     * <p>A tensor saved whole goes under {@code modules_to_save} as its module (the name without the
+     * last part). Where that module is, or holds, a decomposed module, as the parent
+     * {@code self_attn} of a raw parameter {@code self_attn.sinks} (gpt-oss) holds {@code q_proj},
+     * PEFT takes the module whole and never adapts a module inside it
+     * ({@code tuners_utils.check_target_module_exists} returns {@code _ExcludedModule}): the LoRA
+     * factors would be ignored, and the loader of {@code BASE+ADAPTER} refuses such an adapter. PEFT
+     * has no way to save one parameter of a module, so this is bad input naming the tensors and the
+     * decomposed modules inside; saving the module whole, with its linears' full weights, would not be
+     * the LoRA asked for.
+     *
+     * <p>PEFT refuses {@code lora_bias} beside embedding LoRA ({@code lora.Embedding.__init__}:
+     * "lora_bias=True is not supported for Embedding", raised by {@code PeftModel.from_pretrained}), so
+     * {@code --embed-lora} with a decomposed linear module whose bias differs (and is saved) is bad input
+     * too: no module can be saved whole beside its factors either.
+     */
+    private static void checkPeftLoads(Request r, List<DeltaResult> lora, List<DeltaResult> whole,
+            Map<String, ExtractionPlan.DeltaTask> byTensor, Set<String> linearModules) {
+        List<String> decomposed = lora.stream().map(d -> module(d.tensor())).toList();
+        Map<String, List<String>> lost = new LinkedHashMap<>();
+        List<String> loraBiases = new ArrayList<>();
+        for (DeltaResult d : whole) {
+            if (!saves(r, byTensor.get(d.tensor()))) {
+                continue;
+            }
+            if (isLoraBias(d.tensor(), linearModules)) {
+                loraBiases.add(d.tensor());
+                continue;
+            }
+            String m = module(d.tensor());
+            List<String> inside = decomposed.stream().filter(x -> x.equals(m) || x.startsWith(m + ".")).toList();
+            if (!inside.isEmpty()) {
+                lost.put(d.tensor(), inside);
+            }
+        }
+        if (!lost.isEmpty()) {
+            Map.Entry<String, List<String>> first = lost.entrySet().iterator().next();
+            String m = module(first.getKey());
+            String last = m.substring(m.lastIndexOf('.') + 1);
+            boolean forced = lost.keySet().stream().anyMatch(t -> byTensor.get(t).save());
+            throw new BadInputException(first.getKey() + " differs and would be saved whole as module " + m
+                    + " (modules_to_save), but PEFT takes that module whole and does not adapt the decomposed "
+                    + first.getValue() + " inside it, so their changes would be lost"
+                    + (lost.size() > 1 ? " (so would those of " + (lost.size() - 1) + " more such tensors: "
+                    + abbreviated(lost.keySet().stream().skip(1).toList()) + ")" : "")
+                    + "; PEFT cannot save one parameter of a module: exclude " + (lost.size() > 1 ? "them" : "it")
+                    + " (-e '\\." + last + "$' leaves " + (lost.size() > 1 ? "them" : "it") + " at the base's values)"
+                    + (forced ? " and drop the --save-module that names " + (lost.size() > 1 ? "them" : "it")
+                    : ", or report " + (lost.size() > 1 ? "them" : "it") + " instead of saving "
+                    + (lost.size() > 1 ? "them" : "it") + " (--other report, or --skip-undecomposable)"));
+        }
+        boolean embedding = lora.stream().anyMatch(d -> byTensor.get(d.tensor()).embedding());
+        if (embedding && !loraBiases.isEmpty()) {
+            boolean many = loraBiases.size() > 1;
+            throw new BadInputException("--embed-lora: the " + (many ? "biases of decomposed modules " : "bias of"
+                    + " decomposed module ") + abbreviated(loraBiases.stream().map(LoraExtraction::module).toList())
+                    + (many ? " differ" : " differs") + " and would be written as " + (many ? "their" : "its")
+                    + " lora_B bias (lora_bias: true), which PEFT refuses beside embedding LoRA (\"lora_bias=True is"
+                    + " not supported for Embedding\", raised while loading the adapter); drop --embed-lora (the"
+                    + " embeddings are then saved whole), or give --other report (the biases are then left at the"
+                    + " base's values and listed in the provenance), or exclude the embeddings (-e embed_tokens)");
+        }
+    }
+
+    /** The first three names and how many more. */
+    private static String abbreviated(List<String> names) {
+        return names.size() <= 3 ? String.join(", ", names)
+                : String.join(", ", names.subList(0, 3)) + " and " + (names.size() - 3) + " more";
     }
 
     /**

@@ -878,6 +878,12 @@ class LoraExtractionTest {
 
     /** A copy of model {@code from} (its config and every tensor, {@code edit} applied) in {@code tmp/name}. */
     private Path editedBase(Path from, String name, java.util.function.UnaryOperator<Read> edit) throws IOException {
+        return edited(from, name, edit, Map.of());
+    }
+
+    /** As {@link #editedBase}, with the float32 vectors {@code extra} added. */
+    private Path edited(Path from, String name, java.util.function.UnaryOperator<Read> edit, Map<String, float[]> extra)
+            throws IOException {
         Path dir = tmp.resolve(name);
         Files.createDirectories(dir);
         Files.copy(from.resolve("config.json"), dir.resolve("config.json"));
@@ -889,9 +895,128 @@ class LoraExtractionTest {
                 tensors.add(SafetensorsWriter.TensorData.ofFloats(t, edited.dtype(), edited.shape(), edited.values()));
             }
         }
+        extra.forEach((t, v) -> tensors.add(SafetensorsWriter.TensorData.ofFloats(t, DType.F32, new long[] {v.length},
+                v)));
         org.apache.hadoop.fs.Path f = HadoopFs.of(dir.resolve("model.safetensors"));
         SafetensorsWriter.writeFile(HadoopFs.get(f, conf), f, tensors, Map.of("format", "pt"));
         return dir;
+    }
+
+    /**
+     * A raw parameter of a module that holds decomposed linears (gpt-oss's {@code self_attn.sinks})
+     * cannot be saved whole: PEFT would take its module, {@code self_attn}, whole and ignore the LoRA
+     * factors of {@code q_proj} inside it. Bad input naming both, nothing written; excluding it or
+     * reporting it instead gives an adapter the loader applies, and where nothing inside the module is
+     * decomposed the module is saved whole as before.
+     */
+    @Test
+    void aParameterWhoseModuleHoldsDecomposedModulesIsNotSavedWhole() throws IOException {
+        Path gen = TinyModels.write(tmp.resolve("gen"), TinyModels.llamaConfig(), DType.F32, 7, Long.MAX_VALUE);
+        String sinks = "model.layers.0.self_attn.sinks";
+        String q0 = "model.layers.0.self_attn.q_proj";
+        Path base = edited(gen, "base", t -> t, Map.of(sinks, new float[] {0.5f, -1f}));
+        Path ft = edited(gen, "ft", rank1(q0 + ".weight"), Map.of(sinks, new float[] {1f, -0.5f}));
+        Path out = tmp.resolve("adapter");
+        BadInputException e = assertThrows(BadInputException.class, () -> extract(LoraExtraction.Request.of(
+                ft.toString(), base.toString(), 4, out.toString())));
+        assertTrue(e.getMessage().startsWith(sinks + " differs and would be saved whole as module "
+                + "model.layers.0.self_attn (modules_to_save), but PEFT takes that module whole and does not adapt the"
+                + " decomposed [" + q0 + "] inside it"), e.getMessage());
+        assertTrue(e.getMessage().contains("-e '\\.self_attn$'") && e.getMessage().contains("--other report"),
+                e.getMessage());
+        assertFalse(Files.exists(out));
+        try (var s = Files.list(tmp)) {
+            assertTrue(s.noneMatch(x -> x.getFileName().toString().contains("staging")), "no staging left");
+        }
+
+        for (LoraExtraction.Request r : List.of(
+                LoraExtraction.Request.of(ft.toString(), base.toString(), 4, tmp.resolve("excluded").toString())
+                        .withSelection(new LoraExtraction.Selection(false, false, List.of(), List.of(),
+                                List.of("\\.self_attn$"))),
+                new LoraExtraction.Request(ft.toString(), base.toString(), 4, tmp.resolve("reported").toString(), false,
+                        ExtractionPlan.Svd.EXACT, 1, LoraExtraction.Other.REPORT, LoraExtraction.Selection.DEFAULT,
+                        ExtractionPlan.Factors.DEFAULT, 0))) {
+            LoraAdapterProvenance p = extract(r);
+            assertTrue(p.adapter().modulesToSave().isEmpty(), r.commandLine());
+            try (Checkpoint f = Checkpoint.open(ft.toString(), conf);
+                 Checkpoint loaded = Checkpoint.open(base + "+" + r.outDir(), conf)) {
+                float[] want = f.readFloats(q0 + ".weight");
+                float[] got = loaded.readFloats(q0 + ".weight");
+                for (int i = 0; i < want.length; i++) {
+                    assertEquals(want[i], got[i], 1e-6, q0 + "[" + i + "] " + r.commandLine());
+                }
+                assertArrayEquals(new float[] {0.5f, -1f}, loaded.readFloats(sinks), "left at BASE's");
+            }
+        }
+
+        // Only layer 1's q_proj decomposed: layer 0's self_attn holds none, so it is saved whole, as before.
+        Path ft1 = edited(gen, "ft1", rank1("model.layers.1.self_attn.q_proj.weight"),
+                Map.of(sinks, new float[] {1f, -0.5f}));
+        Path whole = tmp.resolve("whole");
+        LoraAdapterProvenance p = extract(LoraExtraction.Request.of(ft1.toString(), base.toString(), 4,
+                whole.toString()));
+        assertEquals(List.of("model.layers.0.self_attn"), p.adapter().modulesToSave());
+        assertEquals(List.of("model.layers.1.self_attn.q_proj"), List.copyOf(p.modules().keySet()));
+        try (Checkpoint loaded = Checkpoint.open(base + "+" + whole, conf)) {
+            assertArrayEquals(new float[] {1f, -0.5f}, loaded.readFloats(sinks), "saved whole: FT's");
+        }
+    }
+
+    /** Adds an exact rank-1 change (multiples of 0.25) to tensor {@code name}. */
+    private static java.util.function.UnaryOperator<Read> rank1(String name) {
+        return t -> {
+            if (!t.name().equals(name)) {
+                return t;
+            }
+            float[] v = t.values().clone();
+            int cols = (int) t.shape()[1];
+            for (int i = 0; i < v.length; i++) {
+                v[i] += 0.25f * ((i / cols) % 3 - 1) * ((i % cols) % 2 == 0 ? 1 : -1);
+            }
+            return new Read(t.name(), t.dtype(), t.shape(), v);
+        };
+    }
+
+    /**
+     * PEFT refuses {@code lora_bias} beside embedding LoRA ("lora_bias=True is not supported for
+     * Embedding"): {@code --embed-lora} where a decomposed module's bias differs is bad input saying
+     * so; with {@code --other report} the bias is reported and the adapter has no {@code lora_bias}.
+     */
+    @Test
+    void embedLoraWithADifferingBiasOfADecomposedModuleIsRefused() throws IOException {
+        ObjectNode config = TinyModels.llamaConfig().put("attention_bias", true);
+        Path base = TinyModels.write(tmp.resolve("base"), config, DType.F32, 5, Long.MAX_VALUE);
+        String q = "model.layers.1.self_attn.q_proj";
+        Path ft = editedBase(base, "ft", t -> {
+            if (t.name().equals(q + ".bias")) {
+                float[] v = t.values().clone();
+                for (int i = 0; i < v.length; i++) {
+                    v[i] += 0.125f;
+                }
+                return new Read(t.name(), t.dtype(), t.shape(), v);
+            }
+            return rank1("model.embed_tokens.weight").apply(rank1(q + ".weight").apply(t));
+        });
+        Path out = tmp.resolve("adapter");
+        BadInputException e = assertThrows(BadInputException.class, () -> extract(LoraExtraction.Request.of(
+                ft.toString(), base.toString(), 4, out.toString()).withSelection(EMBED_LORA)));
+        assertTrue(e.getMessage().startsWith("--embed-lora: the bias of decomposed module " + q + " differs and would"
+                + " be written as its lora_B bias (lora_bias: true), which PEFT refuses beside embedding LoRA"),
+                e.getMessage());
+        assertTrue(e.getMessage().contains("--other report"), e.getMessage());
+        assertFalse(Files.exists(out));
+
+        LoraAdapterProvenance p = extract(new LoraExtraction.Request(ft.toString(), base.toString(), 4,
+                out.toString(), false, ExtractionPlan.Svd.EXACT, 1, LoraExtraction.Other.REPORT, EMBED_LORA,
+                ExtractionPlan.Factors.DEFAULT, 0));
+        assertEquals("embedding", p.modules().get("model.embed_tokens").lora());
+        assertEquals("reported", p.whole().get(q + ".bias").action());
+        JsonNode cfg = Mappers.JSON.readTree(Files.readString(out.resolve("adapter_config.json")));
+        assertTrue(cfg.get("lora_bias") == null || !cfg.get("lora_bias").asBoolean(), cfg.toString());
+        // Without --embed-lora the bias is the lora_B bias, as before.
+        Path plain = tmp.resolve("plain");
+        assertEquals("lora_bias", extract(LoraExtraction.Request.of(ft.toString(), base.toString(), 4,
+                plain.toString())).whole().get(q + ".bias").action());
     }
 
     @Test
