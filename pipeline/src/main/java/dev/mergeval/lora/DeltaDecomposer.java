@@ -16,14 +16,21 @@ import org.ejml.data.DMatrixRMaj;
  * {@code A = S_k V_k^T} and {@code B = U_k}), so {@code B @ A = U_k S_k V_k^T}.
  *
  * <p>The rank kept is {@code k = min(max_rank, rows, cols, numerical rank)}, the numerical rank
- * counting singular values above {@code s_0 * max(rows, cols) * 2^-23} (float32's epsilon, since both
- * inputs are float32 at best): directions below it are rounding noise of the inputs. Singular values
+ * counting singular values above {@code s_0 * max(rows, cols) * 2^-52} (double's epsilon, as numpy's
+ * {@code matrix_rank}). {@code D} is formed exactly from the stored values, so it holds no rounding
+ * noise of the inputs: every part of it is FT's change, however small (a one-ulp BF16 change is one),
+ * and only the SVD's own rounding, in double precision, is cut. Its backward error is of the order of
+ * {@code s_0 * eps}, so an exactly low-rank {@code D} shows spurious singular values below the bound,
+ * whose vectors are arbitrary; dropping them changes {@code B A} by far less than the float32 rounding
+ * of the factors kept, and keeps such a difference at its own rank. (Before 2026-12-07 the bound used
+ * float32's epsilon, {@code 2^-23}, and cut genuine small parts of {@code D}.) Singular values
  * at or below {@link ExtractionPlan.Factors#svEpsilon} are dropped too, possibly all of them. The relative
  * error recorded is that of the float32 factors as written, {@code ||D - B A||_F / ||D||_F}.
  */
 public final class DeltaDecomposer {
 
-    private static final double FLOAT_EPSILON = 0x1.0p-23;
+    /** double's machine epsilon: the bound of the SVD's own rounding, relative to {@code s_0}. */
+    private static final double DOUBLE_EPSILON = 0x1.0p-52;
 
     private DeltaDecomposer() {
     }
@@ -74,7 +81,7 @@ public final class DeltaDecomposer {
         TruncatedSvd.Factors f = randomized
                 ? TruncatedSvd.randomized(g, want, plan.seed(), "extract-lora/" + task.tensor())
                 : TruncatedSvd.exact(g);
-        double tolerance = f.s()[0] * Math.max(rows, cols) * FLOAT_EPSILON;
+        double tolerance = f.s()[0] * Math.max(rows, cols) * DOUBLE_EPSILON;
         int k = 1;
         while (k < want && k < f.s().length && f.s()[k] > tolerance) {
             k++;

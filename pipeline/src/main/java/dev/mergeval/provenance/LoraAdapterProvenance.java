@@ -54,7 +54,8 @@ public record LoraAdapterProvenance(
      *
      * @param lora          {@code linear} ({@code lora_A}, {@code lora_B}) or {@code embedding}
      *                      ({@code lora_embedding_A}, {@code lora_embedding_B}: the factors of {@code D^T})
-     * @param rank          the rank kept ({@code <= max_rank}; lower where {@code D} has lower numerical rank)
+     * @param rank          the rank kept ({@code <= max_rank}; lower where {@code D} has lower numerical rank,
+     *                      in double precision)
      * @param svd           {@code exact} or {@code randomized}
      * @param deltaNorm     {@code ||D||_F}
      * @param relativeError {@code ||D - scale * B A||_F / ||D||_F} of the factors as written (float32)

@@ -143,8 +143,76 @@ class LoraExtractionTest {
     }
 
     /**
+     * {@code FT - BASE} is formed exactly from the stored values, so no part of it is rounding noise:
+     * a BF16 fine-tune with a large rank-1 change of rows 0-7 (s_0 near 16 * sqrt(8 * 32) = 256) and
+     * three one-ulp changes in rows 8-15 (singular values near 1e-6 s_0, below the cut at float32's
+     * epsilon that dropped them before) keeps every part at full rank, and {@code BASE+ADAPTER} is FT's
+     * BF16 values exactly; the rank recorded, the same each run, is D's rank in double precision.
+     */
+    @Test
+    void atFullRankSmallGenuineChangesAreKeptAndABf16PairGivesFtsBytes() throws IOException {
+        Path base = TinyModels.write(tmp.resolve("base"), TinyModels.llamaConfig(), DType.BF16, 2, Long.MAX_VALUE);
+        String q = "model.layers.0.self_attn.q_proj.weight";
+        SplittableRandom rnd = new SplittableRandom(2);
+        Path ft = editedBase(base, "ft", t -> {
+            if (!t.name().equals(q)) {
+                return t;
+            }
+            float[] v = t.values().clone();
+            int cols = (int) t.shape()[1];
+            float[] u = new float[8];
+            float[] w = new float[cols];
+            for (int i = 0; i < 8; i++) {
+                u[i] = rnd.nextBoolean() ? 1 : -1;
+            }
+            for (int j = 0; j < cols; j++) {
+                w[j] = rnd.nextBoolean() ? 1 : -1;
+            }
+            for (int i = 0; i < 8; i++) {
+                for (int j = 0; j < cols; j++) {
+                    v[i * cols + j] += 16 * u[i] * w[j];
+                }
+            }
+            dev.mergeval.checkpoint.TensorCodec.roundTo(DType.BF16, v, 0, v.length);
+            for (int[] at : new int[][] {{9, 3}, {11, 17}, {14, 28}}) {
+                int i = at[0] * cols + at[1];
+                v[i] = Float.intBitsToFloat(Float.floatToIntBits(v[i]) + 0x10000); // one BF16 ulp
+            }
+            return new Read(t.name(), t.dtype(), t.shape(), v);
+        });
+        int rankOfD;
+        try (Checkpoint f = Checkpoint.open(ft.toString(), conf); Checkpoint b = Checkpoint.open(base.toString(), conf)) {
+            float[] fw = f.readFloats(q);
+            float[] bw = b.readFloats(q);
+            double[] d = new double[fw.length];
+            for (int i = 0; i < d.length; i++) {
+                d[i] = (double) fw[i] - bw[i];
+            }
+            double[] s = TruncatedSvd.exact(DMatrixRMaj.wrap(32, 32, d)).s();
+            rankOfD = (int) java.util.Arrays.stream(s).filter(x -> x > s[0] * 1e-10).count();
+            assertTrue(s[rankOfD - 1] < s[0] * 32 * 0x1.0p-23, "the one-ulp changes lie below float32's epsilon of s_0");
+        }
+        assertEquals(11, rankOfD, "8 rows of the rounded rank-1 change, and 3 one-ulp changes");
+        Path out = tmp.resolve("adapter");
+        for (int run = 0; run < 2; run++) {
+            LoraAdapterProvenance p = extract(LoraExtraction.Request.of(ft.toString(), base.toString(), 64,
+                    out.toString()).withOverwrite(true));
+            assertEquals(rankOfD, p.modules().get("model.layers.0.self_attn.q_proj").rank(), "D's own rank, each run");
+        }
+        try (Checkpoint f = Checkpoint.open(ft.toString(), conf);
+             Checkpoint loaded = Checkpoint.open(base + "+" + out, conf)) {
+            for (String name : f.tensorNames()) {
+                assertArrayEquals(f.readFloats(name), loaded.readFloats(name), name + ": FT's BF16 values exactly");
+            }
+        }
+    }
+
+    /**
      * A generated base; FT differs by a rank-2 matrix in one projection and by a changed norm, and
-     * with {@code embedding} by a full-rank change of the input embeddings {@code [64, 32]}.
+     * with {@code embedding} by a full-rank change of the input embeddings {@code [64, 32]}. The
+     * projection is rewritten in BASE on a grid of 2^-12 and the rank-2 change is on one of 2^-21, so
+     * that in float32 {@code FT - BASE} is exactly of rank 2 (an F32 FT rounded to float32 would differ by
+     * a full-rank part too, which extract-lora keeps: it is FT's).
      */
     private Path[] generated(DType dtype, boolean embedding) throws IOException {
         Path base = TinyModels.write(tmp.resolve("base"), TinyModels.llamaConfig(), dtype, 7, Long.MAX_VALUE);
@@ -157,21 +225,26 @@ class LoraExtractionTest {
         }
         SplittableRandom rnd = new SplittableRandom(11);
         List<SafetensorsWriter.TensorData> tensors = new ArrayList<>();
+        List<SafetensorsWriter.TensorData> baseTensors = new ArrayList<>();
         try (Checkpoint b = Checkpoint.open(base.toString(), conf)) {
             for (String name : b.tensorNames()) {
                 TensorInfo t = b.info(name);
                 float[] v = b.readFloats(name);
                 if (name.equals("model.layers.1.self_attn.q_proj.weight")) {
+                    for (int i = 0; i < v.length; i++) {
+                        v[i] = Math.round(v[i] * 4096f) / 4096f;
+                    }
+                    baseTensors.add(SafetensorsWriter.TensorData.ofFloats(name, t.dtype(), t.shape(), v.clone()));
                     int rows = (int) t.dim(0);
                     int cols = (int) t.dim(1);
                     for (int k = 0; k < 2; k++) {
                         double[] u = new double[rows];
                         double[] w = new double[cols];
                         for (int i = 0; i < rows; i++) {
-                            u[i] = rnd.nextDouble(-1, 1);
+                            u[i] = Math.rint(rnd.nextDouble(-1, 1) * 1024) / 1024;
                         }
                         for (int j = 0; j < cols; j++) {
-                            w[j] = rnd.nextDouble(-1, 1);
+                            w[j] = Math.rint(rnd.nextDouble(-1, 1) * 1024) / 1024;
                         }
                         for (int i = 0; i < rows; i++) {
                             for (int j = 0; j < cols; j++) {
@@ -189,9 +262,19 @@ class LoraExtractionTest {
                     }
                 }
                 tensors.add(SafetensorsWriter.TensorData.ofFloats(name, t.dtype(), t.shape(), v));
+                if (!name.equals("model.layers.1.self_attn.q_proj.weight")) {
+                    baseTensors.add(SafetensorsWriter.TensorData.ofFloats(name, t.dtype(), t.shape(),
+                            b.readFloats(name)));
+                }
             }
         }
         SafetensorsWriter.writeFile(HadoopFs.local(), HadoopFs.of(ft.resolve("model.safetensors")), tensors,
+                Map.of("format", "pt"));
+        try (var files = Files.list(base)) {
+            assertEquals(List.of(base.resolve("model.safetensors")),
+                    files.filter(f -> f.toString().endsWith(".safetensors")).toList());
+        }
+        SafetensorsWriter.writeFile(HadoopFs.local(), HadoopFs.of(base.resolve("model.safetensors")), baseTensors,
                 Map.of("format", "pt"));
         return new Path[] {base, ft};
     }
@@ -685,18 +768,19 @@ class LoraExtractionTest {
         shapes.forEach((name, shape) -> {
             float[] v = new float[(int) java.util.Arrays.stream(shape).reduce(1, (x, y) -> x * y)];
             for (int i = 0; i < v.length; i++) {
-                v[i] = (float) rnd.nextDouble(-0.5, 0.5);
+                // On a grid of 2^-12, so that the rank-2 change (on one of 2^-22) below is exact in float32.
+                v[i] = (float) (Math.rint(rnd.nextDouble(-0.5, 0.5) * 4096) / 4096);
             }
             pre.put(name, v);
             post.put(name, v.clone());
         });
         float[] attn = post.get("transformer.h.0.attn.c_attn.weight");
         for (int k = 0; k < 2; k++) {
-            double[] u = rnd.doubles(16, -1, 1).toArray();
-            double[] w = rnd.doubles(48, -1, 1).toArray();
+            double[] u = rnd.doubles(16, -1, 1).map(x -> Math.rint(x * 1024) / 1024).toArray();
+            double[] w = rnd.doubles(48, -1, 1).map(x -> Math.rint(x * 1024) / 1024).toArray();
             for (int i = 0; i < 16; i++) {
                 for (int j = 0; j < 48; j++) {
-                    attn[i * 48 + j] += (float) (0.3 * u[i] * w[j]);
+                    attn[i * 48 + j] += (float) (0.25 * u[i] * w[j]);
                 }
             }
         }
