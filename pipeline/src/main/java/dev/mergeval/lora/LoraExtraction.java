@@ -520,8 +520,10 @@ public final class LoraExtraction {
      * only) and the input embeddings (embedding LoRA with {@code --embed-lora} only). Heads and
      * embeddings are recognised by the module's last name ({@code lm_head}, {@code embed_out}; anything
      * with {@code embed}, {@code wte}, {@code wpe}). In a model of {@code Conv1D} layers
-     * ({@code conv1d}, {@link LoraAdapter#storesConv1d}) every other 2-D weight is one, stored {@code [in, out]},
-     * and a head is not decomposed: the adapter's {@code fan_in_fan_out} would apply to it too.
+     * ({@code conv1d}, {@link LoraAdapter#storesConv1d}) every other 2-D weight is one, stored {@code [in, out]};
+     * the head is an {@code nn.Linear} there too and gets linear factors: PEFT picks each layer's
+     * {@code fan_in_fan_out} by its class (overriding the config's {@code true} for an {@code nn.Linear}),
+     * and so does the loader of {@code BASE+ADAPTER} ({@link LoraAdapter#load}).
      */
     static ExtractionPlan.DeltaTask task(String name, TensorInfo t, Selection s, boolean conv1d) {
         String module = module(name);
@@ -532,11 +534,6 @@ public final class LoraExtraction {
             String last = module.substring(module.lastIndexOf('.') + 1);
             if (LoraAdapter.isOutputHead(module)) {
                 lora = s.includeLmHead() || s.embedLora();
-                if (lora && conv1d) {
-                    throw new BadInputException(name + ": the output head of a model of Conv1D layers (GPT-2 style)"
-                            + " cannot be decomposed beside them (fan_in_fan_out would transpose it too);"
-                            + " drop --include-lm-head/--embed-lora or exclude it (-e " + last + ")");
-                }
             } else if (last.contains("embed") || last.equals("wte") || last.equals("wpe")) {
                 lora = s.embedLora();
                 embedding = s.embedLora();
@@ -544,8 +541,8 @@ public final class LoraExtraction {
                 lora = true;
             }
         }
-        return new ExtractionPlan.DeltaTask(name, lora, embedding, lora && !embedding && conv1d, save, false,
-                t.shape());
+        return new ExtractionPlan.DeltaTask(name, lora, embedding,
+                lora && !embedding && conv1d && !LoraAdapter.isOutputHead(module), save, false, t.shape());
     }
 
     /** The module a tensor belongs to: its name without the last part ({@code .weight}, {@code .bias}). */

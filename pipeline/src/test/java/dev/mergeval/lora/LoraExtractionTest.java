@@ -750,7 +750,8 @@ class LoraExtractionTest {
     /**
      * GPT-2's Conv1D layers store W [in, out]; PEFT adds scale * (B @ A)^T with lora_A [r, in] and
      * lora_B [out, r] (fan_in_fan_out). The adapter's factors, multiplied out here as PEFT does, give
-     * FT - BASE; its c_attn bias is the lora_B bias [out]; a head beside them is refused.
+     * FT - BASE; its c_attn bias is the lora_B bias [out]; the head, an nn.Linear beside them, gets
+     * linear factors with --include-lm-head.
      */
     @Test
     void conv1dWeightsOfGpt2StyleModelsGetPeftsFanInFanOutFactors() throws IOException {
@@ -833,10 +834,38 @@ class LoraExtractionTest {
                 }
             }
         }
-        BadInputException e = assertThrows(BadInputException.class, () -> extract(LoraExtraction.Request.of(
-                ft.toString(), base.toString(), 8, tmp.resolve("gpt2-head").toString())
-                .withSelection(new LoraExtraction.Selection(true, false, List.of(), List.of(), List.of()))));
-        assertTrue(e.getMessage().startsWith("lm_head.weight") && e.getMessage().contains("Conv1D"), e.getMessage());
+
+        // The head is an nn.Linear [vocab, dim] beside the Conv1D layers: decomposed with linear factors
+        // (not transposed), which PEFT and the loader apply as for its class whatever fan_in_fan_out says.
+        Map<String, float[]> headPost = new java.util.LinkedHashMap<>(post);
+        float[] head = post.get("lm_head.weight").clone();
+        for (int i = 0; i < head.length; i++) {
+            head[i] += 0.125f * ((i / 16) % 3 - 1) * ((i % 16) % 2 == 0 ? 1 : -1);
+        }
+        headPost.put("lm_head.weight", head);
+        Path headFt = gpt2(tmp.resolve("gpt2-head-ft"), headPost, shapes);
+        Path headOut = tmp.resolve("gpt2-head");
+        LoraAdapterProvenance h = extract(LoraExtraction.Request.of(headFt.toString(), base.toString(), 16,
+                headOut.toString()).withSelection(new LoraExtraction.Selection(true, false, List.of(), List.of(),
+                List.of())));
+        assertEquals("linear", h.modules().get("lm_head").lora());
+        assertEquals("conv1d", h.modules().get(module).lora());
+        assertTrue(Mappers.JSON.readTree(Files.readString(headOut.resolve("adapter_config.json")))
+                .get("fan_in_fan_out").asBoolean());
+        try (Checkpoint w = Checkpoint.open(headOut.resolve("adapter_model.safetensors").toString(), conf)) {
+            int hr = (int) w.info("base_model.model.lm_head.lora_A.weight").shape()[0];
+            assertArrayEquals(new long[] {hr, 16}, w.info("base_model.model.lm_head.lora_A.weight").shape());
+            assertArrayEquals(new long[] {40, hr}, w.info("base_model.model.lm_head.lora_B.weight").shape());
+        }
+        try (Checkpoint loaded = Checkpoint.open(base + "+" + headOut, conf)) {
+            for (String name : shapes.keySet()) {
+                float[] want = headPost.get(name);
+                float[] got = loaded.readFloats(name);
+                for (int i = 0; i < want.length; i++) {
+                    assertEquals(want[i], got[i], 1e-5 * (1 + Math.abs(want[i])), name + "[" + i + "] with the head");
+                }
+            }
+        }
     }
 
     /** The BF16 pair of {@link #generated} and its rank-8 adapter: {base, fine-tune, adapter}. */
