@@ -481,16 +481,19 @@ public final class LoraExtraction {
         if (!lost.isEmpty()) {
             Map.Entry<String, List<String>> first = lost.entrySet().iterator().next();
             String m = module(first.getKey());
-            String last = m.substring(m.lastIndexOf('.') + 1);
+            List<String> lasts = lost.keySet().stream().map(LoraExtraction::module)
+                    .map(x -> x.substring(x.lastIndexOf('.') + 1)).distinct().toList();
+            String last = lasts.size() == 1 ? lasts.get(0) : "(" + String.join("|", lasts) + ")";
             boolean forced = lost.keySet().stream().anyMatch(t -> byTensor.get(t).save());
             throw new BadInputException(first.getKey() + " differs and would be saved whole as module " + m
                     + " (modules_to_save), but PEFT takes that module whole and does not adapt the decomposed "
                     + first.getValue() + " inside it, so their changes would be lost"
-                    + (lost.size() > 1 ? " (so would those of " + (lost.size() - 1) + " more such tensors: "
-                    + abbreviated(lost.keySet().stream().skip(1).toList()) + ")" : "")
+                    + (lost.size() > 1 ? " (and " + (lost.size() - 1) + " more such tensor"
+                    + (lost.size() > 2 ? "s: " : ": ") + abbreviated(lost.keySet().stream().skip(1).toList()) + ")" : "")
                     + "; PEFT cannot save one parameter of a module: exclude " + (lost.size() > 1 ? "them" : "it")
                     + " (-e '\\." + last + "$' leaves " + (lost.size() > 1 ? "them" : "it") + " at the base's values)"
-                    + (forced ? " and drop the --save-module that names " + (lost.size() > 1 ? "them" : "it")
+                    + (forced ? " (a --save-module names " + (lost.size() > 1 ? "them" : "it")
+                    + ", so --other report would still save " + (lost.size() > 1 ? "them" : "it") + ")"
                     : ", or report " + (lost.size() > 1 ? "them" : "it") + " instead of saving "
                     + (lost.size() > 1 ? "them" : "it") + " (--other report, or --skip-undecomposable)"));
         }
