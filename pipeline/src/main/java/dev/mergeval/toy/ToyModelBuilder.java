@@ -97,9 +97,6 @@ public final class ToyModelBuilder {
      * is left as it is), and a build that fails leaves what was there untouched.
      */
     public Result build(Path outRoot, Collection<String> only, boolean overwrite) throws IOException {
-        if (only.isEmpty()) {
-            throw new BadInputException("--only names no model; expected some of " + MODELS);
-        }
         for (Path p = outRoot.toAbsolutePath(); p != null; p = p.getParent()) {
             if (Files.exists(p)) {
                 if (!Files.isDirectory(p)) {

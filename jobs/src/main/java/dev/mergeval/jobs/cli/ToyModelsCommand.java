@@ -49,6 +49,9 @@ final class ToyModelsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (only.isEmpty()) {
+            throw new BadInputException("--only names no model; expected some of " + ToyModelBuilder.MODELS);
+        }
         Path baseModel = base != null ? base : findBase();
         ToyRecipe recipe = ToyRecipe.defaults(seed);
         if (fineTuneSeed != null) {
