@@ -74,6 +74,9 @@ public final class ConsoleLogging {
             SLF4JBridgeHandler.removeHandlersForRootLogger();
             SLF4JBridgeHandler.install();
         }
+        // Its FINE records are DEBUG lines once bridged; its own default level (INFO) would drop them.
+        java.util.logging.Logger.getLogger("").setLevel(verbosity > 1 ? java.util.logging.Level.FINE
+                : java.util.logging.Level.INFO);
         current = file;
         active = true;
         return file;

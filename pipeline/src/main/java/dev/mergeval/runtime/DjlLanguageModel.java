@@ -208,6 +208,11 @@ public final class DjlLanguageModel implements LanguageModel {
         // pair's (a context ending mid-word): the boundary then falls where the context's count says.
         int[] cont = ctx.length == 0 ? tokenizer.encode(continuation, false)
                 : Arrays.copyOfRange(whole, Math.min(ctx.length, whole.length), whole.length);
+        if (ctx.length > 0 && cont.length == 0) {
+            throw new BadInputException("context '" + r.context() + "' encodes to " + ctx.length + " tokens, as many as"
+                    + " context and continuation '" + r.continuation() + "' together: the harness's split (the pair's"
+                    + " tokens after the context's count) leaves none to score");
+        }
         if (ctx.length == 0) {
             int start = tokenizer.bosId() >= 0 ? tokenizer.bosId() : tokenizer.eosId();
             if (start < 0) {

@@ -3,10 +3,12 @@ package dev.mergeval.runtime;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.mergeval.common.BadInputException;
 import dev.mergeval.runtime.llama.LlamaForward;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -186,6 +188,15 @@ class Stories260KGenerationTest {
             // independent computation: full forward over context + continuation, summed in Java
             assertEquals(manualLogLikelihood(requests.get(i)), alone.logProb(), 1e-4);
         }
+    }
+
+    /** "▁the" and "▁they" are one token each: the context's count takes the whole pair. */
+    @Test
+    void aContextWhoseTokensCoverThePairIsRefusedNamingIt() {
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> model.logLikelihood(List.of(new LogLikelihoodRequest("Once upon a time the", "y"))));
+        assertTrue(e.getMessage().startsWith("context 'Once upon a time the' encodes to ")
+                && e.getMessage().endsWith("leaves none to score"), e.getMessage());
     }
 
     private static double manualLogLikelihood(LogLikelihoodRequest r) {

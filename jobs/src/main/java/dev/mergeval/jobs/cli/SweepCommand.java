@@ -67,7 +67,7 @@ final class SweepCommand implements Callable<Integer> {
             PrintStream stdout) {
         SweepOutput output = SweepOutput.of(spec, out, SparkSessions.hadoopConfiguration());
         output.prepare(overwrite, List.of(specFile.toString()));
-        try (StagingClaim claim = output.claim()) {
+        try (StagingClaim claim = output.claim(overwrite)) {
             return sweep(spec, output, out, master, requireGoal, stdout);
         }
     }

@@ -72,9 +72,9 @@ public final class SweepOutput {
     }
 
     /**
-     * The occupied-output rules, before any work and before Spark starts; with {@code overwrite} a
-     * non-empty directory (even a sweep of this spec) is deleted, once every check has passed, so the
-     * sweep starts afresh. Nothing is written otherwise.
+     * The occupied-output rules, before any work and before Spark starts; nothing is written. With
+     * {@code overwrite} a non-empty directory (even a sweep of this spec) may be replaced, unless it
+     * holds what the sweep reads: {@link #claim(boolean)} empties it once no other run holds it.
      *
      * @param inputs the spec file and anything else the run reads, which {@code --overwrite} must not delete
      */
@@ -98,11 +98,6 @@ public final class SweepOutput {
         }
         keep.addAll(suite(spec).readLocations());
         out.requireHoldsNone(keep, "this sweep reads");
-        try {
-            out.fs().delete(out.path(), true);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot delete " + out.display(), e);
-        }
     }
 
     /** Why the directory may not be used for this spec, or null when it may. */
@@ -157,8 +152,24 @@ public final class SweepOutput {
      * caller closes the claim when the run ends.
      */
     public StagingClaim claim() {
+        return claim(false);
+    }
+
+    /**
+     * {@link #claim()}, with {@code overwrite} (checked by {@link #prepare}) first deleting everything
+     * else in the directory: only once the claim is this run's, so that a run still writing there is
+     * refused, never emptied under it.
+     */
+    public StagingClaim claim(boolean overwrite) {
         StagingClaim claim = StagingClaim.take(out.fs(), out.path(), out.display());
         try {
+            if (overwrite) {
+                for (FileStatus entry : out.list()) {
+                    if (!entry.getPath().getName().equals(StagingClaim.FILE)) {
+                        delete(entry.getPath());
+                    }
+                }
+            }
             prepare(false, List.of());
             writeMarker();
             removeFinalFiles();
@@ -189,11 +200,15 @@ public final class SweepOutput {
 
     private void removeFinalFiles() {
         for (int i = FINAL_FILES.size() - 1; i >= 0; i--) {
-            try {
-                out.fs().delete(out.child(FINAL_FILES.get(i)), true);
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot delete " + out.child(FINAL_FILES.get(i)), e);
-            }
+            delete(out.child(FINAL_FILES.get(i)));
+        }
+    }
+
+    private void delete(Path path) {
+        try {
+            out.fs().delete(path, true);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot delete " + path, e);
         }
     }
 

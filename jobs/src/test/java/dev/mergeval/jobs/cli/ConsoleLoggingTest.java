@@ -175,10 +175,13 @@ class ConsoleLoggingTest {
             Path file = ConsoleLogging.start("unit", verbosity);
             try {
                 org.slf4j.LoggerFactory.getLogger("org.apache.hadoop.Example").debug("a debug line");
+                java.util.logging.Logger.getLogger("com.amazonaws.Example").fine("a fine line");
             } finally {
                 ConsoleLogging.stop();
             }
-            assertEquals(verbosity > 1, Files.readString(file).contains(" DEBUG "), "verbosity " + verbosity);
+            String logged = Files.readString(file);
+            assertEquals(verbosity > 1, logged.contains(" DEBUG [") && logged.contains("a debug line"), logged);
+            assertEquals(verbosity > 1, logged.contains("com.amazonaws.Example: a fine line"), logged);
             Files.delete(file);
         }
     }

@@ -61,6 +61,13 @@ class SweepResumeTest {
             CliRun run = CliRun.of(second.toArray(String[]::new));
             assertEquals(MergevalCli.EXIT_BAD_INPUT, run.rc(), run.err());
             assertTrue(run.err().contains(out + ": another run of this job is writing it"), run.err());
+            // --overwrite empties the directory only under its own claim: the live run's files stay.
+            List<String> replacing = new ArrayList<>(sweep);
+            replacing.add("--overwrite");
+            CliRun over = CliRun.of(replacing.toArray(String[]::new));
+            assertEquals(MergevalCli.EXIT_BAD_INPUT, over.rc(), over.err());
+            assertTrue(over.err().contains(out + ": another run of this job is writing it"), over.err());
+            assertTrue(Files.isDirectory(out.resolve(SweepJob.POINTS_DIR)), "the running sweep's points are kept");
         }
         assertEquals(0, MergevalCli.run(sweep.toArray(String[]::new)));
         try (Stream<Path> files = Files.walk(out)) {
