@@ -256,12 +256,15 @@ class HadoopOutputsTest {
     void aFailedSweepOnHdfsLeavesNothingThatLooksComplete() throws IOException {
         SweepSpec spec = spec("hdfs-sweep");
         String out = hdfs.uri() + "/sweeps/failing";
-        // Someone else's results there: refused untouched; --overwrite's preparation clears them.
+        // Someone else's results there: refused untouched; --overwrite checks, then clears them under its claim.
         HadoopFs.writeString(fs(out), new org.apache.hadoop.fs.Path(out + "/results.csv"), "theirs\n");
         assertThrows(BadInputException.class, () -> sweep(spec, out, new RuleModelFactory()));
         assertEquals(List.of("results.csv"), files(out));
-        SweepOutput.of(spec, out, spark.sparkContext().hadoopConfiguration()).prepare(true, List.of());
-        assertFalse(exists(out));
+        SweepOutput replacing = SweepOutput.of(spec, out, spark.sparkContext().hadoopConfiguration());
+        replacing.prepare(true, List.of());
+        assertEquals(List.of("results.csv"), files(out), "nothing deleted before the claim is this run's");
+        replacing.claim(true).close();
+        assertFalse(exists(out + "/results.csv"));
         SweepJob.Outcome first = sweep(spec, out, new RuleModelFactory());
         assertEquals(4, first.evaluated());
         assertTrue(exists(out + "/summary.json"));
