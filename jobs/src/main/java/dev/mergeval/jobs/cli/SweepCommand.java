@@ -60,8 +60,8 @@ final class SweepCommand implements Callable<Integer> {
     }
 
     /**
-     * Checks (and with {@code overwrite} clears) the output and claims it before Spark starts, so that
-     * a second run into a busy directory is refused at once, then sweeps.
+     * Checks the output, then claims it (emptying it with {@code overwrite}) before Spark starts, so
+     * that a second run into a busy directory is refused at once and never emptied, then sweeps.
      */
     static int run(SweepSpec spec, Path specFile, String out, boolean overwrite, String master, boolean requireGoal,
             PrintStream stdout) {
