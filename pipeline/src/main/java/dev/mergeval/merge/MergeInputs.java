@@ -50,7 +50,8 @@ public final class MergeInputs implements AutoCloseable {
     private LayerPositions positions;
 
     /**
-     * The inputs, each seen with its output head tied as the reference model has it ({@link TiedHead})
+     * The inputs, each seen under the reference model's spelling of its tensor names
+     * ({@link AliasedNames}), with its output head tied as the reference model has it ({@link TiedHead})
      * and, with {@code tokenizer_source}, with its token rows re-indexed to the output vocabulary
      * ({@link ReindexedEmbeddings}, the extra inputs too; the vocabularies are read when an embedding
      * is first read).
@@ -64,9 +65,10 @@ public final class MergeInputs implements AutoCloseable {
         String referenceRef = config.referenceModel();
         Checkpoint stored = models.get(referenceRef);
         Map<String, Checkpoint> tiedModels = new LinkedHashMap<>();
-        models.forEach((ref, model) -> tiedModels.put(ref, TiedHead.view(model, stored)));
+        models.forEach((ref, model) -> tiedModels.put(ref, TiedHead.view(AliasedNames.view(model, stored), stored)));
         Map<String, Checkpoint> tiedExtras = new LinkedHashMap<>();
-        extras.forEach((parameter, model) -> tiedExtras.put(parameter, TiedHead.view(model, stored)));
+        extras.forEach((parameter, model) -> tiedExtras.put(parameter,
+                TiedHead.view(AliasedNames.view(model, stored), stored)));
         Map<String, Checkpoint> views = tiedModels;
         Map<String, Checkpoint> extraViews = tiedExtras;
         if (config.tokenizerSource().isPresent()) {

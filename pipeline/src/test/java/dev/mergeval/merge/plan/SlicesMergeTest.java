@@ -454,20 +454,17 @@ class SlicesMergeTest {
     }
 
     /**
-     * mergekit's {@code test_gpt2_stack}: a GPT-2 config counts its layers by {@code n_layer}, which
-     * the stack must set (mergekit sets its architecture's {@code num_layers_config_key}); a
-     * {@code num_hidden_layers} beside a stale {@code n_layer} would leave other loaders the wrong
-     * count. The layers are stacked and renumbered under {@code transformer.h.}.
+     * A 3-layer GPT-2 with every weight mergekit's gpt2 definition requires, the head tied, its
+     * names under {@code prefix} ({@code transformer.} as transformers saves it, none as the Hub's
+     * {@code openai-community/gpt2} stores it), its values shifted by {@code shift}.
      */
-    @Test
-    void aGpt2StackSetsTheFamilysLayerCount(@TempDir Path out) throws IOException {
+    static Path gpt2(Path dir, String prefix, int shift) throws IOException {
         ObjectNode config = Mappers.JSON.createObjectNode().put("model_type", "gpt2").put("n_layer", 3)
                 .put("n_embd", 4).put("vocab_size", 8);
         config.putArray("architectures").add("GPT2LMHeadModel");
-        // Every weight mergekit's gpt2 definition requires, the head tied.
         List<TensorInfo> tensors = new java.util.ArrayList<>();
-        tensors.add(new TensorInfo("transformer.wte.weight", DType.F32, new long[] {8, 4}));
-        tensors.add(new TensorInfo("transformer.wpe.weight", DType.F32, new long[] {8, 4}));
+        tensors.add(new TensorInfo(prefix + "wte.weight", DType.F32, new long[] {8, 4}));
+        tensors.add(new TensorInfo(prefix + "wpe.weight", DType.F32, new long[] {8, 4}));
         Map<String, long[]> layer = new java.util.LinkedHashMap<>();
         layer.put("ln_1.weight", new long[] {4});
         layer.put("ln_1.bias", new long[] {4});
@@ -483,19 +480,78 @@ class SlicesMergeTest {
         layer.put("mlp.c_proj.bias", new long[] {4});
         for (int i = 0; i < 3; i++) {
             for (Map.Entry<String, long[]> w : layer.entrySet()) {
-                tensors.add(new TensorInfo("transformer.h." + i + "." + w.getKey(), DType.F32, w.getValue()));
+                tensors.add(new TensorInfo(prefix + "h." + i + "." + w.getKey(), DType.F32, w.getValue()));
             }
         }
-        tensors.add(new TensorInfo("transformer.ln_f.weight", DType.F32, new long[] {4}));
-        tensors.add(new TensorInfo("transformer.ln_f.bias", DType.F32, new long[] {4}));
-        Path gpt2 = out.resolve("gpt2");
-        SyntheticModels.writeLlama(HadoopFs.local(), HadoopFs.of(gpt2), config, tensors, t -> {
+        tensors.add(new TensorInfo(prefix + "ln_f.weight", DType.F32, new long[] {4}));
+        tensors.add(new TensorInfo(prefix + "ln_f.bias", DType.F32, new long[] {4}));
+        SyntheticModels.writeLlama(HadoopFs.local(), HadoopFs.of(dir), config, tensors, t -> {
             float[] v = new float[Math.toIntExact(t.numElements())];
+            String unprefixed = t.name().substring(prefix.length());
             for (int j = 0; j < v.length; j++) {
-                v[j] = t.name().hashCode() % 97 + j;
+                v[j] = unprefixed.hashCode() % 97 + j + shift;
             }
             return v;
         }, Long.MAX_VALUE, Map.of());
+        return dir;
+    }
+
+    /**
+     * GPT-2 as the Hub stores it ({@code h.0.attn.c_attn.weight}) and as transformers saves a
+     * fine-tune of it ({@code transformer.h.0...}): mergekit's gpt2 definition lists both as one
+     * weight's names and merges the two. Each model's tensor is read under the first slice's model's
+     * spelling, which the output keeps; the final norm comes from the last slice's model, whichever
+     * its spelling.
+     */
+    @Test
+    void gpt2sTwoSpellingsMergeAsOneWeight(@TempDir Path out) throws IOException {
+        Path hub = gpt2(out.resolve("hub"), "", 0);
+        Path tuned = gpt2(out.resolve("tuned"), "transformer.", 1000);
+        Path stack = out.resolve("stack");
+        MergeJob.run(request("""
+                merge_method: passthrough
+                slices:
+                  - sources: [{model: %s, layer_range: [0, 2]}]
+                  - sources: [{model: %s, layer_range: [1, 3]}]
+                """.formatted(hub, tuned), stack), executor(1), CONF);
+        Path mean = out.resolve("mean");
+        MergeJob.run(request("""
+                merge_method: linear
+                models:
+                  - {model: %s, parameters: {weight: 0.5}}
+                  - {model: %s, parameters: {weight: 0.5}}
+                """.formatted(tuned, hub), mean), executor(1), CONF);
+        try (Checkpoint h = Checkpoint.open(hub.toString(), CONF); Checkpoint t = Checkpoint.open(tuned.toString(), CONF);
+                Checkpoint stacked = Checkpoint.open(stack.toString(), CONF);
+                Checkpoint averaged = Checkpoint.open(mean.toString(), CONF)) {
+            assertEquals(4 + 12 * 4, stacked.tensorNames().size(), stacked.tensorNames().toString());
+            assertArrayEquals(raw(h, "wte.weight"), raw(stacked, "wte.weight"));
+            assertArrayEquals(raw(h, "h.1.mlp.c_fc.weight"), raw(stacked, "h.1.mlp.c_fc.weight"));
+            assertArrayEquals(raw(t, "transformer.h.1.mlp.c_fc.weight"), raw(stacked, "h.2.mlp.c_fc.weight"));
+            assertArrayEquals(raw(t, "transformer.ln_f.bias"), raw(stacked, "ln_f.bias"));
+            assertEquals(4 + 12 * 3, averaged.tensorNames().size(), averaged.tensorNames().toString());
+            float[] a = new float[64];
+            float[] b = new float[64];
+            float[] m = new float[64];
+            h.readFloats("h.2.mlp.c_fc.weight", 0, a, 0, 64);
+            t.readFloats("transformer.h.2.mlp.c_fc.weight", 0, b, 0, 64);
+            averaged.readFloats("transformer.h.2.mlp.c_fc.weight", 0, m, 0, 64);
+            for (int i = 0; i < 64; i++) {
+                assertEquals((a[i] + b[i]) / 2, m[i], 1e-3, "element " + i);
+                assertNotEquals(a[i], m[i]);
+            }
+        }
+    }
+
+    /**
+     * mergekit's {@code test_gpt2_stack}: a GPT-2 config counts its layers by {@code n_layer}, which
+     * the stack must set (mergekit sets its architecture's {@code num_layers_config_key}); a
+     * {@code num_hidden_layers} beside a stale {@code n_layer} would leave other loaders the wrong
+     * count. The layers are stacked and renumbered under {@code transformer.h.}.
+     */
+    @Test
+    void aGpt2StackSetsTheFamilysLayerCount(@TempDir Path out) throws IOException {
+        Path gpt2 = gpt2(out.resolve("gpt2"), "transformer.", 0);
         Path dir = out.resolve("stack");
         MergeJob.run(request("""
                 merge_method: passthrough
