@@ -86,6 +86,12 @@ class MergekitParityMethodsTest {
         BadInputException e = assertThrows(BadInputException.class,
                 () -> merge(zero, W, new long[] {2}, inputs("a", f(1, 0), "b", f(0, 1))));
         assertTrue(e.getMessage().startsWith(W + ": multislerp: the models' weights sum to 0"), e.getMessage());
+        // 0.1f + 0.2f - 0.3f is 0 in mergekit's float32 sum (5.6e-17 in double): refused too.
+        String single = "merge_method: multislerp\nmodels: [{model: a, parameters: {weight: 0.1}}, "
+                + "{model: b, parameters: {weight: 0.2}}, {model: c, parameters: {weight: -0.3}}]";
+        BadInputException s = assertThrows(BadInputException.class, () -> merge(single, W, new long[] {2},
+                inputs("a", f(1, 0), "b", f(0, 1), "c", f(1, 1))));
+        assertTrue(s.getMessage().contains("multislerp: the models' weights sum to 0"), s.getMessage());
         String three = "merge_method: multislerp\nmodels: [{model: a, parameters: {weight: 1}}, "
                 + "{model: b, parameters: {weight: 1}}, {model: c, parameters: {weight: 2}}]";
         BadInputException cancel = assertThrows(BadInputException.class, () -> merge(three, W, new long[] {2},

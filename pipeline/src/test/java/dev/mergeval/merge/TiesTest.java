@@ -55,6 +55,16 @@ class TiesTest {
     }
 
     @Test
+    void electedWeightsCancellingInFloat32DivideByOne() {
+        // w = (0.1, 0.2, -0.3), d = (1, 1, -1): weighted deltas (0.1, 0.2, 0.3) agree; mergekit sums the
+        // float32 weights, 0.1f + 0.2f - 0.3f == 0, and divides by 1 (in double the sum is 5.6e-17).
+        String yaml = "merge_method: ties\nbase_model: base\nmodels: [{model: x1, parameters: {weight: 0.1}}, "
+                + "{model: x2, parameters: {weight: 0.2}}, {model: x3, parameters: {weight: -0.3}}]";
+        float[] out = merge(yaml, "w", new long[] {1}, inputs("base", f(1), "x1", f(2), "x2", f(2), "x3", f(0)));
+        assertArrayEquals(f(1.6f), out, 1e-6f);
+    }
+
+    @Test
     void int8MaskDoesNotChangeTheResult() {
         Random rnd = new Random(3);
         float[] base = Merges.random(rnd, 600, 1);

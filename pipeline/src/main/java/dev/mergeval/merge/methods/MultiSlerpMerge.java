@@ -9,6 +9,7 @@ import dev.mergeval.merge.StreamedMerge;
 import dev.mergeval.merge.SweepMapping;
 import dev.mergeval.merge.TensorDecision;
 import dev.mergeval.merge.TensorParams;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -74,7 +75,7 @@ public final class MultiSlerpMerge implements MergeMethod {
             return;
         }
         // Plain numbers are checked here; gradients and filters per tensor, in merge.
-        double sum = 0;
+        List<Double> weights = new ArrayList<>();
         for (String model : config.inputModels()) {
             if (config.baseModel().map(model::equals).orElse(false)) {
                 continue;
@@ -83,9 +84,9 @@ public final class MultiSlerpMerge implements MergeMethod {
             if (!(w instanceof Number n)) {
                 return;
             }
-            sum += n.doubleValue();
+            weights.add(n.doubleValue());
         }
-        if (sum == 0) {
+        if (Rules.sumToZero(weights.stream().mapToDouble(Double::doubleValue).toArray())) {
             throw config.error("models", "multislerp: the models' weights sum to 0, and normalize_weights divides"
                     + " by that sum");
         }
@@ -131,7 +132,7 @@ public final class MultiSlerpMerge implements MergeMethod {
                 wSum += w[j];
             }
             if (m > 1 && params.global().bool("normalize_weights")) {
-                if (wSum == 0) {
+                if (Rules.sumToZero(w)) {
                     throw new BadInputException(tensor + ": multislerp: the models' weights sum to 0, and"
                             + " normalize_weights divides by that sum");
                 }

@@ -11,6 +11,20 @@ final class Rules {
     private Rules() {
     }
 
+    /**
+     * Whether weights that a method divides by their sum sum to zero as mergekit sums them, in
+     * float32 and in order ({@code 0.1 + 0.2 - 0.3} is 0 there, 5.6e-17 in double), or in double.
+     */
+    static boolean sumToZero(double[] weights) {
+        float single = 0;
+        double sum = 0;
+        for (double w : weights) {
+            single += (float) w;
+            sum += w;
+        }
+        return single == 0 || sum == 0;
+    }
+
     static String requireBase(MergeConfig config, String method) {
         return config.baseModel().orElseThrow(() -> config.error("base_model", "required by " + method));
     }

@@ -32,6 +32,8 @@ final class TaskVectorCombiner {
     private double[][] e;
     private double[] mixed;
     private double[] divisor;
+    /** The divisor summed in float32, as mergekit sums it, for its test of zero. */
+    private float[] singleDivisor;
     private double[] elected;
 
     TaskVectorCombiner(Consensus consensus, float[][] xs, float[] base, double[] w, KeepMask[] masks,
@@ -84,6 +86,7 @@ final class TaskVectorCombiner {
             e = new double[w.length][BLOCK];
             mixed = new double[BLOCK];
             divisor = new double[BLOCK];
+            singleDivisor = new float[BLOCK];
             elected = new double[BLOCK];
         }
         for (int from = 0; from < n; from += BLOCK) {
@@ -259,23 +262,31 @@ final class TaskVectorCombiner {
         }
         Arrays.fill(mixed, 0, len, 0.0);
         Arrays.fill(divisor, 0, len, 0.0);
+        Arrays.fill(singleDivisor, 0, len, 0f);
         for (int k = 0; k < e.length; k++) {
             double[] ek = e[k];
             double wk = w[k];
+            float single = (float) wk;
             for (int j = 0; j < len; j++) {
                 // q = |e| when e agrees with the elected sign (e * sign > 0), else +0.0.
                 double q = Math.max(ek[j] * elected[j], 0.0);
                 mixed[j] += q * elected[j];
                 // (bits(q) + Long.MAX_VALUE) >>> 63 is 1 for q > 0 and 0 for q == +0.0.
-                divisor[j] += wk * ((Double.doubleToRawLongBits(q) + Long.MAX_VALUE) >>> 63);
+                long agrees = (Double.doubleToRawLongBits(q) + Long.MAX_VALUE) >>> 63;
+                divisor[j] += wk * agrees;
+                singleDivisor[j] += single * agrees;
             }
         }
         for (int j = 0; j < len; j++) {
-            // Not "divisor == 0 ? 1 : divisor": C2 compiles that to a branch, which mispredicts
-            // where many elements are dropped (the divisor is then zero at random). |S| 2^1200 is
-            // at least 2^126 for any S != 0, so the min is 1 for S != 0 and 0 for S == 0, and
-            // S + (1 - min) is S or 1 (S is never -0.0). Plain double arithmetic, so it vectorizes.
-            double s = divisor[j];
+            // mergekit sums the weights in float32 and divides by 1 where that sum is 0, so weights
+            // that cancel there (0.1 + 0.2 - 0.3) but not in double divide by 1 here too. Not
+            // "sum == 0 ? 1 : sum": C2 compiles that to a branch, which mispredicts where many
+            // elements are dropped (the sum is then zero at random). |F| 2^149 is at least 1 for
+            // any float F != 0, so that min is 1 or 0, and the divisor S or 1; then |S| 2^1200 is at
+            // least 2^126 for any double S != 0, so S + (1 - min) is S or 1 (S is never -0.0).
+            // Plain double arithmetic, so it vectorizes.
+            double nonzero = Math.min(Math.abs((double) singleDivisor[j]) * 0x1p149, 1.0);
+            double s = nonzero * divisor[j] + (1.0 - nonzero);
             divisor[j] = s + (1.0 - Math.min(Math.abs(s) * 0x1p600 * 0x1p600, 1.0));
         }
     }
