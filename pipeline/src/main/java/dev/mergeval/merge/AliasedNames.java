@@ -15,7 +15,8 @@ import java.util.regex.Pattern;
 /**
  * A merge input seen under the tensor names of the merge's reference model, where the two spell a
  * weight differently and mergekit's definition of the reference's architecture lists both
- * spellings as one weight's names ({@link MergekitWeights}): GPT-2 as the Hub stores it
+ * spellings as one weight's name and alias ({@link MergekitWeights}; not its tied names, which
+ * name another weight): GPT-2 as the Hub stores it
  * ({@code h.0.attn.c_attn.weight}, {@code wte.weight}) and as transformers saves a fine-tune of it
  * ({@code transformer.h.0.attn.c_attn.weight}), or BERT's old {@code LayerNorm.gamma}. mergekit
  * loads a weight under its name or any alias, so it merges such models; here the model's tensor

@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * The weights of mergekit's non-modular architecture definitions (the modular ones' are
@@ -42,22 +43,26 @@ public final class MergekitWeights {
     /**
      * One weight of a definition.
      *
-     * @param names its name, then its aliases and tied names, with {@code ${layer_index}} and
-     *     {@code ${num_layers}} in place of those numbers
+     * @param names its name, then its aliases (the same weight spelt otherwise), with
+     *     {@code ${layer_index}} and {@code ${num_layers}} in place of those numbers
+     * @param tied its tied names: other weights that stand in for it where a model lacks it (a tied
+     *     head's input embedding)
      */
-    record Weight(Place place, boolean optional, List<String> names) {
+    record Weight(Place place, boolean optional, List<String> names, List<String> tied) {
         public Weight {
             names = List.copyOf(names);
+            tied = List.copyOf(tied);
         }
 
         /**
-         * Its names at layer {@code layer} (of a layer weight) of a model of {@code layers} layers.
-         * mergekit puts the output's layer count for {@code ${num_layers}} (phi-1's final layers);
-         * the model's own is where that model stores them.
+         * The names it is loaded under, tied ones last, at layer {@code layer} (of a layer weight)
+         * of a model of {@code layers} layers. mergekit puts the output's layer count for
+         * {@code ${num_layers}} (phi-1's final layers); the model's own is where that model stores them.
          */
         List<String> at(int layer, int layers) {
-            return names.stream().map(n -> n.replace(LAYER_INDEX, Integer.toString(layer))
-                    .replace(NUM_LAYERS, Integer.toString(layers))).toList();
+            return Stream.concat(names.stream(), tied.stream())
+                    .map(n -> n.replace(LAYER_INDEX, Integer.toString(layer))
+                            .replace(NUM_LAYERS, Integer.toString(layers))).toList();
         }
     }
 
@@ -208,7 +213,7 @@ public final class MergekitWeights {
         for (String[] f : MergekitArchitectures.rows(TABLE)) {
             byDefinition.computeIfAbsent(f[0], k -> new ArrayList<>()).add(new Weight(
                     Place.valueOf(f[1].toUpperCase(Locale.ROOT)), f[2].equals("optional"),
-                    List.of(f[3].split("\\|"))));
+                    List.of(f[3].split("\\|")), f.length < 5 || f[4].isEmpty() ? List.of() : List.of(f[4].split("\\|"))));
         }
         byDefinition.replaceAll((definition, weights) -> List.copyOf(weights));
         return byDefinition;

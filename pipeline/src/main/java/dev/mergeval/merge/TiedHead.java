@@ -15,7 +15,8 @@ import java.util.List;
  *
  * <ul>
  *   <li>the reference has a head and this model has none: this model's {@code lm_head.weight} is its
- *       input embedding ({@code model.embed_tokens.weight}, or {@code transformer.wte.weight});</li>
+ *       input embedding ({@code model.embed_tokens.weight}, or GPT-2's {@code transformer.wte.weight}
+ *       or {@code wte.weight});</li>
  *   <li>the reference has none (its config ties them) and this model has one: the output, like the
  *       reference, has no head, and this model's is not read. mergekit would merge a head from the
  *       reference's embedding and this one and write it beside a config that ties it, where
@@ -28,7 +29,9 @@ import java.util.List;
 public final class TiedHead extends ForwardingCheckpoint {
 
     static final String HEAD = "lm_head.weight";
-    private static final List<String> EMBEDDINGS = List.of("model.embed_tokens.weight", "transformer.wte.weight");
+    /** The input embeddings mergekit's definitions tie a head to: GPT-2's as transformers saves it and as the Hub has it. */
+    private static final List<String> EMBEDDINGS = List.of("model.embed_tokens.weight", "transformer.wte.weight",
+            "wte.weight");
 
     /** The embedding read as the head; null where the head is hidden. */
     private final String embedding;

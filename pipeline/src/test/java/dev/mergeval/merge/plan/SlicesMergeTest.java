@@ -459,6 +459,11 @@ class SlicesMergeTest {
      * {@code openai-community/gpt2} stores it), its values shifted by {@code shift}.
      */
     static Path gpt2(Path dir, String prefix, int shift) throws IOException {
+        return gpt2(dir, prefix, shift, false);
+    }
+
+    /** {@link #gpt2(Path, String, int)}, with an untied {@code lm_head.weight} where {@code head}. */
+    static Path gpt2(Path dir, String prefix, int shift, boolean head) throws IOException {
         ObjectNode config = Mappers.JSON.createObjectNode().put("model_type", "gpt2").put("n_layer", 3)
                 .put("n_embd", 4).put("vocab_size", 8);
         config.putArray("architectures").add("GPT2LMHeadModel");
@@ -485,9 +490,12 @@ class SlicesMergeTest {
         }
         tensors.add(new TensorInfo(prefix + "ln_f.weight", DType.F32, new long[] {4}));
         tensors.add(new TensorInfo(prefix + "ln_f.bias", DType.F32, new long[] {4}));
+        if (head) {
+            tensors.add(new TensorInfo("lm_head.weight", DType.F32, new long[] {8, 4}));
+        }
         SyntheticModels.writeLlama(HadoopFs.local(), HadoopFs.of(dir), config, tensors, t -> {
             float[] v = new float[Math.toIntExact(t.numElements())];
-            String unprefixed = t.name().substring(prefix.length());
+            String unprefixed = t.name().startsWith(prefix) ? t.name().substring(prefix.length()) : t.name();
             for (int j = 0; j < v.length; j++) {
                 v[j] = unprefixed.hashCode() % 97 + j + shift;
             }
@@ -540,6 +548,57 @@ class SlicesMergeTest {
                 assertEquals((a[i] + b[i]) / 2, m[i], 1e-3, "element " + i);
                 assertNotEquals(a[i], m[i]);
             }
+        }
+    }
+
+    /**
+     * GPT-2's head beside the two spellings of its embedding: mergekit's gpt2 definition gives the
+     * head {@code transformer.wte.weight} and {@code wte.weight} as tied names, not aliases. A tied
+     * reference as the Hub spells it beside an untied transformers save: the output has no head,
+     * and the embedding mixes the two embeddings (not the other's head); an untied reference beside
+     * a tied save: the head mixes the reference's head and the other's embedding.
+     */
+    @Test
+    void gpt2sHeadIsNoSpellingOfItsEmbedding(@TempDir Path out) throws IOException {
+        Path hubTied = gpt2(out.resolve("hub-tied"), "", 0, false);
+        Path savedUntied = gpt2(out.resolve("saved-untied"), "transformer.", 1000, true);
+        Path hubUntied = gpt2(out.resolve("hub-untied"), "", 0, true);
+        Path savedTied = gpt2(out.resolve("saved-tied"), "transformer.", 1000, false);
+        String linear = """
+                merge_method: linear
+                models:
+                  - {model: %s, parameters: {weight: 0.5}}
+                  - {model: %s, parameters: {weight: 0.5}}
+                """;
+        Path tiedOut = out.resolve("tied-out");
+        MergeJob.run(request(linear.formatted(hubTied, savedUntied), tiedOut), executor(1), CONF);
+        Path untiedOut = out.resolve("untied-out");
+        MergeJob.run(request(linear.formatted(hubUntied, savedTied), untiedOut), executor(1), CONF);
+        try (Checkpoint a = Checkpoint.open(hubTied.toString(), CONF);
+                Checkpoint b = Checkpoint.open(savedUntied.toString(), CONF);
+                Checkpoint c = Checkpoint.open(hubUntied.toString(), CONF);
+                Checkpoint d = Checkpoint.open(savedTied.toString(), CONF);
+                Checkpoint tied = Checkpoint.open(tiedOut.toString(), CONF);
+                Checkpoint untied = Checkpoint.open(untiedOut.toString(), CONF)) {
+            assertFalse(tied.contains("lm_head.weight"), tied.tensorNames().toString());
+            assertMean(a, "wte.weight", b, "transformer.wte.weight", tied, "wte.weight");
+            assertMean(c, "lm_head.weight", d, "transformer.wte.weight", untied, "lm_head.weight");
+            assertMean(c, "wte.weight", d, "transformer.wte.weight", untied, "wte.weight");
+        }
+    }
+
+    /** {@code merged}'s {@code name} is the mean of {@code x}'s {@code xName} and {@code y}'s {@code yName}. */
+    private static void assertMean(Checkpoint x, String xName, Checkpoint y, String yName, Checkpoint merged,
+            String name) {
+        int n = Math.toIntExact(merged.info(name).numElements());
+        float[] a = new float[n];
+        float[] b = new float[n];
+        float[] m = new float[n];
+        x.readFloats(xName, 0, a, 0, n);
+        y.readFloats(yName, 0, b, 0, n);
+        merged.readFloats(name, 0, m, 0, n);
+        for (int i = 0; i < n; i++) {
+            assertEquals((a[i] + b[i]) / 2, m[i], 1e-3, name + " element " + i);
         }
     }
 
