@@ -1,9 +1,7 @@
 package dev.mergeval.merge;
 
 import dev.mergeval.checkpoint.Checkpoint;
-import dev.mergeval.checkpoint.ForwardingCheckpoint;
-import dev.mergeval.checkpoint.ShardFile;
-import dev.mergeval.checkpoint.TensorInfo;
+import dev.mergeval.checkpoint.RenamingCheckpoint;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,7 +24,7 @@ import java.util.regex.Pattern;
  * <p>Only a name the model lacks and the reference holds is read through another, and only from
  * a tensor that the reference lacks: a model whose names the reference shares is seen as stored.
  */
-final class AliasedNames extends ForwardingCheckpoint {
+final class AliasedNames extends RenamingCheckpoint {
 
     private static final String LAYER_INDEX = "${layer_index}";
 
@@ -101,8 +99,8 @@ final class AliasedNames extends ForwardingCheckpoint {
         });
     }
 
-    /** The name this model stores {@code name} under. */
-    private String stored(String name) {
+    @Override
+    protected String stored(String name) {
         return stored.getOrDefault(name, name);
     }
 
@@ -114,31 +112,5 @@ final class AliasedNames extends ForwardingCheckpoint {
     @Override
     public boolean contains(String name) {
         return stored.containsKey(name) || !renamed.containsKey(name) && model.contains(name);
-    }
-
-    @Override
-    public TensorInfo info(String name) {
-        TensorInfo t = model.info(stored(name));
-        return new TensorInfo(name, t.dtype(), t.shape(), t.begin(), t.end());
-    }
-
-    @Override
-    public ShardFile shardOf(String name) {
-        return model.shardOf(stored(name));
-    }
-
-    @Override
-    public void readFloats(String name, long elementOffset, float[] dst, int dstOff, int count) {
-        model.readFloats(stored(name), elementOffset, dst, dstOff, count);
-    }
-
-    @Override
-    public byte[] readRaw(String name, long byteOffset, int length) {
-        return model.readRaw(stored(name), byteOffset, length);
-    }
-
-    @Override
-    public void readStored(String name, long byteOffset, byte[] dst, int dstOff, int length) {
-        model.readStored(stored(name), byteOffset, dst, dstOff, length);
     }
 }

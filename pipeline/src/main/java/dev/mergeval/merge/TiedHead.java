@@ -1,9 +1,7 @@
 package dev.mergeval.merge;
 
 import dev.mergeval.checkpoint.Checkpoint;
-import dev.mergeval.checkpoint.ForwardingCheckpoint;
-import dev.mergeval.checkpoint.ShardFile;
-import dev.mergeval.checkpoint.TensorInfo;
+import dev.mergeval.checkpoint.RenamingCheckpoint;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -26,7 +24,7 @@ import java.util.List;
  * Every other name reads through to the model. {@link #aliased} is the first rule alone, for
  * {@code extract-lora}'s two models.
  */
-public final class TiedHead extends ForwardingCheckpoint {
+public final class TiedHead extends RenamingCheckpoint {
 
     static final String HEAD = "lm_head.weight";
     /** The input embeddings mergekit's definitions tie a head to: GPT-2's as transformers saves it and as the Hub has it. */
@@ -65,7 +63,8 @@ public final class TiedHead extends ForwardingCheckpoint {
     }
 
     /** The name this model stores {@code name} under (the head: its embedding). */
-    private String stored(String name) {
+    @Override
+    protected String stored(String name) {
         return embedding != null && name.equals(HEAD) ? embedding : name;
     }
 
@@ -86,31 +85,5 @@ public final class TiedHead extends ForwardingCheckpoint {
             return embedding != null;
         }
         return model.contains(name);
-    }
-
-    @Override
-    public TensorInfo info(String name) {
-        TensorInfo t = model.info(stored(name));
-        return new TensorInfo(name, t.dtype(), t.shape(), t.begin(), t.end());
-    }
-
-    @Override
-    public ShardFile shardOf(String name) {
-        return model.shardOf(stored(name));
-    }
-
-    @Override
-    public void readFloats(String name, long elementOffset, float[] dst, int dstOff, int count) {
-        model.readFloats(stored(name), elementOffset, dst, dstOff, count);
-    }
-
-    @Override
-    public byte[] readRaw(String name, long byteOffset, int length) {
-        return model.readRaw(stored(name), byteOffset, length);
-    }
-
-    @Override
-    public void readStored(String name, long byteOffset, byte[] dst, int dstOff, int length) {
-        model.readStored(stored(name), byteOffset, dst, dstOff, length);
     }
 }

@@ -515,13 +515,7 @@ class SlicesMergeTest {
     void gpt2sTwoSpellingsMergeAsOneWeight(@TempDir Path out) throws IOException {
         Path hub = gpt2(out.resolve("hub"), "", 0);
         Path tuned = gpt2(out.resolve("tuned"), "transformer.", 1000);
-        Path stack = out.resolve("stack");
-        MergeJob.run(request("""
-                merge_method: passthrough
-                slices:
-                  - sources: [{model: %s, layer_range: [0, 2]}]
-                  - sources: [{model: %s, layer_range: [1, 3]}]
-                """.formatted(hub, tuned), stack), executor(1), CONF);
+        Path stack = stack(hub, tuned, out.resolve("stack"));
         Path mean = out.resolve("mean");
         MergeJob.run(request("""
                 merge_method: linear
@@ -587,6 +581,17 @@ class SlicesMergeTest {
         }
     }
 
+    /** The passthrough stack of {@code first}'s layers [0, 2) and {@code second}'s [1, 3), written to {@code dir}. */
+    private static Path stack(Path first, Path second, Path dir) {
+        MergeJob.run(request("""
+                merge_method: passthrough
+                slices:
+                  - sources: [{model: %s, layer_range: [0, 2]}]
+                  - sources: [{model: %s, layer_range: [1, 3]}]
+                """.formatted(first, second), dir), executor(1), CONF);
+        return dir;
+    }
+
     /** {@code merged}'s {@code name} is the mean of {@code x}'s {@code xName} and {@code y}'s {@code yName}. */
     private static void assertMean(Checkpoint x, String xName, Checkpoint y, String yName, Checkpoint merged,
             String name) {
@@ -640,13 +645,7 @@ class SlicesMergeTest {
     void gptNeoxsOutputHeadComesFromTheLastSlice(@TempDir Path out) throws IOException {
         Path first = gptNeox(out.resolve("neox-a"), 1);
         Path second = gptNeox(out.resolve("neox-b"), 2);
-        Path dir = out.resolve("stack");
-        MergeJob.run(request("""
-                merge_method: passthrough
-                slices:
-                  - sources: [{model: %s, layer_range: [0, 2]}]
-                  - sources: [{model: %s, layer_range: [1, 3]}]
-                """.formatted(first, second), dir), executor(1), CONF);
+        Path dir = stack(first, second, out.resolve("stack"));
         try (Checkpoint a = Checkpoint.open(first.toString(), CONF); Checkpoint b = Checkpoint.open(second.toString(), CONF);
                 Checkpoint stacked = Checkpoint.open(dir.toString(), CONF)) {
             assertArrayEquals(raw(a, "gpt_neox.embed_in.weight"), raw(stacked, "gpt_neox.embed_in.weight"));
