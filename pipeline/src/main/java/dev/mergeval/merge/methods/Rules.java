@@ -13,7 +13,8 @@ final class Rules {
 
     /**
      * Whether weights that a method divides by their sum sum to zero as mergekit sums them, in
-     * float32 and in order ({@code 0.1 + 0.2 - 0.3} is 0 there, 5.6e-17 in double), or in double.
+     * float32 and in order ({@code 0.1 + 0.2 - 0.3} is 0 there, 5.6e-17 in double), where they are
+     * normal floats ({@link #normalFloats}), or in double.
      */
     static boolean sumToZero(double[] weights) {
         float single = 0;
@@ -22,7 +23,21 @@ final class Rules {
             single += (float) w;
             sum += w;
         }
-        return single == 0 || sum == 0;
+        return normalFloats(weights) && single == 0 || sum == 0;
+    }
+
+    /**
+     * Whether every weight is zero or a normal float32 of magnitude at most 2^100, so that sums of
+     * them in float32 neither underflow nor overflow: mergekit's zero tests on such sums are then
+     * taken (deviation 1); other weights are used in double alone.
+     */
+    static boolean normalFloats(double[] weights) {
+        for (double w : weights) {
+            if (w != 0 && !(Math.abs(w) >= 0x1p-126 && Math.abs(w) <= 0x1p100)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     static String requireBase(MergeConfig config, String method) {

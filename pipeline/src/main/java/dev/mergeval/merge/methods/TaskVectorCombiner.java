@@ -34,6 +34,8 @@ final class TaskVectorCombiner {
     private double[] divisor;
     /** The divisor summed in float32, as mergekit sums it, for its test of zero. */
     private float[] singleDivisor;
+    /** Whether the float32 sums are mergekit's ({@link Rules#normalFloats}). */
+    private final boolean singleSums;
     private double[] elected;
 
     TaskVectorCombiner(Consensus consensus, float[][] xs, float[] base, double[] w, KeepMask[] masks,
@@ -49,6 +51,7 @@ final class TaskVectorCombiner {
     TaskVectorCombiner(Consensus consensus, double[] w, double weightSum, boolean normalize, double lambda) {
         this.consensus = consensus;
         this.w = w;
+        this.singleSums = Rules.normalFloats(w);
         this.plainDivisor = Math.abs(weightSum) < 1e-8 ? 1.0 : weightSum;
         this.normalize = normalize;
         this.lambda = lambda;
@@ -279,13 +282,14 @@ final class TaskVectorCombiner {
         }
         for (int j = 0; j < len; j++) {
             // mergekit sums the weights in float32 and divides by 1 where that sum is 0, so weights
-            // that cancel there (0.1 + 0.2 - 0.3) but not in double divide by 1 here too. Not
-            // "sum == 0 ? 1 : sum": C2 compiles that to a branch, which mispredicts where many
-            // elements are dropped (the sum is then zero at random). |F| 2^149 is at least 1 for
-            // any float F != 0, so that min is 1 or 0, and the divisor S or 1; then |S| 2^1200 is at
-            // least 2^126 for any double S != 0, so S + (1 - min) is S or 1 (S is never -0.0).
-            // Plain double arithmetic, so it vectorizes.
-            double nonzero = Math.min(Math.abs((double) singleDivisor[j]) * 0x1p149, 1.0);
+            // that cancel there (0.1 + 0.2 - 0.3) but not in double divide by 1 here too, where
+            // every weight is a normal float (a weight that float32 rounds to 0 or infinity is used
+            // in double alone, deviation 1). Not "sum == 0 ? 1 : sum": C2 compiles that to a
+            // branch, which mispredicts where many elements are dropped (the sum is then zero at
+            // random). |F| 2^149 is at least 1 for any float F != 0, so that min is 1 or 0, and the
+            // divisor S or 1; then |S| 2^1200 is at least 2^126 for any double S != 0, so
+            // S + (1 - min) is S or 1 (S is never -0.0). Plain double arithmetic, so it vectorizes.
+            double nonzero = singleSums ? Math.min(Math.abs((double) singleDivisor[j]) * 0x1p149, 1.0) : 1.0;
             double s = nonzero * divisor[j] + (1.0 - nonzero);
             divisor[j] = s + (1.0 - Math.min(Math.abs(s) * 0x1p600 * 0x1p600, 1.0));
         }

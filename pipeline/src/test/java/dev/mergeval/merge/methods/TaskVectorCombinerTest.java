@@ -150,7 +150,7 @@ class TaskVectorCombinerTest {
             }
         }
         double[][] weightSets = {{1, -1, 0.5}, {Double.MIN_VALUE, -Double.MIN_VALUE, 1e-300}, {0.6, 0.4, -0.0},
-            {1e300, 1e300, -1e300}};
+            {1e300, 1e300, -1e300}, {0.1, 0.2, -0.3}, {0.3, -0.1, -0.2}};
         for (int m = 2; m <= 3; m++) {
             for (double[] weights : weightSets) {
                 double[] w = Arrays.copyOf(weights, m);
@@ -174,7 +174,11 @@ class TaskVectorCombinerTest {
         }
     }
 
-    /** Sign-elected merge of element {@code i} written plainly, as mergekit's formula. */
+    /**
+     * Sign-elected merge of element {@code i} written plainly, as mergekit's formula: its divisor is
+     * 1 where the agreeing weights sum to 0 in float32, as mergekit sums them (for weights that are
+     * normal floats; others in double alone), or in double.
+     */
     private static float scalarTies(float[][] x, float[] base, double[] w, boolean normalize, double lambda, int i) {
         double[] e = new double[x.length];
         double vote = 0.0;
@@ -185,14 +189,18 @@ class TaskVectorCombinerTest {
         double sign = Math.copySign(1.0, vote + 0.0);
         double mixed = 0.0;
         double divisor = 0.0;
+        float single = 0f;
+        boolean normal = Arrays.stream(w).allMatch(wk -> wk == 0 || (float) wk != 0 && Float.isFinite((float) wk)
+                && Math.abs((float) wk) >= Float.MIN_NORMAL);
         for (int k = 0; k < x.length; k++) {
             // A NaN always counts: mergekit's max(e * sign, 0) propagates it.
             if (e[k] * sign > 0 || Double.isNaN(e[k])) {
                 mixed += e[k];
                 divisor += w[k];
+                single += (float) w[k];
             }
         }
-        divisor = divisor == 0 ? 1.0 : divisor;
+        divisor = divisor == 0 || normal && single == 0 ? 1.0 : divisor;
         return (float) (base[i] + lambda * (normalize ? mixed / divisor : mixed));
     }
 
