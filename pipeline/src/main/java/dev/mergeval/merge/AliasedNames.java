@@ -27,6 +27,8 @@ import java.util.regex.Pattern;
 final class AliasedNames extends RenamingCheckpoint {
 
     private static final String LAYER_INDEX = "${layer_index}";
+    /** {@link #regex}'s patterns, compiled once per weight name. */
+    private static final Map<String, Pattern> REGEX = new ConcurrentHashMap<>();
 
     /** The reference's name of each renamed tensor, and the model's name for it. */
     private final Map<String, String> stored;
@@ -50,12 +52,15 @@ final class AliasedNames extends RenamingCheckpoint {
         if (weights.isEmpty()) {
             return model;
         }
+        // Every unit of a merge opens its inputs: models that share the reference's names (nearly
+        // all) cost one lookup per name.
+        List<String> missing = model.tensorNames().stream().filter(n -> !reference.contains(n)).toList();
+        if (missing.isEmpty()) {
+            return model;
+        }
         Set<String> own = Set.copyOf(model.tensorNames());
         Map<String, String> stored = new HashMap<>();
-        for (String name : model.tensorNames()) {
-            if (reference.contains(name)) {
-                continue;
-            }
+        for (String name : missing) {
             for (String other : spellings(weights, name)) {
                 if (!other.equals(name) && reference.contains(other) && !own.contains(other)
                         && !stored.containsKey(other)) {
@@ -86,8 +91,6 @@ final class AliasedNames extends RenamingCheckpoint {
         }
         return List.of();
     }
-
-    private static final Map<String, Pattern> REGEX = new ConcurrentHashMap<>();
 
     /** A weight's name as a pattern, its layer index (the only placeholder it may hold) a group. */
     private static Pattern regex(String pattern) {

@@ -825,15 +825,7 @@ class LoraExtractionTest {
                 }
             }
         }
-        try (Checkpoint loaded = Checkpoint.open(base + "+" + out, conf)) {
-            for (String name : shapes.keySet()) {
-                float[] want = post.get(name);
-                float[] got = loaded.readFloats(name);
-                for (int i = 0; i < want.length; i++) {
-                    assertEquals(want[i], got[i], 1e-5 * (1 + Math.abs(want[i])), name + "[" + i + "]");
-                }
-            }
-        }
+        assertLoadsAs(base, out, post, "");
 
         // The head is an nn.Linear [vocab, dim] beside the Conv1D layers: decomposed with linear factors
         // (not transposed), which PEFT and the loader apply as for its class whatever fan_in_fan_out says.
@@ -857,14 +849,18 @@ class LoraExtractionTest {
             assertArrayEquals(new long[] {hr, 16}, w.info("base_model.model.lm_head.lora_A.weight").shape());
             assertArrayEquals(new long[] {40, hr}, w.info("base_model.model.lm_head.lora_B.weight").shape());
         }
-        try (Checkpoint loaded = Checkpoint.open(base + "+" + headOut, conf)) {
-            for (String name : shapes.keySet()) {
-                float[] want = headPost.get(name);
+        assertLoadsAs(base, headOut, headPost, " with the head");
+    }
+
+    /** {@code base} with {@code adapter} applied on load holds every tensor of {@code want}, within 1e-5. */
+    private void assertLoadsAs(Path base, Path adapter, Map<String, float[]> want, String what) {
+        try (Checkpoint loaded = Checkpoint.open(base + "+" + adapter, conf)) {
+            want.forEach((name, values) -> {
                 float[] got = loaded.readFloats(name);
-                for (int i = 0; i < want.length; i++) {
-                    assertEquals(want[i], got[i], 1e-5 * (1 + Math.abs(want[i])), name + "[" + i + "] with the head");
+                for (int i = 0; i < values.length; i++) {
+                    assertEquals(values[i], got[i], 1e-5 * (1 + Math.abs(values[i])), name + "[" + i + "]" + what);
                 }
-            }
+            });
         }
     }
 
