@@ -42,11 +42,10 @@ import org.apache.hadoop.fs.RawLocalFileSystem;
  * skipped.
  *
  * <p>Memory: chunkable tensors, and tensors of a method with a {@link StreamedMerge} for them, are
- * read {@link MergePlan#chunkElements()} elements per input at a time, at most
- * {@value #IO_ELEMENTS} on the kernel and streamed paths (for a merge of whole rows, as many rows
- * as fit the plan's chunk, at least one) into buffers reused by the thread; other tensors are read
- * whole, one per input. Tensors copied unchanged go through in pieces of {@value #IO_ELEMENTS}
- * elements. Encoded bytes of the other paths go out in blocks of {@value #BLOCK_BYTES} bytes.
+ * read {@link MergePlan#chunkElements()} elements per input at a time (for a merge of whole rows,
+ * as many rows as fit, at least one) into buffers reused by the thread; other tensors are read
+ * whole, one per input. Encoded
+ * bytes go out in blocks of {@value #BLOCK_BYTES} bytes.
  */
 public final class UnitExecutor {
 
@@ -54,15 +53,6 @@ public final class UnitExecutor {
 
     /** Elements per decode-merge-encode block of the kernel path: its float arrays fit in 32 KB of L1. */
     private static final int BLOCK_ELEMENTS = 2048;
-
-    /**
-     * Elements per input read at a time on the kernel and streamed paths, when the plan's chunk is
-     * larger: 64 KB of BF16, so that the kernel's copies of a read and a write stay in the core's
-     * second-level cache. With the plan's 512 KB the same merge took twice the system time
-     * ({@code docs/benchmarks.md}). Every float is the same either way: kernels are element-wise,
-     * and a streamed merge sees every element in order whatever the chunks.
-     */
-    private static final int IO_ELEMENTS = 1 << 15;
 
     /**
      * The merger of the plan whose units this JVM ran last, shared by its units (on Spark, by the
@@ -153,7 +143,7 @@ public final class UnitExecutor {
                 Map<String, String> sources = merger.inputs(tensor.name());
                 if (!tensor.merged()) {
                     String first = sources.keySet().iterator().next();
-                    copyRaw(inputs.models().get(first), sources.get(first), tensor, slice, scratch, sink);
+                    copyRaw(inputs.models().get(first), sources.get(first), tensor, slice, sink);
                     continue;
                 }
                 List<String> extras = merger.extrasFor(tensor.name());
@@ -200,8 +190,8 @@ public final class UnitExecutor {
     private static void mergeWithKernel(MergePlan plan, MergeInputs inputs, Map<String, String> sources,
             List<String> extras, OutputTensor tensor, TensorSlice slice, ElementwiseKernel kernel, Scratch scratch,
             UnitSink sink) throws IOException {
-        StoredChunks in = new StoredChunks(inputs, sources, extras, tensor.name(), ioChunk(plan), BLOCK_ELEMENTS,
-                scratch);
+        StoredChunks in = new StoredChunks(inputs, sources, extras, tensor.name(), plan.chunkElements(),
+                BLOCK_ELEMENTS, scratch);
         if (kernel instanceof ElementwiseKernel.Bf16 fused && in.allOf(DType.BF16) && tensor.dtype() == DType.BF16) {
             byte[] out = scratch.bytes(in.raw.length, in.chunk * DType.BF16.byteSize());
             for (long done = 0; done < slice.elementCount(); done += in.chunk) {
@@ -231,7 +221,8 @@ public final class UnitExecutor {
         int row = streamed.rowLength();
         int rows = Math.toIntExact(Math.max(1, plan.chunkElements() / row) * (long) row);
         StoredChunks in = row > 1 ? new StoredChunks(inputs, sources, List.of(), tensor.name(), rows, rows, scratch)
-                : new StoredChunks(inputs, sources, List.of(), tensor.name(), ioChunk(plan), BLOCK_ELEMENTS, scratch);
+                : new StoredChunks(inputs, sources, List.of(), tensor.name(), plan.chunkElements(), BLOCK_ELEMENTS,
+                        scratch);
         long total = slice.elementCount();
         while (streamed.needsPass()) {
             for (long done = 0; done < total; done += in.chunk) {
@@ -245,10 +236,6 @@ public final class UnitExecutor {
             streamed.endPass();
         }
         mergeBlocks(in, tensor, slice, streamed::merge, scratch, sink);
-    }
-
-    private static int ioChunk(MergePlan plan) {
-        return Math.min(plan.chunkElements(), IO_ELEMENTS);
     }
 
     /** Merges {@code n} elements of the inputs, the first at flat element {@code offset}, into {@code out}. */
@@ -356,18 +343,14 @@ public final class UnitExecutor {
         }
     }
 
-    /** A tensor taken whole from one input, its stored bytes {@link #IO_ELEMENTS} at a time through the thread's array. */
     private static void copyRaw(Checkpoint source, String name, OutputTensor tensor, TensorSlice slice,
-            Scratch scratch, UnitSink sink) throws IOException {
+            UnitSink sink) throws IOException {
         int size = tensor.dtype().byteSize();
-        int piece = IO_ELEMENTS * size;
-        byte[] buf = scratch.bytes(0, piece);
         long begin = slice.elementOffset() * size;
         long end = begin + slice.elementCount() * size;
-        for (long pos = begin; pos < end; pos += piece) {
-            int n = (int) Math.min(piece, end - pos);
-            source.readStored(name, pos, buf, 0, n);
-            sink.write(tensor, pos, ByteBuffer.wrap(buf, 0, n));
+        for (long pos = begin; pos < end; pos += BLOCK_BYTES) {
+            int n = (int) Math.min(BLOCK_BYTES, end - pos);
+            sink.write(tensor, pos, ByteBuffer.wrap(source.readRaw(name, pos, n)));
         }
     }
 
