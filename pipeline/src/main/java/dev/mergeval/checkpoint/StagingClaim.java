@@ -30,7 +30,7 @@ import org.apache.hadoop.fs.Path;
  * identical merges started together with {@code --overwrite} both reported success and published
  * an output that held no weights. So a run that finds a live claim refuses to start; one that
  * finds a dead one (a killed run's: not written for {@link #STALE}, or by a process of this host
- * that is gone) takes it over. Claims are created exclusively and taken over by renaming the dead
+ * that is gone or a zombie) takes it over. Claims are created exclusively and taken over by renaming the dead
  * one aside, which on HDFS and local disks only one of two runs can do; on S3, whose creates are
  * not exclusive and whose renames are copies, two runs started within a moment may both proceed.
  */
@@ -116,7 +116,28 @@ public final class StagingClaim implements AutoCloseable {
                 || !PID_NAMESPACE.equals(holder.path("pid_namespace").asText())) {
             return fresh;
         }
-        return ProcessHandle.of(holder.path("pid").asLong()).map(ProcessHandle::isAlive).orElse(false);
+        return running(holder.path("pid").asLong());
+    }
+
+    /**
+     * Whether process {@code pid} of this host still runs. A zombie does not: a killed run's JVM
+     * stays one until its parent reaps it, which in a container without an init may be never, and
+     * {@link ProcessHandle#isAlive} counts it alive. Its state is the field after the command's
+     * closing parenthesis in {@code /proc/PID/stat}; without {@code /proc}, {@code isAlive} decides.
+     */
+    static boolean running(long pid) {
+        if (!ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+            return false;
+        }
+        try {
+            String stat = Files.readString(java.nio.file.Path.of("/proc", Long.toString(pid), "stat"));
+            int state = stat.lastIndexOf(')') + 2;
+            return state < 2 || state >= stat.length() || "ZXx".indexOf(stat.charAt(state)) < 0;
+        } catch (java.nio.file.NoSuchFileException gone) {
+            return false;
+        } catch (IOException | RuntimeException e) {
+            return true;
+        }
     }
 
     /**

@@ -4,11 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.mergeval.common.BadInputException;
 import dev.mergeval.common.Mappers;
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -125,6 +129,36 @@ class StagingClaimTest {
         // Cut short by a kill mid-write: judged by the file's age, so new now.
         Files.writeString(dir.resolve("staging").resolve(StagingClaim.FILE), "{\"run\": \"x\", \"wri");
         assertThrows(BadInputException.class, () -> StagingClaim.take(fs(), staging, "OUT"));
+    }
+
+    @Test
+    void aZombieHoldsNoClaim() throws Exception {
+        assumeTrue(Files.isDirectory(Path.of("/proc/self")), "needs /proc to see a process's state");
+        // The subshell exits once its parent has become `sleep` by exec, which never reaps it: a
+        // zombie, as a killed run's JVM stays in a container without an init.
+        Process parent = new ProcessBuilder("bash", "-c", "(sleep 0.3; exit 0) & echo $!; exec sleep 30").start();
+        try {
+            long pid = Long.parseLong(new BufferedReader(new InputStreamReader(parent.getInputStream(),
+                    StandardCharsets.UTF_8)).readLine().strip());
+            Path stat = Path.of("/proc", Long.toString(pid), "stat");
+            for (int i = 0; i < 500 && !Files.readString(stat).contains(") Z"); i++) {
+                Thread.sleep(10);
+            }
+            assertTrue(Files.readString(stat).contains(") Z"), Files.readString(stat));
+            assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "the JDK counts it alive");
+            assertFalse(StagingClaim.running(pid));
+            assertTrue(StagingClaim.running(parent.pid()));
+
+            org.apache.hadoop.fs.Path staging = staging();
+            JsonNode own = ownClaim();
+            writeClaim(Map.of("run", "killed", "host", own.get("host").asText(), "pid_namespace",
+                    own.get("pid_namespace").asText(), "pid", pid, "written", System.currentTimeMillis()));
+            try (StagingClaim taken = StagingClaim.take(fs(), staging, "OUT")) {
+                assertEquals(ProcessHandle.current().pid(), claimFile().get("pid").asLong());
+            }
+        } finally {
+            parent.destroyForcibly().waitFor();
+        }
     }
 
     @Test
