@@ -30,9 +30,10 @@ import org.apache.hadoop.fs.Path;
  * identical merges started together with {@code --overwrite} both reported success and published
  * an output that held no weights. So a run that finds a live claim refuses to start; one that
  * finds a dead one (a killed run's: not written for {@link #STALE}, or by a process of this host
- * that is gone or a zombie) takes it over. Claims are created exclusively and taken over by renaming the dead
- * one aside, which on HDFS and local disks only one of two runs can do; on S3, whose creates are
- * not exclusive and whose renames are copies, two runs started within a moment may both proceed.
+ * that is gone or a zombie) takes it over. Claims are created exclusively and taken over by
+ * renaming the dead one aside, which on HDFS and local disks only one of two runs can do; on S3,
+ * whose creates are not exclusive and whose renames are copies, two runs started within a moment
+ * may both proceed.
  */
 public final class StagingClaim implements AutoCloseable {
 
